@@ -1,0 +1,107 @@
+# tillpoints — the one entry point. `make help` lists the targets.
+
+CC       ?= gcc
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+TRIPLET  := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+LIBDIR   ?= $(PREFIX)/lib/$(TRIPLET)
+BUILD    ?= build
+SAN      ?=
+
+PKGS     := sqlite3 inih libsodium
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -std=c11 -Wall -Wextra -Werror
+CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Iplugin -Idrivers -Ihost-shim \
+            -DTP_INSTALLED_PLUGIN='"$(LIBDIR)/tillpoints/tillpoints.so"'
+CFLAGS   ?= -g -O2
+ALL_CFLAGS = $(WARN) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -pthread
+LDLIBS_PLUGIN = $(PKG_LIBS) -pthread
+ifeq ($(SAN),1)
+  SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  ALL_CFLAGS += $(SANFLAGS)
+  LDSAN := $(SANFLAGS)
+endif
+
+PLUGIN_SRC := $(sort $(wildcard plugin/*.c) $(wildcard drivers/*.c))
+PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(BUILD)/obj/%.o)
+HOST_OBJ   := $(BUILD)/obj/host-shim/host.o
+TEST_SRC   := $(sort $(wildcard tests/test_*.c))
+TESTS      := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+HEADERS    := $(wildcard include/tillpoints/*.h include/tillpoints/ext/*.h)
+
+PROGRAMS := $(BUILD)/tillpoints.so $(BUILD)/tillpoints-till
+
+.PHONY: all check check-run demo deps install uninstall clean help
+.DEFAULT_GOAL := all
+
+all: $(PROGRAMS) ## build the plugin and the reference till
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
+
+deps: ## install the Debian packages the build and tests need (as root), or print the command
+	@sh packaging/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c $(HEADERS) $(wildcard plugin/*.h drivers/*.h host-shim/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(BUILD)/tillpoints.so: $(PLUGIN_OBJ)
+	$(CC) $(LDSAN) -shared -Wl,-z,defs -Wl,--exclude-libs,ALL -o $@ $^ $(LDLIBS_PLUGIN)
+
+$(BUILD)/libtillpoints-test.a: $(PLUGIN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tillpoints-till: $(BUILD)/obj/host-shim/till.o $(HOST_OBJ)
+	$(CC) $(LDSAN) -o $@ $^ -ldl
+
+$(BUILD)/tests/test_%: tests/test_%.c tests/testutil.h $(BUILD)/libtillpoints-test.a $(HOST_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(HOST_OBJ) $(BUILD)/libtillpoints-test.a $(LDSAN) \
+	    $(LDLIBS_PLUGIN) -lcmocka -ldl
+
+# Header contract: the public headers compile alone as strict C11 and as C++.
+$(BUILD)/headers.ok: $(HEADERS)
+	@mkdir -p $(BUILD)
+	for h in $(HEADERS); do \
+	  echo "#include \"$${h#include/}\"" | $(CC) -std=c11 -pedantic -Wall -Wextra -Werror -Iinclude -x c -fsyntax-only - || exit 1; \
+	  echo "#include \"$${h#include/}\"" | g++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -x c++ -fsyntax-only - || exit 1; \
+	done
+	touch $@
+
+check: deps ## every test: unit, end-to-end, ABI; then all again under ASan+UBSan
+	$(MAKE) check-run BUILD=build
+	$(MAKE) check-run BUILD=build/asan SAN=1
+	@echo "make check: all suites passed (plain and ASan+UBSan)"
+
+check-run: $(PROGRAMS) $(TESTS) $(BUILD)/headers.ok
+	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+	BUILD=$(BUILD) sh tests/test_exports.sh
+	BUILD=$(BUILD) sh tests/e2e_till.sh
+
+demo: deps all ## a scripted till session on a fresh demo database
+	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
+	@printf '[store]\ndatabase = demo.db\n' > $(BUILD)/demo/tillpoints.conf
+	$(BUILD)/tillpoints-till --config $(BUILD)/demo/tillpoints.conf --script host-shim/demo.till
+	@echo "Points in the demo database ($(BUILD)/demo/demo.db):"
+	@sqlite3 -column -header $(BUILD)/demo/demo.db \
+	  "SELECT m.code, m.name, COALESCE(SUM(l.points),0) AS balance FROM members m LEFT JOIN ledger l ON l.member_id = m.id GROUP BY m.id ORDER BY m.code;"
+
+install: all ## install under $(DESTDIR)$(PREFIX)
+	install -d $(DESTDIR)$(LIBDIR)/tillpoints $(DESTDIR)$(PREFIX)/bin \
+	  $(DESTDIR)$(PREFIX)/include/tillpoints/ext
+	install -m 0644 $(BUILD)/tillpoints.so $(DESTDIR)$(LIBDIR)/tillpoints/tillpoints.so
+	install -m 0755 $(BUILD)/tillpoints-till $(DESTDIR)$(PREFIX)/bin/tillpoints-till
+	install -m 0644 include/tillpoints/*.h $(DESTDIR)$(PREFIX)/include/tillpoints/
+	install -m 0644 include/tillpoints/ext/*.h $(DESTDIR)$(PREFIX)/include/tillpoints/ext/
+
+uninstall: ## remove what install put there
+	rm -f $(DESTDIR)$(LIBDIR)/tillpoints/tillpoints.so $(DESTDIR)$(PREFIX)/bin/tillpoints-till
+	rm -rf $(DESTDIR)$(PREFIX)/include/tillpoints
+	-rmdir $(DESTDIR)$(LIBDIR)/tillpoints
+
+clean: ## remove build outputs
+	rm -rf build

@@ -1,0 +1,250 @@
+/*
+ * host.c — see host.h.
+ */
+#define _GNU_SOURCE /* pipe2, dladdr-free /proc/self/exe lookup */
+#include "host.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef TP_INSTALLED_PLUGIN
+#define TP_INSTALLED_PLUGIN "/usr/lib/x86_64-linux-gnu/tillpoints/tillpoints.so"
+#endif
+
+struct tp_hostlib {
+    tp_host host;
+    tp_hostlib_options opt;
+    void *dl;
+    const tp_entry *entry;
+    int entry_inited;
+    const tp_plugin *plugin;
+    const tp_checkout_ext *checkout;
+    const tp_admin_ext *admin;
+    tp_host_events_ext events;
+    int wake[2];
+};
+
+static const void *host_get_extension(const tp_host *host, const char *id)
+{
+    tp_hostlib *h = host->host_data;
+    if (id && strcmp(id, TP_HOST_EXT_EVENTS) == 0)
+        return &h->events;
+    return NULL;
+}
+
+static void host_request_callback(const tp_host *host)
+{
+    tp_hostlib *h = host->host_data;
+    char b = 1;
+    /* Non-blocking: a full pipe already means "call me back". */
+    ssize_t r = write(h->wake[1], &b, 1);
+    (void)r;
+}
+
+static void host_log(const tp_host *host, tp_log_level level, const char *msg)
+{
+    tp_hostlib *h = host->host_data;
+    if (level < TP_LOG_WARNING && !h->opt.verbose)
+        return;
+    static const char *const names[] = {"debug", "info", "warning", "error"};
+    fprintf(stderr, "tillpoints %s: %s\n", names[level <= TP_LOG_ERROR ? level : TP_LOG_ERROR],
+            msg);
+}
+
+static void host_on_event(const tp_host *host, const tp_event *ev)
+{
+    tp_hostlib *h = host->host_data;
+    if (h->opt.on_event)
+        h->opt.on_event(h->opt.user, ev);
+}
+
+/* Where to find the plugin when no path is given. */
+static void default_plugin_path(char *out, size_t cap)
+{
+    const char *env = getenv("TILLPOINTS_PLUGIN");
+    if (env && *env) {
+        snprintf(out, cap, "%s", env);
+        return;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            int w = snprintf(out, cap, "%s/tillpoints.so", exe);
+            if (w > 0 && (size_t)w < cap && access(out, R_OK) == 0)
+                return;
+        }
+    }
+    snprintf(out, cap, "%s", TP_INSTALLED_PLUGIN);
+}
+
+tp_hostlib *tp_hostlib_open(const tp_hostlib_options *opt, char *err, size_t err_cap)
+{
+    tp_hostlib *h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(err, err_cap, "Out of memory.");
+        return NULL;
+    }
+    h->opt = *opt;
+    h->wake[0] = h->wake[1] = -1;
+    if (pipe2(h->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        snprintf(err, err_cap, "Cannot create the wake-up pipe: %s.", strerror(errno));
+        goto fail;
+    }
+    char path[PATH_MAX];
+    if (opt->plugin_path)
+        snprintf(path, sizeof path, "%s", opt->plugin_path);
+    else
+        default_plugin_path(path, sizeof path);
+    h->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h->dl) {
+        snprintf(err, err_cap, "Cannot load the plugin %s: %s", path, dlerror());
+        goto fail;
+    }
+    h->entry = dlsym(h->dl, TP_ENTRY_SYMBOL);
+    if (!h->entry) {
+        snprintf(err, err_cap, "%s is not a tillpoints plugin (no %s).", path, TP_ENTRY_SYMBOL);
+        goto fail;
+    }
+    tp_version ours = TP_VERSION_INIT;
+    tp_version claimed = opt->abi.major ? opt->abi : ours;
+    if (!tp_version_is_compatible(claimed, h->entry->abi)) {
+        snprintf(err, err_cap, "%s speaks ABI %u.%u; this host needs ABI %u.x.", path,
+                 h->entry->abi.major, h->entry->abi.minor, claimed.major);
+        goto fail;
+    }
+    if (!h->entry->init(path)) {
+        snprintf(err, err_cap, "The plugin %s refused to initialise.", path);
+        goto fail;
+    }
+    h->entry_inited = 1;
+    h->events.on_event = host_on_event;
+    h->host.abi = claimed;
+    h->host.name = opt->host_name ? opt->host_name : "tillpoints host";
+    h->host.vendor = "tillpoints";
+    h->host.version = "1.0.0";
+    h->host.host_data = h;
+    h->host.get_extension = host_get_extension;
+    h->host.request_callback = host_request_callback;
+    h->host.log = host_log;
+    tp_message msg;
+    h->plugin = h->entry->create(&h->host, opt->config_path, &msg);
+    if (!h->plugin) {
+        snprintf(err, err_cap, "%s", msg.text);
+        goto fail;
+    }
+    if (h->plugin->init(h->plugin, &msg) != TP_OK) {
+        snprintf(err, err_cap, "%s", msg.text);
+        goto fail;
+    }
+    h->checkout = h->plugin->get_extension(h->plugin, TP_EXT_CHECKOUT);
+    h->admin = h->plugin->get_extension(h->plugin, TP_EXT_ADMIN);
+    if (!h->checkout || !h->admin) {
+        snprintf(err, err_cap, "The plugin lacks the checkout or admin extension.");
+        goto fail;
+    }
+    return h;
+fail:
+    tp_hostlib_close(h);
+    return NULL;
+}
+
+void tp_hostlib_close(tp_hostlib *h)
+{
+    if (!h)
+        return;
+    if (h->plugin) {
+        h->plugin->destroy(h->plugin);
+        h->plugin = NULL;
+    }
+    if (h->entry_inited)
+        h->entry->deinit();
+    if (h->dl)
+        dlclose(h->dl);
+    if (h->wake[0] >= 0)
+        close(h->wake[0]);
+    if (h->wake[1] >= 0)
+        close(h->wake[1]);
+    free(h);
+}
+
+const tp_plugin *tp_hostlib_plugin(tp_hostlib *h) { return h->plugin; }
+const tp_checkout_ext *tp_hostlib_checkout(tp_hostlib *h) { return h->checkout; }
+const tp_admin_ext *tp_hostlib_admin(tp_hostlib *h) { return h->admin; }
+int tp_hostlib_wake_fd(tp_hostlib *h) { return h->wake[0]; }
+
+void tp_hostlib_dispatch(tp_hostlib *h)
+{
+    char buf[256];
+    while (read(h->wake[0], buf, sizeof buf) > 0)
+        ;
+    h->plugin->on_main_thread(h->plugin);
+}
+
+tp_status tp_hostlib_settle(tp_hostlib *h, int64_t timeout_ms, tp_message *msg)
+{
+    tp_status st = h->admin->flush(h->plugin, timeout_ms, msg);
+    tp_hostlib_dispatch(h);
+    return st;
+}
+
+const char *tp_hostlib_status_name(tp_status st)
+{
+    switch (st) {
+    case TP_OK: return "ok";
+    case TP_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case TP_ERR_TOO_LONG: return "too long";
+    case TP_ERR_NOT_FOUND: return "not found";
+    case TP_ERR_STATE: return "wrong state";
+    case TP_ERR_DUPLICATE: return "duplicate";
+    case TP_ERR_BUSY: return "busy";
+    case TP_ERR_DISABLED: return "disabled";
+    case TP_ERR_STORAGE: return "storage error";
+    case TP_ERR_NO_MEMORY: return "out of memory";
+    case TP_ERR_VERSION: return "version mismatch";
+    case TP_ERR_CONFIG: return "configuration error";
+    case TP_ERR_UNSUPPORTED: return "unsupported";
+    case TP_ERR_INTERNAL: return "internal error";
+    }
+    return "unknown status";
+}
+
+int tp_hostlib_parse_money(const char *text, int64_t *minor)
+{
+    if (!text || !*text)
+        return -1;
+    int64_t units = 0, cents = 0;
+    int digits = 0, decimals = -1;
+    for (const char *p = text; *p; p++) {
+        if (*p == '.' && decimals < 0 && digits > 0) {
+            decimals = 0;
+            continue;
+        }
+        if (*p < '0' || *p > '9')
+            return -1;
+        if (decimals >= 0) {
+            if (++decimals > 2)
+                return -1;
+            cents = cents * 10 + (*p - '0');
+        } else {
+            if (++digits > 9)
+                return -1; /* 1e9 units = 1e11 minor: the ABI's bound */
+            units = units * 10 + (*p - '0');
+        }
+    }
+    if (digits == 0 || decimals == 0)
+        return -1;
+    if (decimals == 1)
+        cents *= 10;
+    *minor = units * 100 + cents;
+    return 0;
+}

@@ -1,0 +1,66 @@
+/*
+ * host.h — the host side of the ABI, shared by every host in host-shim/
+ * (the reference till, the admin CLI, the JSON-lines shim): loading the
+ * plugin with dlopen, checking its ABI version, providing the host
+ * services, and delivering plugin callbacks on the host's main thread.
+ *
+ * Threading: request_callback() (called from plugin threads) writes one
+ * byte to a non-blocking pipe; the host's main loop polls the pipe's read
+ * end (tp_hostlib_wake_fd) and calls tp_hostlib_dispatch(), which runs the
+ * plugin's on_main_thread(); events then reach `on_event`.
+ */
+#ifndef TP_HOSTLIB_H
+#define TP_HOSTLIB_H
+
+#include <stddef.h>
+
+#include "tillpoints/ext/admin.h"
+#include "tillpoints/ext/checkout.h"
+#include "tillpoints/ext/events.h"
+#include "tillpoints/tillpoints.h"
+
+typedef struct tp_hostlib tp_hostlib;
+
+typedef void (*tp_hostlib_event_fn)(void *user, const tp_event *ev);
+
+typedef struct tp_hostlib_options {
+    const char *plugin_path; /* NULL: $TILLPOINTS_PLUGIN, then beside the
+                                executable, then the installed path */
+    const char *config_path; /* NULL: built-in defaults */
+    const char *host_name;   /* shown in the plugin's logs */
+    tp_hostlib_event_fn on_event;
+    void *user;
+    int verbose;             /* log level DEBUG instead of WARNING */
+    tp_version abi;          /* the ABI the host claims; {0} = ours */
+} tp_hostlib_options;
+
+/* Loads, creates and initialises the plugin. On failure returns NULL and
+ * writes a sentence to `err`. */
+tp_hostlib *tp_hostlib_open(const tp_hostlib_options *opt, char *err, size_t err_cap);
+
+/* Destroys the plugin instance (joining its threads), unloads it. */
+void tp_hostlib_close(tp_hostlib *h);
+
+const tp_plugin *tp_hostlib_plugin(tp_hostlib *h);
+const tp_checkout_ext *tp_hostlib_checkout(tp_hostlib *h);
+const tp_admin_ext *tp_hostlib_admin(tp_hostlib *h);
+
+/* The fd that becomes readable when the plugin asked for a callback. */
+int tp_hostlib_wake_fd(tp_hostlib *h);
+
+/* Drains the wake pipe and lets the plugin deliver its events. */
+void tp_hostlib_dispatch(tp_hostlib *h);
+
+/* Waits until the plugin has processed every accepted request (admin
+ * flush), then delivers the resulting events. */
+tp_status tp_hostlib_settle(tp_hostlib *h, int64_t timeout_ms, tp_message *msg);
+
+/* The human name of a status, e.g. "not found". */
+const char *tp_hostlib_status_name(tp_status st);
+
+/* Parses a decimal amount "12", "12.5", "12.50" into minor units (two
+ * decimals). Returns 0 on success, -1 on anything else (negative, more
+ * than two decimals, over 1e11 minor units, junk). */
+int tp_hostlib_parse_money(const char *text, int64_t *minor);
+
+#endif

@@ -1,0 +1,498 @@
+/*
+ * till.c — tillpoints-till, the reference host: a small terminal till that
+ * loads tillpoints.so with dlopen and drives it the way a POS would.
+ *
+ * Interactive, it polls the keyboard and the plugin's wake-up pipe in one
+ * loop, so events (member identified, points awarded) appear as they
+ * arrive and the till never waits on the plugin. With --script it reads
+ * the same commands from a file, echoes them, and after each command waits
+ * for the plugin to settle, so that a transcript is deterministic (the
+ * demo and the end-to-end tests rely on that).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host.h"
+
+#define MAX_ARGS 16
+#define LINE_MAX_LEN 1024
+#define SETTLE_MS 10000
+
+typedef struct till {
+    tp_hostlib *h;
+    const tp_plugin *p;
+    const tp_checkout_ext *co;
+    const tp_admin_ext *ad;
+    int script;          /* echo commands, settle after each */
+    int failures;        /* commands refused */
+    char currency[4];
+    char staff[TP_STAFF_ID_MAX + 1];
+    int open;
+    char txn[TP_TXN_ID_MAX + 1];
+    int sales;           /* counter for generated sale ids */
+    int refunds;
+    size_t nlines;
+    tp_line *lines;      /* TP_LINES_MAX; owned */
+    char (*skus)[TP_SKU_MAX + 1];
+    char (*cats)[TP_CATEGORY_MAX + 1];
+} till;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+}
+
+static void on_event(void *user, const tp_event *ev)
+{
+    (void)user;
+    const char *tag = "event";
+    switch (ev->kind) {
+    case TP_EVENT_MEMBER_IDENTIFIED: tag = "member"; break;
+    case TP_EVENT_MEMBER_UNKNOWN: tag = "unknown member"; break;
+    case TP_EVENT_AWARD_COMMITTED: tag = ev->replayed ? "already recorded" : "award"; break;
+    case TP_EVENT_AWARD_FAILED: tag = "award failed"; break;
+    case TP_EVENT_REFUND_COMMITTED: tag = ev->replayed ? "already recorded" : "refund"; break;
+    case TP_EVENT_REFUND_FAILED: tag = "refund failed"; break;
+    case TP_EVENT_PLUGIN_DISABLED: tag = "loyalty off"; break;
+    case TP_EVENT_STORAGE_ERROR: tag = "storage"; break;
+    case TP_EVENT_STORAGE_RECOVERED: tag = "storage"; break;
+    }
+    say("  [%s] %s", tag, ev->message);
+}
+
+static int refused(till *t, tp_status st, const tp_message *msg)
+{
+    if (st == TP_OK) {
+        if (msg->text[0])
+            say("  %s", msg->text);
+        return 0;
+    }
+    t->failures++;
+    say("  ! %s (%s)", msg->text, tp_hostlib_status_name(st));
+    return -1;
+}
+
+static void usage_error(till *t, const char *text)
+{
+    t->failures++;
+    say("  ! %s", text);
+}
+
+static void format_money(char *buf, size_t cap, int64_t minor)
+{
+    snprintf(buf, cap, "%lld.%02lld", (long long)(minor / 100), (long long)(minor % 100));
+}
+
+static int begin_sale(till *t, const char *id)
+{
+    char gen[TP_TXN_ID_MAX + 1];
+    if (!id) {
+        snprintf(gen, sizeof gen, "S%lld-%d", (long long)time(NULL), ++t->sales);
+        id = gen;
+    }
+    tp_message msg;
+    tp_status st = t->co->begin(t->p, id, t->staff[0] ? t->staff : NULL, &msg);
+    if (refused(t, st, &msg))
+        return -1;
+    snprintf(t->txn, sizeof t->txn, "%s", id);
+    t->open = 1;
+    t->nlines = 0;
+    say("  Sale %s open.", t->txn);
+    return 0;
+}
+
+static void cmd_item(till *t, int argc, char **argv)
+{
+    if (argc < 3) {
+        usage_error(t, "Usage: item SKU PRICE [CATEGORY] [tax|tip|giftcard]");
+        return;
+    }
+    int64_t amount;
+    if (tp_hostlib_parse_money(argv[2], &amount) != 0) {
+        usage_error(t, "The price must look like 4.50 (at most two decimals, no sign).");
+        return;
+    }
+    if (strlen(argv[1]) > TP_SKU_MAX) {
+        usage_error(t, "The SKU is too long.");
+        return;
+    }
+    if (t->nlines >= TP_LINES_MAX) {
+        usage_error(t, "This sale has the most lines a receipt can have.");
+        return;
+    }
+    if (!t->open && begin_sale(t, NULL) != 0)
+        return;
+    size_t i = t->nlines;
+    tp_line *l = &t->lines[i];
+    memset(l, 0, sizeof *l);
+    snprintf(t->skus[i], sizeof t->skus[i], "%s", argv[1]);
+    l->sku = t->skus[i];
+    l->amount_minor = amount;
+    for (int a = 3; a < argc; a++) {
+        if (strcmp(argv[a], "tax") == 0)
+            l->flags |= TP_LINE_TAX;
+        else if (strcmp(argv[a], "tip") == 0)
+            l->flags |= TP_LINE_TIP;
+        else if (strcmp(argv[a], "giftcard") == 0)
+            l->flags |= TP_LINE_GIFT_CARD;
+        else if (strlen(argv[a]) <= TP_CATEGORY_MAX) {
+            snprintf(t->cats[i], sizeof t->cats[i], "%s", argv[a]);
+            l->category = t->cats[i];
+        }
+    }
+    t->nlines++;
+    char money[32];
+    format_money(money, sizeof money, amount);
+    say("  %-20s %10s", argv[1], money);
+}
+
+static void cmd_discount(till *t, int argc, char **argv)
+{
+    int64_t amount;
+    if (argc != 2 || tp_hostlib_parse_money(argv[1], &amount) != 0) {
+        usage_error(t, "Usage: discount AMOUNT (applies to the last item)");
+        return;
+    }
+    if (!t->open || t->nlines == 0) {
+        usage_error(t, "There is no item to discount.");
+        return;
+    }
+    t->lines[t->nlines - 1].discount_minor = amount;
+    char money[32];
+    format_money(money, sizeof money, amount);
+    say("  %-20s %10s-", "discount", money);
+}
+
+static void cmd_pay(till *t, int argc, char **argv)
+{
+    if (!t->open) {
+        usage_error(t, "No sale is open; add items first.");
+        return;
+    }
+    tp_receipt r = {
+        .receipt_id = argc > 1 ? argv[1] : t->txn,
+        .currency = t->currency,
+        .time_ms = 0,
+        .lines = t->lines,
+        .line_count = t->nlines,
+    };
+    tp_award_preview pv;
+    tp_message msg;
+    tp_status st = t->co->complete(t->p, t->txn, &r, &pv, &msg);
+    if (refused(t, st, &msg))
+        return;
+    int64_t total = 0;
+    for (size_t i = 0; i < t->nlines; i++)
+        total += t->lines[i].amount_minor - t->lines[i].discount_minor;
+    char money[32], elig[32];
+    format_money(money, sizeof money, total);
+    format_money(elig, sizeof elig, pv.eligible_minor);
+    if (pv.has_member)
+        say("  Paid %s %s (eligible %s): %lld points pending.", money, t->currency, elig,
+            (long long)pv.points);
+    else
+        say("  Paid %s %s: no member scanned.", money, t->currency);
+    t->open = 0;
+}
+
+static void cmd_refund(till *t, int argc, char **argv)
+{
+    if (argc < 3) {
+        usage_error(t, "Usage: refund RECEIPT full|AMOUNT [REFUND-ID]");
+        return;
+    }
+    tp_refund r = {.receipt_id = argv[1], .currency = t->currency};
+    if (strcmp(argv[2], "full") == 0)
+        r.full = 1;
+    else if (tp_hostlib_parse_money(argv[2], &r.amount_minor) != 0) {
+        usage_error(t, "The refund amount must look like 4.50, or be 'full'.");
+        return;
+    }
+    char id[TP_RECEIPT_ID_MAX + 1];
+    if (argc > 3)
+        r.refund_id = argv[3];
+    else {
+        snprintf(id, sizeof id, "RF%lld-%d", (long long)time(NULL), ++t->refunds);
+        r.refund_id = id;
+    }
+    tp_message msg;
+    tp_status st = t->co->refund(t->p, &r, &msg);
+    if (refused(t, st, &msg))
+        return;
+    say("  Refund %s against %s accepted.", r.refund_id, r.receipt_id);
+}
+
+static void cmd_member(till *t, int argc, char **argv)
+{
+    tp_message msg;
+    if (argc >= 3 && strcmp(argv[1], "add") == 0) {
+        char name[TP_NAME_MAX + 1] = "";
+        const char *phone = NULL, *email = NULL;
+        size_t used = 0;
+        for (int a = 3; a < argc; a++) {
+            if (strcmp(argv[a], "--phone") == 0 && a + 1 < argc)
+                phone = argv[++a];
+            else if (strcmp(argv[a], "--email") == 0 && a + 1 < argc)
+                email = argv[++a];
+            else {
+                int n = snprintf(name + used, sizeof name - used, "%s%s", used ? " " : "",
+                                 argv[a]);
+                if (n < 0 || (size_t)n >= sizeof name - used) {
+                    usage_error(t, "The name is too long.");
+                    return;
+                }
+                used += (size_t)n;
+            }
+        }
+        tp_member_new m = {.code = argv[2], .name = name, .phone = phone, .email = email};
+        tp_status st = t->ad->member_add(t->p, &m, &msg);
+        if (refused(t, st, &msg) == 0)
+            say("  Member %s added: %s.", argv[2], name[0] ? name : "(no name)");
+        return;
+    }
+    if (argc == 3 && strcmp(argv[1], "show") == 0) {
+        tp_member_info info;
+        tp_status st = t->ad->member_get(t->p, argv[2], &info, &msg);
+        if (refused(t, st, &msg) == 0)
+            say("  %s  %s  balance %lld points", info.code, info.name, (long long)info.balance);
+        return;
+    }
+    usage_error(t, "Usage: member add CODE NAME... [--phone P] [--email E] | member show CODE");
+}
+
+static void help(void)
+{
+    say("Commands:\n"
+        "  begin [SALE-ID]              open a sale (item opens one too)\n"
+        "  staff ID                     the cashier for the next sales\n"
+        "  scan CODE                    a member code, typed or from a scanner\n"
+        "  item SKU PRICE [CATEGORY] [tax|tip|giftcard]\n"
+        "  discount AMOUNT              on the last item\n"
+        "  pay [RECEIPT]                complete the sale (receipt = sale id)\n"
+        "  cancel                       void the open sale\n"
+        "  refund RECEIPT full|AMOUNT [REFUND-ID]\n"
+        "  member add CODE NAME... [--phone P] [--email E]\n"
+        "  member show CODE\n"
+        "  wait                         wait for the plugin to catch up\n"
+        "  quit");
+}
+
+/* Splits on blanks; "double quotes" group words. Returns argc, -1 when
+ * there are too many words. */
+static int split(char *line, char **argv)
+{
+    int argc = 0;
+    char *p = line;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p || *p == '#')
+            break;
+        if (argc == MAX_ARGS)
+            return -1;
+        if (*p == '"') {
+            argv[argc++] = ++p;
+            while (*p && *p != '"')
+                p++;
+        } else {
+            argv[argc++] = p;
+            while (*p && *p != ' ' && *p != '\t')
+                p++;
+        }
+        if (!*p)
+            break;
+        *p++ = '\0';
+    }
+    return argc;
+}
+
+/* Returns 1 to quit. */
+static int run_command(till *t, char *line)
+{
+    line[strcspn(line, "\r\n")] = '\0';
+    if (t->script && line[0] && line[0] != '#')
+        say("till> %s", line);
+    char *argv[MAX_ARGS];
+    int argc = split(line, argv);
+    if (argc < 0) {
+        usage_error(t, "Too many words on one line.");
+        return 0;
+    }
+    if (argc == 0)
+        return 0;
+    const char *c = argv[0];
+    tp_message msg;
+    if (strcmp(c, "quit") == 0 || strcmp(c, "exit") == 0)
+        return 1;
+    else if (strcmp(c, "help") == 0)
+        help();
+    else if (strcmp(c, "begin") == 0) {
+        if (t->open)
+            usage_error(t, "A sale is already open; pay or cancel it first.");
+        else
+            begin_sale(t, argc > 1 ? argv[1] : NULL);
+    } else if (strcmp(c, "staff") == 0 && argc == 2) {
+        snprintf(t->staff, sizeof t->staff, "%s", argv[1]);
+        say("  Staff %s.", t->staff);
+    } else if (strcmp(c, "scan") == 0 && argc == 2) {
+        if (!t->open && begin_sale(t, NULL) != 0)
+            return 0;
+        refused(t, t->co->scan(t->p, t->txn, argv[1], &msg), &msg);
+    } else if (strcmp(c, "item") == 0)
+        cmd_item(t, argc, argv);
+    else if (strcmp(c, "discount") == 0)
+        cmd_discount(t, argc, argv);
+    else if (strcmp(c, "pay") == 0)
+        cmd_pay(t, argc, argv);
+    else if (strcmp(c, "cancel") == 0) {
+        if (!t->open)
+            usage_error(t, "No sale is open.");
+        else if (refused(t, t->co->cancel(t->p, t->txn, &msg), &msg) == 0) {
+            say("  Sale %s voided; no points.", t->txn);
+            t->open = 0;
+        }
+    } else if (strcmp(c, "refund") == 0)
+        cmd_refund(t, argc, argv);
+    else if (strcmp(c, "member") == 0)
+        cmd_member(t, argc, argv);
+    else if (strcmp(c, "wait") == 0)
+        refused(t, tp_hostlib_settle(t->h, SETTLE_MS, &msg), &msg);
+    else
+        usage_error(t, "Unknown command; type help.");
+    if (t->script)
+        refused(t, tp_hostlib_settle(t->h, SETTLE_MS, &msg), &msg);
+    return 0;
+}
+
+static int run_script(till *t, FILE *f)
+{
+    char line[LINE_MAX_LEN];
+    while (fgets(line, sizeof line, f)) {
+        if (!strchr(line, '\n') && !feof(f)) {
+            usage_error(t, "A script line is longer than 1023 characters.");
+            int ch;
+            while ((ch = fgetc(f)) != EOF && ch != '\n')
+                ;
+            continue;
+        }
+        if (run_command(t, line))
+            break;
+    }
+    return 0;
+}
+
+static int run_interactive(till *t)
+{
+    say("tillpoints reference till. Type help for commands.");
+    char line[LINE_MAX_LEN];
+    int prompt = 1;
+    for (;;) {
+        if (prompt) {
+            printf("till> ");
+            fflush(stdout);
+            prompt = 0;
+        }
+        struct pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0},
+                                {tp_hostlib_wake_fd(t->h), POLLIN, 0}};
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (fds[1].revents & POLLIN) {
+            printf("\r");
+            tp_hostlib_dispatch(t->h);
+            prompt = 1;
+        }
+        if (fds[0].revents & (POLLIN | POLLHUP)) {
+            if (!fgets(line, sizeof line, stdin))
+                return 0;
+            if (run_command(t, line))
+                return 0;
+            prompt = 1;
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"plugin", required_argument, NULL, 'p'}, {"config", required_argument, NULL, 'c'},
+        {"script", required_argument, NULL, 's'}, {"currency", required_argument, NULL, 'C'},
+        {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    tp_hostlib_options opt = {.host_name = "tillpoints-till", .on_event = on_event};
+    const char *script = NULL, *currency = "EUR";
+    int c;
+    while ((c = getopt_long(argc, argv, "p:c:s:C:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p': opt.plugin_path = optarg; break;
+        case 'c': opt.config_path = optarg; break;
+        case 's': script = optarg; break;
+        case 'C': currency = optarg; break;
+        case 'v': opt.verbose = 1; break;
+        default:
+            fprintf(stderr, "usage: tillpoints-till [--config FILE] [--plugin PATH] "
+                            "[--currency EUR] [--script FILE|-] [--verbose]\n");
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (strlen(currency) != 3) {
+        fprintf(stderr, "tillpoints-till: --currency takes an ISO 4217 code such as EUR.\n");
+        return 2;
+    }
+    till t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.currency, sizeof t.currency, "%s", currency);
+    t.lines = calloc(TP_LINES_MAX, sizeof *t.lines);
+    t.skus = calloc(TP_LINES_MAX, sizeof *t.skus);
+    t.cats = calloc(TP_LINES_MAX, sizeof *t.cats);
+    FILE *f = NULL;
+    if (script)
+        f = strcmp(script, "-") == 0 ? stdin : fopen(script, "r");
+    if (!t.lines || !t.skus || !t.cats || (script && !f)) {
+        fprintf(stderr, "tillpoints-till: %s\n",
+                script && !f ? "cannot open the script file" : "out of memory");
+        return 2;
+    }
+    char err[512];
+    t.h = tp_hostlib_open(&opt, err, sizeof err);
+    if (!t.h) {
+        fprintf(stderr, "tillpoints-till: %s\n", err);
+        return 2;
+    }
+    t.p = tp_hostlib_plugin(t.h);
+    t.co = tp_hostlib_checkout(t.h);
+    t.ad = tp_hostlib_admin(t.h);
+    t.script = script != NULL;
+    if (script)
+        run_script(&t, f);
+    else
+        run_interactive(&t);
+    if (t.open) {
+        tp_message msg;
+        t.co->cancel(t.p, t.txn, &msg);
+    }
+    tp_message msg;
+    tp_hostlib_settle(t.h, SETTLE_MS, &msg);
+    tp_hostlib_close(t.h);
+    if (f && f != stdin)
+        fclose(f);
+    free(t.lines);
+    free(t.skus);
+    free(t.cats);
+    return t.failures ? 1 : 0;
+}

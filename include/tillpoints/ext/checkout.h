@@ -1,0 +1,122 @@
+/*
+ * checkout.h — the plugin's checkout extension, "tillpoints.checkout/1".
+ *
+ * One loyalty transaction follows one sale at the till:
+ *
+ *   begin(txn)  ->  scan(txn, code)*  ->  complete(txn, receipt)
+ *                                     \->  cancel(txn)      (void: no award)
+ *   refund(refund)                         (later, against a journaled receipt)
+ *
+ * Every call here is [main-thread] and returns at once: it validates its
+ * input, does pure computation and enqueues work for the plugin's own
+ * threads. It never touches the disk or the network. Outcomes that need the
+ * database arrive later as events (see ext/events.h) on the main thread:
+ * member identified or unknown, award committed or failed, refund committed
+ * or failed.
+ *
+ * A receipt earns at most once: completing the same receipt id again (a
+ * replay after a crash, a double click) commits nothing new and reports the
+ * original award with `replayed` set.
+ */
+#ifndef TILLPOINTS_EXT_CHECKOUT_H
+#define TILLPOINTS_EXT_CHECKOUT_H
+
+#include "../tillpoints.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TP_EXT_CHECKOUT "tillpoints.checkout/1"
+
+#define TP_TXN_ID_MAX 64      /* host's transaction id, bytes */
+#define TP_RECEIPT_ID_MAX 64  /* receipt number, bytes */
+#define TP_STAFF_ID_MAX 64    /* cashier / staff id, bytes */
+#define TP_CODE_MAX 512       /* raw scanned code, bytes */
+#define TP_SKU_MAX 64
+#define TP_CATEGORY_MAX 64
+#define TP_LINES_MAX 1000     /* lines per receipt */
+#define TP_AMOUNT_MAX 100000000000LL /* 1e11 minor units per line/receipt */
+
+/* Line flags: lines that never earn points. */
+#define TP_LINE_TAX 0x1u
+#define TP_LINE_TIP 0x2u
+#define TP_LINE_GIFT_CARD 0x4u
+
+typedef struct tp_line {
+    const char *sku;      /* <= TP_SKU_MAX bytes, may be NULL */
+    const char *category; /* <= TP_CATEGORY_MAX bytes, may be NULL */
+    int64_t amount_minor;   /* extended amount (qty x price), >= 0 */
+    int64_t discount_minor; /* discount on this line, 0..amount_minor */
+    uint32_t flags;         /* TP_LINE_* */
+} tp_line;
+
+typedef struct tp_receipt {
+    const char *receipt_id; /* 1..TP_RECEIPT_ID_MAX bytes, printable */
+    const char *currency;   /* ISO 4217 code, e.g. "EUR"; must be the
+                               store's configured currency */
+    int64_t time_ms;        /* sale time, UTC ms; 0 means "now" */
+    const tp_line *lines;   /* line_count entries */
+    size_t line_count;      /* 0..TP_LINES_MAX */
+} tp_receipt;
+
+/* Filled by complete(): what the plugin computed on the host's thread. The
+ * durable outcome follows as an award event. */
+typedef struct tp_award_preview {
+    int has_member;          /* a member code was scanned in this txn */
+    int64_t eligible_minor;  /* the amount that earns points */
+    int64_t points;          /* points the award will carry (0: none) */
+} tp_award_preview;
+
+typedef struct tp_refund {
+    const char *refund_id;   /* the refund's own receipt number,
+                                1..TP_RECEIPT_ID_MAX bytes */
+    const char *receipt_id;  /* the original receipt */
+    const char *currency;    /* as on the original receipt */
+    int64_t amount_minor;    /* eligible amount refunded, > 0 */
+    int full;                /* non-zero: refund the whole receipt
+                                (amount_minor is then ignored) */
+    int64_t time_ms;         /* 0 means "now" */
+} tp_refund;
+
+typedef struct tp_checkout_ext {
+    /* [main-thread] Opens loyalty transaction `txn_id` (the host's sale
+     * id, 1..TP_TXN_ID_MAX bytes). `staff_id` may be NULL.
+     * TP_ERR_STATE if that id is already open; TP_ERR_BUSY when too many
+     * transactions are open. */
+    tp_status (*begin)(const tp_plugin *plugin, const char *txn_id,
+                       const char *staff_id, tp_message *msg);
+
+    /* [main-thread] A code scanned or typed for this transaction (a member
+     * code, card, or app pass; <= TP_CODE_MAX bytes). Checks its shape
+     * at once (TP_ERR_INVALID_ARGUMENT with a sentence when it cannot be a
+     * member code) and looks the member up in the background: the answer
+     * comes as a MEMBER_IDENTIFIED or MEMBER_UNKNOWN event. A later scan
+     * replaces an earlier one. */
+    tp_status (*scan)(const tp_plugin *plugin, const char *txn_id,
+                      const char *code, tp_message *msg);
+
+    /* [main-thread] Completes the sale: journals the receipt and, when a
+     * member was scanned, awards points. Closes the transaction on
+     * success. `preview` (may be NULL) receives the computed points. The
+     * receipt is always journaled, with or without a member. */
+    tp_status (*complete)(const tp_plugin *plugin, const char *txn_id,
+                          const tp_receipt *receipt,
+                          tp_award_preview *preview, tp_message *msg);
+
+    /* [main-thread] Voids the transaction: nothing is journaled or awarded. */
+    tp_status (*cancel)(const tp_plugin *plugin, const char *txn_id,
+                        tp_message *msg);
+
+    /* [main-thread] Refunds (part of) a journaled receipt. Points are
+     * reversed in proportion; the outcome comes as a REFUND_COMMITTED or
+     * REFUND_FAILED event. */
+    tp_status (*refund)(const tp_plugin *plugin, const tp_refund *refund,
+                        tp_message *msg);
+} tp_checkout_ext;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TILLPOINTS_EXT_CHECKOUT_H */

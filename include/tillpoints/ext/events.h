@@ -1,0 +1,69 @@
+/*
+ * events.h — the host's events extension, "tillpoints.events/1".
+ *
+ * The plugin reports outcomes of its background work to the host through
+ * this extension. Events are always delivered on the host's main thread,
+ * from inside plugin->on_main_thread(), in the order they happened.
+ *
+ * The host may leave out this extension; the plugin then drops events
+ * (the journal and ledger are still written).
+ */
+#ifndef TILLPOINTS_EXT_EVENTS_H
+#define TILLPOINTS_EXT_EVENTS_H
+
+#include "../tillpoints.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TP_HOST_EXT_EVENTS "tillpoints.events/1"
+
+typedef enum tp_event_kind {
+    TP_EVENT_MEMBER_IDENTIFIED = 1, /* member found for a scan */
+    TP_EVENT_MEMBER_UNKNOWN = 2,    /* no member has that code */
+    TP_EVENT_AWARD_COMMITTED = 3,   /* receipt journaled (and points
+                                       awarded when a member was known);
+                                       durable on disk */
+    TP_EVENT_AWARD_FAILED = 4,      /* nothing recorded; see status */
+    TP_EVENT_REFUND_COMMITTED = 5,
+    TP_EVENT_REFUND_FAILED = 6,
+    TP_EVENT_PLUGIN_DISABLED = 7,   /* internal fault: loyalty is off, the
+                                       checkout goes on without it */
+    TP_EVENT_STORAGE_ERROR = 8,     /* the database could not be written;
+                                       work is retried */
+    TP_EVENT_STORAGE_RECOVERED = 9
+    /* Later minor versions add kinds; hosts ignore kinds they do not know. */
+} tp_event_kind;
+
+#define TP_NAME_MAX 128
+#define TP_MEMBER_CODE_MAX 128
+
+/* Valid for the duration of the on_event call only; owned by the plugin. */
+typedef struct tp_event {
+    tp_event_kind kind;
+    tp_status status;         /* TP_OK, or why it failed */
+    const char *txn_id;       /* "" when not tied to a transaction */
+    const char *receipt_id;   /* "" when none */
+    const char *member_code;  /* "" when none */
+    const char *member_name;  /* display name, "" when none */
+    int64_t points;           /* points of this award/reversal (reversals
+                                 negative), 0 otherwise */
+    int64_t balance;          /* member's balance after it, when known */
+    int replayed;             /* award/refund already recorded earlier; the
+                                 figures are the original ones */
+    int64_t time_ms;          /* when it happened, UTC ms */
+    const char *message;      /* a sentence for the cashier, never NULL */
+} tp_event;
+
+typedef struct tp_host_events_ext {
+    /* [main-thread] One event. Must not call back into the plugin's
+     * destroy(); other plugin calls are allowed. */
+    void (*on_event)(const tp_host *host, const tp_event *event);
+} tp_host_events_ext;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TILLPOINTS_EXT_EVENTS_H */

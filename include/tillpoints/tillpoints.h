@@ -1,0 +1,175 @@
+/*
+ * tillpoints.h — the core ABI between a point-of-sale host and the
+ * tillpoints loyalty plugin.
+ *
+ * The plugin (tillpoints.so) exports exactly one symbol, `tillpoints_entry`.
+ * Everything else is reached through it:
+ *
+ *   entry->init(plugin_path)            once per process, before create
+ *   entry->create(host, config_path)    one plugin instance per call
+ *   plugin->init(plugin)                start threads, open the store
+ *   plugin->get_extension(plugin, id)   e.g. TP_EXT_CHECKOUT
+ *   plugin->destroy(plugin)             join threads, close the store
+ *   entry->deinit()                     once, after the last destroy
+ *
+ * Conventions that hold for every function in every tillpoints header:
+ *  - Thread: each function is marked [main-thread] (only the host's main
+ *    thread may call it) or [thread-safe] (any thread, any time).
+ *  - Memory: pointers passed across the ABI are owned by the caller and
+ *    valid for the duration of the call only. A callee that needs the data
+ *    later copies it. Out-structs are caller-allocated.
+ *  - Strings: UTF-8, NUL-terminated, with the maximum length (in bytes,
+ *    without the NUL) stated where the string is declared.
+ *  - Money: int64_t minor units plus an ISO 4217 code; never floating point.
+ *  - Time: int64_t milliseconds since the Unix epoch, UTC.
+ *  - Errors: every fallible call returns tp_status. Calls that can fail for
+ *    a reason a person should read take a `tp_message *` (may be NULL),
+ *    filled with one sentence a cashier can act on.
+ *  - Compatibility: a host refuses a plugin whose ABI major differs. Minor
+ *    versions only add extensions (new ids); published structs never change.
+ */
+#ifndef TILLPOINTS_H
+#define TILLPOINTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TP_ABI_MAJOR 1
+#define TP_ABI_MINOR 0
+#define TP_ABI_PATCH 0
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TP_EXPORT __attribute__((visibility("default")))
+#else
+#define TP_EXPORT
+#endif
+
+typedef struct tp_version {
+    uint32_t major;
+    uint32_t minor;
+    uint32_t patch;
+} tp_version;
+
+#define TP_VERSION_INIT {TP_ABI_MAJOR, TP_ABI_MINOR, TP_ABI_PATCH}
+
+/* Non-zero when a party built against `theirs` can talk to one built
+ * against `ours`: same major version. */
+static inline int tp_version_is_compatible(tp_version ours, tp_version theirs)
+{
+    return ours.major == theirs.major;
+}
+
+typedef enum tp_status {
+    TP_OK = 0,
+    TP_ERR_INVALID_ARGUMENT = 1, /* NULL, out of range, malformed */
+    TP_ERR_TOO_LONG = 2,         /* a string beyond its stated maximum */
+    TP_ERR_NOT_FOUND = 3,        /* unknown transaction, member, receipt */
+    TP_ERR_STATE = 4,            /* call not valid now (e.g. second begin) */
+    TP_ERR_DUPLICATE = 5,        /* already recorded (receipt, member code) */
+    TP_ERR_BUSY = 6,             /* a bounded queue is full; try again */
+    TP_ERR_DISABLED = 7,         /* plugin disabled after an internal fault */
+    TP_ERR_STORAGE = 8,          /* database error (disk full, I/O) */
+    TP_ERR_NO_MEMORY = 9,
+    TP_ERR_VERSION = 10,         /* incompatible ABI major */
+    TP_ERR_CONFIG = 11,          /* configuration file invalid */
+    TP_ERR_UNSUPPORTED = 12,     /* e.g. currency not accepted */
+    TP_ERR_INTERNAL = 13
+} tp_status;
+
+#define TP_MESSAGE_MAX 256
+/* A sentence for a person. Caller-allocated; the callee always leaves it
+ * NUL-terminated (empty on success unless there is something to say). */
+typedef struct tp_message {
+    char text[TP_MESSAGE_MAX];
+} tp_message;
+
+typedef enum tp_log_level {
+    TP_LOG_DEBUG = 0,
+    TP_LOG_INFO = 1,
+    TP_LOG_WARNING = 2,
+    TP_LOG_ERROR = 3
+} tp_log_level;
+
+typedef struct tp_host tp_host;
+typedef struct tp_plugin tp_plugin;
+
+/* Services the host gives the plugin. The struct is owned by the host and
+ * must stay valid until the plugin instance is destroyed. */
+struct tp_host {
+    tp_version abi;          /* TP_VERSION_INIT of the host's build */
+    const char *name;        /* <= 64 bytes, e.g. "Acme POS" */
+    const char *vendor;      /* <= 64 bytes */
+    const char *version;     /* <= 32 bytes */
+    void *host_data;         /* for the host's own use */
+
+    /* [thread-safe] Returns the host-side extension with this id (e.g.
+     * TP_HOST_EXT_EVENTS) or NULL when the host does not offer it. The
+     * returned struct is owned by the host and lives as long as `host`. */
+    const void *(*get_extension)(const tp_host *host, const char *id);
+
+    /* [thread-safe] Asks the host to call plugin->on_main_thread() soon,
+     * on its main thread. Must not block; may coalesce several requests
+     * into one call. */
+    void (*request_callback)(const tp_host *host);
+
+    /* [thread-safe] A log line. `msg` (<= 1024 bytes) is valid for the
+     * call only. Never contains PINs or full personal data. */
+    void (*log)(const tp_host *host, tp_log_level level, const char *msg);
+};
+
+/* A plugin instance, created by tillpoints_entry.create(). Owned by the
+ * plugin; the host releases it with destroy(). Several instances may
+ * coexist in one process (they share no mutable state). */
+struct tp_plugin {
+    void *plugin_data; /* private to the plugin */
+
+    /* [main-thread] Opens the store, starts the plugin's threads. On
+     * failure the instance is still valid to destroy(), and `msg` says why. */
+    tp_status (*init)(const tp_plugin *plugin, tp_message *msg);
+
+    /* [main-thread] Stops and joins every thread the plugin started,
+     * flushes acknowledged work to disk, frees the instance. */
+    void (*destroy)(const tp_plugin *plugin);
+
+    /* [thread-safe] Returns the plugin-side extension with this id (e.g.
+     * TP_EXT_CHECKOUT) or NULL. The struct lives as long as the instance. */
+    const void *(*get_extension)(const tp_plugin *plugin, const char *id);
+
+    /* [main-thread] Called by the host after request_callback(); delivers
+     * pending events to the host's extensions. Never blocks. */
+    void (*on_main_thread)(const tp_plugin *plugin);
+};
+
+/* The single exported symbol. */
+typedef struct tp_entry {
+    tp_version abi; /* the plugin's ABI version */
+
+    /* [main-thread] Once per process before the first create().
+     * `plugin_path` (<= 4096 bytes) is the file the host loaded. Returns
+     * non-zero on success. */
+    int (*init)(const char *plugin_path);
+
+    /* [main-thread] Once per process after the last destroy(). */
+    void (*deinit)(void);
+
+    /* [main-thread] Creates an instance bound to `host`. `config_path`
+     * (<= 4096 bytes) may be NULL: built-in defaults are used. Returns NULL
+     * when the host's ABI major differs, with the reason in `msg`. The
+     * config is read in plugin->init(), not here. */
+    const tp_plugin *(*create)(const tp_host *host, const char *config_path,
+                               tp_message *msg);
+} tp_entry;
+
+extern TP_EXPORT const tp_entry tillpoints_entry;
+
+#define TP_ENTRY_SYMBOL "tillpoints_entry"
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TILLPOINTS_H */

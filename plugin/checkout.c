@@ -1,0 +1,306 @@
+/*
+ * checkout.c — the checkout extension (see ext/checkout.h).
+ *
+ * Runs on the host's main thread. Each call validates, computes, and at
+ * most copies a fixed-size job into a bounded queue: no disk, no network,
+ * no waiting. Invalid input is refused with a sentence before anything
+ * changes, so a refused call leaves the transaction as it was.
+ */
+#include <string.h>
+
+#include "instance.h"
+#include "rules.h"
+#include "util.h"
+
+/* A receipt time more than this far ahead of the till's clock is refused:
+ * clocks drift, but not by a day. */
+#define FUTURE_SLACK_MS (24LL * 3600 * 1000)
+
+static tp_status ready(const tp_plugin *plugin, tp_instance **in, tp_message *msg)
+{
+    tp_msg_clear(msg);
+    *in = tp_instance_of(plugin);
+    if (!*in) {
+        tp_msg_set(msg, "No plugin instance was given.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    if (!(*in)->initialised) {
+        tp_msg_set(msg, "Loyalty is not started; the host must call init first.");
+        return TP_ERR_STATE;
+    }
+    if (atomic_load(&(*in)->disabled)) {
+        tp_msg_set(msg, "Loyalty is switched off after an internal error; the sale goes on "
+                   "without points.");
+        return TP_ERR_DISABLED;
+    }
+    return TP_OK;
+}
+
+/* Checks an id string: present, within `max` bytes, printable. */
+static tp_status check_id(const char *s, size_t max, const char *what, tp_message *msg)
+{
+    if (!s || !*s) {
+        tp_msg_set(msg, "The %s is missing.", what);
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    size_t n = tp_bounded_len(s, max);
+    if (n == (size_t)-1) {
+        tp_msg_set(msg, "The %s is longer than %zu characters.", what, max);
+        return TP_ERR_TOO_LONG;
+    }
+    if (!tp_is_printable(s, n)) {
+        tp_msg_set(msg, "The %s contains control characters.", what);
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    return TP_OK;
+}
+
+static tp_status check_currency(const tp_instance *in, const char *cur, tp_message *msg)
+{
+    if (!cur || tp_bounded_len(cur, 3) != 3 || cur[0] < 'A' || cur[0] > 'Z' || cur[1] < 'A' ||
+        cur[1] > 'Z' || cur[2] < 'A' || cur[2] > 'Z') {
+        tp_msg_set(msg, "The currency must be an ISO 4217 code such as %s.", in->cfg.currency);
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    if (strcmp(cur, in->cfg.currency) != 0) {
+        tp_msg_set(msg, "This till earns points in %s only; a receipt in %s earns none.",
+                   in->cfg.currency, cur);
+        return TP_ERR_UNSUPPORTED;
+    }
+    return TP_OK;
+}
+
+static tp_txn_slot *find_txn(tp_instance *in, const char *id)
+{
+    for (int i = 0; i < in->cfg.max_open_transactions; i++)
+        if (in->txns[i].used && strcmp(in->txns[i].id, id) == 0)
+            return &in->txns[i];
+    return NULL;
+}
+
+static tp_status open_txn(tp_instance **in, const tp_plugin *plugin, const char *txn_id,
+                          tp_txn_slot **slot, tp_message *msg)
+{
+    tp_status st = ready(plugin, in, msg);
+    if (st == TP_OK)
+        st = check_id(txn_id, TP_TXN_ID_MAX, "transaction id", msg);
+    if (st != TP_OK)
+        return st;
+    *slot = find_txn(*in, txn_id);
+    if (!*slot) {
+        tp_msg_set(msg, "There is no open loyalty transaction %s; begin it first.", txn_id);
+        return TP_ERR_NOT_FOUND;
+    }
+    return TP_OK;
+}
+
+static tp_status co_begin(const tp_plugin *plugin, const char *txn_id, const char *staff_id,
+                          tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = ready(plugin, &in, msg);
+    if (st == TP_OK)
+        st = check_id(txn_id, TP_TXN_ID_MAX, "transaction id", msg);
+    if (st == TP_OK && staff_id && *staff_id)
+        st = check_id(staff_id, TP_STAFF_ID_MAX, "staff id", msg);
+    if (st != TP_OK)
+        return st;
+    if (find_txn(in, txn_id)) {
+        tp_msg_set(msg, "Transaction %s is already open; complete or cancel it first.", txn_id);
+        return TP_ERR_STATE;
+    }
+    for (int i = 0; i < in->cfg.max_open_transactions; i++) {
+        tp_txn_slot *t = &in->txns[i];
+        if (t->used)
+            continue;
+        memset(t, 0, sizeof *t);
+        t->used = 1;
+        tp_copy(t->id, sizeof t->id, txn_id);
+        tp_copy(t->staff, sizeof t->staff, staff_id ? staff_id : "");
+        return TP_OK;
+    }
+    tp_msg_set(msg, "%d loyalty transactions are already open; complete or cancel one first.",
+               in->cfg.max_open_transactions);
+    return TP_ERR_BUSY;
+}
+
+/* Member codes as typed or scanned: letters, digits and -_. only. Leading
+ * and trailing blanks (scanners add them) are dropped. */
+static tp_status normalise_code(const char *code, char *out, size_t cap, tp_message *msg)
+{
+    if (!code) {
+        tp_msg_set(msg, "No code was scanned.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    size_t n = tp_bounded_len(code, TP_CODE_MAX);
+    if (n == (size_t)-1) {
+        tp_msg_set(msg, "The scanned code is longer than %d characters; it is not a loyalty "
+                   "code.", TP_CODE_MAX);
+        return TP_ERR_TOO_LONG;
+    }
+    while (n && (*code == ' ' || *code == '\t')) {
+        code++;
+        n--;
+    }
+    while (n && (code[n - 1] == ' ' || code[n - 1] == '\t' || code[n - 1] == '\r' ||
+                 code[n - 1] == '\n'))
+        n--;
+    if (n == 0) {
+        tp_msg_set(msg, "The scanned code is empty; scan again.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    if (n >= cap) {
+        tp_msg_set(msg, "The code is longer than %zu characters; it is not a loyalty code.",
+                   cap - 1);
+        return TP_ERR_TOO_LONG;
+    }
+    char c = 0;
+    if (!tp_is_member_code(code, n, &c)) {
+        tp_msg_set(msg, "That is not a loyalty code (it contains '%c'); scan the member's "
+                   "card or app code.", (c >= 0x20 && c < 0x7f) ? c : '?');
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    memcpy(out, code, n);
+    out[n] = '\0';
+    return TP_OK;
+}
+
+static tp_status co_scan(const tp_plugin *plugin, const char *txn_id, const char *code,
+                         tp_message *msg)
+{
+    tp_instance *in;
+    tp_txn_slot *t;
+    tp_status st = open_txn(&in, plugin, txn_id, &t, msg);
+    if (st != TP_OK)
+        return st;
+    tp_lookup_job job;
+    memset(&job, 0, sizeof job);
+    st = normalise_code(code, job.code, sizeof job.code, msg);
+    if (st != TP_OK)
+        return st;
+    tp_copy(job.txn, sizeof job.txn, txn_id);
+    tp_copy(t->code, sizeof t->code, job.code);
+    if (tp_queue_push(&in->lookup_q, &job) != 0)
+        tp_msg_set(msg, "Member lookup is busy; the code is kept and checked when the sale "
+                   "completes.");
+    return TP_OK;
+}
+
+static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
+                             const tp_receipt *receipt, tp_award_preview *preview,
+                             tp_message *msg)
+{
+    tp_instance *in;
+    tp_txn_slot *t;
+    tp_status st = open_txn(&in, plugin, txn_id, &t, msg);
+    if (st != TP_OK)
+        return st;
+    if (!receipt) {
+        tp_msg_set(msg, "No receipt was given.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    st = check_id(receipt->receipt_id, TP_RECEIPT_ID_MAX, "receipt number", msg);
+    if (st == TP_OK)
+        st = check_currency(in, receipt->currency, msg);
+    if (st != TP_OK)
+        return st;
+    int64_t now = tp_now_ms();
+    int64_t when = receipt->time_ms ? receipt->time_ms : now;
+    if (when < 0 || when > now + FUTURE_SLACK_MS) {
+        tp_msg_set(msg, "The receipt time is not plausible (in the future or before 1970); "
+                   "check the till's clock.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    tp_write_job job;
+    memset(&job, 0, sizeof job);
+    job.kind = TP_JOB_AWARD;
+    tp_award_job *a = &job.u.award;
+    st = tp_rules_eligible(&in->cfg.rules, receipt->lines, receipt->line_count, &a->total_minor,
+                           &a->eligible_minor, msg);
+    if (st != TP_OK)
+        return st;
+    a->points = t->code[0] ? tp_rules_points(&in->cfg.rules, a->eligible_minor) : 0;
+    a->time_ms = when;
+    a->line_count = (int32_t)receipt->line_count;
+    tp_copy(a->txn, sizeof a->txn, t->id);
+    tp_copy(a->receipt, sizeof a->receipt, receipt->receipt_id);
+    tp_copy(a->code, sizeof a->code, t->code);
+    tp_copy(a->staff, sizeof a->staff, t->staff);
+    tp_copy(a->currency, sizeof a->currency, receipt->currency);
+    if (tp_queue_push(&in->write_q, &job) != 0) {
+        tp_msg_set(msg, "Loyalty is behind on saving points; finish the sale and credit this "
+                   "receipt later, or complete again in a moment.");
+        return TP_ERR_BUSY;
+    }
+    if (preview) {
+        preview->has_member = t->code[0] != '\0';
+        preview->eligible_minor = a->eligible_minor;
+        preview->points = a->points;
+    }
+    memset(t, 0, sizeof *t);
+    return TP_OK;
+}
+
+static tp_status co_cancel(const tp_plugin *plugin, const char *txn_id, tp_message *msg)
+{
+    tp_instance *in;
+    tp_txn_slot *t;
+    tp_status st = open_txn(&in, plugin, txn_id, &t, msg);
+    if (st != TP_OK)
+        return st;
+    memset(t, 0, sizeof *t);
+    return TP_OK;
+}
+
+static tp_status co_refund(const tp_plugin *plugin, const tp_refund *refund, tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    if (!refund) {
+        tp_msg_set(msg, "No refund was given.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    st = check_id(refund->refund_id, TP_RECEIPT_ID_MAX, "refund number", msg);
+    if (st == TP_OK)
+        st = check_id(refund->receipt_id, TP_RECEIPT_ID_MAX, "original receipt number", msg);
+    if (st == TP_OK)
+        st = check_currency(in, refund->currency, msg);
+    if (st != TP_OK)
+        return st;
+    if (!refund->full && (refund->amount_minor <= 0 || refund->amount_minor > TP_AMOUNT_MAX)) {
+        tp_msg_set(msg, "The refund amount must be more than 0 and at most %lld minor units.",
+                   (long long)TP_AMOUNT_MAX);
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    int64_t now = tp_now_ms();
+    int64_t when = refund->time_ms ? refund->time_ms : now;
+    if (when < 0 || when > now + FUTURE_SLACK_MS) {
+        tp_msg_set(msg, "The refund time is not plausible; check the till's clock.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    tp_write_job job;
+    memset(&job, 0, sizeof job);
+    job.kind = TP_JOB_REFUND;
+    tp_refund_job *r = &job.u.refund;
+    tp_copy(r->refund, sizeof r->refund, refund->refund_id);
+    tp_copy(r->receipt, sizeof r->receipt, refund->receipt_id);
+    tp_copy(r->currency, sizeof r->currency, refund->currency);
+    r->amount_minor = refund->full ? 0 : refund->amount_minor;
+    r->full = refund->full != 0;
+    r->time_ms = when;
+    if (tp_queue_push(&in->write_q, &job) != 0) {
+        tp_msg_set(msg, "Loyalty is behind on saving; try the refund again in a moment.");
+        return TP_ERR_BUSY;
+    }
+    return TP_OK;
+}
+
+const tp_checkout_ext tp_checkout_extension = {
+    .begin = co_begin,
+    .scan = co_scan,
+    .complete = co_complete,
+    .cancel = co_cancel,
+    .refund = co_refund,
+};

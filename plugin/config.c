@@ -1,0 +1,359 @@
+/*
+ * config.c — INI configuration with embedded defaults (see config.h).
+ *
+ * Parsing goes through libinih; every value is validated here, so a typo in
+ * the file stops init() with a sentence instead of running with a surprise.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "tillpoints/ext/checkout.h"
+#include "util.h"
+
+const char tp_config_defaults_ini[] =
+    "; tillpoints built-in defaults. A config file overrides any of these.\n"
+    "[store]\n"
+    "; This store's id (1-32 characters); every credit carries it.\n"
+    "location = store-1\n"
+    "; This till's id (1-32 characters).\n"
+    "terminal = till-1\n"
+    "; ISO 4217 currency of every receipt (three capital letters).\n"
+    "currency = EUR\n"
+    "; SQLite database file (created 0600). Relative paths are taken from\n"
+    "; the config file's directory, or the current directory without one.\n"
+    "database = tillpoints.db\n"
+    "\n"
+    "[program]\n"
+    "; spend: points per amount spent; visits: one stamp per visit.\n"
+    "kind = spend\n"
+    "; spend: points_per_unit points for every unit_minor minor units.\n"
+    "points_per_unit = 1\n"
+    "unit_minor = 100\n"
+    "; floor, nearest or ceil.\n"
+    "rounding = floor\n"
+    "; Minimum eligible amount (minor units) for any points or a stamp.\n"
+    "min_eligible_minor = 0\n"
+    "; Most points one receipt can earn; 0 means no cap.\n"
+    "cap_per_receipt = 0\n"
+    "; Comma-separated categories and SKUs that never earn.\n"
+    "exclude_categories =\n"
+    "exclude_skus =\n"
+    "\n"
+    "[limits]\n"
+    "; Awards waiting for the disk before checkout reports 'busy'.\n"
+    "queue_capacity = 4096\n"
+    "; Awards written per database transaction (group commit).\n"
+    "batch_max = 256\n"
+    "; Loyalty transactions open at once.\n"
+    "max_open_transactions = 64\n";
+
+typedef struct parse_ctx {
+    tp_config cfg;
+    const char *source;  /* file name or "built-in defaults" */
+    char base_dir[TP_CFG_PATH_MAX];
+    tp_message *msg;
+    int failed;
+    int line;            /* current line, counted by the reader */
+    FILE *file;          /* source: a file ... */
+    const char *text;    /* ... or a string cursor */
+} parse_ctx;
+
+/* libinih as packaged does not pass line numbers to the handler, so the
+ * reader counts lines itself; a message can then name the line. Over-long
+ * lines are refused rather than silently cut. */
+static char *read_line(char *buf, int cap, void *stream)
+{
+    parse_ctx *c = stream;
+    if (c->failed)
+        return NULL;
+    int n = 0, ch = 0;
+    for (;;) {
+        if (c->file) {
+            ch = fgetc(c->file);
+            if (ch == EOF)
+                break;
+        } else {
+            if (!*c->text)
+                break;
+            ch = (unsigned char)*c->text++;
+        }
+        if (n >= cap - 1) {
+            c->line++;
+            if (!c->failed)
+                tp_msg_set(c->msg, "%s line %d is longer than %d characters.",
+                           c->source, c->line, cap - 2);
+            c->failed = 1;
+            return NULL;
+        }
+        buf[n++] = (char)ch;
+        if (ch == '\n')
+            break;
+    }
+    if (n == 0)
+        return NULL;
+    buf[n] = '\0';
+    c->line++;
+    return buf;
+}
+
+static int fail(parse_ctx *c, const char *section, const char *key,
+                const char *why)
+{
+    int line = c->line;
+    if (!c->failed)
+        tp_msg_set(c->msg, "%s line %d: [%s] %s %s", c->source, line, section,
+                   key, why);
+    c->failed = 1;
+    return 0;
+}
+
+static int parse_int(const char *v, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (!*v)
+        return -1;
+    errno = 0;
+    char *end = NULL;
+    long long n = strtoll(v, &end, 10);
+    if (errno || *end || n < lo || n > hi)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static int parse_list(const char *v, char list[][64 + 1], int *count)
+{
+    int n = 0;
+    const char *p = v;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        const char *end = p;
+        while (end > start && end[-1] == ' ')
+            end--;
+        size_t len = (size_t)(end - start);
+        if (n >= TP_CFG_LIST_MAX || len > 64)
+            return -1;
+        memcpy(list[n], start, len);
+        list[n][len] = '\0';
+        n++;
+    }
+    *count = n;
+    return 0;
+}
+
+static int valid_id(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > TP_CFG_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)v[i]) && !strchr("-_.", v[i]))
+            return 0;
+    return 1;
+}
+
+static int on_key(void *user, const char *section, const char *key,
+                  const char *value)
+{
+    parse_ctx *c = user;
+    tp_config *cfg = &c->cfg;
+    int64_t n = 0;
+
+    if (c->failed)
+        return 0;
+#define IS(s, k) (strcmp(section, s) == 0 && strcmp(key, k) == 0)
+    if (IS("store", "location") || IS("store", "terminal")) {
+        if (!valid_id(value))
+            return fail(c, section, key,
+                        "must be 1-32 letters, digits, '-', '_' or '.'.");
+        tp_copy(strcmp(key, "location") == 0 ? cfg->location : cfg->terminal,
+                TP_CFG_ID_MAX + 1, value);
+    } else if (IS("store", "currency")) {
+        if (strlen(value) != 3 || !isupper((unsigned char)value[0]) ||
+            !isupper((unsigned char)value[1]) || !isupper((unsigned char)value[2]))
+            return fail(c, section, key,
+                        "must be an ISO 4217 code of three capital letters, such as EUR.");
+        tp_copy(cfg->currency, sizeof cfg->currency, value);
+    } else if (IS("store", "database")) {
+        if (!*value)
+            return fail(c, section, key, "must name a file.");
+        int r;
+        if (value[0] != '/' && c->base_dir[0])
+            r = snprintf(cfg->database, sizeof cfg->database, "%s/%s", c->base_dir, value);
+        else
+            r = snprintf(cfg->database, sizeof cfg->database, "%s", value);
+        if (r < 0 || (size_t)r >= sizeof cfg->database)
+            return fail(c, section, key, "is too long.");
+    } else if (IS("program", "kind")) {
+        if (strcmp(value, "spend") == 0)
+            cfg->rules.kind = TP_PROGRAM_SPEND;
+        else if (strcmp(value, "visits") == 0)
+            cfg->rules.kind = TP_PROGRAM_VISITS;
+        else
+            return fail(c, section, key, "must be spend or visits.");
+    } else if (IS("program", "points_per_unit")) {
+        if (parse_int(value, 1, 1000000, &n))
+            return fail(c, section, key, "must be a whole number from 1 to 1000000.");
+        cfg->rules.points_per_unit = n;
+    } else if (IS("program", "unit_minor")) {
+        if (parse_int(value, 1, 100000000, &n))
+            return fail(c, section, key, "must be a whole number from 1 to 100000000.");
+        cfg->rules.unit_minor = n;
+    } else if (IS("program", "rounding")) {
+        if (strcmp(value, "floor") == 0)
+            cfg->rules.rounding = TP_ROUND_FLOOR;
+        else if (strcmp(value, "nearest") == 0)
+            cfg->rules.rounding = TP_ROUND_NEAREST;
+        else if (strcmp(value, "ceil") == 0)
+            cfg->rules.rounding = TP_ROUND_CEIL;
+        else
+            return fail(c, section, key, "must be floor, nearest or ceil.");
+    } else if (IS("program", "min_eligible_minor")) {
+        if (parse_int(value, 0, TP_AMOUNT_MAX, &n))
+            return fail(c, section, key, "must be a whole number of minor units, 0 or more.");
+        cfg->rules.min_eligible_minor = n;
+    } else if (IS("program", "cap_per_receipt")) {
+        if (parse_int(value, 0, 1000000000, &n))
+            return fail(c, section, key, "must be a whole number from 0 (no cap) to 1000000000.");
+        cfg->rules.cap_per_receipt = n;
+    } else if (IS("program", "exclude_categories")) {
+        if (parse_list(value, cfg->rules.excluded_categories, &cfg->rules.n_excluded_categories))
+            return fail(c, section, key, "takes at most 32 names of at most 64 characters.");
+    } else if (IS("program", "exclude_skus")) {
+        if (parse_list(value, cfg->rules.excluded_skus, &cfg->rules.n_excluded_skus))
+            return fail(c, section, key, "takes at most 32 SKUs of at most 64 characters.");
+    } else if (IS("limits", "queue_capacity")) {
+        if (parse_int(value, 16, 1000000, &n))
+            return fail(c, section, key, "must be from 16 to 1000000.");
+        cfg->queue_capacity = (int)n;
+    } else if (IS("limits", "batch_max")) {
+        if (parse_int(value, 1, 10000, &n))
+            return fail(c, section, key, "must be from 1 to 10000.");
+        cfg->batch_max = (int)n;
+    } else if (IS("limits", "max_open_transactions")) {
+        if (parse_int(value, 1, 10000, &n))
+            return fail(c, section, key, "must be from 1 to 10000.");
+        cfg->max_open_transactions = (int)n;
+    } else {
+        return fail(c, section, key, "is not a setting tillpoints knows; check its spelling.");
+    }
+#undef IS
+    return 1;
+}
+
+static tp_status parse_defaults(parse_ctx *c, tp_message *msg)
+{
+    memset(c, 0, sizeof *c);
+    c->msg = msg;
+    c->source = "built-in defaults";
+    c->text = tp_config_defaults_ini;
+    if (ini_parse_stream(read_line, c, on_key, c) != 0 || c->failed) {
+        /* The defaults are part of the build; failing here is a bug. */
+        if (!c->failed)
+            tp_msg_set(msg, "The built-in configuration is invalid.");
+        return TP_ERR_INTERNAL;
+    }
+    return TP_OK;
+}
+
+static tp_status finish(parse_ctx *c, int rc, tp_config *out, tp_message *msg)
+{
+    if (c->failed)
+        return TP_ERR_CONFIG;
+    if (rc != 0) {
+        tp_msg_set(msg, "%s line %d: this line is not 'key = value' or '[section]'.",
+                   c->source, rc);
+        return TP_ERR_CONFIG;
+    }
+    *out = c->cfg;
+    return TP_OK;
+}
+
+tp_status tp_config_load(tp_config *out, const char *path, tp_message *msg)
+{
+    tp_msg_clear(msg);
+    if (!out) {
+        tp_msg_set(msg, "No configuration to fill.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    parse_ctx *c = malloc(sizeof *c);
+    if (!c) {
+        tp_msg_set(msg, "Out of memory reading the configuration.");
+        return TP_ERR_NO_MEMORY;
+    }
+    tp_status st = parse_defaults(c, msg);
+    if (st != TP_OK || !path)
+        goto out;
+    if (tp_bounded_len(path, TP_CFG_PATH_MAX - 1) == (size_t)-1) {
+        tp_msg_set(msg, "The configuration file name is too long.");
+        st = TP_ERR_TOO_LONG;
+        goto out;
+    }
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        tp_msg_set(msg, "Cannot open the configuration file %s: %s.", path, strerror(errno));
+        st = TP_ERR_CONFIG;
+        goto out;
+    }
+    c->source = path;
+    c->file = f;
+    c->text = NULL;
+    c->line = 0;
+    const char *slash = strrchr(path, '/');
+    if (slash)
+        snprintf(c->base_dir, sizeof c->base_dir, "%.*s", (int)(slash - path), path);
+    if (slash == path)
+        tp_copy(c->base_dir, sizeof c->base_dir, "/");
+    int rc = ini_parse_stream(read_line, c, on_key, c);
+    fclose(f);
+    if (rc < 0) {
+        tp_msg_set(msg, "Cannot read the configuration file %s.", path);
+        st = TP_ERR_CONFIG;
+        goto out;
+    }
+    st = finish(c, rc, out, msg);
+    free(c);
+    return st;
+out:
+    if (st == TP_OK)
+        *out = c->cfg;
+    free(c);
+    return st;
+}
+
+tp_status tp_config_load_string(tp_config *out, const char *text, tp_message *msg)
+{
+    tp_msg_clear(msg);
+    if (!out || !text) {
+        tp_msg_set(msg, "No configuration text.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    parse_ctx *c = malloc(sizeof *c);
+    if (!c) {
+        tp_msg_set(msg, "Out of memory reading the configuration.");
+        return TP_ERR_NO_MEMORY;
+    }
+    tp_status st = parse_defaults(c, msg);
+    if (st == TP_OK) {
+        c->source = "configuration";
+        c->text = text;
+        c->line = 0;
+        int rc = ini_parse_stream(read_line, c, on_key, c);
+        st = finish(c, rc, out, msg);
+    }
+    free(c);
+    return st;
+}

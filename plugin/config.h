@@ -1,0 +1,58 @@
+/*
+ * config.h — the plugin's configuration: one INI file (libinih) layered
+ * over built-in defaults, so the plugin runs with no file at all.
+ *
+ * Guarantees: tp_config_load either fills the whole struct and returns
+ * TP_OK, or returns TP_ERR_CONFIG with a sentence naming the file, line,
+ * key and what is wrong — and the caller's struct is left untouched.
+ */
+#ifndef TP_CONFIG_H
+#define TP_CONFIG_H
+
+#include <stdint.h>
+
+#include "tillpoints/tillpoints.h"
+
+#define TP_CFG_PATH_MAX 4096
+#define TP_CFG_ID_MAX 32
+#define TP_CFG_LIST_MAX 32 /* excluded categories / SKUs */
+
+typedef enum tp_program_kind { TP_PROGRAM_SPEND, TP_PROGRAM_VISITS } tp_program_kind;
+typedef enum tp_rounding { TP_ROUND_FLOOR, TP_ROUND_NEAREST, TP_ROUND_CEIL } tp_rounding;
+
+typedef struct tp_rules_config {
+    tp_program_kind kind;
+    int64_t points_per_unit;   /* spend: points for each unit_minor spent */
+    int64_t unit_minor;        /* spend: e.g. 100 = one currency unit */
+    tp_rounding rounding;
+    int64_t min_eligible_minor;/* below this, nothing is earned */
+    int64_t cap_per_receipt;   /* 0 = no cap */
+    int n_excluded_categories;
+    char excluded_categories[TP_CFG_LIST_MAX][64 + 1];
+    int n_excluded_skus;
+    char excluded_skus[TP_CFG_LIST_MAX][64 + 1];
+} tp_rules_config;
+
+typedef struct tp_config {
+    char location[TP_CFG_ID_MAX + 1];
+    char terminal[TP_CFG_ID_MAX + 1];
+    char currency[4];
+    char database[TP_CFG_PATH_MAX];
+    tp_rules_config rules;
+    int queue_capacity;        /* pending durable jobs */
+    int batch_max;             /* jobs per group commit */
+    int max_open_transactions;
+} tp_config;
+
+/* The built-in defaults, as a complete INI text (also the documentation of
+ * every key). */
+extern const char tp_config_defaults_ini[];
+
+/* Loads defaults, then `path` if not NULL. A relative `database` in a file
+ * is resolved against the file's directory. */
+tp_status tp_config_load(tp_config *out, const char *path, tp_message *msg);
+
+/* Loads defaults, then the INI text `text` (for tests and fuzzing). */
+tp_status tp_config_load_string(tp_config *out, const char *text, tp_message *msg);
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * entry.c — the one exported symbol and the instance lifecycle.
+ *
+ * create() only checks the host and allocates; init() reads the config,
+ * opens three connections (writer, lookup, admin) and starts two threads;
+ * destroy() closes the queues, lets the writer flush what was acknowledged,
+ * joins both threads and frees everything. Nothing here exits, aborts,
+ * forks or installs signal handlers: whatever goes wrong becomes a status
+ * and a sentence for the host.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "instance.h"
+#include "tillpoints/ext/admin.h"
+#include "util.h"
+
+void tp_instance_log(tp_instance *in, tp_log_level level, const char *fmt, ...)
+{
+    if (!in->host->log)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    in->host->log(in->host, level, line);
+}
+
+void tp_instance_post(tp_instance *in, const tp_outcome *o)
+{
+    tp_event_node *node = malloc(sizeof *node);
+    if (!node) {
+        tp_instance_log(in, TP_LOG_ERROR, "out of memory: an event for the host was dropped (%s)",
+                        o->message);
+        return;
+    }
+    node->next = NULL;
+    node->o = *o;
+    pthread_mutex_lock(&in->events_lock);
+    if (in->events_tail)
+        in->events_tail->next = node;
+    else
+        in->events_head = node;
+    in->events_tail = node;
+    pthread_mutex_unlock(&in->events_lock);
+    in->host->request_callback(in->host);
+}
+
+void tp_instance_disable(tp_instance *in, const char *why)
+{
+    if (atomic_exchange(&in->disabled, 1))
+        return;
+    tp_instance_log(in, TP_LOG_ERROR, "loyalty disabled: %s", why);
+    tp_outcome o;
+    memset(&o, 0, sizeof o);
+    o.kind = TP_EVENT_PLUGIN_DISABLED;
+    o.status = TP_ERR_DISABLED;
+    o.time_ms = tp_now_ms();
+    tp_buf_set(o.message, sizeof o.message,
+               "Loyalty is switched off after an internal error (%s); sales go on without "
+               "points.", why);
+    tp_instance_post(in, &o);
+}
+
+static void on_main_thread(const tp_plugin *plugin)
+{
+    tp_instance *in = tp_instance_of(plugin);
+    if (!in)
+        return;
+    pthread_mutex_lock(&in->events_lock);
+    tp_event_node *node = in->events_head;
+    in->events_head = in->events_tail = NULL;
+    pthread_mutex_unlock(&in->events_lock);
+    while (node) {
+        tp_event_node *next = node->next;
+        if (in->events && in->events->on_event) {
+            const tp_outcome *o = &node->o;
+            tp_event ev = {
+                .kind = o->kind,
+                .status = o->status,
+                .txn_id = o->txn,
+                .receipt_id = o->receipt,
+                .member_code = o->member_code,
+                .member_name = o->member_name,
+                .points = o->points,
+                .balance = o->balance,
+                .replayed = o->replayed,
+                .time_ms = o->time_ms,
+                .message = o->message,
+            };
+            in->events->on_event(in->host, &ev);
+        }
+        free(node);
+        node = next;
+    }
+}
+
+static const void *get_extension(const tp_plugin *plugin, const char *id)
+{
+    if (!plugin || !id)
+        return NULL;
+    if (strcmp(id, TP_EXT_CHECKOUT) == 0)
+        return &tp_checkout_extension;
+    if (strcmp(id, TP_EXT_ADMIN) == 0)
+        return &tp_admin_extension;
+    return NULL;
+}
+
+static void stop_threads(tp_instance *in)
+{
+    if (in->write_q.ring)
+        tp_queue_close(&in->write_q);
+    if (in->lookup_q.ring)
+        tp_queue_close(&in->lookup_q);
+    if (in->writer_started)
+        pthread_join(in->writer, NULL);
+    if (in->reader_started)
+        pthread_join(in->reader, NULL);
+    in->writer_started = in->reader_started = 0;
+}
+
+static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
+{
+    tp_msg_clear(msg);
+    tp_instance *in = tp_instance_of(plugin);
+    if (!in) {
+        tp_msg_set(msg, "No plugin instance was given.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    if (in->initialised || in->txns) {
+        tp_msg_set(msg, in->initialised ? "The plugin instance is already initialised."
+                                        : "init() failed before; destroy this instance and "
+                                          "create a new one.");
+        return TP_ERR_STATE;
+    }
+    tp_status st = tp_config_load(&in->cfg, in->config_path, msg);
+    if (st != TP_OK)
+        return st;
+    in->txns = calloc((size_t)in->cfg.max_open_transactions, sizeof *in->txns);
+    if (!in->txns || tp_queue_init(&in->write_q, sizeof(tp_write_job),
+                                   (size_t)in->cfg.queue_capacity) != 0 ||
+        tp_queue_init(&in->lookup_q, sizeof(tp_lookup_job), 256) != 0) {
+        tp_msg_set(msg, "Out of memory starting loyalty.");
+        return TP_ERR_NO_MEMORY;
+    }
+    st = tp_store_open(in->cfg.database, &in->writer_store, msg);
+    if (st == TP_OK)
+        st = tp_store_open(in->cfg.database, &in->reader_store, msg);
+    if (st == TP_OK)
+        st = tp_store_open(in->cfg.database, &in->admin_store, msg);
+    if (st != TP_OK)
+        return st;
+    if (pthread_create(&in->writer, NULL, tp_writer_main, in) != 0) {
+        tp_msg_set(msg, "Cannot start the loyalty writer thread.");
+        return TP_ERR_INTERNAL;
+    }
+    in->writer_started = 1;
+    if (pthread_create(&in->reader, NULL, tp_reader_main, in) != 0) {
+        tp_msg_set(msg, "Cannot start the member lookup thread.");
+        return TP_ERR_INTERNAL;
+    }
+    in->reader_started = 1;
+    in->initialised = 1;
+    tp_instance_log(in, TP_LOG_INFO, "tillpoints ready: location %s, terminal %s, database %s",
+                    in->cfg.location, in->cfg.terminal, in->cfg.database);
+    return TP_OK;
+}
+
+static void plugin_destroy(const tp_plugin *plugin)
+{
+    tp_instance *in = tp_instance_of(plugin);
+    if (!in)
+        return;
+    stop_threads(in);
+    tp_store_close(in->writer_store);
+    tp_store_close(in->reader_store);
+    tp_store_close(in->admin_store);
+    tp_queue_destroy(&in->write_q);
+    tp_queue_destroy(&in->lookup_q);
+    tp_event_node *node = in->events_head;
+    while (node) {
+        tp_event_node *next = node->next;
+        free(node);
+        node = next;
+    }
+    pthread_mutex_destroy(&in->events_lock);
+    pthread_mutex_destroy(&in->admin_lock);
+    free(in->txns);
+    free(in->config_path);
+    free(in);
+}
+
+static const tp_plugin *entry_create(const tp_host *host, const char *config_path,
+                                     tp_message *msg)
+{
+    tp_msg_clear(msg);
+    if (!host || !host->request_callback) {
+        tp_msg_set(msg, "The host must provide request_callback.");
+        return NULL;
+    }
+    tp_version ours = TP_VERSION_INIT;
+    if (!tp_version_is_compatible(ours, host->abi)) {
+        tp_msg_set(msg, "This tillpoints plugin speaks ABI %u.x; the host speaks %u.%u. "
+                   "Install a plugin built for ABI %u.",
+                   ours.major, host->abi.major, host->abi.minor, host->abi.major);
+        return NULL;
+    }
+    if (config_path && tp_bounded_len(config_path, TP_CFG_PATH_MAX - 1) == (size_t)-1) {
+        tp_msg_set(msg, "The configuration file name is too long.");
+        return NULL;
+    }
+    tp_instance *in = calloc(1, sizeof *in);
+    if (!in || (config_path && !(in->config_path = strdup(config_path)))) {
+        free(in);
+        tp_msg_set(msg, "Out of memory creating the loyalty plugin.");
+        return NULL;
+    }
+    in->host = host;
+    in->events = host->get_extension ? host->get_extension(host, TP_HOST_EXT_EVENTS) : NULL;
+    atomic_init(&in->disabled, 0);
+    pthread_mutex_init(&in->events_lock, NULL);
+    pthread_mutex_init(&in->admin_lock, NULL);
+    in->plugin.plugin_data = in;
+    in->plugin.init = plugin_init;
+    in->plugin.destroy = plugin_destroy;
+    in->plugin.get_extension = get_extension;
+    in->plugin.on_main_thread = on_main_thread;
+    return &in->plugin;
+}
+
+static int entry_init(const char *plugin_path)
+{
+    (void)plugin_path;
+    /* SQLite must be usable from several threads, each with its own
+     * connection; anything less would be a broken build. */
+    return sqlite3_threadsafe() != 0 && sqlite3_initialize() == SQLITE_OK;
+}
+
+static void entry_deinit(void)
+{
+    /* Nothing process-wide to release: instances own everything, and
+     * sqlite3_shutdown() could pull SQLite from under another user of it
+     * in the host process. */
+}
+
+TP_EXPORT const tp_entry tillpoints_entry = {
+    .abi = TP_VERSION_INIT,
+    .init = entry_init,
+    .deinit = entry_deinit,
+    .create = entry_create,
+};

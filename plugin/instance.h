@@ -1,0 +1,96 @@
+/*
+ * instance.h — one plugin instance: everything the plugin knows lives here
+ * (no global mutable state, so several instances can share a process).
+ *
+ * Threads: the host's main thread owns `txns`. The writer thread owns
+ * `writer_store`, the lookup thread `reader_store`; `admin_store` is shared
+ * under `admin_lock`. The event list is shared under `events_lock`.
+ */
+#ifndef TP_INSTANCE_H
+#define TP_INSTANCE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "config.h"
+#include "queue.h"
+#include "store.h"
+#include "tillpoints/ext/checkout.h"
+#include "tillpoints/ext/events.h"
+#include "tillpoints/tillpoints.h"
+
+typedef struct tp_txn_slot {
+    int used;
+    char id[TP_TXN_ID_MAX + 1];
+    char staff[TP_STAFF_ID_MAX + 1];
+    char code[TP_MEMBER_CODE_MAX + 1]; /* last member code scanned, or "" */
+} tp_txn_slot;
+
+typedef enum tp_job_kind { TP_JOB_AWARD = 1, TP_JOB_REFUND = 2 } tp_job_kind;
+
+typedef struct tp_write_job {
+    tp_job_kind kind;
+    union {
+        tp_award_job award;
+        tp_refund_job refund;
+    } u;
+} tp_write_job;
+
+typedef struct tp_lookup_job {
+    char txn[TP_TXN_ID_MAX + 1];
+    char code[TP_MEMBER_CODE_MAX + 1];
+} tp_lookup_job;
+
+typedef struct tp_event_node {
+    struct tp_event_node *next;
+    tp_outcome o;
+} tp_event_node;
+
+typedef struct tp_instance {
+    tp_plugin plugin; /* the public face; plugin.plugin_data == this */
+    const tp_host *host;
+    const tp_host_events_ext *events; /* may be NULL */
+    char *config_path;                /* owned; NULL: defaults only */
+    tp_config cfg;
+    int initialised;
+    atomic_int disabled;
+
+    tp_txn_slot *txns; /* cfg.max_open_transactions slots; main thread */
+
+    tp_queue write_q; /* tp_write_job */
+    tp_queue lookup_q; /* tp_lookup_job */
+    tp_store *writer_store;
+    tp_store *reader_store;
+    tp_store *admin_store;
+    pthread_mutex_t admin_lock;
+    pthread_t writer, reader;
+    int writer_started, reader_started;
+
+    pthread_mutex_t events_lock;
+    tp_event_node *events_head, *events_tail;
+} tp_instance;
+
+static inline tp_instance *tp_instance_of(const tp_plugin *p)
+{
+    return p ? (tp_instance *)p->plugin_data : NULL;
+}
+
+/* [thread-safe] Queues an outcome for the host and asks for a callback. */
+void tp_instance_post(tp_instance *in, const tp_outcome *o);
+
+/* [thread-safe] Turns loyalty off after an internal fault and tells the
+ * host; checkout calls then return TP_ERR_DISABLED. */
+void tp_instance_disable(tp_instance *in, const char *why);
+
+/* [thread-safe] Logs through the host. */
+void tp_instance_log(tp_instance *in, tp_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Worker threads (workers.c). */
+void *tp_writer_main(void *arg);
+void *tp_reader_main(void *arg);
+
+extern const tp_checkout_ext tp_checkout_extension;
+extern const struct tp_admin_ext tp_admin_extension;
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * rules.h — how many points a receipt earns. Pure integer arithmetic, no
+ * I/O, no allocation: this is what runs on the host's thread at checkout.
+ */
+#ifndef TP_RULES_H
+#define TP_RULES_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "tillpoints/ext/checkout.h"
+
+/* Checks every line and sums the eligible amount: line amount minus its
+ * discount, leaving out tax, tip and gift-card lines and excluded
+ * categories/SKUs. Fills `total_minor` (sum of amounts minus discounts of
+ * all lines) and `eligible_minor`. Returns TP_ERR_INVALID_ARGUMENT (with a
+ * sentence) for a negative amount, a discount larger than its line, an
+ * over-long SKU or category, or totals beyond TP_AMOUNT_MAX. */
+tp_status tp_rules_eligible(const tp_rules_config *rules, const tp_line *lines,
+                            size_t count, int64_t *total_minor,
+                            int64_t *eligible_minor, tp_message *msg);
+
+/* Points (or stamps) that `eligible_minor` earns under `rules`, after the
+ * minimum and the per-receipt cap. Never negative. */
+int64_t tp_rules_points(const tp_rules_config *rules, int64_t eligible_minor);
+
+/* Points to reverse when `refund_minor` more of a receipt's eligible amount
+ * is refunded, `refunded_before_minor` having been refunded already:
+ * earned - points(remaining) - reversed_before, never below 0. Because
+ * every step recomputes from the remaining amount with the same rounding,
+ * any sequence of partial refunds reverses at most what was earned, and a
+ * full refund reverses exactly that. */
+int64_t tp_rules_refund_points(const tp_rules_config *rules, int64_t earned,
+                               int64_t eligible_minor, int64_t refunded_before_minor,
+                               int64_t refund_minor, int64_t reversed_before);
+
+#endif

@@ -1,0 +1,724 @@
+/*
+ * store.c — SQLite storage (see store.h).
+ *
+ * Why the schema looks the way it does:
+ *  - receipts: the checkout journal. Every completed checkout, with or
+ *    without a member, keyed by (location, receipt); that key is the
+ *    award's idempotency key, so a replayed complete finds its first run.
+ *  - ledger: append-only point movements. Balances are sums of it. A
+ *    reversal references the entry it undoes, and a trigger refuses any
+ *    reversal that would undo more than that entry earned.
+ *  - Triggers, not code, forbid UPDATE and DELETE on the journal and the
+ *    ledger, so no future bug in C can rewrite history.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "rules.h"
+#include "util.h"
+
+static const char *const schema_v1 =
+    "CREATE TABLE members("
+    "  id INTEGER PRIMARY KEY,"
+    "  code TEXT NOT NULL UNIQUE CHECK(length(code) BETWEEN 1 AND 128),"
+    "  name TEXT NOT NULL DEFAULT '' CHECK(length(name) <= 128),"
+    "  phone TEXT CHECK(phone IS NULL OR length(phone) <= 32),"
+    "  email TEXT CHECK(email IS NULL OR length(email) <= 128),"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE TABLE receipts("
+    "  id INTEGER PRIMARY KEY,"
+    "  location TEXT NOT NULL, terminal TEXT NOT NULL, receipt TEXT NOT NULL,"
+    "  txn TEXT NOT NULL, staff TEXT NOT NULL DEFAULT '',"
+    "  time_ms INTEGER NOT NULL, currency TEXT NOT NULL CHECK(length(currency) = 3),"
+    "  total_minor INTEGER NOT NULL CHECK(total_minor >= 0),"
+    "  eligible_minor INTEGER NOT NULL CHECK(eligible_minor BETWEEN 0 AND total_minor),"
+    "  line_count INTEGER NOT NULL CHECK(line_count >= 0),"
+    "  member_id INTEGER REFERENCES members(id),"
+    "  scanned_code TEXT NOT NULL DEFAULT '',"
+    "  journaled_ms INTEGER NOT NULL,"
+    "  UNIQUE(location, receipt));"
+    "CREATE TABLE refunds("
+    "  id INTEGER PRIMARY KEY,"
+    "  location TEXT NOT NULL, terminal TEXT NOT NULL, refund TEXT NOT NULL,"
+    "  receipt_id INTEGER NOT NULL REFERENCES receipts(id),"
+    "  amount_minor INTEGER NOT NULL CHECK(amount_minor > 0),"
+    "  time_ms INTEGER NOT NULL, journaled_ms INTEGER NOT NULL,"
+    "  UNIQUE(location, refund));"
+    "CREATE INDEX refunds_receipt ON refunds(receipt_id);"
+    "CREATE TABLE ledger("
+    "  id INTEGER PRIMARY KEY,"
+    "  member_id INTEGER NOT NULL REFERENCES members(id),"
+    "  location TEXT NOT NULL, terminal TEXT NOT NULL, receipt TEXT NOT NULL,"
+    "  kind TEXT NOT NULL CHECK(kind IN"
+    "    ('earn','retro','adjust','bulk','import','reversal','expire')),"
+    "  points INTEGER NOT NULL CHECK(points <> 0 AND"
+    "    points BETWEEN -1000000000000 AND 1000000000000),"
+    "  reverses INTEGER REFERENCES ledger(id),"
+    "  staff TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',"
+    "  time_ms INTEGER NOT NULL, recorded_ms INTEGER NOT NULL,"
+    "  CHECK((kind = 'reversal') = (reverses IS NOT NULL)),"
+    "  UNIQUE(location, receipt, kind));"
+    "CREATE INDEX ledger_member ON ledger(member_id, id);"
+    "CREATE INDEX ledger_reverses ON ledger(reverses) WHERE reverses IS NOT NULL;"
+    "CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger"
+    "  BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"
+    "CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger"
+    "  BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"
+    "CREATE TRIGGER receipts_no_update BEFORE UPDATE ON receipts"
+    "  BEGIN SELECT RAISE(ABORT, 'the receipt journal is append-only'); END;"
+    "CREATE TRIGGER receipts_no_delete BEFORE DELETE ON receipts"
+    "  BEGIN SELECT RAISE(ABORT, 'the receipt journal is append-only'); END;"
+    "CREATE TRIGGER refunds_no_update BEFORE UPDATE ON refunds"
+    "  BEGIN SELECT RAISE(ABORT, 'the refund journal is append-only'); END;"
+    "CREATE TRIGGER refunds_no_delete BEFORE DELETE ON refunds"
+    "  BEGIN SELECT RAISE(ABORT, 'the refund journal is append-only'); END;"
+    "CREATE TRIGGER ledger_reversal_bounded BEFORE INSERT ON ledger"
+    "  WHEN NEW.kind = 'reversal' BEGIN"
+    "  SELECT RAISE(ABORT, 'a reversal must undo part of a positive entry of the"
+    " same member, and never more than it earned')"
+    "  WHERE NEW.points >= 0"
+    "     OR NOT EXISTS (SELECT 1 FROM ledger o WHERE o.id = NEW.reverses"
+    "          AND o.member_id = NEW.member_id AND o.points > 0"
+    "          AND o.kind <> 'reversal')"
+    "     OR (SELECT o.points FROM ledger o WHERE o.id = NEW.reverses)"
+    "        + (SELECT COALESCE(SUM(r.points), 0) FROM ledger r"
+    "           WHERE r.reverses = NEW.reverses) + NEW.points < 0;"
+    "  END;";
+
+/* Forward migrations: migrations[i] takes user_version i to i+1. */
+static const char *const migrations[] = {schema_v1};
+
+enum {
+    S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
+    S_FIND_RECEIPT, S_FIND_MEMBER, S_MEMBER_BY_ID, S_BALANCE, S_INS_RECEIPT,
+    S_INS_LEDGER, S_FIND_LEDGER, S_FIND_REFUND, S_SUM_REFUNDS, S_SUM_REVERSED,
+    S_INS_REFUND, S_INS_MEMBER, S_COUNT
+};
+
+static const char *const sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_SAVEPOINT] = "SAVEPOINT job",
+    [S_RELEASE] = "RELEASE job",
+    [S_ROLLBACK_TO] = "ROLLBACK TO job",
+    [S_FIND_RECEIPT] = "SELECT id, total_minor, eligible_minor, COALESCE(member_id, 0),"
+                       " scanned_code, line_count FROM receipts"
+                       " WHERE location = ?1 AND receipt = ?2",
+    [S_FIND_MEMBER] = "SELECT id, code, name, COALESCE(phone, ''), COALESCE(email, '')"
+                      " FROM members WHERE code = ?1",
+    [S_MEMBER_BY_ID] = "SELECT id, code, name, COALESCE(phone, ''), COALESCE(email, '')"
+                       " FROM members WHERE id = ?1",
+    [S_BALANCE] = "SELECT COALESCE(SUM(points), 0) FROM ledger WHERE member_id = ?1",
+    [S_INS_RECEIPT] = "INSERT INTO receipts(location, terminal, receipt, txn, staff, time_ms,"
+                      " currency, total_minor, eligible_minor, line_count, member_id,"
+                      " scanned_code, journaled_ms)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [S_INS_LEDGER] = "INSERT INTO ledger(member_id, location, terminal, receipt, kind, points,"
+                     " reverses, staff, reason, time_ms, recorded_ms)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [S_FIND_LEDGER] = "SELECT id, points, member_id FROM ledger"
+                      " WHERE location = ?1 AND receipt = ?2 AND kind = ?3",
+    [S_FIND_REFUND] = "SELECT receipt_id, amount_minor FROM refunds"
+                      " WHERE location = ?1 AND refund = ?2",
+    [S_SUM_REFUNDS] = "SELECT COALESCE(SUM(amount_minor), 0) FROM refunds WHERE receipt_id = ?1",
+    [S_SUM_REVERSED] = "SELECT COALESCE(SUM(points), 0) FROM ledger WHERE reverses = ?1",
+    [S_INS_REFUND] = "INSERT INTO refunds(location, terminal, refund, receipt_id, amount_minor,"
+                     " time_ms, journaled_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_INS_MEMBER] = "INSERT INTO members(code, name, phone, email, created_ms)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5)",
+};
+
+struct tp_store {
+    sqlite3 *db;
+    sqlite3_stmt *st[S_COUNT];
+};
+
+const char *tp_store_errmsg(tp_store *s)
+{
+    return s && s->db ? sqlite3_errmsg(s->db) : "no database";
+}
+
+/* Creates the file 0600 before SQLite sees it: SQLite would otherwise
+ * create it with the process umask, readable by others. */
+static int create_private(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+static int exec(sqlite3 *db, const char *text)
+{
+    return sqlite3_exec(db, text, NULL, NULL, NULL);
+}
+
+static tp_status migrate(tp_store *s, const char *path, tp_message *msg)
+{
+    sqlite3_stmt *q = NULL;
+    int version = -1;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        version = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    if (version < 0) {
+        tp_msg_set(msg, "Cannot read the schema version of %s: %s.", path, sqlite3_errmsg(s->db));
+        return TP_ERR_STORAGE;
+    }
+    int known = (int)(sizeof migrations / sizeof migrations[0]);
+    if (version > known) {
+        tp_msg_set(msg, "%s was written by a newer tillpoints (schema %d; this one knows %d). "
+                   "Install the newer version.", path, version, known);
+        return TP_ERR_STORAGE;
+    }
+    while (version < known) {
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
+        if (exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK ||
+            exec(s->db, migrations[version]) != SQLITE_OK ||
+            exec(s->db, pragma) != SQLITE_OK || exec(s->db, "COMMIT") != SQLITE_OK) {
+            tp_msg_set(msg, "Cannot upgrade %s to schema %d: %s.", path, version + 1,
+                       sqlite3_errmsg(s->db));
+            exec(s->db, "ROLLBACK");
+            return TP_ERR_STORAGE;
+        }
+        version++;
+    }
+    return TP_OK;
+}
+
+tp_status tp_store_open(const char *path, tp_store **out, tp_message *msg)
+{
+    *out = NULL;
+    tp_store *s = calloc(1, sizeof *s);
+    if (!s) {
+        tp_msg_set(msg, "Out of memory opening the database.");
+        return TP_ERR_NO_MEMORY;
+    }
+    tp_status st = TP_ERR_STORAGE;
+    if (create_private(path) != 0) {
+        tp_msg_set(msg, "Cannot create the database %s: %s.", path, strerror(errno));
+        goto fail;
+    }
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        tp_msg_set(msg, "Cannot open the database %s: %s.", path,
+                   s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, 5000);
+    if (exec(s->db, "PRAGMA journal_mode = WAL") != SQLITE_OK ||
+        exec(s->db, "PRAGMA synchronous = FULL") != SQLITE_OK ||
+        exec(s->db, "PRAGMA foreign_keys = ON") != SQLITE_OK) {
+        tp_msg_set(msg, "Cannot set up the database %s: %s.", path, sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    st = migrate(s, path, msg);
+    if (st != TP_OK)
+        goto fail;
+    for (int i = 0; i < S_COUNT; i++) {
+        if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
+            SQLITE_OK) {
+            tp_msg_set(msg, "Cannot prepare a query on %s: %s.", path, sqlite3_errmsg(s->db));
+            st = TP_ERR_STORAGE;
+            goto fail;
+        }
+    }
+    *out = s;
+    return TP_OK;
+fail:
+    tp_store_close(s);
+    return st;
+}
+
+void tp_store_close(tp_store *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+/* Resets and returns statement `i`, ready for binding. */
+static sqlite3_stmt *stmt(tp_store *s, int i)
+{
+    sqlite3_reset(s->st[i]);
+    sqlite3_clear_bindings(s->st[i]);
+    return s->st[i];
+}
+
+static int run(tp_store *s, int i)
+{
+    int rc = sqlite3_step(stmt(s, i));
+    sqlite3_reset(s->st[i]);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static void bind_text(sqlite3_stmt *q, int i, const char *v)
+{
+    sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC);
+}
+
+static const char *col_text(sqlite3_stmt *q, int i)
+{
+    const unsigned char *t = sqlite3_column_text(q, i);
+    return t ? (const char *)t : "";
+}
+
+tp_status tp_store_begin(tp_store *s, tp_message *msg)
+{
+    int rc = run(s, S_BEGIN);
+    if (rc != SQLITE_OK) {
+        tp_msg_set(msg, "Cannot start a database transaction: %s.", sqlite3_errmsg(s->db));
+        return TP_ERR_STORAGE;
+    }
+    return TP_OK;
+}
+
+tp_status tp_store_commit(tp_store *s, tp_message *msg)
+{
+    int rc = run(s, S_COMMIT);
+    if (rc != SQLITE_OK) {
+        tp_msg_set(msg, "Cannot commit to the database: %s.", sqlite3_errmsg(s->db));
+        tp_store_rollback(s);
+        return TP_ERR_STORAGE;
+    }
+    return TP_OK;
+}
+
+void tp_store_rollback(tp_store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        run(s, S_ROLLBACK);
+}
+
+/* Member by id or code into *row (without balance). 1 found, 0 not, -1 error. */
+static int load_member(tp_store *s, int by, sqlite3_int64 id, const char *code,
+                       tp_member_row *row)
+{
+    sqlite3_stmt *q = stmt(s, by);
+    if (by == S_MEMBER_BY_ID)
+        sqlite3_bind_int64(q, 1, id);
+    else
+        bind_text(q, 1, code);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        memset(row, 0, sizeof *row);
+        row->id = sqlite3_column_int64(q, 0);
+        tp_copy(row->code, sizeof row->code, col_text(q, 1));
+        tp_copy(row->name, sizeof row->name, col_text(q, 2));
+        tp_copy(row->phone, sizeof row->phone, col_text(q, 3));
+        tp_copy(row->email, sizeof row->email, col_text(q, 4));
+    }
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int balance_of(tp_store *s, sqlite3_int64 member_id, int64_t *balance)
+{
+    sqlite3_stmt *q = stmt(s, S_BALANCE);
+    sqlite3_bind_int64(q, 1, member_id);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *balance = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Ledger entry (location, receipt, kind): 1 found, 0 not, -1 error. */
+static int find_ledger(tp_store *s, const char *location, const char *receipt,
+                       const char *kind, sqlite3_int64 *id, int64_t *points,
+                       sqlite3_int64 *member_id)
+{
+    sqlite3_stmt *q = stmt(s, S_FIND_LEDGER);
+    bind_text(q, 1, location);
+    bind_text(q, 2, receipt);
+    bind_text(q, 3, kind);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(q, 0);
+        *points = sqlite3_column_int64(q, 1);
+        *member_id = sqlite3_column_int64(q, 2);
+    }
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int64_t sum_of(tp_store *s, int which, sqlite3_int64 key, int *err)
+{
+    sqlite3_stmt *q = stmt(s, which);
+    sqlite3_bind_int64(q, 1, key);
+    int64_t v = 0;
+    if (sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
+    else
+        *err = 1;
+    sqlite3_reset(q);
+    return v;
+}
+
+static int insert_ledger(tp_store *s, const tp_config *cfg, sqlite3_int64 member_id,
+                         const char *receipt, const char *kind, int64_t points,
+                         sqlite3_int64 reverses, const char *staff, int64_t time_ms)
+{
+    sqlite3_stmt *q = stmt(s, S_INS_LEDGER);
+    sqlite3_bind_int64(q, 1, member_id);
+    bind_text(q, 2, cfg->location);
+    bind_text(q, 3, cfg->terminal);
+    bind_text(q, 4, receipt);
+    bind_text(q, 5, kind);
+    sqlite3_bind_int64(q, 6, points);
+    if (reverses)
+        sqlite3_bind_int64(q, 7, reverses);
+    else
+        sqlite3_bind_null(q, 7);
+    bind_text(q, 8, staff);
+    bind_text(q, 9, "");
+    sqlite3_bind_int64(q, 10, time_ms);
+    sqlite3_bind_int64(q, 11, tp_now_ms());
+    int rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* A failure inside a job: constraint violations refuse the job alone (they
+ * mean the request contradicts the data, and retrying cannot help); any
+ * other error is the disk's, and the batch must be retried. */
+static tp_status job_failed(tp_store *s, int rc, tp_outcome *out, tp_event_kind kind)
+{
+    run(s, S_ROLLBACK_TO);
+    run(s, S_RELEASE);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        out->kind = kind;
+        out->status = TP_ERR_INTERNAL;
+        tp_buf_set(out->message, sizeof out->message,
+                   "Receipt %s was not recorded: the database refused it (%s).", out->receipt,
+                   sqlite3_errmsg(s->db));
+        return TP_OK;
+    }
+    return TP_ERR_STORAGE;
+}
+
+static void outcome_member(tp_outcome *out, const tp_member_row *m, int64_t balance)
+{
+    tp_copy(out->member_code, sizeof out->member_code, m->code);
+    tp_copy(out->member_name, sizeof out->member_name, m->name);
+    out->balance = balance;
+}
+
+tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award_job *job,
+                               tp_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    tp_copy(out->txn, sizeof out->txn, job->txn);
+    tp_copy(out->receipt, sizeof out->receipt, job->receipt);
+    out->time_ms = job->time_ms;
+    if (run(s, S_SAVEPOINT) != SQLITE_OK)
+        return TP_ERR_STORAGE;
+
+    int rc = SQLITE_OK;
+    tp_member_row m;
+    int64_t balance = 0;
+    char money[32];
+
+    /* Replay: the receipt is already journaled. */
+    sqlite3_stmt *q = stmt(s, S_FIND_RECEIPT);
+    bind_text(q, 1, cfg->location);
+    bind_text(q, 2, job->receipt);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        int64_t total = sqlite3_column_int64(q, 1), eligible = sqlite3_column_int64(q, 2);
+        sqlite3_int64 member_id = sqlite3_column_int64(q, 3);
+        int same = total == job->total_minor && eligible == job->eligible_minor &&
+                   strcmp(col_text(q, 4), job->code) == 0;
+        sqlite3_reset(q);
+        if (!same) {
+            run(s, S_RELEASE);
+            out->kind = TP_EVENT_AWARD_FAILED;
+            out->status = TP_ERR_DUPLICATE;
+            tp_format_money(money, sizeof money, total);
+            tp_buf_set(out->message, sizeof out->message,
+                       "Receipt %s was already recorded with a different total (%s %s) or "
+                       "member; nothing changed.", job->receipt, money, job->currency);
+            return TP_OK;
+        }
+        out->kind = TP_EVENT_AWARD_COMMITTED;
+        out->replayed = 1;
+        sqlite3_int64 lid = 0, lmember = 0;
+        int64_t points = 0;
+        if (find_ledger(s, cfg->location, job->receipt, "earn", &lid, &points, &lmember) < 0)
+            return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_AWARD_FAILED);
+        out->points = points;
+        if (member_id && load_member(s, S_MEMBER_BY_ID, member_id, NULL, &m) == 1 &&
+            balance_of(s, member_id, &balance) == 0)
+            outcome_member(out, &m, balance);
+        tp_buf_set(out->message, sizeof out->message,
+                   "Receipt %s was already recorded (%lld points); nothing was added.",
+                   job->receipt, (long long)points);
+        run(s, S_RELEASE);
+        return TP_OK;
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE)
+        return job_failed(s, rc, out, TP_EVENT_AWARD_FAILED);
+
+    int found = 0;
+    if (job->code[0]) {
+        found = load_member(s, S_FIND_MEMBER, 0, job->code, &m);
+        if (found < 0)
+            return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_AWARD_FAILED);
+    }
+
+    q = stmt(s, S_INS_RECEIPT);
+    bind_text(q, 1, cfg->location);
+    bind_text(q, 2, cfg->terminal);
+    bind_text(q, 3, job->receipt);
+    bind_text(q, 4, job->txn);
+    bind_text(q, 5, job->staff);
+    sqlite3_bind_int64(q, 6, job->time_ms);
+    bind_text(q, 7, job->currency);
+    sqlite3_bind_int64(q, 8, job->total_minor);
+    sqlite3_bind_int64(q, 9, job->eligible_minor);
+    sqlite3_bind_int(q, 10, job->line_count);
+    if (found)
+        sqlite3_bind_int64(q, 11, m.id);
+    else
+        sqlite3_bind_null(q, 11);
+    bind_text(q, 12, job->code);
+    sqlite3_bind_int64(q, 13, tp_now_ms());
+    rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE)
+        return job_failed(s, rc, out, TP_EVENT_AWARD_FAILED);
+
+    out->kind = TP_EVENT_AWARD_COMMITTED;
+    if (found) {
+        if (job->points > 0) {
+            rc = insert_ledger(s, cfg, m.id, job->receipt, "earn", job->points, 0, job->staff,
+                               job->time_ms);
+            if (rc != SQLITE_OK)
+                return job_failed(s, rc, out, TP_EVENT_AWARD_FAILED);
+        }
+        if (balance_of(s, m.id, &balance) != 0)
+            return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_AWARD_FAILED);
+        out->points = job->points;
+        outcome_member(out, &m, balance);
+        tp_buf_set(out->message, sizeof out->message,
+                   "Receipt %s: +%lld points for %s; balance %lld.", job->receipt,
+                   (long long)job->points, m.name[0] ? m.name : m.code, (long long)balance);
+    } else if (job->code[0]) {
+        out->status = TP_ERR_NOT_FOUND;
+        tp_buf_set(out->message, sizeof out->message,
+                   "Receipt %s recorded without points: no member has the code %s.",
+                   job->receipt, job->code);
+    } else {
+        tp_buf_set(out->message, sizeof out->message,
+                   "Receipt %s recorded; no member was scanned.", job->receipt);
+    }
+    if (run(s, S_RELEASE) != SQLITE_OK)
+        return TP_ERR_STORAGE;
+    return TP_OK;
+}
+
+static tp_status refund_refused(tp_store *s, tp_outcome *out, tp_status why)
+{
+    run(s, S_RELEASE);
+    out->kind = TP_EVENT_REFUND_FAILED;
+    out->status = why;
+    return TP_OK;
+}
+
+tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg, const tp_refund_job *job,
+                                tp_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    tp_copy(out->receipt, sizeof out->receipt, job->receipt);
+    out->time_ms = job->time_ms;
+    if (run(s, S_SAVEPOINT) != SQLITE_OK)
+        return TP_ERR_STORAGE;
+
+    sqlite3_stmt *q = stmt(s, S_FIND_RECEIPT);
+    bind_text(q, 1, cfg->location);
+    bind_text(q, 2, job->receipt);
+    int rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(q);
+        if (rc != SQLITE_DONE)
+            return job_failed(s, rc, out, TP_EVENT_REFUND_FAILED);
+        tp_buf_set(out->message, sizeof out->message,
+                   "Receipt %s is not in this till's journal; no points were reversed.",
+                   job->receipt);
+        return refund_refused(s, out, TP_ERR_NOT_FOUND);
+    }
+    sqlite3_int64 receipt_row = sqlite3_column_int64(q, 0);
+    int64_t eligible = sqlite3_column_int64(q, 2);
+    int64_t total = sqlite3_column_int64(q, 1);
+    sqlite3_reset(q);
+    (void)total;
+
+    int err = 0;
+    /* Replay of the same refund id. */
+    q = stmt(s, S_FIND_REFUND);
+    bind_text(q, 1, cfg->location);
+    bind_text(q, 2, job->refund);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        sqlite3_int64 prev_receipt = sqlite3_column_int64(q, 0);
+        int64_t prev_amount = sqlite3_column_int64(q, 1);
+        sqlite3_reset(q);
+        if (prev_receipt != receipt_row || (!job->full && prev_amount != job->amount_minor)) {
+            tp_buf_set(out->message, sizeof out->message,
+                       "Refund %s was already recorded for a different receipt or amount; "
+                       "nothing changed.", job->refund);
+            return refund_refused(s, out, TP_ERR_DUPLICATE);
+        }
+        sqlite3_int64 lid = 0, lmember = 0;
+        int64_t points = 0;
+        int f = find_ledger(s, cfg->location, job->refund, "reversal", &lid, &points, &lmember);
+        if (f < 0)
+            return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_REFUND_FAILED);
+        out->kind = TP_EVENT_REFUND_COMMITTED;
+        out->replayed = 1;
+        out->points = points;
+        tp_member_row m;
+        int64_t balance = 0;
+        if (f == 1 && load_member(s, S_MEMBER_BY_ID, lmember, NULL, &m) == 1 &&
+            balance_of(s, lmember, &balance) == 0)
+            outcome_member(out, &m, balance);
+        tp_buf_set(out->message, sizeof out->message,
+                   "Refund %s was already recorded; nothing more was reversed.", job->refund);
+        run(s, S_RELEASE);
+        return TP_OK;
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE)
+        return job_failed(s, rc, out, TP_EVENT_REFUND_FAILED);
+
+    int64_t refunded_before = sum_of(s, S_SUM_REFUNDS, receipt_row, &err);
+    if (err)
+        return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_REFUND_FAILED);
+    int64_t remaining = eligible - refunded_before;
+    int64_t amount = job->full ? remaining : job->amount_minor;
+    char money[32];
+    if (amount <= 0) {
+        tp_buf_set(out->message, sizeof out->message,
+                   "Receipt %s has already been refunded in full.", job->receipt);
+        return refund_refused(s, out, TP_ERR_STATE);
+    }
+    if (amount > remaining) {
+        tp_format_money(money, sizeof money, remaining);
+        tp_buf_set(out->message, sizeof out->message,
+                   "The refund is larger than what is left on receipt %s (%s %s); "
+                   "nothing changed.", job->receipt, money, job->currency);
+        return refund_refused(s, out, TP_ERR_INVALID_ARGUMENT);
+    }
+
+    q = stmt(s, S_INS_REFUND);
+    bind_text(q, 1, cfg->location);
+    bind_text(q, 2, cfg->terminal);
+    bind_text(q, 3, job->refund);
+    sqlite3_bind_int64(q, 4, receipt_row);
+    sqlite3_bind_int64(q, 5, amount);
+    sqlite3_bind_int64(q, 6, job->time_ms);
+    sqlite3_bind_int64(q, 7, tp_now_ms());
+    rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE)
+        return job_failed(s, rc, out, TP_EVENT_REFUND_FAILED);
+
+    out->kind = TP_EVENT_REFUND_COMMITTED;
+    sqlite3_int64 earn_id = 0, member_id = 0;
+    int64_t earned = 0;
+    int f = find_ledger(s, cfg->location, job->receipt, "earn", &earn_id, &earned, &member_id);
+    if (f < 0)
+        return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_REFUND_FAILED);
+    if (f == 0) {
+        tp_buf_set(out->message, sizeof out->message,
+                   "Refund %s recorded; receipt %s earned no points.", job->refund, job->receipt);
+    } else {
+        int64_t reversed_before = -sum_of(s, S_SUM_REVERSED, earn_id, &err);
+        if (err)
+            return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_REFUND_FAILED);
+        int64_t reverse = tp_rules_refund_points(&cfg->rules, earned, eligible, refunded_before,
+                                                 amount, reversed_before);
+        if (reverse > 0) {
+            rc = insert_ledger(s, cfg, member_id, job->refund, "reversal", -reverse, earn_id, "",
+                               job->time_ms);
+            if (rc != SQLITE_OK)
+                return job_failed(s, rc, out, TP_EVENT_REFUND_FAILED);
+        }
+        tp_member_row m;
+        int64_t balance = 0;
+        if (load_member(s, S_MEMBER_BY_ID, member_id, NULL, &m) != 1 ||
+            balance_of(s, member_id, &balance) != 0)
+            return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_REFUND_FAILED);
+        outcome_member(out, &m, balance);
+        out->points = -reverse;
+        tp_buf_set(out->message, sizeof out->message,
+                   "Refund %s: -%lld points for %s; balance %lld.", job->refund,
+                   (long long)reverse, m.name[0] ? m.name : m.code, (long long)balance);
+    }
+    if (run(s, S_RELEASE) != SQLITE_OK)
+        return TP_ERR_STORAGE;
+    return TP_OK;
+}
+
+tp_status tp_store_find_member(tp_store *s, const char *code, tp_member_row *row,
+                               tp_message *msg)
+{
+    int f = load_member(s, S_FIND_MEMBER, 0, code, row);
+    if (f == 1 && balance_of(s, row->id, &row->balance) == 0)
+        return TP_OK;
+    if (f == 0) {
+        tp_msg_set(msg, "No member has the code %s.", code);
+        return TP_ERR_NOT_FOUND;
+    }
+    tp_msg_set(msg, "Cannot read members: %s.", sqlite3_errmsg(s->db));
+    return TP_ERR_STORAGE;
+}
+
+tp_status tp_store_add_member(tp_store *s, const char *code, const char *name,
+                              const char *phone, const char *email, int64_t now_ms,
+                              tp_message *msg)
+{
+    if (tp_store_begin(s, msg) != TP_OK)
+        return TP_ERR_STORAGE;
+    sqlite3_stmt *q = stmt(s, S_INS_MEMBER);
+    bind_text(q, 1, code);
+    bind_text(q, 2, name ? name : "");
+    if (phone && *phone)
+        bind_text(q, 3, phone);
+    else
+        sqlite3_bind_null(q, 3);
+    if (email && *email)
+        bind_text(q, 4, email);
+    else
+        sqlite3_bind_null(q, 4);
+    sqlite3_bind_int64(q, 5, now_ms);
+    int rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) {
+        int unique = rc == SQLITE_CONSTRAINT_UNIQUE;
+        if (unique)
+            tp_msg_set(msg, "A member with the code %s already exists.", code);
+        else
+            tp_msg_set(msg, "Cannot add the member: %s.", sqlite3_errmsg(s->db));
+        tp_store_rollback(s);
+        return unique ? TP_ERR_DUPLICATE : TP_ERR_STORAGE;
+    }
+    return tp_store_commit(s, msg);
+}

@@ -1,0 +1,105 @@
+/*
+ * store.h — the terminal's SQLite database: schema, migrations, and the
+ * transactions the plugin's threads run against it.
+ *
+ * One tp_store is one connection, used by one thread at a time. The file is
+ * created with mode 0600, runs in WAL mode with synchronous=FULL, and every
+ * write goes through BEGIN IMMEDIATE. The journal (receipts, refunds) and the
+ * ledger are append-only, enforced by triggers in the schema itself.
+ */
+#ifndef TP_STORE_H
+#define TP_STORE_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "tillpoints/ext/checkout.h"
+#include "tillpoints/ext/events.h"
+
+#define TP_SCHEMA_VERSION 1
+
+typedef struct tp_store tp_store;
+
+/* Opens (creating when missing) and migrates the database at `path`.
+ * On failure *out is NULL and `msg` says why. */
+tp_status tp_store_open(const char *path, tp_store **out, tp_message *msg);
+void tp_store_close(tp_store *s);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK for group commit. A failed commit
+ * leaves the outcome unknown to the caller: it rolls back and re-applies,
+ * and the idempotency keys make the second attempt harmless. */
+tp_status tp_store_begin(tp_store *s, tp_message *msg);
+tp_status tp_store_commit(tp_store *s, tp_message *msg);
+void tp_store_rollback(tp_store *s);
+
+/* A completed checkout, as the writer thread receives it. */
+typedef struct tp_award_job {
+    char txn[TP_TXN_ID_MAX + 1];
+    char receipt[TP_RECEIPT_ID_MAX + 1];
+    char code[TP_MEMBER_CODE_MAX + 1]; /* "" when no member was scanned */
+    char staff[TP_STAFF_ID_MAX + 1];
+    char currency[4];
+    int64_t time_ms;
+    int64_t total_minor;
+    int64_t eligible_minor;
+    int64_t points;
+    int32_t line_count;
+} tp_award_job;
+
+typedef struct tp_refund_job {
+    char refund[TP_RECEIPT_ID_MAX + 1];
+    char receipt[TP_RECEIPT_ID_MAX + 1];
+    char currency[4];
+    int64_t amount_minor;
+    int full;
+    int64_t time_ms;
+} tp_refund_job;
+
+/* What a job did, ready to become a host event. */
+typedef struct tp_outcome {
+    tp_event_kind kind;
+    tp_status status;
+    char txn[TP_TXN_ID_MAX + 1];
+    char receipt[TP_RECEIPT_ID_MAX + 1];
+    char member_code[TP_MEMBER_CODE_MAX + 1];
+    char member_name[TP_NAME_MAX + 1];
+    int64_t points;
+    int64_t balance;
+    int replayed;
+    int64_t time_ms;
+    char message[TP_MESSAGE_MAX];
+} tp_outcome;
+
+/* Each apply_* runs inside a savepoint of the open transaction: a refused
+ * job changes nothing and leaves the rest of the batch intact. They return
+ * TP_OK when the job was decided (committed, replayed or refused — see
+ * out->status), or TP_ERR_STORAGE when the database failed and the whole
+ * transaction must be rolled back and retried. */
+tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg,
+                               const tp_award_job *job, tp_outcome *out);
+tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg,
+                                const tp_refund_job *job, tp_outcome *out);
+
+typedef struct tp_member_row {
+    int64_t id;
+    char code[TP_MEMBER_CODE_MAX + 1];
+    char name[TP_NAME_MAX + 1];
+    char phone[33];
+    char email[129];
+    int64_t balance;
+} tp_member_row;
+
+/* TP_OK and *row filled, TP_ERR_NOT_FOUND, or TP_ERR_STORAGE. */
+tp_status tp_store_find_member(tp_store *s, const char *code, tp_member_row *row,
+                               tp_message *msg);
+
+/* Adds a member in its own transaction. TP_ERR_DUPLICATE when the code is
+ * taken. */
+tp_status tp_store_add_member(tp_store *s, const char *code, const char *name,
+                              const char *phone, const char *email, int64_t now_ms,
+                              tp_message *msg);
+
+/* Last SQLite error text of this connection, for logs. */
+const char *tp_store_errmsg(tp_store *s);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * util.h — small helpers shared by the plugin's modules: bounded string
+ * copies, messages for people, the clock.
+ */
+#ifndef TP_UTIL_H
+#define TP_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tillpoints/tillpoints.h"
+
+#if defined(__GNUC__)
+#define TP_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define TP_PRINTF(a, b)
+#endif
+
+/* Fills `msg` (may be NULL) with a printf-formatted sentence. */
+void tp_msg_set(tp_message *msg, const char *fmt, ...) TP_PRINTF(2, 3);
+void tp_msg_clear(tp_message *msg);
+
+/* snprintf into `buf` of size `cap`, never overflowing. */
+void tp_buf_set(char *buf, size_t cap, const char *fmt, ...) TP_PRINTF(3, 4);
+
+/* Copies `src` into `dst` (capacity `cap`, including the NUL). Returns 0
+ * when src fits, -1 (and leaves dst empty) when it does not or is NULL. */
+int tp_copy(char *dst, size_t cap, const char *src);
+
+/* Length of `s` if it is at most `max` bytes, else (size_t)-1. Reads at most
+ * max+1 bytes, so an unterminated string is never overrun beyond that. */
+size_t tp_bounded_len(const char *s, size_t max);
+
+/* Non-zero when `s` (length `len`) is printable ASCII/UTF-8 without
+ * control characters; used for ids that end up on screens and receipts. */
+int tp_is_printable(const char *s, size_t len);
+
+/* Non-zero when `s` (length `len`, > 0) is a member code: letters, digits,
+ * '-', '_' and '.' only. Returns 0 and sets *bad to the first other byte. */
+int tp_is_member_code(const char *s, size_t len, char *bad);
+
+/* Current UTC time in milliseconds. */
+int64_t tp_now_ms(void);
+
+/* Formats `minor` units of a 2-decimal currency as "12.34" / "-0.05". */
+void tp_format_money(char *buf, size_t cap, int64_t minor);
+
+#endif
