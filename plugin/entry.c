@@ -132,12 +132,13 @@ static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
         tp_msg_set(msg, "No plugin instance was given.");
         return TP_ERR_INVALID_ARGUMENT;
     }
-    if (in->initialised || in->txns) {
+    if (in->initialised || in->init_tried) {
         tp_msg_set(msg, in->initialised ? "The plugin instance is already initialised."
                                         : "init() failed before; destroy this instance and "
                                           "create a new one.");
         return TP_ERR_STATE;
     }
+    in->init_tried = 1;
     tp_status st = tp_config_load(&in->cfg, in->config_path, msg);
     if (st != TP_OK)
         return st;

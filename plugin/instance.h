@@ -53,6 +53,7 @@ typedef struct tp_instance {
     char *config_path;                /* owned; NULL: defaults only */
     tp_config cfg;
     int initialised;
+    int init_tried;  /* init() may run once per instance */
     atomic_int disabled;
 
     tp_txn_slot *txns; /* cfg.max_open_transactions slots; main thread */

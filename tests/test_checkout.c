@@ -1,0 +1,326 @@
+/* Tests for plugin/checkout.c and the instance lifecycle (entry.c,
+ * workers.c), through tillpoints_entry as a host uses it, on real files. */
+#include <sqlite3.h>
+
+#include "testutil.h"
+
+static int64_t db_int(tu_host *h, const char *sql)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/test.db", h->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return v;
+}
+
+static void scan_identifies_and_complete_awards_on_the_main_thread(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start("[program]\npoints_per_unit = 3\nunit_minor = 200\n");
+    tu_add_member(h, "M-1", "Ann");
+    tp_message msg;
+    assert_int_equal(h->co->begin(h->plugin, "T1", "cashier-7", &msg), TP_OK);
+    assert_int_equal(h->co->scan(h->plugin, "T1", "  M-1\r\n", &msg), TP_OK);
+    tu_settle(h);
+    assert_int_equal(h->n_events, 1);
+    assert_int_equal(h->ev[0].kind, TP_EVENT_MEMBER_IDENTIFIED);
+    assert_string_equal(h->ev[0].member_code, "M-1");
+    /* 3.33 at 3 points per 2.00 = 4.995 -> floor 4 */
+    tp_line lines[] = {{.sku = "A", .amount_minor = 333}, {.sku = "VAT", .amount_minor = 63,
+                                                           .flags = TP_LINE_TAX}};
+    tp_receipt r = {.receipt_id = "R-1", .currency = "EUR", .lines = lines, .line_count = 2};
+    tp_award_preview pv;
+    assert_int_equal(h->co->complete(h->plugin, "T1", &r, &pv, &msg), TP_OK);
+    assert_true(pv.has_member);
+    assert_int_equal(pv.eligible_minor, 333);
+    assert_int_equal(pv.points, 4);
+    assert_true(atomic_load(&h->callbacks_requested) > 0);
+    tu_settle(h);
+    const tu_event *e = tu_last(h);
+    assert_int_equal(e->kind, TP_EVENT_AWARD_COMMITTED);
+    assert_int_equal(e->points, 4);
+    assert_int_equal(e->balance, 4);
+    assert_string_equal(e->receipt, "R-1");
+    assert_int_equal(db_int(h, "SELECT total_minor FROM receipts WHERE receipt='R-1'"), 396);
+    assert_int_equal(db_int(h, "SELECT count(*) FROM receipts WHERE staff='cashier-7'"), 1);
+    tu_stop(h, 1);
+}
+
+static void replaying_complete_never_awards_twice(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    tu_add_member(h, "M-1", "Ann");
+    tp_message msg;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tu_sale(h, "R-9", "M-1", 1000, &msg), TP_OK);
+    tu_settle(h);
+    assert_int_equal(tu_balance(h, "M-1"), 10);
+    int replays = 0;
+    for (int i = 0; i < h->n_events; i++)
+        replays += h->ev[i].kind == TP_EVENT_AWARD_COMMITTED && h->ev[i].replayed;
+    assert_int_equal(replays, 2);
+    assert_int_equal(db_int(h, "SELECT count(*) FROM ledger"), 1);
+    tu_stop(h, 1);
+}
+
+static void unknown_code_still_completes_the_sale_without_loyalty(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    tp_message msg;
+    assert_int_equal(tu_sale(h, "R-2", "GHOST-1", 500, &msg), TP_OK);
+    tu_settle(h);
+    assert_int_equal(h->ev[0].kind, TP_EVENT_MEMBER_UNKNOWN);
+    assert_int_equal(h->ev[0].status, TP_ERR_NOT_FOUND);
+    assert_non_null(strstr(h->ev[0].message, "without points"));
+    assert_int_equal(tu_last(h)->kind, TP_EVENT_AWARD_COMMITTED);
+    assert_int_equal(db_int(h, "SELECT count(*) FROM receipts"), 1);
+    assert_int_equal(db_int(h, "SELECT count(*) FROM ledger"), 0);
+    tu_stop(h, 1);
+}
+
+static void cancel_voids_the_sale_and_records_nothing(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    tu_add_member(h, "M-1", "Ann");
+    tp_message msg;
+    assert_int_equal(h->co->begin(h->plugin, "T5", NULL, &msg), TP_OK);
+    assert_int_equal(h->co->scan(h->plugin, "T5", "M-1", &msg), TP_OK);
+    assert_int_equal(h->co->cancel(h->plugin, "T5", &msg), TP_OK);
+    assert_int_equal(h->co->cancel(h->plugin, "T5", &msg), TP_ERR_NOT_FOUND);
+    tu_settle(h);
+    assert_int_equal(db_int(h, "SELECT count(*) FROM receipts"), 0);
+    /* The id can be used again after a void. */
+    assert_int_equal(h->co->begin(h->plugin, "T5", NULL, &msg), TP_OK);
+    tu_stop(h, 1);
+}
+
+/* Every refused call: its status, a sentence, and nothing changed. */
+static void bad_input_is_refused_with_a_sentence_and_changes_nothing(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    tu_add_member(h, "M-1", "Ann");
+    const tp_checkout_ext *co = h->co;
+    const tp_plugin *p = h->plugin;
+    tp_message msg;
+    char longid[TP_TXN_ID_MAX + 2];
+    memset(longid, 'x', sizeof longid - 1);
+    longid[sizeof longid - 1] = '\0';
+    char longcode[TP_CODE_MAX + 2];
+    memset(longcode, '7', sizeof longcode - 1);
+    longcode[sizeof longcode - 1] = '\0';
+    tp_line ok_line = {.sku = "A", .amount_minor = 100};
+    tp_line neg_line = {.sku = "A", .amount_minor = -100};
+    tp_line huge[2] = {{.amount_minor = TP_AMOUNT_MAX}, {.amount_minor = TP_AMOUNT_MAX}};
+    tp_receipt usd = {.receipt_id = "R", .currency = "USD", .lines = &ok_line, .line_count = 1};
+    tp_receipt junkcur = {.receipt_id = "R", .currency = "eu", .lines = &ok_line, .line_count = 1};
+    tp_receipt neg = {.receipt_id = "R", .currency = "EUR", .lines = &neg_line, .line_count = 1};
+    tp_receipt over = {.receipt_id = "R", .currency = "EUR", .lines = huge, .line_count = 2};
+    tp_receipt future = {.receipt_id = "R", .currency = "EUR", .lines = &ok_line,
+                         .line_count = 1, .time_ms = INT64_MAX};
+    tp_receipt noid = {.receipt_id = NULL, .currency = "EUR", .lines = &ok_line, .line_count = 1};
+    tp_refund bigref = {.refund_id = "F", .receipt_id = "R", .currency = "EUR",
+                        .amount_minor = TP_AMOUNT_MAX + 1};
+    tp_refund zeroref = {.refund_id = "F", .receipt_id = "R", .currency = "EUR"};
+
+    assert_int_equal(co->begin(p, "OPEN", NULL, &msg), TP_OK);
+    assert_int_equal(co->scan(p, "OPEN", "M-1", &msg), TP_OK);
+    struct {
+        tp_status got, want;
+        const char *needle;
+    } cases[] = {
+        {co->begin(NULL, "T", NULL, &msg), TP_ERR_INVALID_ARGUMENT, "instance"},
+        {co->begin(p, NULL, NULL, &msg), TP_ERR_INVALID_ARGUMENT, "missing"},
+        {co->begin(p, "", NULL, &msg), TP_ERR_INVALID_ARGUMENT, "missing"},
+        {co->begin(p, longid, NULL, &msg), TP_ERR_TOO_LONG, "longer than 64"},
+        {co->begin(p, "bad\x01id", NULL, &msg), TP_ERR_INVALID_ARGUMENT, "control"},
+        {co->begin(p, "OPEN", NULL, &msg), TP_ERR_STATE, "already open"},
+        {co->scan(p, "NOPE", "M-1", &msg), TP_ERR_NOT_FOUND, "begin it first"},
+        {co->scan(p, "OPEN", NULL, &msg), TP_ERR_INVALID_ARGUMENT, "No code"},
+        {co->scan(p, "OPEN", longcode, &msg), TP_ERR_TOO_LONG, "not a loyalty code"},
+        {co->scan(p, "OPEN", "   ", &msg), TP_ERR_INVALID_ARGUMENT, "empty"},
+        {co->scan(p, "OPEN", "DROP TABLE;", &msg), TP_ERR_INVALID_ARGUMENT, "not a loyalty code"},
+        {co->complete(p, "NOPE", &neg, NULL, &msg), TP_ERR_NOT_FOUND, "begin it first"},
+        {co->complete(p, "OPEN", NULL, NULL, &msg), TP_ERR_INVALID_ARGUMENT, "No receipt"},
+        {co->complete(p, "OPEN", &noid, NULL, &msg), TP_ERR_INVALID_ARGUMENT, "receipt number"},
+        {co->complete(p, "OPEN", &usd, NULL, &msg), TP_ERR_UNSUPPORTED, "EUR only"},
+        {co->complete(p, "OPEN", &junkcur, NULL, &msg), TP_ERR_INVALID_ARGUMENT, "ISO 4217"},
+        {co->complete(p, "OPEN", &neg, NULL, &msg), TP_ERR_INVALID_ARGUMENT, "Line 1"},
+        {co->complete(p, "OPEN", &over, NULL, &msg), TP_ERR_INVALID_ARGUMENT, "total"},
+        {co->complete(p, "OPEN", &future, NULL, &msg), TP_ERR_INVALID_ARGUMENT, "clock"},
+        {co->cancel(p, NULL, &msg), TP_ERR_INVALID_ARGUMENT, "missing"},
+        {co->refund(p, NULL, &msg), TP_ERR_INVALID_ARGUMENT, "No refund"},
+        {co->refund(p, &bigref, &msg), TP_ERR_INVALID_ARGUMENT, "refund amount"},
+        {co->refund(p, &zeroref, &msg), TP_ERR_INVALID_ARGUMENT, "refund amount"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (cases[i].got != cases[i].want)
+            fail_msg("case %zu: status %d, want %d", i, cases[i].got, cases[i].want);
+    /* The sentences, one call at a time (msg above holds only the last). */
+    assert_int_equal(co->complete(p, "OPEN", &usd, NULL, &msg), TP_ERR_UNSUPPORTED);
+    assert_non_null(strstr(msg.text, "EUR only"));
+    assert_int_equal(co->begin(p, "OPEN", NULL, &msg), TP_ERR_STATE);
+    assert_non_null(strstr(msg.text, "already open"));
+    assert_int_equal(co->scan(p, "OPEN", "DROP TABLE;", &msg), TP_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(msg.text, "not a loyalty code"));
+    assert_int_equal(co->complete(p, "NOPE", &neg, NULL, &msg), TP_ERR_NOT_FOUND);
+    assert_non_null(strstr(msg.text, "begin it first"));
+    /* NULL message pointers are allowed. */
+    assert_int_equal(co->begin(p, NULL, NULL, NULL), TP_ERR_INVALID_ARGUMENT);
+
+    tu_settle(h);
+    assert_int_equal(db_int(h, "SELECT count(*) FROM receipts"), 0);
+    assert_int_equal(db_int(h, "SELECT count(*) FROM ledger"), 0);
+    /* The open transaction survived every refusal and still completes,
+     * with the member scanned before the bad scans. */
+    tp_receipt good = {.receipt_id = "R-OK", .currency = "EUR", .lines = &ok_line,
+                       .line_count = 1};
+    tp_award_preview pv;
+    assert_int_equal(co->complete(p, "OPEN", &good, &pv, &msg), TP_OK);
+    assert_int_equal(pv.points, 1);
+    tu_settle(h);
+    assert_int_equal(tu_balance(h, "M-1"), 1);
+    tu_stop(h, 1);
+}
+
+static void too_many_open_transactions_is_busy_not_blocking(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start("[limits]\nmax_open_transactions = 2\n");
+    tp_message msg;
+    assert_int_equal(h->co->begin(h->plugin, "A", NULL, &msg), TP_OK);
+    assert_int_equal(h->co->begin(h->plugin, "B", NULL, &msg), TP_OK);
+    assert_int_equal(h->co->begin(h->plugin, "C", NULL, &msg), TP_ERR_BUSY);
+    assert_non_null(strstr(msg.text, "already open"));
+    tu_stop(h, 1);
+}
+
+static void calls_before_init_are_refused(void **state)
+{
+    (void)state;
+    tu_host *h = calloc(1, sizeof *h);
+    h->host.abi = (tp_version)TP_VERSION_INIT;
+    h->host.host_data = h;
+    h->host.request_callback = tu_request_callback;
+    h->main_thread = pthread_self();
+    tp_message msg;
+    const tp_plugin *p = tillpoints_entry.create(&h->host, NULL, &msg);
+    assert_non_null(p);
+    const tp_checkout_ext *co = p->get_extension(p, TP_EXT_CHECKOUT);
+    assert_int_equal(co->begin(p, "T", NULL, &msg), TP_ERR_STATE);
+    assert_non_null(strstr(msg.text, "init"));
+    assert_null(p->get_extension(p, "tillpoints.no-such/1"));
+    p->destroy(p);
+    free(h);
+}
+
+static void host_of_another_major_version_is_refused(void **state)
+{
+    (void)state;
+    tp_host host;
+    memset(&host, 0, sizeof host);
+    host.abi = (tp_version){TP_ABI_MAJOR + 1, 0, 0};
+    host.request_callback = tu_request_callback;
+    tp_message msg;
+    assert_null(tillpoints_entry.create(&host, NULL, &msg));
+    assert_non_null(strstr(msg.text, "ABI"));
+    assert_null(tillpoints_entry.create(NULL, NULL, &msg));
+}
+
+static void a_bad_config_file_stops_init_with_its_line(void **state)
+{
+    (void)state;
+    char dir[256], path[300];
+    tu_mkdtemp(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/bad.conf", dir);
+    tu_write_file(path, "[program]\nrounding = sideways\n");
+    tp_host host;
+    memset(&host, 0, sizeof host);
+    host.abi = (tp_version)TP_VERSION_INIT;
+    host.request_callback = tu_request_callback;
+    tp_message msg;
+    const tp_plugin *p = tillpoints_entry.create(&host, path, &msg);
+    assert_non_null(p);
+    assert_int_equal(p->init(p, &msg), TP_ERR_CONFIG);
+    assert_non_null(strstr(msg.text, "line 2"));
+    assert_int_equal(p->init(p, &msg), TP_ERR_STATE);
+    p->destroy(p);
+    tu_rmdir(dir);
+}
+
+static void two_instances_coexist_on_their_own_databases(void **state)
+{
+    (void)state;
+    tu_host *a = tu_start("[store]\nlocation = a\n");
+    tu_host *b = tu_start("[store]\nlocation = b\n");
+    tu_add_member(a, "M", "In A");
+    tu_add_member(b, "M", "In B");
+    tp_message msg;
+    assert_int_equal(tu_sale(a, "R", "M", 500, &msg), TP_OK);
+    assert_int_equal(tu_sale(b, "R", "M", 900, &msg), TP_OK);
+    tu_settle(a);
+    tu_settle(b);
+    assert_int_equal(tu_balance(a, "M"), 5);
+    assert_int_equal(tu_balance(b, "M"), 9);
+    tu_stop(a, 1);
+    tu_stop(b, 1);
+}
+
+static void acknowledged_awards_survive_destroy_and_restart(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    tu_add_member(h, "M-1", "Ann");
+    tp_message msg;
+    char id[32];
+    for (int i = 0; i < 500; i++) {
+        snprintf(id, sizeof id, "R-%d", i);
+        assert_int_equal(tu_sale(h, id, "M-1", 100, &msg), TP_OK);
+    }
+    /* No flush: destroy itself must write everything acknowledged. */
+    char dir[256], config[300];
+    snprintf(dir, sizeof dir, "%s", h->dir);
+    snprintf(config, sizeof config, "%s", h->config);
+    h->plugin->destroy(h->plugin);
+    h->plugin = NULL;
+    tu_stop(h, 0);
+    tp_host host;
+    memset(&host, 0, sizeof host);
+    host.abi = (tp_version)TP_VERSION_INIT;
+    host.request_callback = tu_request_callback;
+    const tp_plugin *p = tillpoints_entry.create(&host, config, &msg);
+    assert_int_equal(p->init(p, &msg), TP_OK);
+    const tp_admin_ext *ad = p->get_extension(p, TP_EXT_ADMIN);
+    tp_member_info info;
+    assert_int_equal(ad->member_get(p, "M-1", &info, &msg), TP_OK);
+    assert_int_equal(info.balance, 500);
+    p->destroy(p);
+    tu_rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(scan_identifies_and_complete_awards_on_the_main_thread),
+        cmocka_unit_test(replaying_complete_never_awards_twice),
+        cmocka_unit_test(unknown_code_still_completes_the_sale_without_loyalty),
+        cmocka_unit_test(cancel_voids_the_sale_and_records_nothing),
+        cmocka_unit_test(bad_input_is_refused_with_a_sentence_and_changes_nothing),
+        cmocka_unit_test(too_many_open_transactions_is_busy_not_blocking),
+        cmocka_unit_test(calls_before_init_are_refused),
+        cmocka_unit_test(host_of_another_major_version_is_refused),
+        cmocka_unit_test(a_bad_config_file_stops_init_with_its_line),
+        cmocka_unit_test(two_instances_coexist_on_their_own_databases),
+        cmocka_unit_test(acknowledged_awards_survive_destroy_and_restart),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

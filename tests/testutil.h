@@ -1,0 +1,207 @@
+/*
+ * testutil.h — helpers shared by the cmocka suites: temporary directories
+ * and a minimal in-process host that records the plugin's events.
+ */
+#ifndef TP_TESTUTIL_H
+#define TP_TESTUTIL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tillpoints/ext/admin.h"
+#include "tillpoints/ext/checkout.h"
+#include "tillpoints/ext/events.h"
+#include "tillpoints/tillpoints.h"
+
+/* A fresh directory under /tmp; removed by tu_rmdir. */
+static inline void tu_mkdtemp(char *out, size_t cap)
+{
+    snprintf(out, cap, "/tmp/tillpoints-test-XXXXXX");
+    assert_non_null(mkdtemp(out));
+}
+
+static inline void tu_rmdir(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static inline void tu_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+#define TU_MAX_EVENTS 256
+
+typedef struct tu_event {
+    tp_event_kind kind;
+    tp_status status;
+    char txn[TP_TXN_ID_MAX + 1];
+    char receipt[TP_RECEIPT_ID_MAX + 1];
+    char member_code[TP_MEMBER_CODE_MAX + 1];
+    int64_t points;
+    int64_t balance;
+    int replayed;
+    char message[TP_MESSAGE_MAX];
+} tu_event;
+
+typedef struct tu_host {
+    tp_host host;
+    tp_host_events_ext events_ext;
+    pthread_t main_thread;
+    atomic_int callbacks_requested;
+    int off_thread_events; /* events delivered off the main thread: a bug */
+    int n_events;
+    tu_event ev[TU_MAX_EVENTS];
+    const tp_plugin *plugin;
+    const tp_checkout_ext *co;
+    const tp_admin_ext *ad;
+    char dir[256];
+    char config[300];
+} tu_host;
+
+static inline void tu_on_event(const tp_host *host, const tp_event *e)
+{
+    tu_host *h = host->host_data;
+    if (!pthread_equal(pthread_self(), h->main_thread))
+        h->off_thread_events++;
+    if (h->n_events >= TU_MAX_EVENTS)
+        return;
+    tu_event *d = &h->ev[h->n_events++];
+    memset(d, 0, sizeof *d);
+    d->kind = e->kind;
+    d->status = e->status;
+    snprintf(d->txn, sizeof d->txn, "%s", e->txn_id);
+    snprintf(d->receipt, sizeof d->receipt, "%s", e->receipt_id);
+    snprintf(d->member_code, sizeof d->member_code, "%s", e->member_code);
+    d->points = e->points;
+    d->balance = e->balance;
+    d->replayed = e->replayed;
+    snprintf(d->message, sizeof d->message, "%s", e->message);
+}
+
+static inline const void *tu_get_extension(const tp_host *host, const char *id)
+{
+    tu_host *h = host->host_data;
+    return strcmp(id, TP_HOST_EXT_EVENTS) == 0 ? &h->events_ext : NULL;
+}
+
+static inline void tu_request_callback(const tp_host *host)
+{
+    tu_host *h = host->host_data;
+    atomic_fetch_add(&h->callbacks_requested, 1);
+}
+
+static inline void tu_log(const tp_host *host, tp_log_level level, const char *msg)
+{
+    (void)host;
+    if (level >= TP_LOG_ERROR && getenv("TU_VERBOSE"))
+        fprintf(stderr, "plugin: %s\n", msg);
+}
+
+/* Creates a host and a plugin instance (through tillpoints_entry, as a
+ * real host would) on a fresh directory. `ini` (may be NULL) is appended
+ * to a config that points the database into that directory. */
+static inline tu_host *tu_start(const char *ini)
+{
+    tu_host *h = calloc(1, sizeof *h);
+    assert_non_null(h);
+    tu_mkdtemp(h->dir, sizeof h->dir);
+    snprintf(h->config, sizeof h->config, "%s/tillpoints.conf", h->dir);
+    char text[4096];
+    snprintf(text, sizeof text, "[store]\ndatabase = test.db\n%s", ini ? ini : "");
+    tu_write_file(h->config, text);
+    h->main_thread = pthread_self();
+    h->events_ext.on_event = tu_on_event;
+    h->host.abi = (tp_version)TP_VERSION_INIT;
+    h->host.name = "cmocka";
+    h->host.vendor = "tillpoints tests";
+    h->host.version = "0";
+    h->host.host_data = h;
+    h->host.get_extension = tu_get_extension;
+    h->host.request_callback = tu_request_callback;
+    h->host.log = tu_log;
+    assert_true(tillpoints_entry.init("test"));
+    tp_message msg;
+    h->plugin = tillpoints_entry.create(&h->host, h->config, &msg);
+    assert_non_null(h->plugin);
+    tp_status st = h->plugin->init(h->plugin, &msg);
+    if (st != TP_OK)
+        fail_msg("init: %s", msg.text);
+    h->co = h->plugin->get_extension(h->plugin, TP_EXT_CHECKOUT);
+    h->ad = h->plugin->get_extension(h->plugin, TP_EXT_ADMIN);
+    assert_non_null(h->co);
+    assert_non_null(h->ad);
+    return h;
+}
+
+/* Waits for the plugin's threads, then delivers events on this thread. */
+static inline void tu_settle(tu_host *h)
+{
+    tp_message msg;
+    assert_int_equal(h->ad->flush(h->plugin, 10000, &msg), TP_OK);
+    h->plugin->on_main_thread(h->plugin);
+}
+
+static inline void tu_stop(tu_host *h, int remove_dir)
+{
+    if (h->plugin)
+        h->plugin->destroy(h->plugin);
+    tillpoints_entry.deinit();
+    assert_int_equal(h->off_thread_events, 0);
+    if (remove_dir)
+        tu_rmdir(h->dir);
+    free(h);
+}
+
+static inline const tu_event *tu_last(const tu_host *h)
+{
+    assert_true(h->n_events > 0);
+    return &h->ev[h->n_events - 1];
+}
+
+static inline void tu_add_member(tu_host *h, const char *code, const char *name)
+{
+    tp_member_new m = {.code = code, .name = name};
+    tp_message msg;
+    tp_status st = h->ad->member_add(h->plugin, &m, &msg);
+    if (st != TP_OK)
+        fail_msg("member_add: %s", msg.text);
+}
+
+static inline int64_t tu_balance(tu_host *h, const char *code)
+{
+    tp_member_info info;
+    tp_message msg;
+    assert_int_equal(h->ad->member_get(h->plugin, code, &info, &msg), TP_OK);
+    return info.balance;
+}
+
+/* Runs one sale: begin, optional scan, one line of `amount`, complete. */
+static inline tp_status tu_sale(tu_host *h, const char *receipt, const char *code,
+                                int64_t amount, tp_message *msg)
+{
+    tp_status st = h->co->begin(h->plugin, receipt, "staff-1", msg);
+    if (st != TP_OK)
+        return st;
+    if (code && (st = h->co->scan(h->plugin, receipt, code, msg)) != TP_OK)
+        return st;
+    tp_line line = {.sku = "SKU-1", .amount_minor = amount};
+    tp_receipt r = {.receipt_id = receipt, .currency = "EUR", .lines = &line, .line_count = 1};
+    return h->co->complete(h->plugin, receipt, &r, NULL, msg);
+}
+
+#endif
