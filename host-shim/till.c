@@ -57,7 +57,10 @@ static void say(const char *fmt, ...)
 
 static void on_event(void *user, const tp_event *ev)
 {
-    (void)user;
+    till *t = user;
+    if (ev->kind == TP_EVENT_AWARD_FAILED || ev->kind == TP_EVENT_REFUND_FAILED ||
+        ev->kind == TP_EVENT_PLUGIN_DISABLED)
+        t->failures++;
     const char *tag = "event";
     switch (ev->kind) {
     case TP_EVENT_MEMBER_IDENTIFIED: tag = "member"; break;
@@ -178,8 +181,8 @@ static void cmd_discount(till *t, int argc, char **argv)
 
 static void cmd_pay(till *t, int argc, char **argv)
 {
-    if (!t->open) {
-        usage_error(t, "No sale is open; add items first.");
+    if (!t->open || t->nlines == 0) {
+        usage_error(t, "There is nothing to pay; add items first.");
         return;
     }
     tp_receipt r = {
@@ -232,7 +235,7 @@ static void cmd_refund(till *t, int argc, char **argv)
     tp_status st = t->co->refund(t->p, &r, &msg);
     if (refused(t, st, &msg))
         return;
-    say("  Refund %s against %s accepted.", r.refund_id, r.receipt_id);
+    say("  Refund %s against %s submitted.", r.refund_id, r.receipt_id);
 }
 
 static void cmd_member(till *t, int argc, char **argv)
@@ -456,6 +459,7 @@ int main(int argc, char **argv)
     }
     till t;
     memset(&t, 0, sizeof t);
+    opt.user = &t;
     snprintf(t.currency, sizeof t.currency, "%s", currency);
     t.lines = calloc(TP_LINES_MAX, sizeof *t.lines);
     t.skus = calloc(TP_LINES_MAX, sizeof *t.skus);

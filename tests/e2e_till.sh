@@ -1,0 +1,115 @@
+#!/bin/sh
+# End-to-end: the reference till (a real host) dlopens the built plugin,
+# runs scripted sales, and the points are checked in the SQLite file with
+# the sqlite3 command-line tool — not through the plugin.
+set -eu
+B="${BUILD:-build}"
+TILL="$B/tillpoints-till"
+work=$(mktemp -d /tmp/tillpoints-e2e-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+check() { # name, condition...
+    name=$1; shift
+    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name"; fi
+}
+q() { sqlite3 "$work/e2e.db" "$1"; }
+
+cat > "$work/tillpoints.conf" <<CONF
+[store]
+location = shop-7
+terminal = till-3
+database = e2e.db
+[program]
+points_per_unit = 2
+unit_minor = 100
+rounding = floor
+exclude_categories = tobacco
+CONF
+run_till() { "$TILL" --plugin "$B/tillpoints.so" --config "$work/tillpoints.conf" --script "$1"; }
+
+# 1. Sales: 2 points per 1.00, floor; tax and tobacco do not earn.
+cat > "$work/a.till" <<'S'
+member add C-1 Carla Client
+member add C-2 Dan Doe
+begin A-1
+scan C-1
+item MILK 1.49
+item BREAD 3.20
+item VAT 0.33 tax
+item CIGS 8.00 tobacco
+pay
+begin A-2
+scan C-2
+item WINE 12.99
+discount 1.00
+pay
+begin A-3
+item GUM 0.99
+pay
+S
+run_till "$work/a.till" > "$work/a.out"
+# A-1: eligible 4.69 -> 9.38 -> 9 points; A-2: 11.99 -> 23.98 -> 23 points.
+check "C-1 earned 9" [ "$(q "SELECT sum(points) FROM ledger l JOIN members m ON m.id=l.member_id WHERE m.code='C-1'")" = 9 ]
+check "C-2 earned 23" [ "$(q "SELECT sum(points) FROM ledger l JOIN members m ON m.id=l.member_id WHERE m.code='C-2'")" = 23 ]
+check "all three receipts journaled" [ "$(q "SELECT count(*) FROM receipts")" = 3 ]
+check "receipt carries location and terminal" [ "$(q "SELECT location||'/'||terminal FROM receipts WHERE receipt='A-1'")" = "shop-7/till-3" ]
+check "total includes tax and tobacco" [ "$(q "SELECT total_minor FROM receipts WHERE receipt='A-1'")" = 1302 ]
+check "till showed the award" grep -q "Receipt A-1: +9 points for Carla Client; balance 9." "$work/a.out"
+check "database is private" [ "$(stat -c %a "$work/e2e.db")" = 600 ]
+check "WAL mode" [ "$(q "PRAGMA journal_mode")" = wal ]
+
+# 2. A restart, a replay of A-1 and an unknown member: nothing doubled.
+cat > "$work/b.till" <<'S'
+begin again
+scan C-1
+item MILK 1.49
+item BREAD 3.20
+item VAT 0.33 tax
+item CIGS 8.00 tobacco
+pay A-1
+begin B-1
+scan STRANGER-9
+item TEA 5.00
+pay
+refund A-2 6.00 RF-1
+member show C-2
+S
+run_till "$work/b.till" > "$work/b.out"
+check "replay did not double" [ "$(q "SELECT count(*) FROM ledger WHERE receipt='A-1'")" = 1 ]
+check "till said already recorded" grep -q "already recorded" "$work/b.out"
+check "unknown member journaled without points" [ "$(q "SELECT count(*) FROM receipts WHERE receipt='B-1' AND member_id IS NULL")" = 1 ]
+check "till said unknown member" grep -q "No member has the code STRANGER-9" "$work/b.out"
+# Refund 6.00 of 11.99: 5.99 left -> 11 kept -> 12 reversed.
+check "partial refund reversed 12" [ "$(q "SELECT points FROM ledger WHERE kind='reversal'")" = -12 ]
+check "C-2 balance after refund" grep -q "C-2  Dan Doe  balance 11 points" "$work/b.out"
+check "integrity" [ "$(q "PRAGMA integrity_check")" = ok ]
+
+# 3. Bad input at the till: clear sentences, exit status 1, nothing written.
+before=$(q "SELECT count(*) FROM receipts")
+cat > "$work/c.till" <<'S'
+begin C-1
+scan not/a/code
+item X -1.00
+item Y 1.234
+pay
+refund NO-SUCH 1.00 RF-9
+S
+if run_till "$work/c.till" > "$work/c.out"; then status=0; else status=$?; fi
+check "bad input makes the script fail" [ "$status" = 1 ]
+check "bad code explained" grep -q "That is not a loyalty code" "$work/c.out"
+check "bad price explained" grep -q "The price must look like 4.50" "$work/c.out"
+check "unknown refund receipt explained" grep -q "Receipt NO-SUCH is not in this till's journal" "$work/c.out"
+# The till could not add items, so pay had nothing; C-1 was left open and
+# cancelled at exit: no new receipt.
+check "no receipt from bad input" [ "$(q "SELECT count(*) FROM receipts")" = "$before" ]
+
+# 4. A config error stops the till with the file and line.
+printf '[program]\nrounding = up\n' > "$work/bad.conf"
+if "$TILL" --plugin "$B/tillpoints.so" --config "$work/bad.conf" --script /dev/null 2> "$work/bad.err"; then
+    status=0; else status=$?; fi
+check "bad config exit 2" [ "$status" = 2 ]
+check "bad config explained" grep -q "bad.conf line 2: \[program\] rounding must be floor, nearest or ceil." "$work/bad.err"
+
+echo "e2e_till: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

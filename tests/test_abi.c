@@ -1,0 +1,91 @@
+/* ABI tests against the built tillpoints.so, loaded with dlopen as a real
+ * host loads it ($TILLPOINTS_PLUGIN names the file). */
+#include <dlfcn.h>
+
+#include "testutil.h"
+
+#include "host.h"
+
+static const char *plugin_path(void)
+{
+    const char *p = getenv("TILLPOINTS_PLUGIN");
+    if (!p)
+        fail_msg("set TILLPOINTS_PLUGIN to the built tillpoints.so");
+    return p;
+}
+
+static void host_of_another_major_refuses_the_plugin(void **state)
+{
+    (void)state;
+    tp_hostlib_options opt = {.plugin_path = plugin_path(), .abi = {TP_ABI_MAJOR + 1, 0, 0}};
+    char err[512] = "";
+    assert_null(tp_hostlib_open(&opt, err, sizeof err));
+    assert_non_null(strstr(err, "needs ABI 2.x"));
+}
+
+static void plugin_refuses_a_host_of_another_major(void **state)
+{
+    (void)state;
+    void *dl = dlopen(plugin_path(), RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(dl);
+    const tp_entry *entry = dlsym(dl, TP_ENTRY_SYMBOL);
+    assert_non_null(entry);
+    assert_int_equal(entry->abi.major, TP_ABI_MAJOR);
+    assert_true(entry->init(plugin_path()));
+    tp_host host;
+    memset(&host, 0, sizeof host);
+    host.abi = (tp_version){TP_ABI_MAJOR + 1, 0, 0};
+    host.request_callback = tu_request_callback;
+    tp_message msg;
+    assert_null(entry->create(&host, NULL, &msg));
+    assert_non_null(strstr(msg.text, "Install a plugin built for ABI 2"));
+    entry->deinit();
+    dlclose(dl);
+}
+
+static int64_t last_points;
+static void record(void *user, const tp_event *ev)
+{
+    (void)user;
+    if (ev->kind == TP_EVENT_AWARD_COMMITTED)
+        last_points = ev->points;
+}
+
+static void loaded_plugin_runs_a_checkout(void **state)
+{
+    (void)state;
+    char dir[256], conf[300];
+    tu_mkdtemp(dir, sizeof dir);
+    snprintf(conf, sizeof conf, "%s/t.conf", dir);
+    tu_write_file(conf, "[store]\ndatabase = t.db\n");
+    tp_hostlib_options opt = {.plugin_path = plugin_path(), .config_path = conf,
+                              .on_event = record};
+    char err[512] = "";
+    tp_hostlib *h = tp_hostlib_open(&opt, err, sizeof err);
+    if (!h)
+        fail_msg("%s", err);
+    const tp_plugin *p = tp_hostlib_plugin(h);
+    const tp_checkout_ext *co = tp_hostlib_checkout(h);
+    tp_member_new m = {.code = "M1", .name = "Ann"};
+    tp_message msg;
+    assert_int_equal(tp_hostlib_admin(h)->member_add(p, &m, &msg), TP_OK);
+    assert_int_equal(co->begin(p, "T", NULL, &msg), TP_OK);
+    assert_int_equal(co->scan(p, "T", "M1", &msg), TP_OK);
+    tp_line l = {.amount_minor = 4321};
+    tp_receipt r = {.receipt_id = "R", .currency = "EUR", .lines = &l, .line_count = 1};
+    assert_int_equal(co->complete(p, "T", &r, NULL, &msg), TP_OK);
+    assert_int_equal(tp_hostlib_settle(h, 10000, &msg), TP_OK);
+    assert_int_equal(last_points, 43);
+    tp_hostlib_close(h);
+    tu_rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(host_of_another_major_refuses_the_plugin),
+        cmocka_unit_test(plugin_refuses_a_host_of_another_major),
+        cmocka_unit_test(loaded_plugin_runs_a_checkout),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
