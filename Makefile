@@ -38,7 +38,7 @@ HEADERS    := $(wildcard include/tillpoints/*.h include/tillpoints/ext/*.h)
 
 PROGRAMS := $(BUILD)/tillpoints.so $(BUILD)/tillpoints-till
 
-.PHONY: all check check-run demo deps install uninstall clean help
+.PHONY: all check check-run demo deps install uninstall clean help fuzz fuzz-check
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) ## build the plugin and the reference till
@@ -80,12 +80,42 @@ $(BUILD)/headers.ok: $(HEADERS)
 check: deps ## every test: unit, end-to-end, ABI; then all again under ASan+UBSan
 	$(MAKE) check-run BUILD=build
 	$(MAKE) check-run BUILD=build/asan SAN=1
+	$(MAKE) fuzz-check
 	@echo "make check: all suites passed (plain and ASan+UBSan)"
 
 check-run: $(PROGRAMS) $(TESTS) $(BUILD)/headers.ok
 	@set -e; for t in $(TESTS); do echo "== $$t"; TILLPOINTS_PLUGIN=$(BUILD)/tillpoints.so $$t; done
 	BUILD=$(BUILD) SAN=$(SAN) sh tests/test_exports.sh
 	BUILD=$(BUILD) sh tests/e2e_till.sh
+
+# libFuzzer targets: one per parser, each with a seed corpus in
+# tests/fuzz/corpus/<name>/. check replays the corpus and fuzzes briefly;
+# `make fuzz` runs longer (FUZZ_SECONDS each). New inputs go to a scratch
+# directory, never into the checked-in corpus.
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZERS      := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS ?= 300
+FUZZ_CHECK_SECONDS ?= 10
+FUZZ_CFLAGS  := -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+                -Iinclude -Iplugin -Idrivers -Ihost-shim -g -O1 \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+build/fuzz/%: tests/fuzz/%.c $(PLUGIN_SRC) $(wildcard plugin/*.h drivers/*.h host-shim/*.h) $(HEADERS)
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PLUGIN_SRC) $(FUZZ_EXTRA_$*) $(PKG_LIBS) -pthread
+
+define run_fuzzers
+	@set -e; for f in $(FUZZERS); do n=$$(basename $$f); c=tests/fuzz/corpus/$${n#fuzz_}; \
+	  s=build/fuzz/scratch-$$n; mkdir -p $$s; echo "== $$n ($(1) s)"; \
+	  $$f -max_total_time=$(1) -rss_limit_mb=2048 -print_final_stats=1 $$s $$c \
+	    > build/fuzz/$$n.log 2>&1 || { tail -40 build/fuzz/$$n.log; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units' build/fuzz/$$n.log; done
+endef
+
+fuzz-check: $(FUZZERS) ## replay every fuzz corpus and fuzz each target briefly
+	$(call run_fuzzers,$(FUZZ_CHECK_SECONDS))
+
+fuzz: $(FUZZERS) ## fuzz every parser for FUZZ_SECONDS each
+	$(call run_fuzzers,$(FUZZ_SECONDS))
 
 demo: deps all ## a scripted till session on a fresh demo database
 	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo

@@ -465,18 +465,19 @@ int main(int argc, char **argv)
     t.skus = calloc(TP_LINES_MAX, sizeof *t.skus);
     t.cats = calloc(TP_LINES_MAX, sizeof *t.cats);
     FILE *f = NULL;
+    int rc = 2;
     if (script)
         f = strcmp(script, "-") == 0 ? stdin : fopen(script, "r");
     if (!t.lines || !t.skus || !t.cats || (script && !f)) {
         fprintf(stderr, "tillpoints-till: %s\n",
                 script && !f ? "cannot open the script file" : "out of memory");
-        return 2;
+        goto out;
     }
     char err[512];
     t.h = tp_hostlib_open(&opt, err, sizeof err);
     if (!t.h) {
         fprintf(stderr, "tillpoints-till: %s\n", err);
-        return 2;
+        goto out;
     }
     t.p = tp_hostlib_plugin(t.h);
     t.co = tp_hostlib_checkout(t.h);
@@ -486,17 +487,17 @@ int main(int argc, char **argv)
         run_script(&t, f);
     else
         run_interactive(&t);
-    if (t.open) {
-        tp_message msg;
-        t.co->cancel(t.p, t.txn, &msg);
-    }
     tp_message msg;
+    if (t.open)
+        t.co->cancel(t.p, t.txn, &msg);
     tp_hostlib_settle(t.h, SETTLE_MS, &msg);
     tp_hostlib_close(t.h);
+    rc = t.failures ? 1 : 0;
+out:
     if (f && f != stdin)
         fclose(f);
     free(t.lines);
     free(t.skus);
     free(t.cats);
-    return t.failures ? 1 : 0;
+    return rc;
 }

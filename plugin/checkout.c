@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "instance.h"
+#include "payload.h"
 #include "rules.h"
 #include "util.h"
 
@@ -124,47 +125,6 @@ static tp_status co_begin(const tp_plugin *plugin, const char *txn_id, const cha
     return TP_ERR_BUSY;
 }
 
-/* Member codes as typed or scanned: letters, digits and -_. only. Leading
- * and trailing blanks (scanners add them) are dropped. */
-static tp_status normalise_code(const char *code, char *out, size_t cap, tp_message *msg)
-{
-    if (!code) {
-        tp_msg_set(msg, "No code was scanned.");
-        return TP_ERR_INVALID_ARGUMENT;
-    }
-    size_t n = tp_bounded_len(code, TP_CODE_MAX);
-    if (n == (size_t)-1) {
-        tp_msg_set(msg, "The scanned code is longer than %d characters; it is not a loyalty "
-                   "code.", TP_CODE_MAX);
-        return TP_ERR_TOO_LONG;
-    }
-    while (n && (*code == ' ' || *code == '\t')) {
-        code++;
-        n--;
-    }
-    while (n && (code[n - 1] == ' ' || code[n - 1] == '\t' || code[n - 1] == '\r' ||
-                 code[n - 1] == '\n'))
-        n--;
-    if (n == 0) {
-        tp_msg_set(msg, "The scanned code is empty; scan again.");
-        return TP_ERR_INVALID_ARGUMENT;
-    }
-    if (n >= cap) {
-        tp_msg_set(msg, "The code is longer than %zu characters; it is not a loyalty code.",
-                   cap - 1);
-        return TP_ERR_TOO_LONG;
-    }
-    char c = 0;
-    if (!tp_is_member_code(code, n, &c)) {
-        tp_msg_set(msg, "That is not a loyalty code (it contains '%c'); scan the member's "
-                   "card or app code.", (c >= 0x20 && c < 0x7f) ? c : '?');
-        return TP_ERR_INVALID_ARGUMENT;
-    }
-    memcpy(out, code, n);
-    out[n] = '\0';
-    return TP_OK;
-}
-
 static tp_status co_scan(const tp_plugin *plugin, const char *txn_id, const char *code,
                          tp_message *msg)
 {
@@ -173,11 +133,34 @@ static tp_status co_scan(const tp_plugin *plugin, const char *txn_id, const char
     tp_status st = open_txn(&in, plugin, txn_id, &t, msg);
     if (st != TP_OK)
         return st;
+    if (!code) {
+        tp_msg_set(msg, "No code was scanned.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    size_t len = tp_bounded_len(code, TP_CODE_MAX);
+    if (len == (size_t)-1) {
+        tp_msg_set(msg, "The scanned code is longer than %d characters; it is not a loyalty "
+                   "code.", TP_CODE_MAX);
+        return TP_ERR_TOO_LONG;
+    }
+    /* Plain codes, check digits, loyalty links and signed app passes are
+     * all resolved here, on the host's thread: it is pure computation. */
+    tp_payload pl;
+    tp_message why;
+    st = tp_payload_parse(&in->cfg.scan, code, len, tp_now_ms(), &pl, why.text,
+                          sizeof why.text);
+    if (st != TP_OK) {
+        tp_msg_set(msg, "%s", why.text);
+        return st;
+    }
+    if (pl.kind != TP_PAYLOAD_MEMBER) {
+        tp_msg_set(msg, "That is a receipt code, not a member code; scan the customer's card "
+                   "or app pass.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
     tp_lookup_job job;
     memset(&job, 0, sizeof job);
-    st = normalise_code(code, job.code, sizeof job.code, msg);
-    if (st != TP_OK)
-        return st;
+    tp_copy(job.code, sizeof job.code, pl.member_code);
     tp_copy(job.txn, sizeof job.txn, txn_id);
     tp_copy(t->code, sizeof t->code, job.code);
     if (tp_queue_push(&in->lookup_q, &job) != 0)

@@ -53,7 +53,22 @@ const char tp_config_defaults_ini[] =
     "; Awards written per database transaction (group commit).\n"
     "batch_max = 256\n"
     "; Loyalty transactions open at once.\n"
-    "max_open_transactions = 64\n";
+    "max_open_transactions = 64\n"
+    "\n"
+    "[scan]\n"
+    "; Member codes: letters, digits, '-', '_' and '.'; length limits.\n"
+    "code_min_length = 4\n"
+    "code_max_length = 64\n"
+    "; none, ean13, upc or luhn: the check digit printed member cards carry.\n"
+    "check_digit = none\n"
+    "; A loyalty link whose {code} part is the member code, e.g.\n"
+    "; https://loyalty.example.com/m/{code}. Empty: links are refused.\n"
+    "url_pattern =\n"
+    "; Ed25519 public key (64 hex characters) that signs app passes of the\n"
+    "; form v1|code|expiry-ms|signature. Empty: signed passes are refused.\n"
+    "token_public_key =\n"
+    "; 32-byte key (64 hex characters) for the check on printed receipt codes.\n"
+    "receipt_code_key =\n";
 
 typedef struct parse_ctx {
     tp_config cfg;
@@ -247,6 +262,17 @@ static int on_key(void *user, const char *section, const char *key,
         if (parse_int(value, 1, 10000, &n))
             return fail(c, section, key, "must be from 1 to 10000.");
         cfg->max_open_transactions = (int)n;
+    } else if (strcmp(section, "scan") == 0) {
+        char why[TP_MESSAGE_MAX];
+        tp_status st = tp_payload_config_set(&cfg->scan, key, value, why, sizeof why);
+        if (st == TP_ERR_NOT_FOUND)
+            return fail(c, section, key, "is not a setting tillpoints knows; check its spelling.");
+        if (st != TP_OK) {
+            if (!c->failed)
+                tp_msg_set(c->msg, "%s line %d: [scan] %s", c->source, c->line, why);
+            c->failed = 1;
+            return 0;
+        }
     } else {
         return fail(c, section, key, "is not a setting tillpoints knows; check its spelling.");
     }
@@ -260,6 +286,7 @@ static tp_status parse_defaults(parse_ctx *c, tp_message *msg)
     c->msg = msg;
     c->source = "built-in defaults";
     c->text = tp_config_defaults_ini;
+    c->cfg.scan = tp_payload_config_default();
     if (ini_parse_stream(read_line, c, on_key, c) != 0 || c->failed) {
         /* The defaults are part of the build; failing here is a bug. */
         if (!c->failed)
@@ -276,6 +303,11 @@ static tp_status finish(parse_ctx *c, int rc, tp_config *out, tp_message *msg)
     if (rc != 0) {
         tp_msg_set(msg, "%s line %d: this line is not 'key = value' or '[section]'.",
                    c->source, rc);
+        return TP_ERR_CONFIG;
+    }
+    char why[TP_MESSAGE_MAX];
+    if (tp_payload_config_check(&c->cfg.scan, why, sizeof why) != TP_OK) {
+        tp_msg_set(msg, "%s: [scan] %s", c->source, why);
         return TP_ERR_CONFIG;
     }
     *out = c->cfg;

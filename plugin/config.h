@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "payload.h"
 #include "tillpoints/tillpoints.h"
 
 #define TP_CFG_PATH_MAX 4096
@@ -39,6 +40,7 @@ typedef struct tp_config {
     char currency[4];
     char database[TP_CFG_PATH_MAX];
     tp_rules_config rules;
+    tp_payload_config scan;    /* [scan]: what a member code looks like */
     int queue_capacity;        /* pending durable jobs */
     int batch_max;             /* jobs per group commit */
     int max_open_transactions;

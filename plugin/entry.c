@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "instance.h"
@@ -239,7 +240,8 @@ static int entry_init(const char *plugin_path)
     (void)plugin_path;
     /* SQLite must be usable from several threads, each with its own
      * connection; anything less would be a broken build. */
-    return sqlite3_threadsafe() != 0 && sqlite3_initialize() == SQLITE_OK;
+    return sqlite3_threadsafe() != 0 && sqlite3_initialize() == SQLITE_OK &&
+           sodium_init() >= 0; /* signed passes; safe to call repeatedly */
 }
 
 static void entry_deinit(void)

@@ -66,11 +66,11 @@ static void loaded_plugin_runs_a_checkout(void **state)
         fail_msg("%s", err);
     const tp_plugin *p = tp_hostlib_plugin(h);
     const tp_checkout_ext *co = tp_hostlib_checkout(h);
-    tp_member_new m = {.code = "M1", .name = "Ann"};
+    tp_member_new m = {.code = "M-0001", .name = "Ann"};
     tp_message msg;
     assert_int_equal(tp_hostlib_admin(h)->member_add(p, &m, &msg), TP_OK);
     assert_int_equal(co->begin(p, "T", NULL, &msg), TP_OK);
-    assert_int_equal(co->scan(p, "T", "M1", &msg), TP_OK);
+    assert_int_equal(co->scan(p, "T", "M-0001", &msg), TP_OK);
     tp_line l = {.amount_minor = 4321};
     tp_receipt r = {.receipt_id = "R", .currency = "EUR", .lines = &l, .line_count = 1};
     assert_int_equal(co->complete(p, "T", &r, NULL, &msg), TP_OK);
