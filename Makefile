@@ -8,7 +8,7 @@ LIBDIR   ?= $(PREFIX)/lib/$(TRIPLET)
 BUILD    ?= build
 SAN      ?=
 
-PKGS     := sqlite3 inih libsodium
+PKGS     := sqlite3 inih libsodium libserialport zbar libevdev libpng
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -17,7 +17,7 @@ CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Iplugin -Idri
             -DTP_INSTALLED_PLUGIN='"$(LIBDIR)/tillpoints/tillpoints.so"'
 CFLAGS   ?= -g -O2
 ALL_CFLAGS = $(WARN) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -pthread
-LDLIBS_PLUGIN = $(PKG_LIBS) -pthread
+LDLIBS_PLUGIN = $(PKG_LIBS) -lcsv -pthread
 # The shipped plugin must never abort its host, so assert() is compiled out
 # of plain builds; sanitizer builds keep the invariant checks.
 ifneq ($(SAN),1)
@@ -101,7 +101,7 @@ FUZZ_CFLAGS  := -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFA
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 build/fuzz/%: tests/fuzz/%.c $(PLUGIN_SRC) $(wildcard plugin/*.h drivers/*.h host-shim/*.h) $(HEADERS)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PLUGIN_SRC) $(FUZZ_EXTRA_$*) $(PKG_LIBS) -pthread
+	clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PLUGIN_SRC) $(FUZZ_EXTRA_$*) $(PKG_LIBS) -lcsv -pthread
 
 define run_fuzzers
 	@set -e; for f in $(FUZZERS); do n=$$(basename $$f); c=tests/fuzz/corpus/$${n#fuzz_}; \

@@ -261,7 +261,7 @@ static void cmd_member(till *t, int argc, char **argv)
             }
         }
         tp_member_new m = {.code = argv[2], .name = name, .phone = phone, .email = email};
-        tp_status st = t->ad->member_add(t->p, &m, &msg);
+        tp_status st = t->ad->member_add(t->p, &m, NULL, &msg);
         if (refused(t, st, &msg) == 0)
             say("  Member %s added: %s.", argv[2], name[0] ? name : "(no name)");
         return;

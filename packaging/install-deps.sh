@@ -3,7 +3,7 @@
 # any is missing. As root it runs apt-get; otherwise it prints the command.
 set -eu
 PKGS="gcc g++ make pkg-config sqlite3 libsqlite3-dev libinih-dev libsodium-dev libcmocka-dev \
-libjansson-dev libserialport-dev libzbar-dev libevdev-dev libpq-dev \
+libjansson-dev libcsv-dev libpng-dev libserialport-dev libzbar-dev libevdev-dev libpq-dev \
 valgrind clang cppcheck binutils"
 missing=""
 for p in $PKGS; do

@@ -1,13 +1,18 @@
 /*
- * admin.c — the admin extension (see ext/admin.h). Blocking calls on the
- * admin connection, serialised by admin_lock.
+ * admin.c — the admin extension (see ext/admin.h): argument checks and the
+ * admin connection's lock; the work is in members.c, ledger.c, csvio.c and
+ * verify.c. Calls are blocking and serialised by admin_lock.
  */
 #include <string.h>
 #include <time.h>
 
+#include "csvio.h"
 #include "instance.h"
+#include "ledger.h"
+#include "members.h"
 #include "tillpoints/ext/admin.h"
 #include "util.h"
+#include "verify.h"
 
 static tp_status admin_ready(const tp_plugin *plugin, tp_instance **in, tp_message *msg)
 {
@@ -23,6 +28,13 @@ static tp_status admin_ready(const tp_plugin *plugin, tp_instance **in, tp_messa
     }
     return TP_OK;
 }
+
+#define LOCKED(in, call)                                                                      \
+    do {                                                                                      \
+        pthread_mutex_lock(&(in)->admin_lock);                                                \
+        st = (call);                                                                          \
+        pthread_mutex_unlock(&(in)->admin_lock);                                              \
+    } while (0)
 
 static tp_status check_text(const char *s, size_t max, const char *what, tp_message *msg)
 {
@@ -40,65 +52,185 @@ static tp_status check_text(const char *s, size_t max, const char *what, tp_mess
     return TP_OK;
 }
 
-static tp_status admin_member_add(const tp_plugin *plugin, const tp_member_new *m,
-                                  tp_message *msg)
+static tp_status check_code(const char *code, const char *what, tp_message *msg)
 {
-    tp_instance *in;
-    tp_status st = admin_ready(plugin, &in, msg);
-    if (st != TP_OK)
-        return st;
-    if (!m || !m->code) {
-        tp_msg_set(msg, "A member needs a code.");
+    size_t n = code ? tp_bounded_len(code, TP_MEMBER_CODE_MAX) : (size_t)-1;
+    if (n == (size_t)-1 || !tp_is_member_code(code, n, NULL)) {
+        tp_msg_set(msg, "A %s is 1 to %d letters, digits, '-', '_' or '.'.", what,
+                   TP_MEMBER_CODE_MAX);
         return TP_ERR_INVALID_ARGUMENT;
     }
-    size_t n = tp_bounded_len(m->code, TP_MEMBER_CODE_MAX);
-    if (n == (size_t)-1) {
-        tp_msg_set(msg, "The member code is longer than %d characters.", TP_MEMBER_CODE_MAX);
-        return TP_ERR_TOO_LONG;
-    }
-    if (!tp_is_member_code(m->code, n, NULL)) {
-        tp_msg_set(msg, "A member code is letters, digits, '-', '_' or '.' only.");
-        return TP_ERR_INVALID_ARGUMENT;
-    }
-    if ((st = check_text(m->name, TP_NAME_MAX, "name", msg)) != TP_OK ||
-        (st = check_text(m->phone, TP_PHONE_MAX, "phone number", msg)) != TP_OK ||
-        (st = check_text(m->email, TP_EMAIL_MAX, "email address", msg)) != TP_OK)
-        return st;
-    pthread_mutex_lock(&in->admin_lock);
-    st = tp_store_add_member(in->admin_store, m->code, m->name, m->phone, m->email,
-                             tp_now_ms(), msg);
-    pthread_mutex_unlock(&in->admin_lock);
-    return st;
+    return TP_OK;
 }
 
-static tp_status admin_member_get(const tp_plugin *plugin, const char *code,
+static tp_status admin_member_add(const tp_plugin *plugin, const tp_member_new *m,
                                   tp_member_info *out, tp_message *msg)
 {
     tp_instance *in;
     tp_status st = admin_ready(plugin, &in, msg);
     if (st != TP_OK)
         return st;
-    if (!code || !out) {
-        tp_msg_set(msg, "A member code and a place for the answer are needed.");
+    if (!m) {
+        tp_msg_set(msg, "No member was given.");
         return TP_ERR_INVALID_ARGUMENT;
     }
-    if (tp_bounded_len(code, TP_MEMBER_CODE_MAX) == (size_t)-1) {
-        tp_msg_set(msg, "The member code is longer than %d characters.", TP_MEMBER_CODE_MAX);
-        return TP_ERR_TOO_LONG;
-    }
-    tp_member_row row;
+    if ((st = check_code(m->code, "member code", msg)) != TP_OK ||
+        (m->app_id && *m->app_id && (st = check_code(m->app_id, "app id", msg)) != TP_OK) ||
+        (st = check_text(m->name, TP_NAME_MAX, "name", msg)) != TP_OK)
+        return st;
+    char phone[TP_PHONE_MAX + 1] = "", email[TP_EMAIL_MAX + 1] = "";
+    if (m->phone && *m->phone &&
+        (st = tp_normalise_phone(m->phone, in->cfg.default_country_code, phone, sizeof phone,
+                                 msg)) != TP_OK)
+        return st;
+    if (m->email && *m->email &&
+        (st = tp_normalise_email(m->email, email, sizeof email, msg)) != TP_OK)
+        return st;
     pthread_mutex_lock(&in->admin_lock);
-    st = tp_store_find_member(in->admin_store, code, &row, msg);
+    st = tp_store_add_member(in->admin_store, m->code, m->name, phone[0] ? phone : NULL,
+                             email[0] ? email : NULL, m->app_id, tp_now_ms(), msg);
+    tp_member_row row;
+    if (st == TP_OK && out &&
+        (st = tp_store_find_member(in->admin_store, m->code, &row, msg)) == TP_OK)
+        tp_member_info_from_row(out, &row);
     pthread_mutex_unlock(&in->admin_lock);
+    return st;
+}
+
+static tp_status admin_member_add_card(const tp_plugin *plugin, const char *member,
+                                       const char *card, tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
     if (st != TP_OK)
         return st;
-    memset(out, 0, sizeof *out);
-    tp_copy(out->code, sizeof out->code, row.code);
-    tp_copy(out->name, sizeof out->name, row.name);
-    tp_copy(out->phone, sizeof out->phone, row.phone);
-    tp_copy(out->email, sizeof out->email, row.email);
-    out->balance = row.balance;
-    return TP_OK;
+    LOCKED(in, tp_members_add_card(in->admin_store, &in->cfg, member, card, msg));
+    return st;
+}
+
+static tp_status admin_member_get(const tp_plugin *plugin, const char *key, tp_member_info *out,
+                                  tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    if (!out) {
+        tp_msg_set(msg, "No place for the answer was given.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    tp_member_row row;
+    LOCKED(in, tp_members_resolve(in->admin_store, &in->cfg, key, &row, msg));
+    if (st == TP_OK)
+        tp_member_info_from_row(out, &row);
+    return st;
+}
+
+static tp_status admin_member_find(const tp_plugin *plugin, const char *query,
+                                   tp_member_info *out, size_t cap, size_t *count,
+                                   tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    if (!out || !count || cap == 0) {
+        tp_msg_set(msg, "No place for the answers was given.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    LOCKED(in, tp_members_find(in->admin_store, &in->cfg, query, out, cap, count, msg));
+    return st;
+}
+
+static tp_status admin_activity(const tp_plugin *plugin, const tp_activity_query *q,
+                                tp_activity_row *rows, size_t *count, tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    if (!q || !rows || !count) {
+        tp_msg_set(msg, "A query and a place for the rows are needed.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    LOCKED(in, tp_ledger_activity(in->admin_store, &in->cfg, q, rows, count, msg));
+    return st;
+}
+
+static tp_status admin_adjust(const tp_plugin *plugin, const tp_adjustment *adj,
+                              tp_activity_row *entry, tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    if (!adj) {
+        tp_msg_set(msg, "No adjustment was given.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    LOCKED(in, tp_ledger_adjust(in->admin_store, &in->cfg, adj, entry, msg));
+    return st;
+}
+
+static tp_status admin_bulk_adjust(const tp_plugin *plugin, const tp_bulk_adjustment *b,
+                                   tp_progress_fn progress, void *user, tp_bulk_result *result,
+                                   tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    if (!b || !result) {
+        tp_msg_set(msg, "No bulk adjustment was given.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    LOCKED(in, tp_ledger_bulk(in->admin_store, &in->cfg, b, progress, user, result, msg));
+    return st;
+}
+
+static tp_status admin_import_csv(const tp_plugin *plugin, const char *path, uint32_t flags,
+                                  const char *staff, tp_progress_fn progress,
+                                  tp_problem_fn problem, void *user, tp_import_result *result,
+                                  tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    if (!result) {
+        tp_msg_set(msg, "No place for the result was given.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    LOCKED(in, tp_csv_import(in->admin_store, &in->cfg, path, flags, staff, progress, problem,
+                             user, result, msg));
+    return st;
+}
+
+static tp_status admin_export_csv(const tp_plugin *plugin, const char *path, uint64_t *rows,
+                                  tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    uint64_t n = 0;
+    LOCKED(in, tp_csv_export(in->admin_store, path, &n, msg));
+    if (rows)
+        *rows = n;
+    return st;
+}
+
+static tp_status admin_verify(const tp_plugin *plugin, tp_problem_fn problem, void *user,
+                              tp_verify_result *result, tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    tp_verify_result local;
+    LOCKED(in, tp_verify(in->admin_store, &in->cfg, problem, user, result ? result : &local,
+                         msg));
+    return st;
 }
 
 static tp_status admin_flush(const tp_plugin *plugin, int64_t timeout_ms, tp_message *msg)
@@ -123,6 +255,14 @@ static tp_status admin_flush(const tp_plugin *plugin, int64_t timeout_ms, tp_mes
 
 const tp_admin_ext tp_admin_extension = {
     .member_add = admin_member_add,
+    .member_add_card = admin_member_add_card,
     .member_get = admin_member_get,
+    .member_find = admin_member_find,
+    .activity = admin_activity,
+    .adjust = admin_adjust,
+    .bulk_adjust = admin_bulk_adjust,
+    .import_csv = admin_import_csv,
+    .export_csv = admin_export_csv,
+    .verify = admin_verify,
     .flush = admin_flush,
 };

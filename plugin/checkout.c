@@ -202,7 +202,9 @@ static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
                            &a->eligible_minor, msg);
     if (st != TP_OK)
         return st;
-    a->points = t->code[0] ? tp_rules_points(&in->cfg.rules, a->eligible_minor) : 0;
+    a->points = t->code[0] ? tp_rules_award(&in->cfg.rules, a->eligible_minor, when,
+                                            in->cfg.location, 0)
+                           : 0;
     a->time_ms = when;
     a->line_count = (int32_t)receipt->line_count;
     tp_copy(a->txn, sizeof a->txn, t->id);

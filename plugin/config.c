@@ -30,6 +30,8 @@ const char tp_config_defaults_ini[] =
     "; SQLite database file (created 0600). Relative paths are taken from\n"
     "; the config file's directory, or the current directory without one.\n"
     "database = tillpoints.db\n"
+    "; Calling code for phone numbers typed without one (49 = Germany).\n"
+    "default_country_code = 49\n"
     "\n"
     "[program]\n"
     "; spend: points per amount spent; visits: one stamp per visit.\n"
@@ -46,6 +48,18 @@ const char tp_config_defaults_ini[] =
     "; Comma-separated categories and SKUs that never earn.\n"
     "exclude_categories =\n"
     "exclude_skus =\n"
+    "; visits: at most one stamp per member within this many hours; 0 = none.\n"
+    "visit_period_hours = 0\n"
+    "; Whether adjustments may take a balance below zero.\n"
+    "allow_negative_balance = no\n"
+    "\n"
+    "; Campaigns (any number of sections, at most 16):\n"
+    "; [campaign \"double-december\"]\n"
+    "; multiplier = 2            ; or: bonus = 50 (fixed points per receipt)\n"
+    "; start = 2026-12-01        ; UTC, inclusive (YYYY-MM-DD[THH:MM[:SS]][Z])\n"
+    "; end = 2027-01-01          ; UTC, exclusive\n"
+    "; location = store-1        ; optional: only this location\n"
+    "; retro = no                ; also for retroactive credits\n"
     "\n"
     "[limits]\n"
     "; Awards waiting for the disk before checkout reports 'busy'.\n"
@@ -169,6 +183,83 @@ static int parse_list(const char *v, char list[][64 + 1], int *count)
     return 0;
 }
 
+static int parse_bool(const char *v)
+{
+    if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on"))
+        return 1;
+    if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off"))
+        return 0;
+    return -1;
+}
+
+static int valid_id(const char *v);
+
+/* [campaign "name"]: libinih gives the section text as written. Keys of
+ * one section go to the campaign with that name, created on first use. */
+static int campaign_key(parse_ctx *c, const char *section, const char *key, const char *value)
+{
+    tp_rules_config *r = &c->cfg.rules;
+    const char *name = section + 8;
+    while (*name == ' ')
+        name++;
+    size_t len = strlen(name);
+    if (len >= 2 && name[0] == '"' && name[len - 1] == '"') {
+        name++;
+        len -= 2;
+    }
+    if (len == 0 || len > TP_CFG_ID_MAX)
+        return fail(c, section, key, "belongs to a campaign section that needs a name: "
+                                     "[campaign \"name\"].");
+    char id[TP_CFG_ID_MAX + 1];
+    memcpy(id, name, len);
+    id[len] = '\0';
+    tp_campaign *cp = NULL;
+    for (int i = 0; i < r->n_campaigns; i++)
+        if (strcmp(r->campaigns[i].name, id) == 0)
+            cp = &r->campaigns[i];
+    if (!cp) {
+        if (r->n_campaigns >= TP_CAMPAIGNS_MAX)
+            return fail(c, section, key, "is in one campaign too many (at most 16).");
+        cp = &r->campaigns[r->n_campaigns++];
+        memset(cp, 0, sizeof *cp);
+        tp_copy(cp->name, sizeof cp->name, id);
+        cp->multiplier = 1;
+        cp->end_ms = INT64_MAX;
+    }
+    int64_t n = 0;
+    if (strcmp(key, "multiplier") == 0) {
+        if (parse_int(value, 1, 100, &n))
+            return fail(c, section, key, "must be a whole number from 1 to 100.");
+        cp->multiplier = n;
+    } else if (strcmp(key, "bonus") == 0) {
+        if (parse_int(value, 0, 1000000, &n))
+            return fail(c, section, key, "must be a whole number of points from 0 to 1000000.");
+        cp->bonus = n;
+    } else if (strcmp(key, "start") == 0 || strcmp(key, "end") == 0) {
+        if (tp_parse_utc(value, &n) != 0)
+            return fail(c, section, key, "must be a UTC date such as 2026-12-01 or "
+                                         "2026-12-01T08:00Z.");
+        if (key[0] == 's')
+            cp->start_ms = n;
+        else
+            cp->end_ms = n;
+    } else if (strcmp(key, "location") == 0) {
+        if (!valid_id(value))
+            return fail(c, section, key, "must be a location id (1-32 letters, digits, '-', "
+                                         "'_' or '.').");
+        tp_copy(cp->location, sizeof cp->location, value);
+    } else if (strcmp(key, "retro") == 0) {
+        int b = parse_bool(value);
+        if (b < 0)
+            return fail(c, section, key, "must be yes or no.");
+        cp->retro = b;
+    } else {
+        return fail(c, section, key, "is not a campaign setting (multiplier, bonus, start, "
+                                     "end, location, retro).");
+    }
+    return 1;
+}
+
 static int valid_id(const char *v)
 {
     size_t n = strlen(v);
@@ -212,6 +303,21 @@ static int on_key(void *user, const char *section, const char *key,
             r = snprintf(cfg->database, sizeof cfg->database, "%s", value);
         if (r < 0 || (size_t)r >= sizeof cfg->database)
             return fail(c, section, key, "is too long.");
+    } else if (IS("store", "default_country_code")) {
+        if (parse_int(value, 1, 999, &n))
+            return fail(c, section, key, "must be a calling code from 1 to 999, such as 49.");
+        cfg->default_country_code = (int)n;
+    } else if (IS("program", "visit_period_hours")) {
+        if (parse_int(value, 0, 24 * 366, &n))
+            return fail(c, section, key, "must be a whole number of hours from 0 to 8784.");
+        cfg->rules.visit_period_ms = n * 3600 * 1000;
+    } else if (IS("program", "allow_negative_balance")) {
+        int b = parse_bool(value);
+        if (b < 0)
+            return fail(c, section, key, "must be yes or no.");
+        cfg->allow_negative_balance = b;
+    } else if (strncmp(section, "campaign", 8) == 0) {
+        return campaign_key(c, section, key, value);
     } else if (IS("program", "kind")) {
         if (strcmp(value, "spend") == 0)
             cfg->rules.kind = TP_PROGRAM_SPEND;
@@ -304,6 +410,14 @@ static tp_status finish(parse_ctx *c, int rc, tp_config *out, tp_message *msg)
         tp_msg_set(msg, "%s line %d: this line is not 'key = value' or '[section]'.",
                    c->source, rc);
         return TP_ERR_CONFIG;
+    }
+    const tp_rules_config *r = &c->cfg.rules;
+    for (int i = 0; i < r->n_campaigns; i++) {
+        if (r->campaigns[i].start_ms >= r->campaigns[i].end_ms) {
+            tp_msg_set(msg, "%s: campaign %s ends before it starts.", c->source,
+                       r->campaigns[i].name);
+            return TP_ERR_CONFIG;
+        }
     }
     char why[TP_MESSAGE_MAX];
     if (tp_payload_config_check(&c->cfg.scan, why, sizeof why) != TP_OK) {

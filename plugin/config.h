@@ -21,6 +21,19 @@
 typedef enum tp_program_kind { TP_PROGRAM_SPEND, TP_PROGRAM_VISITS } tp_program_kind;
 typedef enum tp_rounding { TP_ROUND_FLOOR, TP_ROUND_NEAREST, TP_ROUND_CEIL } tp_rounding;
 
+#define TP_CAMPAIGNS_MAX 16
+
+/* A bonus over a date window: a multiplier of the base points, or a fixed
+ * bonus, optionally at one location only. */
+typedef struct tp_campaign {
+    char name[TP_CFG_ID_MAX + 1];
+    int64_t multiplier;        /* >= 1; 1 = none */
+    int64_t bonus;             /* fixed points added; 0 = none */
+    int64_t start_ms, end_ms;  /* [start, end) UTC */
+    char location[TP_CFG_ID_MAX + 1]; /* "" = every location */
+    int retro;                 /* also applies to retroactive credits */
+} tp_campaign;
+
 typedef struct tp_rules_config {
     tp_program_kind kind;
     int64_t points_per_unit;   /* spend: points for each unit_minor spent */
@@ -32,6 +45,10 @@ typedef struct tp_rules_config {
     char excluded_categories[TP_CFG_LIST_MAX][64 + 1];
     int n_excluded_skus;
     char excluded_skus[TP_CFG_LIST_MAX][64 + 1];
+    int64_t visit_period_ms;   /* visits: at most one stamp per member per
+                                  period; 0 = every visit */
+    int n_campaigns;
+    tp_campaign campaigns[TP_CAMPAIGNS_MAX];
 } tp_rules_config;
 
 typedef struct tp_config {
@@ -41,6 +58,8 @@ typedef struct tp_config {
     char database[TP_CFG_PATH_MAX];
     tp_rules_config rules;
     tp_payload_config scan;    /* [scan]: what a member code looks like */
+    int default_country_code;  /* phone numbers without +: E.164 country */
+    int allow_negative_balance;
     int queue_capacity;        /* pending durable jobs */
     int batch_max;             /* jobs per group commit */
     int max_open_transactions;

@@ -43,13 +43,18 @@ void tp_instance_post(tp_instance *in, const tp_outcome *o)
     node->next = NULL;
     node->o = *o;
     pthread_mutex_lock(&in->events_lock);
+    /* One callback request per non-empty list: on_main_thread takes the
+     * whole list at once, so a request is already pending when the list
+     * had entries. A batch of 256 awards costs one wake-up, not 256. */
+    int was_empty = in->events_head == NULL;
     if (in->events_tail)
         in->events_tail->next = node;
     else
         in->events_head = node;
     in->events_tail = node;
     pthread_mutex_unlock(&in->events_lock);
-    in->host->request_callback(in->host);
+    if (was_empty)
+        in->host->request_callback(in->host);
 }
 
 void tp_instance_disable(tp_instance *in, const char *why)
@@ -146,7 +151,7 @@ static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
     in->txns = calloc((size_t)in->cfg.max_open_transactions, sizeof *in->txns);
     if (!in->txns || tp_queue_init(&in->write_q, sizeof(tp_write_job),
                                    (size_t)in->cfg.queue_capacity) != 0 ||
-        tp_queue_init(&in->lookup_q, sizeof(tp_lookup_job), 256) != 0) {
+        tp_queue_init(&in->lookup_q, sizeof(tp_lookup_job), 1024) != 0) {
         tp_msg_set(msg, "Out of memory starting loyalty.");
         return TP_ERR_NO_MEMORY;
     }

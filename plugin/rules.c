@@ -106,14 +106,41 @@ int64_t tp_rules_points(const tp_rules_config *rules, int64_t eligible_minor)
     return points;
 }
 
+int64_t tp_rules_award(const tp_rules_config *rules, int64_t eligible_minor, int64_t time_ms,
+                       const char *location, int retro)
+{
+    int64_t base = tp_rules_points(rules, eligible_minor);
+    if (base <= 0)
+        return 0;
+    int64_t mult = 1, bonus = 0;
+    for (int i = 0; i < rules->n_campaigns; i++) {
+        const tp_campaign *c = &rules->campaigns[i];
+        if (time_ms < c->start_ms || time_ms >= c->end_ms || (retro && !c->retro))
+            continue;
+        if (c->location[0] && (!location || strcmp(c->location, location) != 0))
+            continue;
+        if (c->multiplier > mult)
+            mult = c->multiplier;
+        bonus += c->bonus;
+    }
+    /* base <= 1e17 only in a pathological config; multipliers are <= 100
+     * and the cap keeps sane programs far from overflow. */
+    int64_t total = base > INT64_MAX / mult ? INT64_MAX : base * mult;
+    total = total > INT64_MAX - bonus ? INT64_MAX : total + bonus;
+    if (rules->cap_per_receipt > 0 && total > rules->cap_per_receipt)
+        total = rules->cap_per_receipt;
+    return total;
+}
+
 int64_t tp_rules_refund_points(const tp_rules_config *rules, int64_t earned,
                                int64_t eligible_minor, int64_t refunded_before_minor,
-                               int64_t refund_minor, int64_t reversed_before)
+                               int64_t refund_minor, int64_t reversed_before, int64_t time_ms,
+                               const char *location)
 {
     int64_t remaining = eligible_minor - refunded_before_minor - refund_minor;
     if (remaining < 0)
         remaining = 0;
-    int64_t keep = remaining > 0 ? tp_rules_points(rules, remaining) : 0;
+    int64_t keep = remaining > 0 ? tp_rules_award(rules, remaining, time_ms, location, 0) : 0;
     if (keep > earned)
         keep = earned;
     int64_t reverse = earned - keep - reversed_before;

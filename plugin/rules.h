@@ -20,18 +20,28 @@ tp_status tp_rules_eligible(const tp_rules_config *rules, const tp_line *lines,
                             size_t count, int64_t *total_minor,
                             int64_t *eligible_minor, tp_message *msg);
 
-/* Points (or stamps) that `eligible_minor` earns under `rules`, after the
- * minimum and the per-receipt cap. Never negative. */
+/* Base points (or stamps) that `eligible_minor` earns under `rules`, after
+ * the minimum and the per-receipt cap, before campaigns. Never negative. */
 int64_t tp_rules_points(const tp_rules_config *rules, int64_t eligible_minor);
+
+/* Points a receipt at `time_ms` and `location` earns including campaigns:
+ * the largest active multiplier applies to the base, then every active
+ * fixed bonus is added; campaigns only reward a receipt that earns base
+ * points, and a retroactive credit (`retro`) only gets campaigns marked
+ * retro. The per-receipt cap bounds the total. */
+int64_t tp_rules_award(const tp_rules_config *rules, int64_t eligible_minor, int64_t time_ms,
+                       const char *location, int retro);
 
 /* Points to reverse when `refund_minor` more of a receipt's eligible amount
  * is refunded, `refunded_before_minor` having been refunded already:
- * earned - points(remaining) - reversed_before, never below 0. Because
+ * earned - award(remaining) - reversed_before, never below 0, where award()
+ * applies the campaigns that applied to the sale (same time and location). Because
  * every step recomputes from the remaining amount with the same rounding,
  * any sequence of partial refunds reverses at most what was earned, and a
  * full refund reverses exactly that. */
 int64_t tp_rules_refund_points(const tp_rules_config *rules, int64_t earned,
                                int64_t eligible_minor, int64_t refunded_before_minor,
-                               int64_t refund_minor, int64_t reversed_before);
+                               int64_t refund_minor, int64_t reversed_before, int64_t time_ms,
+                               const char *location);
 
 #endif

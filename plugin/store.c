@@ -94,14 +94,37 @@ static const char *const schema_v1 =
     "           WHERE r.reverses = NEW.reverses) + NEW.points < 0;"
     "  END;";
 
+/* v2: members get an app id and alternate codes (cards); phone, email and
+ * name become searchable; ledger entries carry a customer-visible comment;
+ * the per-member index also covers points, so a balance is an index-only
+ * sum. Phone and email are not unique: a family may share one, and the
+ * retro dialog shows several matches for choice. */
+static const char *const schema_v2 =
+    "ALTER TABLE members ADD COLUMN app_id TEXT CHECK(app_id IS NULL OR"
+    "  length(app_id) BETWEEN 1 AND 128);"
+    "CREATE UNIQUE INDEX members_app_id ON members(app_id) WHERE app_id IS NOT NULL;"
+    "CREATE INDEX members_phone ON members(phone) WHERE phone IS NOT NULL;"
+    "CREATE INDEX members_email ON members(email) WHERE email IS NOT NULL;"
+    "CREATE INDEX members_name ON members(name COLLATE NOCASE);"
+    "CREATE TABLE member_cards("
+    "  code TEXT PRIMARY KEY CHECK(length(code) BETWEEN 1 AND 128),"
+    "  member_id INTEGER NOT NULL REFERENCES members(id),"
+    "  added_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX member_cards_member ON member_cards(member_id);"
+    "ALTER TABLE ledger ADD COLUMN comment TEXT NOT NULL DEFAULT ''"
+    "  CHECK(length(comment) <= 200);"
+    "DROP INDEX ledger_member;"
+    "CREATE INDEX ledger_member ON ledger(member_id, id, points);"
+    "CREATE INDEX ledger_staff ON ledger(staff, id);";
+
 /* Forward migrations: migrations[i] takes user_version i to i+1. */
-static const char *const migrations[] = {schema_v1};
+static const char *const migrations[] = {schema_v1, schema_v2};
 
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_FIND_RECEIPT, S_FIND_MEMBER, S_MEMBER_BY_ID, S_BALANCE, S_INS_RECEIPT,
     S_INS_LEDGER, S_FIND_LEDGER, S_FIND_REFUND, S_SUM_REFUNDS, S_SUM_REVERSED,
-    S_INS_REFUND, S_INS_MEMBER, S_COUNT
+    S_INS_REFUND, S_INS_MEMBER, S_RECENT_VISIT, S_COUNT
 };
 
 static const char *const sql[S_COUNT] = {
@@ -112,12 +135,20 @@ static const char *const sql[S_COUNT] = {
     [S_RELEASE] = "RELEASE job",
     [S_ROLLBACK_TO] = "ROLLBACK TO job",
     [S_FIND_RECEIPT] = "SELECT id, total_minor, eligible_minor, COALESCE(member_id, 0),"
-                       " scanned_code, line_count FROM receipts"
+                       " scanned_code, line_count, time_ms FROM receipts"
                        " WHERE location = ?1 AND receipt = ?2",
-    [S_FIND_MEMBER] = "SELECT id, code, name, COALESCE(phone, ''), COALESCE(email, '')"
-                      " FROM members WHERE code = ?1",
-    [S_MEMBER_BY_ID] = "SELECT id, code, name, COALESCE(phone, ''), COALESCE(email, '')"
-                       " FROM members WHERE id = ?1",
+    /* A scanned code may be the member code, a card, or the app id. */
+    [S_FIND_MEMBER] = "SELECT id, code, name, COALESCE(phone, ''), COALESCE(email, ''),"
+                      " COALESCE(app_id, ''), created_ms FROM members WHERE code = ?1"
+                      " UNION ALL SELECT m.id, m.code, m.name, COALESCE(m.phone, ''),"
+                      " COALESCE(m.email, ''), COALESCE(m.app_id, ''), m.created_ms"
+                      " FROM member_cards c JOIN members m ON m.id = c.member_id"
+                      " WHERE c.code = ?1"
+                      " UNION ALL SELECT id, code, name, COALESCE(phone, ''),"
+                      " COALESCE(email, ''), COALESCE(app_id, ''), created_ms"
+                      " FROM members WHERE app_id = ?1 LIMIT 1",
+    [S_MEMBER_BY_ID] = "SELECT id, code, name, COALESCE(phone, ''), COALESCE(email, ''),"
+                       " COALESCE(app_id, ''), created_ms FROM members WHERE id = ?1",
     [S_BALANCE] = "SELECT COALESCE(SUM(points), 0) FROM ledger WHERE member_id = ?1",
     [S_INS_RECEIPT] = "INSERT INTO receipts(location, terminal, receipt, txn, staff, time_ms,"
                       " currency, total_minor, eligible_minor, line_count, member_id,"
@@ -134,8 +165,10 @@ static const char *const sql[S_COUNT] = {
     [S_SUM_REVERSED] = "SELECT COALESCE(SUM(points), 0) FROM ledger WHERE reverses = ?1",
     [S_INS_REFUND] = "INSERT INTO refunds(location, terminal, refund, receipt_id, amount_minor,"
                      " time_ms, journaled_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [S_INS_MEMBER] = "INSERT INTO members(code, name, phone, email, created_ms)"
-                     " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [S_RECENT_VISIT] = "SELECT 1 FROM ledger WHERE member_id = ?1 AND kind IN ('earn', 'retro')"
+                        " AND time_ms > ?2 AND time_ms <= ?3 LIMIT 1",
+    [S_INS_MEMBER] = "INSERT INTO members(code, name, phone, email, created_ms, app_id)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 struct tp_store {
@@ -323,6 +356,8 @@ static int load_member(tp_store *s, int by, sqlite3_int64 id, const char *code,
         tp_copy(row->name, sizeof row->name, col_text(q, 2));
         tp_copy(row->phone, sizeof row->phone, col_text(q, 3));
         tp_copy(row->email, sizeof row->email, col_text(q, 4));
+        tp_copy(row->app_id, sizeof row->app_id, col_text(q, 5));
+        row->created_ms = sqlite3_column_int64(q, 6);
     }
     sqlite3_reset(q);
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
@@ -506,20 +541,45 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award
         return job_failed(s, rc, out, TP_EVENT_AWARD_FAILED);
 
     out->kind = TP_EVENT_AWARD_COMMITTED;
+    int64_t points = job->points;
+    int stamped_recently = 0;
+    if (found && points > 0 && cfg->rules.kind == TP_PROGRAM_VISITS &&
+        cfg->rules.visit_period_ms > 0) {
+        /* The one decision checkout cannot make on the host's thread: it
+         * needs the member's recent visits. */
+        q = stmt(s, S_RECENT_VISIT);
+        sqlite3_bind_int64(q, 1, m.id);
+        sqlite3_bind_int64(q, 2, job->time_ms - cfg->rules.visit_period_ms);
+        sqlite3_bind_int64(q, 3, job->time_ms);
+        rc = sqlite3_step(q);
+        sqlite3_reset(q);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return job_failed(s, rc, out, TP_EVENT_AWARD_FAILED);
+        stamped_recently = rc == SQLITE_ROW;
+        if (stamped_recently)
+            points = 0;
+    }
     if (found) {
-        if (job->points > 0) {
-            rc = insert_ledger(s, cfg, m.id, job->receipt, "earn", job->points, 0, job->staff,
+        if (points > 0) {
+            rc = insert_ledger(s, cfg, m.id, job->receipt, "earn", points, 0, job->staff,
                                job->time_ms);
             if (rc != SQLITE_OK)
                 return job_failed(s, rc, out, TP_EVENT_AWARD_FAILED);
         }
         if (balance_of(s, m.id, &balance) != 0)
             return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_AWARD_FAILED);
-        out->points = job->points;
+        out->points = points;
         outcome_member(out, &m, balance);
-        tp_buf_set(out->message, sizeof out->message,
-                   "Receipt %s: +%lld points for %s; balance %lld.", job->receipt,
-                   (long long)job->points, m.name[0] ? m.name : m.code, (long long)balance);
+        if (stamped_recently)
+            tp_buf_set(out->message, sizeof out->message,
+                       "Receipt %s recorded; %s already got a stamp within the last %lld hours, "
+                       "so this visit earns none. Balance %lld.", job->receipt,
+                       m.name[0] ? m.name : m.code,
+                       (long long)(cfg->rules.visit_period_ms / 3600000), (long long)balance);
+        else
+            tp_buf_set(out->message, sizeof out->message,
+                       "Receipt %s: +%lld points for %s; balance %lld.", job->receipt,
+                       (long long)points, m.name[0] ? m.name : m.code, (long long)balance);
     } else if (job->code[0]) {
         out->status = TP_ERR_NOT_FOUND;
         tp_buf_set(out->message, sizeof out->message,
@@ -566,9 +626,8 @@ tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg, const tp_refu
     }
     sqlite3_int64 receipt_row = sqlite3_column_int64(q, 0);
     int64_t eligible = sqlite3_column_int64(q, 2);
-    int64_t total = sqlite3_column_int64(q, 1);
+    int64_t sale_time = sqlite3_column_int64(q, 6);
     sqlite3_reset(q);
-    (void)total;
 
     int err = 0;
     /* Replay of the same refund id. */
@@ -654,7 +713,8 @@ tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg, const tp_refu
         if (err)
             return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_REFUND_FAILED);
         int64_t reverse = tp_rules_refund_points(&cfg->rules, earned, eligible, refunded_before,
-                                                 amount, reversed_before);
+                                                 amount, reversed_before, sale_time,
+                                                 cfg->location);
         if (reverse > 0) {
             rc = insert_ledger(s, cfg, member_id, job->refund, "reversal", -reverse, earn_id, "",
                                job->time_ms);
@@ -691,12 +751,21 @@ tp_status tp_store_find_member(tp_store *s, const char *code, tp_member_row *row
     return TP_ERR_STORAGE;
 }
 
-tp_status tp_store_add_member(tp_store *s, const char *code, const char *name,
-                              const char *phone, const char *email, int64_t now_ms,
-                              tp_message *msg)
+tp_status tp_store_add_member_in_txn(tp_store *s, const char *code, const char *name,
+                                     const char *phone, const char *email, const char *app_id,
+                                     int64_t now_ms, tp_message *msg)
 {
-    if (tp_store_begin(s, msg) != TP_OK)
-        return TP_ERR_STORAGE;
+    /* A new code must not shadow an existing card or app id either. */
+    tp_member_row other;
+    const char *taken = load_member(s, S_FIND_MEMBER, 0, code, &other) != 0 ? code
+                        : (app_id && *app_id &&
+                           load_member(s, S_FIND_MEMBER, 0, app_id, &other) != 0)
+                            ? app_id
+                            : NULL;
+    if (taken) {
+        tp_msg_set(msg, "The code %s is already used by member %s.", taken, other.code);
+        return TP_ERR_DUPLICATE;
+    }
     sqlite3_stmt *q = stmt(s, S_INS_MEMBER);
     bind_text(q, 1, code);
     bind_text(q, 2, name ? name : "");
@@ -709,6 +778,10 @@ tp_status tp_store_add_member(tp_store *s, const char *code, const char *name,
     else
         sqlite3_bind_null(q, 4);
     sqlite3_bind_int64(q, 5, now_ms);
+    if (app_id && *app_id)
+        bind_text(q, 6, app_id);
+    else
+        sqlite3_bind_null(q, 6);
     int rc = sqlite3_step(q);
     sqlite3_reset(q);
     if (rc != SQLITE_DONE) {
@@ -717,8 +790,39 @@ tp_status tp_store_add_member(tp_store *s, const char *code, const char *name,
             tp_msg_set(msg, "A member with the code %s already exists.", code);
         else
             tp_msg_set(msg, "Cannot add the member: %s.", sqlite3_errmsg(s->db));
-        tp_store_rollback(s);
         return unique ? TP_ERR_DUPLICATE : TP_ERR_STORAGE;
     }
+    return TP_OK;
+}
+
+tp_status tp_store_add_member(tp_store *s, const char *code, const char *name,
+                              const char *phone, const char *email, const char *app_id,
+                              int64_t now_ms, tp_message *msg)
+{
+    if (tp_store_begin(s, msg) != TP_OK)
+        return TP_ERR_STORAGE;
+    tp_status st = tp_store_add_member_in_txn(s, code, name, phone, email, app_id, now_ms, msg);
+    if (st != TP_OK) {
+        tp_store_rollback(s);
+        return st;
+    }
     return tp_store_commit(s, msg);
+}
+
+sqlite3 *tp_store_db(tp_store *s)
+{
+    return s->db;
+}
+
+tp_status tp_store_member_by_id(tp_store *s, int64_t id, tp_member_row *row, tp_message *msg)
+{
+    int f = load_member(s, S_MEMBER_BY_ID, id, NULL, row);
+    if (f == 1 && balance_of(s, row->id, &row->balance) == 0)
+        return TP_OK;
+    if (f == 0) {
+        tp_msg_set(msg, "No member has the id %lld.", (long long)id);
+        return TP_ERR_NOT_FOUND;
+    }
+    tp_msg_set(msg, "Cannot read members: %s.", sqlite3_errmsg(s->db));
+    return TP_ERR_STORAGE;
 }

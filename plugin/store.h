@@ -16,7 +16,7 @@
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
 
-#define TP_SCHEMA_VERSION 1
+#define TP_SCHEMA_VERSION 2
 
 typedef struct tp_store tp_store;
 
@@ -86,6 +86,8 @@ typedef struct tp_member_row {
     char name[TP_NAME_MAX + 1];
     char phone[33];
     char email[129];
+    char app_id[TP_MEMBER_CODE_MAX + 1];
+    int64_t created_ms;
     int64_t balance;
 } tp_member_row;
 
@@ -93,11 +95,24 @@ typedef struct tp_member_row {
 tp_status tp_store_find_member(tp_store *s, const char *code, tp_member_row *row,
                                tp_message *msg);
 
-/* Adds a member in its own transaction. TP_ERR_DUPLICATE when the code is
- * taken. */
+/* Adds a member in its own transaction. TP_ERR_DUPLICATE when the code
+ * or app id is taken (as a code, card or app id). Phone and email must be
+ * normalised by the caller. */
 tp_status tp_store_add_member(tp_store *s, const char *code, const char *name,
-                              const char *phone, const char *email, int64_t now_ms,
-                              tp_message *msg);
+                              const char *phone, const char *email, const char *app_id,
+                              int64_t now_ms, tp_message *msg);
+
+/* The same inside a transaction the caller opened. */
+tp_status tp_store_add_member_in_txn(tp_store *s, const char *code, const char *name,
+                                     const char *phone, const char *email, const char *app_id,
+                                     int64_t now_ms, tp_message *msg);
+
+/* Member by row id, with balance. */
+tp_status tp_store_member_by_id(tp_store *s, int64_t id, tp_member_row *row, tp_message *msg);
+
+/* The connection, for the admin modules' own queries (same thread rules). */
+struct sqlite3;
+struct sqlite3 *tp_store_db(tp_store *s);
 
 /* Last SQLite error text of this connection, for logs. */
 const char *tp_store_errmsg(tp_store *s);

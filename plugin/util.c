@@ -80,6 +80,65 @@ int tp_is_member_code(const char *s, size_t len, char *bad)
     return len > 0;
 }
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (no locale, no TZ:
+ * timegm is a GNU extension, and this is exact and short). */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+int tp_parse_utc(const char *text, int64_t *ms)
+{
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, n = 0;
+    size_t len = strlen(text);
+    if (len > 0 && text[len - 1] == 'Z')
+        len--;
+    if (len == 10 && sscanf(text, "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 && n == 10) {
+        /* date only */
+    } else if (len == 16 && sscanf(text, "%4d-%2d-%2dT%2d:%2d%n", &y, &mo, &d, &h, &mi, &n) == 5 &&
+               n == 16) {
+    } else if (len == 19 &&
+               sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) == 6 &&
+               n == 19) {
+    } else {
+        return -1;
+    }
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
+        mi > 59 || sec > 59 || h < 0 || mi < 0 || sec < 0)
+        return -1;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo == 2 && d == 29 && !leap)
+        return -1;
+    int64_t days = days_from_civil(y, mo, d);
+    *ms = ((days * 24 + h) * 60 + mi) * 60000LL + sec * 1000LL;
+    return 0;
+}
+
+void tp_format_utc(char *buf, size_t cap, int64_t ms)
+{
+    int64_t secs = ms / 1000;
+    int64_t z = secs / 86400 + 719468, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        z--;
+    }
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp + (mp < 10 ? 3 : -9);
+    y += m <= 2;
+    snprintf(buf, cap, "%04lld-%02lld-%02lld %02lld:%02lld", (long long)y, (long long)m,
+             (long long)d, (long long)(rem / 3600), (long long)(rem % 3600 / 60));
+}
+
 int64_t tp_now_ms(void)
 {
     struct timespec ts;

@@ -39,6 +39,13 @@ int tp_is_printable(const char *s, size_t len);
  * '-', '_' and '.' only. Returns 0 and sets *bad to the first other byte. */
 int tp_is_member_code(const char *s, size_t len, char *bad);
 
+/* Parses a UTC time "YYYY-MM-DD", "YYYY-MM-DDTHH:MM" or
+ * "YYYY-MM-DDTHH:MM:SS", with an optional trailing Z, into ms. 0 or -1. */
+int tp_parse_utc(const char *text, int64_t *ms);
+
+/* Formats UTC ms as "YYYY-MM-DD HH:MM". */
+void tp_format_utc(char *buf, size_t cap, int64_t ms);
+
 /* Current UTC time in milliseconds. */
 int64_t tp_now_ms(void);
 

@@ -134,11 +134,11 @@ static void partial_refund_reverses_in_proportion_with_the_same_rounding(void **
     (void)state;
     tp_rules_config c = spend(1, 100, TP_ROUND_FLOOR);
     /* 27.99 earned 27. Refund 10.00: 17.99 left -> 17 kept -> reverse 10. */
-    assert_int_equal(tp_rules_refund_points(&c, 27, 2799, 0, 1000, 0), 10);
+    assert_int_equal(tp_rules_refund_points(&c, 27, 2799, 0, 1000, 0, 0, "store-1"), 10);
     /* Then refund 0.99: 17.00 left -> 17 kept -> reverse 0 more. */
-    assert_int_equal(tp_rules_refund_points(&c, 27, 2799, 1000, 99, 10), 0);
+    assert_int_equal(tp_rules_refund_points(&c, 27, 2799, 1000, 99, 10, 0, "store-1"), 0);
     /* Then the rest (17.00): 0 left -> reverse the remaining 17. */
-    assert_int_equal(tp_rules_refund_points(&c, 27, 2799, 1099, 1700, 10), 17);
+    assert_int_equal(tp_rules_refund_points(&c, 27, 2799, 1099, 1700, 10, 0, "store-1"), 17);
 }
 
 static void refund_after_partial_refund_never_overdraws(void **state)
@@ -163,7 +163,7 @@ static void refund_after_partial_refund_never_overdraws(void **state)
                     if (part > eligible - refunded)
                         part = eligible - refunded;
                     int64_t r = tp_rules_refund_points(&c, earned, eligible, refunded, part,
-                                                       reversed);
+                                                       reversed, 0, "store-1");
                     assert_true(r >= 0);
                     reversed += r;
                     refunded += part;

@@ -22,7 +22,7 @@ static int setup(void **state)
     tp_message msg;
     assert_int_equal(tp_config_load(&f->cfg, NULL, &msg), TP_OK);
     assert_int_equal(tp_store_open(f->path, &f->s, &msg), TP_OK);
-    assert_int_equal(tp_store_add_member(f->s, "M1", "Ann", NULL, NULL, 1, &msg), TP_OK);
+    assert_int_equal(tp_store_add_member(f->s, "M1", "Ann", NULL, NULL, NULL, 1, &msg), TP_OK);
     *state = f;
     return 0;
 }
@@ -227,9 +227,9 @@ static void duplicate_member_code_is_refused(void **state)
 {
     fixture *f = *state;
     tp_message msg;
-    assert_int_equal(tp_store_add_member(f->s, "M1", "Other", NULL, NULL, 1, &msg),
+    assert_int_equal(tp_store_add_member(f->s, "M1", "Other", NULL, NULL, NULL, 1, &msg),
                      TP_ERR_DUPLICATE);
-    assert_non_null(strstr(msg.text, "already exists"));
+    assert_non_null(strstr(msg.text, "already used"));
     tp_member_row row;
     assert_int_equal(tp_store_find_member(f->s, "M1", &row, &msg), TP_OK);
     assert_string_equal(row.name, "Ann");

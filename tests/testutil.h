@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -21,6 +22,13 @@
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
 #include "tillpoints/tillpoints.h"
+
+static inline int64_t tp_now_ms_for_tests(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* A fresh directory under /tmp; removed by tu_rmdir. */
 static inline void tu_mkdtemp(char *out, size_t cap)
@@ -177,7 +185,7 @@ static inline void tu_add_member(tu_host *h, const char *code, const char *name)
 {
     tp_member_new m = {.code = code, .name = name};
     tp_message msg;
-    tp_status st = h->ad->member_add(h->plugin, &m, &msg);
+    tp_status st = h->ad->member_add(h->plugin, &m, NULL, &msg);
     if (st != TP_OK)
         fail_msg("member_add: %s", msg.text);
 }

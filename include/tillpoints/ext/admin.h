@@ -1,11 +1,15 @@
 /*
  * admin.h — the plugin's admin extension, "tillpoints.admin/1": manager and
- * back-office calls (members, balances, flushing).
+ * back-office calls (members, balances, activity log, adjustments, bulk
+ * adjustments, CSV import/export, verification).
  *
  * Unlike checkout, these calls read and write the database before they
- * return, so they may wait on the disk. They are [thread-safe]: a POS calls
- * them from a worker thread or a back-office process, never from the thread
- * that runs the checkout screen. The `tillpoints` CLI is such a host.
+ * return, so they may wait on the disk. They are [thread-safe, blocking]:
+ * a POS calls them from a worker thread or a back-office process, never
+ * from the thread that runs the checkout screen. The `tillpoints` CLI is
+ * such a host. Every write is one transaction: it happens whole or not at
+ * all. Out-structs and arrays are caller-allocated; callbacks are called on
+ * the calling thread, during the call.
  */
 #ifndef TILLPOINTS_EXT_ADMIN_H
 #define TILLPOINTS_EXT_ADMIN_H
@@ -19,38 +23,182 @@ extern "C" {
 
 #define TP_EXT_ADMIN "tillpoints.admin/1"
 
-#define TP_PHONE_MAX 32
+#define TP_PHONE_MAX 32    /* E.164 as stored: "+4915112345678" */
 #define TP_EMAIL_MAX 128
+#define TP_REASON_MAX 200  /* internal reason, for managers */
+#define TP_COMMENT_MAX 200 /* customer-visible comment */
+#define TP_KIND_MAX 16
+#define TP_ADJUST_MAX 100000000LL /* |points| of one adjustment */
 
 typedef struct tp_member_new {
-    const char *code;  /* 1..TP_MEMBER_CODE_MAX bytes: letters, digits, -_. */
-    const char *name;  /* 0..TP_NAME_MAX bytes, may be NULL */
-    const char *phone; /* 0..TP_PHONE_MAX bytes, may be NULL */
-    const char *email; /* 0..TP_EMAIL_MAX bytes, may be NULL */
+    const char *code;   /* 1..TP_MEMBER_CODE_MAX bytes: letters, digits, -_. */
+    const char *name;   /* 0..TP_NAME_MAX bytes, may be NULL */
+    const char *phone;  /* as typed; normalised to E.164 with the configured
+                           default country; may be NULL */
+    const char *email;  /* normalised (trimmed, lower case); may be NULL */
+    const char *app_id; /* the loyalty app's id for the member; may be NULL */
 } tp_member_new;
 
-/* Caller-allocated; filled by member_get. */
 typedef struct tp_member_info {
     char code[TP_MEMBER_CODE_MAX + 1];
     char name[TP_NAME_MAX + 1];
-    char phone[TP_PHONE_MAX + 1];
-    char email[TP_EMAIL_MAX + 1];
-    int64_t balance; /* sum of the member's ledger */
+    char phone[TP_PHONE_MAX + 1];   /* E.164 or "" */
+    char email[TP_EMAIL_MAX + 1];   /* or "" */
+    char app_id[TP_MEMBER_CODE_MAX + 1];
+    int64_t balance;                /* sum of the member's ledger */
+    int64_t created_ms;
 } tp_member_info;
 
-typedef struct tp_admin_ext {
-    /* [thread-safe, blocking] Adds a member. TP_ERR_DUPLICATE when the
-     * code is taken. */
-    tp_status (*member_add)(const tp_plugin *plugin, const tp_member_new *member,
-                            tp_message *msg);
+/* Ledger entry kinds, as bits for filters and as names in rows:
+ * "earn" (shown as issued), "retro", "adjust", "bulk", "import",
+ * "reversal", "expire". */
+#define TP_KIND_EARN 0x01u
+#define TP_KIND_RETRO 0x02u
+#define TP_KIND_ADJUST 0x04u
+#define TP_KIND_BULK 0x08u
+#define TP_KIND_IMPORT 0x10u
+#define TP_KIND_REVERSAL 0x20u
+#define TP_KIND_EXPIRE 0x40u
+#define TP_KIND_ALL 0x7fu
 
-    /* [thread-safe, blocking] Looks a member up by code, with balance. */
-    tp_status (*member_get)(const tp_plugin *plugin, const char *code,
+typedef struct tp_activity_query {
+    uint32_t kinds;          /* TP_KIND_* bits; 0 = all */
+    const char *member;      /* member code (or card, app id, phone, email),
+                                or NULL for all members */
+    const char *staff;       /* or NULL */
+    const char *location;    /* or NULL */
+    int64_t from_ms;         /* inclusive; 0 = no lower bound */
+    int64_t to_ms;           /* exclusive; 0 = no upper bound */
+    int64_t before_id;       /* page cursor: entries older than this id;
+                                0 = start at the newest */
+    uint32_t limit;          /* rows wanted, 1..1000 */
+} tp_activity_query;
+
+typedef struct tp_activity_row {
+    int64_t id;              /* pass the last row's id as before_id for the
+                                next page */
+    int64_t time_ms;
+    char member_code[TP_MEMBER_CODE_MAX + 1];
+    char member_name[TP_NAME_MAX + 1];
+    int64_t points;
+    char kind[TP_KIND_MAX + 1];
+    char staff[64 + 1];
+    char location[32 + 1];
+    char receipt[64 + 1];
+    char reason[TP_REASON_MAX + 1];
+    char comment[TP_COMMENT_MAX + 1];
+    int64_t reverses_id;     /* for reversals, the entry undone; else 0 */
+} tp_activity_row;
+
+typedef struct tp_adjustment {
+    const char *member;   /* member code (or card, app id, phone, email) */
+    int64_t points;       /* +/-, non-zero, |points| <= TP_ADJUST_MAX */
+    const char *reason;   /* required, 1..TP_REASON_MAX bytes */
+    const char *comment;  /* customer-visible, may be NULL */
+    const char *staff;    /* required, 1..64 bytes */
+} tp_adjustment;
+
+typedef struct tp_bulk_adjustment {
+    const char *const *members; /* member codes; NULL with all_members */
+    size_t member_count;
+    int all_members;            /* non-zero: every member */
+    int64_t points;
+    const char *reason;
+    const char *comment;
+    const char *staff;
+} tp_bulk_adjustment;
+
+/* Progress of a long call: `done` of `total` rows (total 0 = unknown). */
+typedef void (*tp_progress_fn)(void *user, uint64_t done, uint64_t total);
+
+/* One problem found in a row of an input file or in the database. */
+typedef void (*tp_problem_fn)(void *user, uint64_t line, const char *sentence);
+
+typedef struct tp_bulk_result {
+    uint64_t members;      /* members adjusted */
+    int64_t points_total;  /* sum of all entries written */
+    char batch_id[64 + 1]; /* the id shared by the batch's entries */
+} tp_bulk_result;
+
+#define TP_IMPORT_DRY_RUN 0x1u     /* check everything, write nothing */
+#define TP_IMPORT_SKIP_INVALID 0x2u /* apply the valid rows anyway */
+
+typedef struct tp_import_result {
+    uint64_t rows;          /* data rows read */
+    uint64_t invalid;       /* rows refused (each reported via problem) */
+    uint64_t members_created;
+    uint64_t entries;       /* ledger entries written (or that would be) */
+    int64_t points_total;
+    int applied;            /* non-zero when the database was changed */
+} tp_import_result;
+
+typedef struct tp_verify_result {
+    uint64_t checks;     /* invariants checked */
+    uint64_t problems;   /* violations found (each reported via problem) */
+    uint64_t entries;    /* ledger rows */
+    uint64_t members;
+} tp_verify_result;
+
+typedef struct tp_admin_ext {
+    /* Adds a member; `out` (may be NULL) receives it as stored.
+     * TP_ERR_DUPLICATE when the code, card, app id, phone or email is taken. */
+    tp_status (*member_add)(const tp_plugin *plugin, const tp_member_new *member,
                             tp_member_info *out, tp_message *msg);
 
-    /* [thread-safe, blocking] Waits until every accepted checkout, scan
-     * and refund has been processed (its event is queued for the host),
-     * or `timeout_ms` passes (TP_ERR_BUSY). */
+    /* Adds an alternate code (a card) to an existing member. */
+    tp_status (*member_add_card)(const tp_plugin *plugin, const char *member,
+                                 const char *card_code, tp_message *msg);
+
+    /* Looks a member up by code, card, app id, phone (any format) or
+     * email, with balance. */
+    tp_status (*member_get)(const tp_plugin *plugin, const char *key,
+                            tp_member_info *out, tp_message *msg);
+
+    /* Members whose name starts with `query` (case-insensitive), or whose
+     * code, card, app id, phone or email is `query`. Up to `cap` rows into
+     * `out`; *count receives how many. */
+    tp_status (*member_find)(const tp_plugin *plugin, const char *query,
+                             tp_member_info *out, size_t cap, size_t *count,
+                             tp_message *msg);
+
+    /* The activity log (all members, or one member's history), newest
+     * first, keyset-paged. */
+    tp_status (*activity)(const tp_plugin *plugin, const tp_activity_query *query,
+                          tp_activity_row *rows, size_t *count, tp_message *msg);
+
+    /* A manual adjustment. Refused (TP_ERR_STATE) when it would take the
+     * balance below zero, unless the config allows negative balances. */
+    tp_status (*adjust)(const tp_plugin *plugin, const tp_adjustment *adj,
+                        tp_activity_row *entry, tp_message *msg);
+
+    /* One adjustment for many members, in one transaction: all or none. */
+    tp_status (*bulk_adjust)(const tp_plugin *plugin, const tp_bulk_adjustment *bulk,
+                             tp_progress_fn progress, void *user,
+                             tp_bulk_result *result, tp_message *msg);
+
+    /* Imports a CSV file (header: code,name,phone,email,points,reason —
+     * see the README). Every row is checked first; with any invalid row
+     * nothing is applied unless TP_IMPORT_SKIP_INVALID. Re-importing the
+     * same file adds nothing twice. */
+    tp_status (*import_csv)(const tp_plugin *plugin, const char *path, uint32_t flags,
+                            const char *staff, tp_progress_fn progress,
+                            tp_problem_fn problem, void *user,
+                            tp_import_result *result, tp_message *msg);
+
+    /* Writes every member with their balance in the import format. */
+    tp_status (*export_csv)(const tp_plugin *plugin, const char *path,
+                            uint64_t *rows, tp_message *msg);
+
+    /* Checks every invariant of the database (integrity, append-only
+     * triggers, reversals, receipts earning at most once, balances);
+     * each violation is reported through `problem`. TP_OK only when there
+     * are none. */
+    tp_status (*verify)(const tp_plugin *plugin, tp_problem_fn problem, void *user,
+                        tp_verify_result *result, tp_message *msg);
+
+    /* Waits until every accepted checkout, scan and refund has been
+     * processed (its event is queued for the host), or `timeout_ms` passes
+     * (TP_ERR_BUSY). */
     tp_status (*flush)(const tp_plugin *plugin, int64_t timeout_ms, tp_message *msg);
 } tp_admin_ext;
 

@@ -1,0 +1,372 @@
+/*
+ * ledger.c — the activity log and manager adjustments (see ledger.h).
+ *
+ * The activity log pages by key (entries older than the last id shown),
+ * not by OFFSET: page 1,000 of ten million rows costs what page 1 costs.
+ * Adjustments are ordinary ledger entries with an internal reason, an
+ * optional customer-visible comment and the staff member; a balance may
+ * not go below zero unless the configuration allows it.
+ */
+#include "ledger.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "members.h"
+#include "util.h"
+
+static const struct {
+    uint32_t bit;
+    const char *name;
+} kinds[] = {
+    {TP_KIND_EARN, "earn"},         {TP_KIND_RETRO, "retro"},     {TP_KIND_ADJUST, "adjust"},
+    {TP_KIND_BULK, "bulk"},         {TP_KIND_IMPORT, "import"},   {TP_KIND_REVERSAL, "reversal"},
+    {TP_KIND_EXPIRE, "expire"},
+};
+
+tp_status tp_ledger_check_texts(const char *reason, const char *comment, const char *staff,
+                                tp_message *msg)
+{
+    size_t n = reason ? tp_bounded_len(reason, TP_REASON_MAX) : 0;
+    if (!reason || n == 0 || n == (size_t)-1 || !tp_is_printable(reason, n)) {
+        tp_msg_set(msg, "Give a reason of 1 to %d characters (it is kept in the activity log).",
+                   TP_REASON_MAX);
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    n = comment ? tp_bounded_len(comment, TP_COMMENT_MAX) : 0;
+    if (comment && (n == (size_t)-1 || !tp_is_printable(comment, n))) {
+        tp_msg_set(msg, "The customer comment is longer than %d characters.", TP_COMMENT_MAX);
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    n = staff ? tp_bounded_len(staff, 64) : 0;
+    if (!staff || n == 0 || n == (size_t)-1 || !tp_is_printable(staff, n)) {
+        tp_msg_set(msg, "Say which staff member makes the change (1 to 64 characters).");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    return TP_OK;
+}
+
+int64_t tp_ledger_next_id(tp_store *s)
+{
+    sqlite3_stmt *q = NULL;
+    int64_t next = 1;
+    if (sqlite3_prepare_v2(tp_store_db(s), "SELECT COALESCE(MAX(id), 0) + 1 FROM ledger", -1, &q,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        next = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return next;
+}
+
+static int balance_of(tp_store *s, int64_t member_id, int64_t *balance)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(tp_store_db(s),
+                                "SELECT COALESCE(SUM(points), 0) FROM ledger WHERE member_id = ?1",
+                                -1, &q, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, member_id);
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW)
+            *balance = sqlite3_column_int64(q, 0);
+    }
+    sqlite3_finalize(q);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+tp_status tp_ledger_append_manual(tp_store *s, const tp_config *cfg, int64_t member_id,
+                                  const char *member_label, const char *kind, const char *key,
+                                  int64_t points, const char *staff, const char *reason,
+                                  const char *comment, int64_t *entry_id, tp_message *msg)
+{
+    int64_t balance = 0;
+    if (balance_of(s, member_id, &balance) != 0) {
+        tp_msg_set(msg, "Cannot read the balance: %s.", tp_store_errmsg(s));
+        return TP_ERR_STORAGE;
+    }
+    if (points < 0 && balance + points < 0 && !cfg->allow_negative_balance) {
+        tp_msg_set(msg, "That would take %s from %lld to %lld points; balances cannot go below "
+                   "zero here.", member_label, (long long)balance, (long long)(balance + points));
+        return TP_ERR_STATE;
+    }
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(
+        tp_store_db(s),
+        "INSERT INTO ledger(member_id, location, terminal, receipt, kind, points, staff, reason,"
+        " comment, time_ms, recorded_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+        -1, &q, NULL);
+    if (rc == SQLITE_OK) {
+        int64_t now = tp_now_ms();
+        sqlite3_bind_int64(q, 1, member_id);
+        sqlite3_bind_text(q, 2, cfg->location, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, cfg->terminal, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 4, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 5, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 6, points);
+        sqlite3_bind_text(q, 7, staff, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 8, reason ? reason : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 9, comment ? comment : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 10, now);
+        rc = sqlite3_step(q);
+    }
+    sqlite3_finalize(q);
+    if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+        tp_msg_set(msg, "An entry with the key %s already exists.", key);
+        return TP_ERR_DUPLICATE;
+    }
+    if (rc != SQLITE_DONE) {
+        tp_msg_set(msg, "Cannot write the ledger: %s.", tp_store_errmsg(s));
+        return TP_ERR_STORAGE;
+    }
+    if (entry_id)
+        *entry_id = sqlite3_last_insert_rowid(tp_store_db(s));
+    return TP_OK;
+}
+
+static void row_from(sqlite3_stmt *q, tp_activity_row *r)
+{
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(q, 0);
+    r->time_ms = sqlite3_column_int64(q, 1);
+#define TXT(i) (sqlite3_column_text(q, i) ? (const char *)sqlite3_column_text(q, i) : "")
+    tp_copy(r->member_code, sizeof r->member_code, TXT(2));
+    tp_copy(r->member_name, sizeof r->member_name, TXT(3));
+    r->points = sqlite3_column_int64(q, 4);
+    tp_copy(r->kind, sizeof r->kind, TXT(5));
+    tp_copy(r->staff, sizeof r->staff, TXT(6));
+    tp_copy(r->location, sizeof r->location, TXT(7));
+    tp_copy(r->receipt, sizeof r->receipt, TXT(8));
+    tp_copy(r->reason, sizeof r->reason, TXT(9));
+    tp_copy(r->comment, sizeof r->comment, TXT(10));
+#undef TXT
+    r->reverses_id = sqlite3_column_int64(q, 11);
+}
+
+#define ROW_COLUMNS                                                                          \
+    "l.id, l.time_ms, m.code, m.name, l.points, l.kind, l.staff, l.location, l.receipt,"     \
+    " l.reason, l.comment, COALESCE(l.reverses, 0)"
+
+tp_status tp_ledger_activity(tp_store *s, const tp_config *cfg, const tp_activity_query *qry,
+                             tp_activity_row *rows, size_t *count, tp_message *msg)
+{
+    *count = 0;
+    if (qry->limit < 1 || qry->limit > 1000) {
+        tp_msg_set(msg, "Ask for 1 to 1000 rows per page.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    if ((qry->staff && tp_bounded_len(qry->staff, 64) == (size_t)-1) ||
+        (qry->location && tp_bounded_len(qry->location, 32) == (size_t)-1)) {
+        tp_msg_set(msg, "A staff or location filter is too long.");
+        return TP_ERR_TOO_LONG;
+    }
+    if (qry->kinds & ~TP_KIND_ALL) {
+        tp_msg_set(msg, "Unknown entry type in the filter.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    int64_t member_id = 0;
+    if (qry->member) {
+        tp_member_row m;
+        tp_status st = tp_members_resolve(s, cfg, qry->member, &m, msg);
+        if (st != TP_OK)
+            return st;
+        member_id = m.id;
+    }
+    char sql[1024];
+    int n = snprintf(sql, sizeof sql,
+                     "SELECT " ROW_COLUMNS " FROM ledger l JOIN members m ON m.id = l.member_id"
+                     " WHERE l.id < ?1");
+    if (member_id)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND l.member_id = ?2");
+    if (qry->staff)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND l.staff = ?3");
+    if (qry->location)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND l.location = ?4");
+    if (qry->from_ms)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND l.time_ms >= ?5");
+    if (qry->to_ms)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND l.time_ms < ?6");
+    if (qry->kinds && qry->kinds != TP_KIND_ALL) {
+        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND l.kind IN (");
+        int first = 1;
+        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+            if (qry->kinds & kinds[i].bit) {
+                n += snprintf(sql + n, sizeof sql - (size_t)n, "%s'%s'", first ? "" : ", ",
+                              kinds[i].name);
+                first = 0;
+            }
+        n += snprintf(sql + n, sizeof sql - (size_t)n, ")");
+    }
+    snprintf(sql + n, sizeof sql - (size_t)n, " ORDER BY l.id DESC LIMIT ?7");
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(tp_store_db(s), sql, -1, &q, NULL) != SQLITE_OK) {
+        tp_msg_set(msg, "Cannot read the activity log: %s.", tp_store_errmsg(s));
+        return TP_ERR_STORAGE;
+    }
+    sqlite3_bind_int64(q, 1, qry->before_id > 0 ? qry->before_id : INT64_MAX);
+    sqlite3_bind_int64(q, 2, member_id);
+    sqlite3_bind_text(q, 3, qry->staff ? qry->staff : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, qry->location ? qry->location : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 5, qry->from_ms);
+    sqlite3_bind_int64(q, 6, qry->to_ms);
+    sqlite3_bind_int64(q, 7, qry->limit);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW && *count < qry->limit)
+        row_from(q, &rows[(*count)++]);
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        tp_msg_set(msg, "Cannot read the activity log: %s.", tp_store_errmsg(s));
+        return TP_ERR_STORAGE;
+    }
+    return TP_OK;
+}
+
+static tp_status check_points(int64_t points, tp_message *msg)
+{
+    if (points == 0 || points > TP_ADJUST_MAX || points < -TP_ADJUST_MAX) {
+        tp_msg_set(msg, "An adjustment is a non-zero number of points up to %lld either way.",
+                   (long long)TP_ADJUST_MAX);
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    return TP_OK;
+}
+
+static tp_status read_entry(tp_store *s, int64_t id, tp_activity_row *row, tp_message *msg)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(tp_store_db(s),
+                                "SELECT " ROW_COLUMNS " FROM ledger l JOIN members m"
+                                " ON m.id = l.member_id WHERE l.id = ?1",
+                                -1, &q, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, id);
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW)
+            row_from(q, row);
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW) {
+        tp_msg_set(msg, "Cannot read back the entry: %s.", tp_store_errmsg(s));
+        return TP_ERR_STORAGE;
+    }
+    return TP_OK;
+}
+
+tp_status tp_ledger_adjust(tp_store *s, const tp_config *cfg, const tp_adjustment *adj,
+                           tp_activity_row *entry, tp_message *msg)
+{
+    tp_status st = check_points(adj->points, msg);
+    if (st == TP_OK)
+        st = tp_ledger_check_texts(adj->reason, adj->comment, adj->staff, msg);
+    if (st != TP_OK)
+        return st;
+    tp_member_row m;
+    if ((st = tp_members_resolve(s, cfg, adj->member, &m, msg)) != TP_OK)
+        return st;
+    if ((st = tp_store_begin(s, msg)) != TP_OK)
+        return st;
+    char key[64];
+    snprintf(key, sizeof key, "ADJ-%lld", (long long)tp_ledger_next_id(s));
+    int64_t id = 0;
+    st = tp_ledger_append_manual(s, cfg, m.id, m.code, "adjust", key, adj->points, adj->staff,
+                                 adj->reason, adj->comment, &id, msg);
+    if (st == TP_OK && entry)
+        st = read_entry(s, id, entry, msg);
+    if (st != TP_OK) {
+        tp_store_rollback(s);
+        return st;
+    }
+    return tp_store_commit(s, msg);
+}
+
+tp_status tp_ledger_bulk(tp_store *s, const tp_config *cfg, const tp_bulk_adjustment *b,
+                         tp_progress_fn progress, void *user, tp_bulk_result *result,
+                         tp_message *msg)
+{
+    memset(result, 0, sizeof *result);
+    tp_status st = check_points(b->points, msg);
+    if (st == TP_OK)
+        st = tp_ledger_check_texts(b->reason, b->comment, b->staff, msg);
+    if (st != TP_OK)
+        return st;
+    if (!b->all_members && (!b->members || b->member_count == 0)) {
+        tp_msg_set(msg, "Name the members to adjust, or choose all members.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    if ((st = tp_store_begin(s, msg)) != TP_OK)
+        return st;
+    snprintf(result->batch_id, sizeof result->batch_id, "BULK-%lld",
+             (long long)tp_ledger_next_id(s));
+    sqlite3_stmt *all = NULL;
+    uint64_t total = b->all_members ? 0 : b->member_count;
+    if (b->all_members) {
+        sqlite3_stmt *c = NULL;
+        if (sqlite3_prepare_v2(tp_store_db(s), "SELECT count(*) FROM members", -1, &c, NULL) ==
+                SQLITE_OK &&
+            sqlite3_step(c) == SQLITE_ROW)
+            total = (uint64_t)sqlite3_column_int64(c, 0);
+        sqlite3_finalize(c);
+        if (sqlite3_prepare_v2(tp_store_db(s), "SELECT id, code FROM members ORDER BY id", -1,
+                               &all, NULL) != SQLITE_OK) {
+            tp_msg_set(msg, "Cannot list members: %s.", tp_store_errmsg(s));
+            tp_store_rollback(s);
+            return TP_ERR_STORAGE;
+        }
+    }
+    for (uint64_t i = 0;; i++) {
+        int64_t member_id;
+        char code[TP_MEMBER_CODE_MAX + 1];
+        if (b->all_members) {
+            int rc = sqlite3_step(all);
+            if (rc == SQLITE_DONE)
+                break;
+            if (rc != SQLITE_ROW) {
+                tp_msg_set(msg, "Cannot list members: %s.", tp_store_errmsg(s));
+                st = TP_ERR_STORAGE;
+                break;
+            }
+            member_id = sqlite3_column_int64(all, 0);
+            tp_copy(code, sizeof code, (const char *)sqlite3_column_text(all, 1));
+        } else {
+            if (i >= b->member_count)
+                break;
+            tp_member_row m;
+            tp_message why;
+            st = tp_members_resolve(s, cfg, b->members[i], &m, &why);
+            if (st != TP_OK) {
+                tp_msg_set(msg, "Member %llu of the list: %s Nothing was changed.",
+                           (unsigned long long)(i + 1), why.text);
+                break;
+            }
+            member_id = m.id;
+            tp_copy(code, sizeof code, m.code);
+        }
+        char key[64 + TP_MEMBER_CODE_MAX + 2];
+        snprintf(key, sizeof key, "%s/%s", result->batch_id, code);
+        tp_message why;
+        st = tp_ledger_append_manual(s, cfg, member_id, code, "bulk", key, b->points, b->staff,
+                                     b->reason, b->comment, NULL, &why);
+        if (st == TP_ERR_DUPLICATE) {
+            tp_msg_set(msg, "Member %s is in the list twice; nothing was changed.", code);
+            break;
+        }
+        if (st != TP_OK) {
+            tp_msg_set(msg, "%s Nothing was changed.", why.text);
+            break;
+        }
+        result->members++;
+        result->points_total += b->points;
+        if (progress && (result->members % 1000 == 0))
+            progress(user, result->members, total);
+    }
+    sqlite3_finalize(all);
+    if (st != TP_OK) {
+        tp_store_rollback(s);
+        memset(result, 0, sizeof *result);
+        return st;
+    }
+    if (progress)
+        progress(user, result->members, total);
+    return tp_store_commit(s, msg);
+}

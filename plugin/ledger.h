@@ -1,0 +1,39 @@
+/*
+ * ledger.h — manager operations on the append-only ledger: the activity
+ * log, manual and bulk adjustments. Each write is one transaction.
+ */
+#ifndef TP_LEDGER_H
+#define TP_LEDGER_H
+
+#include "config.h"
+#include "store.h"
+#include "tillpoints/ext/admin.h"
+
+tp_status tp_ledger_activity(tp_store *s, const tp_config *cfg, const tp_activity_query *q,
+                             tp_activity_row *rows, size_t *count, tp_message *msg);
+
+tp_status tp_ledger_adjust(tp_store *s, const tp_config *cfg, const tp_adjustment *adj,
+                           tp_activity_row *entry, tp_message *msg);
+
+tp_status tp_ledger_bulk(tp_store *s, const tp_config *cfg, const tp_bulk_adjustment *b,
+                         tp_progress_fn progress, void *user, tp_bulk_result *result,
+                         tp_message *msg);
+
+/* Inside an open transaction: appends one manager entry (adjust, bulk,
+ * import) after checking the balance rule. `key` is the entry's unique
+ * receipt key. Returns TP_OK, TP_ERR_STATE (would go negative; sentence in
+ * msg), TP_ERR_DUPLICATE (key exists) or TP_ERR_STORAGE. */
+tp_status tp_ledger_append_manual(tp_store *s, const tp_config *cfg, int64_t member_id,
+                                  const char *member_label, const char *kind, const char *key,
+                                  int64_t points, const char *staff, const char *reason,
+                                  const char *comment, int64_t *entry_id, tp_message *msg);
+
+/* Next free ledger id: a unique, gap-free stamp for generated keys. Only
+ * meaningful inside a write transaction. */
+int64_t tp_ledger_next_id(tp_store *s);
+
+/* Validates reason/comment/staff of a manager entry. */
+tp_status tp_ledger_check_texts(const char *reason, const char *comment, const char *staff,
+                                tp_message *msg);
+
+#endif
