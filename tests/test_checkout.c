@@ -307,6 +307,34 @@ static void acknowledged_awards_survive_destroy_and_restart(void **state)
     tu_rmdir(dir);
 }
 
+static void visits_program_stamps_once_per_period(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start("[program]\nkind = visits\nmin_eligible_minor = 300\n"
+                          "visit_period_hours = 24\n");
+    tu_add_member(h, "M-0001", "Ann");
+    tp_message msg;
+    assert_int_equal(tu_sale(h, "V-1", "M-0001", 299, &msg), TP_OK); /* below minimum */
+    assert_int_equal(tu_sale(h, "V-2", "M-0001", 500, &msg), TP_OK); /* a stamp */
+    assert_int_equal(tu_sale(h, "V-3", "M-0001", 900, &msg), TP_OK); /* same day: none */
+    tu_settle(h);
+    assert_int_equal(tu_balance(h, "M-0001"), 1);
+    assert_non_null(strstr(tu_last(h)->message, "already got a stamp within the last 24 hours"));
+    tu_stop(h, 1);
+}
+
+static void live_scan_gets_the_campaign_bonus(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start("[campaign \"always\"]\nmultiplier = 3\nbonus = 5\n");
+    tu_add_member(h, "M-0001", "Ann");
+    tp_message msg;
+    assert_int_equal(tu_sale(h, "C-1", "M-0001", 1000, &msg), TP_OK); /* 10 x3 + 5 */
+    tu_settle(h);
+    assert_int_equal(tu_balance(h, "M-0001"), 35);
+    tu_stop(h, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +349,8 @@ int main(void)
         cmocka_unit_test(a_bad_config_file_stops_init_with_its_line),
         cmocka_unit_test(two_instances_coexist_on_their_own_databases),
         cmocka_unit_test(acknowledged_awards_survive_destroy_and_restart),
+        cmocka_unit_test(visits_program_stamps_once_per_period),
+        cmocka_unit_test(live_scan_gets_the_campaign_bonus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

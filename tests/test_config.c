@@ -83,6 +83,35 @@ static void overlong_line_is_refused_not_cut(void **state)
     assert_non_null(strstr(msg.text, "longer than"));
 }
 
+static void campaigns_are_read_from_named_sections(void **state)
+{
+    (void)state;
+    tp_config c;
+    tp_message msg;
+    assert_int_equal(tp_config_load_string(&c,
+                                           "[campaign \"double-dec\"]\nmultiplier = 2\n"
+                                           "start = 2026-12-01\nend = 2027-01-01T00:00Z\n"
+                                           "location = store-2\n"
+                                           "[campaign \"welcome\"]\nbonus = 50\nretro = yes\n",
+                                           &msg),
+                     TP_OK);
+    assert_int_equal(c.rules.n_campaigns, 2);
+    assert_string_equal(c.rules.campaigns[0].name, "double-dec");
+    assert_int_equal(c.rules.campaigns[0].multiplier, 2);
+    assert_int_equal(c.rules.campaigns[0].start_ms, 1796083200000LL); /* 2026-12-01 UTC */
+    assert_int_equal(c.rules.campaigns[0].end_ms, 1798761600000LL);   /* 2027-01-01 UTC */
+    assert_string_equal(c.rules.campaigns[0].location, "store-2");
+    assert_int_equal(c.rules.campaigns[1].bonus, 50);
+    assert_true(c.rules.campaigns[1].retro);
+    assert_int_equal(tp_config_load_string(&c, "[campaign \"x\"]\nstart = 2026-02-30\n", &msg),
+                     TP_ERR_CONFIG);
+    assert_non_null(strstr(msg.text, "UTC date"));
+    assert_int_equal(tp_config_load_string(&c, "[campaign \"x\"]\nstart = 2027-01-01\n"
+                                               "end = 2026-01-01\n", &msg),
+                     TP_ERR_CONFIG);
+    assert_non_null(strstr(msg.text, "ends before it starts"));
+}
+
 static void missing_file_says_which_file(void **state)
 {
     (void)state;
@@ -99,6 +128,7 @@ int main(void)
         cmocka_unit_test(file_overrides_defaults_and_resolves_database_beside_it),
         cmocka_unit_test(bad_values_name_the_line_and_leave_the_config_untouched),
         cmocka_unit_test(overlong_line_is_refused_not_cut),
+        cmocka_unit_test(campaigns_are_read_from_named_sections),
         cmocka_unit_test(missing_file_says_which_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -175,6 +175,46 @@ static void refund_after_partial_refund_never_overdraws(void **state)
     }
 }
 
+static void campaigns_multiply_then_add_bonuses_inside_their_window(void **state)
+{
+    (void)state;
+    tp_rules_config c = spend(1, 100, TP_ROUND_FLOOR);
+    c.n_campaigns = 3;
+    memset(c.campaigns, 0, sizeof c.campaigns);
+    /* double points 1000..2000 everywhere; triple at store-2 only;
+     * +50 bonus 1500..3000, also for retro credits */
+    c.campaigns[0] = (tp_campaign){.name = "double", .multiplier = 2, .start_ms = 1000,
+                                   .end_ms = 2000};
+    c.campaigns[1] = (tp_campaign){.name = "triple", .multiplier = 3, .start_ms = 1000,
+                                   .end_ms = 2000, .location = "store-2"};
+    c.campaigns[2] = (tp_campaign){.name = "bonus", .multiplier = 1, .bonus = 50,
+                                   .start_ms = 1500, .end_ms = 3000, .retro = 1};
+    assert_int_equal(tp_rules_award(&c, 1000, 999, "store-1", 0), 10);   /* before */
+    assert_int_equal(tp_rules_award(&c, 1000, 1000, "store-1", 0), 20);  /* x2 */
+    assert_int_equal(tp_rules_award(&c, 1000, 1000, "store-2", 0), 30);  /* largest: x3 */
+    assert_int_equal(tp_rules_award(&c, 1000, 1500, "store-1", 0), 70);  /* x2 + 50 */
+    assert_int_equal(tp_rules_award(&c, 1000, 2000, "store-1", 0), 60);  /* end exclusive */
+    assert_int_equal(tp_rules_award(&c, 1000, 1500, "store-1", 1), 60);  /* retro: bonus only */
+    assert_int_equal(tp_rules_award(&c, 50, 1500, "store-1", 0), 0);     /* no base, no bonus */
+    c.cap_per_receipt = 25;
+    assert_int_equal(tp_rules_award(&c, 1000, 1500, "store-1", 0), 25);  /* cap on the total */
+}
+
+static void refunds_under_a_campaign_reverse_the_campaign_points_too(void **state)
+{
+    (void)state;
+    tp_rules_config c = spend(1, 100, TP_ROUND_FLOOR);
+    c.n_campaigns = 1;
+    memset(c.campaigns, 0, sizeof c.campaigns);
+    c.campaigns[0] = (tp_campaign){.name = "double", .multiplier = 2, .start_ms = 0,
+                                   .end_ms = 5000};
+    int64_t earned = tp_rules_award(&c, 1000, 100, "store-1", 0); /* 20 */
+    assert_int_equal(earned, 20);
+    /* Half refunded: 5.00 left earns 10 under the same campaign. */
+    assert_int_equal(tp_rules_refund_points(&c, earned, 1000, 0, 500, 0, 100, "store-1"), 10);
+    assert_int_equal(tp_rules_refund_points(&c, earned, 1000, 500, 500, 10, 100, "store-1"), 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +227,8 @@ int main(void)
         cmocka_unit_test(bad_lines_are_refused_with_the_line_number),
         cmocka_unit_test(partial_refund_reverses_in_proportion_with_the_same_rounding),
         cmocka_unit_test(refund_after_partial_refund_never_overdraws),
+        cmocka_unit_test(campaigns_multiply_then_add_bonuses_inside_their_window),
+        cmocka_unit_test(refunds_under_a_campaign_reverse_the_campaign_points_too),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,199 @@
+/* Tests for plugin/csvio.c: CSV import and export through the admin
+ * extension, on real files. */
+#include "testutil.h"
+
+typedef struct problems {
+    int n;
+    uint64_t lines[16];
+    char text[16][TP_MESSAGE_MAX];
+} problems;
+
+static void on_problem(void *user, uint64_t line, const char *sentence)
+{
+    problems *p = user;
+    if (p->n < 16) {
+        p->lines[p->n] = line;
+        snprintf(p->text[p->n], sizeof p->text[p->n], "%s", sentence);
+    }
+    p->n++;
+}
+
+static tp_status import(tu_host *h, const char *name, const char *text, uint32_t flags,
+                        problems *p, tp_import_result *r, tp_message *msg)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", h->dir, name);
+    if (text)
+        tu_write_file(path, text);
+    memset(p, 0, sizeof *p);
+    return h->ad->import_csv(h->plugin, path, flags, "mgr-1", NULL, on_problem, p, r, msg);
+}
+
+static void import_creates_members_and_adds_points_with_quoting_bom_and_crlf(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    tu_add_member(h, "M-0001", "Existing");
+    problems p;
+    tp_import_result r;
+    tp_message msg;
+    const char *csv = "\xEF\xBB\xBF" "code,name,phone,email,points,reason\r\n"
+                      "M-0001,,,,15,\"migration, part 1\"\r\n"
+                      "M-0100,\"Smith, Jane\",0151 7654321,JANE@example.com,40,opening\r\n"
+                      "\r\n"
+                      "M-0101,\"Quote \"\"Q\"\" Person\",,,0,\r\n";
+    assert_int_equal(import(h, "a.csv", csv, 0, &p, &r, &msg), TP_OK);
+    assert_int_equal(p.n, 0);
+    assert_int_equal(r.rows, 3);
+    assert_int_equal(r.members_created, 2);
+    assert_int_equal(r.entries, 2);
+    assert_int_equal(r.points_total, 55);
+    assert_true(r.applied);
+    assert_int_equal(tu_balance(h, "M-0001"), 15);
+    tp_member_info info;
+    assert_int_equal(h->ad->member_get(h->plugin, "M-0100", &info, &msg), TP_OK);
+    assert_string_equal(info.name, "Smith, Jane");
+    assert_string_equal(info.phone, "+491517654321");
+    assert_string_equal(info.email, "jane@example.com");
+    assert_int_equal(info.balance, 40);
+    assert_int_equal(h->ad->member_get(h->plugin, "M-0101", &info, &msg), TP_OK);
+    assert_string_equal(info.name, "Quote \"Q\" Person");
+    tu_stop(h, 1);
+}
+
+static void one_invalid_row_applies_nothing_and_names_its_line(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    problems p;
+    tp_import_result r;
+    tp_message msg;
+    const char *csv = "code,points\n"
+                      "M-0001,10\n"
+                      "M-0002,ten\n"
+                      "bad code!,5\n"
+                      "M-0003,5\n";
+    assert_int_equal(import(h, "b.csv", csv, 0, &p, &r, &msg), TP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(p.n, 2);
+    assert_int_equal(p.lines[0], 3);
+    assert_non_null(strstr(p.text[0], "whole number"));
+    assert_int_equal(p.lines[1], 4);
+    assert_non_null(strstr(msg.text, "nothing was applied"));
+    assert_false(r.applied);
+    tp_member_info info;
+    assert_int_equal(h->ad->member_get(h->plugin, "M-0001", &info, &msg), TP_ERR_NOT_FOUND);
+    /* With skip-invalid the valid rows go in. */
+    assert_int_equal(import(h, "b.csv", NULL, TP_IMPORT_SKIP_INVALID, &p, &r, &msg), TP_OK);
+    assert_int_equal(r.invalid, 2);
+    assert_int_equal(r.members_created, 2);
+    assert_int_equal(tu_balance(h, "M-0003"), 5);
+    tu_stop(h, 1);
+}
+
+static void dry_run_checks_everything_and_writes_nothing(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    problems p;
+    tp_import_result r;
+    tp_message msg;
+    assert_int_equal(import(h, "c.csv", "code,points\nM-0001,10\nM-0002,-5\n", TP_IMPORT_DRY_RUN,
+                            &p, &r, &msg),
+                     TP_ERR_INVALID_ARGUMENT); /* M-0002 would go negative */
+    assert_int_equal(p.n, 1);
+    assert_non_null(strstr(p.text[0], "below zero"));
+    assert_int_equal(import(h, "d.csv", "code,points\nM-0001,10\n", TP_IMPORT_DRY_RUN, &p, &r,
+                            &msg),
+                     TP_OK);
+    assert_int_equal(r.entries, 1);
+    assert_false(r.applied);
+    tp_member_info info;
+    assert_int_equal(h->ad->member_get(h->plugin, "M-0001", &info, &msg), TP_ERR_NOT_FOUND);
+    tu_stop(h, 1);
+}
+
+static void importing_the_same_file_twice_adds_nothing_twice(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    problems p;
+    tp_import_result r;
+    tp_message msg;
+    const char *csv = "code,points\nM-0001,10\nM-0001,5\n";
+    assert_int_equal(import(h, "e.csv", csv, 0, &p, &r, &msg), TP_OK);
+    assert_int_equal(tu_balance(h, "M-0001"), 15);
+    assert_int_equal(import(h, "e.csv", NULL, 0, &p, &r, &msg), TP_OK);
+    assert_int_equal(r.entries, 0);
+    assert_int_equal(p.n, 2); /* both rows said "already imported" */
+    assert_non_null(strstr(p.text[0], "Already imported"));
+    assert_int_equal(tu_balance(h, "M-0001"), 15);
+    tu_stop(h, 1);
+}
+
+static void malformed_files_are_refused_with_a_sentence(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    problems p;
+    tp_import_result r;
+    tp_message msg;
+    assert_int_equal(import(h, "f.csv", "", 0, &p, &r, &msg), TP_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(p.text[0], "empty"));
+    assert_int_equal(import(h, "g.csv", "code,pointz\nM-1,1\n", 0, &p, &r, &msg),
+                     TP_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(p.text[0], "unknown column"));
+    assert_int_equal(import(h, "h.csv", "code,points\n\"M-0001,5\n", 0, &p, &r, &msg),
+                     TP_ERR_INVALID_ARGUMENT);
+    assert_true(p.n >= 1);
+    assert_int_equal(h->ad->import_csv(h->plugin, "/nonexistent.csv", 0, "mgr", NULL, NULL,
+                                       NULL, &r, &msg),
+                     TP_ERR_NOT_FOUND);
+    assert_non_null(strstr(msg.text, "/nonexistent.csv"));
+    tu_stop(h, 1);
+}
+
+static void export_then_import_round_trips_balances(void **state)
+{
+    (void)state;
+    tu_host *a = tu_start(NULL);
+    tp_member_new m = {.code = "M-0001", .name = "Lee, \"Ace\"", .phone = "+4930111222",
+                       .email = "lee@example.com"};
+    tp_message msg;
+    assert_int_equal(a->ad->member_add(a->plugin, &m, NULL, &msg), TP_OK);
+    tu_add_member(a, "M-0002", "Zed");
+    assert_int_equal(tu_sale(a, "R-1", "M-0001", 4321, &msg), TP_OK);
+    tu_settle(a);
+    char path[400];
+    snprintf(path, sizeof path, "%s/export.csv", a->dir);
+    uint64_t rows = 0;
+    assert_int_equal(a->ad->export_csv(a->plugin, path, &rows, &msg), TP_OK);
+    assert_int_equal(rows, 2);
+    assert_int_equal(a->ad->export_csv(a->plugin, path, &rows, &msg), TP_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(msg.text, "already exists"));
+    tu_host *b = tu_start(NULL);
+    problems p;
+    tp_import_result r;
+    memset(&p, 0, sizeof p);
+    assert_int_equal(b->ad->import_csv(b->plugin, path, 0, "mgr", NULL, on_problem, &p, &r, &msg),
+                     TP_OK);
+    assert_int_equal(tu_balance(b, "M-0001"), 43);
+    assert_int_equal(tu_balance(b, "M-0002"), 0);
+    tp_member_info info;
+    assert_int_equal(b->ad->member_get(b->plugin, "lee@example.com", &info, &msg), TP_OK);
+    assert_string_equal(info.name, "Lee, \"Ace\"");
+    tu_stop(a, 1);
+    tu_stop(b, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(import_creates_members_and_adds_points_with_quoting_bom_and_crlf),
+        cmocka_unit_test(one_invalid_row_applies_nothing_and_names_its_line),
+        cmocka_unit_test(dry_run_checks_everything_and_writes_nothing),
+        cmocka_unit_test(importing_the_same_file_twice_adds_nothing_twice),
+        cmocka_unit_test(malformed_files_are_refused_with_a_sentence),
+        cmocka_unit_test(export_then_import_round_trips_balances),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
