@@ -36,7 +36,7 @@ TEST_SRC   := $(sort $(wildcard tests/test_*.c))
 TESTS      := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HEADERS    := $(wildcard include/tillpoints/*.h include/tillpoints/ext/*.h)
 
-PROGRAMS := $(BUILD)/tillpoints.so $(BUILD)/tillpoints-till
+PROGRAMS := $(BUILD)/tillpoints.so $(BUILD)/tillpoints-till $(BUILD)/tillpoints-shim
 
 .PHONY: all check check-run demo deps install uninstall clean help fuzz fuzz-check
 .DEFAULT_GOAL := all
@@ -68,6 +68,9 @@ $(BUILD)/tests/test_%: tests/test_%.c tests/testutil.h $(BUILD)/libtillpoints-te
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(HOST_OBJ) $(BUILD)/libtillpoints-test.a $(LDSAN) \
 	    $(LDLIBS_PLUGIN) -lcmocka -ldl
 
+$(BUILD)/tillpoints-shim: $(BUILD)/obj/host-shim/shim.o $(BUILD)/obj/host-shim/protocol.o $(HOST_OBJ)
+	$(CC) $(LDSAN) -o $@ $^ -ljansson -ldl
+
 # Header contract: the public headers compile alone as strict C11 and as C++.
 $(BUILD)/headers.ok: $(HEADERS)
 	@mkdir -p $(BUILD)
@@ -87,6 +90,7 @@ check-run: $(PROGRAMS) $(TESTS) $(BUILD)/headers.ok
 	@set -e; for t in $(TESTS); do echo "== $$t"; TILLPOINTS_PLUGIN=$(BUILD)/tillpoints.so $$t; done
 	BUILD=$(BUILD) SAN=$(SAN) sh tests/test_exports.sh
 	BUILD=$(BUILD) sh tests/e2e_till.sh
+	BUILD=$(BUILD) python3 tests/e2e_shim.py
 
 # libFuzzer targets: one per parser, each with a seed corpus in
 # tests/fuzz/corpus/<name>/. check replays the corpus and fuzzes briefly;
@@ -95,6 +99,7 @@ check-run: $(PROGRAMS) $(TESTS) $(BUILD)/headers.ok
 FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZERS      := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 300
+FUZZ_EXTRA_fuzz_shim := host-shim/protocol.c -ljansson
 FUZZ_CHECK_SECONDS ?= 10
 FUZZ_CFLAGS  := -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
                 -Iinclude -Iplugin -Idrivers -Ihost-shim -g -O1 \
@@ -130,11 +135,13 @@ install: all ## install under $(DESTDIR)$(PREFIX)
 	  $(DESTDIR)$(PREFIX)/include/tillpoints/ext
 	install -m 0644 $(BUILD)/tillpoints.so $(DESTDIR)$(LIBDIR)/tillpoints/tillpoints.so
 	install -m 0755 $(BUILD)/tillpoints-till $(DESTDIR)$(PREFIX)/bin/tillpoints-till
+	install -m 0755 $(BUILD)/tillpoints-shim $(DESTDIR)$(PREFIX)/bin/tillpoints-shim
 	install -m 0644 include/tillpoints/*.h $(DESTDIR)$(PREFIX)/include/tillpoints/
 	install -m 0644 include/tillpoints/ext/*.h $(DESTDIR)$(PREFIX)/include/tillpoints/ext/
 
 uninstall: ## remove what install put there
-	rm -f $(DESTDIR)$(LIBDIR)/tillpoints/tillpoints.so $(DESTDIR)$(PREFIX)/bin/tillpoints-till
+	rm -f $(DESTDIR)$(LIBDIR)/tillpoints/tillpoints.so $(DESTDIR)$(PREFIX)/bin/tillpoints-till \
+	  $(DESTDIR)$(PREFIX)/bin/tillpoints-shim
 	rm -rf $(DESTDIR)$(PREFIX)/include/tillpoints
 	-rmdir $(DESTDIR)$(LIBDIR)/tillpoints
 

@@ -1,0 +1,917 @@
+/*
+ * protocol.c — the shim's JSON-lines protocol (see protocol.h and
+ * docs/PROTOCOL.md): line framing, request parsing and validation with
+ * jansson, dispatch to the plugin's extensions, replies and event lines.
+ *
+ * Guarantees, relied on by shim.c and checked by tests/fuzz/fuzz_shim.c:
+ *  - every non-blank request line yields exactly one reply line, carrying
+ *    the request's id when it could be read (null otherwise);
+ *  - every output line is one compact JSON object, valid UTF-8, with no
+ *    newline inside;
+ *  - nothing reaches the plugin unless every field has the right type and
+ *    every amount lies within the ABI's limits; strings are passed as they
+ *    came (jansson already refused invalid UTF-8 and embedded NULs) and
+ *    the plugin checks their lengths and content with its own sentences;
+ *  - the transactions a session begins are remembered, so that a client
+ *    that goes away never leaves one open (tp_proto_end_session).
+ */
+#include "protocol.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tp_proto {
+    tp_proto_config cfg;
+    size_t line_max;
+    int hello;      /* the session negotiated a protocol version */
+    char **txns;    /* ids the session began; each owned, malloc'ed */
+    size_t ntxns, cap_txns;
+    char *buf;      /* partial input line, line_max bytes; owned */
+    size_t buf_len;
+    int discarding; /* skipping the rest of an over-long line */
+};
+
+/* An error reply under construction. */
+typedef struct perr {
+    const char *code;
+    char msg[TP_MESSAGE_MAX + 128];
+} perr;
+
+typedef json_t *(*method_fn)(tp_proto *p, json_t *params, perr *e);
+
+/* ---- output ------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid.
+ * As strict as jansson's own check: no overlongs, surrogates or values
+ * beyond U+10FFFF. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t need;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        need = 1;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    if (n < need + 1 || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i <= need; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return need + 1;
+}
+
+/* A JSON string from text that ought to be UTF-8 but may not be (a
+ * plugin message cut at its buffer's end, a name another host stored):
+ * invalid bytes become '?'. NULL only when out of memory. */
+static json_t *jstr(const char *s)
+{
+    if (!s)
+        s = "";
+    size_t n = strlen(s);
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t k = utf8_seq(u + i, n - i);
+        if (!k)
+            break;
+        i += k;
+    }
+    if (i == n)
+        return json_stringn(s, n);
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return NULL;
+    memcpy(copy, s, n + 1);
+    while (i < n) {
+        size_t k = utf8_seq(u + i, n - i);
+        if (!k) {
+            copy[i] = '?';
+            k = 1;
+        }
+        i += k;
+    }
+    json_t *j = json_stringn(copy, n);
+    free(copy);
+    return j;
+}
+
+static const char oom_line[] =
+    "{\"id\":null,\"error\":{\"code\":\"no_memory\",\"message\":\"The shim is out of memory.\"}}";
+
+/* Dumps `obj` (reference stolen) as one line. */
+static void emit(json_t *obj, tp_proto_out_fn out, void *user)
+{
+    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    if (text)
+        out(user, text, strlen(text));
+    else
+        out(user, oom_line, sizeof oom_line - 1);
+    free(text);
+    json_decref(obj);
+}
+
+static json_t *error_object(json_t *id, const char *code, const char *message)
+{
+    json_t *err = json_object();
+    json_t *reply = json_object();
+    if (!err || !reply || json_object_set_new(err, "code", json_string(code)) ||
+        json_object_set_new(err, "message", jstr(message)) ||
+        json_object_set(reply, "id", id ? id : json_null()) ||
+        json_object_set_new(reply, "error", err)) {
+        json_decref(err);
+        json_decref(reply);
+        return NULL;
+    }
+    return reply;
+}
+
+void tp_proto_error_line(const char *code, const char *message, tp_proto_out_fn out, void *user)
+{
+    emit(error_object(NULL, code, message), out, user);
+}
+
+static void reply_error(json_t *id, const perr *e, tp_proto_out_fn out, void *user)
+{
+    emit(error_object(id, e->code, e->msg), out, user);
+}
+
+static void reply_result(json_t *id, json_t *result, tp_proto_out_fn out, void *user)
+{
+    json_t *reply = json_object();
+    if (!reply || json_object_set(reply, "id", id) || json_object_set_new(reply, "result", result)) {
+        json_decref(reply);
+        reply = NULL;
+    }
+    emit(reply, out, user);
+}
+
+const char *tp_proto_status_code(tp_status st)
+{
+    switch (st) {
+    case TP_OK: return "ok";
+    case TP_ERR_INVALID_ARGUMENT: return "invalid_argument";
+    case TP_ERR_TOO_LONG: return "too_long";
+    case TP_ERR_NOT_FOUND: return "not_found";
+    case TP_ERR_STATE: return "wrong_state";
+    case TP_ERR_DUPLICATE: return "duplicate";
+    case TP_ERR_BUSY: return "busy";
+    case TP_ERR_DISABLED: return "disabled";
+    case TP_ERR_STORAGE: return "storage_error";
+    case TP_ERR_NO_MEMORY: return "no_memory";
+    case TP_ERR_VERSION: return "version_mismatch";
+    case TP_ERR_CONFIG: return "config_error";
+    case TP_ERR_UNSUPPORTED: return "unsupported";
+    case TP_ERR_INTERNAL: return "internal_error";
+    }
+    return "internal_error";
+}
+
+/* ---- field checks -------------------------------------------------------- */
+
+static int fail(perr *e, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(perr *e, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    e->code = code;
+    return -1;
+}
+
+/* The plugin refused: its own sentence, or a generic one if it gave none. */
+static json_t *refused(perr *e, tp_status st, const tp_message *msg)
+{
+    if (msg->text[0])
+        fail(e, tp_proto_status_code(st), "%s", msg->text);
+    else
+        fail(e, tp_proto_status_code(st), "The loyalty plugin refused the request (%s).",
+             tp_proto_status_code(st));
+    return NULL;
+}
+
+static const char *type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number with a fraction or exponent";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "something else";
+}
+
+/* `where` prefixes field names in messages, e.g. "receipt.lines[2]." */
+static int get_string(json_t *obj, const char *where, const char *key, int required,
+                      const char **out, perr *e)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (!v || json_is_null(v)) {
+        if (required)
+            return fail(e, "bad_field", "%s%s is missing; it must be a string.", where, key);
+        return 0;
+    }
+    if (!json_is_string(v))
+        return fail(e, "bad_field", "%s%s must be a string, not %s.", where, key, type_name(v));
+    *out = json_string_value(v);
+    return 0;
+}
+
+/* An integer in [min, max]; *present says whether it was given. */
+static int get_int(json_t *obj, const char *where, const char *key, int required, int64_t min,
+                   int64_t max, int64_t *out, int *present, perr *e)
+{
+    json_t *v = json_object_get(obj, key);
+    if (present)
+        *present = 0;
+    if (!v || json_is_null(v)) {
+        if (required)
+            return fail(e, "bad_field", "%s%s is missing; it must be an integer.", where, key);
+        return 0;
+    }
+    if (!json_is_integer(v))
+        return fail(e, "bad_field", "%s%s must be an integer%s, not %s.", where, key,
+                    strstr(key, "_minor") ? " in minor units (1299 for 12.99)" : "",
+                    type_name(v));
+    json_int_t n = json_integer_value(v);
+    if (n < min || n > max)
+        return fail(e, "bad_field", "%s%s must be from %lld to %lld; it is %lld.", where, key,
+                    (long long)min, (long long)max, (long long)n);
+    *out = (int64_t)n;
+    if (present)
+        *present = 1;
+    return 0;
+}
+
+static int get_bool(json_t *obj, const char *where, const char *key, int *out, perr *e)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = 0;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_boolean(v))
+        return fail(e, "bad_field", "%s%s must be true or false, not %s.", where, key,
+                    type_name(v));
+    *out = json_is_true(v);
+    return 0;
+}
+
+static int get_object(json_t *obj, const char *where, const char *key, json_t **out, perr *e)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return fail(e, "bad_field", "%s%s is missing; it must be an object.", where, key);
+    if (!json_is_object(v))
+        return fail(e, "bad_field", "%s%s must be an object, not %s.", where, key, type_name(v));
+    *out = v;
+    return 0;
+}
+
+/* Adds `key` to a result object; 0 on success. Takes `v`. */
+static int put(json_t *obj, const char *key, json_t *v)
+{
+    return json_object_set_new(obj, key, v);
+}
+
+static json_t *oom(perr *e, json_t *partial)
+{
+    json_decref(partial);
+    fail(e, "no_memory", "The shim is out of memory.");
+    return NULL;
+}
+
+/* A plugin's non-empty note on success ("lookup is busy ...") is passed on. */
+static int put_note(json_t *obj, const tp_message *msg)
+{
+    return msg->text[0] ? put(obj, "message", jstr(msg->text)) : 0;
+}
+
+/* ---- the session's open transactions -------------------------------------- */
+
+static int session_add(tp_proto *p, const char *txn)
+{
+    if (p->ntxns == p->cap_txns) {
+        size_t cap = p->cap_txns ? p->cap_txns * 2 : 16;
+        char **grown = realloc(p->txns, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        p->txns = grown;
+        p->cap_txns = cap;
+    }
+    char *copy = strdup(txn);
+    if (!copy)
+        return -1;
+    p->txns[p->ntxns++] = copy;
+    return 0;
+}
+
+static void session_remove(tp_proto *p, const char *txn)
+{
+    for (size_t i = 0; i < p->ntxns; i++)
+        if (strcmp(p->txns[i], txn) == 0) {
+            free(p->txns[i]);
+            p->txns[i] = p->txns[--p->ntxns];
+            return;
+        }
+}
+
+static void clear_msg(tp_message *msg)
+{
+    msg->text[0] = '\0';
+}
+
+/* ---- methods --------------------------------------------------------------- */
+
+static const char *const method_names[] = {
+    "hello", "checkout.begin", "checkout.scan", "checkout.complete", "checkout.cancel",
+    "checkout.refund", "admin.member_add", "admin.member_get", "admin.flush",
+};
+
+static const char *const event_names[] = {
+    NULL, /* kinds start at 1 */
+    "member.identified", "member.unknown", "award.committed", "award.failed",
+    "refund.committed", "refund.failed", "plugin.disabled", "storage.error",
+    "storage.recovered",
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* "MAJOR.MINOR", each 1..9 digits. */
+static int parse_protocol(const char *s, long *major, long *minor)
+{
+    long v[2] = {0, 0};
+    for (int part = 0; part < 2; part++) {
+        int digits = 0;
+        while (*s >= '0' && *s <= '9') {
+            if (++digits > 9)
+                return -1;
+            v[part] = v[part] * 10 + (*s++ - '0');
+        }
+        if (!digits)
+            return -1;
+        if (part == 0 && *s++ != '.')
+            return -1;
+    }
+    if (*s)
+        return -1;
+    *major = v[0];
+    *minor = v[1];
+    return 0;
+}
+
+static json_t *string_array(const char *const *names, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (names[i] && json_array_append_new(a, json_string(names[i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+static json_t *m_hello(tp_proto *p, json_t *params, perr *e)
+{
+    const char *proto, *client;
+    if (get_string(params, "", "protocol", 1, &proto, e) ||
+        get_string(params, "", "client", 0, &client, e))
+        return NULL;
+    long major, minor;
+    if (parse_protocol(proto, &major, &minor) != 0) {
+        fail(e, "bad_field", "protocol must look like \"1.0\" (MAJOR.MINOR).");
+        return NULL;
+    }
+    if (client && strlen(client) > TP_PROTO_CLIENT_MAX) {
+        fail(e, "bad_field", "client is longer than %d bytes.", TP_PROTO_CLIENT_MAX);
+        return NULL;
+    }
+    if (major != TP_PROTO_VERSION_MAJOR) {
+        fail(e, "version_mismatch",
+             "This shim speaks protocol %s; the client asked for %ld.%ld. Use a client for "
+             "protocol %d.x or a shim that speaks %ld.x.",
+             TP_PROTO_VERSION, major, minor, TP_PROTO_VERSION_MAJOR, major);
+        return NULL;
+    }
+    char abi[48];
+    snprintf(abi, sizeof abi, "%u.%u.%u", p->cfg.plugin_abi.major, p->cfg.plugin_abi.minor,
+             p->cfg.plugin_abi.patch);
+    json_t *r = json_object(), *shim = json_object(), *plugin = json_object(),
+           *limits = json_object();
+    int bad = !r || !shim || !plugin || !limits;
+    bad = bad || put(shim, "name", json_string(TP_SHIM_NAME)) ||
+          put(shim, "version", json_string(TP_SHIM_VERSION)) ||
+          put(plugin, "abi", json_string(abi)) ||
+          put(limits, "line_bytes", json_integer((json_int_t)p->line_max)) ||
+          put(limits, "id_bytes", json_integer(TP_PROTO_ID_MAX)) ||
+          put(limits, "lines_per_receipt", json_integer(TP_LINES_MAX)) ||
+          put(limits, "amount_max_minor", json_integer(TP_AMOUNT_MAX)) ||
+          put(r, "protocol", json_string(TP_PROTO_VERSION));
+    if (bad) {
+        json_decref(shim);
+        json_decref(plugin);
+        json_decref(limits);
+        return oom(e, r);
+    }
+    if (put(r, "shim", shim) || put(r, "plugin", plugin) || put(r, "limits", limits) ||
+        put(r, "methods", string_array(method_names, COUNT(method_names))) ||
+        put(r, "events", string_array(event_names, COUNT(event_names))))
+        return oom(e, r);
+    p->hello = 1;
+    return r;
+}
+
+static json_t *m_begin(tp_proto *p, json_t *params, perr *e)
+{
+    const char *txn, *staff;
+    if (get_string(params, "", "txn", 1, &txn, e) || get_string(params, "", "staff", 0, &staff, e))
+        return NULL;
+    if (p->ntxns >= TP_PROTO_SESSION_TXNS_MAX) {
+        fail(e, "busy", "This connection has %d transactions open; complete or cancel one first.",
+             TP_PROTO_SESSION_TXNS_MAX);
+        return NULL;
+    }
+    tp_message msg;
+    clear_msg(&msg);
+    tp_status st = p->cfg.checkout->begin(p->cfg.plugin, txn, staff, &msg);
+    if (st != TP_OK)
+        return refused(e, st, &msg);
+    if (session_add(p, txn) != 0) {
+        p->cfg.checkout->cancel(p->cfg.plugin, txn, &msg);
+        return oom(e, NULL);
+    }
+    json_t *r = json_object();
+    if (!r || put(r, "txn", json_string(txn)) || put_note(r, &msg))
+        return oom(e, r);
+    return r;
+}
+
+static json_t *m_scan(tp_proto *p, json_t *params, perr *e)
+{
+    const char *txn, *code;
+    if (get_string(params, "", "txn", 1, &txn, e) || get_string(params, "", "code", 1, &code, e))
+        return NULL;
+    tp_message msg;
+    clear_msg(&msg);
+    tp_status st = p->cfg.checkout->scan(p->cfg.plugin, txn, code, &msg);
+    if (st != TP_OK)
+        return refused(e, st, &msg);
+    json_t *r = json_object();
+    if (!r || put(r, "txn", json_string(txn)) || put_note(r, &msg))
+        return oom(e, r);
+    return r;
+}
+
+static const struct {
+    const char *name;
+    uint32_t bit;
+} line_flags[] = {{"tax", TP_LINE_TAX}, {"tip", TP_LINE_TIP}, {"gift_card", TP_LINE_GIFT_CARD}};
+
+static int parse_line(json_t *v, size_t i, tp_line *l, perr *e)
+{
+    char where[48];
+    snprintf(where, sizeof where, "receipt.lines[%zu]", i);
+    if (!json_is_object(v))
+        return fail(e, "bad_field", "%s must be an object, not %s.", where, type_name(v));
+    strcat(where, ".");
+    if (get_string(v, where, "sku", 0, &l->sku, e) ||
+        get_string(v, where, "category", 0, &l->category, e) ||
+        get_int(v, where, "amount_minor", 1, 0, TP_AMOUNT_MAX, &l->amount_minor, NULL, e) ||
+        get_int(v, where, "discount_minor", 0, 0, l->amount_minor, &l->discount_minor, NULL, e))
+        return -1;
+    json_t *flags = json_object_get(v, "flags");
+    if (!flags || json_is_null(flags))
+        return 0;
+    if (!json_is_array(flags))
+        return fail(e, "bad_field", "%sflags must be an array of strings, not %s.", where,
+                    type_name(flags));
+    size_t k;
+    json_t *f;
+    json_array_foreach(flags, k, f) {
+        const char *name = json_string_value(f);
+        size_t j = 0;
+        while (name && j < COUNT(line_flags) && strcmp(name, line_flags[j].name) != 0)
+            j++;
+        if (!name || j == COUNT(line_flags))
+            return fail(e, "bad_field",
+                        "%sflags[%zu] must be \"tax\", \"tip\" or \"gift_card\".", where, k);
+        l->flags |= line_flags[j].bit;
+    }
+    return 0;
+}
+
+static json_t *m_complete(tp_proto *p, json_t *params, perr *e)
+{
+    const char *txn;
+    json_t *receipt, *lines;
+    tp_receipt r;
+    memset(&r, 0, sizeof r);
+    if (get_string(params, "", "txn", 1, &txn, e) ||
+        get_object(params, "", "receipt", &receipt, e) ||
+        get_string(receipt, "receipt.", "id", 1, &r.receipt_id, e) ||
+        get_string(receipt, "receipt.", "currency", 1, &r.currency, e) ||
+        get_int(receipt, "receipt.", "time_ms", 0, INT64_MIN, INT64_MAX, &r.time_ms, NULL, e))
+        return NULL;
+    lines = json_object_get(receipt, "lines");
+    if (!lines || !json_is_array(lines)) {
+        fail(e, "bad_field", "receipt.lines must be an array of line objects%s%s.",
+             lines ? ", not " : "", lines ? type_name(lines) : "");
+        return NULL;
+    }
+    size_t n = json_array_size(lines);
+    if (n > TP_LINES_MAX) {
+        fail(e, "bad_field", "receipt.lines has %zu lines; a receipt has at most %d.", n,
+             TP_LINES_MAX);
+        return NULL;
+    }
+    tp_line *tl = calloc(n ? n : 1, sizeof *tl);
+    if (!tl)
+        return oom(e, NULL);
+    for (size_t i = 0; i < n; i++)
+        if (parse_line(json_array_get(lines, i), i, &tl[i], e) != 0) {
+            free(tl);
+            return NULL;
+        }
+    r.lines = tl;
+    r.line_count = n;
+    tp_award_preview pv;
+    memset(&pv, 0, sizeof pv);
+    tp_message msg;
+    clear_msg(&msg);
+    tp_status st = p->cfg.checkout->complete(p->cfg.plugin, txn, &r, &pv, &msg);
+    free(tl);
+    if (st == TP_OK || st == TP_ERR_NOT_FOUND)
+        session_remove(p, txn);
+    if (st != TP_OK)
+        return refused(e, st, &msg);
+    json_t *res = json_object();
+    if (!res || put(res, "txn", json_string(txn)) ||
+        put(res, "receipt_id", json_string(r.receipt_id)) ||
+        put(res, "has_member", json_boolean(pv.has_member)) ||
+        put(res, "eligible_minor", json_integer(pv.eligible_minor)) ||
+        put(res, "points", json_integer(pv.points)) || put_note(res, &msg))
+        return oom(e, res);
+    return res;
+}
+
+static json_t *m_cancel(tp_proto *p, json_t *params, perr *e)
+{
+    const char *txn;
+    if (get_string(params, "", "txn", 1, &txn, e))
+        return NULL;
+    tp_message msg;
+    clear_msg(&msg);
+    tp_status st = p->cfg.checkout->cancel(p->cfg.plugin, txn, &msg);
+    if (st == TP_OK || st == TP_ERR_NOT_FOUND)
+        session_remove(p, txn);
+    if (st != TP_OK)
+        return refused(e, st, &msg);
+    json_t *r = json_object();
+    if (!r || put(r, "txn", json_string(txn)))
+        return oom(e, r);
+    return r;
+}
+
+static json_t *m_refund(tp_proto *p, json_t *params, perr *e)
+{
+    tp_refund rf;
+    memset(&rf, 0, sizeof rf);
+    int has_amount;
+    if (get_string(params, "", "refund_id", 1, &rf.refund_id, e) ||
+        get_string(params, "", "receipt_id", 1, &rf.receipt_id, e) ||
+        get_string(params, "", "currency", 1, &rf.currency, e) ||
+        get_int(params, "", "amount_minor", 0, 1, TP_AMOUNT_MAX, &rf.amount_minor, &has_amount,
+                e) ||
+        get_bool(params, "", "full", &rf.full, e) ||
+        get_int(params, "", "time_ms", 0, INT64_MIN, INT64_MAX, &rf.time_ms, NULL, e))
+        return NULL;
+    if (rf.full && has_amount) {
+        fail(e, "bad_field", "Give either amount_minor or full: true, not both.");
+        return NULL;
+    }
+    if (!rf.full && !has_amount) {
+        fail(e, "bad_field", "amount_minor is missing; give the refunded amount in minor units "
+                             "or full: true.");
+        return NULL;
+    }
+    tp_message msg;
+    clear_msg(&msg);
+    tp_status st = p->cfg.checkout->refund(p->cfg.plugin, &rf, &msg);
+    if (st != TP_OK)
+        return refused(e, st, &msg);
+    json_t *r = json_object();
+    if (!r || put(r, "refund_id", json_string(rf.refund_id)) ||
+        put(r, "receipt_id", json_string(rf.receipt_id)) || put_note(r, &msg))
+        return oom(e, r);
+    return r;
+}
+
+/* A member as JSON. The plugin fills fixed arrays; they are terminated
+ * here rather than trusted. */
+static json_t *member_json(tp_member_info *info)
+{
+    info->code[sizeof info->code - 1] = '\0';
+    info->name[sizeof info->name - 1] = '\0';
+    info->phone[sizeof info->phone - 1] = '\0';
+    info->email[sizeof info->email - 1] = '\0';
+    info->app_id[sizeof info->app_id - 1] = '\0';
+    json_t *m = json_object();
+    if (!m || put(m, "code", jstr(info->code)) || put(m, "name", jstr(info->name)) ||
+        put(m, "phone", jstr(info->phone)) || put(m, "email", jstr(info->email)) ||
+        put(m, "app_id", jstr(info->app_id)) || put(m, "balance", json_integer(info->balance)) ||
+        put(m, "created_ms", json_integer(info->created_ms))) {
+        json_decref(m);
+        return NULL;
+    }
+    return m;
+}
+
+static json_t *member_result(tp_member_info *info, perr *e)
+{
+    json_t *r = json_object();
+    if (!r || put(r, "member", member_json(info)))
+        return oom(e, r);
+    return r;
+}
+
+static json_t *m_member_add(tp_proto *p, json_t *params, perr *e)
+{
+    tp_member_new m;
+    memset(&m, 0, sizeof m);
+    if (get_string(params, "", "code", 1, &m.code, e) ||
+        get_string(params, "", "name", 0, &m.name, e) ||
+        get_string(params, "", "phone", 0, &m.phone, e) ||
+        get_string(params, "", "email", 0, &m.email, e) ||
+        get_string(params, "", "app_id", 0, &m.app_id, e))
+        return NULL;
+    tp_member_info info;
+    memset(&info, 0, sizeof info);
+    tp_message msg;
+    clear_msg(&msg);
+    tp_status st = p->cfg.admin->member_add(p->cfg.plugin, &m, &info, &msg);
+    if (st != TP_OK)
+        return refused(e, st, &msg);
+    return member_result(&info, e);
+}
+
+static json_t *m_member_get(tp_proto *p, json_t *params, perr *e)
+{
+    const char *code;
+    if (get_string(params, "", "code", 1, &code, e))
+        return NULL;
+    tp_member_info info;
+    memset(&info, 0, sizeof info);
+    tp_message msg;
+    clear_msg(&msg);
+    tp_status st = p->cfg.admin->member_get(p->cfg.plugin, code, &info, &msg);
+    if (st != TP_OK)
+        return refused(e, st, &msg);
+    return member_result(&info, e);
+}
+
+static json_t *m_flush(tp_proto *p, json_t *params, perr *e)
+{
+    int64_t timeout = TP_PROTO_FLUSH_TIMEOUT_DEFAULT_MS;
+    if (get_int(params, "", "timeout_ms", 0, 0, TP_PROTO_FLUSH_TIMEOUT_MAX_MS, &timeout, NULL, e))
+        return NULL;
+    tp_message msg;
+    clear_msg(&msg);
+    tp_status st = p->cfg.admin->flush(p->cfg.plugin, timeout, &msg);
+    if (p->cfg.settle)
+        p->cfg.settle(p->cfg.settle_user);
+    if (st != TP_OK)
+        return refused(e, st, &msg);
+    json_t *r = json_object();
+    return r ? r : oom(e, NULL);
+}
+
+static const struct {
+    const char *name;
+    method_fn fn;
+} methods[] = {
+    {"hello", m_hello},
+    {"checkout.begin", m_begin},
+    {"checkout.scan", m_scan},
+    {"checkout.complete", m_complete},
+    {"checkout.cancel", m_cancel},
+    {"checkout.refund", m_refund},
+    {"admin.member_add", m_member_add},
+    {"admin.member_get", m_member_get},
+    {"admin.flush", m_flush},
+};
+
+/* ---- requests --------------------------------------------------------------- */
+
+static int blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return 0;
+    return 1;
+}
+
+void tp_proto_handle_line(tp_proto *p, const char *line, size_t len, tp_proto_out_fn out,
+                          void *user)
+{
+    if (len && line[len - 1] == '\r')
+        len--;
+    if (blank(line, len))
+        return;
+    perr e = {"bad_field", ""};
+    json_error_t jerr;
+    json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!req) {
+        fail(&e, "parse_error", "The line is not valid JSON: %s (at character %d).", jerr.text,
+             jerr.position);
+        reply_error(NULL, &e, out, user);
+        return;
+    }
+    json_t *id = NULL;
+    if (!json_is_object(req)) {
+        fail(&e, "bad_field", "A request is a JSON object with id, method and params, not %s.",
+             type_name(req));
+        goto error;
+    }
+    json_t *rid = json_object_get(req, "id");
+    if (!rid || !(json_is_integer(rid) || json_is_string(rid))) {
+        fail(&e, "bad_field", "The request's id must be an integer or a string%s%s.",
+             rid ? ", not " : "; it is missing", rid ? type_name(rid) : "");
+        goto error;
+    }
+    if (json_is_string(rid) && json_string_length(rid) > TP_PROTO_ID_MAX) {
+        fail(&e, "bad_field", "A string id is at most %d bytes.", TP_PROTO_ID_MAX);
+        goto error;
+    }
+    id = rid;
+    json_t *m = json_object_get(req, "method");
+    if (!m || !json_is_string(m)) {
+        fail(&e, "bad_field", "The request's method must be a string%s%s.",
+             m ? ", not " : "; it is missing", m ? type_name(m) : "");
+        goto error;
+    }
+    json_t *params = json_object_get(req, "params");
+    json_t *empty = NULL;
+    if (!params || json_is_null(params))
+        params = empty = json_object();
+    if (!params) {
+        fail(&e, "no_memory", "The shim is out of memory.");
+        goto error;
+    }
+    if (!json_is_object(params)) {
+        fail(&e, "bad_field", "The request's params must be an object, not %s.",
+             type_name(params));
+        goto error;
+    }
+    const char *name = json_string_value(m);
+    size_t i = 0;
+    while (i < COUNT(methods) && strcmp(methods[i].name, name) != 0)
+        i++;
+    json_t *result = NULL;
+    if (i == COUNT(methods) || json_string_length(m) != strlen(name))
+        fail(&e, "unknown_method", "There is no method \"%.64s\"; hello lists the methods.", name);
+    else if (!p->hello && methods[i].fn != m_hello)
+        fail(&e, "hello_required", "Say hello first: {\"id\":1,\"method\":\"hello\",\"params\":"
+                                   "{\"protocol\":\"%s\"}}.", TP_PROTO_VERSION);
+    else
+        result = methods[i].fn(p, params, &e);
+    json_decref(empty);
+    if (result) {
+        reply_result(id, result, out, user);
+        json_decref(req);
+        return;
+    }
+error:
+    reply_error(id, &e, out, user);
+    json_decref(req);
+}
+
+void tp_proto_feed(tp_proto *p, const char *data, size_t len, tp_proto_out_fn out, void *user)
+{
+    while (len) {
+        const char *nl = memchr(data, '\n', len);
+        size_t piece = nl ? (size_t)(nl - data) : len;
+        size_t used = nl ? piece + 1 : len;
+        if (p->discarding) {
+            if (nl)
+                p->discarding = 0;
+        } else if (p->buf_len + piece > p->line_max) {
+            char text[128];
+            snprintf(text, sizeof text, "The line is longer than %zu bytes; it was ignored.",
+                     p->line_max);
+            tp_proto_error_line("line_too_long", text, out, user);
+            p->buf_len = 0;
+            p->discarding = nl == NULL;
+        } else if (!nl) {
+            memcpy(p->buf + p->buf_len, data, piece);
+            p->buf_len += piece;
+        } else if (p->buf_len == 0) {
+            tp_proto_handle_line(p, data, piece, out, user);
+        } else {
+            memcpy(p->buf + p->buf_len, data, piece);
+            size_t n = p->buf_len + piece;
+            p->buf_len = 0;
+            tp_proto_handle_line(p, p->buf, n, out, user);
+        }
+        data += used;
+        len -= used;
+    }
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+int tp_proto_event(tp_proto *p, const tp_event *ev, tp_proto_out_fn out, void *user)
+{
+    if (!p->hello || !ev || ev->kind < 1 || (size_t)ev->kind >= COUNT(event_names))
+        return 0;
+    json_t *o = json_object();
+    if (!o || put(o, "event", json_string(event_names[ev->kind])) ||
+        put(o, "status", json_string(tp_proto_status_code(ev->status))) ||
+        put(o, "txn", jstr(ev->txn_id)) || put(o, "receipt_id", jstr(ev->receipt_id)) ||
+        put(o, "member_code", jstr(ev->member_code)) ||
+        put(o, "member_name", jstr(ev->member_name)) ||
+        put(o, "points", json_integer(ev->points)) ||
+        put(o, "balance", json_integer(ev->balance)) ||
+        put(o, "replayed", json_boolean(ev->replayed)) ||
+        put(o, "time_ms", json_integer(ev->time_ms)) || put(o, "message", jstr(ev->message))) {
+        json_decref(o);
+        return 0;
+    }
+    emit(o, out, user);
+    return 1;
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+tp_proto *tp_proto_new(const tp_proto_config *cfg)
+{
+    if (!cfg || !cfg->checkout || !cfg->admin)
+        return NULL;
+    tp_proto *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->cfg = *cfg;
+    p->line_max = cfg->line_max ? cfg->line_max : TP_PROTO_LINE_MAX;
+    p->buf = malloc(p->line_max);
+    if (!p->buf) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+size_t tp_proto_end_session(tp_proto *p)
+{
+    size_t n = p->ntxns;
+    for (size_t i = 0; i < n; i++) {
+        tp_message msg;
+        clear_msg(&msg);
+        /* Nothing was journaled for an open transaction: cancelling it is
+         * exactly what the till would do on a void. */
+        p->cfg.checkout->cancel(p->cfg.plugin, p->txns[i], &msg);
+        free(p->txns[i]);
+    }
+    p->ntxns = 0;
+    p->hello = 0;
+    p->buf_len = 0;
+    p->discarding = 0;
+    return n;
+}
+
+size_t tp_proto_open_txns(const tp_proto *p)
+{
+    return p->ntxns;
+}
+
+void tp_proto_free(tp_proto *p)
+{
+    if (!p)
+        return;
+    tp_proto_end_session(p);
+    free(p->txns);
+    free(p->buf);
+    free(p);
+}

@@ -1,0 +1,561 @@
+#!/usr/bin/env python3
+"""End-to-end: tillpoints-shim (a real host) dlopens the built plugin and is
+driven over its JSON-lines protocol, first over stdio, then over a Unix
+socket. Points are checked in the SQLite file directly, not through the
+plugin. Python 3 standard library only.
+
+Environment: BUILD (default "build") holds tillpoints-shim and tillpoints.so.
+Prints one closing line "e2e_shim: N passed, M failed"; exits 1 on failure.
+"""
+import json
+import os
+import queue
+import signal
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BUILD = os.environ.get("BUILD", "build")
+SHIM = os.path.join(BUILD, "tillpoints-shim")
+PLUGIN = os.path.join(BUILD, "tillpoints.so")
+TIMEOUT = 15.0
+
+passed = 0
+failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL: {name}" + (f" ({detail})" if detail else ""), flush=True)
+
+
+class Client:
+    """One protocol connection: requests out, replies and events in."""
+
+    def __init__(self, write, lines):
+        self._write = write
+        self._lines = lines  # queue of decoded objects, None at end of stream
+        self.events = []
+        self.closed = False
+        self._next = 1
+
+    def send_raw(self, data):
+        self._write(data if isinstance(data, bytes) else data.encode())
+
+    def next_line(self, timeout=TIMEOUT):
+        """The next object (reply or event); None at end of stream."""
+        if self.closed:
+            return None
+        try:
+            obj = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError("no line from the shim")
+        if obj is None:
+            self.closed = True
+        return obj
+
+    def reply(self, rid=None, timeout=TIMEOUT):
+        """The next reply (with id rid when given); events seen on the way are kept."""
+        deadline = time.monotonic() + timeout
+        while True:
+            obj = self.next_line(max(0.01, deadline - time.monotonic()))
+            if obj is None:
+                return None
+            if "event" in obj:
+                self.events.append(obj)
+                continue
+            if rid is None or obj.get("id") == rid:
+                return obj
+
+    def call(self, method, params=None, rid=None):
+        if rid is None:
+            rid = self._next
+            self._next += 1
+        req = {"id": rid, "method": method}
+        if params is not None:
+            req["params"] = params
+        self.send_raw(json.dumps(req) + "\n")
+        return self.reply(rid)
+
+    def event(self, name, pred=lambda e: True, timeout=TIMEOUT):
+        """Waits for an event of that name matching pred; returns it or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, e in enumerate(self.events):
+                if e["event"] == name and pred(e):
+                    return self.events.pop(i)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            try:
+                obj = self.next_line(left)
+            except TimeoutError:
+                return None
+            if obj is None:
+                return None
+            if "event" in obj:
+                self.events.append(obj)
+
+
+def reader(stream, q, raw_log):
+    """Decodes one JSON object per line; a line that is not JSON is a failure."""
+    for line in stream:
+        raw_log.append(line)
+        try:
+            q.put(json.loads(line))
+        except ValueError:
+            q.put({"__not_json__": line.decode(errors="replace")})
+    q.put(None)
+
+
+def error_code(r):
+    return r.get("error", {}).get("code") if r else None
+
+
+def hello(c):
+    return c.call("hello", {"protocol": "1.0", "client": "e2e_shim 1.0"})
+
+
+def receipt(rid, lines):
+    return {"id": rid, "currency": "EUR", "lines": lines}
+
+
+def db_query(path, sql, args=()):
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def member_points(db, code, receipt_id=None):
+    sql = ("SELECT COALESCE(SUM(l.points),0) FROM ledger l JOIN members m "
+           "ON m.id=l.member_id WHERE m.code=?")
+    args = [code]
+    if receipt_id:
+        sql += " AND l.receipt=?"
+        args.append(receipt_id)
+    return db_query(db, sql, args)[0][0]
+
+
+# ---------------------------------------------------------------- stdio --
+
+def stdio_run(work):
+    conf = os.path.join(work, "stdio.conf")
+    with open(conf, "w") as f:
+        f.write("[store]\ndatabase = x.db\n")
+    db = os.path.join(work, "x.db")
+    proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    q, raw = queue.Queue(), []
+    threading.Thread(target=reader, args=(proc.stdout, q, raw), daemon=True).start()
+
+    def write(data):
+        proc.stdin.write(data)
+        proc.stdin.flush()
+
+    c = Client(write, q)
+    try:
+        stdio_session(c, db)
+    except (TimeoutError, BrokenPipeError, OSError) as exc:
+        check("stdio session ran to the end", False, repr(exc))
+    try:
+        proc.stdin.close()
+    except OSError:
+        pass
+    try:
+        rc = proc.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = proc.wait()
+    err = proc.stderr.read().decode(errors="replace")
+    check("stdio shim exits 0 at end of input", rc == 0, f"rc={rc} stderr={err!r}")
+    check("every output line is JSON",
+          all("__not_json__" not in json.loads(l) for l in raw if l.strip()))
+    check("every output line ends in a newline", all(l.endswith(b"\n") for l in raw))
+
+    # The database, read directly.
+    check("database file is private", stat.S_IMODE(os.stat(db).st_mode) == 0o600)
+    check("award written to the ledger",
+          db_query(db, "SELECT points FROM ledger WHERE receipt='R-1' AND kind='earn'") == [(11,)])
+    check("replay did not double the award",
+          db_query(db, "SELECT count(*) FROM ledger WHERE receipt='R-1' AND kind='earn'") == [(1,)])
+    check("partial refund reversed in the ledger",
+          db_query(db, "SELECT points FROM ledger WHERE receipt='RF-1' AND kind='reversal'") == [(-6,)])
+    check("receipt journaled with its total",
+          db_query(db, "SELECT total_minor, eligible_minor FROM receipts WHERE receipt='R-1'")
+          == [(1299 - 100 + 300 + 150, 1199)])
+    check("unknown member's receipt journaled without member",
+          db_query(db, "SELECT count(*) FROM receipts WHERE receipt='R-2' AND member_id IS NULL")
+          == [(1,)])
+    check("receipt sent over the stdio end is journaled",
+          db_query(db, "SELECT count(*) FROM receipts WHERE receipt='R-3'") == [(1,)])
+    check("rejected requests wrote nothing",
+          db_query(db, "SELECT count(*) FROM receipts") == [(3,)])
+    check("member balance in the database", member_points(db, "MEMBER-0001") == 5)
+    check("integrity", db_query(db, "PRAGMA integrity_check") == [("ok",)])
+
+
+def stdio_session(c, db):
+    # Before hello, nothing but hello.
+    r = c.call("checkout.begin", {"txn": "S-0"})
+    check("methods before hello are refused", error_code(r) == "hello_required", r)
+
+    r = c.call("hello", {"protocol": "2.0", "client": "Future POS"})
+    check("hello with another major is refused", error_code(r) == "version_mismatch", r)
+    check("refusal explains the versions", "1.0" in r["error"]["message"], r)
+
+    r = hello(c)
+    res = r.get("result", {})
+    check("hello answers protocol 1.0", res.get("protocol") == "1.0", r)
+    check("hello reports the shim version",
+          res.get("shim", {}).get("name") == "tillpoints-shim" and res["shim"].get("version"), r)
+    check("hello reports the plugin ABI", res.get("plugin", {}).get("abi", "").startswith("1."), r)
+    check("hello states the line limit", res.get("limits", {}).get("line_bytes") == 65536, r)
+    check("hello lists the methods", "checkout.complete" in res.get("methods", []), r)
+
+    r = c.call("hello", {"protocol": "1.7", "client": "Newer minor"})
+    check("hello with a newer minor is accepted at 1.0",
+          r.get("result", {}).get("protocol") == "1.0", r)
+
+    r = c.call("admin.member_add", {"code": "MEMBER-0001", "name": "Carla Client",
+                                    "phone": "+49 30 1234567", "email": "carla@example.com"})
+    m = r.get("result", {}).get("member", {})
+    check("member_add returns the member as stored",
+          m.get("code") == "MEMBER-0001" and m.get("name") == "Carla Client"
+          and m.get("balance") == 0, r)
+    r = c.call("admin.member_add", {"code": "MEMBER-0001"})
+    check("duplicate member code refused", error_code(r) == "duplicate", r)
+
+    # A sale with a member.
+    r = c.call("checkout.begin", {"txn": "S-1", "staff": "cashier-7"})
+    check("begin opens the transaction", r.get("result", {}).get("txn") == "S-1", r)
+    r = c.call("checkout.begin", {"txn": "S-1"})
+    check("second begin of an open transaction is refused", error_code(r) == "wrong_state", r)
+    check("second begin carries the plugin's sentence", "already open" in r["error"]["message"], r)
+    r = c.call("checkout.scan", {"txn": "S-1", "code": "MEMBER-0001"})
+    check("scan accepted", r.get("result", {}).get("txn") == "S-1", r)
+    e = c.event("member.identified", lambda e: e["txn"] == "S-1")
+    check("member.identified event arrives", e is not None)
+    if e:
+        check("member.identified names the member",
+              e["member_code"] == "MEMBER-0001" and e["member_name"] == "Carla Client", e)
+
+    lines = [
+        {"sku": "WINE", "category": "drinks", "amount_minor": 1299, "discount_minor": 100},
+        {"sku": "VAT", "amount_minor": 300, "flags": ["tax"]},
+        {"amount_minor": 150, "flags": ["tip"]},
+    ]
+    r = c.call("checkout.complete", {"txn": "S-1", "receipt": receipt("R-1", lines)})
+    res = r.get("result", {})
+    check("complete returns the preview",
+          res.get("has_member") is True and res.get("eligible_minor") == 1199
+          and res.get("points") == 11, r)
+    e = c.event("award.committed", lambda e: e["receipt_id"] == "R-1")
+    check("award.committed event arrives", e is not None)
+    if e:
+        check("award.committed carries points and balance",
+              e["points"] == 11 and e["balance"] == 11 and e["replayed"] is False
+              and e["status"] == "ok", e)
+    check("award is in the database after its event", member_points(db, "MEMBER-0001") == 11)
+
+    r = c.call("checkout.scan", {"txn": "S-1", "code": "MEMBER-0001"})
+    check("completed transaction is closed", error_code(r) == "not_found", r)
+
+    # Replay of the same receipt: nothing new, reported as replayed.
+    c.call("checkout.begin", {"txn": "S-1b"})
+    c.call("checkout.scan", {"txn": "S-1b", "code": "MEMBER-0001"})
+    c.event("member.identified", lambda e: e["txn"] == "S-1b")
+    r = c.call("checkout.complete", {"txn": "S-1b", "receipt": receipt("R-1", lines)})
+    check("replayed complete is accepted", "result" in r, r)
+    e = c.event("award.committed", lambda e: e["receipt_id"] == "R-1")
+    check("replayed complete reports replayed: true",
+          e is not None and e["replayed"] is True and e["points"] == 11, e)
+
+    # A partial refund.
+    r = c.call("checkout.refund", {"refund_id": "RF-1", "receipt_id": "R-1",
+                                   "currency": "EUR", "amount_minor": 600})
+    check("refund submitted", r.get("result", {}).get("refund_id") == "RF-1", r)
+    e = c.event("refund.committed", lambda e: e["receipt_id"] == "R-1")
+    check("refund.committed event arrives with the reversal",
+          e is not None and e["points"] == -6 and e["balance"] == 5, e)
+    r = c.call("checkout.refund", {"refund_id": "RF-2", "receipt_id": "NO-SUCH",
+                                   "currency": "EUR", "full": True})
+    if "result" in r:
+        e = c.event("refund.failed", lambda e: e["receipt_id"] == "NO-SUCH")
+        check("refund of an unknown receipt fails with an event",
+              e is not None and e["status"] != "ok", e)
+    else:
+        check("refund of an unknown receipt is refused", error_code(r) == "not_found", r)
+
+    r = c.call("admin.member_get", {"code": "MEMBER-0001"})
+    m = r.get("result", {}).get("member", {})
+    check("member_get returns the balance and contact",
+          m.get("balance") == 5 and m.get("name") == "Carla Client"
+          and m.get("email") == "carla@example.com", r)
+    r = c.call("admin.member_get", {"code": "NOBODY-42"})
+    check("member_get of an unknown code is not_found", error_code(r) == "not_found", r)
+
+    # An unknown member.
+    c.call("checkout.begin", {"txn": "S-2"})
+    c.call("checkout.scan", {"txn": "S-2", "code": "STRANGER-9"})
+    e = c.event("member.unknown", lambda e: e["txn"] == "S-2")
+    check("member.unknown event arrives", e is not None)
+    r = c.call("checkout.complete", {"txn": "S-2", "receipt": receipt("R-2", [{"amount_minor": 500}])})
+    # The preview cannot know yet that the code is unknown (has_member means
+    # "a code was scanned"); the durable outcome says so.
+    check("sale with an unknown code completes", r.get("result", {}).get("txn") == "S-2", r)
+    e = c.event("award.committed", lambda e: e["receipt_id"] == "R-2")
+    check("unknown member's receipt is recorded without points",
+          e is not None and e["points"] == 0 and e["member_code"] == "", e)
+
+    # Errors: each gets one error reply and the shim keeps serving.
+    c.send_raw('{"id": 100, "method": "hello", \n')
+    r = c.reply()
+    check("malformed JSON is a parse_error with id null",
+          error_code(r) == "parse_error" and r.get("id") is None, r)
+    r = c.call("checkout.teleport", {}, rid="str-id-1")
+    check("unknown method is unknown_method, string id echoed",
+          error_code(r) == "unknown_method" and r.get("id") == "str-id-1", r)
+    r = c.call("checkout.scan", {"txn": "S-3"})
+    check("missing field is bad_field", error_code(r) == "bad_field" and "code" in r["error"]["message"], r)
+    c.call("checkout.begin", {"txn": "S-3"})
+    for name, line in [
+        ("amount as a string", {"amount_minor": "12.99"}),
+        ("amount as a float", {"amount_minor": 12.99}),
+        ("amount as 1.0", {"amount_minor": 1.0}),
+        ("negative amount", {"amount_minor": -1}),
+        ("amount beyond the ABI limit", {"amount_minor": 100000000001}),
+        ("discount above the amount", {"amount_minor": 100, "discount_minor": 101}),
+        ("unknown line flag", {"amount_minor": 100, "flags": ["coupon"]}),
+    ]:
+        r = c.call("checkout.complete", {"txn": "S-3", "receipt": receipt("R-X", [line])})
+        check(f"{name} is bad_field", error_code(r) == "bad_field", r)
+    r = c.call("checkout.complete", {"txn": "S-3", "receipt": {"id": 7, "currency": "EUR", "lines": []}})
+    check("receipt id of the wrong type is bad_field", error_code(r) == "bad_field", r)
+    r = c.call("checkout.complete", {"txn": "S-3", "receipt": receipt("R-X", [{"amount_minor": 1}] * 1001)})
+    check("more lines than the ABI allows is bad_field", error_code(r) == "bad_field", r)
+    r = c.call("checkout.refund", {"refund_id": "RF-9", "receipt_id": "R-1", "currency": "EUR",
+                                   "amount_minor": 100, "full": True})
+    check("refund with both amount and full is bad_field", error_code(r) == "bad_field", r)
+    r = c.call("checkout.complete", {"txn": "S-3", "receipt": receipt("R-X", [{"amount_minor": 1}]) | {"currency": "USD"}})
+    check("a foreign currency is unsupported", error_code(r) == "unsupported", r)
+    c.send_raw('{"method": "hello", "params": {"protocol": "1.0"}}\n')
+    r = c.reply()
+    check("request without id is bad_field with id null",
+          error_code(r) == "bad_field" and r.get("id") is None, r)
+    c.send_raw('[1, 2, 3]\n')
+    check("a JSON array is bad_field", error_code(c.reply()) == "bad_field")
+    c.send_raw('\n   \n')  # blank lines are ignored
+    c.send_raw('{"id": 200, "method": "admin.member_get", "params": {"code": "'
+               + "A" * 70000 + '"}}\n')
+    r = c.reply()
+    check("over-long line gets line_too_long", error_code(r) == "line_too_long", r)
+    r = c.call("checkout.complete", {"txn": "S-3", "receipt": receipt("R-3", [{"amount_minor": 250}])})
+    check("the shim keeps serving after every error",
+          r.get("result", {}).get("eligible_minor") == 250, r)
+    # End of input right after a complete: the shim settles before it exits.
+    c.call("checkout.begin", {"txn": "S-4"})  # left open: cancelled at exit
+
+
+# --------------------------------------------------------------- socket --
+
+class SockClient(Client):
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.raw = []
+        q = queue.Queue()
+        stream = self.sock.makefile("rb")
+        threading.Thread(target=reader, args=(stream, q, self.raw), daemon=True).start()
+        super().__init__(self.sock.sendall, q)
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def connect_when_free(path, timeout=TIMEOUT):
+    """Connects and says hello, retrying while the shim still serves a
+    client that is leaving (it answers already_connected and closes, which
+    can also surface here as a refused or broken connection)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        c = None
+        try:
+            c = SockClient(path)
+            r = hello(c)
+            if error_code(r) != "already_connected":
+                return c, r
+        except (ConnectionRefusedError, BrokenPipeError, ConnectionResetError):
+            pass
+        if c:
+            c.close()
+        if time.monotonic() > deadline:
+            raise TimeoutError("the shim never became free for a new client")
+        time.sleep(0.05)
+
+
+def socket_run(work):
+    conf = os.path.join(work, "sock.conf")
+    with open(conf, "w") as f:
+        f.write("[store]\ndatabase = s.db\n")
+    db = os.path.join(work, "s.db")
+    path = os.path.join(work, "shim.sock")
+    errlog = open(os.path.join(work, "sock.err"), "w+")
+    proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf, "--socket", path],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not os.path.exists(path) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        check("socket created", os.path.exists(path))
+        st = os.stat(path)
+        check("socket mode is 0660", stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660,
+              oct(st.st_mode))
+        socket_session(path, db)
+    except (TimeoutError, OSError) as exc:
+        check("socket session ran to the end", False, repr(exc))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = proc.wait()
+    errlog.seek(0)
+    err = errlog.read()
+    check("socket shim exits 0 on SIGTERM", rc == 0, f"rc={rc} stderr={err!r}")
+    check("socket removed at exit", not os.path.exists(path))
+    check("shim logged the flood drop", "did not read its replies" in err, err)
+    check("socket: sale of the reconnected client journaled once",
+          db_query(db, "SELECT count(*) FROM receipts WHERE txn='K-1'") == [(1,)])
+    check("socket: award of the client that left at once is not lost",
+          member_points(db, "MEMBER-0002", "Q-2") == 7)
+    check("socket: abandoned transaction journaled nothing",
+          db_query(db, "SELECT count(*) FROM receipts WHERE receipt='Q-ABANDONED'") == [(0,)])
+    check("socket: integrity", db_query(db, "PRAGMA integrity_check") == [("ok",)])
+
+
+def socket_session(path, db):
+    a = SockClient(path)
+    r = hello(a)
+    check("socket: first client says hello", r.get("result", {}).get("protocol") == "1.0", r)
+    r = a.call("admin.member_add", {"code": "MEMBER-0002", "name": "Dan Doe"})
+    check("socket: member added", "result" in r, r)
+
+    b = SockClient(path)
+    line = b.next_line()
+    check("socket: second connection gets one clear error line",
+          error_code(line) == "already_connected" and line.get("id") is None
+          and "one" in line["error"]["message"], line)
+    check("socket: second connection is then closed", b.next_line() is None)
+    b.close()
+
+    r = a.call("admin.member_get", {"code": "MEMBER-0002"})
+    check("socket: first client keeps working", r.get("result", {}).get("member", {}).get("code")
+          == "MEMBER-0002", r)
+
+    # Leave in the middle of a checkout.
+    a.call("checkout.begin", {"txn": "K-1"})
+    a.call("checkout.scan", {"txn": "K-1", "code": "MEMBER-0002"})
+    a.close()
+
+    c, r = connect_when_free(path)
+    check("socket: a new client is served after the first left", "result" in r, r)
+    r = c.call("checkout.begin", {"txn": "K-1"})
+    check("socket: the left client's transaction was cancelled", "result" in r, r)
+    c.call("checkout.scan", {"txn": "K-1", "code": "MEMBER-0002"})
+    r = c.call("checkout.complete", {"txn": "K-1", "receipt": receipt("Q-1", [{"amount_minor": 420}])})
+    check("socket: new client completes a sale", r.get("result", {}).get("points") == 4, r)
+    e = c.event("award.committed", lambda e: e["receipt_id"] == "Q-1")
+    check("socket: events reach the new client", e is not None and e["points"] == 4, e)
+
+    # Complete and leave without waiting for the award: it is still committed.
+    c.call("checkout.begin", {"txn": "K-2"})
+    c.call("checkout.scan", {"txn": "K-2", "code": "MEMBER-0002"})
+    c.event("member.identified", lambda e: e["txn"] == "K-2")
+    c.send_raw(json.dumps({"id": 9, "method": "checkout.complete", "params": {
+        "txn": "K-2", "receipt": receipt("Q-2", [{"amount_minor": 799}])}}) + "\n")
+    c.call("checkout.begin", {"txn": "K-3"})
+    c.send_raw(json.dumps({"id": 10, "method": "checkout.complete", "params": {
+        "txn": "K-3", "receipt": receipt("Q-ABANDONED", [{"amount_minor": 1}]) | {"id": "Q-ABANDONED"}}})[:-5])
+    c.close()
+
+    # A flood from a client that never reads: dropped, and the shim goes on.
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        d = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        d.settimeout(TIMEOUT)
+        try:
+            d.connect(path)
+            d.sendall(b'{"id":0,"method":"hello","params":{"protocol":"1.0"}}\n')
+            first = json.loads(d.makefile("rb").readline() or b"{}")
+        except (ConnectionRefusedError, BrokenPipeError, ConnectionResetError):
+            first = {"error": {"code": "already_connected"}}
+        if error_code(first) != "already_connected" or time.monotonic() > deadline:
+            break
+        d.close()
+        time.sleep(0.05)
+    check("socket: flooding client is served", "result" in first, first)
+    chunk = b"".join(b'{"id":%d,"method":"no.such.method"}\n' % i for i in range(1, 2000))
+    dropped = False
+    sent = 0
+    try:
+        # Never read while sending: every request queues a reply, so the
+        # shim's bounded output buffer must overflow.
+        while sent < (200 << 20):
+            d.sendall(chunk)
+            sent += len(chunk)
+    except OSError:
+        dropped = True  # EPIPE/ECONNRESET: the shim closed the connection
+    # Whatever was sent before the drop, the stream then ends.
+    try:
+        while d.recv(1 << 16):
+            pass
+        ended = True
+    except ConnectionResetError:
+        ended = True
+    except OSError:
+        ended = False
+    check("socket: a client that does not read is dropped", dropped and ended, f"sent {sent}")
+    d.close()
+
+    e2, r = connect_when_free(path)
+    check("socket: the shim serves again after the flood", "result" in r, r)
+    r = e2.call("admin.flush", {"timeout_ms": 5000})
+    check("socket: flush succeeds", r.get("result") == {}, r)
+    r = e2.call("admin.member_get", {"code": "MEMBER-0002"})
+    check("socket: balance counts both sales",
+          r.get("result", {}).get("member", {}).get("balance") == 11, r)
+    e2.close()
+
+
+def main():
+    for f in (SHIM, PLUGIN):
+        if not os.path.exists(f):
+            print(f"e2e_shim: {f} is missing; run make first.")
+            print("e2e_shim: 0 passed, 1 failed")
+            return 1
+    with tempfile.TemporaryDirectory(prefix="tillpoints-e2e-shim-") as work:
+        stdio_run(work)
+        socket_run(work)
+    print(f"e2e_shim: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
