@@ -38,7 +38,7 @@ HEADERS    := $(wildcard include/tillpoints/*.h include/tillpoints/ext/*.h)
 
 PROGRAMS := $(BUILD)/tillpoints.so $(BUILD)/tillpoints-till $(BUILD)/tillpoints-shim
 
-.PHONY: all check check-run demo deps install uninstall clean help fuzz fuzz-check
+.PHONY: all check check-run demo deps install uninstall clean help fuzz fuzz-check bench bench-smoke
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) ## build the plugin and the reference till
@@ -129,6 +129,22 @@ demo: deps all ## a scripted till session on a fresh demo database
 	@echo "Points in the demo database ($(BUILD)/demo/demo.db):"
 	@sqlite3 -column -header $(BUILD)/demo/demo.db \
 	  "SELECT m.code, m.name, COALESCE(SUM(l.points),0) AS balance FROM members m LEFT JOIN ledger l ON l.member_id = m.id GROUP BY m.id ORDER BY m.code;"
+
+# Benchmarks: never timed tests. Each program prints one table with the
+# value, the target and (where a baseline applies) the ratio to a baseline
+# measured in the same run.
+BENCH := $(BUILD)/bench/bench_checkout
+
+$(BENCH): bench/bench_checkout.c host-shim/host.c host-shim/host.h $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CPPFLAGS) -O2 -o $@ bench/bench_checkout.c host-shim/host.c \
+	    -lsqlite3 -linih -lsodium -pthread -ldl
+
+bench: $(BUILD)/tillpoints.so $(BENCH) ## benchmarks: one table of figures, each against its target
+	$(BENCH) --plugin $(BUILD)/tillpoints.so
+
+bench-smoke: $(BUILD)/tillpoints.so $(BENCH) ## the benchmarks at CI size (--quick)
+	$(BENCH) --quick --plugin $(BUILD)/tillpoints.so
 
 install: all ## install under $(DESTDIR)$(PREFIX)
 	install -d $(DESTDIR)$(LIBDIR)/tillpoints $(DESTDIR)$(PREFIX)/bin \
