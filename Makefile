@@ -86,8 +86,16 @@ check: deps ## every test: unit, end-to-end, ABI; then all again under ASan+UBSa
 	$(MAKE) fuzz-check
 	@echo "make check: all suites passed (plain and ASan+UBSan)"
 
-check-run: $(PROGRAMS) $(TESTS) $(BUILD)/headers.ok
-	@set -e; for t in $(TESTS); do echo "== $$t"; TILLPOINTS_PLUGIN=$(BUILD)/tillpoints.so $$t; done
+# PTY test seam for the serial driver (DESIGN §7): preloaded into
+# test_serial and bench_serial only; never sanitized.
+SEAM := $(BUILD)/serial_seam.so
+$(SEAM): tests/serial_seam.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CPPFLAGS) -g -O2 -fPIC -shared -o $@ $< -ldl
+
+check-run: $(PROGRAMS) $(TESTS) $(SEAM) $(BUILD)/headers.ok
+	@set -e; for t in $(TESTS); do echo "== $$t"; \
+	  TILLPOINTS_PLUGIN=$(BUILD)/tillpoints.so TP_SERIAL_SEAM=$(SEAM) $$t; done
 	BUILD=$(BUILD) SAN=$(SAN) sh tests/test_exports.sh
 	BUILD=$(BUILD) sh tests/e2e_till.sh
 	BUILD=$(BUILD) python3 tests/e2e_shim.py
@@ -140,8 +148,13 @@ $(BENCH): bench/bench_checkout.c host-shim/host.c host-shim/host.h $(HEADERS)
 	$(CC) $(WARN) $(CPPFLAGS) -O2 -o $@ bench/bench_checkout.c host-shim/host.c \
 	    -lsqlite3 -linih -lsodium -pthread -ldl
 
-bench: $(BUILD)/tillpoints.so $(BENCH) ## benchmarks: one table of figures, each against its target
+$(BUILD)/bench/bench_serial: bench/bench_serial.c $(BUILD)/libtillpoints-test.a $(SEAM)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CPPFLAGS) -O2 $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
+
+bench: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_serial ## benchmarks: one table of figures, each against its target
 	$(BENCH) --plugin $(BUILD)/tillpoints.so
+	TP_SERIAL_SEAM=$(SEAM) $(BUILD)/bench/bench_serial
 
 bench-smoke: $(BUILD)/tillpoints.so $(BENCH) ## the benchmarks at CI size (--quick)
 	$(BENCH) --quick --plugin $(BUILD)/tillpoints.so
