@@ -356,7 +356,8 @@ static const char *const event_names[] = {
     NULL, /* kinds start at 1 */
     "member.identified", "member.unknown", "award.committed", "award.failed",
     "refund.committed", "refund.failed", "plugin.disabled", "storage.error",
-    "storage.recovered",
+    "storage.recovered", "scan", "scan.rejected", "scanner.online", "scanner.offline",
+    "scanner.error",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -856,7 +857,8 @@ int tp_proto_event(tp_proto *p, const tp_event *ev, tp_proto_out_fn out, void *u
         put(o, "points", json_integer(ev->points)) ||
         put(o, "balance", json_integer(ev->balance)) ||
         put(o, "replayed", json_boolean(ev->replayed)) ||
-        put(o, "time_ms", json_integer(ev->time_ms)) || put(o, "message", jstr(ev->message))) {
+        put(o, "time_ms", json_integer(ev->time_ms)) || put(o, "message", jstr(ev->message)) ||
+        put(o, "device", jstr(ev->device))) {
         json_decref(o);
         return 0;
     }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "tillpoints/ext/scanners.h"
 
 #define MAX_ARGS 16
 #define LINE_MAX_LEN 1024
@@ -55,6 +56,9 @@ static void say(const char *fmt, ...)
     fflush(stdout);
 }
 
+static int begin_sale(till *t, const char *id);
+static int refused(till *t, tp_status st, const tp_message *msg);
+
 static void on_event(void *user, const tp_event *ev)
 {
     till *t = user;
@@ -72,8 +76,21 @@ static void on_event(void *user, const tp_event *ev)
     case TP_EVENT_PLUGIN_DISABLED: tag = "loyalty off"; break;
     case TP_EVENT_STORAGE_ERROR: tag = "storage"; break;
     case TP_EVENT_STORAGE_RECOVERED: tag = "storage"; break;
+    case TP_EVENT_SCANNED: tag = "scanner"; break;
+    case TP_EVENT_SCAN_REJECTED: tag = "scan rejected"; break;
+    case TP_EVENT_SCANNER_ONLINE: tag = "scanner online"; break;
+    case TP_EVENT_SCANNER_OFFLINE: tag = "scanner offline"; break;
+    case TP_EVENT_SCANNER_ERROR: tag = "scanner"; break;
     }
     say("  [%s] %s", tag, ev->message);
+    /* A code from a plugin-owned scanner goes to the open sale, exactly as
+     * if the cashier had typed it; scanning first opens a sale. */
+    if (ev->kind == TP_EVENT_SCANNED && t->p) {
+        tp_message msg;
+        if (!t->open && begin_sale(t, NULL) != 0)
+            return;
+        refused(t, t->co->scan(t->p, t->txn, ev->member_code, &msg), &msg);
+    }
 }
 
 static int refused(till *t, tp_status st, const tp_message *msg)
@@ -238,6 +255,24 @@ static void cmd_refund(till *t, int argc, char **argv)
     say("  Refund %s against %s submitted.", r.refund_id, r.receipt_id);
 }
 
+static void cmd_scanners(till *t)
+{
+    const tp_scanners_ext *sc = t->p->get_extension(t->p, TP_EXT_SCANNERS);
+    tp_scanner_info info[8];
+    size_t n = 0;
+    tp_message msg;
+    if (!sc || refused(t, sc->list(t->p, info, 8, &n, &msg), &msg))
+        return;
+    static const char *const states[] = {"starting", "online", "offline", "error"};
+    if (n == 0)
+        say("  No scanners are configured; codes are typed or come from the POS.");
+    for (size_t i = 0; i < n && i < 8; i++)
+        say("  %-10s %-7s %-8s scans %llu, rejected %llu, errors %llu%s%s", info[i].name,
+            info[i].driver, states[info[i].state], (unsigned long long)info[i].scans,
+            (unsigned long long)info[i].rejected, (unsigned long long)info[i].errors,
+            info[i].last_error[0] ? " - " : "", info[i].last_error);
+}
+
 static void cmd_member(till *t, int argc, char **argv)
 {
     tp_message msg;
@@ -289,6 +324,7 @@ static void help(void)
         "  refund RECEIPT full|AMOUNT [REFUND-ID]\n"
         "  member add CODE NAME... [--phone P] [--email E]\n"
         "  member show CODE\n"
+        "  scanners                     the plugin's scanners and their state\n"
         "  wait                         wait for the plugin to catch up\n"
         "  quit");
 }
@@ -371,6 +407,8 @@ static int run_command(till *t, char *line)
         cmd_refund(t, argc, argv);
     else if (strcmp(c, "member") == 0)
         cmd_member(t, argc, argv);
+    else if (strcmp(c, "scanners") == 0)
+        cmd_scanners(t);
     else if (strcmp(c, "wait") == 0)
         refused(t, tp_hostlib_settle(t->h, SETTLE_MS, &msg), &msg);
     else

@@ -82,7 +82,18 @@ const char tp_config_defaults_ini[] =
     "; form v1|code|expiry-ms|signature. Empty: signed passes are refused.\n"
     "token_public_key =\n"
     "; 32-byte key (64 hex characters) for the check on printed receipt codes.\n"
-    "receipt_code_key =\n";
+    "receipt_code_key =\n"
+    "; The same code read twice within this many ms counts once.\n"
+    "dedup_ms = 1500\n"
+    "\n"
+    "; Scanners the plugin owns (at most 8), one section each, e.g.:\n"
+    "; [scanner \"front\"]\n"
+    "; driver = serial             ; serial (more drivers: see the README)\n"
+    "; port = /dev/serial/by-id/usb-Honeywell_1900-if00\n"
+    "; baud = 9600                 ; data_bits, parity, stop_bits, flow_control\n"
+    "; framing = suffix            ; suffix (CR/LF/CRLF/TAB), prefix, stx-etx\n"
+    "; suffix = CR\n"
+    "; aim = no                    ; AIM symbology identifiers (]Q1, ]E0 ...)\n";
 
 typedef struct parse_ctx {
     tp_config cfg;
@@ -260,6 +271,52 @@ static int campaign_key(parse_ctx *c, const char *section, const char *key, cons
     return 1;
 }
 
+/* [scanner "name"]: the keys are kept as text for the driver to check. */
+static int scanner_key(parse_ctx *c, const char *section, const char *key, const char *value)
+{
+    const char *name = section + 7;
+    while (*name == ' ')
+        name++;
+    size_t len = strlen(name);
+    if (len >= 2 && name[0] == '"' && name[len - 1] == '"') {
+        name++;
+        len -= 2;
+    }
+    char id[TP_CFG_ID_MAX + 1];
+    if (len == 0 || len > TP_CFG_ID_MAX)
+        return fail(c, section, key, "belongs to a scanner section that needs a name: "
+                                     "[scanner \"front\"].");
+    memcpy(id, name, len);
+    id[len] = '\0';
+    if (!valid_id(id))
+        return fail(c, section, key, "belongs to a scanner whose name is not 1-32 letters, "
+                                     "digits, '-', '_' or '.'.");
+    tp_scanner_config *sc = NULL;
+    for (int i = 0; i < c->cfg.n_scanners; i++)
+        if (strcmp(c->cfg.scanners[i].name, id) == 0)
+            sc = &c->cfg.scanners[i];
+    if (!sc) {
+        if (c->cfg.n_scanners >= TP_SCANNERS_MAX)
+            return fail(c, section, key, "is in one scanner too many (at most 8).");
+        sc = &c->cfg.scanners[c->cfg.n_scanners++];
+        memset(sc, 0, sizeof *sc);
+        tp_copy(sc->name, sizeof sc->name, id);
+        sc->line = c->line;
+    }
+    if (strcmp(key, "driver") == 0) {
+        if (tp_copy(sc->driver, sizeof sc->driver, value) != 0 || !*value)
+            return fail(c, section, key, "must name a driver, such as serial.");
+        return 1;
+    }
+    if (sc->n_keys >= TP_SCANNER_KEYS_MAX)
+        return fail(c, section, key, "is one setting too many for one scanner (at most 24).");
+    if (tp_copy(sc->key[sc->n_keys], sizeof sc->key[0], key) != 0 ||
+        tp_copy(sc->value[sc->n_keys], sizeof sc->value[0], value) != 0)
+        return fail(c, section, key, "is too long (values up to 255 characters).");
+    sc->n_keys++;
+    return 1;
+}
+
 static int valid_id(const char *v)
 {
     size_t n = strlen(v);
@@ -368,6 +425,12 @@ static int on_key(void *user, const char *section, const char *key,
         if (parse_int(value, 1, 10000, &n))
             return fail(c, section, key, "must be from 1 to 10000.");
         cfg->max_open_transactions = (int)n;
+    } else if (IS("scan", "dedup_ms")) {
+        if (parse_int(value, 0, 60000, &n))
+            return fail(c, section, key, "must be a number of milliseconds from 0 to 60000.");
+        cfg->scan_dedup_ms = n;
+    } else if (strncmp(section, "scanner", 7) == 0) {
+        return scanner_key(c, section, key, value);
     } else if (strcmp(section, "scan") == 0) {
         char why[TP_MESSAGE_MAX];
         tp_status st = tp_payload_config_set(&cfg->scan, key, value, why, sizeof why);
@@ -410,6 +473,13 @@ static tp_status finish(parse_ctx *c, int rc, tp_config *out, tp_message *msg)
         tp_msg_set(msg, "%s line %d: this line is not 'key = value' or '[section]'.",
                    c->source, rc);
         return TP_ERR_CONFIG;
+    }
+    for (int i = 0; i < c->cfg.n_scanners; i++) {
+        if (!c->cfg.scanners[i].driver[0]) {
+            tp_msg_set(msg, "%s line %d: scanner %s needs a driver = line (serial, ...).",
+                       c->source, c->cfg.scanners[i].line, c->cfg.scanners[i].name);
+            return TP_ERR_CONFIG;
+        }
     }
     const tp_rules_config *r = &c->cfg.rules;
     for (int i = 0; i < r->n_campaigns; i++) {

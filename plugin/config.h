@@ -51,6 +51,20 @@ typedef struct tp_rules_config {
     tp_campaign campaigns[TP_CAMPAIGNS_MAX];
 } tp_rules_config;
 
+#define TP_SCANNERS_MAX 8
+#define TP_SCANNER_KEYS_MAX 24
+
+/* One [scanner "name"] section, kept as text: the driver named by
+ * `driver` validates its own keys when the scanner thread starts. */
+typedef struct tp_scanner_config {
+    char name[TP_CFG_ID_MAX + 1];
+    char driver[16 + 1];
+    int line;                       /* where the section starts, for messages */
+    int n_keys;
+    char key[TP_SCANNER_KEYS_MAX][32 + 1];
+    char value[TP_SCANNER_KEYS_MAX][255 + 1];
+} tp_scanner_config;
+
 typedef struct tp_config {
     char location[TP_CFG_ID_MAX + 1];
     char terminal[TP_CFG_ID_MAX + 1];
@@ -59,6 +73,9 @@ typedef struct tp_config {
     tp_rules_config rules;
     tp_payload_config scan;    /* [scan]: what a member code looks like */
     int default_country_code;  /* phone numbers without +: E.164 country */
+    int n_scanners;
+    tp_scanner_config scanners[TP_SCANNERS_MAX];
+    int64_t scan_dedup_ms;     /* same code within this window counts once */
     int allow_negative_balance;
     int queue_capacity;        /* pending durable jobs */
     int batch_max;             /* jobs per group commit */

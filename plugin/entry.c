@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "instance.h"
+#include "scanners.h"
 #include "tillpoints/ext/admin.h"
 #include "util.h"
 
@@ -98,6 +99,7 @@ static void on_main_thread(const tp_plugin *plugin)
                 .replayed = o->replayed,
                 .time_ms = o->time_ms,
                 .message = o->message,
+                .device = o->device,
             };
             in->events->on_event(in->host, &ev);
         }
@@ -114,11 +116,15 @@ static const void *get_extension(const tp_plugin *plugin, const char *id)
         return &tp_checkout_extension;
     if (strcmp(id, TP_EXT_ADMIN) == 0)
         return &tp_admin_extension;
+    if (strcmp(id, TP_EXT_SCANNERS) == 0)
+        return &tp_scanners_extension;
     return NULL;
 }
 
 static void stop_threads(tp_instance *in)
 {
+    tp_scanners_stop(in->scanners);
+    in->scanners = NULL;
     if (in->write_q.ring)
         tp_queue_close(&in->write_q);
     if (in->lookup_q.ring)
@@ -172,6 +178,9 @@ static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
         return TP_ERR_INTERNAL;
     }
     in->reader_started = 1;
+    st = tp_scanners_start(in, &in->scanners, msg);
+    if (st != TP_OK)
+        return st;
     in->initialised = 1;
     tp_instance_log(in, TP_LOG_INFO, "tillpoints ready: location %s, terminal %s, database %s",
                     in->cfg.location, in->cfg.terminal, in->cfg.database);

@@ -67,6 +67,8 @@ typedef struct tp_instance {
     pthread_t writer, reader;
     int writer_started, reader_started;
 
+    struct tp_scanners *scanners; /* NULL without [scanner] sections */
+
     pthread_mutex_t events_lock;
     tp_event_node *events_head, *events_tail;
 } tp_instance;

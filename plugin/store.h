@@ -68,6 +68,7 @@ typedef struct tp_outcome {
     int replayed;
     int64_t time_ms;
     char message[TP_MESSAGE_MAX];
+    char device[32 + 1];
 } tp_outcome;
 
 /* Each apply_* runs inside a savepoint of the open transaction: a refused

@@ -32,7 +32,18 @@ typedef enum tp_event_kind {
                                        checkout goes on without it */
     TP_EVENT_STORAGE_ERROR = 8,     /* the database could not be written;
                                        work is retried */
-    TP_EVENT_STORAGE_RECOVERED = 9
+    TP_EVENT_STORAGE_RECOVERED = 9,
+    TP_EVENT_SCANNED = 10,          /* a plugin-owned scanner read a member
+                                       code (member_code; device); the host
+                                       passes it to checkout.scan for the
+                                       open sale */
+    TP_EVENT_SCAN_REJECTED = 11,    /* a scanner read something that is not
+                                       a loyalty code; message says what */
+    TP_EVENT_SCANNER_ONLINE = 12,   /* device opened (or back after unplug) */
+    TP_EVENT_SCANNER_OFFLINE = 13,  /* device gone; reopened with backoff */
+    TP_EVENT_SCANNER_ERROR = 14     /* device misconfigured or refused, or
+                                       a discarded frame; message says what
+                                       a person can do */
     /* Later minor versions add kinds; hosts ignore kinds they do not know. */
 } tp_event_kind;
 
@@ -54,6 +65,7 @@ typedef struct tp_event {
                                  figures are the original ones */
     int64_t time_ms;          /* when it happened, UTC ms */
     const char *message;      /* a sentence for the cashier, never NULL */
+    const char *device;       /* scanner name for scanner events, else "" */
 } tp_event;
 
 typedef struct tp_host_events_ext {

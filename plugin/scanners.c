@@ -1,0 +1,390 @@
+/*
+ * scanners.c — the scanner thread (see scanners.h and drivers/driver.h).
+ *
+ * One thread polls every device's fd plus a wake-up pipe; drivers do their
+ * reading and framing inside on_ready()/tick() and report through the sink
+ * below, which turns scans into host events: a member code becomes SCANNED
+ * (the host hands it to checkout.scan for the open sale), anything else
+ * SCAN_REJECTED with the payload parser's sentence. The same code read
+ * twice within the dedup window counts once. A device that is missing or
+ * goes away is reported offline once and reopened with capped exponential
+ * backoff; when it returns it is reported online again.
+ *
+ * Time: drivers work in CLOCK_MONOTONIC ms (driver.h); events carry UTC.
+ */
+#include "scanners.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dedup.h"
+#include "driver.h"
+#include "instance.h"
+#include "payload.h"
+#include "serial.h"
+#include "util.h"
+
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+#define ERROR_RETRY_MS 30000
+
+typedef struct device {
+    struct tp_scanners *owner;
+    const tp_driver_ops *ops;
+    tp_driver *drv;
+    tp_driver_sink sink;
+    int open;
+    int64_t next_open_ms;      /* monotonic */
+    int64_t backoff_ms;
+    int was_online;
+    tp_dedup dedup;
+    tp_scanner_info info;      /* guarded by owner->lock */
+} device;
+
+struct tp_scanners {
+    tp_instance *in;
+    int n;
+    device dev[TP_SCANNERS_MAX];
+    pthread_mutex_t lock;
+    pthread_t thread;
+    int started;
+    int wake[2];
+    atomic_int stop;
+};
+
+static const tp_driver_ops *const drivers[] = {&tp_serial_driver};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void post(device *d, tp_event_kind kind, tp_status status, const char *code,
+                 const char *text)
+{
+    tp_outcome o;
+    memset(&o, 0, sizeof o);
+    o.kind = kind;
+    o.status = status;
+    o.time_ms = tp_now_ms();
+    tp_copy(o.device, sizeof o.device, d->info.name);
+    if (code)
+        tp_copy(o.member_code, sizeof o.member_code, code);
+    tp_copy(o.message, sizeof o.message, text);
+    tp_instance_post(d->owner->in, &o);
+}
+
+/* State changes are reported once, whoever notices them first (the driver
+ * through on_status, or this thread after open/on_ready). */
+static void set_state(device *d, tp_scanner_state st, const char *sentence)
+{
+    pthread_mutex_lock(&d->owner->lock);
+    tp_scanner_state before = d->info.state;
+    d->info.state = st;
+    if (st == TP_SCANNER_ERROR || st == TP_SCANNER_OFFLINE)
+        tp_copy(d->info.last_error, sizeof d->info.last_error, sentence);
+    if (st == TP_SCANNER_ONLINE && d->was_online && before != TP_SCANNER_ONLINE)
+        d->info.reconnects++;
+    pthread_mutex_unlock(&d->owner->lock);
+    if (before == st)
+        return;
+    if (st == TP_SCANNER_ONLINE) {
+        d->was_online = 1;
+        d->backoff_ms = BACKOFF_MIN_MS;
+        post(d, TP_EVENT_SCANNER_ONLINE, TP_OK, NULL, sentence);
+    } else if (st == TP_SCANNER_OFFLINE) {
+        post(d, TP_EVENT_SCANNER_OFFLINE, TP_ERR_NOT_FOUND, NULL, sentence);
+    } else if (st == TP_SCANNER_ERROR) {
+        post(d, TP_EVENT_SCANNER_ERROR, TP_ERR_CONFIG, NULL, sentence);
+    }
+}
+
+static void on_data(void *user, const tp_scan_data *scan)
+{
+    device *d = user;
+    tp_instance *in = d->owner->in;
+    if (tp_dedup_seen(&d->dedup, scan->data, scan->len, scan->time_ms))
+        return;
+    tp_payload pl;
+    char why[TP_MESSAGE_MAX];
+    tp_status st = tp_payload_parse(&in->cfg.scan, scan->data, scan->len, tp_now_ms(), &pl, why,
+                                    sizeof why);
+    if (st == TP_OK && pl.kind == TP_PAYLOAD_MEMBER) {
+        pthread_mutex_lock(&d->owner->lock);
+        d->info.scans++;
+        d->info.last_scan_ms = tp_now_ms();
+        pthread_mutex_unlock(&d->owner->lock);
+        char text[TP_MESSAGE_MAX];
+        tp_buf_set(text, sizeof text, "Scanner %s read member code %s.", d->info.name,
+                   pl.member_code);
+        post(d, TP_EVENT_SCANNED, TP_OK, pl.member_code, text);
+        return;
+    }
+    if (st == TP_OK) /* a receipt code: the retro dialog's business */
+        tp_buf_set(why, sizeof why, "That is a receipt code, not a member code.");
+    pthread_mutex_lock(&d->owner->lock);
+    d->info.rejected++;
+    pthread_mutex_unlock(&d->owner->lock);
+    post(d, TP_EVENT_SCAN_REJECTED, st == TP_OK ? TP_ERR_INVALID_ARGUMENT : st, NULL, why);
+}
+
+static void on_error(void *user, const char *sentence)
+{
+    device *d = user;
+    pthread_mutex_lock(&d->owner->lock);
+    d->info.errors++;
+    tp_copy(d->info.last_error, sizeof d->info.last_error, sentence);
+    pthread_mutex_unlock(&d->owner->lock);
+    post(d, TP_EVENT_SCANNER_ERROR, TP_ERR_INVALID_ARGUMENT, NULL, sentence);
+}
+
+static void on_status(void *user, tp_device_state state, const char *sentence)
+{
+    device *d = user;
+    if (state == TP_DEVICE_ONLINE)
+        set_state(d, TP_SCANNER_ONLINE, sentence);
+    else if (state == TP_DEVICE_OFFLINE)
+        set_state(d, TP_SCANNER_OFFLINE, sentence);
+    else if (state == TP_DEVICE_ERROR)
+        set_state(d, TP_SCANNER_ERROR, sentence);
+}
+
+static void close_device(device *d, int64_t now, int64_t retry_ms)
+{
+    if (d->open)
+        d->ops->close(d->drv);
+    d->open = 0;
+    d->next_open_ms = now + retry_ms;
+}
+
+static void try_open(device *d, int64_t now)
+{
+    char why[TP_MESSAGE_MAX] = "";
+    tp_status st = d->ops->open(d->drv, now, why, sizeof why);
+    if (st == TP_OK) {
+        d->open = 1;
+        char text[TP_MESSAGE_MAX];
+        tp_buf_set(text, sizeof text, "Scanner %s is online.", d->info.name);
+        set_state(d, TP_SCANNER_ONLINE, text);
+        return;
+    }
+    if (st == TP_ERR_NOT_FOUND || st == TP_ERR_BUSY) {
+        /* Not plugged in (yet), or held by another program: keep trying. */
+        set_state(d, TP_SCANNER_OFFLINE, why);
+        close_device(d, now, d->backoff_ms);
+        d->backoff_ms = d->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d->backoff_ms * 2;
+        return;
+    }
+    set_state(d, TP_SCANNER_ERROR, why);
+    close_device(d, now, ERROR_RETRY_MS);
+}
+
+static void *scanner_main(void *arg)
+{
+    tp_scanners *s = arg;
+    struct pollfd fds[TP_SCANNERS_MAX + 1];
+    int owner[TP_SCANNERS_MAX + 1];
+    while (!atomic_load(&s->stop)) {
+        int64_t now = mono_ms();
+        int64_t next = now + 1000;
+        int n = 0;
+        fds[n] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
+        owner[n++] = -1;
+        for (int i = 0; i < s->n; i++) {
+            device *d = &s->dev[i];
+            if (!d->open && now >= d->next_open_ms)
+                try_open(d, now);
+            if (!d->open) {
+                if (d->next_open_ms < next)
+                    next = d->next_open_ms;
+                continue;
+            }
+            short events = POLLIN;
+            int fd = d->ops->fd(d->drv, &events);
+            if (fd >= 0) {
+                fds[n] = (struct pollfd){.fd = fd, .events = events};
+                owner[n++] = i;
+            }
+            int64_t dl = d->ops->deadline(d->drv);
+            if (dl >= 0 && dl < next)
+                next = dl;
+        }
+        int timeout = next > now ? (int)(next - now) : 0;
+        if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR)
+            break;
+        if (fds[0].revents) {
+            char buf[64];
+            while (read(s->wake[0], buf, sizeof buf) > 0)
+                ;
+        }
+        now = mono_ms();
+        for (int k = 1; k < n; k++) {
+            device *d = &s->dev[owner[k]];
+            if (!fds[k].revents || !d->open)
+                continue;
+            if (d->ops->on_ready(d->drv, fds[k].revents, now) == TP_ERR_NOT_FOUND) {
+                char text[TP_MESSAGE_MAX];
+                tp_buf_set(text, sizeof text, "Scanner %s went away; it is reopened when it "
+                           "comes back.", d->info.name);
+                set_state(d, TP_SCANNER_OFFLINE, text);
+                close_device(d, now, BACKOFF_MIN_MS);
+            }
+        }
+        for (int i = 0; i < s->n; i++) {
+            device *d = &s->dev[i];
+            if (!d->open)
+                continue;
+            int64_t dl = d->ops->deadline(d->drv);
+            if (dl >= 0 && dl <= now)
+                d->ops->tick(d->drv, now);
+            /* A driver may notice a lost device in tick() (modem lines do
+             * not wake poll); it said so through on_status. */
+            pthread_mutex_lock(&s->lock);
+            int gone = d->info.state != TP_SCANNER_ONLINE;
+            pthread_mutex_unlock(&s->lock);
+            if (gone)
+                close_device(d, now, BACKOFF_MIN_MS);
+        }
+    }
+    return NULL;
+}
+
+static const tp_driver_ops *driver_named(const char *name)
+{
+    for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++)
+        if (strcmp(drivers[i]->name, name) == 0)
+            return drivers[i];
+    return NULL;
+}
+
+tp_status tp_scanners_start(tp_instance *in, tp_scanners **out, tp_message *msg)
+{
+    *out = NULL;
+    if (in->cfg.n_scanners == 0)
+        return TP_OK;
+    tp_scanners *s = calloc(1, sizeof *s);
+    if (!s) {
+        tp_msg_set(msg, "Out of memory starting the scanners.");
+        return TP_ERR_NO_MEMORY;
+    }
+    s->in = in;
+    s->wake[0] = s->wake[1] = -1;
+    pthread_mutex_init(&s->lock, NULL);
+    atomic_init(&s->stop, 0);
+    tp_status st = TP_OK;
+    for (int i = 0; i < in->cfg.n_scanners && st == TP_OK; i++) {
+        const tp_scanner_config *sc = &in->cfg.scanners[i];
+        device *d = &s->dev[s->n];
+        d->owner = s;
+        d->ops = driver_named(sc->driver);
+        tp_copy(d->info.name, sizeof d->info.name, sc->name);
+        tp_copy(d->info.driver, sizeof d->info.driver, sc->driver);
+        d->backoff_ms = BACKOFF_MIN_MS;
+        tp_dedup_init(&d->dedup, in->cfg.scan_dedup_ms);
+        if (!d->ops) {
+            tp_msg_set(msg, "Scanner %s: there is no driver called %s (known: serial).", sc->name,
+                       sc->driver);
+            st = TP_ERR_CONFIG;
+            break;
+        }
+        d->sink = (tp_driver_sink){.user = d, .on_data = on_data, .on_error = on_error,
+                                   .on_status = on_status};
+        d->drv = d->ops->create(&d->sink);
+        if (!d->drv) {
+            tp_msg_set(msg, "Out of memory creating scanner %s.", sc->name);
+            st = TP_ERR_NO_MEMORY;
+            break;
+        }
+        s->n++;
+        char why[TP_MESSAGE_MAX];
+        for (int k = 0; k < sc->n_keys && st == TP_OK; k++) {
+            tp_status r = d->ops->configure(d->drv, sc->key[k], sc->value[k], why, sizeof why);
+            if (r == TP_ERR_NOT_FOUND) {
+                tp_msg_set(msg, "Scanner %s: %s is not a setting of the %s driver.", sc->name,
+                           sc->key[k], sc->driver);
+                st = TP_ERR_CONFIG;
+            } else if (r != TP_OK) {
+                tp_msg_set(msg, "Scanner %s: %s", sc->name, why);
+                st = TP_ERR_CONFIG;
+            }
+            if (strcmp(sc->key[k], "port") == 0 || strcmp(sc->key[k], "device") == 0)
+                tp_copy(d->info.device, sizeof d->info.device, sc->value[k]);
+        }
+        if (st == TP_OK && d->ops->check(d->drv, why, sizeof why) != TP_OK) {
+            tp_msg_set(msg, "Scanner %s: %s", sc->name, why);
+            st = TP_ERR_CONFIG;
+        }
+    }
+    if (st == TP_OK && (pipe(s->wake) != 0 || fcntl(s->wake[0], F_SETFL, O_NONBLOCK) != 0 ||
+                        fcntl(s->wake[1], F_SETFL, O_NONBLOCK) != 0 ||
+                        fcntl(s->wake[0], F_SETFD, FD_CLOEXEC) != 0 ||
+                        fcntl(s->wake[1], F_SETFD, FD_CLOEXEC) != 0)) {
+        tp_msg_set(msg, "Cannot start the scanner thread: %s.", strerror(errno));
+        st = TP_ERR_INTERNAL;
+    }
+    if (st == TP_OK && pthread_create(&s->thread, NULL, scanner_main, s) != 0) {
+        tp_msg_set(msg, "Cannot start the scanner thread.");
+        st = TP_ERR_INTERNAL;
+    }
+    if (st != TP_OK) {
+        tp_scanners_stop(s);
+        return st;
+    }
+    s->started = 1;
+    *out = s;
+    return TP_OK;
+}
+
+void tp_scanners_stop(tp_scanners *s)
+{
+    if (!s)
+        return;
+    if (s->started) {
+        atomic_store(&s->stop, 1);
+        char b = 1;
+        ssize_t r = write(s->wake[1], &b, 1);
+        (void)r;
+        pthread_join(s->thread, NULL);
+    }
+    for (int i = 0; i < s->n; i++) {
+        if (s->dev[i].open)
+            s->dev[i].ops->close(s->dev[i].drv);
+        s->dev[i].ops->destroy(s->dev[i].drv);
+    }
+    if (s->wake[0] >= 0)
+        close(s->wake[0]);
+    if (s->wake[1] >= 0)
+        close(s->wake[1]);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+static tp_status list(const tp_plugin *plugin, tp_scanner_info *out, size_t cap, size_t *count,
+                      tp_message *msg)
+{
+    tp_msg_clear(msg);
+    tp_instance *in = tp_instance_of(plugin);
+    if (!in || !count || (cap && !out)) {
+        tp_msg_set(msg, "A plugin instance and a place for the answer are needed.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    tp_scanners *s = in->scanners;
+    *count = s ? (size_t)s->n : 0;
+    if (!s)
+        return TP_OK;
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->n && (size_t)i < cap; i++)
+        out[i] = s->dev[i].info;
+    pthread_mutex_unlock(&s->lock);
+    return TP_OK;
+}
+
+const tp_scanners_ext tp_scanners_extension = {.list = list};

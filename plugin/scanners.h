@@ -1,0 +1,24 @@
+/*
+ * scanners.h — the scanner thread: every plugin-owned scanner served by one
+ * thread over poll(), reopened with backoff when it goes away.
+ */
+#ifndef TP_SCANNERS_H
+#define TP_SCANNERS_H
+
+#include "tillpoints/ext/scanners.h"
+
+struct tp_instance;
+typedef struct tp_scanners tp_scanners;
+
+/* Creates and configures every [scanner] of the config (no device is
+ * opened yet) and starts the thread. With no scanners configured, *out is
+ * NULL and no thread runs. A driver refusing a setting fails init with the
+ * sentence. */
+tp_status tp_scanners_start(struct tp_instance *in, tp_scanners **out, tp_message *msg);
+
+/* Stops and joins the thread, closes and frees every device. */
+void tp_scanners_stop(tp_scanners *s);
+
+extern const tp_scanners_ext tp_scanners_extension;
+
+#endif
