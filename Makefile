@@ -36,7 +36,8 @@ TEST_SRC   := $(sort $(wildcard tests/test_*.c))
 TESTS      := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HEADERS    := $(wildcard include/tillpoints/*.h include/tillpoints/ext/*.h)
 
-PROGRAMS := $(BUILD)/tillpoints.so $(BUILD)/tillpoints-till $(BUILD)/tillpoints-shim
+PROGRAMS := $(BUILD)/tillpoints.so $(BUILD)/tillpoints-till $(BUILD)/tillpoints-shim \
+            $(BUILD)/tillpoints
 
 .PHONY: all check check-run demo deps install uninstall clean help fuzz fuzz-check bench bench-smoke
 .DEFAULT_GOAL := all
@@ -68,6 +69,9 @@ $(BUILD)/tests/test_%: tests/test_%.c tests/testutil.h $(BUILD)/libtillpoints-te
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(HOST_OBJ) $(BUILD)/libtillpoints-test.a $(LDSAN) \
 	    $(LDLIBS_PLUGIN) -lcmocka -ldl
 
+$(BUILD)/tillpoints: $(BUILD)/obj/host-shim/cli.o $(HOST_OBJ)
+	$(CC) $(LDSAN) -o $@ $^ -ljansson -ldl
+
 $(BUILD)/tillpoints-shim: $(BUILD)/obj/host-shim/shim.o $(BUILD)/obj/host-shim/protocol.o $(HOST_OBJ)
 	$(CC) $(LDSAN) -o $@ $^ -ljansson -ldl
 
@@ -98,6 +102,7 @@ check-run: $(PROGRAMS) $(TESTS) $(SEAM) $(BUILD)/headers.ok
 	  TILLPOINTS_PLUGIN=$(BUILD)/tillpoints.so TP_SERIAL_SEAM=$(SEAM) $$t; done
 	BUILD=$(BUILD) SAN=$(SAN) sh tests/test_exports.sh
 	BUILD=$(BUILD) sh tests/e2e_till.sh
+	BUILD=$(BUILD) sh tests/e2e_cli.sh
 	BUILD=$(BUILD) python3 tests/e2e_shim.py
 
 # libFuzzer targets: one per parser, each with a seed corpus in
@@ -165,12 +170,13 @@ install: all ## install under $(DESTDIR)$(PREFIX)
 	install -m 0644 $(BUILD)/tillpoints.so $(DESTDIR)$(LIBDIR)/tillpoints/tillpoints.so
 	install -m 0755 $(BUILD)/tillpoints-till $(DESTDIR)$(PREFIX)/bin/tillpoints-till
 	install -m 0755 $(BUILD)/tillpoints-shim $(DESTDIR)$(PREFIX)/bin/tillpoints-shim
+	install -m 0755 $(BUILD)/tillpoints $(DESTDIR)$(PREFIX)/bin/tillpoints
 	install -m 0644 include/tillpoints/*.h $(DESTDIR)$(PREFIX)/include/tillpoints/
 	install -m 0644 include/tillpoints/ext/*.h $(DESTDIR)$(PREFIX)/include/tillpoints/ext/
 
 uninstall: ## remove what install put there
 	rm -f $(DESTDIR)$(LIBDIR)/tillpoints/tillpoints.so $(DESTDIR)$(PREFIX)/bin/tillpoints-till \
-	  $(DESTDIR)$(PREFIX)/bin/tillpoints-shim
+	  $(DESTDIR)$(PREFIX)/bin/tillpoints-shim $(DESTDIR)$(PREFIX)/bin/tillpoints
 	rm -rf $(DESTDIR)$(PREFIX)/include/tillpoints
 	-rmdir $(DESTDIR)$(LIBDIR)/tillpoints
 

@@ -1,0 +1,1253 @@
+/*
+ * cli.c — `tillpoints`, the manager's command-line tool: members, balances,
+ * the activity log, adjustments, bulk adjustments, CSV import and export,
+ * and database verification.
+ *
+ * It is a host like the reference till: it loads tillpoints.so through
+ * host.c and calls the plugin's admin extension (ext/admin.h). Every rule
+ * — what a valid member code, adjustment or CSV row is, what may overdraw —
+ * lives in the plugin; this file only parses the command line, calls one
+ * admin function, and prints the answer, as text for a person or, with
+ * --json, as one JSON document (built with jansson) for a script.
+ *
+ * The whole command line is parsed and checked before the plugin is
+ * loaded, so a usage error never opens the database.
+ *
+ * Exit status: 0 done; 1 refused (the plugin's sentence on stderr, after
+ * "tillpoints: "), also when the plugin cannot start or a file given to the
+ * CLI cannot be read; 2 usage error (a usage line on stderr).
+ * Numbers are integers throughout; times are printed in UTC.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host.h"
+
+#define DEFAULT_CONFIG "/etc/tillpoints/tillpoints.conf"
+#define ACTIVITY_LIMIT_DEFAULT 20
+#define ACTIVITY_LIMIT_MAX 1000 /* the admin ABI's bound on one page */
+#define FIND_MAX 50             /* matches shown by `member find` */
+#define EXIT_REFUSED 1
+#define EXIT_USAGE 2
+
+/* Options, as bits: which a command accepts, and which were given. */
+enum {
+    O_NAME = 1u << 0, O_PHONE = 1u << 1, O_EMAIL = 1u << 2, O_APP_ID = 1u << 3,
+    O_LIMIT = 1u << 4, O_BEFORE = 1u << 5, O_TYPE = 1u << 6, O_MEMBER = 1u << 7,
+    O_STAFF = 1u << 8, O_LOCATION = 1u << 9, O_FROM = 1u << 10, O_TO = 1u << 11,
+    O_REASON = 1u << 12, O_COMMENT = 1u << 13, O_MEMBERS_FILE = 1u << 14,
+    O_ALL = 1u << 15, O_DRY_RUN = 1u << 16, O_SKIP_INVALID = 1u << 17,
+    /* global: accepted everywhere */
+    O_CONFIG = 1u << 24, O_PLUGIN = 1u << 25, O_JSON = 1u << 26, O_HELP = 1u << 27,
+    O_GLOBAL = O_CONFIG | O_PLUGIN | O_JSON | O_HELP
+};
+
+typedef struct option_def {
+    const char *name; /* without the leading "--" */
+    unsigned bit;
+    int takes_value;
+} option_def;
+
+static const option_def option_defs[] = {
+    {"config", O_CONFIG, 1},         {"plugin", O_PLUGIN, 1},
+    {"json", O_JSON, 0},             {"help", O_HELP, 0},
+    {"name", O_NAME, 1},             {"phone", O_PHONE, 1},
+    {"email", O_EMAIL, 1},           {"app-id", O_APP_ID, 1},
+    {"limit", O_LIMIT, 1},           {"before", O_BEFORE, 1},
+    {"type", O_TYPE, 1},             {"member", O_MEMBER, 1},
+    {"staff", O_STAFF, 1},           {"location", O_LOCATION, 1},
+    {"from", O_FROM, 1},             {"to", O_TO, 1},
+    {"reason", O_REASON, 1},         {"comment", O_COMMENT, 1},
+    {"members-file", O_MEMBERS_FILE, 1}, {"all", O_ALL, 0},
+    {"dry-run", O_DRY_RUN, 0},       {"skip-invalid", O_SKIP_INVALID, 0},
+};
+#define OPTION_COUNT (sizeof option_defs / sizeof option_defs[0])
+
+typedef enum command_id {
+    C_NONE, C_MEMBER_ADD, C_MEMBER_ADD_CARD, C_MEMBER_SHOW, C_MEMBER_FIND, C_BALANCE,
+    C_HISTORY, C_ACTIVITY, C_ADJUST, C_BULK_ADJUST, C_IMPORT, C_EXPORT, C_VERIFY
+} command_id;
+
+typedef struct command_def {
+    command_id id;
+    const char *group;   /* "member" for the member subcommands, else NULL */
+    const char *name;
+    int positionals;     /* exact count after the command word(s) */
+    unsigned options;    /* accepted besides the global ones */
+    unsigned required;
+    const char *usage;   /* after "tillpoints [GLOBAL] " */
+} command_def;
+
+static const command_def commands[] = {
+    {C_MEMBER_ADD, "member", "add", 1, O_NAME | O_PHONE | O_EMAIL | O_APP_ID, 0,
+     "member add CODE [--name N] [--phone P] [--email E] [--app-id A]"},
+    {C_MEMBER_ADD_CARD, "member", "add-card", 2, 0, 0, "member add-card MEMBER CARD"},
+    {C_MEMBER_SHOW, "member", "show", 1, 0, 0, "member show KEY"},
+    {C_MEMBER_FIND, "member", "find", 1, 0, 0, "member find QUERY"},
+    {C_BALANCE, NULL, "balance", 1, 0, 0, "balance KEY"},
+    {C_HISTORY, NULL, "history", 1, O_LIMIT | O_BEFORE, 0,
+     "history KEY [--limit N] [--before ID]"},
+    {C_ACTIVITY, NULL, "activity", 0,
+     O_TYPE | O_MEMBER | O_STAFF | O_LOCATION | O_FROM | O_TO | O_LIMIT | O_BEFORE, 0,
+     "activity [--type issued|retro|adjust|bulk|import|reversal|expire[,...]] "
+     "[--member KEY] [--staff S] [--location L] [--from DATE] [--to DATE] "
+     "[--limit N] [--before ID]"},
+    {C_ADJUST, NULL, "adjust", 2, O_REASON | O_COMMENT | O_STAFF, O_REASON | O_STAFF,
+     "adjust KEY +N|-N --reason R [--comment C] --staff S"},
+    {C_BULK_ADJUST, NULL, "bulk-adjust", 1,
+     O_MEMBERS_FILE | O_ALL | O_REASON | O_COMMENT | O_STAFF, O_REASON | O_STAFF,
+     "bulk-adjust (--members-file FILE | --all) +N|-N --reason R [--comment C] --staff S"},
+    {C_IMPORT, NULL, "import", 1, O_DRY_RUN | O_SKIP_INVALID | O_STAFF, O_STAFF,
+     "import FILE.csv [--dry-run] [--skip-invalid] --staff S"},
+    {C_EXPORT, NULL, "export", 1, 0, 0, "export FILE.csv"},
+    {C_VERIFY, NULL, "verify", 0, 0, 0, "verify"},
+};
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+#define MAX_POSITIONALS 4
+
+/* Everything the command line says, checked, before the plugin loads.
+ * The strings point into argv. */
+typedef struct request {
+    const command_def *cmd;
+    unsigned given;
+    const char *config, *plugin;
+    int json;
+    const char *name, *phone, *email, *app_id;
+    const char *member, *staff, *location, *reason, *comment, *members_file;
+    uint32_t kinds;
+    int64_t from_ms, to_ms, before_id, points;
+    uint32_t limit;
+    const char *pos[MAX_POSITIONALS];
+    int npos;
+} request;
+
+/* A drawn-over line on stderr for long calls, only on a terminal. */
+typedef struct progress {
+    int enabled;
+    int drawn;
+    int last_permille;
+    uint64_t last_done;
+} progress;
+
+typedef struct cli {
+    request rq;
+    tp_hostlib *h;
+    const tp_plugin *p;
+    const tp_admin_ext *ad;
+    json_t *doc;       /* the --json answer; owned */
+    json_t *problems;  /* array inside doc, borrowed; or NULL */
+    uint64_t problem_count;
+    progress bar;
+} cli;
+
+/* ---------------------------------------------------------------- usage */
+
+static void print_usage(FILE *f)
+{
+    fprintf(f, "usage: tillpoints [--config FILE] [--plugin PATH] [--json] COMMAND ...\n"
+               "commands:\n");
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        fprintf(f, "  %s\n", commands[i].usage);
+    fprintf(f, "KEY is a member code, card, app id, phone or email. DATE is YYYY-MM-DD or\n"
+               "YYYY-MM-DDTHH:MM[Z], UTC. The config defaults to " DEFAULT_CONFIG
+               "\nwhen it exists.\n");
+}
+
+static int usage_error(const command_def *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int usage_error(const command_def *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("tillpoints: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    if (cmd)
+        fprintf(stderr, "usage: tillpoints [--config FILE] [--plugin PATH] [--json] %s\n",
+                cmd->usage);
+    else
+        fprintf(stderr, "usage: tillpoints [--config FILE] [--plugin PATH] [--json] COMMAND "
+                        "...  (tillpoints --help lists the commands)\n");
+    return EXIT_USAGE;
+}
+
+/* -------------------------------------------------------------- parsing */
+
+/* A whole decimal integer with an optional sign; -1 on junk or overflow. */
+static int parse_int64(const char *s, int64_t *out)
+{
+    int neg = 0;
+    if (*s == '+' || *s == '-')
+        neg = *s++ == '-';
+    if (!*s)
+        return -1;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(*s - '0');
+        if (v > (uint64_t)INT64_MAX)
+            return -1;
+    }
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return 0;
+}
+
+static int digits_at(const char *s, size_t n, int *out)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM" with an optional "Z", always UTC,
+ * without the locale. A date alone is midnight; with `end_of_day` it is
+ * the following midnight (so an exclusive upper bound takes the whole
+ * day). Returns -1 on anything else, including 2026-02-30. */
+static int parse_date(const char *s, int end_of_day, int64_t *ms)
+{
+    size_t n = strlen(s);
+    int y, mo, d, hh = 0, mi = 0;
+    int has_time = n == 16 || (n == 17 && s[16] == 'Z');
+    if (n != 10 && !has_time)
+        return -1;
+    if (digits_at(s, 4, &y) || s[4] != '-' || digits_at(s + 5, 2, &mo) || s[7] != '-' ||
+        digits_at(s + 8, 2, &d))
+        return -1;
+    if (has_time && (s[10] != 'T' || digits_at(s + 11, 2, &hh) || s[13] != ':' ||
+                     digits_at(s + 14, 2, &mi)))
+        return -1;
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 ||
+        d > mdays[mo - 1] + (mo == 2 && leap) || hh > 23 || mi > 59)
+        return -1;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = hh;
+    tm.tm_min = mi;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1)
+        return -1;
+    if (!has_time && end_of_day)
+        t += 86400;
+    *ms = (int64_t)t * 1000;
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    uint32_t bit;
+} kind_names[] = {
+    {"issued", TP_KIND_EARN}, {"earn", TP_KIND_EARN},         {"retro", TP_KIND_RETRO},
+    {"adjust", TP_KIND_ADJUST}, {"bulk", TP_KIND_BULK},       {"import", TP_KIND_IMPORT},
+    {"reversal", TP_KIND_REVERSAL}, {"expire", TP_KIND_EXPIRE},
+};
+
+/* Adds the kinds of a comma list to *kinds; -1 names the bad word. */
+static int parse_kinds(const char *list, uint32_t *kinds, char *bad, size_t bad_cap)
+{
+    const char *p = list;
+    for (;;) {
+        size_t n = strcspn(p, ",");
+        size_t k;
+        for (k = 0; k < sizeof kind_names / sizeof kind_names[0]; k++)
+            if (strlen(kind_names[k].name) == n && strncmp(kind_names[k].name, p, n) == 0)
+                break;
+        if (k == sizeof kind_names / sizeof kind_names[0]) {
+            snprintf(bad, bad_cap, "%.*s", (int)(n > 40 ? 40 : n), p);
+            return -1;
+        }
+        *kinds |= kind_names[k].bit;
+        if (!p[n])
+            return 0;
+        p += n + 1;
+    }
+}
+
+static const char *kind_shown(const char *kind)
+{
+    return strcmp(kind, "earn") == 0 ? "issued" : kind;
+}
+
+static const command_def *find_command(const char *group, const char *name)
+{
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        const command_def *c = &commands[i];
+        if ((c->group == NULL) != (group == NULL))
+            continue;
+        if (group && strcmp(c->group, group) != 0)
+            continue;
+        if (strcmp(c->name, name) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+/* A positional word: anything not starting with "-", and negative numbers. */
+static int is_positional(const char *a)
+{
+    return a[0] != '-' || (a[1] >= '0' && a[1] <= '9') || a[1] == '\0';
+}
+
+static void set_value(request *rq, unsigned bit, const char *v)
+{
+    switch (bit) {
+    case O_CONFIG: rq->config = v; break;
+    case O_PLUGIN: rq->plugin = v; break;
+    case O_NAME: rq->name = v; break;
+    case O_PHONE: rq->phone = v; break;
+    case O_EMAIL: rq->email = v; break;
+    case O_APP_ID: rq->app_id = v; break;
+    case O_MEMBER: rq->member = v; break;
+    case O_STAFF: rq->staff = v; break;
+    case O_LOCATION: rq->location = v; break;
+    case O_REASON: rq->reason = v; break;
+    case O_COMMENT: rq->comment = v; break;
+    case O_MEMBERS_FILE: rq->members_file = v; break;
+    default: break;
+    }
+}
+
+/* Parses argv into *rq. Returns 0, or an exit status (usage, or --help). */
+static int parse_command_line(int argc, char **argv, request *rq)
+{
+    /* Options may come before or after the command words; they are
+     * checked against the command once it is known. */
+    const char *words[MAX_POSITIONALS + 2];
+    int nwords = 0, only_positionals = 0;
+    const char *limit_arg = NULL, *before_arg = NULL, *from_arg = NULL, *to_arg = NULL;
+    const char *type_args[16];
+    int ntypes = 0;
+    memset(rq, 0, sizeof *rq);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!only_positionals && strcmp(a, "--") == 0) {
+            only_positionals = 1;
+            continue;
+        }
+        if (only_positionals || is_positional(a)) {
+            if (nwords == MAX_POSITIONALS + 2)
+                return usage_error(NULL, "too many arguments, starting at '%s'.", a);
+            words[nwords++] = a;
+            continue;
+        }
+        if (strcmp(a, "-h") == 0) {
+            rq->given |= O_HELP;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0)
+            return usage_error(NULL, "unknown option '%s'.", a);
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const option_def *o = NULL;
+        for (size_t k = 0; k < OPTION_COUNT; k++)
+            if (strlen(option_defs[k].name) == nlen &&
+                strncmp(option_defs[k].name, name, nlen) == 0)
+                o = &option_defs[k];
+        if (!o)
+            return usage_error(NULL, "unknown option '%.*s'.", (int)(nlen + 2), a);
+        const char *value = NULL;
+        if (o->takes_value) {
+            if (eq)
+                value = eq + 1;
+            else if (i + 1 < argc)
+                value = argv[++i];
+            else
+                return usage_error(NULL, "--%s needs a value.", o->name);
+        } else if (eq) {
+            return usage_error(NULL, "--%s takes no value.", o->name);
+        }
+        if (o->bit == O_TYPE) {
+            if (ntypes == (int)(sizeof type_args / sizeof type_args[0]))
+                return usage_error(NULL, "too many --type options.");
+            type_args[ntypes++] = value;
+        } else if (rq->given & o->bit) {
+            return usage_error(NULL, "--%s is given twice.", o->name);
+        }
+        rq->given |= o->bit;
+        if (o->bit == O_LIMIT)
+            limit_arg = value;
+        else if (o->bit == O_BEFORE)
+            before_arg = value;
+        else if (o->bit == O_FROM)
+            from_arg = value;
+        else if (o->bit == O_TO)
+            to_arg = value;
+        else if (o->takes_value && o->bit != O_TYPE)
+            set_value(rq, o->bit, value);
+    }
+    rq->json = (rq->given & O_JSON) != 0;
+    if (rq->given & O_HELP) {
+        print_usage(stdout);
+        return -1; /* exit 0 */
+    }
+    if (nwords == 0)
+        return usage_error(NULL, "no command given.");
+
+    int used = 1;
+    const command_def *cmd;
+    if (strcmp(words[0], "member") == 0) {
+        if (nwords < 2)
+            return usage_error(NULL, "member needs a subcommand: add, add-card, show or find.");
+        cmd = find_command("member", words[1]);
+        if (!cmd)
+            return usage_error(NULL, "unknown member subcommand '%s' (add, add-card, show, "
+                                     "find).", words[1]);
+        used = 2;
+    } else {
+        cmd = find_command(NULL, words[0]);
+        if (!cmd)
+            return usage_error(NULL, "unknown command '%s'.", words[0]);
+    }
+    rq->cmd = cmd;
+    if (nwords - used != cmd->positionals)
+        return usage_error(cmd, "%s %s.", nwords - used < cmd->positionals ?
+                                              "missing arguments for" : "too many arguments for",
+                           cmd->name);
+    for (int i = used; i < nwords; i++)
+        rq->pos[rq->npos++] = words[i];
+
+    unsigned stray = rq->given & ~(cmd->options | O_GLOBAL);
+    if (stray) {
+        for (size_t k = 0; k < OPTION_COUNT; k++)
+            if (stray & option_defs[k].bit)
+                return usage_error(cmd, "%s does not take --%s.", cmd->name,
+                                   option_defs[k].name);
+    }
+    unsigned missing = cmd->required & ~rq->given;
+    if (missing) {
+        for (size_t k = 0; k < OPTION_COUNT; k++)
+            if (missing & option_defs[k].bit)
+                return usage_error(cmd, "%s needs --%s.", cmd->name, option_defs[k].name);
+    }
+
+    /* Values that must be numbers, dates or kinds. */
+    rq->limit = ACTIVITY_LIMIT_DEFAULT;
+    if (limit_arg) {
+        int64_t v;
+        if (parse_int64(limit_arg, &v) != 0 || v < 1 || v > ACTIVITY_LIMIT_MAX)
+            return usage_error(cmd, "--limit takes a whole number from 1 to %d.",
+                               ACTIVITY_LIMIT_MAX);
+        rq->limit = (uint32_t)v;
+    }
+    if (before_arg &&
+        (parse_int64(before_arg, &rq->before_id) != 0 || rq->before_id < 1))
+        return usage_error(cmd, "--before takes an entry id, as printed on the last line "
+                                "of the previous page.");
+    if (from_arg && parse_date(from_arg, 0, &rq->from_ms) != 0)
+        return usage_error(cmd, "--from takes a UTC date, YYYY-MM-DD or YYYY-MM-DDTHH:MM.");
+    if (to_arg && parse_date(to_arg, 1, &rq->to_ms) != 0)
+        return usage_error(cmd, "--to takes a UTC date, YYYY-MM-DD or YYYY-MM-DDTHH:MM.");
+    if (from_arg && to_arg && rq->to_ms <= rq->from_ms)
+        return usage_error(cmd, "--to must be later than --from.");
+    for (int i = 0; i < ntypes; i++) {
+        char bad[48];
+        if (parse_kinds(type_args[i], &rq->kinds, bad, sizeof bad) != 0)
+            return usage_error(cmd, "unknown --type '%s' (issued, retro, adjust, bulk, "
+                                    "import, reversal, expire).", bad);
+    }
+    if (cmd->id == C_ADJUST || cmd->id == C_BULK_ADJUST) {
+        const char *n = rq->pos[cmd->id == C_ADJUST ? 1 : 0];
+        if (parse_int64(n, &rq->points) != 0)
+            return usage_error(cmd, "the points must be a whole number such as +50 or -20, "
+                                    "not '%s'.", n);
+    }
+    if (cmd->id == C_BULK_ADJUST &&
+        !!(rq->given & O_ALL) == !!(rq->given & O_MEMBERS_FILE))
+        return usage_error(cmd, "bulk-adjust takes either --members-file FILE or --all.");
+    return 0;
+}
+
+/* ----------------------------------------------------------- formatting */
+
+static void format_time(char *buf, size_t cap, int64_t ms, int iso)
+{
+    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) {
+        snprintf(buf, cap, "?");
+        return;
+    }
+    /* Numeric fields only: the same in every locale. */
+    if (strftime(buf, cap, iso ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M", &tm) == 0)
+        snprintf(buf, cap, "?");
+}
+
+static void format_points(char *buf, size_t cap, int64_t points)
+{
+    snprintf(buf, cap, "%s%lld", points > 0 ? "+" : "", (long long)points);
+}
+
+static const char *points_word(int64_t points)
+{
+    return points == 1 || points == -1 ? "point" : "points";
+}
+
+/* Width on a terminal, counting UTF-8 sequences as one column each. */
+static size_t display_width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0u) != 0x80u)
+            w++;
+    return w;
+}
+
+/* Prints a table of ncols columns: headers, a rule, then rows of cells
+ * (row-major, `nrows * ncols` strings). The last column is not padded. */
+static void print_table(const char *const *headers, size_t ncols, const char *const *cells,
+                        size_t nrows)
+{
+    size_t width[16] = {0};
+    for (size_t c = 0; c < ncols; c++) {
+        width[c] = display_width(headers[c]);
+        for (size_t r = 0; r < nrows; r++) {
+            size_t w = display_width(cells[r * ncols + c]);
+            if (w > width[c])
+                width[c] = w;
+        }
+    }
+    for (size_t r = 0; r < nrows + 2; r++) {
+        const char *const *line = r == 0 ? headers : r == 1 ? NULL : &cells[(r - 2) * ncols];
+        /* Stop at the last non-empty cell: no trailing blanks. */
+        size_t last = ncols - 1;
+        while (line && last > 0 && !line[last][0])
+            last--;
+        for (size_t c = 0; c <= last; c++) {
+            if (c > 0)
+                fputs("  ", stdout);
+            if (!line) {
+                for (size_t i = 0; i < width[c]; i++)
+                    putchar('-');
+                continue;
+            }
+            fputs(line[c], stdout);
+            if (c < last)
+                for (size_t i = display_width(line[c]); i < width[c]; i++)
+                    putchar(' ');
+        }
+        putchar('\n');
+    }
+}
+
+/* ----------------------------------------------------------------- JSON */
+
+/* A JSON string; bytes that are not valid UTF-8 become '?' rather than
+ * losing the field. */
+static json_t *jstr(const char *s)
+{
+    json_t *j = json_string(s ? s : "");
+    if (j)
+        return j;
+    char *copy = strdup(s);
+    if (!copy)
+        return json_null();
+    for (char *p = copy; *p; p++)
+        if ((unsigned char)*p >= 0x80u)
+            *p = '?';
+    j = json_string(copy);
+    free(copy);
+    return j ? j : json_null();
+}
+
+static json_t *jint(int64_t v) { return json_integer((json_int_t)v); }
+
+static void jset(json_t *obj, const char *key, json_t *value)
+{
+    json_object_set_new(obj, key, value ? value : json_null());
+}
+
+static json_t *member_json(const tp_member_info *m)
+{
+    char when[32];
+    format_time(when, sizeof when, m->created_ms, 1);
+    json_t *o = json_object();
+    jset(o, "code", jstr(m->code));
+    jset(o, "name", jstr(m->name));
+    jset(o, "phone", jstr(m->phone));
+    jset(o, "email", jstr(m->email));
+    jset(o, "app_id", jstr(m->app_id));
+    jset(o, "balance", jint(m->balance));
+    jset(o, "created_ms", jint(m->created_ms));
+    jset(o, "created", jstr(when));
+    return o;
+}
+
+static json_t *row_json(const tp_activity_row *r)
+{
+    char when[32];
+    format_time(when, sizeof when, r->time_ms, 1);
+    json_t *o = json_object();
+    jset(o, "id", jint(r->id));
+    jset(o, "time_ms", jint(r->time_ms));
+    jset(o, "time", jstr(when));
+    jset(o, "member", jstr(r->member_code));
+    jset(o, "member_name", jstr(r->member_name));
+    jset(o, "points", jint(r->points));
+    jset(o, "kind", jstr(r->kind));
+    jset(o, "type", jstr(kind_shown(r->kind)));
+    jset(o, "staff", jstr(r->staff));
+    jset(o, "location", jstr(r->location));
+    jset(o, "receipt", jstr(r->receipt));
+    jset(o, "reason", jstr(r->reason));
+    jset(o, "comment", jstr(r->comment));
+    jset(o, "reverses_id", r->reverses_id ? jint(r->reverses_id) : json_null());
+    return o;
+}
+
+/* ------------------------------------------------------ progress, problems */
+
+static void progress_clear(progress *b)
+{
+    if (b->drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        b->drawn = 0;
+    }
+}
+
+static void on_progress(void *user, uint64_t done, uint64_t total)
+{
+    cli *c = user;
+    progress *b = &c->bar;
+    if (!b->enabled)
+        return;
+    char line[96];
+    if (total > 0) {
+        uint64_t d = done > total ? total : done;
+        int permille = (int)(d * 1000 / total);
+        if (b->drawn && permille == b->last_permille)
+            return;
+        b->last_permille = permille;
+        enum { BAR = 30 };
+        char bar[BAR + 1];
+        int fill = permille * BAR / 1000;
+        for (int i = 0; i < BAR; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[BAR] = '\0';
+        snprintf(line, sizeof line, "[%s] %3d%% %llu/%llu", bar, permille / 10,
+                 (unsigned long long)d, (unsigned long long)total);
+    } else {
+        if (b->drawn && done - b->last_done < 1000)
+            return;
+        b->last_done = done;
+        snprintf(line, sizeof line, "%llu rows", (unsigned long long)done);
+    }
+    fprintf(stderr, "\r%s\033[K", line);
+    fflush(stderr);
+    b->drawn = 1;
+}
+
+static void on_problem(void *user, uint64_t line, const char *sentence)
+{
+    cli *c = user;
+    c->problem_count++;
+    if (c->rq.json) {
+        json_t *o = json_object();
+        jset(o, "line", line ? jint((int64_t)line) : json_null());
+        jset(o, "message", jstr(sentence));
+        json_array_append_new(c->problems, o);
+        return;
+    }
+    progress_clear(&c->bar);
+    if (line)
+        printf("line %llu: %s\n", (unsigned long long)line, sentence);
+    else
+        printf("%s\n", sentence);
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------- commands */
+
+/* Reports a refusal: the plugin's sentence on stderr (and in the JSON
+ * answer). Returns the exit status. */
+static int refused(cli *c, tp_status st, const tp_message *msg)
+{
+    const char *text = msg->text[0] ? msg->text : tp_hostlib_status_name(st);
+    progress_clear(&c->bar);
+    fflush(stdout); /* what was printed comes first, also through a pipe */
+    fprintf(stderr, "tillpoints: %s\n", text);
+    if (c->doc) {
+        jset(c->doc, "ok", json_false());
+        jset(c->doc, "status", jstr(tp_hostlib_status_name(st)));
+        jset(c->doc, "error", jstr(text));
+    }
+    return EXIT_REFUSED;
+}
+
+static void print_member(const tp_member_info *m)
+{
+    char when[32];
+    format_time(when, sizeof when, m->created_ms, 0);
+    printf("code:     %s\n", m->code);
+    printf("name:     %s\n", m->name[0] ? m->name : "-");
+    printf("phone:    %s\n", m->phone[0] ? m->phone : "-");
+    printf("email:    %s\n", m->email[0] ? m->email : "-");
+    printf("app id:   %s\n", m->app_id[0] ? m->app_id : "-");
+    printf("balance:  %lld %s\n", (long long)m->balance, points_word(m->balance));
+    printf("member since %s UTC\n", when);
+}
+
+static int cmd_member_add(cli *c)
+{
+    const request *rq = &c->rq;
+    tp_member_new m = {.code = rq->pos[0], .name = rq->name, .phone = rq->phone,
+                       .email = rq->email, .app_id = rq->app_id};
+    tp_member_info info;
+    tp_message msg;
+    memset(&info, 0, sizeof info);
+    tp_status st = c->ad->member_add(c->p, &m, &info, &msg);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    if (c->doc) {
+        jset(c->doc, "member", member_json(&info));
+        return 0;
+    }
+    printf("Member %s added.\n", info.code);
+    print_member(&info);
+    return 0;
+}
+
+static int cmd_member_add_card(cli *c)
+{
+    tp_message msg;
+    tp_status st = c->ad->member_add_card(c->p, c->rq.pos[0], c->rq.pos[1], &msg);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    tp_member_info info;
+    st = c->ad->member_get(c->p, c->rq.pos[1], &info, &msg);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    if (c->doc) {
+        jset(c->doc, "card", jstr(c->rq.pos[1]));
+        jset(c->doc, "member", member_json(&info));
+        return 0;
+    }
+    printf("Card %s now identifies %s%s%s%s.\n", c->rq.pos[1], info.code,
+           info.name[0] ? " (" : "", info.name, info.name[0] ? ")" : "");
+    return 0;
+}
+
+static int cmd_member_show(cli *c)
+{
+    tp_member_info info;
+    tp_message msg;
+    tp_status st = c->ad->member_get(c->p, c->rq.pos[0], &info, &msg);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    if (c->doc) {
+        jset(c->doc, "member", member_json(&info));
+        return 0;
+    }
+    print_member(&info);
+    return 0;
+}
+
+static int cmd_member_find(cli *c)
+{
+    /* One more than shown, to tell "exactly FIND_MAX" from "more". */
+    tp_member_info *found = calloc(FIND_MAX + 1, sizeof *found);
+    if (!found) {
+        fprintf(stderr, "tillpoints: out of memory.\n");
+        return EXIT_REFUSED;
+    }
+    size_t n = 0;
+    tp_message msg;
+    tp_status st = c->ad->member_find(c->p, c->rq.pos[0], found, FIND_MAX + 1, &n, &msg);
+    if (st != TP_OK) {
+        free(found);
+        return refused(c, st, &msg);
+    }
+    int more = n > FIND_MAX;
+    if (more)
+        n = FIND_MAX;
+    if (c->doc) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, member_json(&found[i]));
+        jset(c->doc, "members", arr);
+        jset(c->doc, "more", json_boolean(more));
+        free(found);
+        return 0;
+    }
+    if (n == 0) {
+        printf("No member matches '%s'.\n", c->rq.pos[0]);
+        free(found);
+        return 0;
+    }
+    static const char *const headers[] = {"code", "name", "phone", "email", "app id",
+                                          "balance"};
+    const char **cells = calloc(n * 6, sizeof *cells);
+    char (*bal)[24] = calloc(n, sizeof *bal);
+    if (!cells || !bal) {
+        free(cells);
+        free(bal);
+        free(found);
+        fprintf(stderr, "tillpoints: out of memory.\n");
+        return EXIT_REFUSED;
+    }
+    for (size_t i = 0; i < n; i++) {
+        snprintf(bal[i], sizeof bal[i], "%lld", (long long)found[i].balance);
+        const char **row = &cells[i * 6];
+        row[0] = found[i].code;
+        row[1] = found[i].name;
+        row[2] = found[i].phone;
+        row[3] = found[i].email;
+        row[4] = found[i].app_id;
+        row[5] = bal[i];
+    }
+    print_table(headers, 6, cells, n);
+    if (more)
+        printf("The first %d matches are shown; type more of the name to narrow it.\n",
+               FIND_MAX);
+    else
+        printf("%zu member%s.\n", n, n == 1 ? "" : "s");
+    free(cells);
+    free(bal);
+    free(found);
+    return 0;
+}
+
+static int cmd_balance(cli *c)
+{
+    tp_member_info info;
+    tp_message msg;
+    tp_status st = c->ad->member_get(c->p, c->rq.pos[0], &info, &msg);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    if (c->doc) {
+        jset(c->doc, "member", jstr(info.code));
+        jset(c->doc, "name", jstr(info.name));
+        jset(c->doc, "balance", jint(info.balance));
+        return 0;
+    }
+    printf("%s%s%s%s: %lld %s\n", info.code, info.name[0] ? " (" : "", info.name,
+           info.name[0] ? ")" : "", (long long)info.balance, points_word(info.balance));
+    return 0;
+}
+
+/* Prints a page of the activity log and how to get the next one. */
+static void print_activity(const tp_activity_row *rows, size_t n, int more)
+{
+    if (n == 0) {
+        printf("No entries.\n");
+        return;
+    }
+    static const char *const headers[] = {"time", "member", "points", "type", "staff",
+                                          "location", "receipt", "reason"};
+    enum { COLS = 8 };
+    const char **cells = calloc(n * COLS, sizeof *cells);
+    char (*times)[24] = calloc(n, sizeof *times);
+    char (*points)[24] = calloc(n, sizeof *points);
+    if (!cells || !times || !points) {
+        fprintf(stderr, "tillpoints: out of memory.\n");
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            format_time(times[i], sizeof times[i], rows[i].time_ms, 0);
+            format_points(points[i], sizeof points[i], rows[i].points);
+            const char **row = &cells[i * COLS];
+            row[0] = times[i];
+            row[1] = rows[i].member_code;
+            row[2] = points[i];
+            row[3] = kind_shown(rows[i].kind);
+            row[4] = rows[i].staff;
+            row[5] = rows[i].location;
+            row[6] = rows[i].receipt;
+            row[7] = rows[i].reason;
+        }
+        print_table(headers, COLS, cells, n);
+    }
+    free(cells);
+    free(times);
+    free(points);
+    if (more)
+        printf("%zu entries shown, newest first; for older ones add --before %lld\n", n,
+               (long long)rows[n - 1].id);
+    else
+        printf("%zu entr%s shown; no older ones.\n", n, n == 1 ? "y" : "ies");
+}
+
+static int run_activity(cli *c, const char *member)
+{
+    const request *rq = &c->rq;
+    /* Ask for one more row than shown, to know whether an older page
+     * exists; at the ABI's maximum, assume it may. */
+    uint32_t want = rq->limit < ACTIVITY_LIMIT_MAX ? rq->limit + 1 : rq->limit;
+    tp_activity_query q = {.kinds = rq->kinds, .member = member, .staff = rq->staff,
+                           .location = rq->location, .from_ms = rq->from_ms,
+                           .to_ms = rq->to_ms, .before_id = rq->before_id, .limit = want};
+    tp_activity_row *rows = calloc(want, sizeof *rows);
+    if (!rows) {
+        fprintf(stderr, "tillpoints: out of memory.\n");
+        return EXIT_REFUSED;
+    }
+    size_t n = 0;
+    tp_message msg;
+    tp_status st = c->ad->activity(c->p, &q, rows, &n, &msg);
+    if (st != TP_OK) {
+        free(rows);
+        return refused(c, st, &msg);
+    }
+    if (n > want)
+        n = want; /* a plugin never reports more than asked; be safe */
+    int more = n > rq->limit || (n == ACTIVITY_LIMIT_MAX && rq->limit == ACTIVITY_LIMIT_MAX);
+    if (n > rq->limit)
+        n = rq->limit;
+    if (c->doc) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, row_json(&rows[i]));
+        jset(c->doc, "entries", arr);
+        jset(c->doc, "next_before", more && n ? jint(rows[n - 1].id) : json_null());
+    } else {
+        print_activity(rows, n, more);
+    }
+    free(rows);
+    return 0;
+}
+
+static int cmd_history(cli *c)
+{
+    tp_member_info info;
+    tp_message msg;
+    tp_status st = c->ad->member_get(c->p, c->rq.pos[0], &info, &msg);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    if (c->doc)
+        jset(c->doc, "member", member_json(&info));
+    else
+        printf("%s%s%s%s, balance %lld %s\n", info.code, info.name[0] ? " (" : "",
+               info.name, info.name[0] ? ")" : "", (long long)info.balance,
+               points_word(info.balance));
+    return run_activity(c, info.code);
+}
+
+static int cmd_activity(cli *c) { return run_activity(c, c->rq.member); }
+
+static int cmd_adjust(cli *c)
+{
+    const request *rq = &c->rq;
+    tp_adjustment adj = {.member = rq->pos[0], .points = rq->points, .reason = rq->reason,
+                         .comment = rq->comment, .staff = rq->staff};
+    tp_activity_row entry;
+    tp_message msg;
+    memset(&entry, 0, sizeof entry);
+    tp_status st = c->ad->adjust(c->p, &adj, &entry, &msg);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    tp_member_info info;
+    st = c->ad->member_get(c->p, entry.member_code[0] ? entry.member_code : rq->pos[0], &info,
+                           &msg);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    if (c->doc) {
+        jset(c->doc, "entry", row_json(&entry));
+        jset(c->doc, "balance", jint(info.balance));
+        return 0;
+    }
+    char pts[24];
+    format_points(pts, sizeof pts, entry.points);
+    printf("Entry %lld: %s %s for %s%s%s%s; balance %lld %s.\n", (long long)entry.id, pts,
+           points_word(entry.points), info.code, info.name[0] ? " (" : "", info.name,
+           info.name[0] ? ")" : "", (long long)info.balance, points_word(info.balance));
+    return 0;
+}
+
+static void free_codes(char **codes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(codes[i]);
+    free(codes);
+}
+
+/* Reads one member code per line: blank lines and lines starting with '#'
+ * are skipped, surrounding blanks, a CR and a UTF-8 BOM are dropped.
+ * Returns 0, or -1 with errno set. */
+static int read_codes(const char *path, char ***out, size_t *count)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f)
+        return -1;
+    char **codes = NULL, *line = NULL;
+    size_t n = 0, cap = 0, linecap = 0;
+    ssize_t len;
+    int first = 1, err = 0;
+    while ((len = getline(&line, &linecap, f)) >= 0) {
+        char *s = line;
+        if (first && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+            s += 3;
+        first = 0;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        size_t l = strlen(s);
+        while (l > 0 && (s[l - 1] == '\n' || s[l - 1] == '\r' || s[l - 1] == ' ' ||
+                         s[l - 1] == '\t'))
+            s[--l] = '\0';
+        if (l == 0 || s[0] == '#')
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            char **grown = realloc(codes, ncap * sizeof *grown);
+            if (!grown) {
+                err = ENOMEM;
+                break;
+            }
+            codes = grown;
+            cap = ncap;
+        }
+        if (!(codes[n] = strdup(s))) {
+            err = ENOMEM;
+            break;
+        }
+        n++;
+    }
+    if (!err && ferror(f))
+        err = EIO;
+    free(line);
+    if (f != stdin)
+        fclose(f);
+    if (err) {
+        free_codes(codes, n);
+        errno = err;
+        return -1;
+    }
+    *out = codes;
+    *count = n;
+    return 0;
+}
+
+static int cmd_bulk_adjust(cli *c)
+{
+    const request *rq = &c->rq;
+    char **codes = NULL;
+    size_t ncodes = 0;
+    if (rq->members_file && read_codes(rq->members_file, &codes, &ncodes) != 0) {
+        int e = errno;
+        fprintf(stderr, "tillpoints: cannot read %s: %s.\n", rq->members_file, strerror(e));
+        if (c->doc) {
+            jset(c->doc, "ok", json_false());
+            jset(c->doc, "error", jstr(strerror(e)));
+        }
+        return EXIT_REFUSED;
+    }
+    tp_bulk_adjustment bulk = {.members = (const char *const *)codes,
+                               .member_count = ncodes,
+                               .all_members = (rq->given & O_ALL) != 0,
+                               .points = rq->points,
+                               .reason = rq->reason,
+                               .comment = rq->comment,
+                               .staff = rq->staff};
+    tp_bulk_result res;
+    tp_message msg;
+    memset(&res, 0, sizeof res);
+    tp_status st = c->ad->bulk_adjust(c->p, &bulk, on_progress, c, &res, &msg);
+    progress_clear(&c->bar);
+    free_codes(codes, ncodes);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    if (c->doc) {
+        jset(c->doc, "batch_id", jstr(res.batch_id));
+        jset(c->doc, "members", jint((int64_t)res.members));
+        jset(c->doc, "points_each", jint(rq->points));
+        jset(c->doc, "points_total", jint(res.points_total));
+        return 0;
+    }
+    char each[24], total[24];
+    format_points(each, sizeof each, rq->points);
+    format_points(total, sizeof total, res.points_total);
+    printf("bulk-adjust: %s %s for %llu member%s, %s %s in total (batch %s).\n", each,
+           points_word(rq->points), (unsigned long long)res.members,
+           res.members == 1 ? "" : "s", total, points_word(res.points_total), res.batch_id);
+    return 0;
+}
+
+static int cmd_import(cli *c)
+{
+    const request *rq = &c->rq;
+    uint32_t flags = 0;
+    int dry = (rq->given & O_DRY_RUN) != 0, skip = (rq->given & O_SKIP_INVALID) != 0;
+    if (dry)
+        flags |= TP_IMPORT_DRY_RUN;
+    if (skip)
+        flags |= TP_IMPORT_SKIP_INVALID;
+    tp_import_result res;
+    tp_message msg;
+    memset(&res, 0, sizeof res);
+    tp_status st = c->ad->import_csv(c->p, rq->pos[0], flags, rq->staff, on_progress,
+                                     on_problem, c, &res, &msg);
+    progress_clear(&c->bar);
+    /* Refused, or invalid rows kept the file out (without --skip-invalid,
+     * or when no row was valid): exit 1. */
+    int failed = st != TP_OK ||
+                 (res.invalid > 0 && (!skip || res.invalid >= res.rows));
+    if (c->doc) {
+        jset(c->doc, "file", jstr(rq->pos[0]));
+        jset(c->doc, "dry_run", json_boolean(dry));
+        jset(c->doc, "rows", jint((int64_t)res.rows));
+        jset(c->doc, "invalid", jint((int64_t)res.invalid));
+        jset(c->doc, "members_created", jint((int64_t)res.members_created));
+        jset(c->doc, "entries", jint((int64_t)res.entries));
+        jset(c->doc, "points_total", jint(res.points_total));
+        jset(c->doc, "applied", json_boolean(res.applied));
+        jset(c->doc, "message", jstr(msg.text));
+    } else {
+        char total[24];
+        format_points(total, sizeof total, res.points_total);
+        const char *outcome = res.applied && (res.entries || res.members_created) ? "applied"
+                              : res.applied ? "nothing new to apply"
+                              : dry         ? "dry run, nothing written"
+                                            : "nothing applied";
+        printf("import: %llu row%s, %llu invalid, %llu member%s created, %llu entr%s, %s "
+               "%s; %s.\n",
+               (unsigned long long)res.rows, res.rows == 1 ? "" : "s",
+               (unsigned long long)res.invalid, (unsigned long long)res.members_created,
+               res.members_created == 1 ? "" : "s", (unsigned long long)res.entries,
+               res.entries == 1 ? "y" : "ies", total, points_word(res.points_total), outcome);
+    }
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    if (failed) {
+        if (c->doc)
+            jset(c->doc, "ok", json_false());
+        return EXIT_REFUSED;
+    }
+    return 0;
+}
+
+static int cmd_export(cli *c)
+{
+    uint64_t rows = 0;
+    tp_message msg;
+    tp_status st = c->ad->export_csv(c->p, c->rq.pos[0], &rows, &msg);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    if (c->doc) {
+        jset(c->doc, "file", jstr(c->rq.pos[0]));
+        jset(c->doc, "rows", jint((int64_t)rows));
+        return 0;
+    }
+    printf("export: %llu member%s written to %s.\n", (unsigned long long)rows,
+           rows == 1 ? "" : "s", c->rq.pos[0]);
+    return 0;
+}
+
+static int cmd_verify(cli *c)
+{
+    tp_verify_result res;
+    tp_message msg;
+    memset(&res, 0, sizeof res);
+    tp_status st = c->ad->verify(c->p, on_problem, c, &res, &msg);
+    uint64_t problems = res.problems > c->problem_count ? res.problems : c->problem_count;
+    if (c->doc) {
+        jset(c->doc, "checks", jint((int64_t)res.checks));
+        jset(c->doc, "problem_count", jint((int64_t)problems));
+        jset(c->doc, "entries", jint((int64_t)res.entries));
+        jset(c->doc, "members", jint((int64_t)res.members));
+    } else {
+        printf("verify: %llu checks, %llu problem%s\n", (unsigned long long)res.checks,
+               (unsigned long long)problems, problems == 1 ? "" : "s");
+    }
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    if (problems) {
+        if (c->doc)
+            jset(c->doc, "ok", json_false());
+        return EXIT_REFUSED;
+    }
+    return 0;
+}
+
+static int run(cli *c)
+{
+    switch (c->rq.cmd->id) {
+    case C_MEMBER_ADD: return cmd_member_add(c);
+    case C_MEMBER_ADD_CARD: return cmd_member_add_card(c);
+    case C_MEMBER_SHOW: return cmd_member_show(c);
+    case C_MEMBER_FIND: return cmd_member_find(c);
+    case C_BALANCE: return cmd_balance(c);
+    case C_HISTORY: return cmd_history(c);
+    case C_ACTIVITY: return cmd_activity(c);
+    case C_ADJUST: return cmd_adjust(c);
+    case C_BULK_ADJUST: return cmd_bulk_adjust(c);
+    case C_IMPORT: return cmd_import(c);
+    case C_EXPORT: return cmd_export(c);
+    case C_VERIFY: return cmd_verify(c);
+    case C_NONE: break;
+    }
+    return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    cli c;
+    memset(&c, 0, sizeof c);
+    int rc = parse_command_line(argc, argv, &c.rq);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+
+    tp_hostlib_options opt = {.host_name = "tillpoints", .plugin_path = c.rq.plugin};
+    opt.config_path = c.rq.config;
+    if (!opt.config_path && access(DEFAULT_CONFIG, F_OK) == 0)
+        opt.config_path = DEFAULT_CONFIG;
+
+    if (c.rq.json) {
+        c.doc = json_object();
+        if (!c.doc) {
+            fprintf(stderr, "tillpoints: out of memory.\n");
+            return EXIT_REFUSED;
+        }
+        jset(c.doc, "ok", json_true());
+        jset(c.doc, "command", jstr(c.rq.cmd->group ? "member" : c.rq.cmd->name));
+        if (c.rq.cmd->group)
+            jset(c.doc, "subcommand", jstr(c.rq.cmd->name));
+        if (c.rq.cmd->id == C_IMPORT || c.rq.cmd->id == C_VERIFY) {
+            c.problems = json_array();
+            jset(c.doc, "problems", c.problems);
+        }
+    }
+    c.bar.enabled = isatty(STDERR_FILENO);
+
+    char err[512];
+    c.h = tp_hostlib_open(&opt, err, sizeof err);
+    if (!c.h) {
+        fprintf(stderr, "tillpoints: %s\n", err);
+        rc = EXIT_REFUSED;
+        if (c.doc) {
+            jset(c.doc, "ok", json_false());
+            jset(c.doc, "error", jstr(err));
+        }
+    } else {
+        c.p = tp_hostlib_plugin(c.h);
+        c.ad = tp_hostlib_admin(c.h);
+        rc = run(&c);
+        tp_hostlib_close(c.h);
+    }
+    if (c.doc) {
+        if (json_dumpf(c.doc, stdout, JSON_INDENT(2)) == 0)
+            putchar('\n');
+        json_decref(c.doc);
+    }
+    if (fflush(stdout) != 0 && rc == 0) {
+        fprintf(stderr, "tillpoints: cannot write the output: %s.\n", strerror(errno));
+        rc = EXIT_REFUSED;
+    }
+    return rc;
+}

@@ -1,0 +1,309 @@
+#!/bin/sh
+# End-to-end: the `tillpoints` manager CLI (a real host) dlopens the built
+# plugin and runs every command on a real database file; sales come from
+# the reference till. Each expectation is checked on the CLI's output and
+# exit status, and again directly in the SQLite file with the sqlite3
+# command-line tool — not through the plugin. --json answers are parsed
+# with python3's json module.
+set -eu
+B="${BUILD:-build}"
+CLI="$B/tillpoints"
+TILL="$B/tillpoints-till"
+work=$(mktemp -d /tmp/tillpoints-e2e-cli-XXXXXX)
+[ -n "${E2E_KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+check() { # name, command...
+    name=$1; shift
+    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name"; fi
+}
+q() { sqlite3 "$work/x.db" "$1"; }
+q2() { sqlite3 "$work/fresh/y.db" "$1"; }
+has() { grep -q -- "$1" "$2"; }           # has TEXT FILE (fixed regex)
+hasnt() { ! grep -q -- "$1" "$2"; }
+json() { # json FILE PYTHON-EXPRESSION-ON-d
+    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$1"
+}
+# tp NAME ARGS...: runs the CLI, stdout to $work/NAME.out, stderr to
+# $work/NAME.err, exit status in $rc.
+tp() {
+    n=$1; shift
+    if "$CLI" --plugin "$B/tillpoints.so" --config "$work/tp.conf" "$@" \
+        > "$work/$n.out" 2> "$work/$n.err"; then rc=0; else rc=$?; fi
+}
+tp2() { # the same on the fresh database
+    n=$1; shift
+    if "$CLI" --plugin "$B/tillpoints.so" --config "$work/fresh/tp.conf" "$@" \
+        > "$work/$n.out" 2> "$work/$n.err"; then rc=0; else rc=$?; fi
+}
+ledger_rows() { q "SELECT count(*) FROM ledger"; }
+bal() { q "SELECT COALESCE(SUM(l.points),0) FROM members m LEFT JOIN ledger l ON l.member_id=m.id WHERE m.code='$1'"; }
+
+printf '[store]\nlocation = shop-7\nterminal = till-3\ndatabase = x.db\n' > "$work/tp.conf"
+
+# 1. Usage errors: exit 2 with a usage line, before anything is opened.
+tp u1
+check "no command: exit 2" [ "$rc" = 2 ]
+check "no command: usage line" has "^usage: tillpoints" "$work/u1.err"
+tp u2 adjust M-1001 +5 --reason x
+check "adjust without --staff: exit 2" [ "$rc" = 2 ]
+check "adjust without --staff: says so" has "adjust needs --staff" "$work/u2.err"
+tp u3 activity --from 2026-02-30
+check "impossible date: exit 2" [ "$rc" = 2 ]
+tp u4 activity --type issued,gifts
+check "unknown type: exit 2" [ "$rc" = 2 ]
+tp u5 bulk-adjust +5 --reason r --staff s
+check "bulk-adjust needs a member source: exit 2" [ "$rc" = 2 ]
+check "usage error opened no database" [ ! -e "$work/x.db" ]
+
+# 2. Members: add with phone, email and app id; a card; lookups by each key.
+tp add1 member add M-1001 --name "Alice Example" --phone "+49 151 0000 0001" \
+    --email " Alice@Example.COM " --app-id APP-1
+check "member add: exit 0" [ "$rc" = 0 ]
+check "member add: says added" has "Member M-1001 added" "$work/add1.out"
+check "phone stored as E.164" [ "$(q "SELECT phone FROM members WHERE code='M-1001'")" = "+4915100000001" ]
+check "email stored normalised" [ "$(q "SELECT email FROM members WHERE code='M-1001'")" = "alice@example.com" ]
+tp add2 member add M-1002 --name "Bob Sample" --email bob@example.com
+tp add3 member add M-1003 --name "Alina Other" --phone "+44 20 7946 0003"
+check "three members" [ "$(q "SELECT count(*) FROM members")" = 3 ]
+tp dup member add M-1001 --name "Someone Else"
+check "duplicate code: exit 1" [ "$rc" = 1 ]
+check "duplicate code: plugin sentence" has "^tillpoints: " "$work/dup.err"
+check "duplicate changed nothing" [ "$(q "SELECT name FROM members WHERE code='M-1001'")" = "Alice Example" ]
+tp card member add-card M-1001 CARD-77
+check "add-card: exit 0" [ "$rc" = 0 ]
+check "add-card: says so" has "CARD-77" "$work/card.out"
+for key in M-1001 CARD-77 APP-1 +4915100000001 "0049 151 0000 0001" alice@example.com; do
+    tp show member show "$key"
+    check "member show by '$key'" has "^code: *M-1001$" "$work/show.out"
+done
+tp show member show M-1001
+check "member show: full phone" has "+4915100000001" "$work/show.out"
+check "member show: full email" has "alice@example.com" "$work/show.out"
+# Phone and email are not unique (a family may share one): a lookup by a
+# shared email is refused as ambiguous and asks for the member code.
+tp dupmail member add M-1004 --name "Al Example" --email ALICE@example.com
+check "shared email allowed: exit 0" [ "$rc" = 0 ]
+tp ambig member show alice@example.com
+check "lookup by shared email: exit 1" [ "$rc" = 1 ]
+check "lookup by shared email: asks for the code" has "Several members share the email" "$work/ambig.err"
+tp nobody member show NOBODY-9
+check "unknown member: exit 1" [ "$rc" = 1 ]
+check "unknown member: sentence on stderr" has "^tillpoints: .*NOBODY-9" "$work/nobody.err"
+tp find member find ali
+check "find by name prefix: exit 0" [ "$rc" = 0 ]
+check "find: Alice" has "^M-1001 .*Alice Example" "$work/find.out"
+check "find: Alina" has "^M-1003 .*Alina Other" "$work/find.out"
+check "find: not Bob" hasnt "Bob Sample" "$work/find.out"
+check "find: phone in full" has "+4915100000001" "$work/find.out"
+
+# 3. Sales through the reference till: M-1001 earns 9, M-1002 earns 30.
+cat > "$work/sales.till" <<'S'
+begin S-1
+scan M-1001
+item MILK 9.99
+pay
+begin S-2
+scan CARD-77
+item BREAD 3.50
+pay
+begin S-3
+scan M-1002
+item WINE 30.00
+pay
+S
+if "$TILL" --plugin "$B/tillpoints.so" --config "$work/tp.conf" --script "$work/sales.till" \
+    > "$work/sales.out" 2>&1; then rc=0; else rc=$?; fi
+check "till sales: exit 0" [ "$rc" = 0 ]
+check "M-1001 earned 12 in the db" [ "$(bal M-1001)" = 12 ]
+tp b1 balance M-1001
+check "balance: 12" has "^M-1001 (Alice Example): 12 points$" "$work/b1.out"
+tp b2 balance CARD-77
+check "balance by card" has "12 points" "$work/b2.out"
+
+# 4. Adjustments: credit, refused overdraw, unknown member.
+tp adj adjust M-1001 +5 --reason "goodwill" --comment "Sorry for the wait" --staff mgr-1
+check "adjust: exit 0" [ "$rc" = 0 ]
+check "adjust: new balance shown" has "balance 17 points" "$work/adj.out"
+check "adjust row in the db" [ "$(q "SELECT points||'/'||staff||'/'||reason FROM ledger WHERE kind='adjust'")" = "5/mgr-1/goodwill" ]
+check "balance 17 in the db" [ "$(bal M-1001)" = 17 ]
+rows=$(ledger_rows)
+tp over adjust M-1001 -100 --reason "typo" --staff mgr-1
+check "overdraw: exit 1" [ "$rc" = 1 ]
+check "overdraw: sentence" has "^tillpoints: " "$work/over.err"
+check "overdraw wrote nothing" [ "$(ledger_rows)" = "$rows" ]
+tp adjx adjust NOBODY-9 +5 --reason x --staff mgr-1
+check "adjust unknown member: exit 1" [ "$rc" = 1 ]
+check "adjust unknown member wrote nothing" [ "$(ledger_rows)" = "$rows" ]
+tp adjm adjust M-1001 -2 --reason "correction" --staff mgr-2
+check "debit: exit 0" [ "$rc" = 0 ]
+check "balance 15 in the db" [ "$(bal M-1001)" = 15 ]
+
+# 5. History and the activity log, with paging.
+tp h history M-1001
+check "history: exit 0" [ "$rc" = 0 ]
+check "history: header" has "^time  *member  *points  *type  *staff  *location  *receipt  *reason" "$work/h.out"
+check "history: issued row" has "M-1001  *+9  *issued .*shop-7  *S-1" "$work/h.out"
+check "history: adjust row" has "M-1001  *+5  *adjust  *mgr-1  .*goodwill" "$work/h.out"
+check "history: no older page" has "no older ones" "$work/h.out"
+check "history: time in UTC form" grep -Eq "^20[0-9]{2}-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]  " "$work/h.out"
+tp p1 history M-1001 --limit 2
+check "page 1: two rows and a cursor" has "add --before " "$work/p1.out"
+cursor=$(sed -n 's/.*add --before \([0-9]*\)$/\1/p' "$work/p1.out")
+newest2=$(q "SELECT min(lid) FROM (SELECT l.id AS lid FROM ledger l JOIN members m ON m.id=l.member_id WHERE m.code='M-1001' ORDER BY l.id DESC LIMIT 2)")
+check "cursor is the last row's id" [ "$cursor" = "$newest2" ]
+tp p2 history M-1001 --limit 2 --before "$cursor"
+check "page 2: the issued rows" has "issued" "$work/p2.out"
+check "page 2: not the newest adjustment" hasnt "correction" "$work/p2.out"
+tp a1 activity --type adjust
+check "activity --type adjust: only adjustments" [ "$(grep -c ' adjust ' "$work/a1.out")" = 2 ]
+check "activity --type adjust: no issued" hasnt " issued " "$work/a1.out"
+tp a2 activity --type issued --type adjust --staff mgr-2
+check "activity --staff: one row" [ "$(grep -c ' M-1001 ' "$work/a2.out")" = 1 ]
+tp a3 activity --type issued --member M-1002 --location shop-7
+check "activity --member: M-1002 issued" has "M-1002  *+30  *issued" "$work/a3.out"
+tp a4 activity --from 2099-01-01
+check "activity in the future: no entries" has "No entries." "$work/a4.out"
+tp a5 activity --from 2000-01-01 --to 2099-12-31T23:59Z --location elsewhere
+check "activity other location: no entries" has "No entries." "$work/a5.out"
+tp hx history NOBODY-9
+check "history of unknown member: exit 1" [ "$rc" = 1 ]
+
+# 6. Bulk adjustments: a members file (CRLF, blank line, comment), --all;
+# all or none.
+printf 'M-1001\r\n\r\n# a comment\r\n  M-1002  \r\n' > "$work/members.txt"
+rows=$(ledger_rows)
+tp bulk bulk-adjust --members-file "$work/members.txt" +10 --reason "spring promo" --staff mgr-1
+check "bulk: exit 0" [ "$rc" = 0 ]
+check "bulk: summary" has "^bulk-adjust: +10 points for 2 members, +20 points in total" "$work/bulk.out"
+check "bulk: two rows in the db" [ "$(q "SELECT count(*) FROM ledger WHERE kind='bulk'")" = 2 ]
+check "bulk: no progress escape codes off a terminal" [ ! -s "$work/bulk.err" ]
+tp bulkall bulk-adjust --all +1 --reason "anniversary" --staff mgr-1
+check "bulk --all: every member" has "for $(q "SELECT count(*) FROM members") members" "$work/bulkall.out"
+check "bulk --all: one row per member" [ "$(q "SELECT count(*) FROM ledger WHERE reason='anniversary'")" = "$(q "SELECT count(*) FROM members")" ]
+rows=$(ledger_rows)
+printf 'M-1001\nNOBODY-9\n' > "$work/bad-members.txt"
+tp bulkbad bulk-adjust --members-file "$work/bad-members.txt" +10 --reason x --staff mgr-1
+check "bulk with unknown member: exit 1" [ "$rc" = 1 ]
+check "bulk with unknown member: nothing written" [ "$(ledger_rows)" = "$rows" ]
+tp bulkover bulk-adjust --all -20 --reason x --staff mgr-1
+check "bulk overdraw: exit 1" [ "$rc" = 1 ]
+check "bulk overdraw: nothing written" [ "$(ledger_rows)" = "$rows" ]
+tp bulknofile bulk-adjust --members-file "$work/missing.txt" +1 --reason x --staff mgr-1
+check "bulk missing file: exit 1" [ "$rc" = 1 ]
+# On a terminal (a pty from script(1)) a progress bar is drawn on stderr.
+if command -v script > /dev/null 2>&1; then
+    script -qec "'$CLI' --plugin '$B/tillpoints.so' --config '$work/tp.conf' bulk-adjust --all +1 --reason tty --staff mgr-1" \
+        /dev/null > "$work/tty.out" 2>&1 || true
+    check "progress bar on a terminal" grep -q "\] 100% " "$work/tty.out"
+    check "summary after the bar" grep -q "bulk-adjust: +1 point for " "$work/tty.out"
+fi
+
+# 7. CSV import: BOM, CRLF, quoted fields with commas; dry run; re-import.
+printf '\357\273\277code,name,phone,email,points,reason\r\n' > "$work/in.csv"
+printf 'N-1,"Smith, Jane",+4915100000010,jane@example.com,100,"migrated, old card"\r\n' >> "$work/in.csv"
+printf 'N-2,"O""Brien, Pat",,,40,"paper card"\r\n' >> "$work/in.csv"
+printf 'M-1002,Bob Sample,,,25,"bonus, spring"\r\n' >> "$work/in.csv"
+members=$(q "SELECT count(*) FROM members"); rows=$(ledger_rows)
+tp dry import "$work/in.csv" --dry-run --staff mgr-1
+check "dry run: exit 0" [ "$rc" = 0 ]
+check "dry run: summary" has "^import: 3 rows, 0 invalid, 2 members created, 3 entries, +165 points; dry run" "$work/dry.out"
+check "dry run: no member added" [ "$(q "SELECT count(*) FROM members")" = "$members" ]
+check "dry run: no entry added" [ "$(ledger_rows)" = "$rows" ]
+m2=$(bal M-1002)
+tp imp import "$work/in.csv" --staff mgr-1
+check "import: exit 0" [ "$rc" = 0 ]
+check "import: summary" has "^import: 3 rows, 0 invalid, 2 members created, 3 entries, +165 points; applied" "$work/imp.out"
+check "import: quoted name with comma" [ "$(q "SELECT name FROM members WHERE code='N-1'")" = "Smith, Jane" ]
+check "import: doubled quote" [ "$(q "SELECT name FROM members WHERE code='N-2'")" = "O\"Brien, Pat" ]
+check "import: quoted reason with comma" [ "$(q "SELECT reason FROM ledger l JOIN members m ON m.id=l.member_id WHERE m.code='N-1'")" = "migrated, old card" ]
+check "import: no CR kept" [ "$(q "SELECT count(*) FROM ledger WHERE reason LIKE '%'||char(13)||'%'")" = 0 ]
+check "import: phone and email" [ "$(q "SELECT phone||' '||email FROM members WHERE code='N-1'")" = "+4915100000010 jane@example.com" ]
+check "import: N-1 has 100" [ "$(bal N-1)" = 100 ]
+check "import: M-1002 credited 25" [ "$(bal M-1002)" = $((m2 + 25)) ]
+check "import: kind import, staff" [ "$(q "SELECT count(*) FROM ledger WHERE kind='import' AND staff='mgr-1'")" = 3 ]
+rows=$(ledger_rows); members=$(q "SELECT count(*) FROM members")
+tp reimp import "$work/in.csv" --staff mgr-1
+check "re-import: exit 0" [ "$rc" = 0 ]
+check "re-import: nothing added twice" [ "$(ledger_rows)" = "$rows" ]
+check "re-import: no member added" [ "$(q "SELECT count(*) FROM members")" = "$members" ]
+check "re-import: balance unchanged" [ "$(bal N-1)" = 100 ]
+
+# A malformed row: its line number, nothing applied.
+printf 'code,name,phone,email,points,reason\nB-1,Good Row,,,10,ok\nB-2,Bad Row,,,ten,oops\nB-3,Other,,,5,ok\n' > "$work/bad.csv"
+rows=$(ledger_rows); members=$(q "SELECT count(*) FROM members")
+tp bad import "$work/bad.csv" --staff mgr-1
+check "malformed row: exit 1" [ "$rc" = 1 ]
+check "malformed row: line number" has "^line 3: " "$work/bad.out"
+check "malformed row: only that line" [ "$(grep -c '^line ' "$work/bad.out")" = 1 ]
+check "malformed row: nothing applied" [ "$(ledger_rows)" = "$rows" ]
+check "malformed row: no member created" [ "$(q "SELECT count(*) FROM members")" = "$members" ]
+tp badskip import "$work/bad.csv" --skip-invalid --staff mgr-1
+check "--skip-invalid: exit 0" [ "$rc" = 0 ]
+check "--skip-invalid: still names line 3" has "^line 3: " "$work/badskip.out"
+check "--skip-invalid: the two good rows" [ "$(ledger_rows)" = $((rows + 2)) ]
+check "--skip-invalid: bad row left out" [ "$(q "SELECT count(*) FROM members WHERE code='B-2'")" = 0 ]
+tp nofile import "$work/missing.csv" --staff mgr-1
+check "import missing file: exit 1" [ "$rc" = 1 ]
+
+# 8. Export, then import into a fresh database: the same balances.
+tp exp export "$work/out.csv"
+check "export: exit 0" [ "$rc" = 0 ]
+count=$(q "SELECT count(*) FROM members")
+check "export: says how many" has "^export: $count members written" "$work/exp.out"
+check "export: header" [ "$(head -n 1 "$work/out.csv" | tr -d '\r')" = "code,name,phone,email,points,reason" ]
+check "export: one line per member" [ "$(($(wc -l < "$work/out.csv") - 1))" = "$count" ]
+mkdir "$work/fresh"
+printf '[store]\nlocation = shop-9\ndatabase = y.db\n' > "$work/fresh/tp.conf"
+tp2 rt import "$work/out.csv" --staff mgr-9
+check "round trip import: exit 0" [ "$rc" = 0 ]
+balances="SELECT m.code||'='||COALESCE(SUM(l.points),0) FROM members m LEFT JOIN ledger l ON l.member_id=m.id GROUP BY m.id ORDER BY m.code"
+check "round trip: same balances" [ "$(q "$balances")" = "$(q2 "$balances")" ]
+check "round trip: names, phones, emails" [ "$(q "SELECT code,name,phone,email FROM members ORDER BY code")" = "$(q2 "SELECT code,name,phone,email FROM members ORDER BY code")" ]
+
+# 9. --json: one document on stdout, parsed by python.
+tp js member show CARD-77 --json
+check "json show: exit 0" [ "$rc" = 0 ]
+check "json show: member and balance" json "$work/js.out" "d['ok'] and d['member']['code']=='M-1001' and d['member']['balance']==$(bal M-1001) and d['member']['phone']=='+4915100000001'"
+tp jb --json balance M-1002
+check "json balance" json "$work/jb.out" "d['balance']==$(bal M-1002)"
+tp ja --json activity --type adjust,bulk --limit 3
+check "json activity: 3 entries, cursor" json "$work/ja.out" "len(d['entries'])==3 and d['next_before']==d['entries'][-1]['id'] and all(e['type'] in ('adjust','bulk') for e in d['entries'])"
+check "json activity: integer points" json "$work/ja.out" "all(isinstance(e['points'],int) for e in d['entries'])"
+tp jf --json member find ali
+check "json find" json "$work/jf.out" "sorted(m['code'] for m in d['members'])==['M-1001','M-1003']"
+tp jx --json adjust M-1001 -100000 --reason x --staff mgr-1
+check "json refusal: exit 1" [ "$rc" = 1 ]
+check "json refusal: ok false and the sentence" json "$work/jx.out" "d['ok'] is False and len(d['error'])>10"
+check "json refusal: sentence on stderr too" has "^tillpoints: " "$work/jx.err"
+tp jbad --json import "$work/bad.csv" --dry-run --staff mgr-1
+check "json import problems" json "$work/jbad.out" "d['ok'] is False and d['invalid']==1 and not d['applied'] and [p['line'] for p in d['problems'] if p['message'].startswith('Points must')]==[3]"
+tp jv --json verify
+check "json verify clean" json "$work/jv.out" "d['ok'] and d['problem_count']==0 and d['checks']>0 and d['problems']==[]"
+
+# 10. verify: clean, then two corruptions made behind the plugin's back.
+tp v verify
+check "verify clean: exit 0" [ "$rc" = 0 ]
+check "verify clean: summary" grep -Eq "^verify: [1-9][0-9]* checks, 0 problems$" "$work/v.out"
+cp "$work/x.db" "$work/good.db"
+# (a) drop the append-only trigger and rewrite a ledger row.
+q "DROP TRIGGER ledger_no_update; UPDATE ledger SET points = points + 1000 WHERE kind='adjust' AND points=5;"
+tp v1 verify
+check "verify after UPDATE: exit 1" [ "$rc" = 1 ]
+check "verify after UPDATE: counts problems" grep -Eq "^verify: [0-9]+ checks, [1-9][0-9]* problems?$" "$work/v1.out"
+# (b) an over-reversal inserted with the guard trigger off, then put back.
+cp "$work/good.db" "$work/x.db"
+rm -f "$work/x.db-wal" "$work/x.db-shm"
+guard=$(q "SELECT sql FROM sqlite_master WHERE name='ledger_reversal_bounded'")
+q "DROP TRIGGER ledger_reversal_bounded;
+   INSERT INTO ledger(member_id, location, terminal, receipt, kind, points, reverses, staff, reason, time_ms, recorded_ms)
+     SELECT member_id, location, terminal, receipt||'-x', 'reversal', -(points + 50), id, 'intruder', '', time_ms, time_ms
+     FROM ledger WHERE receipt='S-3' AND kind='earn';
+   $guard;"
+check "the guard trigger is back" [ "$(q "SELECT count(*) FROM sqlite_master WHERE name='ledger_reversal_bounded'")" = 1 ]
+tp v2 verify
+check "verify over-reversal: exit 1" [ "$rc" = 1 ]
+check "verify over-reversal: a problem printed" [ "$(grep -vc '^verify: ' "$work/v2.out")" -ge 1 ]
+
+echo "e2e_cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
