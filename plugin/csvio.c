@@ -2,7 +2,8 @@
  * csvio.c — CSV import and export (see csvio.h).
  *
  * Format: a header row naming the columns, in any order, case-insensitive:
- *   code (required), points (required), name, phone, email, reason
+ *   code (required), points (required), name, phone, email, reason,
+ *   app_id, cards (alternate codes separated by ';')
  * then one row per member. A row whose code is unknown creates the member
  * (name, phone, email) with `points` as opening balance; a row for an
  * existing member adds `points` (positive or negative) to the balance.
@@ -33,8 +34,10 @@
 #include "members.h"
 #include "util.h"
 
-enum { COL_CODE, COL_POINTS, COL_NAME, COL_PHONE, COL_EMAIL, COL_REASON, COL_N };
-static const char *const col_names[COL_N] = {"code", "points", "name", "phone", "email", "reason"};
+enum { COL_CODE, COL_POINTS, COL_NAME, COL_PHONE, COL_EMAIL, COL_REASON, COL_APP_ID, COL_CARDS,
+       COL_N };
+static const char *const col_names[COL_N] = {"code",   "points", "name",  "phone",
+                                             "email",  "reason", "app_id", "cards"};
 
 #define FIELD_MAX 256
 #define MAX_FIELDS 32
@@ -102,7 +105,7 @@ static void take_header(import_ctx *c)
             }
         if (c->col_of[i] < 0) {
             problem(c, "The header has an unknown column '%.40s' (known: code, points, name, "
-                       "phone, email, reason).", c->field[i]);
+                       "phone, email, reason, app_id, cards).", c->field[i]);
             return;
         }
     }
@@ -119,6 +122,55 @@ static const char *col(import_ctx *c, int which)
         if (c->col_of[i] == which)
             return c->field[i];
     return "";
+}
+
+/* Cards listed for the member ("C1;C2"): a card already the member's is
+ * fine; one belonging to someone else makes the row invalid. */
+static int add_cards(import_ctx *c, const tp_member_row *m, const char *list)
+{
+    char buf[FIELD_MAX + 1];
+    tp_copy(buf, sizeof buf, list);
+    for (char *save = NULL, *card = strtok_r(buf, ";", &save); card;
+         card = strtok_r(NULL, ";", &save)) {
+        while (*card == ' ')
+            card++;
+        size_t n = strlen(card);
+        while (n && card[n - 1] == ' ')
+            card[--n] = '\0';
+        if (n == 0)
+            continue;
+        if (n > TP_MEMBER_CODE_MAX || !tp_is_member_code(card, n, NULL)) {
+            problem(c, "The card '%.40s' is not letters, digits, '-', '_' or '.'.", card);
+            return -1;
+        }
+        tp_member_row other;
+        tp_message why;
+        tp_status st = tp_store_find_member(c->s, card, &other, &why);
+        if (st == TP_OK) {
+            if (other.id != m->id) {
+                problem(c, "The card %s already belongs to member %s.", card, other.code);
+                return -1;
+            }
+            continue;
+        }
+        sqlite3_stmt *q = NULL;
+        int rc = sqlite3_prepare_v2(tp_store_db(c->s),
+                                    "INSERT INTO member_cards(code, member_id, added_ms)"
+                                    " VALUES(?1, ?2, ?3)", -1, &q, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_text(q, 1, card, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 2, m->id);
+            sqlite3_bind_int64(q, 3, tp_now_ms());
+            rc = sqlite3_step(q);
+        }
+        sqlite3_finalize(q);
+        if (rc != SQLITE_DONE) {
+            c->fatal = 1;
+            tp_msg_set(&c->fatal_msg, "Cannot add card %s: %s", card, tp_store_errmsg(c->s));
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static void take_row(import_ctx *c)
@@ -177,11 +229,17 @@ static void take_row(import_ctx *c)
         return;
     }
 
+    const char *app_id = col(c, COL_APP_ID);
+    if (*app_id && !tp_is_member_code(app_id, strlen(app_id), NULL)) {
+        problem(c, "The app id '%.40s' is not letters, digits, '-', '_' or '.'.", app_id);
+        return;
+    }
     tp_member_row m;
     tp_status st = tp_store_find_member(c->s, code, &m, &why);
     if (st == TP_ERR_NOT_FOUND) {
         st = tp_store_add_member_in_txn(c->s, code, name, phone[0] ? phone : NULL,
-                                        email[0] ? email : NULL, NULL, tp_now_ms(), &why);
+                                        email[0] ? email : NULL, *app_id ? app_id : NULL,
+                                        tp_now_ms(), &why);
         if (st == TP_ERR_DUPLICATE) {
             problem(c, "%s", why.text);
             return;
@@ -196,6 +254,8 @@ static void take_row(import_ctx *c)
         c->fatal_msg = why;
         return;
     }
+    if (add_cards(c, &m, col(c, COL_CARDS)) != 0)
+        return;
     if (points == 0)
         return;
     char key[64];
@@ -221,6 +281,25 @@ static void take_row(import_ctx *c)
     c->res->points_total += points;
 }
 
+/* Each row in its own savepoint: a row refused half-way (member created,
+ * then its points refused) leaves nothing behind, even with skip-invalid. */
+static void take_row_atomically(import_ctx *c)
+{
+    sqlite3 *db = tp_store_db(c->s);
+    if (sqlite3_exec(db, "SAVEPOINT csv_row", NULL, NULL, NULL) != SQLITE_OK) {
+        c->fatal = 1;
+        tp_msg_set(&c->fatal_msg, "%s", tp_store_errmsg(c->s));
+        return;
+    }
+    uint64_t invalid = c->res->invalid, created = c->res->members_created;
+    take_row(c);
+    if (c->res->invalid != invalid || c->fatal) {
+        sqlite3_exec(db, "ROLLBACK TO csv_row", NULL, NULL, NULL);
+        c->res->members_created = created;
+    }
+    sqlite3_exec(db, "RELEASE csv_row", NULL, NULL, NULL);
+}
+
 static void on_row(int term, void *user)
 {
     (void)term;
@@ -233,7 +312,7 @@ static void on_row(int term, void *user)
                 if (c->res->invalid == 0)
                     take_header(c);
             } else {
-                take_row(c);
+                take_row_atomically(c);
             }
         }
     }
@@ -389,11 +468,16 @@ tp_status tp_csv_export(tp_store *s, const char *path, uint64_t *rows, tp_messag
     sqlite3_stmt *q = NULL;
     int rc = sqlite3_prepare_v2(tp_store_db(s),
                                 "SELECT m.code, m.name, COALESCE(m.phone, ''),"
-                                " COALESCE(m.email, ''), COALESCE(SUM(l.points), 0)"
-                                " FROM members m LEFT JOIN ledger l ON l.member_id = m.id"
-                                " GROUP BY m.id ORDER BY m.id",
+                                " COALESCE(m.email, ''),"
+                                " (SELECT COALESCE(SUM(points), 0) FROM ledger l"
+                                "  WHERE l.member_id = m.id),"
+                                " COALESCE(m.app_id, ''),"
+                                " (SELECT COALESCE(group_concat(code, ';'), '') FROM"
+                                "  (SELECT code FROM member_cards c WHERE c.member_id = m.id"
+                                "   ORDER BY code))"
+                                " FROM members m ORDER BY m.id",
                                 -1, &q, NULL);
-    int bad = rc != SQLITE_OK || fputs("code,name,phone,email,points,reason\n", f) == EOF;
+    int bad = rc != SQLITE_OK || fputs("code,name,phone,email,points,reason,app_id,cards\n", f) == EOF;
     while (!bad && (rc = sqlite3_step(q)) == SQLITE_ROW) {
         char pts[32];
         snprintf(pts, sizeof pts, "%lld", (long long)sqlite3_column_int64(q, 4));
@@ -401,7 +485,9 @@ tp_status tp_csv_export(tp_store *s, const char *path, uint64_t *rows, tp_messag
               write_field(f, (const char *)sqlite3_column_text(q, 1), 0) ||
               write_field(f, (const char *)sqlite3_column_text(q, 2), 0) ||
               write_field(f, (const char *)sqlite3_column_text(q, 3), 0) ||
-              write_field(f, pts, 0) || write_field(f, "balance at export", 1);
+              write_field(f, pts, 0) || write_field(f, "balance at export", 0) ||
+              write_field(f, (const char *)sqlite3_column_text(q, 5), 0) ||
+              write_field(f, (const char *)sqlite3_column_text(q, 6), 1);
         (*rows)++;
     }
     sqlite3_finalize(q);

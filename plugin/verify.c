@@ -147,8 +147,8 @@ tp_status tp_verify(tp_store *s, const tp_config *cfg, tp_problem_fn problem, vo
         return TP_ERR_STORAGE;
     }
     if (r->problems) {
-        tp_msg_set(msg, "%llu problems found in %llu checks.", (unsigned long long)r->problems,
-                   (unsigned long long)r->checks);
+        tp_msg_set(msg, "%llu problem%s found in %llu checks.", (unsigned long long)r->problems,
+                   r->problems == 1 ? "" : "s", (unsigned long long)r->checks);
         return TP_ERR_INTERNAL;
     }
     tp_msg_set(msg, "%llu checks, 0 problems (%llu members, %llu ledger entries).",

@@ -251,7 +251,7 @@ tp exp export "$work/out.csv"
 check "export: exit 0" [ "$rc" = 0 ]
 count=$(q "SELECT count(*) FROM members")
 check "export: says how many" has "^export: $count members written" "$work/exp.out"
-check "export: header" [ "$(head -n 1 "$work/out.csv" | tr -d '\r')" = "code,name,phone,email,points,reason" ]
+check "export: header" [ "$(head -n 1 "$work/out.csv" | tr -d '\r')" = "code,name,phone,email,points,reason,app_id,cards" ]
 check "export: one line per member" [ "$(($(wc -l < "$work/out.csv") - 1))" = "$count" ]
 mkdir "$work/fresh"
 printf '[store]\nlocation = shop-9\ndatabase = y.db\n' > "$work/fresh/tp.conf"

@@ -90,6 +90,26 @@ static void one_invalid_row_applies_nothing_and_names_its_line(void **state)
     tu_stop(h, 1);
 }
 
+static void a_row_refused_half_way_leaves_nothing_even_when_skipping(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    problems p;
+    tp_import_result r;
+    tp_message msg;
+    /* M-0009 is new and its opening balance is negative: the member must
+     * not be created either. */
+    assert_int_equal(import(h, "s.csv", "code,points\nM-0008,5\nM-0009,-5\n",
+                            TP_IMPORT_SKIP_INVALID, &p, &r, &msg),
+                     TP_OK);
+    assert_int_equal(r.invalid, 1);
+    assert_int_equal(r.members_created, 1);
+    tp_member_info info;
+    assert_int_equal(h->ad->member_get(h->plugin, "M-0009", &info, &msg), TP_ERR_NOT_FOUND);
+    assert_int_equal(tu_balance(h, "M-0008"), 5);
+    tu_stop(h, 1);
+}
+
 static void dry_run_checks_everything_and_writes_nothing(void **state)
 {
     (void)state;
@@ -160,7 +180,10 @@ static void export_then_import_round_trips_balances(void **state)
                        .email = "lee@example.com"};
     tp_message msg;
     assert_int_equal(a->ad->member_add(a->plugin, &m, NULL, &msg), TP_OK);
-    tu_add_member(a, "M-0002", "Zed");
+    tp_member_new z = {.code = "M-0002", .name = "Zed", .app_id = "app-zed"};
+    assert_int_equal(a->ad->member_add(a->plugin, &z, NULL, &msg), TP_OK);
+    assert_int_equal(a->ad->member_add_card(a->plugin, "M-0002", "CARD-B", &msg), TP_OK);
+    assert_int_equal(a->ad->member_add_card(a->plugin, "M-0002", "CARD-A", &msg), TP_OK);
     assert_int_equal(tu_sale(a, "R-1", "M-0001", 4321, &msg), TP_OK);
     tu_settle(a);
     char path[400];
@@ -181,6 +204,11 @@ static void export_then_import_round_trips_balances(void **state)
     tp_member_info info;
     assert_int_equal(b->ad->member_get(b->plugin, "lee@example.com", &info, &msg), TP_OK);
     assert_string_equal(info.name, "Lee, \"Ace\"");
+    /* Cards and the app id travel too. */
+    assert_int_equal(b->ad->member_get(b->plugin, "CARD-A", &info, &msg), TP_OK);
+    assert_string_equal(info.code, "M-0002");
+    assert_int_equal(b->ad->member_get(b->plugin, "app-zed", &info, &msg), TP_OK);
+    assert_string_equal(info.code, "M-0002");
     tu_stop(a, 1);
     tu_stop(b, 1);
 }
@@ -190,6 +218,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(import_creates_members_and_adds_points_with_quoting_bom_and_crlf),
         cmocka_unit_test(one_invalid_row_applies_nothing_and_names_its_line),
+        cmocka_unit_test(a_row_refused_half_way_leaves_nothing_even_when_skipping),
         cmocka_unit_test(dry_run_checks_everything_and_writes_nothing),
         cmocka_unit_test(importing_the_same_file_twice_adds_nothing_twice),
         cmocka_unit_test(malformed_files_are_refused_with_a_sentence),

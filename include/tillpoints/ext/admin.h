@@ -141,7 +141,9 @@ typedef struct tp_verify_result {
 
 typedef struct tp_admin_ext {
     /* Adds a member; `out` (may be NULL) receives it as stored.
-     * TP_ERR_DUPLICATE when the code, card, app id, phone or email is taken. */
+     * TP_ERR_DUPLICATE when the code or app id is already a code, card or
+     * app id. Phone and email may be shared (a family); a lookup by a
+     * shared one is then refused as ambiguous. */
     tp_status (*member_add)(const tp_plugin *plugin, const tp_member_new *member,
                             tp_member_info *out, tp_message *msg);
 
