@@ -153,17 +153,17 @@ static int add_cards(import_ctx *c, const tp_member_row *m, const char *list)
             }
             continue;
         }
-        sqlite3_stmt *q = NULL;
-        int rc = sqlite3_prepare_v2(tp_store_db(c->s),
-                                    "INSERT INTO member_cards(code, member_id, added_ms)"
-                                    " VALUES(?1, ?2, ?3)", -1, &q, NULL);
-        if (rc == SQLITE_OK) {
+        static const char card_sql[] =
+            "INSERT INTO member_cards(code, member_id, added_ms) VALUES(?1, ?2, ?3)";
+        sqlite3_stmt *q = tp_store_cached(c->s, card_sql);
+        int rc = SQLITE_ERROR;
+        if (q) {
             sqlite3_bind_text(q, 1, card, -1, SQLITE_STATIC);
             sqlite3_bind_int64(q, 2, m->id);
             sqlite3_bind_int64(q, 3, tp_now_ms());
             rc = sqlite3_step(q);
+            sqlite3_reset(q);
         }
-        sqlite3_finalize(q);
         if (rc != SQLITE_DONE) {
             c->fatal = 1;
             tp_msg_set(&c->fatal_msg, "Cannot add card %s: %s", card, tp_store_errmsg(c->s));
@@ -236,18 +236,29 @@ static void take_row(import_ctx *c)
     }
     tp_member_row m;
     tp_status st = tp_store_find_member(c->s, code, &m, &why);
+    if (st == TP_ERR_NOT_FOUND && *app_id) {
+        tp_member_row other;
+        if (tp_store_find_member(c->s, app_id, &other, &why) == TP_OK) {
+            problem(c, "The app id %s is already used by member %s.", app_id, other.code);
+            return;
+        }
+    }
     if (st == TP_ERR_NOT_FOUND) {
-        st = tp_store_add_member_in_txn(c->s, code, name, phone[0] ? phone : NULL,
-                                        email[0] ? email : NULL, *app_id ? app_id : NULL,
-                                        tp_now_ms(), &why);
+        /* The code was just looked up (as code, card and app id), so the
+         * insert needs no second check; the row is known without a read. */
+        st = tp_store_insert_member(c->s, code, name, phone[0] ? phone : NULL,
+                                    email[0] ? email : NULL, *app_id ? app_id : NULL,
+                                    tp_now_ms(), &why);
         if (st == TP_ERR_DUPLICATE) {
             problem(c, "%s", why.text);
             return;
         }
-        if (st == TP_OK)
-            st = tp_store_find_member(c->s, code, &m, &why);
-        if (st == TP_OK)
+        if (st == TP_OK) {
+            memset(&m, 0, sizeof m);
+            m.id = sqlite3_last_insert_rowid(tp_store_db(c->s));
+            tp_copy(m.code, sizeof m.code, code);
             c->res->members_created++;
+        }
     }
     if (st != TP_OK) {
         c->fatal = 1;
@@ -285,19 +296,34 @@ static void take_row(import_ctx *c)
  * then its points refused) leaves nothing behind, even with skip-invalid. */
 static void take_row_atomically(import_ctx *c)
 {
-    sqlite3 *db = tp_store_db(c->s);
-    if (sqlite3_exec(db, "SAVEPOINT csv_row", NULL, NULL, NULL) != SQLITE_OK) {
+    /* Only a debit or cards can refuse a row after it wrote something;
+     * other rows need no savepoint (a storage error aborts the file). */
+    if (!*col(c, COL_CARDS) && col(c, COL_POINTS)[0] != '-') {
+        take_row(c);
+        return;
+    }
+    static const char begin_sql[] = "SAVEPOINT csv_row", undo_sql[] = "ROLLBACK TO csv_row",
+                      end_sql[] = "RELEASE csv_row";
+    sqlite3_stmt *q = tp_store_cached(c->s, begin_sql);
+    if (!q || sqlite3_step(q) != SQLITE_DONE) {
         c->fatal = 1;
         tp_msg_set(&c->fatal_msg, "%s", tp_store_errmsg(c->s));
         return;
     }
+    sqlite3_reset(q);
     uint64_t invalid = c->res->invalid, created = c->res->members_created;
     take_row(c);
     if (c->res->invalid != invalid || c->fatal) {
-        sqlite3_exec(db, "ROLLBACK TO csv_row", NULL, NULL, NULL);
+        if ((q = tp_store_cached(c->s, undo_sql)) != NULL) {
+            sqlite3_step(q);
+            sqlite3_reset(q);
+        }
         c->res->members_created = created;
     }
-    sqlite3_exec(db, "RELEASE csv_row", NULL, NULL, NULL);
+    if ((q = tp_store_cached(c->s, end_sql)) != NULL) {
+        sqlite3_step(q);
+        sqlite3_reset(q);
+    }
 }
 
 static void on_row(int term, void *user)
@@ -381,6 +407,10 @@ tp_status tp_csv_import(tp_store *s, const tp_config *cfg, const char *path, uin
         st = TP_ERR_STORAGE;
         goto out;
     }
+    /* One transaction for the whole file: give it room so SQLite does not
+     * spill dirty pages mid-way; restored below. */
+    sqlite3_exec(tp_store_db(s), "PRAGMA cache_size = -131072", NULL, NULL, NULL);
+    sqlite3_exec(tp_store_db(s), "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
     if ((st = tp_store_begin(s, msg)) != TP_OK)
         goto out;
     char *line = NULL;
@@ -438,6 +468,7 @@ tp_status tp_csv_import(tp_store *s, const tp_config *cfg, const char *path, uin
         }
     }
 out:
+    sqlite3_exec(tp_store_db(s), "PRAGMA cache_size = -2000", NULL, NULL, NULL);
     csv_free(&p);
     free(c);
     fclose(f);

@@ -48,31 +48,34 @@ tp_status tp_ledger_check_texts(const char *reason, const char *comment, const c
     return TP_OK;
 }
 
+static const char next_id_sql[] = "SELECT COALESCE(MAX(id), 0) + 1 FROM ledger";
+static const char balance_sql[] =
+    "SELECT COALESCE(SUM(points), 0) FROM ledger WHERE member_id = ?1";
+static const char insert_sql[] =
+    "INSERT INTO ledger(member_id, location, terminal, receipt, kind, points, staff, reason,"
+    " comment, time_ms, recorded_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)";
+
 int64_t tp_ledger_next_id(tp_store *s)
 {
-    sqlite3_stmt *q = NULL;
+    sqlite3_stmt *q = tp_store_cached(s, next_id_sql);
     int64_t next = 1;
-    if (sqlite3_prepare_v2(tp_store_db(s), "SELECT COALESCE(MAX(id), 0) + 1 FROM ledger", -1, &q,
-                           NULL) == SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW)
+    if (q && sqlite3_step(q) == SQLITE_ROW)
         next = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
+    if (q)
+        sqlite3_reset(q);
     return next;
 }
 
 static int balance_of(tp_store *s, int64_t member_id, int64_t *balance)
 {
-    sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(tp_store_db(s),
-                                "SELECT COALESCE(SUM(points), 0) FROM ledger WHERE member_id = ?1",
-                                -1, &q, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(q, 1, member_id);
-        rc = sqlite3_step(q);
-        if (rc == SQLITE_ROW)
-            *balance = sqlite3_column_int64(q, 0);
-    }
-    sqlite3_finalize(q);
+    sqlite3_stmt *q = tp_store_cached(s, balance_sql);
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, member_id);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *balance = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
@@ -81,22 +84,22 @@ tp_status tp_ledger_append_manual(tp_store *s, const tp_config *cfg, int64_t mem
                                   int64_t points, const char *staff, const char *reason,
                                   const char *comment, int64_t *entry_id, tp_message *msg)
 {
-    int64_t balance = 0;
-    if (balance_of(s, member_id, &balance) != 0) {
-        tp_msg_set(msg, "Cannot read the balance: %s.", tp_store_errmsg(s));
-        return TP_ERR_STORAGE;
+    /* Only a debit can break the balance rule; credits skip the sum. */
+    if (points < 0 && !cfg->allow_negative_balance) {
+        int64_t balance = 0;
+        if (balance_of(s, member_id, &balance) != 0) {
+            tp_msg_set(msg, "Cannot read the balance: %s.", tp_store_errmsg(s));
+            return TP_ERR_STORAGE;
+        }
+        if (balance + points < 0) {
+            tp_msg_set(msg, "That would take %s from %lld to %lld points; balances cannot go "
+                       "below zero here.", member_label, (long long)balance,
+                       (long long)(balance + points));
+            return TP_ERR_STATE;
+        }
     }
-    if (points < 0 && balance + points < 0 && !cfg->allow_negative_balance) {
-        tp_msg_set(msg, "That would take %s from %lld to %lld points; balances cannot go below "
-                   "zero here.", member_label, (long long)balance, (long long)(balance + points));
-        return TP_ERR_STATE;
-    }
-    sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(
-        tp_store_db(s),
-        "INSERT INTO ledger(member_id, location, terminal, receipt, kind, points, staff, reason,"
-        " comment, time_ms, recorded_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
-        -1, &q, NULL);
+    sqlite3_stmt *q = tp_store_cached(s, insert_sql);
+    int rc = q ? SQLITE_OK : SQLITE_ERROR;
     if (rc == SQLITE_OK) {
         int64_t now = tp_now_ms();
         sqlite3_bind_int64(q, 1, member_id);
@@ -110,8 +113,8 @@ tp_status tp_ledger_append_manual(tp_store *s, const tp_config *cfg, int64_t mem
         sqlite3_bind_text(q, 9, comment ? comment : "", -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 10, now);
         rc = sqlite3_step(q);
+        sqlite3_reset(q);
     }
-    sqlite3_finalize(q);
     if (rc == SQLITE_CONSTRAINT_UNIQUE) {
         tp_msg_set(msg, "An entry with the key %s already exists.", key);
         return TP_ERR_DUPLICATE;

@@ -117,19 +117,21 @@ void tp_member_info_from_row(tp_member_info *out, const tp_member_row *row)
     out->created_ms = row->created_ms;
 }
 
+static const char by_phone_sql[] = "SELECT id FROM members WHERE phone = ?1 ORDER BY id LIMIT 2";
+static const char by_email_sql[] = "SELECT id FROM members WHERE email = ?1 ORDER BY id LIMIT 2";
+
 /* Member ids whose `column` equals `value`: up to 2, to detect sharing. */
 static int ids_by(tp_store *s, const char *column, const char *value, int64_t ids[2])
 {
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT id FROM members WHERE %s = ?1 ORDER BY id LIMIT 2", column);
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(tp_store_db(s), sql, -1, &q, NULL) != SQLITE_OK)
+    sqlite3_stmt *q = tp_store_cached(s, strcmp(column, "phone") == 0 ? by_phone_sql
+                                                                     : by_email_sql);
+    if (!q)
         return -1;
     sqlite3_bind_text(q, 1, value, -1, SQLITE_STATIC);
     int n = 0, rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW && n < 2)
         ids[n++] = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
+    sqlite3_reset(q);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : -1;
 }
 

@@ -171,9 +171,16 @@ static const char *const sql[S_COUNT] = {
                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
+#define CACHE_MAX 32
+
 struct tp_store {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
+    /* Statements of the admin modules, prepared once per connection and
+     * keyed by the address of their SQL text (always a string literal). */
+    const char *cache_sql[CACHE_MAX];
+    sqlite3_stmt *cache_st[CACHE_MAX];
+    int cache_n;
 };
 
 const char *tp_store_errmsg(tp_store *s)
@@ -282,6 +289,8 @@ void tp_store_close(tp_store *s)
         return;
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(s->st[i]);
+    for (int i = 0; i < s->cache_n; i++)
+        sqlite3_finalize(s->cache_st[i]);
     sqlite3_close(s->db);
     free(s);
 }
@@ -766,6 +775,13 @@ tp_status tp_store_add_member_in_txn(tp_store *s, const char *code, const char *
         tp_msg_set(msg, "The code %s is already used by member %s.", taken, other.code);
         return TP_ERR_DUPLICATE;
     }
+    return tp_store_insert_member(s, code, name, phone, email, app_id, now_ms, msg);
+}
+
+tp_status tp_store_insert_member(tp_store *s, const char *code, const char *name,
+                                 const char *phone, const char *email, const char *app_id,
+                                 int64_t now_ms, tp_message *msg)
+{
     sqlite3_stmt *q = stmt(s, S_INS_MEMBER);
     bind_text(q, 1, code);
     bind_text(q, 2, name ? name : "");
@@ -825,4 +841,30 @@ tp_status tp_store_member_by_id(tp_store *s, int64_t id, tp_member_row *row, tp_
     }
     tp_msg_set(msg, "Cannot read members: %s.", sqlite3_errmsg(s->db));
     return TP_ERR_STORAGE;
+}
+
+sqlite3_stmt *tp_store_cached(tp_store *s, const char *sql)
+{
+    for (int i = 0; i < s->cache_n; i++) {
+        if (s->cache_sql[i] == sql) {
+            sqlite3_reset(s->cache_st[i]);
+            sqlite3_clear_bindings(s->cache_st[i]);
+            return s->cache_st[i];
+        }
+    }
+    sqlite3_stmt *q = NULL;
+    int persistent = s->cache_n < CACHE_MAX;
+    if (sqlite3_prepare_v3(s->db, sql, -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0, &q,
+                           NULL) != SQLITE_OK)
+        return NULL;
+    if (!persistent) {
+        /* Full: should not happen with a fixed set of statements; leak
+         * nothing by finalizing the oldest-but-one would be wrong while it
+         * may be in use, so refuse instead. */
+        sqlite3_finalize(q);
+        return NULL;
+    }
+    s->cache_sql[s->cache_n] = sql;
+    s->cache_st[s->cache_n++] = q;
+    return q;
 }

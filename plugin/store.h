@@ -108,8 +108,20 @@ tp_status tp_store_add_member_in_txn(tp_store *s, const char *code, const char *
                                      const char *phone, const char *email, const char *app_id,
                                      int64_t now_ms, tp_message *msg);
 
+/* The insert alone, for a caller that already checked the code and app id
+ * against codes, cards and app ids in this transaction. */
+tp_status tp_store_insert_member(tp_store *s, const char *code, const char *name,
+                                 const char *phone, const char *email, const char *app_id,
+                                 int64_t now_ms, tp_message *msg);
+
 /* Member by row id, with balance. */
 tp_status tp_store_member_by_id(tp_store *s, int64_t id, tp_member_row *row, tp_message *msg);
+
+/* A cached prepared statement for `sql`, which must be a string literal
+ * (cached by address), reset and unbound; NULL on error. The caller resets
+ * it after use so no read stays open. At most 32 distinct statements. */
+struct sqlite3_stmt;
+struct sqlite3_stmt *tp_store_cached(tp_store *s, const char *sql);
 
 /* The connection, for the admin modules' own queries (same thread rules). */
 struct sqlite3;
