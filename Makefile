@@ -157,12 +157,18 @@ $(BUILD)/bench/bench_serial: bench/bench_serial.c $(BUILD)/libtillpoints-test.a 
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) -O2 $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
 
-bench: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_serial ## benchmarks: one table of figures, each against its target
+$(BUILD)/bench/bench_zbar: bench/bench_zbar.c $(BUILD)/libtillpoints-test.a
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CPPFLAGS) -O2 $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
+
+bench: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_serial $(BUILD)/bench/bench_zbar ## benchmarks: one table of figures, each against its target
 	$(BENCH) --plugin $(BUILD)/tillpoints.so
 	TP_SERIAL_SEAM=$(SEAM) $(BUILD)/bench/bench_serial
+	$(BUILD)/bench/bench_zbar
 
-bench-smoke: $(BUILD)/tillpoints.so $(BENCH) ## the benchmarks at CI size (--quick)
+bench-smoke: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_zbar ## the benchmarks at CI size (--quick)
 	$(BENCH) --quick --plugin $(BUILD)/tillpoints.so
+	$(BUILD)/bench/bench_zbar --quick
 
 install: all ## install under $(DESTDIR)$(PREFIX)
 	install -d $(DESTDIR)$(LIBDIR)/tillpoints $(DESTDIR)$(PREFIX)/bin \

@@ -27,6 +27,7 @@
 #include "driver.h"
 #include "instance.h"
 #include "payload.h"
+#include "camera.h"
 #include "serial.h"
 #include "wedge.h"
 #include "util.h"
@@ -59,7 +60,8 @@ struct tp_scanners {
     atomic_int stop;
 };
 
-static const tp_driver_ops *const drivers[] = {&tp_serial_driver, &tp_wedge_driver};
+static const tp_driver_ops *const drivers[] = {&tp_serial_driver, &tp_wedge_driver,
+                                               &tp_camera_driver};
 
 static int64_t mono_ms(void)
 {
@@ -291,7 +293,7 @@ tp_status tp_scanners_start(tp_instance *in, tp_scanners **out, tp_message *msg)
         d->backoff_ms = BACKOFF_MIN_MS;
         tp_dedup_init(&d->dedup, in->cfg.scan_dedup_ms);
         if (!d->ops) {
-            tp_msg_set(msg, "Scanner %s: there is no driver called %s (known: serial, wedge).", sc->name,
+            tp_msg_set(msg, "Scanner %s: there is no driver called %s (known: serial, wedge, camera).", sc->name,
                        sc->driver);
             st = TP_ERR_CONFIG;
             break;
