@@ -7,7 +7,9 @@
 #include <time.h>
 
 #include "csvio.h"
+#include "audit.h"
 #include "instance.h"
+#include "managers.h"
 #include "ledger.h"
 #include "members.h"
 #include "tillpoints/ext/admin.h"
@@ -241,7 +243,8 @@ static tp_status admin_flush(const tp_plugin *plugin, int64_t timeout_ms, tp_mes
         return st;
     int64_t deadline = tp_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
-        if (tp_queue_pending(&in->write_q) == 0 && tp_queue_pending(&in->lookup_q) == 0)
+        if (tp_queue_pending(&in->write_q) == 0 && tp_queue_pending(&in->lookup_q) == 0 &&
+            (!in->ui_started || tp_queue_pending(&in->ui_q) == 0))
             return TP_OK;
         if (tp_now_ms() >= deadline) {
             tp_msg_set(msg, "Loyalty still has work waiting for the disk after %lld ms.",
@@ -251,6 +254,85 @@ static tp_status admin_flush(const tp_plugin *plugin, int64_t timeout_ms, tp_mes
         struct timespec ts = {0, 1000000L};
         nanosleep(&ts, NULL);
     }
+}
+
+static tp_status manager_write(tp_instance *in, int reset, const char *id, const char *name,
+                               const char *pin, const char *staff, tp_message *msg)
+{
+    size_t n = staff ? tp_bounded_len(staff, 64) : 0;
+    if (n == 0 || n == (size_t)-1) {
+        tp_msg_set(msg, "Say which staff member makes the change.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    n = id ? tp_bounded_len(id, TP_MANAGER_ID_MAX) : 0;
+    if (n == 0 || n == (size_t)-1 || !tp_is_printable(id, n)) {
+        tp_msg_set(msg, "A manager id is 1 to %d characters.", TP_MANAGER_ID_MAX);
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    tp_status st = tp_manager_check_pin_format(pin, msg);
+    if (st != TP_OK)
+        return st;
+    if (name && (st = check_text(name, TP_NAME_MAX, "name", msg)) != TP_OK)
+        return st;
+    pthread_mutex_lock(&in->admin_lock);
+    st = tp_store_begin(in->admin_store, msg);
+    int64_t now = tp_now_ms();
+    if (st == TP_OK)
+        st = reset ? tp_manager_reset_pin(in->admin_store, id, pin, now, msg)
+                   : tp_manager_add(in->admin_store, id, name ? name : "", pin, now, msg);
+    tp_audit_entry e = {.time_ms = now, .action = reset ? "manager.reset_pin" : "manager.add",
+                        .actor = staff, .approver = id, .location = in->cfg.location};
+    if (st == TP_OK)
+        st = tp_audit_append(in->admin_store, &e, msg);
+    if (st == TP_OK)
+        st = tp_store_commit(in->admin_store, msg);
+    else
+        tp_store_rollback(in->admin_store);
+    pthread_mutex_unlock(&in->admin_lock);
+    return st;
+}
+
+static tp_status admin_manager_add(const tp_plugin *plugin, const char *id, const char *name,
+                                   const char *pin, const char *staff, tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
+    return st != TP_OK ? st : manager_write(in, 0, id, name, pin, staff, msg);
+}
+
+static tp_status admin_manager_reset_pin(const tp_plugin *plugin, const char *id,
+                                         const char *pin, const char *staff, tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
+    return st != TP_OK ? st : manager_write(in, 1, id, NULL, pin, staff, msg);
+}
+
+static tp_status admin_manager_list(const tp_plugin *plugin, tp_manager_info *out, size_t cap,
+                                    size_t *count, tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    if (!count || (cap && !out)) {
+        tp_msg_set(msg, "No place for the answer was given.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    tp_manager_row rows[64];
+    size_t n = 0;
+    size_t want = cap < 64 ? cap : 64;
+    LOCKED(in, tp_manager_list(in->admin_store, rows, want, &n, msg));
+    *count = n;
+    for (size_t i = 0; st == TP_OK && i < n && i < want; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        tp_copy(out[i].id, sizeof out[i].id, rows[i].id);
+        tp_copy(out[i].name, sizeof out[i].name, rows[i].name);
+        out[i].failures = rows[i].failures;
+        out[i].locked_until_ms = rows[i].locked_until_ms;
+        out[i].created_ms = rows[i].created_ms;
+    }
+    return st;
 }
 
 const tp_admin_ext tp_admin_extension = {
@@ -265,4 +347,7 @@ const tp_admin_ext tp_admin_extension = {
     .export_csv = admin_export_csv,
     .verify = admin_verify,
     .flush = admin_flush,
+    .manager_add = admin_manager_add,
+    .manager_reset_pin = admin_manager_reset_pin,
+    .manager_list = admin_manager_list,
 };

@@ -69,6 +69,22 @@ const char tp_config_defaults_ini[] =
     "; Loyalty transactions open at once.\n"
     "max_open_transactions = 64\n"
     "\n"
+    "[retro]\n"
+    "; Retroactive visits: receipts at most this many days old can be credited.\n"
+    "window_days = 30\n"
+    "; Most points one retroactive credit may carry.\n"
+    "max_points_per_credit = 500\n"
+    "; Most points one manager may approve per UTC day.\n"
+    "max_points_per_manager_day = 2000\n"
+    "; Credits for receipts that are not in this till's journal (marked manual).\n"
+    "allow_manual = no\n"
+    "manual_max_points = 100\n"
+    "; Wrong PINs in a row before a manager is locked, and for how long.\n"
+    "pin_max_failures = 5\n"
+    "pin_lockout_minutes = 30\n"
+    "; Recent unclaimed receipts offered to pick from.\n"
+    "recent_receipts = 20\n"
+    "\n"
     "[scan]\n"
     "; Member codes: letters, digits, '-', '_' and '.'; length limits.\n"
     "code_min_length = 4\n"
@@ -425,6 +441,42 @@ static int on_key(void *user, const char *section, const char *key,
         if (parse_int(value, 1, 10000, &n))
             return fail(c, section, key, "must be from 1 to 10000.");
         cfg->max_open_transactions = (int)n;
+    } else if (IS("retro", "window_days")) {
+        if (parse_int(value, 1, 3660, &n))
+            return fail(c, section, key, "must be a number of days from 1 to 3660.");
+        cfg->retro.window_ms = n * 86400000;
+    } else if (IS("retro", "max_points_per_credit") || IS("retro", "max_points_per_manager_day") ||
+               IS("retro", "manual_max_points")) {
+        if (parse_int(value, 0, 100000000, &n))
+            return fail(c, section, key, "must be a whole number of points from 0 to 100000000.");
+        if (strcmp(key, "max_points_per_credit") == 0)
+            cfg->retro.max_points_per_credit = n;
+        else if (strcmp(key, "manual_max_points") == 0)
+            cfg->retro.manual_max_points = n;
+        else
+            cfg->retro.max_points_per_manager_day = n;
+    } else if (IS("retro", "allow_manual")) {
+        int b = parse_bool(value);
+        if (b < 0)
+            return fail(c, section, key, "must be yes or no.");
+        cfg->retro.allow_manual = b;
+    } else if (IS("retro", "pin_max_failures")) {
+        if (parse_int(value, 1, 100, &n))
+            return fail(c, section, key, "must be from 1 to 100.");
+        cfg->retro.pin_max_failures = (int)n;
+    } else if (IS("retro", "pin_lockout_minutes")) {
+        if (parse_int(value, 1, 7 * 24 * 60, &n))
+            return fail(c, section, key, "must be a number of minutes from 1 to 10080.");
+        cfg->retro.pin_lockout_ms = n * 60000;
+    } else if (IS("retro", "pin_lockout_seconds")) {
+        /* Finer than minutes, for shops (and tests) that want short locks. */
+        if (parse_int(value, 1, 7 * 24 * 3600, &n))
+            return fail(c, section, key, "must be a number of seconds from 1 to 604800.");
+        cfg->retro.pin_lockout_ms = n * 1000;
+    } else if (IS("retro", "recent_receipts")) {
+        if (parse_int(value, 1, 20, &n))
+            return fail(c, section, key, "must be from 1 to 20.");
+        cfg->retro.recent_receipts = (int)n;
     } else if (IS("scan", "dedup_ms")) {
         if (parse_int(value, 0, 60000, &n))
             return fail(c, section, key, "must be a number of milliseconds from 0 to 60000.");

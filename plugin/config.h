@@ -65,6 +65,18 @@ typedef struct tp_scanner_config {
     char value[TP_SCANNER_KEYS_MAX][255 + 1];
 } tp_scanner_config;
 
+/* [retro]: retroactive visits (DESIGN §6). */
+typedef struct tp_retro_config {
+    int64_t window_ms;              /* how old a receipt may be (30 days) */
+    int64_t max_points_per_credit;  /* one credit above this is refused */
+    int64_t max_points_per_manager_day; /* approvals of one manager per UTC day */
+    int allow_manual;               /* credits for receipts not in the journal */
+    int64_t manual_max_points;      /* ... capped at this */
+    int pin_max_failures;           /* wrong PINs before a lockout (5) */
+    int64_t pin_lockout_ms;         /* how long (30 min) */
+    int recent_receipts;            /* receipts listed to pick from (20) */
+} tp_retro_config;
+
 typedef struct tp_config {
     char location[TP_CFG_ID_MAX + 1];
     char terminal[TP_CFG_ID_MAX + 1];
@@ -77,6 +89,7 @@ typedef struct tp_config {
     tp_scanner_config scanners[TP_SCANNERS_MAX];
     int64_t scan_dedup_ms;     /* same code within this window counts once */
     int allow_negative_balance;
+    tp_retro_config retro;
     int queue_capacity;        /* pending durable jobs */
     int batch_max;             /* jobs per group commit */
     int max_open_transactions;

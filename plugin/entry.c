@@ -19,6 +19,7 @@
 #include "instance.h"
 #include "scanners.h"
 #include "tillpoints/ext/admin.h"
+#include "tillpoints/ext/ui.h"
 #include "util.h"
 
 void tp_instance_log(tp_instance *in, tp_log_level level, const char *fmt, ...)
@@ -100,12 +101,14 @@ static void on_main_thread(const tp_plugin *plugin)
                 .time_ms = o->time_ms,
                 .message = o->message,
                 .device = o->device,
+                .receipt_code = o->receipt_code,
             };
             in->events->on_event(in->host, &ev);
         }
         free(node);
         node = next;
     }
+    tp_ui_deliver(in);
 }
 
 static const void *get_extension(const tp_plugin *plugin, const char *id)
@@ -118,11 +121,14 @@ static const void *get_extension(const tp_plugin *plugin, const char *id)
         return &tp_admin_extension;
     if (strcmp(id, TP_EXT_SCANNERS) == 0)
         return &tp_scanners_extension;
+    if (strcmp(id, TP_EXT_UI) == 0)
+        return &tp_ui_extension;
     return NULL;
 }
 
 static void stop_threads(tp_instance *in)
 {
+    tp_ui_stop(in);
     tp_scanners_stop(in->scanners);
     in->scanners = NULL;
     if (in->write_q.ring)
@@ -179,6 +185,8 @@ static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
     }
     in->reader_started = 1;
     st = tp_scanners_start(in, &in->scanners, msg);
+    if (st == TP_OK)
+        st = tp_ui_start(in, msg);
     if (st != TP_OK)
         return st;
     in->initialised = 1;
@@ -238,6 +246,7 @@ static const tp_plugin *entry_create(const tp_host *host, const char *config_pat
     }
     in->host = host;
     in->events = host->get_extension ? host->get_extension(host, TP_HOST_EXT_EVENTS) : NULL;
+    in->host_ui = host->get_extension ? host->get_extension(host, TP_HOST_EXT_UI) : NULL;
     atomic_init(&in->disabled, 0);
     pthread_mutex_init(&in->events_lock, NULL);
     pthread_mutex_init(&in->admin_lock, NULL);

@@ -69,6 +69,17 @@ typedef struct tp_instance {
 
     struct tp_scanners *scanners; /* NULL without [scanner] sections */
 
+    /* Forms (ui.c): the main thread keeps the ids of open forms; the ui
+     * thread owns the sessions; finished forms travel in ui_head. */
+    const struct tp_host_ui_ext *host_ui; /* may be NULL */
+    tp_queue ui_q;
+    pthread_t ui_thread;
+    int ui_started;
+    uint64_t next_form_id;
+    uint64_t open_forms[16];
+    struct tp_session *sessions; /* TP_UI_SESSIONS, ui thread only */
+    struct tp_uform_node *ui_head, *ui_tail; /* under events_lock */
+
     pthread_mutex_t events_lock;
     tp_event_node *events_head, *events_tail;
 } tp_instance;
@@ -89,11 +100,17 @@ void tp_instance_disable(tp_instance *in, const char *why);
 void tp_instance_log(tp_instance *in, tp_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Forms (ui.c). */
+tp_status tp_ui_start(tp_instance *in, tp_message *msg);
+void tp_ui_stop(tp_instance *in);
+void tp_ui_deliver(tp_instance *in); /* main thread, from on_main_thread */
+
 /* Worker threads (workers.c). */
 void *tp_writer_main(void *arg);
 void *tp_reader_main(void *arg);
 
 extern const tp_checkout_ext tp_checkout_extension;
 extern const struct tp_admin_ext tp_admin_extension;
+extern const struct tp_ui_ext tp_ui_extension;
 
 #endif

@@ -23,6 +23,7 @@
 
 #include <sqlite3.h>
 
+#include "payload.h"
 #include "rules.h"
 #include "util.h"
 
@@ -117,8 +118,52 @@ static const char *const schema_v2 =
     "CREATE INDEX ledger_member ON ledger(member_id, id, points);"
     "CREATE INDEX ledger_staff ON ledger(staff, id);";
 
+/* v3: retroactive visits. Managers (Argon2id PIN hashes, a failure
+ * counter and a lockout that survive restarts), the hash-chained audit
+ * log (append-only like the ledger), and missed-scan claims with their
+ * resolutions (a claim is open while it has no resolution row). */
+static const char *const schema_v3 =
+    "CREATE TABLE managers("
+    "  id TEXT PRIMARY KEY CHECK(length(id) BETWEEN 1 AND 64),"
+    "  name TEXT NOT NULL DEFAULT '' CHECK(length(name) <= 128),"
+    "  pin_hash TEXT NOT NULL,"
+    "  failures INTEGER NOT NULL DEFAULT 0 CHECK(failures >= 0),"
+    "  locked_until_ms INTEGER NOT NULL DEFAULT 0,"
+    "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE audit("
+    "  id INTEGER PRIMARY KEY,"
+    "  time_ms INTEGER NOT NULL,"
+    "  action TEXT NOT NULL CHECK(length(action) BETWEEN 1 AND 32),"
+    "  actor TEXT NOT NULL DEFAULT '', approver TEXT NOT NULL DEFAULT '',"
+    "  member TEXT NOT NULL DEFAULT '', location TEXT NOT NULL DEFAULT '',"
+    "  receipt TEXT NOT NULL DEFAULT '', points INTEGER NOT NULL DEFAULT 0,"
+    "  reason TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '',"
+    "  prev_hash TEXT NOT NULL, hash TEXT NOT NULL UNIQUE);"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE INDEX audit_approver_time ON audit(approver, action, time_ms);"
+    "CREATE TABLE claims("
+    "  id INTEGER PRIMARY KEY,"
+    "  location TEXT NOT NULL, receipt TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL, staff TEXT NOT NULL DEFAULT '',"
+    "  contact_phone TEXT, contact_email TEXT, note TEXT NOT NULL DEFAULT '',"
+    "  UNIQUE(location, receipt));"
+    "CREATE TABLE claim_resolutions("
+    "  claim_id INTEGER PRIMARY KEY REFERENCES claims(id),"
+    "  resolved_ms INTEGER NOT NULL,"
+    "  outcome TEXT NOT NULL CHECK(outcome IN ('credited', 'dismissed')),"
+    "  staff TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',"
+    "  ledger_id INTEGER REFERENCES ledger(id));"
+    "CREATE TRIGGER claims_no_delete BEFORE DELETE ON claims"
+    "  BEGIN SELECT RAISE(ABORT, 'claims are kept'); END;"
+    "CREATE TRIGGER claim_resolutions_no_update BEFORE UPDATE ON claim_resolutions"
+    "  BEGIN SELECT RAISE(ABORT, 'a claim is resolved once'); END;"
+    "CREATE INDEX receipts_location_time ON receipts(location, time_ms);";
+
 /* Forward migrations: migrations[i] takes user_version i to i+1. */
-static const char *const migrations[] = {schema_v1, schema_v2};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
 
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
@@ -590,11 +635,17 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award
                        "Receipt %s: +%lld points for %s; balance %lld.", job->receipt,
                        (long long)points, m.name[0] ? m.name : m.code, (long long)balance);
     } else if (job->code[0]) {
+        tp_receipt_code_format(&cfg->scan, cfg->location, job->receipt, out->receipt_code,
+                               sizeof out->receipt_code);
         out->status = TP_ERR_NOT_FOUND;
         tp_buf_set(out->message, sizeof out->message,
                    "Receipt %s recorded without points: no member has the code %s.",
                    job->receipt, job->code);
     } else {
+        /* No member: the receipt gets a code to print, so the customer can
+         * claim the visit later and a manager's scan fills the dialog. */
+        tp_receipt_code_format(&cfg->scan, cfg->location, job->receipt, out->receipt_code,
+                               sizeof out->receipt_code);
         tp_buf_set(out->message, sizeof out->message,
                    "Receipt %s recorded; no member was scanned.", job->receipt);
     }

@@ -16,7 +16,7 @@
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
 
-#define TP_SCHEMA_VERSION 2
+#define TP_SCHEMA_VERSION 3
 
 typedef struct tp_store tp_store;
 
@@ -69,6 +69,7 @@ typedef struct tp_outcome {
     int64_t time_ms;
     char message[TP_MESSAGE_MAX];
     char device[32 + 1];
+    char receipt_code[160];
 } tp_outcome;
 
 /* Each apply_* runs inside a savepoint of the open transaction: a refused

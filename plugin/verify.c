@@ -14,6 +14,7 @@
 
 #include <sqlite3.h>
 
+#include "audit.h"
 #include "util.h"
 
 typedef struct check {
@@ -33,7 +34,8 @@ static const check checks[] = {
      " FROM (SELECT 'ledger_no_update' AS name UNION ALL SELECT 'ledger_no_delete'"
      " UNION ALL SELECT 'receipts_no_update' UNION ALL SELECT 'receipts_no_delete'"
      " UNION ALL SELECT 'refunds_no_update' UNION ALL SELECT 'refunds_no_delete'"
-     " UNION ALL SELECT 'ledger_reversal_bounded') t"
+     " UNION ALL SELECT 'ledger_reversal_bounded' UNION ALL SELECT 'audit_no_update'"
+     " UNION ALL SELECT 'audit_no_delete') t"
      " WHERE NOT EXISTS (SELECT 1 FROM sqlite_master m WHERE m.type = 'trigger'"
      " AND m.name = t.name)"},
     {"entries have a valid kind and non-zero points in range",
@@ -104,6 +106,21 @@ static int run_check(tp_store *s, const char *what, const char *sql, tp_problem_
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+typedef struct audit_ctx {
+    tp_problem_fn problem;
+    void *user;
+    tp_verify_result *r;
+} audit_ctx;
+
+static void audit_problem(void *user, uint64_t id, const char *sentence)
+{
+    audit_ctx *a = user;
+    (void)id;
+    a->r->problems++;
+    if (a->problem)
+        a->problem(a->user, 0, sentence);
+}
+
 static int64_t count_of(tp_store *s, const char *sql)
 {
     sqlite3_stmt *q = NULL;
@@ -139,6 +156,14 @@ tp_status tp_verify(tp_store *s, const tp_config *cfg, tp_problem_fn problem, vo
         failed |= run_check(s, checks[i].what, checks[i].sql, problem, user, r);
     if (!cfg->allow_negative_balance)
         failed |= run_check(s, "balances are never below zero", negative_sql, problem, user, r);
+    /* The audit log's hash chain: each record covers the one before. */
+    r->checks++;
+    audit_ctx actx = {.problem = problem, .user = user, .r = r};
+    if (tp_audit_verify(s, audit_problem, &actx) < 0) {
+        r->problems++;
+        if (problem)
+            problem(user, 0, "The audit log cannot be read.");
+    }
     r->entries = (uint64_t)count_of(s, "SELECT count(*) FROM ledger");
     r->members = (uint64_t)count_of(s, "SELECT count(*) FROM members");
     sqlite3_exec(tp_store_db(s), "COMMIT", NULL, NULL, NULL);

@@ -21,6 +21,7 @@
 #include "tillpoints/ext/admin.h"
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
+#include "tillpoints/ext/ui.h"
 #include "tillpoints/tillpoints.h"
 
 static inline int64_t tp_now_ms_for_tests(void)
@@ -64,11 +65,36 @@ typedef struct tu_event {
     int64_t balance;
     int replayed;
     char message[TP_MESSAGE_MAX];
+    char receipt_code[200];
 } tu_event;
+
+/* The last form the plugin presented, copied. */
+typedef struct tu_form {
+    uint64_t id;
+    char title[128];
+    char message[TP_MESSAGE_MAX];
+    int is_error;
+    int n;
+    char fid[TP_FORM_FIELDS_MAX][TP_FIELD_ID_MAX + 1];
+    tp_field_kind kind[TP_FORM_FIELDS_MAX];
+    char value[TP_FORM_FIELDS_MAX][TP_FIELD_VALUE_MAX + 1];
+    char error[TP_FORM_FIELDS_MAX][TP_MESSAGE_MAX];
+    int n_choices[TP_FORM_FIELDS_MAX];
+    char ckey[TP_FORM_FIELDS_MAX][TP_FORM_CHOICES_MAX][TP_FIELD_VALUE_MAX + 1];
+    char clabel[TP_FORM_FIELDS_MAX][TP_FORM_CHOICES_MAX][160];
+    char submit[64];
+} tu_form;
 
 typedef struct tu_host {
     tp_host host;
     tp_host_events_ext events_ext;
+    tp_host_ui_ext ui_ext;
+    tu_form form;          /* last presented */
+    int presented;         /* forms presented so far */
+    int dismissed;         /* dismissals so far */
+    uint64_t dismissed_id;
+    int dismissed_done;
+    char result[TP_MESSAGE_MAX];
     pthread_t main_thread;
     atomic_int callbacks_requested;
     int off_thread_events; /* events delivered off the main thread: a bug */
@@ -99,12 +125,61 @@ static inline void tu_on_event(const tp_host *host, const tp_event *e)
     d->balance = e->balance;
     d->replayed = e->replayed;
     snprintf(d->message, sizeof d->message, "%s", e->message);
+    snprintf(d->receipt_code, sizeof d->receipt_code, "%s", e->receipt_code ? e->receipt_code : "");
+}
+
+static inline void tu_present(const tp_host *host, const tp_form *f)
+{
+    tu_host *h = host->host_data;
+    if (!pthread_equal(pthread_self(), h->main_thread))
+        h->off_thread_events++;
+    tu_form *c = &h->form;
+    memset(c, 0, sizeof *c);
+    c->id = f->form_id;
+    snprintf(c->title, sizeof c->title, "%s", f->title);
+    snprintf(c->message, sizeof c->message, "%s", f->message);
+    c->is_error = f->is_error;
+    snprintf(c->submit, sizeof c->submit, "%s", f->submit_label);
+    for (size_t i = 0; i < f->field_count && i < TP_FORM_FIELDS_MAX; i++) {
+        const tp_form_field *x = &f->fields[i];
+        snprintf(c->fid[i], sizeof c->fid[i], "%s", x->id);
+        c->kind[i] = x->kind;
+        snprintf(c->value[i], sizeof c->value[i], "%s", x->value);
+        snprintf(c->error[i], sizeof c->error[i], "%s", x->error);
+        for (size_t k = 0; k < x->choice_count && k < TP_FORM_CHOICES_MAX; k++) {
+            snprintf(c->ckey[i][k], sizeof c->ckey[i][k], "%s", x->choices[k].key);
+            snprintf(c->clabel[i][k], sizeof c->clabel[i][k], "%s", x->choices[k].label);
+        }
+        c->n_choices[i] = (int)x->choice_count;
+        c->n++;
+    }
+    h->presented++;
+}
+
+static inline void tu_dismiss(const tp_host *host, uint64_t id, int done, const char *result)
+{
+    tu_host *h = host->host_data;
+    h->dismissed++;
+    h->dismissed_id = id;
+    h->dismissed_done = done;
+    snprintf(h->result, sizeof h->result, "%s", result);
 }
 
 static inline const void *tu_get_extension(const tp_host *host, const char *id)
 {
     tu_host *h = host->host_data;
+    if (strcmp(id, TP_HOST_EXT_UI) == 0)
+        return &h->ui_ext;
     return strcmp(id, TP_HOST_EXT_EVENTS) == 0 ? &h->events_ext : NULL;
+}
+
+/* Index of field `id` in the last form, or -1. */
+static inline int tu_field(const tu_host *h, const char *id)
+{
+    for (int i = 0; i < h->form.n; i++)
+        if (strcmp(h->form.fid[i], id) == 0)
+            return i;
+    return -1;
 }
 
 static inline void tu_request_callback(const tp_host *host)
@@ -134,6 +209,8 @@ static inline tu_host *tu_start(const char *ini)
     tu_write_file(h->config, text);
     h->main_thread = pthread_self();
     h->events_ext.on_event = tu_on_event;
+    h->ui_ext.present = tu_present;
+    h->ui_ext.dismiss = tu_dismiss;
     h->host.abi = (tp_version)TP_VERSION_INIT;
     h->host.name = "cmocka";
     h->host.vendor = "tillpoints tests";
@@ -162,6 +239,19 @@ static inline void tu_settle(tu_host *h)
     tp_message msg;
     assert_int_equal(h->ad->flush(h->plugin, 10000, &msg), TP_OK);
     h->plugin->on_main_thread(h->plugin);
+}
+
+/* Destroys and re-creates the instance on the same files: a restart. */
+static inline void tu_restart(tu_host *h)
+{
+    h->plugin->destroy(h->plugin);
+    tp_message msg;
+    h->plugin = tillpoints_entry.create(&h->host, h->config, &msg);
+    assert_non_null(h->plugin);
+    if (h->plugin->init(h->plugin, &msg) != TP_OK)
+        fail_msg("init after restart: %s", msg.text);
+    h->co = h->plugin->get_extension(h->plugin, TP_EXT_CHECKOUT);
+    h->ad = h->plugin->get_extension(h->plugin, TP_EXT_ADMIN);
 }
 
 static inline void tu_stop(tu_host *h, int remove_dir)

@@ -139,6 +139,14 @@ typedef struct tp_verify_result {
     uint64_t members;
 } tp_verify_result;
 
+typedef struct tp_manager_info {
+    char id[64 + 1];
+    char name[TP_NAME_MAX + 1];
+    int failures;            /* wrong PINs in a row */
+    int64_t locked_until_ms; /* 0, or UTC ms when the lockout ends */
+    int64_t created_ms;
+} tp_manager_info;
+
 typedef struct tp_admin_ext {
     /* Adds a member; `out` (may be NULL) receives it as stored.
      * TP_ERR_DUPLICATE when the code or app id is already a code, card or
@@ -202,6 +210,16 @@ typedef struct tp_admin_ext {
      * processed (its event is queued for the host), or `timeout_ms` passes
      * (TP_ERR_BUSY). */
     tp_status (*flush)(const tp_plugin *plugin, int64_t timeout_ms, tp_message *msg);
+
+    /* Managers who approve retroactive credits. PINs are 4-12 digits,
+     * stored as Argon2id hashes; `staff` is who makes the change (audited).
+     * reset_pin also lifts a lockout. */
+    tp_status (*manager_add)(const tp_plugin *plugin, const char *id, const char *name,
+                             const char *pin, const char *staff, tp_message *msg);
+    tp_status (*manager_reset_pin)(const tp_plugin *plugin, const char *id, const char *pin,
+                                   const char *staff, tp_message *msg);
+    tp_status (*manager_list)(const tp_plugin *plugin, tp_manager_info *out, size_t cap,
+                              size_t *count, tp_message *msg);
 } tp_admin_ext;
 
 #ifdef __cplusplus

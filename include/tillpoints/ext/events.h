@@ -66,6 +66,9 @@ typedef struct tp_event {
     int64_t time_ms;          /* when it happened, UTC ms */
     const char *message;      /* a sentence for the cashier, never NULL */
     const char *device;       /* scanner name for scanner events, else "" */
+    const char *receipt_code; /* AWARD_COMMITTED without a member: a code to
+                                 print on the receipt; scanning it later opens
+                                 the retro-visit dialog filled. Else "". */
 } tp_event;
 
 typedef struct tp_host_events_ext {

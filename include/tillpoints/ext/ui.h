@@ -1,0 +1,136 @@
+/*
+ * ui.h — forms, not windows: the plugin's ui extension "tillpoints.ui/1"
+ * and the host's "tillpoints.host-ui/1".
+ *
+ * The plugin describes a form (typed fields, a per-field error, result
+ * lists to choose from); the host renders it with its own toolkit and
+ * submits the answers; the plugin validates and either presents the form
+ * again (with errors, or the next step) or dismisses it with a result.
+ *
+ * Flow, all on the host's main thread:
+ *   ui->open(plugin, "retro-visit", &staff, prefill, &form_id)  returns at once
+ *   ... host_ui->present(host, form)           (from on_main_thread)
+ *   ui->submit(plugin, form_id, answers, n)    returns at once
+ *   ... host_ui->present(host, form)  again, or host_ui->dismiss(host, id, result)
+ *
+ * The plugin's work for a form (member search, journal checks, Argon2id PIN
+ * verification, the credit itself) runs on a plugin thread, never on the
+ * host's; its outcome arrives through on_main_thread like any event.
+ *
+ * Actions (plugin side):
+ *   "retro-visit"        credit a missed visit: find the customer, pick the
+ *                        journaled receipt, approve (DESIGN §6). `prefill`
+ *                        may be a scanned receipt code (TPR1|...) or a
+ *                        receipt number, which fills the receipt step.
+ *   "missed-scan-queue"  open claims, oldest first: resolve one through the
+ *                        retro flow, or dismiss it with a reason.
+ *   "missed-scan-claim"  park a claim for receipt `prefill` at checkout:
+ *                        "customer will claim later", optional contact.
+ *   "correct-credit"     "credited the wrong customer": reverse a credit and
+ *                        credit the right member, in one transaction.
+ */
+#ifndef TILLPOINTS_EXT_UI_H
+#define TILLPOINTS_EXT_UI_H
+
+#include "../tillpoints.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TP_EXT_UI "tillpoints.ui/1"
+#define TP_HOST_EXT_UI "tillpoints.host-ui/1"
+
+#define TP_FIELD_ID_MAX 24
+#define TP_FIELD_VALUE_MAX 256
+#define TP_FORM_FIELDS_MAX 12
+#define TP_FORM_CHOICES_MAX 20
+#define TP_FORM_ANSWERS_MAX 16
+
+typedef enum tp_field_kind {
+    TP_FIELD_TEXT = 1,     /* free text up to max_len bytes */
+    TP_FIELD_MONEY = 2,    /* an amount typed as "12.50"; the answer is the
+                              text, the plugin parses it exactly */
+    TP_FIELD_DATETIME = 3, /* "YYYY-MM-DD HH:MM" UTC */
+    TP_FIELD_CHOICE = 4,   /* one of `choices`; the answer is its key */
+    TP_FIELD_PIN = 5,      /* secret digits: render masked, never log */
+    TP_FIELD_INFO = 6,     /* read-only text (value); no answer */
+    TP_FIELD_RESULTS = 7   /* a list to pick one from (search results,
+                              receipts, claims); the answer is a key */
+} tp_field_kind;
+
+typedef struct tp_form_choice {
+    const char *key;   /* what to answer, <= TP_FIELD_VALUE_MAX bytes */
+    const char *label; /* what to show; personal data already masked */
+} tp_form_choice;
+
+typedef struct tp_form_field {
+    const char *id;        /* <= TP_FIELD_ID_MAX bytes, e.g. "customer" */
+    tp_field_kind kind;
+    const char *label;     /* e.g. "Customer (phone, email, code or name)" */
+    const char *value;     /* prefilled value / INFO text, "" for none */
+    const char *error;     /* this field's error sentence, "" for none */
+    int required;
+    size_t max_len;        /* for TEXT, MONEY, PIN */
+    const tp_form_choice *choices; /* CHOICE and RESULTS */
+    size_t choice_count;
+} tp_form_field;
+
+/* Valid for the duration of the present() call; owned by the plugin. */
+typedef struct tp_form {
+    uint64_t form_id;
+    const char *action;    /* the action that opened it */
+    const char *title;     /* e.g. "Missed visit: pick the receipt" */
+    const char *message;   /* a form-level sentence ("" for none) */
+    int is_error;          /* message is an error */
+    const tp_form_field *fields;
+    size_t field_count;
+    const char *submit_label; /* e.g. "Credit 27 points" */
+} tp_form;
+
+typedef struct tp_form_answer {
+    const char *field_id;  /* <= TP_FIELD_ID_MAX bytes */
+    const char *value;     /* <= TP_FIELD_VALUE_MAX bytes */
+} tp_form_answer;
+
+/* Who is at the till. Managers approve their own credits; anyone else
+ * needs a manager's id and PIN on the approval step. */
+typedef struct tp_staff {
+    const char *id;        /* 1..64 bytes */
+    const char *role;      /* "manager" or "cashier" */
+} tp_staff;
+
+typedef struct tp_ui_ext {
+    /* [main-thread] Opens `action` for `staff`. `prefill` may be NULL.
+     * *form_id receives the new form's id; the form itself arrives through
+     * the host's present(). TP_ERR_NOT_FOUND for an unknown action. */
+    tp_status (*open)(const tp_plugin *plugin, const char *action, const tp_staff *staff,
+                      const char *prefill, uint64_t *form_id, tp_message *msg);
+
+    /* [main-thread] The answers to the form last presented with this id
+     * (up to TP_FORM_ANSWERS_MAX). The outcome arrives through present()
+     * or dismiss(). TP_ERR_NOT_FOUND for a form that is not open. */
+    tp_status (*submit)(const tp_plugin *plugin, uint64_t form_id,
+                        const tp_form_answer *answers, size_t count, tp_message *msg);
+
+    /* [main-thread] Closes the form without doing anything; the host gets
+     * dismiss(). */
+    tp_status (*cancel)(const tp_plugin *plugin, uint64_t form_id, tp_message *msg);
+} tp_ui_ext;
+
+typedef struct tp_host_ui_ext {
+    /* [main-thread] Show `form` (a new one, or a new state of an open one
+     * with the same id). */
+    void (*present)(const tp_host *host, const tp_form *form);
+
+    /* [main-thread] The form is finished: `result` is a sentence to show
+     * (what was credited, or why nothing was); `done` is non-zero when the
+     * action was carried out, 0 when cancelled or refused for good. */
+    void (*dismiss)(const tp_host *host, uint64_t form_id, int done, const char *result);
+} tp_host_ui_ext;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TILLPOINTS_EXT_UI_H */

@@ -1,0 +1,376 @@
+/*
+ * ui.c — the ui extension (ext/ui.h): forms, not windows.
+ *
+ * The host's thread only validates, copies and enqueues (open/submit/
+ * cancel return at once). A dedicated ui thread runs the flows (retro.c) on
+ * the admin connection — member search, journal checks, Argon2id PIN
+ * checks and the credit itself are all too slow or too disk-bound for a
+ * checkout thread — and posts the next form or the dismissal, which
+ * on_main_thread hands to the host's host-ui extension.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "instance.h"
+#include "retro.h"
+#include "tillpoints/ext/ui.h"
+#include "uiform.h"
+#include "util.h"
+
+typedef enum { UI_OPEN = 1, UI_SUBMIT, UI_CANCEL } ui_kind;
+
+typedef struct ui_job {
+    ui_kind kind;
+    uint64_t form_id;
+    char action[24];
+    char staff[64 + 1];
+    int is_manager;
+    char prefill[TP_FIELD_VALUE_MAX + 1];
+    tp_answers answers;
+} ui_job;
+
+typedef struct tp_uform_node {
+    struct tp_uform_node *next;
+    tp_uform form;
+} tp_uform_node;
+
+/* ---- forms ---------------------------------------------------------------- */
+
+tp_ufield *tp_uform_add(tp_uform *f, const char *id, tp_field_kind kind, const char *label,
+                        const char *value, int required, size_t max_len)
+{
+    if (f->n_fields >= TP_FORM_FIELDS_MAX)
+        return NULL;
+    tp_ufield *x = &f->f[f->n_fields++];
+    memset(x, 0, sizeof *x);
+    tp_copy(x->id, sizeof x->id, id);
+    x->kind = kind;
+    tp_buf_set(x->label, sizeof x->label, "%s", label);
+    tp_buf_set(x->value, sizeof x->value, "%s", value ? value : "");
+    x->required = required;
+    x->max_len = max_len;
+    return x;
+}
+
+void tp_ufield_choice(tp_ufield *field, const char *key, const char *label)
+{
+    if (!field || field->n_choices >= TP_FORM_CHOICES_MAX)
+        return;
+    tp_buf_set(field->ckey[field->n_choices], sizeof field->ckey[0], "%s", key);
+    tp_buf_set(field->clabel[field->n_choices], sizeof field->clabel[0], "%s", label);
+    field->n_choices++;
+}
+
+tp_ufield *tp_uform_field(tp_uform *f, const char *id)
+{
+    for (int i = 0; i < f->n_fields; i++)
+        if (strcmp(f->f[i].id, id) == 0)
+            return &f->f[i];
+    return NULL;
+}
+
+/* ---- main thread ---------------------------------------------------------- */
+
+static int form_slot(tp_instance *in, uint64_t id)
+{
+    for (int i = 0; i < 16; i++)
+        if (in->open_forms[i] == id)
+            return i;
+    return -1;
+}
+
+static tp_status ui_ready(const tp_plugin *plugin, tp_instance **in, tp_message *msg)
+{
+    tp_msg_clear(msg);
+    *in = tp_instance_of(plugin);
+    if (!*in) {
+        tp_msg_set(msg, "No plugin instance was given.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    if (!(*in)->initialised || !(*in)->ui_started) {
+        tp_msg_set(msg, "Loyalty is not started; the host must call init first.");
+        return TP_ERR_STATE;
+    }
+    return TP_OK;
+}
+
+static tp_status ui_open(const tp_plugin *plugin, const char *action, const tp_staff *staff,
+                         const char *prefill, uint64_t *form_id, tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = ui_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    if (!action || !form_id || !staff) {
+        tp_msg_set(msg, "An action, the staff member and a place for the form id are needed.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    static const char *const actions[] = {"retro-visit", "missed-scan-queue", "missed-scan-claim",
+                                          "correct-credit"};
+    int known = 0;
+    for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+        known |= strcmp(action, actions[i]) == 0;
+    if (!known) {
+        tp_msg_set(msg, "There is no form called %.40s (retro-visit, missed-scan-queue, "
+                   "missed-scan-claim, correct-credit).", action);
+        return TP_ERR_NOT_FOUND;
+    }
+    size_t n = staff->id ? tp_bounded_len(staff->id, 64) : (size_t)-1;
+    if (n == 0 || n == (size_t)-1 || !tp_is_printable(staff->id, n)) {
+        tp_msg_set(msg, "Say who is at the till (a staff id of 1 to 64 characters).");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    if (prefill && tp_bounded_len(prefill, TP_FIELD_VALUE_MAX) == (size_t)-1) {
+        tp_msg_set(msg, "The prefilled value is longer than %d characters.", TP_FIELD_VALUE_MAX);
+        return TP_ERR_TOO_LONG;
+    }
+    int slot = form_slot(in, 0);
+    if (slot < 0) {
+        tp_msg_set(msg, "16 forms are already open; finish or cancel one first.");
+        return TP_ERR_BUSY;
+    }
+    ui_job *job = calloc(1, sizeof *job);
+    if (!job) {
+        tp_msg_set(msg, "Out of memory opening the form.");
+        return TP_ERR_NO_MEMORY;
+    }
+    job->kind = UI_OPEN;
+    job->form_id = ++in->next_form_id;
+    tp_copy(job->action, sizeof job->action, action);
+    tp_copy(job->staff, sizeof job->staff, staff->id);
+    job->is_manager = staff->role && strcmp(staff->role, "manager") == 0;
+    tp_copy(job->prefill, sizeof job->prefill, prefill ? prefill : "");
+    if (tp_queue_push(&in->ui_q, job) != 0) {
+        free(job);
+        tp_msg_set(msg, "The form cannot be opened right now; try again in a moment.");
+        return TP_ERR_BUSY;
+    }
+    in->open_forms[slot] = job->form_id;
+    *form_id = job->form_id;
+    free(job);
+    return TP_OK;
+}
+
+static tp_status ui_submit(const tp_plugin *plugin, uint64_t form_id,
+                           const tp_form_answer *answers, size_t count, tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = ui_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    if (form_id == 0 || form_slot(in, form_id) < 0) {
+        tp_msg_set(msg, "Form %llu is not open.", (unsigned long long)form_id);
+        return TP_ERR_NOT_FOUND;
+    }
+    if (count > TP_FORM_ANSWERS_MAX || (count && !answers)) {
+        tp_msg_set(msg, "A form takes at most %d answers.", TP_FORM_ANSWERS_MAX);
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    ui_job *job = calloc(1, sizeof *job);
+    if (!job) {
+        tp_msg_set(msg, "Out of memory submitting the form.");
+        return TP_ERR_NO_MEMORY;
+    }
+    job->kind = UI_SUBMIT;
+    job->form_id = form_id;
+    for (size_t i = 0; i < count; i++) {
+        const char *id = answers[i].field_id, *v = answers[i].value ? answers[i].value : "";
+        if (!id || tp_copy(job->answers.id[i], sizeof job->answers.id[i], id) != 0 ||
+            tp_copy(job->answers.value[i], sizeof job->answers.value[i], v) != 0) {
+            free(job);
+            tp_msg_set(msg, "Answer %zu has no field id, or is longer than %d characters.",
+                       i + 1, TP_FIELD_VALUE_MAX);
+            return TP_ERR_INVALID_ARGUMENT;
+        }
+    }
+    job->answers.n = (int)count;
+    int rc = tp_queue_push(&in->ui_q, job);
+    free(job);
+    if (rc != 0) {
+        tp_msg_set(msg, "The form cannot be submitted right now; try again in a moment.");
+        return TP_ERR_BUSY;
+    }
+    return TP_OK;
+}
+
+static tp_status ui_cancel(const tp_plugin *plugin, uint64_t form_id, tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = ui_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    if (form_id == 0 || form_slot(in, form_id) < 0) {
+        tp_msg_set(msg, "Form %llu is not open.", (unsigned long long)form_id);
+        return TP_ERR_NOT_FOUND;
+    }
+    ui_job job;
+    memset(&job, 0, sizeof job);
+    job.kind = UI_CANCEL;
+    job.form_id = form_id;
+    if (tp_queue_push(&in->ui_q, &job) != 0) {
+        tp_msg_set(msg, "The form cannot be cancelled right now; try again in a moment.");
+        return TP_ERR_BUSY;
+    }
+    return TP_OK;
+}
+
+const tp_ui_ext tp_ui_extension = {.open = ui_open, .submit = ui_submit, .cancel = ui_cancel};
+
+void tp_ui_deliver(tp_instance *in)
+{
+    pthread_mutex_lock(&in->events_lock);
+    tp_uform_node *node = in->ui_head;
+    in->ui_head = in->ui_tail = NULL;
+    pthread_mutex_unlock(&in->events_lock);
+    while (node) {
+        tp_uform_node *next = node->next;
+        tp_uform *u = &node->form;
+        if (u->dismiss) {
+            int slot = form_slot(in, u->id);
+            if (slot >= 0)
+                in->open_forms[slot] = 0;
+            if (in->host_ui && in->host_ui->dismiss)
+                in->host_ui->dismiss(in->host, u->id, u->done, u->message);
+        } else if (in->host_ui && in->host_ui->present) {
+            tp_form_field fields[TP_FORM_FIELDS_MAX];
+            tp_form_choice choices[TP_FORM_FIELDS_MAX][TP_FORM_CHOICES_MAX];
+            for (int i = 0; i < u->n_fields; i++) {
+                tp_ufield *x = &u->f[i];
+                for (int k = 0; k < x->n_choices; k++)
+                    choices[i][k] = (tp_form_choice){.key = x->ckey[k], .label = x->clabel[k]};
+                fields[i] = (tp_form_field){.id = x->id, .kind = x->kind, .label = x->label,
+                                            .value = x->value, .error = x->error,
+                                            .required = x->required, .max_len = x->max_len,
+                                            .choices = choices[i],
+                                            .choice_count = (size_t)x->n_choices};
+            }
+            tp_form form = {.form_id = u->id, .action = u->action, .title = u->title,
+                            .message = u->message, .is_error = u->is_error, .fields = fields,
+                            .field_count = (size_t)u->n_fields, .submit_label = u->submit};
+            in->host_ui->present(in->host, &form);
+        }
+        free(node);
+        node = next;
+    }
+}
+
+/* ---- ui thread ------------------------------------------------------------ */
+
+static void post_form(tp_instance *in, tp_uform_node *node)
+{
+    node->next = NULL;
+    pthread_mutex_lock(&in->events_lock);
+    if (in->ui_tail)
+        in->ui_tail->next = node;
+    else
+        in->ui_head = node;
+    in->ui_tail = node;
+    pthread_mutex_unlock(&in->events_lock);
+    in->host->request_callback(in->host);
+}
+
+/* The session of form `id`, or (id 0) a free one. */
+static tp_session *session(tp_instance *in, uint64_t id)
+{
+    for (int i = 0; i < TP_UI_SESSIONS; i++)
+        if (id ? in->sessions[i].used && in->sessions[i].id == id : !in->sessions[i].used)
+            return &in->sessions[i];
+    return NULL;
+}
+
+static void handle(tp_instance *in, const ui_job *job)
+{
+    tp_uform_node *node = calloc(1, sizeof *node);
+    if (!node) {
+        tp_instance_log(in, TP_LOG_ERROR, "out of memory building a form");
+        return;
+    }
+    tp_uform *out = &node->form;
+    out->id = job->form_id;
+    tp_session *s = job->kind == UI_OPEN ? session(in, 0) : session(in, job->form_id);
+    int presented = 0;
+    if (!s) {
+        out->dismiss = 1;
+        tp_copy(out->message, sizeof out->message,
+                job->kind == UI_OPEN ? "Too many forms are open; finish one first."
+                                     : "This form is no longer open.");
+    } else if (job->kind == UI_CANCEL) {
+        out->dismiss = 1;
+        tp_copy(out->message, sizeof out->message, "Cancelled; nothing was changed.");
+    } else if (job->kind == UI_OPEN) {
+        memset(s, 0, sizeof *s);
+        s->used = 1;
+        s->id = job->form_id;
+        tp_copy(s->action, sizeof s->action, job->action);
+        tp_copy(s->staff, sizeof s->staff, job->staff);
+        s->is_manager = job->is_manager;
+        s->flow = !strcmp(job->action, "retro-visit")         ? FLOW_RETRO
+                  : !strcmp(job->action, "missed-scan-queue") ? FLOW_QUEUE
+                  : !strcmp(job->action, "missed-scan-claim") ? FLOW_CLAIM
+                                                              : FLOW_CORRECT;
+        pthread_mutex_lock(&in->admin_lock);
+        presented = tp_retro_start(in, s, job->prefill, out);
+        pthread_mutex_unlock(&in->admin_lock);
+    } else {
+        pthread_mutex_lock(&in->admin_lock);
+        presented = tp_retro_submit(in, s, &job->answers, out);
+        pthread_mutex_unlock(&in->admin_lock);
+    }
+    out->id = job->form_id;
+    if (s) {
+        tp_copy(out->action, sizeof out->action, s->action);
+        if (!presented) {
+            out->dismiss = 1;
+            memset(s, 0, sizeof *s);
+        }
+    }
+    post_form(in, node);
+}
+
+static void *ui_main(void *arg)
+{
+    tp_instance *in = arg;
+    ui_job *job = malloc(sizeof *job);
+    if (!job)
+        return NULL;
+    while (tp_queue_pop_batch(&in->ui_q, job, 1) == 1) {
+        handle(in, job);
+        tp_queue_done(&in->ui_q, 1);
+    }
+    free(job);
+    return NULL;
+}
+
+tp_status tp_ui_start(tp_instance *in, tp_message *msg)
+{
+    in->sessions = calloc(TP_UI_SESSIONS, sizeof *in->sessions);
+    if (!in->sessions || tp_queue_init(&in->ui_q, sizeof(ui_job), 32) != 0) {
+        tp_msg_set(msg, "Out of memory starting the forms.");
+        return TP_ERR_NO_MEMORY;
+    }
+    if (pthread_create(&in->ui_thread, NULL, ui_main, in) != 0) {
+        tp_msg_set(msg, "Cannot start the forms thread.");
+        return TP_ERR_INTERNAL;
+    }
+    in->ui_started = 1;
+    return TP_OK;
+}
+
+void tp_ui_stop(tp_instance *in)
+{
+    if (in->ui_q.ring)
+        tp_queue_close(&in->ui_q);
+    if (in->ui_started)
+        pthread_join(in->ui_thread, NULL);
+    in->ui_started = 0;
+    tp_queue_destroy(&in->ui_q);
+    tp_uform_node *node = in->ui_head;
+    while (node) {
+        tp_uform_node *next = node->next;
+        free(node);
+        node = next;
+    }
+    in->ui_head = in->ui_tail = NULL;
+    free(in->sessions);
+    in->sessions = NULL;
+}
