@@ -66,8 +66,16 @@ $(BUILD)/tillpoints-till: $(BUILD)/obj/host-shim/till.o $(HOST_OBJ)
 
 $(BUILD)/tests/test_%: tests/test_%.c tests/testutil.h $(BUILD)/libtillpoints-test.a $(HOST_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(HOST_OBJ) $(BUILD)/libtillpoints-test.a $(LDSAN) \
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_EXTRA_OBJ) $(HOST_OBJ) $(BUILD)/libtillpoints-test.a $(LDSAN) \
 	    $(LDLIBS_PLUGIN) -lcmocka -ldl
+
+# The PTY harness (private mount namespace, PTY bound over /dev/ttyS*, seam
+# preloaded): linked into the serial tests and bench_serial only.
+PTY_HARNESS_OBJ := $(BUILD)/obj/tests/pty_harness.o
+PTY_TESTS := $(BUILD)/tests/test_serial $(BUILD)/tests/test_scanners
+$(PTY_HARNESS_OBJ): tests/pty_harness.h
+$(PTY_TESTS): $(PTY_HARNESS_OBJ) tests/pty_harness.h
+$(PTY_TESTS): TEST_EXTRA_OBJ := $(PTY_HARNESS_OBJ)
 
 $(BUILD)/tillpoints: $(BUILD)/obj/host-shim/cli.o $(HOST_OBJ)
 	$(CC) $(LDSAN) -o $@ $^ -ljansson -ldl
@@ -91,7 +99,8 @@ check: deps ## every test: unit, end-to-end, ABI; then all again under ASan+UBSa
 	@echo "make check: all suites passed (plain and ASan+UBSan)"
 
 # PTY test seam for the serial driver (DESIGN §7): preloaded into
-# test_serial and bench_serial only; never sanitized.
+# test_serial, test_scanners, e2e_scanner_till and bench_serial only;
+# never sanitized.
 SEAM := $(BUILD)/serial_seam.so
 $(SEAM): tests/serial_seam.c
 	@mkdir -p $(dir $@)
@@ -103,6 +112,7 @@ check-run: $(PROGRAMS) $(TESTS) $(SEAM) $(BUILD)/headers.ok
 	BUILD=$(BUILD) SAN=$(SAN) sh tests/test_exports.sh
 	BUILD=$(BUILD) sh tests/e2e_till.sh
 	BUILD=$(BUILD) sh tests/e2e_cli.sh
+	BUILD=$(BUILD) TP_SERIAL_SEAM=$(SEAM) sh tests/e2e_scanner_till.sh
 	BUILD=$(BUILD) python3 tests/e2e_shim.py
 
 # libFuzzer targets: one per parser, each with a seed corpus in
@@ -153,9 +163,10 @@ $(BENCH): bench/bench_checkout.c host-shim/host.c host-shim/host.h $(HEADERS)
 	$(CC) $(WARN) $(CPPFLAGS) -O2 -o $@ bench/bench_checkout.c host-shim/host.c \
 	    -lsqlite3 -linih -lsodium -pthread -ldl
 
-$(BUILD)/bench/bench_serial: bench/bench_serial.c $(BUILD)/libtillpoints-test.a $(SEAM)
+$(BUILD)/bench/bench_serial: bench/bench_serial.c $(PTY_HARNESS_OBJ) $(BUILD)/libtillpoints-test.a $(SEAM)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CPPFLAGS) -O2 $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
+	$(CC) $(WARN) $(CPPFLAGS) -O2 $(PKG_CFLAGS) -o $@ $< $(PTY_HARNESS_OBJ) \
+	    $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
 
 $(BUILD)/bench/bench_zbar: bench/bench_zbar.c $(BUILD)/libtillpoints-test.a
 	@mkdir -p $(dir $@)

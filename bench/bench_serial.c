@@ -3,10 +3,11 @@
  * (DESIGN §10): the time from the moment a scan's bytes are handed to the
  * "cable" to the moment the driver's sink receives on_data for it.
  *
- * Setup is the one of tests/test_serial.c: as root, the program re-executes
- * itself in a private mount namespace with LD_PRELOAD of serial_seam.so,
- * bind-mounts a PTY slave over a /dev/ttyS<N> node, and opens it through
- * the real libserialport and drivers/serial.c at 115200 8N1, suffix CR.
+ * Setup is the one of tests/test_serial.c, shared in tests/pty_harness.c:
+ * as root, the program re-executes itself in a private mount namespace
+ * with LD_PRELOAD of serial_seam.so, bind-mounts a PTY slave over a
+ * /dev/ttyS<N> node, and opens it through the real libserialport and
+ * drivers/serial.c at 115200 8N1, suffix CR.
  *
  * Measurement: a writer thread plays the scanner. For scan i it waits
  * until scan i-1 arrived, idles a pseudo-random 0.5-1.5 ms (so the reader
@@ -31,28 +32,19 @@
  *                                  ../serial_seam.so next to the binary's
  *                                  directory, i.e. $(BUILD)/)
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* unshare(), CLONE_NEWNS */
-#endif
-
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../tests/pty_harness.h"
 #include "serial.h"
 
 #define N_DEFAULT 2000
@@ -164,115 +156,6 @@ static void *scanner_thread(void *arg)
     return NULL;
 }
 
-/* ---- environment (as in tests/test_serial.c) ----------------------------- */
-
-static int cannot_run(const char *why)
-{
-    const char *allow = getenv("TP_ALLOW_SKIP");
-
-    if (allow != NULL && strcmp(allow, "1") == 0) {
-        printf("SKIP bench_serial: %s (TP_ALLOW_SKIP=1)\n", why);
-        return 0;
-    }
-    fprintf(stderr,
-            "bench_serial: cannot run: %s. It needs root and a private mount namespace; set "
-            "TP_ALLOW_SKIP=1 to skip it where that is impossible.\n",
-            why);
-    return 1;
-}
-
-static bool find_asan(char *out, size_t cap)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    char line[PATH_MAX + 128];
-    bool found = false;
-
-    if (f == NULL)
-        return false;
-    while (!found && fgets(line, sizeof line, f) != NULL) {
-        char *p = strchr(line, '/');
-
-        if (p != NULL && strstr(p, "/libasan.so") != NULL) {
-            p[strcspn(p, "\n")] = '\0';
-            snprintf(out, cap, "%s", p);
-            found = true;
-        }
-    }
-    fclose(f);
-    return found;
-}
-
-static int reexec_inside(char **argv)
-{
-    char seam[PATH_MAX], exe[PATH_MAX], asan[PATH_MAX], preload[2 * PATH_MAX + 2];
-    const char *env_seam = getenv("TP_SERIAL_SEAM");
-    ssize_t n;
-
-    if (geteuid() != 0)
-        return cannot_run("not running as root");
-    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) {
-        fprintf(stderr, "bench_serial: cannot read /proc/self/exe\n");
-        return 1;
-    }
-    exe[n] = '\0';
-    if (env_seam != NULL && *env_seam != '\0') {
-        snprintf(seam, sizeof seam, "%s", env_seam);
-    } else {
-        char *slash = strrchr(exe, '/');
-
-        snprintf(seam, sizeof seam, "%.*s/../serial_seam.so", (int)(slash - exe), exe);
-    }
-    if (access(seam, R_OK) != 0) {
-        fprintf(stderr, "bench_serial: the seam %s is missing; build it or set TP_SERIAL_SEAM.\n",
-                seam);
-        return 1;
-    }
-    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
-        char why[128];
-
-        snprintf(why, sizeof why, "no private mount namespace: %s", strerror(errno));
-        return cannot_run(why);
-    }
-    if (find_asan(asan, sizeof asan))
-        snprintf(preload, sizeof preload, "%s:%s", asan, seam);
-    else
-        snprintf(preload, sizeof preload, "%s", seam);
-    setenv("LD_PRELOAD", preload, 1);
-    setenv("TP_SERIAL_INSIDE", "1", 1);
-    execv(exe, argv);
-    fprintf(stderr, "bench_serial: re-exec failed: %s\n", strerror(errno));
-    return 1;
-}
-
-/* An existing /dev/ttyS<N> (char device) with a sysfs entry, lowest N. */
-static bool pick_node(char *out, size_t cap)
-{
-    DIR *dir = opendir("/sys/class/tty");
-    struct dirent *e;
-    int best = -1;
-
-    if (dir == NULL)
-        return false;
-    while ((e = readdir(dir)) != NULL) {
-        char path[300];
-        struct stat st;
-        int num;
-        char extra;
-
-        if (sscanf(e->d_name, "ttyS%d%c", &num, &extra) != 1 || num < 0)
-            continue;
-        snprintf(path, sizeof path, "/dev/%s", e->d_name);
-        if (stat(path, &st) == 0 && S_ISCHR(st.st_mode) && (best < 0 || num < best))
-            best = num;
-    }
-    closedir(dir);
-    if (best < 0)
-        return false;
-    snprintf(out, cap, "/dev/ttyS%d", best);
-    return true;
-}
-
 /* ---- table --------------------------------------------------------------- */
 
 static int cmp_i64(const void *a, const void *b)
@@ -317,7 +200,9 @@ static int run(size_t n)
     tp_driver *d = NULL;
     pthread_t writer;
     bool writer_started = false;
-    char node[64], slave[64], msg[512];
+    ph_env env;
+    bool env_ready = false;
+    char msg[512];
     int rc = 1;
     size_t got;
 
@@ -330,15 +215,13 @@ static int run(size_t n)
         fprintf(stderr, "bench_serial: out of memory\n");
         goto out;
     }
-    if (!pick_node(node, sizeof node)) {
-        fprintf(stderr, "bench_serial: no /dev/ttyS* node with a /sys/class/tty entry\n");
+    if (ph_env_setup(&env, "bench_serial", false) != 0)
         goto out;
-    }
-    b.master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (b.master < 0 || grantpt(b.master) != 0 || unlockpt(b.master) != 0 ||
-        ptsname_r(b.master, slave, sizeof slave) != 0 ||
-        mount(slave, node, NULL, MS_BIND, NULL) != 0) {
-        fprintf(stderr, "bench_serial: PTY setup over %s failed: %s\n", node, strerror(errno));
+    env_ready = true;
+    b.master = ph_plug(&env);
+    if (b.master < 0) {
+        fprintf(stderr, "bench_serial: PTY setup over %s failed: %s\n", env.node,
+                strerror(errno));
         goto out;
     }
 
@@ -348,7 +231,7 @@ static int run(size_t n)
     sink.on_status = on_status;
     d = tp_serial_driver.create(&sink);
     if (d == NULL ||
-        tp_serial_driver.configure(d, "port", node, msg, sizeof msg) != TP_OK ||
+        tp_serial_driver.configure(d, "port", env.node, msg, sizeof msg) != TP_OK ||
         tp_serial_driver.configure(d, "baud", "115200", msg, sizeof msg) != TP_OK ||
         tp_serial_driver.configure(d, "suffix", "CR", msg, sizeof msg) != TP_OK ||
         tp_serial_driver.check(d, msg, sizeof msg) != TP_OK ||
@@ -356,7 +239,8 @@ static int run(size_t n)
         fprintf(stderr, "bench_serial: driver setup failed: %s\n", d ? msg : "out of memory");
         goto out;
     }
-    fprintf(stderr, "bench_serial: %zu scans over %s (PTY) at 115200 8N1, suffix CR\n", n, node);
+    fprintf(stderr, "bench_serial: %zu scans over %s (PTY) at 115200 8N1, suffix CR\n", n,
+            env.node);
     if (pthread_create(&writer, NULL, scanner_thread, &b) != 0) {
         fprintf(stderr, "bench_serial: cannot start the writer thread\n");
         goto out;
@@ -434,8 +318,9 @@ out:
     }
     if (d != NULL)
         tp_serial_driver.destroy(d);
-    if (b.master >= 0)
-        close(b.master);
+    ph_unplug(&b.master);
+    if (env_ready)
+        ph_env_teardown(&env);
     free(b.t0_ns);
     free(b.lat_ns);
     return rc;
@@ -443,7 +328,6 @@ out:
 
 int main(int argc, char **argv)
 {
-    const char *inside = getenv("TP_SERIAL_INSIDE");
     size_t n = N_DEFAULT;
     int i;
 
@@ -462,7 +346,7 @@ int main(int argc, char **argv)
             return strcmp(argv[i], "--help") == 0 ? 0 : 1;
         }
     }
-    if (inside == NULL || strcmp(inside, "1") != 0)
-        return reexec_inside(argv);
+    if (!ph_inside())
+        return ph_reexec_inside("bench_serial", argv);
     return run(n);
 }

@@ -91,6 +91,9 @@ struct tp_driver {
     int fd;                    /* sp's fd, -1 when closed */
     bool gone;                 /* disconnect reported; waiting for close() */
     int watched;               /* SP_SIG_DSR / SP_SIG_DCD asserted at open */
+    int ever_watched;          /* lines seen asserted at any earlier open: a
+                                  scanner that had DSR/CD and now has them
+                                  low is switched off, not a 3-wire cable */
     int64_t next_line_check;   /* monotonic ms */
     char where[SERIAL_WHERE_MAX]; /* port name for sentences */
 
@@ -671,6 +674,15 @@ static tp_status serial_open(tp_driver *d, int64_t now_ms, char *msg, size_t msg
     d->watched = 0;
     if (sp_get_signals(d->sp, &sig) == SP_OK)
         d->watched = (int)sig & (SP_SIG_DSR | SP_SIG_DCD);
+    if (d->ever_watched & ~d->watched) {
+        /* It had the line before and has not now: still off. Reopen later. */
+        release_port(d);
+        say(msg, msg_cap, "Serial scanner on %s: %s is still low; the scanner is switched off "
+            "or unplugged.", d->where,
+            (d->ever_watched & ~d->watched & SP_SIG_DSR) ? "DSR" : "CD");
+        return TP_ERR_NOT_FOUND;
+    }
+    d->ever_watched |= d->watched;
     d->next_line_check = now_ms + SERIAL_LINE_CHECK_MS;
     d->gone = false;
     tp_framer_reset(&d->framer);

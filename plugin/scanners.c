@@ -102,6 +102,8 @@ static void set_state(device *d, tp_scanner_state st, const char *sentence)
     if (st == TP_SCANNER_ONLINE) {
         d->was_online = 1;
         d->backoff_ms = BACKOFF_MIN_MS;
+        /* A fresh session: a rescan right after a replug counts. */
+        tp_dedup_init(&d->dedup, d->owner->in->cfg.scan_dedup_ms);
         post(d, TP_EVENT_SCANNER_ONLINE, TP_OK, NULL, sentence);
     } else if (st == TP_SCANNER_OFFLINE) {
         post(d, TP_EVENT_SCANNER_OFFLINE, TP_ERR_NOT_FOUND, NULL, sentence);
@@ -172,6 +174,11 @@ static void try_open(device *d, int64_t now)
 {
     char why[TP_MESSAGE_MAX] = "";
     tp_status st = d->ops->open(d->drv, now, why, sizeof why);
+    if (st != TP_OK) {
+        pthread_mutex_lock(&d->owner->lock);
+        d->info.errors++;
+        pthread_mutex_unlock(&d->owner->lock);
+    }
     if (st == TP_OK) {
         d->open = 1;
         char text[TP_MESSAGE_MAX];
@@ -221,8 +228,13 @@ static void *scanner_main(void *arg)
                 next = dl;
         }
         int timeout = next > now ? (int)(next - now) : 0;
-        if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR)
+        if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR) {
+            /* Cannot happen with valid fds; say so rather than go quiet. */
+            for (int i = 0; i < s->n; i++)
+                set_state(&s->dev[i], TP_SCANNER_ERROR,
+                          "The scanner thread stopped: poll() failed; restart loyalty.");
             break;
+        }
         if (fds[0].revents) {
             char buf[64];
             while (read(s->wake[0], buf, sizeof buf) > 0)

@@ -5,68 +5,50 @@
  *
  * How (DESIGN §7): libserialport accepts only a /dev/<name> with a
  * /sys/class/tty/<name> entry and refuses a PTY because TIOCMGET fails. So
- * the test, as root, re-executes itself in a private mount namespace
- * (unshare(CLONE_NEWNS), the syscall behind `unshare -m`, plus a recursive
- * MS_PRIVATE remount of / so nothing propagates back to the host) with
+ * the test, as root, re-executes itself in a private mount namespace with
  * LD_PRELOAD=serial_seam.so (tests/serial_seam.c, which answers the
  * modem-line ioctls for PTY fds and lets a test drop DSR/CD through a
- * control file). Inside, each test opens a PTY pair and bind-mounts the
- * slave over an existing /dev/ttyS<N> node, preferring /dev/ttyS7 and else
- * the first one whose /sys/class/tty entry exists. Only if the machine has
- * such a sysfs entry but no /dev node is a placeholder regular file created
- * (on the host's /dev, which a mount namespace does not isolate) and
- * removed at exit. The bind mount itself is private and vanishes with the
- * namespace. The test then drives the driver exactly like the scanner
- * thread does: create, configure, check, open, poll() on fd() with the
- * driver's deadline(), on_ready() or tick(), close, destroy — while
- * writing the scanner's bytes to the PTY master. Unplugging is closing the
- * master; replugging is a new PTY bound at the same node.
+ * control file), and each test binds a PTY's slave over an existing
+ * /dev/ttyS<N> node — all of it done by tests/pty_harness.c, which says how
+ * the node is chosen and what is cleaned up. The test then drives the
+ * driver exactly like the scanner thread does: create, configure, check,
+ * open, poll() on fd() with the driver's deadline(), on_ready() or tick(),
+ * close, destroy — while writing the scanner's bytes to the PTY master.
+ * Unplugging is closing the master; replugging is a new PTY bound at the
+ * same node.
  *
- * Environment:
- *   TP_SERIAL_SEAM   path of serial_seam.so (default: ../serial_seam.so
- *                    next to this binary's directory, i.e. $(BUILD)/)
- *   TP_ALLOW_SKIP=1  when not root or no mount namespace can be made,
- *                    print a SKIP line and exit 0; without it, fail.
+ * Environment: TP_SERIAL_SEAM and TP_ALLOW_SKIP, see tests/pty_harness.h.
  *
  * Expectations are written out by hand from driver.h/framer.h, never
  * computed by the code under test.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* unshare(), CLONE_NEWNS */
-#endif
-
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "pty_harness.h"
 #include "serial.h"
 
 /* ------------------------------------------------------------------ */
 /* Process-wide test environment (set once in main, read by tests)     */
 /* ------------------------------------------------------------------ */
 
-static char g_node[64];          /* /dev/ttyS<N> the PTY slave is bound over */
-static char g_tmpdir[64];        /* scratch: seam control file, symlinks */
-static char g_lines[PATH_MAX];   /* the seam's control file */
-static bool g_placeholder;       /* we created g_node and must remove it */
+static ph_env g_env; /* node the PTY slaves are bound over, scratch dir */
 
 /* ------------------------------------------------------------------ */
 /* Sink recorder                                                       */
@@ -144,47 +126,27 @@ static int64_t now_ms(void)
 
 static void set_lines(const char *text)
 {
-    FILE *f = fopen(g_lines, "w");
-
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
+    assert_int_equal(ph_set_lines(&g_env, text), 0);
 }
 
-/* Plugs a new PTY "scanner" in at g_node. */
+/* Plugs a new PTY "scanner" in at g_env.node. */
 static void plug(fixture *fx)
 {
-    char slave[64];
-
-    fx->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    assert_true(fx->master >= 0);
-    assert_int_equal(grantpt(fx->master), 0);
-    assert_int_equal(unlockpt(fx->master), 0);
-    assert_int_equal(ptsname_r(fx->master, slave, sizeof slave), 0);
-    (void)umount2(g_node, MNT_DETACH); /* a previous cable, if any */
-    assert_int_equal(mount(slave, g_node, NULL, MS_BIND, NULL), 0);
+    fx->master = ph_plug(&g_env);
+    if (fx->master < 0)
+        fail_msg("plugging a PTY in at %s: %s", g_env.node, strerror(errno));
 }
 
 /* Pulls the cable: the slave sees a hang-up. The stale bind stays, as a
  * dead /dev node would until udev removed it. */
 static void unplug(fixture *fx)
 {
-    if (fx->master >= 0)
-        close(fx->master);
-    fx->master = -1;
+    ph_unplug(&fx->master);
 }
 
 static void send_bytes(fixture *fx, const void *data, size_t len)
 {
-    const char *p = data;
-
-    while (len > 0) {
-        ssize_t n = write(fx->master, p, len);
-
-        assert_true(n > 0);
-        p += n;
-        len -= (size_t)n;
-    }
+    assert_int_equal(ph_send(fx->master, data, len), 0);
 }
 
 static void send_str(fixture *fx, const char *s)
@@ -216,7 +178,6 @@ static int teardown(void **state)
 
     ops->destroy(fx->d);
     unplug(fx);
-    (void)umount2(g_node, MNT_DETACH);
     free(fx);
     return 0;
 }
@@ -238,7 +199,7 @@ static void open_with(fixture *fx, const char *const *kv)
 {
     tp_status st;
 
-    configure(fx, "port", g_node);
+    configure(fx, "port", g_env.node);
     for (; kv[0] != NULL; kv += 2)
         configure(fx, kv[0], kv[1]);
     st = ops->check(fx->d, fx->msg, sizeof fx->msg);
@@ -312,7 +273,7 @@ static void cr_suffix_delivers_each_scan(void **state)
     open_with(fx, KV("suffix", "CR"));
     assert_int_equal(fx->rec.n_status, 1);
     assert_int_equal(fx->rec.states[0], TP_DEVICE_ONLINE);
-    assert_mentions(fx->rec.status_text[0], g_node);
+    assert_mentions(fx->rec.status_text[0], g_env.node);
     send_str(fx, "12345\rABC-9\r");
     assert_int_equal(pump(fx, 2, 0, 2000), TP_OK);
     assert_int_equal(fx->rec.n_scans, 2);
@@ -407,7 +368,7 @@ static void partial_frame_times_out_and_next_scan_survives(void **state)
     assert_int_equal(pump(fx, 0, 1, 2000), TP_OK);
     assert_int_equal(fx->rec.n_errors, 1);
     assert_true(now_ms() - t0 < 1000);
-    assert_mentions(fx->rec.errors[0], g_node);
+    assert_mentions(fx->rec.errors[0], g_env.node);
     assert_mentions(fx->rec.errors[0], "incomplete scan (5 bytes");
     assert_mentions(fx->rec.errors[0], "check");
     assert_int_equal(fx->rec.n_scans, 0);
@@ -424,7 +385,7 @@ static void oversize_frame_is_reported_and_next_scan_survives(void **state)
     send_str(fx, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ\rNEXT\r");
     assert_int_equal(pump(fx, 1, 1, 2000), TP_OK);
     assert_int_equal(fx->rec.n_errors, 1);
-    assert_mentions(fx->rec.errors[0], g_node);
+    assert_mentions(fx->rec.errors[0], g_env.node);
     assert_mentions(fx->rec.errors[0], "longer than 16 bytes");
     assert_mentions(fx->rec.errors[0], "max_length");
     assert_int_equal(fx->rec.n_scans, 1);
@@ -442,7 +403,7 @@ static void crlf_scanner_on_a_cr_port_is_reported_as_bad_data(void **state)
     assert_int_equal(fx->rec.n_errors, 1);
     assert_mentions(fx->rec.errors[0], "control characters");
     assert_mentions(fx->rec.errors[0], "suffix CR");
-    assert_mentions(fx->rec.errors[0], g_node);
+    assert_mentions(fx->rec.errors[0], g_env.node);
 }
 
 static void missing_prefix_is_reported_and_prefixed_scan_delivered(void **state)
@@ -531,13 +492,13 @@ static void unplug_reports_offline_and_on_ready_returns_not_found(void **state)
     assert_int_equal(fx->rec.n_scans, 1);
     assert_int_equal(fx->rec.n_status, 2);
     assert_int_equal(fx->rec.states[1], TP_DEVICE_OFFLINE);
-    assert_mentions(fx->rec.status_text[1], g_node);
+    assert_mentions(fx->rec.status_text[1], g_env.node);
     assert_mentions(fx->rec.status_text[1], "check the cable");
     /* stays gone, reported once */
     assert_int_equal(ops->on_ready(fx->d, POLLIN, now_ms()), TP_ERR_NOT_FOUND);
     assert_int_equal(fx->rec.n_status, 2);
     assert_int_equal(ops->health(fx->d, fx->msg, sizeof fx->msg), TP_ERR_NOT_FOUND);
-    assert_mentions(fx->msg, g_node);
+    assert_mentions(fx->msg, g_env.node);
     assert_int_equal(ops->deadline(fx->d), -1);
 }
 
@@ -553,11 +514,11 @@ static void reopen_while_unplugged_is_not_found_and_replug_opens_again(void **st
     ops->close(fx->d);
     assert_int_equal(ops->fd(fx->d, &ev), -1);
     assert_int_equal(ops->health(fx->d, fx->msg, sizeof fx->msg), TP_ERR_STATE);
-    assert_mentions(fx->msg, g_node);
+    assert_mentions(fx->msg, g_env.node);
 
     st = ops->open(fx->d, now_ms(), fx->msg, sizeof fx->msg);
     assert_int_equal(st, TP_ERR_NOT_FOUND);
-    assert_mentions(fx->msg, g_node);
+    assert_mentions(fx->msg, g_env.node);
     assert_mentions(fx->msg, "plugged in");
 
     plug(fx); /* the scanner comes back at the same name */
@@ -584,7 +545,7 @@ static void dsr_drop_reports_offline_from_tick(void **state)
     assert_int_equal(fx->rec.n_status, 2);
     assert_int_equal(fx->rec.states[1], TP_DEVICE_OFFLINE);
     assert_mentions(fx->rec.status_text[1], "DSR dropped");
-    assert_mentions(fx->rec.status_text[1], g_node);
+    assert_mentions(fx->rec.status_text[1], g_env.node);
     assert_int_equal(ops->on_ready(fx->d, POLLIN, now_ms()), TP_ERR_NOT_FOUND);
     assert_int_equal(ops->health(fx->d, fx->msg, sizeof fx->msg), TP_ERR_NOT_FOUND);
 }
@@ -628,17 +589,17 @@ static void by_id_symlink_is_resolved_before_opening(void **state)
     char dir[PATH_MAX + 16], link[PATH_MAX + 64];
     tp_status st;
 
-    snprintf(dir, sizeof dir, "%s/by-id", g_tmpdir);
+    snprintf(dir, sizeof dir, "%s/by-id", g_env.tmpdir);
     (void)mkdir(dir, 0700);
     snprintf(link, sizeof link, "%s/usb-Acme_Scanner_X1_0042-if00", dir);
     (void)unlink(link);
-    assert_int_equal(symlink(g_node, link), 0);
+    assert_int_equal(symlink(g_env.node, link), 0);
     configure(fx, "port", link);
     st = ops->open(fx->d, now_ms(), fx->msg, sizeof fx->msg);
     if (st != TP_OK)
         fail_msg("open via symlink: %d %s", (int)st, fx->msg);
     assert_mentions(fx->rec.status_text[0], "usb-Acme_Scanner_X1_0042-if00");
-    assert_mentions(fx->rec.status_text[0], g_node);
+    assert_mentions(fx->rec.status_text[0], g_env.node);
     send_str(fx, "VIALINK\r");
     assert_int_equal(pump(fx, 1, 0, 2000), TP_OK);
     assert_scan(fx, 0, "VIALINK");
@@ -657,7 +618,7 @@ static void missing_port_is_not_found_with_a_sentence(void **state)
     assert_mentions(fx->msg, "plugged in");
 
     /* a by-id link whose device is gone dangles: same answer */
-    snprintf(link, sizeof link, "%s/usb-Gone_Scanner-if00", g_tmpdir);
+    snprintf(link, sizeof link, "%s/usb-Gone_Scanner-if00", g_env.tmpdir);
     (void)unlink(link);
     assert_int_equal(symlink("/dev/ttyACM-tillpoints-absent", link), 0);
     configure(fx, "port", link);
@@ -673,7 +634,7 @@ static void a_file_that_is_not_a_tty_is_refused_as_config(void **state)
     char path[PATH_MAX + 16];
     FILE *f;
 
-    snprintf(path, sizeof path, "%s/not-a-tty", g_tmpdir);
+    snprintf(path, sizeof path, "%s/not-a-tty", g_env.tmpdir);
     f = fopen(path, "w");
     assert_non_null(f);
     fclose(f);
@@ -729,7 +690,7 @@ static void bad_config_values_are_refused_with_sentences(void **state)
     assert_mentions(fx->msg, "port is not set");
 
     /* a framer rule across keys: the prefix must not contain the suffix */
-    configure(fx, "port", g_node);
+    configure(fx, "port", g_env.node);
     configure(fx, "framing", "prefix");
     configure(fx, "prefix", "\\x0d");
     assert_int_equal(ops->check(fx->d, fx->msg, sizeof fx->msg), TP_ERR_CONFIG);
@@ -743,166 +704,15 @@ static void settings_cannot_change_while_open(void **state)
     open_with(fx, NO_KEYS);
     assert_int_equal(ops->configure(fx->d, "baud", "9600", fx->msg, sizeof fx->msg),
                      TP_ERR_STATE);
-    assert_mentions(fx->msg, g_node);
+    assert_mentions(fx->msg, g_env.node);
     assert_int_equal(ops->open(fx->d, now_ms(), fx->msg, sizeof fx->msg), TP_ERR_STATE);
     ops->close(fx->d);
     ops->close(fx->d); /* safe twice */
     configure(fx, "baud", "19200");
 }
 
-/* ------------------------------------------------------------------ */
-/* Environment: namespace, seam, node                                  */
-/* ------------------------------------------------------------------ */
-
-static int skip_or_fail(const char *why)
-{
-    const char *allow = getenv("TP_ALLOW_SKIP");
-
-    if (allow != NULL && strcmp(allow, "1") == 0) {
-        printf("SKIP test_serial: %s (TP_ALLOW_SKIP=1)\n", why);
-        return 0;
-    }
-    fprintf(stderr,
-            "FAIL test_serial: cannot run the PTY serial tests: %s. They need root and a private "
-            "mount namespace; set TP_ALLOW_SKIP=1 to skip them where that is impossible.\n",
-            why);
-    return 1;
-}
-
-/* The libasan.so this binary runs with, if any: it must stay first in
- * LD_PRELOAD, before the seam, or ASan refuses to start. */
-static bool find_asan(char *out, size_t cap)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    char line[PATH_MAX + 128];
-    bool found = false;
-
-    if (f == NULL)
-        return false;
-    while (!found && fgets(line, sizeof line, f) != NULL) {
-        char *p = strchr(line, '/');
-
-        if (p != NULL && strstr(p, "/libasan.so") != NULL) {
-            p[strcspn(p, "\n")] = '\0';
-            snprintf(out, cap, "%s", p);
-            found = true;
-        }
-    }
-    fclose(f);
-    return found;
-}
-
-/* Outside the namespace: make one and re-exec into it with the seam. */
-static int reexec_inside(char **argv)
-{
-    char seam[PATH_MAX], exe[PATH_MAX], asan[PATH_MAX], preload[2 * PATH_MAX + 2];
-    const char *env_seam = getenv("TP_SERIAL_SEAM");
-    ssize_t n;
-
-    if (geteuid() != 0)
-        return skip_or_fail("not running as root");
-    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) {
-        fprintf(stderr, "FAIL test_serial: cannot read /proc/self/exe.\n");
-        return 1;
-    }
-    exe[n] = '\0';
-    if (env_seam != NULL && *env_seam != '\0') {
-        snprintf(seam, sizeof seam, "%s", env_seam);
-    } else {
-        char *slash = strrchr(exe, '/');
-
-        snprintf(seam, sizeof seam, "%.*s/../serial_seam.so", (int)(slash - exe), exe);
-    }
-    if (access(seam, R_OK) != 0) {
-        fprintf(stderr,
-                "FAIL test_serial: the test seam %s is missing; build it (make) or point "
-                "TP_SERIAL_SEAM at serial_seam.so.\n",
-                seam);
-        return 1;
-    }
-    if (unshare(CLONE_NEWNS) != 0) {
-        char why[128];
-
-        snprintf(why, sizeof why, "unshare(CLONE_NEWNS) failed: %s", strerror(errno));
-        return skip_or_fail(why);
-    }
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
-        char why[128];
-
-        snprintf(why, sizeof why, "making / private failed: %s", strerror(errno));
-        return skip_or_fail(why);
-    }
-    if (find_asan(asan, sizeof asan))
-        snprintf(preload, sizeof preload, "%s:%s", asan, seam);
-    else
-        snprintf(preload, sizeof preload, "%s", seam);
-    setenv("LD_PRELOAD", preload, 1);
-    setenv("TP_SERIAL_INSIDE", "1", 1);
-    execv(exe, argv);
-    fprintf(stderr, "FAIL test_serial: re-exec of %s failed: %s\n", exe, strerror(errno));
-    return 1;
-}
-
-/* A /dev/ttyS<N> with a sysfs entry: ttyS7 if there, else the lowest. */
-static bool pick_node(void)
-{
-    DIR *dir = opendir("/sys/class/tty");
-    struct dirent *e;
-    int best = -1, best_with_node = -1;
-    struct stat st;
-
-    if (dir == NULL)
-        return false;
-    while ((e = readdir(dir)) != NULL) {
-        char path[300];
-        int num;
-        char extra;
-
-        if (sscanf(e->d_name, "ttyS%d%c", &num, &extra) != 1 || num < 0)
-            continue;
-        snprintf(path, sizeof path, "/dev/%s", e->d_name);
-        if (stat(path, &st) == 0 && S_ISCHR(st.st_mode)) {
-            if (best_with_node < 0 || num == 7 || (best_with_node != 7 && num < best_with_node))
-                best_with_node = num;
-        } else if (best < 0 || num < best) {
-            best = num;
-        }
-    }
-    closedir(dir);
-    if (best_with_node >= 0) {
-        snprintf(g_node, sizeof g_node, "/dev/ttyS%d", best_with_node);
-        return true;
-    }
-    if (best < 0)
-        return false;
-    /* sysfs knows the port but /dev has no node: a placeholder file to
-     * bind over (visible on the host's /dev until we remove it at exit). */
-    snprintf(g_node, sizeof g_node, "/dev/ttyS%d", best);
-    {
-        int fd = open(g_node, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-
-        if (fd < 0)
-            return false;
-        close(fd);
-    }
-    g_placeholder = true;
-    return true;
-}
-
-static void remove_tmpdir(void)
-{
-    char path[PATH_MAX + 64];
-
-    snprintf(path, sizeof path, "%s/by-id", g_tmpdir);
-    (void)rmdir(path);
-    (void)unlink(g_lines);
-    (void)rmdir(g_tmpdir);
-}
-
 int main(int argc, char **argv)
 {
-    const char *inside = getenv("TP_SERIAL_INSIDE");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(cr_suffix_delivers_each_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(lf_suffix_delivers_each_scan, setup, teardown),
@@ -945,28 +755,21 @@ int main(int argc, char **argv)
     int failed;
 
     (void)argc;
-    if (inside == NULL || strcmp(inside, "1") != 0)
-        return reexec_inside(argv);
-
-    if (!pick_node()) {
-        fprintf(stderr, "FAIL test_serial: no /sys/class/tty/ttyS* entry to bind a PTY over.\n");
+    if (!ph_inside())
+        return ph_reexec_inside("test_serial", argv);
+    if (ph_env_setup(&g_env, "test_serial", true) != 0)
         return 1;
-    }
-    snprintf(g_tmpdir, sizeof g_tmpdir, "/tmp/tillpoints-serial-XXXXXX");
-    if (mkdtemp(g_tmpdir) == NULL) {
-        fprintf(stderr, "FAIL test_serial: mkdtemp: %s\n", strerror(errno));
-        return 1;
-    }
-    snprintf(g_lines, sizeof g_lines, "%s/lines", g_tmpdir);
-    setenv("TP_SERIAL_SEAM_LINES", g_lines, 1);
-    printf("test_serial: PTY slaves bound over %s%s, seam %s\n", g_node,
-           g_placeholder ? " (placeholder file)" : "", getenv("LD_PRELOAD"));
+    printf("test_serial: PTY slaves bound over %s%s, seam %s\n", g_env.node,
+           g_env.placeholder ? " (placeholder file)" : "", getenv("LD_PRELOAD"));
 
     failed = cmocka_run_group_tests(tests, NULL, NULL);
 
-    (void)umount2(g_node, MNT_DETACH);
-    if (g_placeholder)
-        (void)unlink(g_node);
-    remove_tmpdir();
+    {
+        char by_id[PATH_MAX + 16];
+
+        snprintf(by_id, sizeof by_id, "%s/by-id", g_env.tmpdir);
+        (void)rmdir(by_id);
+    }
+    ph_env_teardown(&g_env);
     return failed == 0 ? 0 : 1;
 }

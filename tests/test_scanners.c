@@ -1,0 +1,643 @@
+/*
+ * test_scanners.c — the scanner thread (plugin/scanners.c) through a real
+ * plugin instance: [scanner "front"] sections in the config, the real
+ * serial driver and the real libserialport 0.1.1, a pseudo-terminal as the
+ * scanner's cable, and the host's side seen only through events and the
+ * tillpoints.scanners/1 extension.
+ *
+ * Setup: tests/pty_harness.c (as root, a private mount namespace with the
+ * serial seam preloaded; a PTY slave bound over a /dev/ttyS<N> node). Each
+ * test plugs a fresh PTY in, starts a host + plugin on a fresh directory
+ * whose config names that node, and writes what a scanner would send to
+ * the PTY master. Unplugging is closing the master; replugging binds a new
+ * PTY at the same node. A port that is missing at start is a by-id style
+ * symlink that does not exist yet and is created later, as udev would.
+ *
+ * Events are delivered only from on_main_thread() (ext/events.h); tests
+ * wait for them by calling on_main_thread() in a loop with a deadline
+ * (wait_for), never by sleeping a fixed time before looking. Where a test
+ * must show that something does NOT happen, it either sends a later
+ * sentinel scan and waits for that (events keep their order), or watches
+ * for a stated period covering the plugin's reopen attempts.
+ *
+ * The host records each event's device name next to testutil.h's record
+ * (tu_event has no device field). Whether events arrived off the main
+ * thread is checked by tu_stop().
+ *
+ * Environment: TP_SERIAL_SEAM and TP_ALLOW_SKIP, see tests/pty_harness.h.
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "pty_harness.h"
+#include "tillpoints/ext/scanners.h"
+
+#define WAIT_MS 5000 /* generous bound for anything that should take ms */
+
+static ph_env g_env;
+
+/* ------------------------------------------------------------------ */
+/* Host: testutil's recorder plus each event's device name            */
+/* ------------------------------------------------------------------ */
+
+typedef struct sc_host {
+    tu_host tu; /* first: testutil's callbacks cast host_data to tu_host */
+    char device[TU_MAX_EVENTS][40];
+    const tp_scanners_ext *sx;
+} sc_host;
+
+static void sc_on_event(const tp_host *host, const tp_event *e)
+{
+    sc_host *h = host->host_data;
+
+    /* the slot tu_on_event is about to fill, if it has room */
+    if (h->tu.n_events < TU_MAX_EVENTS)
+        snprintf(h->device[h->tu.n_events], sizeof h->device[0], "%s", e->device);
+    tu_on_event(host, e);
+}
+
+/* Like tu_start(), but an init() failure is returned, not a failed test:
+ * *out is the host either way (its plugin NULL after a failed init). */
+static tp_status try_start(const char *ini, sc_host **out, tp_message *msg)
+{
+    sc_host *h = calloc(1, sizeof *h);
+    char text[4096];
+    tp_status st;
+
+    assert_non_null(h);
+    tu_mkdtemp(h->tu.dir, sizeof h->tu.dir);
+    snprintf(h->tu.config, sizeof h->tu.config, "%s/tillpoints.conf", h->tu.dir);
+    snprintf(text, sizeof text, "[store]\ndatabase = test.db\n%s", ini);
+    tu_write_file(h->tu.config, text);
+    h->tu.main_thread = pthread_self();
+    h->tu.events_ext.on_event = sc_on_event;
+    h->tu.host.abi = (tp_version)TP_VERSION_INIT;
+    h->tu.host.name = "cmocka";
+    h->tu.host.vendor = "tillpoints tests";
+    h->tu.host.version = "0";
+    h->tu.host.host_data = h;
+    h->tu.host.get_extension = tu_get_extension;
+    h->tu.host.request_callback = tu_request_callback;
+    h->tu.host.log = tu_log;
+    assert_true(tillpoints_entry.init("test"));
+    h->tu.plugin = tillpoints_entry.create(&h->tu.host, h->tu.config, msg);
+    assert_non_null(h->tu.plugin);
+    st = h->tu.plugin->init(h->tu.plugin, msg);
+    if (st != TP_OK) {
+        h->tu.plugin->destroy(h->tu.plugin);
+        h->tu.plugin = NULL;
+    } else {
+        h->sx = h->tu.plugin->get_extension(h->tu.plugin, TP_EXT_SCANNERS);
+        assert_non_null(h->sx);
+    }
+    *out = h;
+    return st;
+}
+
+static sc_host *start(const char *ini)
+{
+    sc_host *h = NULL;
+    tp_message msg;
+
+    if (try_start(ini, &h, &msg) != TP_OK)
+        fail_msg("init: %s", msg.text);
+    return h;
+}
+
+static void stop(sc_host *h)
+{
+    tu_stop(&h->tu, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Config, cable, clock                                                */
+/* ------------------------------------------------------------------ */
+
+/* [scan] lines (may be "") first, then [scanner "front"] on `port` at
+ * 9600 baud with suffix CR, then extra scanner lines (may be ""). */
+static const char *front_ini(const char *scan, const char *port, const char *extra)
+{
+    static char ini[2048];
+
+    snprintf(ini, sizeof ini,
+             "%s"
+             "[scanner \"front\"]\n"
+             "driver = serial\n"
+             "port = %.255s\n"
+             "baud = 9600\n"
+             "suffix = CR\n"
+             "%s",
+             scan, port, extra);
+    return ini;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+typedef struct fixture {
+    int master; /* the scanner's end of the cable; -1 when unplugged */
+    sc_host *h;
+} fixture;
+
+static void plug(fixture *fx)
+{
+    fx->master = ph_plug(&g_env);
+    if (fx->master < 0)
+        fail_msg("plugging a PTY in at %s: %s", g_env.node, strerror(errno));
+}
+
+static void scan(const fixture *fx, const char *bytes)
+{
+    assert_int_equal(ph_send(fx->master, bytes, strlen(bytes)), 0);
+}
+
+static int setup(void **state)
+{
+    fixture *fx = calloc(1, sizeof *fx);
+
+    assert_non_null(fx);
+    assert_int_equal(ph_set_lines(&g_env, "dsr=1 cd=1 cts=1\n"), 0);
+    plug(fx);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *fx = *state;
+
+    if (fx->h != NULL)
+        stop(fx->h);
+    ph_unplug(&fx->master);
+    free(fx);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Looking at events                                                   */
+/* ------------------------------------------------------------------ */
+
+static int count(const sc_host *h, tp_event_kind kind)
+{
+    int n = 0;
+
+    for (int i = 0; i < h->tu.n_events; i++)
+        n += h->tu.ev[i].kind == kind;
+    return n;
+}
+
+static int count_code(const sc_host *h, tp_event_kind kind, const char *code)
+{
+    int n = 0;
+
+    for (int i = 0; i < h->tu.n_events; i++)
+        n += h->tu.ev[i].kind == kind && strcmp(h->tu.ev[i].member_code, code) == 0;
+    return n;
+}
+
+/* Index of the n-th (0-based) event of `kind`; fails the test if none. */
+static int nth(const sc_host *h, tp_event_kind kind, int n)
+{
+    int seen = 0;
+
+    for (int i = 0; i < h->tu.n_events; i++)
+        if (h->tu.ev[i].kind == kind && seen++ == n)
+            return i;
+    fail_msg("no event #%d of kind %d among %d events", n, (int)kind, h->tu.n_events);
+    return -1;
+}
+
+/* Delivers events on this (the main) thread until `want` events of `kind`
+ * were seen or timeout_ms passed. True when they were. */
+static bool wait_for(sc_host *h, tp_event_kind kind, int want, int timeout_ms)
+{
+    int64_t end = mono_ms() + timeout_ms;
+
+    for (;;) {
+        h->tu.plugin->on_main_thread(h->tu.plugin);
+        if (count(h, kind) >= want)
+            return true;
+        if (mono_ms() >= end)
+            return false;
+        nap_ms(5);
+    }
+}
+
+static void must_see(sc_host *h, tp_event_kind kind, int want, const char *what)
+{
+    if (!wait_for(h, kind, want, WAIT_MS))
+        fail_msg("%s: %d event(s) of kind %d within %d ms, saw %d", what, want, (int)kind,
+                 WAIT_MS, count(h, kind));
+}
+
+/* Delivers events for period_ms (to show that nothing more arrives). */
+static void watch(sc_host *h, int period_ms)
+{
+    (void)wait_for(h, (tp_event_kind)0, 1, period_ms);
+}
+
+static void assert_mentions(const char *sentence, const char *part)
+{
+    if (strstr(sentence, part) == NULL)
+        fail_msg("sentence does not mention '%s': %s", part, sentence);
+}
+
+static void assert_sentence(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n < 20 || s[n - 1] != '.')
+        fail_msg("not a sentence for a person: '%s'", s);
+}
+
+static tp_scanner_info front_info(const sc_host *h)
+{
+    tp_scanner_info info[2];
+    size_t n = 0;
+    tp_message msg;
+
+    memset(info, 0, sizeof info);
+    assert_int_equal(h->sx->list(h->tu.plugin, info, 2, &n, &msg), TP_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(info[0].name, "front");
+    assert_string_equal(info[0].driver, "serial");
+    return info[0];
+}
+
+static void start_online(fixture *fx, const char *scan_ini, const char *extra)
+{
+    fx->h = start(front_ini(scan_ini, g_env.node, extra));
+    must_see(fx->h, TP_EVENT_SCANNER_ONLINE, 1, "scanner front online at start");
+}
+
+/* ------------------------------------------------------------------ */
+/* Scans                                                               */
+/* ------------------------------------------------------------------ */
+
+static void member_code_on_the_port_reaches_the_host_as_scanned_from_front(void **state)
+{
+    fixture *fx = *state;
+    const tu_event *e;
+    int i;
+
+    start_online(fx, "", "");
+    i = nth(fx->h, TP_EVENT_SCANNER_ONLINE, 0);
+    assert_string_equal(fx->h->device[i], "front");
+    assert_int_equal(fx->h->tu.ev[i].status, TP_OK);
+    assert_mentions(fx->h->tu.ev[i].message, g_env.node);
+
+    scan(fx, "M-1001\r");
+    must_see(fx->h, TP_EVENT_SCANNED, 1, "scan of M-1001");
+    i = nth(fx->h, TP_EVENT_SCANNED, 0);
+    e = &fx->h->tu.ev[i];
+    assert_int_equal(e->status, TP_OK);
+    assert_string_equal(e->member_code, "M-1001");
+    assert_string_equal(fx->h->device[i], "front");
+    assert_string_equal(e->txn, "");
+    assert_mentions(e->message, "front");
+    assert_mentions(e->message, "M-1001");
+    assert_true(i > nth(fx->h, TP_EVENT_SCANNER_ONLINE, 0));
+    assert_int_equal(count(fx->h, TP_EVENT_SCAN_REJECTED), 0);
+    assert_int_equal(count(fx->h, TP_EVENT_SCANNER_ERROR), 0);
+
+    {
+        tp_scanner_info info = front_info(fx->h);
+        int64_t now = tp_now_ms_for_tests();
+
+        assert_int_equal(info.state, TP_SCANNER_ONLINE);
+        assert_string_equal(info.device, g_env.node);
+        assert_int_equal(info.scans, 1);
+        assert_true(info.last_scan_ms > now - 60000 && info.last_scan_ms <= now + 1000);
+    }
+}
+
+static void same_code_twice_within_dedup_window_counts_once_and_again_after_it(void **state)
+{
+    fixture *fx = *state;
+    int64_t sent;
+
+    start_online(fx, "[scan]\ndedup_ms = 200\n", "");
+    sent = mono_ms();
+    /* a double read, then a different code as a sentinel: events keep
+     * their order, so a duplicate would have arrived before M-3003 */
+    scan(fx, "M-2002\rM-2002\rM-3003\r");
+    must_see(fx->h, TP_EVENT_SCANNED, 2, "M-2002 and M-3003");
+    assert_int_equal(count_code(fx->h, TP_EVENT_SCANNED, "M-2002"), 1);
+    assert_int_equal(count_code(fx->h, TP_EVENT_SCANNED, "M-3003"), 1);
+    assert_string_equal(fx->h->tu.ev[nth(fx->h, TP_EVENT_SCANNED, 0)].member_code, "M-2002");
+
+    /* past the 200 ms window (anchored at the scan that counted) */
+    while (mono_ms() - sent < 350)
+        nap_ms(10);
+    scan(fx, "M-2002\r");
+    must_see(fx->h, TP_EVENT_SCANNED, 3, "M-2002 after the window");
+    assert_int_equal(count_code(fx->h, TP_EVENT_SCANNED, "M-2002"), 2);
+    assert_int_equal(front_info(fx->h).scans, 3);
+    assert_int_equal(count(fx->h, TP_EVENT_SCAN_REJECTED), 0);
+}
+
+static void junk_is_rejected_with_a_sentence(void **state)
+{
+    fixture *fx = *state;
+    const tu_event *e;
+    int i;
+
+    start_online(fx, "", "");
+    scan(fx, "hello world\rM-1001\r");
+    must_see(fx->h, TP_EVENT_SCANNED, 1, "the scan after the junk");
+    assert_int_equal(count(fx->h, TP_EVENT_SCAN_REJECTED), 1);
+    i = nth(fx->h, TP_EVENT_SCAN_REJECTED, 0);
+    e = &fx->h->tu.ev[i];
+    assert_true(i < nth(fx->h, TP_EVENT_SCANNED, 0));
+    assert_string_equal(fx->h->device[i], "front");
+    assert_int_not_equal(e->status, TP_OK);
+    assert_string_equal(e->member_code, "");
+    assert_sentence(e->message);
+    assert_int_equal(count(fx->h, TP_EVENT_SCANNED), 1);
+    assert_string_equal(fx->h->tu.ev[nth(fx->h, TP_EVENT_SCANNED, 0)].member_code, "M-1001");
+    {
+        tp_scanner_info info = front_info(fx->h);
+
+        assert_int_equal(info.rejected, 1);
+        assert_int_equal(info.scans, 1);
+    }
+}
+
+static void url_scan_with_url_pattern_is_scanned_as_the_embedded_code(void **state)
+{
+    fixture *fx = *state;
+    int i;
+
+    start_online(fx, "[scan]\nurl_pattern = https://loyalty.example.com/m/{code}\n", "");
+    scan(fx, "https://loyalty.example.com/m/M-4004\r");
+    must_see(fx->h, TP_EVENT_SCANNED, 1, "the member link");
+    i = nth(fx->h, TP_EVENT_SCANNED, 0);
+    assert_string_equal(fx->h->tu.ev[i].member_code, "M-4004");
+    assert_string_equal(fx->h->device[i], "front");
+
+    /* someone else's link is not a member code */
+    scan(fx, "https://evil.example.net/m/M-4004\r");
+    must_see(fx->h, TP_EVENT_SCAN_REJECTED, 1, "a foreign link");
+    assert_sentence(fx->h->tu.ev[nth(fx->h, TP_EVENT_SCAN_REJECTED, 0)].message);
+    assert_int_equal(count(fx->h, TP_EVENT_SCANNED), 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Unplug, replug, missing port, broken port                           */
+/* ------------------------------------------------------------------ */
+
+static void unplug_is_offline_once_and_replug_is_online_with_scans_flowing(void **state)
+{
+    fixture *fx = *state;
+    char oversize[64];
+    int i;
+
+    start_online(fx, "", "max_length = 32\n");
+    scan(fx, "M-5005\r");
+    must_see(fx->h, TP_EVENT_SCANNED, 1, "scan before the unplug");
+    /* one discarded frame (an error) and one reject, for the counts */
+    memset(oversize, 'X', 40);
+    oversize[40] = '\r';
+    oversize[41] = '\0';
+    scan(fx, oversize);
+    must_see(fx->h, TP_EVENT_SCANNER_ERROR, 1, "the oversize frame");
+    assert_sentence(fx->h->tu.ev[nth(fx->h, TP_EVENT_SCANNER_ERROR, 0)].message);
+    assert_string_equal(fx->h->device[nth(fx->h, TP_EVENT_SCANNER_ERROR, 0)], "front");
+    scan(fx, "hello world\r");
+    must_see(fx->h, TP_EVENT_SCAN_REJECTED, 1, "the junk");
+
+    ph_unplug(&fx->master);
+    must_see(fx->h, TP_EVENT_SCANNER_OFFLINE, 1, "offline after the unplug");
+    i = nth(fx->h, TP_EVENT_SCANNER_OFFLINE, 0);
+    assert_string_equal(fx->h->device[i], "front");
+    assert_int_not_equal(fx->h->tu.ev[i].status, TP_OK);
+    assert_sentence(fx->h->tu.ev[i].message);
+    /* reopen attempts follow at +0.5 s and +1.5 s: still offline, and
+     * said once */
+    watch(fx->h, 1700);
+    assert_int_equal(count(fx->h, TP_EVENT_SCANNER_OFFLINE), 1);
+    assert_int_equal(count(fx->h, TP_EVENT_SCANNER_ONLINE), 1);
+    {
+        tp_scanner_info info = front_info(fx->h);
+
+        assert_int_equal(info.state, TP_SCANNER_OFFLINE);
+        assert_true(info.last_error[0] != '\0');
+    }
+
+    plug(fx);
+    must_see(fx->h, TP_EVENT_SCANNER_ONLINE, 2, "online after the replug");
+    assert_string_equal(fx->h->device[nth(fx->h, TP_EVENT_SCANNER_ONLINE, 1)], "front");
+    scan(fx, "M-6006\r");
+    must_see(fx->h, TP_EVENT_SCANNED, 2, "scan after the replug");
+    assert_string_equal(fx->h->tu.ev[nth(fx->h, TP_EVENT_SCANNED, 1)].member_code, "M-6006");
+    assert_int_equal(count(fx->h, TP_EVENT_SCANNER_OFFLINE), 1);
+    {
+        tp_scanner_info info = front_info(fx->h);
+
+        assert_int_equal(info.state, TP_SCANNER_ONLINE);
+        assert_string_equal(info.device, g_env.node);
+        assert_int_equal(info.scans, 2);
+        assert_int_equal(info.rejected, 1);
+        /* one discarded frame, plus each reopen attempt while unplugged */
+        assert_true(info.errors >= 2);
+        assert_int_equal(info.reconnects, 1);
+        /* the last error is kept after recovery: why it was offline */
+        assert_sentence(info.last_error);
+        assert_mentions(info.last_error, g_env.node);
+    }
+}
+
+static void port_missing_at_start_is_offline_then_online_when_it_appears(void **state)
+{
+    fixture *fx = *state;
+    char link[160];
+    int i;
+
+    snprintf(link, sizeof link, "%s/usb-Late_Scanner_0042-if00", g_env.tmpdir);
+    (void)unlink(link);
+    fx->h = start(front_ini("", link, ""));
+    must_see(fx->h, TP_EVENT_SCANNER_OFFLINE, 1, "offline: the port is not there");
+    i = nth(fx->h, TP_EVENT_SCANNER_OFFLINE, 0);
+    assert_string_equal(fx->h->device[i], "front");
+    assert_mentions(fx->h->tu.ev[i].message, "usb-Late_Scanner_0042-if00");
+    assert_mentions(fx->h->tu.ev[i].message, "plugged in");
+    assert_int_equal(count(fx->h, TP_EVENT_SCANNER_ONLINE), 0);
+    assert_int_equal(count(fx->h, TP_EVENT_SCANNER_ERROR), 0);
+    assert_int_equal(front_info(fx->h).state, TP_SCANNER_OFFLINE);
+
+    /* the scanner is plugged in: udev makes the by-id link */
+    assert_int_equal(symlink(g_env.node, link), 0);
+    must_see(fx->h, TP_EVENT_SCANNER_ONLINE, 1, "online once the port appeared");
+    assert_mentions(fx->h->tu.ev[nth(fx->h, TP_EVENT_SCANNER_ONLINE, 0)].message,
+                    "usb-Late_Scanner_0042-if00");
+    scan(fx, "M-7007\r");
+    must_see(fx->h, TP_EVENT_SCANNED, 1, "scan on the late port");
+    assert_string_equal(fx->h->tu.ev[nth(fx->h, TP_EVENT_SCANNED, 0)].member_code, "M-7007");
+    assert_int_equal(count(fx->h, TP_EVENT_SCANNER_OFFLINE), 1);
+    {
+        tp_scanner_info info = front_info(fx->h);
+
+        assert_int_equal(info.state, TP_SCANNER_ONLINE);
+        assert_string_equal(info.device, link);
+        assert_int_equal(info.reconnects, 0); /* it arrived; it did not come back */
+    }
+    stop(fx->h);
+    fx->h = NULL;
+    unlink(link);
+}
+
+static void port_that_is_not_a_serial_port_is_a_scanner_error(void **state)
+{
+    fixture *fx = *state;
+    char path[160];
+    int i;
+
+    snprintf(path, sizeof path, "%s/not-a-tty", g_env.tmpdir);
+    tu_write_file(path, "");
+    fx->h = start(front_ini("", path, ""));
+    must_see(fx->h, TP_EVENT_SCANNER_ERROR, 1, "error: not a serial port");
+    i = nth(fx->h, TP_EVENT_SCANNER_ERROR, 0);
+    assert_string_equal(fx->h->device[i], "front");
+    assert_mentions(fx->h->tu.ev[i].message, "not-a-tty");
+    assert_sentence(fx->h->tu.ev[i].message);
+    {
+        tp_scanner_info info = front_info(fx->h);
+
+        assert_int_equal(info.state, TP_SCANNER_ERROR);
+        assert_mentions(info.last_error, "not-a-tty");
+    }
+    assert_int_equal(count(fx->h, TP_EVENT_SCANNER_ONLINE), 0);
+    stop(fx->h);
+    fx->h = NULL;
+    unlink(path);
+}
+
+/* ------------------------------------------------------------------ */
+/* Config refused at init                                              */
+/* ------------------------------------------------------------------ */
+
+static void bad_scanner_config_fails_init_with_a_sentence_naming_the_scanner(void **state)
+{
+    static const struct {
+        const char *ini, *mention;
+    } bad[] = {
+        {"[scanner \"front\"]\ndriver = serial\nport = %s\nbaud = fast\n", "baud"},
+        {"[scanner \"front\"]\ndriver = bluetooth\nport = %s\n", "bluetooth"},
+        {"[scanner \"front\"]\nport = %s\nbaud = 9600\n", "driver"},
+        {"[scanner \"front\"]\ndriver = serial\nport = %s\ncolour = red\n", "colour"},
+        {"[scanner \"front\"]\ndriver = serial\nport = ttyS0\n", "absolute"},
+        {"[scanner \"front\"]\ndriver = serial\nsuffix = CR\n", "port"},
+    };
+    (void)state;
+
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        char ini[512];
+        sc_host *h = NULL;
+        tp_message msg;
+        tp_status st;
+
+        snprintf(ini, sizeof ini, bad[k].ini, g_env.node);
+        st = try_start(ini, &h, &msg);
+        if (st != TP_ERR_CONFIG)
+            fail_msg("case %zu: init gave %d, not TP_ERR_CONFIG (%s)", k, (int)st, msg.text);
+        assert_null(h->tu.plugin);
+        assert_mentions(msg.text, "front");
+        assert_mentions(msg.text, bad[k].mention);
+        assert_sentence(msg.text);
+        assert_int_equal(h->tu.n_events, 0);
+        stop(h);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Shutdown                                                            */
+/* ------------------------------------------------------------------ */
+
+static void destroy_while_online_joins_the_scanner_thread_promptly(void **state)
+{
+    fixture *fx = *state;
+    int64_t t0, took;
+
+    start_online(fx, "", "frame_timeout_ms = 60000\n");
+    scan(fx, "M-8008\r");
+    must_see(fx->h, TP_EVENT_SCANNED, 1, "scan before destroy");
+    scan(fx, "M-80"); /* a partial frame: a long timer is pending */
+    nap_ms(50);
+    t0 = mono_ms();
+    fx->h->tu.plugin->destroy(fx->h->tu.plugin);
+    took = mono_ms() - t0;
+    fx->h->tu.plugin = NULL;
+    if (took >= 1000)
+        fail_msg("destroy() took %lld ms with the scanner online", (long long)took);
+}
+
+static void destroy_while_waiting_to_reopen_is_prompt(void **state)
+{
+    fixture *fx = *state;
+    int64_t t0, took;
+
+    start_online(fx, "", "");
+    ph_unplug(&fx->master);
+    must_see(fx->h, TP_EVENT_SCANNER_OFFLINE, 1, "offline after the unplug");
+    watch(fx->h, 600); /* one failed reopen: now in backoff */
+    t0 = mono_ms();
+    fx->h->tu.plugin->destroy(fx->h->tu.plugin);
+    took = mono_ms() - t0;
+    fx->h->tu.plugin = NULL;
+    if (took >= 1000)
+        fail_msg("destroy() took %lld ms with the scanner offline", (long long)took);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            member_code_on_the_port_reaches_the_host_as_scanned_from_front, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            same_code_twice_within_dedup_window_counts_once_and_again_after_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(junk_is_rejected_with_a_sentence, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            url_scan_with_url_pattern_is_scanned_as_the_embedded_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            unplug_is_offline_once_and_replug_is_online_with_scans_flowing, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            port_missing_at_start_is_offline_then_online_when_it_appears, setup, teardown),
+        cmocka_unit_test_setup_teardown(port_that_is_not_a_serial_port_is_a_scanner_error, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            bad_scanner_config_fails_init_with_a_sentence_naming_the_scanner, setup, teardown),
+        cmocka_unit_test_setup_teardown(destroy_while_online_joins_the_scanner_thread_promptly,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(destroy_while_waiting_to_reopen_is_prompt, setup,
+                                        teardown),
+    };
+    int failed;
+
+    (void)argc;
+    if (!ph_inside())
+        return ph_reexec_inside("test_scanners", argv);
+    if (ph_env_setup(&g_env, "test_scanners", true) != 0)
+        return 1;
+    printf("test_scanners: PTY slaves bound over %s%s, seam %s\n", g_env.node,
+           g_env.placeholder ? " (placeholder file)" : "", getenv("LD_PRELOAD"));
+    failed = cmocka_run_group_tests(tests, NULL, NULL);
+    ph_env_teardown(&g_env);
+    return failed == 0 ? 0 : 1;
+}
