@@ -8,7 +8,7 @@ LIBDIR   ?= $(PREFIX)/lib/$(TRIPLET)
 BUILD    ?= build
 SAN      ?=
 
-PKGS     := sqlite3 inih libsodium libserialport zbar libevdev libpng
+PKGS     := sqlite3 inih libsodium libserialport zbar libevdev libpng libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -32,6 +32,7 @@ endif
 PLUGIN_SRC := $(sort $(wildcard plugin/*.c) $(wildcard drivers/*.c))
 PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(BUILD)/obj/%.o)
 HOST_OBJ   := $(BUILD)/obj/host-shim/host.o
+FORMS_OBJ  := $(BUILD)/obj/host-shim/forms.o
 TEST_SRC   := $(sort $(wildcard tests/test_*.c))
 TESTS      := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HEADERS    := $(wildcard include/tillpoints/*.h include/tillpoints/ext/*.h)
@@ -61,7 +62,7 @@ $(BUILD)/libtillpoints-test.a: $(PLUGIN_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/tillpoints-till: $(BUILD)/obj/host-shim/till.o $(HOST_OBJ)
+$(BUILD)/tillpoints-till: $(BUILD)/obj/host-shim/till.o $(FORMS_OBJ) $(HOST_OBJ)
 	$(CC) $(LDSAN) -o $@ $^ -ldl
 
 $(BUILD)/tests/test_%: tests/test_%.c tests/testutil.h $(BUILD)/libtillpoints-test.a $(HOST_OBJ)
@@ -77,8 +78,12 @@ $(PTY_HARNESS_OBJ): tests/pty_harness.h
 $(PTY_TESTS): $(PTY_HARNESS_OBJ) tests/pty_harness.h
 $(PTY_TESTS): TEST_EXTRA_OBJ := $(PTY_HARNESS_OBJ)
 
-$(BUILD)/tillpoints: $(BUILD)/obj/host-shim/cli.o $(HOST_OBJ)
+$(BUILD)/tillpoints: $(BUILD)/obj/host-shim/cli.o $(FORMS_OBJ) $(HOST_OBJ)
 	$(CC) $(LDSAN) -o $@ $^ -ljansson -ldl
+
+# The terminal forms driver shared by the till and the CLI.
+$(BUILD)/tests/test_forms: $(FORMS_OBJ)
+$(BUILD)/tests/test_forms: TEST_EXTRA_OBJ := $(FORMS_OBJ)
 
 $(BUILD)/tillpoints-shim: $(BUILD)/obj/host-shim/shim.o $(BUILD)/obj/host-shim/protocol.o $(HOST_OBJ)
 	$(CC) $(LDSAN) -o $@ $^ -ljansson -ldl
@@ -114,6 +119,7 @@ check-run: $(PROGRAMS) $(TESTS) $(SEAM) $(BUILD)/headers.ok
 	BUILD=$(BUILD) sh tests/e2e_cli.sh
 	BUILD=$(BUILD) TP_SERIAL_SEAM=$(SEAM) sh tests/e2e_scanner_till.sh
 	BUILD=$(BUILD) python3 tests/e2e_shim.py
+	BUILD=$(BUILD) sh tests/e2e_retro_tmux.sh
 
 # libFuzzer targets: one per parser, each with a seed corpus in
 # tests/fuzz/corpus/<name>/. check replays the corpus and fuzzes briefly;

@@ -1,7 +1,9 @@
 /*
  * cli.c — `tillpoints`, the manager's command-line tool: members, balances,
  * the activity log, adjustments, bulk adjustments, CSV import and export,
- * and database verification.
+ * database verification, managers (who approve retroactive credits with a
+ * PIN) and the retroactive-visit dialog itself (`retro`: the plugin's forms,
+ * rendered in the terminal by forms.c, as the reference till does).
  *
  * It is a host like the reference till: it loads tillpoints.so through
  * host.c and calls the plugin's admin extension (ext/admin.h). Every rule
@@ -20,6 +22,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,12 +31,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "forms.h"
 #include "host.h"
 
 #define DEFAULT_CONFIG "/etc/tillpoints/tillpoints.conf"
 #define ACTIVITY_LIMIT_DEFAULT 20
 #define ACTIVITY_LIMIT_MAX 1000 /* the admin ABI's bound on one page */
 #define FIND_MAX 50             /* matches shown by `member find` */
+#define FORM_WAIT_MS 30000      /* a silent plugin: the form is closed after this */
 #define EXIT_REFUSED 1
 #define EXIT_USAGE 2
 
@@ -43,7 +48,7 @@ enum {
     O_LIMIT = 1u << 4, O_BEFORE = 1u << 5, O_TYPE = 1u << 6, O_MEMBER = 1u << 7,
     O_STAFF = 1u << 8, O_LOCATION = 1u << 9, O_FROM = 1u << 10, O_TO = 1u << 11,
     O_REASON = 1u << 12, O_COMMENT = 1u << 13, O_MEMBERS_FILE = 1u << 14,
-    O_ALL = 1u << 15, O_DRY_RUN = 1u << 16, O_SKIP_INVALID = 1u << 17,
+    O_ALL = 1u << 15, O_DRY_RUN = 1u << 16, O_SKIP_INVALID = 1u << 17, O_ROLE = 1u << 18,
     /* global: accepted everywhere */
     O_CONFIG = 1u << 24, O_PLUGIN = 1u << 25, O_JSON = 1u << 26, O_HELP = 1u << 27,
     O_GLOBAL = O_CONFIG | O_PLUGIN | O_JSON | O_HELP
@@ -67,19 +72,22 @@ static const option_def option_defs[] = {
     {"reason", O_REASON, 1},         {"comment", O_COMMENT, 1},
     {"members-file", O_MEMBERS_FILE, 1}, {"all", O_ALL, 0},
     {"dry-run", O_DRY_RUN, 0},       {"skip-invalid", O_SKIP_INVALID, 0},
+    {"role", O_ROLE, 1},
 };
 #define OPTION_COUNT (sizeof option_defs / sizeof option_defs[0])
 
 typedef enum command_id {
     C_NONE, C_MEMBER_ADD, C_MEMBER_ADD_CARD, C_MEMBER_SHOW, C_MEMBER_FIND, C_BALANCE,
-    C_HISTORY, C_ACTIVITY, C_ADJUST, C_BULK_ADJUST, C_IMPORT, C_EXPORT, C_VERIFY
+    C_HISTORY, C_ACTIVITY, C_ADJUST, C_BULK_ADJUST, C_IMPORT, C_EXPORT, C_VERIFY,
+    C_RETRO, C_MANAGER_ADD, C_MANAGER_RESET_PIN, C_MANAGER_LIST
 } command_id;
 
 typedef struct command_def {
     command_id id;
-    const char *group;   /* "member" for the member subcommands, else NULL */
+    const char *group;   /* "member" or "manager" for their subcommands, else NULL */
     const char *name;
-    int positionals;     /* exact count after the command word(s) */
+    int positionals;     /* exact count after the command word(s); retro
+                            takes 0 or 1 */
     unsigned options;    /* accepted besides the global ones */
     unsigned required;
     const char *usage;   /* after "tillpoints [GLOBAL] " */
@@ -108,6 +116,13 @@ static const command_def commands[] = {
      "import FILE.csv [--dry-run] [--skip-invalid] --staff S"},
     {C_EXPORT, NULL, "export", 1, 0, 0, "export FILE.csv"},
     {C_VERIFY, NULL, "verify", 0, 0, 0, "verify"},
+    {C_RETRO, NULL, "retro", 1, O_STAFF | O_ROLE, 0,
+     "retro [--staff S] [--role manager|cashier] [RECEIPT-CODE|RECEIPT]"},
+    {C_MANAGER_ADD, "manager", "add", 1, O_NAME | O_STAFF, O_NAME | O_STAFF,
+     "manager add ID --name N --staff S"},
+    {C_MANAGER_RESET_PIN, "manager", "reset-pin", 1, O_STAFF, O_STAFF,
+     "manager reset-pin ID --staff S"},
+    {C_MANAGER_LIST, "manager", "list", 0, 0, 0, "manager list"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -121,7 +136,7 @@ typedef struct request {
     const char *config, *plugin;
     int json;
     const char *name, *phone, *email, *app_id;
-    const char *member, *staff, *location, *reason, *comment, *members_file;
+    const char *member, *staff, *location, *reason, *comment, *members_file, *role;
     uint32_t kinds;
     int64_t from_ms, to_ms, before_id, points;
     uint32_t limit;
@@ -144,6 +159,7 @@ typedef struct cli {
     const tp_admin_ext *ad;
     json_t *doc;       /* the --json answer; owned */
     json_t *problems;  /* array inside doc, borrowed; or NULL */
+    tp_forms_session forms;
     uint64_t problem_count;
     progress bar;
 } cli;
@@ -158,7 +174,11 @@ static void print_usage(FILE *f)
         fprintf(f, "  %s\n", commands[i].usage);
     fprintf(f, "KEY is a member code, card, app id, phone or email. DATE is YYYY-MM-DD or\n"
                "YYYY-MM-DDTHH:MM[Z], UTC. The config defaults to " DEFAULT_CONFIG
-               "\nwhen it exists.\n");
+               "\nwhen it exists. A manager's PIN (4-12 digits) is asked twice with echo off on a\n"
+               "terminal, or read from one line of stdin; reset-pin also lifts a lockout.\n"
+               "retro runs the retroactive-visit form in the terminal (Enter keeps a value,\n"
+               "a number picks from a list, :cancel cancels); the role defaults to cashier,\n"
+               "who needs a manager's id and PIN to approve.\n");
 }
 
 static int usage_error(const command_def *cmd, const char *fmt, ...)
@@ -322,6 +342,7 @@ static void set_value(request *rq, unsigned bit, const char *v)
     case O_REASON: rq->reason = v; break;
     case O_COMMENT: rq->comment = v; break;
     case O_MEMBERS_FILE: rq->members_file = v; break;
+    case O_ROLE: rq->role = v; break;
     default: break;
     }
 }
@@ -412,13 +433,22 @@ static int parse_command_line(int argc, char **argv, request *rq)
             return usage_error(NULL, "unknown member subcommand '%s' (add, add-card, show, "
                                      "find).", words[1]);
         used = 2;
+    } else if (strcmp(words[0], "manager") == 0) {
+        if (nwords < 2)
+            return usage_error(NULL, "manager needs a subcommand: add, reset-pin or list.");
+        cmd = find_command("manager", words[1]);
+        if (!cmd)
+            return usage_error(NULL, "unknown manager subcommand '%s' (add, reset-pin, list).",
+                               words[1]);
+        used = 2;
     } else {
         cmd = find_command(NULL, words[0]);
         if (!cmd)
             return usage_error(NULL, "unknown command '%s'.", words[0]);
     }
     rq->cmd = cmd;
-    if (nwords - used != cmd->positionals)
+    int optional_missing = cmd->id == C_RETRO && nwords == used; /* the prefill */
+    if (!optional_missing && nwords - used != cmd->positionals)
         return usage_error(cmd, "%s %s.", nwords - used < cmd->positionals ?
                                               "missing arguments for" : "too many arguments for",
                            cmd->name);
@@ -473,6 +503,10 @@ static int parse_command_line(int argc, char **argv, request *rq)
     if (cmd->id == C_BULK_ADJUST &&
         !!(rq->given & O_ALL) == !!(rq->given & O_MEMBERS_FILE))
         return usage_error(cmd, "bulk-adjust takes either --members-file FILE or --all.");
+    if (rq->role && strcmp(rq->role, "manager") != 0 && strcmp(rq->role, "cashier") != 0)
+        return usage_error(cmd, "--role is manager or cashier, not '%s'.", rq->role);
+    if (rq->staff && (!*rq->staff || strlen(rq->staff) > 64))
+        return usage_error(cmd, "--staff takes an id of 1 to 64 characters.");
     return 0;
 }
 
@@ -554,7 +588,9 @@ static void print_table(const char *const *headers, size_t ncols, const char *co
  * losing the field. */
 static json_t *jstr(const char *s)
 {
-    json_t *j = json_string(s ? s : "");
+    if (!s)
+        s = "";
+    json_t *j = json_string(s);
     if (j)
         return j;
     char *copy = strdup(s);
@@ -1175,6 +1211,216 @@ static int cmd_verify(cli *c)
     return 0;
 }
 
+/* ------------------------------------------------------------- managers */
+
+/* Reads a new PIN for manager `id`: twice with echo off on a terminal,
+ * one line from stdin otherwise. Prompts go to stderr. */
+static int read_pin(cli *c, const char *id, char *pin, size_t cap)
+{
+    tp_forms_io io;
+    tp_forms_io_init(&io, stdin, stderr, 0);
+    char err[160];
+    if (tp_forms_read_new_pin(&io, id, pin, cap, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "tillpoints: %s\n", err);
+    if (c->doc) {
+        jset(c->doc, "ok", json_false());
+        jset(c->doc, "error", jstr(err));
+    }
+    return EXIT_REFUSED;
+}
+
+static int cmd_manager_add(cli *c)
+{
+    char pin[TP_FIELD_VALUE_MAX + 1];
+    int rc = read_pin(c, c->rq.pos[0], pin, sizeof pin);
+    if (rc != 0)
+        return rc;
+    tp_message msg;
+    tp_status st = c->ad->manager_add(c->p, c->rq.pos[0], c->rq.name, pin, c->rq.staff, &msg);
+    explicit_bzero(pin, sizeof pin);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    if (c->doc) {
+        jset(c->doc, "manager", jstr(c->rq.pos[0]));
+        jset(c->doc, "name", jstr(c->rq.name));
+        return 0;
+    }
+    printf("Manager %s (%s) added.\n", c->rq.pos[0], c->rq.name);
+    return 0;
+}
+
+static int cmd_manager_reset_pin(cli *c)
+{
+    char pin[TP_FIELD_VALUE_MAX + 1];
+    int rc = read_pin(c, c->rq.pos[0], pin, sizeof pin);
+    if (rc != 0)
+        return rc;
+    tp_message msg;
+    tp_status st = c->ad->manager_reset_pin(c->p, c->rq.pos[0], pin, c->rq.staff, &msg);
+    explicit_bzero(pin, sizeof pin);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    if (c->doc) {
+        jset(c->doc, "manager", jstr(c->rq.pos[0]));
+        return 0;
+    }
+    printf("The PIN of manager %s was changed; failures and any lockout are cleared.\n",
+           c->rq.pos[0]);
+    return 0;
+}
+
+static int cmd_manager_list(cli *c)
+{
+    size_t cap = 64, n = 0;
+    tp_manager_info *rows = NULL;
+    tp_message msg;
+    for (;;) {
+        tp_manager_info *grown = realloc(rows, cap * sizeof *rows);
+        if (!grown) {
+            free(rows);
+            fprintf(stderr, "tillpoints: out of memory.\n");
+            return EXIT_REFUSED;
+        }
+        rows = grown;
+        memset(rows, 0, cap * sizeof *rows);
+        tp_status st = c->ad->manager_list(c->p, rows, cap, &n, &msg);
+        if (st != TP_OK) {
+            free(rows);
+            return refused(c, st, &msg);
+        }
+        if (n <= cap || cap >= 65536)
+            break;
+        cap = n;
+    }
+    if (n > cap)
+        n = cap;
+    if (c->doc) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++) {
+            char when[32];
+            json_t *o = json_object();
+            jset(o, "id", jstr(rows[i].id));
+            jset(o, "name", jstr(rows[i].name));
+            jset(o, "failures", jint(rows[i].failures));
+            if (rows[i].locked_until_ms) {
+                format_time(when, sizeof when, rows[i].locked_until_ms, 1);
+                jset(o, "locked_until_ms", jint(rows[i].locked_until_ms));
+                jset(o, "locked_until", jstr(when));
+            } else {
+                jset(o, "locked_until_ms", json_null());
+                jset(o, "locked_until", json_null());
+            }
+            format_time(when, sizeof when, rows[i].created_ms, 1);
+            jset(o, "created", jstr(when));
+            json_array_append_new(arr, o);
+        }
+        jset(c->doc, "managers", arr);
+        free(rows);
+        return 0;
+    }
+    if (n == 0) {
+        printf("No managers yet; add one with: tillpoints manager add ID --name N --staff S\n");
+        free(rows);
+        return 0;
+    }
+    static const char *const headers[] = {"id", "name", "failures", "locked until"};
+    const char **cells = calloc(n * 4, sizeof *cells);
+    char (*fails)[16] = calloc(n, sizeof *fails);
+    char (*locked)[32] = calloc(n, sizeof *locked);
+    if (!cells || !fails || !locked) {
+        fprintf(stderr, "tillpoints: out of memory.\n");
+        free(cells);
+        free(fails);
+        free(locked);
+        free(rows);
+        return EXIT_REFUSED;
+    }
+    for (size_t i = 0; i < n; i++) {
+        snprintf(fails[i], sizeof fails[i], "%d", rows[i].failures);
+        if (rows[i].locked_until_ms)
+            format_time(locked[i], sizeof locked[i], rows[i].locked_until_ms, 0);
+        else
+            snprintf(locked[i], sizeof locked[i], "-");
+        const char **row = &cells[i * 4];
+        row[0] = rows[i].id;
+        row[1] = rows[i].name;
+        row[2] = fails[i];
+        row[3] = locked[i];
+    }
+    print_table(headers, 4, cells, n);
+    printf("%zu manager%s; times in UTC.\n", n, n == 1 ? "" : "s");
+    free(cells);
+    free(fails);
+    free(locked);
+    free(rows);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- retro */
+
+static void on_present(void *user, const tp_form *form)
+{
+    cli *c = user;
+    tp_forms_on_present(&c->forms, form);
+}
+
+static void on_dismiss(void *user, uint64_t form_id, int done, const char *result)
+{
+    cli *c = user;
+    tp_forms_on_dismiss(&c->forms, form_id, done, result);
+}
+
+/* The person at the terminal when --staff is not given: the login name. */
+static const char *default_staff(void)
+{
+    const struct passwd *pw = getpwuid(geteuid());
+    if (pw && pw->pw_name && *pw->pw_name && strlen(pw->pw_name) <= 64)
+        return pw->pw_name;
+    return "tillpoints-cli";
+}
+
+static int cmd_retro(cli *c)
+{
+    const request *rq = &c->rq;
+    const tp_ui_ext *ui = tp_hostlib_ui(c->h);
+    if (!ui) {
+        tp_message msg;
+        snprintf(msg.text, sizeof msg.text, "This plugin has no forms (no %s extension).",
+                 TP_EXT_UI);
+        return refused(c, TP_ERR_UNSUPPORTED, &msg);
+    }
+    tp_staff who = {.id = rq->staff ? rq->staff : default_staff(),
+                    .role = rq->role ? rq->role : "cashier"};
+    tp_forms_session_init(&c->forms);
+    uint64_t id = 0;
+    tp_message msg;
+    tp_status st = ui->open(c->p, "retro-visit", &who, rq->npos ? rq->pos[0] : NULL, &id, &msg);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    c->forms.form_id = id;
+    /* With --json the forms go to stderr: stdout is the answer only. */
+    tp_forms_io io;
+    tp_forms_io_init(&io, stdin, c->doc ? stderr : stdout, 0);
+    io.echo = !io.tty;
+    tp_forms_driver d = {.plugin = c->p, .ui = ui, .wait = tp_forms_wait_hostlib,
+                         .user = c->h, .timeout_ms = FORM_WAIT_MS};
+    tp_forms_end end = tp_forms_run(&c->forms, &d, &io);
+    const char *result = c->forms.result[0] ? c->forms.result : "Closed.";
+    if (c->doc) {
+        jset(c->doc, "ok", json_boolean(end == TP_FORMS_DONE));
+        jset(c->doc, "done", json_boolean(end == TP_FORMS_DONE));
+        jset(c->doc, "result", jstr(result));
+    } else if (end == TP_FORMS_DONE) {
+        printf("%s\n", result);
+    } else {
+        fflush(stdout);
+        fprintf(stderr, "tillpoints: %s\n", result);
+    }
+    tp_forms_session_reset(&c->forms);
+    return end == TP_FORMS_DONE ? 0 : EXIT_REFUSED;
+}
+
 static int run(cli *c)
 {
     switch (c->rq.cmd->id) {
@@ -1190,6 +1436,10 @@ static int run(cli *c)
     case C_IMPORT: return cmd_import(c);
     case C_EXPORT: return cmd_export(c);
     case C_VERIFY: return cmd_verify(c);
+    case C_RETRO: return cmd_retro(c);
+    case C_MANAGER_ADD: return cmd_manager_add(c);
+    case C_MANAGER_RESET_PIN: return cmd_manager_reset_pin(c);
+    case C_MANAGER_LIST: return cmd_manager_list(c);
     case C_NONE: break;
     }
     return EXIT_USAGE;
@@ -1203,7 +1453,8 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc < 0 ? 0 : rc;
 
-    tp_hostlib_options opt = {.host_name = "tillpoints", .plugin_path = c.rq.plugin};
+    tp_hostlib_options opt = {.host_name = "tillpoints", .plugin_path = c.rq.plugin,
+                              .on_present = on_present, .on_dismiss = on_dismiss, .user = &c};
     opt.config_path = c.rq.config;
     if (!opt.config_path && access(DEFAULT_CONFIG, F_OK) == 0)
         opt.config_path = DEFAULT_CONFIG;
@@ -1215,7 +1466,7 @@ int main(int argc, char **argv)
             return EXIT_REFUSED;
         }
         jset(c.doc, "ok", json_true());
-        jset(c.doc, "command", jstr(c.rq.cmd->group ? "member" : c.rq.cmd->name));
+        jset(c.doc, "command", jstr(c.rq.cmd->group ? c.rq.cmd->group : c.rq.cmd->name));
         if (c.rq.cmd->group)
             jset(c.doc, "subcommand", jstr(c.rq.cmd->name));
         if (c.rq.cmd->id == C_IMPORT || c.rq.cmd->id == C_VERIFY) {

@@ -26,7 +26,9 @@ struct tp_hostlib {
     const tp_plugin *plugin;
     const tp_checkout_ext *checkout;
     const tp_admin_ext *admin;
+    const tp_ui_ext *ui;
     tp_host_events_ext events;
+    tp_host_ui_ext host_ui;
     int wake[2];
 };
 
@@ -35,6 +37,8 @@ static const void *host_get_extension(const tp_host *host, const char *id)
     tp_hostlib *h = host->host_data;
     if (id && strcmp(id, TP_HOST_EXT_EVENTS) == 0)
         return &h->events;
+    if (id && strcmp(id, TP_HOST_EXT_UI) == 0 && h->opt.on_present && h->opt.on_dismiss)
+        return &h->host_ui;
     return NULL;
 }
 
@@ -62,6 +66,20 @@ static void host_on_event(const tp_host *host, const tp_event *ev)
     tp_hostlib *h = host->host_data;
     if (h->opt.on_event)
         h->opt.on_event(h->opt.user, ev);
+}
+
+static void host_present(const tp_host *host, const tp_form *form)
+{
+    tp_hostlib *h = host->host_data;
+    if (h->opt.on_present && form)
+        h->opt.on_present(h->opt.user, form);
+}
+
+static void host_dismiss(const tp_host *host, uint64_t form_id, int done, const char *result)
+{
+    tp_hostlib *h = host->host_data;
+    if (h->opt.on_dismiss)
+        h->opt.on_dismiss(h->opt.user, form_id, done, result ? result : "");
 }
 
 /* Where to find the plugin when no path is given. */
@@ -128,6 +146,8 @@ tp_hostlib *tp_hostlib_open(const tp_hostlib_options *opt, char *err, size_t err
     }
     h->entry_inited = 1;
     h->events.on_event = host_on_event;
+    h->host_ui.present = host_present;
+    h->host_ui.dismiss = host_dismiss;
     h->host.abi = claimed;
     h->host.name = opt->host_name ? opt->host_name : "tillpoints host";
     h->host.vendor = "tillpoints";
@@ -148,6 +168,7 @@ tp_hostlib *tp_hostlib_open(const tp_hostlib_options *opt, char *err, size_t err
     }
     h->checkout = h->plugin->get_extension(h->plugin, TP_EXT_CHECKOUT);
     h->admin = h->plugin->get_extension(h->plugin, TP_EXT_ADMIN);
+    h->ui = h->plugin->get_extension(h->plugin, TP_EXT_UI);
     if (!h->checkout || !h->admin) {
         snprintf(err, err_cap, "The plugin lacks the checkout or admin extension.");
         goto fail;
@@ -180,6 +201,7 @@ void tp_hostlib_close(tp_hostlib *h)
 const tp_plugin *tp_hostlib_plugin(tp_hostlib *h) { return h->plugin; }
 const tp_checkout_ext *tp_hostlib_checkout(tp_hostlib *h) { return h->checkout; }
 const tp_admin_ext *tp_hostlib_admin(tp_hostlib *h) { return h->admin; }
+const tp_ui_ext *tp_hostlib_ui(tp_hostlib *h) { return h->ui; }
 int tp_hostlib_wake_fd(tp_hostlib *h) { return h->wake[0]; }
 
 void tp_hostlib_dispatch(tp_hostlib *h)

@@ -17,11 +17,18 @@
 #include "tillpoints/ext/admin.h"
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
+#include "tillpoints/ext/ui.h"
 #include "tillpoints/tillpoints.h"
 
 typedef struct tp_hostlib tp_hostlib;
 
 typedef void (*tp_hostlib_event_fn)(void *user, const tp_event *ev);
+
+/* The host-ui extension (ext/ui.h), on the main thread like events: the
+ * form is valid for the call only (tp_forms_copy_new keeps one). */
+typedef void (*tp_hostlib_present_fn)(void *user, const tp_form *form);
+typedef void (*tp_hostlib_dismiss_fn)(void *user, uint64_t form_id, int done,
+                                      const char *result);
 
 typedef struct tp_hostlib_options {
     const char *plugin_path; /* NULL: $TILLPOINTS_PLUGIN, then beside the
@@ -32,6 +39,10 @@ typedef struct tp_hostlib_options {
     void *user;
     int verbose;             /* log level DEBUG instead of WARNING */
     tp_version abi;          /* the ABI the host claims; {0} = ours */
+    /* With on_present set, the host offers TP_HOST_EXT_UI (both must be
+     * set); without, the plugin finds no host ui and opens no forms. */
+    tp_hostlib_present_fn on_present;
+    tp_hostlib_dismiss_fn on_dismiss;
 } tp_hostlib_options;
 
 /* Loads, creates and initialises the plugin. On failure returns NULL and
@@ -44,6 +55,8 @@ void tp_hostlib_close(tp_hostlib *h);
 const tp_plugin *tp_hostlib_plugin(tp_hostlib *h);
 const tp_checkout_ext *tp_hostlib_checkout(tp_hostlib *h);
 const tp_admin_ext *tp_hostlib_admin(tp_hostlib *h);
+/* The plugin's ui extension (forms), or NULL when the plugin lacks it. */
+const tp_ui_ext *tp_hostlib_ui(tp_hostlib *h);
 
 /* The fd that becomes readable when the plugin asked for a callback. */
 int tp_hostlib_wake_fd(tp_hostlib *h);

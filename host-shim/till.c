@@ -8,6 +8,13 @@
  * the same commands from a file, echoes them, and after each command waits
  * for the plugin to settle, so that a transcript is deterministic (the
  * demo and the end-to-end tests rely on that).
+ *
+ * Forms (ext/ui.h): `retro`, `claims`, `claim` and `correct` open one of the
+ * plugin's actions for the person logged in (`login ID manager|cashier`);
+ * the plugin presents the form, forms.c prints it and asks each field, the
+ * till submits, until the plugin dismisses it. The answers come from the
+ * same line source as the commands: the next lines of the script, or the
+ * keyboard (PINs with echo off).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,12 +26,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "forms.h"
 #include "host.h"
 #include "tillpoints/ext/scanners.h"
 
 #define MAX_ARGS 16
 #define LINE_MAX_LEN 1024
 #define SETTLE_MS 10000
+#define FORM_WAIT_MS 30000 /* a silent plugin: the form is closed after this */
 
 typedef struct till {
     tp_hostlib *h;
@@ -35,6 +44,10 @@ typedef struct till {
     int failures;        /* commands refused */
     char currency[4];
     char staff[TP_STAFF_ID_MAX + 1];
+    char role[16];       /* "cashier" or "manager", for forms */
+    FILE *in;            /* the line source: the script or stdin */
+    const tp_ui_ext *ui; /* NULL when the plugin has no forms */
+    tp_forms_session forms;
     int open;
     char txn[TP_TXN_ID_MAX + 1];
     int sales;           /* counter for generated sale ids */
@@ -74,7 +87,7 @@ static void on_event(void *user, const tp_event *ev)
     case TP_EVENT_REFUND_COMMITTED: tag = ev->replayed ? "already recorded" : "refund"; break;
     case TP_EVENT_REFUND_FAILED: tag = "refund failed"; break;
     case TP_EVENT_PLUGIN_DISABLED: tag = "loyalty off"; break;
-    case TP_EVENT_STORAGE_ERROR: tag = "storage"; break;
+    case TP_EVENT_STORAGE_ERROR:
     case TP_EVENT_STORAGE_RECOVERED: tag = "storage"; break;
     case TP_EVENT_SCANNED: tag = "scanner"; break;
     case TP_EVENT_SCAN_REJECTED: tag = "scan rejected"; break;
@@ -83,6 +96,11 @@ static void on_event(void *user, const tp_event *ev)
     case TP_EVENT_SCANNER_ERROR: tag = "scanner"; break;
     }
     say("  [%s] %s", tag, ev->message);
+    /* A sale without a member: the code to print on the receipt, which
+     * later opens the retro-visit form already filled (`retro CODE`). */
+    if (ev->kind == TP_EVENT_AWARD_COMMITTED && !ev->member_code[0] && ev->receipt_code &&
+        ev->receipt_code[0])
+        say("  Receipt code for a later claim: %s", ev->receipt_code);
     /* A code from a plugin-owned scanner goes to the open sale, exactly as
      * if the cashier had typed it; scanning first opens a sale. */
     if (ev->kind == TP_EVENT_SCANNED && t->p) {
@@ -91,6 +109,18 @@ static void on_event(void *user, const tp_event *ev)
             return;
         refused(t, t->co->scan(t->p, t->txn, ev->member_code, &msg), &msg);
     }
+}
+
+static void on_present(void *user, const tp_form *form)
+{
+    till *t = user;
+    tp_forms_on_present(&t->forms, form);
+}
+
+static void on_dismiss(void *user, uint64_t form_id, int done, const char *result)
+{
+    till *t = user;
+    tp_forms_on_dismiss(&t->forms, form_id, done, result);
 }
 
 static int refused(till *t, tp_status st, const tp_message *msg)
@@ -311,6 +341,77 @@ static void cmd_member(till *t, int argc, char **argv)
     usage_error(t, "Usage: member add CODE NAME... [--phone P] [--email E] | member show CODE");
 }
 
+/* Opens `action` for the person logged in and drives its forms to the
+ * end. `preset` answers (may be NULL) fill the first form. */
+static void run_form(till *t, const char *action, const char *prefill,
+                     const tp_forms_answers *preset)
+{
+    if (!t->ui) {
+        usage_error(t, "This plugin has no forms (no " TP_EXT_UI " extension).");
+        return;
+    }
+    if (!t->staff[0]) {
+        usage_error(t, "Log in first: login ID manager|cashier (or staff ID for a cashier).");
+        return;
+    }
+    tp_forms_session_reset(&t->forms);
+    if (preset)
+        tp_forms_answers_copy(&t->forms.preset, preset);
+    tp_staff who = {.id = t->staff, .role = t->role};
+    uint64_t id = 0;
+    tp_message msg;
+    tp_status st = t->ui->open(t->p, action, &who, prefill, &id, &msg);
+    if (refused(t, st, &msg))
+        return;
+    t->forms.form_id = id;
+    tp_forms_io io;
+    tp_forms_io_init(&io, t->in, stdout, t->script || !isatty(fileno(t->in)));
+    tp_forms_driver d = {.plugin = t->p, .ui = t->ui, .wait = tp_forms_wait_hostlib,
+                         .user = t->h, .timeout_ms = FORM_WAIT_MS};
+    tp_forms_end end = tp_forms_run(&t->forms, &d, &io);
+    if (end == TP_FORMS_FAILED)
+        t->failures++;
+    say("  [%s] %s", end == TP_FORMS_DONE ? "done" : "not done",
+        t->forms.result[0] ? t->forms.result : "Closed.");
+    tp_forms_session_reset(&t->forms);
+}
+
+static void cmd_claim(till *t, int argc, char **argv)
+{
+    tp_forms_answers preset;
+    memset(&preset, 0, sizeof preset);
+    for (int a = 2; a < argc; a++) {
+        const char *field = strcmp(argv[a], "--phone") == 0   ? "phone"
+                            : strcmp(argv[a], "--email") == 0 ? "email"
+                                                              : NULL;
+        if (!field || a + 1 >= argc) {
+            usage_error(t, "Usage: claim RECEIPT [--phone P] [--email E]");
+            return;
+        }
+        if (tp_forms_answers_set(&preset, field, argv[++a]) != 0) {
+            usage_error(t, "The contact is too long.");
+            return;
+        }
+    }
+    run_form(t, "missed-scan-claim", argv[1], &preset);
+}
+
+static void cmd_login(till *t, int argc, char **argv)
+{
+    if (argc != 3 || (strcmp(argv[2], "manager") != 0 && strcmp(argv[2], "cashier") != 0)) {
+        usage_error(t, "Usage: login ID manager|cashier");
+        return;
+    }
+    if (strlen(argv[1]) > TP_STAFF_ID_MAX) {
+        usage_error(t, "The staff id is too long.");
+        return;
+    }
+    snprintf(t->staff, sizeof t->staff, "%s", argv[1]);
+    snprintf(t->role, sizeof t->role, "%s", argv[2]);
+    say("  %s %s logged in.", strcmp(t->role, "manager") == 0 ? "Manager" : "Cashier",
+        t->staff);
+}
+
 static void help(void)
 {
     say("Commands:\n"
@@ -325,6 +426,12 @@ static void help(void)
         "  member add CODE NAME... [--phone P] [--email E]\n"
         "  member show CODE\n"
         "  scanners                     the plugin's scanners and their state\n"
+        "  login ID manager|cashier     who is at the till (for the forms below)\n"
+        "  retro [RECEIPT-CODE|NUMBER]  credit a missed visit after the fact\n"
+        "  claims                       the queue of missed-scan claims\n"
+        "  claim RECEIPT [--phone P] [--email E]  the customer will claim later\n"
+        "  correct                      move a credit to the right customer\n"
+        "  (in a form: Enter keeps [the value], a number picks, :cancel cancels)\n"
         "  wait                         wait for the plugin to catch up\n"
         "  quit");
 }
@@ -385,7 +492,18 @@ static int run_command(till *t, char *line)
             begin_sale(t, argc > 1 ? argv[1] : NULL);
     } else if (strcmp(c, "staff") == 0 && argc == 2) {
         snprintf(t->staff, sizeof t->staff, "%s", argv[1]);
+        snprintf(t->role, sizeof t->role, "cashier");
         say("  Staff %s.", t->staff);
+    } else if (strcmp(c, "login") == 0) {
+        cmd_login(t, argc, argv);
+    } else if (strcmp(c, "retro") == 0 && argc <= 2) {
+        run_form(t, "retro-visit", argc > 1 ? argv[1] : NULL, NULL);
+    } else if (strcmp(c, "claims") == 0 && argc == 1) {
+        run_form(t, "missed-scan-queue", NULL, NULL);
+    } else if (strcmp(c, "claim") == 0 && argc >= 2) {
+        cmd_claim(t, argc, argv);
+    } else if (strcmp(c, "correct") == 0 && argc == 1) {
+        run_form(t, "correct-credit", NULL, NULL);
     } else if (strcmp(c, "scan") == 0 && argc == 2) {
         if (!t->open && begin_sale(t, NULL) != 0)
             return 0;
@@ -475,7 +593,8 @@ int main(int argc, char **argv)
         {"script", required_argument, NULL, 's'}, {"currency", required_argument, NULL, 'C'},
         {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    tp_hostlib_options opt = {.host_name = "tillpoints-till", .on_event = on_event};
+    tp_hostlib_options opt = {.host_name = "tillpoints-till", .on_event = on_event,
+                              .on_present = on_present, .on_dismiss = on_dismiss};
     const char *script = NULL, *currency = "EUR";
     int c;
     while ((c = getopt_long(argc, argv, "p:c:s:C:vh", longopts, NULL)) != -1) {
@@ -499,6 +618,7 @@ int main(int argc, char **argv)
     memset(&t, 0, sizeof t);
     opt.user = &t;
     snprintf(t.currency, sizeof t.currency, "%s", currency);
+    snprintf(t.role, sizeof t.role, "cashier");
     t.lines = calloc(TP_LINES_MAX, sizeof *t.lines);
     t.skus = calloc(TP_LINES_MAX, sizeof *t.skus);
     t.cats = calloc(TP_LINES_MAX, sizeof *t.cats);
@@ -520,7 +640,9 @@ int main(int argc, char **argv)
     t.p = tp_hostlib_plugin(t.h);
     t.co = tp_hostlib_checkout(t.h);
     t.ad = tp_hostlib_admin(t.h);
+    t.ui = tp_hostlib_ui(t.h);
     t.script = script != NULL;
+    t.in = script ? f : stdin;
     if (script)
         run_script(&t, f);
     else
@@ -530,6 +652,7 @@ int main(int argc, char **argv)
         t.co->cancel(t.p, t.txn, &msg);
     tp_hostlib_settle(t.h, SETTLE_MS, &msg);
     tp_hostlib_close(t.h);
+    tp_forms_session_reset(&t.forms);
     rc = t.failures ? 1 : 0;
 out:
     if (f && f != stdin)

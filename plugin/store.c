@@ -234,12 +234,16 @@ const char *tp_store_errmsg(tp_store *s)
 }
 
 /* Creates the file 0600 before SQLite sees it: SQLite would otherwise
- * create it with the process umask, readable by others. */
+ * create it with the process umask, readable by others. Only when it does
+ * not exist yet: open()+close() on a database another connection of this
+ * process holds would drop that connection's POSIX locks (closing any fd
+ * of a file releases all of the process's locks on it), and a second
+ * process could then checkpoint and delete the WAL under our feet. */
 static int create_private(const char *path)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
-        return -1;
+        return errno == EEXIST ? 0 : -1;
     close(fd);
     return 0;
 }

@@ -335,6 +335,40 @@ static void live_scan_gets_the_campaign_bonus(void **state)
     tu_stop(h, 1);
 }
 
+static int64_t count_from_another_process(tu_host *h)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s/test.db' 'SELECT count(*) FROM receipts'", h->dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    long long n = -1;
+    if (fscanf(p, "%lld", &n) != 1)
+        n = -1;
+    pclose(p);
+    return n;
+}
+
+/* Regression: the store once opened and closed the database file for each
+ * connection, which dropped this process's POSIX locks; another process
+ * closing the database then deleted the WAL the plugin was still writing,
+ * and later commits became invisible (and lost at a crash). */
+static void another_process_reading_the_database_never_loses_our_writes(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    tp_message msg;
+    assert_int_equal(tu_sale(h, "W-1", NULL, 100, &msg), TP_OK);
+    tu_settle(h);
+    assert_int_equal(count_from_another_process(h), 1);
+    assert_int_equal(tu_sale(h, "W-2", NULL, 100, &msg), TP_OK);
+    tu_settle(h);
+    char wal[320];
+    snprintf(wal, sizeof wal, "%s/test.db-wal", h->dir);
+    assert_int_equal(access(wal, F_OK), 0);
+    assert_int_equal(count_from_another_process(h), 2);
+    tu_stop(h, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,6 +385,7 @@ int main(void)
         cmocka_unit_test(acknowledged_awards_survive_destroy_and_restart),
         cmocka_unit_test(visits_program_stamps_once_per_period),
         cmocka_unit_test(live_scan_gets_the_campaign_bonus),
+        cmocka_unit_test(another_process_reading_the_database_never_loses_our_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,189 @@
+#!/bin/sh
+# End-to-end, the way a manager uses it: the reference till runs
+# interactively on a real terminal (a tmux pane), keys are typed into it
+# with send-keys and the screen is read back with capture-pane. A sale
+# without a member, then the retroactive-visit form (DESIGN §6): as a
+# manager (find the customer by phone, pick the receipt from the list,
+# give a reason), then as a cashier who needs a manager's PIN (a wrong PIN
+# shows the error on the form, the right one credits). Every credit is
+# checked on screen and again in the SQLite file with sqlite3.
+#
+# Waits are bounded polls of the screen; the tmux server is private (its
+# own socket) and is killed on every exit path.
+set -eu
+B="${BUILD:-build}"
+case $B in /*) ;; *) B="$(pwd)/$B" ;; esac
+TILL="$B/tillpoints-till"
+CLI="$B/tillpoints"
+work=$(mktemp -d /tmp/tillpoints-e2e-retro-XXXXXX)
+sock="tp-e2e-retro-$$"
+S=till
+T() { tmux -L "$sock" -f /dev/null "$@"; }
+cleanup() {
+    T kill-server 2>/dev/null || true
+    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$sock"
+    [ -n "${E2E_KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+passed=0
+failed=0
+check() { # name, condition...
+    name=$1; shift
+    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name"; fi
+}
+q() { sqlite3 "$work/r.db" "$1"; }
+summary() {
+    echo "e2e_retro_tmux: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}
+
+MGR_PIN=97531
+WRONG_PIN=86420
+
+cat > "$work/tp.conf" <<CONF
+[store]
+location = shop-7
+terminal = till-3
+database = r.db
+[program]
+points_per_unit = 2
+unit_minor = 100
+CONF
+
+# The manager who approves a cashier's credit, with a PIN from stdin.
+printf '%s\n' "$MGR_PIN" | "$CLI" --plugin "$B/tillpoints.so" --config "$work/tp.conf" \
+    manager add mgr-1 --name "Mia Manager" --staff owner > "$work/mgr.out" 2>&1 ||
+    { cat "$work/mgr.out"; echo "FAIL: manager add"; failed=1; summary; }
+
+# ---------------------------------------------------------------- helpers
+W=$S # the window typed into and read
+screen() { T capture-pane -p -J -S -2000 -t "$W" 2>/dev/null || true; }
+count() { screen | grep -cF -- "$1" || true; }
+# wait_more TEXT BEFORE [SECONDS]: until TEXT is on screen more than BEFORE times.
+wait_more() {
+    i=0
+    lim=$(( ${3:-15} * 10 ))
+    while [ "$i" -lt "$lim" ]; do
+        [ "$(count "$1")" -gt "$2" ] && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo "timed out waiting for: $1"
+    screen | tail -25 | sed 's/^/    | /'
+    return 1
+}
+type_line() { # LINE (may be empty: just Enter)
+    [ -z "$1" ] || T send-keys -t "$W" -l -- "$1"
+    T send-keys -t "$W" Enter
+}
+# step NAME LINE EXPECT: types LINE, then waits for a new EXPECT on screen.
+# A step that times out ends the run (the rest would only cascade).
+step() {
+    n0=$(count "$3")
+    type_line "$2"
+    if wait_more "$3" "$n0"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL: $1"
+        summary
+        exit 1
+    fi
+}
+# The list number of receipt $1 in the last list on screen.
+entry_of() {
+    screen | sed -n "s/^ *[*]\{0,1\} *\([0-9][0-9]*\)) $1 - .*/\1/p" | tail -1
+}
+
+# ------------------------------------------------------------- the till
+T new-session -d -s "$S" -x 220 -y 50 \
+    "cd '$work' && '$TILL' --config '$work/tp.conf'; echo \$? > '$work/till.rc'; sleep 600"
+T set-option -t "$S" history-limit 5000 >/dev/null
+wait_more "Type help for commands." 0 15 || { failed=$((failed + 1)); summary; exit 1; }
+
+# 1. A sale without a member; the till prints the receipt's claim code.
+step "item rung up" "item COFFEE 12.50" "COFFEE"
+step "paid without a member" "pay R-200" "Receipt R-200 recorded; no member was scanned."
+check "receipt code for a later claim shown" \
+    [ "$(count "Receipt code for a later claim: TPR1|shop-7|R-200|")" -ge 1 ]
+step "member added" "member add M-7 Alice Example --phone +4915100000007" "Member M-7 added"
+
+# 2. A manager credits the missed visit.
+step "manager logged in" "login mgr-1 manager" "Manager mgr-1 logged in."
+step "retro opens the form" "retro" "> Customer (phone, email, member code or name): "
+step "customer found by phone" "0151 00000007" "> Receipt number, or scan the receipt's code: "
+check "the customer is shown masked" [ "$(count "Customer: Alice Example (M-7) - +49*******0007")" -ge 1 ]
+step "receipt typed empty, list next" "" "> Or pick one of this store's recent receipts"
+n=$(entry_of R-200)
+check "R-200 is in the list of recent receipts" [ -n "$n" ]
+step "receipt picked by its number" "${n:-1}" "> Amount on the receipt"
+step "approval form" "" "> Reason (kept in the activity log): "
+check "the form shows 25 points from the journal" [ "$(count "Points it will earn: 25")" -ge 1 ]
+check "the form's submit label" [ "$(count "then: Credit 25 points")" -ge 1 ]
+step "credited" "forgot to scan" "[done] Credited 25 points to Alice Example (M-7)"
+check "ledger: retro credit of 25 for R-200" \
+    [ "$(q "SELECT l.points||'|'||l.staff||'|'||l.reason FROM ledger l JOIN members m ON m.id=l.member_id WHERE m.code='M-7' AND l.kind='retro' AND l.receipt='R-200'")" = "25|mgr-1|forgot to scan" ]
+check "audit: approved by mgr-1 with the reason" \
+    [ "$(q "SELECT approver||'|'||points||'|'||reason FROM audit WHERE action='retro.credit' AND receipt='R-200'")" = "mgr-1|25|forgot to scan" ]
+step "balance 25" "member show M-7" "M-7  Alice Example  balance 25 points"
+
+# 3. A cashier: the approval needs a manager's id and PIN.
+step "second sale" "item TEA 4.00" "TEA"
+step "paid without a member" "pay R-201" "Receipt R-201 recorded; no member was scanned."
+step "cashier logged in" "login cash-1 cashier" "Cashier cash-1 logged in."
+step "retro with the receipt number" "retro R-201" "Receipt R-201 will be credited; find the customer."
+step "customer by member code" "M-7" "> Reason (kept in the activity log): "
+check "the form shows 8 points" [ "$(count "Points it will earn: 8")" -ge 1 ]
+step "reason" "customer forgot the app" "> Approving manager's id: "
+step "approver" "mgr-1" "> Manager PIN: "
+step "a wrong PIN shows the error on the form" "$WRONG_PIN" "! Wrong PIN for manager mgr-1"
+check "nothing credited after the wrong PIN" \
+    [ "$(q "SELECT count(*) FROM ledger WHERE receipt='R-201'")" = 0 ]
+check "the failure is counted" \
+    [ "$(q "SELECT count(*) FROM audit WHERE action='pin.failure' AND approver='mgr-1'")" = 1 ]
+step "reason kept (Enter)" "" "> Approving manager's id [mgr-1]: "
+step "approver kept (Enter)" "" "> Manager PIN: "
+step "the right PIN credits" "$MGR_PIN" "[done] Credited 8 points to Alice Example (M-7)"
+check "PINs never appear on screen" [ "$(count "$MGR_PIN")" = 0 ] && [ "$(count "$WRONG_PIN")" = 0 ]
+check "ledger: retro credit of 8 by the cashier" \
+    [ "$(q "SELECT l.points||'|'||l.staff||'|'||l.reason FROM ledger l WHERE l.kind='retro' AND l.receipt='R-201'")" = "8|cash-1|customer forgot the app" ]
+check "audit: approved by mgr-1" \
+    [ "$(q "SELECT actor||'|'||approver FROM audit WHERE action='retro.credit' AND receipt='R-201'")" = "cash-1|mgr-1" ]
+step "balance 33" "member show M-7" "M-7  Alice Example  balance 33 points"
+
+# 4. :cancel leaves nothing behind; the till exits cleanly.
+step "cancel a form" "retro" "> Customer (phone, email, member code or name): "
+step "cancelled" ":cancel" "[not done] Cancelled; nothing was changed."
+type_line "quit"
+i=0
+while [ ! -s "$work/till.rc" ] && [ "$i" -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+check "till exited 0" [ "$(cat "$work/till.rc" 2>/dev/null)" = 0 ]
+check "two retro credits, nothing else" [ "$(q "SELECT count(*) FROM ledger WHERE kind='retro'")" = 2 ]
+check "manager's failures were cleared by the right PIN" \
+    [ "$(q "SELECT failures FROM managers WHERE id='mgr-1'")" = 0 ]
+check "integrity" [ "$(q "PRAGMA integrity_check")" = ok ]
+
+# 5. The CLI on a terminal asks a new manager's PIN twice, echo off.
+cli_window() { # NAME: runs `tillpoints manager add mgr-2` in a new window
+    T new-window -t "$S" -n "$1" \
+        "'$CLI' --plugin '$B/tillpoints.so' --config '$work/tp.conf' manager add mgr-2 \
+         --name 'Max Manager' --staff owner; echo \$? > '$work/$1.rc'; sleep 600"
+    W="$S:$1"
+    wait_more "New PIN for mgr-2: " 0 15 || { failed=$((failed + 1)); summary; exit 1; }
+}
+wait_rc() { i=0; while [ ! -s "$work/$1.rc" ] && [ "$i" -lt 150 ]; do sleep 0.1; i=$((i + 1)); done; cat "$work/$1.rc" 2>/dev/null; }
+cli_window cli1
+step "CLI asks the PIN again" "24680" "The same PIN again: "
+step "different PINs are refused" "24689" "The two PINs differ; nothing was changed."
+check "mismatch: exit 1" [ "$(wait_rc cli1)" = 1 ]
+cli_window cli2
+step "CLI asks the PIN again" "24680" "The same PIN again: "
+step "the manager is added" "24680" "Manager mgr-2 (Max Manager) added."
+check "added: exit 0" [ "$(wait_rc cli2)" = 0 ]
+check "the new PIN never appears on screen" [ "$(count 24680)" = 0 ] && [ "$(count 24689)" = 0 ]
+check "two managers" [ "$(q "SELECT count(*) FROM managers")" = 2 ]
+check "the PIN is stored as an Argon2id hash" \
+    [ "$(q "SELECT substr(pin_hash, 1, 9) FROM managers WHERE id='mgr-2'")" = "\$argon2id" ]
+
+summary
