@@ -5,6 +5,8 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 TRIPLET  := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 LIBDIR   ?= $(PREFIX)/lib/$(TRIPLET)
+MANDIR   ?= $(PREFIX)/share/man
+VERSION  := $(shell head -n 1 packaging/deb/changelog | cut -d ' ' -f 2 | tr -d '()')
 BUILD    ?= build
 SAN      ?=
 
@@ -40,7 +42,7 @@ HEADERS    := $(wildcard include/tillpoints/*.h include/tillpoints/ext/*.h)
 PROGRAMS := $(BUILD)/tillpoints.so $(BUILD)/tillpoints-till $(BUILD)/tillpoints-shim \
             $(BUILD)/tillpoints
 
-.PHONY: all check check-run demo deps install uninstall clean help fuzz fuzz-check bench bench-smoke
+.PHONY: all check check-run demo deps install uninstall clean help fuzz fuzz-check bench bench-smoke deb
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) ## build the plugin and the reference till
@@ -120,6 +122,7 @@ check-run: $(PROGRAMS) $(TESTS) $(SEAM) $(BUILD)/headers.ok
 	BUILD=$(BUILD) TP_SERIAL_SEAM=$(SEAM) sh tests/e2e_scanner_till.sh
 	BUILD=$(BUILD) python3 tests/e2e_shim.py
 	BUILD=$(BUILD) sh tests/e2e_retro_tmux.sh
+	[ "$(SAN)" = 1 ] || sh tests/package_test.sh
 
 # libFuzzer targets: one per parser, each with a seed corpus in
 # tests/fuzz/corpus/<name>/. check replays the corpus and fuzzes briefly;
@@ -196,12 +199,25 @@ install: all ## install under $(DESTDIR)$(PREFIX)
 	install -m 0755 $(BUILD)/tillpoints $(DESTDIR)$(PREFIX)/bin/tillpoints
 	install -m 0644 include/tillpoints/*.h $(DESTDIR)$(PREFIX)/include/tillpoints/
 	install -m 0644 include/tillpoints/ext/*.h $(DESTDIR)$(PREFIX)/include/tillpoints/ext/
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(MANDIR)/man8
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	  packaging/tillpoints.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/tillpoints.pc
+	install -m 0644 packaging/man/tillpoints.1 packaging/man/tillpoints-till.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 packaging/man/tillpoints.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 packaging/man/tillpoints-shim.8 $(DESTDIR)$(MANDIR)/man8/
 
 uninstall: ## remove what install put there
 	rm -f $(DESTDIR)$(LIBDIR)/tillpoints/tillpoints.so $(DESTDIR)$(PREFIX)/bin/tillpoints-till \
 	  $(DESTDIR)$(PREFIX)/bin/tillpoints-shim $(DESTDIR)$(PREFIX)/bin/tillpoints
 	rm -rf $(DESTDIR)$(PREFIX)/include/tillpoints
+	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/tillpoints.pc $(DESTDIR)$(MANDIR)/man1/tillpoints.1 \
+	  $(DESTDIR)$(MANDIR)/man1/tillpoints-till.1 $(DESTDIR)$(MANDIR)/man5/tillpoints.conf.5 \
+	  $(DESTDIR)$(MANDIR)/man8/tillpoints-shim.8
 	-rmdir $(DESTDIR)$(LIBDIR)/tillpoints
+
+deb: ## build the Debian packages tillpoints and tillpoints-dev into build/deb
+	sh packaging/build-deb.sh
 
 clean: ## remove build outputs
 	rm -rf build

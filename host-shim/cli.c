@@ -34,7 +34,7 @@
 #include "forms.h"
 #include "host.h"
 
-#define DEFAULT_CONFIG "/etc/tillpoints/tillpoints.conf"
+#define DEFAULT_CONFIG TP_HOSTLIB_DEFAULT_CONFIG
 #define ACTIVITY_LIMIT_DEFAULT 20
 #define ACTIVITY_LIMIT_MAX 1000 /* the admin ABI's bound on one page */
 #define FIND_MAX 50             /* matches shown by `member find` */
@@ -1456,8 +1456,7 @@ int main(int argc, char **argv)
     tp_hostlib_options opt = {.host_name = "tillpoints", .plugin_path = c.rq.plugin,
                               .on_present = on_present, .on_dismiss = on_dismiss, .user = &c};
     opt.config_path = c.rq.config;
-    if (!opt.config_path && access(DEFAULT_CONFIG, F_OK) == 0)
-        opt.config_path = DEFAULT_CONFIG;
+    opt.config_path = tp_hostlib_config_path(opt.config_path);
 
     if (c.rq.json) {
         c.doc = json_object();

@@ -219,6 +219,13 @@ tp_status tp_hostlib_settle(tp_hostlib *h, int64_t timeout_ms, tp_message *msg)
     return st;
 }
 
+const char *tp_hostlib_config_path(const char *given)
+{
+    if (given)
+        return given;
+    return access(TP_HOSTLIB_DEFAULT_CONFIG, F_OK) == 0 ? TP_HOSTLIB_DEFAULT_CONFIG : NULL;
+}
+
 const char *tp_hostlib_status_name(tp_status st)
 {
     switch (st) {

@@ -68,6 +68,13 @@ void tp_hostlib_dispatch(tp_hostlib *h);
  * flush), then delivers the resulting events. */
 tp_status tp_hostlib_settle(tp_hostlib *h, int64_t timeout_ms, tp_message *msg);
 
+/* The installed configuration file every host uses when none is given. */
+#define TP_HOSTLIB_DEFAULT_CONFIG "/etc/tillpoints/tillpoints.conf"
+
+/* `given` when not NULL, else the default config when it exists, else NULL
+ * (the plugin's built-in defaults). */
+const char *tp_hostlib_config_path(const char *given);
+
 /* The human name of a status, e.g. "not found". */
 const char *tp_hostlib_status_name(tp_status st);
 

@@ -433,6 +433,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    opt.config_path = tp_hostlib_config_path(opt.config_path);
 
     static shim s; /* static: the 64 KiB read buffer stays off the stack */
     s.in_fd = s.out_fd = s.listen_fd = s.sig_fd = -1;

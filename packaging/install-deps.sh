@@ -4,7 +4,8 @@
 set -eu
 PKGS="gcc g++ make pkg-config sqlite3 libsqlite3-dev libinih-dev libsodium-dev libcmocka-dev \
 libjansson-dev libcsv-dev libpng-dev libserialport-dev libzbar-dev libevdev-dev libpq-dev \
-valgrind clang cppcheck binutils python3 tmux socat qrencode zint umockdev bsdutils"
+valgrind clang cppcheck binutils python3 tmux socat qrencode zint umockdev bsdutils \
+lintian dpkg-dev man-db udev libpq-dev postgresql"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

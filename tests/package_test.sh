@@ -1,0 +1,285 @@
+#!/bin/sh
+# package_test.sh — the Debian packages, as an integrator gets them:
+#
+#   1. builds tillpoints and tillpoints-dev (packaging/build-deb.sh) and runs
+#      lintian on them: any error or warning that is not overridden fails;
+#   2. installs them with dpkg -i (their dependencies come from
+#      packaging/install-deps.sh; nothing is fetched) and checks what the
+#      maintainer scripts made: the tillpoints system user, /var/lib/tillpoints
+#      (0750, tillpoints), the config (a conffile, 0640 root:tillpoints);
+#   3. runs the INSTALLED programs on the installed plugin and the packaged
+#      config (database /var/lib/tillpoints/tillpoints.db), as the tillpoints
+#      user: the `tillpoints` CLI, `tillpoints-shim` over stdio (hello and one
+#      checkout), and the example host docs/example_host.c built against the
+#      installed header and pkg-config file;
+#   4. reinstalls over itself (a locally changed conffile is kept), removes
+#      (config and database stay), then purges, and lists what is left under
+#      /usr/lib/<triplet>/tillpoints, /etc/tillpoints, /var/lib/tillpoints and
+#      /usr/include/tillpoints: nothing. The tillpoints system user is kept
+#      by the purge, as Debian recommends (a reused uid would own the old
+#      files); this test deletes it again only when it created it.
+#
+# It must run as root (make check on CI is); otherwise it says why and exits
+# 0. It refuses (fails) to run on a machine where tillpoints is installed or
+# its paths exist, and its EXIT trap purges what it installed, so that the
+# machine is left as it was found. Ends with `package_test: N passed, M failed`.
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok   - $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL - $*"; }
+check() { # check DESCRIPTION COMMAND...
+    d=$1; shift
+    if "$@"; then ok "$d"; else bad "$d"; fi
+}
+has() { printf '%s\n' "$1" | grep -q -- "$2"; } # has TEXT PATTERN
+finish() {
+    echo "package_test: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "package_test: skipped: installing packages needs root (run as root, as CI does)."
+    exit 0
+fi
+
+export LC_ALL=C.UTF-8
+unset MAKEFLAGS MFLAGS MAKELEVEL
+triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
+plugin=/usr/lib/$triplet/tillpoints/tillpoints.so
+conf=/etc/tillpoints/tillpoints.conf
+data=/var/lib/tillpoints
+as_tp() { timeout 60 runuser -u tillpoints -- "$@"; } # as the shim service runs
+installed() { dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null | grep -qv '^not-installed$'; }
+
+# ---- the machine as found ---------------------------------------------------
+for p in tillpoints tillpoints-dev; do
+    if installed "$p"; then
+        bad "package $p is already on this machine; purge it first (dpkg --purge $p): this test installs and purges its own"
+        finish; exit 1
+    fi
+done
+for d in /usr/lib/$triplet/tillpoints /usr/include/tillpoints /etc/tillpoints $data; do
+    if [ -e "$d" ]; then
+        bad "$d exists already (a make install, or data of an earlier install?); this test would replace and then delete it, so it stops"
+        finish; exit 1
+    fi
+done
+had_user=0; getent passwd tillpoints >/dev/null && had_user=1
+had_group=0; getent group tillpoints >/dev/null && had_group=1
+
+tmp=$(mktemp -d /tmp/tillpoints-package-test.XXXXXX)
+chmod 0755 "$tmp" # the tillpoints user runs the example host from here
+
+cleanup() {
+    trap '' HUP INT TERM PIPE # finish the cleanup whatever happens now
+    for p in tillpoints-dev tillpoints; do
+        if installed "$p"; then
+            dpkg --purge "$p" >"$tmp/cleanup.log" 2>&1 || cat "$tmp/cleanup.log"
+        fi
+    done
+    # The purge keeps the system user (policy); take back only what we made.
+    if [ "$had_user" -eq 0 ] && getent passwd tillpoints >/dev/null; then
+        deluser --system --quiet tillpoints >/dev/null 2>&1 || userdel tillpoints
+    fi
+    if [ "$had_group" -eq 0 ] && getent group tillpoints >/dev/null; then
+        delgroup --system --quiet tillpoints >/dev/null 2>&1 || groupdel tillpoints
+    fi
+    rm -rf "$tmp"
+}
+trap 'cleanup' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 141' PIPE
+
+# ---- build --------------------------------------------------------------------
+echo "== building the packages (packaging/build-deb.sh)"
+if ! sh "$top/packaging/build-deb.sh" "$tmp/debs" >"$tmp/build.log" 2>&1; then
+    tail -n 40 "$tmp/build.log"
+    bad "packaging/build-deb.sh builds the packages"
+    finish; exit 1
+fi
+deb=$(ls "$tmp"/debs/tillpoints_*.deb 2>/dev/null)
+devdeb=$(ls "$tmp"/debs/tillpoints-dev_*.deb 2>/dev/null)
+if [ -f "$deb" ] && [ -f "$devdeb" ]; then
+    ok "build-deb.sh built $(basename "$deb") and $(basename "$devdeb")"
+else
+    bad "build-deb.sh built both packages"; finish; exit 1
+fi
+
+# ---- lintian -------------------------------------------------------------------
+if command -v lintian >/dev/null 2>&1; then
+    # Every tag is printed (info, pedantic, experimental, overridden);
+    # errors and warnings fail.
+    lintian --fail-on error,warning --display-info --display-experimental --pedantic \
+        --show-overrides --tag-display-limit 0 "$deb" "$devdeb" >"$tmp/lintian.log" 2>&1
+    lrc=$?
+    grep -v 'running with root privileges' "$tmp/lintian.log" | sed 's/^/     lintian: /'
+    if [ "$lrc" -ne 0 ] || grep -qE '^[EW]: ' "$tmp/lintian.log"; then
+        bad "lintian: no error or warning that is not overridden"
+    else
+        ok "lintian: no error or warning that is not overridden ($(grep -c '^O: ' "$tmp/lintian.log") overridden, each with its reason in packaging/deb/*.lintian-overrides)"
+    fi
+else
+    bad "lintian is installed (packaging/install-deps.sh installs it)"
+fi
+
+# ---- install -------------------------------------------------------------------
+echo "== dpkg -i"
+if dpkg -i "$deb" "$devdeb" >"$tmp/install.log" 2>&1 && installed tillpoints && installed tillpoints-dev; then
+    ok "dpkg -i installs tillpoints and tillpoints-dev"
+else
+    sed 's/^/     /' "$tmp/install.log"
+    bad "dpkg -i installs tillpoints and tillpoints-dev (dependencies come from packaging/install-deps.sh)"
+    finish; exit 1
+fi
+
+uid=$(id -u tillpoints 2>/dev/null || echo none)
+check "postinst made the tillpoints system user (uid $uid, no login shell)" \
+    sh -c "[ \"$uid\" != none ] && [ \"$uid\" -lt 1000 ] && getent passwd tillpoints | grep -q ':/usr/sbin/nologin\$'"
+check "$data is a directory, 0750, owned tillpoints:tillpoints" \
+    sh -c "[ \"\$(stat -c '%a %U %G %F' $data)\" = '750 tillpoints tillpoints directory' ]"
+check "$conf is 0640 root:tillpoints (dpkg-statoverride) and a dpkg conffile" \
+    sh -c "[ \"\$(stat -c '%a %U %G' $conf)\" = '640 root tillpoints' ] &&
+           dpkg-query -W -f='\${Conffiles}' tillpoints | grep -q ' $conf '"
+check "the config sets database = $data/tillpoints.db" \
+    grep -qx "database = $data/tillpoints.db" "$conf"
+pcplugin=$(pkg-config --variable=plugin tillpoints 2>/dev/null)
+check "pkg-config --variable=plugin tillpoints is the installed plugin ($pcplugin)" \
+    sh -c "[ '$pcplugin' = '$plugin' ] && [ -f '$plugin' ]"
+check "pkg-config --cflags --libs tillpoints works ($(pkg-config --cflags --libs tillpoints 2>&1))" \
+    pkg-config --exists tillpoints
+check "the udev rules and the systemd unit are installed" \
+    test -f /lib/udev/rules.d/60-tillpoints-scanners.rules -a -f /lib/systemd/system/tillpoints-shim.service
+for page in "1 tillpoints" "1 tillpoints-till" "5 tillpoints.conf" "8 tillpoints-shim"; do
+    # shellcheck disable=SC2086
+    if man -w $page >/dev/null 2>&1 && [ -z "$(MANWIDTH=80 man --warnings $page 2>&1 >/dev/null)" ]; then
+        ok "man $page is installed and renders without warnings"
+    else
+        bad "man $page is installed and renders without warnings"
+    fi
+done
+if command -v udevadm >/dev/null 2>&1 && [ -e /sys/class/tty/tty ]; then
+    udevadm test --action=add /sys/class/tty/tty >"$tmp/udev.log" 2>&1
+    if grep -q '60-tillpoints-scanners.rules' "$tmp/udev.log" &&
+        ! grep -E '60-tillpoints-scanners.rules:[0-9]+ ' "$tmp/udev.log"; then
+        ok "udevadm reads 60-tillpoints-scanners.rules without a complaint"
+    else
+        bad "udevadm reads 60-tillpoints-scanners.rules without a complaint"
+    fi
+else
+    echo "note - udevadm not installed: the udev rules' syntax is not checked here"
+fi
+if command -v systemd-analyze >/dev/null 2>&1; then
+    if systemd-analyze verify /lib/systemd/system/tillpoints-shim.service >"$tmp/unit.log" 2>&1; then
+        ok "systemd-analyze verify tillpoints-shim.service"
+    else
+        sed 's/^/     /' "$tmp/unit.log"
+        bad "systemd-analyze verify tillpoints-shim.service"
+    fi
+fi
+
+# ---- the installed programs, as the tillpoints user -----------------------------
+echo "== the installed programs on $conf"
+if out=$(as_tp tillpoints member add PKG-1001 --name "Package Test" 2>&1); then
+    ok "tillpoints member add (default config $conf)"
+else
+    echo "$out" | sed 's/^/     /'; bad "tillpoints member add (default config $conf)"
+fi
+check "the database was created in $data, 0600, owned by tillpoints" \
+    sh -c "[ \"\$(stat -c '%a %U' $data/tillpoints.db 2>/dev/null)\" = '600 tillpoints' ]"
+
+printf '%s\n' \
+    '{"id":1,"method":"hello","params":{"protocol":"1.0","client":"package_test"}}' \
+    '{"id":2,"method":"checkout.begin","params":{"txn":"PKG-S1"}}' \
+    '{"id":3,"method":"checkout.scan","params":{"txn":"PKG-S1","code":"PKG-1001"}}' \
+    '{"id":4,"method":"checkout.complete","params":{"txn":"PKG-S1","receipt":{"id":"PKG-S1","currency":"EUR","lines":[{"sku":"COFFEE","amount_minor":450}]}}}' \
+    >"$tmp/shim.in"
+timeout 60 runuser -u tillpoints -- tillpoints-shim --config "$conf" <"$tmp/shim.in" >"$tmp/shim.out" 2>"$tmp/shim.err"
+rc=$?
+if [ "$rc" -eq 0 ] && grep -q '"id":1,"result":{"protocol":"1.0"' "$tmp/shim.out" &&
+    grep -q '"id":4,"result":{"txn":"PKG-S1","receipt_id":"PKG-S1","has_member":true,"eligible_minor":450,"points":4}' "$tmp/shim.out" &&
+    grep '"event":"award.committed"' "$tmp/shim.out" | grep -q '"receipt_id":"PKG-S1","member_code":"PKG-1001".*"points":4,"balance":4,'; then
+    ok "tillpoints-shim over stdio: hello, then a checkout whose award (+4) is committed"
+else
+    echo "     exit $rc"; sed 's/^/     shim: /' "$tmp/shim.out" "$tmp/shim.err"
+    bad "tillpoints-shim over stdio: hello, then a checkout whose award (+4) is committed"
+fi
+
+example=/usr/share/doc/tillpoints-dev/examples/example_host.c
+check "the installed example is docs/example_host.c" cmp -s "$example" "$top/docs/example_host.c"
+cp "$example" "$tmp/example_host.c"
+# shellcheck disable=SC2046
+if (cd "$tmp" && cc -std=c11 -Wall -Wextra -Werror -pedantic -o example_host example_host.c \
+        $(pkg-config --cflags --libs tillpoints)) >"$tmp/cc.log" 2>&1; then
+    ok "example_host.c builds against the installed header and pkg-config file alone"
+    if as_tp "$tmp/example_host" "$(pkg-config --variable=plugin tillpoints)" "$conf" PKG-1001 \
+        >"$tmp/example.out" 2>&1 && grep -q '^plugin ABI 1\.' "$tmp/example.out" &&
+        grep -q 'recorded: +7 points for PKG-1001, balance 11$' "$tmp/example.out"; then
+        sed 's/^/     example: /' "$tmp/example.out"
+        ok "the example host loads the installed plugin, checks the ABI and gets its award (+7, balance 11)"
+    else
+        sed 's/^/     example: /' "$tmp/example.out"
+        bad "the example host loads the installed plugin, checks the ABI and gets its award (+7, balance 11)"
+    fi
+else
+    sed 's/^/     /' "$tmp/cc.log"
+    bad "example_host.c builds against the installed header and pkg-config file alone"
+fi
+
+out=$(as_tp tillpoints balance PKG-1001 2>&1)
+check "tillpoints balance sees the shim's and the example's awards: $out" has "$out" '11 points'
+out=$(as_tp tillpoints --json member show PKG-1001 2>&1)
+check "tillpoints --json member show" has "$out" '"ok": *true'
+# root runs the CLI too (an administrator will): SQLite gives any file it
+# creates next to the database to the database's owner, so the shim service
+# can still open everything afterwards.
+out=$(timeout 60 tillpoints verify 2>&1)
+check "tillpoints verify as root: $out" has "$out" ', 0 problems'
+check "every file in $data still belongs to tillpoints after root used the database" \
+    sh -c "[ -z \"\$(find $data ! -user tillpoints)\" ]"
+
+# ---- reinstall, remove, purge ------------------------------------------------------
+echo "== reinstall, remove, purge"
+echo "; local change by package_test" >>"$conf"
+if dpkg -i "$deb" >"$tmp/reinstall.log" 2>&1 && grep -q 'local change by package_test' "$conf" &&
+    [ "$(stat -c '%a %G' "$conf")" = "640 tillpoints" ] && [ -f "$data/tillpoints.db" ]; then
+    ok "reinstalling keeps the changed conffile, its mode and the database"
+else
+    sed 's/^/     /' "$tmp/reinstall.log"; bad "reinstalling keeps the changed conffile, its mode and the database"
+fi
+if dpkg -r tillpoints-dev tillpoints >"$tmp/remove.log" 2>&1 && [ ! -e "$plugin" ] &&
+    [ ! -e /usr/bin/tillpoints ] && [ -f "$conf" ] && [ -f "$data/tillpoints.db" ]; then
+    ok "dpkg -r removes the programs and keeps the config and the database"
+else
+    sed 's/^/     /' "$tmp/remove.log"; bad "dpkg -r removes the programs and keeps the config and the database"
+fi
+if dpkg --purge tillpoints-dev tillpoints >"$tmp/purge.log" 2>&1 && ! installed tillpoints && ! installed tillpoints-dev; then
+    ok "dpkg --purge tillpoints-dev tillpoints"
+else
+    sed 's/^/     /' "$tmp/purge.log"; bad "dpkg --purge tillpoints-dev tillpoints"
+fi
+echo "     left behind after the purge:"
+left=0
+for d in /usr/lib/$triplet/tillpoints /etc/tillpoints $data /usr/include/tillpoints \
+    /usr/lib/$triplet/pkgconfig/tillpoints.pc /usr/share/doc/tillpoints /usr/share/doc/tillpoints-dev \
+    /usr/bin/tillpoints /usr/bin/tillpoints-shim /usr/bin/tillpoints-till \
+    /lib/systemd/system/tillpoints-shim.service /lib/udev/rules.d/60-tillpoints-scanners.rules; do
+    if [ -e "$d" ]; then
+        left=1; echo "       $d:"; find "$d" | sed 's/^/         /'
+    else
+        echo "       $d: gone"
+    fi
+done
+check "the purge leaves no file or directory of the packages" [ "$left" -eq 0 ]
+check "the purge removed the config's dpkg-statoverride" \
+    sh -c "! dpkg-statoverride --list $conf >/dev/null 2>&1"
+if getent passwd tillpoints >/dev/null; then
+    echo "     kept by policy: the system user $(getent passwd tillpoints)"
+    [ "$had_user" -eq 0 ] && echo "     (this test created it and deletes it in its cleanup)"
+fi
+
+finish
