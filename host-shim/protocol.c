@@ -32,6 +32,7 @@ struct tp_proto {
     char *buf;      /* partial input line, line_max bytes; owned */
     size_t buf_len;
     int discarding; /* skipping the rest of an over-long line */
+    uint64_t forms[16]; /* forms the session opened and not yet dismissed */
 };
 
 /* An error reply under construction. */
@@ -360,6 +361,9 @@ static const char *const event_names[] = {
     "scanner.error",
 };
 
+/* Form events are not tp_event kinds; hello lists them with the others. */
+static const char *const form_event_names[] = {"ui.present", "ui.dismiss"};
+
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* "MAJOR.MINOR", each 1..9 digits. */
@@ -394,6 +398,14 @@ static json_t *string_array(const char *const *names, size_t n)
             return NULL;
         }
     return a;
+}
+
+static int add_form_events(json_t *events)
+{
+    json_t *more = string_array(form_event_names, COUNT(form_event_names));
+    int bad = !events || !more || json_array_extend(events, more) != 0;
+    json_decref(more);
+    return bad;
 }
 
 static json_t *m_hello(tp_proto *p, json_t *params, perr *e)
@@ -440,7 +452,8 @@ static json_t *m_hello(tp_proto *p, json_t *params, perr *e)
     }
     if (put(r, "shim", shim) || put(r, "plugin", plugin) || put(r, "limits", limits) ||
         put(r, "methods", string_array(method_names, COUNT(method_names))) ||
-        put(r, "events", string_array(event_names, COUNT(event_names))))
+        put(r, "events", string_array(event_names, COUNT(event_names))) ||
+        add_form_events(json_object_get(r, "events")))
         return oom(e, r);
     p->hello = 1;
     return r;
@@ -710,6 +723,202 @@ static json_t *m_flush(tp_proto *p, json_t *params, perr *e)
     return r ? r : oom(e, NULL);
 }
 
+/* ---- forms (ext/ui.h) ------------------------------------------------------ */
+
+static int form_slot(tp_proto *p, uint64_t id)
+{
+    for (int i = 0; i < 16; i++)
+        if (p->forms[i] == id)
+            return i;
+    return -1;
+}
+
+static int get_form_id(json_t *params, uint64_t *id, perr *e)
+{
+    int64_t v = 0;
+    if (get_int(params, "", "form_id", 1, 1, INT64_MAX, &v, NULL, e))
+        return -1;
+    *id = (uint64_t)v;
+    return 0;
+}
+
+static json_t *m_ui_open(tp_proto *p, json_t *params, perr *e)
+{
+    if (!p->cfg.ui) {
+        fail(e, "unsupported", "This plugin offers no forms.");
+        return NULL;
+    }
+    const char *action = NULL, *prefill = NULL, *sid = NULL, *role = NULL;
+    json_t *staff = NULL;
+    if (get_string(params, "", "action", 1, &action, e) ||
+        get_string(params, "", "prefill", 0, &prefill, e) ||
+        get_object(params, "", "staff", &staff, e))
+        return NULL;
+    if (!staff) {
+        fail(e, "bad_field", "params.staff is required: {\"id\": ..., \"role\": \"manager\" | "
+                             "\"cashier\"}.");
+        return NULL;
+    }
+    if (get_string(staff, "staff.", "id", 1, &sid, e) ||
+        get_string(staff, "staff.", "role", 0, &role, e))
+        return NULL;
+    int slot = form_slot(p, 0);
+    if (slot < 0) {
+        fail(e, "busy", "This session has 16 forms open; finish or cancel one first.");
+        return NULL;
+    }
+    tp_staff who = {.id = sid, .role = role ? role : "cashier"};
+    uint64_t id = 0;
+    tp_message msg;
+    clear_msg(&msg);
+    tp_status st = p->cfg.ui->open(p->cfg.plugin, action, &who, prefill, &id, &msg);
+    if (st != TP_OK)
+        return refused(e, st, &msg);
+    p->forms[slot] = id;
+    json_t *r = json_object();
+    if (!r || put(r, "form_id", json_integer((json_int_t)id)))
+        return oom(e, r);
+    return r;
+}
+
+static json_t *m_ui_submit(tp_proto *p, json_t *params, perr *e)
+{
+    uint64_t id;
+    json_t *answers = NULL;
+    if (!p->cfg.ui) {
+        fail(e, "unsupported", "This plugin offers no forms.");
+        return NULL;
+    }
+    if (get_form_id(params, &id, e) || get_object(params, "", "answers", &answers, e))
+        return NULL;
+    tp_form_answer a[TP_FORM_ANSWERS_MAX];
+    size_t n = 0;
+    if (answers) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(answers, key, v) {
+            if (n == TP_FORM_ANSWERS_MAX) {
+                fail(e, "bad_field", "params.answers has more than %d fields.",
+                     TP_FORM_ANSWERS_MAX);
+                return NULL;
+            }
+            if (!json_is_string(v) || strlen(key) > TP_FIELD_ID_MAX ||
+                json_string_length(v) > TP_FIELD_VALUE_MAX) {
+                fail(e, "bad_field", "params.answers.%.24s must be a string of at most %d bytes.",
+                     key, TP_FIELD_VALUE_MAX);
+                return NULL;
+            }
+            a[n].field_id = key;
+            a[n].value = json_string_value(v);
+            n++;
+        }
+    }
+    tp_message msg;
+    clear_msg(&msg);
+    tp_status st = p->cfg.ui->submit(p->cfg.plugin, id, a, n, &msg);
+    if (st != TP_OK)
+        return refused(e, st, &msg);
+    json_t *r = json_object();
+    return r ? r : oom(e, NULL);
+}
+
+static json_t *m_ui_cancel(tp_proto *p, json_t *params, perr *e)
+{
+    uint64_t id;
+    if (!p->cfg.ui) {
+        fail(e, "unsupported", "This plugin offers no forms.");
+        return NULL;
+    }
+    if (get_form_id(params, &id, e))
+        return NULL;
+    tp_message msg;
+    clear_msg(&msg);
+    tp_status st = p->cfg.ui->cancel(p->cfg.plugin, id, &msg);
+    if (st != TP_OK)
+        return refused(e, st, &msg);
+    json_t *r = json_object();
+    return r ? r : oom(e, NULL);
+}
+
+static const char *field_kind_name(tp_field_kind k)
+{
+    switch (k) {
+    case TP_FIELD_TEXT: return "text";
+    case TP_FIELD_MONEY: return "money";
+    case TP_FIELD_DATETIME: return "datetime";
+    case TP_FIELD_CHOICE: return "choice";
+    case TP_FIELD_PIN: return "pin";
+    case TP_FIELD_INFO: return "info";
+    case TP_FIELD_RESULTS: return "results";
+    }
+    return "text";
+}
+
+int tp_proto_present(tp_proto *p, const tp_form *f, tp_proto_out_fn out, void *user)
+{
+    if (!p->hello || !f)
+        return 0;
+    json_t *fields = json_array(), *form = json_object(), *o = json_object();
+    int bad = !fields || !form || !o;
+    for (size_t i = 0; !bad && i < f->field_count; i++) {
+        const tp_form_field *x = &f->fields[i];
+        json_t *jf = json_object(), *choices = json_array();
+        bad = !jf || !choices;
+        for (size_t k = 0; !bad && k < x->choice_count; k++) {
+            json_t *c = json_object();
+            bad = !c || put(c, "key", jstr(x->choices[k].key)) ||
+                  put(c, "label", jstr(x->choices[k].label)) || json_array_append_new(choices, c);
+        }
+        bad = bad || put(jf, "id", jstr(x->id)) ||
+              put(jf, "kind", json_string(field_kind_name(x->kind))) ||
+              put(jf, "label", jstr(x->label)) ||
+              /* A PIN's value is never sent back to the POS. */
+              put(jf, "value", jstr(x->kind == TP_FIELD_PIN ? "" : x->value)) ||
+              put(jf, "error", jstr(x->error)) || put(jf, "required", json_boolean(x->required)) ||
+              put(jf, "max_len", json_integer((json_int_t)x->max_len)) ||
+              put(jf, "choices", choices);
+        choices = NULL;
+        bad = bad || json_array_append_new(fields, jf);
+        jf = NULL;
+        json_decref(choices);
+    }
+    bad = bad || put(form, "form_id", json_integer((json_int_t)f->form_id)) ||
+          put(form, "action", jstr(f->action)) || put(form, "title", jstr(f->title)) ||
+          put(form, "message", jstr(f->message)) ||
+          put(form, "is_error", json_boolean(f->is_error)) ||
+          put(form, "submit_label", jstr(f->submit_label)) || put(form, "fields", fields);
+    fields = NULL;
+    bad = bad || put(o, "event", json_string("ui.present")) || put(o, "form", form);
+    form = NULL;
+    json_decref(fields);
+    json_decref(form);
+    if (bad) {
+        json_decref(o);
+        return 0;
+    }
+    emit(o, out, user);
+    return 1;
+}
+
+int tp_proto_dismiss(tp_proto *p, uint64_t form_id, int done, const char *result,
+                     tp_proto_out_fn out, void *user)
+{
+    int slot = form_slot(p, form_id);
+    if (slot >= 0)
+        p->forms[slot] = 0;
+    if (!p->hello)
+        return 0;
+    json_t *o = json_object();
+    if (!o || put(o, "event", json_string("ui.dismiss")) ||
+        put(o, "form_id", json_integer((json_int_t)form_id)) ||
+        put(o, "done", json_boolean(done)) || put(o, "result", jstr(result))) {
+        json_decref(o);
+        return 0;
+    }
+    emit(o, out, user);
+    return 1;
+}
+
 static const struct {
     const char *name;
     method_fn fn;
@@ -723,6 +932,9 @@ static const struct {
     {"admin.member_add", m_member_add},
     {"admin.member_get", m_member_get},
     {"admin.flush", m_flush},
+    {"ui.open", m_ui_open},
+    {"ui.submit", m_ui_submit},
+    {"ui.cancel", m_ui_cancel},
 };
 
 /* ---- requests --------------------------------------------------------------- */
@@ -858,7 +1070,7 @@ int tp_proto_event(tp_proto *p, const tp_event *ev, tp_proto_out_fn out, void *u
         put(o, "balance", json_integer(ev->balance)) ||
         put(o, "replayed", json_boolean(ev->replayed)) ||
         put(o, "time_ms", json_integer(ev->time_ms)) || put(o, "message", jstr(ev->message)) ||
-        put(o, "device", jstr(ev->device))) {
+        put(o, "device", jstr(ev->device)) || put(o, "receipt_code", jstr(ev->receipt_code))) {
         json_decref(o);
         return 0;
     }
@@ -897,6 +1109,15 @@ size_t tp_proto_end_session(tp_proto *p)
         free(p->txns[i]);
     }
     p->ntxns = 0;
+    /* Forms the client left open are cancelled like its sales. */
+    for (int i = 0; i < 16; i++) {
+        if (p->forms[i] && p->cfg.ui) {
+            tp_message msg;
+            clear_msg(&msg);
+            p->cfg.ui->cancel(p->cfg.plugin, p->forms[i], &msg);
+        }
+        p->forms[i] = 0;
+    }
     p->hello = 0;
     p->buf_len = 0;
     p->discarding = 0;

@@ -24,6 +24,7 @@
 
 #include "tillpoints/ext/admin.h"
 #include "tillpoints/ext/checkout.h"
+#include "tillpoints/ext/ui.h"
 #include "tillpoints/ext/events.h"
 #include "tillpoints/tillpoints.h"
 
@@ -54,6 +55,7 @@ typedef struct tp_proto_config {
     const tp_plugin *plugin;          /* passed through to the extensions */
     const tp_checkout_ext *checkout;  /* required */
     const tp_admin_ext *admin;        /* required */
+    const tp_ui_ext *ui;              /* forms; NULL: ui.* are refused */
     tp_version plugin_abi;            /* reported by hello */
     /* Called after a successful admin.flush, before its reply, to deliver
      * the plugin's pending events (tp_hostlib_dispatch). May be NULL. The
@@ -86,6 +88,12 @@ void tp_proto_handle_line(tp_proto *p, const char *line, size_t len, tp_proto_ou
  * session's hello, nor for event kinds this protocol version does not
  * name. Returns 1 when a line was written. */
 int tp_proto_event(tp_proto *p, const tp_event *ev, tp_proto_out_fn out, void *user);
+
+/* A form the plugin presents (ui.present) or dismisses (ui.dismiss) as an
+ * event line; nothing before hello. Returns 1 when a line was written. */
+int tp_proto_present(tp_proto *p, const tp_form *form, tp_proto_out_fn out, void *user);
+int tp_proto_dismiss(tp_proto *p, uint64_t form_id, int done, const char *result,
+                     tp_proto_out_fn out, void *user);
 
 /* Ends the client's session: cancels every transaction it began and did
  * not complete or cancel, forgets its hello and any partial input line.

@@ -150,6 +150,20 @@ static void on_event(void *user, const tp_event *ev)
         tp_proto_event(s->proto, ev, out_line, s);
 }
 
+static void on_present(void *user, const tp_form *form)
+{
+    shim *s = user;
+    if (s->out_fd >= 0)
+        tp_proto_present(s->proto, form, out_line, s);
+}
+
+static void on_dismiss(void *user, uint64_t form_id, int done, const char *result)
+{
+    shim *s = user;
+    if (s->out_fd >= 0)
+        tp_proto_dismiss(s->proto, form_id, done, result, out_line, s);
+}
+
 static void settle(void *user)
 {
     shim *s = user;
@@ -415,7 +429,8 @@ int main(int argc, char **argv)
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    tp_hostlib_options opt = {.host_name = "tillpoints-shim", .on_event = on_event};
+    tp_hostlib_options opt = {.host_name = "tillpoints-shim", .on_event = on_event,
+                              .on_present = on_present, .on_dismiss = on_dismiss};
     const char *socket_path = NULL, *group = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "p:c:s:g:vh", longopts, NULL)) != -1) {
@@ -473,6 +488,7 @@ int main(int argc, char **argv)
         .plugin = tp_hostlib_plugin(s.h),
         .checkout = tp_hostlib_checkout(s.h),
         .admin = tp_hostlib_admin(s.h),
+        .ui = tp_hostlib_ui(s.h),
         .plugin_abi = loaded_abi(s.h),
         .settle = settle,
         .settle_user = &s,

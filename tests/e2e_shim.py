@@ -202,7 +202,8 @@ def stdio_run(work):
           db_query(db, "SELECT count(*) FROM receipts WHERE receipt='R-3'") == [(1,)])
     check("rejected requests wrote nothing",
           db_query(db, "SELECT count(*) FROM receipts") == [(3,)])
-    check("member balance in the database", member_points(db, "MEMBER-0001") == 5)
+    # 11 earned, 6 reversed by the partial refund, 5 credited for the missed visit
+    check("member balance in the database", member_points(db, "MEMBER-0001") == 10)
     check("integrity", db_query(db, "PRAGMA integrity_check") == [("ok",)])
 
 
@@ -318,6 +319,40 @@ def stdio_session(c, db):
     e = c.event("award.committed", lambda e: e["receipt_id"] == "R-2")
     check("unknown member's receipt is recorded without points",
           e is not None and e["points"] == 0 and e["member_code"] == "", e)
+    code = e.get("receipt_code", "") if e else ""
+    check("a receipt without a member carries a code to print",
+          code.startswith("TPR1|") and "|R-2|" in code, e)
+
+    # The missed visit, credited after the fact through the retro-visit form:
+    # the plugin describes each step, the POS renders it and submits answers.
+    r = c.call("ui.open", {"action": "retro-visit", "prefill": code,
+                           "staff": {"id": "mgr-1", "role": "manager"}})
+    form_id = r.get("result", {}).get("form_id")
+    check("ui.open returns a form id", isinstance(form_id, int), r)
+    e = c.event("ui.present", lambda e: e["form"]["form_id"] == form_id)
+    check("ui.present shows the customer step",
+          e is not None and [f["id"] for f in e["form"]["fields"]] == ["customer"], e)
+    r = c.call("ui.submit", {"form_id": form_id, "answers": {"customer": "nobody-known"}})
+    e = c.event("ui.present", lambda e: e["form"]["form_id"] == form_id)
+    check("an unknown customer is an error on the field",
+          e is not None and "No member matches" in e["form"]["fields"][0]["error"], e)
+    r = c.call("ui.submit", {"form_id": form_id, "answers": {"customer": "MEMBER-0001"}})
+    e = c.event("ui.present", lambda e: e["form"]["form_id"] == form_id)
+    points = [f["value"] for f in e["form"]["fields"] if f["id"] == "points"] if e else []
+    check("the approval step shows the points from the journal", points == ["5"], e)
+    r = c.call("ui.submit", {"form_id": form_id, "answers": {"reason": "phone was dead"}})
+    e = c.event("ui.dismiss", lambda e: e["form_id"] == form_id)
+    check("ui.dismiss reports the credit",
+          e is not None and e["done"] is True and "Credited 5 points" in e["result"], e)
+    check("the retro credit is in the ledger",
+          db_query(db, "SELECT points, reason FROM ledger WHERE kind = 'retro' AND receipt = 'R-2'")
+          == [(5, "phone was dead")])
+    r = c.call("ui.submit", {"form_id": form_id, "answers": {}})
+    check("a finished form cannot be submitted again", error_code(r) == "not_found", r)
+    r = c.call("ui.open", {"action": "no-such-form", "staff": {"id": "mgr-1"}})
+    check("an unknown form is refused", error_code(r) == "not_found", r)
+    r = c.call("ui.open", {"action": "retro-visit"})
+    check("ui.open without staff is a bad field", error_code(r) == "bad_field", r)
 
     # Errors: each gets one error reply and the shim keeps serving.
     c.send_raw('{"id": 100, "method": "hello", \n')
