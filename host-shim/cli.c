@@ -641,6 +641,7 @@ static json_t *row_json(const tp_activity_row *r)
     jset(o, "kind", jstr(r->kind));
     jset(o, "type", jstr(kind_shown(r->kind)));
     jset(o, "staff", jstr(r->staff));
+    jset(o, "approver", jstr(r->approver));
     jset(o, "location", jstr(r->location));
     jset(o, "receipt", jstr(r->receipt));
     jset(o, "reason", jstr(r->reason));
@@ -893,7 +894,8 @@ static void print_activity(const tp_activity_row *rows, size_t n, int more)
     const char **cells = calloc(n * COLS, sizeof *cells);
     char (*times)[24] = calloc(n, sizeof *times);
     char (*points)[24] = calloc(n, sizeof *points);
-    if (!cells || !times || !points) {
+    char (*staff)[140] = calloc(n, sizeof *staff);
+    if (!cells || !times || !points || !staff) {
         fprintf(stderr, "tillpoints: out of memory.\n");
     } else {
         for (size_t i = 0; i < n; i++) {
@@ -904,7 +906,12 @@ static void print_activity(const tp_activity_row *rows, size_t n, int more)
             row[1] = rows[i].member_code;
             row[2] = points[i];
             row[3] = kind_shown(rows[i].kind);
-            row[4] = rows[i].staff;
+            /* "cas-7 (mia)": who did it, and the manager who approved. */
+            if (rows[i].approver[0] && strcmp(rows[i].approver, rows[i].staff) != 0)
+                snprintf(staff[i], sizeof staff[i], "%s (%s)", rows[i].staff, rows[i].approver);
+            else
+                snprintf(staff[i], sizeof staff[i], "%s", rows[i].staff);
+            row[4] = staff[i];
             row[5] = rows[i].location;
             row[6] = rows[i].receipt;
             row[7] = rows[i].reason;
@@ -912,6 +919,7 @@ static void print_activity(const tp_activity_row *rows, size_t n, int more)
         print_table(headers, COLS, cells, n);
     }
     free(cells);
+    free(staff);
     free(times);
     free(points);
     if (more)

@@ -143,13 +143,19 @@ static void row_from(sqlite3_stmt *q, tp_activity_row *r)
     tp_copy(r->receipt, sizeof r->receipt, TXT(8));
     tp_copy(r->reason, sizeof r->reason, TXT(9));
     tp_copy(r->comment, sizeof r->comment, TXT(10));
-#undef TXT
     r->reverses_id = sqlite3_column_int64(q, 11);
+    tp_copy(r->approver, sizeof r->approver, TXT(12));
+#undef TXT
 }
 
+/* The approver of a retro credit lives in the audit record written with
+ * it (same location and key); other entries have none. */
 #define ROW_COLUMNS                                                                          \
     "l.id, l.time_ms, m.code, m.name, l.points, l.kind, l.staff, l.location, l.receipt,"     \
-    " l.reason, l.comment, COALESCE(l.reverses, 0)"
+    " l.reason, l.comment, COALESCE(l.reverses, 0),"                                         \
+    " CASE WHEN l.kind = 'retro' THEN COALESCE((SELECT a.approver FROM audit a"              \
+    "  WHERE a.action = 'retro.credit' AND a.location = l.location"                          \
+    "  AND a.receipt = l.receipt LIMIT 1), '') ELSE '' END"
 
 tp_status tp_ledger_activity(tp_store *s, const tp_config *cfg, const tp_activity_query *qry,
                              tp_activity_row *rows, size_t *count, tp_message *msg)

@@ -221,6 +221,16 @@ static void cashier_needs_a_manager_pin_and_lockout_survives_a_restart(void **st
                      1);
     assert_int_equal(q(c, "SELECT count(*) FROM audit WHERE action = 'retro.credit'"
                           " AND actor = 'cas-7' AND approver = 'mgr-1'"), 1);
+    /* The activity log shows who did it and who approved it. */
+    tp_activity_row rows[4];
+    size_t n = 0;
+    tp_activity_query aq = {.limit = 4, .kinds = TP_KIND_RETRO};
+    tp_message msg;
+    assert_int_equal(c->h->ad->activity(c->h->plugin, &aq, rows, &n, &msg), TP_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].staff, "cas-7");
+    assert_string_equal(rows[0].approver, "mgr-1");
+    assert_string_equal(rows[0].reason, "dead phone");
 }
 
 static void a_parked_claim_is_resolved_from_the_queue(void **state)

@@ -88,6 +88,8 @@ typedef struct tp_activity_row {
     char reason[TP_REASON_MAX + 1];
     char comment[TP_COMMENT_MAX + 1];
     int64_t reverses_id;     /* for reversals, the entry undone; else 0 */
+    char approver[64 + 1];   /* the manager who approved a retro credit or a
+                                correction (from the audit log), else "" */
 } tp_activity_row;
 
 typedef struct tp_adjustment {
