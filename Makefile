@@ -42,7 +42,8 @@ HEADERS    := $(wildcard include/tillpoints/*.h include/tillpoints/ext/*.h)
 PROGRAMS := $(BUILD)/tillpoints.so $(BUILD)/tillpoints-till $(BUILD)/tillpoints-shim \
             $(BUILD)/tillpoints
 
-.PHONY: all check check-run demo deps install uninstall clean help fuzz fuzz-check bench bench-smoke deb
+.PHONY: all check check-run demo deps install uninstall clean help fuzz fuzz-check bench bench-smoke deb \
+        check-tsan lint valgrind
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) ## build the plugin and the reference till
@@ -67,10 +68,12 @@ $(BUILD)/libtillpoints-test.a: $(PLUGIN_OBJ)
 $(BUILD)/tillpoints-till: $(BUILD)/obj/host-shim/till.o $(FORMS_OBJ) $(HOST_OBJ)
 	$(CC) $(LDSAN) -o $@ $^ -ldl
 
+# test_alloc fails the Nth allocation: it wraps the allocator at link time.
+LDFLAGS_test_alloc := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
 $(BUILD)/tests/test_%: tests/test_%.c tests/testutil.h $(BUILD)/libtillpoints-test.a $(HOST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_EXTRA_OBJ) $(HOST_OBJ) $(BUILD)/libtillpoints-test.a $(LDSAN) \
-	    $(LDLIBS_PLUGIN) -lcmocka -ldl
+	    $(LDFLAGS_$*) $(LDLIBS_PLUGIN) -lcmocka -ldl
 
 # The PTY harness (private mount namespace, PTY bound over /dev/ttyS*, seam
 # preloaded): linked into the serial tests and bench_serial only.
@@ -99,9 +102,10 @@ $(BUILD)/headers.ok: $(HEADERS)
 	done
 	touch $@
 
-check: deps ## every test: unit, end-to-end, ABI; then all again under ASan+UBSan
+check: deps ## every test: unit, end-to-end, ABI; then under ASan+UBSan and TSan; fuzzers briefly
 	$(MAKE) check-run BUILD=build
 	$(MAKE) check-run BUILD=build/asan SAN=1
+	$(MAKE) check-tsan
 	$(MAKE) fuzz-check
 	@echo "make check: all suites passed (plain and ASan+UBSan)"
 
@@ -123,6 +127,24 @@ check-run: $(PROGRAMS) $(TESTS) $(SEAM) $(BUILD)/headers.ok
 	BUILD=$(BUILD) python3 tests/e2e_shim.py
 	BUILD=$(BUILD) sh tests/e2e_retro_tmux.sh
 	[ "$(SAN)" = 1 ] || sh tests/package_test.sh
+
+# The threaded suites under ThreadSanitizer (TSan and ASan cannot share a
+# build, so these are built from source separately).
+TSAN_TESTS := test_checkout test_queue test_crash
+build/tsan/tests/%: tests/%.c tests/testutil.h $(PLUGIN_SRC) host-shim/host.c \
+                    $(wildcard plugin/*.h drivers/*.h host-shim/*.h) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=thread $(PKG_CFLAGS) -pthread -o $@ $< \
+	    $(PLUGIN_SRC) host-shim/host.c $(PKG_LIBS) -lcsv -lcmocka -ldl -pthread
+
+check-tsan: $(TSAN_TESTS:%=build/tsan/tests/%) ## the threaded suites under ThreadSanitizer
+	@set -e; for t in $^; do echo "== $$t"; TSAN_OPTIONS=halt_on_error=1 TP_CRASH_KILLS=60 $$t; done
+
+lint: ## cppcheck and clang-tidy (checked-in .clang-tidy) over plugin/, drivers/, host-shim/
+	sh tests/lint.sh
+
+valgrind: all build/tests/test_checkout ## the end-to-end till test and test_checkout under memcheck
+	BUILD=build sh tests/valgrind.sh
 
 # libFuzzer targets: one per parser, each with a seed corpus in
 # tests/fuzz/corpus/<name>/. check replays the corpus and fuzzes briefly;

@@ -43,6 +43,9 @@ static int queue_closed(tp_queue *q)
 static tp_status apply_batch(tp_instance *in, const tp_write_job *jobs, size_t n,
                              tp_outcome *outs, tp_message *why)
 {
+    if (!in->writer_store &&
+        tp_store_open(in->cfg.database, &in->writer_store, why) != TP_OK)
+        return TP_ERR_STORAGE;
     tp_store *s = in->writer_store;
     if (tp_store_begin(s, why) != TP_OK)
         return TP_ERR_STORAGE;
@@ -106,6 +109,12 @@ void *tp_writer_main(void *arg)
                     tp_instance_post(in, &outs[i]);
                 break;
             }
+            /* A failed batch leaves the connection in a state we cannot
+             * vouch for (an I/O error mid-commit, out of memory inside a
+             * savepoint): start the retry on a fresh connection. The keys
+             * make re-applying what did reach the disk harmless. */
+            tp_store_close(in->writer_store);
+            in->writer_store = NULL;
             if (!failing) {
                 char text[TP_MESSAGE_MAX];
                 tp_buf_set(text, sizeof text,
