@@ -199,18 +199,27 @@ $(BUILD)/bench/bench_serial: bench/bench_serial.c $(PTY_HARNESS_OBJ) $(BUILD)/li
 	$(CC) $(WARN) $(CPPFLAGS) -O2 $(PKG_CFLAGS) -o $@ $< $(PTY_HARNESS_OBJ) \
 	    $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
 
+BENCH_ADMIN := $(BUILD)/bench/bench_admin
+
+$(BENCH_ADMIN): bench/bench_admin.c host-shim/host.c host-shim/host.h $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CPPFLAGS) -O2 -o $@ bench/bench_admin.c host-shim/host.c \
+	    -lsqlite3 -ldl -pthread
+
 $(BUILD)/bench/bench_zbar: bench/bench_zbar.c $(BUILD)/libtillpoints-test.a
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) -O2 $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
 
-bench: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_serial $(BUILD)/bench/bench_zbar ## benchmarks: one table of figures, each against its target
+bench: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_serial $(BUILD)/bench/bench_zbar $(BENCH_ADMIN) ## benchmarks: one table of figures, each against its target
 	$(BENCH) --plugin $(BUILD)/tillpoints.so
 	TP_SERIAL_SEAM=$(SEAM) $(BUILD)/bench/bench_serial
 	$(BUILD)/bench/bench_zbar
+	$(BENCH_ADMIN) --plugin $(BUILD)/tillpoints.so
 
-bench-smoke: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_zbar ## the benchmarks at CI size (--quick)
+bench-smoke: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_zbar $(BENCH_ADMIN) ## the benchmarks at CI size (--quick)
 	$(BENCH) --quick --plugin $(BUILD)/tillpoints.so
 	$(BUILD)/bench/bench_zbar --quick
+	$(BENCH_ADMIN) --quick --plugin $(BUILD)/tillpoints.so
 
 install: all ## install under $(DESTDIR)$(PREFIX)
 	install -d $(DESTDIR)$(LIBDIR)/tillpoints $(DESTDIR)$(PREFIX)/bin \

@@ -154,7 +154,7 @@ static int suffix_byte(tp_suffix s)
 {
     switch (s) {
     case TP_SUFFIX_CR: return '\r';
-    case TP_SUFFIX_LF: return '\n';
+    case TP_SUFFIX_LF:
     case TP_SUFFIX_CRLF: return '\n';
     case TP_SUFFIX_TAB: return '\t';
     }

@@ -1001,7 +1001,8 @@ static tp_status wedge_health(tp_driver *d, char *msg, size_t msg_cap)
                 "typing fragments ignored.",
                 d->device, d->grabbed ? " and grabbed" : " (not grabbed)",
                 (unsigned long long)s.scans,
-                (unsigned long long)(s.oversize + s.bad_key + s.dropped),
+                (unsigned long long)s.oversize + (unsigned long long)s.bad_key +
+                    (unsigned long long)s.dropped,
                 (unsigned long long)s.stray);
     return TP_OK;
 }

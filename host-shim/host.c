@@ -187,7 +187,7 @@ void tp_hostlib_close(tp_hostlib *h)
         h->plugin->destroy(h->plugin);
         h->plugin = NULL;
     }
-    if (h->entry_inited)
+    if (h->entry_inited && h->entry)
         h->entry->deinit();
     /* Under AddressSanitizer the plugin stays mapped: LeakSanitizer's exit
      * check reads the threads' TLS, which an unloaded module (and its

@@ -316,6 +316,8 @@ static int put_note(json_t *obj, const tp_message *msg)
 
 static int session_add(tp_proto *p, const char *txn)
 {
+    if (!txn)
+        return -1;
     if (p->ntxns == p->cap_txns) {
         size_t cap = p->cap_txns ? p->cap_txns * 2 : 16;
         char **grown = realloc(p->txns, cap * sizeof *grown);
@@ -333,7 +335,7 @@ static int session_add(tp_proto *p, const char *txn)
 
 static void session_remove(tp_proto *p, const char *txn)
 {
-    for (size_t i = 0; i < p->ntxns; i++)
+    for (size_t i = 0; txn && i < p->ntxns; i++)
         if (strcmp(p->txns[i], txn) == 0) {
             free(p->txns[i]);
             p->txns[i] = p->txns[--p->ntxns];
@@ -370,6 +372,8 @@ static const char *const form_event_names[] = {"ui.present", "ui.dismiss"};
 static int parse_protocol(const char *s, long *major, long *minor)
 {
     long v[2] = {0, 0};
+    if (!s)
+        return -1;
     for (int part = 0; part < 2; part++) {
         int digits = 0;
         while (*s >= '0' && *s <= '9') {
@@ -511,7 +515,11 @@ static int parse_line(json_t *v, size_t i, tp_line *l, perr *e)
     snprintf(where, sizeof where, "receipt.lines[%zu]", i);
     if (!json_is_object(v))
         return fail(e, "bad_field", "%s must be an object, not %s.", where, type_name(v));
-    strcat(where, ".");
+    size_t wl = strlen(where);
+    if (wl + 1 < sizeof where) {
+        where[wl] = '.';
+        where[wl + 1] = '\0';
+    }
     if (get_string(v, where, "sku", 0, &l->sku, e) ||
         get_string(v, where, "category", 0, &l->category, e) ||
         get_int(v, where, "amount_minor", 1, 0, TP_AMOUNT_MAX, &l->amount_minor, NULL, e) ||

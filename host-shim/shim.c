@@ -40,7 +40,7 @@
 #include "host.h"
 #include "protocol.h"
 
-#define OUT_MAX (1024 * 1024) /* bytes of unwritten output per client */
+#define OUT_MAX ((size_t)1024 * 1024) /* bytes of unwritten output per client */
 #define READ_CHUNK 65536
 #define SETTLE_MS 10000       /* at exit: wait this long for pending work */
 #define DRAIN_MS 5000         /* at exit: wait this long for a slow reader */

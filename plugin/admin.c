@@ -324,7 +324,7 @@ static tp_status admin_manager_list(const tp_plugin *plugin, tp_manager_info *ou
     size_t want = cap < 64 ? cap : 64;
     LOCKED(in, tp_manager_list(in->admin_store, rows, want, &n, msg));
     *count = n;
-    for (size_t i = 0; st == TP_OK && i < n && i < want; i++) {
+    for (size_t i = 0; st == TP_OK && i < n; i++) {
         memset(&out[i], 0, sizeof out[i]);
         tp_copy(out[i].id, sizeof out[i].id, rows[i].id);
         tp_copy(out[i].name, sizeof out[i].name, rows[i].name);

@@ -130,8 +130,9 @@ static char *read_line(char *buf, int cap, void *stream)
     parse_ctx *c = stream;
     if (c->failed)
         return NULL;
-    int n = 0, ch = 0;
+    int n = 0;
     for (;;) {
+        int ch;
         if (c->file) {
             ch = fgetc(c->file);
             if (ch == EOF)
@@ -200,7 +201,7 @@ static int parse_list(const char *v, char list[][64 + 1], int *count)
         while (end > start && end[-1] == ' ')
             end--;
         size_t len = (size_t)(end - start);
-        if (n >= TP_CFG_LIST_MAX || len > 64)
+        if (n >= TP_CFG_LIST_MAX || len > sizeof list[0] - 1)
             return -1;
         memcpy(list[n], start, len);
         list[n][len] = '\0';
@@ -383,7 +384,7 @@ static int on_key(void *user, const char *section, const char *key,
     } else if (IS("program", "visit_period_hours")) {
         if (parse_int(value, 0, 24 * 366, &n))
             return fail(c, section, key, "must be a whole number of hours from 0 to 8784.");
-        cfg->rules.visit_period_ms = n * 3600 * 1000;
+        cfg->rules.visit_period_ms = n * (int64_t)3600000;
     } else if (IS("program", "allow_negative_balance")) {
         int b = parse_bool(value);
         if (b < 0)
@@ -444,7 +445,7 @@ static int on_key(void *user, const char *section, const char *key,
     } else if (IS("retro", "window_days")) {
         if (parse_int(value, 1, 3660, &n))
             return fail(c, section, key, "must be a number of days from 1 to 3660.");
-        cfg->retro.window_ms = n * 86400000;
+        cfg->retro.window_ms = n * (int64_t)86400000;
     } else if (IS("retro", "max_points_per_credit") || IS("retro", "max_points_per_manager_day") ||
                IS("retro", "manual_max_points")) {
         if (parse_int(value, 0, 100000000, &n))
@@ -467,12 +468,12 @@ static int on_key(void *user, const char *section, const char *key,
     } else if (IS("retro", "pin_lockout_minutes")) {
         if (parse_int(value, 1, 7 * 24 * 60, &n))
             return fail(c, section, key, "must be a number of minutes from 1 to 10080.");
-        cfg->retro.pin_lockout_ms = n * 60000;
+        cfg->retro.pin_lockout_ms = n * (int64_t)60000;
     } else if (IS("retro", "pin_lockout_seconds")) {
         /* Finer than minutes, for shops (and tests) that want short locks. */
         if (parse_int(value, 1, 7 * 24 * 3600, &n))
             return fail(c, section, key, "must be a number of seconds from 1 to 604800.");
-        cfg->retro.pin_lockout_ms = n * 1000;
+        cfg->retro.pin_lockout_ms = n * (int64_t)1000;
     } else if (IS("retro", "recent_receipts")) {
         if (parse_int(value, 1, 20, &n))
             return fail(c, section, key, "must be from 1 to 20.");

@@ -180,15 +180,11 @@ static void take_row(import_ctx *c)
         problem(c, "The row has more than %d fields.", MAX_FIELDS);
         return;
     }
-    int expected = 0;
-    for (int i = 0; i < MAX_FIELDS && i < c->nfields; i++)
+    for (int i = 0; i < c->nfields && i < MAX_FIELDS; i++)
         if (c->field_too_long[i]) {
             problem(c, "A field is longer than %d characters.", FIELD_MAX);
             return;
         }
-    for (int i = 0; i < MAX_FIELDS; i++)
-        expected += c->col_of[i] >= 0 && i < c->nfields;
-    (void)expected;
     const char *code = col(c, COL_CODE), *pts = col(c, COL_POINTS);
     size_t n = strlen(code);
     if (n == 0 || n > TP_MEMBER_CODE_MAX || !tp_is_member_code(code, n, NULL)) {

@@ -94,7 +94,7 @@ tp_status tp_ledger_append_manual(tp_store *s, const tp_config *cfg, int64_t mem
         if (balance + points < 0) {
             tp_msg_set(msg, "That would take %s from %lld to %lld points; balances cannot go "
                        "below zero here.", member_label, (long long)balance,
-                       (long long)(balance + points));
+                       (long long)balance + (long long)points);
             return TP_ERR_STATE;
         }
     }
@@ -345,7 +345,7 @@ tp_status tp_ledger_bulk(tp_store *s, const tp_config *cfg, const tp_bulk_adjust
             st = tp_members_resolve(s, cfg, b->members[i], &m, &why);
             if (st != TP_OK) {
                 tp_msg_set(msg, "Member %llu of the list: %s Nothing was changed.",
-                           (unsigned long long)(i + 1), why.text);
+                           (unsigned long long)i + 1, why.text);
                 break;
             }
             member_id = m.id;

@@ -304,7 +304,7 @@ static int64_t form_approve(tp_instance *in, tp_session *s, tp_uform *out, const
 {
     tp_copy(out->title, sizeof out->title, "Missed visit: approve the credit");
     tp_uform_add(out, "who", TP_FIELD_INFO, "Customer", s->member_label, 0, 0);
-    char text[TP_FIELD_VALUE_MAX + 1], money[32], when[32];
+    char text[TP_FIELD_VALUE_MAX + 1], money[32];
     int64_t points;
     if (s->manual) {
         tp_format_money(money, sizeof money, s->manual_amount);
@@ -315,6 +315,7 @@ static int64_t form_approve(tp_instance *in, tp_session *s, tp_uform *out, const
         points = retro_points(in, &j);
     } else {
         journal_row j;
+        char when[32];
         read_journal(in, in->cfg.location, s->receipt, &j);
         tp_format_money(money, sizeof money, j.eligible - j.refunded);
         tp_format_utc(when, sizeof when, j.time_ms);
@@ -722,12 +723,12 @@ static int park_claim(tp_instance *in, tp_session *s, const tp_answers *a, tp_uf
     /* The sale was completed a moment ago: let the writer journal it. */
     wait_for_writer(in, 3000);
     journal_row j;
-    char err[TP_MESSAGE_MAX];
     if (tp_store_begin(in->admin_store, &why) != TP_OK) {
         form_error(out, NULL, why.text);
         return 1;
     }
     if (read_journal(in, in->cfg.location, s->receipt, &j) != 0 || !j.found) {
+        char err[TP_MESSAGE_MAX];
         tp_store_rollback(in->admin_store);
         tp_buf_set(err, sizeof err, "Receipt %s is not in this till's journal; complete the sale "
                    "first.", s->receipt);

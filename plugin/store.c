@@ -526,7 +526,6 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award
     int rc = SQLITE_OK;
     tp_member_row m;
     int64_t balance = 0;
-    char money[32];
 
     /* Replay: the receipt is already journaled. */
     sqlite3_stmt *q = stmt(s, S_FIND_RECEIPT);
@@ -540,6 +539,7 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award
                    strcmp(col_text(q, 4), job->code) == 0;
         sqlite3_reset(q);
         if (!same) {
+            char money[32];
             run(s, S_RELEASE);
             out->kind = TP_EVENT_AWARD_FAILED;
             out->status = TP_ERR_DUPLICATE;
@@ -736,13 +736,13 @@ tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg, const tp_refu
         return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_REFUND_FAILED);
     int64_t remaining = eligible - refunded_before;
     int64_t amount = job->full ? remaining : job->amount_minor;
-    char money[32];
     if (amount <= 0) {
         tp_buf_set(out->message, sizeof out->message,
                    "Receipt %s has already been refunded in full.", job->receipt);
         return refund_refused(s, out, TP_ERR_STATE);
     }
     if (amount > remaining) {
+        char money[32];
         tp_format_money(money, sizeof money, remaining);
         tp_buf_set(out->message, sizeof out->message,
                    "The refund is larger than what is left on receipt %s (%s %s); "

@@ -92,22 +92,36 @@ static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
     return era * 146097 + doe - 719468;
 }
 
+/* Reads exactly `n` digits at *p (advancing it); -1 when they are not. */
+static int digits(const char **p, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (**p < '0' || **p > '9')
+            return -1;
+        v = v * 10 + (**p - '0');
+    }
+    return v;
+}
+
 int tp_parse_utc(const char *text, int64_t *ms)
 {
-    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, n = 0;
     size_t len = strlen(text);
     if (len > 0 && text[len - 1] == 'Z')
         len--;
-    if (len == 10 && sscanf(text, "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 && n == 10) {
-        /* date only */
-    } else if (len == 16 && sscanf(text, "%4d-%2d-%2dT%2d:%2d%n", &y, &mo, &d, &h, &mi, &n) == 5 &&
-               n == 16) {
-    } else if (len == 19 &&
-               sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) == 6 &&
-               n == 19) {
-    } else {
+    if (len != 10 && len != 16 && len != 19)
         return -1;
-    }
+    /* YYYY-MM-DD[THH:MM[:SS]], fixed widths, read digit by digit. */
+    const char *p = text;
+    int y = digits(&p, 4), mo, d, h = 0, mi = 0, sec = 0;
+    if (y < 0 || *p++ != '-' || (mo = digits(&p, 2)) < 0 || *p++ != '-' ||
+        (d = digits(&p, 2)) < 0)
+        return -1;
+    if (len >= 16 && (*p++ != 'T' || (h = digits(&p, 2)) < 0 || *p++ != ':' ||
+                      (mi = digits(&p, 2)) < 0))
+        return -1;
+    if (len == 19 && (*p++ != ':' || (sec = digits(&p, 2)) < 0))
+        return -1;
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
         mi > 59 || sec > 59 || h < 0 || mi < 0 || sec < 0)
