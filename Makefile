@@ -73,7 +73,7 @@ LDFLAGS_test_alloc := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strd
 $(BUILD)/tests/test_%: tests/test_%.c tests/testutil.h $(BUILD)/libtillpoints-test.a $(HOST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_EXTRA_OBJ) $(HOST_OBJ) $(BUILD)/libtillpoints-test.a $(LDSAN) \
-	    $(LDFLAGS_$*) $(LDLIBS_PLUGIN) -lcmocka -ldl
+	    $(LDFLAGS_test_$*) $(LDLIBS_PLUGIN) -lcmocka -ldl
 
 # The PTY harness (private mount namespace, PTY bound over /dev/ttyS*, seam
 # preloaded): linked into the serial tests and bench_serial only.
