@@ -33,6 +33,7 @@
 
 #include "forms.h"
 #include "host.h"
+#include "tillpoints/ext/scanners.h"
 
 #define DEFAULT_CONFIG TP_HOSTLIB_DEFAULT_CONFIG
 #define ACTIVITY_LIMIT_DEFAULT 20
@@ -78,7 +79,7 @@ static const option_def option_defs[] = {
 
 typedef enum command_id {
     C_NONE, C_MEMBER_ADD, C_MEMBER_ADD_CARD, C_MEMBER_SHOW, C_MEMBER_FIND, C_BALANCE,
-    C_HISTORY, C_ACTIVITY, C_ADJUST, C_BULK_ADJUST, C_IMPORT, C_EXPORT, C_VERIFY,
+    C_HISTORY, C_ACTIVITY, C_ADJUST, C_BULK_ADJUST, C_IMPORT, C_EXPORT, C_VERIFY, C_SCANNERS,
     C_RETRO, C_MANAGER_ADD, C_MANAGER_RESET_PIN, C_MANAGER_LIST
 } command_id;
 
@@ -116,6 +117,7 @@ static const command_def commands[] = {
      "import FILE.csv [--dry-run] [--skip-invalid] --staff S"},
     {C_EXPORT, NULL, "export", 1, 0, 0, "export FILE.csv"},
     {C_VERIFY, NULL, "verify", 0, 0, 0, "verify"},
+    {C_SCANNERS, NULL, "scanners", 0, 0, 0, "scanners"},
     {C_RETRO, NULL, "retro", 1, O_STAFF | O_ROLE, 0,
      "retro [--staff S] [--role manager|cashier] [RECEIPT-CODE|RECEIPT]"},
     {C_MANAGER_ADD, "manager", "add", 1, O_NAME | O_STAFF, O_NAME | O_STAFF,
@@ -1219,6 +1221,54 @@ static int cmd_verify(cli *c)
     return 0;
 }
 
+/* The plugin's scanners as this process sees them: a configured scanner is
+ * opened by the plugin instance the command loads, so this shows whether it
+ * can be opened right now (and why not), not another process's counters. */
+static int cmd_scanners(cli *c)
+{
+    const tp_scanners_ext *sc = c->p->get_extension(c->p, TP_EXT_SCANNERS);
+    tp_scanner_info info[8];
+    size_t n = 0;
+    tp_message msg;
+    if (!sc) {
+        snprintf(msg.text, sizeof msg.text, "This plugin has no scanners extension.");
+        return refused(c, TP_ERR_UNSUPPORTED, &msg);
+    }
+    /* Give the scanner thread a moment to open the devices. */
+    struct timespec ts = {0, 300000000L};
+    nanosleep(&ts, NULL);
+    tp_status st = sc->list(c->p, info, 8, &n, &msg);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    static const char *const states[] = {"starting", "online", "offline", "error"};
+    if (c->doc) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n && i < 8; i++) {
+            json_t *o = json_object();
+            jset(o, "name", jstr(info[i].name));
+            jset(o, "driver", jstr(info[i].driver));
+            jset(o, "device", jstr(info[i].device));
+            jset(o, "state", jstr(states[info[i].state & 3]));
+            jset(o, "scans", jint((int64_t)info[i].scans));
+            jset(o, "rejected", jint((int64_t)info[i].rejected));
+            jset(o, "errors", jint((int64_t)info[i].errors));
+            jset(o, "last_error", jstr(info[i].last_error));
+            json_array_append_new(arr, o);
+        }
+        jset(c->doc, "scanners", arr);
+        return 0;
+    }
+    if (n == 0) {
+        printf("No scanners are configured; codes are typed or come from the POS.\n");
+        return 0;
+    }
+    for (size_t i = 0; i < n && i < 8; i++)
+        printf("%-10s %-7s %-8s %s%s%s\n", info[i].name, info[i].driver,
+               states[info[i].state & 3], info[i].device, info[i].last_error[0] ? " - " : "",
+               info[i].last_error);
+    return 0;
+}
+
 /* ------------------------------------------------------------- managers */
 
 /* Reads a new PIN for manager `id`: twice with echo off on a terminal,
@@ -1444,6 +1494,7 @@ static int run(cli *c)
     case C_IMPORT: return cmd_import(c);
     case C_EXPORT: return cmd_export(c);
     case C_VERIFY: return cmd_verify(c);
+    case C_SCANNERS: return cmd_scanners(c);
     case C_RETRO: return cmd_retro(c);
     case C_MANAGER_ADD: return cmd_manager_add(c);
     case C_MANAGER_RESET_PIN: return cmd_manager_reset_pin(c);

@@ -305,5 +305,14 @@ tp v2 verify
 check "verify over-reversal: exit 1" [ "$rc" = 1 ]
 check "verify over-reversal: a problem printed" [ "$(grep -vc '^verify: ' "$work/v2.out")" -ge 1 ]
 
+# scanners: a configured scanner that is not plugged in is listed offline
+# with the reason; without scanners the command says so.
+printf '[store]\ndatabase = sc.db\n[scanner "front"]\ndriver = serial\nport = /dev/serial/by-id/no-such-scanner\n' > "$work/sc.conf"
+if "$CLI" --plugin "$B/tillpoints.so" --config "$work/sc.conf" scanners > "$work/sc.out" 2>&1; then rc=0; else rc=$?; fi
+check "scanners: exit 0" [ "$rc" = 0 ]
+check "scanners: front listed offline with the reason" has "^front .*serial .*offline .*does not exist" "$work/sc.out"
+tp noscan scanners
+check "scanners: none configured" has "No scanners are configured" "$work/noscan.out"
+
 echo "e2e_cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
