@@ -329,6 +329,47 @@ static void credited_the_wrong_customer_is_corrected_in_one_step(void **state)
     assert_true(r.problems >= 2); /* the changed record and the missing trigger */
 }
 
+static void a_manual_credit_needs_the_config_is_capped_and_marked(void **state)
+{
+    ctx *c = *state;
+    /* Not allowed by default: an unjournaled receipt is refused. */
+    open_form(c, "retro-visit", "mgr-1", "manager", "PAPER-7");
+    submit(c, "customer", "M-1002", NULL);
+    assert_true(tu_field(c->h, "manual_amount") < 0);
+    assert_non_null(strstr(field_error(c, "receipt"),
+                           "only journaled receipts can be credited here"));
+    tp_message msg;
+    assert_int_equal(c->ui->cancel(c->h->plugin, c->form, &msg), TP_OK);
+    settle(c);
+    /* Allowed: capped at manual_max_points, and marked manual. */
+    tu_stop(c->h, 1);
+    c->h = tu_start(CONF "allow_manual = yes\nmanual_max_points = 10\n");
+    c->ui = c->h->plugin->get_extension(c->h->plugin, TP_EXT_UI);
+    tu_add_member(c->h, "M-1002", "Bob Sample");
+    open_form(c, "retro-visit", "mgr-1", "manager", "PAPER-7");
+    assert_int_equal(c->h->ad->manager_add(c->h->plugin, "mgr-1", "Mia", "4711", "owner", &msg),
+                     TP_OK);
+    submit(c, "customer", "M-1002", NULL);
+    assert_true(tu_field(c->h, "manual_amount") >= 0);
+    submit(c, "receipt", "PAPER-7", "manual_amount", "25.00", NULL); /* 25 > 10 */
+    submit(c, "reason", "paper receipt from the outage", NULL);
+    assert_true(c->h->form.is_error);
+    assert_non_null(strstr(c->h->form.message, "more than one manual credit may carry (10)"));
+    assert_int_equal(tu_balance(c->h, "M-1002"), 0);
+    c->h->dismissed = 0;
+    open_form(c, "retro-visit", "mgr-1", "manager", "PAPER-8");
+    submit(c, "customer", "M-1002", NULL);
+    submit(c, "receipt", "PAPER-8", "manual_amount", "8.50", NULL);
+    submit(c, "reason", "paper receipt from the outage", NULL);
+    assert_true(c->h->dismissed_done);
+    assert_non_null(strstr(c->h->result, "(manual)"));
+    assert_int_equal(tu_balance(c->h, "M-1002"), 8);
+    assert_int_equal(q(c, "SELECT count(*) FROM ledger WHERE kind = 'retro'"
+                          " AND receipt LIKE 'MANUAL-%' AND reason LIKE 'manual: %'"), 1);
+    assert_int_equal(q(c, "SELECT count(*) FROM audit WHERE action = 'retro.credit'"
+                          " AND detail LIKE 'manual credit%'"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,6 +381,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_claim_can_be_dismissed_with_a_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(the_printed_receipt_code_opens_the_dialog_filled, setup, teardown),
         cmocka_unit_test_setup_teardown(credited_the_wrong_customer_is_corrected_in_one_step, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_manual_credit_needs_the_config_is_capped_and_marked, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
