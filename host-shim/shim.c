@@ -377,7 +377,7 @@ static int serve(shim *s)
         if (s->in_fd >= 0 && s->overflow) {
             if (!s->is_socket) {
                 note("the client did not read its replies (%d bytes waiting); stopping.",
-                     OUT_MAX);
+                     (int)OUT_MAX);
                 return 1;
             }
             client_detach(s, "dropped a client that did not read its replies");
