@@ -102,10 +102,11 @@ $(BUILD)/headers.ok: $(HEADERS)
 	done
 	touch $@
 
-check: deps ## every test: unit, end-to-end, ABI; then under ASan+UBSan and TSan; fuzzers briefly
+check: deps ## every test: unit, end-to-end, ABI; then ASan+UBSan, TSan, valgrind; fuzzers briefly
 	$(MAKE) check-run BUILD=build
 	$(MAKE) check-run BUILD=build/asan SAN=1
 	$(MAKE) check-tsan
+	$(MAKE) valgrind
 	$(MAKE) fuzz-check
 	@echo "make check: all suites passed (plain and ASan+UBSan)"
 
@@ -200,6 +201,11 @@ $(BUILD)/bench/bench_serial: bench/bench_serial.c $(PTY_HARNESS_OBJ) $(BUILD)/li
 	    $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
 
 BENCH_ADMIN := $(BUILD)/bench/bench_admin
+BENCH_SYNC := $(BUILD)/bench/bench_sync
+
+$(BENCH_SYNC): bench/bench_sync.c $(BUILD)/libtillpoints-test.a
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CPPFLAGS) -O2 $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
 
 $(BENCH_ADMIN): bench/bench_admin.c host-shim/host.c host-shim/host.h $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -210,15 +216,17 @@ $(BUILD)/bench/bench_zbar: bench/bench_zbar.c $(BUILD)/libtillpoints-test.a
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) -O2 $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
 
-bench: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_serial $(BUILD)/bench/bench_zbar $(BENCH_ADMIN) ## benchmarks: one table of figures, each against its target
+bench: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_serial $(BUILD)/bench/bench_zbar $(BENCH_ADMIN) $(BENCH_SYNC) ## benchmarks: one table of figures, each against its target
 	$(BENCH) --plugin $(BUILD)/tillpoints.so
 	TP_SERIAL_SEAM=$(SEAM) $(BUILD)/bench/bench_serial
 	$(BUILD)/bench/bench_zbar
+	$(BENCH_SYNC)
 	$(BENCH_ADMIN) --plugin $(BUILD)/tillpoints.so
 
-bench-smoke: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_zbar $(BENCH_ADMIN) ## the benchmarks at CI size (--quick)
+bench-smoke: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_zbar $(BENCH_ADMIN) $(BENCH_SYNC) ## the benchmarks at CI size (--quick)
 	$(BENCH) --quick --plugin $(BUILD)/tillpoints.so
 	$(BUILD)/bench/bench_zbar --quick
+	$(BENCH_SYNC) --quick
 	$(BENCH_ADMIN) --quick --plugin $(BUILD)/tillpoints.so
 
 install: all ## install under $(DESTDIR)$(PREFIX)

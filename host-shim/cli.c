@@ -80,7 +80,9 @@ static const option_def option_defs[] = {
 typedef enum command_id {
     C_NONE, C_MEMBER_ADD, C_MEMBER_ADD_CARD, C_MEMBER_SHOW, C_MEMBER_FIND, C_BALANCE,
     C_HISTORY, C_ACTIVITY, C_ADJUST, C_BULK_ADJUST, C_IMPORT, C_EXPORT, C_VERIFY, C_SCANNERS,
-    C_RETRO, C_MANAGER_ADD, C_MANAGER_RESET_PIN, C_MANAGER_LIST
+    C_RETRO, C_MANAGER_ADD, C_MANAGER_RESET_PIN, C_MANAGER_LIST,
+    /* sync: */
+    C_QUEUE_STATUS, C_QUEUE_RETRY, C_QUEUE_PARK, C_QUEUE_UNPARK, C_CENTRAL_INIT
 } command_id;
 
 typedef struct command_def {
@@ -125,6 +127,12 @@ static const command_def commands[] = {
     {C_MANAGER_RESET_PIN, "manager", "reset-pin", 1, O_STAFF, O_STAFF,
      "manager reset-pin ID --staff S"},
     {C_MANAGER_LIST, "manager", "list", 0, 0, 0, "manager list"},
+    /* sync: the outbox and the central database */
+    {C_QUEUE_STATUS, "queue", "status", 0, 0, 0, "queue status"},
+    {C_QUEUE_RETRY, "queue", "retry", 0, 0, 0, "queue retry"},
+    {C_QUEUE_PARK, "queue", "park", 1, 0, 0, "queue park ID"},
+    {C_QUEUE_UNPARK, "queue", "unpark", 1, 0, 0, "queue unpark ID"},
+    {C_CENTRAL_INIT, "central", "init", 0, 0, 0, "central init"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -442,6 +450,14 @@ static int parse_command_line(int argc, char **argv, request *rq)
         if (!cmd)
             return usage_error(NULL, "unknown manager subcommand '%s' (add, reset-pin, list).",
                                words[1]);
+        used = 2;
+    } else if (strcmp(words[0], "queue") == 0 || strcmp(words[0], "central") == 0) { /* sync: */
+        int queue = words[0][0] == 'q';
+        cmd = nwords < 2 ? NULL : find_command(words[0], words[1]);
+        if (!cmd)
+            return usage_error(NULL, queue ? "queue needs a subcommand: status, retry, park ID or "
+                                             "unpark ID."
+                                           : "central needs a subcommand: init.");
         used = 2;
     } else {
         cmd = find_command(NULL, words[0]);
@@ -1479,6 +1495,109 @@ static int cmd_retro(cli *c)
     return end == TP_FORMS_DONE ? 0 : EXIT_REFUSED;
 }
 
+/* ---------------------------------------------------------- sync: queue */
+
+static const char *const sync_state_names[] = {"off", "connecting", "online", "offline",
+                                               "error"};
+
+static int cmd_queue_status(cli *c)
+{
+    tp_queue_status st;
+    tp_message msg;
+    tp_status rc = c->ad->queue_status(c->p, &st, &msg);
+    if (rc != TP_OK)
+        return refused(c, rc, &msg);
+    const char *state = (unsigned)st.state < 5 ? sync_state_names[st.state] : "?";
+    char oldest[32] = "-", success[32] = "never";
+    if (st.oldest_pending_ms)
+        format_time(oldest, sizeof oldest, st.oldest_pending_ms, c->doc != NULL);
+    if (st.last_success_ms)
+        format_time(success, sizeof success, st.last_success_ms, c->doc != NULL);
+    tp_queue_entry parked[20];
+    size_t n = 0;
+    if (st.parked && (rc = c->ad->queue_list(c->p, 1, parked, 20, &n, &msg)) != TP_OK)
+        return refused(c, rc, &msg);
+    if (n > 20)
+        n = 20;
+    if (c->doc) {
+        jset(c->doc, "configured", json_boolean(st.configured));
+        jset(c->doc, "state", jstr(state));
+        jset(c->doc, "pending", jint((int64_t)st.pending));
+        jset(c->doc, "parked", jint((int64_t)st.parked));
+        jset(c->doc, "delivered", jint((int64_t)st.delivered));
+        jset(c->doc, "failing", jint((int64_t)st.failing));
+        jset(c->doc, "oldest_pending", st.oldest_pending_ms ? jstr(oldest) : json_null());
+        jset(c->doc, "last_success", st.last_success_ms ? jstr(success) : json_null());
+        jset(c->doc, "last_error", jstr(st.last_error));
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++) {
+            json_t *o = json_object();
+            jset(o, "id", jint(parked[i].id));
+            jset(o, "event_id", jstr(parked[i].event_id));
+            jset(o, "attempts", jint(parked[i].attempts));
+            jset(o, "error", jstr(parked[i].last_error));
+            json_array_append_new(arr, o);
+        }
+        jset(c->doc, "parked_entries", arr);
+        return 0;
+    }
+    printf("central:      %s\n", st.configured ? state : "not configured (standalone)");
+    printf("pending:      %llu (oldest %s)\n", (unsigned long long)st.pending, oldest);
+    printf("parked:       %llu\n", (unsigned long long)st.parked);
+    printf("delivered:    %llu\n", (unsigned long long)st.delivered);
+    printf("last success: %s\n", success);
+    printf("last error:   %s\n", st.last_error[0] ? st.last_error : "-");
+    for (size_t i = 0; i < n; i++)
+        printf("  parked #%lld %s (%d attempts): %s\n", (long long)parked[i].id,
+               parked[i].event_id, parked[i].attempts, parked[i].last_error);
+    return 0;
+}
+
+static int cmd_queue_retry(cli *c)
+{
+    uint64_t rows = 0;
+    tp_message msg;
+    tp_status rc = c->ad->queue_retry(c->p, &rows, &msg);
+    if (rc != TP_OK)
+        return refused(c, rc, &msg);
+    if (c->doc)
+        jset(c->doc, "reset", jint((int64_t)rows));
+    else
+        printf("Retrying now; %llu failing entr%s reset.\n", (unsigned long long)rows,
+               rows == 1 ? "y" : "ies");
+    return 0;
+}
+
+static int cmd_queue_park(cli *c, int park)
+{
+    int64_t id = 0;
+    if (parse_int64(c->rq.pos[0], &id) != 0 || id <= 0)
+        return usage_error(c->rq.cmd, "ID is the number shown by queue status.");
+    tp_message msg;
+    tp_status rc = park ? c->ad->queue_park(c->p, id, &msg) : c->ad->queue_unpark(c->p, id, &msg);
+    if (rc != TP_OK)
+        return refused(c, rc, &msg);
+    if (!c->doc)
+        printf("Entry %lld %s.\n", (long long)id, park ? "parked" : "unparked; it is sent again");
+    return 0;
+}
+
+static int cmd_central_init(cli *c)
+{
+    int from = 0, to = 0;
+    tp_message msg;
+    tp_status rc = c->ad->central_init(c->p, &from, &to, &msg);
+    if (rc != TP_OK)
+        return refused(c, rc, &msg);
+    if (c->doc) {
+        jset(c->doc, "from_version", jint(from));
+        jset(c->doc, "to_version", jint(to));
+    } else {
+        printf("%s\n", msg.text);
+    }
+    return 0;
+}
+
 static int run(cli *c)
 {
     switch (c->rq.cmd->id) {
@@ -1499,6 +1618,11 @@ static int run(cli *c)
     case C_MANAGER_ADD: return cmd_manager_add(c);
     case C_MANAGER_RESET_PIN: return cmd_manager_reset_pin(c);
     case C_MANAGER_LIST: return cmd_manager_list(c);
+    case C_QUEUE_STATUS: return cmd_queue_status(c);   /* sync: */
+    case C_QUEUE_RETRY: return cmd_queue_retry(c);     /* sync: */
+    case C_QUEUE_PARK: return cmd_queue_park(c, 1);    /* sync: */
+    case C_QUEUE_UNPARK: return cmd_queue_park(c, 0);  /* sync: */
+    case C_CENTRAL_INIT: return cmd_central_init(c);   /* sync: */
     case C_NONE: break;
     }
     return EXIT_USAGE;

@@ -12,6 +12,8 @@
 #include "managers.h"
 #include "ledger.h"
 #include "members.h"
+#include "outbox.h" /* sync: */
+#include "sync.h"   /* sync: */
 #include "tillpoints/ext/admin.h"
 #include "util.h"
 #include "verify.h"
@@ -335,6 +337,161 @@ static tp_status admin_manager_list(const tp_plugin *plugin, tp_manager_info *ou
     return st;
 }
 
+/* sync: the outbox and the central database (outbox.c, sync.c). */
+static tp_status admin_queue_status(const tp_plugin *plugin, tp_queue_status *out,
+                                    tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    if (!out) {
+        tp_msg_set(msg, "No place for the answer was given.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    memset(out, 0, sizeof *out);
+    tp_outbox_counts c;
+    pthread_mutex_lock(&in->admin_lock);
+    st = tp_outbox_counts_get(in->admin_store, &c, msg);
+    if (st == TP_OK &&
+        (tp_sync_state_get(in->admin_store, "last_success_ms", &out->last_success_ms) != TP_OK ||
+         tp_sync_state_get(in->admin_store, "last_pull_ms", &out->last_pull_ms) != TP_OK)) {
+        tp_msg_set(msg, "Cannot read the sync state: %s.", tp_store_errmsg(in->admin_store));
+        st = TP_ERR_STORAGE;
+    }
+    pthread_mutex_unlock(&in->admin_lock);
+    if (st != TP_OK)
+        return st;
+    tp_sync_snapshot snap;
+    tp_sync_snapshot_get(in->sync, &snap);
+    out->configured = in->cfg.sync.postgres[0] != 0;
+    out->state = out->configured ? snap.state : TP_SYNC_OFF;
+    out->pending = c.pending;
+    out->parked = c.parked;
+    out->delivered = c.delivered;
+    out->failing = c.failing;
+    out->oldest_pending_ms = c.oldest_pending_ms;
+    if (snap.last_success_ms > out->last_success_ms)
+        out->last_success_ms = snap.last_success_ms;
+    tp_copy(out->last_error, sizeof out->last_error,
+            snap.state != TP_SYNC_ONLINE && snap.last_error[0] ? snap.last_error : c.last_error);
+    return TP_OK;
+}
+
+static tp_status admin_queue_list(const tp_plugin *plugin, int parked_only, tp_queue_entry *out,
+                                  size_t cap, size_t *count, tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    if (!count || (cap && !out)) {
+        tp_msg_set(msg, "No place for the answer was given.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    LOCKED(in, tp_outbox_list(in->admin_store, parked_only, out, cap, count, msg));
+    return st;
+}
+
+static tp_status admin_queue_retry(const tp_plugin *plugin, uint64_t *rows, tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    LOCKED(in, tp_outbox_retry(in->admin_store, tp_now_ms(), rows, msg));
+    return st;
+}
+
+static tp_status queue_park_set(const tp_plugin *plugin, int64_t id, int parked, tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    if (id <= 0) {
+        tp_msg_set(msg, "An outbox entry id is a positive number (see tillpoints queue status).");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    LOCKED(in, tp_outbox_set_parked(in->admin_store, id, parked, msg));
+    return st;
+}
+
+static tp_status admin_queue_park(const tp_plugin *plugin, int64_t id, tp_message *msg)
+{
+    return queue_park_set(plugin, id, 1, msg);
+}
+
+static tp_status admin_queue_unpark(const tp_plugin *plugin, int64_t id, tp_message *msg)
+{
+    return queue_park_set(plugin, id, 0, msg);
+}
+
+static tp_status admin_central_init(const tp_plugin *plugin, int *from, int *to,
+                                    tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    int f = 0, t = 0;
+    st = tp_central_init(&in->cfg, &f, &t, msg);
+    if (from)
+        *from = f;
+    if (to)
+        *to = t;
+    return st;
+}
+
+static tp_status admin_member_balance(const tp_plugin *plugin, const char *key,
+                                      tp_balance_view *out, tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    if (!out) {
+        tp_msg_set(msg, "No place for the answer was given.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    memset(out, 0, sizeof *out);
+    tp_member_row row;
+    int64_t confirmed = 0, pending = 0, refused = 0, success = 0;
+    int has = 0;
+    pthread_mutex_lock(&in->admin_lock);
+    st = tp_members_resolve(in->admin_store, &in->cfg, key, &row, msg);
+    if (st == TP_OK)
+        st = tp_outbox_member_view(in->admin_store, row.code, &confirmed, &has, &pending,
+                                   &refused, msg);
+    if (st == TP_OK)
+        tp_sync_state_get(in->admin_store, "last_success_ms", &success);
+    pthread_mutex_unlock(&in->admin_lock);
+    if (st != TP_OK)
+        return st;
+    tp_copy(out->code, sizeof out->code, row.code);
+    out->local = row.balance;
+    out->confirmed = confirmed;
+    out->pending = pending;
+    out->refused = refused;
+    out->confirmed_ms = success;
+    if (!in->cfg.sync.postgres[0]) {
+        out->balance = row.balance;
+        tp_copy(out->source, sizeof out->source, "local");
+        return TP_OK;
+    }
+    tp_sync_snapshot snap;
+    tp_sync_snapshot_get(in->sync, &snap);
+    int64_t fresh = 2 * (int64_t)in->cfg.sync.pull_interval_ms;
+    if (fresh < 10000)
+        fresh = 10000;
+    int online = snap.state == TP_SYNC_ONLINE || (success && tp_now_ms() - success < fresh);
+    out->balance = confirmed + pending;
+    tp_copy(out->source, sizeof out->source,
+            online && pending == 0 ? "central" : "confirmed+pending");
+    (void)has;
+    return TP_OK;
+}
+
 const tp_admin_ext tp_admin_extension = {
     .member_add = admin_member_add,
     .member_add_card = admin_member_add_card,
@@ -350,4 +507,12 @@ const tp_admin_ext tp_admin_extension = {
     .manager_add = admin_manager_add,
     .manager_reset_pin = admin_manager_reset_pin,
     .manager_list = admin_manager_list,
+    /* sync: */
+    .queue_status = admin_queue_status,
+    .queue_list = admin_queue_list,
+    .queue_retry = admin_queue_retry,
+    .queue_park = admin_queue_park,
+    .queue_unpark = admin_queue_unpark,
+    .central_init = admin_central_init,
+    .member_balance = admin_member_balance,
 };

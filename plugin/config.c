@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,26 @@ const char tp_config_defaults_ini[] =
     "receipt_code_key =\n"
     "; The same code read twice within this many ms counts once.\n"
     "dedup_ms = 1500\n"
+    "\n"
+    /* sync: the [sync] section */
+    "[sync]\n"
+    "; Central PostgreSQL (libpq connection string or postgresql:// URI).\n"
+    "; Empty: this terminal runs standalone on its SQLite file.\n"
+    "postgres =\n"
+    "; Outbox events per central transaction.\n"
+    "batch = 1000\n"
+    "; Give up a connection attempt / a statement after this long.\n"
+    "connect_timeout_s = 5\n"
+    "statement_timeout_ms = 10000\n"
+    "; Permanent refusals of one event before it is parked.\n"
+    "max_attempts = 3\n"
+    "; Backoff between failed attempts: doubles from min to max, with jitter.\n"
+    "backoff_min_ms = 250\n"
+    "backoff_max_ms = 30000\n"
+    "; How often an idle terminal looks for new events, and pulls members\n"
+    "; and confirmed balances.\n"
+    "push_interval_ms = 500\n"
+    "pull_interval_ms = 5000\n"
     "\n"
     "; Scanners the plugin owns (at most 8), one section each, e.g.:\n"
     "; [scanner \"front\"]\n"
@@ -345,6 +366,48 @@ static int valid_id(const char *v)
     return 1;
 }
 
+/* sync: [sync] keys. */
+static int sync_key(parse_ctx *c, const char *section, const char *key, const char *value)
+{
+    tp_sync_config *y = &c->cfg.sync;
+    static const struct {
+        const char *key;
+        long min, max;
+        size_t off;
+    } ints[] = {
+        {"batch", 1, 10000, offsetof(tp_sync_config, batch)},
+        {"connect_timeout_s", 1, 300, offsetof(tp_sync_config, connect_timeout_s)},
+        {"statement_timeout_ms", 100, 3600000, offsetof(tp_sync_config, statement_timeout_ms)},
+        {"max_attempts", 1, 1000, offsetof(tp_sync_config, max_attempts)},
+        {"backoff_min_ms", 1, 600000, offsetof(tp_sync_config, backoff_min_ms)},
+        {"backoff_max_ms", 1, 3600000, offsetof(tp_sync_config, backoff_max_ms)},
+        {"push_interval_ms", 10, 600000, offsetof(tp_sync_config, push_interval_ms)},
+        {"pull_interval_ms", 10, 3600000, offsetof(tp_sync_config, pull_interval_ms)},
+    };
+    if (strcmp(key, "postgres") == 0) {
+        if (strlen(value) >= sizeof y->postgres)
+            return fail(c, section, key, "is too long (at most 1023 characters).");
+        tp_copy(y->postgres, sizeof y->postgres, value);
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        if (strcmp(key, ints[i].key) != 0)
+            continue;
+        int64_t n = 0;
+        if (parse_int(value, ints[i].min, ints[i].max, &n)) {
+            char why[96];
+            snprintf(why, sizeof why, "must be a whole number from %ld to %ld.", ints[i].min,
+                     ints[i].max);
+            return fail(c, section, key, why);
+        }
+        *(int *)(void *)((char *)y + ints[i].off) = (int)n;
+        return 1;
+    }
+    return fail(c, section, key, "is not a [sync] setting (postgres, batch, connect_timeout_s, "
+                                 "statement_timeout_ms, max_attempts, backoff_min_ms, "
+                                 "backoff_max_ms, push_interval_ms, pull_interval_ms).");
+}
+
 static int on_key(void *user, const char *section, const char *key,
                   const char *value)
 {
@@ -482,6 +545,8 @@ static int on_key(void *user, const char *section, const char *key,
         if (parse_int(value, 0, 60000, &n))
             return fail(c, section, key, "must be a number of milliseconds from 0 to 60000.");
         cfg->scan_dedup_ms = n;
+    } else if (strcmp(section, "sync") == 0) { /* sync: [sync] keys */
+        return sync_key(c, section, key, value);
     } else if (strncmp(section, "scanner", 7) == 0) {
         return scanner_key(c, section, key, value);
     } else if (strcmp(section, "scan") == 0) {
@@ -541,6 +606,10 @@ static tp_status finish(parse_ctx *c, int rc, tp_config *out, tp_message *msg)
                        r->campaigns[i].name);
             return TP_ERR_CONFIG;
         }
+    }
+    if (c->cfg.sync.backoff_min_ms > c->cfg.sync.backoff_max_ms) { /* sync: */
+        tp_msg_set(msg, "%s: [sync] backoff_min_ms is larger than backoff_max_ms.", c->source);
+        return TP_ERR_CONFIG;
     }
     char why[TP_MESSAGE_MAX];
     if (tp_payload_config_check(&c->cfg.scan, why, sizeof why) != TP_OK) {

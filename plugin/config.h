@@ -77,6 +77,18 @@ typedef struct tp_retro_config {
     int recent_receipts;            /* receipts listed to pick from (20) */
 } tp_retro_config;
 
+/* sync: [sync], the central database (DESIGN §8). Empty postgres: standalone. */
+typedef struct tp_sync_config {
+    char postgres[1024];      /* libpq connection string or URI */
+    int batch;                /* outbox rows per central transaction */
+    int connect_timeout_s;
+    int statement_timeout_ms;
+    int max_attempts;         /* permanent failures before a row is parked */
+    int backoff_min_ms, backoff_max_ms;
+    int push_interval_ms;     /* how often an idle thread looks at the outbox */
+    int pull_interval_ms;     /* how often it pulls members and balances */
+} tp_sync_config;
+
 typedef struct tp_config {
     char location[TP_CFG_ID_MAX + 1];
     char terminal[TP_CFG_ID_MAX + 1];
@@ -93,6 +105,7 @@ typedef struct tp_config {
     int queue_capacity;        /* pending durable jobs */
     int batch_max;             /* jobs per group commit */
     int max_open_transactions;
+    tp_sync_config sync; /* sync: [sync] */
 } tp_config;
 
 /* The built-in defaults, as a complete INI text (also the documentation of

@@ -18,6 +18,7 @@
 
 #include "instance.h"
 #include "scanners.h"
+#include "sync.h" /* sync: */
 #include "tillpoints/ext/admin.h"
 #include "tillpoints/ext/ui.h"
 #include "util.h"
@@ -131,6 +132,8 @@ static void stop_threads(tp_instance *in)
     tp_ui_stop(in);
     tp_scanners_stop(in->scanners);
     in->scanners = NULL;
+    tp_sync_stop(in->sync); /* sync: before the stores it reads close */
+    in->sync = NULL;
     if (in->write_q.ring)
         tp_queue_close(&in->write_q);
     if (in->lookup_q.ring)
@@ -187,6 +190,8 @@ static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
     st = tp_scanners_start(in, &in->scanners, msg);
     if (st == TP_OK)
         st = tp_ui_start(in, msg);
+    if (st == TP_OK)
+        st = tp_sync_start(in, &in->sync, msg); /* sync: only with [sync] postgres */
     if (st != TP_OK)
         return st;
     in->initialised = 1;

@@ -68,6 +68,7 @@ typedef struct tp_instance {
     int writer_started, reader_started;
 
     struct tp_scanners *scanners; /* NULL without [scanner] sections */
+    struct tp_sync *sync;         /* sync: NULL without [sync] postgres (sync.c) */
 
     /* Forms (ui.c): the main thread keeps the ids of open forms; the ui
      * thread owns the sessions; finished forms travel in ui_head. */

@@ -23,6 +23,7 @@
 
 #include <sqlite3.h>
 
+#include "outbox.h" /* sync: tp_schema_v4 */
 #include "payload.h"
 #include "rules.h"
 #include "util.h"
@@ -163,7 +164,8 @@ static const char *const schema_v3 =
     "CREATE INDEX receipts_location_time ON receipts(location, time_ms);";
 
 /* Forward migrations: migrations[i] takes user_version i to i+1. */
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3,
+                                          tp_schema_v4 /* sync: outbox, outbox.c */};
 
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,

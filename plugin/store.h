@@ -16,7 +16,7 @@
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
 
-#define TP_SCHEMA_VERSION 3
+#define TP_SCHEMA_VERSION 4 /* sync: v4 adds the outbox (outbox.c) */
 
 typedef struct tp_store tp_store;
 

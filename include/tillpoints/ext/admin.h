@@ -149,6 +149,56 @@ typedef struct tp_manager_info {
     int64_t created_ms;
 } tp_manager_info;
 
+/* sync: the outbox and the central database (DESIGN §8). */
+typedef enum tp_sync_state {
+    TP_SYNC_OFF = 0,        /* no [sync] postgres: standalone */
+    TP_SYNC_CONNECTING = 1, /* first attempt not finished yet */
+    TP_SYNC_ONLINE = 2,     /* connected; the outbox drains */
+    TP_SYNC_OFFLINE = 3,    /* unreachable or refused; retried with backoff */
+    TP_SYNC_ERROR = 4       /* reachable but unusable (credentials, schema
+                               version); retried with backoff; see last_error */
+} tp_sync_state;
+
+typedef struct tp_queue_status {
+    int configured;             /* [sync] postgres is set */
+    tp_sync_state state;        /* this process's sync thread */
+    uint64_t pending;           /* waiting to be sent */
+    uint64_t parked;            /* refused for good or parked by hand */
+    uint64_t delivered;
+    uint64_t failing;           /* pending rows that failed at least once */
+    int64_t oldest_pending_ms;  /* UTC ms the oldest pending row was written; 0 none */
+    int64_t last_success_ms;    /* last central commit or pull (any process); 0 never */
+    int64_t last_pull_ms;
+    char last_error[256];       /* the link's last error, or the newest row error; "" */
+} tp_queue_status;
+
+typedef struct tp_queue_entry {
+    int64_t id;                 /* for queue_park / queue_unpark */
+    char event_id[256];
+    char kind[16];              /* ledger, member, card, audit */
+    char member[TP_MEMBER_CODE_MAX + 1];
+    int64_t points;
+    int attempts;
+    int parked;
+    int64_t created_ms;
+    char last_error[256];
+} tp_queue_entry;
+
+/* A member's balance as a synced terminal shows it. */
+typedef struct tp_balance_view {
+    char code[TP_MEMBER_CODE_MAX + 1];
+    int64_t balance;      /* what to show: see source */
+    int64_t local;        /* sum of this terminal's own ledger */
+    int64_t confirmed;    /* the central balance as last pulled or pushed */
+    int64_t pending;      /* this terminal's entries the central has not confirmed */
+    int64_t refused;      /* this terminal's entries the central refused (parked) */
+    int64_t confirmed_ms; /* when the link last succeeded; 0 never */
+    char source[24];      /* "local" (no sync): balance = local;
+                             "central": confirmed, nothing pending, link up;
+                             "confirmed+pending": confirmed + pending, the
+                             link is down or entries wait */
+} tp_balance_view;
+
 typedef struct tp_admin_ext {
     /* Adds a member; `out` (may be NULL) receives it as stored.
      * TP_ERR_DUPLICATE when the code or app id is already a code, card or
@@ -222,6 +272,25 @@ typedef struct tp_admin_ext {
                                    const char *staff, tp_message *msg);
     tp_status (*manager_list)(const tp_plugin *plugin, tp_manager_info *out, size_t cap,
                               size_t *count, tp_message *msg);
+
+    /* sync: the outbox to the central database. All [thread-safe, blocking]. */
+    /* Counts and the link's state. Works without [sync] (configured = 0). */
+    tp_status (*queue_status)(const tp_plugin *plugin, tp_queue_status *out, tp_message *msg);
+    /* Undelivered entries, oldest first: all, or parked ones only. */
+    tp_status (*queue_list)(const tp_plugin *plugin, int parked_only, tp_queue_entry *out,
+                            size_t cap, size_t *count, tp_message *msg);
+    /* Resets the failure counts of pending entries and asks the sync thread
+     * (in any process on this database) to try now; *rows: entries reset. */
+    tp_status (*queue_retry)(const tp_plugin *plugin, uint64_t *rows, tp_message *msg);
+    /* Parks an entry (it stops being sent) or unparks it (sent again). */
+    tp_status (*queue_park)(const tp_plugin *plugin, int64_t id, tp_message *msg);
+    tp_status (*queue_unpark)(const tp_plugin *plugin, int64_t id, tp_message *msg);
+    /* Creates or migrates the central schema; *from / *to: versions. */
+    tp_status (*central_init)(const tp_plugin *plugin, int *from, int *to, tp_message *msg);
+    /* A member's balance as a synced terminal shows it (by code, card,
+     * app id, phone or email). */
+    tp_status (*member_balance)(const tp_plugin *plugin, const char *key, tp_balance_view *out,
+                                tp_message *msg);
 } tp_admin_ext;
 
 #ifdef __cplusplus

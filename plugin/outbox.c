@@ -1,0 +1,454 @@
+/*
+ * outbox.c — the outbox schema (v4) and its queries (see outbox.h).
+ *
+ * Why triggers: the ledger, members, cards and audit are written from
+ * several modules (checkout, adjustments, bulk, import, retro, managers).
+ * An AFTER INSERT trigger puts the outbox row into the very transaction
+ * that wrote the effect, whoever wrote it, so "same transaction" holds by
+ * construction. Payloads are built by SQLite's JSON1 (json_object), so the
+ * C side never formats JSON.
+ *
+ * Pulled rows (members and cards copied from the central directory) must
+ * not be sent back: the pull sets sync_state.pulling = 1 inside its own
+ * write transaction and the member triggers skip while it is set. Other
+ * connections never see the 1, since it is reset before that COMMIT.
+ *
+ * The ledger event_id includes the terminal: the same receipt number
+ * credited on two terminals gives two different events, and the central
+ * ledger's uniqueness on (location, receipt) refuses the second one, which
+ * is then parked here (see sync.c) instead of silently swallowed as a
+ * duplicate.
+ */
+#include "outbox.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "util.h"
+
+#define NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+
+const char tp_schema_v4[] =
+    "CREATE TABLE outbox("
+    "  id INTEGER PRIMARY KEY,"
+    "  event_id TEXT NOT NULL UNIQUE,"
+    "  kind TEXT NOT NULL CHECK(kind IN ('ledger', 'member', 'card', 'audit')),"
+    "  member TEXT NOT NULL DEFAULT '',"
+    "  points INTEGER NOT NULL DEFAULT 0,"
+    "  payload TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT NOT NULL DEFAULT '',"
+    "  parked INTEGER NOT NULL DEFAULT 0 CHECK(parked IN (0, 1)),"
+    "  delivered_ms INTEGER);"
+    "CREATE INDEX outbox_pending ON outbox(id) WHERE delivered_ms IS NULL AND parked = 0;"
+    "CREATE INDEX outbox_member_open ON outbox(member, parked) WHERE delivered_ms IS NULL;"
+    "CREATE TABLE sync_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO sync_state(key, value) VALUES('pulling', 0), ('members_seq', 0),"
+    "  ('cards_seq', 0), ('balances_seq', 0), ('retry_ms', 0), ('last_success_ms', 0),"
+    "  ('last_pull_ms', 0);"
+    "CREATE TABLE central_balances("
+    "  code TEXT PRIMARY KEY, balance INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    "  pulled_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TRIGGER outbox_ledger AFTER INSERT ON ledger BEGIN"
+    "  INSERT INTO outbox(event_id, kind, member, points, payload, created_ms)"
+    "  SELECT 'ledger:' || NEW.location || '/' || NEW.terminal || '/' || NEW.receipt || '/'"
+    "         || NEW.kind, 'ledger', m.code, NEW.points,"
+    "    json_object('location', NEW.location, 'terminal', NEW.terminal,"
+    "      'receipt', NEW.receipt, 'kind', NEW.kind, 'member', m.code,"
+    "      'points', NEW.points, 'staff', NEW.staff, 'reason', NEW.reason,"
+    "      'comment', NEW.comment, 'time_ms', NEW.time_ms, 'recorded_ms', NEW.recorded_ms,"
+    "      'reverses', json((SELECT json_object('terminal', o.terminal, 'receipt', o.receipt,"
+    "                        'kind', o.kind) FROM ledger o WHERE o.id = NEW.reverses))),"
+    "    NEW.recorded_ms"
+    "  FROM members m WHERE m.id = NEW.member_id;"
+    "END;"
+    "CREATE TRIGGER outbox_member AFTER INSERT ON members"
+    "  WHEN (SELECT value FROM sync_state WHERE key = 'pulling') = 0 BEGIN"
+    "  INSERT INTO outbox(event_id, kind, member, payload, created_ms)"
+    "  VALUES('member:' || NEW.code, 'member', NEW.code,"
+    "    json_object('code', NEW.code, 'name', NEW.name, 'phone', NEW.phone,"
+    "      'email', NEW.email, 'app_id', NEW.app_id, 'created_ms', NEW.created_ms),"
+    "    NEW.created_ms);"
+    "END;"
+    "CREATE TRIGGER outbox_card AFTER INSERT ON member_cards"
+    "  WHEN (SELECT value FROM sync_state WHERE key = 'pulling') = 0 BEGIN"
+    "  INSERT INTO outbox(event_id, kind, member, payload, created_ms)"
+    "  SELECT 'card:' || NEW.code, 'card', m.code,"
+    "    json_object('card', NEW.code, 'member', m.code, 'added_ms', NEW.added_ms),"
+    "    NEW.added_ms FROM members m WHERE m.id = NEW.member_id;"
+    "END;"
+    "CREATE TRIGGER outbox_audit AFTER INSERT ON audit BEGIN"
+    "  INSERT INTO outbox(event_id, kind, member, payload, created_ms)"
+    "  VALUES('audit:' || NEW.hash, 'audit', NEW.member,"
+    "    json_object('time_ms', NEW.time_ms, 'action', NEW.action, 'actor', NEW.actor,"
+    "      'approver', NEW.approver, 'member', NEW.member, 'location', NEW.location,"
+    "      'receipt', NEW.receipt, 'points', NEW.points, 'reason', NEW.reason,"
+    "      'detail', NEW.detail, 'prev_hash', NEW.prev_hash, 'hash', NEW.hash),"
+    "    NEW.time_ms);"
+    "END;"
+    /* History is kept: delivered rows are the record of what left. */
+    "CREATE TRIGGER outbox_no_delete BEFORE DELETE ON outbox"
+    "  BEGIN SELECT RAISE(ABORT, 'outbox rows are kept'); END;";
+
+void tp_outbox_batch_free(tp_outbox_batch *b)
+{
+    free(b->rows);
+    free(b->text);
+    memset(b, 0, sizeof *b);
+}
+
+/* Appends `s` to the batch's text arena; returns its offset or -1. */
+static long arena_put(tp_outbox_batch *b, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    if (b->text_len + n > b->text_cap) {
+        size_t cap = b->text_cap ? b->text_cap : 65536;
+        while (cap < b->text_len + n)
+            cap *= 2;
+        char *t = realloc(b->text, cap);
+        if (!t)
+            return -1;
+        b->text = t;
+        b->text_cap = cap;
+    }
+    memcpy(b->text + b->text_len, s, n);
+    b->text_len += n;
+    return (long)(b->text_len - n);
+}
+
+static const char sql_next[] =
+    "SELECT id, event_id, kind, payload, attempts FROM outbox"
+    " WHERE delivered_ms IS NULL AND parked = 0 AND id > ?2 ORDER BY id LIMIT ?1";
+
+tp_status tp_outbox_next(tp_store *s, int64_t after_id, size_t max, tp_outbox_batch *b,
+                         tp_message *msg)
+{
+    b->n = 0;
+    b->text_len = 0;
+    if (b->cap < max) {
+        tp_outbox_row *r = realloc(b->rows, max * sizeof *r);
+        if (!r) {
+            tp_msg_set(msg, "Out of memory reading the outbox.");
+            return TP_ERR_NO_MEMORY;
+        }
+        b->rows = r;
+        b->cap = max;
+    }
+    sqlite3_stmt *q = tp_store_cached(s, sql_next);
+    if (!q) {
+        tp_msg_set(msg, "Cannot read the outbox: %s.", tp_store_errmsg(s));
+        return TP_ERR_STORAGE;
+    }
+    sqlite3_bind_int64(q, 1, (sqlite3_int64)max);
+    sqlite3_bind_int64(q, 2, after_id);
+    int rc;
+    tp_status st = TP_OK;
+    /* Strings go into one arena first (by offset, as it may move), then
+     * the pointers are fixed up. */
+    long *offs = malloc(max * 3 * sizeof *offs);
+    if (!offs) {
+        sqlite3_reset(q);
+        tp_msg_set(msg, "Out of memory reading the outbox.");
+        return TP_ERR_NO_MEMORY;
+    }
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW && b->n < max) {
+        tp_outbox_row *r = &b->rows[b->n];
+        r->id = sqlite3_column_int64(q, 0);
+        r->attempts = sqlite3_column_int(q, 4);
+        for (int k = 0; k < 3; k++) {
+            const unsigned char *t = sqlite3_column_text(q, 1 + k);
+            long o = arena_put(b, t ? (const char *)t : "");
+            if (o < 0) {
+                st = TP_ERR_NO_MEMORY;
+                break;
+            }
+            offs[b->n * 3 + (size_t)k] = o;
+        }
+        if (st != TP_OK)
+            break;
+        b->n++;
+    }
+    if (st == TP_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        st = TP_ERR_STORAGE;
+    sqlite3_reset(q);
+    if (st != TP_OK) {
+        free(offs);
+        b->n = 0;
+        tp_msg_set(msg, st == TP_ERR_NO_MEMORY ? "Out of memory reading the outbox."
+                                               : "Cannot read the outbox.");
+        return st;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        b->rows[i].event_id = b->text + offs[i * 3];
+        b->rows[i].kind = b->text + offs[i * 3 + 1];
+        b->rows[i].payload = b->text + offs[i * 3 + 2];
+    }
+    free(offs);
+    return TP_OK;
+}
+
+/* One range update: rows are read in id order and new rows only get
+ * larger ids, so [first, last] holds exactly the batch, minus rows parked
+ * meanwhile (they stay parked; sending one again later is harmless). */
+static const char sql_mark[] = "UPDATE outbox SET delivered_ms = ?3, last_error = ''"
+                               " WHERE id BETWEEN ?1 AND ?2 AND delivered_ms IS NULL"
+                               " AND parked = 0";
+static const char sql_balance[] =
+    "INSERT INTO central_balances(code, balance, seq, pulled_ms) VALUES(?1, ?2, ?3, ?4)"
+    " ON CONFLICT(code) DO UPDATE SET balance = excluded.balance, seq = excluded.seq,"
+    " pulled_ms = excluded.pulled_ms WHERE excluded.seq > central_balances.seq";
+static const char sql_state_set[] = "UPDATE sync_state SET value = ?2 WHERE key = ?1";
+static const char sql_state_get[] = "SELECT value FROM sync_state WHERE key = ?1";
+
+tp_status tp_outbox_delivered(tp_store *s, int64_t first_id, int64_t last_id,
+                              const tp_central_balance *bal, size_t nbal, int64_t now_ms,
+                              tp_message *msg)
+{
+    if (tp_store_begin(s, msg) != TP_OK)
+        return TP_ERR_STORAGE;
+    sqlite3_stmt *q = tp_store_cached(s, sql_mark);
+    if (q) {
+        sqlite3_bind_int64(q, 1, first_id);
+        sqlite3_bind_int64(q, 2, last_id);
+        sqlite3_bind_int64(q, 3, now_ms);
+        int rc = sqlite3_step(q);
+        sqlite3_reset(q);
+        if (rc != SQLITE_DONE)
+            q = NULL;
+    }
+    sqlite3_stmt *b = q ? tp_store_cached(s, sql_balance) : NULL;
+    for (size_t i = 0; b && i < nbal; i++) {
+        sqlite3_bind_text(b, 1, bal[i].code, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(b, 2, bal[i].balance);
+        sqlite3_bind_int64(b, 3, bal[i].seq);
+        sqlite3_bind_int64(b, 4, now_ms);
+        int rc = sqlite3_step(b);
+        sqlite3_reset(b);
+        if (rc != SQLITE_DONE)
+            b = NULL;
+    }
+    if (!b || tp_sync_state_set(s, "last_success_ms", now_ms) != TP_OK) {
+        tp_msg_set(msg, "Cannot mark outbox rows delivered: %s.", tp_store_errmsg(s));
+        tp_store_rollback(s);
+        return TP_ERR_STORAGE;
+    }
+    return tp_store_commit(s, msg);
+}
+
+static const char sql_fail[] =
+    "UPDATE outbox SET attempts = attempts + 1, last_error = substr(?2, 1, 255),"
+    " parked = (attempts + 1 >= ?3) WHERE id = ?1 AND delivered_ms IS NULL"
+    " RETURNING parked";
+
+tp_status tp_outbox_failed(tp_store *s, int64_t id, const char *error, int max_attempts,
+                           int *parked, tp_message *msg)
+{
+    *parked = 0;
+    if (tp_store_begin(s, msg) != TP_OK)
+        return TP_ERR_STORAGE;
+    sqlite3_stmt *q = tp_store_cached(s, sql_fail);
+    int rc = SQLITE_ERROR;
+    if (q) {
+        sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_text(q, 2, error, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(q, 3, max_attempts);
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            *parked = sqlite3_column_int(q, 0);
+            rc = sqlite3_step(q);
+        }
+        sqlite3_reset(q);
+    }
+    if (rc != SQLITE_DONE) {
+        tp_msg_set(msg, "Cannot record an outbox failure: %s.", tp_store_errmsg(s));
+        tp_store_rollback(s);
+        return TP_ERR_STORAGE;
+    }
+    return tp_store_commit(s, msg);
+}
+
+static const char sql_park[] =
+    "UPDATE outbox SET parked = ?2, attempts = CASE WHEN ?2 = 0 THEN 0 ELSE attempts END,"
+    " last_error = CASE WHEN ?2 = 1 AND last_error = '' THEN 'parked by hand'"
+    " ELSE last_error END WHERE id = ?1 AND delivered_ms IS NULL";
+
+tp_status tp_outbox_set_parked(tp_store *s, int64_t id, int parked, tp_message *msg)
+{
+    if (tp_store_begin(s, msg) != TP_OK)
+        return TP_ERR_STORAGE;
+    sqlite3_stmt *q = tp_store_cached(s, sql_park);
+    int rc = SQLITE_ERROR;
+    if (q) {
+        sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_int(q, 2, parked ? 1 : 0);
+        rc = sqlite3_step(q);
+        sqlite3_reset(q);
+    }
+    if (rc != SQLITE_DONE) {
+        tp_msg_set(msg, "Cannot change outbox entry %lld: %s.", (long long)id,
+                   tp_store_errmsg(s));
+        tp_store_rollback(s);
+        return TP_ERR_STORAGE;
+    }
+    if (sqlite3_changes(tp_store_db(s)) == 0) {
+        tp_store_rollback(s);
+        tp_msg_set(msg, "There is no undelivered outbox entry %lld (see tillpoints queue "
+                   "status).", (long long)id);
+        return TP_ERR_NOT_FOUND;
+    }
+    if (parked == 0)
+        tp_sync_state_set(s, "retry_ms", tp_now_ms());
+    return tp_store_commit(s, msg);
+}
+
+static const char sql_retry[] =
+    "UPDATE outbox SET attempts = 0 WHERE delivered_ms IS NULL AND parked = 0 AND attempts > 0";
+
+tp_status tp_outbox_retry(tp_store *s, int64_t now_ms, uint64_t *rows, tp_message *msg)
+{
+    if (tp_store_begin(s, msg) != TP_OK)
+        return TP_ERR_STORAGE;
+    sqlite3_stmt *q = tp_store_cached(s, sql_retry);
+    int rc = q ? sqlite3_step(q) : SQLITE_ERROR;
+    if (q)
+        sqlite3_reset(q);
+    if (rows)
+        *rows = rc == SQLITE_DONE ? (uint64_t)sqlite3_changes(tp_store_db(s)) : 0;
+    if (rc != SQLITE_DONE || tp_sync_state_set(s, "retry_ms", now_ms) != TP_OK) {
+        tp_msg_set(msg, "Cannot ask for a retry: %s.", tp_store_errmsg(s));
+        tp_store_rollback(s);
+        return TP_ERR_STORAGE;
+    }
+    return tp_store_commit(s, msg);
+}
+
+tp_status tp_sync_state_get(tp_store *s, const char *key, int64_t *value)
+{
+    *value = 0;
+    sqlite3_stmt *q = tp_store_cached(s, sql_state_get);
+    if (!q)
+        return TP_ERR_STORAGE;
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *value = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? TP_OK : TP_ERR_STORAGE;
+}
+
+tp_status tp_sync_state_set(tp_store *s, const char *key, int64_t value)
+{
+    sqlite3_stmt *q = tp_store_cached(s, sql_state_set);
+    if (!q)
+        return TP_ERR_STORAGE;
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, value);
+    int rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    return rc == SQLITE_DONE ? TP_OK : TP_ERR_STORAGE;
+}
+
+static const char sql_counts[] =
+    "SELECT (SELECT count(*) FROM outbox WHERE delivered_ms IS NULL AND parked = 0),"
+    " (SELECT count(*) FROM outbox WHERE delivered_ms IS NULL AND parked = 1),"
+    " (SELECT count(*) FROM outbox WHERE delivered_ms IS NOT NULL),"
+    " (SELECT count(*) FROM outbox WHERE delivered_ms IS NULL AND parked = 0 AND attempts > 0),"
+    " (SELECT min(created_ms) FROM outbox WHERE delivered_ms IS NULL AND parked = 0),"
+    " (SELECT last_error FROM outbox WHERE delivered_ms IS NULL AND last_error <> ''"
+    "  ORDER BY id DESC LIMIT 1)";
+
+tp_status tp_outbox_counts_get(tp_store *s, tp_outbox_counts *out, tp_message *msg)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *q = tp_store_cached(s, sql_counts);
+    int rc = q ? sqlite3_step(q) : SQLITE_ERROR;
+    if (rc == SQLITE_ROW) {
+        out->pending = (uint64_t)sqlite3_column_int64(q, 0);
+        out->parked = (uint64_t)sqlite3_column_int64(q, 1);
+        out->delivered = (uint64_t)sqlite3_column_int64(q, 2);
+        out->failing = (uint64_t)sqlite3_column_int64(q, 3);
+        out->oldest_pending_ms = sqlite3_column_int64(q, 4);
+        const unsigned char *t = sqlite3_column_text(q, 5);
+        tp_copy(out->last_error, sizeof out->last_error, t ? (const char *)t : "");
+    }
+    if (q)
+        sqlite3_reset(q);
+    if (rc != SQLITE_ROW) {
+        tp_msg_set(msg, "Cannot read the outbox: %s.", tp_store_errmsg(s));
+        return TP_ERR_STORAGE;
+    }
+    return TP_OK;
+}
+
+static const char sql_view[] =
+    "SELECT (SELECT balance FROM central_balances WHERE code = ?1),"
+    " (SELECT COALESCE(SUM(points), 0) FROM outbox WHERE member = ?1 AND parked = 0"
+    "  AND delivered_ms IS NULL AND kind = 'ledger'),"
+    " (SELECT COALESCE(SUM(points), 0) FROM outbox WHERE member = ?1 AND parked = 1"
+    "  AND delivered_ms IS NULL AND kind = 'ledger')";
+
+tp_status tp_outbox_member_view(tp_store *s, const char *code, int64_t *confirmed,
+                                int *has_confirmed, int64_t *pending, int64_t *refused,
+                                tp_message *msg)
+{
+    *confirmed = *pending = *refused = 0;
+    *has_confirmed = 0;
+    sqlite3_stmt *q = tp_store_cached(s, sql_view);
+    int rc = SQLITE_ERROR;
+    if (q) {
+        sqlite3_bind_text(q, 1, code, -1, SQLITE_STATIC);
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            *has_confirmed = sqlite3_column_type(q, 0) != SQLITE_NULL;
+            *confirmed = sqlite3_column_int64(q, 0);
+            *pending = sqlite3_column_int64(q, 1);
+            *refused = sqlite3_column_int64(q, 2);
+        }
+        sqlite3_reset(q);
+    }
+    if (rc != SQLITE_ROW) {
+        tp_msg_set(msg, "Cannot read the outbox: %s.", tp_store_errmsg(s));
+        return TP_ERR_STORAGE;
+    }
+    return TP_OK;
+}
+
+static const char sql_list[] =
+    "SELECT id, event_id, kind, member, points, attempts, parked, created_ms, last_error"
+    " FROM outbox WHERE delivered_ms IS NULL AND (?1 = 0 OR parked = 1) ORDER BY id LIMIT ?2";
+
+tp_status tp_outbox_list(tp_store *s, int parked_only, tp_queue_entry *out, size_t cap,
+                         size_t *count, tp_message *msg)
+{
+    *count = 0;
+    sqlite3_stmt *q = tp_store_cached(s, sql_list);
+    if (!q) {
+        tp_msg_set(msg, "Cannot read the outbox: %s.", tp_store_errmsg(s));
+        return TP_ERR_STORAGE;
+    }
+    sqlite3_bind_int(q, 1, parked_only ? 1 : 0);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)cap);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW && *count < cap) {
+        tp_queue_entry *e = &out[(*count)++];
+        memset(e, 0, sizeof *e);
+        e->id = sqlite3_column_int64(q, 0);
+        tp_copy(e->event_id, sizeof e->event_id, (const char *)sqlite3_column_text(q, 1));
+        tp_copy(e->kind, sizeof e->kind, (const char *)sqlite3_column_text(q, 2));
+        tp_copy(e->member, sizeof e->member, (const char *)sqlite3_column_text(q, 3));
+        e->points = sqlite3_column_int64(q, 4);
+        e->attempts = sqlite3_column_int(q, 5);
+        e->parked = sqlite3_column_int(q, 6);
+        e->created_ms = sqlite3_column_int64(q, 7);
+        tp_copy(e->last_error, sizeof e->last_error, (const char *)sqlite3_column_text(q, 8));
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        tp_msg_set(msg, "Cannot read the outbox: %s.", tp_store_errmsg(s));
+        return TP_ERR_STORAGE;
+    }
+    return TP_OK;
+}

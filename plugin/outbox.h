@@ -1,0 +1,105 @@
+/*
+ * outbox.h — the terminal's outbox: every ledger entry, member, card and
+ * audit record, queued for the central database (DESIGN §8).
+ *
+ * Rows are written by SQLite triggers (schema v4, tp_schema_v4) in the same
+ * transaction as the row they describe, so no write path in C can forget
+ * one and a crash can never separate an effect from its outbox row. Each
+ * row carries a deterministic idempotency key (event_id):
+ *
+ *   ledger:LOCATION/TERMINAL/RECEIPT/KIND   member:CODE
+ *   card:CODE                                audit:HASH
+ *
+ * The sync thread reads undelivered, unparked rows in id order and marks
+ * them delivered only after the central COMMIT. Everything here runs on a
+ * tp_store the caller owns (one thread at a time).
+ */
+#ifndef TP_OUTBOX_H
+#define TP_OUTBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+#include "tillpoints/ext/admin.h"
+#include "tillpoints/tillpoints.h"
+
+/* The SQLite schema migration v3 -> v4 (outbox, triggers, sync state,
+ * pulled central balances). Appended to store.c's migrations. */
+extern const char tp_schema_v4[];
+
+typedef struct tp_outbox_row {
+    int64_t id;
+    char *event_id; /* owned by the batch */
+    char *kind;
+    char *payload;
+    int attempts;
+} tp_outbox_row;
+
+typedef struct tp_outbox_batch {
+    tp_outbox_row *rows; /* owned */
+    size_t n, cap;
+    char *text;          /* one allocation holding every row's strings */
+    size_t text_len, text_cap;
+} tp_outbox_batch;
+
+void tp_outbox_batch_free(tp_outbox_batch *b);
+
+/* Up to `max` undelivered, unparked rows with id > after_id, in id order. TP_OK (possibly
+ * empty) or TP_ERR_STORAGE / TP_ERR_NO_MEMORY with msg. */
+tp_status tp_outbox_next(tp_store *s, int64_t after_id, size_t max, tp_outbox_batch *b,
+                         tp_message *msg);
+
+/* A balance the central database reported (absolute, with its sequence). */
+typedef struct tp_central_balance {
+    char code[129];
+    int64_t balance;
+    int64_t seq;
+} tp_central_balance;
+
+/* In one transaction: marks the batch read as ids first..last delivered at
+ * `now_ms` and stores the balances the central database returned (only
+ * when newer). */
+tp_status tp_outbox_delivered(tp_store *s, int64_t first_id, int64_t last_id,
+                              const tp_central_balance *bal, size_t nbal, int64_t now_ms,
+                              tp_message *msg);
+
+/* A permanent failure of one row: attempts+1, last_error, parked when
+ * attempts reach `max_attempts`. *parked says whether it was parked now. */
+tp_status tp_outbox_failed(tp_store *s, int64_t id, const char *error, int max_attempts,
+                           int *parked, tp_message *msg);
+
+/* Manual operations (admin): park or unpark one row by id; retry resets
+ * the attempts of every unparked row and asks the sync thread (in any
+ * process using this file) to skip its backoff. */
+tp_status tp_outbox_set_parked(tp_store *s, int64_t id, int parked, tp_message *msg);
+tp_status tp_outbox_retry(tp_store *s, int64_t now_ms, uint64_t *rows, tp_message *msg);
+
+/* Sync bookkeeping kept in the database (cross-process): integer values of
+ * sync_state ("members_seq", "cards_seq", "balances_seq", "retry_ms",
+ * "last_success_ms", "last_pull_ms"). */
+tp_status tp_sync_state_get(tp_store *s, const char *key, int64_t *value);
+tp_status tp_sync_state_set(tp_store *s, const char *key, int64_t value);
+
+typedef struct tp_outbox_counts {
+    uint64_t pending;        /* undelivered, unparked */
+    uint64_t parked;
+    uint64_t delivered;
+    uint64_t failing;        /* pending rows with attempts > 0 */
+    int64_t oldest_pending_ms; /* created_ms of the oldest pending row; 0 none */
+    char last_error[256];    /* of the newest failing or parked row, or "" */
+} tp_outbox_counts;
+
+tp_status tp_outbox_counts_get(tp_store *s, tp_outbox_counts *out, tp_message *msg);
+
+/* Confirmed (pulled) balance, pending and refused (parked) points of this
+ * terminal for member `code`. */
+tp_status tp_outbox_member_view(tp_store *s, const char *code, int64_t *confirmed,
+                                int *has_confirmed, int64_t *pending, int64_t *refused,
+                                tp_message *msg);
+
+/* Undelivered rows, oldest first (all, or parked only), up to cap. */
+tp_status tp_outbox_list(tp_store *s, int parked_only, tp_queue_entry *out, size_t cap,
+                         size_t *count, tp_message *msg);
+
+#endif

@@ -1,0 +1,1041 @@
+/*
+ * sync.c — the outbox to a central PostgreSQL and the directory back
+ * (see sync.h, DESIGN §8).
+ *
+ * Push. A batch of undelivered, unparked outbox rows, in id order, goes in
+ * one central transaction:
+ *
+ *   BEGIN; SELECT pg_advisory_xact_lock(K);
+ *   WITH v AS (VALUES ...), ins AS (INSERT INTO events ... ON CONFLICT
+ *   (event_id) DO NOTHING RETURNING ...), led AS (INSERT INTO ledger ...),
+ *   mem, crd, bal AS (upsert balances ... RETURNING) SELECT ... FROM bal;
+ *   COMMIT;
+ *
+ * and the rows are marked delivered in SQLite only after that COMMIT
+ * answered. A lost answer leaves them pending; sending them again inserts
+ * nothing (the events are already there, so neither the ledger nor the
+ * balances move): nothing is lost, nothing is doubled.
+ *
+ * Why the advisory lock: every sequence number (events, members, cards,
+ * balances) is drawn while holding it, and it is held until COMMIT, so the
+ * order of sequence numbers is the order of commits. A terminal that pulled
+ * everything up to seq N can then never miss a row below N that commits
+ * later — the classic gap of pulling by a bigserial. The lock serialises
+ * pushes from all terminals; one push is a few milliseconds.
+ *
+ * Errors. Connection failures, timeouts, deadlocks, a missing or different
+ * schema: the whole batch waits, with capped exponential backoff and
+ * jitter (a PRNG seeded per instance). A data or constraint error (SQLSTATE
+ * class 22 or 23) is the fault of some row: the batch is then sent row by
+ * row; a row refused again has its attempts counted and is parked after
+ * max_attempts, while the rows around it are delivered. The central ledger's
+ * unique index on (location, receipt) for earn/retro is what refuses a
+ * receipt credited on a second terminal.
+ *
+ * What a refused (parked) credit does to balances: the local ledger keeps
+ * the entry (it is append-only; `tillpoints verify` stays clean), the
+ * outbox row is parked with the server's sentence, and the balance a synced
+ * terminal shows (admin member_balance) is the central confirmed balance
+ * plus this terminal's pending entries — parked ones are not pending, so
+ * the refused points disappear from what is shown and are reported
+ * separately as `refused`. A manager may reverse the local entry, or unpark
+ * it after fixing the central side.
+ *
+ * Pull. When the outbox is empty (and at least every pull_interval_ms),
+ * members, cards and balances with seq above the last seen are copied into
+ * SQLite (members and cards without going back into the outbox; balances
+ * into central_balances). Balances returned by a push are stored in the
+ * same SQLite transaction that marks the rows delivered, so confirmed +
+ * pending never counts an entry twice or not at all.
+ */
+#include "sync.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#include "instance.h"
+#include "outbox.h"
+#include "util.h"
+
+#define PUSH_LOCK_KEY 7321000701LL /* pg_advisory_xact_lock key of pushes */
+#define INIT_LOCK_KEY 7321000702LL /* ... of central init */
+#define PULL_PAGE 2000
+
+static const char central_v1[] =
+    "CREATE TABLE schema_version(version integer PRIMARY KEY,"
+    "  applied_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE SEQUENCE tp_seq;"
+    "CREATE TABLE events("
+    "  event_id text PRIMARY KEY,"
+    "  kind text NOT NULL CHECK (kind IN ('ledger', 'member', 'card', 'audit')),"
+    "  location text NOT NULL, terminal text NOT NULL,"
+    "  payload jsonb NOT NULL,"
+    "  received_at timestamptz NOT NULL DEFAULT now(),"
+    "  seq bigint NOT NULL DEFAULT nextval('tp_seq'));"
+    "CREATE TABLE ledger("
+    "  event_id text PRIMARY KEY,"
+    "  location text NOT NULL, terminal text NOT NULL, receipt text NOT NULL,"
+    "  kind text NOT NULL, member text NOT NULL, points bigint NOT NULL,"
+    "  time_ms bigint NOT NULL);"
+    /* A receipt earns at most once across the whole chain. */
+    "CREATE UNIQUE INDEX ledger_earns_once ON ledger(location, receipt)"
+    "  WHERE kind IN ('earn', 'retro');"
+    "CREATE TABLE members("
+    "  code text PRIMARY KEY, name text NOT NULL DEFAULT '', phone text, email text,"
+    "  app_id text, created_ms bigint NOT NULL,"
+    "  location text NOT NULL, terminal text NOT NULL,"
+    "  seq bigint NOT NULL DEFAULT nextval('tp_seq'));"
+    "CREATE INDEX members_seq ON members(seq);"
+    "CREATE TABLE member_cards("
+    "  code text PRIMARY KEY, member text NOT NULL, added_ms bigint NOT NULL,"
+    "  seq bigint NOT NULL DEFAULT nextval('tp_seq'));"
+    "CREATE INDEX member_cards_seq ON member_cards(seq);"
+    "CREATE TABLE balances("
+    "  member text PRIMARY KEY, balance bigint NOT NULL, seq bigint NOT NULL);"
+    "CREATE INDEX balances_seq ON balances(seq);"
+    "CREATE FUNCTION tp_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+    "  $$BEGIN RAISE EXCEPTION 'tillpoints: % is append-only', TG_TABLE_NAME; END$$;"
+    "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events"
+    "  FOR EACH ROW EXECUTE FUNCTION tp_append_only();"
+    "CREATE TRIGGER ledger_append_only BEFORE UPDATE OR DELETE ON ledger"
+    "  FOR EACH ROW EXECUTE FUNCTION tp_append_only();";
+
+/* migrations[i] takes the central schema from version i to i+1. */
+const char *const tp_central_migrations[] = {central_v1};
+#define CENTRAL_KNOWN ((int)(sizeof tp_central_migrations / sizeof tp_central_migrations[0]))
+
+static const char push_sql[] =
+    "WITH v(event_id, kind, payload) AS (SELECT e, k, p::jsonb"
+    "  FROM unnest($3::text[], $4::text[], $5::text[]) AS u(e, k, p)),"
+    " ins AS (INSERT INTO events(event_id, kind, location, terminal, payload)"
+    "  SELECT event_id, kind, $1, $2, payload FROM v"
+    "  ON CONFLICT (event_id) DO NOTHING RETURNING event_id, kind, payload),"
+    " led AS (INSERT INTO ledger(event_id, location, terminal, receipt, kind, member, points,"
+    "  time_ms) SELECT event_id, payload->>'location', payload->>'terminal',"
+    "  payload->>'receipt', payload->>'kind', payload->>'member',"
+    "  (payload->>'points')::bigint, (payload->>'time_ms')::bigint"
+    "  FROM ins WHERE kind = 'ledger' RETURNING member, points),"
+    " mem AS (INSERT INTO members(code, name, phone, email, app_id, created_ms, location,"
+    "  terminal) SELECT payload->>'code', COALESCE(payload->>'name', ''), payload->>'phone',"
+    "  payload->>'email', payload->>'app_id', (payload->>'created_ms')::bigint, $1, $2"
+    "  FROM ins WHERE kind = 'member' ON CONFLICT (code) DO NOTHING),"
+    " crd AS (INSERT INTO member_cards(code, member, added_ms)"
+    "  SELECT payload->>'card', payload->>'member', (payload->>'added_ms')::bigint"
+    "  FROM ins WHERE kind = 'card' ON CONFLICT (code) DO NOTHING),"
+    " bal AS (INSERT INTO balances(member, balance, seq)"
+    "  SELECT member, sum(points), nextval('tp_seq') FROM led GROUP BY member ORDER BY member"
+    "  ON CONFLICT (member) DO UPDATE SET balance = balances.balance + EXCLUDED.balance,"
+    "  seq = EXCLUDED.seq RETURNING member, balance, seq)"
+    " SELECT member, balance, seq FROM bal";
+
+typedef enum pg_fail {
+    PG_OK = 0,
+    PG_TRANSIENT,  /* connection, timeout, lock, server going down: try later */
+    PG_PERMANENT,  /* a row's data or a constraint (SQLSTATE 22, 23) */
+    PG_STOPPED     /* shutdown requested */
+} pg_fail;
+
+struct tp_sync {
+    tp_instance *in;
+    const tp_sync_config *cfg;
+    tp_store *db;   /* this thread's SQLite connection */
+    PGconn *pg;     /* NULL while disconnected */
+    int wake_fd;    /* eventfd: stop and retry-now */
+    atomic_int stop;
+    pthread_t thread;
+    int started;
+    uint64_t rng;   /* jitter PRNG (splitmix64), per instance */
+    int64_t backoff_ms;
+    int64_t last_pull_ms;
+    int64_t retry_seen;
+    int pushed_since_pull;
+    char *arr[3];   /* array literals: event ids, kinds, payloads */
+    size_t arr_len[3], arr_cap[3];
+    tp_central_balance *bal;
+    size_t bal_cap;
+    /* Pipelining: a batch committed centrally but not yet marked delivered
+     * in SQLite; it is marked while the next batch runs on the server. */
+    int mark_pending, overlap;
+    int64_t mark_first, mark_last;
+    tp_central_balance *mark_bal;
+    size_t mark_nbal, mark_cap;
+    tp_outbox_batch batch;
+    pthread_mutex_t lock; /* guards snap */
+    tp_sync_snapshot snap;
+};
+
+/* ------------------------------------------------------------ small helpers */
+
+static uint64_t rng_next(tp_sync *s)
+{
+    uint64_t z = (s->rng += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int stopping(tp_sync *s)
+{
+    return atomic_load(&s->stop);
+}
+
+static void set_state(tp_sync *s, tp_sync_state st, const char *error)
+{
+    pthread_mutex_lock(&s->lock);
+    tp_sync_state was = s->snap.state;
+    int changed = was != st || (error && strcmp(error, s->snap.last_error) != 0);
+    s->snap.state = st;
+    if (error) {
+        tp_copy(s->snap.last_error, sizeof s->snap.last_error, error);
+        s->snap.last_error_ms = tp_now_ms();
+    } else if (st == TP_SYNC_ONLINE) {
+        s->snap.last_success_ms = tp_now_ms();
+        s->snap.next_attempt_ms = 0;
+    }
+    pthread_mutex_unlock(&s->lock);
+    /* Logged once per change, not once per retry. */
+    if (changed && error)
+        tp_instance_log(s->in, TP_LOG_WARNING,
+                        "central database: %s Checkouts go on; events wait in the outbox and "
+                        "are retried with backoff.", error);
+    else if (changed && st == TP_SYNC_ONLINE && was != TP_SYNC_CONNECTING)
+        tp_instance_log(s->in, TP_LOG_INFO, "central database reachable again");
+}
+
+void tp_sync_snapshot_get(tp_sync *s, tp_sync_snapshot *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    *out = s->snap;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void count(tp_sync *s, uint64_t *field, uint64_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    *field += n;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Waits until `fd` is ready (events), the wake fd fires, or `deadline`
+ * (monotonic ms; 0 = none) passes. 1 ready, 0 timeout or woken, -1 stop. */
+static int wait_fd(tp_sync *s, int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        if (stopping(s))
+            return -1;
+        struct pollfd p[2] = {{.fd = s->wake_fd, .events = POLLIN}, {.fd = fd, .events = events}};
+        int timeout = -1;
+        if (deadline) {
+            int64_t left = deadline - mono_ms();
+            if (left <= 0)
+                return 0;
+            timeout = left > 1000 ? 1000 : (int)left;
+        }
+        int n = poll(p, fd >= 0 ? 2 : 1, timeout);
+        if (n < 0 && errno != EINTR)
+            return 0;
+        if (n > 0 && (p[0].revents & POLLIN)) {
+            uint64_t v;
+            if (read(s->wake_fd, &v, sizeof v) < 0) { /* drained either way */
+            }
+            if (stopping(s))
+                return -1;
+            if (fd < 0)
+                return 0; /* a plain sleep ends early on a retry-now */
+        }
+        if (n > 0 && fd >= 0 && p[1].revents)
+            return 1;
+    }
+}
+
+static void disconnect(tp_sync *s)
+{
+    if (s->pg)
+        PQfinish(s->pg);
+    s->pg = NULL;
+}
+
+/* ------------------------------------------------------------ libpq, async */
+
+static void flush_mark(tp_sync *s);
+
+static pg_fail classify(const PGresult *r)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0))
+        return PG_PERMANENT;
+    return PG_TRANSIENT;
+}
+
+/* One sentence from a libpq error text: first line, no trailing dot. */
+static void pg_sentence(char *out, size_t cap, const char *prefix, const char *text)
+{
+    if (!text)
+        text = "";
+    size_t n = strcspn(text, "\n");
+    while (n > 0 && (text[n - 1] == '.' || text[n - 1] == ' '))
+        n--;
+    tp_buf_set(out, cap, "%s%.*s.", prefix, (int)n, text);
+}
+
+/* Sends one statement (extended protocol when nparams >= 0, simple
+ * otherwise) and waits for every result, within statement_timeout plus a
+ * margin (a stalled network never answers, and the server-side timeout
+ * cannot fire then). Returns the last result (caller frees) or NULL. */
+static PGresult *pg_run(tp_sync *s, const char *sql, int nparams, const char *const *params,
+                        pg_fail *fail, char *why, size_t why_cap)
+{
+    *fail = PG_TRANSIENT;
+    if (!s->pg) {
+        tp_copy(why, why_cap, "not connected.");
+        return NULL;
+    }
+    int64_t deadline = mono_ms() + s->cfg->statement_timeout_ms + 2000;
+    int ok = nparams >= 0 ? PQsendQueryParams(s->pg, sql, nparams, NULL, params, NULL, NULL, 0)
+                          : PQsendQuery(s->pg, sql);
+    if (!ok) {
+        pg_sentence(why, why_cap, "cannot send to the server: ", PQerrorMessage(s->pg));
+        disconnect(s);
+        return NULL;
+    }
+    int sock = PQsocket(s->pg);
+    while (PQflush(s->pg) == 1) {
+        int w = wait_fd(s, sock, POLLOUT | POLLIN, deadline);
+        if (w <= 0)
+            goto timeout_or_stop;
+        if (PQconsumeInput(s->pg) == 0)
+            break;
+    }
+    if (s->overlap) { /* the server works; meanwhile, SQLite */
+        s->overlap = 0;
+        flush_mark(s);
+    }
+    PGresult *last = NULL;
+    for (;;) {
+        while (PQisBusy(s->pg)) {
+            int w = wait_fd(s, sock, POLLIN, deadline);
+            if (w <= 0) {
+                PQclear(last);
+                goto timeout_or_stop;
+            }
+            if (PQconsumeInput(s->pg) == 0) {
+                pg_sentence(why, why_cap, "the connection broke: ", PQerrorMessage(s->pg));
+                PQclear(last);
+                disconnect(s);
+                return NULL;
+            }
+        }
+        PGresult *r = PQgetResult(s->pg);
+        if (!r)
+            break;
+        ExecStatusType es = PQresultStatus(r);
+        if (es == PGRES_FATAL_ERROR || es == PGRES_BAD_RESPONSE || es == PGRES_NONFATAL_ERROR) {
+            /* Keep the first error; drain the rest. */
+            if (!last || PQresultStatus(last) != PGRES_FATAL_ERROR) {
+                PQclear(last);
+                last = r;
+            } else {
+                PQclear(r);
+            }
+        } else if (last && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+            PQclear(r);
+        } else {
+            PQclear(last);
+            last = r;
+        }
+    }
+    if (!last) {
+        pg_sentence(why, why_cap, "the connection broke: ", PQerrorMessage(s->pg));
+        disconnect(s);
+        return NULL;
+    }
+    if (PQresultStatus(last) == PGRES_FATAL_ERROR) {
+        *fail = PQstatus(s->pg) == CONNECTION_BAD ? PG_TRANSIENT : classify(last);
+        const char *detail = PQresultErrorField(last, PG_DIAG_MESSAGE_DETAIL);
+        char primary[200];
+        pg_sentence(primary, sizeof primary, "", PQresultErrorField(last, PG_DIAG_MESSAGE_PRIMARY));
+        if (detail)
+            tp_buf_set(why, why_cap, "the server refused: %s %s", primary, detail);
+        else
+            tp_buf_set(why, why_cap, "the server refused: %s", primary);
+        if (PQstatus(s->pg) == CONNECTION_BAD)
+            disconnect(s);
+        PQclear(last);
+        return NULL;
+    }
+    *fail = PG_OK;
+    return last;
+timeout_or_stop:
+    if (stopping(s)) {
+        *fail = PG_STOPPED;
+        tp_copy(why, why_cap, "stopping.");
+    } else {
+        tp_buf_set(why, why_cap, "the server did not answer within %d ms; the connection was "
+                   "dropped.", s->cfg->statement_timeout_ms + 2000);
+    }
+    disconnect(s); /* the server rolls back whatever was open */
+    return NULL;
+}
+
+/* Runs a statement that returns no rows we need. */
+static pg_fail pg_exec(tp_sync *s, const char *sql, char *why, size_t cap)
+{
+    pg_fail f;
+    PGresult *r = pg_run(s, sql, -1, NULL, &f, why, cap);
+    PQclear(r);
+    return f;
+}
+
+static PGconn *connect_start(const tp_sync_config *cfg, const char *terminal)
+{
+    char options[160], app[64];
+    snprintf(options, sizeof options,
+             "-c statement_timeout=%d -c lock_timeout=%d -c idle_in_transaction_session_timeout=%d",
+             cfg->statement_timeout_ms, cfg->statement_timeout_ms,
+             cfg->statement_timeout_ms * 2);
+    snprintf(app, sizeof app, "tillpoints %s", terminal);
+    const char *kw[] = {"dbname", "application_name", "options", "keepalives",
+                        "keepalives_idle", "keepalives_interval", "keepalives_count", NULL};
+    const char *val[] = {cfg->postgres, app, options, "1", "10", "5", "3", NULL};
+    return PQconnectStartParams(kw, val, 1);
+}
+
+static int schema_verdict(tp_sync *s, int v, char *why, size_t cap);
+
+static int version_of(const PGresult *r)
+{
+    return PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)
+               ? (int)strtol(PQgetvalue(r, 0, 0), NULL, 10)
+               : 0;
+}
+
+/* Checks the central schema version on a fresh connection. */
+static int check_schema(tp_sync *s, char *why, size_t cap)
+{
+    pg_fail f;
+    PGresult *r = pg_run(s, "SELECT max(version) FROM schema_version", -1, NULL, &f, why, cap);
+    if (!r) {
+        if (f == PG_STOPPED || !strstr(why, "schema_version"))
+            return -1;
+        tp_copy(why, cap, "the central database has no tillpoints schema; run "
+                          "`tillpoints central init`.");
+        disconnect(s);
+        return -2;
+    }
+    int v = version_of(r);
+    PQclear(r);
+    return schema_verdict(s, v, why, cap);
+}
+
+/* 0 when `v` is the version this build speaks; else -2 with a sentence. */
+static int schema_verdict(tp_sync *s, int v, char *why, size_t cap)
+{
+    if (v == TP_CENTRAL_SCHEMA_VERSION)
+        return 0;
+    if (v > TP_CENTRAL_SCHEMA_VERSION)
+        tp_buf_set(why, cap, "the central schema is version %d, newer than this terminal's %d; "
+                   "install the newer tillpoints on this terminal.", v, TP_CENTRAL_SCHEMA_VERSION);
+    else
+        tp_buf_set(why, cap, "the central schema is version %d and this terminal needs %d; run "
+                   "`tillpoints central init` to migrate it.", v, TP_CENTRAL_SCHEMA_VERSION);
+    disconnect(s);
+    return -2;
+}
+
+/* Connects (interruptibly) and checks the schema. 0 ok; -1 unreachable;
+ * -2 reachable but unusable; -3 stopping. */
+static int connect_central(tp_sync *s, char *why, size_t cap)
+{
+    disconnect(s);
+    s->pg = connect_start(s->cfg, s->in->cfg.terminal);
+    if (!s->pg) {
+        tp_copy(why, cap, "out of memory connecting.");
+        return -1;
+    }
+    int64_t deadline = mono_ms() + (int64_t)s->cfg->connect_timeout_s * 1000;
+    PostgresPollingStatusType p = PGRES_POLLING_WRITING;
+    while (PQstatus(s->pg) != CONNECTION_BAD && p != PGRES_POLLING_OK &&
+           p != PGRES_POLLING_FAILED) {
+        int w = wait_fd(s, PQsocket(s->pg), p == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+                        deadline);
+        if (w < 0) {
+            disconnect(s);
+            return -3;
+        }
+        if (w == 0) {
+            tp_buf_set(why, cap, "cannot connect: no answer within %d s.",
+                       s->cfg->connect_timeout_s);
+            disconnect(s);
+            return -1;
+        }
+        p = PQconnectPoll(s->pg);
+    }
+    if (PQstatus(s->pg) != CONNECTION_OK) {
+        const char *e = PQerrorMessage(s->pg);
+        int refused = strstr(e, "authentication") || strstr(e, "password") ||
+                      strstr(e, "does not exist") || strstr(e, "no pg_hba.conf");
+        pg_sentence(why, cap, "cannot connect: ", e);
+        disconnect(s);
+        return refused ? -2 : -1;
+    }
+    if (PQsetnonblocking(s->pg, 1) != 0) {
+        pg_sentence(why, cap, "cannot use the connection: ", PQerrorMessage(s->pg));
+        disconnect(s);
+        return -1;
+    }
+    int rc = check_schema(s, why, cap);
+    if (rc == -1 && stopping(s))
+        return -3;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ push */
+
+/* Appends `v` to the array literal being built in s->arr[k] as one
+ * double-quoted element ("\\" and "\"" escaped). */
+static int arr_put(tp_sync *s, int k, const char *v, int first)
+{
+    size_t n = strlen(v);
+    size_t need = s->arr_len[k] + 2 * n + 8;
+    if (need > s->arr_cap[k]) {
+        size_t cap = s->arr_cap[k] ? s->arr_cap[k] : 65536;
+        while (cap < need)
+            cap *= 2;
+        char *t = realloc(s->arr[k], cap);
+        if (!t)
+            return -1;
+        s->arr[k] = t;
+        s->arr_cap[k] = cap;
+    }
+    char *o = s->arr[k] + s->arr_len[k];
+    *o++ = first ? '{' : ',';
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == '"' || v[i] == '\\')
+            *o++ = '\\';
+        *o++ = v[i];
+    }
+    *o++ = '"';
+    s->arr_len[k] = (size_t)(o - s->arr[k]);
+    return 0;
+}
+
+/* Sends rows[0..n) in one central transaction and marks them delivered.
+ * PG_OK, or why it failed (the rows stay pending). */
+/* Marks the batch committed earlier delivered (see `overlap`). */
+static void flush_mark(tp_sync *s)
+{
+    if (!s->mark_pending)
+        return;
+    s->mark_pending = 0;
+    tp_message msg;
+    if (tp_outbox_delivered(s->db, s->mark_first, s->mark_last, s->mark_bal, s->mark_nbal,
+                            tp_now_ms(), &msg) != TP_OK)
+        tp_instance_log(s->in, TP_LOG_ERROR,
+                        "%s The events reached the central database and will be sent again "
+                        "(harmlessly) later.", msg.text);
+}
+
+static pg_fail push_rows(tp_sync *s, const tp_outbox_row *rows, size_t n, int defer_mark,
+                         char *why, size_t cap)
+{
+    /* Three array parameters, not a VALUES list of 3n parameters: the
+     * statement is then planned the same way whatever n is, and cheaply. */
+    for (int k = 0; k < 3; k++)
+        s->arr_len[k] = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (arr_put(s, 0, rows[i].event_id, i == 0) != 0 ||
+            arr_put(s, 1, rows[i].kind, i == 0) != 0 ||
+            arr_put(s, 2, rows[i].payload, i == 0) != 0) {
+            tp_copy(why, cap, "out of memory building a batch.");
+            return PG_TRANSIENT;
+        }
+    }
+    const char *params[5] = {s->in->cfg.location, s->in->cfg.terminal, NULL, NULL, NULL};
+    for (int k = 0; k < 3; k++) {
+        if (arr_put(s, k, "", 0) != 0) { /* room for the closing brace */
+            tp_copy(why, cap, "out of memory building a batch.");
+            return PG_TRANSIENT;
+        }
+        s->arr_len[k] -= 3; /* drop the dummy ,"" again */
+        s->arr[k][s->arr_len[k]] = '}';
+        s->arr[k][s->arr_len[k] + 1] = '\0';
+        params[2 + k] = s->arr[k];
+    }
+    /* The version is read under the lock, in the same round trip, so a
+     * schema changed under a live connection is noticed at the next batch. */
+    char lock[160];
+    snprintf(lock, sizeof lock, "BEGIN; SELECT pg_advisory_xact_lock(%lld);"
+             " SELECT max(version) FROM schema_version", PUSH_LOCK_KEY);
+    pg_fail f;
+    PGresult *r = pg_run(s, lock, -1, NULL, &f, why, cap);
+    if (!r) {
+        if (s->pg)
+            disconnect(s); /* aborted transaction, or a missing schema: start afresh */
+        return f == PG_PERMANENT ? PG_TRANSIENT : f;
+    }
+    int v = version_of(r);
+    PQclear(r);
+    if (v != TP_CENTRAL_SCHEMA_VERSION) {
+        schema_verdict(s, v, why, cap); /* disconnects */
+        return PG_TRANSIENT;
+    }
+    s->overlap = 1;
+    r = pg_run(s, push_sql, 5, params, &f, why, cap);
+    s->overlap = 0;
+    flush_mark(s); /* when pg_run failed before it got there */
+    if (!r) {
+        if (s->pg) {
+            char ignored[64];
+            pg_exec(s, "ROLLBACK", ignored, sizeof ignored);
+        }
+        return f;
+    }
+    size_t nb = (size_t)PQntuples(r);
+    if (nb > s->bal_cap) {
+        tp_central_balance *b = realloc(s->bal, nb * sizeof *b);
+        if (!b) {
+            PQclear(r);
+            pg_exec(s, "ROLLBACK", why, cap);
+            tp_copy(why, cap, "out of memory reading balances.");
+            return PG_TRANSIENT;
+        }
+        s->bal = b;
+        s->bal_cap = nb;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        tp_copy(s->bal[i].code, sizeof s->bal[i].code, PQgetvalue(r, (int)i, 0));
+        s->bal[i].balance = strtoll(PQgetvalue(r, (int)i, 1), NULL, 10);
+        s->bal[i].seq = strtoll(PQgetvalue(r, (int)i, 2), NULL, 10);
+    }
+    PQclear(r);
+    f = pg_exec(s, "COMMIT", why, cap);
+    if (f != PG_OK)
+        return f == PG_PERMANENT ? PG_TRANSIENT : f; /* unknown outcome: send again */
+    /* Hand the batch to the mark slot (swapping the balance buffers). */
+    tp_central_balance *tb = s->mark_bal;
+    size_t tc = s->mark_cap;
+    s->mark_bal = s->bal;
+    s->mark_cap = s->bal_cap;
+    s->bal = tb;
+    s->bal_cap = tc;
+    s->mark_nbal = nb;
+    s->mark_first = rows[0].id;
+    s->mark_last = rows[n - 1].id;
+    s->mark_pending = 1;
+    if (!defer_mark)
+        flush_mark(s);
+    count(s, &s->snap.pushed, n);
+    s->pushed_since_pull = 1;
+    return PG_OK;
+}
+
+/* A batch with a poison row: each row alone. PG_OK when the batch was
+ * dealt with (delivered or failure counted), else the transient failure. */
+static pg_fail push_one_by_one(tp_sync *s, const tp_outbox_batch *b, char *why, size_t cap)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        char one_why[512];
+        pg_fail f = push_rows(s, &b->rows[i], 1, 0, one_why, sizeof one_why);
+        if (f == PG_OK)
+            continue;
+        if (f != PG_PERMANENT) {
+            tp_copy(why, cap, one_why);
+            return f;
+        }
+        int parked = 0;
+        tp_message msg;
+        if (tp_outbox_failed(s->db, b->rows[i].id, one_why, s->cfg->max_attempts, &parked,
+                             &msg) != TP_OK) {
+            tp_copy(why, cap, msg.text);
+            return PG_TRANSIENT;
+        }
+        if (parked) {
+            count(s, &s->snap.parked, 1);
+            tp_instance_log(s->in, TP_LOG_ERROR,
+                            "outbox entry %lld (%s) parked after %d refusals: %s It no longer "
+                            "counts in this terminal's synced balance; see `tillpoints queue "
+                            "status`.", (long long)b->rows[i].id, b->rows[i].event_id,
+                            s->cfg->max_attempts, one_why);
+        }
+    }
+    return PG_OK;
+}
+
+/* ------------------------------------------------------------------ pull */
+
+static const char sql_pull_member[] =
+    "INSERT OR IGNORE INTO members(code, name, phone, email, app_id, created_ms)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
+static const char sql_pull_card[] =
+    "INSERT OR IGNORE INTO member_cards(code, member_id, added_ms)"
+    " SELECT ?1, id, ?3 FROM members WHERE code = ?2";
+static const char sql_pull_balance[] =
+    "INSERT INTO central_balances(code, balance, seq, pulled_ms) VALUES(?1, ?2, ?3, ?4)"
+    " ON CONFLICT(code) DO UPDATE SET balance = excluded.balance, seq = excluded.seq,"
+    " pulled_ms = excluded.pulled_ms WHERE excluded.seq > central_balances.seq";
+
+typedef struct pull_def {
+    const char *cursor;  /* sync_state key */
+    const char *select;  /* $1 = cursor; last column is seq */
+    const char *insert;  /* binds the columns before seq, in order */
+    int ncols;
+} pull_def;
+
+static const pull_def pulls[] = {
+    {"members_seq",
+     "SELECT code, name, phone, email, app_id, created_ms, seq FROM members"
+     " WHERE seq > $1 ORDER BY seq LIMIT 2000",
+     sql_pull_member, 6},
+    {"cards_seq",
+     "SELECT code, member, added_ms, seq FROM member_cards WHERE seq > $1 ORDER BY seq LIMIT 2000",
+     sql_pull_card, 3},
+    {"balances_seq",
+     "SELECT member, balance, seq FROM balances WHERE seq > $1 ORDER BY seq LIMIT 2000",
+     sql_pull_balance, 2},
+};
+
+/* Applies one page; returns rows applied, or -1. */
+static long apply_page(tp_sync *s, const pull_def *d, PGresult *r, tp_message *msg)
+{
+    int n = PQntuples(r);
+    if (n == 0)
+        return 0;
+    if (tp_store_begin(s->db, msg) != TP_OK)
+        return -1;
+    int ok = tp_sync_state_set(s->db, "pulling", 1) == TP_OK;
+    sqlite3_stmt *q = ok ? tp_store_cached(s->db, d->insert) : NULL;
+    int64_t now = tp_now_ms();
+    int64_t seq = 0;
+    for (int i = 0; q && i < n; i++) {
+        sqlite3_reset(q);
+        sqlite3_clear_bindings(q);
+        for (int c = 0; c < d->ncols; c++) {
+            if (PQgetisnull(r, i, c))
+                sqlite3_bind_null(q, c + 1);
+            else
+                sqlite3_bind_text(q, c + 1, PQgetvalue(r, i, c), -1, SQLITE_STATIC);
+        }
+        if (d->insert == sql_pull_balance) {
+            sqlite3_bind_int64(q, 2, strtoll(PQgetvalue(r, i, 1), NULL, 10));
+            sqlite3_bind_int64(q, 3, strtoll(PQgetvalue(r, i, 2), NULL, 10));
+            sqlite3_bind_int64(q, 4, now);
+        } else if (d->insert == sql_pull_member) {
+            sqlite3_bind_text(q, 2, PQgetisnull(r, i, 1) ? "" : PQgetvalue(r, i, 1), -1,
+                              SQLITE_STATIC);
+            sqlite3_bind_int64(q, 6, strtoll(PQgetvalue(r, i, 5), NULL, 10));
+        } else {
+            sqlite3_bind_int64(q, 3, strtoll(PQgetvalue(r, i, 2), NULL, 10));
+        }
+        int rc = sqlite3_step(q);
+        /* A pulled member whose code or app id is taken locally stays out
+         * (OR IGNORE); a CHECK failure is skipped the same way. */
+        if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
+            q = NULL;
+        seq = strtoll(PQgetvalue(r, i, d->ncols), NULL, 10); /* seq comes last */
+    }
+    if (q)
+        sqlite3_reset(q);
+    ok = q && tp_sync_state_set(s->db, d->cursor, seq) == TP_OK &&
+         tp_sync_state_set(s->db, "pulling", 0) == TP_OK &&
+         tp_sync_state_set(s->db, "last_pull_ms", now) == TP_OK &&
+         tp_sync_state_set(s->db, "last_success_ms", now) == TP_OK;
+    if (!ok) {
+        tp_msg_set(msg, "Cannot store pulled rows: %s.", tp_store_errmsg(s->db));
+        tp_store_rollback(s->db);
+        return -1;
+    }
+    if (tp_store_commit(s->db, msg) != TP_OK)
+        return -1;
+    return n;
+}
+
+static pg_fail pull_all(tp_sync *s, char *why, size_t cap)
+{
+    for (size_t k = 0; k < sizeof pulls / sizeof pulls[0]; k++) {
+        for (;;) {
+            int64_t cursor = 0;
+            if (tp_sync_state_get(s->db, pulls[k].cursor, &cursor) != TP_OK) {
+                tp_buf_set(why, cap, "cannot read the pull cursor: %s.", tp_store_errmsg(s->db));
+                return PG_TRANSIENT;
+            }
+            char c[32];
+            snprintf(c, sizeof c, "%lld", (long long)cursor);
+            const char *p[1] = {c};
+            pg_fail f;
+            PGresult *r = pg_run(s, pulls[k].select, 1, p, &f, why, cap);
+            if (!r)
+                return f == PG_PERMANENT ? PG_TRANSIENT : f;
+            tp_message msg;
+            long n = apply_page(s, &pulls[k], r, &msg);
+            PQclear(r);
+            if (n < 0) {
+                tp_copy(why, cap, msg.text);
+                return PG_TRANSIENT;
+            }
+            count(s, &s->snap.pulled, (uint64_t)n);
+            if (n < PULL_PAGE)
+                break;
+        }
+    }
+    s->pushed_since_pull = 0;
+    s->last_pull_ms = mono_ms();
+    return PG_OK;
+}
+
+/* ------------------------------------------------------------ the thread */
+
+static void backoff_wait(tp_sync *s)
+{
+    int64_t min = s->cfg->backoff_min_ms, max = s->cfg->backoff_max_ms;
+    s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : min;
+    if (s->backoff_ms > max)
+        s->backoff_ms = max;
+    /* Equal jitter: half fixed, half random, so terminals that lost the
+     * server together do not come back in lockstep. */
+    int64_t half = s->backoff_ms / 2;
+    int64_t delay = half + (int64_t)(rng_next(s) % (uint64_t)(s->backoff_ms - half + 1));
+    pthread_mutex_lock(&s->lock);
+    s->snap.next_attempt_ms = tp_now_ms() + delay;
+    pthread_mutex_unlock(&s->lock);
+    int64_t end = mono_ms() + delay;
+    while (!stopping(s) && mono_ms() < end) {
+        int64_t slice = end - mono_ms();
+        if (slice > 250)
+            slice = 250;
+        wait_fd(s, -1, 0, mono_ms() + slice);
+        int64_t retry = 0;
+        if (tp_sync_state_get(s->db, "retry_ms", &retry) == TP_OK && retry != s->retry_seen) {
+            s->retry_seen = retry;
+            s->backoff_ms = 0;
+            break;
+        }
+    }
+}
+
+static void *sync_main(void *arg)
+{
+    tp_sync *s = arg;
+    char why[768];
+    tp_sync_state_get(s->db, "retry_ms", &s->retry_seen);
+    while (!stopping(s)) {
+        if (!s->pg) {
+            int rc = connect_central(s, why, sizeof why);
+            if (rc == -3)
+                break;
+            if (rc != 0) {
+                set_state(s, rc == -2 ? TP_SYNC_ERROR : TP_SYNC_OFFLINE, why);
+                backoff_wait(s);
+                continue;
+            }
+            count(s, &s->snap.reconnects, 1);
+            set_state(s, TP_SYNC_ONLINE, NULL);
+        }
+        tp_message msg;
+        if (tp_outbox_next(s->db, s->mark_pending ? s->mark_last : 0, (size_t)s->cfg->batch,
+                           &s->batch, &msg) != TP_OK) {
+            set_state(s, TP_SYNC_ERROR, msg.text);
+            backoff_wait(s);
+            continue;
+        }
+        pg_fail f = PG_OK;
+        if (s->batch.n > 0) {
+            f = push_rows(s, s->batch.rows, s->batch.n, 1, why, sizeof why);
+            if (f == PG_PERMANENT)
+                f = push_one_by_one(s, &s->batch, why, sizeof why);
+        } else if (s->mark_pending) {
+            flush_mark(s);
+            continue;
+        } else if (s->pushed_since_pull ||
+                   mono_ms() - s->last_pull_ms >= s->cfg->pull_interval_ms) {
+            f = pull_all(s, why, sizeof why);
+        }
+        if (f == PG_STOPPED)
+            break;
+        if (f != PG_OK) {
+            flush_mark(s);
+            /* Start afresh: the next connection checks the schema again. */
+            disconnect(s);
+            set_state(s, strstr(why, "schema") ? TP_SYNC_ERROR : TP_SYNC_OFFLINE, why);
+            backoff_wait(s);
+            continue;
+        }
+        s->backoff_ms = 0;
+        set_state(s, TP_SYNC_ONLINE, NULL);
+        if (s->batch.n == 0)
+            wait_fd(s, -1, 0, mono_ms() + s->cfg->push_interval_ms);
+    }
+    flush_mark(s);
+    disconnect(s);
+    return NULL;
+}
+
+tp_status tp_sync_start(tp_instance *in, tp_sync **out, tp_message *msg)
+{
+    *out = NULL;
+    if (!in->cfg.sync.postgres[0])
+        return TP_OK;
+    tp_sync *s = calloc(1, sizeof *s);
+    if (!s) {
+        tp_msg_set(msg, "Out of memory starting the sync thread.");
+        return TP_ERR_NO_MEMORY;
+    }
+    s->in = in;
+    s->cfg = &in->cfg.sync;
+    s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    atomic_init(&s->stop, 0);
+    pthread_mutex_init(&s->lock, NULL);
+    s->snap.state = TP_SYNC_CONNECTING;
+    /* Per-instance seed: two terminals started together still differ. */
+    s->rng = (uint64_t)tp_now_ms() ^ ((uint64_t)(uintptr_t)s << 16) ^ (uint64_t)getpid();
+    if (s->wake_fd < 0) {
+        tp_msg_set(msg, "Cannot start the sync thread: %s.", strerror(errno));
+        tp_sync_stop(s);
+        return TP_ERR_INTERNAL;
+    }
+    tp_status st = tp_store_open(in->cfg.database, &s->db, msg);
+    if (st != TP_OK) {
+        tp_sync_stop(s);
+        return st;
+    }
+    if (pthread_create(&s->thread, NULL, sync_main, s) != 0) {
+        tp_msg_set(msg, "Cannot start the sync thread.");
+        tp_sync_stop(s);
+        return TP_ERR_INTERNAL;
+    }
+    s->started = 1;
+    *out = s;
+    return TP_OK;
+}
+
+void tp_sync_stop(tp_sync *s)
+{
+    if (!s)
+        return;
+    atomic_store(&s->stop, 1);
+    if (s->wake_fd >= 0) {
+        uint64_t one = 1;
+        if (write(s->wake_fd, &one, sizeof one) < 0) { /* a full counter wakes too */
+        }
+    }
+    if (s->started)
+        pthread_join(s->thread, NULL);
+    disconnect(s);
+    tp_store_close(s->db);
+    if (s->wake_fd >= 0)
+        close(s->wake_fd);
+    tp_outbox_batch_free(&s->batch);
+    for (int k = 0; k < 3; k++)
+        free(s->arr[k]);
+    free(s->bal);
+    free(s->mark_bal);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* ------------------------------------------------------------ central init */
+
+static tp_status init_fail(PGconn *pg, PGresult *r, const char *what, tp_message *msg)
+{
+    char line[400];
+    pg_sentence(line, sizeof line, "", r ? PQresultErrorMessage(r) : PQerrorMessage(pg));
+    tp_msg_set(msg, "Cannot %s the central schema: %s", what, line);
+    PQclear(r);
+    PGresult *rb = PQexec(pg, "ROLLBACK");
+    PQclear(rb);
+    PQfinish(pg);
+    return TP_ERR_STORAGE;
+}
+
+tp_status tp_central_init(const tp_config *cfg, int *from, int *to, tp_message *msg)
+{
+    *from = *to = 0;
+    if (!cfg->sync.postgres[0]) {
+        tp_msg_set(msg, "No central database is configured: set [sync] postgres in the "
+                   "configuration file.");
+        return TP_ERR_CONFIG;
+    }
+    char timeout[16];
+    snprintf(timeout, sizeof timeout, "%d", cfg->sync.connect_timeout_s);
+    const char *kw[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *val[] = {cfg->sync.postgres, timeout, "tillpoints central init", NULL};
+    PGconn *pg = PQconnectdbParams(kw, val, 1);
+    if (!pg || PQstatus(pg) != CONNECTION_OK) {
+        char line[400];
+        pg_sentence(line, sizeof line, "", pg ? PQerrorMessage(pg) : "out of memory");
+        tp_msg_set(msg, "Cannot connect to the central database: %s", line);
+        PQfinish(pg);
+        return TP_ERR_STORAGE;
+    }
+    char lock[96];
+    snprintf(lock, sizeof lock, "BEGIN; SELECT pg_advisory_xact_lock(%lld)", INIT_LOCK_KEY);
+    PGresult *r = PQexec(pg, lock);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return init_fail(pg, r, "lock", msg);
+    PQclear(r);
+    r = PQexec(pg, "SELECT to_regclass('schema_version') IS NOT NULL");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return init_fail(pg, r, "read", msg);
+    int exists = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    int version = 0;
+    if (exists) {
+        r = PQexec(pg, "SELECT COALESCE(max(version), 0) FROM schema_version");
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            return init_fail(pg, r, "read", msg);
+        version = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+    }
+    *from = *to = version;
+    if (version > CENTRAL_KNOWN) {
+        r = PQexec(pg, "ROLLBACK");
+        PQclear(r);
+        PQfinish(pg);
+        tp_msg_set(msg, "The central schema is version %d, newer than this tillpoints knows "
+                   "(%d). Install the newer version.", version, CENTRAL_KNOWN);
+        return TP_ERR_STATE;
+    }
+    while (version < CENTRAL_KNOWN) {
+        r = PQexec(pg, tp_central_migrations[version]);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            return init_fail(pg, r, "create", msg);
+        PQclear(r);
+        char ins[96];
+        snprintf(ins, sizeof ins, "INSERT INTO schema_version(version) VALUES(%d)", version + 1);
+        r = PQexec(pg, ins);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            return init_fail(pg, r, "record", msg);
+        PQclear(r);
+        version++;
+    }
+    r = PQexec(pg, "COMMIT");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        return init_fail(pg, r, "commit", msg);
+    PQclear(r);
+    PQfinish(pg);
+    *to = version;
+    if (*from == *to)
+        tp_msg_set(msg, "The central schema is already at version %d.", *to);
+    else
+        tp_msg_set(msg, "The central schema went from version %d to %d.", *from, *to);
+    return TP_OK;
+}

@@ -1,0 +1,51 @@
+/*
+ * sync.h — the sync thread: the outbox to a central PostgreSQL, and the
+ * member directory and confirmed balances back (DESIGN §8).
+ *
+ * Runs only when [sync] postgres is set; never on the host's thread. The
+ * thread owns its own SQLite connection and its libpq connection. It never
+ * blocks shutdown for longer than one poll(): every wait also watches a
+ * wake-up descriptor that tp_sync_stop() signals.
+ */
+#ifndef TP_SYNC_H
+#define TP_SYNC_H
+
+#include <stdint.h>
+
+#include "tillpoints/ext/admin.h"
+#include "tillpoints/tillpoints.h"
+
+struct tp_instance;
+struct tp_config;
+typedef struct tp_sync tp_sync;
+
+/* The central schema version this build speaks. */
+#define TP_CENTRAL_SCHEMA_VERSION 1
+
+/* Starts the thread when the config has [sync] postgres; *out stays NULL
+ * (and TP_OK) without it. */
+tp_status tp_sync_start(struct tp_instance *in, tp_sync **out, tp_message *msg);
+
+/* Signals, joins and frees; NULL is fine. Pending rows stay in the outbox. */
+void tp_sync_stop(tp_sync *s);
+
+/* [thread-safe, non-blocking] This process's view of the link. */
+typedef struct tp_sync_snapshot {
+    tp_sync_state state;
+    char last_error[256];
+    int64_t last_error_ms;
+    int64_t last_success_ms;
+    int64_t next_attempt_ms; /* while backing off; else 0 */
+    uint64_t pushed, parked, pulled, reconnects;
+} tp_sync_snapshot;
+
+void tp_sync_snapshot_get(tp_sync *s, tp_sync_snapshot *out);
+
+/* [blocking] Creates or migrates the central schema at cfg's [sync]
+ * postgres. *from / *to: the versions before and after. */
+tp_status tp_central_init(const struct tp_config *cfg, int *from, int *to, tp_message *msg);
+
+/* The central schema as SQL, per version (index 0 = v1), for docs/tests. */
+extern const char *const tp_central_migrations[];
+
+#endif
