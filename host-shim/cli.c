@@ -198,7 +198,7 @@ static int usage_error(const command_def *cmd, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     fputs("tillpoints: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    vfprintf(stderr, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above */
     fputc('\n', stderr);
     va_end(ap);
     if (cmd)

@@ -445,7 +445,7 @@ static int on_key(void *user, const char *section, const char *key,
             return fail(c, section, key, "must be a calling code from 1 to 999, such as 49.");
         cfg->default_country_code = (int)n;
     } else if (IS("program", "visit_period_hours")) {
-        if (parse_int(value, 0, 24 * 366, &n))
+        if (parse_int(value, 0, 24LL * 366, &n))
             return fail(c, section, key, "must be a whole number of hours from 0 to 8784.");
         cfg->rules.visit_period_ms = n * (int64_t)3600000;
     } else if (IS("program", "allow_negative_balance")) {
@@ -529,12 +529,12 @@ static int on_key(void *user, const char *section, const char *key,
             return fail(c, section, key, "must be from 1 to 100.");
         cfg->retro.pin_max_failures = (int)n;
     } else if (IS("retro", "pin_lockout_minutes")) {
-        if (parse_int(value, 1, 7 * 24 * 60, &n))
+        if (parse_int(value, 1, 7LL * 24 * 60, &n))
             return fail(c, section, key, "must be a number of minutes from 1 to 10080.");
         cfg->retro.pin_lockout_ms = n * (int64_t)60000;
     } else if (IS("retro", "pin_lockout_seconds")) {
         /* Finer than minutes, for shops (and tests) that want short locks. */
-        if (parse_int(value, 1, 7 * 24 * 3600, &n))
+        if (parse_int(value, 1, 7LL * 24 * 3600, &n))
             return fail(c, section, key, "must be a number of seconds from 1 to 604800.");
         cfg->retro.pin_lockout_ms = n * (int64_t)1000;
     } else if (IS("retro", "recent_receipts")) {
