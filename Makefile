@@ -139,7 +139,7 @@ build/tsan/tests/%: tests/%.c tests/testutil.h $(PLUGIN_SRC) host-shim/host.c \
 	    $(PLUGIN_SRC) host-shim/host.c $(PKG_LIBS) -lcsv -lcmocka -ldl -pthread
 
 check-tsan: $(TSAN_TESTS:%=build/tsan/tests/%) ## the threaded suites under ThreadSanitizer
-	@set -e; for t in $^; do echo "== $$t"; TSAN_OPTIONS=halt_on_error=1 TP_CRASH_KILLS=60 $$t; done
+	@set -e; for t in $^; do echo "== $$t"; TSAN_OPTIONS=halt_on_error=1 TP_CRASH_KILLS=40 TP_CRASH_SLOW=6 $$t; done
 
 lint: ## cppcheck and clang-tidy (checked-in .clang-tidy) over plugin/, drivers/, host-shim/
 	sh tests/lint.sh

@@ -444,6 +444,12 @@ static void one_life(crash_run *r, int life_ms)
 static void kill_9_during_checkouts_loses_no_acknowledged_award_and_doubles_none(void **state)
 {
     (void)state;
+    /* TP_CRASH_SLOW stretches every life for slow builds (ThreadSanitizer
+     * starts a child ~10x slower; lives must still reach checkouts). */
+    const char *sl = getenv("TP_CRASH_SLOW");
+    int slow = sl ? (int)strtol(sl, NULL, 10) : 1;
+    if (slow < 1 || slow > 100)
+        slow = 1;
     const char *k = getenv("TP_CRASH_KILLS");
     int kills = k && atoi(k) > 0 ? atoi(k) : 200;
     const char *s = getenv("TP_CRASH_SEED");
@@ -477,7 +483,7 @@ static void kill_9_during_checkouts_loses_no_acknowledged_award_and_doubles_none
                      SQLITE_OK);
     int64_t t0 = tp_now_ms_for_tests();
     for (int i = 0; i < kills; i++)
-        one_life(r, LIFE_MIN_MS + (int)(rng_next() % (LIFE_MAX_MS - LIFE_MIN_MS + 1)));
+        one_life(r, slow * (LIFE_MIN_MS + (int)(rng_next() % (LIFE_MAX_MS - LIFE_MIN_MS + 1))));
     int64_t t1 = tp_now_ms_for_tests();
 
     int64_t journaled;
