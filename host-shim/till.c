@@ -94,6 +94,8 @@ static void on_event(void *user, const tp_event *ev)
     case TP_EVENT_SCANNER_ONLINE: tag = "scanner online"; break;
     case TP_EVENT_SCANNER_OFFLINE: tag = "scanner offline"; break;
     case TP_EVENT_SCANNER_ERROR: tag = "scanner"; break;
+    case TP_EVENT_SYNC_STATE: tag = "central"; break;
+    case TP_EVENT_SYNC_PARKED: tag = "central refused"; break;
     }
     say("  [%s] %s", tag, ev->message);
     /* A sale without a member: the code to print on the receipt, which

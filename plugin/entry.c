@@ -20,6 +20,7 @@
 #include "scanners.h"
 #include "sync.h" /* sync: */
 #include "tillpoints/ext/admin.h"
+#include "tillpoints/ext/sync.h"
 #include "tillpoints/ext/ui.h"
 #include "util.h"
 
@@ -124,6 +125,8 @@ static const void *get_extension(const tp_plugin *plugin, const char *id)
         return &tp_scanners_extension;
     if (strcmp(id, TP_EXT_UI) == 0)
         return &tp_ui_extension;
+    if (strcmp(id, TP_EXT_SYNC) == 0)
+        return &tp_sync_extension;
     return NULL;
 }
 

@@ -49,6 +49,7 @@
  * pending never counts an entry twice or not at all.
  */
 #include "sync.h"
+#include "tillpoints/ext/sync.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -216,6 +217,17 @@ static void set_state(tp_sync *s, tp_sync_state st, const char *error)
                         "are retried with backoff.", error);
     else if (changed && st == TP_SYNC_ONLINE && was != TP_SYNC_CONNECTING)
         tp_instance_log(s->in, TP_LOG_INFO, "central database reachable again");
+    /* The host hears of each change once, on its main thread. */
+    if (changed && (error || (st == TP_SYNC_ONLINE && was != TP_SYNC_CONNECTING))) {
+        tp_outcome o;
+        memset(&o, 0, sizeof o);
+        o.kind = TP_EVENT_SYNC_STATE;
+        o.status = error ? TP_ERR_STORAGE : TP_OK;
+        o.time_ms = tp_now_ms();
+        tp_buf_set(o.message, sizeof o.message, "%s",
+                   error ? error : "The central database is reachable again.");
+        tp_instance_post(s->in, &o);
+    }
 }
 
 void tp_sync_snapshot_get(tp_sync *s, tp_sync_snapshot *out)
@@ -671,6 +683,15 @@ static pg_fail push_one_by_one(tp_sync *s, const tp_outbox_batch *b, char *why, 
         }
         if (parked) {
             count(s, &s->snap.parked, 1);
+            tp_outcome o;
+            memset(&o, 0, sizeof o);
+            o.kind = TP_EVENT_SYNC_PARKED;
+            o.status = TP_ERR_DUPLICATE;
+            o.time_ms = tp_now_ms();
+            tp_buf_set(o.message, sizeof o.message,
+                       "The central database refused %s for good: %s", b->rows[i].event_id,
+                       one_why);
+            tp_instance_post(s->in, &o);
             tp_instance_log(s->in, TP_LOG_ERROR,
                             "outbox entry %lld (%s) parked after %d refusals: %s It no longer "
                             "counts in this terminal's synced balance; see `tillpoints queue "
@@ -1039,3 +1060,31 @@ tp_status tp_central_init(const tp_config *cfg, int *from, int *to, tp_message *
         tp_msg_set(msg, "The central schema went from version %d to %d.", *from, *to);
     return TP_OK;
 }
+
+static tp_status sync_status(const tp_plugin *plugin, tp_sync_status *out, tp_message *msg)
+{
+    tp_msg_clear(msg);
+    tp_instance *in = tp_instance_of(plugin);
+    if (!in || !out) {
+        tp_msg_set(msg, "A plugin instance and a place for the answer are needed.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    memset(out, 0, sizeof *out);
+    out->configured = in->cfg.sync.postgres[0] != '\0';
+    if (!in->sync)
+        return TP_OK; /* standalone: TP_SYNC_OFF */
+    tp_sync_snapshot snap;
+    tp_sync_snapshot_get(in->sync, &snap);
+    out->state = snap.state;
+    tp_copy(out->last_error, sizeof out->last_error, snap.last_error);
+    out->last_error_ms = snap.last_error_ms;
+    out->last_success_ms = snap.last_success_ms;
+    out->next_attempt_ms = snap.next_attempt_ms;
+    out->pushed = snap.pushed;
+    out->parked = snap.parked;
+    out->pulled = snap.pulled;
+    out->reconnects = snap.reconnects;
+    return TP_OK;
+}
+
+const tp_sync_ext tp_sync_extension = {.status = sync_status};

@@ -41,6 +41,9 @@ typedef struct tp_sync_snapshot {
 
 void tp_sync_snapshot_get(tp_sync *s, tp_sync_snapshot *out);
 
+/* The "tillpoints.sync/1" extension (ext/sync.h). */
+extern const struct tp_sync_ext tp_sync_extension;
+
 /* [blocking] Creates or migrates the central schema at cfg's [sync]
  * postgres. *from / *to: the versions before and after. */
 tp_status tp_central_init(const struct tp_config *cfg, int *from, int *to, tp_message *msg);

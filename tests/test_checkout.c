@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include "testutil.h"
+#include "tillpoints/ext/sync.h"
 
 static int64_t db_int(tu_host *h, const char *sql)
 {
@@ -369,6 +370,20 @@ static void another_process_reading_the_database_never_loses_our_writes(void **s
     tu_stop(h, 1);
 }
 
+static void sync_status_is_off_when_standalone(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    const tp_sync_ext *sx = h->plugin->get_extension(h->plugin, TP_EXT_SYNC);
+    assert_non_null(sx);
+    tp_sync_status ss;
+    tp_message msg;
+    assert_int_equal(sx->status(h->plugin, &ss, &msg), TP_OK);
+    assert_false(ss.configured);
+    assert_int_equal(ss.state, TP_SYNC_OFF);
+    tu_stop(h, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -386,6 +401,7 @@ int main(void)
         cmocka_unit_test(visits_program_stamps_once_per_period),
         cmocka_unit_test(live_scan_gets_the_campaign_bonus),
         cmocka_unit_test(another_process_reading_the_database_never_loses_our_writes),
+        cmocka_unit_test(sync_status_is_off_when_standalone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
  * Skipped (not failed) when not root or PostgreSQL 15 is not installed.
  */
 #include "testutil.h"
+#include "tillpoints/ext/sync.h"
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -102,9 +103,14 @@ static tu_host *terminal(const char *location, const char *terminal_id, const ch
     return tu_start(ini);
 }
 
+/* SYNC_PARKED events the hosts received (on their main thread). */
+static int parked_events;
+
 static void pump(tu_host *h)
 {
     h->plugin->on_main_thread(h->plugin);
+    for (int i = 0; i < h->n_events; i++)
+        parked_events += h->ev[i].kind == TP_EVENT_SYNC_PARKED;
     h->n_events = 0; /* only the state matters here; keep room */
 }
 
@@ -296,6 +302,15 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     assert_int_equal(n, 1);
     assert_string_equal(parked[0].event_id, "ledger:store-A/till-2/T1-up-0/earn");
     assert_non_null(strstr(parked[0].last_error, "ledger_earns_once"));
+    /* The host was told, and the till's status line can show it. */
+    pump(t[1]);
+    assert_true(parked_events >= 1);
+    const tp_sync_ext *sx = t[1]->plugin->get_extension(t[1]->plugin, TP_EXT_SYNC);
+    assert_non_null(sx);
+    tp_sync_status ss;
+    assert_int_equal(sx->status(t[1]->plugin, &ss, &msg), TP_OK);
+    assert_true(ss.configured);
+    assert_int_equal(ss.parked, 1);
 
     /* Every award exactly once. */
     int64_t local_total = 0;

@@ -41,9 +41,16 @@ typedef enum tp_event_kind {
                                        a loyalty code; message says what */
     TP_EVENT_SCANNER_ONLINE = 12,   /* device opened (or back after unplug) */
     TP_EVENT_SCANNER_OFFLINE = 13,  /* device gone; reopened with backoff */
-    TP_EVENT_SCANNER_ERROR = 14     /* device misconfigured or refused, or
+    TP_EVENT_SCANNER_ERROR = 14,    /* device misconfigured or refused, or
                                        a discarded frame; message says what
                                        a person can do */
+    TP_EVENT_SYNC_STATE = 15,       /* the link to the central database
+                                       changed: status TP_OK when it is
+                                       reachable again, else why not */
+    TP_EVENT_SYNC_PARKED = 16       /* the central database refused an
+                                       outbox entry for good (e.g. a receipt
+                                       already credited at another till);
+                                       member_code/points say which */
     /* Later minor versions add kinds; hosts ignore kinds they do not know. */
 } tp_event_kind;
 
