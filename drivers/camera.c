@@ -79,7 +79,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +90,9 @@
 #include <linux/videodev2.h>
 #include <png.h>
 #include <zbar.h>
+
+#include "drvutil.h"
+#include "util.h"
 
 #define Y800_FOURCC zbar_fourcc('Y', '8', '0', '0')
 #define GREY_FOURCC zbar_fourcc('G', 'R', 'E', 'Y')
@@ -106,22 +108,6 @@
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
 /* ------------------------------------------------------------------ */
-
-#if defined(__GNUC__) || defined(__clang__)
-static void set_msg(char *msg, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-#endif
-
-static void set_msg(char *msg, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (msg == NULL || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(msg, cap, fmt, ap);
-    va_end(ap);
-}
 
 static int ieq(const char *a, size_t alen, const char *b)
 {
@@ -324,19 +310,19 @@ static tp_status parse_symbologies(const char *value, uint32_t *out, char *msg, 
             if (s == TP_SYM_UNKNOWN) {
                 if (ieq(start, n, "datamatrix") || ieq(start, n, "aztec") ||
                     ieq(start, n, "maxicode"))
-                    set_msg(msg, cap,
-                            "symbologies: zbar cannot decode %.*s; use a serial or "
-                            "keyboard scanner for it, or choose from %s.",
-                            (int)(n > 40 ? 40 : n), start, SYM_LIST_TEXT);
+                    tp_buf_set(msg, cap,
+                               "symbologies: zbar cannot decode %.*s; use a serial or "
+                               "keyboard scanner for it, or choose from %s.",
+                               (int)(n > 40 ? 40 : n), start, SYM_LIST_TEXT);
                 else
-                    set_msg(msg, cap, "symbologies: unknown symbology '%.*s'; choose from %s.",
-                            (int)(n > 40 ? 40 : n), start, SYM_LIST_TEXT);
+                    tp_buf_set(msg, cap, "symbologies: unknown symbology '%.*s'; choose from %s.",
+                               (int)(n > 40 ? 40 : n), start, SYM_LIST_TEXT);
                 return TP_ERR_CONFIG;
             }
             mask |= 1u << s;
         } else if (*p == ',' || end != value) {
-            set_msg(msg, cap, "symbologies: empty entry in '%.60s'; write a comma list such as "
-                              "qr,ean13.", value);
+            tp_buf_set(msg, cap, "symbologies: empty entry in '%.60s'; write a comma list such as "
+                                 "qr,ean13.", value);
             return TP_ERR_CONFIG;
         }
         if (*p == '\0')
@@ -344,7 +330,7 @@ static tp_status parse_symbologies(const char *value, uint32_t *out, char *msg, 
         p++;
     }
     if (mask == 0) {
-        set_msg(msg, cap, "symbologies must name at least one of %s.", SYM_LIST_TEXT);
+        tp_buf_set(msg, cap, "symbologies must name at least one of %s.", SYM_LIST_TEXT);
         return TP_ERR_CONFIG;
     }
     *out = mask;
@@ -356,9 +342,9 @@ tp_status tp_zbar_config_set(tp_zbar_config *cfg, const char *key, const char *v
 {
     long v;
 
-    set_msg(msg, msg_cap, "%s", "");
+    tp_buf_set(msg, msg_cap, "%s", "");
     if (cfg == NULL || key == NULL || value == NULL) {
-        set_msg(msg, msg_cap, "camera config: missing argument.");
+        tp_buf_set(msg, msg_cap, "camera config: missing argument.");
         return TP_ERR_INVALID_ARGUMENT;
     }
     if (strcmp(key, "symbologies") == 0) {
@@ -373,7 +359,7 @@ tp_status tp_zbar_config_set(tp_zbar_config *cfg, const char *key, const char *v
         bool b;
 
         if (parse_bool(value, &b) != 0) {
-            set_msg(msg, msg_cap, "inverted must be yes or no (got '%.40s').", value);
+            tp_buf_set(msg, msg_cap, "inverted must be yes or no (got '%.40s').", value);
             return TP_ERR_CONFIG;
         }
         cfg->inverted = b;
@@ -381,9 +367,9 @@ tp_status tp_zbar_config_set(tp_zbar_config *cfg, const char *key, const char *v
     }
     if (strcmp(key, "rearm_frames") == 0) {
         if (parse_int(value, 1, MAX_REARM_FRAMES, &v) != 0) {
-            set_msg(msg, msg_cap,
-                    "rearm_frames must be a whole number of frames from 1 to %d (got '%.40s').",
-                    MAX_REARM_FRAMES, value);
+            tp_buf_set(msg, msg_cap,
+                       "rearm_frames must be a whole number of frames from 1 to %d (got '%.40s').",
+                       MAX_REARM_FRAMES, value);
             return TP_ERR_CONFIG;
         }
         cfg->rearm_frames = (int)v;
@@ -391,10 +377,10 @@ tp_status tp_zbar_config_set(tp_zbar_config *cfg, const char *key, const char *v
     }
     if (strcmp(key, "rearm_ms") == 0) {
         if (parse_int(value, 0, MAX_REARM_MS, &v) != 0) {
-            set_msg(msg, msg_cap,
-                    "rearm_ms must be milliseconds from 0 to %d, 0 to count frames only "
-                    "(got '%.40s').",
-                    MAX_REARM_MS, value);
+            tp_buf_set(msg, msg_cap,
+                       "rearm_ms must be milliseconds from 0 to %d, 0 to count frames only "
+                       "(got '%.40s').",
+                       MAX_REARM_MS, value);
             return TP_ERR_CONFIG;
         }
         cfg->rearm_ms = v;
@@ -405,14 +391,14 @@ tp_status tp_zbar_config_set(tp_zbar_config *cfg, const char *key, const char *v
 
 tp_status tp_zbar_config_check(const tp_zbar_config *cfg, char *msg, size_t msg_cap)
 {
-    set_msg(msg, msg_cap, "%s", "");
+    tp_buf_set(msg, msg_cap, "%s", "");
     if (cfg == NULL) {
-        set_msg(msg, msg_cap, "camera config: missing argument.");
+        tp_buf_set(msg, msg_cap, "camera config: missing argument.");
         return TP_ERR_INVALID_ARGUMENT;
     }
     if (cfg->symbologies == 0 || (cfg->symbologies & ~((1u << TP_SYM_COUNT) - 1u)) != 0 ||
         (cfg->symbologies & (1u << TP_SYM_UNKNOWN)) != 0) {
-        set_msg(msg, msg_cap, "symbologies must name at least one of %s.", SYM_LIST_TEXT);
+        tp_buf_set(msg, msg_cap, "symbologies must name at least one of %s.", SYM_LIST_TEXT);
         return TP_ERR_CONFIG;
     }
     for (int s = 1; s < TP_SYM_COUNT; s++) {
@@ -423,19 +409,19 @@ tp_status tp_zbar_config_check(const tp_zbar_config *cfg, char *msg, size_t msg_
         for (size_t i = 0; i < SYM_TABLE_N; i++)
             found |= sym_table[i].sym == (tp_symbology)s;
         if (!found) {
-            set_msg(msg, msg_cap, "symbologies: zbar cannot decode %s; choose from %s.",
-                    tp_symbology_name((tp_symbology)s), SYM_LIST_TEXT);
+            tp_buf_set(msg, msg_cap, "symbologies: zbar cannot decode %s; choose from %s.",
+                       tp_symbology_name((tp_symbology)s), SYM_LIST_TEXT);
             return TP_ERR_CONFIG;
         }
     }
     if (cfg->rearm_frames < 1 || cfg->rearm_frames > MAX_REARM_FRAMES) {
-        set_msg(msg, msg_cap, "rearm_frames must be from 1 to %d (got %d).", MAX_REARM_FRAMES,
-                cfg->rearm_frames);
+        tp_buf_set(msg, msg_cap, "rearm_frames must be from 1 to %d (got %d).", MAX_REARM_FRAMES,
+                   cfg->rearm_frames);
         return TP_ERR_CONFIG;
     }
     if (cfg->rearm_ms < 0 || cfg->rearm_ms > MAX_REARM_MS) {
-        set_msg(msg, msg_cap, "rearm_ms must be from 0 to %d (got %lld).", MAX_REARM_MS,
-                (long long)cfg->rearm_ms);
+        tp_buf_set(msg, msg_cap, "rearm_ms must be from 0 to %d (got %lld).", MAX_REARM_MS,
+                   (long long)cfg->rearm_ms);
         return TP_ERR_CONFIG;
     }
     return TP_OK;
@@ -475,7 +461,7 @@ static int scanner_configure(zbar_image_scanner_t *sc, const tp_zbar_config *cfg
     /* Everything off first (symbology 0 reaches every decoder, composite
      * and the EAN add-ons included), then exactly what was asked for. */
     if (zbar_image_scanner_set_config(sc, ZBAR_NONE, ZBAR_CFG_ENABLE, 0) != 0) {
-        set_msg(msg, cap, "zbar refused to switch its decoders off; check libzbar0.");
+        tp_buf_set(msg, cap, "zbar refused to switch its decoders off; check libzbar0.");
         return -1;
     }
     for (size_t i = 0; i < SYM_TABLE_N; i++) {
@@ -484,23 +470,24 @@ static int scanner_configure(zbar_image_scanner_t *sc, const tp_zbar_config *cfg
         if (zbar_image_scanner_set_config(sc, sym_table[i].zbar, ZBAR_CFG_ENABLE, 1) != 0 ||
             (sym_table[i].zbar2 != ZBAR_NONE &&
              zbar_image_scanner_set_config(sc, sym_table[i].zbar2, ZBAR_CFG_ENABLE, 1) != 0)) {
-            set_msg(msg, cap,
-                    "symbologies: the installed zbar was built without a %s decoder; remove "
-                    "%s from symbologies, or read it with a serial or keyboard scanner.",
-                    sym_table[i].name, sym_table[i].name);
+            tp_buf_set(msg, cap,
+                       "symbologies: the installed zbar was built without a %s decoder; remove "
+                       "%s from symbologies, or read it with a serial or keyboard scanner.",
+                       sym_table[i].name, sym_table[i].name);
             return -1;
         }
     }
     if ((cfg->symbologies & (1u << TP_SYM_QR)) &&
         zbar_image_scanner_set_config(sc, ZBAR_QRCODE, ZBAR_CFG_BINARY, 1) != 0) {
-        set_msg(msg, cap, "zbar refused binary QR decoding (ZBAR_CFG_BINARY); libzbar0 0.23 or "
-                          "newer is needed for exact QR bytes.");
+        tp_buf_set(msg, cap, "zbar refused binary QR decoding (ZBAR_CFG_BINARY); libzbar0 0.23 or "
+                             "newer is needed for exact QR bytes.");
         return -1;
     }
     if (zbar_image_scanner_set_config(sc, ZBAR_NONE, ZBAR_CFG_TEST_INVERTED,
                                       cfg->inverted ? 1 : 0) != 0) {
-        set_msg(msg, cap, "inverted: zbar refused ZBAR_CFG_TEST_INVERTED; libzbar0 0.23 or newer "
-                          "is needed for light-on-dark codes.");
+        tp_buf_set(msg, cap,
+                   "inverted: zbar refused ZBAR_CFG_TEST_INVERTED; libzbar0 0.23 or newer is "
+                   "needed for light-on-dark codes.");
         return -1;
     }
     zbar_image_scanner_enable_cache(sc, 0);
@@ -514,7 +501,7 @@ tp_status tp_zbar_decoder_create(const tp_zbar_config *cfg, tp_zbar_decoder **ou
     tp_status st;
 
     if (out == NULL || cfg == NULL) {
-        set_msg(msg, msg_cap, "camera decoder: missing argument.");
+        tp_buf_set(msg, msg_cap, "camera decoder: missing argument.");
         return TP_ERR_INVALID_ARGUMENT;
     }
     *out = NULL;
@@ -523,7 +510,7 @@ tp_status tp_zbar_decoder_create(const tp_zbar_config *cfg, tp_zbar_decoder **ou
         return st;
     dec = calloc(1, sizeof *dec);
     if (dec == NULL) {
-        set_msg(msg, msg_cap, "camera decoder: out of memory.");
+        tp_buf_set(msg, msg_cap, "camera decoder: out of memory.");
         return TP_ERR_NO_MEMORY;
     }
     dec->cfg = *cfg;
@@ -531,7 +518,7 @@ tp_status tp_zbar_decoder_create(const tp_zbar_config *cfg, tp_zbar_decoder **ou
     dec->image = zbar_image_create();
     if (dec->scanner == NULL || dec->image == NULL) {
         tp_zbar_decoder_destroy(dec);
-        set_msg(msg, msg_cap, "camera decoder: out of memory creating the zbar scanner.");
+        tp_buf_set(msg, msg_cap, "camera decoder: out of memory creating the zbar scanner.");
         return TP_ERR_NO_MEMORY;
     }
     if (scanner_configure(dec->scanner, cfg, msg, msg_cap) != 0) {
@@ -669,20 +656,13 @@ static void handle_symbol(tp_zbar_decoder *dec, const zbar_symbol_t *zs, int64_t
     }
     dec->stats.events++;
     if (sink != NULL && sink->on_data != NULL) {
-        tp_scan_data sd;
         const char *aim = e->aim;
 
         if (e->aim_gs1 != NULL && (zbar_symbol_get_modifiers(zs) & (1u << ZBAR_MOD_GS1)))
             aim = e->aim_gs1;
         memcpy(dec->label, data, len);
         dec->label[len] = '\0';
-        memset(&sd, 0, sizeof sd);
-        sd.data = dec->label;
-        sd.len = len;
-        sd.symbology = e->sym;
-        snprintf(sd.aim_id, sizeof sd.aim_id, "%s", aim);
-        sd.time_ms = now_ms;
-        sink->on_data(sink->user, &sd);
+        tp_drv_deliver_scan(sink, dec->label, len, e->sym, aim, now_ms);
     }
 }
 
@@ -732,15 +712,15 @@ static uint8_t over_white(uint8_t y, uint8_t a)
 static tp_status check_size(unsigned long w, unsigned long h, char *msg, size_t cap)
 {
     if (w == 0 || h == 0) {
-        set_msg(msg, cap, "The image has no pixels (%lux%lu).", w, h);
+        tp_buf_set(msg, cap, "The image has no pixels (%lux%lu).", w, h);
         return TP_ERR_INVALID_ARGUMENT;
     }
     if (w > TP_CAMERA_MAX_SIDE || h > TP_CAMERA_MAX_SIDE ||
         w * h > (unsigned long)TP_CAMERA_MAX_PIXELS) {
-        set_msg(msg, cap,
-                "The image is %lux%lu pixels; at most %dx%d and %ld pixels are accepted, "
-                "so scale it down first.",
-                w, h, TP_CAMERA_MAX_SIDE, TP_CAMERA_MAX_SIDE, (long)TP_CAMERA_MAX_PIXELS);
+        tp_buf_set(msg, cap,
+                   "The image is %lux%lu pixels; at most %dx%d and %ld pixels are accepted, "
+                   "so scale it down first.",
+                   w, h, TP_CAMERA_MAX_SIDE, TP_CAMERA_MAX_SIDE, (long)TP_CAMERA_MAX_PIXELS);
         return TP_ERR_TOO_LONG;
     }
     return TP_OK;
@@ -794,11 +774,11 @@ static tp_status decode_pnm(const uint8_t *b, size_t len, tp_image *out, char *m
 
     if (pnm_number(b, len, &pos, &w) != 0 || pnm_number(b, len, &pos, &h) != 0 ||
         pnm_number(b, len, &pos, &maxval) != 0) {
-        set_msg(msg, cap, "The PGM/PPM header is malformed or cut short.");
+        tp_buf_set(msg, cap, "The PGM/PPM header is malformed or cut short.");
         return TP_ERR_INVALID_ARGUMENT;
     }
     if (maxval < 1 || maxval > 65535) {
-        set_msg(msg, cap, "The PGM/PPM maxval is %lu; it must be from 1 to 65535.", maxval);
+        tp_buf_set(msg, cap, "The PGM/PPM maxval is %lu; it must be from 1 to 65535.", maxval);
         return TP_ERR_INVALID_ARGUMENT;
     }
     st = check_size(w, h, msg, cap);
@@ -807,7 +787,7 @@ static tp_status decode_pnm(const uint8_t *b, size_t len, tp_image *out, char *m
     /* Exactly one whitespace byte separates the header from the raster. */
     if (pos >= len || !(b[pos] == ' ' || b[pos] == '\t' || b[pos] == '\n' || b[pos] == '\r' ||
                         b[pos] == '\v' || b[pos] == '\f')) {
-        set_msg(msg, cap, "The PGM/PPM header is malformed or cut short.");
+        tp_buf_set(msg, cap, "The PGM/PPM header is malformed or cut short.");
         return TP_ERR_INVALID_ARGUMENT;
     }
     pos++;
@@ -815,13 +795,13 @@ static tp_status decode_pnm(const uint8_t *b, size_t len, tp_image *out, char *m
     px = (size_t)w * h;
     need = px * (size_t)channels * bps;
     if (len - pos < need) {
-        set_msg(msg, cap, "The PGM/PPM image is cut short: %zu of %zu pixel bytes present.",
-                len - pos, need);
+        tp_buf_set(msg, cap, "The PGM/PPM image is cut short: %zu of %zu pixel bytes present.",
+                   len - pos, need);
         return TP_ERR_INVALID_ARGUMENT;
     }
     y = malloc(px);
     if (y == NULL) {
-        set_msg(msg, cap, "Out of memory loading a %lux%lu image.", w, h);
+        tp_buf_set(msg, cap, "Out of memory loading a %lux%lu image.", w, h);
         return TP_ERR_NO_MEMORY;
     }
     b += pos;
@@ -880,7 +860,7 @@ static void png_on_error(png_structp png, png_const_charp text)
 
     if (j->st == TP_OK) {
         j->st = TP_ERR_INVALID_ARGUMENT;
-        set_msg(j->msg, j->cap, "The PNG image is damaged or cut short (%s).", text);
+        tp_buf_set(j->msg, j->cap, "The PNG image is damaged or cut short (%s).", text);
     }
     png_longjmp(png, 1);
 }
@@ -924,15 +904,15 @@ static int png_decode_inner(png_job *j)
     png_read_update_info(j->png, j->info);
     if (png_get_rowbytes(j->png, j->info) != (size_t)j->w * 4) {
         j->st = TP_ERR_UNSUPPORTED;
-        set_msg(j->msg, j->cap, "This PNG layout cannot be converted to grey.");
+        tp_buf_set(j->msg, j->cap, "This PNG layout cannot be converted to grey.");
         return -1;
     }
     j->y = malloc((size_t)j->w * j->h);
     j->rgba = malloc((size_t)j->w * 4 * (passes > 1 ? j->h : 1));
     if (j->y == NULL || j->rgba == NULL) {
         j->st = TP_ERR_NO_MEMORY;
-        set_msg(j->msg, j->cap, "Out of memory loading a %lux%lu image.", (unsigned long)j->w,
-                (unsigned long)j->h);
+        tp_buf_set(j->msg, j->cap, "Out of memory loading a %lux%lu image.", (unsigned long)j->w,
+                   (unsigned long)j->h);
         return -1;
     }
     if (passes > 1) {
@@ -966,13 +946,13 @@ static tp_status decode_png(const uint8_t *b, size_t len, tp_image *out, char *m
         j.info = png_create_info_struct(j.png);
     if (j.png == NULL || j.info == NULL) {
         png_destroy_read_struct(&j.png, NULL, NULL);
-        set_msg(msg, cap, "Out of memory starting the PNG reader.");
+        tp_buf_set(msg, cap, "Out of memory starting the PNG reader.");
         return TP_ERR_NO_MEMORY;
     }
     if (png_decode_inner(&j) != 0) {
         if (j.st == TP_OK) {
             j.st = TP_ERR_INVALID_ARGUMENT;
-            set_msg(msg, cap, "The PNG image could not be read.");
+            tp_buf_set(msg, cap, "The PNG image could not be read.");
         }
         free(j.y);
         j.y = NULL;
@@ -996,9 +976,9 @@ tp_status tp_image_decode(const void *buf, size_t len, tp_image *out, char *msg,
     static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     const uint8_t *b = buf;
 
-    set_msg(msg, msg_cap, "%s", "");
+    tp_buf_set(msg, msg_cap, "%s", "");
     if (out == NULL || (buf == NULL && len > 0)) {
-        set_msg(msg, msg_cap, "image: missing argument.");
+        tp_buf_set(msg, msg_cap, "image: missing argument.");
         return TP_ERR_INVALID_ARGUMENT;
     }
     memset(out, 0, sizeof *out);
@@ -1019,8 +999,8 @@ tp_status tp_image_decode(const void *buf, size_t len, tp_image *out, char *msg,
     }
     if (len >= 3 && b[0] == 'P' && (b[1] == '5' || b[1] == '6'))
         return decode_pnm(b, len, out, msg, msg_cap);
-    set_msg(msg, msg_cap,
-            "The image is not a PNG or a binary PGM/PPM (P5/P6) file; convert it to PNG.");
+    tp_buf_set(msg, msg_cap,
+               "The image is not a PNG or a binary PGM/PPM (P5/P6) file; convert it to PNG.");
     return TP_ERR_UNSUPPORTED;
 }
 
@@ -1031,15 +1011,15 @@ tp_status tp_image_load(const char *path, tp_image *out, char *msg, size_t msg_c
     size_t len = 0, cap = 0;
     tp_status st;
 
-    set_msg(msg, msg_cap, "%s", "");
+    tp_buf_set(msg, msg_cap, "%s", "");
     if (path == NULL || out == NULL) {
-        set_msg(msg, msg_cap, "image: missing argument.");
+        tp_buf_set(msg, msg_cap, "image: missing argument.");
         return TP_ERR_INVALID_ARGUMENT;
     }
     memset(out, 0, sizeof *out);
     f = fopen(path, "rb");
     if (f == NULL) {
-        set_msg(msg, msg_cap, "Cannot open image %.160s: %s.", path, strerror(errno));
+        tp_buf_set(msg, msg_cap, "Cannot open image %.160s: %s.", path, strerror(errno));
         return TP_ERR_NOT_FOUND;
     }
     for (;;) {
@@ -1050,8 +1030,8 @@ tp_status tp_image_load(const char *path, tp_image *out, char *msg, size_t msg_c
             uint8_t *nb;
 
             if (cap >= (size_t)TP_IMAGE_MAX_FILE) {
-                set_msg(msg, msg_cap, "Image %.160s is larger than %ld bytes.", path,
-                        (long)TP_IMAGE_MAX_FILE);
+                tp_buf_set(msg, msg_cap, "Image %.160s is larger than %ld bytes.", path,
+                           (long)TP_IMAGE_MAX_FILE);
                 st = TP_ERR_TOO_LONG;
                 goto out;
             }
@@ -1059,7 +1039,7 @@ tp_status tp_image_load(const char *path, tp_image *out, char *msg, size_t msg_c
                 ncap = (size_t)TP_IMAGE_MAX_FILE;
             nb = realloc(buf, ncap);
             if (nb == NULL) {
-                set_msg(msg, msg_cap, "Out of memory reading image %.160s.", path);
+                tp_buf_set(msg, msg_cap, "Out of memory reading image %.160s.", path);
                 st = TP_ERR_NO_MEMORY;
                 goto out;
             }
@@ -1070,7 +1050,7 @@ tp_status tp_image_load(const char *path, tp_image *out, char *msg, size_t msg_c
         len += n;
         if (n == 0) {
             if (ferror(f)) {
-                set_msg(msg, msg_cap, "Cannot read image %.160s.", path);
+                tp_buf_set(msg, msg_cap, "Cannot read image %.160s.", path);
                 st = TP_ERR_NOT_FOUND;
                 goto out;
             }
@@ -1125,17 +1105,17 @@ static tp_status cam_configure(tp_driver *d, const char *key, const char *value,
     tp_status st;
     long v;
 
-    set_msg(msg, msg_cap, "%s", "");
+    tp_buf_set(msg, msg_cap, "%s", "");
     if (d == NULL || key == NULL || value == NULL) {
-        set_msg(msg, msg_cap, "camera config: missing argument.");
+        tp_buf_set(msg, msg_cap, "camera config: missing argument.");
         return TP_ERR_INVALID_ARGUMENT;
     }
     if (strcmp(key, "device") == 0) {
         if (strncmp(value, "/dev/", 5) != 0 || strlen(value) > TP_CAMERA_DEVICE_MAX ||
             strlen(value) <= 5) {
-            set_msg(msg, msg_cap,
-                    "device must be a V4L2 device path such as /dev/video0 (got '%.60s').",
-                    value);
+            tp_buf_set(msg, msg_cap,
+                       "device must be a V4L2 device path such as /dev/video0 (got '%.60s').",
+                       value);
             return TP_ERR_CONFIG;
         }
         snprintf(d->device, sizeof d->device, "%s", value);
@@ -1143,8 +1123,8 @@ static tp_status cam_configure(tp_driver *d, const char *key, const char *value,
     }
     if (strcmp(key, "width") == 0 || strcmp(key, "height") == 0) {
         if (parse_int(value, 16, TP_CAMERA_MAX_SIDE, &v) != 0) {
-            set_msg(msg, msg_cap, "%s must be a number of pixels from 16 to %d (got '%.40s').",
-                    key, TP_CAMERA_MAX_SIDE, value);
+            tp_buf_set(msg, msg_cap, "%s must be a number of pixels from 16 to %d (got '%.40s').",
+                       key, TP_CAMERA_MAX_SIDE, value);
             return TP_ERR_CONFIG;
         }
         if (key[0] == 'w')
@@ -1164,20 +1144,21 @@ static tp_status cam_configure(tp_driver *d, const char *key, const char *value,
 
 static tp_status cam_check(tp_driver *d, char *msg, size_t msg_cap)
 {
-    set_msg(msg, msg_cap, "%s", "");
+    tp_buf_set(msg, msg_cap, "%s", "");
     if (d == NULL)
         return TP_ERR_INVALID_ARGUMENT;
     if (d->device[0] == '\0') {
-        set_msg(msg, msg_cap, "A camera needs device = /dev/videoN in its section.");
+        tp_buf_set(msg, msg_cap, "A camera needs device = /dev/videoN in its section.");
         return TP_ERR_CONFIG;
     }
     if ((d->width == 0) != (d->height == 0)) {
-        set_msg(msg, msg_cap, "Give both width and height for the camera, or neither.");
+        tp_buf_set(msg, msg_cap, "Give both width and height for the camera, or neither.");
         return TP_ERR_CONFIG;
     }
     if (d->width * d->height > TP_CAMERA_MAX_PIXELS) {
-        set_msg(msg, msg_cap, "A %ldx%ld capture is larger than %ld pixels; choose a smaller one.",
-                d->width, d->height, (long)TP_CAMERA_MAX_PIXELS);
+        tp_buf_set(msg, msg_cap,
+                   "A %ldx%ld capture is larger than %ld pixels; choose a smaller one.",
+                   d->width, d->height, (long)TP_CAMERA_MAX_PIXELS);
         return TP_ERR_CONFIG;
     }
     /* Building the decoder now also asks zbar whether it can decode every
@@ -1225,7 +1206,7 @@ static tp_status cam_open(tp_driver *d, int64_t now_ms, char *msg, size_t msg_ca
     tp_status st;
 
     (void)now_ms;
-    set_msg(msg, msg_cap, "%s", "");
+    tp_buf_set(msg, msg_cap, "%s", "");
     if (d == NULL)
         return TP_ERR_INVALID_ARGUMENT;
     if (d->video != NULL)
@@ -1234,58 +1215,59 @@ static tp_status cam_open(tp_driver *d, int64_t now_ms, char *msg, size_t msg_ca
     if (st != TP_OK)
         return st;
     if (stat(d->device, &sb) != 0) {
-        set_msg(msg, msg_cap,
-                "Camera %s is not there (%s); plug it in or fix device= — it is tried again "
-                "automatically.",
-                d->device, strerror(errno));
+        tp_buf_set(msg, msg_cap,
+                   "Camera %s is not there (%s); plug it in or fix device= — it is tried again "
+                   "automatically.",
+                   d->device, strerror(errno));
         return TP_ERR_NOT_FOUND;
     }
     if (!S_ISCHR(sb.st_mode)) {
-        set_msg(msg, msg_cap, "%s is not a device node; device= must name a camera such as "
-                              "/dev/video0.",
-                d->device);
+        tp_buf_set(msg, msg_cap, "%s is not a device node; device= must name a camera such as "
+                                 "/dev/video0.",
+                   d->device);
         return TP_ERR_CONFIG;
     }
     if (is_v4l2_capture(d->device) != 0) {
-        set_msg(msg, msg_cap,
-                "%s is not a camera zbar can use (no V4L2 video capture); check device= and "
-                "that this user may open it.",
-                d->device);
+        tp_buf_set(msg, msg_cap,
+                   "%s is not a camera zbar can use (no V4L2 video capture); check device= and "
+                   "that this user may open it.",
+                   d->device);
         return TP_ERR_UNSUPPORTED;
     }
     d->video = zbar_video_create();
     if (d->video == NULL) {
-        set_msg(msg, msg_cap, "Out of memory opening camera %s.", d->device);
+        tp_buf_set(msg, msg_cap, "Out of memory opening camera %s.", d->device);
         return TP_ERR_NO_MEMORY;
     }
     if (d->width > 0)
         zbar_video_request_size(d->video, (unsigned)d->width, (unsigned)d->height);
     if (zbar_video_open(d->video, d->device) != 0) {
-        set_msg(msg, msg_cap,
-                "%s is not a camera zbar can use (V4L2 open failed); check device= and that "
-                "this user may open it.",
-                d->device);
+        tp_buf_set(msg, msg_cap,
+                   "%s is not a camera zbar can use (V4L2 open failed); check device= and that "
+                   "this user may open it.",
+                   d->device);
         cam_close(d);
         return TP_ERR_UNSUPPORTED;
     }
     if (zbar_negotiate_format(d->video, NULL) != 0) {
-        set_msg(msg, msg_cap,
-                "Camera %s offers no picture format zbar can convert to grey; try another "
-                "width/height or another camera.",
-                d->device);
+        tp_buf_set(msg, msg_cap,
+                   "Camera %s offers no picture format zbar can convert to grey; try another "
+                   "width/height or another camera.",
+                   d->device);
         cam_close(d);
         return TP_ERR_UNSUPPORTED;
     }
     if (zbar_video_enable(d->video, 1) != 0) {
-        set_msg(msg, msg_cap, "Camera %s refused to start capturing; is another program using it?",
-                d->device);
+        tp_buf_set(msg, msg_cap,
+                   "Camera %s refused to start capturing; is another program using it?",
+                   d->device);
         cam_close(d);
         return TP_ERR_BUSY;
     }
     d->fd = zbar_video_get_fd(d->video);
     if (d->fd < 0) {
-        set_msg(msg, msg_cap, "Camera %s cannot be polled (V4L1 only?); use a V4L2 camera.",
-                d->device);
+        tp_buf_set(msg, msg_cap, "Camera %s cannot be polled (V4L1 only?); use a V4L2 camera.",
+                   d->device);
         cam_close(d);
         return TP_ERR_UNSUPPORTED;
     }
@@ -1318,9 +1300,8 @@ static tp_status cam_on_ready(tp_driver *d, short revents, int64_t now_ms)
     grey = (fmt == Y800_FOURCC || fmt == GREY_FOURCC) ? img : zbar_image_convert(img, Y800_FOURCC);
     if (grey == NULL) {
         zbar_image_destroy(img); /* hands the buffer back to the camera */
-        if (d->sink.on_error != NULL)
-            d->sink.on_error(d->sink.user, "A camera frame could not be converted to grey "
-                                           "(out of memory?); it was skipped.");
+        tp_drv_report_error(&d->sink, "A camera frame could not be converted to grey "
+                                      "(out of memory?); it was skipped.");
         return TP_OK;
     }
     st = tp_zbar_decode_frame(d->dec, zbar_image_get_data(grey), (int)zbar_image_get_width(grey),
@@ -1328,8 +1309,8 @@ static tp_status cam_on_ready(tp_driver *d, short revents, int64_t now_ms)
     if (grey != img)
         zbar_image_destroy(grey);
     zbar_image_destroy(img);
-    if (st != TP_OK && d->sink.on_error != NULL)
-        d->sink.on_error(d->sink.user, "A camera frame could not be decoded; it was skipped.");
+    if (st != TP_OK)
+        tp_drv_report_error(&d->sink, "A camera frame could not be decoded; it was skipped.");
     return TP_OK;
 }
 
@@ -1349,15 +1330,16 @@ static tp_status cam_health(tp_driver *d, char *msg, size_t msg_cap)
 {
     struct stat sb;
 
-    set_msg(msg, msg_cap, "%s", "");
+    tp_buf_set(msg, msg_cap, "%s", "");
     if (d == NULL)
         return TP_ERR_INVALID_ARGUMENT;
     if (d->video == NULL) {
-        set_msg(msg, msg_cap, "Camera %s is not open.", d->device[0] ? d->device : "(no device=)");
+        tp_buf_set(msg, msg_cap, "Camera %s is not open.",
+                   d->device[0] ? d->device : "(no device=)");
         return TP_ERR_STATE;
     }
     if (stat(d->device, &sb) != 0) {
-        set_msg(msg, msg_cap, "Camera %s has gone away; plug it back in.", d->device);
+        tp_buf_set(msg, msg_cap, "Camera %s has gone away; plug it back in.", d->device);
         return TP_ERR_NOT_FOUND;
     }
     return TP_OK;

@@ -48,9 +48,10 @@
 #include "framer.h"
 
 #include <assert.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
+
+#include "drvutil.h"
+#include "util.h"
 
 #define STX 0x02
 #define ETX 0x03
@@ -64,40 +65,6 @@ enum framer_state {
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
 /* ------------------------------------------------------------------ */
-
-#if defined(__GNUC__) || defined(__clang__)
-static void set_msg(char *msg, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-#endif
-
-static void set_msg(char *msg, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (msg == NULL || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(msg, cap, fmt, ap);
-    va_end(ap);
-}
-
-static int ascii_lower(int c)
-{
-    return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
-}
-
-/* Locale-independent: config keywords are ASCII and must not depend on
- * the host's LC_CTYPE (Turkish dotless i and friends). */
-static bool keyword_eq(const char *a, const char *b)
-{
-    while (*a != '\0' && *b != '\0') {
-        if (ascii_lower((unsigned char)*a) != ascii_lower((unsigned char)*b))
-            return false;
-        a++;
-        b++;
-    }
-    return *a == *b;
-}
 
 static bool is_alpha(int c)
 {
@@ -113,29 +80,10 @@ static int hex_value(int c)
 {
     if (is_digit(c))
         return c - '0';
-    c = ascii_lower(c);
+    c = tp_drv_ascii_lower(c);
     if (c >= 'a' && c <= 'f')
         return c - 'a' + 10;
     return -1;
-}
-
-/* Decimal digits only, no sign or spaces, so "1e3" or "-5" are errors and
- * not silently something else. */
-static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-    uint64_t v = 0;
-
-    if (*s == '\0')
-        return false;
-    for (; *s != '\0'; s++) {
-        if (!is_digit((unsigned char)*s))
-            return false;
-        v = v * 10 + (uint64_t)(*s - '0');
-        if (v > max)
-            return false;
-    }
-    *out = v;
-    return true;
 }
 
 static const char *suffix_name(tp_suffix s)
@@ -308,10 +256,10 @@ static tp_status parse_prefix(const char *value, char *out, size_t *out_len,
                        hex_value((unsigned char)p[3]);
                 p += 4;
             } else {
-                set_msg(msg, cap,
-                        "prefix may use only \\xNN (two hex digits) and \\\\ "
-                        "as escapes (got '%.40s').",
-                        value);
+                tp_buf_set(msg, cap,
+                           "prefix may use only \\xNN (two hex digits) and "
+                           "\\\\ as escapes (got '%.40s').",
+                           value);
                 return TP_ERR_CONFIG;
             }
         } else {
@@ -319,9 +267,9 @@ static tp_status parse_prefix(const char *value, char *out, size_t *out_len,
             p++;
         }
         if (n == TP_FRAMER_PREFIX_MAX) {
-            set_msg(msg, cap,
-                    "prefix must be at most %d bytes (got '%.40s').",
-                    TP_FRAMER_PREFIX_MAX, value);
+            tp_buf_set(msg, cap,
+                       "prefix must be at most %d bytes (got '%.40s').",
+                       TP_FRAMER_PREFIX_MAX, value);
             return TP_ERR_CONFIG;
         }
         out[n++] = (char)byte;
@@ -333,48 +281,48 @@ static tp_status parse_prefix(const char *value, char *out, size_t *out_len,
 tp_status tp_framer_config_set(tp_framer_config *cfg, const char *key,
                                const char *value, char *msg, size_t msg_cap)
 {
-    set_msg(msg, msg_cap, "%s", "");
+    tp_buf_set(msg, msg_cap, "%s", "");
     if (cfg == NULL || key == NULL || value == NULL) {
-        set_msg(msg, msg_cap, "framer config: missing argument.");
+        tp_buf_set(msg, msg_cap, "framer config: missing argument.");
         return TP_ERR_INVALID_ARGUMENT;
     }
 
-    if (keyword_eq(key, "framing")) {
-        if (keyword_eq(value, "suffix"))
+    if (tp_drv_keyword_eq(key, "framing")) {
+        if (tp_drv_keyword_eq(value, "suffix"))
             cfg->framing = TP_FRAMING_SUFFIX;
-        else if (keyword_eq(value, "prefix"))
+        else if (tp_drv_keyword_eq(value, "prefix"))
             cfg->framing = TP_FRAMING_PREFIX;
-        else if (keyword_eq(value, "stx-etx"))
+        else if (tp_drv_keyword_eq(value, "stx-etx"))
             cfg->framing = TP_FRAMING_STX_ETX;
         else {
-            set_msg(msg, msg_cap,
-                    "framing must be one of suffix, prefix, stx-etx "
-                    "(got '%.40s').",
-                    value);
+            tp_buf_set(msg, msg_cap,
+                       "framing must be one of suffix, prefix, stx-etx "
+                       "(got '%.40s').",
+                       value);
             return TP_ERR_CONFIG;
         }
         return TP_OK;
     }
 
-    if (keyword_eq(key, "suffix")) {
-        if (keyword_eq(value, "CR"))
+    if (tp_drv_keyword_eq(key, "suffix")) {
+        if (tp_drv_keyword_eq(value, "CR"))
             cfg->suffix = TP_SUFFIX_CR;
-        else if (keyword_eq(value, "LF"))
+        else if (tp_drv_keyword_eq(value, "LF"))
             cfg->suffix = TP_SUFFIX_LF;
-        else if (keyword_eq(value, "CRLF"))
+        else if (tp_drv_keyword_eq(value, "CRLF"))
             cfg->suffix = TP_SUFFIX_CRLF;
-        else if (keyword_eq(value, "TAB"))
+        else if (tp_drv_keyword_eq(value, "TAB"))
             cfg->suffix = TP_SUFFIX_TAB;
         else {
-            set_msg(msg, msg_cap,
-                    "suffix must be one of CR, LF, CRLF, TAB (got '%.40s').",
-                    value);
+            tp_buf_set(msg, msg_cap,
+                       "suffix must be one of CR, LF, CRLF, TAB (got '%.40s').",
+                       value);
             return TP_ERR_CONFIG;
         }
         return TP_OK;
     }
 
-    if (keyword_eq(key, "prefix")) {
+    if (tp_drv_keyword_eq(key, "prefix")) {
         char buf[TP_FRAMER_PREFIX_MAX];
         size_t n = 0;
         tp_status st = parse_prefix(value, buf, &n, msg, msg_cap);
@@ -386,93 +334,69 @@ tp_status tp_framer_config_set(tp_framer_config *cfg, const char *key,
         return TP_OK;
     }
 
-    if (keyword_eq(key, "aim")) {
-        if (keyword_eq(value, "yes") || keyword_eq(value, "true") ||
-            strcmp(value, "1") == 0)
-            cfg->aim = true;
-        else if (keyword_eq(value, "no") || keyword_eq(value, "false") ||
-                 strcmp(value, "0") == 0)
-            cfg->aim = false;
-        else {
-            set_msg(msg, msg_cap,
-                    "aim must be one of yes, no, true, false, 1, 0 "
-                    "(got '%.40s').",
-                    value);
-            return TP_ERR_CONFIG;
-        }
-        return TP_OK;
-    }
+    if (tp_drv_keyword_eq(key, "aim"))
+        return tp_drv_config_bool("aim", value, &cfg->aim, msg, msg_cap);
 
-    if (keyword_eq(key, "max_length")) {
+    if (tp_drv_keyword_eq(key, "max_length"))
+        return tp_drv_config_max_length(value, TP_FRAMER_MAX_LENGTH,
+                                        &cfg->max_length, msg, msg_cap);
+
+    if (tp_drv_keyword_eq(key, "frame_timeout_ms")) {
         uint64_t v;
 
-        if (!parse_uint(value, TP_FRAMER_MAX_LENGTH, &v) || v == 0) {
-            set_msg(msg, msg_cap,
-                    "max_length must be a whole number from 1 to %d "
-                    "(got '%.40s').",
-                    TP_FRAMER_MAX_LENGTH, value);
-            return TP_ERR_CONFIG;
-        }
-        cfg->max_length = (size_t)v;
-        return TP_OK;
-    }
-
-    if (keyword_eq(key, "frame_timeout_ms")) {
-        uint64_t v;
-
-        if (!parse_uint(value, TP_FRAMER_MAX_TIMEOUT_MS, &v)) {
-            set_msg(msg, msg_cap,
-                    "frame_timeout_ms must be a whole number from 0 to %d "
-                    "milliseconds, 0 to disable (got '%.40s').",
-                    TP_FRAMER_MAX_TIMEOUT_MS, value);
+        if (!tp_drv_parse_uint(value, TP_FRAMER_MAX_TIMEOUT_MS, &v)) {
+            tp_buf_set(msg, msg_cap,
+                       "frame_timeout_ms must be a whole number from 0 to %d "
+                       "milliseconds, 0 to disable (got '%.40s').",
+                       TP_FRAMER_MAX_TIMEOUT_MS, value);
             return TP_ERR_CONFIG;
         }
         cfg->frame_timeout_ms = (int64_t)v;
         return TP_OK;
     }
 
-    set_msg(msg, msg_cap,
-            "'%.40s' is not a scanner framing setting (known: framing, "
-            "suffix, prefix, aim, max_length, frame_timeout_ms).",
-            key);
+    tp_buf_set(msg, msg_cap,
+               "'%.40s' is not a scanner framing setting (known: framing, "
+               "suffix, prefix, aim, max_length, frame_timeout_ms).",
+               key);
     return TP_ERR_NOT_FOUND;
 }
 
 tp_status tp_framer_config_check(const tp_framer_config *cfg, char *msg,
                                  size_t msg_cap)
 {
-    set_msg(msg, msg_cap, "%s", "");
+    tp_buf_set(msg, msg_cap, "%s", "");
     if (cfg == NULL) {
-        set_msg(msg, msg_cap, "framer config: missing argument.");
+        tp_buf_set(msg, msg_cap, "framer config: missing argument.");
         return TP_ERR_INVALID_ARGUMENT;
     }
     if (cfg->framing != TP_FRAMING_SUFFIX &&
         cfg->framing != TP_FRAMING_PREFIX &&
         cfg->framing != TP_FRAMING_STX_ETX) {
-        set_msg(msg, msg_cap, "framing must be one of suffix, prefix, "
-                              "stx-etx.");
+        tp_buf_set(msg, msg_cap, "framing must be one of suffix, prefix, "
+                                 "stx-etx.");
         return TP_ERR_CONFIG;
     }
     if (cfg->suffix != TP_SUFFIX_CR && cfg->suffix != TP_SUFFIX_LF &&
         cfg->suffix != TP_SUFFIX_CRLF && cfg->suffix != TP_SUFFIX_TAB) {
-        set_msg(msg, msg_cap, "suffix must be one of CR, LF, CRLF, TAB.");
+        tp_buf_set(msg, msg_cap, "suffix must be one of CR, LF, CRLF, TAB.");
         return TP_ERR_CONFIG;
     }
     if (cfg->prefix_len > TP_FRAMER_PREFIX_MAX) {
-        set_msg(msg, msg_cap, "prefix must be at most %d bytes.",
-                TP_FRAMER_PREFIX_MAX);
+        tp_buf_set(msg, msg_cap, "prefix must be at most %d bytes.",
+                   TP_FRAMER_PREFIX_MAX);
         return TP_ERR_CONFIG;
     }
     if (cfg->max_length < 1 || cfg->max_length > TP_FRAMER_MAX_LENGTH) {
-        set_msg(msg, msg_cap, "max_length must be from 1 to %d (got %zu).",
-                TP_FRAMER_MAX_LENGTH, cfg->max_length);
+        tp_buf_set(msg, msg_cap, "max_length must be from 1 to %d (got %zu).",
+                   TP_FRAMER_MAX_LENGTH, cfg->max_length);
         return TP_ERR_CONFIG;
     }
     if (cfg->frame_timeout_ms < 0 ||
         cfg->frame_timeout_ms > TP_FRAMER_MAX_TIMEOUT_MS) {
-        set_msg(msg, msg_cap,
-                "frame_timeout_ms must be from 0 to %d (got %lld).",
-                TP_FRAMER_MAX_TIMEOUT_MS, (long long)cfg->frame_timeout_ms);
+        tp_buf_set(msg, msg_cap,
+                   "frame_timeout_ms must be from 0 to %d (got %lld).",
+                   TP_FRAMER_MAX_TIMEOUT_MS, (long long)cfg->frame_timeout_ms);
         return TP_ERR_CONFIG;
     }
     /* A prefix holding a terminator byte could never match a frame (or,
@@ -485,10 +409,10 @@ tp_status tp_framer_config_check(const tp_framer_config *cfg, char *msg,
                          (cfg->suffix == TP_SUFFIX_CRLF && c == '\r');
 
             if (clash) {
-                set_msg(msg, msg_cap,
-                        "prefix must not contain the suffix (%s) byte "
-                        "\\x%02x.",
-                        suffix_name(cfg->suffix), c);
+                tp_buf_set(msg, msg_cap,
+                           "prefix must not contain the suffix (%s) byte "
+                           "\\x%02x.",
+                           suffix_name(cfg->suffix), c);
                 return TP_ERR_CONFIG;
             }
         }
@@ -699,7 +623,7 @@ tp_status tp_framer_init(tp_framer *f, const tp_framer_config *cfg,
     tp_status st;
 
     if (f == NULL || cfg == NULL || cb == NULL) {
-        set_msg(msg, msg_cap, "framer init: missing argument.");
+        tp_buf_set(msg, msg_cap, "framer init: missing argument.");
         return TP_ERR_INVALID_ARGUMENT;
     }
     st = tp_framer_config_check(cfg, msg, msg_cap);

@@ -52,7 +52,6 @@
 #include <libserialport.h>
 #include <limits.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +59,9 @@
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
+
+#include "drvutil.h"
+#include "util.h"
 
 #define SERIAL_PORT_MAX 256          /* configured name, with its NUL */
 #define SERIAL_WHERE_MAX 200         /* port name as quoted in sentences */
@@ -69,9 +71,6 @@
 #define SERIAL_BAUD_MIN 1200
 #define SERIAL_BAUD_MAX 921600
 #define SERIAL_SENTENCE_MAX 512
-
-_Static_assert(sizeof(((tp_scan_data *)0)->aim_id) == TP_AIM_ID_LEN + 1,
-               "tp_scan_data.aim_id must hold an AIM id");
 
 struct tp_driver {
     tp_driver_sink sink;
@@ -104,53 +103,13 @@ struct tp_driver {
 /* Small helpers                                                       */
 /* ------------------------------------------------------------------ */
 
-#if defined(__GNUC__) || defined(__clang__)
-static void say(char *msg, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-#endif
-
-static void say(char *msg, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (msg == NULL || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(msg, cap, fmt, ap);
-    va_end(ap);
-}
-
-static int ascii_lower(int c)
-{
-    return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
-}
-
-/* Locale-independent, like the framer's keywords. */
-static bool keyword_eq(const char *a, const char *b)
-{
-    while (*a != '\0' && *b != '\0') {
-        if (ascii_lower((unsigned char)*a) != ascii_lower((unsigned char)*b))
-            return false;
-        a++;
-        b++;
-    }
-    return *a == *b;
-}
-
-/* Decimal digits only: "9600 " or "+9600" are errors, not 9600. */
+/* A whole number from lo to hi (tp_drv_parse_uint: digits only, so "9600 "
+ * or "+9600" are errors, not 9600). */
 static bool parse_int_range(const char *s, long lo, long hi, int *out)
 {
-    long v = 0;
+    uint64_t v;
 
-    if (*s == '\0')
-        return false;
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        v = v * 10 + (*s - '0');
-        if (v > hi)
-            return false;
-    }
-    if (v < lo)
+    if (!tp_drv_parse_uint(s, (uint64_t)hi, &v) || v < (uint64_t)lo)
         return false;
     *out = (int)v;
     return true;
@@ -236,12 +195,6 @@ static void describe_framing(const tp_driver *d, char *buf, size_t cap)
     }
 }
 
-static void emit_error(tp_driver *d, const char *sentence)
-{
-    if (d->sink.on_error != NULL)
-        d->sink.on_error(d->sink.user, sentence);
-}
-
 static void emit_status(tp_driver *d, tp_device_state state, const char *sentence)
 {
     if (d->sink.on_status != NULL)
@@ -259,16 +212,8 @@ static void on_frame(void *user, const tp_frame_event *ev)
     char framing[64];
 
     if (ev->kind == TP_FRAME_EV_FRAME) {
-        tp_scan_data scan;
-
-        memset(&scan, 0, sizeof scan);
-        scan.data = ev->data;
-        scan.len = ev->len;
-        scan.symbology = ev->symbology;
-        memcpy(scan.aim_id, ev->aim_id, sizeof scan.aim_id);
-        scan.time_ms = ev->last_ms;
-        if (d->sink.on_data != NULL)
-            d->sink.on_data(d->sink.user, &scan);
+        tp_drv_deliver_scan(&d->sink, ev->data, ev->len, ev->symbology, ev->aim_id,
+                            ev->last_ms);
         return;
     }
 
@@ -303,7 +248,7 @@ static void on_frame(void *user, const tp_frame_event *ev)
                  d->stop_bits);
         break;
     }
-    emit_error(d, sentence);
+    tp_drv_report_error(&d->sink, sentence);
 }
 
 /* ------------------------------------------------------------------ */
@@ -334,95 +279,97 @@ static tp_status serial_configure(tp_driver *d, const char *key, const char *val
     tp_status st;
     int v;
 
-    say(msg, msg_cap, "%s", "");
+    tp_buf_set(msg, msg_cap, "%s", "");
     if (d == NULL || key == NULL || value == NULL) {
-        say(msg, msg_cap, "Serial scanner config: missing argument.");
+        tp_buf_set(msg, msg_cap, "Serial scanner config: missing argument.");
         return TP_ERR_INVALID_ARGUMENT;
     }
     if (d->sp != NULL) {
-        say(msg, msg_cap,
-            "Serial scanner on %s: settings cannot change while the port is open; close it "
-            "first.",
-            d->where);
+        tp_buf_set(msg, msg_cap,
+                   "Serial scanner on %s: settings cannot change while the port is open; close it "
+                   "first.",
+                   d->where);
         return TP_ERR_STATE;
     }
 
-    if (keyword_eq(key, "port")) {
+    if (tp_drv_keyword_eq(key, "port")) {
         size_t n = strlen(value);
 
         if (value[0] != '/' || n >= sizeof d->port) {
-            say(msg, msg_cap,
-                "port must be an absolute device path of fewer than %zu characters, such as "
-                "/dev/ttyS0, /dev/ttyACM0 or /dev/serial/by-id/usb-...; got '%.60s'.",
-                sizeof d->port, value);
+            tp_buf_set(msg, msg_cap,
+                       "port must be an absolute device path of fewer than %zu characters, such as "
+                       "/dev/ttyS0, /dev/ttyACM0 or /dev/serial/by-id/usb-...; got '%.60s'.",
+                       sizeof d->port, value);
             return TP_ERR_CONFIG;
         }
         memcpy(d->port, value, n + 1);
-    } else if (keyword_eq(key, "baud")) {
+    } else if (tp_drv_keyword_eq(key, "baud")) {
         if (!parse_int_range(value, SERIAL_BAUD_MIN, SERIAL_BAUD_MAX, &v)) {
-            say(msg, msg_cap,
-                "baud must be a whole number from %d to %d matching the scanner (9600 and "
-                "115200 are common); got '%.40s'.",
-                SERIAL_BAUD_MIN, SERIAL_BAUD_MAX, value);
+            tp_buf_set(msg, msg_cap,
+                       "baud must be a whole number from %d to %d matching the scanner (9600 and "
+                       "115200 are common); got '%.40s'.",
+                       SERIAL_BAUD_MIN, SERIAL_BAUD_MAX, value);
             return TP_ERR_CONFIG;
         }
         d->baud = v;
-    } else if (keyword_eq(key, "data_bits")) {
+    } else if (tp_drv_keyword_eq(key, "data_bits")) {
         if (!parse_int_range(value, 5, 8, &v)) {
-            say(msg, msg_cap, "data_bits must be 5, 6, 7 or 8 (scanners use 8 or 7); got '%.40s'.",
-                value);
+            tp_buf_set(msg, msg_cap,
+                       "data_bits must be 5, 6, 7 or 8 (scanners use 8 or 7); got '%.40s'.",
+                       value);
             return TP_ERR_CONFIG;
         }
         d->data_bits = v;
-    } else if (keyword_eq(key, "parity")) {
-        if (keyword_eq(value, "none"))
+    } else if (tp_drv_keyword_eq(key, "parity")) {
+        if (tp_drv_keyword_eq(value, "none"))
             d->parity = SP_PARITY_NONE;
-        else if (keyword_eq(value, "odd"))
+        else if (tp_drv_keyword_eq(value, "odd"))
             d->parity = SP_PARITY_ODD;
-        else if (keyword_eq(value, "even"))
+        else if (tp_drv_keyword_eq(value, "even"))
             d->parity = SP_PARITY_EVEN;
-        else if (keyword_eq(value, "mark"))
+        else if (tp_drv_keyword_eq(value, "mark"))
             d->parity = SP_PARITY_MARK;
-        else if (keyword_eq(value, "space"))
+        else if (tp_drv_keyword_eq(value, "space"))
             d->parity = SP_PARITY_SPACE;
         else {
-            say(msg, msg_cap, "parity must be one of none, odd, even, mark, space; got '%.40s'.",
-                value);
+            tp_buf_set(msg, msg_cap,
+                       "parity must be one of none, odd, even, mark, space; got '%.40s'.",
+                       value);
             return TP_ERR_CONFIG;
         }
-    } else if (keyword_eq(key, "stop_bits")) {
+    } else if (tp_drv_keyword_eq(key, "stop_bits")) {
         if (!parse_int_range(value, 1, 2, &v)) {
-            say(msg, msg_cap, "stop_bits must be 1 or 2; got '%.40s'.", value);
+            tp_buf_set(msg, msg_cap, "stop_bits must be 1 or 2; got '%.40s'.", value);
             return TP_ERR_CONFIG;
         }
         d->stop_bits = v;
-    } else if (keyword_eq(key, "flow_control")) {
-        if (keyword_eq(value, "none"))
+    } else if (tp_drv_keyword_eq(key, "flow_control")) {
+        if (tp_drv_keyword_eq(value, "none"))
             d->flow = SP_FLOWCONTROL_NONE;
-        else if (keyword_eq(value, "xonxoff"))
+        else if (tp_drv_keyword_eq(value, "xonxoff"))
             d->flow = SP_FLOWCONTROL_XONXOFF;
-        else if (keyword_eq(value, "rtscts"))
+        else if (tp_drv_keyword_eq(value, "rtscts"))
             d->flow = SP_FLOWCONTROL_RTSCTS;
-        else if (keyword_eq(value, "dtrdsr")) {
+        else if (tp_drv_keyword_eq(value, "dtrdsr")) {
             /* Checked on Debian 12: sp_set_config() returns SP_ERR_SUPP for
              * DTR/DSR flow control on Linux. Say so now, not at every open. */
-            say(msg, msg_cap,
-                "flow_control dtrdsr is not supported on Linux by libserialport; set the scanner "
-                "to rtscts or none and use that value.");
+            tp_buf_set(msg, msg_cap,
+                       "flow_control dtrdsr is not supported on Linux by libserialport; set the "
+                       "scanner to rtscts or none and use that value.");
             return TP_ERR_CONFIG;
         } else {
-            say(msg, msg_cap,
-                "flow_control must be one of none, xonxoff, rtscts; got '%.40s'.", value);
+            tp_buf_set(msg, msg_cap,
+                       "flow_control must be one of none, xonxoff, rtscts; got '%.40s'.", value);
             return TP_ERR_CONFIG;
         }
     } else {
         st = tp_framer_config_set(&d->framer_cfg, key, value, msg, msg_cap);
         if (st == TP_ERR_NOT_FOUND) {
-            say(msg, msg_cap,
-                "Unknown serial scanner key '%.40s'; the keys are port, baud, data_bits, parity, "
-                "stop_bits, flow_control, framing, suffix, prefix, aim, max_length, "
-                "frame_timeout_ms.",
-                key);
+            tp_buf_set(msg, msg_cap,
+                       "Unknown serial scanner key '%.40s'; the keys are port, baud, data_bits, "
+                       "parity, stop_bits, flow_control, framing, suffix, prefix, aim, "
+                       "max_length, frame_timeout_ms.",
+                       key);
             return TP_ERR_NOT_FOUND;
         }
         if (st != TP_OK)
@@ -436,17 +383,19 @@ static tp_status serial_check(tp_driver *d, char *msg, size_t msg_cap)
 {
     tp_status st;
 
-    say(msg, msg_cap, "%s", "");
+    tp_buf_set(msg, msg_cap, "%s", "");
     if (d == NULL)
         return TP_ERR_INVALID_ARGUMENT;
     if (d->sp != NULL) {
-        say(msg, msg_cap, "Serial scanner on %s: the port is open; close it first.", d->where);
+        tp_buf_set(msg, msg_cap,
+                   "Serial scanner on %s: the port is open; close it first.",
+                   d->where);
         return TP_ERR_STATE;
     }
     if (d->port[0] == '\0') {
-        say(msg, msg_cap,
-            "Serial scanner: port is not set; add port = /dev/ttyS0 (or the scanner's "
-            "/dev/serial/by-id/... name) to its section.");
+        tp_buf_set(msg, msg_cap,
+                   "Serial scanner: port is not set; add port = /dev/ttyS0 (or the scanner's "
+                   "/dev/serial/by-id/... name) to its section.");
         return TP_ERR_CONFIG;
     }
     st = tp_framer_init(&d->framer, &d->framer_cfg, on_frame, d, msg, msg_cap);
@@ -479,35 +428,35 @@ static tp_status open_failure(tp_driver *d, int err, const char *what, char *msg
 
     errno_text(err, etext, sizeof etext);
     if (errno_means_gone(err)) {
-        say(msg, cap,
-            "Serial scanner on %s is not there (%s %s); check that it is plugged in and powered "
-            "- it is retried automatically.",
-            d->where, what, etext);
+        tp_buf_set(msg, cap,
+                   "Serial scanner on %s is not there (%s %s); check that it is plugged in and "
+                   "powered - it is retried automatically.",
+                   d->where, what, etext);
         return TP_ERR_NOT_FOUND;
     }
     if (err == EACCES || err == EPERM) {
-        say(msg, cap,
-            "Serial scanner on %s: permission denied; add the POS user to the dialout group or "
-            "install the tillpoints udev rule.",
-            d->where);
+        tp_buf_set(msg, cap,
+                   "Serial scanner on %s: permission denied; add the POS user to the dialout "
+                   "group or install the tillpoints udev rule.",
+                   d->where);
         return TP_ERR_CONFIG;
     }
     if (err == EBUSY) {
-        say(msg, cap,
-            "Serial scanner on %s is in use by another program; close it (a terminal program, "
-            "or ModemManager probing the port).",
-            d->where);
+        tp_buf_set(msg, cap,
+                   "Serial scanner on %s is in use by another program; close it (a terminal "
+                   "program, or ModemManager probing the port).",
+                   d->where);
         return TP_ERR_BUSY;
     }
     if (err == ENOTTY) {
-        say(msg, cap,
-            "Serial scanner on %s: the device refused serial-port control (%s); check that port "
-            "names a real serial port, not a pseudo-terminal or a file.",
-            d->where, etext);
+        tp_buf_set(msg, cap,
+                   "Serial scanner on %s: the device refused serial-port control (%s); check that "
+                   "port names a real serial port, not a pseudo-terminal or a file.",
+                   d->where, etext);
         return TP_ERR_UNSUPPORTED;
     }
-    say(msg, cap, "Serial scanner on %s: %s failed (%s); check the port name and the cable.",
-        d->where, what, etext);
+    tp_buf_set(msg, cap, "Serial scanner on %s: %s failed (%s); check the port name and the cable.",
+               d->where, what, etext);
     return TP_ERR_INTERNAL;
 }
 
@@ -519,7 +468,7 @@ static tp_status apply_config(tp_driver *d, char *msg, size_t cap)
     char line[96];
 
     if (sp_new_config(&cfg) != SP_OK) {
-        say(msg, cap, "Serial scanner on %s: out of memory while configuring.", d->where);
+        tp_buf_set(msg, cap, "Serial scanner on %s: out of memory while configuring.", d->where);
         return TP_ERR_NO_MEMORY;
     }
     r = sp_set_config_baudrate(cfg, d->baud);
@@ -549,10 +498,11 @@ static tp_status apply_config(tp_driver *d, char *msg, size_t cap)
             return open_failure(d, err, "configuring:", msg, cap);
     }
     describe_line(d, line, sizeof line);
-    say(msg, cap,
-        "Serial scanner on %s refused the settings %s; check that the adapter supports them and "
-        "that baud, data_bits, parity, stop_bits and flow_control match the scanner.",
-        d->where, line);
+    tp_buf_set(msg, cap,
+               "Serial scanner on %s refused the settings %s; check that the adapter supports "
+               "them and that baud, data_bits, parity, stop_bits and flow_control match the "
+               "scanner.",
+               d->where, line);
     return TP_ERR_CONFIG;
 }
 
@@ -597,11 +547,11 @@ static tp_status serial_open(tp_driver *d, int64_t now_ms, char *msg, size_t msg
     enum sp_return r;
     tp_status st;
 
-    say(msg, msg_cap, "%s", "");
+    tp_buf_set(msg, msg_cap, "%s", "");
     if (d == NULL)
         return TP_ERR_INVALID_ARGUMENT;
     if (d->sp != NULL) {
-        say(msg, msg_cap, "Serial scanner on %s is already open.", d->where);
+        tp_buf_set(msg, msg_cap, "Serial scanner on %s is already open.", d->where);
         return TP_ERR_STATE;
     }
     if (!d->checked) {
@@ -615,10 +565,11 @@ static tp_status serial_open(tp_driver *d, int64_t now_ms, char *msg, size_t msg
         int err = errno;
 
         if (err == ENOENT) {
-            say(msg, msg_cap,
-                "Serial scanner port %s does not exist; check that the scanner is plugged in and "
-                "that the name is right (ls /dev/serial/by-id/) - it is retried automatically.",
-                d->port);
+            tp_buf_set(msg, msg_cap,
+                       "Serial scanner port %s does not exist; check that the scanner is plugged "
+                       "in and that the name is right (ls /dev/serial/by-id/) - it is retried "
+                       "automatically.",
+                       d->port);
             return TP_ERR_NOT_FOUND;
         }
         return open_failure(d, err, "resolving the name:", msg, msg_cap);
@@ -630,20 +581,20 @@ static tp_status serial_open(tp_driver *d, int64_t now_ms, char *msg, size_t msg
     if (r != SP_OK) {
         d->sp = NULL;
         if (r == SP_ERR_MEM) {
-            say(msg, msg_cap, "Serial scanner on %s: out of memory.", d->where);
+            tp_buf_set(msg, msg_cap, "Serial scanner on %s: out of memory.", d->where);
             return TP_ERR_NO_MEMORY;
         }
         if (access(resolved, F_OK) != 0) {
-            say(msg, msg_cap,
-                "Serial scanner port %s disappeared while opening; check that the scanner is "
-                "plugged in - it is retried automatically.",
-                d->where);
+            tp_buf_set(msg, msg_cap,
+                       "Serial scanner port %s disappeared while opening; check that the scanner "
+                       "is plugged in - it is retried automatically.",
+                       d->where);
             return TP_ERR_NOT_FOUND;
         }
-        say(msg, msg_cap,
-            "Serial scanner on %s: this is not a serial port the kernel knows (no "
-            "/sys/class/tty entry); check that port names the scanner's tty device.",
-            d->where);
+        tp_buf_set(msg, msg_cap,
+                   "Serial scanner on %s: this is not a serial port the kernel knows (no "
+                   "/sys/class/tty entry); check that port names the scanner's tty device.",
+                   d->where);
         return TP_ERR_CONFIG;
     }
 
@@ -657,8 +608,8 @@ static tp_status serial_open(tp_driver *d, int64_t now_ms, char *msg, size_t msg
     }
     if (sp_get_port_handle(d->sp, &d->fd) != SP_OK || d->fd < 0) {
         release_port(d);
-        say(msg, msg_cap, "Serial scanner on %s: libserialport gave no file descriptor.",
-            d->where);
+        tp_buf_set(msg, msg_cap, "Serial scanner on %s: libserialport gave no file descriptor.",
+                   d->where);
         return TP_ERR_INTERNAL;
     }
     st = apply_config(d, msg, msg_cap);
@@ -677,9 +628,10 @@ static tp_status serial_open(tp_driver *d, int64_t now_ms, char *msg, size_t msg
     if (d->ever_watched & ~d->watched) {
         /* It had the line before and has not now: still off. Reopen later. */
         release_port(d);
-        say(msg, msg_cap, "Serial scanner on %s: %s is still low; the scanner is switched off "
-            "or unplugged.", d->where,
-            (d->ever_watched & ~d->watched & SP_SIG_DSR) ? "DSR" : "CD");
+        tp_buf_set(msg, msg_cap,
+                   "Serial scanner on %s: %s is still low; the scanner is switched off or "
+                   "unplugged.",
+                   d->where, (d->ever_watched & ~d->watched & SP_SIG_DSR) ? "DSR" : "CD");
         return TP_ERR_NOT_FOUND;
     }
     d->ever_watched |= d->watched;
@@ -847,37 +799,38 @@ static tp_status serial_health(tp_driver *d, char *msg, size_t msg_cap)
     char why[128];
     const char *trouble;
 
-    say(msg, msg_cap, "%s", "");
+    tp_buf_set(msg, msg_cap, "%s", "");
     if (d == NULL)
         return TP_ERR_INVALID_ARGUMENT;
     if (d->sp == NULL) {
-        say(msg, msg_cap,
-            "Serial scanner on %s is not open; check that it is plugged in and that port is "
-            "right.",
-            d->port[0] != '\0' ? d->port : "(no port set)");
+        tp_buf_set(msg, msg_cap,
+                   "Serial scanner on %s is not open; check that it is plugged in and that port is "
+                   "right.",
+                   d->port[0] != '\0' ? d->port : "(no port set)");
         return TP_ERR_STATE;
     }
     if (d->gone) {
-        say(msg, msg_cap,
-            "Serial scanner on %s is offline; check the cable and that the scanner is powered.",
-            d->where);
+        tp_buf_set(msg, msg_cap,
+                   "Serial scanner on %s is offline; check the cable and that the scanner is "
+                   "powered.",
+                   d->where);
         return TP_ERR_NOT_FOUND;
     }
     pfd.fd = d->fd;
     pfd.events = POLLIN;
     pfd.revents = 0;
     if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL))) {
-        say(msg, msg_cap,
-            "Serial scanner on %s hung up; check the cable and that the scanner is powered.",
-            d->where);
+        tp_buf_set(msg, msg_cap,
+                   "Serial scanner on %s hung up; check the cable and that the scanner is powered.",
+                   d->where);
         return TP_ERR_NOT_FOUND;
     }
     trouble = line_trouble(d, why, sizeof why);
     if (trouble != NULL) {
-        say(msg, msg_cap,
-            "Serial scanner on %s looks unplugged (%s); check the cable and that the scanner is "
-            "powered.",
-            d->where, trouble);
+        tp_buf_set(msg, msg_cap,
+                   "Serial scanner on %s looks unplugged (%s); check the cable and that the "
+                   "scanner is powered.",
+                   d->where, trouble);
         return TP_ERR_NOT_FOUND;
     }
     return TP_OK;

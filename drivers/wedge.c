@@ -36,7 +36,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,52 +46,8 @@
 
 #include <libevdev/libevdev.h>
 
-/* ------------------------------------------------------------------ */
-/* Small helpers                                                       */
-/* ------------------------------------------------------------------ */
-
-static void set_msg(char *msg, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *msg, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (msg == NULL || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(msg, cap, fmt, ap);
-    va_end(ap);
-}
-
-static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-    uint64_t v = 0;
-
-    if (*s == '\0')
-        return false;
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        v = v * 10 + (uint64_t)(*s - '0');
-        if (v > max)
-            return false;
-    }
-    *out = v;
-    return true;
-}
-
-/* 1 yes, 0 no, -1 neither. */
-static int parse_bool(const char *s)
-{
-    if (strcasecmp(s, "yes") == 0 || strcasecmp(s, "true") == 0 ||
-        strcmp(s, "1") == 0)
-        return 1;
-    if (strcasecmp(s, "no") == 0 || strcasecmp(s, "false") == 0 ||
-        strcmp(s, "0") == 0)
-        return 0;
-    return -1;
-}
+#include "drvutil.h"
+#include "util.h"
 
 /* ------------------------------------------------------------------ */
 /* The US layout                                                       */
@@ -203,78 +158,61 @@ tp_status tp_wedge_config_set(tp_wedge_config *cfg, const char *key,
     uint64_t v;
 
     if (cfg == NULL || key == NULL || value == NULL) {
-        set_msg(msg, msg_cap, "Internal error: no config, key or value given.");
+        tp_buf_set(msg, msg_cap,
+                   "Internal error: no config, key or value given.");
         return TP_ERR_INVALID_ARGUMENT;
     }
     if (strcasecmp(key, "layout") == 0) {
         if (strcasecmp(value, "us") != 0) {
-            set_msg(msg, msg_cap,
-                    "layout '%.40s' is not supported: the keyboard-wedge "
-                    "driver knows only 'us'; set the scanner itself to a US "
-                    "keyboard layout and use layout = us.",
-                    value);
+            tp_buf_set(msg, msg_cap,
+                       "layout '%.40s' is not supported: the keyboard-wedge "
+                       "driver knows only 'us'; set the scanner itself to a US "
+                       "keyboard layout and use layout = us.",
+                       value);
             return TP_ERR_CONFIG;
         }
         cfg->layout = TP_WEDGE_LAYOUT_US;
         return TP_OK;
     }
     if (strcasecmp(key, "key_timeout_ms") == 0) {
-        if (!parse_uint(value, TP_WEDGE_MAX_KEY_TIMEOUT_MS, &v)) {
-            set_msg(msg, msg_cap,
-                    "key_timeout_ms must be a whole number from 0 to %d "
-                    "milliseconds, 0 to never discard on a pause (got '%.40s').",
-                    TP_WEDGE_MAX_KEY_TIMEOUT_MS, value);
+        if (!tp_drv_parse_uint(value, TP_WEDGE_MAX_KEY_TIMEOUT_MS, &v)) {
+            tp_buf_set(msg, msg_cap,
+                       "key_timeout_ms must be a whole number from 0 to %d "
+                       "milliseconds, 0 to never discard on a pause (got "
+                       "'%.40s').",
+                       TP_WEDGE_MAX_KEY_TIMEOUT_MS, value);
             return TP_ERR_CONFIG;
         }
         cfg->key_timeout_ms = (int64_t)v;
         return TP_OK;
     }
-    if (strcasecmp(key, "max_length") == 0) {
-        if (!parse_uint(value, TP_WEDGE_MAX_LENGTH, &v) || v == 0) {
-            set_msg(msg, msg_cap,
-                    "max_length must be a whole number from 1 to %d "
-                    "(got '%.40s').",
-                    TP_WEDGE_MAX_LENGTH, value);
-            return TP_ERR_CONFIG;
-        }
-        cfg->max_length = (size_t)v;
-        return TP_OK;
-    }
-    if (strcasecmp(key, "aim") == 0) {
-        int b = parse_bool(value);
-
-        if (b < 0) {
-            set_msg(msg, msg_cap,
-                    "aim must be one of yes, no, true, false, 1, 0 "
-                    "(got '%.40s').",
-                    value);
-            return TP_ERR_CONFIG;
-        }
-        cfg->aim = b == 1;
-        return TP_OK;
-    }
-    set_msg(msg, msg_cap,
-            "'%.40s' is not a keyboard-wedge setting (known: device, layout, "
-            "key_timeout_ms, max_length, aim, grab).",
-            key);
+    if (strcasecmp(key, "max_length") == 0)
+        return tp_drv_config_max_length(value, TP_WEDGE_MAX_LENGTH,
+                                        &cfg->max_length, msg, msg_cap);
+    if (strcasecmp(key, "aim") == 0)
+        return tp_drv_config_bool("aim", value, &cfg->aim, msg, msg_cap);
+    tp_buf_set(msg, msg_cap,
+               "'%.40s' is not a keyboard-wedge setting (known: device, "
+               "layout, key_timeout_ms, max_length, aim, grab).",
+               key);
     return TP_ERR_NOT_FOUND;
 }
 
 static tp_status config_check(const tp_wedge_config *cfg, char *msg, size_t cap)
 {
     if (cfg->layout != TP_WEDGE_LAYOUT_US) {
-        set_msg(msg, cap, "Only the us keyboard layout is supported.");
+        tp_buf_set(msg, cap, "Only the us keyboard layout is supported.");
         return TP_ERR_CONFIG;
     }
     if (cfg->key_timeout_ms < 0 ||
         cfg->key_timeout_ms > TP_WEDGE_MAX_KEY_TIMEOUT_MS) {
-        set_msg(msg, cap, "key_timeout_ms must be from 0 to %d (got %lld).",
-                TP_WEDGE_MAX_KEY_TIMEOUT_MS, (long long)cfg->key_timeout_ms);
+        tp_buf_set(msg, cap, "key_timeout_ms must be from 0 to %d (got %lld).",
+                   TP_WEDGE_MAX_KEY_TIMEOUT_MS, (long long)cfg->key_timeout_ms);
         return TP_ERR_CONFIG;
     }
     if (cfg->max_length < 1 || cfg->max_length > TP_WEDGE_MAX_LENGTH) {
-        set_msg(msg, cap, "max_length must be from 1 to %d (got %zu).",
-                TP_WEDGE_MAX_LENGTH, cfg->max_length);
+        tp_buf_set(msg, cap, "max_length must be from 1 to %d (got %zu).",
+                   TP_WEDGE_MAX_LENGTH, cfg->max_length);
         return TP_ERR_CONFIG;
     }
     return TP_OK;
@@ -305,7 +243,8 @@ tp_status tp_wedge_decoder_init(tp_wedge_decoder *dec, const tp_wedge_config *cf
     tp_status st;
 
     if (dec == NULL || cfg == NULL || cb == NULL) {
-        set_msg(msg, msg_cap, "Internal error: decoder, config or callback missing.");
+        tp_buf_set(msg, msg_cap,
+                   "Internal error: decoder, config or callback missing.");
         return TP_ERR_INVALID_ARGUMENT;
     }
     st = config_check(cfg, msg, msg_cap);
@@ -570,42 +509,45 @@ void tp_wedge_describe(const tp_wedge_event *ev, const tp_wedge_config *cfg,
         return;
     switch (ev->kind) {
     case TP_WEDGE_EV_SCAN:
-        set_msg(buf, cap, "Scan of %zu characters read.", ev->len);
+        tp_buf_set(buf, cap, "Scan of %zu characters read.", ev->len);
         break;
     case TP_WEDGE_EV_OVERSIZE:
-        set_msg(buf, cap,
-                "Scan longer than %zu characters discarded; raise max_length "
-                "or check that the scanner sends Enter after each code.",
-                cfg->max_length);
+        tp_buf_set(buf, cap,
+                   "Scan longer than %zu characters discarded; raise "
+                   "max_length or check that the scanner sends Enter after "
+                   "each code.",
+                   cfg->max_length);
         break;
     case TP_WEDGE_EV_BAD_KEY:
         name = libevdev_event_code_get_name(EV_KEY, ev->bad_code);
         if (ev->bad_mods != 0)
-            set_msg(buf, cap,
-                    "Scan discarded: the scanner pressed %s (code %u) with "
-                    "Ctrl, Alt or Meta held, which types no character; turn "
-                    "off control-character output on the scanner, then scan "
-                    "again.",
-                    name != NULL ? name : "an unnamed key", (unsigned)ev->bad_code);
+            tp_buf_set(buf, cap,
+                       "Scan discarded: the scanner pressed %s (code %u) with "
+                       "Ctrl, Alt or Meta held, which types no character; "
+                       "turn off control-character output on the scanner, "
+                       "then scan again.",
+                       name != NULL ? name : "an unnamed key",
+                       (unsigned)ev->bad_code);
         else
-            set_msg(buf, cap,
-                    "Scan discarded: the scanner typed %s (code %u), which "
-                    "has no character in the us keyboard layout; set the "
-                    "scanner to a US keyboard layout without Tab or control "
-                    "characters, then scan again.",
-                    name != NULL ? name : "an unnamed key", (unsigned)ev->bad_code);
+            tp_buf_set(buf, cap,
+                       "Scan discarded: the scanner typed %s (code %u), which "
+                       "has no character in the us keyboard layout; set the "
+                       "scanner to a US keyboard layout without Tab or "
+                       "control characters, then scan again.",
+                       name != NULL ? name : "an unnamed key",
+                       (unsigned)ev->bad_code);
         break;
     case TP_WEDGE_EV_STRAY:
-        set_msg(buf, cap,
-                "%zu typed characters discarded: keys came more than %lld ms "
-                "apart, which is a person typing, not a scan (raise "
-                "key_timeout_ms if the scanner types slowly).",
-                ev->len, (long long)cfg->key_timeout_ms);
+        tp_buf_set(buf, cap,
+                   "%zu typed characters discarded: keys came more than %lld "
+                   "ms apart, which is a person typing, not a scan (raise "
+                   "key_timeout_ms if the scanner types slowly).",
+                   ev->len, (long long)cfg->key_timeout_ms);
         break;
     case TP_WEDGE_EV_DROPPED:
-        set_msg(buf, cap,
-                "A scan was lost because the scanner's keystrokes were not "
-                "read in time; scan again.");
+        tp_buf_set(buf, cap,
+                   "A scan was lost because the scanner's keystrokes were not "
+                   "read in time; scan again.");
         break;
     }
 }
@@ -650,23 +592,14 @@ static void on_decoded(void *user, const tp_wedge_event *ev)
     char sentence[320];
 
     if (ev->kind == TP_WEDGE_EV_SCAN) {
-        tp_scan_data scan;
-
-        memset(&scan, 0, sizeof scan);
-        scan.data = ev->data;
-        scan.len = ev->len;
-        scan.symbology = ev->symbology;
-        memcpy(scan.aim_id, ev->aim_id, sizeof scan.aim_id);
-        scan.time_ms = ev->last_ms;
-        if (d->sink.on_data != NULL)
-            d->sink.on_data(d->sink.user, &scan);
+        tp_drv_deliver_scan(&d->sink, ev->data, ev->len, ev->symbology,
+                            ev->aim_id, ev->last_ms);
         return;
     }
     if (ev->kind == TP_WEDGE_EV_STRAY)
         return; /* counted; see the top of this file */
     tp_wedge_describe(ev, &d->cfg, sentence, sizeof sentence);
-    if (d->sink.on_error != NULL)
-        d->sink.on_error(d->sink.user, sentence);
+    tp_drv_report_error(&d->sink, sentence);
 }
 
 static tp_driver *wedge_create(const tp_driver_sink *sink)
@@ -687,35 +620,26 @@ static tp_status wedge_configure(tp_driver *d, const char *key, const char *valu
                                  char *msg, size_t msg_cap)
 {
     if (d == NULL || key == NULL || value == NULL) {
-        set_msg(msg, msg_cap, "Internal error: no device, key or value given.");
+        tp_buf_set(msg, msg_cap,
+                   "Internal error: no device, key or value given.");
         return TP_ERR_INVALID_ARGUMENT;
     }
     if (strcasecmp(key, "device") == 0) {
         size_t n = strlen(value);
 
         if (n == 0 || value[0] != '/' || n >= sizeof d->device) {
-            set_msg(msg, msg_cap,
-                    "device must be an absolute path shorter than %zu bytes, "
-                    "such as /dev/input/by-id/usb-...-event-kbd (got '%.60s').",
-                    sizeof d->device, value);
+            tp_buf_set(msg, msg_cap,
+                       "device must be an absolute path shorter than %zu "
+                       "bytes, such as /dev/input/by-id/usb-...-event-kbd "
+                       "(got '%.60s').",
+                       sizeof d->device, value);
             return TP_ERR_CONFIG;
         }
         memcpy(d->device, value, n + 1);
         return TP_OK;
     }
-    if (strcasecmp(key, "grab") == 0) {
-        int b = parse_bool(value);
-
-        if (b < 0) {
-            set_msg(msg, msg_cap,
-                    "grab must be one of yes, no, true, false, 1, 0 "
-                    "(got '%.40s').",
-                    value);
-            return TP_ERR_CONFIG;
-        }
-        d->grab = b == 1;
-        return TP_OK;
-    }
+    if (strcasecmp(key, "grab") == 0)
+        return tp_drv_config_bool("grab", value, &d->grab, msg, msg_cap);
     return tp_wedge_config_set(&d->cfg, key, value, msg, msg_cap);
 }
 
@@ -724,9 +648,10 @@ static tp_status wedge_check(tp_driver *d, char *msg, size_t msg_cap)
     if (d == NULL)
         return TP_ERR_INVALID_ARGUMENT;
     if (d->device[0] == '\0') {
-        set_msg(msg, msg_cap,
-                "A keyboard-wedge scanner needs device = its input device, "
-                "preferably the stable /dev/input/by-id/usb-...-event-kbd link.");
+        tp_buf_set(msg, msg_cap,
+                   "A keyboard-wedge scanner needs device = its input device, "
+                   "preferably the stable /dev/input/by-id/usb-...-event-kbd "
+                   "link.");
         return TP_ERR_CONFIG;
     }
     return config_check(&d->cfg, msg, msg_cap);
@@ -775,7 +700,8 @@ static tp_status wedge_open(tp_driver *d, int64_t now_ms, char *msg, size_t msg_
     if (d == NULL)
         return TP_ERR_INVALID_ARGUMENT;
     if (d->device[0] == '\0') {
-        set_msg(msg, msg_cap, "No device = configured for this keyboard-wedge scanner.");
+        tp_buf_set(msg, msg_cap,
+                   "No device = configured for this keyboard-wedge scanner.");
         return TP_ERR_CONFIG;
     }
     wedge_close(d);
@@ -785,22 +711,22 @@ static tp_status wedge_open(tp_driver *d, int64_t now_ms, char *msg, size_t msg_
         int e = errno;
 
         if (e == ENOENT || e == ENODEV || e == ENXIO) {
-            set_msg(msg, msg_cap,
-                    "Scanner %.200s is not there; check that it is plugged in "
-                    "(it is tried again).",
-                    d->device);
+            tp_buf_set(msg, msg_cap,
+                       "Scanner %.200s is not there; check that it is plugged "
+                       "in (it is tried again).",
+                       d->device);
             return TP_ERR_NOT_FOUND;
         }
         if (e == EACCES || e == EPERM) {
-            set_msg(msg, msg_cap,
-                    "No permission to read scanner %.200s; run the POS as a "
-                    "member of the 'input' group or install tillpoints' udev "
-                    "rule for the scanner.",
-                    d->device);
+            tp_buf_set(msg, msg_cap,
+                       "No permission to read scanner %.200s; run the POS as "
+                       "a member of the 'input' group or install tillpoints' "
+                       "udev rule for the scanner.",
+                       d->device);
             return TP_ERR_CONFIG;
         }
-        set_msg(msg, msg_cap, "Cannot open scanner %.200s: %s.", d->device,
-                strerror(e));
+        tp_buf_set(msg, msg_cap, "Cannot open scanner %.200s: %s.", d->device,
+                   strerror(e));
         return TP_ERR_CONFIG;
     }
 
@@ -809,15 +735,16 @@ static tp_status wedge_open(tp_driver *d, int64_t now_ms, char *msg, size_t msg_
         d->dev = NULL;
         wedge_close(d);
         if (rc == -ENODEV) {
-            set_msg(msg, msg_cap, "Scanner %.200s went away while opening it.",
-                    d->device);
+            tp_buf_set(msg, msg_cap,
+                       "Scanner %.200s went away while opening it.",
+                       d->device);
             return TP_ERR_NOT_FOUND;
         }
-        set_msg(msg, msg_cap,
-                "%.200s is not an input event device (%s); device must be a "
-                "/dev/input/eventN node or a /dev/input/by-id/...-event-kbd "
-                "link.",
-                d->device, strerror(-rc));
+        tp_buf_set(msg, msg_cap,
+                   "%.200s is not an input event device (%s); device must be a "
+                   "/dev/input/eventN node or a /dev/input/by-id/...-event-kbd "
+                   "link.",
+                   d->device, strerror(-rc));
         return TP_ERR_CONFIG;
     }
     name = libevdev_get_name(d->dev);
@@ -826,11 +753,11 @@ static tp_status wedge_open(tp_driver *d, int64_t now_ms, char *msg, size_t msg_
     if (!libevdev_has_event_type(d->dev, EV_KEY) ||
         !libevdev_has_event_code(d->dev, EV_KEY, KEY_ENTER) ||
         !has_digit_keys(d->dev)) {
-        set_msg(msg, msg_cap,
-                "%.200s (\"%.60s\") is not a keyboard: it has no Enter and "
-                "digit keys, so it cannot be a keyboard-wedge scanner; point "
-                "device at the scanner's -event-kbd node.",
-                d->device, d->name);
+        tp_buf_set(msg, msg_cap,
+                   "%.200s (\"%.60s\") is not a keyboard: it has no Enter and "
+                   "digit keys, so it cannot be a keyboard-wedge scanner; "
+                   "point device at the scanner's -event-kbd node.",
+                   d->device, d->name);
         wedge_close(d);
         return TP_ERR_CONFIG;
     }
@@ -844,10 +771,11 @@ static tp_status wedge_open(tp_driver *d, int64_t now_ms, char *msg, size_t msg_
     if (d->grab) {
         rc = libevdev_grab(d->dev, LIBEVDEV_GRAB);
         if (rc < 0) {
-            set_msg(msg, msg_cap,
-                    "Cannot take scanner %.200s for tillpoints: another program "
-                    "holds it (%s); close that program or set grab = no.",
-                    d->device, strerror(-rc));
+            tp_buf_set(msg, msg_cap,
+                       "Cannot take scanner %.200s for tillpoints: another "
+                       "program holds it (%s); close that program or set grab "
+                       "= no.",
+                       d->device, strerror(-rc));
             wedge_close(d);
             return rc == -ENODEV ? TP_ERR_NOT_FOUND : TP_ERR_BUSY;
         }
@@ -979,31 +907,33 @@ static tp_status wedge_health(tp_driver *d, char *msg, size_t msg_cap)
     if (d == NULL)
         return TP_ERR_INVALID_ARGUMENT;
     if (d->dev == NULL || d->fd < 0) {
-        set_msg(msg, msg_cap, "Scanner %.200s is not open.", d->device);
+        tp_buf_set(msg, msg_cap, "Scanner %.200s is not open.", d->device);
         return TP_ERR_STATE;
     }
     if (d->gone || ioctl(d->fd, EVIOCGVERSION, &version) < 0) {
-        set_msg(msg, msg_cap, "Scanner %.200s has gone away (unplugged?).",
-                d->device);
+        tp_buf_set(msg, msg_cap, "Scanner %.200s has gone away (unplugged?).",
+                   d->device);
         return TP_ERR_NOT_FOUND;
     }
     tp_wedge_decoder_get_stats(&d->dec, &s);
     if (s.stray > 0 && s.scans == 0)
-        set_msg(msg, msg_cap,
-                "Scanner %.200s is online%s but every scan so far was "
-                "discarded as typing (%llu); if it types slower than one key "
-                "per %lld ms, raise key_timeout_ms.",
-                d->device, d->grabbed ? " and grabbed" : "",
-                (unsigned long long)s.stray, (long long)d->cfg.key_timeout_ms);
+        tp_buf_set(msg, msg_cap,
+                   "Scanner %.200s is online%s but every scan so far was "
+                   "discarded as typing (%llu); if it types slower than one "
+                   "key per %lld ms, raise key_timeout_ms.",
+                   d->device, d->grabbed ? " and grabbed" : "",
+                   (unsigned long long)s.stray,
+                   (long long)d->cfg.key_timeout_ms);
     else
-        set_msg(msg, msg_cap,
-                "Scanner %.200s is online%s: %llu scans, %llu refused, %llu "
-                "typing fragments ignored.",
-                d->device, d->grabbed ? " and grabbed" : " (not grabbed)",
-                (unsigned long long)s.scans,
-                (unsigned long long)s.oversize + (unsigned long long)s.bad_key +
-                    (unsigned long long)s.dropped,
-                (unsigned long long)s.stray);
+        tp_buf_set(msg, msg_cap,
+                   "Scanner %.200s is online%s: %llu scans, %llu refused, "
+                   "%llu typing fragments ignored.",
+                   d->device, d->grabbed ? " and grabbed" : " (not grabbed)",
+                   (unsigned long long)s.scans,
+                   (unsigned long long)s.oversize +
+                       (unsigned long long)s.bad_key +
+                       (unsigned long long)s.dropped,
+                   (unsigned long long)s.stray);
     return TP_OK;
 }
 

@@ -562,21 +562,31 @@ static void deny(tp_instance *in, tp_session *s, const char *approver, int64_t p
     form_error(out, NULL, why);
 }
 
+/* The common start of an approval step: a reason is required, then the
+ * write transaction that the checks and the credit share. 0, or -1 with
+ * the form showing why. */
+static int start_approval(tp_instance *in, const char *reason, tp_uform *out, tp_message *why)
+{
+    if (!reason[0]) {
+        form_error(out, "reason", "Give a reason; it is kept in the activity log.");
+        return -1;
+    }
+    if (tp_store_begin(in->admin_store, why) != TP_OK) {
+        form_error(out, NULL, why->text);
+        return -1;
+    }
+    return 0;
+}
+
 static int approve_retro(tp_instance *in, tp_session *s, const tp_answers *a, tp_uform *out)
 {
     char reason[TP_REASON_MAX + 1];
     tp_copy(reason, sizeof reason, answer(a, "reason"));
     trim(reason);
     int64_t points = form_approve(in, s, out, a);
-    if (!reason[0]) {
-        form_error(out, "reason", "Give a reason; it is kept in the activity log.");
-        return 1;
-    }
     tp_message why;
-    if (tp_store_begin(in->admin_store, &why) != TP_OK) {
-        form_error(out, NULL, why.text);
+    if (start_approval(in, reason, out, &why) != 0)
         return 1;
-    }
     char approver[65] = "", err[TP_MESSAGE_MAX];
     int commit = 0;
     if (check_approver(in, s, a, approver, sizeof approver, out, &commit) != TP_OK) {
@@ -977,15 +987,9 @@ static int do_correct(tp_instance *in, tp_session *s, const tp_answers *a, tp_uf
         form_error(out, "customer", "That is the member who has the credit already.");
         return 1;
     }
-    if (!reason[0]) {
-        form_error(out, "reason", "Give a reason; it is kept in the activity log.");
-        return 1;
-    }
     tp_message why;
-    if (tp_store_begin(in->admin_store, &why) != TP_OK) {
-        form_error(out, NULL, why.text);
+    if (start_approval(in, reason, out, &why) != 0)
         return 1;
-    }
     char approver[65] = "";
     int commit = 0;
     if (check_approver(in, s, a, approver, sizeof approver, out, &commit) != TP_OK) {
