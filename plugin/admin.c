@@ -33,6 +33,18 @@ static tp_status admin_ready(const tp_plugin *plugin, tp_instance **in, tp_messa
     return TP_OK;
 }
 
+/* admin_ready, plus the caller's place for the answer must exist. */
+static tp_status admin_ready_for(const tp_plugin *plugin, tp_instance **in, const void *out,
+                                 tp_message *msg)
+{
+    tp_status st = admin_ready(plugin, in, msg);
+    if (st == TP_OK && !out) {
+        tp_msg_set(msg, "No place for the answer was given.");
+        st = TP_ERR_INVALID_ARGUMENT;
+    }
+    return st;
+}
+
 #define LOCKED(in, call)                                                                      \
     do {                                                                                      \
         pthread_mutex_lock(&(in)->admin_lock);                                                \
@@ -116,13 +128,9 @@ static tp_status admin_member_get(const tp_plugin *plugin, const char *key, tp_m
                                   tp_message *msg)
 {
     tp_instance *in;
-    tp_status st = admin_ready(plugin, &in, msg);
+    tp_status st = admin_ready_for(plugin, &in, out, msg);
     if (st != TP_OK)
         return st;
-    if (!out) {
-        tp_msg_set(msg, "No place for the answer was given.");
-        return TP_ERR_INVALID_ARGUMENT;
-    }
     tp_member_row row;
     LOCKED(in, tp_members_resolve(in->admin_store, &in->cfg, key, &row, msg));
     if (st == TP_OK)
@@ -342,13 +350,9 @@ static tp_status admin_queue_status(const tp_plugin *plugin, tp_queue_status *ou
                                     tp_message *msg)
 {
     tp_instance *in;
-    tp_status st = admin_ready(plugin, &in, msg);
+    tp_status st = admin_ready_for(plugin, &in, out, msg);
     if (st != TP_OK)
         return st;
-    if (!out) {
-        tp_msg_set(msg, "No place for the answer was given.");
-        return TP_ERR_INVALID_ARGUMENT;
-    }
     memset(out, 0, sizeof *out);
     tp_outbox_counts c;
     pthread_mutex_lock(&in->admin_lock);
@@ -447,13 +451,9 @@ static tp_status admin_member_balance(const tp_plugin *plugin, const char *key,
                                       tp_balance_view *out, tp_message *msg)
 {
     tp_instance *in;
-    tp_status st = admin_ready(plugin, &in, msg);
+    tp_status st = admin_ready_for(plugin, &in, out, msg);
     if (st != TP_OK)
         return st;
-    if (!out) {
-        tp_msg_set(msg, "No place for the answer was given.");
-        return TP_ERR_INVALID_ARGUMENT;
-    }
     memset(out, 0, sizeof *out);
     tp_member_row row;
     int64_t confirmed = 0, pending = 0, refused = 0, success = 0;
