@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "instance.h"
+#include "outbox.h"
 #include "scanners.h"
 #include "sync.h" /* sync: */
 #include "tillpoints/ext/admin.h"
@@ -178,6 +179,9 @@ static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
         st = tp_store_open(in->cfg.database, &in->reader_store, msg);
     if (st == TP_OK)
         st = tp_store_open(in->cfg.database, &in->admin_store, msg);
+    /* sync: journal for a central database only when one is configured. */
+    if (st == TP_OK)
+        st = tp_outbox_enable(in->admin_store, in->cfg.sync.postgres[0] != '\0', msg);
     if (st != TP_OK)
         return st;
     if (pthread_create(&in->writer, NULL, tp_writer_main, in) != 0) {

@@ -46,13 +46,14 @@ const char tp_schema_v4[] =
     "CREATE INDEX outbox_pending ON outbox(id) WHERE delivered_ms IS NULL AND parked = 0;"
     "CREATE INDEX outbox_member_open ON outbox(member, parked) WHERE delivered_ms IS NULL;"
     "CREATE TABLE sync_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
-    "INSERT INTO sync_state(key, value) VALUES('pulling', 0), ('members_seq', 0),"
+    "INSERT INTO sync_state(key, value) VALUES('pulling', 0), ('outbox_on', 0), ('members_seq', 0),"
     "  ('cards_seq', 0), ('balances_seq', 0), ('retry_ms', 0), ('last_success_ms', 0),"
     "  ('last_pull_ms', 0);"
     "CREATE TABLE central_balances("
     "  code TEXT PRIMARY KEY, balance INTEGER NOT NULL, seq INTEGER NOT NULL,"
     "  pulled_ms INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE TRIGGER outbox_ledger AFTER INSERT ON ledger BEGIN"
+    "CREATE TRIGGER outbox_ledger AFTER INSERT ON ledger"
+    "  WHEN (SELECT value FROM sync_state WHERE key = 'outbox_on') = 1 BEGIN"
     "  INSERT INTO outbox(event_id, kind, member, points, payload, created_ms)"
     "  SELECT 'ledger:' || NEW.location || '/' || NEW.terminal || '/' || NEW.receipt || '/'"
     "         || NEW.kind, 'ledger', m.code, NEW.points,"
@@ -66,7 +67,8 @@ const char tp_schema_v4[] =
     "  FROM members m WHERE m.id = NEW.member_id;"
     "END;"
     "CREATE TRIGGER outbox_member AFTER INSERT ON members"
-    "  WHEN (SELECT value FROM sync_state WHERE key = 'pulling') = 0 BEGIN"
+    "  WHEN (SELECT value FROM sync_state WHERE key = 'pulling') = 0"
+    "   AND (SELECT value FROM sync_state WHERE key = 'outbox_on') = 1 BEGIN"
     "  INSERT INTO outbox(event_id, kind, member, payload, created_ms)"
     "  VALUES('member:' || NEW.code, 'member', NEW.code,"
     "    json_object('code', NEW.code, 'name', NEW.name, 'phone', NEW.phone,"
@@ -74,13 +76,15 @@ const char tp_schema_v4[] =
     "    NEW.created_ms);"
     "END;"
     "CREATE TRIGGER outbox_card AFTER INSERT ON member_cards"
-    "  WHEN (SELECT value FROM sync_state WHERE key = 'pulling') = 0 BEGIN"
+    "  WHEN (SELECT value FROM sync_state WHERE key = 'pulling') = 0"
+    "   AND (SELECT value FROM sync_state WHERE key = 'outbox_on') = 1 BEGIN"
     "  INSERT INTO outbox(event_id, kind, member, payload, created_ms)"
     "  SELECT 'card:' || NEW.code, 'card', m.code,"
     "    json_object('card', NEW.code, 'member', m.code, 'added_ms', NEW.added_ms),"
     "    NEW.added_ms FROM members m WHERE m.id = NEW.member_id;"
     "END;"
-    "CREATE TRIGGER outbox_audit AFTER INSERT ON audit BEGIN"
+    "CREATE TRIGGER outbox_audit AFTER INSERT ON audit"
+    "  WHEN (SELECT value FROM sync_state WHERE key = 'outbox_on') = 1 BEGIN"
     "  INSERT INTO outbox(event_id, kind, member, payload, created_ms)"
     "  VALUES('audit:' || NEW.hash, 'audit', NEW.member,"
     "    json_object('time_ms', NEW.time_ms, 'action', NEW.action, 'actor', NEW.actor,"
@@ -92,6 +96,66 @@ const char tp_schema_v4[] =
     /* History is kept: delivered rows are the record of what left. */
     "CREATE TRIGGER outbox_no_delete BEFORE DELETE ON outbox"
     "  BEGIN SELECT RAISE(ABORT, 'outbox rows are kept'); END;";
+
+/* The same rows the triggers write, for everything already in the file:
+ * run once when a standalone terminal is first pointed at a central
+ * database. INSERT OR IGNORE by event_id makes it safe to run again.
+ * Members and cards first, so the central side knows them before their
+ * ledger entries arrive. */
+static const char *const backfill_sql[] = {
+    "INSERT OR IGNORE INTO outbox(event_id, kind, member, payload, created_ms)"
+    " SELECT 'member:' || n.code, 'member', n.code,"
+    "  json_object('code', n.code, 'name', n.name, 'phone', n.phone,"
+    "   'email', n.email, 'app_id', n.app_id, 'created_ms', n.created_ms),"
+    "  n.created_ms FROM members n ORDER BY n.id",
+    "INSERT OR IGNORE INTO outbox(event_id, kind, member, payload, created_ms)"
+    " SELECT 'card:' || c.code, 'card', m.code,"
+    "  json_object('card', c.code, 'member', m.code, 'added_ms', c.added_ms),"
+    "  c.added_ms FROM member_cards c JOIN members m ON m.id = c.member_id"
+    " ORDER BY c.added_ms",
+    "INSERT OR IGNORE INTO outbox(event_id, kind, member, points, payload, created_ms)"
+    " SELECT 'ledger:' || l.location || '/' || l.terminal || '/' || l.receipt || '/'"
+    "  || l.kind, 'ledger', m.code, l.points,"
+    "  json_object('location', l.location, 'terminal', l.terminal,"
+    "   'receipt', l.receipt, 'kind', l.kind, 'member', m.code,"
+    "   'points', l.points, 'staff', l.staff, 'reason', l.reason,"
+    "   'comment', l.comment, 'time_ms', l.time_ms, 'recorded_ms', l.recorded_ms,"
+    "   'reverses', json((SELECT json_object('terminal', o.terminal, 'receipt', o.receipt,"
+    "                     'kind', o.kind) FROM ledger o WHERE o.id = l.reverses))),"
+    "  l.recorded_ms FROM ledger l JOIN members m ON m.id = l.member_id ORDER BY l.id",
+    "INSERT OR IGNORE INTO outbox(event_id, kind, member, payload, created_ms)"
+    " SELECT 'audit:' || a.hash, 'audit', a.member,"
+    "  json_object('time_ms', a.time_ms, 'action', a.action, 'actor', a.actor,"
+    "   'approver', a.approver, 'member', a.member, 'location', a.location,"
+    "   'receipt', a.receipt, 'points', a.points, 'reason', a.reason,"
+    "   'detail', a.detail, 'prev_hash', a.prev_hash, 'hash', a.hash),"
+    "  a.time_ms FROM audit a ORDER BY a.id",
+};
+
+tp_status tp_outbox_enable(tp_store *s, int on, tp_message *msg)
+{
+    int64_t was = 0;
+    if (tp_store_begin(s, msg) != TP_OK)
+        return TP_ERR_STORAGE;
+    tp_status st = tp_sync_state_get(s, "outbox_on", &was);
+    if (st == TP_OK && on && !was) {
+        for (size_t i = 0; i < sizeof backfill_sql / sizeof backfill_sql[0]; i++) {
+            if (sqlite3_exec(tp_store_db(s), backfill_sql[i], NULL, NULL, NULL) != SQLITE_OK) {
+                tp_msg_set(msg, "Cannot prepare the outbox for the central database: %s.",
+                           tp_store_errmsg(s));
+                st = TP_ERR_STORAGE;
+                break;
+            }
+        }
+    }
+    if (st == TP_OK && (on ? 1 : 0) != was)
+        st = tp_sync_state_set(s, "outbox_on", on ? 1 : 0);
+    if (st != TP_OK) {
+        tp_store_rollback(s);
+        return st;
+    }
+    return tp_store_commit(s, msg);
+}
 
 void tp_outbox_batch_free(tp_outbox_batch *b)
 {
@@ -200,7 +264,8 @@ static const char sql_balance[] =
     "INSERT INTO central_balances(code, balance, seq, pulled_ms) VALUES(?1, ?2, ?3, ?4)"
     " ON CONFLICT(code) DO UPDATE SET balance = excluded.balance, seq = excluded.seq,"
     " pulled_ms = excluded.pulled_ms WHERE excluded.seq > central_balances.seq";
-static const char sql_state_set[] = "UPDATE sync_state SET value = ?2 WHERE key = ?1";
+static const char sql_state_set[] = "INSERT INTO sync_state(key, value) VALUES(?1, ?2)"
+                                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value";
 static const char sql_state_get[] = "SELECT value FROM sync_state WHERE key = ?1";
 
 tp_status tp_outbox_delivered(tp_store *s, int64_t first_id, int64_t last_id,

@@ -79,6 +79,13 @@ tp_status tp_outbox_retry(tp_store *s, int64_t now_ms, uint64_t *rows, tp_messag
  * sync_state ("members_seq", "cards_seq", "balances_seq", "retry_ms",
  * "last_success_ms", "last_pull_ms"). */
 tp_status tp_sync_state_get(tp_store *s, const char *key, int64_t *value);
+
+/* Turns the outbox on (a [sync] section is configured) or off
+ * (standalone: nothing is journaled for a central database, so a sale
+ * costs what it did before sync existed). Turning it on for the first time
+ * queues everything already in the file, so the central database still
+ * receives the terminal's whole history. Its own transaction. */
+tp_status tp_outbox_enable(tp_store *s, int on, tp_message *msg);
 tp_status tp_sync_state_set(tp_store *s, const char *key, int64_t value);
 
 typedef struct tp_outbox_counts {
