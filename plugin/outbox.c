@@ -135,6 +135,7 @@ static const char *const backfill_sql[] = {
 tp_status tp_outbox_enable(tp_store *s, int on, tp_message *msg)
 {
     int64_t was = 0;
+    tp_msg_clear(msg);
     if (tp_store_begin(s, msg) != TP_OK)
         return TP_ERR_STORAGE;
     tp_status st = tp_sync_state_get(s, "outbox_on", &was);
@@ -151,6 +152,9 @@ tp_status tp_outbox_enable(tp_store *s, int on, tp_message *msg)
     if (st == TP_OK && (on ? 1 : 0) != was)
         st = tp_sync_state_set(s, "outbox_on", on ? 1 : 0);
     if (st != TP_OK) {
+        if (!msg || !msg->text[0])
+            tp_msg_set(msg, "Cannot prepare the outbox for the central database: %s.",
+                       tp_store_errmsg(s));
         tp_store_rollback(s);
         return st;
     }
