@@ -76,8 +76,11 @@ static const char *event_name(tp_event_kind kind)
     case TP_EVENT_SCANNER_ONLINE: return "scanner online";
     case TP_EVENT_SCANNER_OFFLINE: return "scanner offline";
     case TP_EVENT_SCANNER_ERROR: return "scanner error";
+    case TP_EVENT_SYNC_STATE: return "central link";
+    case TP_EVENT_SYNC_PARKED: return "central refused";
+    default: break; /* a kind of a later minor version: keep compiling */
     }
-    return "event"; /* a kind of a later minor version */
+    return "event";
 }
 
 /* [main-thread] Events, delivered from inside on_main_thread(). The event
