@@ -190,12 +190,12 @@ demo: deps all ## a scripted till session on a fresh demo database
 # measured in the same run.
 BENCH := $(BUILD)/bench/bench_checkout
 
-$(BENCH): bench/bench_checkout.c host-shim/host.c host-shim/host.h $(HEADERS)
+$(BENCH): bench/bench_checkout.c bench/bench.h host-shim/host.c host-shim/host.h $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) -O2 -o $@ bench/bench_checkout.c host-shim/host.c \
 	    -lsqlite3 -linih -lsodium -pthread -ldl
 
-$(BUILD)/bench/bench_serial: bench/bench_serial.c $(PTY_HARNESS_OBJ) $(BUILD)/libtillpoints-test.a $(SEAM)
+$(BUILD)/bench/bench_serial: bench/bench_serial.c bench/bench.h $(PTY_HARNESS_OBJ) $(BUILD)/libtillpoints-test.a $(SEAM)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) -O2 $(PKG_CFLAGS) -o $@ $< $(PTY_HARNESS_OBJ) \
 	    $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
@@ -203,16 +203,16 @@ $(BUILD)/bench/bench_serial: bench/bench_serial.c $(PTY_HARNESS_OBJ) $(BUILD)/li
 BENCH_ADMIN := $(BUILD)/bench/bench_admin
 BENCH_SYNC := $(BUILD)/bench/bench_sync
 
-$(BENCH_SYNC): bench/bench_sync.c $(BUILD)/libtillpoints-test.a
+$(BENCH_SYNC): bench/bench_sync.c bench/bench.h $(BUILD)/libtillpoints-test.a
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) -O2 $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
 
-$(BENCH_ADMIN): bench/bench_admin.c host-shim/host.c host-shim/host.h $(HEADERS)
+$(BENCH_ADMIN): bench/bench_admin.c bench/bench.h host-shim/host.c host-shim/host.h $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) -O2 -o $@ bench/bench_admin.c host-shim/host.c \
 	    -lsqlite3 -ldl -pthread
 
-$(BUILD)/bench/bench_zbar: bench/bench_zbar.c $(BUILD)/libtillpoints-test.a
+$(BUILD)/bench/bench_zbar: bench/bench_zbar.c bench/bench.h $(BUILD)/libtillpoints-test.a
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) -O2 $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
 

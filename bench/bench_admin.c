@@ -77,6 +77,7 @@
 #include <sqlite3.h>
 
 #include "host.h"
+#include "bench.h"
 
 #define MEMBERS_DEFAULT 1000000
 #define LEDGER_DEFAULT 10000000
@@ -101,69 +102,9 @@
 
 /* ---- small utilities ---------------------------------------------------- */
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static double secs_since(int64_t t0)
 {
-    return (double)(now_ns() - t0) / 1e9;
-}
-
-/* splitmix64: small, seedable, the same sequence on every machine. */
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static int64_t rng_range(uint64_t *s, int64_t lo, int64_t hi)
-{
-    return lo + (int64_t)(rng_next(s) % (uint64_t)(hi - lo + 1));
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of a sorted array of ns, in milliseconds. */
-static double pct_ms(const int64_t *sorted, size_t n, double p)
-{
-    if (n == 0)
-        return 0.0;
-    size_t rank = (size_t)(p * (double)n + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    if (rank > n)
-        rank = n;
-    return (double)sorted[rank - 1] / 1e6;
-}
-
-/* Removes a flat directory (the bench creates no subdirectories). */
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        const struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char path[512];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            if (unlink(path) != 0)
-                fprintf(stderr, "bench: cannot remove %s: %s\n", path, strerror(errno));
-        }
-        closedir(d);
-    }
-    if (rmdir(dir) != 0)
-        fprintf(stderr, "bench: cannot remove %s: %s\n", dir, strerror(errno));
+    return (double)(bench_now_ns() - t0) / 1e9;
 }
 
 /* "2 x AMD EPYC" from nproc and /proc/cpuinfo. */
@@ -192,20 +133,6 @@ static void machine(char *out, size_t cap)
 }
 
 /* The 1-minute load average: other work on the machine skews every figure. */
-/* This process's resident set, KiB (VmRSS), or -1. */
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kib = strtol(line + 6, NULL, 10);
-    if (f)
-        fclose(f);
-    return kib;
-}
-
 static double loadavg(void)
 {
     double v = -1.0;
@@ -310,8 +237,8 @@ static void member_email_typed(char *out, size_t cap, size_t i)
 
 static void member_name(char *out, size_t cap, uint64_t *rng)
 {
-    snprintf(out, cap, "%s %s", first_names[rng_next(rng) % NAMES_N],
-             last_names[rng_next(rng) % NAMES_N]);
+    snprintf(out, cap, "%s %s", first_names[bench_rng_next(rng) % NAMES_N],
+             last_names[bench_rng_next(rng) % NAMES_N]);
 }
 
 /* ---- setup: bulk load with raw SQLite ------------------------------------ */
@@ -427,15 +354,15 @@ static int load_ledger(sqlite3 *db, sqlite3_stmt *const *st, store_gen *g, uint6
             g->heavy_ids[g->heavy_n++] = (int64_t)r + 1;
         } else {
             do
-                m = (size_t)(rng_next(rng) % g->members);
+                m = (size_t)(bench_rng_next(rng) % g->members);
             while (m == g->heavy);
         }
         int64_t t = TIME_BASE + (int64_t)r * TIME_STEP;
-        const char *staff = staff_names[rng_next(rng) % STAFF_N];
-        int earn = rng_next(rng) % 5 != 0;
+        const char *staff = staff_names[bench_rng_next(rng) % STAFF_N];
+        int earn = bench_rng_next(rng) % 5 != 0;
         int64_t points;
         if (earn) {
-            points = rng_range(rng, 1, 500);
+            points = bench_rng_range(rng, 1, 500);
             snprintf(key, sizeof key, "R%09zu", r + 1);
             snprintf(txn, sizeof txn, "T%09zu", r + 1);
             member_code(code, sizeof code, m);
@@ -445,8 +372,8 @@ static int load_ledger(sqlite3 *db, sqlite3_stmt *const *st, store_gen *g, uint6
             sqlite3_bind_text(q, 3, txn, -1, SQLITE_STATIC);
             sqlite3_bind_text(q, 4, staff, -1, SQLITE_STATIC);
             sqlite3_bind_int64(q, 5, t);
-            sqlite3_bind_int64(q, 6, points * 100 + rng_range(rng, 0, 99) + 250);
-            sqlite3_bind_int64(q, 7, points * 100 + rng_range(rng, 0, 99));
+            sqlite3_bind_int64(q, 6, points * 100 + bench_rng_range(rng, 0, 99) + 250);
+            sqlite3_bind_int64(q, 7, points * 100 + bench_rng_range(rng, 0, 99));
             sqlite3_bind_int64(q, 8, (sqlite3_int64)m + 1);
             sqlite3_bind_text(q, 9, code, -1, SQLITE_STATIC);
             if (sqlite3_step(q) != SQLITE_DONE) {
@@ -456,9 +383,9 @@ static int load_ledger(sqlite3 *db, sqlite3_stmt *const *st, store_gen *g, uint6
             sqlite3_reset(q);
             g->earn_rows++;
         } else {
-            points = rng_range(rng, 1, 200);
+            points = bench_rng_range(rng, 1, 200);
             /* a quarter of the adjustments take points away, never below 0 */
-            if (rng_next(rng) % 4 == 0 && g->balance[m] >= points)
+            if (bench_rng_next(rng) % 4 == 0 && g->balance[m] >= points)
                 points = -points;
             snprintf(key, sizeof key, "ADJ-%09zu", r + 1);
             g->adjust_rows++;
@@ -495,7 +422,7 @@ static int bulk_load(const char *path, store_gen *g, uint64_t seed, int index_af
     char *before = NULL, *after = NULL;
     int rc = -1;
     uint64_t rng = seed ^ 0x5EEDF00DULL;
-    int64_t t0 = now_ns();
+    int64_t t0 = bench_now_ns();
     memset(idx, 0, sizeof idx);
 
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
@@ -544,17 +471,17 @@ static int bulk_load(const char *path, store_gen *g, uint64_t seed, int index_af
     if (sql_exec(db, "BEGIN") != 0)
         goto out;
     fprintf(stderr, "bench: loading %zu members\n", g->members);
-    int64_t t1 = now_ns();
+    int64_t t1 = bench_now_ns();
     if (load_members(db, st[L_MEMBER], g, &rng) != 0)
         goto out;
     lt->members_s = secs_since(t1);
     fprintf(stderr, "bench: loading %zu ledger rows (%s)\n", g->ledger,
             index_after ? "secondary indexes and triggers dropped" : "schema as is");
-    t1 = now_ns();
+    t1 = bench_now_ns();
     if (load_ledger(db, st, g, &rng) != 0)
         goto out;
     lt->ledger_s = secs_since(t1);
-    t1 = now_ns();
+    t1 = bench_now_ns();
     for (size_t i = 0; i < n_idx; i++) {
         fprintf(stderr, "bench: creating %s %s\n", idx[i].type, idx[i].name);
         if (sql_exec(db, idx[i].sql) != 0)
@@ -699,16 +626,16 @@ static int run_lookups(const bench_host *h, const store_gen *g, int by, size_t l
     tp_message msg;
     *wrong = 0;
     for (size_t i = 0; i < lookups; i++) {
-        size_t m = (size_t)(rng_next(rng) % g->members);
+        size_t m = (size_t)(bench_rng_next(rng) % g->members);
         if (by == BY_CODE)
             member_code(key, sizeof key, m);
         else if (by == BY_PHONE)
             member_phone_typed(key, sizeof key, m);
         else
             member_email_typed(key, sizeof key, m);
-        int64_t t0 = now_ns();
+        int64_t t0 = bench_now_ns();
         tp_status st = h->ad->member_get(h->plugin, key, &info, &msg);
-        ns[i] = now_ns() - t0;
+        ns[i] = bench_now_ns() - t0;
         if (st != TP_OK) {
             fprintf(stderr, "bench: member_get(%s): %s (%s)\n", key, tp_hostlib_status_name(st),
                     msg.text);
@@ -754,9 +681,9 @@ static double run_page(const bench_host *h, const page_spec *p, tp_activity_row 
     for (int r = 0; r < runs; r++) {
         size_t count = 0;
         tp_message msg;
-        int64_t t0 = now_ns();
+        int64_t t0 = bench_now_ns();
         tp_status st = h->ad->activity(h->plugin, &q, rows, &count, &msg);
-        ns[r] = now_ns() - t0;
+        ns[r] = bench_now_ns() - t0;
         if (st != TP_OK) {
             fprintf(stderr, "bench: activity (%s): %s (%s)\n", p->figure,
                     tp_hostlib_status_name(st), msg.text);
@@ -776,8 +703,8 @@ static double run_page(const bench_host *h, const page_spec *p, tp_activity_row 
             *page_ok = 0;
         }
     }
-    qsort(ns, (size_t)runs, sizeof ns[0], cmp_i64);
-    return pct_ms(ns, (size_t)runs, 0.5);
+    qsort(ns, (size_t)runs, sizeof ns[0], bench_cmp_i64);
+    return bench_pct_ms(ns, (size_t)runs, 0.5);
 }
 
 /* ---- 4. CSV import ----------------------------------------------------------- */
@@ -809,7 +736,7 @@ static int write_import(const char *path, store_gen *g, size_t rows, uint64_t *r
     for (size_t i = 0; i < rows; i++)
         is_new[i] = i < rows / 2;
     for (size_t i = rows; i > 1; i--) { /* Fisher-Yates */
-        size_t j = (size_t)(rng_next(rng) % i);
+        size_t j = (size_t)(bench_rng_next(rng) % i);
         unsigned char t = is_new[i - 1];
         is_new[i - 1] = is_new[j];
         is_new[j] = t;
@@ -819,7 +746,7 @@ static int write_import(const char *path, store_gen *g, size_t rows, uint64_t *r
     size_t next_new = g->members;
     ex->first_new = next_new;
     for (size_t i = 0; i < rows; i++) {
-        int64_t points = rng_range(rng, 1, 500);
+        int64_t points = bench_rng_range(rng, 1, 500);
         size_t m;
         if (is_new[i]) {
             m = next_new++;
@@ -833,7 +760,7 @@ static int write_import(const char *path, store_gen *g, size_t rows, uint64_t *r
             if (m == ex->first_new)
                 ex->first_new_points = points;
         } else {
-            m = (size_t)(rng_next(rng) % g->members);
+            m = (size_t)(bench_rng_next(rng) % g->members);
             member_code(code, sizeof code, m);
             fprintf(f, "%s,,,,%" PRId64 ",\n", code, points);
         }
@@ -1000,7 +927,7 @@ int main(int argc, char **argv)
 
     /* ---- 0. setup ---- */
     fprintf(stderr, "bench: %s: the plugin creates the schema\n", dir);
-    int64_t t0 = now_ns();
+    int64_t t0 = bench_now_ns();
     if (plugin_open(&h, plugin_path, config) != 0)
         goto out;
     plugin_close(&h);
@@ -1014,8 +941,8 @@ int main(int argc, char **argv)
     /* The bulk load's 1 GiB cache was freed; give it back to the system so
      * it does not make the plugin's growth look negative. */
     malloc_trim(0);
-    long rss_before = rss_kib();
-    t0 = now_ns();
+    long rss_before = bench_proc_status_kib("VmRSS");
+    t0 = bench_now_ns();
     if (plugin_open(&h, plugin_path, config) != 0)
         goto out;
     si.reopen_s = secs_since(t0);
@@ -1045,15 +972,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: %d member_get by %s\n", LOOKUPS, by_name[by]);
         if (run_lookups(&h, &g, by, LOOKUPS, &rng, ns, &lk_wrong[by]) != 0)
             goto out;
-        qsort(ns, LOOKUPS, sizeof *ns, cmp_i64);
-        lk[by][0] = pct_ms(ns, LOOKUPS, 0.5);
-        lk[by][1] = pct_ms(ns, LOOKUPS, 0.99);
-        lk[by][2] = pct_ms(ns, LOOKUPS, 1.0);
+        qsort(ns, LOOKUPS, sizeof *ns, bench_cmp_i64);
+        lk[by][0] = bench_pct_ms(ns, LOOKUPS, 0.5);
+        lk[by][1] = bench_pct_ms(ns, LOOKUPS, 0.99);
+        lk[by][2] = bench_pct_ms(ns, LOOKUPS, 1.0);
     }
 
     /* The plugin's memory in the host at this many members: the instance,
      * its threads and connections, after 30,000 lookups warmed its caches. */
-    long rss_after = rss_kib();
+    long rss_after = bench_proc_status_kib("VmRSS");
 
     /* ---- 2. activity pages ---- */
     int64_t newest = (int64_t)g.ledger;
@@ -1098,17 +1025,17 @@ int main(int argc, char **argv)
     long bal_wrong = 0;
     for (int i = 0; i < BALANCE_RUNS; i++) {
         tp_member_info info;
-        int64_t b0 = now_ns();
+        int64_t b0 = bench_now_ns();
         tp_status st = h.ad->member_get(h.plugin, heavy_code, &info, &msg);
-        ns[i] = now_ns() - b0;
+        ns[i] = bench_now_ns() - b0;
         if (st != TP_OK) {
             fprintf(stderr, "bench: member_get(%s): %s\n", heavy_code, msg.text);
             goto out;
         }
         bal_wrong += info.balance != g.balance[g.heavy];
     }
-    qsort(ns, BALANCE_RUNS, sizeof *ns, cmp_i64);
-    double bal50 = pct_ms(ns, BALANCE_RUNS, 0.5), bal99 = pct_ms(ns, BALANCE_RUNS, 0.99);
+    qsort(ns, BALANCE_RUNS, sizeof *ns, bench_cmp_i64);
+    double bal50 = bench_pct_ms(ns, BALANCE_RUNS, 0.5), bal99 = bench_pct_ms(ns, BALANCE_RUNS, 0.99);
 
     /* ---- 4. CSV import ---- */
     import_expect ex;
@@ -1124,7 +1051,7 @@ int main(int argc, char **argv)
     problems imp_problems = {0};
     tp_import_result ir;
     memset(&ir, 0, sizeof ir);
-    t0 = now_ns();
+    t0 = bench_now_ns();
     tp_status ist = h.ad->import_csv(h.plugin, csv_path, 0, "bench", on_progress, on_problem,
                                      &imp_problems, &ir, &msg);
     double import_s = secs_since(t0);
@@ -1168,7 +1095,7 @@ int main(int argc, char **argv)
     problems ver_problems = {0};
     tp_verify_result vr;
     memset(&vr, 0, sizeof vr);
-    t0 = now_ns();
+    t0 = bench_now_ns();
     tp_status vst = h.ad->verify(h.plugin, on_problem, &ver_problems, &vr, &msg);
     double verify_s = secs_since(t0);
     int verify_ok = vst == TP_OK && vr.problems == 0 &&
@@ -1243,7 +1170,7 @@ out:
         if (keep)
             fprintf(stderr, "bench: kept %s\n", dir);
         else
-            remove_dir(dir);
+            bench_remove_dir(dir);
     }
     free(g.balance);
     free(g.heavy_ids);

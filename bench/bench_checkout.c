@@ -58,6 +58,7 @@
 #include <sqlite3.h>
 
 #include "host.h"
+#include "bench.h"
 
 #define LAT_N_DEFAULT 20000
 #define AWARD_N_DEFAULT 50000
@@ -80,90 +81,11 @@
 
 /* ---- small utilities ---------------------------------------------------- */
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static int64_t wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000LL + ts.tv_nsec / 1000000L;
-}
-
-/* splitmix64: small, seedable, the same sequence on every machine. */
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static int64_t rng_range(uint64_t *s, int64_t lo, int64_t hi)
-{
-    return lo + (int64_t)(rng_next(s) % (uint64_t)(hi - lo + 1));
-}
-
-/* VmRSS or VmHWM of this process in KiB, -1 when unreadable. */
-static long proc_status_kib(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
-    char line[256];
-    long v = -1;
-    size_t klen = strlen(key);
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-            v = strtol(line + klen + 1, NULL, 10);
-            break;
-        }
-    }
-    fclose(f);
-    return v;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of a sorted array, in microseconds. */
-static double pct_us(const int64_t *sorted, size_t n, double p)
-{
-    if (n == 0)
-        return 0.0;
-    size_t rank = (size_t)(p * (double)n + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    if (rank > n)
-        rank = n;
-    return (double)sorted[rank - 1] / 1000.0;
-}
-
-/* Removes a flat directory (the bench creates no subdirectories). */
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        const struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char path[512];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            if (unlink(path) != 0)
-                fprintf(stderr, "bench: cannot remove %s: %s\n", path, strerror(errno));
-        }
-        closedir(d);
-    }
-    if (rmdir(dir) != 0)
-        fprintf(stderr, "bench: cannot remove %s: %s\n", dir, strerror(errno));
 }
 
 /* ---- the sales ---------------------------------------------------------- */
@@ -184,11 +106,11 @@ static void make_sales(sale *s, size_t n, uint64_t *rng, size_t first_index)
 {
     for (size_t i = 0; i < n; i++) {
         memset(&s[i], 0, sizeof s[i]);
-        s[i].member = (int)rng_range(rng, 0, MEMBERS - 1);
+        s[i].member = (int)bench_rng_range(rng, 0, MEMBERS - 1);
         for (int l = 0; l < LINES; l++) {
-            s[i].amount[l] = rng_range(rng, 50, 5000);
+            s[i].amount[l] = bench_rng_range(rng, 50, 5000);
             /* one line in four carries a discount of up to a fifth */
-            s[i].discount[l] = rng_range(rng, 0, 3) == 0 ? rng_range(rng, 0, s[i].amount[l] / 5) : 0;
+            s[i].discount[l] = bench_rng_range(rng, 0, 3) == 0 ? bench_rng_range(rng, 0, s[i].amount[l] / 5) : 0;
             s[i].total += s[i].amount[l] - s[i].discount[l];
         }
         s[i].time_ms = SALE_TIME_BASE + (int64_t)(first_index + i) * 7000;
@@ -292,11 +214,11 @@ static int run_checkouts(const bench_host *h, sale *sales, size_t n, char phase,
 
         pump(h, 0); /* a real host's loop delivers events between sales */
 
-        int64_t t0 = now_ns();
+        int64_t t0 = bench_now_ns();
         tp_status st = h->co->begin(h->plugin, txn, "staff-1", &msg);
         if (st == TP_OK)
             st = h->co->scan(h->plugin, txn, code, &msg);
-        int64_t t1 = now_ns();
+        int64_t t1 = bench_now_ns();
         if (st != TP_OK) {
             fprintf(stderr, "bench: begin/scan %s: %s (%s)\n", txn, tp_hostlib_status_name(st),
                     msg.text);
@@ -307,11 +229,11 @@ static int run_checkouts(const bench_host *h, sale *sales, size_t n, char phase,
         int64_t whole = t1 - t0, call;
         long busy_before = rs->busy_calls;
         for (;;) {
-            int64_t c0 = now_ns();
+            int64_t c0 = bench_now_ns();
             if (rs->first_complete_ns == 0)
                 rs->first_complete_ns = c0;
             st = h->co->complete(h->plugin, txn, &r, &pv, &msg);
-            call = now_ns() - c0;
+            call = bench_now_ns() - c0;
             whole += call;
             if (st != TP_ERR_BUSY)
                 break;
@@ -498,10 +420,10 @@ static double run_baseline(const char *dir, const char *plugin_db, const sale *w
         insert_rows(db, st, warm, warm_n, 'W', warm_n) != 0 ||
         insert_rows(db, st, lat, lat_n, 'L', lat_n) != 0)
         goto out;
-    int64_t t0 = now_ns();
+    int64_t t0 = bench_now_ns();
     if (insert_rows(db, st, dur, dur_n, 'D', BATCH_MAX) != 0)
         goto out;
-    int64_t t1 = now_ns();
+    int64_t t1 = bench_now_ns();
     rate = (double)dur_n / ((double)(t1 - t0) / 1e9);
 out:
     sqlite3_finalize(mem);
@@ -653,7 +575,7 @@ int main(int argc, char **argv)
      * not counted as the plugin's. */
     memset(lrs.complete_ns, 0, lat_n * sizeof *lrs.complete_ns);
     memset(lrs.whole_ns, 0, lat_n * sizeof *lrs.whole_ns);
-    long rss0 = proc_status_kib("VmRSS");
+    long rss0 = bench_proc_status_kib("VmRSS");
 
     tp_hostlib_options opt;
     memset(&opt, 0, sizeof opt);
@@ -711,7 +633,7 @@ int main(int argc, char **argv)
     if (run_checkouts(&h, dur, dur_n, 'D', &drs) != 0)
         goto out;
     tp_status fst = h.ad->flush(h.plugin, 120000, &msg);
-    int64_t dur_end = now_ns();
+    int64_t dur_end = bench_now_ns();
     tp_hostlib_dispatch(h.lib);
     if (fst != TP_OK) {
         fprintf(stderr, "bench: flush after the durable phase: %s\n", msg.text);
@@ -721,8 +643,8 @@ int main(int argc, char **argv)
     double plugin_rate = (double)dur_n / dur_s;
     long dur_committed = ev.committed - committed_before;
 
-    long rss1 = proc_status_kib("VmRSS");
-    long hwm1 = proc_status_kib("VmHWM");
+    long rss1 = bench_proc_status_kib("VmRSS");
+    long hwm1 = bench_proc_status_kib("VmHWM");
 
     tp_hostlib_close(h.lib);
     h.lib = NULL;
@@ -742,12 +664,12 @@ int main(int argc, char **argv)
         goto out;
 
     /* ---- the table ---- */
-    qsort(lrs.complete_ns, lat_n, sizeof *lrs.complete_ns, cmp_i64);
-    qsort(lrs.whole_ns, lat_n, sizeof *lrs.whole_ns, cmp_i64);
-    double c50 = pct_us(lrs.complete_ns, lat_n, 0.50), c99 = pct_us(lrs.complete_ns, lat_n, 0.99),
-           cmax = pct_us(lrs.complete_ns, lat_n, 1.0);
-    double w50 = pct_us(lrs.whole_ns, lat_n, 0.50), w99 = pct_us(lrs.whole_ns, lat_n, 0.99),
-           wmax = pct_us(lrs.whole_ns, lat_n, 1.0);
+    qsort(lrs.complete_ns, lat_n, sizeof *lrs.complete_ns, bench_cmp_i64);
+    qsort(lrs.whole_ns, lat_n, sizeof *lrs.whole_ns, bench_cmp_i64);
+    double c50 = bench_pct_us(lrs.complete_ns, lat_n, 0.50), c99 = bench_pct_us(lrs.complete_ns, lat_n, 0.99),
+           cmax = bench_pct_us(lrs.complete_ns, lat_n, 1.0);
+    double w50 = bench_pct_us(lrs.whole_ns, lat_n, 0.50), w99 = bench_pct_us(lrs.whole_ns, lat_n, 0.99),
+           wmax = bench_pct_us(lrs.whole_ns, lat_n, 1.0);
     double ratio = plugin_rate / base_rate;
     double rss_mib = rss0 >= 0 && rss1 >= 0 ? (double)(rss1 - rss0) / 1024.0 : -1.0;
     double hwm_mib = rss0 >= 0 && hwm1 >= 0 ? (double)(hwm1 - rss0) / 1024.0 : -1.0;
@@ -801,7 +723,7 @@ out:
     if (h.lib)
         tp_hostlib_close(h.lib);
     if (dir_made)
-        remove_dir(dir);
+        bench_remove_dir(dir);
     free(warm);
     free(lat);
     free(dur);

@@ -46,6 +46,7 @@
 
 #include "../tests/pty_harness.h"
 #include "serial.h"
+#include "bench.h"
 
 #define N_DEFAULT 2000
 #define N_MAX 1000000
@@ -157,25 +158,6 @@ static void *scanner_thread(void *arg)
 }
 
 /* ---- table --------------------------------------------------------------- */
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
-/* Nearest rank: the smallest value with at least p of the samples <= it. */
-static double pct_ms(const int64_t *sorted, size_t n, double p)
-{
-    size_t rank = (size_t)(p * (double)n + 0.999999);
-
-    if (rank < 1)
-        rank = 1;
-    if (rank > n)
-        rank = n;
-    return (double)sorted[rank - 1] / 1e6;
-}
 
 static void row(const char *figure, const char *value, const char *unit, const char *target,
                 const char *verdict)
@@ -293,9 +275,9 @@ static int run(size_t n)
         goto out;
     }
 
-    qsort(b.lat_ns, n, sizeof *b.lat_ns, cmp_i64);
+    qsort(b.lat_ns, n, sizeof *b.lat_ns, bench_cmp_i64);
     {
-        double p50 = pct_ms(b.lat_ns, n, 0.50), p99 = pct_ms(b.lat_ns, n, 0.99),
+        double p50 = bench_pct_ms(b.lat_ns, n, 0.50), p99 = bench_pct_ms(b.lat_ns, n, 0.99),
                max = (double)b.lat_ns[n - 1] / 1e6;
         char count[32];
 

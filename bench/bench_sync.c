@@ -34,6 +34,7 @@
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
 #include "tillpoints/tillpoints.h"
+#include "bench.h"
 
 #define TARGET_EVENTS_PER_S 20000.0
 #define MEMBERS 1000
@@ -57,13 +58,6 @@ static void b_log(const tp_host *h, tp_log_level level, const char *msg)
     (void)h;
     if (level >= TP_LOG_ERROR && getenv("BENCH_VERBOSE"))
         fprintf(stderr, "plugin: %s\n", msg);
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void sleep_ms(int ms)
@@ -159,18 +153,6 @@ static uint64_t pending(bhost *b)
     return st.pending;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct_us(int64_t *v, size_t n, double p)
-{
-    size_t i = (size_t)(p * (double)(n - 1));
-    return (double)v[i] / 1000.0;
-}
-
 /* n checkouts; complete() times (ns) into out. */
 static int checkouts(bhost *b, const char *tag, size_t n, int64_t *out)
 {
@@ -186,9 +168,9 @@ static int checkouts(bhost *b, const char *tag, size_t n, int64_t *out)
         for (int k = 0; k < 5; k++)
             lines[k] = (tp_line){.sku = "SKU", .amount_minor = 199 + k * 100};
         tp_receipt r = {.receipt_id = receipt, .currency = "EUR", .lines = lines, .line_count = 5};
-        int64_t t0 = now_ns();
+        int64_t t0 = bench_now_ns();
         tp_status st = b->co->complete(b->p, receipt, &r, NULL, &msg);
-        out[i] = now_ns() - t0;
+        out[i] = bench_now_ns() - t0;
         while (st == TP_ERR_BUSY) {
             b->p->on_main_thread(b->p);
             sleep_ms(1);
@@ -298,16 +280,16 @@ int main(int argc, char **argv)
     uint64_t reset;
     b.ad->queue_retry(b.p, &reset, &rmsg); /* skip the backoff of "no schema yet" */
     fprintf(stderr, "bench: draining\n");
-    int64_t t0 = now_ns();
+    int64_t t0 = bench_now_ns();
     uint64_t left;
     while ((left = pending(&b)) != 0) {
-        if (now_ns() - t0 > 300LL * 1000000000) {
+        if (bench_now_ns() - t0 > 300LL * 1000000000) {
             fprintf(stderr, "bench: the drain did not finish (%" PRIu64 " left)\n", left);
             goto out;
         }
         sleep_ms(5);
     }
-    double drain_s = (double)(now_ns() - t0) / 1e9;
+    double drain_s = (double)(bench_now_ns() - t0) / 1e9;
     double rate = (double)n / drain_s;
     char conninfo[200];
     snprintf(conninfo, sizeof conninfo, "host=%s dbname=tp user=tillpoints password=secret",
@@ -336,8 +318,8 @@ int main(int argc, char **argv)
     if (checkouts(&b, "drain", lat_n, lat_drain) != 0)
         goto out;
     uint64_t after = pending(&b);
-    qsort(lat_idle, lat_n, sizeof *lat_idle, cmp_i64);
-    qsort(lat_drain, lat_n, sizeof *lat_drain, cmp_i64);
+    qsort(lat_idle, lat_n, sizeof *lat_idle, bench_cmp_i64);
+    qsort(lat_drain, lat_n, sizeof *lat_drain, bench_cmp_i64);
 
     printf("bench_sync: %ld-event backlog, %zu checkouts per latency phase, PostgreSQL 15 on a "
            "Unix socket (fsync on)\n", n, lat_n);
@@ -358,7 +340,7 @@ int main(int argc, char **argv)
     double ps[3] = {0.5, 0.99, 1.0};
     for (int k = 0; k < 3; k++) {
         char fig[64], ratio[16];
-        double idle = pct_us(lat_idle, lat_n, ps[k]), drain = pct_us(lat_drain, lat_n, ps[k]);
+        double idle = bench_pct_us(lat_idle, lat_n, ps[k]), drain = bench_pct_us(lat_drain, lat_n, ps[k]);
         snprintf(fig, sizeof fig, "complete() %s, sync idle", names[k]);
         row_num(fig, idle, 2, "us", "-", "1.00", 0, 1);
         snprintf(fig, sizeof fig, "complete() %s, while draining", names[k]);

@@ -38,30 +38,16 @@
 #include <zbar.h>
 
 #include "camera.h"
+#include "bench.h"
 
 #define N_DEFAULT 200
 #define N_QUICK 20
 #define TARGET_OVERHEAD 1.10
 #define QR_TEXT "TP-MEMBER-0001234567"
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
 static double median_ms(int64_t *v, size_t n)
 {
-    qsort(v, n, sizeof *v, cmp_i64);
+    qsort(v, n, sizeof *v, bench_cmp_i64);
     return (double)v[n / 2] / 1e6;
 }
 
@@ -195,16 +181,16 @@ static result run_size(const tp_image *qr, int w, int h, size_t n)
 
     fprintf(stderr, "bench_zbar: %dx%d, %zu frames each, interleaved\n", w, h, n);
     for (size_t i = 0; i < n + 3; i++) { /* the first 3 rounds warm up, untimed */
-        int64_t t0 = now_ns(), t1, t2, t3;
+        int64_t t0 = bench_now_ns(), t1, t2, t3;
         int b, d;
 
         if (tp_zbar_decode_frame(dec, f, w, h, (int64_t)i * 33, &sink) != TP_OK)
             goto out;
-        t1 = now_ns();
+        t1 = bench_now_ns();
         b = bare_scan(bare, img, f, w, h);
-        t2 = now_ns();
+        t2 = bench_now_ns();
         d = bare_scan(dflt, img, f, w, h);
-        t3 = now_ns();
+        t3 = bench_now_ns();
         if (i < 3)
             continue;
         t_ours[i - 3] = t1 - t0;
