@@ -274,18 +274,10 @@ static tp_status manager_write(tp_instance *in, int reset, const char *id, const
         tp_msg_set(msg, "Say which staff member makes the change.");
         return TP_ERR_INVALID_ARGUMENT;
     }
-    n = id ? tp_bounded_len(id, TP_MANAGER_ID_MAX) : 0;
-    if (n == 0 || n == (size_t)-1 || !tp_is_printable(id, n)) {
-        tp_msg_set(msg, "A manager id is 1 to %d characters.", TP_MANAGER_ID_MAX);
-        return TP_ERR_INVALID_ARGUMENT;
-    }
-    tp_status st = tp_manager_check_pin_format(pin, msg);
-    if (st != TP_OK)
-        return st;
-    if (name && (st = check_text(name, TP_NAME_MAX, "name", msg)) != TP_OK)
-        return st;
+    /* The id, name and PIN rules live in managers.c, which checks them
+     * before any write (the transaction is rolled back on a refusal). */
     pthread_mutex_lock(&in->admin_lock);
-    st = tp_store_begin(in->admin_store, msg);
+    tp_status st = tp_store_begin(in->admin_store, msg);
     int64_t now = tp_now_ms();
     if (st == TP_OK)
         st = reset ? tp_manager_reset_pin(in->admin_store, id, pin, now, msg)
