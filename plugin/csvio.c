@@ -41,6 +41,19 @@ static const char *const col_names[COL_N] = {"code",   "points", "name",  "phone
 
 #define FIELD_MAX 256
 #define MAX_FIELDS 32
+#define BATCH 64 /* rows per multi-row INSERT */
+
+/* A new member and a ledger entry waiting for their batch to be written. */
+typedef struct staged_member {
+    int64_t id;
+    char code[TP_MEMBER_CODE_MAX + 1], name[TP_NAME_MAX + 1];
+    char phone[TP_PHONE_MAX + 1], email[TP_EMAIL_MAX + 1];
+} staged_member;
+
+typedef struct staged_entry {
+    int64_t member_id, points;
+    char key[64], reason[TP_REASON_MAX + 1];
+} staged_entry;
 
 typedef struct import_ctx {
     tp_store *s;
@@ -51,6 +64,7 @@ typedef struct import_ctx {
     tp_import_result *res;
     char file_key[24];       /* first bytes of the file's hash, hex */
     uint64_t line;           /* line being fed */
+    int64_t now_ms;          /* one time for the whole import */
     int header_done;
     int col_of[MAX_FIELDS];  /* field index -> COL_* or -1 */
     int nfields;
@@ -59,6 +73,13 @@ typedef struct import_ctx {
     int field_too_long[MAX_FIELDS];
     int fatal;               /* storage error: stop */
     tp_message fatal_msg;
+    int one_by_one;          /* no batches (file seen before, ids near the end) */
+    int64_t next_id;         /* id of the next new member, 0 = ask */
+    staged_member sm[BATCH];
+    int nsm;
+    staged_entry se[BATCH];
+    int nse;
+    sqlite3_stmt *ins_members[2], *ins_entries[2]; /* BATCH rows, one row */
 } import_ctx;
 
 static void problem(import_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -160,7 +181,7 @@ static int add_cards(import_ctx *c, const tp_member_row *m, const char *list)
         if (q) {
             sqlite3_bind_text(q, 1, card, -1, SQLITE_STATIC);
             sqlite3_bind_int64(q, 2, m->id);
-            sqlite3_bind_int64(q, 3, tp_now_ms());
+            sqlite3_bind_int64(q, 3, c->now_ms);
             rc = sqlite3_step(q);
             sqlite3_reset(q);
         }
@@ -173,24 +194,33 @@ static int add_cards(import_ctx *c, const tp_member_row *m, const char *list)
     return 0;
 }
 
-static void take_row(import_ctx *c)
+/* One data row, checked: the texts point into the parser's fields. */
+typedef struct csv_row {
+    const char *code, *name, *reason, *app_id, *cards;
+    char phone[TP_PHONE_MAX + 1], email[TP_EMAIL_MAX + 1];
+    int64_t points;
+} csv_row;
+
+/* Checks what can be checked without the database: 0, or -1 after
+ * reporting the row's problem. */
+static int check_row(import_ctx *c, csv_row *r)
 {
-    c->res->rows++;
     if (c->too_many || c->nfields > MAX_FIELDS) {
         problem(c, "The row has more than %d fields.", MAX_FIELDS);
-        return;
+        return -1;
     }
     for (int i = 0; i < c->nfields && i < MAX_FIELDS; i++)
         if (c->field_too_long[i]) {
             problem(c, "A field is longer than %d characters.", FIELD_MAX);
-            return;
+            return -1;
         }
-    const char *code = col(c, COL_CODE), *pts = col(c, COL_POINTS);
-    size_t n = strlen(code);
-    if (n == 0 || n > TP_MEMBER_CODE_MAX || !tp_is_member_code(code, n, NULL)) {
+    r->code = col(c, COL_CODE);
+    const char *pts = col(c, COL_POINTS);
+    size_t n = strlen(r->code);
+    if (n == 0 || n > TP_MEMBER_CODE_MAX || !tp_is_member_code(r->code, n, NULL)) {
         problem(c, "The code '%.40s' is not a member code (letters, digits, '-', '_', '.').",
-                code);
-        return;
+                r->code);
+        return -1;
     }
     char *end = NULL;
     errno = 0;
@@ -198,77 +228,104 @@ static void take_row(import_ctx *c)
     if (!*pts || *end || errno || points > TP_ADJUST_MAX || points < -TP_ADJUST_MAX) {
         problem(c, "Points must be a whole number between -%lld and %lld (got '%.20s').",
                 (long long)TP_ADJUST_MAX, (long long)TP_ADJUST_MAX, pts);
-        return;
+        return -1;
     }
-    char phone[TP_PHONE_MAX + 1] = "", email[TP_EMAIL_MAX + 1] = "";
+    r->points = points;
     tp_message why;
+    r->phone[0] = r->email[0] = '\0';
     if (*col(c, COL_PHONE) &&
-        tp_normalise_phone(col(c, COL_PHONE), c->cfg->default_country_code, phone, sizeof phone,
-                           &why) != TP_OK) {
+        tp_normalise_phone(col(c, COL_PHONE), c->cfg->default_country_code, r->phone,
+                           sizeof r->phone, &why) != TP_OK) {
         problem(c, "%s", why.text);
-        return;
+        return -1;
     }
-    if (*col(c, COL_EMAIL) && tp_normalise_email(col(c, COL_EMAIL), email, sizeof email, &why) !=
-                                  TP_OK) {
+    if (*col(c, COL_EMAIL) &&
+        tp_normalise_email(col(c, COL_EMAIL), r->email, sizeof r->email, &why) != TP_OK) {
         problem(c, "%s", why.text);
-        return;
+        return -1;
     }
-    const char *name = col(c, COL_NAME);
-    if (strlen(name) > TP_NAME_MAX || !tp_is_printable(name, strlen(name))) {
+    r->name = col(c, COL_NAME);
+    if (strlen(r->name) > TP_NAME_MAX || !tp_is_printable(r->name, strlen(r->name))) {
         problem(c, "The name is longer than %d characters or has control characters.",
                 TP_NAME_MAX);
-        return;
+        return -1;
     }
-    const char *reason = *col(c, COL_REASON) ? col(c, COL_REASON) : "CSV import";
-    if (strlen(reason) > TP_REASON_MAX || !tp_is_printable(reason, strlen(reason))) {
+    r->reason = *col(c, COL_REASON) ? col(c, COL_REASON) : "CSV import";
+    if (strlen(r->reason) > TP_REASON_MAX || !tp_is_printable(r->reason, strlen(r->reason))) {
         problem(c, "The reason is longer than %d characters.", TP_REASON_MAX);
-        return;
+        return -1;
     }
+    r->app_id = col(c, COL_APP_ID);
+    if (*r->app_id && !tp_is_member_code(r->app_id, strlen(r->app_id), NULL)) {
+        problem(c, "The app id '%.40s' is not letters, digits, '-', '_' or '.'.", r->app_id);
+        return -1;
+    }
+    r->cards = col(c, COL_CARDS);
+    return 0;
+}
 
-    const char *app_id = col(c, COL_APP_ID);
-    if (*app_id && !tp_is_member_code(app_id, strlen(app_id), NULL)) {
-        problem(c, "The app id '%.40s' is not letters, digits, '-', '_' or '.'.", app_id);
-        return;
-    }
+static void ledger_key(const import_ctx *c, uint64_t line, char *key, size_t cap)
+{
+    snprintf(key, cap, "IMPORT-%s-L%llu", c->file_key, (unsigned long long)line);
+}
+
+/* ---- rows one at a time -------------------------------------------------
+ * For the rows that can be refused after writing something (a debit, which
+ * must not overdraw; cards, which may belong to someone else), rows with an
+ * app id, and every row of a file imported before. */
+
+static void apply_row(import_ctx *c, const csv_row *r)
+{
+    /* Only the row id is needed: the member's code is read back only for a
+     * debit, whose refusal names it. */
     tp_member_row m;
-    tp_status st = tp_store_find_member(c->s, code, &m, &why);
-    if (st == TP_ERR_NOT_FOUND && *app_id) {
+    memset(&m, 0, sizeof m);
+    tp_message why;
+    int found = tp_store_member_id(c->s, r->code, &m.id);
+    tp_status st = TP_OK;
+    if (found == 0 && *r->app_id) {
         tp_member_row other;
-        if (tp_store_find_member(c->s, app_id, &other, &why) == TP_OK) {
-            problem(c, "The app id %s is already used by member %s.", app_id, other.code);
+        if (tp_store_find_member(c->s, r->app_id, &other, &why) == TP_OK) {
+            problem(c, "The app id %s is already used by member %s.", r->app_id, other.code);
             return;
         }
     }
-    if (st == TP_ERR_NOT_FOUND) {
+    if (found == 1) {
+        tp_copy(m.code, sizeof m.code, r->code);
+        if (r->points < 0)
+            st = tp_store_member_by_id(c->s, m.id, &m, &why);
+    } else if (found == 0) {
         /* The code was just looked up (as code, card and app id), so the
-         * insert needs no second check; the row is known without a read. */
-        st = tp_store_insert_member(c->s, code, name, phone[0] ? phone : NULL,
-                                    email[0] ? email : NULL, *app_id ? app_id : NULL,
-                                    tp_now_ms(), &why);
+         * insert needs no second check. */
+        st = tp_store_insert_member(c->s, r->code, r->name, r->phone[0] ? r->phone : NULL,
+                                    r->email[0] ? r->email : NULL,
+                                    *r->app_id ? r->app_id : NULL, c->now_ms, &why);
         if (st == TP_ERR_DUPLICATE) {
             problem(c, "%s", why.text);
             return;
         }
         if (st == TP_OK) {
-            memset(&m, 0, sizeof m);
             m.id = sqlite3_last_insert_rowid(tp_store_db(c->s));
-            tp_copy(m.code, sizeof m.code, code);
+            tp_copy(m.code, sizeof m.code, r->code);
             c->res->members_created++;
         }
+    } else {
+        st = TP_ERR_STORAGE;
+        tp_msg_set(&why, "Cannot read members: %s.", tp_store_errmsg(c->s));
     }
     if (st != TP_OK) {
         c->fatal = 1;
         c->fatal_msg = why;
         return;
     }
-    if (add_cards(c, &m, col(c, COL_CARDS)) != 0)
+    if (add_cards(c, &m, r->cards) != 0)
         return;
-    if (points == 0)
+    if (r->points == 0)
         return;
     char key[64];
-    snprintf(key, sizeof key, "IMPORT-%s-L%llu", c->file_key, (unsigned long long)c->line);
-    st = tp_ledger_append_manual(c->s, c->cfg, m.id, m.code, "import", key, points, c->staff,
-                                 reason, NULL, NULL, &why);
+    ledger_key(c, c->line, key, sizeof key);
+    st = tp_ledger_append_manual(c->s, c->cfg, m.id, m.code, "import", key, r->points, c->staff,
+                                 r->reason, NULL, NULL, &why);
     if (st == TP_ERR_DUPLICATE) {
         /* Same file, same line: already imported. Not an error. */
         if (c->problem)
@@ -285,41 +342,272 @@ static void take_row(import_ctx *c)
         return;
     }
     c->res->entries++;
-    c->res->points_total += points;
+    c->res->points_total += r->points;
 }
 
-/* Each row in its own savepoint: a row refused half-way (member created,
- * then its points refused) leaves nothing behind, even with skip-invalid. */
-static void take_row_atomically(import_ctx *c)
+static int step_cached(import_ctx *c, const char *sql)
 {
-    /* Only a debit or cards can refuse a row after it wrote something;
-     * other rows need no savepoint (a storage error aborts the file). */
-    if (!*col(c, COL_CARDS) && col(c, COL_POINTS)[0] != '-') {
-        take_row(c);
+    sqlite3_stmt *q = tp_store_cached(c->s, sql);
+    int rc = q ? sqlite3_step(q) : SQLITE_ERROR;
+    if (q)
+        sqlite3_reset(q);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Each such row in its own savepoint: a row refused half-way (member
+ * created, then its points refused) leaves nothing behind, even with
+ * skip-invalid. */
+static void apply_row_atomically(import_ctx *c, const csv_row *r)
+{
+    if (!*r->cards && r->points >= 0) {
+        apply_row(c, r); /* nothing can refuse it after a write */
         return;
     }
     static const char begin_sql[] = "SAVEPOINT csv_row", undo_sql[] = "ROLLBACK TO csv_row",
                       end_sql[] = "RELEASE csv_row";
-    sqlite3_stmt *q = tp_store_cached(c->s, begin_sql);
-    if (!q || sqlite3_step(q) != SQLITE_DONE) {
+    if (step_cached(c, begin_sql) != 0) {
         c->fatal = 1;
         tp_msg_set(&c->fatal_msg, "%s", tp_store_errmsg(c->s));
         return;
     }
-    sqlite3_reset(q);
     uint64_t invalid = c->res->invalid, created = c->res->members_created;
-    take_row(c);
+    apply_row(c, r);
     if (c->res->invalid != invalid || c->fatal) {
-        if ((q = tp_store_cached(c->s, undo_sql)) != NULL) {
-            sqlite3_step(q);
-            sqlite3_reset(q);
-        }
+        step_cached(c, undo_sql);
         c->res->members_created = created;
     }
-    if ((q = tp_store_cached(c->s, end_sql)) != NULL) {
-        sqlite3_step(q);
-        sqlite3_reset(q);
+    step_cached(c, end_sql);
+}
+
+/* ---- rows in batches ----------------------------------------------------
+ * Plain rows (points >= 0, no cards, no app id) cannot be refused once
+ * checked, so they are written BATCH at a time by one multi-row INSERT:
+ * one statement (and one statement journal, which the ledger's triggers
+ * require) per batch instead of per row. New members get their ids here,
+ * so their entries can be staged before they are written; a later row
+ * naming a staged member finds it among the staged ones. Everything staged
+ * is written before any row that reads the database for more than a code
+ * (the rows above), and at the end. */
+
+/* Parameters every row of a batch shares: ?1 the import's time, ?2 the
+ * location, ?3 the terminal, ?4 the staff member. */
+#define SHARED_N 4
+#define MEMBER_PARAMS 5 /* id, code, name, phone, email */
+#define ENTRY_PARAMS 4  /* member id, key, points, reason */
+
+static const char members_head[] = "INSERT INTO members(id, code, name, phone, email, created_ms)";
+static const char members_tail[] = "?1";
+static const char entries_head[] =
+    "INSERT INTO ledger(member_id, receipt, points, reason, location, terminal, kind, staff,"
+    " time_ms, recorded_ms)";
+static const char entries_tail[] = "?2, ?3, 'import', ?4, ?1, ?1";
+
+/* The INSERT of `rows` rows: head, then per row `per_row` parameters of
+ * its own followed by `tail` (shared parameters and constants). */
+static sqlite3_stmt *prepare_batch(import_ctx *c, const char *head, int per_row,
+                                   const char *tail, int rows)
+{
+    size_t cap = strlen(head) + (size_t)rows * ((size_t)per_row * 8 + strlen(tail) + 4) + 16;
+    char *sql = malloc(cap);
+    if (!sql)
+        return NULL;
+    size_t n = (size_t)snprintf(sql, cap, "%s VALUES", head);
+    for (int i = 0; i < rows; i++) {
+        n += (size_t)snprintf(sql + n, cap - n, "%s(", i ? "," : "");
+        for (int k = 0; k < per_row; k++)
+            n += (size_t)snprintf(sql + n, cap - n, "?%d,", SHARED_N + 1 + i * per_row + k);
+        n += (size_t)snprintf(sql + n, cap - n, "%s)", tail);
     }
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v3(tp_store_db(c->s), sql, -1, SQLITE_PREPARE_PERSISTENT, &q, NULL) !=
+        SQLITE_OK)
+        q = NULL;
+    free(sql);
+    return q;
+}
+
+static void batch_failed(import_ctx *c)
+{
+    c->fatal = 1;
+    tp_msg_set(&c->fatal_msg, "Cannot write the imported rows: %s.", tp_store_errmsg(c->s));
+}
+
+/* Runs `n` staged rows through the BATCH-row statement when full, else the
+ * one-row statement n times. bind(c, q, slot, row) binds row `row` at
+ * parameter slot `slot`. */
+static int write_staged(import_ctx *c, sqlite3_stmt **st, const char *head, int per_row,
+                        const char *tail, int n,
+                        void (*bind)(import_ctx *, sqlite3_stmt *, int, int))
+{
+    int full = n == BATCH;
+    sqlite3_stmt **q = &st[full ? 0 : 1];
+    if (!*q && !(*q = prepare_batch(c, head, per_row, tail, full ? BATCH : 1))) {
+        batch_failed(c);
+        return -1;
+    }
+    for (int done = 0; done < n; done += full ? BATCH : 1) {
+        sqlite3_bind_int64(*q, 1, c->now_ms);
+        sqlite3_bind_text(*q, 2, c->cfg->location, -1, SQLITE_STATIC);
+        sqlite3_bind_text(*q, 3, c->cfg->terminal, -1, SQLITE_STATIC);
+        sqlite3_bind_text(*q, 4, c->staff, -1, SQLITE_STATIC);
+        for (int i = 0; i < (full ? BATCH : 1); i++)
+            bind(c, *q, SHARED_N + 1 + i * per_row, done + i);
+        int rc = sqlite3_step(*q);
+        sqlite3_reset(*q);
+        if (rc != SQLITE_DONE) {
+            batch_failed(c);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void bind_text_or_null(sqlite3_stmt *q, int at, const char *text)
+{
+    if (*text)
+        sqlite3_bind_text(q, at, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(q, at);
+}
+
+static void bind_member(import_ctx *c, sqlite3_stmt *q, int at, int row)
+{
+    const staged_member *m = &c->sm[row];
+    sqlite3_bind_int64(q, at, m->id);
+    sqlite3_bind_text(q, at + 1, m->code, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, at + 2, m->name, -1, SQLITE_STATIC);
+    bind_text_or_null(q, at + 3, m->phone);
+    bind_text_or_null(q, at + 4, m->email);
+}
+
+static void bind_entry(import_ctx *c, sqlite3_stmt *q, int at, int row)
+{
+    const staged_entry *e = &c->se[row];
+    sqlite3_bind_int64(q, at, e->member_id);
+    sqlite3_bind_text(q, at + 1, e->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, at + 2, e->points);
+    sqlite3_bind_text(q, at + 3, e->reason, -1, SQLITE_STATIC);
+}
+
+static int flush_members(import_ctx *c)
+{
+    int n = c->nsm;
+    c->nsm = 0;
+    return n ? write_staged(c, c->ins_members, members_head, MEMBER_PARAMS, members_tail, n,
+                            bind_member)
+             : 0;
+}
+
+/* Members first: the entries refer to them. */
+static int flush_staged(import_ctx *c)
+{
+    if (flush_members(c) != 0)
+        return -1;
+    int n = c->nse;
+    c->nse = 0;
+    return n ? write_staged(c, c->ins_entries, entries_head, ENTRY_PARAMS, entries_tail, n,
+                            bind_entry)
+             : 0;
+}
+
+/* The id the next new member gets (what SQLite would choose: one past the
+ * largest). Near the end of the id range SQLite picks ids at random, so
+ * such a file goes one row at a time. */
+static int next_member_id(import_ctx *c)
+{
+    static const char max_sql[] = "SELECT COALESCE(MAX(id), 0) FROM members";
+    sqlite3_stmt *q = tp_store_cached(c->s, max_sql);
+    if (!q || sqlite3_step(q) != SQLITE_ROW) {
+        if (q)
+            sqlite3_reset(q);
+        batch_failed(c);
+        return -1;
+    }
+    int64_t max = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    if (max > INT64_MAX - 4 * (int64_t)1000000000)
+        c->one_by_one = 1;
+    else
+        c->next_id = max + 1;
+    return 0;
+}
+
+static void stage_row(import_ctx *c, const csv_row *r)
+{
+    int64_t id = 0;
+    int found = tp_store_member_id(c->s, r->code, &id);
+    if (found < 0) {
+        batch_failed(c);
+        return;
+    }
+    for (int i = 0; !found && i < c->nsm; i++)
+        if (strcmp(c->sm[i].code, r->code) == 0) {
+            id = c->sm[i].id;
+            found = 1;
+        }
+    if (!found) {
+        if (c->nsm == BATCH && flush_members(c) != 0)
+            return;
+        staged_member *m = &c->sm[c->nsm++];
+        m->id = id = c->next_id++;
+        tp_copy(m->code, sizeof m->code, r->code);
+        tp_copy(m->name, sizeof m->name, r->name);
+        tp_copy(m->phone, sizeof m->phone, r->phone);
+        tp_copy(m->email, sizeof m->email, r->email);
+        c->res->members_created++;
+    }
+    if (r->points == 0)
+        return;
+    if (c->nse == BATCH && flush_staged(c) != 0)
+        return;
+    staged_entry *e = &c->se[c->nse++];
+    e->member_id = id;
+    e->points = r->points;
+    ledger_key(c, c->line, e->key, sizeof e->key);
+    tp_copy(e->reason, sizeof e->reason, r->reason);
+    c->res->entries++;
+    c->res->points_total += r->points;
+}
+
+static void take_row(import_ctx *c)
+{
+    c->res->rows++;
+    csv_row r;
+    if (check_row(c, &r) != 0)
+        return;
+    int plain = r.points >= 0 && !*r.cards && !*r.app_id;
+    if (plain && !c->one_by_one && c->next_id == 0 && next_member_id(c) != 0)
+        return;
+    if (plain && !c->one_by_one) {
+        stage_row(c, &r);
+        return;
+    }
+    if (flush_staged(c) != 0)
+        return;
+    apply_row_atomically(c, &r);
+    c->next_id = 0; /* it may have added a member: ask again */
+}
+
+/* A file imported before (fully, or partly with skip-invalid) goes one row
+ * at a time, so each line already in the ledger is recognised and skipped. */
+static int check_imported_before(import_ctx *c)
+{
+    static const char sql[] = "SELECT 1 FROM ledger WHERE location = ?1 AND receipt >= ?2"
+                              " AND receipt < ?3 AND kind = 'import' LIMIT 1";
+    char lo[64], hi[64];
+    snprintf(lo, sizeof lo, "IMPORT-%s-L", c->file_key);
+    snprintf(hi, sizeof hi, "IMPORT-%s-M", c->file_key);
+    sqlite3_stmt *q = tp_store_cached(c->s, sql);
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, c->cfg->location, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, lo, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, hi, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (rc == SQLITE_ROW)
+        c->one_by_one = 1;
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
 static void on_row(int term, void *user)
@@ -334,7 +622,7 @@ static void on_row(int term, void *user)
                 if (c->res->invalid == 0)
                     take_header(c);
             } else {
-                take_row_atomically(c);
+                take_row(c);
             }
         }
     }
@@ -396,6 +684,7 @@ tp_status tp_csv_import(tp_store *s, const tp_config *cfg, const char *path, uin
     c->problem = problem_fn;
     c->user = user;
     c->res = result;
+    c->now_ms = tp_now_ms();
     uint64_t total_lines = 0;
     tp_status st = TP_OK;
     if (hash_file(f, c->file_key, sizeof c->file_key, &total_lines) != 0) {
@@ -409,6 +698,10 @@ tp_status tp_csv_import(tp_store *s, const tp_config *cfg, const char *path, uin
     sqlite3_exec(tp_store_db(s), "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
     if ((st = tp_store_begin(s, msg)) != TP_OK)
         goto out;
+    if (check_imported_before(c) != 0) {
+        c->fatal = 1;
+        tp_msg_set(&c->fatal_msg, "%s", tp_store_errmsg(s));
+    }
     char *line = NULL;
     size_t cap = 0;
     ssize_t got;
@@ -430,6 +723,8 @@ tp_status tp_csv_import(tp_store *s, const tp_config *cfg, const char *path, uin
     free(line);
     if (!c->fatal && csv_fini(&p, on_field, on_row, c) != 0)
         problem(c, "The file ends inside a quoted field.");
+    if (!c->fatal)
+        flush_staged(c);
     if (!c->fatal && !c->header_done && result->invalid == 0)
         problem(c, "The file is empty; it needs a header row (code,points,...).");
     if (progress)
@@ -464,6 +759,10 @@ tp_status tp_csv_import(tp_store *s, const tp_config *cfg, const char *path, uin
         }
     }
 out:
+    for (int i = 0; i < 2; i++) {
+        sqlite3_finalize(c->ins_members[i]);
+        sqlite3_finalize(c->ins_entries[i]);
+    }
     sqlite3_exec(tp_store_db(s), "PRAGMA cache_size = -2000", NULL, NULL, NULL);
     csv_free(&p);
     free(c);

@@ -171,7 +171,7 @@ enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_FIND_RECEIPT, S_FIND_MEMBER, S_MEMBER_BY_ID, S_BALANCE, S_INS_RECEIPT,
     S_INS_LEDGER, S_FIND_LEDGER, S_FIND_REFUND, S_SUM_REFUNDS, S_SUM_REVERSED,
-    S_INS_REFUND, S_INS_MEMBER, S_RECENT_VISIT, S_COUNT
+    S_INS_REFUND, S_INS_MEMBER, S_RECENT_VISIT, S_MEMBER_ID, S_COUNT
 };
 
 static const char *const sql[S_COUNT] = {
@@ -216,6 +216,9 @@ static const char *const sql[S_COUNT] = {
                         " AND time_ms > ?2 AND time_ms <= ?3 LIMIT 1",
     [S_INS_MEMBER] = "INSERT INTO members(code, name, phone, email, created_ms, app_id)"
                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_MEMBER_ID] = "SELECT id FROM members WHERE code = ?1"
+                    " UNION ALL SELECT member_id FROM member_cards WHERE code = ?1"
+                    " UNION ALL SELECT id FROM members WHERE app_id = ?1 LIMIT 1",
 };
 
 #define CACHE_MAX 32
@@ -815,6 +818,17 @@ tp_status tp_store_find_member(tp_store *s, const char *code, tp_member_row *row
     }
     tp_msg_set(msg, "Cannot read members: %s.", sqlite3_errmsg(s->db));
     return TP_ERR_STORAGE;
+}
+
+int tp_store_member_id(tp_store *s, const char *key, int64_t *id)
+{
+    sqlite3_stmt *q = stmt(s, S_MEMBER_ID);
+    bind_text(q, 1, key);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
 tp_status tp_store_add_member_in_txn(tp_store *s, const char *code, const char *name,

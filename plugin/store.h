@@ -97,6 +97,10 @@ typedef struct tp_member_row {
 tp_status tp_store_find_member(tp_store *s, const char *code, tp_member_row *row,
                                tp_message *msg);
 
+/* The row id of the member whose code, card or app id is `key`, without
+ * reading the row: 1 and *id set, 0 when none, -1 on a storage error. */
+int tp_store_member_id(tp_store *s, const char *key, int64_t *id);
+
 /* Adds a member in its own transaction. TP_ERR_DUPLICATE when the code
  * or app id is taken (as a code, card or app id). Phone and email must be
  * normalised by the caller. */

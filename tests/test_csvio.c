@@ -150,6 +150,89 @@ static void importing_the_same_file_twice_adds_nothing_twice(void **state)
     tu_stop(h, 1);
 }
 
+/* Plain rows are written in batches, other rows one at a time; a file
+ * that mixes them (across full batches) must give exactly what reading it
+ * row by row gives: balances, refusals, members created once, cards found,
+ * and ledger entries in the file's order. */
+static void batched_and_single_rows_mix_in_file_order(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    size_t cap = 1 << 16, n = 0;
+    char *csv = malloc(cap);
+    assert_non_null(csv);
+    n += (size_t)snprintf(csv + n, cap - n, "code,name,points,cards,reason\n");
+    for (int i = 0; i < 150; i++) /* new members: two full batches and some */
+        n += (size_t)snprintf(csv + n, cap - n, "B-%03d,Name %d,%d,,opening\n", i, i, i + 1);
+    /* line 152: a debit on a member still staged (B-149 has 150) */
+    n += (size_t)snprintf(csv + n, cap - n, "B-149,,-100,,\n");
+    /* line 153: overdraws B-148 (149): refused */
+    n += (size_t)snprintf(csv + n, cap - n, "B-148,,-200,,\n");
+    /* line 154: a card for a written member, with points */
+    n += (size_t)snprintf(csv + n, cap - n, "B-147,,5,C-147,\n");
+    /* lines 155-156: a new member named twice while staged */
+    n += (size_t)snprintf(csv + n, cap - n, "N-1,New One,10,,\nN-1,,20,,\n");
+    /* line 157: a new member with two cards and no points */
+    n += (size_t)snprintf(csv + n, cap - n, "N-2,New Two,0,C-N2;C-N2b,\n");
+    /* line 158: points by card */
+    n += (size_t)snprintf(csv + n, cap - n, "C-147,,7,,\n");
+    for (int i = 0; i < 70; i++) /* lines 159-228: top-ups, a full batch and some */
+        n += (size_t)snprintf(csv + n, cap - n, "B-%03d,,1,,\n", i);
+    problems p;
+    tp_import_result r;
+    tp_message msg;
+    assert_int_equal(import(h, "mix.csv", csv, TP_IMPORT_SKIP_INVALID, &p, &r, &msg), TP_OK);
+    free(csv);
+    assert_int_equal(p.n, 1);
+    assert_int_equal(p.lines[0], 153);
+    assert_non_null(strstr(p.text[0], "below zero"));
+    assert_int_equal(r.rows, 227);
+    assert_int_equal(r.invalid, 1);
+    assert_int_equal(r.members_created, 152);
+    assert_int_equal(r.entries, 150 + 1 + 1 + 2 + 1 + 70);
+    assert_int_equal(r.points_total, 150 * 151 / 2 - 100 + 5 + 30 + 7 + 70);
+    assert_true(r.applied);
+    assert_int_equal(tu_balance(h, "B-149"), 50);
+    assert_int_equal(tu_balance(h, "B-148"), 149);
+    assert_int_equal(tu_balance(h, "B-147"), 148 + 5 + 7);
+    assert_int_equal(tu_balance(h, "B-000"), 2);
+    assert_int_equal(tu_balance(h, "B-069"), 71);
+    assert_int_equal(tu_balance(h, "B-070"), 71);
+    assert_int_equal(tu_balance(h, "N-1"), 30);
+    tp_member_info info;
+    assert_int_equal(h->ad->member_get(h->plugin, "C-N2b", &info, &msg), TP_OK);
+    assert_string_equal(info.code, "N-2");
+    assert_int_equal(info.balance, 0);
+    assert_int_equal(h->ad->member_get(h->plugin, "B-100", &info, &msg), TP_OK);
+    assert_string_equal(info.name, "Name 100");
+    /* Entries in file order: newest first means descending line numbers. */
+    tp_activity_row *rows = calloc(300, sizeof *rows);
+    assert_non_null(rows);
+    tp_activity_query q = {.kinds = TP_KIND_IMPORT, .limit = 300};
+    size_t count = 0;
+    assert_int_equal(h->ad->activity(h->plugin, &q, rows, &count, &msg), TP_OK);
+    assert_int_equal(count, r.entries);
+    unsigned long prev = 1000000;
+    for (size_t i = 0; i < count; i++) {
+        const char *l = strrchr(rows[i].receipt, 'L');
+        assert_non_null(l);
+        unsigned long line = strtoul(l + 1, NULL, 10);
+        assert_true(line < prev);
+        prev = line;
+    }
+    free(rows);
+    tp_verify_result vr;
+    assert_int_equal(h->ad->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
+    assert_int_equal(vr.problems, 0);
+    /* The same file again goes row by row and adds nothing. */
+    assert_int_equal(import(h, "mix.csv", NULL, TP_IMPORT_SKIP_INVALID, &p, &r, &msg), TP_OK);
+    assert_int_equal(r.entries, 0);
+    assert_int_equal(r.members_created, 0);
+    assert_int_equal(tu_balance(h, "B-149"), 50);
+    assert_int_equal(tu_balance(h, "N-1"), 30);
+    tu_stop(h, 1);
+}
+
 static void malformed_files_are_refused_with_a_sentence(void **state)
 {
     (void)state;
@@ -221,6 +304,7 @@ int main(void)
         cmocka_unit_test(a_row_refused_half_way_leaves_nothing_even_when_skipping),
         cmocka_unit_test(dry_run_checks_everything_and_writes_nothing),
         cmocka_unit_test(importing_the_same_file_twice_adds_nothing_twice),
+        cmocka_unit_test(batched_and_single_rows_mix_in_file_order),
         cmocka_unit_test(malformed_files_are_refused_with_a_sentence),
         cmocka_unit_test(export_then_import_round_trips_balances),
     };
