@@ -432,36 +432,6 @@ static void batch_failed(import_ctx *c)
     tp_msg_set(&c->fatal_msg, "Cannot write the imported rows: %s.", tp_store_errmsg(c->s));
 }
 
-/* Runs `n` staged rows through the BATCH-row statement when full, else the
- * one-row statement n times. bind(c, q, slot, row) binds row `row` at
- * parameter slot `slot`. */
-static int write_staged(import_ctx *c, sqlite3_stmt **st, const char *head, int per_row,
-                        const char *tail, int n,
-                        void (*bind)(import_ctx *, sqlite3_stmt *, int, int))
-{
-    int full = n == BATCH;
-    sqlite3_stmt **q = &st[full ? 0 : 1];
-    if (!*q && !(*q = prepare_batch(c, head, per_row, tail, full ? BATCH : 1))) {
-        batch_failed(c);
-        return -1;
-    }
-    for (int done = 0; done < n; done += full ? BATCH : 1) {
-        sqlite3_bind_int64(*q, 1, c->now_ms);
-        sqlite3_bind_text(*q, 2, c->cfg->location, -1, SQLITE_STATIC);
-        sqlite3_bind_text(*q, 3, c->cfg->terminal, -1, SQLITE_STATIC);
-        sqlite3_bind_text(*q, 4, c->staff, -1, SQLITE_STATIC);
-        for (int i = 0; i < (full ? BATCH : 1); i++)
-            bind(c, *q, SHARED_N + 1 + i * per_row, done + i);
-        int rc = sqlite3_step(*q);
-        sqlite3_reset(*q);
-        if (rc != SQLITE_DONE) {
-            batch_failed(c);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static void bind_text_or_null(sqlite3_stmt *q, int at, const char *text)
 {
     if (*text)
@@ -489,13 +459,50 @@ static void bind_entry(import_ctx *c, sqlite3_stmt *q, int at, int row)
     sqlite3_bind_text(q, at + 3, e->reason, -1, SQLITE_STATIC);
 }
 
+/* One kind of staged row and how it is written. */
+typedef struct batch_kind {
+    const char *head, *tail;
+    int per_row;
+    void (*bind)(import_ctx *c, sqlite3_stmt *q, int at, int row);
+} batch_kind;
+
+static const batch_kind member_batch = {members_head, members_tail, MEMBER_PARAMS,
+                                        bind_member};
+static const batch_kind entry_batch = {entries_head, entries_tail, ENTRY_PARAMS, bind_entry};
+
+/* Writes the *n staged rows of `kind` (and empties the stage): through the
+ * BATCH-row statement when full, else the one-row statement *n times. */
+static int write_staged(import_ctx *c, const batch_kind *kind, sqlite3_stmt **st, int *n)
+{
+    int rows = *n, full = rows == BATCH, per = full ? BATCH : 1;
+    *n = 0;
+    if (rows == 0)
+        return 0;
+    sqlite3_stmt **q = &st[full ? 0 : 1];
+    if (!*q && !(*q = prepare_batch(c, kind->head, kind->per_row, kind->tail, per))) {
+        batch_failed(c);
+        return -1;
+    }
+    for (int done = 0; done < rows; done += per) {
+        sqlite3_bind_int64(*q, 1, c->now_ms);
+        sqlite3_bind_text(*q, 2, c->cfg->location, -1, SQLITE_STATIC);
+        sqlite3_bind_text(*q, 3, c->cfg->terminal, -1, SQLITE_STATIC);
+        sqlite3_bind_text(*q, 4, c->staff, -1, SQLITE_STATIC);
+        for (int i = 0; i < per; i++)
+            kind->bind(c, *q, SHARED_N + 1 + i * kind->per_row, done + i);
+        int rc = sqlite3_step(*q);
+        sqlite3_reset(*q);
+        if (rc != SQLITE_DONE) {
+            batch_failed(c);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int flush_members(import_ctx *c)
 {
-    int n = c->nsm;
-    c->nsm = 0;
-    return n ? write_staged(c, c->ins_members, members_head, MEMBER_PARAMS, members_tail, n,
-                            bind_member)
-             : 0;
+    return write_staged(c, &member_batch, c->ins_members, &c->nsm);
 }
 
 /* Members first: the entries refer to them. */
@@ -503,11 +510,7 @@ static int flush_staged(import_ctx *c)
 {
     if (flush_members(c) != 0)
         return -1;
-    int n = c->nse;
-    c->nse = 0;
-    return n ? write_staged(c, c->ins_entries, entries_head, ENTRY_PARAMS, entries_tail, n,
-                            bind_entry)
-             : 0;
+    return write_staged(c, &entry_batch, c->ins_entries, &c->nse);
 }
 
 /* The id the next new member gets (what SQLite would choose: one past the
