@@ -10,26 +10,55 @@ VERSION  := $(shell head -n 1 packaging/deb/changelog | cut -d ' ' -f 2 | tr -d 
 BUILD    ?= build
 SAN      ?=
 
-PKGS     := sqlite3 inih libsodium libserialport zbar libevdev libpng libpq
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Libraries found through pkg-config, and libcsv (no .pc file in Debian).
+PKGS      := sqlite3 inih libsodium libserialport zbar libevdev libpng libpq jansson
+TEST_PKGS := cmocka
 
-WARN     := -std=c11 -Wall -Wextra -Werror
-CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Iplugin -Idrivers -Ihost-shim \
-            -DTP_INSTALLED_PLUGIN='"$(LIBDIR)/tillpoints/tillpoints.so"'
+# pkg-config is asked when a recipe first needs the flags, not when make
+# reads this file: `make demo` and `make check` install the packages first
+# (deps) and compile in the same run. The answer is kept for the rest of the
+# run. A package pkg-config cannot find stops the build with its name.
+need_tool = $(if $(shell command -v $(1) 2>/dev/null),,$(error $(1) is not installed ($(2)): run `make deps` as root, or the apt-get line it prints))
+pkg_missing = $(strip $(foreach p,$(1),$(if $(shell pkg-config --exists '$(p)' 2>/dev/null && echo y),,$(p))))
+pkg_query = $(call need_tool,pkg-config,Debian package pkg-config)$(if $(call pkg_missing,$(1)),$(error pkg-config cannot find $(call pkg_missing,$(1)): install the build dependencies with `make deps` as root, or the apt-get line it prints))$(shell pkg-config $(2) $(1))
+csv_check = $(if $(shell printf '\043include <csv.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo y),,$(error libcsv is not installed (no csv.h): run `make deps` as root, or apt-get install libcsv-dev))
+PKG_CFLAGS  = $(eval PKG_CFLAGS := $(call pkg_query,$(PKGS),--cflags))$(PKG_CFLAGS)
+PKG_LIBS    = $(eval PKG_LIBS := $(csv_check)$(call pkg_query,$(PKGS),--libs) -lcsv)$(PKG_LIBS)
+TEST_LIBS   = $(eval TEST_LIBS := $(call pkg_query,$(TEST_PKGS),--libs))$(TEST_LIBS)
+
+# Debian's hardening flags (dpkg-buildflags, with every hardening feature)
+# in every build, not only the package's. -g -O2 come from CFLAGS below, so
+# a user's CFLAGS=-O0 is not undone. Sanitizer builds leave out
+# _FORTIFY_SOURCE: its checked copies hide accesses from AddressSanitizer.
+buildflags = $(call need_tool,dpkg-buildflags,Debian package dpkg-dev)$(shell DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get $(1))
+HARDEN_CPPFLAGS = $(eval HARDEN_CPPFLAGS := $(call buildflags,CPPFLAGS))$(HARDEN_CPPFLAGS)
+HARDEN_CFLAGS   = $(eval HARDEN_CFLAGS := $(filter-out -g -O%,$(call buildflags,CFLAGS)))$(HARDEN_CFLAGS)
+HARDEN_LDFLAGS  = $(eval HARDEN_LDFLAGS := $(call buildflags,LDFLAGS))$(HARDEN_LDFLAGS)
+
+# The project's own flags. The user's CPPFLAGS, CFLAGS and LDFLAGS are added
+# after them (make CPPFLAGS=-DX keeps -Iinclude and -DNDEBUG).
+# Warnings: beyond -Wall -Wextra, the ones that catch real bugs in C like
+# this: shadowed names, format strings that are not literals, old-style and
+# missing prototypes (a function meant to be static, or a header out of
+# step), and variable-length arrays (unbounded stack use in a host's thread).
+WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+        -Wmissing-prototypes -Wvla
+TP_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Iplugin -Idrivers -Ihost-shim \
+            -DTP_INSTALLED_PLUGIN='"$(LIBDIR)/tillpoints/tillpoints.so"' -DTP_VERSION='"$(VERSION)"'
 CFLAGS   ?= -g -O2
-ALL_CFLAGS = $(WARN) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -pthread
-LDLIBS_PLUGIN = $(PKG_LIBS) -lcsv -pthread
+DEPFLAGS  = -MMD -MP -MT $@ -MF $@.d
 # The shipped plugin must never abort its host, so assert() is compiled out
 # of plain builds; sanitizer builds keep the invariant checks.
-ifneq ($(SAN),1)
-  CPPFLAGS += -DNDEBUG
-endif
 ifeq ($(SAN),1)
   SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-  ALL_CFLAGS += $(SANFLAGS)
+  ALL_CPPFLAGS = $(TP_CPPFLAGS) $(CPPFLAGS)
   LDSAN := $(SANFLAGS)
+else
+  ALL_CPPFLAGS = $(TP_CPPFLAGS) -DNDEBUG $(HARDEN_CPPFLAGS) $(CPPFLAGS)
 endif
+ALL_CFLAGS = $(WARN) $(ALL_CPPFLAGS) $(HARDEN_CFLAGS) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -pthread
+ALL_LDFLAGS = $(LDSAN) $(HARDEN_LDFLAGS) $(LDFLAGS)
+LDLIBS_PLUGIN = $(PKG_LIBS) -pthread
 
 PLUGIN_SRC := $(sort $(wildcard plugin/*.c) $(wildcard drivers/*.c))
 PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(BUILD)/obj/%.o)
@@ -54,44 +83,45 @@ help: ## list the targets
 deps: ## install the Debian packages the build and tests need (as root), or print the command
 	@sh packaging/install-deps.sh
 
-$(BUILD)/obj/%.o: %.c $(HEADERS) $(wildcard plugin/*.h drivers/*.h host-shim/*.h)
+# Every object and test records the headers it includes (-MMD -MP), so a
+# header change rebuilds exactly what uses it.
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
 $(BUILD)/tillpoints.so: $(PLUGIN_OBJ)
-	$(CC) $(LDSAN) -shared -Wl,-z,defs -Wl,--exclude-libs,ALL -o $@ $^ $(LDLIBS_PLUGIN)
+	$(CC) $(ALL_LDFLAGS) -shared -Wl,-z,defs -Wl,--exclude-libs,ALL -o $@ $^ $(LDLIBS_PLUGIN)
 
 $(BUILD)/libtillpoints-test.a: $(PLUGIN_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(BUILD)/tillpoints-till: $(BUILD)/obj/host-shim/till.o $(FORMS_OBJ) $(HOST_OBJ)
-	$(CC) $(LDSAN) -o $@ $^ -ldl
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ldl
 
 # test_alloc fails the Nth allocation: it wraps the allocator at link time.
 LDFLAGS_test_alloc := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
-$(BUILD)/tests/test_%: tests/test_%.c tests/testutil.h $(BUILD)/libtillpoints-test.a $(HOST_OBJ)
+$(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/libtillpoints-test.a $(HOST_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_EXTRA_OBJ) $(HOST_OBJ) $(BUILD)/libtillpoints-test.a $(LDSAN) \
-	    $(LDFLAGS_test_$*) $(LDLIBS_PLUGIN) -lcmocka -ldl
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $< $(TEST_EXTRA_OBJ) $(HOST_OBJ) $(BUILD)/libtillpoints-test.a \
+	    $(ALL_LDFLAGS) $(LDFLAGS_test_$*) $(LDLIBS_PLUGIN) $(TEST_LIBS) -ldl
 
 # The PTY harness (private mount namespace, PTY bound over /dev/ttyS*, seam
 # preloaded): linked into the serial tests and bench_serial only.
 PTY_HARNESS_OBJ := $(BUILD)/obj/tests/pty_harness.o
 PTY_TESTS := $(BUILD)/tests/test_serial $(BUILD)/tests/test_scanners
-$(PTY_HARNESS_OBJ): tests/pty_harness.h
-$(PTY_TESTS): $(PTY_HARNESS_OBJ) tests/pty_harness.h
+$(PTY_TESTS): $(PTY_HARNESS_OBJ)
 $(PTY_TESTS): TEST_EXTRA_OBJ := $(PTY_HARNESS_OBJ)
 
 $(BUILD)/tillpoints: $(BUILD)/obj/host-shim/cli.o $(FORMS_OBJ) $(HOST_OBJ)
-	$(CC) $(LDSAN) -o $@ $^ -ljansson -ldl
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -ldl
 
 # The terminal forms driver shared by the till and the CLI.
 $(BUILD)/tests/test_forms: $(FORMS_OBJ)
 $(BUILD)/tests/test_forms: TEST_EXTRA_OBJ := $(FORMS_OBJ)
 
 $(BUILD)/tillpoints-shim: $(BUILD)/obj/host-shim/shim.o $(BUILD)/obj/host-shim/protocol.o $(HOST_OBJ)
-	$(CC) $(LDSAN) -o $@ $^ -ljansson -ldl
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -ldl
 
 # Header contract: the public headers compile alone as strict C11 and as C++.
 $(BUILD)/headers.ok: $(HEADERS)
@@ -116,7 +146,7 @@ check: deps ## every test: unit, end-to-end, ABI; then ASan+UBSan, TSan, valgrin
 SEAM := $(BUILD)/serial_seam.so
 $(SEAM): tests/serial_seam.c
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CPPFLAGS) -g -O2 -fPIC -shared -o $@ $< -ldl
+	$(CC) $(WARN) $(TP_CPPFLAGS) $(CPPFLAGS) -g -O2 -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
 
 check-run: $(PROGRAMS) $(TESTS) $(SEAM) $(BUILD)/headers.ok
 	@set -e; for t in $(TESTS); do echo "== $$t"; \
@@ -135,8 +165,8 @@ TSAN_TESTS := test_checkout test_queue test_crash
 build/tsan/tests/%: tests/%.c tests/testutil.h $(PLUGIN_SRC) host-shim/host.c \
                     $(wildcard plugin/*.h drivers/*.h host-shim/*.h) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=thread $(PKG_CFLAGS) -pthread -o $@ $< \
-	    $(PLUGIN_SRC) host-shim/host.c $(PKG_LIBS) -lcsv -lcmocka -ldl -pthread
+	$(CC) $(WARN) $(TP_CPPFLAGS) $(CPPFLAGS) -g -O1 -fsanitize=thread $(PKG_CFLAGS) -pthread $(LDFLAGS) -o $@ $< \
+	    $(PLUGIN_SRC) host-shim/host.c $(PKG_LIBS) $(TEST_LIBS) -ldl -pthread
 
 check-tsan: $(TSAN_TESTS:%=build/tsan/tests/%) ## the threaded suites under ThreadSanitizer
 	@set -e; for t in $^; do echo "== $$t"; TSAN_OPTIONS=halt_on_error=1 TP_CRASH_KILLS=40 TP_CRASH_SLOW=6 $$t; done
@@ -156,12 +186,11 @@ FUZZERS      := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 300
 FUZZ_EXTRA_fuzz_shim := host-shim/protocol.c -ljansson
 FUZZ_CHECK_SECONDS ?= 10
-FUZZ_CFLAGS  := -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-                -Iinclude -Iplugin -Idrivers -Ihost-shim -g -O1 \
+FUZZ_CFLAGS   = $(WARN) $(TP_CPPFLAGS) $(CPPFLAGS) -g -O1 \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 build/fuzz/%: tests/fuzz/%.c $(PLUGIN_SRC) $(wildcard plugin/*.h drivers/*.h host-shim/*.h) $(HEADERS)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PLUGIN_SRC) $(FUZZ_EXTRA_$*) $(PKG_LIBS) -lcsv -pthread
+	clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(PLUGIN_SRC) $(FUZZ_EXTRA_$*) $(PKG_LIBS) -pthread
 
 define run_fuzzers
 	@set -e; for f in $(FUZZERS); do n=$$(basename $$f); c=tests/fuzz/corpus/$${n#fuzz_}; \
@@ -177,7 +206,10 @@ fuzz-check: $(FUZZERS) ## replay every fuzz corpus and fuzz each target briefly
 fuzz: $(FUZZERS) ## fuzz every parser for FUZZ_SECONDS each
 	$(call run_fuzzers,$(FUZZ_SECONDS))
 
-demo: deps all ## a scripted till session on a fresh demo database
+# deps runs first; the build is a second make, which reads the flags of the
+# packages deps has just installed.
+demo: deps ## a scripted till session on a fresh demo database
+	@$(MAKE) --no-print-directory all
 	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
 	@printf '[store]\ndatabase = demo.db\n' > $(BUILD)/demo/tillpoints.conf
 	$(BUILD)/tillpoints-till --config $(BUILD)/demo/tillpoints.conf --script host-shim/demo.till
@@ -189,15 +221,16 @@ demo: deps all ## a scripted till session on a fresh demo database
 # value, the target and (where a baseline applies) the ratio to a baseline
 # measured in the same run.
 BENCH := $(BUILD)/bench/bench_checkout
+BENCH_CFLAGS = $(WARN) $(ALL_CPPFLAGS) $(HARDEN_CFLAGS) $(CFLAGS) -O2
 
 $(BENCH): bench/bench_checkout.c bench/bench.h host-shim/host.c host-shim/host.h $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CPPFLAGS) -O2 -o $@ bench/bench_checkout.c host-shim/host.c \
-	    -lsqlite3 -linih -lsodium -pthread -ldl
+	$(CC) $(BENCH_CFLAGS) $(ALL_LDFLAGS) -o $@ bench/bench_checkout.c host-shim/host.c \
+	    -lsqlite3 -pthread -ldl
 
 $(BUILD)/bench/bench_serial: bench/bench_serial.c bench/bench.h $(PTY_HARNESS_OBJ) $(BUILD)/libtillpoints-test.a $(SEAM)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CPPFLAGS) -O2 $(PKG_CFLAGS) -o $@ $< $(PTY_HARNESS_OBJ) \
+	$(CC) $(BENCH_CFLAGS) $(PKG_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(PTY_HARNESS_OBJ) \
 	    $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
 
 BENCH_ADMIN := $(BUILD)/bench/bench_admin
@@ -205,16 +238,16 @@ BENCH_SYNC := $(BUILD)/bench/bench_sync
 
 $(BENCH_SYNC): bench/bench_sync.c bench/bench.h $(BUILD)/libtillpoints-test.a
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CPPFLAGS) -O2 $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
+	$(CC) $(BENCH_CFLAGS) $(PKG_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
 
 $(BENCH_ADMIN): bench/bench_admin.c bench/bench.h host-shim/host.c host-shim/host.h $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CPPFLAGS) -O2 -o $@ bench/bench_admin.c host-shim/host.c \
+	$(CC) $(BENCH_CFLAGS) $(ALL_LDFLAGS) -o $@ bench/bench_admin.c host-shim/host.c \
 	    -lsqlite3 -ldl -pthread
 
 $(BUILD)/bench/bench_zbar: bench/bench_zbar.c bench/bench.h $(BUILD)/libtillpoints-test.a
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CPPFLAGS) -O2 $(PKG_CFLAGS) -o $@ $< $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
+	$(CC) $(BENCH_CFLAGS) $(PKG_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
 
 bench: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_serial $(BUILD)/bench/bench_zbar $(BENCH_ADMIN) $(BENCH_SYNC) ## benchmarks: one table of figures, each against its target
 	$(BENCH) --plugin $(BUILD)/tillpoints.so
@@ -260,3 +293,6 @@ deb: ## build the Debian packages tillpoints and tillpoints-dev into build/deb
 
 clean: ## remove build outputs
 	rm -rf build
+
+# The headers each object and test was built from (written by -MMD -MP).
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d)

@@ -52,7 +52,8 @@ enum {
     O_ALL = 1u << 15, O_DRY_RUN = 1u << 16, O_SKIP_INVALID = 1u << 17, O_ROLE = 1u << 18,
     /* global: accepted everywhere */
     O_CONFIG = 1u << 24, O_PLUGIN = 1u << 25, O_JSON = 1u << 26, O_HELP = 1u << 27,
-    O_GLOBAL = O_CONFIG | O_PLUGIN | O_JSON | O_HELP
+    O_VERSION = 1u << 28,
+    O_GLOBAL = O_CONFIG | O_PLUGIN | O_JSON | O_HELP | O_VERSION
 };
 
 typedef struct option_def {
@@ -64,6 +65,7 @@ typedef struct option_def {
 static const option_def option_defs[] = {
     {"config", O_CONFIG, 1},         {"plugin", O_PLUGIN, 1},
     {"json", O_JSON, 0},             {"help", O_HELP, 0},
+    {"version", O_VERSION, 0},
     {"name", O_NAME, 1},             {"phone", O_PHONE, 1},
     {"email", O_EMAIL, 1},           {"app-id", O_APP_ID, 1},
     {"limit", O_LIMIT, 1},           {"before", O_BEFORE, 1},
@@ -179,6 +181,7 @@ typedef struct cli {
 static void print_usage(FILE *f)
 {
     fprintf(f, "usage: tillpoints [--config FILE] [--plugin PATH] [--json] COMMAND ...\n"
+               "       tillpoints --version\n"
                "commands:\n");
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         fprintf(f, "  %s\n", commands[i].usage);
@@ -429,6 +432,10 @@ static int parse_command_line(int argc, char **argv, request *rq)
     if (rq->given & O_HELP) {
         print_usage(stdout);
         return -1; /* exit 0 */
+    }
+    if (rq->given & O_VERSION) {
+        tp_hostlib_options opt = {.plugin_path = rq->plugin};
+        return tp_hostlib_print_version(stdout, "tillpoints", &opt) == 0 ? -1 : EXIT_REFUSED;
     }
     if (nwords == 0)
         return usage_error(NULL, "no command given.");

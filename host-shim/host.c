@@ -4,6 +4,8 @@
 #define _GNU_SOURCE /* pipe2, dladdr-free /proc/self/exe lookup */
 #include "host.h"
 
+#include "tillpoints/ext/about.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,9 @@
 #ifndef TP_INSTALLED_PLUGIN
 #define TP_INSTALLED_PLUGIN "/usr/lib/x86_64-linux-gnu/tillpoints/tillpoints.so"
 #endif
+#ifndef TP_VERSION
+#error "TP_VERSION (the release, from packaging/deb/changelog) is set by the Makefile"
+#endif
 
 struct tp_hostlib {
     tp_host host;
@@ -23,6 +28,7 @@ struct tp_hostlib {
     void *dl;
     const tp_entry *entry;
     int entry_inited;
+    char path[PATH_MAX]; /* the plugin file loaded */
     const tp_plugin *plugin;
     const tp_checkout_ext *checkout;
     const tp_admin_ext *admin;
@@ -118,11 +124,11 @@ tp_hostlib *tp_hostlib_open(const tp_hostlib_options *opt, char *err, size_t err
         snprintf(err, err_cap, "Cannot create the wake-up pipe: %s.", strerror(errno));
         goto fail;
     }
-    char path[PATH_MAX];
+    char *path = h->path;
     if (opt->plugin_path)
-        snprintf(path, sizeof path, "%s", opt->plugin_path);
+        snprintf(path, sizeof h->path, "%s", opt->plugin_path);
     else
-        default_plugin_path(path, sizeof path);
+        default_plugin_path(path, sizeof h->path);
     h->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h->dl) {
         snprintf(err, err_cap, "Cannot load the plugin %s: %s", path, dlerror());
@@ -151,7 +157,7 @@ tp_hostlib *tp_hostlib_open(const tp_hostlib_options *opt, char *err, size_t err
     h->host.abi = claimed;
     h->host.name = opt->host_name ? opt->host_name : "tillpoints host";
     h->host.vendor = "tillpoints";
-    h->host.version = "1.0.0";
+    h->host.version = TP_VERSION;
     h->host.host_data = h;
     h->host.get_extension = host_get_extension;
     h->host.request_callback = host_request_callback;
@@ -162,6 +168,8 @@ tp_hostlib *tp_hostlib_open(const tp_hostlib_options *opt, char *err, size_t err
         snprintf(err, err_cap, "%s", msg.text);
         goto fail;
     }
+    if (opt->create_only)
+        return h;
     if (h->plugin->init(h->plugin, &msg) != TP_OK) {
         snprintf(err, err_cap, "%s", msg.text);
         goto fail;
@@ -280,5 +288,28 @@ int tp_hostlib_parse_money(const char *text, int64_t *minor)
     if (decimals == 1)
         cents *= 10;
     *minor = units * 100 + cents;
+    return 0;
+}
+
+int tp_hostlib_print_version(FILE *out, const char *program, const tp_hostlib_options *opt)
+{
+    const tp_version ours = TP_VERSION_INIT;
+    fprintf(out, "%s %s (tillpoints ABI %u.%u.%u)\n", program, TP_VERSION, ours.major, ours.minor,
+            ours.patch);
+    tp_hostlib_options o = *opt;
+    o.config_path = NULL;
+    o.create_only = 1;
+    char err[512];
+    tp_hostlib *h = tp_hostlib_open(&o, err, sizeof err);
+    if (!h) {
+        fprintf(out, "plugin: %s\n", err);
+        return 1;
+    }
+    const tp_about_ext *about = h->plugin->get_extension(h->plugin, TP_EXT_ABOUT);
+    fprintf(out, "plugin: %s %s (ABI %u.%u.%u), SQLite %s\n", h->path,
+            about ? about->version(h->plugin) : "(release not reported)", h->entry->abi.major,
+            h->entry->abi.minor, h->entry->abi.patch,
+            about ? about->sqlite_version(h->plugin) : "(not reported)");
+    tp_hostlib_close(h);
     return 0;
 }

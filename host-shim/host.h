@@ -13,6 +13,7 @@
 #define TP_HOSTLIB_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "tillpoints/ext/admin.h"
 #include "tillpoints/ext/checkout.h"
@@ -43,6 +44,10 @@ typedef struct tp_hostlib_options {
      * set); without, the plugin finds no host ui and opens no forms. */
     tp_hostlib_present_fn on_present;
     tp_hostlib_dismiss_fn on_dismiss;
+    /* Load the plugin and create the instance only: no config is read, no
+     * database opened, no thread started (for --version). The checkout,
+     * admin and ui accessors then return NULL. */
+    int create_only;
 } tp_hostlib_options;
 
 /* Loads, creates and initialises the plugin. On failure returns NULL and
@@ -74,6 +79,14 @@ tp_status tp_hostlib_settle(tp_hostlib *h, int64_t timeout_ms, tp_message *msg);
 /* `given` when not NULL, else the default config when it exists, else NULL
  * (the plugin's built-in defaults). */
 const char *tp_hostlib_config_path(const char *given);
+
+/* `--version` of every host program: prints to `out` the program's release
+ * and the ABI it was built against, then what the plugin (opt->plugin_path,
+ * or the default search) says of itself: its file, release, ABI and the
+ * SQLite it runs on. The plugin is created, never initialised. Returns the
+ * exit status: 0, or 1 when the plugin cannot be loaded (the reason is
+ * printed to `out` as the plugin line). */
+int tp_hostlib_print_version(FILE *out, const char *program, const tp_hostlib_options *opt);
 
 /* The human name of a status, e.g. "not found". */
 const char *tp_hostlib_status_name(tp_status st);

@@ -395,6 +395,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: tillpoints-shim [--plugin PATH] [--config FILE] [--socket PATH "
                "[--socket-group NAME]] [--verbose]\n"
+               "       tillpoints-shim --version\n"
                "Serves the tillpoints JSON-lines protocol %s (docs/PROTOCOL.md) on stdin/stdout,\n"
                "or on a Unix socket (mode 0660) with --socket.\n",
                TP_PROTO_VERSION);
@@ -428,11 +429,12 @@ int main(int argc, char **argv)
         {"socket-group", required_argument, NULL, 'g'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     tp_hostlib_options opt = {.host_name = "tillpoints-shim", .on_event = on_event,
                               .on_present = on_present, .on_dismiss = on_dismiss};
     const char *socket_path = NULL, *group = NULL;
-    int c;
+    int c, version = 0;
     while ((c = getopt_long(argc, argv, "p:c:s:g:vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'p': opt.plugin_path = optarg; break;
@@ -441,9 +443,12 @@ int main(int argc, char **argv)
         case 'g': group = optarg; break;
         case 'v': opt.verbose = 1; break;
         case 'h': usage(stdout); return 0;
+        case 'V': version = 1; break;
         default: usage(stderr); return 2;
         }
     }
+    if (version)
+        return tp_hostlib_print_version(stdout, "tillpoints-shim", &opt);
     if (optind < argc || (group && !socket_path)) {
         usage(stderr);
         return 2;

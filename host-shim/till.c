@@ -594,11 +594,11 @@ int main(int argc, char **argv)
         {"plugin", required_argument, NULL, 'p'}, {"config", required_argument, NULL, 'c'},
         {"script", required_argument, NULL, 's'}, {"currency", required_argument, NULL, 'C'},
         {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
     tp_hostlib_options opt = {.host_name = "tillpoints-till", .on_event = on_event,
                               .on_present = on_present, .on_dismiss = on_dismiss};
     const char *script = NULL, *currency = "EUR";
-    int c;
+    int c, version = 0;
     while ((c = getopt_long(argc, argv, "p:c:s:C:vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'p': opt.plugin_path = optarg; break;
@@ -606,12 +606,17 @@ int main(int argc, char **argv)
         case 's': script = optarg; break;
         case 'C': currency = optarg; break;
         case 'v': opt.verbose = 1; break;
+        case 'V': version = 1; break;
         default:
-            fprintf(stderr, "usage: tillpoints-till [--config FILE] [--plugin PATH] "
-                            "[--currency EUR] [--script FILE|-] [--verbose]\n");
+            fprintf(c == 'h' ? stdout : stderr,
+                    "usage: tillpoints-till [--config FILE] [--plugin PATH] "
+                    "[--currency EUR] [--script FILE|-] [--verbose]\n"
+                    "       tillpoints-till --version\n");
             return c == 'h' ? 0 : 2;
         }
     }
+    if (version)
+        return tp_hostlib_print_version(stdout, "tillpoints-till", &opt);
     if (strlen(currency) != 3) {
         fprintf(stderr, "tillpoints-till: --currency takes an ISO 4217 code such as EUR.\n");
         return 2;

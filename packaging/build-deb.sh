@@ -35,22 +35,17 @@ maintainer=$(sed -n 's/^ -- \(.*>\)  .*/\1/p' "$deb/changelog" | head -n 1)
 SOURCE_DATE_EPOCH=$(date -d "$(sed -n 's/^ -- .*>  //p' "$deb/changelog" | head -n 1)" +%s)
 export SOURCE_DATE_EPOCH
 
-# Debian's hardening flags. The Makefile keeps its own CPPFLAGS and warnings;
-# dpkg-buildflags' CPPFLAGS (_FORTIFY_SOURCE) go into CFLAGS, and the
-# linker flags ride on CC because the Makefile's link lines take no LDFLAGS.
-cflags="$(dpkg-buildflags --get CFLAGS) $(dpkg-buildflags --get CPPFLAGS)"
-ldflags="$(dpkg-buildflags --get LDFLAGS) -Wl,-z,now"
-cc="${CC:-gcc}"
-
+# Debian's hardening flags (dpkg-buildflags) are the Makefile's own, in
+# every build; a packager's CPPFLAGS, CFLAGS and LDFLAGS add to them.
 rm -rf "$work"
 mkdir -p "$work" "$out"
 stage=$work/stage
 echo "build-deb: compiling with PREFIX=/usr (BUILD=build/deb/obj)"
 make --no-print-directory BUILD=build/deb/obj PREFIX=/usr LIBDIR="/usr/lib/$triplet" \
-    CC="$cc $ldflags" CFLAGS="$cflags" all >"$work/make.log" 2>&1 ||
+    all >"$work/make.log" 2>&1 ||
     { tail -n 40 "$work/make.log" >&2; echo "build-deb: make all failed" >&2; exit 1; }
 make --no-print-directory BUILD=build/deb/obj PREFIX=/usr LIBDIR="/usr/lib/$triplet" \
-    CC="$cc $ldflags" CFLAGS="$cflags" DESTDIR="$top/$stage" install >>"$work/make.log" 2>&1 ||
+    DESTDIR="$top/$stage" install >>"$work/make.log" 2>&1 ||
     { tail -n 40 "$work/make.log" >&2; echo "build-deb: make install failed" >&2; exit 1; }
 
 # ---- split the staged tree into the two packages -------------------------

@@ -1,13 +1,30 @@
 #!/bin/sh
-# Installs the Debian 12 packages tillpoints needs to build and test, when
-# any is missing. As root it runs apt-get; otherwise it prints the command.
+# Installs the Debian 12 packages that the make targets the README names
+# need (all, demo, check, lint, bench, deb), when any is missing. As root it
+# runs apt-get; otherwise it prints the exact command and exits 1, so that
+# `make demo` and `make check` stop before compiling.
 set -eu
-PKGS="gcc g++ make pkg-config sqlite3 libsqlite3-dev libinih-dev libsodium-dev libcmocka-dev \
-libjansson-dev libcsv-dev libpng-dev libserialport-dev libzbar-dev libevdev-dev libpq-dev \
-valgrind clang cppcheck binutils python3 tmux socat qrencode zint umockdev bsdutils \
-lintian dpkg-dev man-db udev libpq-dev postgresql"
+
+# Build: compiler, pkg-config, the libraries' -dev packages, dpkg-buildflags
+# (Debian's hardening flags, used by every build).
+BUILD="gcc make pkg-config dpkg-dev libsqlite3-dev libinih-dev libsodium-dev libjansson-dev \
+libcsv-dev libpng-dev libserialport-dev libzbar-dev libevdev-dev libpq-dev"
+# demo: the sqlite3 shell prints the demo database.
+DEMO="sqlite3"
+# check: cmocka; g++ (the headers compile as C++); clang and its libFuzzer
+# runtime (only a Recommends of clang); nm for the export check; valgrind;
+# python3 (shim test); tmux and socat (terminal tests); qrencode and zint
+# (camera test images); umockdev (wedge test); bsdutils (script); a real
+# PostgreSQL (sync tests and bench); lintian, man-db, udev (package test).
+CHECK="libcmocka-dev g++ clang libclang-rt-14-dev binutils valgrind python3 tmux socat \
+qrencode zint umockdev bsdutils postgresql lintian man-db udev"
+# lint: static analysers.
+LINT="cppcheck clang-tidy"
+# help: column(1) lays out `make help`.
+HELP="bsdextrautils"
+
 missing=""
-for p in $PKGS; do
+for p in $BUILD $DEMO $CHECK $LINT $HELP; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
@@ -19,6 +36,6 @@ if [ "$(id -u)" -eq 0 ]; then
     apt-get install -y -qq --no-install-recommends $missing
 else
     echo "tillpoints needs these Debian packages:$missing" >&2
-    echo "Run as root:  apt-get install -y$missing" >&2
+    echo "Run as root:  apt-get install -y --no-install-recommends$missing" >&2
     exit 1
 fi

@@ -20,6 +20,7 @@
 #include "outbox.h"
 #include "scanners.h"
 #include "sync.h" /* sync: */
+#include "tillpoints/ext/about.h"
 #include "tillpoints/ext/admin.h"
 #include "tillpoints/ext/sync.h"
 #include "tillpoints/ext/ui.h"
@@ -128,6 +129,8 @@ static const void *get_extension(const tp_plugin *plugin, const char *id)
         return &tp_ui_extension;
     if (strcmp(id, TP_EXT_SYNC) == 0)
         return &tp_sync_extension;
+    if (strcmp(id, TP_EXT_ABOUT) == 0)
+        return &tp_about_extension;
     return NULL;
 }
 

@@ -113,5 +113,6 @@ void *tp_reader_main(void *arg);
 extern const tp_checkout_ext tp_checkout_extension;
 extern const struct tp_admin_ext tp_admin_extension;
 extern const struct tp_ui_ext tp_ui_extension;
+extern const struct tp_about_ext tp_about_extension;
 
 #endif

@@ -914,10 +914,10 @@ tp_status tp_store_member_by_id(tp_store *s, int64_t id, tp_member_row *row, tp_
     return TP_ERR_STORAGE;
 }
 
-sqlite3_stmt *tp_store_cached(tp_store *s, const char *sql)
+sqlite3_stmt *tp_store_cached(tp_store *s, const char *text)
 {
     for (int i = 0; i < s->cache_n; i++) {
-        if (s->cache_sql[i] == sql) {
+        if (s->cache_sql[i] == text) {
             sqlite3_reset(s->cache_st[i]);
             sqlite3_clear_bindings(s->cache_st[i]);
             return s->cache_st[i];
@@ -925,7 +925,7 @@ sqlite3_stmt *tp_store_cached(tp_store *s, const char *sql)
     }
     sqlite3_stmt *q = NULL;
     int persistent = s->cache_n < CACHE_MAX;
-    if (sqlite3_prepare_v3(s->db, sql, -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0, &q,
+    if (sqlite3_prepare_v3(s->db, text, -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0, &q,
                            NULL) != SQLITE_OK)
         return NULL;
     if (!persistent) {
@@ -935,7 +935,7 @@ sqlite3_stmt *tp_store_cached(tp_store *s, const char *sql)
         sqlite3_finalize(q);
         return NULL;
     }
-    s->cache_sql[s->cache_n] = sql;
+    s->cache_sql[s->cache_n] = text;
     s->cache_st[s->cache_n++] = q;
     return q;
 }

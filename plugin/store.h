@@ -122,11 +122,11 @@ tp_status tp_store_insert_member(tp_store *s, const char *code, const char *name
 /* Member by row id, with balance. */
 tp_status tp_store_member_by_id(tp_store *s, int64_t id, tp_member_row *row, tp_message *msg);
 
-/* A cached prepared statement for `sql`, which must be a string literal
+/* A cached prepared statement for `text`, which must be a string literal
  * (cached by address), reset and unbound; NULL on error. The caller resets
  * it after use so no read stays open. At most 32 distinct statements. */
 struct sqlite3_stmt;
-struct sqlite3_stmt *tp_store_cached(tp_store *s, const char *sql);
+struct sqlite3_stmt *tp_store_cached(tp_store *s, const char *text);
 
 /* The connection, for the admin modules' own queries (same thread rules). */
 struct sqlite3;

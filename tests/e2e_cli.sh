@@ -56,6 +56,22 @@ tp u5 bulk-adjust +5 --reason r --staff s
 check "bulk-adjust needs a member source: exit 2" [ "$rc" = 2 ]
 check "usage error opened no database" [ ! -e "$work/x.db" ]
 
+# --version: every program names its release, the ABI it was built for and
+# the loaded plugin's release, ABI and SQLite, without opening a database.
+ver=$(sed -n '1s/.*(\(.*\)).*/\1/p' packaging/deb/changelog)
+sqlv=$(sqlite3 --version | cut -d' ' -f1)
+for prog in tillpoints tillpoints-till tillpoints-shim; do
+    if "$B/$prog" --plugin "$B/tillpoints.so" --version > "$work/v.out" 2>&1; then rc=0; else rc=$?; fi
+    check "$prog --version: exit 0" [ "$rc" = 0 ]
+    check "$prog --version: its own release $ver and ABI" has "^$prog $ver (tillpoints ABI [0-9]*\.[0-9]*\.[0-9]*)$" "$work/v.out"
+    check "$prog --version: the plugin's release, ABI and SQLite $sqlv" \
+        has "^plugin: .*tillpoints.so $ver (ABI [0-9.]*), SQLite $sqlv$" "$work/v.out"
+done
+if "$CLI" --plugin "$work/no-such-plugin.so" --version > "$work/v2.out" 2>&1; then rc=0; else rc=$?; fi
+check "--version with a missing plugin: exit 1" [ "$rc" = 1 ]
+check "--version with a missing plugin: says which file" has "^plugin: Cannot load the plugin $work/no-such-plugin.so" "$work/v2.out"
+check "--version opened no database" [ ! -e "$work/x.db" ]
+
 # 2. Members: add with phone, email and app id; a card; lookups by each key.
 tp add1 member add M-1001 --name "Alice Example" --phone "+49 151 0000 0001" \
     --email " Alice@Example.COM " --app-id APP-1

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.." || exit 2
 PKGS="sqlite3 inih libsodium libserialport zbar libevdev libpng libpq"
 PKG_CFLAGS=$(pkg-config --cflags $PKGS) || { echo "lint: pkg-config failed for: $PKGS" >&2; exit 2; }
 INCS="-Iinclude -Iplugin -Idrivers -Ihost-shim"
-DEFS="-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE"
+# The release string the Makefile passes (-DTP_VERSION), a C string literal.
+DEFS="-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DTP_VERSION=\"$(sed -n '1s/.*(\(.*\)).*/\1/p' packaging/deb/changelog)\""
 SRC=$(ls plugin/*.c drivers/*.c host-shim/*.c)
 JOBS=${LINT_JOBS:-$(nproc 2>/dev/null || echo 1)}
 status=0

@@ -80,6 +80,7 @@ cleanup() {
             dpkg --purge "$p" >"$tmp/cleanup.log" 2>&1 || cat "$tmp/cleanup.log"
         fi
     done
+    rm -f /etc/systemd/system/multi-user.target.wants/tillpoints-shim.service
     # The purge keeps the system user (policy); take back only what we made.
     if [ "$had_user" -eq 0 ] && getent passwd tillpoints >/dev/null; then
         deluser --system --quiet tillpoints >/dev/null 2>&1 || userdel tillpoints
@@ -154,6 +155,11 @@ check "pkg-config --cflags --libs tillpoints works ($(pkg-config --cflags --libs
     pkg-config --exists tillpoints
 check "the udev rules and the systemd unit are installed" \
     test -f /lib/udev/rules.d/60-tillpoints-scanners.rules -a -f /lib/systemd/system/tillpoints-shim.service
+# The package never enables the shim's service: the integrator sets up the
+# socket's group first (docs/INTEGRATING.md).
+wants=/etc/systemd/system/multi-user.target.wants/tillpoints-shim.service
+check "dpkg -i leaves tillpoints-shim.service disabled (no $wants)" \
+    sh -c "[ ! -e $wants ] && [ ! -L $wants ]"
 for page in "1 tillpoints" "1 tillpoints-till" "5 tillpoints.conf" "8 tillpoints-shim"; do
     # shellcheck disable=SC2086
     if man -w $page >/dev/null 2>&1 && [ -z "$(MANWIDTH=80 man --warnings $page 2>&1 >/dev/null)" ]; then
@@ -245,12 +251,16 @@ check "every file in $data still belongs to tillpoints after root used the datab
 # ---- reinstall, remove, purge ------------------------------------------------------
 echo "== reinstall, remove, purge"
 echo "; local change by package_test" >>"$conf"
+# An administrator enables the service (the link systemctl enable makes);
+# reinstalling keeps it enabled and the purge removes the link.
+mkdir -p "$(dirname "$wants")" && ln -s /lib/systemd/system/tillpoints-shim.service "$wants"
 if dpkg -i "$deb" >"$tmp/reinstall.log" 2>&1 && grep -q 'local change by package_test' "$conf" &&
     [ "$(stat -c '%a %G' "$conf")" = "640 tillpoints" ] && [ -f "$data/tillpoints.db" ]; then
     ok "reinstalling keeps the changed conffile, its mode and the database"
 else
     sed 's/^/     /' "$tmp/reinstall.log"; bad "reinstalling keeps the changed conffile, its mode and the database"
 fi
+check "reinstalling keeps the service the administrator enabled" test -L "$wants"
 if dpkg -r tillpoints-dev tillpoints >"$tmp/remove.log" 2>&1 && [ ! -e "$plugin" ] &&
     [ ! -e /usr/bin/tillpoints ] && [ -f "$conf" ] && [ -f "$data/tillpoints.db" ]; then
     ok "dpkg -r removes the programs and keeps the config and the database"
@@ -275,6 +285,8 @@ for d in /usr/lib/$triplet/tillpoints /etc/tillpoints $data /usr/include/tillpoi
     fi
 done
 check "the purge leaves no file or directory of the packages" [ "$left" -eq 0 ]
+check "the purge removed the administrator's enable link $wants" \
+    sh -c "[ ! -e $wants ] && [ ! -L $wants ]"
 check "the purge removed the config's dpkg-statoverride" \
     sh -c "! dpkg-statoverride --list $conf >/dev/null 2>&1"
 if getent passwd tillpoints >/dev/null; then

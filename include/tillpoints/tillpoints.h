@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 #define TP_ABI_MAJOR 1
-#define TP_ABI_MINOR 0
+#define TP_ABI_MINOR 1
 #define TP_ABI_PATCH 0
 
 #if defined(__GNUC__) || defined(__clang__)

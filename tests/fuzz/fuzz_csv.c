@@ -46,6 +46,10 @@ static void cleanup(void)
     unlink(csv_path);
 }
 
+/* libFuzzer calls these; declared for -Wmissing-prototypes. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;

@@ -45,6 +45,9 @@ static void on_error(void *user, const char *sentence)
     CHECK(sentence != NULL && sentence[0] != '\0');
 }
 
+/* libFuzzer calls these; declared for -Wmissing-prototypes. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static tp_zbar_decoder *dec; /* one per process: creating it is slow */
