@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -257,10 +258,21 @@ int main(int argc, char **argv)
     if (make_backlog(db_path, 1, n, "R") != 0)
         goto out;
 
-    /* 1. Drain. */
+    /* 1. Drain. The password is in a secrets file readable by its owner
+     * only, as the plugin requires of a config others can read. */
+    char secrets[200];
+    snprintf(secrets, sizeof secrets, "%s/secrets.conf", dir);
+    f = fopen(secrets, "w");
+    if (!f || fchmod(fileno(f), 0600) != 0 || fputs("[sync]\npassword = secret\n", f) == EOF) {
+        if (f)
+            fclose(f);
+        goto out;
+    }
+    fclose(f);
     snprintf(ini, sizeof ini,
              "[store]\ndatabase = terminal.db\nlocation = store-1\nterminal = till-1\n"
-             "[sync]\npostgres = host=%s dbname=tp user=tillpoints password=secret\n"
+             "secrets = secrets.conf\n"
+             "[sync]\npostgres = host=%s dbname=tp user=tillpoints\n"
              "batch = 5000\npush_interval_ms = 20\npull_interval_ms = 500\n"
              "backoff_min_ms = 20\nbackoff_max_ms = 200\n", pgdir);
     f = fopen(config, "w");

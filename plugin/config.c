@@ -8,14 +8,19 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
+#include <sodium.h>
 
+#include "secrets.h"
 #include "tillpoints/ext/checkout.h"
 #include "util.h"
 
@@ -33,6 +38,9 @@ const char tp_config_defaults_ini[] =
     "database = tillpoints.db\n"
     "; Calling code for phone numbers typed without one (49 = Germany).\n"
     "default_country_code = 49\n"
+    "; File with the secret settings ([sync] password, [scan] receipt_code_key),\n"
+    "; readable by its owner only. Relative paths as for database. Empty: none.\n"
+    "secrets =\n"
     "\n"
     "[program]\n"
     "; spend: points per amount spent; visits: one stamp per visit.\n"
@@ -99,6 +107,7 @@ const char tp_config_defaults_ini[] =
     "; form v1|code|expiry-ms|signature. Empty: signed passes are refused.\n"
     "token_public_key =\n"
     "; 32-byte key (64 hex characters) for the check on printed receipt codes.\n"
+    "; A secret: it belongs in the secrets file.\n"
     "receipt_code_key =\n"
     "; The same code read twice within this many ms counts once.\n"
     "dedup_ms = 1500\n"
@@ -108,6 +117,8 @@ const char tp_config_defaults_ini[] =
     "; Central PostgreSQL (libpq connection string or postgresql:// URI).\n"
     "; Empty: this terminal runs standalone on its SQLite file.\n"
     "postgres =\n"
+    "; The password for it. A secret: it belongs in the secrets file.\n"
+    "password =\n"
     "; Outbox events per central transaction.\n"
     "batch = 1000\n"
     "; Give up a connection attempt / a statement after this long.\n"
@@ -132,6 +143,9 @@ const char tp_config_defaults_ini[] =
     "; suffix = CR\n"
     "; aim = no                    ; AIM symbology identifiers (]Q1, ]E0 ...)\n";
 
+/* What is being read: the secrets file accepts secret settings only. */
+enum { PASS_DEFAULTS, PASS_MAIN, PASS_SECRETS };
+
 typedef struct parse_ctx {
     tp_config cfg;
     const char *source;  /* file name or "built-in defaults" */
@@ -141,6 +155,11 @@ typedef struct parse_ctx {
     int line;            /* current line, counted by the reader */
     FILE *file;          /* source: a file ... */
     const char *text;    /* ... or a string cursor */
+    int pass;
+    int secret_line;     /* first line of the main file holding a secret */
+    char secret_what[80];
+    char secrets_path[TP_CFG_PATH_MAX]; /* [store] secrets, resolved */
+    char sync_password[512];            /* [sync] password */
 } parse_ctx;
 
 /* libinih as packaged does not pass line numbers to the handler, so the
@@ -390,6 +409,11 @@ static int sync_key(parse_ctx *c, const char *section, const char *key, const ch
         tp_copy(y->postgres, sizeof y->postgres, value);
         return 1;
     }
+    if (strcmp(key, "password") == 0) {
+        if (tp_copy(c->sync_password, sizeof c->sync_password, value) != 0)
+            return fail(c, section, key, "is too long (at most 511 characters).");
+        return 1;
+    }
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         if (strcmp(key, ints[i].key) != 0)
             continue;
@@ -403,9 +427,33 @@ static int sync_key(parse_ctx *c, const char *section, const char *key, const ch
         *(int *)(void *)((char *)y + ints[i].off) = (int)n;
         return 1;
     }
-    return fail(c, section, key, "is not a [sync] setting (postgres, batch, connect_timeout_s, "
+    return fail(c, section, key, "is not a [sync] setting (postgres, password, batch, "
+                                 "connect_timeout_s, "
                                  "statement_timeout_ms, max_attempts, backoff_min_ms, "
                                  "backoff_max_ms, push_interval_ms, pull_interval_ms).");
+}
+
+/* The secrets file holds secret settings only; the main file's first
+ * secret is remembered, to be refused if others can read that file. */
+static int note_secret(parse_ctx *c, const char *section, const char *key, const char *value)
+{
+    int secret = tp_secret_is_key(section, key);
+    if (c->pass == PASS_SECRETS && !secret) {
+        char list[160], why[TP_MESSAGE_MAX];
+        tp_secret_key_list(list, sizeof list);
+        snprintf(why, sizeof why, "is not a secret: it belongs in the main configuration file "
+                 "(the secrets file holds %s only).", list);
+        fail(c, section, key, why);
+        return -1;
+    }
+    if (c->pass == PASS_MAIN && !c->secret_line && *value &&
+        (secret || (strcmp(section, "sync") == 0 && strcmp(key, "postgres") == 0 &&
+                    tp_secret_conninfo_has_password(value)))) {
+        c->secret_line = c->line;
+        snprintf(c->secret_what, sizeof c->secret_what, "[%s] %s%s", section, key,
+                 secret ? "" : " (its password)");
+    }
+    return 0;
 }
 
 static int on_key(void *user, const char *section, const char *key,
@@ -416,6 +464,8 @@ static int on_key(void *user, const char *section, const char *key,
     int64_t n = 0;
 
     if (c->failed)
+        return 0;
+    if (note_secret(c, section, key, value) != 0)
         return 0;
 #define IS(s, k) (strcmp(section, s) == 0 && strcmp(key, k) == 0)
     if (IS("store", "location") || IS("store", "terminal")) {
@@ -439,6 +489,16 @@ static int on_key(void *user, const char *section, const char *key,
         else
             r = snprintf(cfg->database, sizeof cfg->database, "%s", value);
         if (r < 0 || (size_t)r >= sizeof cfg->database)
+            return fail(c, section, key, "is too long.");
+    } else if (IS("store", "secrets")) {
+        int r = 0;
+        if (!*value)
+            c->secrets_path[0] = '\0';
+        else if (value[0] != '/' && c->base_dir[0])
+            r = snprintf(c->secrets_path, sizeof c->secrets_path, "%s/%s", c->base_dir, value);
+        else
+            r = snprintf(c->secrets_path, sizeof c->secrets_path, "%s", value);
+        if (r < 0 || (size_t)r >= sizeof c->secrets_path)
             return fail(c, section, key, "is too long.");
     } else if (IS("store", "default_country_code")) {
         if (parse_int(value, 1, 999, &n))
@@ -573,6 +633,7 @@ static tp_status parse_defaults(parse_ctx *c, tp_message *msg)
     c->msg = msg;
     c->source = "built-in defaults";
     c->text = tp_config_defaults_ini;
+    c->pass = PASS_DEFAULTS;
     c->cfg.scan = tp_payload_config_default();
     if (ini_parse_stream(read_line, c, on_key, c) != 0 || c->failed) {
         /* The defaults are part of the build; failing here is a bug. */
@@ -583,15 +644,79 @@ static tp_status parse_defaults(parse_ctx *c, tp_message *msg)
     return TP_OK;
 }
 
-static tp_status finish(parse_ctx *c, int rc, tp_config *out, tp_message *msg)
+/* ini_parse_stream's answer as a status: a handler's sentence, or the
+ * first line that is not INI. */
+static tp_status parsed(parse_ctx *c, int rc, tp_message *msg)
 {
     if (c->failed)
         return TP_ERR_CONFIG;
+    if (rc < 0) {
+        tp_msg_set(msg, "Cannot read the configuration file %s.", c->source);
+        return TP_ERR_CONFIG;
+    }
     if (rc != 0) {
         tp_msg_set(msg, "%s line %d: this line is not 'key = value' or '[section]'.",
                    c->source, rc);
         return TP_ERR_CONFIG;
     }
+    return TP_OK;
+}
+
+/* Reads the secrets file: systemd's credential when the service got one,
+ * else [store] secrets, else nothing. Its settings replace the main
+ * file's. See secrets.h for the rules it must meet. */
+static tp_status load_secrets(parse_ctx *c, const char *named_by, tp_message *msg)
+{
+    char cred[TP_CFG_PATH_MAX];
+    int from_systemd = tp_secret_credential_path(cred, sizeof cred);
+    const char *path = from_systemd ? cred : c->secrets_path;
+    if (!*path)
+        return TP_OK;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        tp_msg_set(msg, "Cannot open the secrets file %s (%s): %s.", path,
+                   from_systemd ? "systemd credential " TP_SECRETS_CREDENTIAL : named_by,
+                   strerror(errno));
+        return TP_ERR_CONFIG;
+    }
+    struct stat st;
+    tp_status status = TP_OK;
+    if (fstat(fd, &st) != 0) {
+        tp_msg_set(msg, "Cannot read the secrets file %s: %s.", path, strerror(errno));
+        status = TP_ERR_CONFIG;
+    } else if (from_systemd) {
+        /* systemd gives the credential to the unit's user alone
+         * (systemd.exec(5), "Credentials"), possibly through an ACL that
+         * shows as group bits: only its kind is checked. */
+        if (!S_ISREG(st.st_mode)) {
+            tp_msg_set(msg, "The secrets file %s is not a regular file.", path);
+            status = TP_ERR_CONFIG;
+        }
+    } else {
+        status = tp_secret_file_check(&st, path, geteuid(), msg);
+    }
+    FILE *f = status == TP_OK ? fdopen(fd, "r") : NULL;
+    if (!f) {
+        if (status == TP_OK) {
+            tp_msg_set(msg, "Cannot read the secrets file %s: %s.", path, strerror(errno));
+            status = TP_ERR_CONFIG;
+        }
+        close(fd);
+        return status;
+    }
+    c->source = path;
+    c->file = f;
+    c->text = NULL;
+    c->line = 0;
+    c->pass = PASS_SECRETS;
+    int rc = ini_parse_stream(read_line, c, on_key, c);
+    fclose(f);
+    c->file = NULL;
+    return parsed(c, rc, msg);
+}
+
+static tp_status finish(parse_ctx *c, tp_config *out, tp_message *msg)
+{
     for (int i = 0; i < c->cfg.n_scanners; i++) {
         if (!c->cfg.scanners[i].driver[0]) {
             tp_msg_set(msg, "%s line %d: scanner %s needs a driver = line (serial, ...).",
@@ -611,6 +736,12 @@ static tp_status finish(parse_ctx *c, int rc, tp_config *out, tp_message *msg)
         tp_msg_set(msg, "%s: [sync] backoff_min_ms is larger than backoff_max_ms.", c->source);
         return TP_ERR_CONFIG;
     }
+    /* The password joins the connection string here, so the sync code
+     * connects with one string whichever file the password came from. */
+    if (c->sync_password[0] && c->cfg.sync.postgres[0] &&
+        tp_secret_conninfo_add_password(c->cfg.sync.postgres, sizeof c->cfg.sync.postgres,
+                                        c->sync_password, msg) != TP_OK)
+        return TP_ERR_CONFIG;
     char why[TP_MESSAGE_MAX];
     if (tp_payload_config_check(&c->cfg.scan, why, sizeof why) != TP_OK) {
         tp_msg_set(msg, "%s: [scan] %s", c->source, why);
@@ -618,6 +749,15 @@ static tp_status finish(parse_ctx *c, int rc, tp_config *out, tp_message *msg)
     }
     *out = c->cfg;
     return TP_OK;
+}
+
+/* Frees the context without leaving key material in freed memory. */
+static void ctx_free(parse_ctx *c)
+{
+    if (!c)
+        return;
+    sodium_memzero(c, sizeof *c);
+    free(c);
 }
 
 tp_status tp_config_load(tp_config *out, const char *path, tp_message *msg)
@@ -633,14 +773,18 @@ tp_status tp_config_load(tp_config *out, const char *path, tp_message *msg)
         return TP_ERR_NO_MEMORY;
     }
     tp_status st = parse_defaults(c, msg);
-    if (st != TP_OK || !path)
+    if (st != TP_OK)
         goto out;
+    if (!path) {
+        st = load_secrets(c, "[store] secrets", msg);
+        goto done;
+    }
     if (tp_bounded_len(path, TP_CFG_PATH_MAX - 1) == (size_t)-1) {
         tp_msg_set(msg, "The configuration file name is too long.");
         st = TP_ERR_TOO_LONG;
         goto out;
     }
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(path, "re");
     if (!f) {
         tp_msg_set(msg, "Cannot open the configuration file %s: %s.", path, strerror(errno));
         st = TP_ERR_CONFIG;
@@ -650,25 +794,37 @@ tp_status tp_config_load(tp_config *out, const char *path, tp_message *msg)
     c->file = f;
     c->text = NULL;
     c->line = 0;
+    c->pass = PASS_MAIN;
     const char *slash = strrchr(path, '/');
     if (slash)
         snprintf(c->base_dir, sizeof c->base_dir, "%.*s", (int)(slash - path), path);
     if (slash == path)
         tp_copy(c->base_dir, sizeof c->base_dir, "/");
     int rc = ini_parse_stream(read_line, c, on_key, c);
+    struct stat fst;
+    int shared = fstat(fileno(f), &fst) == 0 && tp_secret_file_is_shared(&fst);
     fclose(f);
-    if (rc < 0) {
-        tp_msg_set(msg, "Cannot read the configuration file %s.", path);
+    c->file = NULL;
+    st = parsed(c, rc, msg);
+    if (st == TP_OK && shared && c->secret_line) {
+        /* Whoever can read this file would read the secret: refused, not
+         * warned, because a warning in a log does not take it back. */
+        tp_msg_set(msg, "%s line %d: %s is a secret, and this file can be read by others "
+                   "(mode %04o); move it to the secrets file ([store] secrets, see "
+                   "tillpoints.conf(5)), or make this file readable by its owner only.",
+                   path, c->secret_line, c->secret_what, (unsigned)(fst.st_mode & 07777));
         st = TP_ERR_CONFIG;
-        goto out;
     }
-    st = finish(c, rc, out, msg);
-    free(c);
-    return st;
-out:
+    if (st == TP_OK) {
+        char named_by[TP_CFG_PATH_MAX + 32];
+        snprintf(named_by, sizeof named_by, "[store] secrets in %s", path);
+        st = load_secrets(c, named_by, msg);
+    }
+done:
     if (st == TP_OK)
-        *out = c->cfg;
-    free(c);
+        st = finish(c, out, msg);
+out:
+    ctx_free(c);
     return st;
 }
 
@@ -689,9 +845,14 @@ tp_status tp_config_load_string(tp_config *out, const char *text, tp_message *ms
         c->source = "configuration";
         c->text = text;
         c->line = 0;
+        c->pass = PASS_MAIN;
         int rc = ini_parse_stream(read_line, c, on_key, c);
-        st = finish(c, rc, out, msg);
+        st = parsed(c, rc, msg);
+        if (st == TP_OK)
+            st = load_secrets(c, "[store] secrets", msg);
+        if (st == TP_OK)
+            st = finish(c, out, msg);
     }
-    free(c);
+    ctx_free(c);
     return st;
 }

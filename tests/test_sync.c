@@ -19,6 +19,8 @@
 #include "testutil.h"
 #include "tillpoints/ext/sync.h"
 
+#include <sys/stat.h>
+
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
@@ -27,7 +29,10 @@
 
 typedef struct world {
     char pgdir[128];
-    char conninfo[256];
+    char conninfo[256]; /* the test's own, with the password */
+    char public_conninfo[256]; /* the terminals': no password in the config */
+    char secdir[64];
+    char good_secrets[128], wrong_secrets[128]; /* [sync] password files, 0600 */
     PGconn *pg; /* the test's own look at the central database */
 } world;
 
@@ -71,6 +76,17 @@ static int group_setup(void **state)
         return -1;
     snprintf(W.conninfo, sizeof W.conninfo,
              "host=%s dbname=tp user=tillpoints password=secret", W.pgdir);
+    /* Terminals read the password from a secrets file, as installed ones
+     * do (docs/INTEGRATING.md, "Secrets"); their config holds none. */
+    snprintf(W.public_conninfo, sizeof W.public_conninfo, "host=%s dbname=tp user=tillpoints",
+             W.pgdir);
+    tu_mkdtemp(W.secdir, sizeof W.secdir);
+    snprintf(W.good_secrets, sizeof W.good_secrets, "%s/good.conf", W.secdir);
+    snprintf(W.wrong_secrets, sizeof W.wrong_secrets, "%s/wrong.conf", W.secdir);
+    tu_write_file(W.good_secrets, "[sync]\npassword = secret\n");
+    tu_write_file(W.wrong_secrets, "[sync]\npassword = wrong\n");
+    if (chmod(W.good_secrets, 0600) != 0 || chmod(W.wrong_secrets, 0600) != 0)
+        return -1;
     return 0;
 }
 
@@ -81,6 +97,8 @@ static int group_teardown(void **state)
     W.pg = NULL;
     if (W.pgdir[0])
         fixture("destroy");
+    if (W.secdir[0])
+        tu_rmdir(W.secdir);
     return 0;
 }
 
@@ -90,16 +108,17 @@ static int group_teardown(void **state)
             skip();                                                                          \
     } while (0)
 
-static tu_host *terminal(const char *location, const char *terminal_id, const char *conninfo,
+/* A terminal whose [sync] password comes from the secrets file `secrets`. */
+static tu_host *terminal(const char *location, const char *terminal_id, const char *secrets,
                          const char *extra)
 {
     char ini[2048];
     snprintf(ini, sizeof ini,
-             "location = %s\nterminal = %s\n"
+             "location = %s\nterminal = %s\nsecrets = %s\n"
              "[sync]\npostgres = %s\nbatch = 50\npush_interval_ms = 50\n"
              "pull_interval_ms = 200\nbackoff_min_ms = 50\nbackoff_max_ms = 400\n"
              "connect_timeout_s = 2\nstatement_timeout_ms = 1500\nmax_attempts = 2\n%s",
-             location, terminal_id, conninfo, extra ? extra : "");
+             location, terminal_id, secrets, W.public_conninfo, extra ? extra : "");
     return tu_start(ini);
 }
 
@@ -222,7 +241,7 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     (void)state;
     SKIP_WITHOUT_PG();
     tu_host *t[3];
-    t[0] = terminal("store-A", "till-1", W.conninfo, NULL);
+    t[0] = terminal("store-A", "till-1", W.good_secrets, NULL);
     tp_message msg;
     int from = -1, to = -1;
     assert_int_equal(t[0]->ad->central_init(t[0]->plugin, &from, &to, &msg), TP_OK);
@@ -230,8 +249,8 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     /* Running it again is harmless. */
     assert_int_equal(t[0]->ad->central_init(t[0]->plugin, &from, &to, &msg), TP_OK);
     assert_int_equal(from, 1);
-    t[1] = terminal("store-A", "till-2", W.conninfo, NULL);
-    t[2] = terminal("store-B", "till-3", W.conninfo, NULL);
+    t[1] = terminal("store-A", "till-2", W.good_secrets, NULL);
+    t[2] = terminal("store-B", "till-3", W.good_secrets, NULL);
 
     /* Members created on two terminals reach the third through central. */
     for (int m = 0; m < 4; m++)
@@ -366,9 +385,7 @@ static void wrong_credentials_are_reported_and_nothing_is_lost(void **state)
 {
     (void)state;
     SKIP_WITHOUT_PG();
-    char bad[300];
-    snprintf(bad, sizeof bad, "host=%s dbname=tp user=tillpoints password=wrong", W.pgdir);
-    tu_host *h = terminal("store-C", "till-9", bad, NULL);
+    tu_host *h = terminal("store-C", "till-9", W.wrong_secrets, NULL);
     tu_add_member(h, "M-C001", "Carol");
     sale(h, "C-1", "M-C001", 1000);
     tu_settle(h);
@@ -381,10 +398,11 @@ static void wrong_credentials_are_reported_and_nothing_is_lost(void **state)
     }
     assert_non_null(strstr(st.last_error, "password authentication failed"));
     assert_int_equal(st.pending, 2); /* the member and the award wait */
-    /* Fixed in the config; the restarted instance delivers both, once. */
+    /* Fixed in the secrets; the restarted instance delivers both, once. */
     char ini[1024];
     snprintf(ini, sizeof ini, "[store]\ndatabase = test.db\nlocation = store-C\n"
-             "terminal = till-9\n[sync]\npostgres = %s\npush_interval_ms = 50\n", W.conninfo);
+             "terminal = till-9\nsecrets = %s\n[sync]\npostgres = %s\npush_interval_ms = 50\n",
+             W.good_secrets, W.public_conninfo);
     tu_write_file(h->config, ini);
     tu_restart(h);
     tu_host *one[1] = {h};
@@ -398,7 +416,7 @@ static void schema_version_mismatch_waits_until_fixed(void **state)
 {
     (void)state;
     SKIP_WITHOUT_PG();
-    tu_host *h = terminal("store-D", "till-7", W.conninfo, NULL);
+    tu_host *h = terminal("store-D", "till-7", W.good_secrets, NULL);
     tu_add_member(h, "M-D001", "Dora");
     tu_host *one[1] = {h};
     wait_drained(one, 1);
@@ -428,7 +446,7 @@ static void a_stalled_server_times_out_and_the_batch_is_sent_once_later(void **s
 {
     (void)state;
     SKIP_WITHOUT_PG();
-    tu_host *h = terminal("store-E", "till-5", W.conninfo, NULL);
+    tu_host *h = terminal("store-E", "till-5", W.good_secrets, NULL);
     tu_add_member(h, "M-E001", "Emil");
     tu_host *one[1] = {h};
     wait_drained(one, 1);
@@ -483,7 +501,7 @@ static void parked_entries_can_be_unparked_and_standalone_has_no_queue(void **st
     char ini[512];
     snprintf(ini, sizeof ini,
              "[store]\ndatabase = test.db\n[sync]\npostgres = host=%s/no-such-socket "
-             "dbname=tp user=tillpoints password=x connect_timeout=1\n", h->dir);
+             "dbname=tp user=tillpoints connect_timeout=1\n", h->dir);
     tu_write_file(h->config, ini);
     tu_restart(h);
     st = status_of(h);
