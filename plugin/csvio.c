@@ -20,11 +20,14 @@
 #include "csvio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <csv.h>
 #include <sodium.h>
@@ -95,9 +98,24 @@ static void problem(import_ctx *c, const char *fmt, ...)
         c->problem(c->user, c->line, text);
 }
 
+/* The formula guard (OWASP, "CSV injection"; docs/MANAGER.md): export
+ * writes a text cell that starts with one of these with a single quote in
+ * front, so a spreadsheet shows it as text instead of running it. The
+ * quote itself is in the set, so that a cell that really starts with a
+ * quote gets one more: import then removes exactly one leading quote when
+ * the next character is in the set, and every cell comes back as it was. */
+static int formula_lead(char ch)
+{
+    return ch != '\0' && strchr("=+-@\t\r'", ch) != NULL;
+}
+
 static void on_field(void *data, size_t len, void *user)
 {
     import_ctx *c = user;
+    if (len >= 2 && ((const char *)data)[0] == '\'' && formula_lead(((const char *)data)[1])) {
+        data = (char *)data + 1; /* undo the export's formula guard */
+        len--;
+    }
     if (c->nfields >= MAX_FIELDS) {
         c->too_many = 1;
         return;
@@ -773,11 +791,45 @@ out:
     return st;
 }
 
+/* One quoted field; a text cell gets the formula guard (see formula_lead). */
 static int write_field(FILE *f, const char *text, int last)
 {
-    if (csv_fwrite(f, text, strlen(text)) != 0)
+    size_t n = strlen(text);
+    int r;
+    if (formula_lead(text[0])) {
+        char *guarded = malloc(n + 2);
+        if (!guarded)
+            return -1;
+        guarded[0] = '\'';
+        memcpy(guarded + 1, text, n + 1);
+        r = csv_fwrite(f, guarded, n + 1);
+        free(guarded);
+    } else {
+        r = csv_fwrite(f, text, n);
+    }
+    if (r != 0)
         return -1;
     return fputc(last ? '\n' : ',', f) == EOF ? -1 : 0;
+}
+
+/* Creates `path` for the export: never an existing file (or a link), and
+ * mode 0600 whatever the caller's umask, because it lists phone numbers and
+ * e-mail addresses. */
+static FILE *create_private(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0)
+        return NULL;
+    FILE *f = NULL;
+    if (fchmod(fd, 0600) == 0)
+        f = fdopen(fd, "w");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        unlink(path);
+        errno = e;
+    }
+    return f;
 }
 
 tp_status tp_csv_export(tp_store *s, const char *path, uint64_t *rows, tp_message *msg)
@@ -787,7 +839,7 @@ tp_status tp_csv_export(tp_store *s, const char *path, uint64_t *rows, tp_messag
         tp_msg_set(msg, "Name the CSV file to write.");
         return TP_ERR_INVALID_ARGUMENT;
     }
-    FILE *f = fopen(path, "wx");
+    FILE *f = create_private(path);
     if (!f) {
         tp_msg_set(msg, errno == EEXIST ? "%s already exists; choose a new file name."
                                         : "Cannot create %s: %s.",
@@ -814,7 +866,8 @@ tp_status tp_csv_export(tp_store *s, const char *path, uint64_t *rows, tp_messag
               write_field(f, (const char *)sqlite3_column_text(q, 1), 0) ||
               write_field(f, (const char *)sqlite3_column_text(q, 2), 0) ||
               write_field(f, (const char *)sqlite3_column_text(q, 3), 0) ||
-              write_field(f, pts, 0) || write_field(f, "balance at export", 0) ||
+              csv_fwrite(f, pts, strlen(pts)) != 0 || fputc(',', f) == EOF ||
+              write_field(f, "balance at export", 0) ||
               write_field(f, (const char *)sqlite3_column_text(q, 5), 0) ||
               write_field(f, (const char *)sqlite3_column_text(q, 6), 1);
         (*rows)++;

@@ -2,6 +2,8 @@
  * extension, on real files. */
 #include "testutil.h"
 
+#include <sys/stat.h>
+
 typedef struct problems {
     int n;
     uint64_t lines[16];
@@ -296,6 +298,129 @@ static void export_then_import_round_trips_balances(void **state)
     tu_stop(b, 1);
 }
 
+static void export_file_is_private_whatever_the_umask(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    tp_member_new m = {.code = "M-0001", .name = "Private", .phone = "+4930111222",
+                       .email = "p@example.com"};
+    tp_message msg;
+    assert_int_equal(h->ad->member_add(h->plugin, &m, NULL, &msg), TP_OK);
+    char path[400];
+    snprintf(path, sizeof path, "%s/members.csv", h->dir);
+    uint64_t rows = 0;
+    mode_t old = umask(0);
+    tp_status st = h->ad->export_csv(h->plugin, path, &rows, &msg);
+    umask(old);
+    assert_int_equal(st, TP_OK);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0600);
+    /* An existing file, or a link planted where the export goes, is
+     * refused and left as it was. */
+    char target[400], link[400];
+    snprintf(target, sizeof target, "%s/elsewhere", h->dir);
+    snprintf(link, sizeof link, "%s/link.csv", h->dir);
+    tu_write_file(target, "keep\n");
+    assert_int_equal(symlink(target, link), 0);
+    assert_int_equal(h->ad->export_csv(h->plugin, link, &rows, &msg), TP_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(msg.text, "already exists"));
+    FILE *f = fopen(target, "r");
+    char line[16] = "";
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    assert_string_equal(line, "keep\n");
+    tu_stop(h, 1);
+}
+
+/* What a spreadsheet would run, a literal leading quote, and plain text:
+ * export writes each so that no cell starts a formula, import reads back
+ * exactly what was there. */
+static void formula_cells_are_guarded_on_export_and_read_back_unchanged(void **state)
+{
+    (void)state;
+    static const char *names[] = {
+        "=HYPERLINK(\"http://evil.example/\",\"click\")", "+1+cmd|' /C calc'!A0",
+        "-2+3", "@SUM(1)", "'Quoted", "''Two quotes", "'=still text", "plain 'inner' quote",
+        "Normal Name",
+    };
+    enum { N = sizeof names / sizeof names[0] };
+    tu_host *a = tu_start(NULL);
+    tp_message msg;
+    char codes[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf(codes[i], sizeof codes[i], "F-%d", i);
+        tp_member_new m = {.code = codes[i], .name = names[i]};
+        assert_int_equal(a->ad->member_add(a->plugin, &m, NULL, &msg), TP_OK);
+    }
+    /* A code may start with '-' too, and a phone always starts with '+'. */
+    tp_member_new d = {.code = "-DASH-1", .name = "Dash", .phone = "+4930999888"};
+    assert_int_equal(a->ad->member_add(a->plugin, &d, NULL, &msg), TP_OK);
+    char path[400];
+    snprintf(path, sizeof path, "%s/f.csv", a->dir);
+    uint64_t rows = 0;
+    assert_int_equal(a->ad->export_csv(a->plugin, path, &rows, &msg), TP_OK);
+    assert_int_equal(rows, N + 1);
+
+    /* In the file: every text cell that starts with = + - @ or a quote
+     * starts with one added quote. */
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    assert_non_null(strstr(text, "\"F-0\",\"'=HYPERLINK(\"\"http://evil.example/\"\",\"\"click\"\")\""));
+    assert_non_null(strstr(text, "\"F-2\",\"'-2+3\""));
+    assert_non_null(strstr(text, "\"F-3\",\"'@SUM(1)\""));
+    assert_non_null(strstr(text, "\"F-4\",\"''Quoted\""));
+    assert_non_null(strstr(text, "\"F-5\",\"'''Two quotes\""));
+    assert_non_null(strstr(text, "\"F-7\",\"plain 'inner' quote\""));
+    assert_non_null(strstr(text, "\"'-DASH-1\",\"Dash\",\"'+4930999888\""));
+    for (const char *cell = strstr(text, ",\""); cell; cell = strstr(cell + 1, ",\""))
+        if (strchr("=+-@", cell[2]))
+            fail_msg("a cell starts a formula: %.40s", cell + 1);
+
+    tu_host *b = tu_start(NULL);
+    problems p;
+    tp_import_result r;
+    memset(&p, 0, sizeof p);
+    assert_int_equal(b->ad->import_csv(b->plugin, path, 0, "mgr", NULL, on_problem, &p, &r, &msg),
+                     TP_OK);
+    assert_int_equal(p.n, 0);
+    for (int i = 0; i < N; i++) {
+        tp_member_info info;
+        assert_int_equal(b->ad->member_get(b->plugin, codes[i], &info, &msg), TP_OK);
+        assert_string_equal(info.name, names[i]);
+    }
+    tp_member_info info;
+    assert_int_equal(b->ad->member_get(b->plugin, "-DASH-1", &info, &msg), TP_OK);
+    assert_string_equal(info.phone, "+4930999888");
+    tu_stop(a, 1);
+    tu_stop(b, 1);
+}
+
+/* A file written by hand keeps a leading quote that export would never
+ * have added (one not followed by = + - @ tab CR or another quote). */
+static void import_keeps_a_leading_quote_export_did_not_add(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    problems p;
+    tp_import_result r;
+    tp_message msg;
+    assert_int_equal(import(h, "q.csv", "code,name,points\nQ-1,'Tis Me,0\nQ-2,'=1+1,0\n", 0,
+                            &p, &r, &msg),
+                     TP_OK);
+    tp_member_info info;
+    assert_int_equal(h->ad->member_get(h->plugin, "Q-1", &info, &msg), TP_OK);
+    assert_string_equal(info.name, "'Tis Me");
+    assert_int_equal(h->ad->member_get(h->plugin, "Q-2", &info, &msg), TP_OK);
+    assert_string_equal(info.name, "=1+1");
+    tu_stop(h, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,6 +432,9 @@ int main(void)
         cmocka_unit_test(batched_and_single_rows_mix_in_file_order),
         cmocka_unit_test(malformed_files_are_refused_with_a_sentence),
         cmocka_unit_test(export_then_import_round_trips_balances),
+        cmocka_unit_test(export_file_is_private_whatever_the_umask),
+        cmocka_unit_test(formula_cells_are_guarded_on_export_and_read_back_unchanged),
+        cmocka_unit_test(import_keeps_a_leading_quote_export_did_not_add),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
