@@ -1,7 +1,7 @@
 /*
  * host.c — see host.h.
  */
-#define _GNU_SOURCE /* pipe2, dladdr-free /proc/self/exe lookup */
+#define _GNU_SOURCE /* pipe2 */
 #include "host.h"
 
 #include "tillpoints/ext/about.h"
@@ -88,27 +88,20 @@ static void host_dismiss(const tp_host *host, uint64_t form_id, int done, const 
         h->opt.on_dismiss(h->opt.user, form_id, done, result ? result : "");
 }
 
-/* Where to find the plugin when no path is given. */
-static void default_plugin_path(char *out, size_t cap)
+int tp_hostlib_plugin_path(const char *given, char *out, size_t cap)
 {
+    /* Only an explicit choice overrides the installed plugin: never a file
+     * found beside the program or in the current directory, which whoever
+     * can write there could have put. A build tree names its plugin. */
     const char *env = getenv("TILLPOINTS_PLUGIN");
-    if (env && *env) {
-        snprintf(out, cap, "%s", env);
-        return;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            int w = snprintf(out, cap, "%s/tillpoints.so", exe);
-            if (w > 0 && (size_t)w < cap && access(out, R_OK) == 0)
-                return;
-        }
-    }
-    snprintf(out, cap, "%s", TP_INSTALLED_PLUGIN);
+    int how = given ? TP_HOSTLIB_PLUGIN_GIVEN
+              : env && *env ? TP_HOSTLIB_PLUGIN_ENV
+                            : TP_HOSTLIB_PLUGIN_INSTALLED;
+    const char *path = how == TP_HOSTLIB_PLUGIN_GIVEN ? given
+                       : how == TP_HOSTLIB_PLUGIN_ENV ? env
+                                                      : TP_INSTALLED_PLUGIN;
+    snprintf(out, cap, "%s", path);
+    return how;
 }
 
 tp_hostlib *tp_hostlib_open(const tp_hostlib_options *opt, char *err, size_t err_cap)
@@ -125,13 +118,16 @@ tp_hostlib *tp_hostlib_open(const tp_hostlib_options *opt, char *err, size_t err
         goto fail;
     }
     char *path = h->path;
-    if (opt->plugin_path)
-        snprintf(path, sizeof h->path, "%s", opt->plugin_path);
-    else
-        default_plugin_path(path, sizeof h->path);
+    int how = tp_hostlib_plugin_path(opt->plugin_path, path, sizeof h->path);
     h->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h->dl) {
-        snprintf(err, err_cap, "Cannot load the plugin %s: %s", path, dlerror());
+        /* The installed plugin missing is what a build tree run without
+         * --plugin sees: say how to name the built one. */
+        snprintf(err, err_cap, "Cannot load the plugin %s: %s%s", path, dlerror(),
+                 how == TP_HOSTLIB_PLUGIN_INSTALLED
+                     ? " (the installed plugin; to run another, e.g. build/tillpoints.so "
+                       "from a build tree, pass --plugin PATH or set TILLPOINTS_PLUGIN)"
+                     : "");
         goto fail;
     }
     h->entry = dlsym(h->dl, TP_ENTRY_SYMBOL);

@@ -32,8 +32,8 @@ typedef void (*tp_hostlib_dismiss_fn)(void *user, uint64_t form_id, int done,
                                       const char *result);
 
 typedef struct tp_hostlib_options {
-    const char *plugin_path; /* NULL: $TILLPOINTS_PLUGIN, then beside the
-                                executable, then the installed path */
+    const char *plugin_path; /* NULL: $TILLPOINTS_PLUGIN, else the
+                                installed plugin (tp_hostlib_plugin_path) */
     const char *config_path; /* NULL: built-in defaults */
     const char *host_name;   /* shown in the plugin's logs */
     tp_hostlib_event_fn on_event;
@@ -72,6 +72,15 @@ void tp_hostlib_dispatch(tp_hostlib *h);
 /* Waits until the plugin has processed every accepted request (admin
  * flush), then delivers the resulting events. */
 tp_status tp_hostlib_settle(tp_hostlib *h, int64_t timeout_ms, tp_message *msg);
+
+/* Which plugin a host loads: `given` (--plugin) when not NULL, else
+ * $TILLPOINTS_PLUGIN when set and not empty, else the installed plugin
+ * (TP_INSTALLED_PLUGIN, compiled in from the Makefile's LIBDIR). Nothing
+ * else is ever looked at: not the program's own directory, not the current
+ * one, so an installed program loads only the installed plugin unless told
+ * otherwise. Writes the path to `out`; returns which rule chose it. */
+enum { TP_HOSTLIB_PLUGIN_GIVEN = 1, TP_HOSTLIB_PLUGIN_ENV = 2, TP_HOSTLIB_PLUGIN_INSTALLED = 3 };
+int tp_hostlib_plugin_path(const char *given, char *out, size_t cap);
 
 /* The installed configuration file every host uses when none is given. */
 #define TP_HOSTLIB_DEFAULT_CONFIG "/etc/tillpoints/tillpoints.conf"
