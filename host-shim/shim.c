@@ -18,7 +18,7 @@
  * status 1). Committed awards are never lost by dropping a client: every
  * complete() already handed the award to the plugin's writer.
  */
-#define _GNU_SOURCE /* accept4, dladdr */
+#define _GNU_SOURCE /* accept4, dladdr, struct ucred */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -60,6 +60,8 @@ typedef struct shim {
     /* socket mode */
     const char *socket_path;
     int listen_fd;
+    gid_t allowed_gid;       /* clients in this group may connect */
+    char allowed_group_name[64];
     /* stdio mode */
     int stdout_flags;        /* to restore at exit; -1 when untouched */
     char in[READ_CHUNK];
@@ -227,11 +229,75 @@ static void refuse(int fd)
     note("refused a second connection while a client is connected");
 }
 
+/* 1 when `gid` is among the peer's supplementary groups (SO_PEERGROUPS:
+ * the groups of the connecting process, as the kernel saw them at
+ * connect(); not the group database, which the peer cannot change). */
+static int peer_in_group(int fd, gid_t gid)
+{
+    gid_t small[64];
+    gid_t *groups = small;
+    socklen_t len = sizeof small;
+    int r = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
+    if (r != 0 && errno == ERANGE && len > 0) {
+        groups = malloc(len);
+        if (!groups)
+            return 0;
+        r = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
+    }
+    int in = 0;
+    for (size_t i = 0; r == 0 && i < len / sizeof *groups && !in; i++)
+        in = groups[i] == gid;
+    if (groups != small)
+        free(groups);
+    return in;
+}
+
+/* Who may use the socket (docs/PROTOCOL.md, "Socket mode"): root, the
+ * shim's own user, and processes in the allowed group. The file mode of
+ * the socket says the same; this check holds also when the mode or the
+ * directory was loosened, and it is what names the refused peer in the
+ * log. SO_PEERCRED is the peer's credentials at connect(). */
+static int peer_allowed(const shim *s, int fd, struct ucred *cred)
+{
+    socklen_t len = sizeof *cred;
+    memset(cred, 0, sizeof *cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) != 0 || len != sizeof *cred) {
+        cred->uid = (uid_t)-1; /* unknown peer: refused */
+        return 0;
+    }
+    if (cred->uid == 0 || cred->uid == geteuid())
+        return 1;
+    return cred->gid == s->allowed_gid || peer_in_group(fd, s->allowed_gid);
+}
+
+/* A connection from outside the allowed group: one error line, closed,
+ * before it can send anything. */
+static void refuse_peer(const shim *s, int fd, const struct ucred *cred)
+{
+    line_buf b = {{0}, 0};
+    char text[320];
+    snprintf(text, sizeof text,
+             "This tillpoints-shim serves only members of the group %s (and root or its own "
+             "user); uid %ld is not one. Add the POS's user to %s and reconnect.",
+             s->allowed_group_name, (long)cred->uid, s->allowed_group_name);
+    tp_proto_error_line("not_allowed", text, collect_line, &b);
+    ssize_t w = send(fd, b.text, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)w; /* best effort, as in refuse() */
+    close(fd);
+    note("refused a connection from uid %ld gid %ld pid %ld: not in group %s",
+         (long)cred->uid, (long)cred->gid, (long)cred->pid, s->allowed_group_name);
+}
+
 static void accept_client(shim *s)
 {
     int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0)
         return; /* EAGAIN, ECONNABORTED ...: nothing to do */
+    struct ucred cred;
+    if (!peer_allowed(s, fd, &cred)) {
+        refuse_peer(s, fd, &cred);
+        return;
+    }
     if (s->in_fd >= 0) {
         refuse(fd);
         return;
@@ -302,6 +368,8 @@ static int open_socket(shim *s, const char *path, const char *group)
         note("cannot create the socket %s: %s.", tmp.sun_path, strerror(errno));
         goto fail;
     }
+    /* The allowed group: --socket-group, else the shim's own group. */
+    s->allowed_gid = getegid();
     if (group) {
         const struct group *g = getgrnam(group);
         if (!g) {
@@ -312,6 +380,15 @@ static int open_socket(shim *s, const char *path, const char *group)
             note("cannot give %s to group %s: %s.", path, group, strerror(errno));
             goto fail_unlink;
         }
+        s->allowed_gid = g->gr_gid;
+        snprintf(s->allowed_group_name, sizeof s->allowed_group_name, "%s", group);
+    } else {
+        const struct group *g = getgrgid(s->allowed_gid);
+        if (g)
+            snprintf(s->allowed_group_name, sizeof s->allowed_group_name, "%s", g->gr_name);
+        else
+            snprintf(s->allowed_group_name, sizeof s->allowed_group_name, "%ld",
+                     (long)s->allowed_gid);
     }
     if (chmod(tmp.sun_path, 0660) != 0 || listen(fd, 16) != 0 ||
         rename(tmp.sun_path, path) != 0) {

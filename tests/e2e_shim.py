@@ -579,6 +579,126 @@ def socket_session(path, db):
     e2.close()
 
 
+# ------------------------------------------------------- socket peers --
+
+# Run as another user: connect, send a request that would change the
+# database at once (before reading anything), then print every line the
+# shim sends until it closes, and "REFUSED" if the connect itself failed.
+PEER_CLIENT = r"""
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect(sys.argv[1])
+except OSError as e:
+    print("REFUSED", e.errno); sys.exit(0)
+try:
+    s.sendall(b'{"id":1,"method":"hello","params":{"protocol":"1.0"}}\n'
+              b'{"id":2,"method":"admin.member_add","params":{"code":"INTRUDER-1"}}\n')
+except OSError:
+    pass
+s.settimeout(15)
+f = s.makefile("rb")
+for line in f:
+    sys.stdout.write(line.decode())
+"""
+
+
+def as_peer(argv_prefix, path):
+    """Runs PEER_CLIENT under argv_prefix (runuser/setpriv); its lines."""
+    # The system's python: the test's own may live where nobody cannot go.
+    python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    r = subprocess.run(argv_prefix + [python, "-c", PEER_CLIENT, path],
+                       cwd="/", capture_output=True, timeout=TIMEOUT + 10)
+    lines = []
+    for line in r.stdout.decode(errors="replace").splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            lines.append(line)
+    return lines, r.stderr.decode(errors="replace")
+
+
+def socket_peer_run(work):
+    """SO_PEERCRED: only root, the shim's user and the allowed group may
+    use the socket, even when its file mode would let anyone connect."""
+    if os.geteuid() != 0:
+        print("e2e_shim: socket peer checks skipped (need root to run clients as nobody)")
+        return
+    import grp
+    import pwd
+    try:
+        nobody = pwd.getpwnam("nobody")
+        group = grp.getgrnam("users")  # Debian's gid 100; nobody is not in it
+    except KeyError:
+        print("e2e_shim: socket peer checks skipped (no user nobody or group users)")
+        return
+    if group.gr_gid == nobody.pw_gid or "nobody" in group.gr_mem:
+        print("e2e_shim: socket peer checks skipped (nobody is in group users here)")
+        return
+    peers = os.path.join(work, "peers")
+    os.mkdir(peers)
+    # nobody must reach the socket to be refused by it (its files stay 0600).
+    os.chmod(work, 0o711)
+    os.chmod(peers, 0o755)
+    conf = os.path.join(peers, "p.conf")
+    with open(conf, "w") as f:
+        f.write("[store]\ndatabase = p.db\n")
+    db = os.path.join(peers, "p.db")
+    path = os.path.join(peers, "shim.sock")
+    errlog = open(os.path.join(work, "peers.err"), "w+")
+    proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf, "--socket", path,
+                             "--socket-group", "users"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not os.path.exists(path) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        st = os.stat(path)
+        check("peers: the socket belongs to the --socket-group", st.st_gid == group.gr_gid,
+              st.st_gid)
+        # The file mode alone already keeps nobody out ...
+        lines, err = as_peer(["runuser", "-u", "nobody", "--"], path)
+        check("peers: mode 0660 keeps a user outside the group from connecting",
+              lines and lines[0] == "REFUSED 13", (lines, err))
+        # ... and with the mode loosened (a mistake, or a bind mount), the
+        # shim's own check still refuses: one error line, then closed.
+        os.chmod(path, 0o666)
+        lines, err = as_peer(["runuser", "-u", "nobody", "--"], path)
+        first = lines[0] if lines else None
+        check("peers: a client outside the group gets one not_allowed line",
+              isinstance(first, dict) and error_code(first) == "not_allowed"
+              and first.get("id") is None and "users" in first["error"]["message"]
+              and "uid %d" % nobody.pw_uid in first["error"]["message"], (lines, err))
+        check("peers: and nothing else: the connection is closed", len(lines) == 1, lines)
+        # In the group as the primary group (SO_PEERCRED's gid) ...
+        lines, err = as_peer(["runuser", "-u", "nobody", "-g", "users", "--"], path)
+        check("peers: a client whose group is the allowed group is served",
+              len(lines) >= 2 and lines[0].get("result", {}).get("protocol") == "1.0"
+              and "result" in lines[1], (lines, err))
+        # ... and as a supplementary group (SO_PEERGROUPS).
+        lines, err = as_peer(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                              "--groups=users", "--"], path)
+        check("peers: a client with the allowed group among its groups is served",
+              len(lines) >= 1 and isinstance(lines[0], dict)
+              and lines[0].get("result", {}).get("protocol") == "1.0", (lines, err))
+    except (TimeoutError, OSError, subprocess.SubprocessError) as exc:
+        check("socket peer checks ran to the end", False, repr(exc))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    errlog.seek(0)
+    err = errlog.read()
+    check("peers: the shim logs the refused uid", "refused a connection from uid %d"
+          % nobody.pw_uid in err, err)
+    members = db_query(db, "SELECT code FROM members ORDER BY code")
+    check("peers: the refused client changed nothing; the served one added its member once",
+          members == [("INTRUDER-1",)], members)
+
+
 def main():
     for f in (SHIM, PLUGIN):
         if not os.path.exists(f):
@@ -588,6 +708,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="tillpoints-e2e-shim-") as work:
         stdio_run(work)
         socket_run(work)
+        socket_peer_run(work)
     print(f"e2e_shim: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
