@@ -11,6 +11,7 @@
 #include "instance.h"
 #include "payload.h"
 #include "rules.h"
+#include "scanners.h"
 #include "util.h"
 
 /* A receipt time more than this far ahead of the till's clock is refused:
@@ -158,11 +159,21 @@ static tp_status co_scan(const tp_plugin *plugin, const char *txn_id, const char
                    "or app pass.");
         return TP_ERR_INVALID_ARGUMENT;
     }
+    /* [scan] require_signed: `all` refuses a plain code here; `app` once
+     * the member is known (reader and writer, same rule). */
+    int is_signed = pl.is_signed || tp_scanners_vouched(in->scanners, pl.member_code);
+    st = tp_payload_signed_policy(&in->cfg.scan, is_signed, NULL, why.text, sizeof why.text);
+    if (st != TP_OK) {
+        tp_msg_set(msg, "%s", why.text);
+        return st;
+    }
     tp_lookup_job job;
     memset(&job, 0, sizeof job);
     tp_copy(job.code, sizeof job.code, pl.member_code);
     tp_copy(job.txn, sizeof job.txn, txn_id);
+    job.is_signed = is_signed;
     tp_copy(t->code, sizeof t->code, job.code);
+    t->code_signed = is_signed;
     if (tp_queue_push(&in->lookup_q, &job) != 0)
         tp_msg_set(msg, "Member lookup is busy; the code is kept and checked when the sale "
                    "completes.");
@@ -210,6 +221,7 @@ static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
     tp_copy(a->txn, sizeof a->txn, t->id);
     tp_copy(a->receipt, sizeof a->receipt, receipt->receipt_id);
     tp_copy(a->code, sizeof a->code, t->code);
+    a->code_signed = t->code_signed;
     tp_copy(a->staff, sizeof a->staff, t->staff);
     tp_copy(a->currency, sizeof a->currency, receipt->currency);
     if (tp_queue_push(&in->write_q, &job) != 0) {

@@ -24,6 +24,7 @@ typedef struct tp_txn_slot {
     char id[TP_TXN_ID_MAX + 1];
     char staff[TP_STAFF_ID_MAX + 1];
     char code[TP_MEMBER_CODE_MAX + 1]; /* last member code scanned, or "" */
+    int code_signed;                   /* it came from a verified app pass */
 } tp_txn_slot;
 
 typedef enum tp_job_kind { TP_JOB_AWARD = 1, TP_JOB_REFUND = 2 } tp_job_kind;
@@ -39,6 +40,7 @@ typedef struct tp_write_job {
 typedef struct tp_lookup_job {
     char txn[TP_TXN_ID_MAX + 1];
     char code[TP_MEMBER_CODE_MAX + 1];
+    int is_signed; /* from a verified app pass ([scan] require_signed) */
 } tp_lookup_job;
 
 typedef struct tp_event_node {

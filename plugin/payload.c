@@ -797,6 +797,24 @@ tp_status tp_payload_config_set(tp_payload_config *cfg, const char *key,
         cfg->has_token_public_key = 1;
         return TP_OK;
     }
+    if (is_key(key, "require_signed")) {
+        static const struct {
+            const char *name;
+            tp_require_signed value;
+        } modes[] = {{"no", TP_REQUIRE_SIGNED_NO},
+                     {"app", TP_REQUIRE_SIGNED_APP},
+                     {"yes", TP_REQUIRE_SIGNED_APP},
+                     {"all", TP_REQUIRE_SIGNED_ALL}};
+        for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+            if (strlen(modes[i].name) == n && equal_nocase(value, modes[i].name, n)) {
+                cfg->require_signed = modes[i].value;
+                return TP_OK;
+            }
+        }
+        say(msg, msg_cap, "require_signed must be no, app (members with an app id "
+                          "must show their app pass) or all (everyone must).");
+        return TP_ERR_CONFIG;
+    }
     if (is_key(key, "receipt_code_key")) {
         unsigned char k[32];
         if (n == 0) {
@@ -879,6 +897,12 @@ tp_status tp_payload_config_check(const tp_payload_config *cfg, char *msg,
             cfg->code_max_length);
         return TP_ERR_CONFIG;
     }
+    if (cfg->require_signed != TP_REQUIRE_SIGNED_NO && !cfg->has_token_public_key) {
+        say(msg, msg_cap, "require_signed = %s needs token_public_key, the key that "
+                          "checks app passes.",
+            cfg->require_signed == TP_REQUIRE_SIGNED_ALL ? "all" : "app");
+        return TP_ERR_CONFIG;
+    }
     size_t pat_len = length_upto(cfg->url_pattern, sizeof cfg->url_pattern);
     if (pat_len == sizeof cfg->url_pattern) {
         say(msg, msg_cap, "url_pattern is not terminated.");
@@ -955,6 +979,31 @@ tp_status tp_payload_parse(const tp_payload_config *cfg, const char *data,
         return st;
     *out = p;
     say_nothing(msg, msg_cap);
+    return TP_OK;
+}
+
+tp_status tp_payload_signed_policy(const tp_payload_config *cfg, int is_signed,
+                                   const char *app_id, char *msg, size_t msg_cap)
+{
+    say_nothing(msg, msg_cap);
+    if (cfg == NULL) {
+        say(msg, msg_cap, "Internal error: no payload config.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    if (is_signed || cfg->require_signed == TP_REQUIRE_SIGNED_NO)
+        return TP_OK;
+    if (cfg->require_signed == TP_REQUIRE_SIGNED_ALL) {
+        say(msg, msg_cap, "This store takes loyalty passes from the app only: ask the "
+                          "customer to show the pass in the app, or go on with the sale "
+                          "without points.");
+        return TP_ERR_UNSUPPORTED;
+    }
+    if (app_id != NULL && app_id[0] != '\0') {
+        say(msg, msg_cap, "This member uses the app: ask them to show the pass in the "
+                          "app, or go on with the sale without points (a manager can "
+                          "credit the receipt later).");
+        return TP_ERR_UNSUPPORTED;
+    }
     return TP_OK;
 }
 

@@ -74,6 +74,14 @@ typedef enum tp_check_digit {
     TP_CHECK_DIGIT_LUHN = 3
 } tp_check_digit;
 
+/* [scan] require_signed: which members must show a signed app pass rather
+ * than a plain code (printed card, typed number, link). */
+typedef enum tp_require_signed {
+    TP_REQUIRE_SIGNED_NO = 0,  /* plain codes identify everyone (default) */
+    TP_REQUIRE_SIGNED_APP = 1, /* members with an app id need their pass */
+    TP_REQUIRE_SIGNED_ALL = 2  /* everyone needs a signed pass */
+} tp_require_signed;
+
 /* Parser settings. Build with tp_payload_config_default(), change with
  * tp_payload_config_set(), check the whole with tp_payload_config_check().
  * Plain data: copy it freely, share it read-only between threads. */
@@ -88,6 +96,7 @@ typedef struct tp_payload_config {
     unsigned char token_public_key[32];
     int has_receipt_code_key;  /* 0 = receipt check is an unkeyed checksum */
     unsigned char receipt_code_key[32];
+    tp_require_signed require_signed; /* default TP_REQUIRE_SIGNED_NO */
 } tp_payload_config;
 
 /* [thread-safe] The built-in defaults: codes of 4..64 characters, no check
@@ -102,6 +111,7 @@ tp_payload_config tp_payload_config_default(void);
  *   url_pattern       e.g. https://loyalty.example.com/m/{code}; "" = off
  *   token_public_key  Ed25519 public key as 64 hex digits; "" = off
  *   receipt_code_key  32-byte key as 64 hex digits; "" = unkeyed
+ *   require_signed    no | app | all   (case-insensitive; yes = app)
  *
  * Hex only for keys: it has one spelling, where base64 has four variants
  * that look alike in a config file. Leading/trailing blanks in `value` are
@@ -117,7 +127,9 @@ tp_status tp_payload_config_set(tp_payload_config *cfg, const char *key,
                                 const char *value, char *msg, size_t msg_cap);
 
 /* [thread-safe] Checks the settings together. TP_OK or TP_ERR_CONFIG with
- * the reason. tp_payload_parse() refuses a config that fails this. */
+ * the reason. tp_payload_parse() refuses a config that fails this.
+ * require_signed other than no needs token_public_key (a pass that cannot
+ * be checked could never be shown). */
 tp_status tp_payload_config_check(const tp_payload_config *cfg, char *msg,
                                   size_t msg_cap);
 
@@ -174,6 +186,20 @@ typedef struct tp_payload {
 tp_status tp_payload_parse(const tp_payload_config *cfg, const char *data,
                            size_t len, int64_t now_ms, tp_payload *out,
                            char *msg, size_t msg_cap);
+
+/* [thread-safe] The require_signed rule for one member scan at checkout.
+ *
+ * `is_signed`: the code came from a verified signed pass (tp_payload's
+ * is_signed). `app_id`: the identified member's app id ("" when they have
+ * none), or NULL while the member is not known yet — then only
+ * require_signed = all can refuse. Returns TP_OK when the scan may
+ * identify the member, else TP_ERR_UNSUPPORTED and a sentence the cashier
+ * can act on (ask for the pass in the app, or go on without points). The
+ * parser itself never applies this rule: it decides what a scan says, this
+ * decides whether checkout accepts it (manager forms that look a customer
+ * up are not subject to it). */
+tp_status tp_payload_signed_policy(const tp_payload_config *cfg, int is_signed,
+                                   const char *app_id, char *msg, size_t msg_cap);
 
 /* [thread-safe] Writes the receipt code to print on a receipt:
  *

@@ -49,10 +49,20 @@ typedef struct device {
     tp_scanner_info info;      /* guarded by owner->lock */
 } device;
 
+/* A member code a scanner read from a verified app pass, until when. */
+typedef struct voucher {
+    char code[TP_MEMBER_CODE_MAX + 1];
+    int64_t until_ms; /* UTC; 0 = unused */
+} voucher;
+
+#define VOUCHERS 8
+
 struct tp_scanners {
     tp_instance *in;
     int n;
     device dev[TP_SCANNERS_MAX];
+    voucher vouchers[VOUCHERS]; /* guarded by lock; oldest overwritten */
+    int next_voucher;
     pthread_mutex_t lock;
     pthread_t thread;
     int started;
@@ -122,10 +132,20 @@ static void on_data(void *user, const tp_scan_data *scan)
     char why[TP_MESSAGE_MAX];
     tp_status st = tp_payload_parse(&in->cfg.scan, scan->data, scan->len, tp_now_ms(), &pl, why,
                                     sizeof why);
+    if (st == TP_OK && pl.kind == TP_PAYLOAD_MEMBER)
+        st = tp_payload_signed_policy(&in->cfg.scan, pl.is_signed, NULL, why, sizeof why);
     if (st == TP_OK && pl.kind == TP_PAYLOAD_MEMBER) {
+        int64_t now = tp_now_ms();
         pthread_mutex_lock(&d->owner->lock);
         d->info.scans++;
-        d->info.last_scan_ms = tp_now_ms();
+        d->info.last_scan_ms = now;
+        if (pl.is_signed) {
+            voucher *v = &d->owner->vouchers[d->owner->next_voucher];
+            d->owner->next_voucher = (d->owner->next_voucher + 1) % VOUCHERS;
+            tp_copy(v->code, sizeof v->code, pl.member_code);
+            v->until_ms = now + TP_SCANNERS_VOUCH_MS < pl.expiry_ms ? now + TP_SCANNERS_VOUCH_MS
+                                                                    : pl.expiry_ms;
+        }
         pthread_mutex_unlock(&d->owner->lock);
         char text[TP_MESSAGE_MAX];
         tp_buf_set(text, sizeof text, "Scanner %s read member code %s.", d->info.name,
@@ -380,6 +400,24 @@ void tp_scanners_stop(tp_scanners *s)
         close(s->wake[1]);
     pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+int tp_scanners_vouched(tp_scanners *s, const char *code)
+{
+    if (!s || !code || !*code)
+        return 0;
+    int64_t now = tp_now_ms();
+    int found = 0;
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < VOUCHERS && !found; i++) {
+        voucher *v = &s->vouchers[i];
+        if (v->until_ms && now <= v->until_ms && strcmp(v->code, code) == 0) {
+            found = 1;
+            memset(v, 0, sizeof *v); /* one pass, one sale */
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return found;
 }
 
 static tp_status list(const tp_plugin *plugin, tp_scanner_info *out, size_t cap, size_t *count,

@@ -575,10 +575,17 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award
         return job_failed(s, rc, out, TP_EVENT_AWARD_FAILED);
 
     int found = 0;
+    char refused[TP_MESSAGE_MAX] = "";
     if (job->code[0]) {
         found = load_member(s, S_FIND_MEMBER, 0, job->code, &m);
         if (found < 0)
             return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_AWARD_FAILED);
+        /* [scan] require_signed: a plain code of a member who must show the
+         * app pass earns nothing; the receipt stays unclaimed, so a manager
+         * can credit it later. */
+        if (found && tp_payload_signed_policy(&cfg->scan, job->code_signed, m.app_id, refused,
+                                              sizeof refused) != TP_OK)
+            found = 0;
     }
 
     q = stmt(s, S_INS_RECEIPT);
@@ -646,10 +653,14 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award
     } else if (job->code[0]) {
         tp_receipt_code_format(&cfg->scan, cfg->location, job->receipt, out->receipt_code,
                                sizeof out->receipt_code);
-        out->status = TP_ERR_NOT_FOUND;
-        tp_buf_set(out->message, sizeof out->message,
-                   "Receipt %s recorded without points: no member has the code %s.",
-                   job->receipt, job->code);
+        out->status = refused[0] ? TP_ERR_UNSUPPORTED : TP_ERR_NOT_FOUND;
+        if (refused[0])
+            tp_buf_set(out->message, sizeof out->message, "Receipt %s recorded without points. %s",
+                       job->receipt, refused);
+        else
+            tp_buf_set(out->message, sizeof out->message,
+                       "Receipt %s recorded without points: no member has the code %s.",
+                       job->receipt, job->code);
     } else {
         /* No member: the receipt gets a code to print, so the customer can
          * claim the visit later and a manager's scan fills the dialog. */

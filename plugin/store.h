@@ -44,6 +44,7 @@ typedef struct tp_award_job {
     int64_t eligible_minor;
     int64_t points;
     int32_t line_count;
+    int code_signed; /* the code came from a verified app pass */
 } tp_award_job;
 
 typedef struct tp_refund_job {

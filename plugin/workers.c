@@ -165,6 +165,9 @@ void *tp_reader_main(void *arg)
         tp_member_row m;
         tp_message msg;
         tp_status st = tp_store_find_member(in->reader_store, job.code, &m, &msg);
+        if (st == TP_OK && tp_payload_signed_policy(&in->cfg.scan, job.is_signed, m.app_id,
+                                                    msg.text, sizeof msg.text) != TP_OK)
+            st = TP_ERR_UNSUPPORTED; /* [scan] require_signed; msg says what to do */
         if (st == TP_OK) {
             o.kind = TP_EVENT_MEMBER_IDENTIFIED;
             tp_copy(o.member_code, sizeof o.member_code, m.code);
@@ -180,6 +183,8 @@ void *tp_reader_main(void *arg)
                 tp_buf_set(o.message, sizeof o.message,
                            "No member has the code %s; the sale can go on without points.",
                            job.code);
+            else if (st == TP_ERR_UNSUPPORTED)
+                tp_copy(o.message, sizeof o.message, msg.text);
             else
                 tp_buf_set(o.message, sizeof o.message,
                            "The member cannot be looked up right now; the code is checked "

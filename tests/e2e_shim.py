@@ -579,6 +579,69 @@ def socket_session(path, db):
     e2.close()
 
 
+# ------------------------------------------------------ signed passes --
+
+# RFC 8032's first test key: a valid Ed25519 public key. No pass is signed
+# here (the standard library has no Ed25519); the plugin's tests cover
+# accepted passes, this covers what a socket client sees when refused.
+RFC8032_PK = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+
+
+def signed_run(work):
+    for mode in ("app", "all"):
+        conf = os.path.join(work, f"signed-{mode}.conf")
+        with open(conf, "w") as f:
+            f.write(f"[store]\ndatabase = signed-{mode}.db\n[scan]\n"
+                    f"token_public_key = {RFC8032_PK}\nrequire_signed = {mode}\n")
+        db = os.path.join(work, f"signed-{mode}.db")
+        proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        q, raw = queue.Queue(), []
+        threading.Thread(target=reader, args=(proc.stdout, q, raw), daemon=True).start()
+
+        def write(data):
+            proc.stdin.write(data)
+            proc.stdin.flush()
+
+        c = Client(write, q)
+        try:
+            hello(c)
+            c.call("admin.member_add", {"code": "APP-1", "name": "Ann", "app_id": "app-ann"})
+            c.call("checkout.begin", {"txn": "G-1"})
+            r = c.call("checkout.scan", {"txn": "G-1", "code": "APP-1"})
+            if mode == "all":
+                check("signed all: a plain code is refused at the scan with a sentence",
+                      error_code(r) == "unsupported"
+                      and "show the pass in the app" in r["error"]["message"], r)
+            else:
+                check("signed app: the scan is accepted for lookup", "result" in r, r)
+                e = c.event("member.unknown", lambda e: e["txn"] == "G-1")
+                check("signed app: the lookup says the member uses the app",
+                      e is not None and e["status"] == "unsupported"
+                      and "This member uses the app" in e["message"], e)
+            r = c.call("checkout.complete", {"txn": "G-1", "receipt": receipt(
+                "G-1", [{"amount_minor": 1000}])})
+            check(f"signed {mode}: the sale completes", "result" in r, r)
+            e = c.event("award.committed", lambda e: e["receipt_id"] == "G-1")
+            check(f"signed {mode}: no points for the plain code",
+                  e is not None and e["points"] == 0 and e["member_code"] == "", e)
+            c.call("admin.flush", {"timeout_ms": 5000})
+        except (TimeoutError, BrokenPipeError, OSError) as exc:
+            check(f"signed {mode} session ran to the end", False, repr(exc))
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        check(f"signed {mode}: the member's balance is unchanged",
+              member_points(db, "APP-1") == 0)
+
+
 # ------------------------------------------------------- socket peers --
 
 # Run as another user: connect, send a request that would change the
@@ -709,6 +772,7 @@ def main():
         stdio_run(work)
         socket_run(work)
         socket_peer_run(work)
+        signed_run(work)
     print(f"e2e_shim: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

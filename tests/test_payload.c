@@ -1028,6 +1028,67 @@ static void hand_built_config_with_bad_pattern_is_refused_by_parse(void **state)
     assert_int_equal(parse_at(&cfg, "ABCD", 0, &out, msg), TP_ERR_CONFIG);
 }
 
+/* ---- require_signed ------------------------------------------------------ */
+
+static void require_signed_takes_no_app_all_and_needs_the_pass_key(void **state)
+{
+    (void)state;
+    char msg[TP_MESSAGE_MAX];
+    tp_payload_config cfg = tp_payload_config_default();
+    assert_int_equal(cfg.require_signed, TP_REQUIRE_SIGNED_NO);
+    const struct {
+        const char *text;
+        tp_require_signed want;
+    } ok[] = {{"no", TP_REQUIRE_SIGNED_NO}, {"app", TP_REQUIRE_SIGNED_APP},
+              {"APP", TP_REQUIRE_SIGNED_APP}, {"yes", TP_REQUIRE_SIGNED_APP},
+              {" all ", TP_REQUIRE_SIGNED_ALL}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        set_ok(&cfg, "require_signed", ok[i].text);
+        assert_int_equal(cfg.require_signed, ok[i].want);
+    }
+    assert_int_equal(tp_payload_config_set(&cfg, "require_signed", "sometimes", msg, sizeof msg),
+                     TP_ERR_CONFIG);
+    assert_non_null(strstr(msg, "no, app"));
+    assert_int_equal(cfg.require_signed, TP_REQUIRE_SIGNED_ALL); /* unchanged */
+    /* Without the key no pass could ever be shown: refused as a whole. */
+    assert_int_equal(tp_payload_config_check(&cfg, msg, sizeof msg), TP_ERR_CONFIG);
+    assert_non_null(strstr(msg, "needs token_public_key"));
+    set_ok(&cfg, "token_public_key", pass_pk_hex);
+    assert_int_equal(tp_payload_config_check(&cfg, msg, sizeof msg), TP_OK);
+}
+
+static void signed_policy_refuses_plain_codes_as_configured(void **state)
+{
+    (void)state;
+    char msg[TP_MESSAGE_MAX];
+    tp_payload_config cfg = token_config();
+    /* no: everything goes. */
+    assert_int_equal(tp_payload_signed_policy(&cfg, 0, "APP-1", msg, sizeof msg), TP_OK);
+    assert_string_equal(msg, "");
+    /* app: a plain code of a member with an app id, once known. */
+    set_ok(&cfg, "require_signed", "app");
+    assert_int_equal(tp_payload_signed_policy(&cfg, 0, NULL, msg, sizeof msg), TP_OK);
+    assert_int_equal(tp_payload_signed_policy(&cfg, 0, "", msg, sizeof msg), TP_OK);
+    assert_int_equal(tp_payload_signed_policy(&cfg, 1, "APP-1", msg, sizeof msg), TP_OK);
+    assert_int_equal(tp_payload_signed_policy(&cfg, 0, "APP-1", msg, sizeof msg),
+                     TP_ERR_UNSUPPORTED);
+    assert_non_null(strstr(msg, "This member uses the app: ask them to show the pass in the app"));
+    /* all: every plain code, known member or not. */
+    set_ok(&cfg, "require_signed", "all");
+    assert_int_equal(tp_payload_signed_policy(&cfg, 0, NULL, msg, sizeof msg), TP_ERR_UNSUPPORTED);
+    assert_non_null(strstr(msg, "ask the customer to show the pass in the app"));
+    assert_int_equal(tp_payload_signed_policy(&cfg, 0, "", msg, sizeof msg), TP_ERR_UNSUPPORTED);
+    assert_int_equal(tp_payload_signed_policy(&cfg, 1, NULL, msg, sizeof msg), TP_OK);
+    /* The parser itself is not the policy: it still says what a scan is. */
+    tp_payload out;
+    assert_int_equal(parse_at(&cfg, "MEMBER-7", 0, &out, msg), TP_OK);
+    assert_int_equal(out.is_signed, 0);
+    char tok[300];
+    make_token(tok, sizeof tok, "MEMBER-7", "1793527200000", pass_sk);
+    assert_int_equal(parse_at(&cfg, tok, 0, &out, msg), TP_OK);
+    assert_int_equal(out.is_signed, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1086,6 +1147,8 @@ int main(void)
         cmocka_unit_test(unknown_setting_is_reported_as_not_found),
         cmocka_unit_test(settings_apply_in_any_order_and_are_checked_together),
         cmocka_unit_test(hand_built_config_with_bad_pattern_is_refused_by_parse),
+        cmocka_unit_test(require_signed_takes_no_app_all_and_needs_the_pass_key),
+        cmocka_unit_test(signed_policy_refuses_plain_codes_as_configured),
     };
     return cmocka_run_group_tests(tests, make_keys, NULL);
 }

@@ -34,6 +34,8 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include <sodium.h>
+
 #include "pty_harness.h"
 #include "tillpoints/ext/scanners.h"
 
@@ -399,6 +401,50 @@ static void url_scan_with_url_pattern_is_scanned_as_the_embedded_code(void **sta
     assert_int_equal(count(fx->h, TP_EVENT_SCANNED), 1);
 }
 
+/* [scan] require_signed = all: a plain code at the scanner is rejected
+ * with the cashier's sentence; a signed pass comes out as its member code
+ * (SCANNED), and that code, handed to checkout.scan as the host does,
+ * counts as signed once. */
+static void signed_pass_read_by_the_scanner_counts_as_signed_once_at_checkout(void **state)
+{
+    fixture *fx = *state;
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    char pk_hex[2 * crypto_sign_PUBLICKEYBYTES + 1], ini[300], pass[300], body[64];
+    unsigned char sig[crypto_sign_BYTES];
+    char b64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES,
+                                       sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+    tp_message msg;
+
+    assert_true(sodium_init() >= 0);
+    crypto_sign_keypair(pk, sk);
+    sodium_bin2hex(pk_hex, sizeof pk_hex, pk, sizeof pk);
+    int n = snprintf(body, sizeof body, "v1|M-5005|4102444800000");
+    crypto_sign_detached(sig, NULL, (const unsigned char *)body, (size_t)n, sk);
+    sodium_bin2base64(b64, sizeof b64, sig, sizeof sig, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    snprintf(pass, sizeof pass, "%s|%s\r", body, b64);
+    snprintf(ini, sizeof ini, "[scan]\ntoken_public_key = %s\nrequire_signed = all\n", pk_hex);
+    start_online(fx, ini, "");
+    const tp_checkout_ext *co = fx->h->tu.plugin->get_extension(fx->h->tu.plugin, TP_EXT_CHECKOUT);
+
+    scan(fx, "M-5005\r");
+    scan(fx, pass);
+    must_see(fx->h, TP_EVENT_SCANNED, 1, "the pass after the plain code");
+    assert_int_equal(count(fx->h, TP_EVENT_SCAN_REJECTED), 1);
+    assert_mentions(fx->h->tu.ev[nth(fx->h, TP_EVENT_SCAN_REJECTED, 0)].message,
+                    "show the pass in the app");
+    const char *code = fx->h->tu.ev[nth(fx->h, TP_EVENT_SCANNED, 0)].member_code;
+    assert_string_equal(code, "M-5005");
+
+    assert_int_equal(co->begin(fx->h->tu.plugin, "T-1", "staff", &msg), TP_OK);
+    assert_int_equal(co->scan(fx->h->tu.plugin, "T-1", code, &msg), TP_OK);
+    /* The same code typed for the next sale is a plain code again. */
+    assert_int_equal(co->begin(fx->h->tu.plugin, "T-2", "staff", &msg), TP_OK);
+    assert_int_equal(co->scan(fx->h->tu.plugin, "T-2", code, &msg), TP_ERR_UNSUPPORTED);
+    assert_mentions(msg.text, "show the pass in the app");
+    assert_int_equal(co->cancel(fx->h->tu.plugin, "T-1", &msg), TP_OK);
+    assert_int_equal(co->cancel(fx->h->tu.plugin, "T-2", &msg), TP_OK);
+}
+
 /* ------------------------------------------------------------------ */
 /* Unplug, replug, missing port, broken port                           */
 /* ------------------------------------------------------------------ */
@@ -615,6 +661,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(junk_is_rejected_with_a_sentence, setup, teardown),
         cmocka_unit_test_setup_teardown(
             url_scan_with_url_pattern_is_scanned_as_the_embedded_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            signed_pass_read_by_the_scanner_counts_as_signed_once_at_checkout, setup, teardown),
         cmocka_unit_test_setup_teardown(
             unplug_is_offline_once_and_replug_is_online_with_scans_flowing, setup, teardown),
         cmocka_unit_test_setup_teardown(
