@@ -172,8 +172,8 @@ static tp_status co_scan(const tp_plugin *plugin, const char *txn_id, const char
     tp_copy(job.code, sizeof job.code, pl.member_code);
     tp_copy(job.txn, sizeof job.txn, txn_id);
     job.is_signed = is_signed;
-    tp_copy(t->code, sizeof t->code, job.code);
     t->code_signed = is_signed;
+    tp_copy(t->code, sizeof t->code, job.code);
     if (tp_queue_push(&in->lookup_q, &job) != 0)
         tp_msg_set(msg, "Member lookup is busy; the code is kept and checked when the sale "
                    "completes.");

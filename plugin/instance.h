@@ -23,8 +23,8 @@ typedef struct tp_txn_slot {
     int used;
     char id[TP_TXN_ID_MAX + 1];
     char staff[TP_STAFF_ID_MAX + 1];
+    int code_signed; /* `code` came from a verified app pass */
     char code[TP_MEMBER_CODE_MAX + 1]; /* last member code scanned, or "" */
-    int code_signed;                   /* it came from a verified app pass */
 } tp_txn_slot;
 
 typedef enum tp_job_kind { TP_JOB_AWARD = 1, TP_JOB_REFUND = 2 } tp_job_kind;
