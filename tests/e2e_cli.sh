@@ -72,6 +72,26 @@ check "--version with a missing plugin: exit 1" [ "$rc" = 1 ]
 check "--version with a missing plugin: says which file" has "^plugin: Cannot load the plugin $work/no-such-plugin.so" "$work/v2.out"
 check "--version opened no database" [ ! -e "$work/x.db" ]
 
+# Installed programs load only the installed plugin: a tillpoints.so beside
+# the program or in the current directory is never loaded unless named
+# (--plugin PATH or $TILLPOINTS_PLUGIN).
+mkdir "$work/bin"
+cp "$B/tillpoints" "$B/tillpoints-till" "$B/tillpoints-shim" "$B/tillpoints.so" "$work/bin/"
+for prog in tillpoints tillpoints-till tillpoints-shim; do
+    if (cd "$work/bin" && env -u TILLPOINTS_PLUGIN "./$prog" --version) > "$work/v3.out" 2>&1; then rc=0; else rc=$?; fi
+    check "$prog never loads the tillpoints.so beside it or in the current directory" \
+        hasnt "$work/bin/tillpoints.so" "$work/v3.out"
+    check "$prog without --plugin names the installed plugin" \
+        has "^plugin: .*/lib/[^ ]*tillpoints/tillpoints\.so" "$work/v3.out"
+    if has "^plugin: Cannot load" "$work/v3.out"; then
+        check "$prog: a missing installed plugin says how to name another" \
+            has "pass --plugin PATH or set TILLPOINTS_PLUGIN" "$work/v3.out"
+    fi
+    if (cd "$work/bin" && TILLPOINTS_PLUGIN="$work/bin/tillpoints.so" "./$prog" --version) \
+        > "$work/v4.out" 2>&1; then rc=0; else rc=$?; fi
+    check "$prog loads the plugin \$TILLPOINTS_PLUGIN names" has "^plugin: $work/bin/tillpoints.so " "$work/v4.out"
+done
+
 # 2. Members: add with phone, email and app id; a card; lookups by each key.
 tp add1 member add M-1001 --name "Alice Example" --phone "+49 151 0000 0001" \
     --email " Alice@Example.COM " --app-id APP-1
@@ -263,8 +283,28 @@ tp nofile import "$work/missing.csv" --staff mgr-1
 check "import missing file: exit 1" [ "$rc" = 1 ]
 
 # 8. Export, then import into a fresh database: the same balances.
+# Cells a spreadsheet would run as a formula, and a literal leading quote.
+tp fx1 member add FX-1 --name '=HYPERLINK("http://evil.example/","click")' --email "x@evil.example"
+check "formula-like name accepted as a name" [ "$rc" = 0 ]
+tp fx2 member add FX-2 --name "'Quoted name"
+tp fx3 member add FX-3 --name "-1+2 Baker" --phone "+49 151 0000 0003"
+tp fx4 member add FX-4 --name "@SUM(A1)"
+old_umask=$(umask)
+umask 000 # the export must not depend on the caller's umask
 tp exp export "$work/out.csv"
+umask "$old_umask"
 check "export: exit 0" [ "$rc" = 0 ]
+check "export: the file is 0600 under umask 000 (phones and e-mails)" \
+    [ "$(stat -c %a "$work/out.csv")" = 600 ]
+check "export: a formula cell is written with a leading quote" \
+    grep -qF "\"FX-1\",\"'=HYPERLINK(\"\"http://evil.example/\"\",\"\"click\"\")\"" "$work/out.csv"
+check "export: a phone number is written with a leading quote" grep -qF "\"'+4915100000003\"" "$work/out.csv"
+check "export: a literal leading quote gets one more" grep -qF "\"FX-2\",\"''Quoted name\"" "$work/out.csv"
+check "export: no text cell starts with = + - @ tab or CR" python3 -c "
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline='')))
+bad = [c for r in rows[1:] for i, c in enumerate(r) if i != 4 and c[:1] in ('=', '+', '-', '@', '\t', '\r')]
+sys.exit(1 if bad or len(rows) < 2 else 0)" "$work/out.csv"
 count=$(q "SELECT count(*) FROM members")
 check "export: says how many" has "^export: $count members written" "$work/exp.out"
 check "export: header" [ "$(head -n 1 "$work/out.csv" | tr -d '\r')" = "code,name,phone,email,points,reason,app_id,cards" ]
@@ -276,6 +316,8 @@ check "round trip import: exit 0" [ "$rc" = 0 ]
 balances="SELECT m.code||'='||COALESCE(SUM(l.points),0) FROM members m LEFT JOIN ledger l ON l.member_id=m.id GROUP BY m.id ORDER BY m.code"
 check "round trip: same balances" [ "$(q "$balances")" = "$(q2 "$balances")" ]
 check "round trip: names, phones, emails" [ "$(q "SELECT code,name,phone,email FROM members ORDER BY code")" = "$(q2 "SELECT code,name,phone,email FROM members ORDER BY code")" ]
+check "round trip: formula cells and a literal quote come back exactly" \
+    [ "$(q2 "SELECT name FROM members WHERE code IN ('FX-1','FX-2','FX-3','FX-4') ORDER BY code")" = "$(printf '%s\n' '=HYPERLINK("http://evil.example/","click")' "'Quoted name" '-1+2 Baker' '@SUM(A1)')" ]
 
 # 9. --json: one document on stdout, parsed by python.
 tp js member show CARD-77 --json

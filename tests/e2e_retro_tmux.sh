@@ -98,7 +98,7 @@ entry_of() {
 
 # ------------------------------------------------------------- the till
 T new-session -d -s "$S" -x 220 -y 50 \
-    "cd '$work' && '$TILL' --config '$work/tp.conf'; echo \$? > '$work/till.rc'; sleep 600"
+    "cd '$work' && '$TILL' --plugin '$B/tillpoints.so' --config '$work/tp.conf'; echo \$? > '$work/till.rc'; sleep 600"
 T set-option -t "$S" history-limit 5000 >/dev/null
 wait_more "Type help for commands." 0 15 || { failed=$((failed + 1)); summary; exit 1; }
 

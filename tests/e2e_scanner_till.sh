@@ -125,7 +125,7 @@ printf 'set -g remain-on-exit on\nset -g history-limit 10000\n' > "$work/tmux.co
 # seen leaving the exited till an unreaped zombie, with no
 # #{pane_dead_status}, in about a third of runs.
 tmux -S "$sock" -f "$work/tmux.conf" new-session -d -s till -x 200 -y 50 \
-    "env LD_PRELOAD='$preload' '$TILL' --config '$work/tillpoints.conf';
+    "env LD_PRELOAD='$preload' '$TILL' --plugin '$B/tillpoints.so' --config '$work/tillpoints.conf';
      echo \$? > '$work/till.status.tmp'; mv '$work/till.status.tmp' '$work/till.status'"
 
 screen() { tmux -S "$sock" capture-pane -p -J -S - -E - -t till 2>/dev/null || true; }
