@@ -676,7 +676,9 @@ static tp_status load_secrets(parse_ctx *c, const char *named_by, tp_message *ms
     const char *path = from_systemd ? cred : c->secrets_path;
     if (!*path)
         return TP_OK;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO named by mistake must not hang init (it is then
+     * refused as not a regular file); regular files ignore the flag. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         tp_msg_set(msg, "Cannot open the secrets file %s (%s): %s.", path,
                    from_systemd ? "systemd credential " TP_SECRETS_CREDENTIAL : named_by,
@@ -708,6 +710,7 @@ static tp_status load_secrets(parse_ctx *c, const char *named_by, tp_message *ms
         close(fd);
         return status;
     }
+    const char *main_source = c->source;
     c->source = path;
     c->file = f;
     c->text = NULL;
@@ -716,7 +719,9 @@ static tp_status load_secrets(parse_ctx *c, const char *named_by, tp_message *ms
     int rc = ini_parse_stream(read_line, c, on_key, c);
     fclose(f);
     c->file = NULL;
-    return parsed(c, rc, msg);
+    status = parsed(c, rc, msg);
+    c->source = main_source; /* `path` may be this function's buffer */
+    return status;
 }
 
 static tp_status finish(parse_ctx *c, tp_config *out, tp_message *msg)

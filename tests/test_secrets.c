@@ -169,6 +169,12 @@ static void secrets_file_holds_secrets_only(void **state)
     tp_message msg;
     assert_int_equal(load(conf, &c, &msg), TP_ERR_CONFIG);
     assert_null(strstr(msg.text, "0011zz"));
+    /* A FIFO named by mistake is refused, not waited on. */
+    char fifo[300];
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    put(conf, sizeof conf, dir, "t.conf", "[store]\nsecrets = fifo\n", 0644);
+    expect_refused(conf, "is not a regular file");
     /* Missing: said, with the file and who named it. */
     put(conf, sizeof conf, dir, "t.conf", "[store]\nsecrets = /nonexistent/s.conf\n", 0644);
     expect_refused(conf, "Cannot open the secrets file /nonexistent/s.conf ([store] secrets in");
