@@ -6,12 +6,17 @@
 #   2. installs them with dpkg -i (their dependencies come from
 #      packaging/install-deps.sh; nothing is fetched) and checks what the
 #      maintainer scripts made: the tillpoints system user, /var/lib/tillpoints
-#      (0750, tillpoints), the config (a conffile, 0640 root:tillpoints);
+#      (0750, tillpoints), the config (a conffile, 0640 root:tillpoints), the
+#      secrets file (a conffile, 0600 tillpoints), the group tillpoints-pos
+#      of the socket's clients, which reads neither;
 #   3. runs the INSTALLED programs on the installed plugin and the packaged
 #      config (database /var/lib/tillpoints/tillpoints.db), as the tillpoints
 #      user: the `tillpoints` CLI, `tillpoints-shim` over stdio (hello and one
-#      checkout), and the example host docs/example_host.c built against the
-#      installed header and pkg-config file;
+#      checkout) and on a socket as its unit runs it (a member of
+#      tillpoints-pos served, anyone else refused), the receipt key taken
+#      from the secrets file (a secret in the config refused), and the
+#      example host docs/example_host.c built against the installed header
+#      and pkg-config file;
 #   4. reinstalls over itself (a locally changed conffile is kept), removes
 #      (config and database stay), then purges, and lists what is left under
 #      /usr/lib/<triplet>/tillpoints, /etc/tillpoints, /var/lib/tillpoints and
@@ -69,6 +74,7 @@ for d in /usr/lib/$triplet/tillpoints /usr/include/tillpoints /etc/tillpoints $d
 done
 had_user=0; getent passwd tillpoints >/dev/null && had_user=1
 had_group=0; getent group tillpoints >/dev/null && had_group=1
+had_pos_group=0; getent group tillpoints-pos >/dev/null && had_pos_group=1
 
 tmp=$(mktemp -d /tmp/tillpoints-package-test.XXXXXX)
 chmod 0755 "$tmp" # the tillpoints user runs the example host from here
@@ -84,6 +90,9 @@ cleanup() {
     # The purge keeps the system user (policy); take back only what we made.
     if [ "$had_user" -eq 0 ] && getent passwd tillpoints >/dev/null; then
         deluser --system --quiet tillpoints >/dev/null 2>&1 || userdel tillpoints
+    fi
+    if [ "$had_pos_group" -eq 0 ] && getent group tillpoints-pos >/dev/null; then
+        delgroup --system --quiet tillpoints-pos >/dev/null 2>&1 || groupdel tillpoints-pos
     fi
     if [ "$had_group" -eq 0 ] && getent group tillpoints >/dev/null; then
         delgroup --system --quiet tillpoints >/dev/null 2>&1 || groupdel tillpoints
@@ -148,6 +157,27 @@ check "$conf is 0640 root:tillpoints (dpkg-statoverride) and a dpkg conffile" \
            dpkg-query -W -f='\${Conffiles}' tillpoints | grep -q ' $conf '"
 check "the config sets database = $data/tillpoints.db" \
     grep -qx "database = $data/tillpoints.db" "$conf"
+# Secrets and the socket's clients (docs/INTEGRATING.md, "Users, files and
+# permissions"): the config holds no secret, the secrets file is the
+# tillpoints user's alone, and the POS's group tillpoints-pos reads neither.
+secrets=/etc/tillpoints/secrets.conf
+unit=/lib/systemd/system/tillpoints-shim.service
+pgid=$(getent group tillpoints-pos | cut -d: -f3)
+check "postinst made the system group tillpoints-pos for the socket's clients (gid ${pgid:-none})" \
+    sh -c "[ -n '$pgid' ] && [ '$pgid' -lt 1000 ]"
+check "$secrets is 0600 tillpoints:tillpoints (dpkg-statoverride) and a dpkg conffile" \
+    sh -c "[ \"\$(stat -c '%a %U %G' $secrets)\" = '600 tillpoints tillpoints' ] &&
+           dpkg-statoverride --list $secrets | grep -q '^tillpoints tillpoints 600 ' &&
+           dpkg-query -W -f='\${Conffiles}' tillpoints | grep -q ' $secrets '"
+check "the config names the secrets file and holds no secret value" \
+    sh -c "grep -qx 'secrets = $secrets' $conf &&
+           ! grep -qE '^[[:space:]]*(receipt_code_key|password)[[:space:]]*=[[:space:]]*[^[:space:];]' $conf"
+check "a member of tillpoints-pos can read neither the config nor the secrets" \
+    sh -c "! setpriv --reuid=nobody --regid=nogroup --groups=tillpoints-pos cat $conf >/dev/null 2>&1 &&
+           ! setpriv --reuid=nobody --regid=nogroup --groups=tillpoints-pos cat $secrets >/dev/null 2>&1"
+check "the shim's unit gives its socket to tillpoints-pos and joins that group" \
+    sh -c "grep -q '^ExecStart=.* --socket-group tillpoints-pos ' $unit &&
+           grep -q '^SupplementaryGroups=tillpoints-pos ' $unit && grep -q '^RuntimeDirectoryMode=0711$' $unit"
 pcplugin=$(pkg-config --variable=plugin tillpoints 2>/dev/null)
 check "pkg-config --variable=plugin tillpoints is the installed plugin ($pcplugin)" \
     sh -c "[ '$pcplugin' = '$plugin' ] && [ -f '$plugin' ]"
@@ -248,6 +278,85 @@ check "tillpoints verify as root: $out" has "$out" ', 0 problems'
 check "every file in $data still belongs to tillpoints after root used the database" \
     sh -c "[ -z \"\$(find $data ! -user tillpoints)\" ]"
 
+# The shim as its unit runs it (user tillpoints, supplementary group
+# tillpoints-pos), on a socket in a directory like its RuntimeDirectory:
+# a POS user in tillpoints-pos is served; a user outside it is refused by
+# the socket's mode, and by the shim itself when the mode is loosened.
+echo "== the shim's socket, as tillpoints-shim.service runs it"
+run=$tmp/run
+mkdir -m 0711 "$run" && chown tillpoints:tillpoints "$run"
+sock=$run/shim.sock
+timeout 120 runuser -u tillpoints -g tillpoints -G tillpoints-pos -- tillpoints-shim --socket "$sock" \
+    --socket-group tillpoints-pos --config "$conf" 2>"$tmp/sock.err" &
+shim_pid=$!
+i=0
+while [ ! -S "$sock" ] && [ $i -lt 100 ] && kill -0 "$shim_pid" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+check "the shim listens on $sock, 0660 tillpoints:tillpoints-pos" \
+    sh -c "[ \"\$(stat -c '%a %U %G' $sock 2>/dev/null)\" = '660 tillpoints tillpoints-pos' ]"
+cat >"$tmp/peer.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect(sys.argv[1])
+except OSError as e:
+    print("REFUSED", e.errno); sys.exit(0)
+s.sendall(b'{"id":1,"method":"hello","params":{"protocol":"1.0"}}\n'
+          b'{"id":2,"method":"admin.member_add","params":{"code":"%s"}}\n' % sys.argv[2].encode())
+s.settimeout(20)
+for line in s.makefile("rb"):
+    sys.stdout.write(line.decode())
+    if b'"id":2' in line:
+        break
+PY
+chmod 0644 "$tmp/peer.py"
+out=$(timeout 30 setpriv --reuid=nobody --regid=nogroup --groups=tillpoints-pos -- /usr/bin/python3 "$tmp/peer.py" "$sock" PKG-POS-1 2>&1)
+served=0
+has "$out" '"id":1,"result":{"protocol":"1.0"' && has "$out" '"id":2,"result"' && served=1
+check "a POS user in tillpoints-pos is served (hello, member add)" [ "$served" = 1 ]
+out=$(timeout 30 setpriv --reuid=nobody --regid=nogroup --clear-groups -- /usr/bin/python3 "$tmp/peer.py" "$sock" PKG-INTRUDER 2>&1)
+check "a user outside tillpoints-pos cannot connect: $out" has "$out" '^REFUSED 13'
+chmod 0666 "$sock"
+out=$(timeout 30 setpriv --reuid=nobody --regid=nogroup --clear-groups -- /usr/bin/python3 "$tmp/peer.py" "$sock" PKG-INTRUDER 2>&1)
+check "with the socket's mode loosened, the shim refuses that user itself (not_allowed)" \
+    has "$out" '"id":null,"error":{"code":"not_allowed","message":"This tillpoints-shim serves only members of the group tillpoints-pos'
+kill "$shim_pid" 2>/dev/null; wait "$shim_pid" 2>/dev/null
+check "the served client's member was added, the refused one's was not" \
+    sh -c "runuser -u tillpoints -- tillpoints member show PKG-POS-1 >/dev/null 2>&1 &&
+           ! runuser -u tillpoints -- tillpoints member show PKG-INTRUDER >/dev/null 2>&1"
+check "the shim logged the refused uid" grep -q "refused a connection from uid $(id -u nobody) " "$tmp/sock.err"
+
+# Secrets in use: the receipt key from the secrets file keys the receipt
+# codes the installed plugin prints; the same key in the config is refused.
+echo "== secrets"
+key=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
+cp -p "$secrets" "$tmp/secrets.orig"
+sed -i "s/^receipt_code_key =.*/receipt_code_key = $key/" "$secrets"
+chown tillpoints:tillpoints "$secrets" && chmod 0600 "$secrets"
+printf '%s\n' '{"id":1,"method":"hello","params":{"protocol":"1.0"}}' \
+    '{"id":2,"method":"checkout.begin","params":{"txn":"PKG-K1"}}' \
+    '{"id":3,"method":"checkout.complete","params":{"txn":"PKG-K1","receipt":{"id":"PKG-K1","currency":"EUR","lines":[{"sku":"TEA","amount_minor":300}]}}}' \
+    | timeout 60 runuser -u tillpoints -- tillpoints-shim --config "$conf" >"$tmp/key.out" 2>&1
+want=$(python3 -c "import hashlib,sys; print(hashlib.blake2b(b'TPR1|store-1|PKG-K1', key=bytes.fromhex(sys.argv[1]), digest_size=16).hexdigest()[:8])" "$key")
+check "the receipt code is keyed with the secrets file's key (TPR1|store-1|PKG-K1|$want)" \
+    grep -q "\"receipt_code\":\"TPR1|store-1|PKG-K1|$want\"" "$tmp/key.out"
+chmod 0640 "$secrets"
+out=$(as_tp tillpoints verify 2>&1)
+check "a group-readable secrets file is refused: $out" has "$out" 'can be used by users other than its owner'
+cp -p "$tmp/secrets.orig" "$secrets"
+cp -p "$conf" "$tmp/conf.orig"
+printf '[scan]\nreceipt_code_key = %s\n' "$key" >>"$conf"
+out=$(as_tp tillpoints verify 2>&1)
+check "a secret in the group-readable config is refused: $out" has "$out" 'receipt_code_key is a secret'
+cp -p "$tmp/conf.orig" "$conf"
+
+# Installed programs load the installed plugin only, even with a
+# tillpoints.so beside them.
+mkdir "$tmp/bin"
+cp /usr/bin/tillpoints "$plugin" "$tmp/bin/"
+out=$(cd "$tmp/bin" && env -u TILLPOINTS_PLUGIN ./tillpoints --version 2>&1)
+check "a copied program loads $plugin, not the tillpoints.so beside it: $(echo "$out" | tail -n 1)" \
+    has "$out" "^plugin: $plugin "
+
 # ---- reinstall, remove, purge ------------------------------------------------------
 echo "== reinstall, remove, purge"
 echo "; local change by package_test" >>"$conf"
@@ -287,8 +396,8 @@ done
 check "the purge leaves no file or directory of the packages" [ "$left" -eq 0 ]
 check "the purge removed the administrator's enable link $wants" \
     sh -c "[ ! -e $wants ] && [ ! -L $wants ]"
-check "the purge removed the config's dpkg-statoverride" \
-    sh -c "! dpkg-statoverride --list $conf >/dev/null 2>&1"
+check "the purge removed the config's and the secrets file's dpkg-statoverride" \
+    sh -c "! dpkg-statoverride --list $conf >/dev/null 2>&1 && ! dpkg-statoverride --list $secrets >/dev/null 2>&1"
 if getent passwd tillpoints >/dev/null; then
     echo "     kept by policy: the system user $(getent passwd tillpoints)"
     [ "$had_user" -eq 0 ] && echo "     (this test created it and deletes it in its cleanup)"
