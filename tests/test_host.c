@@ -32,6 +32,43 @@ static void money_refuses_what_a_cashier_could_mistype(void **state)
     }
 }
 
+/* Installed programs load only the installed plugin: --plugin or
+ * $TILLPOINTS_PLUGIN may name another, nothing else is looked at — not a
+ * tillpoints.so in the current directory, not one beside the program. */
+static void plugin_path_is_explicit_or_the_installed_one(void **state)
+{
+    (void)state;
+    char dir[256], here[4096], planted[300], path[4096];
+    tu_mkdtemp(dir, sizeof dir);
+    snprintf(planted, sizeof planted, "%s/tillpoints.so", dir);
+    tu_write_file(planted, "not a plugin\n");
+    assert_non_null(getcwd(here, sizeof here));
+    assert_int_equal(chdir(dir), 0);
+    const char *saved = getenv("TILLPOINTS_PLUGIN");
+    char keep[4096] = "";
+    if (saved)
+        snprintf(keep, sizeof keep, "%s", saved);
+
+    unsetenv("TILLPOINTS_PLUGIN");
+    assert_int_equal(tp_hostlib_plugin_path(NULL, path, sizeof path), TP_HOSTLIB_PLUGIN_INSTALLED);
+    assert_string_equal(path, TP_INSTALLED_PLUGIN);
+    setenv("TILLPOINTS_PLUGIN", "", 1); /* empty: not a choice */
+    assert_int_equal(tp_hostlib_plugin_path(NULL, path, sizeof path), TP_HOSTLIB_PLUGIN_INSTALLED);
+    setenv("TILLPOINTS_PLUGIN", planted, 1);
+    assert_int_equal(tp_hostlib_plugin_path(NULL, path, sizeof path), TP_HOSTLIB_PLUGIN_ENV);
+    assert_string_equal(path, planted);
+    assert_int_equal(tp_hostlib_plugin_path("/opt/x/tillpoints.so", path, sizeof path),
+                     TP_HOSTLIB_PLUGIN_GIVEN);
+    assert_string_equal(path, "/opt/x/tillpoints.so");
+
+    if (keep[0])
+        setenv("TILLPOINTS_PLUGIN", keep, 1);
+    else
+        unsetenv("TILLPOINTS_PLUGIN");
+    assert_int_equal(chdir(here), 0);
+    tu_rmdir(dir);
+}
+
 static void every_status_has_a_name(void **state)
 {
     (void)state;
@@ -45,6 +82,7 @@ int main(void)
         cmocka_unit_test(money_parses_exactly_without_floating_point),
         cmocka_unit_test(money_refuses_what_a_cashier_could_mistype),
         cmocka_unit_test(every_status_has_a_name),
+        cmocka_unit_test(plugin_path_is_explicit_or_the_installed_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
