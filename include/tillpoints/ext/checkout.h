@@ -92,7 +92,11 @@ typedef struct tp_checkout_ext {
      * at once (TP_ERR_INVALID_ARGUMENT with a sentence when it cannot be a
      * member code) and looks the member up in the background: the answer
      * comes as a MEMBER_IDENTIFIED or MEMBER_UNKNOWN event. A later scan
-     * replaces an earlier one. */
+     * replaces an earlier one. With [scan] require_signed = all, a code
+     * that is not a signed app pass is refused with TP_ERR_UNSUPPORTED and
+     * a sentence; with require_signed = app, a plain code of a member who
+     * has an app id gets MEMBER_UNKNOWN with TP_ERR_UNSUPPORTED and earns
+     * nothing at complete (docs/INTEGRATING.md, "Signed passes"). */
     tp_status (*scan)(const tp_plugin *plugin, const char *txn_id,
                       const char *code, tp_message *msg);
 

@@ -21,7 +21,10 @@ extern "C" {
 
 typedef enum tp_event_kind {
     TP_EVENT_MEMBER_IDENTIFIED = 1, /* member found for a scan */
-    TP_EVENT_MEMBER_UNKNOWN = 2,    /* no member has that code */
+    TP_EVENT_MEMBER_UNKNOWN = 2,    /* no member has that code, or
+                                       (status TP_ERR_UNSUPPORTED) the code
+                                       may not identify this member:
+                                       [scan] require_signed */
     TP_EVENT_AWARD_COMMITTED = 3,   /* receipt journaled (and points
                                        awarded when a member was known);
                                        durable on disk */
