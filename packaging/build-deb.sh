@@ -69,9 +69,11 @@ done
 
 install -d "$rt/etc/tillpoints" "$rt/lib/systemd/system" "$rt/lib/udev/rules.d"
 install -m 0644 $pk/tillpoints.conf "$rt/etc/tillpoints/tillpoints.conf"
-# 0600 in the package already; postinst's dpkg-statoverride gives it to the
-# tillpoints user (which does not exist when the package is built).
-install -m 0600 $pk/tillpoints-secrets.conf "$rt/etc/tillpoints/secrets.conf"
+# The shipped file holds no secret (empty settings): 0644 like any conffile;
+# postinst's dpkg-statoverride makes it 0600 tillpoints:tillpoints (that user
+# does not exist when the package is built), and dpkg applies the override
+# to every later version it unpacks, before anyone writes a secret into it.
+install -m 0644 $pk/tillpoints-secrets.conf "$rt/etc/tillpoints/secrets.conf"
 install -m 0644 $pk/tillpoints-shim.service "$rt/lib/systemd/system/"
 install -m 0644 $pk/60-tillpoints-scanners.rules "$rt/lib/udev/rules.d/"
 
