@@ -329,7 +329,10 @@ static tp_status admin_manager_list(const tp_plugin *plugin, tp_manager_info *ou
     LOCKED(in, tp_manager_list(in->admin_store, rows, want, &n, msg));
     *count = n;
     /* n counts every manager; only `want` rows were read and fit in out. */
-    for (size_t i = 0; st == TP_OK && i < n && i < want; i++) {
+    size_t shown = st == TP_OK ? n : 0;
+    if (shown > want)
+        shown = want;
+    for (size_t i = 0; i < shown; i++) {
         memset(&out[i], 0, sizeof out[i]);
         tp_copy(out[i].id, sizeof out[i].id, rows[i].id);
         tp_copy(out[i].name, sizeof out[i].name, rows[i].name);
