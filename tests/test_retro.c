@@ -156,10 +156,11 @@ static int teardown(void **state)
 }
 
 
+/* The value of field `id` of the form last presented. */
 static const char *value_of(ctx *c, const char *id)
 {
     int i = tu_field(c->h, id);
-    return i < 0 ? NULL : c->h->form.value[i];
+    return i < 0 ? "(no such field)" : c->h->form.value[i];
 }
 
 static tp_manager_info manager(ctx *c, const char *id)
@@ -509,9 +510,11 @@ static void the_manager_role_with_a_made_up_id_moves_nothing(void **state)
     /* A retro credit. */
     open_form(c, "retro-visit", "not-a-manager", "manager", "S-1");
     submit(c, "customer", "M-1002", NULL);
+    submit(c, "reason", "trust me", NULL);
+    nothing_moved(c);
+    assert_int_equal(c->h->dismissed, 0);
     assert_string_equal(value_of(c, "approver"), "not-a-manager");
     assert_true(tu_field(c->h, "pin") >= 0);
-    submit(c, "reason", "trust me", NULL);
     assert_string_equal(field_error(c, "approver"), "A manager must approve: their id and PIN.");
     submit(c, "reason", "trust me", "approver", "not-a-manager", NULL);
     assert_string_equal(field_error(c, "pin"), "A manager must approve: their id and PIN.");
