@@ -1165,9 +1165,9 @@ static int do_correct(tp_instance *in, tp_session *s, const tp_answers *a, tp_uf
         return 1;
     const char *approver = ap.approver;
     /* The credit as it is now, under the write lock. */
-    credit_entry now;
-    if (find_credit(in, receipt, &now) != 1 || now.id != c.id ||
-        now.points - now.reversed != moving) {
+    credit_entry current;
+    if (find_credit(in, receipt, &current) != 1 || current.id != c.id ||
+        current.points - current.reversed != moving) {
         tp_store_rollback(in->admin_store);
         tp_buf_set(err, sizeof err, "The credit for receipt %s changed meanwhile; look again.",
                    receipt);
