@@ -187,11 +187,12 @@ static void print_usage(FILE *f)
         fprintf(f, "  %s\n", commands[i].usage);
     fprintf(f, "KEY is a member code, card, app id, phone or email. DATE is YYYY-MM-DD or\n"
                "YYYY-MM-DDTHH:MM[Z], UTC. The config defaults to " DEFAULT_CONFIG
-               "\nwhen it exists. A manager's PIN (4-12 digits) is asked twice with echo off on a\n"
-               "terminal, or read from one line of stdin; reset-pin also lifts a lockout.\n"
-               "retro runs the retroactive-visit form in the terminal (Enter keeps a value,\n"
-               "a number picks from a list, :cancel cancels); the role defaults to cashier,\n"
-               "who needs a manager's id and PIN to approve.\n");
+               "\nwhen it exists. A manager's PIN (6-12 digits; [retro] pin_min_digits) is asked\n"
+               "twice with echo off on a terminal, or read from one line of stdin; reset-pin\n"
+               "also lifts a lockout. retro runs the retroactive-visit form in the terminal\n"
+               "(Enter keeps a value, a number picks from a list, :cancel cancels); every\n"
+               "approval takes an enrolled manager's id and PIN, --role manager only fills\n"
+               "in the id.\n");
 }
 
 static int usage_error(const command_def *cmd, const char *fmt, ...)

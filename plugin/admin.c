@@ -280,8 +280,10 @@ static tp_status manager_write(tp_instance *in, int reset, const char *id, const
     tp_status st = tp_store_begin(in->admin_store, msg);
     int64_t now = tp_now_ms();
     if (st == TP_OK)
-        st = reset ? tp_manager_reset_pin(in->admin_store, id, pin, now, msg)
-                   : tp_manager_add(in->admin_store, id, name ? name : "", pin, now, msg);
+        st = reset ? tp_manager_reset_pin(in->admin_store, id, pin, in->cfg.retro.pin_min_digits,
+                                          now, msg)
+                   : tp_manager_add(in->admin_store, id, name ? name : "", pin,
+                                    in->cfg.retro.pin_min_digits, now, msg);
     tp_audit_entry e = {.time_ms = now, .action = reset ? "manager.reset_pin" : "manager.add",
                         .actor = staff, .approver = id, .location = in->cfg.location};
     if (st == TP_OK)
@@ -326,7 +328,11 @@ static tp_status admin_manager_list(const tp_plugin *plugin, tp_manager_info *ou
     size_t want = cap < 64 ? cap : 64;
     LOCKED(in, tp_manager_list(in->admin_store, rows, want, &n, msg));
     *count = n;
-    for (size_t i = 0; st == TP_OK && i < n; i++) {
+    /* n counts every manager; only `want` rows were read and fit in out. */
+    size_t shown = st == TP_OK ? n : 0;
+    if (shown > want)
+        shown = want;
+    for (size_t i = 0; i < shown; i++) {
         memset(&out[i], 0, sizeof out[i]);
         tp_copy(out[i].id, sizeof out[i].id, rows[i].id);
         tp_copy(out[i].name, sizeof out[i].name, rows[i].name);

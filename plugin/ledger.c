@@ -149,13 +149,24 @@ static void row_from(sqlite3_stmt *q, tp_activity_row *r)
 }
 
 /* The approver of a retro credit lives in the audit record written with
- * it (same location and key); other entries have none. */
+ * it (same location and key). A correction (retro.c do_correct) writes a
+ * reversal keyed CORR-<its id> of the original credit, then a retro credit
+ * keyed <receipt>#C<the reversal's id> with the next id, and one
+ * 'correction' audit record keyed by the original receipt; both rows take
+ * that record's approver. Other entries have none. */
 #define ROW_COLUMNS                                                                          \
     "l.id, l.time_ms, m.code, m.name, l.points, l.kind, l.staff, l.location, l.receipt,"     \
     " l.reason, l.comment, COALESCE(l.reverses, 0),"                                         \
     " CASE WHEN l.kind = 'retro' THEN COALESCE((SELECT a.approver FROM audit a"              \
     "  WHERE a.action = 'retro.credit' AND a.location = l.location"                          \
-    "  AND a.receipt = l.receipt LIMIT 1), '') ELSE '' END"
+    "  AND a.receipt = l.receipt LIMIT 1), (SELECT a.approver FROM audit a"                  \
+    "  WHERE instr(l.receipt, '#C') > 0 AND a.action = 'correction'"                         \
+    "  AND a.location = l.location AND l.receipt = a.receipt || '#C' || (l.id - 1)"         \
+    "  LIMIT 1), '')"                                                                        \
+    " WHEN l.kind = 'reversal' AND l.receipt = 'CORR-' || l.id THEN COALESCE((SELECT"       \
+    "  a.approver FROM ledger o JOIN audit a ON a.action = 'correction'"                     \
+    "  AND a.location = o.location AND a.receipt = o.receipt WHERE o.id = l.reverses"        \
+    "  LIMIT 1), '') ELSE '' END"
 
 tp_status tp_ledger_activity(tp_store *s, const tp_config *cfg, const tp_activity_query *qry,
                              tp_activity_row *rows, size_t *count, tp_message *msg)
@@ -182,7 +193,7 @@ tp_status tp_ledger_activity(tp_store *s, const tp_config *cfg, const tp_activit
             return st;
         member_id = m.id;
     }
-    char sql[1024];
+    char sql[2048]; /* about 1000 bytes with every filter */
     int n = snprintf(sql, sizeof sql,
                      "SELECT " ROW_COLUMNS " FROM ledger l JOIN members m ON m.id = l.member_id"
                      " WHERE l.id < ?1");

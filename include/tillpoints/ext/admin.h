@@ -144,7 +144,9 @@ typedef struct tp_verify_result {
 typedef struct tp_manager_info {
     char id[64 + 1];
     char name[TP_NAME_MAX + 1];
-    int failures;            /* wrong PINs in a row */
+    int failures;            /* wrong PINs since the last right one; every
+                                [retro] pin_max_failures-th locks, each lock
+                                twice as long as the one before (to 24 h) */
     int64_t locked_until_ms; /* 0, or UTC ms when the lockout ends */
     int64_t created_ms;
 } tp_manager_info;
@@ -263,9 +265,11 @@ typedef struct tp_admin_ext {
      * (TP_ERR_BUSY). */
     tp_status (*flush)(const tp_plugin *plugin, int64_t timeout_ms, tp_message *msg);
 
-    /* Managers who approve retroactive credits. PINs are 4-12 digits,
-     * stored as Argon2id hashes; `staff` is who makes the change (audited).
-     * reset_pin also lifts a lockout. */
+    /* Managers who approve retroactive credits, corrections and claim
+     * resolutions. PINs are [retro] pin_min_digits (6 by default, never
+     * fewer than 4) to 12 digits, stored as Argon2id hashes; a shorter PIN
+     * is refused (TP_ERR_INVALID_ARGUMENT). `staff` is who makes the change
+     * (audited). reset_pin also lifts a lockout and clears the failures. */
     tp_status (*manager_add)(const tp_plugin *plugin, const char *id, const char *name,
                              const char *pin, const char *staff, tp_message *msg);
     tp_status (*manager_reset_pin)(const tp_plugin *plugin, const char *id, const char *pin,
