@@ -703,11 +703,11 @@ static void a_stalled_disk_never_blocks_checkout_and_loses_nothing(void **state)
 }
 
 /* A real small filesystem: a 3 MiB tmpfs in a private mount namespace,
- * filled to the last byte. Runs in a child (the mount dies with it). */
-static void full_tmpfs_child(void)
+ * filled to the last byte. Runs in a child (the mount dies with it); the
+ * parent made the mount point and removes it. */
+static void full_tmpfs_child(const char *mnt)
 {
-    char mnt[] = "/tmp/tillpoints-tmpfs-XXXXXX";
-    if (!mkdtemp(mnt) || unshare(CLONE_NEWNS) != 0 ||
+    if (unshare(CLONE_NEWNS) != 0 ||
         mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
         mount("tmpfs", mnt, "tmpfs", 0, "size=3m,mode=0700") != 0) {
         print_error("cannot set up the tmpfs: %s\n", strerror(errno));
@@ -761,13 +761,16 @@ static void a_full_filesystem_is_reported_and_recovers_when_space_returns(void *
         print_message("  needs root for a private tmpfs mount (unshare + mount); skipped\n");
         skip();
     }
+    char mnt[] = "/tmp/tillpoints-tmpfs-XXXXXX";
+    assert_non_null(mkdtemp(mnt));
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0)
-        full_tmpfs_child();
+        full_tmpfs_child(mnt);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
+    (void)rmdir(mnt); /* empty here: the tmpfs was only in the child's namespace */
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fail_msg("the full-filesystem child failed (status 0x%x); see its output above", status);
 }
