@@ -318,6 +318,20 @@ static inline const tu_event *tu_last(const tu_host *h)
     return &h->ev[h->n_events - 1];
 }
 
+/* The last event of `kind` (for `receipt`, unless NULL); fails if none.
+ * A scan's lookup and a sale's award run on two plugin threads, so their
+ * events may come in either order: a test that wants one of them looks
+ * for it rather than taking the last event. */
+static inline const tu_event *tu_find(const tu_host *h, tp_event_kind kind, const char *receipt)
+{
+    for (int i = h->n_events - 1; i >= 0; i--)
+        if (h->ev[i].kind == kind && (!receipt || strcmp(h->ev[i].receipt, receipt) == 0))
+            return &h->ev[i];
+    fail_msg("no event of kind %d%s%s among %d", (int)kind, receipt ? " for " : "",
+             receipt ? receipt : "", h->n_events);
+    return NULL;
+}
+
 static inline void tu_add_member(tu_host *h, const char *code, const char *name)
 {
     tp_member_new m = {.code = code, .name = name};
