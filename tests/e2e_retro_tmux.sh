@@ -12,20 +12,23 @@
 # before the customer is asked for and is not offered in the list. Every
 # credit is checked on screen and again in the SQLite file with sqlite3.
 #
-# Waits are bounded polls of the screen; the tmux server is private (its
-# own socket) and is killed on every exit path.
+# Waits are bounded polls of the screen (TP_E2E_WAIT seconds, default 120:
+# each ends as soon as the text is there, so the bound only stops a stuck
+# run); the tmux server is private (its own socket in the scratch
+# directory, so another run of the suite never meets it) and is killed on
+# every exit path.
 set -eu
 B="${BUILD:-build}"
 case $B in /*) ;; *) B="$(pwd)/$B" ;; esac
 TILL="$B/tillpoints-till"
 CLI="$B/tillpoints"
 work=$(mktemp -d /tmp/tillpoints-e2e-retro-XXXXXX)
-sock="tp-e2e-retro-$$"
+sock="$work/tmux.sock"
 S=till
-T() { tmux -L "$sock" -f /dev/null "$@"; }
+WAIT=${TP_E2E_WAIT:-120}
+T() { tmux -S "$sock" -f /dev/null "$@"; }
 cleanup() {
     T kill-server 2>/dev/null || true
-    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$sock"
     [ -n "${E2E_KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -68,7 +71,7 @@ count() { screen | grep -cF -- "$1" || true; }
 # wait_more TEXT BEFORE [SECONDS]: until TEXT is on screen more than BEFORE times.
 wait_more() {
     i=0
-    lim=$(( ${3:-15} * 10 ))
+    lim=$(( ${3:-$WAIT} * 10 ))
     while [ "$i" -lt "$lim" ]; do
         [ "$(count "$1")" -gt "$2" ] && return 0
         sleep 0.1
@@ -105,7 +108,7 @@ entry_of() {
 T new-session -d -s "$S" -x 220 -y 50 \
     "cd '$work' && '$TILL' --config '$work/tp.conf'; echo \$? > '$work/till.rc'; sleep 600"
 T set-option -t "$S" history-limit 5000 >/dev/null
-wait_more "Type help for commands." 0 15 || { failed=$((failed + 1)); summary; exit 1; }
+wait_more "Type help for commands." 0 || { failed=$((failed + 1)); summary; exit 1; }
 
 # 1. A sale without a member; the till prints the receipt's claim code.
 step "item rung up" "item COFFEE 12.50" "COFFEE"
@@ -195,7 +198,7 @@ step "cancel a form" "retro" "> Customer (phone, email, member code or name): "
 step "cancelled" ":cancel" "[not done] Cancelled; nothing was changed."
 type_line "quit"
 i=0
-while [ ! -s "$work/till.rc" ] && [ "$i" -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+while [ ! -s "$work/till.rc" ] && [ "$i" -lt $((WAIT * 10)) ]; do sleep 0.1; i=$((i + 1)); done
 check "till exited 0" [ "$(cat "$work/till.rc" 2>/dev/null)" = 0 ]
 check "two retro credits, nothing else" [ "$(q "SELECT count(*) FROM ledger WHERE kind='retro'")" = 2 ]
 check "manager's failures were cleared by the right PIN" \
@@ -209,9 +212,9 @@ cli_window() { # NAME: runs `tillpoints manager add mgr-2` in a new window
         "'$CLI' --plugin '$B/tillpoints.so' --config '$work/tp.conf' manager add mgr-2 \
          --name 'Max Manager' --staff owner; echo \$? > '$work/$1.rc'; sleep 600"
     W="$S:$1"
-    wait_more "New PIN for mgr-2: " 0 15 || { failed=$((failed + 1)); summary; exit 1; }
+    wait_more "New PIN for mgr-2: " 0 || { failed=$((failed + 1)); summary; exit 1; }
 }
-wait_rc() { i=0; while [ ! -s "$work/$1.rc" ] && [ "$i" -lt 150 ]; do sleep 0.1; i=$((i + 1)); done; cat "$work/$1.rc" 2>/dev/null; }
+wait_rc() { i=0; while [ ! -s "$work/$1.rc" ] && [ "$i" -lt $((WAIT * 10)) ]; do sleep 0.1; i=$((i + 1)); done; cat "$work/$1.rc" 2>/dev/null; }
 cli_window cli0
 step "CLI asks the PIN again" "24680" "The same PIN again: "
 step "a 5-digit PIN is refused" "24680" "A manager PIN is 6 to 12 digits (0-9), nothing else."
