@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "csvio.h"
 #include "audit.h"
 #include "instance.h"
@@ -274,16 +276,20 @@ static tp_status manager_write(tp_instance *in, int reset, const char *id, const
         tp_msg_set(msg, "Say which staff member makes the change.");
         return TP_ERR_INVALID_ARGUMENT;
     }
-    /* The id, name and PIN rules live in managers.c, which checks them
-     * before any write (the transaction is rolled back on a refusal). */
+    /* The id, name and PIN rules live in managers.c. The PIN is checked
+     * and hashed before the write transaction begins: the Argon2id run
+     * never holds the lock the till's writer needs. */
+    char hash[TP_PIN_HASH_MAX];
+    tp_status st = tp_manager_hash_new_pin(pin, in->cfg.retro.pin_min_digits, hash, msg);
+    if (st != TP_OK)
+        return st;
     pthread_mutex_lock(&in->admin_lock);
-    tp_status st = tp_store_begin(in->admin_store, msg);
+    st = tp_store_begin(in->admin_store, msg);
     int64_t now = tp_now_ms();
     if (st == TP_OK)
-        st = reset ? tp_manager_reset_pin(in->admin_store, id, pin, in->cfg.retro.pin_min_digits,
-                                          now, msg)
-                   : tp_manager_add(in->admin_store, id, name ? name : "", pin,
-                                    in->cfg.retro.pin_min_digits, now, msg);
+        st = reset ? tp_manager_reset_pin(in->admin_store, id, hash, now, msg)
+                   : tp_manager_add(in->admin_store, id, name ? name : "", hash, now, msg);
+    sodium_memzero(hash, sizeof hash);
     tp_audit_entry e = {.time_ms = now, .action = reset ? "manager.reset_pin" : "manager.add",
                         .actor = staff, .approver = id, .location = in->cfg.location};
     if (st == TP_OK)

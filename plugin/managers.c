@@ -163,21 +163,26 @@ static int dummy_ready(void)
     return made;
 }
 
-/* 1 exists, 0 not, -1 error. */
-static int manager_exists(sqlite3 *db, const char *id)
+tp_status tp_manager_hash_new_pin(const char *pin, int min_digits, char out[TP_PIN_HASH_MAX],
+                                  tp_message *msg)
 {
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM managers WHERE id = ?1", -1, &q, NULL) !=
-        SQLITE_OK)
-        return -1;
-    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(q);
-    sqlite3_finalize(q);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+    _Static_assert(TP_PIN_HASH_MAX >= crypto_pwhash_STRBYTES, "room for an Argon2id string");
+    tp_status st = tp_manager_check_pin_format(pin, min_digits, msg);
+    if (st != TP_OK)
+        return st;
+    return hash_pin(pin, out, msg);
 }
 
-tp_status tp_manager_add(tp_store *s, const char *id, const char *name, const char *pin,
-                         int min_digits, int64_t now_ms, tp_message *msg)
+/* A hash from tp_manager_hash_new_pin: an Argon2id string. */
+static int is_pin_hash(const char *h)
+{
+    return h && strncmp(h, crypto_pwhash_argon2id_STRPREFIX,
+                        strlen(crypto_pwhash_argon2id_STRPREFIX)) == 0 &&
+           tp_bounded_len(h, TP_PIN_HASH_MAX - 1) != (size_t)-1;
+}
+
+tp_status tp_manager_add(tp_store *s, const char *id, const char *name, const char *pin_hash,
+                         int64_t now_ms, tp_message *msg)
 {
     if (!id_ok(id)) {
         tp_msg_set(msg, "A manager id is 1 to %d printable characters.", TP_MANAGER_ID_MAX);
@@ -188,24 +193,11 @@ tp_status tp_manager_add(tp_store *s, const char *id, const char *name, const ch
         tp_msg_set(msg, "A manager's name is at most %d printable characters.", NAME_MAX_LEN);
         return TP_ERR_INVALID_ARGUMENT;
     }
-    tp_status st = tp_manager_check_pin_format(pin, min_digits, msg);
-    if (st != TP_OK)
-        return st;
+    if (!is_pin_hash(pin_hash)) {
+        tp_msg_set(msg, "The new PIN was not hashed; nothing was changed.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
     sqlite3 *db = tp_store_db(s);
-    /* Checked before hashing so a duplicate does not cost an Argon2id run;
-     * the primary key still decides. */
-    int exists = manager_exists(db, id);
-    if (exists < 0) {
-        tp_msg_set(msg, "Cannot read managers: %s.", tp_store_errmsg(s));
-        return TP_ERR_STORAGE;
-    }
-    if (exists) {
-        tp_msg_set(msg, "There is already a manager with the id %s.", id);
-        return TP_ERR_DUPLICATE;
-    }
-    char hash[crypto_pwhash_STRBYTES];
-    if ((st = hash_pin(pin, hash, msg)) != TP_OK)
-        return st;
     sqlite3_stmt *q = NULL;
     int rc = sqlite3_prepare_v2(db,
                                 "INSERT INTO managers(id, name, pin_hash, failures,"
@@ -215,7 +207,7 @@ tp_status tp_manager_add(tp_store *s, const char *id, const char *name, const ch
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, name ? name : "", -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, hash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, pin_hash, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 4, now_ms);
         rc = sqlite3_step(q);
     }
@@ -232,29 +224,18 @@ tp_status tp_manager_add(tp_store *s, const char *id, const char *name, const ch
     return TP_OK;
 }
 
-tp_status tp_manager_reset_pin(tp_store *s, const char *id, const char *pin, int min_digits,
-                               int64_t now_ms, tp_message *msg)
+tp_status tp_manager_reset_pin(tp_store *s, const char *id, const char *pin_hash, int64_t now_ms,
+                               tp_message *msg)
 {
     if (!id_ok(id)) {
         tp_msg_set(msg, "A manager id is 1 to %d printable characters.", TP_MANAGER_ID_MAX);
         return TP_ERR_INVALID_ARGUMENT;
     }
-    tp_status st = tp_manager_check_pin_format(pin, min_digits, msg);
-    if (st != TP_OK)
-        return st;
+    if (!is_pin_hash(pin_hash)) {
+        tp_msg_set(msg, "The new PIN was not hashed; nothing was changed.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
     sqlite3 *db = tp_store_db(s);
-    int exists = manager_exists(db, id);
-    if (exists < 0) {
-        tp_msg_set(msg, "Cannot read managers: %s.", tp_store_errmsg(s));
-        return TP_ERR_STORAGE;
-    }
-    if (!exists) {
-        tp_msg_set(msg, "There is no manager with the id %s.", id);
-        return TP_ERR_NOT_FOUND;
-    }
-    char hash[crypto_pwhash_STRBYTES];
-    if ((st = hash_pin(pin, hash, msg)) != TP_OK)
-        return st;
     sqlite3_stmt *q = NULL;
     int rc = sqlite3_prepare_v2(db,
                                 "UPDATE managers SET pin_hash = ?2, failures = 0,"
@@ -262,7 +243,7 @@ tp_status tp_manager_reset_pin(tp_store *s, const char *id, const char *pin, int
                                 -1, &q, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, hash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, pin_hash, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 3, now_ms);
         rc = sqlite3_step(q);
     }

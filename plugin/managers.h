@@ -67,14 +67,25 @@ typedef struct tp_pin_attempt {
  * to TP_PIN_MAX digits. TP_OK or a sentence. */
 tp_status tp_manager_check_pin_format(const char *pin, int min_digits, tp_message *msg);
 
-/* Adds a manager with an Argon2id hash of `pin`, which must have at least
- * `min_digits` digits. TP_ERR_DUPLICATE when the id exists. */
-tp_status tp_manager_add(tp_store *s, const char *id, const char *name, const char *pin,
-                         int min_digits, int64_t now_ms, tp_message *msg);
+/* Adding a manager or changing a PIN takes two steps, so that the slow
+ * Argon2id run (0.1-0.5 s) never holds the write lock the till's writer
+ * needs:
+ * 1. tp_manager_hash_new_pin, outside any transaction: checks the PIN
+ *    against the policy (`min_digits`, 0 = the default) and fills `out`
+ *    (TP_PIN_HASH_MAX bytes) with its Argon2id string;
+ * 2. tp_manager_add or tp_manager_reset_pin, inside the caller's write
+ *    transaction, store that hash. */
+tp_status tp_manager_hash_new_pin(const char *pin, int min_digits, char out[TP_PIN_HASH_MAX],
+                                  tp_message *msg);
 
-/* Replaces the PIN, clears failures and any lockout. */
-tp_status tp_manager_reset_pin(tp_store *s, const char *id, const char *pin, int min_digits,
-                               int64_t now_ms, tp_message *msg);
+/* Adds a manager with the PIN hash from step 1. TP_ERR_DUPLICATE when the
+ * id exists. */
+tp_status tp_manager_add(tp_store *s, const char *id, const char *name, const char *pin_hash,
+                         int64_t now_ms, tp_message *msg);
+
+/* Replaces the PIN hash, clears failures and any lockout. */
+tp_status tp_manager_reset_pin(tp_store *s, const char *id, const char *pin_hash, int64_t now_ms,
+                               tp_message *msg);
 
 /* Step 1. TP_OK with *a filled; TP_ERR_INVALID_ARGUMENT (a sentence with
  * the policy, the same for any id) when the PIN is not policy->min_digits

@@ -53,8 +53,12 @@ static tp_status add_min(fixture *f, const char *id, const char *pin, int min_di
                          tp_message *msg)
 {
     tp_message m;
+    char hash[TP_PIN_HASH_MAX];
+    tp_status st = tp_manager_hash_new_pin(pin, min_digits, hash, msg);
+    if (st != TP_OK)
+        return st;
     assert_int_equal(tp_store_begin(f->s, &m), TP_OK);
-    tp_status st = tp_manager_add(f->s, id, "Anna Berg", pin, min_digits, 1000, msg);
+    st = tp_manager_add(f->s, id, "Anna Berg", hash, 1000, msg);
     assert_int_equal(tp_store_commit(f->s, &m), TP_OK);
     return st;
 }
@@ -79,8 +83,12 @@ static tp_status reset_pin(fixture *f, const char *id, const char *pin, int64_t 
                            tp_message *msg)
 {
     tp_message m;
+    char hash[TP_PIN_HASH_MAX];
+    tp_status st = tp_manager_hash_new_pin(pin, 0, hash, msg);
+    if (st != TP_OK)
+        return st;
     assert_int_equal(tp_store_begin(f->s, &m), TP_OK);
-    tp_status st = tp_manager_reset_pin(f->s, id, pin, 0, now, msg);
+    st = tp_manager_reset_pin(f->s, id, hash, now, msg);
     assert_int_equal(tp_store_commit(f->s, &m), TP_OK);
     return st;
 }
