@@ -78,34 +78,43 @@ static void say(tp_audit_problem_fn problem, void *user, const char *fmt, ...)
     problem(user, 0, text);
 }
 
-/* Record `seq` must exist and its hash start with `hash`. `who` names the
- * holder of the head ("the anchor", "the central database"). */
+/* Record `seq` must exist and its hash start with `hash`. `central`: the
+ * head is the central database's, else a person's anchor. */
 static int64_t check_head(tp_store *s, uint64_t seq, const char *hash, uint64_t local_seq,
-                          const char *who, const char *holds, tp_audit_problem_fn problem,
-                          void *user)
+                          int central, tp_audit_problem_fn problem, void *user)
 {
     char here[TP_AUDIT_HASH_HEX + 1];
     int f = tp_audit_hash_of(s, seq, here);
     if (f < 0)
         return -1;
+    const char *holder = central ? "the central database received" : "the anchor recorded";
     if (f == 0 && seq > local_seq) {
+        char gone[64];
+        if (seq == local_seq + 1)
+            tp_buf_set(gone, sizeof gone, "record %llu was", (unsigned long long)seq);
+        else
+            tp_buf_set(gone, sizeof gone, "records %llu to %llu were",
+                       (unsigned long long)local_seq + 1, (unsigned long long)seq);
+        char end[48] = "is empty";
+        if (local_seq)
+            tp_buf_set(end, sizeof end, "ends at record %llu", (unsigned long long)local_seq);
         say(problem, user,
-            "%s %s audit record %llu, but the log here ends at record %llu: records %llu to "
-            "%llu were deleted, or the database was restored from an older copy.",
-            who, holds, (unsigned long long)seq, (unsigned long long)local_seq,
-            (unsigned long long)local_seq + 1, (unsigned long long)seq);
+            "%s audit record %llu, but the log here %s: %s deleted, or the database was "
+            "restored from an older copy.",
+            central ? "The central database holds this terminal's" : "The anchor names",
+            (unsigned long long)seq, end, gone);
         return 1;
     }
     if (f == 0) {
-        say(problem, user, "Audit record %llu, which %s %s, is missing here: it was deleted.",
-            (unsigned long long)seq, who, holds);
+        say(problem, user, "Audit record %llu, which %s, is missing here: it was deleted.",
+            (unsigned long long)seq, holder);
         return 1;
     }
     if (strncmp(here, hash, strlen(hash)) != 0) {
         say(problem, user,
-            "Audit record %llu is not the one %s %s (its hash begins %.16s here, %.16s "
-            "there): it, or a record before it, was altered and the hashes recomputed.",
-            (unsigned long long)seq, who, holds, here, hash);
+            "Audit record %llu is not the one %s (its hash begins %.16s here, %.16s there): "
+            "it, or a record before it, was altered and the hashes recomputed.",
+            (unsigned long long)seq, holder, here, hash);
         return 1;
     }
     return 0;
@@ -116,8 +125,7 @@ int64_t tp_anchor_check(tp_store *s, const tp_anchor *a, uint64_t local_seq, uin
 {
     *found = 0;
     if (a->has_seq) {
-        int64_t n = check_head(s, a->seq, a->hash, local_seq, "the anchor", "names", problem,
-                               user);
+        int64_t n = check_head(s, a->seq, a->hash, local_seq, 0, problem, user);
         if (n == 0)
             *found = a->seq;
         return n;
@@ -146,8 +154,7 @@ int64_t tp_anchor_check_central(tp_store *s, const tp_central_head *c, uint64_t 
 {
     if (c->state != TP_AUDIT_CENTRAL_COMPARED)
         return 0;
-    return check_head(s, c->seq, c->hash, local_seq, "the central database", "received",
-                      problem, user);
+    return check_head(s, c->seq, c->hash, local_seq, 1, problem, user);
 }
 
 /* ---- the extension ------------------------------------------------------ */
