@@ -1,8 +1,9 @@
 /*
  * cli.c — `tillpoints`, the manager's command-line tool: members, balances,
  * the activity log, adjustments, bulk adjustments, CSV import and export,
- * database verification, managers (who approve retroactive credits with a
- * PIN) and the retroactive-visit dialog itself (`retro`: the plugin's forms,
+ * database verification, the audit log's head (`audit head`, `verify
+ * --head`), managers (who approve retroactive credits with a PIN) and the
+ * retroactive-visit dialog itself (`retro`: the plugin's forms,
  * rendered in the terminal by forms.c, as the reference till does).
  *
  * It is a host like the reference till: it loads tillpoints.so through
@@ -1287,7 +1288,7 @@ static void print_heads(const cli *c, const tp_audit_report *rep)
         printf("central database: holds no audit record of this terminal yet\n");
         break;
     case TP_AUDIT_CENTRAL_COMPARED:
-        printf("central database: holds records up to %llu:%.16s", 
+        printf("central database: holds records up to %llu:%.16s",
                (unsigned long long)rep->central_seq, rep->central_hash);
         if (rep->local.seq > rep->central_seq)
             printf("; %llu newer here not sent yet",

@@ -156,19 +156,19 @@ static void check_triggers(tp_store *s, tp_problem_fn problem, void *user, tp_ve
         int cmp = !wn ? 1 : !hn ? -1 : strcmp(wn, hn);
         text[0] = '\0';
         if (cmp < 0) {
-            tp_buf_set(text, sizeof text, "Not true that %s: trigger %s is missing: the ledger or "
-                     "journal can be rewritten.", what, wn);
+            tp_buf_set(text, sizeof text, "Not true that %s: trigger %s is missing: the ledger "
+                       "or journal can be rewritten.", what, wn);
         } else if (cmp > 0) {
             tp_buf_set(text, sizeof text, "Not true that %s: trigger %s is not one tillpoints "
-                     "creates: it was added by hand and may change or drop what is written.",
-                     what, hn);
+                       "creates: it was added by hand and may change or drop what is "
+                       "written.", what, hn);
         } else {
             const unsigned char *ws = sqlite3_column_text(want, 1);
             const unsigned char *hs = sqlite3_column_text(have, 1);
             if (!ws || !hs || strcmp((const char *)ws, (const char *)hs) != 0)
-                tp_buf_set(text, sizeof text, "Not true that %s: trigger %s was changed: its SQL "
-                         "is not the one this version creates, so what it enforces may no "
-                         "longer hold.", what, wn);
+                tp_buf_set(text, sizeof text, "Not true that %s: trigger %s was changed: its "
+                           "SQL is not the one this version creates, so what it enforces may "
+                           "no longer hold.", what, wn);
         }
         if (text[0]) {
             r->problems++;
@@ -182,7 +182,7 @@ static void check_triggers(tp_store *s, tp_problem_fn problem, void *user, tp_ve
     }
     if (!ok || (rw != SQLITE_DONE) || (rh != SQLITE_DONE)) {
         tp_buf_set(text, sizeof text, "Cannot check that %s: %s", what,
-                 !ref ? why.text : tp_store_errmsg(s));
+                   !ref ? why.text : tp_store_errmsg(s));
         r->problems++;
         if (problem)
             problem(user, 0, text);
