@@ -242,8 +242,11 @@ static tp_status admin_verify(const tp_plugin *plugin, tp_problem_fn problem, vo
     if (st != TP_OK)
         return st;
     tp_verify_result local;
-    LOCKED(in, tp_verify(in->admin_store, &in->cfg, problem, user, result ? result : &local,
-                         msg));
+    /* The central head first, outside the lock (anchor.c says why). */
+    tp_central_head central;
+    tp_central_audit_head(&in->cfg, &central);
+    LOCKED(in, tp_verify_anchored(in->admin_store, &in->cfg, &central, NULL, NULL, problem, user,
+                                  result ? result : &local, msg));
     return st;
 }
 

@@ -22,6 +22,7 @@
 #include "sync.h" /* sync: */
 #include "tillpoints/ext/about.h"
 #include "tillpoints/ext/admin.h"
+#include "tillpoints/ext/audit.h"
 #include "tillpoints/ext/sync.h"
 #include "tillpoints/ext/ui.h"
 #include "util.h"
@@ -205,6 +206,8 @@ static const void *get_extension(const tp_plugin *plugin, const char *id)
         return &tp_sync_extension;
     if (strcmp(id, TP_EXT_ABOUT) == 0)
         return &tp_about_extension;
+    if (strcmp(id, TP_EXT_AUDIT) == 0)
+        return &tp_audit_extension;
     return NULL;
 }
 

@@ -146,5 +146,6 @@ extern const tp_checkout_ext tp_checkout_extension;
 extern const struct tp_admin_ext tp_admin_extension;
 extern const struct tp_ui_ext tp_ui_extension;
 extern const struct tp_about_ext tp_about_extension;
+extern const struct tp_audit_ext tp_audit_extension;
 
 #endif

@@ -88,8 +88,12 @@ typedef struct tp_activity_row {
     char reason[TP_REASON_MAX + 1];
     char comment[TP_COMMENT_MAX + 1];
     int64_t reverses_id;     /* for reversals, the entry undone; else 0 */
-    char approver[64 + 1];   /* the manager who approved a retro credit or a
-                                correction (from the audit log), else "" */
+    char approver[64 + 1];   /* the approver of the audit record that covers
+                                the entry: the manager who approved a retro
+                                credit or a correction (both of its
+                                entries); the staff member who made an
+                                adjustment, bulk adjustment or import; ""
+                                for checkout's awards and refunds */
 } tp_activity_row;
 
 typedef struct tp_adjustment {
@@ -231,11 +235,14 @@ typedef struct tp_admin_ext {
                           tp_activity_row *rows, size_t *count, tp_message *msg);
 
     /* A manual adjustment. Refused (TP_ERR_STATE) when it would take the
-     * balance below zero, unless the config allows negative balances. */
+     * balance below zero, unless the config allows negative balances.
+     * Written with an audit record ("adjust"; staff is actor and approver)
+     * in the same transaction. */
     tp_status (*adjust)(const tp_plugin *plugin, const tp_adjustment *adj,
                         tp_activity_row *entry, tp_message *msg);
 
-    /* One adjustment for many members, in one transaction: all or none. */
+    /* One adjustment for many members, in one transaction: all or none,
+     * with one audit record ("bulk") covering every entry of the batch. */
     tp_status (*bulk_adjust)(const tp_plugin *plugin, const tp_bulk_adjustment *bulk,
                              tp_progress_fn progress, void *user,
                              tp_bulk_result *result, tp_message *msg);
@@ -243,7 +250,8 @@ typedef struct tp_admin_ext {
     /* Imports a CSV file (header: code,name,phone,email,points,reason —
      * see the README). Every row is checked first; with any invalid row
      * nothing is applied unless TP_IMPORT_SKIP_INVALID. Re-importing the
-     * same file adds nothing twice. */
+     * same file adds nothing twice. An applied import that moved points
+     * has one audit record ("import", by `staff`) covering its entries. */
     tp_status (*import_csv)(const tp_plugin *plugin, const char *path, uint32_t flags,
                             const char *staff, tp_progress_fn progress,
                             tp_problem_fn problem, void *user,
@@ -253,10 +261,14 @@ typedef struct tp_admin_ext {
     tp_status (*export_csv)(const tp_plugin *plugin, const char *path,
                             uint64_t *rows, tp_message *msg);
 
-    /* Checks every invariant of the database (integrity, append-only
-     * triggers, reversals, receipts earning at most once, balances);
-     * each violation is reported through `problem`. TP_OK only when there
-     * are none. */
+    /* Checks every invariant of the database (integrity, every trigger's
+     * SQL text against the schema this version creates, reversals,
+     * receipts earning at most once, balances, the audit chain and the
+     * ledger entries each record covers, and with [sync] the central
+     * database's head of this terminal's audit log when reachable); each
+     * violation is reported through `problem`. TP_OK only when there are
+     * none. The audit extension (ext/audit.h) also takes a head written
+     * down earlier and says what the heads showed. */
     tp_status (*verify)(const tp_plugin *plugin, tp_problem_fn problem, void *user,
                         tp_verify_result *result, tp_message *msg);
 
