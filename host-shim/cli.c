@@ -1,8 +1,9 @@
 /*
  * cli.c — `tillpoints`, the manager's command-line tool: members, balances,
  * the activity log, adjustments, bulk adjustments, CSV import and export,
- * database verification, managers (who approve retroactive credits with a
- * PIN) and the retroactive-visit dialog itself (`retro`: the plugin's forms,
+ * database verification, the audit log's head (`audit head`, `verify
+ * --head`), managers (who approve retroactive credits with a PIN) and the
+ * retroactive-visit dialog itself (`retro`: the plugin's forms,
  * rendered in the terminal by forms.c, as the reference till does).
  *
  * It is a host like the reference till: it loads tillpoints.so through
@@ -33,6 +34,7 @@
 
 #include "forms.h"
 #include "host.h"
+#include "tillpoints/ext/audit.h"
 #include "tillpoints/ext/scanners.h"
 
 #define DEFAULT_CONFIG TP_HOSTLIB_DEFAULT_CONFIG
@@ -50,6 +52,7 @@ enum {
     O_STAFF = 1u << 8, O_LOCATION = 1u << 9, O_FROM = 1u << 10, O_TO = 1u << 11,
     O_REASON = 1u << 12, O_COMMENT = 1u << 13, O_MEMBERS_FILE = 1u << 14,
     O_ALL = 1u << 15, O_DRY_RUN = 1u << 16, O_SKIP_INVALID = 1u << 17, O_ROLE = 1u << 18,
+    O_HEAD = 1u << 21, /* audit: verify --head */
     /* global: accepted everywhere */
     O_CONFIG = 1u << 24, O_PLUGIN = 1u << 25, O_JSON = 1u << 26, O_HELP = 1u << 27,
     O_VERSION = 1u << 28,
@@ -76,6 +79,7 @@ static const option_def option_defs[] = {
     {"members-file", O_MEMBERS_FILE, 1}, {"all", O_ALL, 0},
     {"dry-run", O_DRY_RUN, 0},       {"skip-invalid", O_SKIP_INVALID, 0},
     {"role", O_ROLE, 1},
+    {"head", O_HEAD, 1},             /* audit: */
 };
 #define OPTION_COUNT (sizeof option_defs / sizeof option_defs[0])
 
@@ -84,7 +88,9 @@ typedef enum command_id {
     C_HISTORY, C_ACTIVITY, C_ADJUST, C_BULK_ADJUST, C_IMPORT, C_EXPORT, C_VERIFY, C_SCANNERS,
     C_RETRO, C_MANAGER_ADD, C_MANAGER_RESET_PIN, C_MANAGER_LIST,
     /* sync: */
-    C_QUEUE_STATUS, C_QUEUE_RETRY, C_QUEUE_PARK, C_QUEUE_UNPARK, C_CENTRAL_INIT
+    C_QUEUE_STATUS, C_QUEUE_RETRY, C_QUEUE_PARK, C_QUEUE_UNPARK, C_CENTRAL_INIT,
+    /* audit: the head of the audit log (ext/audit.h) */
+    C_AUDIT_HEAD, C_AUDIT_SEAL
 } command_id;
 
 typedef struct command_def {
@@ -120,7 +126,7 @@ static const command_def commands[] = {
     {C_IMPORT, NULL, "import", 1, O_DRY_RUN | O_SKIP_INVALID | O_STAFF, O_STAFF,
      "import FILE.csv [--dry-run] [--skip-invalid] --staff S"},
     {C_EXPORT, NULL, "export", 1, 0, 0, "export FILE.csv"},
-    {C_VERIFY, NULL, "verify", 0, 0, 0, "verify"},
+    {C_VERIFY, NULL, "verify", 0, O_HEAD, 0, "verify [--head SEQ:HASH]"},
     {C_SCANNERS, NULL, "scanners", 0, 0, 0, "scanners"},
     {C_RETRO, NULL, "retro", 1, O_STAFF | O_ROLE, 0,
      "retro [--staff S] [--role manager|cashier] [RECEIPT-CODE|RECEIPT]"},
@@ -135,6 +141,10 @@ static const command_def commands[] = {
     {C_QUEUE_PARK, "queue", "park", 1, 0, 0, "queue park ID"},
     {C_QUEUE_UNPARK, "queue", "unpark", 1, 0, 0, "queue unpark ID"},
     {C_CENTRAL_INIT, "central", "init", 0, 0, 0, "central init"},
+    /* audit: */
+    {C_AUDIT_HEAD, "audit", "head", 0, 0, 0, "audit head"},
+    {C_AUDIT_SEAL, "audit", "seal", 0, O_STAFF | O_REASON, O_STAFF | O_REASON,
+     "audit seal --staff S --reason R"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -149,6 +159,7 @@ typedef struct request {
     int json;
     const char *name, *phone, *email, *app_id;
     const char *member, *staff, *location, *reason, *comment, *members_file, *role;
+    const char *head; /* audit: verify --head */
     uint32_t kinds;
     int64_t from_ms, to_ms, before_id, points;
     uint32_t limit;
@@ -187,11 +198,15 @@ static void print_usage(FILE *f)
         fprintf(f, "  %s\n", commands[i].usage);
     fprintf(f, "KEY is a member code, card, app id, phone or email. DATE is YYYY-MM-DD or\n"
                "YYYY-MM-DDTHH:MM[Z], UTC. The config defaults to " DEFAULT_CONFIG
-               "\nwhen it exists. A manager's PIN (4-12 digits) is asked twice with echo off on a\n"
-               "terminal, or read from one line of stdin; reset-pin also lifts a lockout.\n"
-               "retro runs the retroactive-visit form in the terminal (Enter keeps a value,\n"
-               "a number picks from a list, :cancel cancels); the role defaults to cashier,\n"
-               "who needs a manager's id and PIN to approve.\n");
+               "\nwhen it exists. A manager's PIN (6-12 digits; [retro] pin_min_digits) is asked\n"
+               "twice with echo off on a terminal, or read from one line of stdin; reset-pin\n"
+               "also lifts a lockout. retro runs the retroactive-visit form in the terminal\n"
+               "(Enter keeps a value, a number picks from a list, :cancel cancels); every\n"
+               "approval takes an enrolled manager's id and PIN, --role manager only fills\n"
+               "in the id.\n"
+               "audit head prints the audit log's newest record as SEQ:HASH for the end-of-day\n"
+               "report; verify --head SEQ:HASH proves the log still holds it (16 or more hex\n"
+               "digits of the hash will do).\n");
 }
 
 static int usage_error(const command_def *cmd, const char *fmt, ...)
@@ -356,8 +371,33 @@ static void set_value(request *rq, unsigned bit, const char *v)
     case O_COMMENT: rq->comment = v; break;
     case O_MEMBERS_FILE: rq->members_file = v; break;
     case O_ROLE: rq->role = v; break;
+    case O_HEAD: rq->head = v; break;
     default: break;
     }
+}
+
+/* SEQ:HASH or HASH, HASH 16..64 hex digits (the plugin checks it again). */
+static int head_shaped(const char *s)
+{
+    const char *hex = strchr(s, ':');
+    if (hex) {
+        if (hex == s || hex - s > 19)
+            return 0;
+        for (const char *p = s; p < hex; p++)
+            if (*p < '0' || *p > '9')
+                return 0;
+        hex++;
+    } else {
+        hex = s;
+    }
+    size_t n = strlen(hex);
+    if (n < TP_AUDIT_ANCHOR_MIN_HEX || n > TP_AUDIT_HASH_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f') ||
+              (hex[i] >= 'A' && hex[i] <= 'F')))
+            return 0;
+    return 1;
 }
 
 /* Parses argv into *rq. Returns 0, or an exit status (usage, or --help). */
@@ -458,6 +498,11 @@ static int parse_command_line(int argc, char **argv, request *rq)
             return usage_error(NULL, "unknown manager subcommand '%s' (add, reset-pin, list).",
                                words[1]);
         used = 2;
+    } else if (strcmp(words[0], "audit") == 0) { /* audit: */
+        cmd = nwords < 2 ? NULL : find_command("audit", words[1]);
+        if (!cmd)
+            return usage_error(NULL, "audit needs a subcommand: head or seal.");
+        used = 2;
     } else if (strcmp(words[0], "queue") == 0 || strcmp(words[0], "central") == 0) { /* sync: */
         int queue = words[0][0] == 'q';
         cmd = nwords < 2 ? NULL : find_command(words[0], words[1]);
@@ -532,6 +577,10 @@ static int parse_command_line(int argc, char **argv, request *rq)
         return usage_error(cmd, "--role is manager or cashier, not '%s'.", rq->role);
     if (rq->staff && (!*rq->staff || strlen(rq->staff) > 64))
         return usage_error(cmd, "--staff takes an id of 1 to 64 characters.");
+    if (rq->head && !head_shaped(rq->head))
+        return usage_error(cmd, "--head takes SEQ:HASH as `tillpoints audit head` prints it: "
+                                "the record number, a colon and at least the first %d hex "
+                                "digits of the hash.", TP_AUDIT_ANCHOR_MIN_HEX);
     return 0;
 }
 
@@ -1218,21 +1267,103 @@ static int cmd_export(cli *c)
     return 0;
 }
 
+static const char *const central_names[] = {"off", "unreachable", "empty", "compared"};
+
+/* What the heads showed, after the counts: the local head, the central
+ * database's, and the anchor given. */
+static void print_heads(const cli *c, const tp_audit_report *rep)
+{
+    if (rep->local.seq)
+        printf("audit log: %llu record%s; head %llu:%s\n", (unsigned long long)rep->local.seq,
+               rep->local.seq == 1 ? "" : "s", (unsigned long long)rep->local.seq,
+               rep->local.hash);
+    else
+        printf("audit log: empty\n");
+    switch (rep->central) {
+    case TP_AUDIT_CENTRAL_OFF:
+        break;
+    case TP_AUDIT_CENTRAL_UNREACHABLE:
+        printf("central database: not compared (%s)\n", rep->central_note);
+        break;
+    case TP_AUDIT_CENTRAL_EMPTY:
+        printf("central database: holds no audit record of this terminal yet\n");
+        break;
+    case TP_AUDIT_CENTRAL_COMPARED:
+        printf("central database: holds records up to %llu:%.16s",
+               (unsigned long long)rep->central_seq, rep->central_hash);
+        if (rep->local.seq > rep->central_seq)
+            printf("; %llu newer here not sent yet",
+                   (unsigned long long)(rep->local.seq - rep->central_seq));
+        printf("\n");
+        break;
+    }
+    if (rep->anchor_checked && rep->anchor_seq)
+        printf("head %s: record %llu still has that hash\n", c->rq.head,
+               (unsigned long long)rep->anchor_seq);
+    else if (rep->anchor_checked)
+        printf("head %s: not found as recorded\n", c->rq.head);
+}
+
+static json_t *heads_json(const cli *c, const tp_audit_report *rep)
+{
+    json_t *o = json_object();
+    json_t *local = json_object();
+    jset(local, "seq", jint((int64_t)rep->local.seq));
+    jset(local, "hash", jstr(rep->local.hash));
+    jset(o, "head", local);
+    json_t *central = json_object();
+    jset(central, "state", jstr(central_names[rep->central <= TP_AUDIT_CENTRAL_COMPARED
+                                                  ? rep->central
+                                                  : TP_AUDIT_CENTRAL_OFF]));
+    if (rep->central == TP_AUDIT_CENTRAL_COMPARED) {
+        jset(central, "seq", jint((int64_t)rep->central_seq));
+        jset(central, "hash", jstr(rep->central_hash));
+    }
+    if (rep->central_note[0])
+        jset(central, "note", jstr(rep->central_note));
+    jset(o, "central", central);
+    if (rep->anchor_checked) {
+        json_t *a = json_object();
+        jset(a, "given", jstr(c->rq.head));
+        jset(a, "seq", rep->anchor_seq ? jint((int64_t)rep->anchor_seq) : json_null());
+        jset(a, "found", rep->anchor_seq ? json_true() : json_false());
+        jset(o, "anchor", a);
+    }
+    return o;
+}
+
 static int cmd_verify(cli *c)
 {
     tp_verify_result res;
     tp_message msg;
     memset(&res, 0, sizeof res);
-    tp_status st = c->ad->verify(c->p, on_problem, c, &res, &msg);
+    tp_audit_report rep;
+    memset(&rep, 0, sizeof rep);
+    /* The audit extension adds the heads; a plugin without it is verified
+     * as before (and cannot take --head). */
+    const tp_audit_ext *au = c->p->get_extension(c->p, TP_EXT_AUDIT);
+    if (!au && c->rq.head) {
+        snprintf(msg.text, sizeof msg.text, "This plugin cannot check an audit head (it has no "
+                 "%s extension).", TP_EXT_AUDIT);
+        return refused(c, TP_ERR_UNSUPPORTED, &msg);
+    }
+    tp_status st = au ? au->verify(c->p, c->rq.head, on_problem, c, &res, &rep, &msg)
+                      : c->ad->verify(c->p, on_problem, c, &res, &msg);
+    if (st == TP_ERR_INVALID_ARGUMENT && res.checks == 0)
+        return refused(c, st, &msg); /* a malformed head: nothing was checked */
     uint64_t problems = res.problems > c->problem_count ? res.problems : c->problem_count;
     if (c->doc) {
         jset(c->doc, "checks", jint((int64_t)res.checks));
         jset(c->doc, "problem_count", jint((int64_t)problems));
         jset(c->doc, "entries", jint((int64_t)res.entries));
         jset(c->doc, "members", jint((int64_t)res.members));
+        if (au)
+            jset(c->doc, "audit", heads_json(c, &rep));
     } else {
         printf("verify: %llu checks, %llu problem%s\n", (unsigned long long)res.checks,
                (unsigned long long)problems, problems == 1 ? "" : "s");
+        if (au)
+            print_heads(c, &rep);
     }
     if (st != TP_OK)
         return refused(c, st, &msg);
@@ -1241,6 +1372,76 @@ static int cmd_verify(cli *c)
             jset(c->doc, "ok", json_false());
         return EXIT_REFUSED;
     }
+    return 0;
+}
+
+static const tp_audit_ext *audit_ext(cli *c, tp_message *msg)
+{
+    const tp_audit_ext *au = c->p->get_extension(c->p, TP_EXT_AUDIT);
+    if (!au)
+        snprintf(msg->text, sizeof msg->text, "This plugin has no %s extension.", TP_EXT_AUDIT);
+    return au;
+}
+
+static void print_head(cli *c, const tp_audit_head *h)
+{
+    char when[32];
+    format_time(when, sizeof when, h->time_ms, c->doc != NULL);
+    if (c->doc) {
+        char anchor[96], short_anchor[48];
+        snprintf(anchor, sizeof anchor, "%llu:%s", (unsigned long long)h->seq, h->hash);
+        snprintf(short_anchor, sizeof short_anchor, "%llu:%.16s", (unsigned long long)h->seq,
+                 h->hash);
+        jset(c->doc, "seq", jint((int64_t)h->seq));
+        jset(c->doc, "hash", jstr(h->hash));
+        jset(c->doc, "anchor", h->seq ? jstr(anchor) : json_null());
+        jset(c->doc, "short_anchor", h->seq ? jstr(short_anchor) : json_null());
+        jset(c->doc, "time_ms", h->seq ? jint(h->time_ms) : json_null());
+        jset(c->doc, "time", h->seq ? jstr(when) : json_null());
+        jset(c->doc, "action", jstr(h->action));
+        jset(c->doc, "location", jstr(h->location));
+        jset(c->doc, "terminal", jstr(h->terminal));
+        return;
+    }
+    if (!h->seq) {
+        printf("audit head: the audit log is empty.\n");
+        return;
+    }
+    printf("audit head: %llu:%s\n", (unsigned long long)h->seq, h->hash);
+    printf("record %llu of %s/%s, %s, %s UTC\n", (unsigned long long)h->seq, h->location,
+           h->terminal, h->action, when);
+    printf("For the end-of-day report write down at least %llu:%.16s; later,\n"
+           "tillpoints verify --head %llu:%.16s proves the log still holds it.\n",
+           (unsigned long long)h->seq, h->hash, (unsigned long long)h->seq, h->hash);
+}
+
+static int cmd_audit_head(cli *c)
+{
+    tp_message msg;
+    const tp_audit_ext *au = audit_ext(c, &msg);
+    if (!au)
+        return refused(c, TP_ERR_UNSUPPORTED, &msg);
+    tp_audit_head h;
+    tp_status st = au->head(c->p, &h, &msg);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    print_head(c, &h);
+    return 0;
+}
+
+static int cmd_audit_seal(cli *c)
+{
+    tp_message msg;
+    const tp_audit_ext *au = audit_ext(c, &msg);
+    if (!au)
+        return refused(c, TP_ERR_UNSUPPORTED, &msg);
+    tp_audit_head h;
+    tp_status st = au->seal(c->p, c->rq.staff, c->rq.reason, &h, &msg);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    if (!c->doc)
+        printf("%s\n", msg.text);
+    print_head(c, &h);
     return 0;
 }
 
@@ -1630,6 +1831,8 @@ static int run(cli *c)
     case C_QUEUE_PARK: return cmd_queue_park(c, 1);    /* sync: */
     case C_QUEUE_UNPARK: return cmd_queue_park(c, 0);  /* sync: */
     case C_CENTRAL_INIT: return cmd_central_init(c);   /* sync: */
+    case C_AUDIT_HEAD: return cmd_audit_head(c);       /* audit: */
+    case C_AUDIT_SEAL: return cmd_audit_seal(c);       /* audit: */
     case C_NONE: break;
     }
     return EXIT_USAGE;

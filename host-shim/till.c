@@ -10,7 +10,10 @@
  * demo and the end-to-end tests rely on that).
  *
  * Forms (ext/ui.h): `retro`, `claims`, `claim` and `correct` open one of the
- * plugin's actions for the person logged in (`login ID manager|cashier`);
+ * plugin's actions for the person logged in (`login ID manager|cashier`).
+ * The role is what a POS's own login would say; the plugin only uses it to
+ * prefill a manager's id as the approver, and still asks for that
+ * manager's PIN (unless the store set [retro] trust_host_managers);
  * the plugin presents the form, forms.c prints it and asks each field, the
  * till submits, until the plugin dismisses it. The answers come from the
  * same line source as the commands: the next lines of the script, or the
@@ -410,8 +413,10 @@ static void cmd_login(till *t, int argc, char **argv)
     }
     snprintf(t->staff, sizeof t->staff, "%s", argv[1]);
     snprintf(t->role, sizeof t->role, "%s", argv[2]);
-    say("  %s %s logged in.", strcmp(t->role, "manager") == 0 ? "Manager" : "Cashier",
-        t->staff);
+    if (strcmp(t->role, "manager") == 0)
+        say("  Manager %s logged in. Approvals still take an enrolled manager's PIN.", t->staff);
+    else
+        say("  Cashier %s logged in.", t->staff);
 }
 
 static void help(void)
@@ -428,7 +433,9 @@ static void help(void)
         "  member add CODE NAME... [--phone P] [--email E]\n"
         "  member show CODE\n"
         "  scanners                     the plugin's scanners and their state\n"
-        "  login ID manager|cashier     who is at the till (for the forms below)\n"
+        "  login ID manager|cashier     who is at the till (for the forms below; a\n"
+        "                               manager's id is prefilled as the approver,\n"
+        "                               the manager's PIN is still asked)\n"
         "  retro [RECEIPT-CODE|NUMBER]  credit a missed visit after the fact\n"
         "  claims                       the queue of missed-scan claims\n"
         "  claim RECEIPT [--phone P] [--email E]  the customer will claim later\n"

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "csvio.h"
 #include "audit.h"
 #include "instance.h"
@@ -240,8 +242,11 @@ static tp_status admin_verify(const tp_plugin *plugin, tp_problem_fn problem, vo
     if (st != TP_OK)
         return st;
     tp_verify_result local;
-    LOCKED(in, tp_verify(in->admin_store, &in->cfg, problem, user, result ? result : &local,
-                         msg));
+    /* The central head first, outside the lock (anchor.c says why). */
+    tp_central_head central;
+    tp_central_audit_head(&in->cfg, &central);
+    LOCKED(in, tp_verify_anchored(in->admin_store, &in->cfg, &central, NULL, NULL, problem, user,
+                                  result ? result : &local, msg));
     return st;
 }
 
@@ -274,14 +279,20 @@ static tp_status manager_write(tp_instance *in, int reset, const char *id, const
         tp_msg_set(msg, "Say which staff member makes the change.");
         return TP_ERR_INVALID_ARGUMENT;
     }
-    /* The id, name and PIN rules live in managers.c, which checks them
-     * before any write (the transaction is rolled back on a refusal). */
+    /* The id, name and PIN rules live in managers.c. The PIN is checked
+     * and hashed before the write transaction begins: the Argon2id run
+     * never holds the lock the till's writer needs. */
+    char hash[TP_PIN_HASH_MAX];
+    tp_status st = tp_manager_hash_new_pin(pin, in->cfg.retro.pin_min_digits, hash, msg);
+    if (st != TP_OK)
+        return st;
     pthread_mutex_lock(&in->admin_lock);
-    tp_status st = tp_store_begin(in->admin_store, msg);
+    st = tp_store_begin(in->admin_store, msg);
     int64_t now = tp_now_ms();
     if (st == TP_OK)
-        st = reset ? tp_manager_reset_pin(in->admin_store, id, pin, now, msg)
-                   : tp_manager_add(in->admin_store, id, name ? name : "", pin, now, msg);
+        st = reset ? tp_manager_reset_pin(in->admin_store, id, hash, now, msg)
+                   : tp_manager_add(in->admin_store, id, name ? name : "", hash, now, msg);
+    sodium_memzero(hash, sizeof hash);
     tp_audit_entry e = {.time_ms = now, .action = reset ? "manager.reset_pin" : "manager.add",
                         .actor = staff, .approver = id, .location = in->cfg.location};
     if (st == TP_OK)
@@ -326,7 +337,11 @@ static tp_status admin_manager_list(const tp_plugin *plugin, tp_manager_info *ou
     size_t want = cap < 64 ? cap : 64;
     LOCKED(in, tp_manager_list(in->admin_store, rows, want, &n, msg));
     *count = n;
-    for (size_t i = 0; st == TP_OK && i < n; i++) {
+    /* n counts every manager; only `want` rows were read and fit in out. */
+    size_t shown = st == TP_OK ? n : 0;
+    if (shown > want)
+        shown = want;
+    for (size_t i = 0; i < shown; i++) {
         memset(&out[i], 0, sizeof out[i]);
         tp_copy(out[i].id, sizeof out[i].id, rows[i].id);
         tp_copy(out[i].name, sizeof out[i].name, rows[i].name);

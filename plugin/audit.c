@@ -8,12 +8,39 @@
  *   u64(id) i64(time_ms) str(action) str(actor) str(approver) str(member)
  *   str(location) str(receipt) i64(points) str(reason) str(detail)
  *
+ * and, only for a record that covers ledger entries (schema 5), followed by
+ *
+ *   str("ledger") u64(ledger_first) u64(ledger_last) u64(ledger_count)
+ *   i64(ledger_sum) str(ledger_digest)
+ *
  * where str(x) is a 4-byte big-endian byte length followed by the bytes,
  * and u64/i64 are 8-byte big-endian (two's complement). Every string is
  * length-prefixed, so no two different records encode alike ("ab"+"c" and
- * "a"+"bc" differ), and the row id is covered, so records cannot be
- * renumbered. prev_hash is the previous record's hash, as its 64 hex
- * characters; the first record's is 64 '0's.
+ * "a"+"bc" differ, and a record with a ledger part never encodes like one
+ * without), and the row id is covered, so records cannot be renumbered.
+ * prev_hash is the previous record's hash, as its 64 hex characters; the
+ * first record's is 64 '0's. Records written before schema 5 have no
+ * ledger part and hash exactly as they did.
+ *
+ * The ledger part: tp_store_begin notes the largest ledger id; a record
+ * appended in that transaction covers the entries above the note (they can
+ * only be this transaction's: BEGIN IMMEDIATE keeps every other writer
+ * out), and moves the note to its last entry. So every write path that
+ * adds ledger entries and then appends its audit record — adjustments,
+ * bulk, import, retro credits, corrections with their reversals — binds
+ * those entries to the record without knowing their ids. The digest is
+ * read back from the ledger as stored (see audit.h for its encoding).
+ *
+ * Why the chain has no key. A keyed hash (a per-terminal secret) would stop
+ * someone who can write the database but not read the key; on a terminal
+ * the service user that writes the database also reads its secrets, so the
+ * key would mostly protect against a copy edited elsewhere and restored —
+ * which the anchors catch anyway. A key would also make the chain
+ * unverifiable by an auditor without it, and unverifiable for good when it
+ * is lost. The defence is anchoring the head outside the terminal: the
+ * central database holds each terminal's head and refuses a record that
+ * does not follow it (sync.c), and without one the manager writes the head
+ * (`tillpoints audit head`) on the end-of-day report (docs/MANAGER.md).
  *
  * tp_audit_append reads the last record (ORDER BY id DESC LIMIT 1) and
  * inserts id + 1 inside the caller's write transaction, so two writers can
@@ -30,7 +57,8 @@
  * per problem, in id order (callers count them), so the first and the last
  * callback carry the first and the last broken record.
  * What a chain alone cannot show: removal of the newest records (nothing
- * after them points back); anchoring the head hash elsewhere would.
+ * after them points back), or a history rewritten with every hash
+ * recomputed; anchoring the head elsewhere does (anchor.c).
  */
 #include "audit.h"
 
@@ -38,26 +66,57 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <sodium.h>
 #include <sqlite3.h>
 
 #include "util.h"
 
 #define HASH_BYTES ((size_t)32)
-#define HASH_HEX ((size_t)64) /* 2 * HASH_BYTES */
+#define HASH_HEX ((size_t)TP_AUDIT_HASH_HEX) /* 2 * HASH_BYTES */
 #define ACTION_MAX 32
 #define TEXT_MAX 1024
 #define N_TEXTS 8
 
 static const char chain_tag[] = "tillpoints.audit.v1";
+static const char ledger_tag[] = "ledger";
+static const char digest_tag[] = "tillpoints.ledger.v1";
 static const char first_prev[HASH_HEX + 1] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
+/* v5: a record's ledger range (NULL: it covers none); the index finds the
+ * record covering an entry (activity's approver, verify). The outbox
+ * payload gains the record number, which the central database checks
+ * against the head it holds, and the ledger part, so the central copy of a
+ * record can be hashed again. */
+const char tp_schema_v5[] =
+    "ALTER TABLE audit ADD COLUMN ledger_first INTEGER;"
+    "ALTER TABLE audit ADD COLUMN ledger_last INTEGER;"
+    "ALTER TABLE audit ADD COLUMN ledger_count INTEGER;"
+    "ALTER TABLE audit ADD COLUMN ledger_sum INTEGER;"
+    "ALTER TABLE audit ADD COLUMN ledger_digest TEXT;"
+    "CREATE INDEX audit_ledger_range ON audit(ledger_first, ledger_last)"
+    "  WHERE ledger_first IS NOT NULL;"
+    "DROP TRIGGER outbox_audit;"
+    "CREATE TRIGGER outbox_audit AFTER INSERT ON audit"
+    "  WHEN (SELECT value FROM sync_state WHERE key = 'outbox_on') = 1 BEGIN"
+    "  INSERT INTO outbox(event_id, kind, member, payload, created_ms)"
+    "  VALUES('audit:' || NEW.hash, 'audit', NEW.member,"
+    "    json_object('id', NEW.id, 'time_ms', NEW.time_ms, 'action', NEW.action,"
+    "      'actor', NEW.actor, 'approver', NEW.approver, 'member', NEW.member,"
+    "      'location', NEW.location, 'receipt', NEW.receipt, 'points', NEW.points,"
+    "      'reason', NEW.reason, 'detail', NEW.detail, 'ledger_first', NEW.ledger_first,"
+    "      'ledger_last', NEW.ledger_last, 'ledger_count', NEW.ledger_count,"
+    "      'ledger_sum', NEW.ledger_sum, 'ledger_digest', NEW.ledger_digest,"
+    "      'prev_hash', NEW.prev_hash, 'hash', NEW.hash),"
+    "    NEW.time_ms);"
+    "END;";
+
 static const char last_sql[] = "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1";
+static const char ledger_max_sql[] = "SELECT COALESCE(MAX(id), 0) FROM ledger";
 static const char insert_sql[] =
     "INSERT INTO audit(id, time_ms, action, actor, approver, member, location, receipt,"
-    " points, reason, detail, prev_hash, hash)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+    " points, reason, detail, prev_hash, hash, ledger_first, ledger_last, ledger_count,"
+    " ledger_sum, ledger_digest)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
 
 /* One record as it is hashed. texts: action, actor, approver, member,
  * location, receipt, reason, detail — byte strings with lengths. */
@@ -67,6 +126,12 @@ typedef struct record {
     int64_t points;
     const char *text[N_TEXTS];
     size_t len[N_TEXTS];
+    /* The ledger part (has_ledger = 0: none). */
+    int has_ledger;
+    int64_t first, last, sum;
+    uint64_t count;
+    const char *digest;
+    size_t digest_len;
 } record;
 
 enum { T_ACTION, T_ACTOR, T_APPROVER, T_MEMBER, T_LOCATION, T_RECEIPT, T_REASON, T_DETAIL };
@@ -106,24 +171,110 @@ static void hash_record(const char *prev, size_t prev_len, const record *r,
     put_u64(&st, (uint64_t)r->points);
     put_str(&st, r->text[T_REASON], r->len[T_REASON]);
     put_str(&st, r->text[T_DETAIL], r->len[T_DETAIL]);
+    if (r->has_ledger) {
+        put_str(&st, ledger_tag, sizeof ledger_tag - 1);
+        put_u64(&st, (uint64_t)r->first);
+        put_u64(&st, (uint64_t)r->last);
+        put_u64(&st, r->count);
+        put_u64(&st, (uint64_t)r->sum);
+        put_str(&st, r->digest, r->digest_len);
+    }
     crypto_generichash_final(&st, h, sizeof h);
     sodium_bin2hex(out, HASH_HEX + 1, h, sizeof h);
 }
 
-tp_status tp_audit_append(tp_store *s, const tp_audit_entry *e, tp_message *msg)
+/* ---- the ledger digest -------------------------------------------------- */
+
+void tp_audit_digest_init(crypto_generichash_state *st)
+{
+    crypto_generichash_init(st, NULL, 0, HASH_BYTES);
+    put_str(st, digest_tag, sizeof digest_tag - 1);
+}
+
+static void put_col_str(crypto_generichash_state *st, sqlite3_stmt *q, int i)
+{
+    const unsigned char *t = sqlite3_column_text(q, i);
+    put_str(st, t ? (const char *)t : "", t ? (size_t)sqlite3_column_bytes(q, i) : 0);
+}
+
+void tp_audit_digest_row(crypto_generichash_state *st, sqlite3_stmt *q, int col)
+{
+    put_u64(st, (uint64_t)sqlite3_column_int64(q, col));      /* id */
+    put_u64(st, (uint64_t)sqlite3_column_int64(q, col + 1));  /* member_id */
+    for (int i = 2; i <= 5; i++)                                /* location .. kind */
+        put_col_str(st, q, col + i);
+    put_u64(st, (uint64_t)sqlite3_column_int64(q, col + 6));  /* points */
+    put_u64(st, (uint64_t)sqlite3_column_int64(q, col + 7));  /* reverses */
+    for (int i = 8; i <= 10; i++)                               /* staff, reason, comment */
+        put_col_str(st, q, col + i);
+    put_u64(st, (uint64_t)sqlite3_column_int64(q, col + 11)); /* time_ms */
+    put_u64(st, (uint64_t)sqlite3_column_int64(q, col + 12)); /* recorded_ms */
+}
+
+void tp_audit_digest_final(crypto_generichash_state *st, char hex[TP_AUDIT_HASH_HEX + 1])
+{
+    unsigned char h[HASH_BYTES];
+    crypto_generichash_final(st, h, sizeof h);
+    sodium_bin2hex(hex, HASH_HEX + 1, h, sizeof h);
+}
+
+/* The ledger part of a record covering entries first..last, read back as
+ * stored. 0, or -1 (msg set). */
+static int summarise(tp_store *s, int64_t first, int64_t last, record *r,
+                     char digest[HASH_HEX + 1], tp_message *msg)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(tp_store_db(s),
+                           "SELECT " TP_AUDIT_LEDGER_COLUMNS " FROM ledger"
+                           " WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+                           -1, &q, NULL) != SQLITE_OK) {
+        tp_msg_set(msg, "Cannot read the ledger for the audit log: %s.", tp_store_errmsg(s));
+        sqlite3_finalize(q);
+        return -1;
+    }
+    sqlite3_bind_int64(q, 1, first);
+    sqlite3_bind_int64(q, 2, last);
+    crypto_generichash_state st;
+    tp_audit_digest_init(&st);
+    r->count = 0;
+    r->sum = 0;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        tp_audit_digest_row(&st, q, 0);
+        r->count++;
+        r->sum += sqlite3_column_int64(q, 6);
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE) {
+        tp_msg_set(msg, "Cannot read the ledger for the audit log: %s.", tp_store_errmsg(s));
+        return -1;
+    }
+    tp_audit_digest_final(&st, digest);
+    r->has_ledger = 1;
+    r->first = first;
+    r->last = last;
+    r->digest = digest;
+    r->digest_len = HASH_HEX;
+    return 0;
+}
+
+static int64_t ledger_max(tp_store *s, int *err)
+{
+    sqlite3_stmt *q = tp_store_cached(s, ledger_max_sql);
+    int rc = q ? sqlite3_step(q) : SQLITE_ERROR;
+    int64_t max = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    if (q)
+        sqlite3_reset(q);
+    *err = rc != SQLITE_ROW;
+    return max;
+}
+
+/* Appends `e`, covering ledger entries first..last when last >= first. */
+static tp_status append_range(tp_store *s, const tp_audit_entry *e, int64_t first, int64_t last,
+                              tp_message *msg)
 {
     static const char *const names[N_TEXTS] = {"action", "actor", "approver", "member",
                                                "location", "receipt", "reason", "detail"};
-    if (!e) {
-        tp_msg_set(msg, "No audit record to write.");
-        return TP_ERR_INVALID_ARGUMENT;
-    }
-    sqlite3 *db = tp_store_db(s);
-    if (sqlite3_get_autocommit(db)) {
-        tp_msg_set(msg, "The audit log is written only inside the transaction of the change "
-                   "it records.");
-        return TP_ERR_STATE;
-    }
     record r;
     memset(&r, 0, sizeof r);
     const char *in[N_TEXTS] = {e->action, e->actor,   e->approver, e->member,
@@ -143,6 +294,9 @@ tp_status tp_audit_append(tp_store *s, const tp_audit_entry *e, tp_message *msg)
     }
     r.time_ms = e->time_ms;
     r.points = e->points;
+    char digest[HASH_HEX + 1] = "";
+    if (last >= first && first > 0 && summarise(s, first, last, &r, digest, msg) != 0)
+        return TP_ERR_STORAGE;
 
     char prev[HASH_HEX + 1];
     sqlite3_stmt *q = tp_store_cached(s, last_sql);
@@ -182,6 +336,13 @@ tp_status tp_audit_append(tp_store *s, const tp_audit_entry *e, tp_message *msg)
         sqlite3_bind_text(q, 11, r.text[T_DETAIL], (int)r.len[T_DETAIL], SQLITE_STATIC);
         sqlite3_bind_text(q, 12, prev, (int)HASH_HEX, SQLITE_STATIC);
         sqlite3_bind_text(q, 13, hash, (int)HASH_HEX, SQLITE_STATIC);
+        if (r.has_ledger) {
+            sqlite3_bind_int64(q, 14, r.first);
+            sqlite3_bind_int64(q, 15, r.last);
+            sqlite3_bind_int64(q, 16, (sqlite3_int64)r.count);
+            sqlite3_bind_int64(q, 17, r.sum);
+            sqlite3_bind_text(q, 18, digest, (int)HASH_HEX, SQLITE_STATIC);
+        } /* else unbound: NULL */
         rc = sqlite3_step(q);
         sqlite3_reset(q);
     }
@@ -192,6 +353,124 @@ tp_status tp_audit_append(tp_store *s, const tp_audit_entry *e, tp_message *msg)
     tp_msg_clear(msg);
     return TP_OK;
 }
+
+tp_status tp_audit_append(tp_store *s, const tp_audit_entry *e, tp_message *msg)
+{
+    if (!e) {
+        tp_msg_set(msg, "No audit record to write.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    if (sqlite3_get_autocommit(tp_store_db(s))) {
+        tp_msg_set(msg, "The audit log is written only inside the transaction of the change "
+                   "it records.");
+        return TP_ERR_STATE;
+    }
+    int64_t mark = tp_store_ledger_mark(s);
+    if (mark < 0) {
+        tp_msg_set(msg, "The audit log is written only inside a transaction begun by "
+                   "tp_store_begin (it covers the ledger entries written since).");
+        return TP_ERR_STATE;
+    }
+    int err = 0;
+    int64_t last = ledger_max(s, &err);
+    if (err) {
+        tp_msg_set(msg, "Cannot read the ledger for the audit log: %s.", tp_store_errmsg(s));
+        return TP_ERR_STORAGE;
+    }
+    tp_status st = append_range(s, e, mark + 1, last, msg);
+    if (st == TP_OK && last > mark)
+        tp_store_set_ledger_mark(s, last);
+    return st;
+}
+
+tp_status tp_audit_seal_history(tp_store *s, tp_message *msg)
+{
+    int err = 0;
+    int64_t last = ledger_max(s, &err);
+    if (err) {
+        tp_msg_set(msg, "Cannot read the ledger: %s.", tp_store_errmsg(s));
+        return TP_ERR_STORAGE;
+    }
+    if (last == 0)
+        return TP_OK;
+    tp_audit_entry e = {.time_ms = tp_now_ms(), .action = "ledger.seal", .actor = "tillpoints",
+                        .reason = "schema 5 upgrade",
+                        .detail = "ledger entries written before each point movement had an "
+                                  "audit record of its own"};
+    return append_range(s, &e, 1, last, msg);
+}
+
+tp_status tp_audit_seal(tp_store *s, const char *location, const char *staff,
+                        const char *reason, uint64_t *seq, tp_message *msg)
+{
+    if (tp_store_begin(s, msg) != TP_OK)
+        return TP_ERR_STORAGE;
+    static const char span_sql[] =
+        "SELECT (SELECT COALESCE(MAX(ledger_last), 0) FROM audit WHERE ledger_first IS NOT NULL),"
+        " (SELECT COALESCE(MAX(id), 0) FROM ledger)";
+    static const char count_sql[] =
+        "SELECT count(*), COALESCE(group_concat(DISTINCT kind), '') FROM ledger l"
+        " WHERE l.id BETWEEN ?1 AND ?2 AND " TP_AUDIT_NEEDS_RECORD("l");
+    sqlite3_stmt *q = NULL;
+    int64_t covered = 0, last = 0, needing = 0;
+    char kinds[96] = "";
+    int ok = sqlite3_prepare_v2(tp_store_db(s), span_sql, -1, &q, NULL) == SQLITE_OK &&
+             sqlite3_step(q) == SQLITE_ROW;
+    if (ok) {
+        covered = sqlite3_column_int64(q, 0);
+        last = sqlite3_column_int64(q, 1);
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    ok = ok && sqlite3_prepare_v2(tp_store_db(s), count_sql, -1, &q, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_int64(q, 1, covered + 1);
+        sqlite3_bind_int64(q, 2, last);
+        ok = sqlite3_step(q) == SQLITE_ROW;
+        if (ok) {
+            needing = sqlite3_column_int64(q, 0);
+            tp_copy(kinds, sizeof kinds, (const char *)sqlite3_column_text(q, 1));
+        }
+    }
+    sqlite3_finalize(q);
+    if (!ok) {
+        tp_msg_set(msg, "Cannot read the ledger: %s.", tp_store_errmsg(s));
+        tp_store_rollback(s);
+        return TP_ERR_STORAGE;
+    }
+    if (needing == 0) {
+        tp_store_rollback(s);
+        tp_msg_set(msg, "Every ledger entry that needs an audit record has one; nothing was "
+                   "sealed.");
+        return TP_ERR_STATE;
+    }
+    char detail[200];
+    tp_buf_set(detail, sizeof detail, "entries %lld to %lld, %lld of them (%s) written into the "
+               "file without an audit record", (long long)covered + 1, (long long)last,
+               (long long)needing, kinds);
+    /* No approver: sealing records who found the entries, it approves
+     * none of them (activity then shows the approvers of their own time). */
+    tp_audit_entry e = {.time_ms = tp_now_ms(), .action = "ledger.seal", .actor = staff,
+                        .location = location, .reason = reason, .detail = detail};
+    tp_status st = append_range(s, &e, covered + 1, last, msg);
+    tp_audit_tip tip;
+    if (st == TP_OK)
+        st = tp_audit_tip_get(s, &tip, msg);
+    if (st != TP_OK) {
+        tp_store_rollback(s);
+        return st;
+    }
+    if (seq)
+        *seq = tip.seq;
+    st = tp_store_commit(s, msg);
+    if (st == TP_OK)
+        tp_msg_set(msg, "Audit record %llu seals ledger entries %lld to %lld (%lld needed a "
+                   "record: %s).", (unsigned long long)tip.seq, (long long)covered + 1,
+                   (long long)last, (long long)needing, kinds);
+    return st;
+}
+
+/* ---- reading ------------------------------------------------------------ */
 
 static void report(tp_audit_problem_fn problem, void *user, uint64_t id, const char *fmt, ...)
     TP_PRINTF(4, 5);
@@ -221,7 +500,8 @@ int64_t tp_audit_verify(tp_store *s, tp_audit_problem_fn problem, void *user)
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(tp_store_db(s),
                            "SELECT id, time_ms, action, actor, approver, member, location,"
-                           " receipt, points, reason, detail, prev_hash, hash"
+                           " receipt, points, reason, detail, prev_hash, hash, ledger_first,"
+                           " ledger_last, ledger_count, ledger_sum, ledger_digest"
                            " FROM audit ORDER BY id",
                            -1, &q, NULL) != SQLITE_OK) {
         sqlite3_finalize(q);
@@ -245,6 +525,17 @@ int64_t tp_audit_verify(tp_store *s, tp_audit_problem_fn problem, void *user)
         size_t prev_len, hash_len;
         const char *prev = column(q, 11, &prev_len);
         const char *stored = column(q, 12, &hash_len);
+        /* Any ledger column set makes it a record with a ledger part:
+         * clearing some of them must not turn it back into a plain one. */
+        for (int c = 13; c <= 17; c++)
+            r.has_ledger |= sqlite3_column_type(q, c) != SQLITE_NULL;
+        if (r.has_ledger) {
+            r.first = sqlite3_column_int64(q, 13);
+            r.last = sqlite3_column_int64(q, 14);
+            r.count = (uint64_t)sqlite3_column_int64(q, 15);
+            r.sum = sqlite3_column_int64(q, 16);
+            r.digest = column(q, 17, &r.digest_len);
+        }
 
         char computed[HASH_HEX + 1];
         hash_record(prev, prev_len, &r, computed);
@@ -287,4 +578,81 @@ int64_t tp_audit_verify(tp_store *s, tp_audit_problem_fn problem, void *user)
     if (rc != SQLITE_DONE)
         return -1;
     return problems;
+}
+
+tp_status tp_audit_tip_get(tp_store *s, tp_audit_tip *out, tp_message *msg)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(tp_store_db(s),
+                                "SELECT id, hash, time_ms, action FROM audit"
+                                " ORDER BY id DESC LIMIT 1",
+                                -1, &q, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        out->seq = (uint64_t)sqlite3_column_int64(q, 0);
+        const unsigned char *h = sqlite3_column_text(q, 1);
+        tp_copy(out->hash, sizeof out->hash, h ? (const char *)h : "");
+        out->time_ms = sqlite3_column_int64(q, 2);
+        const unsigned char *a = sqlite3_column_text(q, 3);
+        tp_copy(out->action, sizeof out->action, a ? (const char *)a : "");
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        tp_msg_set(msg, "Cannot read the audit log: %s.", tp_store_errmsg(s));
+        return TP_ERR_STORAGE;
+    }
+    return TP_OK;
+}
+
+int tp_audit_hash_of(tp_store *s, uint64_t seq, char hash[TP_AUDIT_HASH_HEX + 1])
+{
+    hash[0] = '\0';
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(tp_store_db(s), "SELECT hash FROM audit WHERE id = ?1", -1, &q,
+                                NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, (sqlite3_int64)seq);
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            const unsigned char *h = sqlite3_column_text(q, 0);
+            if (tp_copy(hash, TP_AUDIT_HASH_HEX + 1, h ? (const char *)h : "") != 0)
+                hash[0] = '\0';
+        }
+    }
+    sqlite3_finalize(q);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int tp_audit_find_hash(tp_store *s, const char *prefix, uint64_t *seq,
+                       char hash[TP_AUDIT_HASH_HEX + 1])
+{
+    *seq = 0;
+    hash[0] = '\0';
+    /* A range on the unique index: [prefix, prefix + 'g'), since hex
+     * digits sort below 'g'. */
+    char hi[TP_AUDIT_HASH_HEX + 2];
+    tp_buf_set(hi, sizeof hi, "%sg", prefix);
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(tp_store_db(s),
+                                "SELECT id, hash FROM audit WHERE hash >= ?1 AND hash < ?2"
+                                " LIMIT 2",
+                                -1, &q, NULL);
+    int found = 0;
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, prefix, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, hi, -1, SQLITE_STATIC);
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+            if (found++ == 0) {
+                *seq = (uint64_t)sqlite3_column_int64(q, 0);
+                const unsigned char *h = sqlite3_column_text(q, 1);
+                tp_copy(hash, TP_AUDIT_HASH_HEX + 1, h ? (const char *)h : "");
+            }
+        }
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE)
+        return -1;
+    return found > 1 ? 2 : found;
 }

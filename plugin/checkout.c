@@ -174,7 +174,12 @@ static tp_status co_scan(const tp_plugin *plugin, const char *txn_id, const char
     job.is_signed = is_signed;
     t->code_signed = is_signed;
     tp_copy(t->code, sizeof t->code, job.code);
-    if (tp_queue_push(&in->lookup_q, &job) != 0)
+    job.seq = ++in->next_seq;
+    /* Only a queued lookup is waited for by this sale's award: a refused
+     * one never posts an event, and the earlier one (if any) still does. */
+    if (tp_queue_push(&in->lookup_q, &job) == 0)
+        t->lookup_seq = job.seq;
+    else
         tp_msg_set(msg, "Member lookup is busy; the code is kept and checked when the sale "
                    "completes.");
     return TP_OK;
@@ -208,6 +213,8 @@ static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
     tp_write_job job;
     memset(&job, 0, sizeof job);
     job.kind = TP_JOB_AWARD;
+    job.seq = ++in->next_seq;
+    job.after = t->lookup_seq; /* its event must not pass the scan's */
     tp_award_job *a = &job.u.award;
     st = tp_rules_eligible(&in->cfg.rules, receipt->lines, receipt->line_count, &a->total_minor,
                            &a->eligible_minor, msg);
@@ -280,6 +287,7 @@ static tp_status co_refund(const tp_plugin *plugin, const tp_refund *refund, tp_
     tp_write_job job;
     memset(&job, 0, sizeof job);
     job.kind = TP_JOB_REFUND;
+    job.seq = ++in->next_seq;
     tp_refund_job *r = &job.u.refund;
     tp_copy(r->refund, sizeof r->refund, refund->refund_id);
     tp_copy(r->receipt, sizeof r->receipt, refund->receipt_id);

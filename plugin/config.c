@@ -88,9 +88,21 @@ const char tp_config_defaults_ini[] =
     "; Credits for receipts that are not in this till's journal (marked manual).\n"
     "allow_manual = no\n"
     "manual_max_points = 100\n"
-    "; Wrong PINs in a row before a manager is locked, and for how long.\n"
+    "; Wrong PINs in a row before a manager is locked, and for how long. Each\n"
+    "; further lockout before a right PIN lasts twice as long as the one before,\n"
+    "; up to 24 hours (or pin_lockout_minutes when that is longer).\n"
     "pin_max_failures = 5\n"
     "pin_lockout_minutes = 30\n"
+    "; Fewest digits of a manager PIN (4-12). A shorter PIN set before the\n"
+    "; minimum was raised no longer approves; reset it (manager reset-pin).\n"
+    "pin_min_digits = 6\n"
+    "; yes: a manager logged in at the host (staff role \"manager\") whose staff\n"
+    "; id is an enrolled, unlocked manager approves without typing a PIN. This\n"
+    "; trusts the host's own login; with no, every approval needs a PIN.\n"
+    "trust_host_managers = no\n"
+    "; A receipt dated more than this many minutes after this terminal's clock\n"
+    "; is refused and not offered (0-60).\n"
+    "future_skew_minutes = 5\n"
     "; Recent unclaimed receipts offered to pick from.\n"
     "recent_receipts = 20\n"
     "\n"
@@ -601,6 +613,22 @@ static int on_key(void *user, const char *section, const char *key,
         if (parse_int(value, 1, 7LL * 24 * 3600, &n))
             return fail(c, section, key, "must be a number of seconds from 1 to 604800.");
         cfg->retro.pin_lockout_ms = n * (int64_t)1000;
+    } else if (IS("retro", "pin_min_digits")) {
+        /* Four digits is the floor: 10,000 PINs fall to a patient guesser
+         * even with growing lockouts (managers.c). */
+        if (parse_int(value, 4, 12, &n))
+            return fail(c, section, key, "must be from 4 to 12 digits; a PIN shorter than 4 "
+                                         "digits is too easy to guess.");
+        cfg->retro.pin_min_digits = (int)n;
+    } else if (IS("retro", "trust_host_managers")) {
+        int b = parse_bool(value);
+        if (b < 0)
+            return fail(c, section, key, "must be yes or no.");
+        cfg->retro.trust_host_managers = b;
+    } else if (IS("retro", "future_skew_minutes")) {
+        if (parse_int(value, 0, 60, &n))
+            return fail(c, section, key, "must be a number of minutes from 0 to 60.");
+        cfg->retro.future_skew_ms = n * (int64_t)60000;
     } else if (IS("retro", "recent_receipts")) {
         if (parse_int(value, 1, 20, &n))
             return fail(c, section, key, "must be from 1 to 20.");

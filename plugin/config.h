@@ -73,7 +73,10 @@ typedef struct tp_retro_config {
     int allow_manual;               /* credits for receipts not in the journal */
     int64_t manual_max_points;      /* ... capped at this */
     int pin_max_failures;           /* wrong PINs before a lockout (5) */
-    int64_t pin_lockout_ms;         /* how long (30 min) */
+    int64_t pin_lockout_ms;         /* how long the first lockout lasts (30 min) */
+    int pin_min_digits;             /* fewest digits of a PIN (6, never below 4) */
+    int trust_host_managers;        /* host's manager login approves (no) */
+    int64_t future_skew_ms;         /* receipts dated after now + this are refused (5 min) */
     int recent_receipts;            /* receipts listed to pick from (20) */
 } tp_retro_config;
 

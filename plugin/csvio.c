@@ -33,6 +33,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "audit.h"
 #include "ledger.h"
 #include "members.h"
 #include "util.h"
@@ -651,6 +652,31 @@ static void on_row(int term, void *user)
     c->too_many = 0;
 }
 
+/* The import's audit record, last in its transaction: it covers every
+ * ledger entry the import wrote (audit.c reads them back for the digest),
+ * so one record per file, not one per row, keeps the import fast and the
+ * log readable. Its receipt is the prefix of the entries' keys. */
+static void audit_import(import_ctx *c, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char key[64], detail[400];
+    snprintf(key, sizeof key, "IMPORT-%s", c->file_key);
+    tp_buf_set(detail, sizeof detail, "file %.200s: %llu rows, %llu entries, %llu members "
+               "created%s", base, (unsigned long long)c->res->rows,
+               (unsigned long long)c->res->entries, (unsigned long long)c->res->members_created,
+               c->res->invalid ? ", invalid rows skipped" : "");
+    tp_audit_entry e = {.time_ms = c->now_ms, .action = "import", .actor = c->staff,
+                        .approver = c->staff, .location = c->cfg->location, .receipt = key,
+                        .points = c->res->points_total, .reason = "CSV import",
+                        .detail = detail};
+    tp_message why;
+    if (tp_audit_append(c->s, &e, &why) != TP_OK) {
+        c->fatal = 1;
+        c->fatal_msg = why;
+    }
+}
+
 /* Hash of the whole file: the import's identity for idempotency. */
 static int hash_file(FILE *f, char *hex, size_t cap, uint64_t *lines)
 {
@@ -750,6 +776,10 @@ tp_status tp_csv_import(tp_store *s, const tp_config *cfg, const char *path, uin
         problem(c, "The file is empty; it needs a header row (code,points,...).");
     if (progress)
         progress(user, c->line, total_lines);
+    int applying = !c->fatal && !(flags & TP_IMPORT_DRY_RUN) &&
+                   !(result->invalid && !(flags & TP_IMPORT_SKIP_INVALID));
+    if (applying && result->entries > 0)
+        audit_import(c, path);
     if (c->fatal) {
         tp_store_rollback(s);
         tp_msg_set(msg, "Import stopped, nothing applied: %s", c->fatal_msg.text);

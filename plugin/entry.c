@@ -22,6 +22,7 @@
 #include "sync.h" /* sync: */
 #include "tillpoints/ext/about.h"
 #include "tillpoints/ext/admin.h"
+#include "tillpoints/ext/audit.h"
 #include "tillpoints/ext/sync.h"
 #include "tillpoints/ext/ui.h"
 #include "util.h"
@@ -38,29 +39,47 @@ void tp_instance_log(tp_instance *in, tp_log_level level, const char *fmt, ...)
     in->host->log(in->host, level, line);
 }
 
-void tp_instance_post(tp_instance *in, const tp_outcome *o)
+void tp_instance_post_ordered(tp_instance *in, const tp_outcome *o, const tp_order *ord)
 {
+    int lookup = ord && ord->lane == TP_LANE_LOOKUP;
     tp_event_node *node = malloc(sizeof *node);
     if (!node) {
         tp_instance_log(in, TP_LOG_ERROR, "out of memory: an event for the host was dropped (%s)",
                         o->message);
-        return;
+        if (!lookup)
+            return;
+    } else {
+        node->next = NULL;
+        node->ord = ord ? *ord : (tp_order){.lane = TP_LANE_FREE};
+        node->o = *o;
     }
-    node->next = NULL;
-    node->o = *o;
     pthread_mutex_lock(&in->events_lock);
+    /* Recorded under the same lock as the list, so that on_main_thread,
+     * taking both at once, knows every lookup up to this seq has its event
+     * in what it took (or before), or never will. */
+    if (lookup && ord->seq > in->lookups_posted)
+        in->lookups_posted = ord->seq;
     /* One callback request per non-empty list: on_main_thread takes the
      * whole list at once, so a request is already pending when the list
-     * had entries. A batch of 256 awards costs one wake-up, not 256. */
-    int was_empty = in->events_head == NULL;
-    if (in->events_tail)
-        in->events_tail->next = node;
-    else
-        in->events_head = node;
-    in->events_tail = node;
+     * had entries. A batch of 256 awards costs one wake-up, not 256. A
+     * lookup whose event was lost still asks: an award may be held back
+     * for it, and only the main thread can let it go. */
+    int wake = node ? in->events_head == NULL : 1;
+    if (node) {
+        if (in->events_tail)
+            in->events_tail->next = node;
+        else
+            in->events_head = node;
+        in->events_tail = node;
+    }
     pthread_mutex_unlock(&in->events_lock);
-    if (was_empty)
+    if (wake)
         in->host->request_callback(in->host);
+}
+
+void tp_instance_post(tp_instance *in, const tp_outcome *o)
+{
+    tp_instance_post_ordered(in, o, NULL);
 }
 
 void tp_instance_disable(tp_instance *in, const char *why)
@@ -79,6 +98,64 @@ void tp_instance_disable(tp_instance *in, const char *why)
     tp_instance_post(in, &o);
 }
 
+static void deliver(tp_instance *in, tp_event_node *node)
+{
+    if (in->events && in->events->on_event) {
+        const tp_outcome *o = &node->o;
+        tp_event ev = {
+            .kind = o->kind,
+            .status = o->status,
+            .txn_id = o->txn,
+            .receipt_id = o->receipt,
+            .member_code = o->member_code,
+            .member_name = o->member_name,
+            .points = o->points,
+            .balance = o->balance,
+            .replayed = o->replayed,
+            .time_ms = o->time_ms,
+            .message = o->message,
+            .device = o->device,
+            .receipt_code = o->receipt_code,
+        };
+        in->events->on_event(in->host, &ev);
+    }
+    free(node);
+}
+
+/* Delivers held events, oldest first, for as long as the oldest one's
+ * lookup is settled. Each is unlinked before the host sees it. */
+static void release_held(tp_instance *in)
+{
+    while (in->held_head && in->held_head->ord.after <= in->lookups_settled) {
+        tp_event_node *node = in->held_head;
+        in->held_head = node->next;
+        if (!in->held_head)
+            in->held_tail = NULL;
+        deliver(in, node);
+    }
+}
+
+/*
+ * Delivery order. The events of one transaction reach the host in the
+ * order of the calls that caused them, although a scan's lookup runs on
+ * the lookup thread and the complete's award on the writer thread, and
+ * either may post first. The main thread stamps every job it queues
+ * (next_seq); an award records the stamp of its transaction's last queued
+ * lookup (`after`). Here, on the main thread:
+ *  - lookup events are delivered at once; the lookup thread posts one per
+ *    job in stamp order, so delivering seq N settles every lookup <= N;
+ *  - a write-lane event (award, refund, their failures) whose lookup is not
+ *    settled is held back, and so is every write-lane event after it, so
+ *    the writer's order survives as well;
+ *  - everything else (scanners, sync, storage state, disable) is of no
+ *    transaction and never waits.
+ * Nothing is held forever: every queued lookup is answered by the lookup
+ * thread (even at shutdown it drains its queue), a lookup whose event was
+ * lost still raises lookups_posted and asks for a callback, and a lookup
+ * that was never queued (queue full) is never waited for. So once the
+ * list taken below has been delivered, every lookup up to lookups_posted
+ * is settled. Holding is only deferral: no waiting, no allocation here.
+ */
 static void on_main_thread(const tp_plugin *plugin)
 {
     tp_instance *in = tp_instance_of(plugin);
@@ -87,31 +164,29 @@ static void on_main_thread(const tp_plugin *plugin)
     pthread_mutex_lock(&in->events_lock);
     tp_event_node *node = in->events_head;
     in->events_head = in->events_tail = NULL;
+    uint64_t posted = in->lookups_posted;
     pthread_mutex_unlock(&in->events_lock);
     while (node) {
         tp_event_node *next = node->next;
-        if (in->events && in->events->on_event) {
-            const tp_outcome *o = &node->o;
-            tp_event ev = {
-                .kind = o->kind,
-                .status = o->status,
-                .txn_id = o->txn,
-                .receipt_id = o->receipt,
-                .member_code = o->member_code,
-                .member_name = o->member_name,
-                .points = o->points,
-                .balance = o->balance,
-                .replayed = o->replayed,
-                .time_ms = o->time_ms,
-                .message = o->message,
-                .device = o->device,
-                .receipt_code = o->receipt_code,
-            };
-            in->events->on_event(in->host, &ev);
+        node->next = NULL;
+        if (node->ord.lane == TP_LANE_WRITE &&
+            (in->held_head || node->ord.after > in->lookups_settled)) {
+            if (in->held_tail)
+                in->held_tail->next = node;
+            else
+                in->held_head = node;
+            in->held_tail = node;
+        } else {
+            if (node->ord.lane == TP_LANE_LOOKUP && node->ord.seq > in->lookups_settled)
+                in->lookups_settled = node->ord.seq;
+            deliver(in, node);
+            release_held(in);
         }
-        free(node);
         node = next;
     }
+    if (posted > in->lookups_settled)
+        in->lookups_settled = posted;
+    release_held(in);
     tp_ui_deliver(in);
 }
 
@@ -131,6 +206,8 @@ static const void *get_extension(const tp_plugin *plugin, const char *id)
         return &tp_sync_extension;
     if (strcmp(id, TP_EXT_ABOUT) == 0)
         return &tp_about_extension;
+    if (strcmp(id, TP_EXT_AUDIT) == 0)
+        return &tp_audit_extension;
     return NULL;
 }
 
@@ -221,11 +298,15 @@ static void plugin_destroy(const tp_plugin *plugin)
     tp_store_close(in->admin_store);
     tp_queue_destroy(&in->write_q);
     tp_queue_destroy(&in->lookup_q);
-    tp_event_node *node = in->events_head;
-    while (node) {
-        tp_event_node *next = node->next;
-        free(node);
-        node = next;
+    /* Undelivered events go with the instance, as before; held ones too. */
+    tp_event_node *lists[] = {in->events_head, in->held_head};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        tp_event_node *node = lists[i];
+        while (node) {
+            tp_event_node *next = node->next;
+            free(node);
+            node = next;
+        }
     }
     pthread_mutex_destroy(&in->events_lock);
     pthread_mutex_destroy(&in->admin_lock);

@@ -2,9 +2,11 @@
  * instance.h — one plugin instance: everything the plugin knows lives here
  * (no global mutable state, so several instances can share a process).
  *
- * Threads: the host's main thread owns `txns`. The writer thread owns
- * `writer_store`, the lookup thread `reader_store`; `admin_store` is shared
- * under `admin_lock`. The event list is shared under `events_lock`.
+ * Threads: the host's main thread owns `txns`, `next_seq` and the events
+ * held back for their order (`held_*`, `lookups_settled`). The writer thread
+ * owns `writer_store`, the lookup thread `reader_store`; `admin_store` is
+ * shared under `admin_lock`. The event list and `lookups_posted` are shared
+ * under `events_lock`.
  */
 #ifndef TP_INSTANCE_H
 #define TP_INSTANCE_H
@@ -25,12 +27,17 @@ typedef struct tp_txn_slot {
     char staff[TP_STAFF_ID_MAX + 1];
     int code_signed; /* `code` came from a verified app pass */
     char code[TP_MEMBER_CODE_MAX + 1]; /* last member code scanned, or "" */
+    uint64_t lookup_seq; /* stamp of this txn's last queued lookup, or 0 */
 } tp_txn_slot;
 
 typedef enum tp_job_kind { TP_JOB_AWARD = 1, TP_JOB_REFUND = 2 } tp_job_kind;
 
+/* Jobs carry the stamp the main thread gave them (next_seq) so that their
+ * events can be put back in the order of the calls (entry.c). */
 typedef struct tp_write_job {
     tp_job_kind kind;
+    uint64_t seq;
+    uint64_t after; /* the lookup whose event goes first (its seq), or 0 */
     union {
         tp_award_job award;
         tp_refund_job refund;
@@ -38,13 +45,26 @@ typedef struct tp_write_job {
 } tp_write_job;
 
 typedef struct tp_lookup_job {
+    uint64_t seq;
     char txn[TP_TXN_ID_MAX + 1];
     char code[TP_MEMBER_CODE_MAX + 1];
     int is_signed; /* from a verified app pass ([scan] require_signed) */
 } tp_lookup_job;
 
+/* Which ordered stream an event belongs to (see on_main_thread in entry.c).
+ * Events of no transaction (scanners, sync, storage state, disable) are
+ * TP_LANE_FREE and never wait. */
+typedef enum tp_lane { TP_LANE_FREE = 0, TP_LANE_LOOKUP, TP_LANE_WRITE } tp_lane;
+
+typedef struct tp_order {
+    tp_lane lane;
+    uint64_t seq;   /* the job's stamp */
+    uint64_t after; /* TP_LANE_WRITE: the lookup to deliver first, or 0 */
+} tp_order;
+
 typedef struct tp_event_node {
     struct tp_event_node *next;
+    tp_order ord;
     tp_outcome o;
 } tp_event_node;
 
@@ -59,6 +79,7 @@ typedef struct tp_instance {
     atomic_int disabled;
 
     tp_txn_slot *txns; /* cfg.max_open_transactions slots; main thread */
+    uint64_t next_seq; /* last stamp given to a job; main thread */
 
     tp_queue write_q; /* tp_write_job */
     tp_queue lookup_q; /* tp_lookup_job */
@@ -85,6 +106,11 @@ typedef struct tp_instance {
 
     pthread_mutex_t events_lock;
     tp_event_node *events_head, *events_tail;
+    uint64_t lookups_posted; /* highest lookup seq posted (or dropped) */
+    /* Main thread: lookups up to this seq are delivered or produced no
+     * event; write-lane events held back until their lookup is. */
+    uint64_t lookups_settled;
+    tp_event_node *held_head, *held_tail;
 } tp_instance;
 
 static inline tp_instance *tp_instance_of(const tp_plugin *p)
@@ -92,8 +118,14 @@ static inline tp_instance *tp_instance_of(const tp_plugin *p)
     return p ? (tp_instance *)p->plugin_data : NULL;
 }
 
-/* [thread-safe] Queues an outcome for the host and asks for a callback. */
+/* [thread-safe] Queues an outcome for the host and asks for a callback.
+ * An event of no transaction: delivered as soon as the host calls back. */
 void tp_instance_post(tp_instance *in, const tp_outcome *o);
+
+/* [thread-safe] The same for the outcome of a stamped job: `ord` says where
+ * it stands in the order of the host's calls (NULL: as tp_instance_post).
+ * The lookup thread posts one event per job, in queue order. */
+void tp_instance_post_ordered(tp_instance *in, const tp_outcome *o, const tp_order *ord);
 
 /* [thread-safe] Turns loyalty off after an internal fault and tells the
  * host; checkout calls then return TP_ERR_DISABLED. */
@@ -116,5 +148,6 @@ extern const tp_checkout_ext tp_checkout_extension;
 extern const struct tp_admin_ext tp_admin_extension;
 extern const struct tp_ui_ext tp_ui_extension;
 extern const struct tp_about_ext tp_about_extension;
+extern const struct tp_audit_ext tp_audit_extension;
 
 #endif

@@ -14,6 +14,7 @@
 
 #include <sqlite3.h>
 
+#include "audit.h"
 #include "members.h"
 #include "util.h"
 
@@ -148,14 +149,23 @@ static void row_from(sqlite3_stmt *q, tp_activity_row *r)
 #undef TXT
 }
 
-/* The approver of a retro credit lives in the audit record written with
- * it (same location and key); other entries have none. */
+/* The approver of an entry is the approver of the audit record whose
+ * ledger range covers it (audit.c): the manager who approved a retro
+ * credit or a correction with a PIN, the staff member who made an
+ * adjustment, a bulk adjustment or an import. Entries written before
+ * schema 5 are covered by the upgrade's seal, which names no approver;
+ * for their retro credits the approver is the one of the retro.credit
+ * record with the same key, as before. Checkout's awards and refunds have
+ * none. The range lookup is two seeks on audit_ledger_range. */
 #define ROW_COLUMNS                                                                          \
     "l.id, l.time_ms, m.code, m.name, l.points, l.kind, l.staff, l.location, l.receipt,"     \
     " l.reason, l.comment, COALESCE(l.reverses, 0),"                                         \
-    " CASE WHEN l.kind = 'retro' THEN COALESCE((SELECT a.approver FROM audit a"              \
+    " COALESCE(NULLIF((SELECT a.approver FROM audit a WHERE a.ledger_first ="                \
+    "  (SELECT max(b.ledger_first) FROM audit b WHERE b.ledger_first <= l.id)"               \
+    "  AND a.ledger_last >= l.id), ''),"                                                     \
+    " CASE WHEN l.kind = 'retro' THEN (SELECT a.approver FROM audit a"                       \
     "  WHERE a.action = 'retro.credit' AND a.location = l.location"                          \
-    "  AND a.receipt = l.receipt LIMIT 1), '') ELSE '' END"
+    "  AND a.receipt = l.receipt LIMIT 1) END, '')"
 
 tp_status tp_ledger_activity(tp_store *s, const tp_config *cfg, const tp_activity_query *qry,
                              tp_activity_row *rows, size_t *count, tp_message *msg)
@@ -182,7 +192,7 @@ tp_status tp_ledger_activity(tp_store *s, const tp_config *cfg, const tp_activit
             return st;
         member_id = m.id;
     }
-    char sql[1024];
+    char sql[2048]; /* about 1000 bytes with every filter */
     int n = snprintf(sql, sizeof sql,
                      "SELECT " ROW_COLUMNS " FROM ledger l JOIN members m ON m.id = l.member_id"
                      " WHERE l.id < ?1");
@@ -280,6 +290,14 @@ tp_status tp_ledger_adjust(tp_store *s, const tp_config *cfg, const tp_adjustmen
     int64_t id = 0;
     st = tp_ledger_append_manual(s, cfg, m.id, m.code, "adjust", key, adj->points, adj->staff,
                                  adj->reason, adj->comment, &id, msg);
+    /* The back office's own authority: whoever runs the adjustment is its
+     * approver (the admin ABI has no PIN step). */
+    tp_audit_entry e = {.time_ms = tp_now_ms(), .action = "adjust", .actor = adj->staff,
+                        .approver = adj->staff, .member = m.code, .location = cfg->location,
+                        .receipt = key, .points = adj->points, .reason = adj->reason,
+                        .detail = adj->comment};
+    if (st == TP_OK)
+        st = tp_audit_append(s, &e, msg);
     if (st == TP_OK && entry)
         st = read_entry(s, id, entry, msg);
     if (st != TP_OK) {
@@ -370,6 +388,20 @@ tp_status tp_ledger_bulk(tp_store *s, const tp_config *cfg, const tp_bulk_adjust
             progress(user, result->members, total);
     }
     sqlite3_finalize(all);
+    if (st == TP_OK && result->members > 0) {
+        /* One record for the batch: it covers every entry of it (their
+         * count, sum and digest are in the record, see audit.c). */
+        char detail[TP_COMMENT_MAX + 64];
+        tp_buf_set(detail, sizeof detail, "%llu members, %s%lld each%s%s",
+                   (unsigned long long)result->members, b->points > 0 ? "+" : "",
+                   (long long)b->points, b->comment && *b->comment ? "; comment: " : "",
+                   b->comment ? b->comment : "");
+        tp_audit_entry e = {.time_ms = tp_now_ms(), .action = "bulk", .actor = b->staff,
+                            .approver = b->staff, .location = cfg->location,
+                            .receipt = result->batch_id, .points = result->points_total,
+                            .reason = b->reason, .detail = detail};
+        st = tp_audit_append(s, &e, msg);
+    }
     if (st != TP_OK) {
         tp_store_rollback(s);
         memset(result, 0, sizeof *result);

@@ -123,12 +123,15 @@ static const char *const backfill_sql[] = {
     "   'reverses', json((SELECT json_object('terminal', o.terminal, 'receipt', o.receipt,"
     "                     'kind', o.kind) FROM ledger o WHERE o.id = l.reverses))),"
     "  l.recorded_ms FROM ledger l JOIN members m ON m.id = l.member_id ORDER BY l.id",
+    /* As schema v5's outbox_audit trigger writes them (audit.c). */
     "INSERT OR IGNORE INTO outbox(event_id, kind, member, payload, created_ms)"
     " SELECT 'audit:' || a.hash, 'audit', a.member,"
-    "  json_object('time_ms', a.time_ms, 'action', a.action, 'actor', a.actor,"
+    "  json_object('id', a.id, 'time_ms', a.time_ms, 'action', a.action, 'actor', a.actor,"
     "   'approver', a.approver, 'member', a.member, 'location', a.location,"
     "   'receipt', a.receipt, 'points', a.points, 'reason', a.reason,"
-    "   'detail', a.detail, 'prev_hash', a.prev_hash, 'hash', a.hash),"
+    "   'detail', a.detail, 'ledger_first', a.ledger_first, 'ledger_last', a.ledger_last,"
+    "   'ledger_count', a.ledger_count, 'ledger_sum', a.ledger_sum,"
+    "   'ledger_digest', a.ledger_digest, 'prev_hash', a.prev_hash, 'hash', a.hash),"
     "  a.time_ms FROM audit a ORDER BY a.id",
 };
 

@@ -4,16 +4,33 @@
  * Each flow is a short series of forms. Every decision is re-checked in
  * the transaction that writes it, because the journal may have moved while
  * the manager was typing: the receipt is journaled, not credited live or
- * retro, not fully refunded, inside the window and not in the future; the
- * credit is within the per-credit cap and the approving manager's daily
- * cap. A non-manager needs a manager's id and PIN (Argon2id, lockout that
- * survives restarts). Credits, denials, PIN failures and lockouts are
- * written to the hash-chained audit log in the same transaction as their
- * effect. Amount, time and location always come from the journal; an
- * amount typed for a journaled receipt must match it.
+ * retro, not fully refunded, inside the window and not later than this
+ * terminal's clock plus [retro] future_skew_minutes; the credit is within
+ * the per-credit cap and the approving manager's daily cap. A receipt
+ * known before the customer is asked for (a prefilled number or code, a
+ * parked claim) is checked before the customer step.
+ *
+ * Approval never rests on what the host says about its staff. Every step
+ * that moves points or closes a claim — a credit (journaled or manual), a
+ * correction, a claim credited or dismissed from the queue — needs an
+ * approver who is an enrolled, unlocked manager and who typed their PIN
+ * on that step. The host's staff role only chooses what the form shows: a
+ * host-declared manager finds their own id prefilled as the approver. The
+ * one exception is opt-in: with [retro] trust_host_managers = yes, a
+ * host-declared manager whose staff id is an enrolled, unlocked manager
+ * approves without a PIN (re-checked in the writing transaction). Parking
+ * a claim at checkout moves no points and needs no approval.
+ *
+ * The PIN's Argon2id run happens before the write transaction and with
+ * the admin lock released (managers.h); the lockout is re-checked and the
+ * outcome recorded inside the transaction. Credits, denials, PIN failures
+ * and lockouts are written to the hash-chained audit log in the same
+ * transaction as their effect. Amount, time and location always come from
+ * the journal; an amount typed for a journaled receipt must match it.
  */
 #include "retro.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,11 +50,9 @@
 enum {
     STEP_FIND = 1, STEP_RECEIPT, STEP_APPROVE,     /* retro-visit */
     STEP_C_ENTRY = 11, STEP_C_APPROVE,            /* correct-credit */
-    STEP_QUEUE = 21,                              /* missed-scan-queue */
+    STEP_QUEUE = 21, STEP_Q_DISMISS,              /* missed-scan-queue */
     STEP_CLAIM = 31                               /* missed-scan-claim */
 };
-
-#define FUTURE_SLACK_MS (24LL * 3600 * 1000)
 
 /* ---- small helpers ---------------------------------------------------------- */
 
@@ -209,9 +224,10 @@ static const char *receipt_refusal(tp_instance *in, const char *receipt, const j
         tp_buf_set(buf, cap, "Receipt %s was refunded in full; it earns nothing.", receipt);
         return buf;
     }
-    if (j->time_ms > now + FUTURE_SLACK_MS) {
-        tp_buf_set(buf, cap, "Receipt %s is dated %s UTC, in the future; check the till's clock.",
-                   receipt, when);
+    if (j->time_ms > now + in->cfg.retro.future_skew_ms) {
+        tp_buf_set(buf, cap, "Receipt %s is dated %s UTC, later than this till's clock allows "
+                   "(%lld minutes ahead at most); check the clocks.", receipt, when,
+                   (long long)(in->cfg.retro.future_skew_ms / 60000));
         return buf;
     }
     if (j->time_ms < now - in->cfg.retro.window_ms) {
@@ -221,6 +237,28 @@ static const char *receipt_refusal(tp_instance *in, const char *receipt, const j
         return buf;
     }
     return NULL;
+}
+
+/* Why a receipt known before the customer step (prefilled, or a parked
+ * claim's) cannot be credited, or NULL. A receipt that is not in the
+ * journal can only be a manual credit, when those are allowed; its amount
+ * is asked for on the receipt step. */
+static const char *known_receipt_refusal(tp_instance *in, const char *receipt, char *buf,
+                                         size_t cap)
+{
+    journal_row j;
+    if (read_journal(in, in->cfg.location, receipt, &j) != 0) {
+        tp_buf_set(buf, cap, "The journal cannot be read right now; try again.");
+        return buf;
+    }
+    if (!j.found) {
+        if (in->cfg.retro.allow_manual)
+            return NULL;
+        tp_buf_set(buf, cap, "Receipt %s is not in this till's journal; only journaled receipts "
+                   "can be credited here.", receipt);
+        return buf;
+    }
+    return receipt_refusal(in, receipt, &j, buf, cap);
 }
 
 static int64_t retro_points(tp_instance *in, const journal_row *j)
@@ -245,16 +283,20 @@ static int add_recent(tp_instance *in, tp_ufield *list)
 {
     static const char sql[] =
         "SELECT r.receipt, r.total_minor, r.time_ms FROM receipts r"
-        " WHERE r.location = ?1 AND r.time_ms >= ?2 AND r.member_id IS NULL"
+        " WHERE r.location = ?1 AND r.time_ms >= ?2 AND r.time_ms <= ?4"
+        " AND r.member_id IS NULL"
         " AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.location = r.location"
         "  AND l.receipt = r.receipt AND l.kind IN ('earn', 'retro'))"
         " ORDER BY r.time_ms DESC LIMIT ?3";
     sqlite3_stmt *q = tp_store_cached(in->admin_store, sql);
     if (!q)
         return -1;
+    int64_t now = tp_now_ms();
     sqlite3_bind_text(q, 1, in->cfg.location, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, tp_now_ms() - in->cfg.retro.window_ms);
+    sqlite3_bind_int64(q, 2, now - in->cfg.retro.window_ms);
     sqlite3_bind_int(q, 3, in->cfg.retro.recent_receipts);
+    /* A receipt that cannot be credited is not offered (receipt_refusal). */
+    sqlite3_bind_int64(q, 4, now + in->cfg.retro.future_skew_ms);
     while (sqlite3_step(q) == SQLITE_ROW) {
         char label[160], money[32], when[32];
         const char *id = (const char *)sqlite3_column_text(q, 0);
@@ -287,15 +329,37 @@ static void form_receipt(tp_instance *in, tp_session *s, tp_uform *out, const tp
     tp_copy(out->submit, sizeof out->submit, "Next");
 }
 
-static void approval_fields(tp_session *s, tp_uform *out, const tp_answers *keep)
+/* Whether this session's approvals rest on the host's login: only with
+ * [retro] trust_host_managers = yes, a host-declared manager, and a staff
+ * id that is an enrolled manager who is not locked. Asked when a form is
+ * built and again inside the writing transaction. */
+static int host_login_approves(tp_instance *in, const tp_session *s)
+{
+    tp_message why;
+    return in->cfg.retro.trust_host_managers && s->is_manager &&
+           tp_manager_usable(in->admin_store, s->staff, tp_now_ms(), &why) == TP_OK;
+}
+
+/* The approval step's fields: a reason, and the approving manager's id
+ * and PIN. The host's role only prefills the id (a manager approving
+ * their own credit still types the PIN). */
+static void approval_fields(tp_instance *in, tp_session *s, tp_uform *out,
+                            const tp_answers *keep)
 {
     tp_uform_add(out, "reason", TP_FIELD_TEXT, "Reason (kept in the activity log)",
                  keep ? answer(keep, "reason") : "", 1, TP_REASON_MAX);
-    if (!s->is_manager) {
-        tp_uform_add(out, "approver", TP_FIELD_TEXT, "Approving manager's id",
-                     keep ? answer(keep, "approver") : "", 1, 64);
-        tp_uform_add(out, "pin", TP_FIELD_PIN, "Manager PIN", "", 1, TP_PIN_MAX);
+    if (host_login_approves(in, s)) {
+        char text[TP_FIELD_VALUE_MAX + 1];
+        tp_buf_set(text, sizeof text, "%s (logged in at the till)", s->staff);
+        tp_uform_add(out, "approved_by", TP_FIELD_INFO, "Approved by", text, 0, 0);
+        return;
     }
+    const char *id = keep ? answer(keep, "approver") : "";
+    if (!*id && s->is_manager)
+        id = s->staff;
+    tp_uform_add(out, "approver", TP_FIELD_TEXT, "Approving manager's id", id, 1,
+                 TP_MANAGER_ID_MAX);
+    tp_uform_add(out, "pin", TP_FIELD_PIN, "Manager PIN", "", 1, TP_PIN_MAX);
 }
 
 /* The approval form: everything comes from the journal. Returns the
@@ -326,7 +390,7 @@ static int64_t form_approve(tp_instance *in, tp_session *s, tp_uform *out, const
     tp_uform_add(out, "receipt_info", TP_FIELD_INFO, "Receipt", text, 0, 0);
     tp_buf_set(text, sizeof text, "%lld", (long long)points);
     tp_uform_add(out, "points", TP_FIELD_INFO, "Points it will earn", text, 0, 0);
-    approval_fields(s, out, keep);
+    approval_fields(in, s, out, keep);
     tp_buf_set(out->submit, sizeof out->submit, "Credit %lld points", (long long)points);
     return points;
 }
@@ -495,42 +559,89 @@ static int64_t approved_today(tp_instance *in, const char *approver)
     return sum;
 }
 
-/* Checks the approver inside the open transaction. TP_OK: *approver is set.
- * Otherwise the form shows why and the failure is audited (the caller
- * commits so that counters and audit records persist). */
-static tp_status check_approver(tp_instance *in, tp_session *s, const tp_answers *a,
-                                char *approver, size_t cap, tp_uform *out, int *commit)
+/* ---- approval ----------------------------------------------------------------- */
+
+/* Who approves a step, and how. */
+typedef struct approval {
+    char approver[TP_MANAGER_ID_MAX + 1];
+    int by_host_login;          /* trust_host_managers: no PIN was typed */
+    tp_pin_attempt attempt;     /* the PIN's check, between its steps */
+} approval;
+
+static tp_manager_policy pin_policy(const tp_instance *in)
 {
-    *commit = 0;
-    if (s->is_manager) {
-        tp_copy(approver, cap, s->staff);
-        return TP_OK;
+    tp_manager_policy p = {.max_failures = in->cfg.retro.pin_max_failures,
+                           .lockout_ms = in->cfg.retro.pin_lockout_ms,
+                           .min_digits = in->cfg.retro.pin_min_digits};
+    return p;
+}
+
+/* Phase 1, before any transaction: the approver's id and PIN from the
+ * answers, and the PIN's Argon2id run. The run takes 0.1 to 0.5 s, so the
+ * admin lock is released for it (the admin connection is idle: no
+ * transaction, no statement in progress), and the till's writer is never
+ * waiting on it. 0 ready for phase 2; -1 with the form showing why. */
+static int approval_check(tp_instance *in, tp_session *s, const tp_answers *a, approval *ap,
+                          tp_uform *out)
+{
+    memset(ap, 0, sizeof *ap);
+    if (host_login_approves(in, s)) {
+        ap->by_host_login = 1;
+        tp_copy(ap->approver, sizeof ap->approver, s->staff);
+        return 0;
     }
-    char id[65];
+    char id[TP_FIELD_VALUE_MAX + 1];
     tp_copy(id, sizeof id, answer(a, "approver"));
     trim(id);
     const char *pin = answer(a, "pin");
     if (!id[0] || !*pin) {
-        form_error(out, id[0] ? "pin" : "approver",
-                   "A manager must approve: their id and PIN.");
-        return TP_ERR_INVALID_ARGUMENT;
+        form_error(out, id[0] ? "pin" : "approver", "A manager must approve: their id and PIN.");
+        return -1;
     }
-    tp_manager_policy pol = {.max_failures = in->cfg.retro.pin_max_failures,
-                             .lockout_ms = in->cfg.retro.pin_lockout_ms};
-    int locked_now = 0;
+    tp_manager_policy pol = pin_policy(in);
     tp_message why;
-    tp_status st = tp_manager_verify(in->admin_store, &pol, id, pin, tp_now_ms(), &locked_now,
-                                     &why);
-    if (st == TP_OK) {
-        tp_copy(approver, cap, id);
-        return TP_OK;
+    tp_status st = tp_manager_pin_lookup(in->admin_store, &pol, id, pin, tp_now_ms(),
+                                         &ap->attempt, &why);
+    if (st != TP_OK) {
+        form_error(out, st == TP_ERR_INVALID_ARGUMENT ? "pin" : NULL, why.text);
+        return -1;
     }
-    tp_audit_entry e = {.time_ms = tp_now_ms(), .actor = s->staff, .approver = id,
+    tp_copy(ap->approver, sizeof ap->approver, id);
+    pthread_mutex_unlock(&in->admin_lock);
+    tp_manager_pin_hash(&ap->attempt, pin);
+    pthread_mutex_lock(&in->admin_lock);
+    return 0;
+}
+
+/* Phase 2, inside the write transaction: the PIN's outcome is recorded
+ * against the manager's state as it is now (a failure and a lockout with
+ * their audit records), or, for a host login, the manager is checked once
+ * more. TP_OK: ap->approver approves. Otherwise the form shows why and
+ * *commit says whether the transaction holds records to keep. */
+static tp_status approval_record(tp_instance *in, tp_session *s, approval *ap, tp_uform *out,
+                                 int *commit)
+{
+    *commit = 0;
+    tp_message why;
+    tp_status st;
+    int locked_now = 0;
+    if (ap->by_host_login) {
+        st = tp_manager_usable(in->admin_store, ap->approver, tp_now_ms(), &why);
+    } else {
+        tp_manager_policy pol = pin_policy(in);
+        st = tp_manager_pin_record(in->admin_store, &pol, &ap->attempt, tp_now_ms(), &locked_now,
+                                   &why);
+    }
+    if (st == TP_OK)
+        return TP_OK;
+    tp_audit_entry e = {.time_ms = tp_now_ms(), .actor = s->staff, .approver = ap->approver,
                         .member = s->member_code, .location = in->cfg.location,
                         .receipt = s->receipt};
     if (st == TP_ERR_INVALID_ARGUMENT) {
+        /* The audit log, for managers, tells the two apart; the form
+         * does not. */
         e.action = "pin.failure";
-        e.detail = "wrong PIN";
+        e.detail = ap->attempt.known ? "wrong PIN" : "no such manager";
         tp_audit_append(in->admin_store, &e, NULL);
         if (locked_now) {
             e.action = "pin.lockout";
@@ -539,16 +650,52 @@ static tp_status check_approver(tp_instance *in, tp_session *s, const tp_answers
         }
         *commit = 1;
         form_error(out, "pin", why.text);
-    } else if (st == TP_ERR_STATE) {
+    } else if (st == TP_ERR_STATE || st == TP_ERR_NOT_FOUND) {
         e.action = "retro.denied";
         e.detail = why.text;
         tp_audit_append(in->admin_store, &e, NULL);
         *commit = 1;
-        form_error(out, "approver", why.text);
+        form_error(out, ap->by_host_login ? NULL : "approver", why.text);
     } else {
-        form_error(out, st == TP_ERR_NOT_FOUND ? "approver" : NULL, why.text);
+        form_error(out, NULL, why.text);
     }
     return st;
+}
+
+/* The common start of a step that needs approval: a reason, the approver
+ * (phase 1), the write transaction, the approver again (phase 2). 0 inside
+ * the transaction with ap->approver set; -1 with the form showing why and
+ * no transaction open. */
+static int begin_approved(tp_instance *in, tp_session *s, const tp_answers *a,
+                          const char *reason, approval *ap, tp_uform *out)
+{
+    if (!reason[0]) {
+        form_error(out, "reason", "Give a reason; it is kept in the activity log.");
+        return -1;
+    }
+    if (approval_check(in, s, a, ap, out) != 0)
+        return -1;
+    tp_message why;
+    if (tp_store_begin(in->admin_store, &why) != TP_OK) {
+        form_error(out, NULL, why.text);
+        return -1;
+    }
+    int commit = 0;
+    if (approval_record(in, s, ap, out, &commit) != TP_OK) {
+        if (commit)
+            tp_store_commit(in->admin_store, &why);
+        else
+            tp_store_rollback(in->admin_store);
+        return -1;
+    }
+    return 0;
+}
+
+/* Appended to an audit record's detail when no PIN was typed. */
+static const char *approval_note(const approval *ap)
+{
+    return ap->by_host_login ? "; approved by the host's manager login (trust_host_managers)"
+                             : "";
 }
 
 static void deny(tp_instance *in, tp_session *s, const char *approver, int64_t points,
@@ -562,22 +709,6 @@ static void deny(tp_instance *in, tp_session *s, const char *approver, int64_t p
     form_error(out, NULL, why);
 }
 
-/* The common start of an approval step: a reason is required, then the
- * write transaction that the checks and the credit share. 0, or -1 with
- * the form showing why. */
-static int start_approval(tp_instance *in, const char *reason, tp_uform *out, tp_message *why)
-{
-    if (!reason[0]) {
-        form_error(out, "reason", "Give a reason; it is kept in the activity log.");
-        return -1;
-    }
-    if (tp_store_begin(in->admin_store, why) != TP_OK) {
-        form_error(out, NULL, why->text);
-        return -1;
-    }
-    return 0;
-}
-
 static int approve_retro(tp_instance *in, tp_session *s, const tp_answers *a, tp_uform *out)
 {
     char reason[TP_REASON_MAX + 1];
@@ -585,17 +716,11 @@ static int approve_retro(tp_instance *in, tp_session *s, const tp_answers *a, tp
     trim(reason);
     int64_t points = form_approve(in, s, out, a);
     tp_message why;
-    if (start_approval(in, reason, out, &why) != 0)
+    approval ap;
+    if (begin_approved(in, s, a, reason, &ap, out) != 0)
         return 1;
-    char approver[65] = "", err[TP_MESSAGE_MAX];
-    int commit = 0;
-    if (check_approver(in, s, a, approver, sizeof approver, out, &commit) != TP_OK) {
-        if (commit)
-            tp_store_commit(in->admin_store, &why);
-        else
-            tp_store_rollback(in->admin_store);
-        return 1;
-    }
+    const char *approver = ap.approver;
+    char err[TP_MESSAGE_MAX];
     /* Re-check against the journal as it is now. */
     journal_row j;
     if (!s->manual) {
@@ -649,8 +774,8 @@ static int approve_retro(tp_instance *in, tp_session *s, const tp_answers *a, tp
                                            "retro", key, points, s->staff, full_reason, NULL,
                                            &entry, &why);
     char detail[200];
-    tp_buf_set(detail, sizeof detail, "%s%s", s->manual ? "manual credit, receipt " : "receipt ",
-               s->receipt);
+    tp_buf_set(detail, sizeof detail, "%s%s%s", s->manual ? "manual credit, receipt " : "receipt ",
+               s->receipt, approval_note(&ap));
     tp_audit_entry e = {.time_ms = tp_now_ms(), .action = "retro.credit", .actor = s->staff,
                         .approver = approver, .member = s->member_code,
                         .location = in->cfg.location, .receipt = key, .points = points,
@@ -822,6 +947,61 @@ static int form_queue(tp_instance *in, tp_uform *out, const tp_answers *keep)
     return 1;
 }
 
+static void form_dismiss(tp_instance *in, tp_session *s, tp_uform *out, const tp_answers *keep)
+{
+    tp_buf_set(out->title, sizeof out->title, "Missed-scan queue: dismiss the claim for %s",
+               s->receipt);
+    tp_uform_add(out, "receipt_info", TP_FIELD_INFO, "Receipt", s->receipt, 0, 0);
+    approval_fields(in, s, out, keep);
+    tp_copy(out->submit, sizeof out->submit, "Dismiss the claim");
+}
+
+static int do_dismiss(tp_instance *in, tp_session *s, const tp_answers *a, tp_uform *out)
+{
+    char reason[TP_REASON_MAX + 1];
+    tp_copy(reason, sizeof reason, answer(a, "reason"));
+    trim(reason);
+    form_dismiss(in, s, out, a);
+    approval ap;
+    if (begin_approved(in, s, a, reason, &ap, out) != 0)
+        return 1;
+    /* The claim must still be open: claim_resolutions has one row per
+     * claim, so a claim resolved meanwhile fails the insert. */
+    static const char ins[] = "INSERT INTO claim_resolutions(claim_id, resolved_ms, outcome,"
+                              " staff, reason) VALUES(?1, ?2, 'dismissed', ?3, ?4)";
+    sqlite3_stmt *w = tp_store_cached(in->admin_store, ins);
+    int rc = SQLITE_ERROR;
+    if (w) {
+        sqlite3_bind_int64(w, 1, s->claim_id);
+        sqlite3_bind_int64(w, 2, tp_now_ms());
+        sqlite3_bind_text(w, 3, s->staff, -1, SQLITE_STATIC);
+        sqlite3_bind_text(w, 4, reason, -1, SQLITE_STATIC);
+        rc = sqlite3_step(w);
+        sqlite3_reset(w);
+    }
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        tp_store_rollback(in->admin_store);
+        dismiss(out, 0, "The claim for receipt %s was already resolved; nothing was changed.",
+                s->receipt);
+        return 0;
+    }
+    char detail[120];
+    tp_buf_set(detail, sizeof detail, "claim %lld%s", (long long)s->claim_id,
+               approval_note(&ap));
+    tp_audit_entry e = {.time_ms = tp_now_ms(), .action = "claim.dismiss", .actor = s->staff,
+                        .approver = ap.approver, .location = in->cfg.location,
+                        .receipt = s->receipt, .reason = reason, .detail = detail};
+    tp_message why;
+    if (rc != SQLITE_DONE || tp_audit_append(in->admin_store, &e, &why) != TP_OK ||
+        tp_store_commit(in->admin_store, &why) != TP_OK) {
+        tp_store_rollback(in->admin_store);
+        form_error(out, NULL, "The claim could not be dismissed; try again.");
+        return 1;
+    }
+    dismiss(out, 1, "Claim for receipt %s dismissed: %s.", s->receipt, reason);
+    return 0;
+}
+
 static int resolve_queue(tp_instance *in, tp_session *s, const tp_answers *a, tp_uform *out)
 {
     const char *pick = answer(a, "claim");
@@ -856,41 +1036,33 @@ static int resolve_queue(tp_instance *in, tp_session *s, const tp_answers *a, tp
     char reason[TP_REASON_MAX + 1];
     tp_copy(reason, sizeof reason, answer(a, "dismiss_reason"));
     trim(reason);
+    s->claim_id = id;
     if (reason[0]) {
-        tp_message why;
-        static const char ins[] = "INSERT INTO claim_resolutions(claim_id, resolved_ms, outcome,"
-                                  " staff, reason) VALUES(?1, ?2, 'dismissed', ?3, ?4)";
-        if (tp_store_begin(in->admin_store, &why) != TP_OK) {
-            form_queue(in, out, a);
-            form_error(out, NULL, why.text);
-            return 1;
-        }
-        sqlite3_stmt *w = tp_store_cached(in->admin_store, ins);
-        int rc = SQLITE_ERROR;
-        if (w) {
-            sqlite3_bind_int64(w, 1, id);
-            sqlite3_bind_int64(w, 2, tp_now_ms());
-            sqlite3_bind_text(w, 3, s->staff, -1, SQLITE_STATIC);
-            sqlite3_bind_text(w, 4, reason, -1, SQLITE_STATIC);
-            rc = sqlite3_step(w);
-            sqlite3_reset(w);
-        }
-        tp_audit_entry e = {.time_ms = tp_now_ms(), .action = "claim.dismiss", .actor = s->staff,
-                            .location = in->cfg.location, .receipt = s->receipt,
-                            .reason = reason};
-        if (rc != SQLITE_DONE || tp_audit_append(in->admin_store, &e, &why) != TP_OK ||
-            tp_store_commit(in->admin_store, &why) != TP_OK) {
-            tp_store_rollback(in->admin_store);
-            form_queue(in, out, a);
-            form_error(out, NULL, "The claim could not be dismissed; try again.");
-            return 1;
-        }
-        dismiss(out, 1, "Claim for receipt %s dismissed: %s.", s->receipt, reason);
-        return 0;
+        /* Dismissing closes the claim for good: an approval step. */
+        tp_answers keep;
+        memset(&keep, 0, sizeof keep);
+        keep.n = 1;
+        tp_copy(keep.id[0], sizeof keep.id[0], "reason");
+        tp_copy(keep.value[0], sizeof keep.value[0], reason);
+        s->step = STEP_Q_DISMISS;
+        form_dismiss(in, s, out, &keep);
+        return 1;
+    }
+    /* The claim's receipt is checked now, before the customer is asked
+     * for (and again when the credit is written). */
+    char err[TP_MESSAGE_MAX];
+    const char *refusal = known_receipt_refusal(in, s->receipt, err, sizeof err);
+    if (refusal) {
+        char text[TP_MESSAGE_MAX];
+        tp_buf_set(text, sizeof text, "%s To close the claim, dismiss it with a reason.",
+                   refusal);
+        form_queue(in, out, a);
+        form_error(out, "claim", text);
+        s->claim_id = 0;
+        return 1;
     }
     /* Credit it: the retro flow with the receipt known. */
     s->flow = FLOW_RETRO;
-    s->claim_id = id;
     s->step = STEP_FIND;
     tp_copy(s->prefill_customer, sizeof s->prefill_customer, contact);
     form_find(s, out, contact);
@@ -930,14 +1102,14 @@ static int find_credit(tp_instance *in, const char *receipt, credit_entry *c)
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-static void form_correct(tp_session *s, tp_uform *out, const tp_answers *keep)
+static void form_correct(tp_instance *in, tp_session *s, tp_uform *out, const tp_answers *keep)
 {
     tp_copy(out->title, sizeof out->title, "Correct a credit given to the wrong customer");
     tp_uform_add(out, "receipt", TP_FIELD_TEXT, "Receipt of the credit",
                  keep ? answer(keep, "receipt") : s->receipt, 1, TP_RECEIPT_ID_MAX);
     tp_uform_add(out, "customer", TP_FIELD_TEXT, "The right customer (phone, email, code or name)",
                  keep ? answer(keep, "customer") : "", 1, 128);
-    approval_fields(s, out, keep);
+    approval_fields(in, s, out, keep);
     tp_copy(out->submit, sizeof out->submit, "Move the points");
 }
 
@@ -952,14 +1124,14 @@ static int do_correct(tp_instance *in, tp_session *s, const tp_answers *a, tp_uf
     credit_entry c;
     int f = find_credit(in, receipt, &c);
     if (f != 1) {
-        form_correct(s, out, a);
+        form_correct(in, s, out, a);
         tp_buf_set(err, sizeof err, "Receipt %s has no credit to correct.", receipt);
         form_error(out, "receipt", err);
         return 1;
     }
     int64_t moving = c.points - c.reversed;
     if (moving <= 0) {
-        form_correct(s, out, a);
+        form_correct(in, s, out, a);
         tp_buf_set(err, sizeof err, "The credit for receipt %s was already reversed.", receipt);
         form_error(out, "receipt", err);
         return 1;
@@ -968,7 +1140,7 @@ static int do_correct(tp_instance *in, tp_session *s, const tp_answers *a, tp_uf
     memset(&probe, 0, sizeof probe);
     if (!choose_member(in, s, a, &probe)) {
         /* Show the matches (or the error) on the correction form. */
-        form_correct(s, out, a);
+        form_correct(in, s, out, a);
         tp_ufield *src = tp_uform_field(&probe, "member");
         if (src) {
             tp_ufield *dst = tp_uform_add(out, "member", TP_FIELD_RESULTS, src->label, "", 1, 0);
@@ -982,21 +1154,24 @@ static int do_correct(tp_instance *in, tp_session *s, const tp_answers *a, tp_uf
         }
         return 1;
     }
-    form_correct(s, out, a);
+    form_correct(in, s, out, a);
     if (s->member_id == c.member_id) {
         form_error(out, "customer", "That is the member who has the credit already.");
         return 1;
     }
     tp_message why;
-    if (start_approval(in, reason, out, &why) != 0)
+    approval ap;
+    if (begin_approved(in, s, a, reason, &ap, out) != 0)
         return 1;
-    char approver[65] = "";
-    int commit = 0;
-    if (check_approver(in, s, a, approver, sizeof approver, out, &commit) != TP_OK) {
-        if (commit)
-            tp_store_commit(in->admin_store, &why);
-        else
-            tp_store_rollback(in->admin_store);
+    const char *approver = ap.approver;
+    /* The credit as it is now, under the write lock. */
+    credit_entry current;
+    if (find_credit(in, receipt, &current) != 1 || current.id != c.id ||
+        current.points - current.reversed != moving) {
+        tp_store_rollback(in->admin_store);
+        tp_buf_set(err, sizeof err, "The credit for receipt %s changed meanwhile; look again.",
+                   receipt);
+        form_error(out, "receipt", err);
         return 1;
     }
     /* Reversal on the wrong member and credit on the right one: one
@@ -1041,8 +1216,8 @@ static int do_correct(tp_instance *in, tp_session *s, const tp_answers *a, tp_uf
         st = tp_ledger_append_manual(in->admin_store, &in->cfg, s->member_id, s->member_code,
                                      "retro", ckey, moving, s->staff, reason, NULL, NULL, &why);
     char detail[200];
-    tp_buf_set(detail, sizeof detail, "moved from %s to %s (entry %lld)", c.member_code,
-               s->member_code, (long long)c.id);
+    tp_buf_set(detail, sizeof detail, "moved from %s to %s (entry %lld)%s", c.member_code,
+               s->member_code, (long long)c.id, approval_note(&ap));
     tp_audit_entry e = {.time_ms = tp_now_ms(), .action = "correction", .actor = s->staff,
                         .approver = approver, .member = s->member_code,
                         .location = in->cfg.location, .receipt = receipt, .points = moving,
@@ -1068,16 +1243,35 @@ int tp_retro_start(tp_instance *in, tp_session *s, const char *prefill, tp_uform
     tp_copy(pre, sizeof pre, prefill ? prefill : "");
     trim(pre);
     switch (s->flow) {
-    case FLOW_RETRO:
-        /* A scanned receipt code or number fills the receipt step. */
+    case FLOW_RETRO: {
+        /* A scanned receipt code or number fills the receipt step; it is
+         * checked now, before the customer is asked for. */
+        char err[TP_MESSAGE_MAX];
+        const char *refusal = NULL;
         if (strncmp(pre, "TPR1|", 5) == 0) {
             tp_payload pl;
-            char err[TP_MESSAGE_MAX];
             if (tp_payload_parse(&in->cfg.scan, pre, strlen(pre), tp_now_ms(), &pl, err,
-                                 sizeof err) == TP_OK && pl.kind == TP_PAYLOAD_RECEIPT)
+                                 sizeof err) == TP_OK && pl.kind == TP_PAYLOAD_RECEIPT) {
                 tp_copy(s->receipt, sizeof s->receipt, pl.receipt_id);
+                if (strcmp(pl.location, in->cfg.location) != 0) {
+                    tp_buf_set(err, sizeof err, "Receipt %s is from %s; credit it at that "
+                               "store.", pl.receipt_id, pl.location);
+                    refusal = err;
+                }
+            }
         } else if (pre[0]) {
-            tp_copy(s->receipt, sizeof s->receipt, pre);
+            if (tp_copy(s->receipt, sizeof s->receipt, pre) != 0 ||
+                !tp_is_printable(pre, strlen(pre))) {
+                dismiss(out, 0, "That is not a receipt number; open the form without one and "
+                        "pick the receipt.");
+                return 0;
+            }
+        }
+        if (s->receipt[0] && !refusal)
+            refusal = known_receipt_refusal(in, s->receipt, err, sizeof err);
+        if (refusal) {
+            dismiss(out, 0, "%s", refusal);
+            return 0;
         }
         s->step = STEP_FIND;
         form_find(s, out, "");
@@ -1088,6 +1282,7 @@ int tp_retro_start(tp_instance *in, tp_session *s, const char *prefill, tp_uform
             tp_copy(out->message, sizeof out->message, text);
         }
         return 1;
+    }
     case FLOW_QUEUE:
         s->step = STEP_QUEUE;
         if (!form_queue(in, out, NULL)) {
@@ -1106,7 +1301,7 @@ int tp_retro_start(tp_instance *in, tp_session *s, const char *prefill, tp_uform
     case FLOW_CORRECT:
         tp_copy(s->receipt, sizeof s->receipt, pre);
         s->step = STEP_C_ENTRY;
-        form_correct(s, out, NULL);
+        form_correct(in, s, out, NULL);
         return 1;
     }
     dismiss(out, 0, "Unknown form.");
@@ -1147,6 +1342,8 @@ int tp_retro_submit(tp_instance *in, tp_session *s, const tp_answers *a, tp_ufor
         return approve_retro(in, s, a, out);
     case STEP_QUEUE:
         return resolve_queue(in, s, a, out);
+    case STEP_Q_DISMISS:
+        return do_dismiss(in, s, a, out);
     case STEP_CLAIM:
         return park_claim(in, s, a, out);
     case STEP_C_ENTRY:

@@ -24,8 +24,9 @@ typedef struct tp_session {
     uint64_t id;
     tp_flow flow;
     char action[24];
-    char staff[64 + 1];
-    int is_manager;
+    char staff[64 + 1];         /* the host's staff id: audited as the actor */
+    int is_manager;             /* the host's role says manager: prefills the
+                                   approver; never approves by itself (retro.c) */
     int step;
     /* what has been decided so far */
     int64_t member_id;

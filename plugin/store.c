@@ -23,6 +23,7 @@
 
 #include <sqlite3.h>
 
+#include "audit.h"  /* v5: tp_schema_v5, the ledger seal of an upgrade */
 #include "outbox.h" /* sync: tp_schema_v4 */
 #include "payload.h"
 #include "rules.h"
@@ -165,13 +166,14 @@ static const char *const schema_v3 =
 
 /* Forward migrations: migrations[i] takes user_version i to i+1. */
 static const char *const migrations[] = {schema_v1, schema_v2, schema_v3,
-                                          tp_schema_v4 /* sync: outbox, outbox.c */};
+                                          tp_schema_v4 /* sync: outbox, outbox.c */,
+                                          tp_schema_v5 /* audit: ledger ranges, audit.c */};
 
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_FIND_RECEIPT, S_FIND_MEMBER, S_MEMBER_BY_ID, S_BALANCE, S_INS_RECEIPT,
     S_INS_LEDGER, S_FIND_LEDGER, S_FIND_REFUND, S_SUM_REFUNDS, S_SUM_REVERSED,
-    S_INS_REFUND, S_INS_MEMBER, S_RECENT_VISIT, S_MEMBER_ID, S_COUNT
+    S_INS_REFUND, S_INS_MEMBER, S_RECENT_VISIT, S_MEMBER_ID, S_LEDGER_MAX, S_COUNT
 };
 
 static const char *const sql[S_COUNT] = {
@@ -219,13 +221,19 @@ static const char *const sql[S_COUNT] = {
     [S_MEMBER_ID] = "SELECT id FROM members WHERE code = ?1"
                     " UNION ALL SELECT member_id FROM member_cards WHERE code = ?1"
                     " UNION ALL SELECT id FROM members WHERE app_id = ?1 LIMIT 1",
+    [S_LEDGER_MAX] = "SELECT COALESCE(MAX(id), 0) FROM ledger",
 };
 
-#define CACHE_MAX 32
+#define CACHE_MAX 64
 
 struct tp_store {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
+    /* The largest ledger id when the open transaction began, or when the
+     * last audit record of it was written: the ledger entries above it are
+     * the ones the next audit record covers (audit.c). -1 outside a
+     * transaction begun by tp_store_begin. */
+    int64_t ledger_mark;
     /* Statements of the admin modules, prepared once per connection and
      * keyed by the address of their SQL text (always a string literal). */
     const char *cache_sql[CACHE_MAX];
@@ -279,11 +287,16 @@ static tp_status migrate(tp_store *s, const char *path, tp_message *msg)
     while (version < known) {
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
+        tp_message why;
+        tp_msg_clear(&why);
         if (exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK ||
             exec(s->db, migrations[version]) != SQLITE_OK ||
+            /* v5: the entries written before the ledger was linked to the
+             * audit log get one record that covers them all (audit.c). */
+            (version + 1 == 5 && tp_audit_seal_history(s, &why) != TP_OK) ||
             exec(s->db, pragma) != SQLITE_OK || exec(s->db, "COMMIT") != SQLITE_OK) {
-            tp_msg_set(msg, "Cannot upgrade %s to schema %d: %s.", path, version + 1,
-                       sqlite3_errmsg(s->db));
+            tp_msg_set(msg, "Cannot upgrade %s to schema %d: %s", path, version + 1,
+                       why.text[0] ? why.text : sqlite3_errmsg(s->db));
             exec(s->db, "ROLLBACK");
             return TP_ERR_STORAGE;
         }
@@ -300,6 +313,7 @@ tp_status tp_store_open(const char *path, tp_store **out, tp_message *msg)
         tp_msg_set(msg, "Out of memory opening the database.");
         return TP_ERR_NO_MEMORY;
     }
+    s->ledger_mark = -1;
     tp_status st = TP_ERR_STORAGE;
     if (create_private(path) != 0) {
         tp_msg_set(msg, "Cannot create the database %s: %s.", path, strerror(errno));
@@ -382,11 +396,33 @@ tp_status tp_store_begin(tp_store *s, tp_message *msg)
         tp_msg_set(msg, "Cannot start a database transaction: %s.", sqlite3_errmsg(s->db));
         return TP_ERR_STORAGE;
     }
+    /* Under BEGIN IMMEDIATE no other connection writes until COMMIT, so
+     * every ledger entry above this mark is this transaction's. */
+    sqlite3_stmt *q = stmt(s, S_LEDGER_MAX);
+    rc = sqlite3_step(q);
+    s->ledger_mark = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW) {
+        tp_msg_set(msg, "Cannot read the ledger: %s.", sqlite3_errmsg(s->db));
+        run(s, S_ROLLBACK);
+        return TP_ERR_STORAGE;
+    }
     return TP_OK;
+}
+
+int64_t tp_store_ledger_mark(tp_store *s)
+{
+    return sqlite3_get_autocommit(s->db) ? -1 : s->ledger_mark;
+}
+
+void tp_store_set_ledger_mark(tp_store *s, int64_t mark)
+{
+    s->ledger_mark = mark;
 }
 
 tp_status tp_store_commit(tp_store *s, tp_message *msg)
 {
+    s->ledger_mark = -1;
     int rc = run(s, S_COMMIT);
     if (rc != SQLITE_OK) {
         tp_msg_set(msg, "Cannot commit to the database: %s.", sqlite3_errmsg(s->db));
@@ -398,8 +434,31 @@ tp_status tp_store_commit(tp_store *s, tp_message *msg)
 
 void tp_store_rollback(tp_store *s)
 {
+    s->ledger_mark = -1;
     if (!sqlite3_get_autocommit(s->db))
         run(s, S_ROLLBACK);
+}
+
+tp_status tp_store_reference(struct sqlite3 **out, tp_message *msg)
+{
+    *out = NULL;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL) !=
+        SQLITE_OK) {
+        tp_msg_set(msg, "Cannot build the reference schema: %s.",
+                   db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return TP_ERR_NO_MEMORY;
+    }
+    for (size_t i = 0; i < sizeof migrations / sizeof migrations[0]; i++)
+        if (exec(db, migrations[i]) != SQLITE_OK) {
+            tp_msg_set(msg, "Cannot build the reference schema %zu: %s.", i + 1,
+                       sqlite3_errmsg(db));
+            sqlite3_close(db);
+            return TP_ERR_INTERNAL;
+        }
+    *out = db;
+    return TP_OK;
 }
 
 /* Member by id or code into *row (without balance). 1 found, 0 not, -1 error. */

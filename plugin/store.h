@@ -16,7 +16,8 @@
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
 
-#define TP_SCHEMA_VERSION 4 /* sync: v4 adds the outbox (outbox.c) */
+#define TP_SCHEMA_VERSION 5 /* sync: v4 adds the outbox (outbox.c); v5 links the
+                                ledger to the audit log (audit.c) */
 
 typedef struct tp_store tp_store;
 
@@ -31,6 +32,19 @@ void tp_store_close(tp_store *s);
 tp_status tp_store_begin(tp_store *s, tp_message *msg);
 tp_status tp_store_commit(tp_store *s, tp_message *msg);
 void tp_store_rollback(tp_store *s);
+
+/* The largest ledger id when the open transaction began (tp_store_begin),
+ * or when the last audit record of it was written; -1 outside such a
+ * transaction. The ledger entries above it are this transaction's, and
+ * the next audit record covers them (audit.c). */
+int64_t tp_store_ledger_mark(tp_store *s);
+void tp_store_set_ledger_mark(tp_store *s, int64_t mark);
+
+/* An in-memory database holding exactly the schema this build creates
+ * (every migration applied to nothing), for verify to compare a file's
+ * triggers with. The caller closes it with sqlite3_close. */
+struct sqlite3;
+tp_status tp_store_reference(struct sqlite3 **out, tp_message *msg);
 
 /* A completed checkout, as the writer thread receives it. */
 typedef struct tp_award_job {
@@ -125,12 +139,11 @@ tp_status tp_store_member_by_id(tp_store *s, int64_t id, tp_member_row *row, tp_
 
 /* A cached prepared statement for `text`, which must be a string literal
  * (cached by address), reset and unbound; NULL on error. The caller resets
- * it after use so no read stays open. At most 32 distinct statements. */
+ * it after use so no read stays open. At most 64 distinct statements. */
 struct sqlite3_stmt;
 struct sqlite3_stmt *tp_store_cached(tp_store *s, const char *text);
 
 /* The connection, for the admin modules' own queries (same thread rules). */
-struct sqlite3;
 struct sqlite3 *tp_store_db(tp_store *s);
 
 /* Last SQLite error text of this connection, for logs. */

@@ -49,6 +49,7 @@
  * pending never counts an entry twice or not at all.
  */
 #include "sync.h"
+#include "tillpoints/ext/audit.h"
 #include "tillpoints/ext/sync.h"
 
 #include <errno.h>
@@ -110,15 +111,81 @@ static const char central_v1[] =
     "CREATE TRIGGER ledger_append_only BEFORE UPDATE OR DELETE ON ledger"
     "  FOR EACH ROW EXECUTE FUNCTION tp_append_only();";
 
+/* v2: each terminal's audit chain head (anchor.c, DESIGN §8). An audit
+ * event must continue the head the central holds for its terminal: its
+ * prev_hash is the head's hash and its record number the next one, or it is
+ * refused (SQLSTATE 23514, so the terminal parks it with the sentence).
+ * A terminal whose history was rewritten — records altered and every hash
+ * recomputed, the newest ones deleted, or an old copy restored — can then
+ * never deliver another audit record, and `tillpoints verify` names the
+ * difference. A resent event (same event_id, same hash) passes to ON
+ * CONFLICT DO NOTHING untouched. Heads of terminals that synced under v1
+ * start at their newest delivered record (v1 payloads had no number: the
+ * count of their records is it, since a terminal sends its chain from the
+ * first record, in order). */
+static const char central_v2[] =
+    "CREATE TABLE audit_heads("
+    "  location text NOT NULL, terminal text NOT NULL,"
+    "  seq bigint NOT NULL, hash text NOT NULL,"
+    "  updated_at timestamptz NOT NULL DEFAULT now(),"
+    "  PRIMARY KEY (location, terminal));"
+    "INSERT INTO audit_heads(location, terminal, seq, hash)"
+    "  SELECT location, terminal, n, hash FROM (SELECT location, terminal,"
+    "    payload->>'hash' AS hash, count(*) OVER (PARTITION BY location, terminal) AS n,"
+    "    row_number() OVER (PARTITION BY location, terminal ORDER BY seq DESC) AS r"
+    "    FROM events WHERE kind = 'audit') h WHERE r = 1;"
+    "CREATE FUNCTION tp_audit_chain() RETURNS trigger LANGUAGE plpgsql AS $$"
+    "DECLARE"
+    "  head record;"
+    "  v_prev text := NEW.payload->>'prev_hash';"
+    "  v_hash text := NEW.payload->>'hash';"
+    "  v_seq bigint := (NEW.payload->>'id')::bigint;"
+    "  v_name text := NEW.location || '/' || NEW.terminal;"
+    "BEGIN"
+    "  IF EXISTS (SELECT 1 FROM events WHERE event_id = NEW.event_id) THEN"
+    "    RETURN NEW;"
+    "  END IF;"
+    "  IF v_hash IS NULL OR v_hash !~ '^[0-9a-f]{64}$' OR NEW.event_id <> 'audit:' || v_hash THEN"
+    "    RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = format("
+    "      'The audit event %s of terminal %s has no valid hash', NEW.event_id, v_name);"
+    "  END IF;"
+    "  SELECT seq, hash INTO head FROM audit_heads"
+    "    WHERE location = NEW.location AND terminal = NEW.terminal FOR UPDATE;"
+    "  IF NOT FOUND THEN"
+    "    IF v_prev IS DISTINCT FROM repeat('0', 64) OR COALESCE(v_seq, 1) <> 1 THEN"
+    "      RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = format("
+    "        'Audit record %s of terminal %s does not start a chain, and the central database"
+    " holds none of that terminal''s records: the records before it are missing',"
+    "        COALESCE(v_seq::text, '?'), v_name);"
+    "    END IF;"
+    "    INSERT INTO audit_heads(location, terminal, seq, hash)"
+    "      VALUES (NEW.location, NEW.terminal, 1, v_hash);"
+    "    RETURN NEW;"
+    "  END IF;"
+    "  IF v_prev IS DISTINCT FROM head.hash OR COALESCE(v_seq, head.seq + 1) <> head.seq + 1 THEN"
+    "    RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = format("
+    "      'Audit record %s of terminal %s does not follow record %s, the last one the central"
+    " database holds (hash %s): the terminal''s audit log was rewritten, or restored from an"
+    " older copy', COALESCE(v_seq::text, '?'), v_name, head.seq, left(head.hash, 16));"
+    "  END IF;"
+    "  UPDATE audit_heads SET seq = head.seq + 1, hash = v_hash, updated_at = now()"
+    "    WHERE location = NEW.location AND terminal = NEW.terminal;"
+    "  RETURN NEW;"
+    "END$$;"
+    "CREATE TRIGGER events_audit_chain BEFORE INSERT ON events FOR EACH ROW"
+    "  WHEN (NEW.kind = 'audit') EXECUTE FUNCTION tp_audit_chain();";
+
 /* migrations[i] takes the central schema from version i to i+1. */
-const char *const tp_central_migrations[] = {central_v1};
+const char *const tp_central_migrations[] = {central_v1, central_v2};
 #define CENTRAL_KNOWN ((int)(sizeof tp_central_migrations / sizeof tp_central_migrations[0]))
 
+/* The events go in in outbox order (ORDER BY n): the central's audit
+ * trigger checks each record against the head the one before it set. */
 static const char push_sql[] =
-    "WITH v(event_id, kind, payload) AS (SELECT e, k, p::jsonb"
-    "  FROM unnest($3::text[], $4::text[], $5::text[]) AS u(e, k, p)),"
+    "WITH v(event_id, kind, payload, n) AS (SELECT e, k, p::jsonb, n"
+    "  FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(e, k, p, n)),"
     " ins AS (INSERT INTO events(event_id, kind, location, terminal, payload)"
-    "  SELECT event_id, kind, $1, $2, payload FROM v"
+    "  SELECT event_id, kind, $1, $2, payload FROM v ORDER BY n"
     "  ON CONFLICT (event_id) DO NOTHING RETURNING event_id, kind, payload),"
     " led AS (INSERT INTO ledger(event_id, location, terminal, receipt, kind, member, points,"
     "  time_ms) SELECT event_id, payload->>'location', payload->>'terminal',"
@@ -1059,6 +1126,53 @@ tp_status tp_central_init(const tp_config *cfg, int *from, int *to, tp_message *
     else
         tp_msg_set(msg, "The central schema went from version %d to %d.", *from, *to);
     return TP_OK;
+}
+
+void tp_central_audit_head(const tp_config *cfg, tp_central_head *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!cfg->sync.postgres[0]) {
+        out->state = TP_AUDIT_CENTRAL_OFF;
+        return;
+    }
+    out->state = TP_AUDIT_CENTRAL_UNREACHABLE;
+    char timeout[16], options[64];
+    snprintf(timeout, sizeof timeout, "%d", cfg->sync.connect_timeout_s);
+    snprintf(options, sizeof options, "-c statement_timeout=%d",
+             cfg->sync.statement_timeout_ms);
+    const char *kw[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
+    const char *val[] = {cfg->sync.postgres, timeout, "tillpoints verify", options, NULL};
+    PGconn *pg = PQconnectdbParams(kw, val, 1);
+    if (!pg || PQstatus(pg) != CONNECTION_OK) {
+        pg_sentence(out->note, sizeof out->note, "cannot connect: ",
+                    pg ? PQerrorMessage(pg) : "out of memory");
+        PQfinish(pg);
+        return;
+    }
+    PGresult *r = PQexec(pg, "SELECT COALESCE(max(version), 0) FROM schema_version");
+    int version = PQresultStatus(r) == PGRES_TUPLES_OK ? version_of(r) : 0;
+    PQclear(r);
+    if (version < 2) {
+        tp_buf_set(out->note, sizeof out->note, "the central schema is version %d and keeps no "
+                   "audit heads; run `tillpoints central init`.", version);
+        PQfinish(pg);
+        return;
+    }
+    const char *params[2] = {cfg->location, cfg->terminal};
+    r = PQexecParams(pg, "SELECT seq, hash FROM audit_heads WHERE location = $1"
+                         " AND terminal = $2", 2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        pg_sentence(out->note, sizeof out->note, "cannot read the audit heads: ",
+                    PQresultErrorMessage(r));
+    } else if (PQntuples(r) == 0) {
+        out->state = TP_AUDIT_CENTRAL_EMPTY;
+    } else {
+        out->state = TP_AUDIT_CENTRAL_COMPARED;
+        out->seq = (uint64_t)strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+        tp_copy(out->hash, sizeof out->hash, PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    PQfinish(pg);
 }
 
 static tp_status sync_status(const tp_plugin *plugin, tp_sync_status *out, tp_message *msg)

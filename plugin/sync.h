@@ -20,7 +20,7 @@ struct tp_config;
 typedef struct tp_sync tp_sync;
 
 /* The central schema version this build speaks. */
-#define TP_CENTRAL_SCHEMA_VERSION 1
+#define TP_CENTRAL_SCHEMA_VERSION 2 /* v2: audit_heads, the audit chain check */
 
 /* Starts the thread when the config has [sync] postgres; *out stays NULL
  * (and TP_OK) without it. */
@@ -47,6 +47,18 @@ extern const struct tp_sync_ext tp_sync_extension;
 /* [blocking] Creates or migrates the central schema at cfg's [sync]
  * postgres. *from / *to: the versions before and after. */
 tp_status tp_central_init(const struct tp_config *cfg, int *from, int *to, tp_message *msg);
+
+/* [blocking] The head of this terminal's audit chain as the central
+ * database holds it (audit_heads, schema v2), read on a connection of its
+ * own with the configured timeouts. Never fails: out->state says what was
+ * found, and out->note why the head could not be read. */
+typedef struct tp_central_head {
+    int state; /* TP_AUDIT_CENTRAL_* (ext/audit.h) */
+    uint64_t seq;
+    char hash[65];
+    char note[256];
+} tp_central_head;
+void tp_central_audit_head(const struct tp_config *cfg, tp_central_head *out);
 
 /* The central schema as SQL, per version (index 0 = v1), for docs/tests. */
 extern const char *const tp_central_migrations[];

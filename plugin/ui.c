@@ -138,6 +138,9 @@ static tp_status ui_open(const tp_plugin *plugin, const char *action, const tp_s
     job->form_id = ++in->next_form_id;
     tp_copy(job->action, sizeof job->action, action);
     tp_copy(job->staff, sizeof job->staff, staff->id);
+    /* The host's word, used to prefill the approver and (only with
+     * [retro] trust_host_managers) to skip the PIN of an enrolled
+     * manager; retro.c never approves on it alone. */
     job->is_manager = staff->role && strcmp(staff->role, "manager") == 0;
     tp_copy(job->prefill, sizeof job->prefill, prefill ? prefill : "");
     if (tp_queue_push(&in->ui_q, job) != 0) {

@@ -6,6 +6,15 @@
  * operation; verify exists for the abnormal case (a restored backup, a
  * hand-edited file, a dropped trigger, a bug). Each check is one query that
  * lists violating rows; every row found is reported as a sentence.
+ *
+ * The triggers are compared by their SQL text with the ones this build
+ * creates (every migration run on an empty in-memory database), not only by
+ * name: a trigger whose body was replaced — `SELECT 1` instead of RAISE —
+ * keeps its name and stops enforcing anything. A trigger tillpoints does
+ * not create is reported too (a BEFORE INSERT trigger could silently drop
+ * a refund's reversal). The audit log is checked as a chain (audit.c),
+ * against the ledger entries it covers (auditlink.c), and against the
+ * heads kept outside the terminal (anchor.c).
  */
 #include "verify.h"
 
@@ -14,7 +23,9 @@
 
 #include <sqlite3.h>
 
+#include "anchor.h"
 #include "audit.h"
+#include "auditlink.h"
 #include "util.h"
 
 typedef struct check {
@@ -29,15 +40,6 @@ static const check checks[] = {
     {"every reference points at an existing row",
      "SELECT 'table ' || \"table\" || ' row ' || rowid || ' refers to a missing ' || parent"
      " FROM pragma_foreign_key_check"},
-    {"the append-only triggers are in place",
-     "SELECT 'trigger ' || t.name || ' is missing: the ledger or journal can be rewritten'"
-     " FROM (SELECT 'ledger_no_update' AS name UNION ALL SELECT 'ledger_no_delete'"
-     " UNION ALL SELECT 'receipts_no_update' UNION ALL SELECT 'receipts_no_delete'"
-     " UNION ALL SELECT 'refunds_no_update' UNION ALL SELECT 'refunds_no_delete'"
-     " UNION ALL SELECT 'ledger_reversal_bounded' UNION ALL SELECT 'audit_no_update'"
-     " UNION ALL SELECT 'audit_no_delete') t"
-     " WHERE NOT EXISTS (SELECT 1 FROM sqlite_master m WHERE m.type = 'trigger'"
-     " AND m.name = t.name)"},
     {"entries have a valid kind and non-zero points in range",
      "SELECT 'ledger entry ' || id || ' has kind ' || quote(kind) || ' and points ' || points"
      " FROM ledger WHERE kind NOT IN ('earn','retro','adjust','bulk','import','reversal',"
@@ -132,10 +134,74 @@ static int64_t count_of(tp_store *s, const char *sql)
     return n;
 }
 
-tp_status tp_verify(tp_store *s, const tp_config *cfg, tp_problem_fn problem, void *user,
-                    tp_verify_result *r, tp_message *msg)
+/* One sentence per trigger that is missing, changed or unknown. */
+static void check_triggers(tp_store *s, tp_problem_fn problem, void *user, tp_verify_result *r)
+{
+    static const char what[] = "the schema's triggers are in place and unchanged";
+    static const char list[] =
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name";
+    r->checks++;
+    sqlite3 *ref = NULL;
+    tp_message why;
+    sqlite3_stmt *want = NULL, *have = NULL;
+    int ok = tp_store_reference(&ref, &why) == TP_OK &&
+             sqlite3_prepare_v2(ref, list, -1, &want, NULL) == SQLITE_OK &&
+             sqlite3_prepare_v2(tp_store_db(s), list, -1, &have, NULL) == SQLITE_OK;
+    char text[TP_MESSAGE_MAX];
+    /* A merge of two name-sorted lists. */
+    int rw = ok ? sqlite3_step(want) : SQLITE_DONE, rh = ok ? sqlite3_step(have) : SQLITE_DONE;
+    while (ok && (rw == SQLITE_ROW || rh == SQLITE_ROW)) {
+        const char *wn = rw == SQLITE_ROW ? (const char *)sqlite3_column_text(want, 0) : NULL;
+        const char *hn = rh == SQLITE_ROW ? (const char *)sqlite3_column_text(have, 0) : NULL;
+        int cmp = !wn ? 1 : !hn ? -1 : strcmp(wn, hn);
+        text[0] = '\0';
+        if (cmp < 0) {
+            tp_buf_set(text, sizeof text, "Not true that %s: trigger %s is missing: the ledger "
+                       "or journal can be rewritten.", what, wn);
+        } else if (cmp > 0) {
+            tp_buf_set(text, sizeof text, "Not true that %s: trigger %s is not one tillpoints "
+                       "creates: it was added by hand and may change or drop what is "
+                       "written.", what, hn);
+        } else {
+            const unsigned char *ws = sqlite3_column_text(want, 1);
+            const unsigned char *hs = sqlite3_column_text(have, 1);
+            if (!ws || !hs || strcmp((const char *)ws, (const char *)hs) != 0)
+                tp_buf_set(text, sizeof text, "Not true that %s: trigger %s was changed: its "
+                           "SQL is not the one this version creates, so what it enforces may "
+                           "no longer hold.", what, wn);
+        }
+        if (text[0]) {
+            r->problems++;
+            if (problem)
+                problem(user, 0, text);
+        }
+        if (cmp <= 0)
+            rw = sqlite3_step(want);
+        if (cmp >= 0)
+            rh = sqlite3_step(have);
+    }
+    if (!ok || (rw != SQLITE_DONE) || (rh != SQLITE_DONE)) {
+        tp_buf_set(text, sizeof text, "Cannot check that %s: %s", what,
+                   !ref ? why.text : tp_store_errmsg(s));
+        r->problems++;
+        if (problem)
+            problem(user, 0, text);
+    }
+    sqlite3_finalize(want);
+    sqlite3_finalize(have);
+    sqlite3_close(ref);
+}
+
+tp_status tp_verify_anchored(tp_store *s, const tp_config *cfg, const tp_central_head *central,
+                             const struct tp_anchor *anchor, tp_audit_report *report,
+                             tp_problem_fn problem, void *user, tp_verify_result *r,
+                             tp_message *msg)
 {
     memset(r, 0, sizeof *r);
+    tp_audit_report local_report;
+    if (!report)
+        report = &local_report;
+    memset(report, 0, sizeof *report);
     /* One read transaction: every check sees the same snapshot. */
     if (sqlite3_exec(tp_store_db(s), "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
         tp_msg_set(msg, "Cannot read the database: %s.", tp_store_errmsg(s));
@@ -152,6 +218,7 @@ tp_status tp_verify(tp_store *s, const tp_config *cfg, tp_problem_fn problem, vo
         if (problem)
             problem(user, 0, text);
     }
+    check_triggers(s, problem, user, r);
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
         failed |= run_check(s, checks[i].what, checks[i].sql, problem, user, r);
     if (!cfg->allow_negative_balance)
@@ -163,6 +230,45 @@ tp_status tp_verify(tp_store *s, const tp_config *cfg, tp_problem_fn problem, vo
         r->problems++;
         if (problem)
             problem(user, 0, "The audit log cannot be read.");
+    }
+    /* The ledger against the records covering it. */
+    r->checks++;
+    if (tp_auditlink_verify(s, audit_problem, &actx) < 0) {
+        r->problems++;
+        if (problem)
+            problem(user, 0, "The ledger cannot be compared with the audit log.");
+    }
+    /* The heads kept outside the terminal. */
+    tp_audit_tip tip;
+    tp_message why;
+    if (tp_audit_tip_get(s, &tip, &why) != TP_OK)
+        memset(&tip, 0, sizeof tip);
+    report->local.seq = tip.seq;
+    tp_copy(report->local.hash, sizeof report->local.hash, tip.hash);
+    report->local.time_ms = tip.time_ms;
+    tp_copy(report->local.action, sizeof report->local.action, tip.action);
+    if (central) {
+        report->central = (tp_audit_central)central->state;
+        report->central_seq = central->seq;
+        tp_copy(report->central_hash, sizeof report->central_hash, central->hash);
+        tp_copy(report->central_note, sizeof report->central_note, central->note);
+        if (central->state == TP_AUDIT_CENTRAL_COMPARED) {
+            r->checks++;
+            if (tp_anchor_check_central(s, central, tip.seq, audit_problem, &actx) < 0) {
+                r->problems++;
+                if (problem)
+                    problem(user, 0, "The audit log cannot be read.");
+            }
+        }
+    }
+    if (anchor) {
+        r->checks++;
+        report->anchor_checked = 1;
+        if (tp_anchor_check(s, anchor, tip.seq, &report->anchor_seq, audit_problem, &actx) < 0) {
+            r->problems++;
+            if (problem)
+                problem(user, 0, "The audit log cannot be read.");
+        }
     }
     r->entries = (uint64_t)count_of(s, "SELECT count(*) FROM ledger");
     r->members = (uint64_t)count_of(s, "SELECT count(*) FROM members");
@@ -176,8 +282,8 @@ tp_status tp_verify(tp_store *s, const tp_config *cfg, tp_problem_fn problem, vo
                    r->problems == 1 ? "" : "s", (unsigned long long)r->checks);
         return TP_ERR_INTERNAL;
     }
-    tp_msg_set(msg, "%llu checks, 0 problems (%llu members, %llu ledger entries).",
-               (unsigned long long)r->checks, (unsigned long long)r->members,
-               (unsigned long long)r->entries);
+    tp_msg_set(msg, "%llu checks, 0 problems (%llu members, %llu ledger entries, %llu audit "
+               "records).", (unsigned long long)r->checks, (unsigned long long)r->members,
+               (unsigned long long)r->entries, (unsigned long long)tip.seq);
     return TP_OK;
 }

@@ -106,7 +106,8 @@ void *tp_writer_main(void *arg)
                     failing = 0;
                 }
                 for (size_t i = 0; i < n; i++)
-                    tp_instance_post(in, &outs[i]);
+                    tp_instance_post_ordered(in, &outs[i], &(tp_order){
+                        TP_LANE_WRITE, jobs[i].seq, jobs[i].after});
                 break;
             }
             /* A failed batch leaves the connection in a state we cannot
@@ -139,7 +140,8 @@ void *tp_writer_main(void *arg)
                     tp_buf_set(o.message, sizeof o.message,
                                "Receipt %s could not be saved before shutdown; "
                                "credit it again later.", o.receipt);
-                    tp_instance_post(in, &o);
+                    tp_instance_post_ordered(in, &o, &(tp_order){
+                        TP_LANE_WRITE, jobs[i].seq, jobs[i].after});
                 }
                 break;
             }
@@ -190,7 +192,9 @@ void *tp_reader_main(void *arg)
                            "The member cannot be looked up right now; the code is checked "
                            "again when the sale completes.");
         }
-        tp_instance_post(in, &o);
+        /* Exactly one event per job, in queue order: delivery relies on it
+         * to know which lookups are settled (entry.c). */
+        tp_instance_post_ordered(in, &o, &(tp_order){TP_LANE_LOOKUP, job.seq, 0});
         tp_queue_done(&in->lookup_q, 1);
     }
     return NULL;

@@ -363,6 +363,124 @@ tp v2 verify
 check "verify over-reversal: exit 1" [ "$rc" = 1 ]
 check "verify over-reversal: a problem printed" [ "$(grep -vc '^verify: ' "$work/v2.out")" -ge 1 ]
 
+# 11. The audit log: every point movement above has a record (actor and
+# approver), activity shows the approver, `audit head` gives the head for
+# the end-of-day report, and `verify --head` catches what the chain alone
+# cannot. Tampering goes around the plugin: the sqlite3 shell, and for
+# recomputing hashes a second, independent implementation of the published
+# encoding (plugin/audit.c) in python's hashlib.
+cp "$work/good.db" "$work/x.db"
+rm -f "$work/x.db-wal" "$work/x.db-shm"
+check "a record per adjustment, by its staff" [ "$(q "SELECT group_concat(actor||'/'||approver||'/'||points, ' ') FROM audit WHERE action='adjust'")" = "mgr-1/mgr-1/5 mgr-2/mgr-2/-2" ]
+check "a record per bulk batch, covering its entries" [ "$(q "SELECT count(*) FROM audit a WHERE action='bulk' AND approver='mgr-1' AND ledger_count = (SELECT count(*) FROM ledger l WHERE l.kind='bulk' AND l.receipt LIKE a.receipt||'/%')")" = "$(q "SELECT count(DISTINCT substr(receipt, 1, instr(receipt, '/') - 1)) FROM ledger WHERE kind='bulk'")" ]
+check "one record per applied import, with its points" [ "$(q "SELECT count(*)||'/'||sum(points)||'/'||sum(ledger_count) FROM audit WHERE action='import' AND approver='mgr-1' AND location='shop-7'")" = "$(q "SELECT count(DISTINCT substr(receipt, 1, 23))||'/'||sum(points)||'/'||count(*) FROM ledger WHERE kind='import'")" ]
+check "the import's record: its file and entries" [ "$(q "SELECT detail FROM audit WHERE action='import' AND points=165")" = "file in.csv: 3 rows, 3 entries, 2 members created" ]
+tp act --json activity --type adjust,bulk,import --limit 100
+check "activity: the approver of every adjustment, bulk and import entry" json "$work/act.out" "len(d['entries'])==$(q "SELECT count(*) FROM ledger WHERE kind IN ('adjust','bulk','import')") and all(e['approver']==e['staff'] and e['staff'] for e in d['entries'])"
+tp act2 --json activity --type issued
+check "activity: checkout awards have no approver" json "$work/act2.out" "d['entries'] and all(e['approver']=='' for e in d['entries'])"
+
+tp head audit head
+check "audit head: exit 0" [ "$rc" = 0 ]
+seq=$(q "SELECT max(id) FROM audit")
+hash=$(q "SELECT hash FROM audit WHERE id=$seq")
+check "audit head: SEQ:HASH" has "^audit head: $seq:$hash$" "$work/head.out"
+check "audit head: what to write down" has "write down at least $seq:$(echo "$hash" | cut -c1-16)" "$work/head.out"
+tp jhead --json audit head
+check "audit head --json" json "$work/jhead.out" "d['seq']==$seq and d['hash']=='$hash' and d['anchor']=='$seq:$hash' and d['location']=='shop-7' and d['terminal']=='till-3'"
+anchor="$seq:$hash"
+short="$seq:$(echo "$hash" | cut -c1-16)"
+tp vh verify --head "$short"
+check "verify --head: exit 0" [ "$rc" = 0 ]
+check "verify --head: found" has "record $seq still has that hash" "$work/vh.out"
+tp vhu verify --head "$seq:zz"
+check "verify --head malformed: usage error" [ "$rc" = 2 ]
+check "verify --head malformed: says the form" has "takes SEQ:HASH" "$work/vhu.err"
+cp "$work/x.db" "$work/anchored.db"
+
+cat > "$work/forge.py" <<'PY'
+# Rewrites history as someone with the file would: with the triggers
+# dropped (and put back from their own text), changes the database with
+# SQL, then recomputes every audit record's ledger part and hash from
+# record FROM on, per the encoding published in plugin/audit.c.
+import hashlib, sqlite3, struct, sys
+db = sqlite3.connect(sys.argv[1]); sql = sys.argv[2]; start = int(sys.argv[3])
+triggers = sys.argv[4].split(",")
+saved = [db.execute("SELECT sql FROM sqlite_master WHERE name=?", (t,)).fetchone()[0] for t in triggers]
+for t in triggers: db.execute("DROP TRIGGER " + t)
+db.executescript(sql)
+def s(b): b = b.encode() if isinstance(b, str) else b; return struct.pack(">I", len(b)) + b
+def i(v): return struct.pack(">q", v)
+def digest(first, last):
+    h = hashlib.blake2b(digest_size=32); h.update(s("tillpoints.ledger.v1")); n = total = 0
+    for r in db.execute("SELECT id, member_id, location, terminal, receipt, kind, points,"
+                        " COALESCE(reverses, 0), staff, reason, comment, time_ms, recorded_ms"
+                        " FROM ledger WHERE id BETWEEN ? AND ? ORDER BY id", (first, last)):
+        h.update(i(r[0]) + i(r[1]) + s(r[2]) + s(r[3]) + s(r[4]) + s(r[5]) + i(r[6]) + i(r[7])
+                 + s(r[8]) + s(r[9]) + s(r[10]) + i(r[11]) + i(r[12]))
+        n += 1; total += r[6]
+    return n, total, h.hexdigest()
+if start > 0:
+    prev = "0" * 64 if start == 1 else db.execute("SELECT hash FROM audit WHERE id=?", (start - 1,)).fetchone()[0]
+    for r in db.execute("SELECT id, time_ms, action, actor, approver, member, location, receipt,"
+                        " points, reason, detail, ledger_first, ledger_last FROM audit"
+                        " WHERE id >= ? ORDER BY id", (start,)).fetchall():
+        h = hashlib.blake2b(digest_size=32)
+        h.update(s("tillpoints.audit.v1") + s(prev) + i(r[0]) + i(r[1]) + s(r[2]) + s(r[3])
+                 + s(r[4]) + s(r[5]) + s(r[6]) + s(r[7]) + i(r[8]) + s(r[9]) + s(r[10]))
+        if r[11] is not None:
+            n, total, d = digest(r[11], r[12])
+            db.execute("UPDATE audit SET ledger_count=?, ledger_sum=?, ledger_digest=? WHERE id=?",
+                       (n, total, d, r[0]))
+            h.update(s("ledger") + i(r[11]) + i(r[12]) + i(n) + i(total) + s(d))
+        db.execute("UPDATE audit SET prev_hash=?, hash=? WHERE id=?", (prev, h.hexdigest(), r[0]))
+        prev = h.hexdigest()
+for t in saved: db.execute(t)
+db.commit()
+PY
+forge() { python3 "$work/forge.py" "$work/x.db" "$@"; }
+
+# (c) the newest records deleted, with the entries they covered.
+last_entries=$(q "SELECT ledger_first||' AND '||ledger_last FROM audit WHERE id=$seq")
+forge "DELETE FROM ledger WHERE id BETWEEN $last_entries; DELETE FROM audit WHERE id=$seq;" 0 "ledger_no_delete,audit_no_delete"
+tp vd verify
+check "deleted newest: the chain alone sees nothing" [ "$rc" = 0 ]
+tp vdh verify --head "$short"
+check "deleted newest, verify --head: exit 1" [ "$rc" = 1 ]
+check "deleted newest, verify --head: names the records" has "^The anchor names audit record $seq, but the log here ends at record $((seq - 1)): record $seq was deleted" "$work/vdh.out"
+
+# (d) an entry edited, its record made to agree, every hash recomputed.
+cp "$work/anchored.db" "$work/x.db"
+rm -f "$work/x.db-wal" "$work/x.db-shm"
+first_adj=$(q "SELECT min(id) FROM audit WHERE action='adjust'")
+forge "UPDATE ledger SET points = 500 WHERE kind='adjust' AND points = 5; UPDATE audit SET points = 500 WHERE id=$first_adj;" "$first_adj" "ledger_no_update,audit_no_update"
+check "the forgery changed the head" [ "$(q "SELECT hash FROM audit WHERE id=$seq")" != "$hash" ]
+tp ve verify
+check "rehashed edit: the terminal's own checks pass" [ "$rc" = 0 ]
+tp veh verify --head "$anchor"
+check "rehashed edit, verify --head: exit 1" [ "$rc" = 1 ]
+check "rehashed edit, verify --head: altered" has "^Audit record $seq is not the one the anchor recorded .*altered and the hashes recomputed" "$work/veh.out"
+tp jveh --json verify --head "$anchor"
+check "rehashed edit, --json: the anchor not found" json "$work/jveh.out" "not d['ok'] and d['audit']['anchor']['found'] is False and d['problem_count']==1"
+
+# (e) the same edit without recomputing: the record's digest names it.
+cp "$work/anchored.db" "$work/x.db"
+rm -f "$work/x.db-wal" "$work/x.db-shm"
+forge "UPDATE ledger SET points = 500 WHERE kind='adjust' AND points = 5;" 0 "ledger_no_update"
+tp vl verify
+check "edited entry: exit 1" [ "$rc" = 1 ]
+check "edited entry: its record" has "^Audit record $first_adj (adjust by mgr-1) covers ledger entries .*it recorded 1 entry of 5 points, the ledger now holds 1 entry of 500 points there." "$work/vl.out"
+
+# (f) a trigger's body replaced, its name kept.
+cp "$work/anchored.db" "$work/x.db"
+rm -f "$work/x.db-wal" "$work/x.db-shm"
+q "DROP TRIGGER audit_no_delete; CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT 1; END;"
+tp vt verify --head "$anchor"
+check "replaced trigger: exit 1" [ "$rc" = 1 ]
+check "replaced trigger: named" has "trigger audit_no_delete was changed" "$work/vt.out"
+cp "$work/anchored.db" "$work/x.db"
+rm -f "$work/x.db-wal" "$work/x.db-shm"
+
 # scanners: a configured scanner that is not plugged in is listed offline
 # with the reason; without scanners the command says so.
 printf '[store]\ndatabase = sc.db\n[scanner "front"]\ndriver = serial\nport = /dev/serial/by-id/no-such-scanner\n' > "$work/sc.conf"

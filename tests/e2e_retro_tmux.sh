@@ -4,24 +4,31 @@
 # with send-keys and the screen is read back with capture-pane. A sale
 # without a member, then the retroactive-visit form (DESIGN §6): as a
 # manager (find the customer by phone, pick the receipt from the list,
-# give a reason), then as a cashier who needs a manager's PIN (a wrong PIN
-# shows the error on the form, the right one credits). Every credit is
-# checked on screen and again in the SQLite file with sqlite3.
+# give a reason, type the PIN: the login only prefills the approver), then
+# as a cashier who needs a manager's PIN (a wrong PIN shows the error on
+# the form, the right one credits), then as someone who logs in as a
+# manager with an id nobody enrolled (refused, nothing written). A receipt
+# already credited, or dated beyond the allowed clock skew, is refused
+# before the customer is asked for and is not offered in the list. Every
+# credit is checked on screen and again in the SQLite file with sqlite3.
 #
-# Waits are bounded polls of the screen; the tmux server is private (its
-# own socket) and is killed on every exit path.
+# Waits are bounded polls of the screen (TP_E2E_WAIT seconds, default 120:
+# each ends as soon as the text is there, so the bound only stops a stuck
+# run); the tmux server is private (its own socket in the scratch
+# directory, so another run of the suite never meets it) and is killed on
+# every exit path.
 set -eu
 B="${BUILD:-build}"
 case $B in /*) ;; *) B="$(pwd)/$B" ;; esac
 TILL="$B/tillpoints-till"
 CLI="$B/tillpoints"
 work=$(mktemp -d /tmp/tillpoints-e2e-retro-XXXXXX)
-sock="tp-e2e-retro-$$"
+sock="$work/tmux.sock"
 S=till
-T() { tmux -L "$sock" -f /dev/null "$@"; }
+WAIT=${TP_E2E_WAIT:-120}
+T() { tmux -S "$sock" -f /dev/null "$@"; }
 cleanup() {
     T kill-server 2>/dev/null || true
-    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$sock"
     [ -n "${E2E_KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -38,8 +45,9 @@ summary() {
     [ "$failed" -eq 0 ]
 }
 
-MGR_PIN=97531
-WRONG_PIN=86420
+MGR_PIN=975310
+WRONG_PIN=864209
+FAKE_PIN=123456
 
 cat > "$work/tp.conf" <<CONF
 [store]
@@ -63,7 +71,7 @@ count() { screen | grep -cF -- "$1" || true; }
 # wait_more TEXT BEFORE [SECONDS]: until TEXT is on screen more than BEFORE times.
 wait_more() {
     i=0
-    lim=$(( ${3:-15} * 10 ))
+    lim=$(( ${3:-$WAIT} * 10 ))
     while [ "$i" -lt "$lim" ]; do
         [ "$(count "$1")" -gt "$2" ] && return 0
         sleep 0.1
@@ -100,7 +108,7 @@ entry_of() {
 T new-session -d -s "$S" -x 220 -y 50 \
     "cd '$work' && '$TILL' --plugin '$B/tillpoints.so' --config '$work/tp.conf'; echo \$? > '$work/till.rc'; sleep 600"
 T set-option -t "$S" history-limit 5000 >/dev/null
-wait_more "Type help for commands." 0 15 || { failed=$((failed + 1)); summary; exit 1; }
+wait_more "Type help for commands." 0 || { failed=$((failed + 1)); summary; exit 1; }
 
 # 1. A sale without a member; the till prints the receipt's claim code.
 step "item rung up" "item COFFEE 12.50" "COFFEE"
@@ -110,7 +118,7 @@ check "receipt code for a later claim shown" \
 step "member added" "member add M-7 Alice Example --phone +4915100000007" "Member M-7 added"
 
 # 2. A manager credits the missed visit.
-step "manager logged in" "login mgr-1 manager" "Manager mgr-1 logged in."
+step "manager logged in" "login mgr-1 manager" "Manager mgr-1 logged in. Approvals still take an enrolled manager's PIN."
 step "retro opens the form" "retro" "> Customer (phone, email, member code or name): "
 step "customer found by phone" "0151 00000007" "> Receipt number, or scan the receipt's code: "
 check "the customer is shown masked" [ "$(count "Customer: Alice Example (M-7) - +49*******0007")" -ge 1 ]
@@ -121,7 +129,9 @@ step "receipt picked by its number" "${n:-1}" "> Amount on the receipt"
 step "approval form" "" "> Reason (kept in the activity log): "
 check "the form shows 25 points from the journal" [ "$(count "Points it will earn: 25")" -ge 1 ]
 check "the form's submit label" [ "$(count "then: Credit 25 points")" -ge 1 ]
-step "credited" "forgot to scan" "[done] Credited 25 points to Alice Example (M-7)"
+step "the login prefills the approver" "forgot to scan" "> Approving manager's id [mgr-1]: "
+step "the PIN is still asked" "" "> Manager PIN: "
+step "credited" "$MGR_PIN" "[done] Credited 25 points to Alice Example (M-7)"
 check "ledger: retro credit of 25 for R-200" \
     [ "$(q "SELECT l.points||'|'||l.staff||'|'||l.reason FROM ledger l JOIN members m ON m.id=l.member_id WHERE m.code='M-7' AND l.kind='retro' AND l.receipt='R-200'")" = "25|mgr-1|forgot to scan" ]
 check "audit: approved by mgr-1 with the reason" \
@@ -137,7 +147,7 @@ step "customer by member code" "M-7" "> Reason (kept in the activity log): "
 check "the form shows 8 points" [ "$(count "Points it will earn: 8")" -ge 1 ]
 step "reason" "customer forgot the app" "> Approving manager's id: "
 step "approver" "mgr-1" "> Manager PIN: "
-step "a wrong PIN shows the error on the form" "$WRONG_PIN" "! Wrong PIN for manager mgr-1"
+step "a wrong PIN shows the error on the form" "$WRONG_PIN" "! Wrong manager id or PIN"
 check "nothing credited after the wrong PIN" \
     [ "$(q "SELECT count(*) FROM ledger WHERE receipt='R-201'")" = 0 ]
 check "the failure is counted" \
@@ -152,36 +162,72 @@ check "audit: approved by mgr-1" \
     [ "$(q "SELECT actor||'|'||approver FROM audit WHERE action='retro.credit' AND receipt='R-201'")" = "cash-1|mgr-1" ]
 step "balance 33" "member show M-7" "M-7  Alice Example  balance 33 points"
 
-# 4. :cancel leaves nothing behind; the till exits cleanly.
+# 4. Logging in as a manager is not enough: an id nobody enrolled is
+#    refused like a wrong PIN, and nothing is written.
+step "third sale" "item WATER 2.00" "WATER"
+step "paid without a member" "pay R-202" "Receipt R-202 recorded; no member was scanned."
+step "made-up manager logged in" "login boss manager" "Manager boss logged in. Approvals still take"
+step "retro R-202" "retro R-202" "Receipt R-202 will be credited; find the customer."
+step "customer" "M-7" "> Reason (kept in the activity log): "
+step "reason" "trust me" "> Approving manager's id [boss]: "
+step "approver kept" "" "> Manager PIN: "
+step "the made-up manager is refused" "$FAKE_PIN" "! Wrong manager id or PIN"
+step "cancelled" ":cancel" "[not done] Cancelled; nothing was changed."
+check "nothing credited for R-202" [ "$(q "SELECT count(*) FROM ledger WHERE receipt='R-202'")" = 0 ]
+check "the attempt is audited" \
+    [ "$(q "SELECT count(*) FROM audit WHERE action='pin.failure' AND approver='boss' AND detail='no such manager'")" = 1 ]
+
+# 5. A credited receipt, or one dated beyond the clock skew (5 minutes by
+#    default), is refused before the customer step and not offered.
+step "manager logged in again" "login mgr-1 manager" "Manager mgr-1 logged in. Approvals still take an enrolled manager's PIN."
+step "a credited receipt is refused at once" "retro R-200" "[not done] Receipt R-200 already earned points"
+step "fourth sale" "item JUICE 3.00" "JUICE"
+step "paid without a member" "pay R-203" "Receipt R-203 recorded; no member was scanned."
+# The journal row as a till whose clock ran 10 minutes fast writes it.
+q "DROP TRIGGER receipts_no_update; UPDATE receipts SET time_ms = time_ms + 600000 WHERE receipt='R-203'"
+step "a future receipt is refused at once" "retro R-203" "[not done] Receipt R-203 is dated"
+step "retro opens the form" "retro" "> Customer (phone, email, member code or name): "
+step "customer" "M-7" "> Receipt number, or scan the receipt's code: "
+step "receipt typed empty, list next" "" "> Or pick one of this store's recent receipts"
+check "R-202 is offered" [ -n "$(entry_of R-202)" ]
+check "R-203 (in the future) is not offered" [ -z "$(entry_of R-203)" ]
+step "cancelled" ":cancel" "[not done] Cancelled; nothing was changed."
+
+# 6. :cancel leaves nothing behind; the till exits cleanly.
 step "cancel a form" "retro" "> Customer (phone, email, member code or name): "
 step "cancelled" ":cancel" "[not done] Cancelled; nothing was changed."
 type_line "quit"
 i=0
-while [ ! -s "$work/till.rc" ] && [ "$i" -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+while [ ! -s "$work/till.rc" ] && [ "$i" -lt $((WAIT * 10)) ]; do sleep 0.1; i=$((i + 1)); done
 check "till exited 0" [ "$(cat "$work/till.rc" 2>/dev/null)" = 0 ]
 check "two retro credits, nothing else" [ "$(q "SELECT count(*) FROM ledger WHERE kind='retro'")" = 2 ]
 check "manager's failures were cleared by the right PIN" \
     [ "$(q "SELECT failures FROM managers WHERE id='mgr-1'")" = 0 ]
 check "integrity" [ "$(q "PRAGMA integrity_check")" = ok ]
 
-# 5. The CLI on a terminal asks a new manager's PIN twice, echo off.
+# 7. The CLI on a terminal asks a new manager's PIN twice, echo off; a PIN
+#    shorter than the policy (6 digits) is refused.
 cli_window() { # NAME: runs `tillpoints manager add mgr-2` in a new window
     T new-window -t "$S" -n "$1" \
         "'$CLI' --plugin '$B/tillpoints.so' --config '$work/tp.conf' manager add mgr-2 \
          --name 'Max Manager' --staff owner; echo \$? > '$work/$1.rc'; sleep 600"
     W="$S:$1"
-    wait_more "New PIN for mgr-2: " 0 15 || { failed=$((failed + 1)); summary; exit 1; }
+    wait_more "New PIN for mgr-2: " 0 || { failed=$((failed + 1)); summary; exit 1; }
 }
-wait_rc() { i=0; while [ ! -s "$work/$1.rc" ] && [ "$i" -lt 150 ]; do sleep 0.1; i=$((i + 1)); done; cat "$work/$1.rc" 2>/dev/null; }
-cli_window cli1
+wait_rc() { i=0; while [ ! -s "$work/$1.rc" ] && [ "$i" -lt $((WAIT * 10)) ]; do sleep 0.1; i=$((i + 1)); done; cat "$work/$1.rc" 2>/dev/null; }
+cli_window cli0
 step "CLI asks the PIN again" "24680" "The same PIN again: "
-step "different PINs are refused" "24689" "The two PINs differ; nothing was changed."
+step "a 5-digit PIN is refused" "24680" "A manager PIN is 6 to 12 digits (0-9), nothing else."
+check "short PIN: exit non-zero" [ "$(wait_rc cli0)" != 0 ]
+cli_window cli1
+step "CLI asks the PIN again" "246801" "The same PIN again: "
+step "different PINs are refused" "246809" "The two PINs differ; nothing was changed."
 check "mismatch: exit 1" [ "$(wait_rc cli1)" = 1 ]
 cli_window cli2
-step "CLI asks the PIN again" "24680" "The same PIN again: "
-step "the manager is added" "24680" "Manager mgr-2 (Max Manager) added."
+step "CLI asks the PIN again" "246801" "The same PIN again: "
+step "the manager is added" "246801" "Manager mgr-2 (Max Manager) added."
 check "added: exit 0" [ "$(wait_rc cli2)" = 0 ]
-check "the new PIN never appears on screen" [ "$(count 24680)" = 0 ] && [ "$(count 24689)" = 0 ]
+check "the new PIN never appears on screen" [ "$(count 24680)" = 0 ] && [ "$(count 246809)" = 0 ]
 check "two managers" [ "$(q "SELECT count(*) FROM managers")" = 2 ]
 check "the PIN is stored as an Argon2id hash" \
     [ "$(q "SELECT substr(pin_hash, 1, 9) FROM managers WHERE id='mgr-2'")" = "\$argon2id" ]

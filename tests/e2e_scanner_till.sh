@@ -17,7 +17,9 @@
 # LD_PRELOAD=serial_seam.so (modem-line ioctls for PTYs; libasan first when
 # the till is an ASan build). tmux uses its own socket in the scratch
 # directory, so no other tmux server is touched; a trap kills it, socat and
-# the scratch directory whatever happens. Every wait is bounded.
+# the scratch directory whatever happens. Every wait is a poll for what
+# the programs show (a line on screen, a file), bounded by TP_E2E_WAIT
+# seconds (default 120: it only stops a stuck run).
 #
 # Environment: BUILD (default build), TP_SERIAL_SEAM (default
 # $BUILD/serial_seam.so), TP_ALLOW_SKIP=1 to skip (exit 0) when not root or
@@ -30,6 +32,7 @@ B="${BUILD:-build}"
 TILL="$B/tillpoints-till"
 SEAM="${TP_SERIAL_SEAM:-$B/serial_seam.so}"
 NAME=e2e_scanner_till
+WAIT=${TP_E2E_WAIT:-120}
 
 cannot_run() { # why
     if [ "${TP_ALLOW_SKIP:-}" = 1 ]; then
@@ -98,7 +101,7 @@ exec 3<>"$work/scan.fifo" # kept open: socat never sees end of file
 socat -u - "PTY,raw,echo=0,link=$work/pty" <"$work/scan.fifo" 2>"$work/socat.log" &
 socat_pid=$!
 i=0
-while [ ! -L "$work/pty" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+while [ ! -L "$work/pty" ] && [ $i -lt $((WAIT * 20)) ]; do sleep 0.05; i=$((i + 1)); done
 [ -L "$work/pty" ] || { cat "$work/socat.log"; echo "FAIL: socat made no PTY"; failed=1; finish; }
 mount --bind "$(readlink "$work/pty")" "$node"
 scan() { printf '%s\r' "$1" >&3; }
@@ -130,10 +133,10 @@ tmux -S "$sock" -f "$work/tmux.conf" new-session -d -s till -x 200 -y 50 \
 
 screen() { tmux -S "$sock" capture-pane -p -J -S - -E - -t till 2>/dev/null || true; }
 # Polls the screen until it has a line matching the fixed string, up to
-# 5 s. True when it does.
+# WAIT s. True when it does.
 shows() {
     i=0
-    while [ "$i" -lt 100 ]; do
+    while [ "$i" -lt $((WAIT * 20)) ]; do
         screen | grep -qF -- "$1" && return 0
         sleep 0.05
         i=$((i + 1))
@@ -170,7 +173,7 @@ check "the scanners line is front, serial, online, 1 scan, 1 rejected" \
 
 type_line "quit"
 i=0
-while [ ! -f "$work/till.status" ] && [ $i -lt 200 ]; do
+while [ ! -f "$work/till.status" ] && [ $i -lt $((WAIT * 20)) ]; do
     sleep 0.05
     i=$((i + 1))
 done

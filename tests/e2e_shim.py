@@ -22,8 +22,14 @@ import time
 
 BUILD = os.environ.get("BUILD", "build")
 SHIM = os.path.join(BUILD, "tillpoints-shim")
+CLI = os.path.join(BUILD, "tillpoints")
 PLUGIN = os.path.join(BUILD, "tillpoints.so")
-TIMEOUT = 15.0
+MGR_PIN = "583920"
+WRONG = "Wrong manager id or PIN; after 5 wrong PINs in a row a manager is locked."
+# Every wait is for a line, an event or a file the shim produces, and ends
+# as soon as it is there; the bound only stops a stuck run, so a busy
+# machine or a sanitizer build does not trip it.
+TIMEOUT = float(os.environ.get("TP_E2E_WAIT", "120"))
 
 passed = 0
 failed = 0
@@ -137,6 +143,30 @@ def db_query(path, sql, args=()):
         con.close()
 
 
+def ui_open(c, action, staff, prefill):
+    params = {"action": action, "staff": staff}
+    if prefill is not None:
+        params["prefill"] = prefill
+    r = c.call("ui.open", params)
+    form_id = r.get("result", {}).get("form_id")
+    check(f"ui.open {action} returns a form id", isinstance(form_id, int), r)
+    return form_id
+
+
+def ui_submit(c, form_id, answers):
+    """Submits and returns the next presented form (None if dismissed)."""
+    c.call("ui.submit", {"form_id": form_id, "answers": answers})
+    e = c.event("ui.present", lambda e: e["form"]["form_id"] == form_id)
+    return e["form"] if e else None
+
+
+def field(form, fid, key):
+    for f in (form or {}).get("fields", []):
+        if f["id"] == fid:
+            return f.get(key)
+    return None
+
+
 def member_points(db, code, receipt_id=None):
     sql = ("SELECT COALESCE(SUM(l.points),0) FROM ledger l JOIN members m "
            "ON m.id=l.member_id WHERE m.code=?")
@@ -154,6 +184,12 @@ def stdio_run(work):
     with open(conf, "w") as f:
         f.write("[store]\ndatabase = x.db\n")
     db = os.path.join(work, "x.db")
+    # The one manager, enrolled the way a store does it: with the CLI, the
+    # PIN on stdin. The shim's protocol has no way to add one.
+    mgr = subprocess.run([CLI, "--plugin", PLUGIN, "--config", conf, "manager", "add", "mgr-1",
+                          "--name", "Mia Manager", "--staff", "owner"],
+                         input=(MGR_PIN + "\n").encode(), capture_output=True, timeout=TIMEOUT)
+    check("manager enrolled with the CLI", mgr.returncode == 0, mgr.stderr)
     proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
@@ -201,7 +237,21 @@ def stdio_run(work):
     check("receipt sent over the stdio end is journaled",
           db_query(db, "SELECT count(*) FROM receipts WHERE receipt='R-3'") == [(1,)])
     check("rejected requests wrote nothing",
-          db_query(db, "SELECT count(*) FROM receipts") == [(3,)])
+          db_query(db, "SELECT count(*) FROM receipts") == [(4,)])
+    check("only the PIN-approved retro credit moved points: no correction, no other credit",
+          db_query(db, "SELECT kind, receipt, points FROM ledger WHERE kind = 'retro' "
+                       "OR (kind = 'reversal' AND receipt <> 'RF-1')") == [("retro", "R-2", 5)],
+          db_query(db, "SELECT kind, receipt, points FROM ledger ORDER BY id"))
+    check("the claim is still open",
+          db_query(db, "SELECT count(*) FROM claim_resolutions") == [(0,)])
+    check("the retro credit was approved by the enrolled manager",
+          db_query(db, "SELECT actor, approver FROM audit WHERE action = 'retro.credit'")
+          == [("mgr-1", "mgr-1")])
+    check("each refused PIN is in the audit log",
+          db_query(db, "SELECT detail, count(*) FROM audit WHERE action = 'pin.failure' "
+                       "GROUP BY detail ORDER BY detail")
+          == [("no such manager", 4), ("wrong PIN", 1)],
+          db_query(db, "SELECT action, detail, approver FROM audit"))
     # 11 earned, 6 reversed by the partial refund, 5 credited for the missed visit
     check("member balance in the database", member_points(db, "MEMBER-0001") == 10)
     check("integrity", db_query(db, "PRAGMA integrity_check") == [("ok",)])
@@ -325,22 +375,46 @@ def stdio_session(c, db):
 
     # The missed visit, credited after the fact through the retro-visit form:
     # the plugin describes each step, the POS renders it and submits answers.
-    r = c.call("ui.open", {"action": "retro-visit", "prefill": code,
-                           "staff": {"id": "mgr-1", "role": "manager"}})
-    form_id = r.get("result", {}).get("form_id")
-    check("ui.open returns a form id", isinstance(form_id, int), r)
+    # First a client that says "manager" with an id nobody enrolled: the
+    # role alone approves nothing.
+    form_id = ui_open(c, "retro-visit", {"id": "not-a-manager", "role": "manager"}, code)
     e = c.event("ui.present", lambda e: e["form"]["form_id"] == form_id)
     check("ui.present shows the customer step",
           e is not None and [f["id"] for f in e["form"]["fields"]] == ["customer"], e)
-    r = c.call("ui.submit", {"form_id": form_id, "answers": {"customer": "nobody-known"}})
-    e = c.event("ui.present", lambda e: e["form"]["form_id"] == form_id)
+    f = ui_submit(c, form_id, {"customer": "nobody-known"})
     check("an unknown customer is an error on the field",
-          e is not None and "No member matches" in e["form"]["fields"][0]["error"], e)
-    r = c.call("ui.submit", {"form_id": form_id, "answers": {"customer": "MEMBER-0001"}})
-    e = c.event("ui.present", lambda e: e["form"]["form_id"] == form_id)
-    points = [f["value"] for f in e["form"]["fields"] if f["id"] == "points"] if e else []
-    check("the approval step shows the points from the journal", points == ["5"], e)
-    r = c.call("ui.submit", {"form_id": form_id, "answers": {"reason": "phone was dead"}})
+          "No member matches" in field(f, "customer", "error"), f)
+    f = ui_submit(c, form_id, {"customer": "MEMBER-0001"})
+    check("the approval step shows the points from the journal",
+          field(f, "points", "value") == "5", f)
+    check("the approval step asks for the approver's PIN, the role only prefills the id",
+          field(f, "approver", "value") == "not-a-manager" and field(f, "pin", "kind") == "pin", f)
+    f = ui_submit(c, form_id, {"reason": "phone was dead"})
+    check("the manager role without a PIN is refused",
+          field(f, "approver", "error") == "A manager must approve: their id and PIN.", f)
+    f = ui_submit(c, form_id, {"reason": "phone was dead", "approver": "not-a-manager",
+                               "pin": "123456"})
+    check("a made-up manager id is refused like a wrong PIN", field(f, "pin", "error") == WRONG, f)
+    check("nothing was credited",
+          db_query(db, "SELECT count(*) FROM ledger WHERE kind = 'retro'") == [(0,)])
+    c.call("ui.cancel", {"form_id": form_id})
+    c.event("ui.dismiss", lambda e: e["form_id"] == form_id)
+
+    # The enrolled manager: the PIN is still asked, and a wrong one gets
+    # the same sentence as the made-up id.
+    form_id = ui_open(c, "retro-visit", {"id": "mgr-1", "role": "manager"}, code)
+    c.event("ui.present", lambda e: e["form"]["form_id"] == form_id)
+    f = ui_submit(c, form_id, {"customer": "MEMBER-0001"})
+    check("the enrolled manager's id is prefilled", field(f, "approver", "value") == "mgr-1", f)
+    f = ui_submit(c, form_id, {"reason": "phone was dead", "approver": "mgr-1"})
+    check("an enrolled manager without the PIN is refused",
+          field(f, "pin", "error") == "A manager must approve: their id and PIN.", f)
+    f = ui_submit(c, form_id, {"reason": "phone was dead", "approver": "mgr-1", "pin": "583921"})
+    check("a wrong PIN gets the made-up id's sentence", field(f, "pin", "error") == WRONG, f)
+    check("still nothing credited",
+          db_query(db, "SELECT count(*) FROM ledger WHERE kind = 'retro'") == [(0,)])
+    r = c.call("ui.submit", {"form_id": form_id, "answers": {
+        "reason": "phone was dead", "approver": "mgr-1", "pin": MGR_PIN}})
     e = c.event("ui.dismiss", lambda e: e["form_id"] == form_id)
     check("ui.dismiss reports the credit",
           e is not None and e["done"] is True and "Credited 5 points" in e["result"], e)
@@ -349,6 +423,58 @@ def stdio_session(c, db):
           == [(5, "phone was dead")])
     r = c.call("ui.submit", {"form_id": form_id, "answers": {}})
     check("a finished form cannot be submitted again", error_code(r) == "not_found", r)
+    # The same receipt again is refused before the customer is asked for.
+    r = c.call("ui.open", {"action": "retro-visit", "prefill": "R-2",
+                           "staff": {"id": "mgr-1", "role": "manager"}})
+    e = c.event("ui.dismiss", lambda e: e["form_id"] == r.get("result", {}).get("form_id"))
+    check("a credited receipt is refused at once",
+          e is not None and e["done"] is False and "already earned points" in e["result"], e)
+
+    # A correction (moving the credit to another member) by the made-up
+    # manager: refused, nothing moves.
+    c.call("admin.member_add", {"code": "MEMBER-0002", "name": "Other Client"})
+    form_id = ui_open(c, "correct-credit", {"id": "not-a-manager", "role": "manager"}, "R-2")
+    c.event("ui.present", lambda e: e["form"]["form_id"] == form_id)
+    f = ui_submit(c, form_id, {"receipt": "R-2", "customer": "MEMBER-0002",
+                               "reason": "wrong customer"})
+    check("a correction without a PIN is refused",
+          field(f, "approver", "error") == "A manager must approve: their id and PIN.", f)
+    f = ui_submit(c, form_id, {"receipt": "R-2", "customer": "MEMBER-0002",
+                               "reason": "wrong customer", "approver": "not-a-manager",
+                               "pin": "123456"})
+    check("a correction by a made-up manager is refused", field(f, "pin", "error") == WRONG, f)
+    c.call("ui.cancel", {"form_id": form_id})
+    c.event("ui.dismiss", lambda e: e["form_id"] == form_id)
+
+    # A claim: a cashier parks it (no points move, no PIN); the made-up
+    # manager can neither dismiss nor credit it.
+    c.call("checkout.begin", {"txn": "S-5"})
+    c.call("checkout.complete", {"txn": "S-5", "receipt": receipt("R-5", [{"amount_minor": 700}])})
+    c.event("award.committed", lambda e: e["receipt_id"] == "R-5")
+    form_id = ui_open(c, "missed-scan-claim", {"id": "cashier-7", "role": "cashier"}, "R-5")
+    c.event("ui.present", lambda e: e["form"]["form_id"] == form_id)
+    c.call("ui.submit", {"form_id": form_id, "answers": {"email": "carla@example.com"}})
+    e = c.event("ui.dismiss", lambda e: e["form_id"] == form_id)
+    check("a cashier parks a claim without a PIN", e is not None and e["done"] is True, e)
+    boss = {"id": "boss", "role": "manager"}
+    form_id = ui_open(c, "missed-scan-queue", boss, None)
+    e = c.event("ui.present", lambda e: e["form"]["form_id"] == form_id)
+    key = e["form"]["fields"][0]["choices"][0]["key"] if e else ""
+    f = ui_submit(c, form_id, {"claim": key, "dismiss_reason": "not a member"})
+    check("dismissing a claim is an approval step", field(f, "pin", "kind") == "pin", f)
+    f = ui_submit(c, form_id, {"reason": "not a member", "approver": "boss", "pin": "654321"})
+    check("a made-up manager cannot dismiss a claim", field(f, "pin", "error") == WRONG, f)
+    c.call("ui.cancel", {"form_id": form_id})
+    c.event("ui.dismiss", lambda e: e["form_id"] == form_id)
+    form_id = ui_open(c, "missed-scan-queue", boss, None)
+    c.event("ui.present", lambda e: e["form"]["form_id"] == form_id)
+    ui_submit(c, form_id, {"claim": key})
+    f = ui_submit(c, form_id, {"customer": "MEMBER-0001"})
+    f = ui_submit(c, form_id, {"reason": "claimed", "approver": "boss", "pin": "654321"})
+    check("a made-up manager cannot credit a claim", field(f, "pin", "error") == WRONG, f)
+    c.call("ui.cancel", {"form_id": form_id})
+    c.event("ui.dismiss", lambda e: e["form_id"] == form_id)
+
     r = c.call("ui.open", {"action": "no-such-form", "staff": {"id": "mgr-1"}})
     check("an unknown form is refused", error_code(r) == "not_found", r)
     r = c.call("ui.open", {"action": "retro-visit"})
@@ -571,7 +697,7 @@ def socket_session(path, db):
 
     e2, r = connect_when_free(path)
     check("socket: the shim serves again after the flood", "result" in r, r)
-    r = e2.call("admin.flush", {"timeout_ms": 5000})
+    r = e2.call("admin.flush", {"timeout_ms": int(TIMEOUT * 500)})
     check("socket: flush succeeds", r.get("result") == {}, r)
     r = e2.call("admin.member_get", {"code": "MEMBER-0002"})
     check("socket: balance counts both sales",

@@ -25,8 +25,9 @@
 #      files); this test deletes it again only when it created it.
 #
 # It must run as root (make check on CI is); otherwise it says why and exits
-# 0. It refuses (fails) to run on a machine where tillpoints is installed or
-# its paths exist, and its EXIT trap purges what it installed, so that the
+# 0. Two runs on one machine take turns (a flock under /run/lock; see
+# below). It refuses (fails) to run on a machine where tillpoints is
+# installed or its paths exist, and its EXIT trap purges what it installed, so that the
 # machine is left as it was found. Ends with `package_test: N passed, M failed`.
 set -u
 
@@ -52,6 +53,29 @@ fi
 
 export LC_ALL=C.UTF-8
 unset MAKEFLAGS MFLAGS MAKELEVEL
+
+# ---- one package test at a time on this machine --------------------------------
+# The packages are installed system-wide, so two runs of the suite (two
+# clones, two make checks) cannot both have them at once. A run waits for
+# the other's to end (its EXIT trap has purged by then) instead of failing:
+# an exclusive flock on a file under /run/lock, held on fd 9 until this
+# script exits, for up to TP_PACKAGE_LOCK_WAIT seconds (default 3600).
+lockdir=/run/lock
+[ -d "$lockdir" ] && [ -w "$lockdir" ] || lockdir=/var/lock
+[ -d "$lockdir" ] && [ -w "$lockdir" ] || lockdir=/tmp
+lock=${TP_PACKAGE_LOCK:-$lockdir/tillpoints-package-test.lock}
+lock_wait=${TP_PACKAGE_LOCK_WAIT:-3600}
+command -v flock >/dev/null 2>&1 || { bad "flock (util-linux) is installed"; finish; exit 1; }
+exec 9>>"$lock"
+if ! flock -n 9; then
+    echo "package_test: another package test holds $lock; waiting for it (up to $lock_wait s)"
+    t0=$(date +%s)
+    if ! flock -w "$lock_wait" 9; then
+        bad "the package test lock $lock was released within $lock_wait s (TP_PACKAGE_LOCK_WAIT)"
+        finish; exit 1
+    fi
+    echo "package_test: got $lock after $(( $(date +%s) - t0 )) s"
+fi
 triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 plugin=/usr/lib/$triplet/tillpoints/tillpoints.so
 conf=/etc/tillpoints/tillpoints.conf

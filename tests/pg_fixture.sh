@@ -25,7 +25,7 @@ start_server() {
     # After kill -9, orphaned backends may hold the old shared memory for
     # a moment; try a few times.
     for i in 1 2 3 4 5 6 7 8 9 10; do
-        if as_pg "$BIN/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 20 \
+        if as_pg "$BIN/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 120 \
             -o "-k $dir -c listen_addresses='' $(cat "$dir/extra_opts")" start >/dev/null 2>&1; then
             return 0
         fi
@@ -57,7 +57,7 @@ start)
         rm -rf '$dir'" >/dev/null 2>&1 &
     ;;
 stop)
-    as_pg "$BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+    as_pg "$BIN/pg_ctl" -D "$data" -m fast -w -t 120 stop >/dev/null
     ;;
 kill)
     pid=$(head -1 "$data/postmaster.pid")

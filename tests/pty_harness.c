@@ -153,14 +153,25 @@ static bool pick_node(ph_env *env, bool allow_placeholder)
     if (best < 0 || !allow_placeholder)
         return false;
     /* sysfs knows the port but /dev has no node: a placeholder file to
-     * bind over (visible on the host's /dev until teardown removes it). */
-    snprintf(env->node, sizeof env->node, "/dev/ttyS%d", best);
-    fd = open(env->node, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return false;
-    close(fd);
-    env->placeholder = true;
-    return true;
+     * bind over (visible on the host's /dev until teardown removes it).
+     * Another run of the suite on this machine may hold the lowest one
+     * (O_EXCL says so): take the next port sysfs knows that has none. */
+    for (int num = best; num < best + 64; num++) {
+        char sys[64];
+
+        snprintf(sys, sizeof sys, "/sys/class/tty/ttyS%d", num);
+        snprintf(env->node, sizeof env->node, "/dev/ttyS%d", num);
+        if (access(sys, F_OK) != 0 || lstat(env->node, &st) == 0)
+            continue;
+        fd = open(env->node, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd < 0)
+            continue;
+        close(fd);
+        env->placeholder = true;
+        return true;
+    }
+    env->node[0] = '\0';
+    return false;
 }
 
 int ph_env_setup(ph_env *env, const char *prog, bool allow_placeholder)

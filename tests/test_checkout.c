@@ -2,6 +2,7 @@
  * workers.c), through tillpoints_entry as a host uses it, on real files. */
 #include <sqlite3.h>
 
+#include "instance.h" /* the lookup thread's connection, for the gate below */
 #include "testutil.h"
 #include "tillpoints/ext/sync.h"
 
@@ -78,13 +79,232 @@ static void unknown_code_still_completes_the_sale_without_loyalty(void **state)
     tp_message msg;
     assert_int_equal(tu_sale(h, "R-2", "GHOST-1", 500, &msg), TP_OK);
     tu_settle(h);
+    /* The lookup and the award run on two threads; the host still gets
+     * them in the order of its calls: unknown member first, then the sale. */
+    assert_int_equal(h->n_events, 2);
     assert_int_equal(h->ev[0].kind, TP_EVENT_MEMBER_UNKNOWN);
     assert_int_equal(h->ev[0].status, TP_ERR_NOT_FOUND);
     assert_non_null(strstr(h->ev[0].message, "without points"));
-    assert_int_equal(tu_last(h)->kind, TP_EVENT_AWARD_COMMITTED);
+    assert_int_equal(h->ev[1].kind, TP_EVENT_AWARD_COMMITTED);
+    assert_int_equal(h->ev[1].points, 0);
     assert_int_equal(db_int(h, "SELECT count(*) FROM receipts"), 1);
     assert_int_equal(db_int(h, "SELECT count(*) FROM ledger"), 0);
     tu_stop(h, 1);
+}
+
+/* A gate on the lookup thread's connection: SQLite calls the progress
+ * handler on the thread running the statement, so the first member lookup
+ * after the gate is installed stops inside its query until the test opens
+ * the gate. The writer has its own connection and goes on. That makes the
+ * race of the issue (the award committed before the scan's lookup
+ * answered) happen every time instead of by luck. */
+typedef struct lookup_gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int entered; /* the lookup thread is inside a lookup, held */
+    int open;
+} lookup_gate;
+
+static int gate_progress(void *arg)
+{
+    lookup_gate *g = arg;
+    pthread_mutex_lock(&g->lock);
+    if (!g->entered) {
+        g->entered = 1;
+        pthread_cond_broadcast(&g->cond);
+    }
+    while (!g->open)
+        pthread_cond_wait(&g->cond, &g->lock);
+    pthread_mutex_unlock(&g->lock);
+    return 0; /* never interrupts the lookup */
+}
+
+/* Installed while the lookup thread is idle; the lookup queue's mutex
+ * orders this before the thread's next statement. */
+static void gate_close(tu_host *h, lookup_gate *g)
+{
+    memset(g, 0, sizeof *g);
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->cond, NULL);
+    tp_instance *in = tp_instance_of(h->plugin);
+    sqlite3_progress_handler(tp_store_db(in->reader_store), 1, gate_progress, g);
+}
+
+/* 1 once the lookup thread is held inside a lookup, 0 after 10 s. */
+static int gate_wait_entered(lookup_gate *g)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&g->lock);
+    int rc = 0;
+    while (!g->entered && rc == 0)
+        rc = pthread_cond_timedwait(&g->cond, &g->lock, &until);
+    int entered = g->entered;
+    pthread_mutex_unlock(&g->lock);
+    return entered;
+}
+
+static void gate_open(lookup_gate *g)
+{
+    pthread_mutex_lock(&g->lock);
+    g->open = 1;
+    pthread_cond_broadcast(&g->cond);
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* After the plugin posted something since `before` callbacks: 1, or 0
+ * after 10 s. The plugin asks for a callback when it has posted an event,
+ * so this paces the test by what the plugin reports. */
+static int wait_callback_after(tu_host *h, int before)
+{
+    for (int i = 0; i < 10000; i++) {
+        if (atomic_load(&h->callbacks_requested) > before)
+            return 1;
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+/* Index of the first event of `kind` for transaction `txn`, or -1. */
+static int event_index(const tu_host *h, tp_event_kind kind, const char *txn)
+{
+    for (int i = 0; i < h->n_events; i++)
+        if (h->ev[i].kind == kind && strcmp(h->ev[i].txn, txn) == 0)
+            return i;
+    return -1;
+}
+
+/* The issue: the award was committed (writer thread) before the scan's
+ * member lookup answered (lookup thread), and the host showed "points
+ * saved" before "unknown member". Events of one transaction must come in
+ * the order of the calls that caused them, whichever thread made them. */
+static void events_of_one_transaction_arrive_in_call_order(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    tu_add_member(h, "M-0001", "Ann");
+    lookup_gate g;
+    gate_close(h, &g);
+    tp_message msg;
+    assert_int_equal(h->co->begin(h->plugin, "T-ORD", NULL, &msg), TP_OK);
+    assert_int_equal(h->co->scan(h->plugin, "T-ORD", "GHOST-7", &msg), TP_OK);
+    int held = gate_wait_entered(&g);
+    int before = atomic_load(&h->callbacks_requested);
+    tp_line line = {.sku = "A", .amount_minor = 500};
+    tp_receipt r = {.receipt_id = "R-ORD", .currency = "EUR", .lines = &line, .line_count = 1};
+    tp_status st = h->co->complete(h->plugin, "T-ORD", &r, NULL, &msg);
+    /* The award is committed and posted while the lookup is still held:
+     * the host is called back now and delivers what it may. */
+    int posted = st == TP_OK && wait_callback_after(h, before);
+    h->plugin->on_main_thread(h->plugin);
+    int early = h->n_events;
+    /* A second sale whose scan answers at once: identified, then awarded. */
+    gate_open(&g);
+    tu_settle(h);
+    assert_int_equal(tu_sale(h, "R-ORD2", "M-0001", 700, &msg), TP_OK);
+    tu_settle(h);
+
+    assert_true(held);
+    assert_int_equal(st, TP_OK);
+    assert_true(posted);
+    int unknown = event_index(h, TP_EVENT_MEMBER_UNKNOWN, "T-ORD");
+    int award = event_index(h, TP_EVENT_AWARD_COMMITTED, "T-ORD");
+    assert_true(unknown >= 0);
+    assert_true(award > unknown);
+    assert_int_equal(early, 0); /* held back, not lost: it came after */
+    assert_int_equal(h->ev[award].points, 0);
+    int known = event_index(h, TP_EVENT_MEMBER_IDENTIFIED, "R-ORD2");
+    int award2 = event_index(h, TP_EVENT_AWARD_COMMITTED, "R-ORD2");
+    assert_true(known >= 0);
+    assert_true(award2 > known);
+    assert_int_equal(h->ev[award2].points, 7);
+    assert_int_equal(h->n_events, 4);
+    tu_stop(h, 1);
+}
+
+/* An award waits for its own sale's lookup only: another sale's lookup
+ * still running does not delay an award with none pending, nor one whose
+ * scan was refused because the lookup queue was full (that lookup never
+ * answers, so waiting for it would hold the award forever). */
+static void a_sale_without_a_pending_lookup_is_not_held_back(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    lookup_gate g;
+    gate_close(h, &g);
+    tp_message msg;
+    assert_int_equal(h->co->begin(h->plugin, "SLOW", NULL, &msg), TP_OK);
+    assert_int_equal(h->co->scan(h->plugin, "SLOW", "GHOST-1", &msg), TP_OK);
+    int held = gate_wait_entered(&g);
+    /* Fill the lookup queue behind the held lookup. */
+    assert_int_equal(h->co->begin(h->plugin, "FILL", NULL, &msg), TP_OK);
+    int refused = 0;
+    for (int i = 0; i < 100000 && !refused; i++) {
+        assert_int_equal(h->co->scan(h->plugin, "FILL", "GHOST-2", &msg), TP_OK);
+        refused = strstr(msg.text, "busy") != NULL;
+    }
+    assert_int_equal(h->co->begin(h->plugin, "FULL", NULL, &msg), TP_OK);
+    assert_int_equal(h->co->scan(h->plugin, "FULL", "GHOST-3", &msg), TP_OK);
+    int full_refused = strstr(msg.text, "busy") != NULL;
+    int before = atomic_load(&h->callbacks_requested);
+    tp_status st_plain = tu_sale(h, "PLAIN", NULL, 300, &msg);
+    tp_line line = {.sku = "A", .amount_minor = 300};
+    tp_receipt r = {.receipt_id = "FULL", .currency = "EUR", .lines = &line, .line_count = 1};
+    tp_status st_full = h->co->complete(h->plugin, "FULL", &r, NULL, &msg);
+    int posted = wait_callback_after(h, before);
+    /* Both awards commit in the writer's order; wait for the second. */
+    tp_instance *in = tp_instance_of(h->plugin);
+    for (int i = 0; i < 10000 && tp_queue_pending(&in->write_q) > 0; i++) {
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    h->plugin->on_main_thread(h->plugin);
+    int plain = event_index(h, TP_EVENT_AWARD_COMMITTED, "PLAIN");
+    int full = event_index(h, TP_EVENT_AWARD_COMMITTED, "FULL");
+    int n_early = h->n_events;
+    gate_open(&g);
+    tu_settle(h);
+
+    assert_true(held);
+    assert_true(refused);
+    assert_true(full_refused);
+    assert_int_equal(st_full, TP_OK);
+    assert_int_equal(st_plain, TP_OK);
+    assert_true(posted);
+    assert_int_equal(n_early, 2);
+    assert_int_equal(plain, 0);
+    assert_int_equal(full, 1);
+    assert_true(event_index(h, TP_EVENT_MEMBER_UNKNOWN, "SLOW") > full);
+    tu_stop(h, 1);
+}
+
+/* An award held back for its lookup when the plugin is destroyed is freed
+ * with the instance (the sanitizer builds check the memory). */
+static void destroy_frees_events_still_held_back(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    lookup_gate g;
+    gate_close(h, &g);
+    tp_message msg;
+    assert_int_equal(h->co->begin(h->plugin, "T-D", NULL, &msg), TP_OK);
+    assert_int_equal(h->co->scan(h->plugin, "T-D", "GHOST-9", &msg), TP_OK);
+    int held = gate_wait_entered(&g);
+    int before = atomic_load(&h->callbacks_requested);
+    tp_line line = {.sku = "A", .amount_minor = 100};
+    tp_receipt r = {.receipt_id = "R-D", .currency = "EUR", .lines = &line, .line_count = 1};
+    tp_status st = h->co->complete(h->plugin, "T-D", &r, NULL, &msg);
+    int posted = wait_callback_after(h, before);
+    h->plugin->on_main_thread(h->plugin);
+    int early = h->n_events;
+    gate_open(&g);
+    tu_stop(h, 1);
+    assert_true(held);
+    assert_int_equal(st, TP_OK);
+    assert_true(posted);
+    assert_int_equal(early, 0);
 }
 
 static void cancel_voids_the_sale_and_records_nothing(void **state)
@@ -320,6 +540,7 @@ static void visits_program_stamps_once_per_period(void **state)
     assert_int_equal(tu_sale(h, "V-3", "M-0001", 900, &msg), TP_OK); /* same day: none */
     tu_settle(h);
     assert_int_equal(tu_balance(h, "M-0001"), 1);
+    assert_int_equal(tu_last(h)->kind, TP_EVENT_AWARD_COMMITTED);
     assert_non_null(strstr(tu_last(h)->message, "already got a stamp within the last 24 hours"));
     tu_stop(h, 1);
 }
@@ -390,6 +611,9 @@ int main(void)
         cmocka_unit_test(scan_identifies_and_complete_awards_on_the_main_thread),
         cmocka_unit_test(replaying_complete_never_awards_twice),
         cmocka_unit_test(unknown_code_still_completes_the_sale_without_loyalty),
+        cmocka_unit_test(events_of_one_transaction_arrive_in_call_order),
+        cmocka_unit_test(a_sale_without_a_pending_lookup_is_not_held_back),
+        cmocka_unit_test(destroy_frees_events_still_held_back),
         cmocka_unit_test(cancel_voids_the_sale_and_records_nothing),
         cmocka_unit_test(bad_input_is_refused_with_a_sentence_and_changes_nothing),
         cmocka_unit_test(too_many_open_transactions_is_busy_not_blocking),

@@ -121,6 +121,38 @@ static void missing_file_says_which_file(void **state)
     assert_non_null(strstr(msg.text, "/nonexistent/tillpoints.conf"));
 }
 
+static void retro_approval_settings_have_safe_defaults_and_a_floor(void **state)
+{
+    (void)state;
+    tp_config c;
+    tp_message msg;
+    assert_int_equal(tp_config_load(&c, NULL, &msg), TP_OK);
+    assert_int_equal(c.retro.pin_min_digits, 6);
+    assert_false(c.retro.trust_host_managers);
+    assert_int_equal(c.retro.future_skew_ms, 5 * 60000);
+    assert_int_equal(tp_config_load_string(&c, "[retro]\npin_min_digits = 4\n"
+                                               "trust_host_managers = yes\n"
+                                               "future_skew_minutes = 0\n", &msg), TP_OK);
+    assert_int_equal(c.retro.pin_min_digits, 4);
+    assert_true(c.retro.trust_host_managers);
+    assert_int_equal(c.retro.future_skew_ms, 0);
+    /* Never below 4 digits, said in a sentence; the config is untouched. */
+    const char *bad[] = {"[retro]\npin_min_digits = 3\n", "[retro]\npin_min_digits = 0\n",
+                         "[retro]\npin_min_digits = 13\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&c, 0x5a, sizeof c);
+        assert_int_equal(tp_config_load_string(&c, bad[i], &msg), TP_ERR_CONFIG);
+        assert_non_null(strstr(msg.text, "[retro] pin_min_digits must be from 4 to 12 digits"));
+        assert_int_equal((unsigned char)c.location[0], 0x5a);
+    }
+    assert_int_equal(tp_config_load_string(&c, "[retro]\ntrust_host_managers = maybe\n", &msg),
+                     TP_ERR_CONFIG);
+    assert_non_null(strstr(msg.text, "trust_host_managers must be yes or no"));
+    assert_int_equal(tp_config_load_string(&c, "[retro]\nfuture_skew_minutes = 1440\n", &msg),
+                     TP_ERR_CONFIG);
+    assert_non_null(strstr(msg.text, "future_skew_minutes must be a number of minutes from 0"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -130,6 +162,7 @@ int main(void)
         cmocka_unit_test(overlong_line_is_refused_not_cut),
         cmocka_unit_test(campaigns_are_read_from_named_sections),
         cmocka_unit_test(missing_file_says_which_file),
+        cmocka_unit_test(retro_approval_settings_have_safe_defaults_and_a_floor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,9 +6,23 @@
  * drives the real plugin through tillpoints_entry like a till does (begin,
  * scan, complete as fast as the queue takes them, on_main_thread for the
  * events) and writes one line to a pipe for every AWARD_COMMITTED event it
- * received: that award is "acknowledged" to the host. The parent SIGKILLs
- * the child at a pseudo-random moment (seeded; the seed is printed; rerun
- * with TP_CRASH_SEED=<seed>), then, with the child dead:
+ * received: that award is "acknowledged" to the host.
+ *
+ * The kills are paced by what the child reports, never by the clock alone,
+ * so a slow or busy machine proves the same thing as a fast idle one. The
+ * child says "I" when the plugin is up and "B" once it is inside its first
+ * checkout of the life (begin and scan done). The parent draws (seeded; the
+ * seed is printed; rerun with TP_CRASH_SEED=<seed>) what each life must
+ * reach before it is killed:
+ *   - most lives: every replay below answered, then 1 to FRESH_MAX new
+ *     receipts of this life acknowledged;
+ *   - one life in REPLAY_KILL_ONE_IN (when it has replays): only j of its
+ *     replays answered, j from 0 (killed inside its first checkout);
+ * then a random 0 to JITTER_MAX_US microseconds more, so the SIGKILL lands
+ * anywhere in the checkout that follows. Every life therefore reaches a
+ * checkout by construction; one that does not get there within
+ * LIFE_TIMEOUT_S seconds (times TP_CRASH_SLOW) fails the test, saying how
+ * far it got. Then, with the child dead:
  *   - opens the file with sqlite3 directly: PRAGMA integrity_check is ok,
  *     every receipt ever acknowledged is journaled exactly once and has
  *     exactly one earn entry with the points the event announced;
@@ -20,8 +34,11 @@
  * may have had in flight (committed or not: afterwards each is present
  * exactly once).
  *
- * TP_CRASH_KILLS (default 200) sets the number of child lives; each lives
- * 5 to 40 ms. A small queue and batch make many commits per life.
+ * TP_CRASH_KILLS (default 200) sets the number of child lives.
+ * TP_CRASH_SLOW (default 1, at most 100) multiplies the per-life timeout
+ * for slow builds (ThreadSanitizer starts a child ~10x slower); it changes
+ * nothing else, since the lives wait for the child's progress anyway. A
+ * small queue and batch make many commits per life.
  */
 #include <errno.h>
 #include <poll.h>
@@ -33,8 +50,10 @@
 
 #define CRASH_CONFIG "[limits]\nqueue_capacity = 64\nbatch_max = 16\n"
 #define N_MEMBERS 8
-#define LIFE_MIN_MS 5
-#define LIFE_MAX_MS 40
+#define FRESH_MAX 64          /* new acknowledged receipts before a kill, at most */
+#define REPLAY_KILL_ONE_IN 4  /* lives killed during their replays */
+#define JITTER_MAX_US 1500    /* extra delay after the progress is reached */
+#define LIFE_TIMEOUT_S 60     /* per life, times TP_CRASH_SLOW */
 #define REPLAY_ACKED 4    /* acknowledged receipts re-completed per life */
 #define REPLAY_INFLIGHT 3 /* receipts after the last acknowledged one */
 
@@ -139,7 +158,7 @@ static void child_pump(child_host *c, const tp_plugin *p, int *seen)
 /* begin, scan, complete; on a full queue cancels, delivers events, waits
  * a millisecond and tries again — a till that keeps selling. */
 static void child_sale(child_host *c, const tp_plugin *p, const tp_checkout_ext *co, int life,
-                       int seq, int *seen)
+                       int seq, int *seen, int *said_begun)
 {
     char id[32], member[16];
     snprintf(id, sizeof id, "L%d-%d", life, seq);
@@ -152,6 +171,11 @@ static void child_sale(child_host *c, const tp_plugin *p, const tp_checkout_ext 
             child_die(msg.text);
         if (member[0] && co->scan(p, id, member, &msg) != TP_OK)
             child_die(msg.text);
+        if (!*said_begun) {
+            /* Inside a checkout: from here on the parent may kill. */
+            child_say(c, "B\n");
+            *said_begun = 1;
+        }
         tp_status st = co->complete(p, id, &r, NULL, &msg);
         if (st == TP_OK)
             break;
@@ -194,11 +218,11 @@ static void child_main(const char *config, int fd, int life, const replay_item *
         child_die(msg.text);
     const tp_checkout_ext *co = p->get_extension(p, TP_EXT_CHECKOUT);
     child_say(&c, "I\n");
-    int seen = 0;
+    int seen = 0, said_begun = 0;
     for (int i = 0; i < n_replays; i++)
-        child_sale(&c, p, co, replays[i].life, replays[i].seq, &seen);
+        child_sale(&c, p, co, replays[i].life, replays[i].seq, &seen, &said_begun);
     for (int seq = 0;; seq++)
-        child_sale(&c, p, co, life, seq, &seen);
+        child_sale(&c, p, co, life, seq, &seen, &said_begun);
 }
 
 /* ---- the parent: the ledger of what was acknowledged ---- */
@@ -211,10 +235,14 @@ typedef struct crash_run {
     replay_item recent[REPLAY_ACKED];
     int n_recent;
     int max_seq_this_life;
-    /* Replays of the previous life's acknowledged receipts. */
-    int replay_expected[REPLAY_ACKED];
+    /* What the child of this life reported so far. */
+    int life_up, life_begun, life_replays_answered, life_fresh_acks;
     /* Totals for the report. */
     long acks, replays_checked, inflight_recovered, lives_in_checkout, storage_errors;
+    /* Lives killed after their replays and new awards, and the replays of
+     * acknowledged receipts those lives had to see answered. */
+    long fresh_lives, replays_required;
+    int64_t slowest_life_ms;
 } crash_run;
 
 static int64_t mem_int(sqlite3 *db, const char *sql)
@@ -273,11 +301,21 @@ static void handle_line(crash_run *r, char *line)
     long long points;
     int replayed, status;
     if (line[0] == 'I') {
-        r->lives_in_checkout++;
+        r->life_up = 1;
+    } else if (line[0] == 'B') {
+        if (!r->life_begun)
+            r->lives_in_checkout++;
+        r->life_begun = 1;
     } else if (line[0] == 'A' &&
                sscanf(line, "A %63s %lld %d %d", receipt, &points, &replayed, &status) == 4) {
         int life = -1, seq = -1;
         assert_int_equal(sscanf(receipt, "L%d-%d", &life, &seq), 2);
+        /* The child completes its replays (earlier lives' receipts) first,
+         * then new receipts of its own life. */
+        if (life == r->life)
+            r->life_fresh_acks++;
+        else
+            r->life_replays_answered++;
         char member[16];
         sale_member(seq, member, sizeof member);
         /* Every member exists: each award is a full success. */
@@ -397,7 +435,27 @@ static void check_database(crash_run *r)
     p->destroy(p);
 }
 
-static void one_life(crash_run *r, int life_ms)
+static int64_t mono_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* How far a life must get before it is killed: inside a checkout, with
+ * `replays` of its replays answered and `fresh` new receipts acknowledged,
+ * then `jitter_us` more. Drawn from the seed, three numbers a life. */
+typedef struct life_goal {
+    int replays, fresh, jitter_us;
+} life_goal;
+
+static int goal_reached(const crash_run *r, const life_goal *g)
+{
+    return r->life_begun && r->life_replays_answered >= g->replays &&
+           r->life_fresh_acks >= g->fresh;
+}
+
+static void one_life(crash_run *r, int timeout_ms)
 {
     /* What this life completes first: the last acknowledged receipts, and
      * the ones after the previous life's last acknowledged receipt. */
@@ -408,12 +466,24 @@ static void one_life(crash_run *r, int life_ms)
     if (r->max_seq_this_life >= 0)
         for (int k = 1; k <= REPLAY_INFLIGHT; k++)
             replays[n++] = (replay_item){r->life, r->max_seq_this_life + k};
+    uint64_t d_mode = rng_next(), d_count = rng_next(), d_jitter = rng_next();
+    life_goal g = {.replays = n, .fresh = 1 + (int)(d_count % FRESH_MAX),
+                   .jitter_us = (int)(d_jitter % (JITTER_MAX_US + 1))};
+    if (n > 0 && d_mode % REPLAY_KILL_ONE_IN == 0) {
+        g.replays = (int)(d_count % (uint64_t)n); /* 0: inside the first replay */
+        g.fresh = 0;
+    } else {
+        r->fresh_lives++;
+        r->replays_required += r->n_recent; /* acknowledged before: must replay */
+    }
     r->life++;
     r->max_seq_this_life = -1;
+    r->life_up = r->life_begun = r->life_replays_answered = r->life_fresh_acks = 0;
 
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     fflush(NULL);
+    int64_t t0 = mono_now_ms();
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -424,19 +494,39 @@ static void one_life(crash_run *r, int life_ms)
     close(fds[1]);
     static char buf[1 << 16];
     size_t len = 0;
-    int64_t deadline = tp_now_ms_for_tests() + life_ms;
+    /* Wait for the child's progress, not for the clock: the deadline only
+     * bounds a child that is stuck. */
+    int64_t deadline = t0 + timeout_ms;
     int open = 1;
-    for (int64_t now; open && (now = tp_now_ms_for_tests()) < deadline;)
-        open = read_pipe(r, fds[0], buf, sizeof buf, &len, (int)(deadline - now));
+    while (open && !goal_reached(r, &g)) {
+        int64_t left = deadline - mono_now_ms();
+        if (left <= 0)
+            break;
+        open = read_pipe(r, fds[0], buf, sizeof buf, &len, left > 1000 ? 1000 : (int)left);
+    }
+    int reached = goal_reached(r, &g);
+    if (reached && g.jitter_us > 0) {
+        struct timespec ts = {0, (long)g.jitter_us * 1000L};
+        nanosleep(&ts, NULL);
+    }
     kill(pid, SIGKILL);
     int wstatus;
     assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+    int64_t took = mono_now_ms() - t0;
+    if (took > r->slowest_life_ms)
+        r->slowest_life_ms = took;
     while (read_pipe(r, fds[0], buf, sizeof buf, &len, 1000))
         ;
     close(fds[0]);
     if (!WIFSIGNALED(wstatus) || WTERMSIG(wstatus) != SIGKILL)
         fail_msg("life %d: the child ended by itself (status 0x%x) before the kill", r->life,
                  wstatus);
+    if (!reached)
+        fail_msg("life %d: killed after %d ms without reaching its goal (a stuck child, or "
+                 "TP_CRASH_SLOW too small for this build): plugin up %s, inside a checkout %s, "
+                 "%d of %d replays answered, %d of %d new awards acknowledged",
+                 r->life, timeout_ms, r->life_up ? "yes" : "no", r->life_begun ? "yes" : "no",
+                 r->life_replays_answered, g.replays, r->life_fresh_acks, g.fresh);
     assert_int_equal(len, 0); /* no torn line */
     check_database(r);
 }
@@ -444,8 +534,8 @@ static void one_life(crash_run *r, int life_ms)
 static void kill_9_during_checkouts_loses_no_acknowledged_award_and_doubles_none(void **state)
 {
     (void)state;
-    /* TP_CRASH_SLOW stretches every life for slow builds (ThreadSanitizer
-     * starts a child ~10x slower; lives must still reach checkouts). */
+    /* TP_CRASH_SLOW stretches the per-life timeout for slow builds
+     * (ThreadSanitizer starts a child ~10x slower). */
     const char *sl = getenv("TP_CRASH_SLOW");
     int slow = sl ? (int)strtol(sl, NULL, 10) : 1;
     if (slow < 1 || slow > 100)
@@ -457,8 +547,10 @@ static void kill_9_during_checkouts_loses_no_acknowledged_award_and_doubles_none
     if (seed == 0)
         seed = 1;
     rng_state = seed;
-    print_message("test_crash: seed %llu (TP_CRASH_SEED=%llu reproduces), %d kills\n",
-                  (unsigned long long)seed, (unsigned long long)seed, kills);
+    int timeout_ms = LIFE_TIMEOUT_S * 1000 * slow;
+    print_message("test_crash: seed %llu (TP_CRASH_SEED=%llu reproduces), %d kills, each after "
+                  "the child reports a checkout; %d s per life at most\n",
+                  (unsigned long long)seed, (unsigned long long)seed, kills, timeout_ms / 1000);
 
     crash_run *r = calloc(1, sizeof *r);
     assert_non_null(r);
@@ -481,10 +573,10 @@ static void kill_9_during_checkouts_loses_no_acknowledged_award_and_doubles_none
                                   " seq INTEGER, points INTEGER)",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
-    int64_t t0 = tp_now_ms_for_tests();
+    int64_t t0 = mono_now_ms();
     for (int i = 0; i < kills; i++)
-        one_life(r, slow * (LIFE_MIN_MS + (int)(rng_next() % (LIFE_MAX_MS - LIFE_MIN_MS + 1))));
-    int64_t t1 = tp_now_ms_for_tests();
+        one_life(r, timeout_ms);
+    int64_t t1 = mono_now_ms();
 
     int64_t journaled;
     {
@@ -493,18 +585,23 @@ static void kill_9_during_checkouts_loses_no_acknowledged_award_and_doubles_none
         journaled = mem_int(db, "SELECT count(*) FROM receipts");
         sqlite3_close(db);
     }
-    print_message("test_crash: %d kills in %.1f s; %d lives reached checkout; %ld awards "
-                  "acknowledged, %lld receipts journaled; %ld replays of acknowledged awards "
-                  "checked; %ld in-flight awards found committed after the kill; "
+    print_message("test_crash: %d kills in %.1f s (slowest life %.2f s); %ld lives reached "
+                  "checkout; %ld awards acknowledged, %lld receipts journaled; %ld replays of "
+                  "acknowledged awards checked (%ld required); %ld in-flight awards found "
+                  "committed after the kill; %ld lives killed during their replays; "
                   "%ld storage errors\n",
-                  kills, (double)(t1 - t0) / 1000.0, (int)r->lives_in_checkout, r->acks,
-                  (long long)journaled, r->replays_checked, r->inflight_recovered,
+                  kills, (double)(t1 - t0) / 1000.0, (double)r->slowest_life_ms / 1000.0,
+                  r->lives_in_checkout, r->acks, (long long)journaled, r->replays_checked,
+                  r->replays_required, r->inflight_recovered, kills - r->fresh_lives,
                   r->storage_errors);
     /* The run proves something only if kills landed during checkouts and
-     * replays really happened. */
-    assert_true(r->lives_in_checkout >= kills / 2);
-    assert_true(r->acks >= kills);
-    assert_true(r->replays_checked >= kills / 4);
+     * replays really happened. Each life waited for its goal, so these hold
+     * by construction whatever the machine's speed. */
+    assert_int_equal(r->lives_in_checkout, kills);
+    assert_true(r->fresh_lives > 0);
+    assert_true(r->acks >= r->fresh_lives);
+    assert_true(r->replays_checked >= r->replays_required);
+    assert_true(r->fresh_lives < 2 || r->replays_required > 0);
     assert_int_equal(r->storage_errors, 0);
     sqlite3_close(r->acked);
     tu_rmdir(r->dir);

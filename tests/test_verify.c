@@ -1,9 +1,14 @@
 /* Tests for plugin/verify.c: a clean database passes; each deliberate
  * corruption (done with raw SQL, as an attacker or a bad restore would) is
- * caught. */
+ * caught. Forgeries that recompute every hash (audit_forge.h) pass the
+ * terminal's own checks and are caught by the head written down before
+ * (the audit extension's verify with an anchor); the central database's
+ * head is tested in test_sync.c. */
 #include <sqlite3.h>
 
 #include "testutil.h"
+#include "audit_forge.h"
+#include "tillpoints/ext/audit.h"
 
 typedef struct found {
     int n;
@@ -113,6 +118,221 @@ static void an_earn_without_its_receipt_and_a_double_earn_are_caught(void **stat
     tu_stop(h, 1);
 }
 
+static void db_path(tu_host *h, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/test.db", h->dir);
+}
+
+static void adjust(tu_host *h, const char *code, int64_t points, const char *staff)
+{
+    tp_adjustment a = {.member = code, .points = points, .reason = "goodwill", .staff = staff};
+    tp_message msg;
+    if (h->ad->adjust(h->plugin, &a, NULL, &msg) != TP_OK)
+        fail_msg("adjust: %s", msg.text);
+}
+
+static const tp_audit_ext *audit_of(tu_host *h)
+{
+    const tp_audit_ext *au = h->plugin->get_extension(h->plugin, TP_EXT_AUDIT);
+    assert_non_null(au);
+    return au;
+}
+
+/* verify through the audit extension, with an anchor (or NULL). */
+static tp_status verify_at(tu_host *h, const char *anchor, found *f, tp_audit_report *rep)
+{
+    memset(f, 0, sizeof *f);
+    tp_verify_result r;
+    tp_message msg;
+    return audit_of(h)->verify(h->plugin, anchor, on_problem, f, &r, rep, &msg);
+}
+
+static void head_anchor(tu_host *h, char *out, size_t cap)
+{
+    tp_audit_head head;
+    tp_message msg;
+    assert_int_equal(audit_of(h)->head(h->plugin, &head, &msg), TP_OK);
+    assert_true(head.seq > 0);
+    snprintf(out, cap, "%llu:%s", (unsigned long long)head.seq, head.hash);
+}
+
+static void replacing_a_trigger_body_is_caught(void **state)
+{
+    (void)state;
+    tu_host *h = populated();
+    /* Same name, same table, a body that enforces nothing. */
+    corrupt(h, "DROP TRIGGER ledger_no_update;"
+               "CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger BEGIN SELECT 1; END;"
+               "UPDATE ledger SET points = 500 WHERE kind = 'earn' AND receipt = 'R-2';");
+    found f;
+    tp_verify_result r;
+    assert_int_equal(verify(h, &f, &r), TP_ERR_INTERNAL);
+    assert_non_null(strstr(f.all, "trigger ledger_no_update was changed: its SQL is not the "
+                                  "one this version creates"));
+    assert_null(strstr(f.all, "is missing"));
+    tu_stop(h, 1);
+}
+
+static void a_trigger_added_by_hand_is_caught(void **state)
+{
+    (void)state;
+    tu_host *h = populated();
+    /* Silently drops every refund's reversal: customers keep the points. */
+    corrupt(h, "CREATE TRIGGER keep_points BEFORE INSERT ON ledger WHEN NEW.kind = 'reversal'"
+               " BEGIN SELECT RAISE(IGNORE); END;");
+    found f;
+    tp_verify_result r;
+    assert_int_equal(verify(h, &f, &r), TP_ERR_INTERNAL);
+    assert_int_equal(f.n, 1);
+    assert_non_null(strstr(f.all, "trigger keep_points is not one tillpoints creates"));
+    tu_stop(h, 1);
+}
+
+static void an_adjustment_edited_with_its_triggers_put_back_is_caught(void **state)
+{
+    (void)state;
+    tu_host *h = populated();
+    adjust(h, "M-0001", 50, "mgr-1");
+    char path[300];
+    db_path(h, path, sizeof path);
+    forge_without_triggers(path, "ledger_no_update",
+                           "UPDATE ledger SET points = 500 WHERE kind = 'adjust'", 0);
+    found f;
+    tp_verify_result r;
+    assert_int_equal(verify(h, &f, &r), TP_ERR_INTERNAL);
+    assert_int_equal(f.n, 1);
+    assert_non_null(strstr(f.all, "Audit record 1 (adjust by mgr-1) covers ledger entries 4 to "
+                                  "4: it recorded 1 entry of 50 points, the ledger now holds 1 "
+                                  "entry of 500 points there."));
+    /* Same points, other contents: moved to another member. */
+    forge_without_triggers(path, "ledger_no_update",
+                           "UPDATE ledger SET points = 50, member_id = 2 WHERE kind = 'adjust'",
+                           0);
+    assert_int_equal(verify(h, &f, &r), TP_ERR_INTERNAL);
+    assert_int_equal(f.n, 1);
+    assert_non_null(strstr(f.all, "they were changed after it was written"));
+    tu_stop(h, 1);
+}
+
+static void an_entry_written_around_tillpoints_is_caught(void **state)
+{
+    (void)state;
+    tu_host *h = populated();
+    adjust(h, "M-0001", 5, "mgr-1");
+    corrupt(h, "INSERT INTO ledger(member_id, location, terminal, receipt, kind, points, staff,"
+               " time_ms, recorded_ms) VALUES(2, 'store-1', 't', 'ADJ-99', 'adjust', 900, 'x',"
+               " 0, 0);"
+               "INSERT INTO ledger(member_id, location, terminal, receipt, kind, points, staff,"
+               " time_ms, recorded_ms) VALUES(2, 'store-1', 't', 'IMP-1', 'import', 100, 'x',"
+               " 0, 0);");
+    found f;
+    tp_verify_result r;
+    assert_int_equal(verify(h, &f, &r), TP_ERR_INTERNAL);
+    assert_int_equal(f.n, 1);
+    assert_non_null(strstr(f.all, "2 ledger entries from 5 to 6 (adjust, import) are in no "
+                                  "audit record"));
+    /* Sealing them is possible, and is itself a record by a named person. */
+    tp_audit_head head;
+    tp_message msg;
+    assert_int_equal(audit_of(h)->seal(h->plugin, "mgr-2", "history from the old system", &head,
+                                       &msg),
+                     TP_OK);
+    assert_int_equal(head.seq, 2);
+    assert_string_equal(head.action, "ledger.seal");
+    assert_int_equal(verify(h, &f, &r), TP_OK);
+    assert_int_equal(audit_of(h)->seal(h->plugin, "mgr-2", "again", NULL, &msg), TP_ERR_STATE);
+    tu_stop(h, 1);
+}
+
+static void deleting_the_newest_records_is_caught_by_the_recorded_head(void **state)
+{
+    (void)state;
+    tu_host *h = populated();
+    adjust(h, "M-0001", 10, "mgr-1");
+    adjust(h, "M-0001", 20, "mgr-1");
+    adjust(h, "M-0002", 30, "mgr-1");
+    char anchor[100];
+    head_anchor(h, anchor, sizeof anchor);
+    assert_int_equal(strncmp(anchor, "3:", 2), 0);
+    found f;
+    tp_audit_report rep;
+    assert_int_equal(verify_at(h, anchor, &f, &rep), TP_OK);
+    assert_int_equal(rep.anchor_seq, 3);
+    /* The two newest adjustments and their records are deleted. */
+    char path[300];
+    db_path(h, path, sizeof path);
+    forge_without_triggers(path, "ledger_no_delete,audit_no_delete",
+                           "DELETE FROM ledger WHERE kind = 'adjust' AND points IN (20, 30);"
+                           "DELETE FROM audit WHERE id IN (2, 3);", 0);
+    /* The chain alone cannot see it ... */
+    assert_int_equal(verify_at(h, NULL, &f, &rep), TP_OK);
+    assert_int_equal(rep.local.seq, 1);
+    /* ... the head written down before can, also given as a 16-digit prefix. */
+    char shorter[40];
+    snprintf(shorter, sizeof shorter, "%.18s", anchor);
+    assert_int_equal(verify_at(h, shorter, &f, &rep), TP_ERR_INTERNAL);
+    assert_int_equal(f.n, 1);
+    assert_non_null(strstr(f.all, "The anchor names audit record 3, but the log here ends at "
+                                  "record 1: records 2 to 3 were deleted, or the database was "
+                                  "restored from an older copy."));
+    assert_int_equal(rep.anchor_seq, 0);
+    tu_stop(h, 1);
+}
+
+static void an_entry_edited_with_every_hash_recomputed_is_caught_by_the_recorded_head(
+    void **state)
+{
+    (void)state;
+    tu_host *h = populated();
+    adjust(h, "M-0001", 10, "mgr-1");
+    adjust(h, "M-0001", 20, "mgr-1");
+    char anchor[100];
+    head_anchor(h, anchor, sizeof anchor);
+    adjust(h, "M-0002", 30, "mgr-1"); /* after the report: not vouched for by it */
+    char path[300];
+    db_path(h, path, sizeof path);
+    /* The first adjustment grows, its record is made to agree, and every
+     * hash from it on is recomputed. */
+    forge_without_triggers(path, "ledger_no_update,audit_no_update",
+                           "UPDATE ledger SET points = 1000 WHERE kind = 'adjust'"
+                           " AND points = 10; UPDATE audit SET points = 1000 WHERE id = 1;",
+                           1);
+    found f;
+    tp_audit_report rep;
+    assert_int_equal(verify_at(h, NULL, &f, &rep), TP_OK); /* consistent on its own */
+    assert_int_equal(verify_at(h, anchor, &f, &rep), TP_ERR_INTERNAL);
+    assert_int_equal(f.n, 1);
+    assert_non_null(strstr(f.all, "Audit record 2 is not the one the anchor recorded"));
+    assert_non_null(strstr(f.all, "it, or a record before it, was altered and the hashes "
+                                  "recomputed."));
+    /* The same head given by hash alone: no record has it any more. */
+    assert_int_equal(verify_at(h, strchr(anchor, ':') + 1, &f, &rep), TP_ERR_INTERNAL);
+    assert_non_null(strstr(f.all, "No audit record has the hash the anchor recorded"));
+    tu_stop(h, 1);
+}
+
+static void a_malformed_anchor_is_refused_before_any_check(void **state)
+{
+    (void)state;
+    tu_host *h = populated();
+    found f;
+    tp_verify_result r;
+    tp_audit_report rep;
+    tp_message msg;
+    const char *bad[] = {"", "12", "3:abc", "x:0123456789abcdef", "0:0123456789abcdef",
+                         "3:0123456789abcdeg", ":0123456789abcdef"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&f, 0, sizeof f);
+        memset(&r, 0, sizeof r);
+        assert_int_equal(audit_of(h)->verify(h->plugin, bad[i], on_problem, &f, &r, &rep, &msg),
+                         TP_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(msg.text, "An audit head is written SEQ:HASH"));
+        assert_int_equal(r.checks, 0);
+        assert_int_equal(f.n, 0);
+    }
+    tu_stop(h, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -120,6 +340,13 @@ int main(void)
         cmocka_unit_test(a_dropped_trigger_and_a_rewritten_entry_are_caught),
         cmocka_unit_test(an_over_reversal_is_caught),
         cmocka_unit_test(an_earn_without_its_receipt_and_a_double_earn_are_caught),
+        cmocka_unit_test(replacing_a_trigger_body_is_caught),
+        cmocka_unit_test(a_trigger_added_by_hand_is_caught),
+        cmocka_unit_test(an_adjustment_edited_with_its_triggers_put_back_is_caught),
+        cmocka_unit_test(an_entry_written_around_tillpoints_is_caught),
+        cmocka_unit_test(deleting_the_newest_records_is_caught_by_the_recorded_head),
+        cmocka_unit_test(an_entry_edited_with_every_hash_recomputed_is_caught_by_the_recorded_head),
+        cmocka_unit_test(a_malformed_anchor_is_refused_before_any_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

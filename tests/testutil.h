@@ -31,6 +31,47 @@ static inline int64_t tp_now_ms_for_tests(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Time the calling thread spent blocked (asleep on a lock, the disk, the
+ * network, a timer) between two readings, as opposed to running or waiting
+ * for a CPU that other processes hold: wall time less the thread's CPU time
+ * less its run-queue wait (/proc/thread-self/schedstat, field 2). A busy
+ * machine lengthens the wall time of a call but not this, so a bound on it
+ * says "the call did not wait for X" whatever else the machine is doing.
+ * Without schedstat the run-queue wait counts as blocked (stricter). */
+typedef struct tu_clock {
+    int64_t wall_ns, cpu_ns, runq_ns;
+} tu_clock;
+
+static inline tu_clock tu_clock_now(void)
+{
+    tu_clock c = {0, 0, 0};
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    c.wall_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    c.cpu_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    if (f) {
+        unsigned long long run = 0, wait = 0;
+        if (fscanf(f, "%llu %llu", &run, &wait) == 2)
+            c.runq_ns = (int64_t)wait;
+        fclose(f);
+    }
+    return c;
+}
+
+/* Milliseconds of wall time, and of blocked time, from a to b. */
+static inline double tu_wall_ms(const tu_clock *a, const tu_clock *b)
+{
+    return (double)(b->wall_ns - a->wall_ns) / 1e6;
+}
+
+static inline double tu_blocked_ms(const tu_clock *a, const tu_clock *b)
+{
+    int64_t ns = (b->wall_ns - a->wall_ns) - (b->cpu_ns - a->cpu_ns) - (b->runq_ns - a->runq_ns);
+    return ns > 0 ? (double)ns / 1e6 : 0.0;
+}
+
 /* A fresh directory under /tmp; removed by tu_rmdir. */
 static inline void tu_mkdtemp(char *out, size_t cap)
 {
@@ -233,11 +274,17 @@ static inline tu_host *tu_start(const char *ini)
     return h;
 }
 
-/* Waits for the plugin's threads, then delivers events on this thread. */
+/* Waits for the plugin's threads, then delivers events on this thread.
+ * The bound is generous: it only stops a writer that is stuck, and a busy
+ * machine (or a sanitizer build) must not trip it. */
+#define TU_SETTLE_MS 120000
 static inline void tu_settle(tu_host *h)
 {
     tp_message msg;
-    assert_int_equal(h->ad->flush(h->plugin, 10000, &msg), TP_OK);
+    tp_status st = h->ad->flush(h->plugin, TU_SETTLE_MS, &msg);
+    if (st != TP_OK)
+        fail_msg("flush: the plugin's writer did not finish within %d s: %s",
+                 TU_SETTLE_MS / 1000, msg.text);
     h->plugin->on_main_thread(h->plugin);
 }
 
@@ -269,6 +316,20 @@ static inline const tu_event *tu_last(const tu_host *h)
 {
     assert_true(h->n_events > 0);
     return &h->ev[h->n_events - 1];
+}
+
+/* The last event of `kind` (for `receipt`, unless NULL); fails if none.
+ * A scan's lookup and a sale's award run on two plugin threads, so their
+ * events may come in either order: a test that wants one of them looks
+ * for it rather than taking the last event. */
+static inline const tu_event *tu_find(const tu_host *h, tp_event_kind kind, const char *receipt)
+{
+    for (int i = h->n_events - 1; i >= 0; i--)
+        if (h->ev[i].kind == kind && (!receipt || strcmp(h->ev[i].receipt, receipt) == 0))
+            return &h->ev[i];
+    fail_msg("no event of kind %d%s%s among %d", (int)kind, receipt ? " for " : "",
+             receipt ? receipt : "", h->n_events);
+    return NULL;
 }
 
 static inline void tu_add_member(tu_host *h, const char *code, const char *name)

@@ -88,8 +88,12 @@ typedef struct tp_activity_row {
     char reason[TP_REASON_MAX + 1];
     char comment[TP_COMMENT_MAX + 1];
     int64_t reverses_id;     /* for reversals, the entry undone; else 0 */
-    char approver[64 + 1];   /* the manager who approved a retro credit or a
-                                correction (from the audit log), else "" */
+    char approver[64 + 1];   /* the approver of the audit record that covers
+                                the entry: the manager who approved a retro
+                                credit or a correction (both of its
+                                entries); the staff member who made an
+                                adjustment, bulk adjustment or import; ""
+                                for checkout's awards and refunds */
 } tp_activity_row;
 
 typedef struct tp_adjustment {
@@ -144,7 +148,9 @@ typedef struct tp_verify_result {
 typedef struct tp_manager_info {
     char id[64 + 1];
     char name[TP_NAME_MAX + 1];
-    int failures;            /* wrong PINs in a row */
+    int failures;            /* wrong PINs since the last right one; every
+                                [retro] pin_max_failures-th locks, each lock
+                                twice as long as the one before (to 24 h) */
     int64_t locked_until_ms; /* 0, or UTC ms when the lockout ends */
     int64_t created_ms;
 } tp_manager_info;
@@ -229,11 +235,14 @@ typedef struct tp_admin_ext {
                           tp_activity_row *rows, size_t *count, tp_message *msg);
 
     /* A manual adjustment. Refused (TP_ERR_STATE) when it would take the
-     * balance below zero, unless the config allows negative balances. */
+     * balance below zero, unless the config allows negative balances.
+     * Written with an audit record ("adjust"; staff is actor and approver)
+     * in the same transaction. */
     tp_status (*adjust)(const tp_plugin *plugin, const tp_adjustment *adj,
                         tp_activity_row *entry, tp_message *msg);
 
-    /* One adjustment for many members, in one transaction: all or none. */
+    /* One adjustment for many members, in one transaction: all or none,
+     * with one audit record ("bulk") covering every entry of the batch. */
     tp_status (*bulk_adjust)(const tp_plugin *plugin, const tp_bulk_adjustment *bulk,
                              tp_progress_fn progress, void *user,
                              tp_bulk_result *result, tp_message *msg);
@@ -241,7 +250,8 @@ typedef struct tp_admin_ext {
     /* Imports a CSV file (header: code,name,phone,email,points,reason —
      * see the README). Every row is checked first; with any invalid row
      * nothing is applied unless TP_IMPORT_SKIP_INVALID. Re-importing the
-     * same file adds nothing twice. */
+     * same file adds nothing twice. An applied import that moved points
+     * has one audit record ("import", by `staff`) covering its entries. */
     tp_status (*import_csv)(const tp_plugin *plugin, const char *path, uint32_t flags,
                             const char *staff, tp_progress_fn progress,
                             tp_problem_fn problem, void *user,
@@ -251,10 +261,14 @@ typedef struct tp_admin_ext {
     tp_status (*export_csv)(const tp_plugin *plugin, const char *path,
                             uint64_t *rows, tp_message *msg);
 
-    /* Checks every invariant of the database (integrity, append-only
-     * triggers, reversals, receipts earning at most once, balances);
-     * each violation is reported through `problem`. TP_OK only when there
-     * are none. */
+    /* Checks every invariant of the database (integrity, every trigger's
+     * SQL text against the schema this version creates, reversals,
+     * receipts earning at most once, balances, the audit chain and the
+     * ledger entries each record covers, and with [sync] the central
+     * database's head of this terminal's audit log when reachable); each
+     * violation is reported through `problem`. TP_OK only when there are
+     * none. The audit extension (ext/audit.h) also takes a head written
+     * down earlier and says what the heads showed. */
     tp_status (*verify)(const tp_plugin *plugin, tp_problem_fn problem, void *user,
                         tp_verify_result *result, tp_message *msg);
 
@@ -263,9 +277,11 @@ typedef struct tp_admin_ext {
      * (TP_ERR_BUSY). */
     tp_status (*flush)(const tp_plugin *plugin, int64_t timeout_ms, tp_message *msg);
 
-    /* Managers who approve retroactive credits. PINs are 4-12 digits,
-     * stored as Argon2id hashes; `staff` is who makes the change (audited).
-     * reset_pin also lifts a lockout. */
+    /* Managers who approve retroactive credits, corrections and claim
+     * resolutions. PINs are [retro] pin_min_digits (6 by default, never
+     * fewer than 4) to 12 digits, stored as Argon2id hashes; a shorter PIN
+     * is refused (TP_ERR_INVALID_ARGUMENT). `staff` is who makes the change
+     * (audited). reset_pin also lifts a lockout and clears the failures. */
     tp_status (*manager_add)(const tp_plugin *plugin, const char *id, const char *name,
                              const char *pin, const char *staff, tp_message *msg);
     tp_status (*manager_reset_pin)(const tp_plugin *plugin, const char *id, const char *pin,

@@ -3,7 +3,10 @@
  *
  * The plugin reports outcomes of its background work to the host through
  * this extension. Events are always delivered on the host's main thread,
- * from inside plugin->on_main_thread(), in the order they happened.
+ * from inside plugin->on_main_thread(), in the order they happened. The
+ * events of one transaction arrive in the order of the calls that caused
+ * them (a scan's MEMBER_* event before its complete's AWARD_* event),
+ * whichever of the plugin's threads produced them.
  *
  * The host may leave out this extension; the plugin then drops events
  * (the journal and ledger are still written).

@@ -21,13 +21,44 @@
  *   "retro-visit"        credit a missed visit: find the customer, pick the
  *                        journaled receipt, approve (DESIGN §6). `prefill`
  *                        may be a scanned receipt code (TPR1|...) or a
- *                        receipt number, which fills the receipt step.
- *   "missed-scan-queue"  open claims, oldest first: resolve one through the
- *                        retro flow, or dismiss it with a reason.
+ *                        receipt number, which fills the receipt step; a
+ *                        prefilled receipt that cannot be credited (already
+ *                        credited, refunded, outside the window, dated after
+ *                        the terminal's clock plus [retro]
+ *                        future_skew_minutes, not journaled) is refused
+ *                        at once: the form is dismissed with the reason.
+ *   "missed-scan-queue"  open claims, oldest first: credit one through the
+ *                        retro flow, or dismiss it with a reason; either
+ *                        ends in an approval step.
  *   "missed-scan-claim"  park a claim for receipt `prefill` at checkout:
- *                        "customer will claim later", optional contact.
+ *                        "customer will claim later", optional contact. It
+ *                        moves no points and has no approval step.
  *   "correct-credit"     "credited the wrong customer": reverse a credit and
  *                        credit the right member, in one transaction.
+ *
+ * What the plugin trusts from the host, and what it does not:
+ *   - tp_staff.id is recorded as the actor (who was at the till) in the
+ *     ledger and the audit log, and is shown back. It proves nothing.
+ *   - tp_staff.role only chooses what a form shows: for "manager" the
+ *     approval step's "approver" field is prefilled with the staff id.
+ *   - Approval never rests on either. Every step that moves points or
+ *     closes a claim (a credit, a manual credit, a correction, a claim
+ *     credited or dismissed) has the fields "approver" (a manager id) and
+ *     "pin" (TP_FIELD_PIN), and is carried out only when the approver is an
+ *     enrolled manager (admin.h manager_add), not locked, whose PIN was
+ *     given in that submit. The host must send both answers, including a
+ *     prefilled approver it showed unchanged. A missing PIN, a wrong PIN
+ *     and an id that is not an enrolled manager are refused on the form
+ *     and write nothing but an audit record; an unknown id gets the same
+ *     sentence, and costs the same Argon2id check, as a wrong PIN.
+ *   - The one exception is the store's choice, not the host's: with
+ *     [retro] trust_host_managers = yes in the plugin's config, a staff
+ *     member with role "manager" whose id is an enrolled, unlocked manager
+ *     approves without a PIN; the step then shows an INFO field
+ *     "approved_by" instead of "approver" and "pin". This trusts the
+ *     host's own login (and anyone who can call ui.open). Off by default.
+ *   - There is no manager session: a PIN approves the one step it was
+ *     typed on, so nothing the host holds can be replayed later.
  */
 #ifndef TILLPOINTS_EXT_UI_H
 #define TILLPOINTS_EXT_UI_H
@@ -93,11 +124,13 @@ typedef struct tp_form_answer {
     const char *value;     /* <= TP_FIELD_VALUE_MAX bytes */
 } tp_form_answer;
 
-/* Who is at the till. Managers approve their own credits; anyone else
- * needs a manager's id and PIN on the approval step. */
+/* Who is at the till, as the host's own login says. Used for the record
+ * and to prefill forms, never to approve (see the top of this file):
+ * every approval needs an enrolled manager's id and PIN on its step. */
 typedef struct tp_staff {
-    const char *id;        /* 1..64 bytes */
-    const char *role;      /* "manager" or "cashier" */
+    const char *id;        /* 1..64 bytes: the actor in the audit log */
+    const char *role;      /* "manager" or "cashier" (NULL: cashier);
+                              "manager" prefills the approver's id */
 } tp_staff;
 
 typedef struct tp_ui_ext {
