@@ -787,9 +787,11 @@ try:
 except OSError:
     pass
 s.settimeout(15)
-f = s.makefile("rb")
-for line in f:
-    sys.stdout.write(line.decode())
+try:  # the shim's line stays readable after it closed the connection
+    for line in s.makefile("rb"):
+        sys.stdout.write(line.decode())
+except OSError as e:
+    print("CLOSED", e.errno)
 """
 
 
@@ -860,7 +862,10 @@ def socket_peer_run(work):
               isinstance(first, dict) and error_code(first) == "not_allowed"
               and first.get("id") is None and "users" in first["error"]["message"]
               and "uid %d" % nobody.pw_uid in first["error"]["message"], (lines, err))
-        check("peers: and nothing else: the connection is closed", len(lines) == 1, lines)
+        # Closed (an end of stream, or a reset: the shim did not read what
+        # the client had sent) after that one line.
+        check("peers: and nothing else: the connection is closed",
+              len([ln for ln in lines if not str(ln).startswith("CLOSED")]) == 1, lines)
         # In the group as the primary group (SO_PEERCRED's gid) ...
         lines, err = as_peer(["runuser", "-u", "nobody", "-g", "users", "--"], path, "POS-1")
         check("peers: a client whose group is the allowed group is served",
