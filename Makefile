@@ -212,7 +212,8 @@ demo: deps ## a scripted till session on a fresh demo database
 	@$(MAKE) --no-print-directory all
 	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
 	@printf '[store]\ndatabase = demo.db\n' > $(BUILD)/demo/tillpoints.conf
-	$(BUILD)/tillpoints-till --config $(BUILD)/demo/tillpoints.conf --script host-shim/demo.till
+	$(BUILD)/tillpoints-till --plugin $(BUILD)/tillpoints.so --config $(BUILD)/demo/tillpoints.conf \
+	  --script host-shim/demo.till
 	@echo "Points in the demo database ($(BUILD)/demo/demo.db):"
 	@sqlite3 -column -header $(BUILD)/demo/demo.db \
 	  "SELECT m.code, m.name, COALESCE(SUM(l.points),0) AS balance FROM members m LEFT JOIN ledger l ON l.member_id = m.id GROUP BY m.id ORDER BY m.code;"
