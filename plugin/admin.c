@@ -22,17 +22,7 @@
 
 static tp_status admin_ready(const tp_plugin *plugin, tp_instance **in, tp_message *msg)
 {
-    tp_msg_clear(msg);
-    *in = tp_instance_of(plugin);
-    if (!*in) {
-        tp_msg_set(msg, "No plugin instance was given.");
-        return TP_ERR_INVALID_ARGUMENT;
-    }
-    if (!(*in)->initialised) {
-        tp_msg_set(msg, "Loyalty is not started; the host must call init first.");
-        return TP_ERR_STATE;
-    }
-    return TP_OK;
+    return tp_instance_ready(plugin, in, msg);
 }
 
 /* admin_ready, plus the caller's place for the answer must exist. */

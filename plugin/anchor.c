@@ -65,19 +65,6 @@ tp_status tp_anchor_parse(const char *text, tp_anchor *out, tp_message *msg)
     return TP_OK;
 }
 
-static void say(tp_audit_problem_fn problem, void *user, const char *fmt, ...) TP_PRINTF(3, 4);
-static void say(tp_audit_problem_fn problem, void *user, const char *fmt, ...)
-{
-    if (!problem)
-        return;
-    char text[TP_MESSAGE_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    problem(user, 0, text);
-}
-
 /* Record `seq` must exist and its hash start with `hash`. `central`: the
  * head is the central database's, else a person's anchor. */
 static int64_t check_head(tp_store *s, uint64_t seq, const char *hash, uint64_t local_seq,
@@ -98,7 +85,7 @@ static int64_t check_head(tp_store *s, uint64_t seq, const char *hash, uint64_t 
         char end[48] = "is empty";
         if (local_seq)
             tp_buf_set(end, sizeof end, "ends at record %llu", (unsigned long long)local_seq);
-        say(problem, user,
+        tp_audit_say(problem, user, 0,
             "%s audit record %llu, but the log here %s: %s deleted, or the database was "
             "restored from an older copy.",
             central ? "The central database holds this terminal's" : "The anchor names",
@@ -106,12 +93,12 @@ static int64_t check_head(tp_store *s, uint64_t seq, const char *hash, uint64_t 
         return 1;
     }
     if (f == 0) {
-        say(problem, user, "Audit record %llu, which %s, is missing here: it was deleted.",
+        tp_audit_say(problem, user, 0, "Audit record %llu, which %s, is missing here: it was deleted.",
             (unsigned long long)seq, holder);
         return 1;
     }
     if (strncmp(here, hash, strlen(hash)) != 0) {
-        say(problem, user,
+        tp_audit_say(problem, user, 0,
             "Audit record %llu is not the one %s (its hash begins %.16s here, %.16s there): "
             "it, or a record before it, was altered and the hashes recomputed.",
             (unsigned long long)seq, holder, here, hash);
@@ -135,14 +122,14 @@ int64_t tp_anchor_check(tp_store *s, const tp_anchor *a, uint64_t local_seq, uin
     if (f < 0)
         return -1;
     if (f == 0) {
-        say(problem, user,
+        tp_audit_say(problem, user, 0,
             "No audit record has the hash the anchor recorded (%.16s...): that record, or one "
             "before it, was altered, or it was deleted.", a->hash);
         return 1;
     }
     if (f == 2) {
         *found = 0;
-        say(problem, user, "More than one audit record's hash begins %s: give the anchor as "
+        tp_audit_say(problem, user, 0, "More than one audit record's hash begins %s: give the anchor as "
             "SEQ:HASH.", a->hash);
         return 1;
     }
@@ -161,17 +148,7 @@ int64_t tp_anchor_check_central(tp_store *s, const tp_central_head *c, uint64_t 
 
 static tp_status ready(const tp_plugin *plugin, tp_instance **in, tp_message *msg)
 {
-    tp_msg_clear(msg);
-    *in = tp_instance_of(plugin);
-    if (!*in) {
-        tp_msg_set(msg, "No plugin instance was given.");
-        return TP_ERR_INVALID_ARGUMENT;
-    }
-    if (!(*in)->initialised) {
-        tp_msg_set(msg, "Loyalty is not started; the host must call init first.");
-        return TP_ERR_STATE;
-    }
-    return TP_OK;
+    return tp_instance_ready(plugin, in, msg);
 }
 
 static void head_from_tip(const tp_instance *in, const tp_audit_tip *t, tp_audit_head *out)

@@ -472,19 +472,22 @@ tp_status tp_audit_seal(tp_store *s, const char *location, const char *staff,
 
 /* ---- reading ------------------------------------------------------------ */
 
-static void report(tp_audit_problem_fn problem, void *user, uint64_t id, const char *fmt, ...)
-    TP_PRINTF(4, 5);
-
-static void report(tp_audit_problem_fn problem, void *user, uint64_t id, const char *fmt, ...)
+void tp_audit_vsay(tp_audit_problem_fn problem, void *user, uint64_t id, const char *fmt,
+                      va_list ap)
 {
     if (!problem)
         return;
     char text[TP_MESSAGE_MAX];
+    vsnprintf(text, sizeof text, fmt, ap);
+    problem(user, id, text);
+}
+
+void tp_audit_say(tp_audit_problem_fn problem, void *user, uint64_t id, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    tp_audit_vsay(problem, user, id, fmt, ap);
     va_end(ap);
-    problem(user, id, text);
 }
 
 /* Text column i as bytes: pointer (never NULL) and length. */
@@ -542,7 +545,7 @@ int64_t tp_audit_verify(tp_store *s, tp_audit_problem_fn problem, void *user)
         int bad = 0;
         if (hash_len != HASH_HEX || memcmp(stored, computed, HASH_HEX) != 0) {
             bad = 1;
-            report(problem, user, r.id,
+            tp_audit_say(problem, user, r.id,
                    "Audit record %llu was changed after it was written (its hash does not "
                    "match its contents).",
                    (unsigned long long)r.id);
@@ -550,17 +553,17 @@ int64_t tp_audit_verify(tp_store *s, tp_audit_problem_fn problem, void *user)
         if (prev_len != HASH_HEX || memcmp(prev, expected, HASH_HEX) != 0) {
             bad++;
             if (prev_id == 0)
-                report(problem, user, r.id,
+                tp_audit_say(problem, user, r.id,
                        "Audit record %llu is the first one but does not start the chain: "
                        "the records before it were removed, or it was inserted.",
                        (unsigned long long)r.id);
             else if (r.id != prev_id + 1)
-                report(problem, user, r.id,
+                tp_audit_say(problem, user, r.id,
                        "Audit record %llu does not follow record %llu: the records between "
                        "them were removed, or it was inserted.",
                        (unsigned long long)r.id, (unsigned long long)prev_id);
             else
-                report(problem, user, r.id,
+                tp_audit_say(problem, user, r.id,
                        "Audit record %llu does not follow record %llu: one of them was "
                        "replaced, or it was inserted.",
                        (unsigned long long)r.id, (unsigned long long)prev_id);

@@ -19,11 +19,13 @@
 #ifndef TP_AUDIT_H
 #define TP_AUDIT_H
 
+#include <stdarg.h>
 #include <stdint.h>
 
 #include <sodium.h>
 
 #include "store.h"
+#include "util.h"
 
 #define TP_AUDIT_HASH_HEX 64 /* hex digits of a record hash or a ledger digest */
 
@@ -69,6 +71,14 @@ tp_status tp_audit_seal(tp_store *s, const char *location, const char *staff,
  * `problem` (line = the record id). Returns the number of problems, or -1
  * when the log cannot be read. */
 typedef void (*tp_audit_problem_fn)(void *user, uint64_t id, const char *sentence);
+
+/* Formats one problem sentence (at most TP_MESSAGE_MAX bytes) and hands it
+ * to `problem` with the record id it concerns (0: none); nothing when
+ * `problem` is NULL. Every verify step reports through these. */
+void tp_audit_vsay(tp_audit_problem_fn problem, void *user, uint64_t id, const char *fmt,
+                      va_list ap) TP_PRINTF(4, 0);
+void tp_audit_say(tp_audit_problem_fn problem, void *user, uint64_t id, const char *fmt, ...)
+    TP_PRINTF(4, 5);
 int64_t tp_audit_verify(tp_store *s, tp_audit_problem_fn problem, void *user);
 
 /* SQL condition: ledger entry `l` (a table alias in quotes) was made by a

@@ -59,14 +59,10 @@ static void say(walk *w, uint64_t id, const char *fmt, ...) TP_PRINTF(3, 4);
 static void say(walk *w, uint64_t id, const char *fmt, ...)
 {
     w->problems++;
-    if (!w->problem)
-        return;
-    char text[TP_MESSAGE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    tp_audit_vsay(w->problem, w->user, id, fmt, ap);
     va_end(ap);
-    w->problem(w->user, id, text);
 }
 
 static const char *text_col(sqlite3_stmt *q, int i)

@@ -20,16 +20,9 @@
 
 static tp_status ready(const tp_plugin *plugin, tp_instance **in, tp_message *msg)
 {
-    tp_msg_clear(msg);
-    *in = tp_instance_of(plugin);
-    if (!*in) {
-        tp_msg_set(msg, "No plugin instance was given.");
-        return TP_ERR_INVALID_ARGUMENT;
-    }
-    if (!(*in)->initialised) {
-        tp_msg_set(msg, "Loyalty is not started; the host must call init first.");
-        return TP_ERR_STATE;
-    }
+    tp_status st = tp_instance_ready(plugin, in, msg);
+    if (st != TP_OK)
+        return st;
     if (atomic_load(&(*in)->disabled)) {
         tp_msg_set(msg, "Loyalty is switched off after an internal error; the sale goes on "
                    "without points.");

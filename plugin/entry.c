@@ -82,6 +82,21 @@ void tp_instance_post(tp_instance *in, const tp_outcome *o)
     tp_instance_post_ordered(in, o, NULL);
 }
 
+tp_status tp_instance_ready(const tp_plugin *plugin, tp_instance **in, tp_message *msg)
+{
+    tp_msg_clear(msg);
+    *in = tp_instance_of(plugin);
+    if (!*in) {
+        tp_msg_set(msg, "No plugin instance was given.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    if (!(*in)->initialised) {
+        tp_msg_set(msg, "Loyalty is not started; the host must call init first.");
+        return TP_ERR_STATE;
+    }
+    return TP_OK;
+}
+
 void tp_instance_disable(tp_instance *in, const char *why)
 {
     if (atomic_exchange(&in->disabled, 1))

@@ -127,6 +127,10 @@ void tp_instance_post(tp_instance *in, const tp_outcome *o);
  * The lookup thread posts one event per job, in queue order. */
 void tp_instance_post_ordered(tp_instance *in, const tp_outcome *o, const tp_order *ord);
 
+/* The preamble of every extension call: the instance behind `plugin`
+ * into *in, TP_OK once init() succeeded, else a status and a sentence. */
+tp_status tp_instance_ready(const tp_plugin *plugin, tp_instance **in, tp_message *msg);
+
 /* [thread-safe] Turns loyalty off after an internal fault and tells the
  * host; checkout calls then return TP_ERR_DISABLED. */
 void tp_instance_disable(tp_instance *in, const char *why);

@@ -81,17 +81,12 @@ static int form_slot(tp_instance *in, uint64_t id)
 
 static tp_status ui_ready(const tp_plugin *plugin, tp_instance **in, tp_message *msg)
 {
-    tp_msg_clear(msg);
-    *in = tp_instance_of(plugin);
-    if (!*in) {
-        tp_msg_set(msg, "No plugin instance was given.");
-        return TP_ERR_INVALID_ARGUMENT;
-    }
-    if (!(*in)->initialised || !(*in)->ui_started) {
+    tp_status st = tp_instance_ready(plugin, in, msg);
+    if (st == TP_OK && !(*in)->ui_started) {
         tp_msg_set(msg, "Loyalty is not started; the host must call init first.");
         return TP_ERR_STATE;
     }
-    return TP_OK;
+    return st;
 }
 
 static tp_status ui_open(const tp_plugin *plugin, const char *action, const tp_staff *staff,
