@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -266,43 +267,111 @@ static int exec(sqlite3 *db, const char *text)
     return sqlite3_exec(db, text, NULL, NULL, NULL);
 }
 
-static tp_status migrate(tp_store *s, const char *path, tp_message *msg)
+/* 1 when the file at `path` is empty: a database someone is creating. */
+static int is_empty_file(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && sb.st_size == 0;
+}
+
+/*
+ * WAL, durable commits, foreign keys. Switching a new database to WAL needs
+ * it to itself for a moment; when several processes open a new database at
+ * once, the others see SQLITE_BUSY (the busy handler does not cover this
+ * step) or, while the creator's rollback journal comes and goes, an I/O
+ * error naming that journal. Those are retried for up to 5 s (the busy
+ * timeout); an I/O error on a database that already has content is not.
+ */
+static int setup_connection(sqlite3 *db, const char *path)
+{
+    int rc = SQLITE_OK;
+    for (int tries = 0; tries < 500; tries++) {
+        rc = exec(db, "PRAGMA journal_mode = WAL");
+        int primary = rc & 0xff;
+        if (rc == SQLITE_OK || !(primary == SQLITE_BUSY || primary == SQLITE_LOCKED ||
+                                 (primary == SQLITE_IOERR && is_empty_file(path))))
+            break;
+        struct timespec pause = {0, 10000000L}; /* 10 ms */
+        nanosleep(&pause, NULL);
+    }
+    if (rc == SQLITE_OK)
+        rc = exec(db, "PRAGMA synchronous = FULL");
+    if (rc == SQLITE_OK)
+        rc = exec(db, "PRAGMA foreign_keys = ON");
+    return rc;
+}
+
+/* PRAGMA user_version, or -1 when it cannot be read. */
+static int schema_version(sqlite3 *db)
 {
     sqlite3_stmt *q = NULL;
     int version = -1;
-    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
         sqlite3_step(q) == SQLITE_ROW)
         version = sqlite3_column_int(q, 0);
     sqlite3_finalize(q);
-    if (version < 0) {
-        tp_msg_set(msg, "Cannot read the schema version of %s: %s.", path, sqlite3_errmsg(s->db));
-        return TP_ERR_STORAGE;
-    }
-    int known = (int)(sizeof migrations / sizeof migrations[0]);
-    if (version > known) {
-        tp_msg_set(msg, "%s was written by a newer tillpoints (schema %d; this one knows %d). "
-                   "Install the newer version.", path, version, known);
-        return TP_ERR_STORAGE;
-    }
-    while (version < known) {
+    return version;
+}
+
+/*
+ * Brings the database to the newest schema, one step per transaction. The
+ * version that decides a step is read inside that step's write transaction
+ * (BEGIN IMMEDIATE): when two processes open a new database at once (a
+ * till and the manager's CLI), the second waits for the first's step and
+ * then finds it done, instead of running it again and failing. The read
+ * before any transaction only spares an up-to-date database the write lock.
+ */
+static tp_status migrate(tp_store *s, const char *path, tp_message *msg)
+{
+    const int known = (int)(sizeof migrations / sizeof migrations[0]);
+    int version = schema_version(s->db);
+    int in_txn = 0;
+    for (;;) {
+        if (version < 0) {
+            tp_msg_set(msg, "Cannot read the schema version of %s: %s.", path,
+                       sqlite3_errmsg(s->db));
+            break;
+        }
+        if (version > known) {
+            tp_msg_set(msg, "%s was written by a newer tillpoints (schema %d; this one knows %d). "
+                       "Install the newer version.", path, version, known);
+            break;
+        }
+        if (version == known) {
+            if (in_txn && exec(s->db, "COMMIT") != SQLITE_OK) {
+                tp_msg_set(msg, "Cannot read the schema of %s: %s.", path, sqlite3_errmsg(s->db));
+                break;
+            }
+            return TP_OK;
+        }
+        if (!in_txn) {
+            if (exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
+                tp_msg_set(msg, "Cannot upgrade %s: %s.", path, sqlite3_errmsg(s->db));
+                return TP_ERR_STORAGE;
+            }
+            in_txn = 1;
+            version = schema_version(s->db); /* as it is now, under the lock */
+            continue;
+        }
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
         tp_message why;
         tp_msg_clear(&why);
-        if (exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK ||
-            exec(s->db, migrations[version]) != SQLITE_OK ||
+        if (exec(s->db, migrations[version]) != SQLITE_OK ||
             /* v5: the entries written before the ledger was linked to the
              * audit log get one record that covers them all (audit.c). */
             (version + 1 == 5 && tp_audit_seal_history(s, &why) != TP_OK) ||
             exec(s->db, pragma) != SQLITE_OK || exec(s->db, "COMMIT") != SQLITE_OK) {
             tp_msg_set(msg, "Cannot upgrade %s to schema %d: %s", path, version + 1,
                        why.text[0] ? why.text : sqlite3_errmsg(s->db));
-            exec(s->db, "ROLLBACK");
-            return TP_ERR_STORAGE;
+            break;
         }
-        version++;
+        in_txn = 0;
+        version = schema_version(s->db);
     }
-    return TP_OK;
+    if (in_txn || sqlite3_get_autocommit(s->db) == 0)
+        exec(s->db, "ROLLBACK");
+    return TP_ERR_STORAGE;
 }
 
 tp_status tp_store_open(const char *path, tp_store **out, tp_message *msg)
@@ -327,9 +396,7 @@ tp_status tp_store_open(const char *path, tp_store **out, tp_message *msg)
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, 5000);
-    if (exec(s->db, "PRAGMA journal_mode = WAL") != SQLITE_OK ||
-        exec(s->db, "PRAGMA synchronous = FULL") != SQLITE_OK ||
-        exec(s->db, "PRAGMA foreign_keys = ON") != SQLITE_OK) {
+    if (setup_connection(s->db, path) != SQLITE_OK) {
         tp_msg_set(msg, "Cannot set up the database %s: %s.", path, sqlite3_errmsg(s->db));
         goto fail;
     }

@@ -1,6 +1,8 @@
 /* Unit tests for plugin/store.c, on real SQLite files. */
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -248,6 +250,59 @@ static void data_survives_reopening(void **state)
     assert_int_equal(row.balance, 7);
 }
 
+/* Processes that open the same new database at the same moment (a till and
+ * the manager's CLI started together) all start: each migration step reads
+ * the schema version inside its write transaction, so the second process
+ * finds the step done instead of running it again. Rounds of PROCS
+ * children released together by one byte on a pipe; each reports its
+ * status as its exit code. */
+static void processes_opening_a_new_database_at_once_all_start(void **state)
+{
+    enum { ROUNDS = 20, PROCS = 4 };
+    fixture *f = *state;
+    for (int round = 0; round < ROUNDS; round++) {
+        char path[340];
+        snprintf(path, sizeof path, "%s/race-%d.db", f->dir, round);
+        int gate[2];
+        assert_int_equal(pipe(gate), 0);
+        pid_t kids[PROCS];
+        for (int k = 0; k < PROCS; k++) {
+            kids[k] = fork();
+            assert_true(kids[k] >= 0);
+            if (kids[k] == 0) {
+                close(gate[1]);
+                char go;
+                if (read(gate[0], &go, 1) != 1)
+                    _exit(100);
+                tp_store *st = NULL;
+                tp_message m;
+                tp_status rc = tp_store_open(path, &st, &m);
+                if (rc != TP_OK)
+                    fprintf(stderr, "round %d: %s\n", round, m.text);
+                tp_store_close(st);
+                _exit((int)rc);
+            }
+        }
+        close(gate[0]);
+        char go[PROCS] = {0};
+        assert_int_equal(write(gate[1], go, PROCS), PROCS);
+        close(gate[1]);
+        for (int k = 0; k < PROCS; k++) {
+            int ws = 0;
+            assert_int_equal(waitpid(kids[k], &ws, 0), kids[k]);
+            assert_true(WIFEXITED(ws));
+            assert_int_equal(WEXITSTATUS(ws), TP_OK);
+        }
+        tp_store *st = NULL;
+        tp_message m;
+        assert_int_equal(tp_store_open(path, &st, &m), TP_OK);
+        tp_store_close(st);
+        assert_int_equal(query_int(path, "PRAGMA user_version"),
+                         query_int(f->path, "PRAGMA user_version"));
+        assert_int_equal(query_int(path, "SELECT count(*) FROM audit"), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +315,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(ledger_and_journal_refuse_update_and_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(duplicate_member_code_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(data_survives_reopening, setup, teardown),
+        cmocka_unit_test_setup_teardown(processes_opening_a_new_database_at_once_all_start, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
