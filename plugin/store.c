@@ -235,6 +235,7 @@ struct tp_store {
      * the ones the next audit record covers (audit.c). -1 outside a
      * transaction begun by tp_store_begin. */
     int64_t ledger_mark;
+    int contended; /* the last begin or commit failed on another writer's lock */
     /* Statements of the admin modules, prepared once per connection and
      * keyed by the address of their SQL text (always a string literal). */
     const char *cache_sql[CACHE_MAX];
@@ -456,9 +457,20 @@ static const char *col_text(sqlite3_stmt *q, int i)
     return t ? (const char *)t : "";
 }
 
+static int is_contention(int rc)
+{
+    return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+}
+
+int tp_store_contended(const tp_store *s)
+{
+    return s && s->contended;
+}
+
 tp_status tp_store_begin(tp_store *s, tp_message *msg)
 {
     int rc = run(s, S_BEGIN);
+    s->contended = is_contention(rc);
     if (rc != SQLITE_OK) {
         tp_msg_set(msg, "Cannot start a database transaction: %s.", sqlite3_errmsg(s->db));
         return TP_ERR_STORAGE;
@@ -491,6 +503,7 @@ tp_status tp_store_commit(tp_store *s, tp_message *msg)
 {
     s->ledger_mark = -1;
     int rc = run(s, S_COMMIT);
+    s->contended = is_contention(rc);
     if (rc != SQLITE_OK) {
         tp_msg_set(msg, "Cannot commit to the database: %s.", sqlite3_errmsg(s->db));
         tp_store_rollback(s);

@@ -30,6 +30,11 @@ void tp_store_close(tp_store *s);
  * leaves the outcome unknown to the caller: it rolls back and re-applies,
  * and the idempotency keys make the second attempt harmless. */
 tp_status tp_store_begin(tp_store *s, tp_message *msg);
+
+/* 1 when the last tp_store_begin or tp_store_commit failed because another
+ * connection held the write lock past the busy timeout (SQLITE_BUSY or
+ * SQLITE_LOCKED): contention, not a disk fault. The connection is fine. */
+int tp_store_contended(const tp_store *s);
 tp_status tp_store_commit(tp_store *s, tp_message *msg);
 void tp_store_rollback(tp_store *s);
 

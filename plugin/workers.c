@@ -4,7 +4,9 @@
  * The writer drains the write queue in batches and commits each batch in
  * one transaction (group commit): one fsync carries many awards, which is
  * what makes synchronous=FULL affordable. A batch that fails to commit
- * (disk full, I/O error) is rolled back and retried with backoff; because
+ * (disk full, I/O error) is rolled back and retried with backoff, and the
+ * host is told (STORAGE_ERROR); a batch that waited in vain for another
+ * connection's write lock is retried quietly on the same connection. Because
  * every job is keyed by (location, receipt), re-applying a batch whose
  * commit actually reached the disk finds the rows and does not double them.
  * Outcomes are posted to the host only after the commit succeeded.
@@ -110,13 +112,33 @@ void *tp_writer_main(void *arg)
                         TP_LANE_WRITE, jobs[i].seq, jobs[i].after});
                 break;
             }
-            /* A failed batch leaves the connection in a state we cannot
-             * vouch for (an I/O error mid-commit, out of memory inside a
-             * savepoint): start the retry on a fresh connection. The keys
-             * make re-applying what did reach the disk harmless. */
-            tp_store_close(in->writer_store);
-            in->writer_store = NULL;
-            if (!failing) {
+            int contended = in->writer_store && tp_store_contended(in->writer_store);
+            if (contended) {
+                /* Another connection (a manager's import or verify, the
+                 * CLI, another process) held the write lock past the busy
+                 * timeout. That is contention, not a disk fault: keep the
+                 * connection and retry. The cashier hears of it only when
+                 * awards are at risk, the queue three-quarters full. */
+                tp_instance_log(in, TP_LOG_INFO,
+                                "the database is busy with another task; %zu checkouts wait "
+                                "to be saved (%s)", n, why.text);
+                if (!failing &&
+                    tp_queue_pending(&in->write_q) * 4 >= in->write_q.capacity * 3) {
+                    post_storage(in, TP_EVENT_STORAGE_ERROR,
+                                 "Points are waiting to be saved: the loyalty database is busy "
+                                 "with another task. Sales go on; points are kept and saved "
+                                 "when it is free.");
+                    failing = 1;
+                }
+            } else {
+                /* A failed batch leaves the connection in a state we cannot
+                 * vouch for (an I/O error mid-commit, out of memory inside
+                 * a savepoint): start the retry on a fresh connection. The
+                 * keys make re-applying what did reach the disk harmless. */
+                tp_store_close(in->writer_store);
+                in->writer_store = NULL;
+            }
+            if (!failing && !contended) {
                 char text[TP_MESSAGE_MAX];
                 tp_buf_set(text, sizeof text,
                            "Points cannot be saved right now (%s) Sales go on; points are "

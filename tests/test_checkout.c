@@ -605,6 +605,46 @@ static void sync_status_is_off_when_standalone(void **state)
     tu_stop(h, 1);
 }
 
+/* A manager's long task (an import, verify, the CLI in another process)
+ * holding the write lock past the busy timeout is contention, not a disk
+ * fault: the writer retries on its connection and the cashier sees no
+ * storage alarm; the award is saved once the lock is free. The test holds
+ * BEGIN IMMEDIATE on its own connection and waits until the plugin logs
+ * that its writer found the database locked. */
+static void another_connection_holding_the_write_lock_raises_no_storage_alarm(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    char path[300];
+    snprintf(path, sizeof path, "%s/test.db", h->dir);
+    sqlite3 *other;
+    assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    int logs_before = tu_logged(h, NULL, 0);
+    tp_message msg;
+    assert_int_equal(tu_sale(h, "L-1", "GHOST-1", 500, &msg), TP_OK);
+    char last[TP_MESSAGE_MAX] = "";
+    int waited_ms = 0;
+    while (!(tu_logged(h, last, sizeof last) > logs_before && strstr(last, "locked"))) {
+        struct timespec ts = {0, 10000000L};
+        nanosleep(&ts, NULL);
+        waited_ms += 10;
+        if (waited_ms > TU_SETTLE_MS)
+            fail_msg("the writer never reported the locked database; last log: %s", last);
+    }
+    h->plugin->on_main_thread(h->plugin);
+    for (int i = 0; i < h->n_events; i++)
+        assert_int_not_equal(h->ev[i].kind, TP_EVENT_STORAGE_ERROR);
+    assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    tu_settle(h);
+    for (int i = 0; i < h->n_events; i++)
+        assert_int_not_equal(h->ev[i].kind, TP_EVENT_STORAGE_ERROR);
+    assert_non_null(tu_find(h, TP_EVENT_AWARD_COMMITTED, "L-1")); /* saved, no member */
+    assert_int_equal(db_int(h, "SELECT count(*) FROM receipts WHERE receipt = 'L-1'"), 1);
+    tu_stop(h, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -626,6 +666,7 @@ int main(void)
         cmocka_unit_test(live_scan_gets_the_campaign_bonus),
         cmocka_unit_test(another_process_reading_the_database_never_loses_our_writes),
         cmocka_unit_test(sync_status_is_off_when_standalone),
+        cmocka_unit_test(another_connection_holding_the_write_lock_raises_no_storage_alarm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

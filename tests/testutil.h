@@ -141,6 +141,11 @@ typedef struct tu_host {
     int off_thread_events; /* events delivered off the main thread: a bug */
     int n_events;
     tu_event ev[TU_MAX_EVENTS];
+    /* Log lines at INFO and above, counted from any thread; the newest is
+     * kept. A test paces itself by what the plugin logs. */
+    pthread_mutex_t log_lock;
+    int n_logs;
+    char last_log[TP_MESSAGE_MAX];
     const tp_plugin *plugin;
     const tp_checkout_ext *co;
     const tp_admin_ext *ad;
@@ -231,9 +236,27 @@ static inline void tu_request_callback(const tp_host *host)
 
 static inline void tu_log(const tp_host *host, tp_log_level level, const char *msg)
 {
-    (void)host;
+    tu_host *h = host->host_data;
     if (level >= TP_LOG_ERROR && getenv("TU_VERBOSE"))
         fprintf(stderr, "plugin: %s\n", msg);
+    if (level < TP_LOG_INFO)
+        return;
+    pthread_mutex_lock(&h->log_lock);
+    h->n_logs++;
+    snprintf(h->last_log, sizeof h->last_log, "%s", msg);
+    pthread_mutex_unlock(&h->log_lock);
+}
+
+/* How many lines the plugin has logged at INFO or above; the newest into
+ * `last` (may be NULL). */
+static inline int tu_logged(tu_host *h, char *last, size_t cap)
+{
+    pthread_mutex_lock(&h->log_lock);
+    int n = h->n_logs;
+    if (last)
+        snprintf(last, cap, "%s", h->last_log);
+    pthread_mutex_unlock(&h->log_lock);
+    return n;
 }
 
 /* Creates a host and a plugin instance (through tillpoints_entry, as a
@@ -249,6 +272,7 @@ static inline tu_host *tu_start(const char *ini)
     snprintf(text, sizeof text, "[store]\ndatabase = test.db\n%s", ini ? ini : "");
     tu_write_file(h->config, text);
     h->main_thread = pthread_self();
+    pthread_mutex_init(&h->log_lock, NULL);
     h->events_ext.on_event = tu_on_event;
     h->ui_ext.present = tu_present;
     h->ui_ext.dismiss = tu_dismiss;
