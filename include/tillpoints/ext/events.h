@@ -36,8 +36,10 @@ typedef enum tp_event_kind {
     TP_EVENT_REFUND_FAILED = 6,
     TP_EVENT_PLUGIN_DISABLED = 7,   /* internal fault: loyalty is off, the
                                        checkout goes on without it */
-    TP_EVENT_STORAGE_ERROR = 8,     /* the database could not be written;
-                                       work is retried */
+    TP_EVENT_STORAGE_ERROR = 8,     /* the database could not be written
+                                       (a disk fault, or another task held
+                                       it until the write queue was 3/4
+                                       full); work is kept and retried */
     TP_EVENT_STORAGE_RECOVERED = 9,
     TP_EVENT_SCANNED = 10,          /* a plugin-owned scanner read a member
                                        code (member_code; device); the host
