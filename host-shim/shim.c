@@ -390,7 +390,11 @@ static int open_socket(shim *s, const char *path, const char *group)
             snprintf(s->allowed_group_name, sizeof s->allowed_group_name, "%ld",
                      (long)s->allowed_gid);
     }
-    if (chmod(tmp.sun_path, 0660) != 0 || listen(fd, 16) != 0 ||
+    /* A full backlog makes a client's non-blocking connect fail at once
+     * (EAGAIN): take what the system allows, so a burst of POS processes
+     * starting together each reach the shim and get a served session or a
+     * clear already_connected line. */
+    if (chmod(tmp.sun_path, 0660) != 0 || listen(fd, SOMAXCONN) != 0 ||
         rename(tmp.sun_path, path) != 0) {
         note("cannot listen on %s: %s.", path, strerror(errno));
         goto fail_unlink;

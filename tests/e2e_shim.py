@@ -30,6 +30,7 @@ WRONG = "Wrong manager id or PIN; after 5 wrong PINs in a row a manager is locke
 # as soon as it is there; the bound only stops a stuck run, so a busy
 # machine or a sanitizer build does not trip it.
 TIMEOUT = float(os.environ.get("TP_E2E_WAIT", "120"))
+BURST = 64  # clients connecting at once in the socket test
 
 passed = 0
 failed = 0
@@ -625,6 +626,33 @@ def socket_session(path, db):
           and "one" in line["error"]["message"], line)
     check("socket: second connection is then closed", b.next_line() is None)
     b.close()
+
+    # A burst of clients connecting at once (non-blocking, as an event-loop
+    # POS does): every connect is taken by the shim, none refused, and each
+    # gets the already_connected line.
+    burst, refused = [], 0
+    for _ in range(BURST):
+        d = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        d.setblocking(False)
+        try:
+            d.connect(path)
+        except (BlockingIOError, ConnectionRefusedError):
+            refused += 1
+        burst.append(d)
+    check(f"socket: a burst of {BURST} connects is taken, none refused ({refused} refused)",
+          refused == 0)
+    answered = 0
+    for d in burst:
+        d.setblocking(True)
+        d.settimeout(TIMEOUT)
+        try:
+            first = json.loads(d.makefile("rb").readline() or b"{}")
+        except (OSError, ValueError):
+            first = {}
+        answered += error_code(first) == "already_connected"
+        d.close()
+    check(f"socket: each of the burst is answered already_connected ({answered} of {BURST})",
+          answered == BURST - refused)
 
     r = a.call("admin.member_get", {"code": "MEMBER-0002"})
     check("socket: first client keeps working", r.get("result", {}).get("member", {}).get("code")
