@@ -89,8 +89,10 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
-$(BUILD)/tillpoints.so: $(PLUGIN_OBJ)
-	$(CC) $(ALL_LDFLAGS) -shared -Wl,-z,defs -Wl,--exclude-libs,ALL -o $@ $^ $(LDLIBS_PLUGIN)
+# The version script exports tillpoints_entry only, whatever the build.
+$(BUILD)/tillpoints.so: $(PLUGIN_OBJ) plugin/tillpoints.map
+	$(CC) $(ALL_LDFLAGS) -shared -Wl,-z,defs -Wl,--exclude-libs,ALL \
+	    -Wl,--version-script=plugin/tillpoints.map -o $@ $(PLUGIN_OBJ) $(LDLIBS_PLUGIN)
 
 $(BUILD)/libtillpoints-test.a: $(PLUGIN_OBJ)
 	@rm -f $@
