@@ -1,6 +1,6 @@
 /*
  * bench_admin.c — the manager-side benchmark: the admin extension at store
- * scale (DESIGN.md §10: "member lookup and activity-log paging at 1 M
+ * scale (docs/DESIGN.md §10: "member lookup and activity-log paging at 1 M
  * members / 10 M ledger rows, CSV import rate").
  *
  * What it measures, in one process and one run, printed as one table:
@@ -56,7 +56,7 @@
  *     this machine's SQLite sets. Members, entries and points are checked.
  *
  * Why this way: a store that has run for a few years has this much data, and
- * DESIGN §10 names these figures. Everything goes through the shipped
+ * docs/DESIGN.md §10 names these figures. Everything goes through the shipped
  * build/tillpoints.so loaded with dlopen by host-shim/host.c, as a
  * back-office host would; only the bulk load is raw SQLite, because putting
  * 10 M ledger rows through the plugin would take longer than the whole bench
@@ -104,7 +104,7 @@
 #define TIME_BASE 1577836800000LL /* 2020-01-01T00:00:00Z: the first entry */
 #define TIME_STEP 3000            /* ms between ledger entries */
 
-/* Targets (the bench brief; DESIGN.md §10 names the figures). */
+/* Targets (the bench brief; docs/DESIGN.md §10 names the figures). */
 #define TARGET_LOOKUP_P99_MS 0.5
 #define TARGET_PAGE_MS 5.0
 #define TARGET_BALANCE_MS 5.0

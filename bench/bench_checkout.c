@@ -6,7 +6,7 @@
  *  1. Host-thread cost of checkout.complete(): the time the POS's main
  *     thread spends inside complete() for a 5-line receipt with a scanned
  *     member, and separately inside begin() + scan() + complete() together
- *     (p50, p99, max). DESIGN.md §3 promises that the host thread only
+ *     (p50, p99, max). docs/DESIGN.md §3 promises that the host thread only
  *     validates, computes and does a non-blocking enqueue, so these must stay
  *     in microseconds even while the writer thread is fsyncing. The host
  *     loop behaves like a real one: it delivers events (on_main_thread)
@@ -72,7 +72,7 @@
 #define SALE_TIME_BASE 1735689600000LL /* 2025-01-01T00:00:00Z, fixed for
                                           reproducible rows */
 
-/* Targets (DESIGN.md §10 and the bench brief). */
+/* Targets (docs/DESIGN.md §10 and the bench brief). */
 #define TARGET_COMPLETE_P99_US 50.0
 #define TARGET_COMPLETE_MAX_US 1000.0
 #define TARGET_AWARDS_PER_S 20000.0

@@ -1,6 +1,6 @@
 /*
  * bench_serial.c — scan-to-event latency of the serial scanner driver
- * (DESIGN §10): the time from the moment a scan's bytes are handed to the
+ * (docs/DESIGN.md §10): the time from the moment a scan's bytes are handed to the
  * "cable" to the moment the driver's sink receives on_data for it.
  *
  * Setup is the one of tests/test_serial.c, shared in tests/pty_harness.c:

@@ -3,7 +3,7 @@
  *
  * Decisions that live here:
  *
- * zbar facts (Debian 12, zbar 0.23.92; DESIGN §12). Every symbology is
+ * zbar facts (Debian 12, zbar 0.23.92; docs/DESIGN.md §12). Every symbology is
  * first switched off (symbology 0, ZBAR_CFG_ENABLE 0) and only the
  * configured ones are switched on: with all of them on, a blank noisy frame
  * once produced a phantom DataBar. QR is decoded with ZBAR_CFG_BINARY,

@@ -22,7 +22,7 @@
  * After configuring we set VMIN=1/VTIME=0 ourselves, so an empty read is
  * EAGAIN and read()==0 only ever means end of file. We never call
  * sp_blocking_read*: after a hang-up they busy-loop until their timeout
- * (DESIGN §12). POLLHUP/POLLERR/POLLNVAL, read()==0 and EIO/ENXIO/ENODEV
+ * (docs/DESIGN.md §12). POLLHUP/POLLERR/POLLNVAL, read()==0 and EIO/ENXIO/ENODEV
  * all mean the device went away. Whatever read() still returns is framed
  * before the hang-up is acted on (the kernel's hang-up flushes unread
  * input, so usually that is nothing).

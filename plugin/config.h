@@ -65,7 +65,7 @@ typedef struct tp_scanner_config {
     char value[TP_SCANNER_KEYS_MAX][255 + 1];
 } tp_scanner_config;
 
-/* [retro]: retroactive visits (DESIGN §6). */
+/* [retro]: retroactive visits (docs/DESIGN.md §6). */
 typedef struct tp_retro_config {
     int64_t window_ms;              /* how old a receipt may be (30 days) */
     int64_t max_points_per_credit;  /* one credit above this is refused */
@@ -80,7 +80,7 @@ typedef struct tp_retro_config {
     int recent_receipts;            /* receipts listed to pick from (20) */
 } tp_retro_config;
 
-/* sync: [sync], the central database (DESIGN §8). Empty postgres: standalone. */
+/* sync: [sync], the central database (docs/DESIGN.md §8). Empty postgres: standalone. */
 typedef struct tp_sync_config {
     char postgres[1024];      /* libpq connection string or URI */
     int batch;                /* outbox rows per central transaction */

@@ -1,6 +1,6 @@
 /*
  * outbox.h — the terminal's outbox: every ledger entry, member, card and
- * audit record, queued for the central database (DESIGN §8).
+ * audit record, queued for the central database (docs/DESIGN.md §8).
  *
  * Rows are written by SQLite triggers (schema v4, tp_schema_v4) in the same
  * transaction as the row they describe, so no write path in C can forget

@@ -1,5 +1,5 @@
 /*
- * retro.c — retroactive visits and the missed-scan queue (DESIGN §6).
+ * retro.c — retroactive visits and the missed-scan queue (docs/DESIGN.md §6).
  *
  * Each flow is a short series of forms. Every decision is re-checked in
  * the transaction that writes it, because the journal may have moved while

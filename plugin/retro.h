@@ -1,5 +1,5 @@
 /*
- * retro.h — the flows behind the ui actions (DESIGN §6): retro-visit,
+ * retro.h — the flows behind the ui actions (docs/DESIGN.md §6): retro-visit,
  * missed-scan-queue, missed-scan-claim, correct-credit. They run on the ui
  * thread, on the admin connection, and build the next form or finish.
  */

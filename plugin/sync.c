@@ -1,6 +1,6 @@
 /*
  * sync.c — the outbox to a central PostgreSQL and the directory back
- * (see sync.h, DESIGN §8).
+ * (see sync.h, docs/DESIGN.md §8).
  *
  * Push. A batch of undelivered, unparked outbox rows, in id order, goes in
  * one central transaction:
@@ -111,7 +111,7 @@ static const char central_v1[] =
     "CREATE TRIGGER ledger_append_only BEFORE UPDATE OR DELETE ON ledger"
     "  FOR EACH ROW EXECUTE FUNCTION tp_append_only();";
 
-/* v2: each terminal's audit chain head (anchor.c, DESIGN §8). An audit
+/* v2: each terminal's audit chain head (anchor.c, docs/DESIGN.md §8). An audit
  * event must continue the head the central holds for its terminal: its
  * prev_hash is the head's hash and its record number the next one, or it is
  * refused (SQLSTATE 23514, so the terminal parks it with the sentence).

@@ -1,6 +1,6 @@
 /*
  * sync.h — the sync thread: the outbox to a central PostgreSQL, and the
- * member directory and confirmed balances back (DESIGN §8).
+ * member directory and confirmed balances back (docs/DESIGN.md §8).
  *
  * Runs only when [sync] postgres is set; never on the host's thread. The
  * thread owns its own SQLite connection and its libpq connection. It never

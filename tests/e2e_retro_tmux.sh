@@ -2,7 +2,7 @@
 # End-to-end, the way a manager uses it: the reference till runs
 # interactively on a real terminal (a tmux pane), keys are typed into it
 # with send-keys and the screen is read back with capture-pane. A sale
-# without a member, then the retroactive-visit form (DESIGN §6): as a
+# without a member, then the retroactive-visit form (docs/DESIGN.md §6): as a
 # manager (find the customer by phone, pick the receipt from the list,
 # give a reason, type the PIN: the login only prefills the approver), then
 # as a cashier who needs a manager's PIN (a wrong PIN shows the error on

@@ -4,7 +4,7 @@
 # runs inside tmux, its config has [scanner "front"] on a serial port, and
 # the "scanner" is a pseudo-terminal whose slave is bind-mounted over a
 # /dev/ttyS<N> node, so the real libserialport and drivers/serial.c read
-# it (DESIGN §7). The cashier adds a member, the member's card is scanned
+# it (docs/DESIGN.md §7). The cashier adds a member, the member's card is scanned
 # (bytes written to the PTY master), an item is rung up and paid; the
 # screen (tmux capture-pane) must show the scan, the member and the award,
 # and the points are then checked in the SQLite file with sqlite3 — not

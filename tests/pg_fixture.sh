@@ -1,6 +1,6 @@
 #!/bin/sh
 # pg_fixture.sh — a throw-away PostgreSQL 15 for the sync tests and bench
-# (DESIGN §8 test facts): initdb as the postgres user into a directory it
+# (docs/DESIGN.md §8 test facts): initdb as the postgres user into a directory it
 # owns, served on a Unix socket in that directory only, with password
 # (scram) authentication so that wrong credentials can be tested.
 #

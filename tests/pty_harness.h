@@ -1,6 +1,6 @@
 /*
  * pty_harness.h — the PTY "scanner cable" shared by tests/test_serial.c,
- * tests/test_scanners.c and bench/bench_serial.c (DESIGN §7).
+ * tests/test_scanners.c and bench/bench_serial.c (docs/DESIGN.md §7).
  *
  * libserialport 0.1.1 accepts only a /dev/<name> with a /sys/class/tty/
  * <name> entry and refuses a PTY because TIOCMGET fails. So a program that

@@ -6,7 +6,7 @@
  *
  * It is a mock only at the true hardware edge. A PTY carries bytes exactly
  * like a UART does, but it has no RS-232 control lines, so the kernel
- * answers the modem-line ioctls with ENOTTY and sp_open() gives up (DESIGN
+ * answers the modem-line ioctls with ENOTTY and sp_open() gives up (docs/DESIGN.md
  * §7). This object intercepts ioctl() and, for a file descriptor that is a
  * PTY slave (character device, Unix98 pty slave majors 136..143) and only
  * for these requests, answers them itself:

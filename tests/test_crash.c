@@ -1,6 +1,6 @@
 /*
  * test_crash.c — kill -9 during checkouts loses no acknowledged award and
- * doubles none (DESIGN.md §3, §4, §10 "Faults").
+ * doubles none (docs/DESIGN.md §3, §4, §10 "Faults").
  *
  * The parent creates members, then runs many short child lives. Each child
  * drives the real plugin through tillpoints_entry like a till does (begin,

@@ -1,6 +1,6 @@
 /*
  * test_faults.c — I/O errors, a full disk and a stalled disk never cost an
- * accepted award and never block the till (DESIGN.md §3, §4, §10 "Faults").
+ * accepted award and never block the till (docs/DESIGN.md §3, §4, §10 "Faults").
  *
  * A test SQLite VFS ("faulty") is registered as the default VFS before the
  * plugin opens its database. It wraps the original default VFS's xOpen and

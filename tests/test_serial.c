@@ -3,7 +3,7 @@
  * 0.1.1 and the real kernel tty layer, with a pseudo-terminal standing in
  * for the scanner's cable.
  *
- * How (DESIGN §7): libserialport accepts only a /dev/<name> with a
+ * How (docs/DESIGN.md §7): libserialport accepts only a /dev/<name> with a
  * /sys/class/tty/<name> entry and refuses a PTY because TIOCMGET fails. So
  * the test, as root, re-executes itself in a private mount namespace with
  * LD_PRELOAD=serial_seam.so (tests/serial_seam.c, which answers the

@@ -155,7 +155,7 @@ typedef struct tp_manager_info {
     int64_t created_ms;
 } tp_manager_info;
 
-/* sync: the outbox and the central database (DESIGN §8). */
+/* sync: the outbox and the central database (docs/DESIGN.md §8). */
 typedef enum tp_sync_state {
     TP_SYNC_OFF = 0,        /* no [sync] postgres: standalone */
     TP_SYNC_CONNECTING = 1, /* first attempt not finished yet */

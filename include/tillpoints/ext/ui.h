@@ -19,7 +19,7 @@
  *
  * Actions (plugin side):
  *   "retro-visit"        credit a missed visit: find the customer, pick the
- *                        journaled receipt, approve (DESIGN §6). `prefill`
+ *                        journaled receipt, approve (docs/DESIGN.md §6). `prefill`
  *                        may be a scanned receipt code (TPR1|...) or a
  *                        receipt number, which fills the receipt step; a
  *                        prefilled receipt that cannot be credited (already
