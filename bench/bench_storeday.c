@@ -8,8 +8,8 @@
  *  A. Each admin job alone, no till: a CSV import of R rows (default
  *     1,000,000 new members with an opening balance), a bulk adjustment of
  *     every one of the M existing members (default 100,000) and a full
- *     `verify`, one after the other, each as its own `tillpoints` CLI
- *     process, the way a manager runs them. Their wall times are the
+ *     `verify`, one after the other (verify, bulk, import), each as its own
+ *     `tillpoints` CLI process, the way a manager runs them. Their wall times are the
  *     baselines of the jobs' ratio column.
  *  B. The till alone, on the store's database, for as long as the longest
  *     job of phase A took: checkouts at a steady rate (default 200 a second)
@@ -32,7 +32,7 @@
  *     so that the bench always ends; the row then says MISSED. After a
  *     restart the ledger is read back: how many of those awards are on disk.
  *
- * Why this way: the issue's promise is that manager work never stalls a
+ * Why this way: what is promised is that manager work never stalls a
  * till, shutdown is bounded, and no alarm is false. That is only visible
  * with the real pieces together: the shipped build/tillpoints.so loaded with
  * dlopen through host-shim/host.c in this process, and the admin jobs as the
@@ -47,7 +47,9 @@
  *                       [--cli PATH]
  * Exit status 0 when the measurement ran and the read-back checks passed,
  * whatever the verdicts; 1 when the bench could not run, an award of the
- * till was lost or doubled, or a job that said it succeeded left no trace.
+ * till was lost (phases B, C) or doubled (any phase), or a job that said it
+ * succeeded left no trace. Awards missing after the stalled shutdown are a
+ * row of the table, not a failure of the run.
  */
 #include <dlfcn.h>
 #include <errno.h>
