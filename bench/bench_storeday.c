@@ -135,8 +135,12 @@ static double loadavg(void)
     double v = -1.0;
     FILE *f = fopen("/proc/loadavg", "r");
     if (f) {
-        if (fscanf(f, "%lf", &v) != 1)
-            v = -1.0;
+        char line[128], *end = NULL;
+        if (fgets(line, sizeof line, f)) {
+            v = strtod(line, &end);
+            if (end == line)
+                v = -1.0;
+        }
         fclose(f);
     }
     return v;
@@ -602,8 +606,8 @@ static int stream(till *t, till_phase *p, int rate, int64_t stop_ns, const atomi
 {
     int64_t period = rate > 0 ? 1000000000LL / rate : 0;
     p->t0 = bench_now_ns();
-    int64_t due = p->t0;
-    int64_t last_note = p->t0;
+    int64_t due = p->t0;      /* when the next sale is due */
+    int64_t last_note = due;  /* last progress line */
     for (;;) {
         int64_t now = bench_now_ns();
         if (stop_ns > 0 && now >= stop_ns)
@@ -805,7 +809,7 @@ static int write_member_list(const char *path, int n)
 typedef struct paths {
     char dir[64];
     char conf[2][512], db[2][512];      /* [0] phase A, [1] phases B, C, S */
-    char base_csv[512], import_csv[512], list[512], out[512], err[512];
+    char base_csv[512], import_csv[512], list[512];
 } paths;
 
 /* Fills the three jobs' command lines for database k. */
