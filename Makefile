@@ -78,7 +78,7 @@ PROGRAMS := $(BUILD)/tillpoints.so $(BUILD)/tillpoints-till $(BUILD)/tillpoints-
 all: $(PROGRAMS) ## build the plugin and the reference till
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
 
 deps: ## install the Debian packages the build and tests need (as root), or print the command
 	@sh packaging/install-deps.sh
@@ -238,6 +238,7 @@ $(BUILD)/bench/bench_serial: bench/bench_serial.c bench/bench.h $(PTY_HARNESS_OB
 
 BENCH_ADMIN := $(BUILD)/bench/bench_admin
 BENCH_SYNC := $(BUILD)/bench/bench_sync
+BENCH_STOREDAY := $(BUILD)/bench/bench_storeday
 
 $(BENCH_SYNC): bench/bench_sync.c bench/bench.h $(BUILD)/libtillpoints-test.a
 	@mkdir -p $(dir $@)
@@ -248,22 +249,31 @@ $(BENCH_ADMIN): bench/bench_admin.c bench/bench.h host-shim/host.c host-shim/hos
 	$(CC) $(BENCH_CFLAGS) $(ALL_LDFLAGS) -o $@ bench/bench_admin.c host-shim/host.c \
 	    -lsqlite3 -ldl -pthread
 
+# The store day drives the plugin (dlopen) and, as its admin jobs, the
+# manager CLI (processes): bench and bench-smoke build both.
+$(BENCH_STOREDAY): bench/bench_storeday.c bench/bench.h host-shim/host.c host-shim/host.h $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $(ALL_LDFLAGS) -o $@ bench/bench_storeday.c host-shim/host.c \
+	    -lsqlite3 -ldl -pthread
+
 $(BUILD)/bench/bench_zbar: bench/bench_zbar.c bench/bench.h $(BUILD)/libtillpoints-test.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) $(PKG_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
 
-bench: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_serial $(BUILD)/bench/bench_zbar $(BENCH_ADMIN) $(BENCH_SYNC) ## benchmarks: one table of figures, each against its target
+bench: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_serial $(BUILD)/bench/bench_zbar $(BENCH_ADMIN) $(BENCH_SYNC) $(BENCH_STOREDAY) $(BUILD)/tillpoints ## benchmarks: one table of figures, each against its target
 	$(BENCH) --plugin $(BUILD)/tillpoints.so
 	TP_SERIAL_SEAM=$(SEAM) $(BUILD)/bench/bench_serial
 	$(BUILD)/bench/bench_zbar
 	$(BENCH_SYNC)
 	$(BENCH_ADMIN) --plugin $(BUILD)/tillpoints.so
+	$(BENCH_STOREDAY) --plugin $(BUILD)/tillpoints.so --cli $(BUILD)/tillpoints
 
-bench-smoke: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_zbar $(BENCH_ADMIN) $(BENCH_SYNC) ## the benchmarks at CI size (--quick)
+bench-smoke: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_zbar $(BENCH_ADMIN) $(BENCH_SYNC) $(BENCH_STOREDAY) $(BUILD)/tillpoints ## the benchmarks at CI size (--quick)
 	$(BENCH) --quick --plugin $(BUILD)/tillpoints.so
 	$(BUILD)/bench/bench_zbar --quick
 	$(BENCH_SYNC) --quick
 	$(BENCH_ADMIN) --quick --plugin $(BUILD)/tillpoints.so
+	$(BENCH_STOREDAY) --quick --plugin $(BUILD)/tillpoints.so --cli $(BUILD)/tillpoints
 
 install: all ## install under $(DESTDIR)$(PREFIX)
 	install -d $(DESTDIR)$(LIBDIR)/tillpoints $(DESTDIR)$(PREFIX)/bin \
