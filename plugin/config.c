@@ -79,7 +79,7 @@ const char tp_config_defaults_ini[] =
     "max_open_transactions = 64\n"
     "; Ledger rows verify reads per read transaction: smaller steps let the\n"
     "; database checkpoint more often while verify runs beside the tills.\n"
-    "verify_step_rows = 50000\n"
+    "verify_step_rows = 20000\n"
     "\n"
     "[retro]\n"
     "; Retroactive visits: receipts at most this many days old can be credited.\n"

@@ -20,7 +20,7 @@
  * admin connection and its lock stay free for the forms and the other
  * admin calls) and, apart from the few checks that cannot be cut up, reads
  * in steps: each step is one short read transaction over a range of row
- * ids of one table (`[limits] verify_step_rows`, 50,000 by default), and
+ * ids of one table (`[limits] verify_step_rows`, 20,000 by default), and
  * between steps no read transaction is open, so the tills' writes are
  * checkpointed into the database file as usual instead of piling up in
  * the WAL behind one long snapshot.
@@ -98,11 +98,11 @@ static const ranged ledger_checks[] = {
      " (SELECT count(*) FROM ledger d WHERE d.location = l.location AND d.receipt = l.receipt"
      "  AND d.kind IN ('earn', 'retro') AND d.id <= ?3) || ' times'"
      " FROM ledger l WHERE l.id > ?1 AND l.id <= ?2 AND l.kind IN ('earn', 'retro')"
-     " AND NOT EXISTS (SELECT 1 FROM ledger e WHERE e.location = l.location"
-     "  AND e.receipt = l.receipt AND e.kind IN ('earn', 'retro') AND e.id < l.id)"
      " AND EXISTS (SELECT 1 FROM ledger d WHERE d.location = l.location"
-     "  AND d.receipt = l.receipt AND d.kind IN ('earn', 'retro') AND d.id > l.id"
-     "  AND d.id <= ?3)"},
+     "  AND d.receipt = l.receipt AND d.kind IN ('earn', 'retro') AND d.id <> l.id"
+     "  AND d.id <= ?3)"
+     " AND NOT EXISTS (SELECT 1 FROM ledger e WHERE e.location = l.location"
+     "  AND e.receipt = l.receipt AND e.kind IN ('earn', 'retro') AND e.id < l.id)"},
     {"every earn entry matches its journaled receipt and member",
      "SELECT 'earn entry ' || l.id || ' for receipt ' || l.receipt || ' has no matching"
      " journal row' FROM ledger l LEFT JOIN receipts r ON r.location = l.location"
@@ -113,10 +113,10 @@ static const ranged ledger_checks[] = {
      " || (SELECT count(*) FROM ledger d WHERE d.location = l.location"
      "  AND d.receipt = l.receipt AND d.kind = l.kind AND d.id <= ?3) || ' times'"
      " FROM ledger l WHERE l.id > ?1 AND l.id <= ?2"
-     " AND NOT EXISTS (SELECT 1 FROM ledger e WHERE e.location = l.location"
-     "  AND e.receipt = l.receipt AND e.kind = l.kind AND e.id < l.id)"
      " AND EXISTS (SELECT 1 FROM ledger d WHERE d.location = l.location"
-     "  AND d.receipt = l.receipt AND d.kind = l.kind AND d.id > l.id AND d.id <= ?3)"},
+     "  AND d.receipt = l.receipt AND d.kind = l.kind AND d.id <> l.id AND d.id <= ?3)"
+     " AND NOT EXISTS (SELECT 1 FROM ledger e WHERE e.location = l.location"
+     "  AND e.receipt = l.receipt AND e.kind = l.kind AND e.id < l.id)"},
 };
 
 /* Walked over receipt ids (?3 unused). A receipt's refunds are summed in
@@ -495,7 +495,7 @@ tp_status tp_verify_anchored(tp_store *s, const tp_config *cfg, const tp_central
     u->user = user;
     u->r = r;
     u->steps = steps;
-    u->step = cfg->verify_step_rows > 0 ? cfg->verify_step_rows : 50000;
+    u->step = cfg->verify_step_rows > 0 ? cfg->verify_step_rows : 20000;
     audit_ctx actx = {.problem = problem, .user = user, .r = r};
     tp_status st = TP_OK;
     tp_auditlink_walk *link = NULL;
