@@ -458,15 +458,28 @@ static int find_ref_tables(run *u)
 
 static const char refs_what[] = "every reference points at an existing row";
 
-/* Walks `upto` ids of one table in steps, running `checks` on each range. */
+/* Walks `upto` ids of one table in steps, running `checks` on each range.
+ * A check that cannot run is reported once and left out of the later
+ * steps; the others go on. A step that cannot begin ends the walk. */
+#define MAX_RANGED 8
 static void walk(run *u, int64_t upto, const ranged *checks, size_t n)
 {
-    for (int64_t after = 0; after < upto && !u->failed;) {
+    int dead[MAX_RANGED] = {0};
+    for (int64_t after = 0; after < upto;) {
         int64_t to = upto - after > u->step ? after + u->step : upto;
-        if (step_begin(u) != 0)
+        if (step_begin(u) != 0) {
+            for (size_t i = 0; i < n && i < MAX_RANGED; i++) {
+                char text[TP_MESSAGE_MAX];
+                snprintf(text, sizeof text, "Cannot check that %s: %s.", checks[i].what,
+                         tp_store_errmsg(u->s));
+                if (!dead[i])
+                    say(u, text);
+            }
             return;
-        for (size_t i = 0; i < n; i++)
-            list_violations(u, checks[i].what, checks[i].sql, after, to);
+        }
+        for (size_t i = 0; i < n && i < MAX_RANGED; i++)
+            if (!dead[i] && list_violations(u, checks[i].what, checks[i].sql, after, to) != 0)
+                dead[i] = 1;
         step_end(u, (uint64_t)(to - after));
         after = to;
     }
@@ -562,7 +575,7 @@ tp_status tp_verify_anchored(tp_store *s, const tp_config *cfg, const tp_central
         say(u, text);
         u->failed = 1;
     }
-    for (int i = 0; refs_ok && i < u->n_refs && !u->failed; i++) {
+    for (int i = 0; refs_ok && i < u->n_refs; i++) {
         ref_table *f = &u->refs[i];
         if (f->last < 0) {
             if (step_begin(u) == 0) {
@@ -585,25 +598,43 @@ tp_status tp_verify_anchored(tp_store *s, const tp_config *cfg, const tp_central
         tp_msg_set(msg, "Out of memory for verify.");
         goto out;
     }
-    int link_failed = 0;
-    for (int64_t after = 0; after < u->ledger_last && !u->failed;) {
+    int link_failed = 0, began = 1;
+    int dead[sizeof ledger_checks / sizeof ledger_checks[0]] = {0};
+    for (int64_t after = 0; after < u->ledger_last;) {
         int64_t to = u->ledger_last - after > u->step ? after + u->step : u->ledger_last;
-        if (step_begin(u) != 0)
+        if (step_begin(u) != 0) {
+            for (size_t i = 0; i < sizeof ledger_checks / sizeof ledger_checks[0]; i++) {
+                char text[TP_MESSAGE_MAX];
+                snprintf(text, sizeof text, "Cannot check that %s: %s.", ledger_checks[i].what,
+                         tp_store_errmsg(s));
+                if (!dead[i])
+                    say(u, text);
+            }
+            began = 0;
             break;
+        }
         for (size_t i = 0; i < sizeof ledger_checks / sizeof ledger_checks[0]; i++)
-            list_violations(u, ledger_checks[i].what, ledger_checks[i].sql, after, to);
+            if (!dead[i] && list_violations(u, ledger_checks[i].what, ledger_checks[i].sql,
+                                            after, to) != 0)
+                dead[i] = 1;
         if (!link_failed && tp_auditlink_step(s, link, after, to) < 0)
             link_failed = 1;
         step_end(u, (uint64_t)(to - after));
         after = to;
     }
-    if (!link_failed && !u->failed && step_begin(u) == 0) {
+    if (!began)
+        link_failed = 1;
+    else if (!link_failed && step_begin(u) == 0) {
         if (tp_auditlink_end(s, link) < 0)
             link_failed = 1;
         step_end(u, 0);
+    } else if (!link_failed) {
+        link_failed = 1;
     }
-    if (link_failed)
+    if (link_failed) {
+        u->failed = 1;
         say(u, "The ledger cannot be compared with the audit log.");
+    }
 
     /* The journal. */
     r->checks += sizeof receipt_checks / sizeof receipt_checks[0];
@@ -619,18 +650,22 @@ tp_status tp_verify_anchored(tp_store *s, const tp_config *cfg, const tp_central
     tp_audit_walk chain;
     tp_audit_walk_init(&chain);
     int chain_failed = 0;
-    for (int64_t after = 0; after < u->audit_last && !u->failed && !chain_failed;) {
+    for (int64_t after = 0; after < u->audit_last && !chain_failed;) {
         int64_t to = u->audit_last - after > u->step ? after + u->step : u->audit_last;
-        if (step_begin(u) != 0)
+        if (step_begin(u) != 0) {
+            chain_failed = 1;
             break;
+        }
         if (tp_audit_verify_range(s, &chain, (uint64_t)after, (uint64_t)to, audit_problem,
                                   &actx) < 0)
             chain_failed = 1;
         step_end(u, (uint64_t)(to - after));
         after = to;
     }
-    if (chain_failed)
+    if (chain_failed) {
+        u->failed = 1;
         say(u, "The audit log cannot be read.");
+    }
 
     /* The heads kept outside the terminal, against the head S0 saw. */
     report->local.seq = tip.seq;
