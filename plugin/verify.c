@@ -66,8 +66,9 @@
 #include "auditlink.h"
 #include "util.h"
 
-/* A check over a range of row ids: ?1 < id <= ?2 of the table walked, ?3
- * the last ledger id of the run. Lists violations, one text column each. */
+/* A check over a range of row ids: :after < id <= :upto of the table walked;
+ * :ledger, :receipts and :refunds are the last ids of those tables in S0.
+ * Lists violations, one text column each. */
 typedef struct ranged {
     const char *what; /* what must hold, for the report */
     const char *sql;
@@ -79,56 +80,59 @@ typedef struct ranged {
 static const ranged ledger_checks[] = {
     {"entries have a valid kind and non-zero points in range",
      "SELECT 'ledger entry ' || id || ' has kind ' || quote(kind) || ' and points ' || points"
-     " FROM ledger WHERE id > ?1 AND id <= ?2 AND (kind NOT IN ('earn','retro','adjust','bulk',"
+     " FROM ledger WHERE id > :after AND id <= :upto AND (kind NOT IN ('earn','retro','adjust','bulk',"
      "'import','reversal','expire') OR points = 0"
      " OR points NOT BETWEEN -1000000000000 AND 1000000000000"
      " OR (kind = 'reversal') <> (reverses IS NOT NULL))"},
     {"a reversal undoes part of a positive entry of the same member",
      "SELECT 'reversal ' || r.id || ' does not undo a positive entry of its member'"
-     " FROM ledger r LEFT JOIN ledger o ON o.id = r.reverses AND o.id <= ?3"
-     " WHERE r.id > ?1 AND r.id <= ?2 AND r.kind = 'reversal'"
+     " FROM ledger r LEFT JOIN ledger o ON o.id = r.reverses AND o.id <= :ledger"
+     " WHERE r.id > :after AND r.id <= :upto AND r.kind = 'reversal'"
      " AND (o.id IS NULL OR o.member_id <> r.member_id OR o.points <= 0 OR r.points >= 0"
      " OR o.kind = 'reversal')"},
     {"no entry is reversed beyond what it earned",
      "SELECT 'entry ' || o.id || ' earned ' || o.points || ' but ' || -SUM(r.points)"
-     " || ' were reversed' FROM ledger o JOIN ledger r ON r.reverses = o.id AND r.id <= ?3"
-     " WHERE o.id > ?1 AND o.id <= ?2 GROUP BY o.id HAVING o.points + SUM(r.points) < 0"},
+     " || ' were reversed' FROM ledger o JOIN ledger r ON r.reverses = o.id AND r.id <= :ledger"
+     " WHERE o.id > :after AND o.id <= :upto GROUP BY o.id HAVING o.points + SUM(r.points) < 0"},
     {"a receipt earns at most once, live or retro",
      "SELECT 'receipt ' || l.location || '/' || l.receipt || ' earned ' ||"
      " (SELECT count(*) FROM ledger d WHERE d.location = l.location AND d.receipt = l.receipt"
-     "  AND d.kind IN ('earn', 'retro') AND d.id <= ?3) || ' times'"
-     " FROM ledger l WHERE l.id > ?1 AND l.id <= ?2 AND l.kind IN ('earn', 'retro')"
+     "  AND d.kind IN ('earn', 'retro') AND d.id <= :ledger) || ' times'"
+     " FROM ledger l WHERE l.id > :after AND l.id <= :upto AND l.kind IN ('earn', 'retro')"
      " AND EXISTS (SELECT 1 FROM ledger d WHERE d.location = l.location"
      "  AND d.receipt = l.receipt AND d.kind IN ('earn', 'retro') AND d.id <> l.id"
-     "  AND d.id <= ?3)"
+     "  AND d.id <= :ledger)"
      " AND NOT EXISTS (SELECT 1 FROM ledger e WHERE e.location = l.location"
      "  AND e.receipt = l.receipt AND e.kind IN ('earn', 'retro') AND e.id < l.id)"},
     {"every earn entry matches its journaled receipt and member",
      "SELECT 'earn entry ' || l.id || ' for receipt ' || l.receipt || ' has no matching"
      " journal row' FROM ledger l LEFT JOIN receipts r ON r.location = l.location"
-     " AND r.receipt = l.receipt WHERE l.id > ?1 AND l.id <= ?2 AND l.kind = 'earn'"
+     " AND r.receipt = l.receipt AND r.id <= :receipts WHERE l.id > :after AND l.id <= :upto"
+     " AND l.kind = 'earn'"
      " AND (r.id IS NULL OR r.member_id IS NOT l.member_id)"},
     {"every ledger key is unique",
      "SELECT 'ledger key ' || l.location || '/' || l.receipt || '/' || l.kind || ' is used '"
      " || (SELECT count(*) FROM ledger d WHERE d.location = l.location"
-     "  AND d.receipt = l.receipt AND d.kind = l.kind AND d.id <= ?3) || ' times'"
-     " FROM ledger l WHERE l.id > ?1 AND l.id <= ?2"
+     "  AND d.receipt = l.receipt AND d.kind = l.kind AND d.id <= :ledger) || ' times'"
+     " FROM ledger l WHERE l.id > :after AND l.id <= :upto"
      " AND EXISTS (SELECT 1 FROM ledger d WHERE d.location = l.location"
-     "  AND d.receipt = l.receipt AND d.kind = l.kind AND d.id <> l.id AND d.id <= ?3)"
+     "  AND d.receipt = l.receipt AND d.kind = l.kind AND d.id <> l.id AND d.id <= :ledger)"
      " AND NOT EXISTS (SELECT 1 FROM ledger e WHERE e.location = l.location"
      "  AND e.receipt = l.receipt AND e.kind = l.kind AND e.id < l.id)"},
 };
 
-/* Walked over receipt ids (?3 unused). A receipt's refunds are summed in
- * one statement: a refund written meanwhile is within the bound too. */
+/* Walked over receipt ids. A receipt's refunds are summed in one
+ * statement, up to the run's last refund. */
 static const ranged receipt_checks[] = {
     {"refunds never exceed the eligible amount of their receipt",
      "SELECT 'receipt ' || r.receipt || ' was refunded ' || SUM(f.amount_minor) || ' of '"
      " || r.eligible_minor FROM receipts r JOIN refunds f ON f.receipt_id = r.id"
-     " WHERE r.id > ?1 AND r.id <= ?2 GROUP BY r.id HAVING SUM(f.amount_minor) > r.eligible_minor"},
+     " AND f.id <= :refunds"
+     " WHERE r.id > :after AND r.id <= :upto GROUP BY r.id"
+     " HAVING SUM(f.amount_minor) > r.eligible_minor"},
     {"journaled amounts are consistent",
      "SELECT 'receipt ' || receipt || ' has eligible ' || eligible_minor || ' of total '"
-     " || total_minor FROM receipts WHERE id > ?1 AND id <= ?2 AND (total_minor < 0"
+     " || total_minor FROM receipts WHERE id > :after AND id <= :upto AND (total_minor < 0"
      " OR eligible_minor < 0 OR eligible_minor > total_minor)"},
 };
 
@@ -138,7 +142,7 @@ static const ranged negative_check = {
     "balances are never below zero",
     "SELECT 'member ' || code || ' has a negative balance (' || balance || ')' FROM"
     " (SELECT m.code, (SELECT SUM(l.points) FROM ledger l WHERE l.member_id = m.id"
-    "  AND l.id <= ?3) AS balance FROM members m WHERE m.id > ?1 AND m.id <= ?2)"
+    "  AND l.id <= :ledger) AS balance FROM members m WHERE m.id > :after AND m.id <= :upto)"
     " WHERE balance < 0"};
 
 #define MAX_REF_TABLES 16
@@ -159,7 +163,7 @@ typedef struct run {
     tp_verify_result *r;
     tp_verify_steps *steps;
     int64_t step;
-    int64_t ledger_last, receipts_last, members_last, audit_last;
+    int64_t ledger_last, receipts_last, refunds_last, members_last, audit_last;
     uint64_t done, total;
     int failed; /* a check could not run */
     ref_table refs[MAX_REF_TABLES];
@@ -210,7 +214,7 @@ static void step_end(run *u, uint64_t advance)
         u->progress(u->user, u->done, u->total);
 }
 
-/* Runs one listing query (bound to the range when it has parameters);
+/* Runs one listing query (its parameters bound by name);
  * every row is a problem. 0, or -1 when it could not run. */
 static int list_violations(run *u, const char *what, const char *sql, int64_t after,
                            int64_t upto)
@@ -223,13 +227,16 @@ static int list_violations(run *u, const char *what, const char *sql, int64_t af
         u->failed = 1;
         return -1;
     }
-    int n = sqlite3_bind_parameter_count(q);
-    if (n >= 1)
-        sqlite3_bind_int64(q, 1, after);
-    if (n >= 2)
-        sqlite3_bind_int64(q, 2, upto);
-    if (n >= 3)
-        sqlite3_bind_int64(q, 3, u->ledger_last);
+    const struct {
+        const char *name;
+        int64_t value;
+    } last[] = {{":after", after}, {":upto", upto}, {":ledger", u->ledger_last},
+                {":receipts", u->receipts_last}, {":refunds", u->refunds_last}};
+    for (size_t i = 0; i < sizeof last / sizeof last[0]; i++) {
+        int at = sqlite3_bind_parameter_index(q, last[i].name);
+        if (at > 0)
+            sqlite3_bind_int64(q, at, last[i].value);
+    }
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         const unsigned char *t = sqlite3_column_text(q, 0);
@@ -333,16 +340,17 @@ static void check_triggers(tp_store *s, tp_problem_fn problem, void *user, tp_ve
 }
 
 /* One reference's rows of `table` in the range that refer to a missing
- * row of `parent`, appended to *sql with UNION ALL. */
-static int add_reference(char **sql, const char *table, const char *parent, const char *nonnull,
-                         const char *match)
+ * row of `parent` (rows up to its last row id in S0), appended to *sql
+ * with UNION ALL. */
+static int add_reference(char **sql, const char *table, const char *parent,
+                         int64_t parent_last, const char *nonnull, const char *match)
 {
     char *more = sqlite3_mprintf("%s%sSELECT 'table %q row ' || c.rowid || ' refers to a"
-                                 " missing %q' FROM \"%w\" c WHERE c.rowid > ?1"
-                                 " AND c.rowid <= ?2 AND %s AND NOT EXISTS (SELECT 1"
-                                 " FROM \"%w\" p WHERE %s)",
+                                 " missing %q' FROM \"%w\" c WHERE c.rowid > :after"
+                                 " AND c.rowid <= :upto AND %s AND NOT EXISTS (SELECT 1"
+                                 " FROM \"%w\" p WHERE %s AND p.rowid <= %lld)",
                                  *sql ? *sql : "", *sql ? " UNION ALL " : "", table, parent,
-                                 table, nonnull, parent, match);
+                                 table, nonnull, parent, match, (long long)parent_last);
     sqlite3_free(*sql);
     *sql = more;
     return more ? 0 : -1;
@@ -381,7 +389,7 @@ static int find_ref_tables(run *u)
         int whole = sqlite3_column_int(t, 1); /* WITHOUT ROWID */
         char *sql = NULL, *nonnull = NULL, *match = NULL;
         char parent[128] = "";
-        int64_t cur = -1;
+        int64_t cur = -1, parent_last = 0;
         sqlite3_reset(k);
         sqlite3_bind_text(k, 1, f->name, -1, SQLITE_TRANSIENT);
         int krc = SQLITE_DONE;
@@ -394,7 +402,8 @@ static int find_ref_tables(run *u)
                 whole = 1;
                 break;
             }
-            if (id != cur && cur >= 0 && add_reference(&sql, f->name, parent, nonnull, match)) {
+            if (id != cur && cur >= 0 &&
+                add_reference(&sql, f->name, parent, parent_last, nonnull, match)) {
                 krc = SQLITE_NOMEM;
                 break;
             }
@@ -404,6 +413,15 @@ static int find_ref_tables(run *u)
                 nonnull = match = NULL;
                 tp_copy(parent, sizeof parent, ptab);
                 cur = id;
+                /* A parent without row ids: foreign_key_check instead. */
+                char *last_sql = sqlite3_mprintf("SELECT COALESCE(MAX(rowid), 0) FROM \"%w\"",
+                                                 parent);
+                parent_last = last_sql ? count_of(u->s, last_sql) : -1;
+                sqlite3_free(last_sql);
+                if (parent_last < 0) {
+                    whole = 1;
+                    break;
+                }
             }
             char *n2 = sqlite3_mprintf("%s%sc.\"%w\" IS NOT NULL", nonnull ? nonnull : "",
                                        nonnull ? " AND " : "", from);
@@ -419,7 +437,7 @@ static int find_ref_tables(run *u)
             }
         }
         if (!whole && krc == SQLITE_DONE && cur >= 0 &&
-            add_reference(&sql, f->name, parent, nonnull, match))
+            add_reference(&sql, f->name, parent, parent_last, nonnull, match))
             krc = SQLITE_NOMEM;
         sqlite3_free(nonnull);
         sqlite3_free(match);
@@ -530,6 +548,7 @@ tp_status tp_verify_anchored(tp_store *s, const tp_config *cfg, const tp_central
     check_triggers(s, problem, user, r);
     u->ledger_last = count_of(s, "SELECT COALESCE(MAX(id), 0) FROM ledger");
     u->receipts_last = count_of(s, "SELECT COALESCE(MAX(id), 0) FROM receipts");
+    u->refunds_last = count_of(s, "SELECT COALESCE(MAX(id), 0) FROM refunds");
     u->members_last = count_of(s, "SELECT COALESCE(MAX(id), 0) FROM members");
     u->audit_last = count_of(s, "SELECT COALESCE(MAX(id), 0) FROM audit");
     int64_t entries = count_of(s, "SELECT count(*) FROM ledger");
@@ -539,8 +558,8 @@ tp_status tp_verify_anchored(tp_store *s, const tp_config *cfg, const tp_central
     if (tp_audit_tip_get(s, &tip, &why) != TP_OK)
         memset(&tip, 0, sizeof tip);
     int refs_ok = find_ref_tables(u) == 0;
-    if (u->ledger_last < 0 || u->receipts_last < 0 || u->members_last < 0 ||
-        u->audit_last < 0 || entries < 0 || members < 0) {
+    if (u->ledger_last < 0 || u->receipts_last < 0 || u->refunds_last < 0 ||
+        u->members_last < 0 || u->audit_last < 0 || entries < 0 || members < 0) {
         sqlite3_exec(tp_store_db(s), "COMMIT", NULL, NULL, NULL);
         tp_msg_set(msg, "Cannot read the database: %s.", tp_store_errmsg(s));
         st = TP_ERR_STORAGE;

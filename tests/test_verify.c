@@ -125,6 +125,26 @@ static void an_earn_without_its_receipt_and_a_double_earn_are_caught(void **stat
     tu_stop(h, 1);
 }
 
+static void a_reference_to_a_missing_row_is_caught(void **state)
+{
+    (void)state;
+    tu_host *h = populated();
+    /* With the references unenforced, as the sqlite3 tool opens a file:
+     * an entry of a member that does not exist, and a card of another. */
+    corrupt(h, "PRAGMA foreign_keys = OFF;"
+               "INSERT INTO ledger(member_id, location, terminal, receipt, kind, points,"
+               " time_ms, recorded_ms) VALUES(99, 'store-1', 't', 'ORPHAN', 'expire', -1, 0, 0);"
+               "INSERT INTO member_cards(code, member_id, added_ms) VALUES('C-LOST', 98, 0);");
+    found f;
+    tp_verify_result r;
+    assert_int_equal(verify(h, &f, &r), TP_ERR_INTERNAL);
+    assert_non_null(strstr(f.all, "Not true that every reference points at an existing row: "
+                                  "table ledger row 4 refers to a missing members."));
+    assert_non_null(strstr(f.all, "Not true that every reference points at an existing row: "
+                                  "table member_cards row ? refers to a missing members."));
+    tu_stop(h, 1);
+}
+
 static void db_path(tu_host *h, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/test.db", h->dir);
@@ -577,6 +597,7 @@ int main(void)
         cmocka_unit_test(a_dropped_trigger_and_a_rewritten_entry_are_caught),
         cmocka_unit_test(an_over_reversal_is_caught),
         cmocka_unit_test(an_earn_without_its_receipt_and_a_double_earn_are_caught),
+        cmocka_unit_test(a_reference_to_a_missing_row_is_caught),
         cmocka_unit_test(replacing_a_trigger_body_is_caught),
         cmocka_unit_test(a_trigger_added_by_hand_is_caught),
         cmocka_unit_test(an_adjustment_edited_with_its_triggers_put_back_is_caught),
