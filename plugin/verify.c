@@ -641,14 +641,13 @@ tp_status tp_verify_anchored(tp_store *s, const tp_config *cfg, const tp_central
         step_end(u, (uint64_t)(to - after));
         after = to;
     }
-    if (!began)
+    /* The ranges past the ledger's end, in a step of their own. */
+    if (!began || (!link_failed && step_begin(u) != 0)) {
         link_failed = 1;
-    else if (!link_failed && step_begin(u) == 0) {
+    } else if (!link_failed) {
         if (tp_auditlink_end(s, link) < 0)
             link_failed = 1;
         step_end(u, 0);
-    } else if (!link_failed) {
-        link_failed = 1;
     }
     if (link_failed) {
         u->failed = 1;
