@@ -145,7 +145,7 @@ static const ranged negative_check = {
     "  AND l.id <= :ledger) AS balance FROM members m WHERE m.id > :after AND m.id <= :upto)"
     " WHERE balance < 0"};
 
-#define MAX_REF_TABLES 16
+#define MAX_REF_TABLES 64
 
 /* A table with references, walked by row id (or read whole when it has
  * none), and the statement listing its rows that refer to a missing row. */

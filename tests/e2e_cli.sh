@@ -349,7 +349,7 @@ check "verify through a pipe: no progress line" [ ! -s "$work/v.err" ]
 # verdict.
 sed 's/^database = .*/&\n[limits]\nverify_step_rows = 1/' "$work/tp.conf" > "$work/steps.conf"
 if python3 - "$CLI" --plugin "$B/tillpoints.so" --config "$work/steps.conf" verify \
-    > "$work/vt.out" 2> "$work/vt.err" <<'PTY'
+    > "$work/vpty.out" 2> "$work/vpty.err" <<'PTY'
 import os, subprocess, sys
 master, slave = os.openpty()
 p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
@@ -369,7 +369,7 @@ PTY
 then rc=0; else rc=$?; fi
 check "verify on a terminal: exit 0" [ "$rc" = 0 ]
 pty_has() { # name, python regex over the bytes the terminal got
-    check "$1" python3 -c 'import re, sys; sys.exit(not re.search(sys.argv[2].encode(), open(sys.argv[1], "rb").read()))' "$work/vt.out" "$2"
+    check "$1" python3 -c 'import re, sys; sys.exit(not re.search(sys.argv[2].encode(), open(sys.argv[1], "rb").read()))' "$work/vpty.out" "$2"
 }
 pty_has "verify on a terminal: a progress line" '\rverify: [0-9,]+ of [0-9,]+ rows read \([0-9]+%\)\x1b\[K'
 pty_has "verify on a terminal: it reaches 100%" '\rverify: ([0-9,]+) of \1 rows read \(100%\)'
