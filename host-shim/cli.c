@@ -767,6 +767,40 @@ static void on_progress(void *user, uint64_t done, uint64_t total)
     b->drawn = 1;
 }
 
+/* 1234567 -> "1,234,567". */
+static void with_commas(char *out, size_t cap, uint64_t n)
+{
+    char digits[24];
+    int len = snprintf(digits, sizeof digits, "%llu", (unsigned long long)n);
+    size_t o = 0;
+    for (int i = 0; i < len && o + 2 < cap; i++) {
+        if (i > 0 && (len - i) % 3 == 0)
+            out[o++] = ',';
+        out[o++] = digits[i];
+    }
+    out[o] = '\0';
+}
+
+/* verify's line: rows read of the run's total, redrawn per permille. */
+static void on_verify_progress(void *user, uint64_t done, uint64_t total)
+{
+    cli *c = user;
+    progress *b = &c->bar;
+    if (!b->enabled || total == 0)
+        return;
+    uint64_t d = done > total ? total : done;
+    int permille = (int)(d * 1000 / total);
+    if (b->drawn && permille == b->last_permille)
+        return;
+    b->last_permille = permille;
+    char a[32], t[32];
+    with_commas(a, sizeof a, d);
+    with_commas(t, sizeof t, total);
+    fprintf(stderr, "\rverify: %s of %s rows read (%d%%)\033[K", a, t, permille / 10);
+    fflush(stderr);
+    b->drawn = 1;
+}
+
 static void on_problem(void *user, uint64_t line, const char *sentence)
 {
     cli *c = user;
@@ -1347,8 +1381,13 @@ static int cmd_verify(cli *c)
                  "%s extension).", TP_EXT_AUDIT);
         return refused(c, TP_ERR_UNSUPPORTED, &msg);
     }
-    tp_status st = au ? au->verify(c->p, c->rq.head, on_problem, c, &res, &rep, &msg)
-                      : c->ad->verify(c->p, on_problem, c, &res, &msg);
+    /* A plugin that answers tillpoints.audit/2 reports its progress. */
+    const tp_audit_ext *au2 = c->p->get_extension(c->p, TP_EXT_AUDIT_2);
+    tp_status st = au2 ? au2->verify_progress(c->p, c->rq.head, on_verify_progress, on_problem,
+                                              c, &res, &rep, &msg)
+                   : au ? au->verify(c->p, c->rq.head, on_problem, c, &res, &rep, &msg)
+                        : c->ad->verify(c->p, on_problem, c, &res, &msg);
+    progress_clear(&c->bar);
     if (st == TP_ERR_INVALID_ARGUMENT && res.checks == 0)
         return refused(c, st, &msg); /* a malformed head: nothing was checked */
     uint64_t problems = res.problems > c->problem_count ? res.problems : c->problem_count;

@@ -1,7 +1,8 @@
 /*
  * admin.c — the admin extension (see ext/admin.h): argument checks and the
  * admin connection's lock; the work is in members.c, ledger.c, csvio.c and
- * verify.c. Calls are blocking and serialised by admin_lock.
+ * verify.c. Calls are blocking and serialised by admin_lock, except verify,
+ * which reads on a connection of its own (verify.c).
  */
 #include <string.h>
 #include <time.h>
@@ -232,12 +233,12 @@ static tp_status admin_verify(const tp_plugin *plugin, tp_problem_fn problem, vo
     if (st != TP_OK)
         return st;
     tp_verify_result local;
-    /* The central head first, outside the lock (anchor.c says why). */
+    /* The central head first (anchor.c says why), then the checks on a
+     * connection of verify's own: the admin lock stays free meanwhile. */
     tp_central_head central;
     tp_central_audit_head(&in->cfg, &central);
-    LOCKED(in, tp_verify_anchored(in->admin_store, &in->cfg, &central, NULL, NULL, problem, user,
-                                  result ? result : &local, msg));
-    return st;
+    return tp_verify_database(&in->cfg, &central, NULL, NULL, NULL, problem, user,
+                              result ? result : &local, NULL, msg);
 }
 
 static tp_status admin_flush(const tp_plugin *plugin, int64_t timeout_ms, tp_message *msg)

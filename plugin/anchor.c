@@ -13,10 +13,11 @@
  * chain walk says about the records up to it then holds for the history
  * the head vouches for.
  *
- * The central head is read before verify's read transaction begins and
- * outside the admin lock (a network round trip must not hold up the
- * forms): the central database only ever holds records this terminal had
- * already committed, so a snapshot taken afterwards contains them all.
+ * The central head is read before verify's first read transaction begins
+ * (a network round trip must not hold up the forms; verify takes no admin
+ * lock at all): the central database only ever holds records this
+ * terminal had already committed, so every snapshot taken afterwards
+ * contains them all.
  */
 #include "anchor.h"
 
@@ -181,9 +182,10 @@ static tp_status audit_head(const tp_plugin *plugin, tp_audit_head *out, tp_mess
     return st;
 }
 
-static tp_status audit_verify(const tp_plugin *plugin, const char *anchor, tp_problem_fn problem,
-                              void *user, tp_verify_result *result, tp_audit_report *report,
-                              tp_message *msg)
+static tp_status audit_verify_steps(const tp_plugin *plugin, const char *anchor,
+                                    tp_progress_fn progress, tp_problem_fn problem, void *user,
+                                    tp_verify_result *result, tp_audit_report *report,
+                                    tp_message *msg)
 {
     tp_instance *in;
     tp_status st = ready(plugin, &in, msg);
@@ -193,18 +195,24 @@ static tp_status audit_verify(const tp_plugin *plugin, const char *anchor, tp_pr
     if (anchor && (st = tp_anchor_parse(anchor, &a, msg)) != TP_OK)
         return st;
     tp_central_head central;
-    tp_central_audit_head(&in->cfg, &central); /* before the lock: see above */
+    tp_central_audit_head(&in->cfg, &central); /* before verify reads: see above */
     tp_verify_result local_result;
     tp_audit_report local_report;
     if (!report)
         report = &local_report;
-    pthread_mutex_lock(&in->admin_lock);
-    st = tp_verify_anchored(in->admin_store, &in->cfg, &central, anchor ? &a : NULL, report,
-                            problem, user, result ? result : &local_result, msg);
-    pthread_mutex_unlock(&in->admin_lock);
+    /* A connection of verify's own: the admin lock stays free. */
+    st = tp_verify_database(&in->cfg, &central, anchor ? &a : NULL, report, progress, problem,
+                            user, result ? result : &local_result, NULL, msg);
     tp_copy(report->local.location, sizeof report->local.location, in->cfg.location);
     tp_copy(report->local.terminal, sizeof report->local.terminal, in->cfg.terminal);
     return st;
+}
+
+static tp_status audit_verify(const tp_plugin *plugin, const char *anchor, tp_problem_fn problem,
+                              void *user, tp_verify_result *result, tp_audit_report *report,
+                              tp_message *msg)
+{
+    return audit_verify_steps(plugin, anchor, NULL, problem, user, result, report, msg);
 }
 
 static tp_status audit_seal(const tp_plugin *plugin, const char *staff, const char *reason,
@@ -242,4 +250,5 @@ const tp_audit_ext tp_audit_extension = {
     .head = audit_head,
     .verify = audit_verify,
     .seal = audit_seal,
+    .verify_progress = audit_verify_steps,
 };

@@ -498,22 +498,29 @@ static const char *column(sqlite3_stmt *q, int i, size_t *len)
     return t ? (const char *)t : "";
 }
 
-int64_t tp_audit_verify(tp_store *s, tp_audit_problem_fn problem, void *user)
+void tp_audit_walk_init(tp_audit_walk *w)
+{
+    memset(w, 0, sizeof *w);
+    memcpy(w->expected, first_prev, sizeof w->expected);
+}
+
+int64_t tp_audit_verify_range(tp_store *s, tp_audit_walk *w, uint64_t after, uint64_t upto,
+                              tp_audit_problem_fn problem, void *user)
 {
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(tp_store_db(s),
                            "SELECT id, time_ms, action, actor, approver, member, location,"
                            " receipt, points, reason, detail, prev_hash, hash, ledger_first,"
                            " ledger_last, ledger_count, ledger_sum, ledger_digest"
-                           " FROM audit ORDER BY id",
+                           " FROM audit WHERE id > ?1 AND id <= ?2 ORDER BY id",
                            -1, &q, NULL) != SQLITE_OK) {
         sqlite3_finalize(q);
         return -1;
     }
-    /* The previous record's stored hash: what this record must point to. */
-    char expected[HASH_HEX + 1];
-    memcpy(expected, first_prev, sizeof expected);
-    uint64_t prev_id = 0;
+    sqlite3_bind_int64(q, 1, after > INT64_MAX ? INT64_MAX : (sqlite3_int64)after);
+    sqlite3_bind_int64(q, 2, upto > INT64_MAX ? INT64_MAX : (sqlite3_int64)upto);
+    /* w->expected: the previous record's stored hash, what this record
+     * must point to. */
     int64_t problems = 0;
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -550,37 +557,45 @@ int64_t tp_audit_verify(tp_store *s, tp_audit_problem_fn problem, void *user)
                    "match its contents).",
                    (unsigned long long)r.id);
         }
-        if (prev_len != HASH_HEX || memcmp(prev, expected, HASH_HEX) != 0) {
+        if (prev_len != HASH_HEX || memcmp(prev, w->expected, HASH_HEX) != 0) {
             bad++;
-            if (prev_id == 0)
+            if (w->prev_id == 0)
                 tp_audit_say(problem, user, r.id,
                        "Audit record %llu is the first one but does not start the chain: "
                        "the records before it were removed, or it was inserted.",
                        (unsigned long long)r.id);
-            else if (r.id != prev_id + 1)
+            else if (r.id != w->prev_id + 1)
                 tp_audit_say(problem, user, r.id,
                        "Audit record %llu does not follow record %llu: the records between "
                        "them were removed, or it was inserted.",
-                       (unsigned long long)r.id, (unsigned long long)prev_id);
+                       (unsigned long long)r.id, (unsigned long long)w->prev_id);
             else
                 tp_audit_say(problem, user, r.id,
                        "Audit record %llu does not follow record %llu: one of them was "
                        "replaced, or it was inserted.",
-                       (unsigned long long)r.id, (unsigned long long)prev_id);
+                       (unsigned long long)r.id, (unsigned long long)w->prev_id);
         }
         problems += bad;
         /* The stored hash, so that one altered record is one problem. */
         if (hash_len == HASH_HEX)
-            memcpy(expected, stored, HASH_HEX);
+            memcpy(w->expected, stored, HASH_HEX);
         else
-            memset(expected, '?', HASH_HEX);
-        expected[HASH_HEX] = '\0';
-        prev_id = r.id;
+            memset(w->expected, '?', HASH_HEX);
+        w->expected[HASH_HEX] = '\0';
+        w->prev_id = r.id;
     }
     sqlite3_finalize(q);
     if (rc != SQLITE_DONE)
         return -1;
+    w->problems += problems;
     return problems;
+}
+
+int64_t tp_audit_verify(tp_store *s, tp_audit_problem_fn problem, void *user)
+{
+    tp_audit_walk w;
+    tp_audit_walk_init(&w);
+    return tp_audit_verify_range(s, &w, 0, UINT64_MAX, problem, user);
 }
 
 tp_status tp_audit_tip_get(tp_store *s, tp_audit_tip *out, tp_message *msg)

@@ -81,6 +81,21 @@ void tp_audit_say(tp_audit_problem_fn problem, void *user, uint64_t id, const ch
     TP_PRINTF(4, 5);
 int64_t tp_audit_verify(tp_store *s, tp_audit_problem_fn problem, void *user);
 
+/* The same walk in pieces, for verify's bounded read transactions: the
+ * link to the record before is carried in `w` from piece to piece, so
+ * walking ids 1..n in consecutive ranges reports exactly what one walk
+ * would. tp_audit_verify_range checks the records `after` < id <= `upto`
+ * (call inside a read transaction) and returns the problems it found, or
+ * -1 when the log cannot be read. */
+typedef struct tp_audit_walk {
+    char expected[TP_AUDIT_HASH_HEX + 1]; /* the last record's stored hash */
+    uint64_t prev_id;                     /* the last record's id; 0: none yet */
+    int64_t problems;                     /* found so far */
+} tp_audit_walk;
+void tp_audit_walk_init(tp_audit_walk *w);
+int64_t tp_audit_verify_range(tp_store *s, tp_audit_walk *w, uint64_t after, uint64_t upto,
+                              tp_audit_problem_fn problem, void *user);
+
 /* SQL condition: ledger entry `l` (a table alias in quotes) was made by a
  * person and must lie in some record's range: adjustments, bulk, import,
  * retro credits (also a correction's), expiry, and every reversal that is

@@ -23,6 +23,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
@@ -147,78 +148,174 @@ static unsigned kind_bit(const char *kind)
     return 0;
 }
 
-int64_t tp_auditlink_verify(tp_store *s, tp_audit_problem_fn problem, void *user)
+/* The walk between pieces: the range being digested (its hash state
+ * included), the entries claimed so far and the run of uncovered entries
+ * carry over, so consecutive pieces report what one pass would. */
+struct tp_auditlink_walk {
+    walk w;
+    island is;
+    range cur;
+    int have;            /* 1: cur is loaded; 0: no range loaded */
+    int64_t claimed;     /* the last entry id some earlier range claimed */
+    int64_t key_first;   /* the last range loaded, by (ledger_first, id): */
+    uint64_t key_id;     /* the next one comes after it */
+    uint64_t audit_upto; /* records above this id are not looked at */
+    int failed;
+};
+
+tp_auditlink_walk *tp_auditlink_begin(uint64_t audit_upto, tp_audit_problem_fn problem,
+                                      void *user)
 {
+    tp_auditlink_walk *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->w.problem = problem;
+    a->w.user = user;
+    a->key_first = INT64_MIN;
+    a->audit_upto = audit_upto > INT64_MAX ? INT64_MAX : audit_upto;
+    return a;
+}
+
+void tp_auditlink_free(tp_auditlink_walk *a)
+{
+    free(a);
+}
+
+/* The ranges after the last one loaded that start at or below `first_max`. */
+static sqlite3_stmt *ranges_after(sqlite3 *db, const tp_auditlink_walk *a, int64_t first_max)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, action, actor, ledger_first, ledger_last,"
+                           " COALESCE(ledger_count, -1), COALESCE(ledger_sum, 0),"
+                           " COALESCE(ledger_digest, '') FROM audit"
+                           " WHERE ledger_first IS NOT NULL AND ledger_first <= ?3"
+                           " AND (ledger_first, id) > (?1, ?2) AND id <= ?4"
+                           " ORDER BY ledger_first, id",
+                           -1, &q, NULL) != SQLITE_OK) {
+        sqlite3_finalize(q);
+        return NULL;
+    }
+    sqlite3_bind_int64(q, 1, a->key_first);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)a->key_id);
+    sqlite3_bind_int64(q, 3, first_max);
+    sqlite3_bind_int64(q, 4, (sqlite3_int64)a->audit_upto);
+    return q;
+}
+
+/* next_range, remembering where the walk is among the ranges. */
+static int load_range(tp_auditlink_walk *a, sqlite3_stmt *q)
+{
+    int got = next_range(q, &a->cur);
+    if (got == 1) {
+        a->key_first = a->cur.first;
+        a->key_id = a->cur.audit_id;
+    }
+    return got;
+}
+
+int64_t tp_auditlink_step(tp_store *s, tp_auditlink_walk *a, int64_t after, int64_t upto)
+{
+    if (a->failed)
+        return -1;
     sqlite3 *db = tp_store_db(s);
-    sqlite3_stmt *rq = NULL, *lq = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT id, action, actor, ledger_first, ledger_last,"
-                                " COALESCE(ledger_count, -1), COALESCE(ledger_sum, 0),"
-                                " COALESCE(ledger_digest, '') FROM audit"
-                                " WHERE ledger_first IS NOT NULL ORDER BY ledger_first, id",
-                                -1, &rq, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db,
-                                "SELECT " TP_AUDIT_LEDGER_COLUMNS ", " TP_AUDIT_NEEDS_RECORD("l")
-                                " FROM ledger l ORDER BY id",
-                                -1, &lq, NULL);
+    int64_t before = a->w.problems;
+    sqlite3_stmt *rq = ranges_after(db, a, upto), *lq = NULL;
+    int rc = rq ? sqlite3_prepare_v2(db,
+                                     "SELECT " TP_AUDIT_LEDGER_COLUMNS ", "
+                                     TP_AUDIT_NEEDS_RECORD("l")
+                                     " FROM ledger l WHERE id > ?1 AND id <= ?2 ORDER BY id",
+                                     -1, &lq, NULL)
+                : SQLITE_ERROR;
     if (rc != SQLITE_OK) {
         sqlite3_finalize(rq);
         sqlite3_finalize(lq);
+        a->failed = 1;
         return -1;
     }
-    walk w = {.problem = problem, .user = user};
-    island is;
-    memset(&is, 0, sizeof is);
-    range cur;
-    int have = next_range(rq, &cur);
-    int64_t claimed = 0; /* the last entry id some earlier range claimed */
-    int failed = have < 0;
+    sqlite3_bind_int64(lq, 1, after);
+    sqlite3_bind_int64(lq, 2, upto);
+    /* A range carried over from the last piece stays; otherwise the next
+     * one starting in this piece (or before) is loaded. */
+    if (a->have != 1)
+        a->have = load_range(a, rq);
+    int failed = a->have < 0;
     while (!failed && (rc = sqlite3_step(lq)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(lq, 0);
         /* Ranges wholly below this entry are complete. */
-        while (have == 1 && cur.last < id) {
-            finish(&w, &cur);
-            if (cur.last > claimed)
-                claimed = cur.last;
-            have = next_range(rq, &cur);
-            if (have == 1 && cur.first <= claimed)
-                say(&w, cur.audit_id,
+        while (a->have == 1 && a->cur.last < id) {
+            finish(&a->w, &a->cur);
+            if (a->cur.last > a->claimed)
+                a->claimed = a->cur.last;
+            a->have = load_range(a, rq);
+            if (a->have == 1 && a->cur.first <= a->claimed)
+                say(&a->w, a->cur.audit_id,
                     "Audit record %llu (%s) claims ledger entries from %lld, which an earlier "
                     "record already covers (up to %lld): one of them was forged.",
-                    (unsigned long long)cur.audit_id, cur.action, (long long)cur.first,
-                    (long long)claimed);
+                    (unsigned long long)a->cur.audit_id, a->cur.action,
+                    (long long)a->cur.first, (long long)a->claimed);
         }
-        if (have < 0) {
+        if (a->have < 0) {
             failed = 1;
             break;
         }
-        if (have == 1 && cur.first <= id) {
-            flush_island(&w, &is);
-            tp_audit_digest_row(&cur.st, lq, 0);
-            cur.seen++;
-            cur.seen_sum += sqlite3_column_int64(lq, 6);
+        if (a->have == 1 && a->cur.first <= id) {
+            flush_island(&a->w, &a->is);
+            tp_audit_digest_row(&a->cur.st, lq, 0);
+            a->cur.seen++;
+            a->cur.seen_sum += sqlite3_column_int64(lq, 6);
             continue;
         }
         if (sqlite3_column_int(lq, TP_AUDIT_LEDGER_NCOLS)) {
-            if (is.n == 0)
-                is.from = id;
-            is.to = id;
-            is.n++;
-            is.kinds |= kind_bit(text_col(lq, 5));
+            if (a->is.n == 0)
+                a->is.from = id;
+            a->is.to = id;
+            a->is.n++;
+            a->is.kinds |= kind_bit(text_col(lq, 5));
         }
     }
     if (!failed && rc != SQLITE_DONE)
         failed = 1;
-    flush_island(&w, &is);
-    /* Ranges past the ledger's end: their entries are gone. */
-    while (!failed && have == 1) {
-        finish(&w, &cur);
-        have = next_range(rq, &cur);
-    }
-    if (have < 0)
-        failed = 1;
     sqlite3_finalize(rq);
     sqlite3_finalize(lq);
-    return failed ? -1 : w.problems;
+    a->failed = failed;
+    return failed ? -1 : a->w.problems - before;
+}
+
+int64_t tp_auditlink_end(tp_store *s, tp_auditlink_walk *a)
+{
+    if (a->failed)
+        return -1;
+    int64_t before = a->w.problems;
+    flush_island(&a->w, &a->is);
+    /* Ranges past the ledger's end: their entries are gone. */
+    sqlite3_stmt *rq = ranges_after(tp_store_db(s), a, INT64_MAX);
+    if (!rq) {
+        a->failed = 1;
+        return -1;
+    }
+    if (a->have != 1)
+        a->have = load_range(a, rq);
+    while (a->have == 1) {
+        finish(&a->w, &a->cur);
+        a->have = load_range(a, rq);
+    }
+    sqlite3_finalize(rq);
+    if (a->have < 0) {
+        a->failed = 1;
+        return -1;
+    }
+    return a->w.problems - before;
+}
+
+int64_t tp_auditlink_verify(tp_store *s, tp_audit_problem_fn problem, void *user)
+{
+    tp_auditlink_walk *a = tp_auditlink_begin(UINT64_MAX, problem, user);
+    if (!a)
+        return -1;
+    int64_t n = tp_auditlink_step(s, a, INT64_MIN, INT64_MAX);
+    int64_t m = n < 0 ? -1 : tp_auditlink_end(s, a);
+    int64_t total = a->w.problems;
+    tp_auditlink_free(a);
+    return n < 0 || m < 0 ? -1 : total;
 }

@@ -18,4 +18,19 @@
  * or -1 when the database cannot be read. Call inside a read transaction. */
 int64_t tp_auditlink_verify(tp_store *s, tp_audit_problem_fn problem, void *user);
 
+/* The same pass in pieces, for verify's bounded read transactions. Begin
+ * with the largest audit record id to look at (later records are left
+ * out), then call tp_auditlink_step for consecutive ledger id ranges
+ * `after` < id <= `upto`, each inside a read transaction (any one), and
+ * tp_auditlink_end once after the last. Each returns the problems it
+ * reported, or -1 when the database cannot be read (the walk is then
+ * spent). Owned by the caller: tp_auditlink_free. begin returns NULL when
+ * out of memory. */
+typedef struct tp_auditlink_walk tp_auditlink_walk;
+tp_auditlink_walk *tp_auditlink_begin(uint64_t audit_upto, tp_audit_problem_fn problem,
+                                      void *user);
+int64_t tp_auditlink_step(tp_store *s, tp_auditlink_walk *a, int64_t after, int64_t upto);
+int64_t tp_auditlink_end(tp_store *s, tp_auditlink_walk *a);
+void tp_auditlink_free(tp_auditlink_walk *a);
+
 #endif

@@ -77,6 +77,9 @@ const char tp_config_defaults_ini[] =
     "batch_max = 256\n"
     "; Loyalty transactions open at once.\n"
     "max_open_transactions = 64\n"
+    "; Ledger rows verify reads per read transaction: smaller steps let the\n"
+    "; database checkpoint more often while verify runs beside the tills.\n"
+    "verify_step_rows = 20000\n"
     "\n"
     "[retro]\n"
     "; Retroactive visits: receipts at most this many days old can be credited.\n"
@@ -581,6 +584,10 @@ static int on_key(void *user, const char *section, const char *key,
         if (parse_int(value, 1, 10000, &n))
             return fail(c, section, key, "must be from 1 to 10000.");
         cfg->max_open_transactions = (int)n;
+    } else if (IS("limits", "verify_step_rows")) {
+        if (parse_int(value, 1, 10000000, &n))
+            return fail(c, section, key, "must be from 1 to 10000000.");
+        cfg->verify_step_rows = n;
     } else if (IS("retro", "window_days")) {
         if (parse_int(value, 1, 3660, &n))
             return fail(c, section, key, "must be a number of days from 1 to 3660.");

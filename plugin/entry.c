@@ -221,7 +221,7 @@ static const void *get_extension(const tp_plugin *plugin, const char *id)
         return &tp_sync_extension;
     if (strcmp(id, TP_EXT_ABOUT) == 0)
         return &tp_about_extension;
-    if (strcmp(id, TP_EXT_AUDIT) == 0)
+    if (strcmp(id, TP_EXT_AUDIT) == 0 || strcmp(id, TP_EXT_AUDIT_2) == 0)
         return &tp_audit_extension;
     return NULL;
 }

@@ -343,6 +343,37 @@ check "json verify clean" json "$work/jv.out" "d['ok'] and d['problem_count']==0
 tp v verify
 check "verify clean: exit 0" [ "$rc" = 0 ]
 check "verify clean: summary" grep -Eq "^verify: [1-9][0-9]* checks, 0 problems$" "$work/v.out"
+check "verify through a pipe: no progress line" [ ! -s "$work/v.err" ]
+# On a terminal (a PTY, stdout and stderr both on it), verify draws its
+# progress line on stderr, one row per step here, and clears it before the
+# verdict.
+sed 's/^database = .*/&\n[limits]\nverify_step_rows = 1/' "$work/tp.conf" > "$work/steps.conf"
+if python3 - "$CLI" --plugin "$B/tillpoints.so" --config "$work/steps.conf" verify \
+    > "$work/vpty.out" 2> "$work/vpty.err" <<'PTY'
+import os, subprocess, sys
+master, slave = os.openpty()
+p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+os.close(slave)
+out = b""
+while True:
+    try:
+        chunk = os.read(master, 65536)
+    except OSError:  # EIO: the child closed the terminal
+        break
+    if not chunk:
+        break
+    out += chunk
+sys.stdout.buffer.write(out)
+sys.exit(p.wait())
+PTY
+then rc=0; else rc=$?; fi
+check "verify on a terminal: exit 0" [ "$rc" = 0 ]
+pty_has() { # name, python regex over the bytes the terminal got
+    check "$1" python3 -c 'import re, sys; sys.exit(not re.search(sys.argv[2].encode(), open(sys.argv[1], "rb").read()))' "$work/vpty.out" "$2"
+}
+pty_has "verify on a terminal: a progress line" '\rverify: [0-9,]+ of [0-9,]+ rows read \([0-9]+%\)\x1b\[K'
+pty_has "verify on a terminal: it reaches 100%" '\rverify: ([0-9,]+) of \1 rows read \(100%\)'
+pty_has "verify on a terminal: cleared, then the verdict" '\(100%\)\x1b\[K\r\x1b\[Kverify: [1-9][0-9]* checks, 0 problems\r?\n'
 cp "$work/x.db" "$work/good.db"
 # (a) drop the append-only trigger and rewrite a ledger row.
 q "DROP TRIGGER ledger_no_update; UPDATE ledger SET points = points + 1000 WHERE kind='adjust' AND points=5;"

@@ -4,7 +4,9 @@
  * terminal's own checks and are caught by the head written down before
  * (the audit extension's verify with an anchor); the central database's
  * head is tested in test_sync.c. */
+#include <pthread.h>
 #include <sqlite3.h>
+#include <time.h>
 
 #include "testutil.h"
 #include "audit_forge.h"
@@ -24,9 +26,14 @@ static void on_problem(void *user, uint64_t line, const char *sentence)
     snprintf(f->all + len, sizeof f->all - len, "%s\n", sentence);
 }
 
+/* The config every test starts with: the suite runs twice, once with the
+ * default step and once reading one row per step, so every entry, record
+ * and receipt a corruption touches lies on a step boundary. */
+static const char *suite_ini = NULL;
+
 static tu_host *populated(void)
 {
-    tu_host *h = tu_start(NULL);
+    tu_host *h = tu_start(suite_ini);
     tu_add_member(h, "M-0001", "Ann");
     tu_add_member(h, "M-0002", "Bob");
     tp_message msg;
@@ -115,6 +122,26 @@ static void an_earn_without_its_receipt_and_a_double_earn_are_caught(void **stat
     assert_int_equal(verify(h, &f, &r), TP_ERR_INTERNAL);
     assert_non_null(strstr(f.all, "receipt GHOST has no matching journal row"));
     assert_non_null(strstr(f.all, "receipt store-1/R-2 earned 2 times"));
+    tu_stop(h, 1);
+}
+
+static void a_reference_to_a_missing_row_is_caught(void **state)
+{
+    (void)state;
+    tu_host *h = populated();
+    /* With the references unenforced, as the sqlite3 tool opens a file:
+     * an entry of a member that does not exist, and a card of another. */
+    corrupt(h, "PRAGMA foreign_keys = OFF;"
+               "INSERT INTO ledger(member_id, location, terminal, receipt, kind, points,"
+               " time_ms, recorded_ms) VALUES(99, 'store-1', 't', 'ORPHAN', 'expire', -1, 0, 0);"
+               "INSERT INTO member_cards(code, member_id, added_ms) VALUES('C-LOST', 98, 0);");
+    found f;
+    tp_verify_result r;
+    assert_int_equal(verify(h, &f, &r), TP_ERR_INTERNAL);
+    assert_non_null(strstr(f.all, "Not true that every reference points at an existing row: "
+                                  "table ledger row 4 refers to a missing members."));
+    assert_non_null(strstr(f.all, "Not true that every reference points at an existing row: "
+                                  "table member_cards row ? refers to a missing members."));
     tu_stop(h, 1);
 }
 
@@ -333,6 +360,236 @@ static void a_malformed_anchor_is_refused_before_any_check(void **state)
     tu_stop(h, 1);
 }
 
+/* ---- verify beside the tills: bounded steps, no admin lock ------------ */
+
+#define HISTORY_ROWS 50000
+#define HISTORY_STEP "[limits]\nverify_step_rows = 5000\n"
+
+/* HISTORY_ROWS earn entries with their journaled receipts for members 1
+ * and 2, written with raw SQL in one transaction (a store's history). */
+static void add_history(tu_host *h)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/test.db", h->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char sql[1400];
+    snprintf(sql, sizeof sql,
+             "BEGIN;"
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)"
+             " INSERT INTO receipts(location, terminal, receipt, txn, staff, time_ms, currency,"
+             " total_minor, eligible_minor, line_count, member_id, journaled_ms)"
+             " SELECT 'store-1', 't', 'H-' || i, 'H-' || i, 's', i, 'EUR', 1000, 1000, 1,"
+             " 1 + i %% 2, i FROM n;"
+             "INSERT INTO ledger(member_id, location, terminal, receipt, kind, points, time_ms,"
+             " recorded_ms) SELECT member_id, location, terminal, receipt, 'earn', 10,"
+             " time_ms, time_ms FROM receipts WHERE receipt LIKE 'H-%%' ORDER BY id;"
+             "COMMIT;",
+             HISTORY_ROWS);
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("history: %s", err);
+    sqlite3_close(db);
+}
+
+/* What another thread does while verify is between two steps. */
+typedef struct beside {
+    tu_host *h;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int finished;
+    int write_rc;          /* BEGIN IMMEDIATE ... COMMIT on another connection */
+    tp_status lookup;      /* admin member_get: takes the admin lock */
+    tp_status adjustment;  /* admin adjust: a ledger entry and its audit record */
+    int log_frames, checkpointed; /* the PASSIVE checkpoint after the write */
+} beside;
+
+static int exec_rc(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+static void *work_beside(void *arg)
+{
+    beside *b = arg;
+    char path[300];
+    snprintf(path, sizeof path, "%s/test.db", b->h->dir);
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(path, &db);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 60000); /* a hang guard only */
+        sqlite3_wal_autocheckpoint(db, 0);
+        rc = exec_rc(db, "BEGIN IMMEDIATE");
+    }
+    /* A sale appended meanwhile: its receipt and its earn entry. */
+    if (rc == SQLITE_OK)
+        rc = exec_rc(db, "INSERT INTO receipts(location, terminal, receipt, txn, staff,"
+                         " time_ms, currency, total_minor, eligible_minor, line_count,"
+                         " member_id, journaled_ms) VALUES('store-1', 't', 'LATE-1', 'LATE-1',"
+                         " 's', 1, 'EUR', 500, 500, 1, 2, 1);"
+                         "INSERT INTO ledger(member_id, location, terminal, receipt, kind,"
+                         " points, time_ms, recorded_ms) VALUES(2, 'store-1', 't', 'LATE-1',"
+                         " 'earn', 5, 1, 1);");
+    if (rc == SQLITE_OK)
+        rc = exec_rc(db, "COMMIT");
+    b->write_rc = rc;
+    tp_member_info info;
+    tp_message msg;
+    b->lookup = b->h->ad->member_get(b->h->plugin, "M-0001", &info, &msg);
+    tp_adjustment a = {.member = "M-0002", .points = 7, .reason = "goodwill", .staff = "mgr-9"};
+    b->adjustment = b->h->ad->adjust(b->h->plugin, &a, NULL, &msg);
+    /* Every frame in the WAL, those written after verify began included,
+     * can go into the database file: no snapshot of verify pins them. */
+    if (db && sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &b->log_frames,
+                                        &b->checkpointed) != SQLITE_OK)
+        b->log_frames = -1;
+    sqlite3_close(db);
+    pthread_mutex_lock(&b->lock);
+    b->finished = 1;
+    pthread_cond_signal(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
+
+typedef struct paced {
+    beside *b;
+    int work_at;            /* the progress call that runs work_beside; 0: none */
+    int calls;
+    int ran_at_call;        /* the progress call during which the work ran */
+    uint64_t done_then, total_then;
+    uint64_t last_done, last_total;
+    found f;
+} paced;
+
+static void on_paced_problem(void *user, uint64_t line, const char *sentence)
+{
+    paced *p = user;
+    on_problem(&p->f, line, sentence);
+}
+
+/* In progress call work_at (the third: verify is past its first steps, far from
+ * its end), runs work_beside on another thread and waits for it: verify
+ * cannot go on until the other thread is done, so whatever it did
+ * happened while verify was mid-run. The wait is bounded only as a hang
+ * guard. */
+static void on_paced_progress(void *user, uint64_t done, uint64_t total)
+{
+    paced *p = user;
+    p->calls++;
+    p->last_done = done;
+    p->last_total = total;
+    if (p->calls != p->work_at)
+        return;
+    p->ran_at_call = p->calls;
+    p->done_then = done;
+    p->total_then = total;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, work_beside, p->b), 0);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 120;
+    pthread_mutex_lock(&p->b->lock);
+    int rc = 0;
+    while (!p->b->finished && rc == 0)
+        rc = pthread_cond_timedwait(&p->b->cond, &p->b->lock, &until);
+    int finished = p->b->finished;
+    pthread_mutex_unlock(&p->b->lock);
+    if (!finished)
+        fail_msg("the admin call and the write beside verify were still blocked after 120 s");
+    pthread_join(t, NULL);
+}
+
+static tp_status verify_paced(tu_host *h, paced *p, tp_verify_result *r)
+{
+    const tp_audit_ext *au = h->plugin->get_extension(h->plugin, TP_EXT_AUDIT_2);
+    assert_non_null(au);
+    tp_message msg;
+    return au->verify_progress(h->plugin, NULL, on_paced_progress, on_paced_problem, p, r, NULL,
+                               &msg);
+}
+
+static void admin_calls_writes_and_checkpoints_go_on_while_verify_runs(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(HISTORY_STEP);
+    tu_add_member(h, "M-0001", "Ann");
+    tu_add_member(h, "M-0002", "Bob");
+    add_history(h);
+    beside b = {.h = h, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+                .write_rc = -1, .log_frames = -1, .checkpointed = -1};
+    paced p = {.b = &b, .work_at = 3};
+    tp_verify_result r;
+    assert_int_equal(verify_paced(h, &p, &r), TP_OK);
+    /* The work ran mid-run, and each part of it succeeded. */
+    assert_int_equal(p.ran_at_call, 3);
+    assert_true(p.done_then > 0 && p.done_then < p.total_then);
+    assert_true(p.calls > 3);
+    assert_int_equal(p.last_done, p.last_total);
+    assert_int_equal(b.write_rc, SQLITE_OK);
+    assert_int_equal(b.lookup, TP_OK);
+    assert_int_equal(b.adjustment, TP_OK);
+    /* The checkpoint copied every frame, those after verify began too. */
+    assert_true(b.log_frames > 0);
+    assert_int_equal(b.checkpointed, b.log_frames);
+    /* The sale and the adjustment appended meanwhile are no problem, and
+     * the run covered the ledger as it was when it began. */
+    assert_int_equal(p.f.n, 0);
+    assert_int_equal(r.problems, 0);
+    assert_int_equal(r.entries, HISTORY_ROWS);
+    /* The next run covers them. */
+    found f;
+    assert_int_equal(verify(h, &f, &r), TP_OK);
+    assert_int_equal(r.entries, HISTORY_ROWS + 2);
+    tu_stop(h, 1);
+}
+
+static void progress_counts_up_to_its_total_in_many_steps(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(HISTORY_STEP);
+    tu_add_member(h, "M-0001", "Ann");
+    tu_add_member(h, "M-0002", "Bob");
+    add_history(h);
+    beside b = {.h = h, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    paced p = {.b = &b};
+    tp_verify_result r;
+    assert_int_equal(verify_paced(h, &p, &r), TP_OK);
+    /* Ledger, receipts and references in 5,000-row steps: dozens of steps. */
+    assert_true(p.calls >= 2 * HISTORY_ROWS / 5000);
+    assert_true(p.last_total >= 2 * (uint64_t)HISTORY_ROWS);
+    assert_int_equal(p.last_done, p.last_total);
+    tu_stop(h, 1);
+}
+
+/* A bulk adjustment's record covers entries in several steps; one of them
+ * is edited with the triggers put back: the digest carried from step to
+ * step still shows it. */
+static void an_entry_edited_inside_a_record_spanning_steps_is_caught(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start("[limits]\nverify_step_rows = 1\n");
+    const char *codes[] = {"M-0001", "M-0002", "M-0003", "M-0004"};
+    for (size_t i = 0; i < 4; i++)
+        tu_add_member(h, codes[i], "X");
+    tp_bulk_adjustment bulk = {.members = codes, .member_count = 4, .points = 20,
+                               .reason = "opening", .staff = "mgr-1"};
+    tp_bulk_result br;
+    tp_message msg;
+    assert_int_equal(h->ad->bulk_adjust(h->plugin, &bulk, NULL, NULL, &br, &msg), TP_OK);
+    found f;
+    tp_verify_result r;
+    assert_int_equal(verify(h, &f, &r), TP_OK);
+    char path[300];
+    db_path(h, path, sizeof path);
+    forge_without_triggers(path, "ledger_no_update",
+                           "UPDATE ledger SET member_id = 1 WHERE id = 3", 0);
+    assert_int_equal(verify(h, &f, &r), TP_ERR_INTERNAL);
+    assert_int_equal(f.n, 1);
+    assert_non_null(strstr(f.all, "Audit record 1 (bulk by mgr-1) covers ledger entries 1 to 4: "
+                                  "they were changed after it was written"));
+    tu_stop(h, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,6 +597,7 @@ int main(void)
         cmocka_unit_test(a_dropped_trigger_and_a_rewritten_entry_are_caught),
         cmocka_unit_test(an_over_reversal_is_caught),
         cmocka_unit_test(an_earn_without_its_receipt_and_a_double_earn_are_caught),
+        cmocka_unit_test(a_reference_to_a_missing_row_is_caught),
         cmocka_unit_test(replacing_a_trigger_body_is_caught),
         cmocka_unit_test(a_trigger_added_by_hand_is_caught),
         cmocka_unit_test(an_adjustment_edited_with_its_triggers_put_back_is_caught),
@@ -348,5 +606,14 @@ int main(void)
         cmocka_unit_test(an_entry_edited_with_every_hash_recomputed_is_caught_by_the_recorded_head),
         cmocka_unit_test(a_malformed_anchor_is_refused_before_any_check),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest beside_tills[] = {
+        cmocka_unit_test(admin_calls_writes_and_checkpoints_go_on_while_verify_runs),
+        cmocka_unit_test(progress_counts_up_to_its_total_in_many_steps),
+        cmocka_unit_test(an_entry_edited_inside_a_record_spanning_steps_is_caught),
+    };
+    int failed = cmocka_run_group_tests_name("verify", tests, NULL, NULL);
+    suite_ini = "[limits]\nverify_step_rows = 1\n";
+    failed += cmocka_run_group_tests_name("verify, one row per step", tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("verify beside the tills", beside_tills, NULL, NULL);
+    return failed;
 }

@@ -268,7 +268,11 @@ typedef struct tp_admin_ext {
      * database's head of this terminal's audit log when reachable); each
      * violation is reported through `problem`. TP_OK only when there are
      * none. The audit extension (ext/audit.h) also takes a head written
-     * down earlier and says what the heads showed. */
+     * down earlier and says what the heads showed, and reports progress.
+     * verify reads on a connection of its own in short read transactions
+     * (config [limits] verify_step_rows): the other calls here, the forms
+     * and checkout are not held up while it runs. It checks the rows that
+     * existed when it began. */
     tp_status (*verify)(const tp_plugin *plugin, tp_problem_fn problem, void *user,
                         tp_verify_result *result, tp_message *msg);
 

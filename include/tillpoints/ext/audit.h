@@ -33,6 +33,10 @@ extern "C" {
 #endif
 
 #define TP_EXT_AUDIT "tillpoints.audit/1"
+/* Since ABI 1.2: the same struct with verify_progress at its end. A plugin
+ * that answers this id has the member; one that answers only
+ * TP_EXT_AUDIT has the first three, and a host must not read further. */
+#define TP_EXT_AUDIT_2 "tillpoints.audit/2"
 
 #define TP_AUDIT_HASH_MAX 64     /* a record hash: 64 lowercase hex digits */
 #define TP_AUDIT_ANCHOR_MIN_HEX 16 /* shortest hash prefix an anchor may give */
@@ -100,6 +104,19 @@ typedef struct tp_audit_ext {
      * it. `out` (may be NULL) receives the new head. */
     tp_status (*seal)(const tp_plugin *plugin, const char *staff, const char *reason,
                       tp_audit_head *out, tp_message *msg);
+
+    /* Since ABI 1.2, only through TP_EXT_AUDIT_2: verify as above, and
+     * `progress` (may be NULL) is called on the calling thread between
+     * the steps of the run with `done` of `total` rows read (total is
+     * known from the first call on; the file's integrity check counts as
+     * one read of the ledger). verify reads on a connection of its own in
+     * short read transactions, so the other admin calls, the forms and
+     * the tills carry on meanwhile; it covers the rows that existed when
+     * it began (docs/MANAGER.md). */
+    tp_status (*verify_progress)(const tp_plugin *plugin, const char *anchor,
+                                 tp_progress_fn progress, tp_problem_fn problem, void *user,
+                                 tp_verify_result *result, tp_audit_report *report,
+                                 tp_message *msg);
 } tp_audit_ext;
 
 #ifdef __cplusplus
