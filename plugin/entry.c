@@ -131,6 +131,7 @@ static void deliver(tp_instance *in, tp_event_node *node)
             .message = o->message,
             .device = o->device,
             .receipt_code = o->receipt_code,
+            .refund_id = o->refund,
         };
         in->events->on_event(in->host, &ev);
     }
