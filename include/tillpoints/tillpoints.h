@@ -145,7 +145,12 @@ struct tp_plugin {
     const void *(*get_extension)(const tp_plugin *plugin, const char *id);
 
     /* [main-thread] Called by the host after request_callback(); delivers
-     * pending events to the host's extensions. Never blocks. */
+     * pending events to the host's extensions. Never blocks. The events
+     * waiting for this call are bounded: a host that stops calling it
+     * gets TP_ERR_BUSY from checkout calls that would queue work until it
+     * calls again; no outcome of accepted work is dropped, while notices
+     * of no transaction beyond the bound are (and logged, with their
+     * count). docs/INTEGRATING.md, "The threading contract". */
     void (*on_main_thread)(const tp_plugin *plugin);
 };
 
