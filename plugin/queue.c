@@ -6,20 +6,40 @@
  * consumer loads it with acquire before reading the job, and frees the
  * slot with a release store that the next lap's producer acquires before
  * overwriting it. Sleeping is a Dekker handshake, hence sequentially
- * consistent: the consumer stores `sleeping` then looks at the next slot;
- * a producer publishes the slot then looks at `sleeping`. At least one of
- * them sees the other's store, so either the consumer finds the job or the
- * producer wakes it; the wake-up itself goes through the mutex, and the
- * consumer re-checks under it, so the signal cannot fall between its check
- * and its wait.
+ * consistent: the consumer stores 1 in `sleeping` then looks at the next
+ * slot; a producer publishes the slot then looks at `sleeping`. At least
+ * one of them sees the other's store, so either the consumer finds the job
+ * or the producer clears `sleeping` and wakes it. The consumer sleeps with
+ * FUTEX_WAIT on `sleeping` expecting 1: the kernel compares and sleeps in
+ * one step, so a producer's clear that lands between the consumer's check
+ * and its sleep makes the wait return at once; no wake-up is lost, and no
+ * producer ever waits for a lock the consumer holds.
  */
 #include "queue.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #define CLOSED_BIT (SIZE_MAX ^ (SIZE_MAX >> 1))
+
+/* atomic_int has the size and representation of int on Linux, which is
+ * what the futex word is. Either call may return early (a signal, a
+ * spurious wake-up); callers re-check. */
+static void futex_wait(atomic_int *word, int expected)
+{
+    (void)syscall(SYS_futex, (void *)word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+static void futex_wake(atomic_int *word, int n)
+{
+    (void)syscall(SYS_futex, (void *)word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
 
 int tp_queue_init(tp_queue *q, size_t item_size, size_t capacity)
 {
@@ -43,7 +63,6 @@ int tp_queue_init(tp_queue *q, size_t item_size, size_t capacity)
     atomic_init(&q->finished, 0);
     atomic_init(&q->sleeping, 0);
     pthread_mutex_init(&q->lock, NULL);
-    pthread_cond_init(&q->nonempty, NULL);
     return 0;
 }
 
@@ -52,7 +71,6 @@ void tp_queue_destroy(tp_queue *q)
     if (!q->ring)
         return;
     pthread_mutex_destroy(&q->lock);
-    pthread_cond_destroy(&q->nonempty);
     free(q->ring);
     free(q->seq);
     q->ring = NULL;
@@ -82,11 +100,8 @@ int tp_queue_push(tp_queue *q, const void *item)
     }
     memcpy(q->ring + slot * q->item_size, item, q->item_size);
     atomic_store(&q->seq[slot], pos + 1); /* publish (seq_cst, see top) */
-    if (atomic_load(&q->sleeping)) {
-        pthread_mutex_lock(&q->lock);
-        pthread_cond_signal(&q->nonempty);
-        pthread_mutex_unlock(&q->lock);
-    }
+    if (atomic_load(&q->sleeping) && atomic_exchange(&q->sleeping, 0))
+        futex_wake(&q->sleeping, 1);
     return 0;
 }
 
@@ -119,14 +134,14 @@ size_t tp_queue_pop_batch(tp_queue *q, void *out, size_t max)
         }
         if (n > 0 || max == 0 || drained(q))
             return n;
-        /* Empty (or a claimed slot not yet published): announce the sleep,
-         * look once more, and only then wait. */
-        atomic_store(&q->sleeping, 1);
-        if (!head_ready(q) && !drained(q)) {
-            pthread_mutex_lock(&q->lock);
-            while (!head_ready(q) && !drained(q))
-                pthread_cond_wait(&q->nonempty, &q->lock);
-            pthread_mutex_unlock(&q->lock);
+        /* Empty (or the next slot claimed but not yet published): announce
+         * the sleep, look once more, and only then sleep. A wake-up by the
+         * producer of a later slot finds the head still empty: sleep again. */
+        for (;;) {
+            atomic_store(&q->sleeping, 1);
+            if (head_ready(q) || drained(q))
+                break;
+            futex_wait(&q->sleeping, 1);
         }
         atomic_store(&q->sleeping, 0);
     }
@@ -156,6 +171,9 @@ void tp_queue_close(tp_queue *q)
     atomic_fetch_or(&q->tail, CLOSED_BIT);
     pthread_mutex_lock(&q->lock);
     q->closed = 1;
-    pthread_cond_broadcast(&q->nonempty);
     pthread_mutex_unlock(&q->lock);
+    /* After the bit: a consumer that missed it stored 1 before, and this
+     * store ends its wait (see top). */
+    atomic_store(&q->sleeping, 0);
+    futex_wake(&q->sleeping, INT_MAX);
 }

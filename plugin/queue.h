@@ -5,8 +5,8 @@
  * Guarantees: push never blocks and never allocates (the ring is allocated
  * once at init); it fails at once when the ring is full or closed. The
  * consumer copies jobs out without taking any lock the producers take, so
- * a slow or preempted consumer cannot stall the host's thread: the only
- * lock a producer ever takes is the wake-up mutex, and only when the
+ * a slow or preempted consumer cannot stall the host's thread: a producer
+ * takes no lock at all, and makes one wake-up system call only when the
  * consumer announced it is going to sleep on an empty ring. pop_batch
  * blocks its (single) consumer thread until there is work or the queue is
  * closed, and hands out up to `max` jobs; each producer's jobs come out in
@@ -36,9 +36,10 @@ typedef struct tp_queue {
     atomic_size_t tail;     /* next position to claim; top bit: closed */
     size_t head;            /* next position to pop; the consumer's own */
     atomic_size_t finished; /* jobs marked done since init */
-    atomic_int sleeping;    /* the consumer is (about to be) asleep */
-    pthread_mutex_t lock;   /* the wake-up only; guards `closed` */
-    pthread_cond_t nonempty;
+    atomic_int sleeping;    /* 1: the consumer is (about to be) asleep on
+                               this word (a futex); a producer that sees 1
+                               clears it and wakes the consumer */
+    pthread_mutex_t lock;   /* guards `closed` only */
     int closed;             /* under lock; the same fact as tail's bit */
 } tp_queue;
 
