@@ -70,10 +70,9 @@ void tp_instance_post_ordered(tp_instance *in, const tp_outcome *o, const tp_ord
         node->ord = ord ? *ord : (tp_order){.lane = TP_LANE_FREE};
         node->o = *o;
     }
-    int dropped_first = 0;
     pthread_mutex_lock(&in->events_lock);
     if (node && droppable && atomic_load(&in->events_waiting) >= tp_instance_events_cap(in)) {
-        dropped_first = in->events_dropped++ == 0;
+        int dropped_first = in->events_dropped++ == 0;
         pthread_mutex_unlock(&in->events_lock);
         free(node);
         if (dropped_first)
