@@ -1082,6 +1082,15 @@ int tp_proto_event(tp_proto *p, const tp_event *ev, tp_proto_out_fn out, void *u
         json_decref(o);
         return 0;
     }
+    /* Protocol 1.1: refund events name the refund. tp_event.refund_id was
+     * appended in ABI 1.2; an older plugin's event does not have it. */
+    if (ev->kind == TP_EVENT_REFUND_COMMITTED || ev->kind == TP_EVENT_REFUND_FAILED) {
+        const char *rid = p->cfg.plugin_abi.minor >= 2 ? ev->refund_id : "";
+        if (put(o, "refund_id", jstr(rid))) {
+            json_decref(o);
+            return 0;
+        }
+    }
     emit(o, out, user);
     return 1;
 }

@@ -160,6 +160,10 @@ static tp_status co_scan(const tp_plugin *plugin, const char *txn_id, const char
         tp_msg_set(msg, "%s", why.text);
         return st;
     }
+    /* The host has not collected the outcomes of earlier work: queue no
+     * more (see tp_instance_post_ordered). The sale is left as it was. */
+    if (tp_instance_backlogged(in, msg))
+        return TP_ERR_BUSY;
     tp_lookup_job job;
     memset(&job, 0, sizeof job);
     tp_copy(job.code, sizeof job.code, pl.member_code);
@@ -203,6 +207,8 @@ static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
                    "check the till's clock.");
         return TP_ERR_INVALID_ARGUMENT;
     }
+    if (tp_instance_backlogged(in, msg))
+        return TP_ERR_BUSY;
     tp_write_job job;
     memset(&job, 0, sizeof job);
     job.kind = TP_JOB_AWARD;
@@ -277,6 +283,8 @@ static tp_status co_refund(const tp_plugin *plugin, const tp_refund *refund, tp_
         tp_msg_set(msg, "The refund time is not plausible; check the till's clock.");
         return TP_ERR_INVALID_ARGUMENT;
     }
+    if (tp_instance_backlogged(in, msg))
+        return TP_ERR_BUSY;
     tp_write_job job;
     memset(&job, 0, sizeof job);
     job.kind = TP_JOB_REFUND;

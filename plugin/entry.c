@@ -39,9 +39,26 @@ void tp_instance_log(tp_instance *in, tp_log_level level, const char *fmt, ...)
     in->host->log(in->host, level, line);
 }
 
+/*
+ * Bounded memory for events. When the host stops calling on_main_thread,
+ * events pile up here; the list is bounded by tp_instance_events_cap():
+ *  - Outcomes of accepted jobs (lookup and write lanes) are never dropped:
+ *    the host was told the call was accepted, so it is owed the outcome.
+ *    Instead, while the list is at the cap, checkout refuses to queue more
+ *    work (complete, refund, the lookup of a scan answer TP_ERR_BUSY with a
+ *    sentence; tp_instance_backlogged). Jobs already queued then add at
+ *    most the queues' capacities, so the list stays under twice the cap.
+ *  - Events of no transaction (scanners, sync, storage state) arriving at
+ *    the cap are dropped and counted: the first drop of an episode is
+ *    logged at once, and the next on_main_thread logs how many were lost
+ *    and ends the episode. PLUGIN_DISABLED (at most one per instance) is
+ *    always kept.
+ * docs/INTEGRATING.md states this contract for integrators.
+ */
 void tp_instance_post_ordered(tp_instance *in, const tp_outcome *o, const tp_order *ord)
 {
     int lookup = ord && ord->lane == TP_LANE_LOOKUP;
+    int droppable = (!ord || ord->lane == TP_LANE_FREE) && o->kind != TP_EVENT_PLUGIN_DISABLED;
     tp_event_node *node = malloc(sizeof *node);
     if (!node) {
         tp_instance_log(in, TP_LOG_ERROR, "out of memory: an event for the host was dropped (%s)",
@@ -54,6 +71,18 @@ void tp_instance_post_ordered(tp_instance *in, const tp_outcome *o, const tp_ord
         node->o = *o;
     }
     pthread_mutex_lock(&in->events_lock);
+    if (node && droppable && atomic_load(&in->events_waiting) >= tp_instance_events_cap(in)) {
+        int dropped_first = in->events_dropped++ == 0;
+        pthread_mutex_unlock(&in->events_lock);
+        free(node);
+        if (dropped_first)
+            tp_instance_log(in, TP_LOG_WARNING,
+                            "the host has not collected %zu events (on_main_thread is not "
+                            "being called); scanner, sync and storage notices are dropped "
+                            "and checkouts refused as busy until it does",
+                            tp_instance_events_cap(in));
+        return;
+    }
     /* Recorded under the same lock as the list, so that on_main_thread,
      * taking both at once, knows every lookup up to this seq has its event
      * in what it took (or before), or never will. */
@@ -71,6 +100,7 @@ void tp_instance_post_ordered(tp_instance *in, const tp_outcome *o, const tp_ord
         else
             in->events_head = node;
         in->events_tail = node;
+        atomic_fetch_add(&in->events_waiting, 1);
     }
     pthread_mutex_unlock(&in->events_lock);
     if (wake)
@@ -80,6 +110,16 @@ void tp_instance_post_ordered(tp_instance *in, const tp_outcome *o, const tp_ord
 void tp_instance_post(tp_instance *in, const tp_outcome *o)
 {
     tp_instance_post_ordered(in, o, NULL);
+}
+
+int tp_instance_backlogged(tp_instance *in, tp_message *msg)
+{
+    if (atomic_load_explicit(&in->events_waiting, memory_order_relaxed) <
+        tp_instance_events_cap(in))
+        return 0;
+    tp_msg_set(msg, "Loyalty is waiting for the till to collect its messages; finish the sale "
+               "and credit this receipt later, or try again in a moment.");
+    return 1;
 }
 
 tp_status tp_instance_ready(const tp_plugin *plugin, tp_instance **in, tp_message *msg)
@@ -131,6 +171,7 @@ static void deliver(tp_instance *in, tp_event_node *node)
             .message = o->message,
             .device = o->device,
             .receipt_code = o->receipt_code,
+            .refund_id = o->refund,
         };
         in->events->on_event(in->host, &ev);
     }
@@ -179,8 +220,16 @@ static void on_main_thread(const tp_plugin *plugin)
     pthread_mutex_lock(&in->events_lock);
     tp_event_node *node = in->events_head;
     in->events_head = in->events_tail = NULL;
+    atomic_store(&in->events_waiting, 0);
     uint64_t posted = in->lookups_posted;
+    uint64_t dropped = in->events_dropped;
+    in->events_dropped = 0;
     pthread_mutex_unlock(&in->events_lock);
+    if (dropped)
+        tp_instance_log(in, TP_LOG_WARNING,
+                        "%llu scanner, sync or storage notices were dropped while the host "
+                        "did not collect events; every checkout outcome is kept",
+                        (unsigned long long)dropped);
     while (node) {
         tp_event_node *next = node->next;
         node->next = NULL;
@@ -359,6 +408,7 @@ static const tp_plugin *entry_create(const tp_host *host, const char *config_pat
     in->events = host->get_extension ? host->get_extension(host, TP_HOST_EXT_EVENTS) : NULL;
     in->host_ui = host->get_extension ? host->get_extension(host, TP_HOST_EXT_UI) : NULL;
     atomic_init(&in->disabled, 0);
+    atomic_init(&in->events_waiting, 0);
     pthread_mutex_init(&in->events_lock, NULL);
     pthread_mutex_init(&in->admin_lock, NULL);
     in->plugin.plugin_data = in;

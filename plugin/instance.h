@@ -106,6 +106,11 @@ typedef struct tp_instance {
 
     pthread_mutex_t events_lock;
     tp_event_node *events_head, *events_tail;
+    /* Nodes in events_head..tail: changed only under events_lock, read
+     * without it by checkout's backpressure check (tp_instance_backlogged). */
+    atomic_size_t events_waiting;
+    uint64_t events_dropped; /* free-lane events dropped at the cap, not yet
+                                reported; under events_lock */
     uint64_t lookups_posted; /* highest lookup seq posted (or dropped) */
     /* Main thread: lookups up to this seq are delivered or produced no
      * event; write-lane events held back until their lookup is. */
@@ -126,6 +131,24 @@ void tp_instance_post(tp_instance *in, const tp_outcome *o);
  * it stands in the order of the host's calls (NULL: as tp_instance_post).
  * The lookup thread posts one event per job, in queue order. */
 void tp_instance_post_ordered(tp_instance *in, const tp_outcome *o, const tp_order *ord);
+
+/*
+ * The bound on events waiting for the host's main thread (see the policy
+ * at tp_instance_post_ordered in entry.c): room for an event of every job
+ * the two queues can hold, plus TP_EVENTS_MARGIN for events of no
+ * transaction. Jobs already queued when the list reaches the bound still
+ * post their events, so the list never holds more than twice this.
+ */
+#define TP_EVENTS_MARGIN 256
+static inline size_t tp_instance_events_cap(const tp_instance *in)
+{
+    return in->write_q.capacity + in->lookup_q.capacity + TP_EVENTS_MARGIN;
+}
+
+/* [main-thread] 1 when the host has left so many events uncollected that
+ * checkout must not queue more work (TP_ERR_BUSY, with a sentence in msg).
+ * Reads one atomic counter: never waits for another thread. */
+int tp_instance_backlogged(tp_instance *in, tp_message *msg);
 
 /* The preamble of every extension call: the instance behind `plugin`
  * into *in, TP_OK once init() succeeded, else a status and a sentence. */

@@ -1,21 +1,68 @@
 /*
  * queue.c — see queue.h.
+ *
+ * Memory order. Slot data is handed over by the slot's sequence number:
+ * the producer writes the job, then stores the sequence with release; the
+ * consumer loads it with acquire before reading the job, and frees the
+ * slot with a release store that the next lap's producer acquires before
+ * overwriting it. Sleeping is a Dekker handshake, hence sequentially
+ * consistent: the consumer stores 1 in `sleeping` then looks at the next
+ * slot; a producer publishes the slot then looks at `sleeping`. At least
+ * one of them sees the other's store, so either the consumer finds the job
+ * or the producer clears `sleeping` and wakes it. The consumer sleeps with
+ * FUTEX_WAIT on `sleeping` expecting 1: the kernel compares and sleeps in
+ * one step, so a producer's clear that lands between the consumer's check
+ * and its sleep makes the wait return at once; no wake-up is lost, and no
+ * producer ever waits for a lock the consumer holds.
  */
 #include "queue.h"
 
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define CLOSED_BIT (SIZE_MAX ^ (SIZE_MAX >> 1))
+
+/* atomic_int has the size and representation of int on Linux, which is
+ * what the futex word is. Either call may return early (a signal, a
+ * spurious wake-up); callers re-check. */
+static void futex_wait(atomic_int *word, int expected)
+{
+    (void)syscall(SYS_futex, (void *)word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+static void futex_wake(atomic_int *word, int n)
+{
+    (void)syscall(SYS_futex, (void *)word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
 
 int tp_queue_init(tp_queue *q, size_t item_size, size_t capacity)
 {
     memset(q, 0, sizeof *q);
-    q->ring = calloc(capacity, item_size);
-    if (!q->ring)
+    if (capacity == 0 || item_size == 0)
         return -1;
+    q->ring = calloc(capacity, item_size);
+    q->seq = calloc(capacity, sizeof *q->seq);
+    if (!q->ring || !q->seq) {
+        free(q->ring);
+        free(q->seq);
+        q->ring = NULL;
+        q->seq = NULL;
+        return -1;
+    }
+    for (size_t i = 0; i < capacity; i++)
+        atomic_init(&q->seq[i], i);
     q->item_size = item_size;
     q->capacity = capacity;
+    atomic_init(&q->tail, 0);
+    atomic_init(&q->finished, 0);
+    atomic_init(&q->sleeping, 0);
     pthread_mutex_init(&q->lock, NULL);
-    pthread_cond_init(&q->nonempty, NULL);
     return 0;
 }
 
@@ -24,62 +71,109 @@ void tp_queue_destroy(tp_queue *q)
     if (!q->ring)
         return;
     pthread_mutex_destroy(&q->lock);
-    pthread_cond_destroy(&q->nonempty);
     free(q->ring);
+    free(q->seq);
     q->ring = NULL;
+    q->seq = NULL;
 }
 
 int tp_queue_push(tp_queue *q, const void *item)
 {
-    pthread_mutex_lock(&q->lock);
-    if (q->closed || q->count == q->capacity) {
-        pthread_mutex_unlock(&q->lock);
-        return -1;
+    size_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    size_t slot;
+    for (;;) {
+        if (pos & CLOSED_BIT)
+            return -1;
+        slot = pos % q->capacity;
+        size_t s = atomic_load_explicit(&q->seq[slot], memory_order_acquire);
+        if (s == pos) {
+            /* Free for this lap: claim it. A failed CAS reloads pos. */
+            if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + 1,
+                                                      memory_order_relaxed,
+                                                      memory_order_relaxed))
+                break;
+        } else if (s < pos) {
+            return -1; /* the slot still holds last lap's job: full */
+        } else {
+            pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+        }
     }
-    size_t tail = (q->head + q->count) % q->capacity;
-    memcpy(q->ring + tail * q->item_size, item, q->item_size);
-    q->count++;
-    pthread_cond_signal(&q->nonempty);
-    pthread_mutex_unlock(&q->lock);
+    memcpy(q->ring + slot * q->item_size, item, q->item_size);
+    atomic_store(&q->seq[slot], pos + 1); /* publish (seq_cst, see top) */
+    if (atomic_load(&q->sleeping) && atomic_exchange(&q->sleeping, 0))
+        futex_wake(&q->sleeping, 1);
     return 0;
+}
+
+/* The slot at the consumer's head is published. */
+static int head_ready(tp_queue *q)
+{
+    return atomic_load(&q->seq[q->head % q->capacity]) == q->head + 1;
+}
+
+/* Closed, and every position claimed before the close has been popped. */
+static int drained(tp_queue *q)
+{
+    size_t t = atomic_load(&q->tail);
+    return (t & CLOSED_BIT) && (t & ~CLOSED_BIT) == q->head;
 }
 
 size_t tp_queue_pop_batch(tp_queue *q, void *out, size_t max)
 {
-    pthread_mutex_lock(&q->lock);
-    while (q->count == 0 && !q->closed)
-        pthread_cond_wait(&q->nonempty, &q->lock);
-    size_t n = q->count < max ? q->count : max;
-    for (size_t i = 0; i < n; i++) {
-        memcpy((unsigned char *)out + i * q->item_size, q->ring + q->head * q->item_size,
-               q->item_size);
-        q->head = (q->head + 1) % q->capacity;
+    for (;;) {
+        size_t n = 0;
+        while (n < max) {
+            size_t slot = q->head % q->capacity;
+            if (atomic_load_explicit(&q->seq[slot], memory_order_acquire) != q->head + 1)
+                break;
+            memcpy((unsigned char *)out + n * q->item_size, q->ring + slot * q->item_size,
+                   q->item_size);
+            atomic_store_explicit(&q->seq[slot], q->head + q->capacity, memory_order_release);
+            q->head++;
+            n++;
+        }
+        if (n > 0 || max == 0 || drained(q))
+            return n;
+        /* Empty (or the next slot claimed but not yet published): announce
+         * the sleep, look once more, and only then sleep. A wake-up by the
+         * producer of a later slot finds the head still empty: sleep again. */
+        for (;;) {
+            atomic_store(&q->sleeping, 1);
+            if (head_ready(q) || drained(q))
+                break;
+            futex_wait(&q->sleeping, 1);
+        }
+        atomic_store(&q->sleeping, 0);
     }
-    q->count -= n;
-    q->in_flight += n;
-    pthread_mutex_unlock(&q->lock);
-    return n;
 }
 
 void tp_queue_done(tp_queue *q, size_t n)
 {
-    pthread_mutex_lock(&q->lock);
-    q->in_flight -= n;
-    pthread_mutex_unlock(&q->lock);
+    atomic_fetch_add_explicit(&q->finished, n, memory_order_release);
 }
 
 size_t tp_queue_pending(tp_queue *q)
 {
-    pthread_mutex_lock(&q->lock);
-    size_t n = q->count + q->in_flight;
-    pthread_mutex_unlock(&q->lock);
-    return n;
+    /* finished first: every finished job was claimed before, so the tail
+     * read after it is never smaller. */
+    size_t done = atomic_load_explicit(&q->finished, memory_order_acquire);
+    size_t claimed = atomic_load(&q->tail) & ~CLOSED_BIT;
+    return claimed - done;
+}
+
+int tp_queue_closed(tp_queue *q)
+{
+    return (atomic_load(&q->tail) & CLOSED_BIT) != 0;
 }
 
 void tp_queue_close(tp_queue *q)
 {
+    atomic_fetch_or(&q->tail, CLOSED_BIT);
     pthread_mutex_lock(&q->lock);
     q->closed = 1;
-    pthread_cond_broadcast(&q->nonempty);
     pthread_mutex_unlock(&q->lock);
+    /* After the bit: a consumer that missed it stored 1 before, and this
+     * store ends its wait (see top). */
+    atomic_store(&q->sleeping, 0);
+    futex_wake(&q->sleeping, INT_MAX);
 }

@@ -826,6 +826,7 @@ tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg, const tp_refu
 {
     memset(out, 0, sizeof *out);
     tp_copy(out->receipt, sizeof out->receipt, job->receipt);
+    tp_copy(out->refund, sizeof out->refund, job->refund);
     out->time_ms = job->time_ms;
     if (run(s, S_SAVEPOINT) != SQLITE_OK)
         return TP_ERR_STORAGE;

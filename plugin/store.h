@@ -90,6 +90,7 @@ typedef struct tp_outcome {
     char message[TP_MESSAGE_MAX];
     char device[32 + 1];
     char receipt_code[160];
+    char refund[TP_RECEIPT_ID_MAX + 1]; /* refund jobs: the refund's number */
 } tp_outcome;
 
 /* Each apply_* runs inside a savepoint of the open transaction: a refused

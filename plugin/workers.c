@@ -159,6 +159,8 @@ void *tp_writer_main(void *arg)
                     tp_copy(o.receipt, sizeof o.receipt,
                             jobs[i].kind == TP_JOB_AWARD ? jobs[i].u.award.receipt
                                                          : jobs[i].u.refund.receipt);
+                    if (jobs[i].kind == TP_JOB_REFUND)
+                        tp_copy(o.refund, sizeof o.refund, jobs[i].u.refund.refund);
                     tp_buf_set(o.message, sizeof o.message,
                                "Receipt %s could not be saved before shutdown; "
                                "credit it again later.", o.receipt);

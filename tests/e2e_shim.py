@@ -265,11 +265,11 @@ def stdio_session(c, db):
 
     r = c.call("hello", {"protocol": "2.0", "client": "Future POS"})
     check("hello with another major is refused", error_code(r) == "version_mismatch", r)
-    check("refusal explains the versions", "1.0" in r["error"]["message"], r)
+    check("refusal explains the versions", "1.1" in r["error"]["message"], r)
 
     r = hello(c)
     res = r.get("result", {})
-    check("hello answers protocol 1.0", res.get("protocol") == "1.0", r)
+    check("hello answers protocol 1.1", res.get("protocol") == "1.1", r)
     check("hello reports the shim version",
           res.get("shim", {}).get("name") == "tillpoints-shim" and res["shim"].get("version"), r)
     check("hello reports the plugin ABI", res.get("plugin", {}).get("abi", "").startswith("1."), r)
@@ -277,8 +277,8 @@ def stdio_session(c, db):
     check("hello lists the methods", "checkout.complete" in res.get("methods", []), r)
 
     r = c.call("hello", {"protocol": "1.7", "client": "Newer minor"})
-    check("hello with a newer minor is accepted at 1.0",
-          r.get("result", {}).get("protocol") == "1.0", r)
+    check("hello with a newer minor is accepted at 1.1",
+          r.get("result", {}).get("protocol") == "1.1", r)
 
     r = c.call("admin.member_add", {"code": "MEMBER-0001", "name": "Carla Client",
                                     "phone": "+49 30 1234567", "email": "carla@example.com"})
@@ -615,7 +615,7 @@ def socket_run(work):
 def socket_session(path, db):
     a = SockClient(path)
     r = hello(a)
-    check("socket: first client says hello", r.get("result", {}).get("protocol") == "1.0", r)
+    check("socket: first client says hello", r.get("result", {}).get("protocol") == "1.1", r)
     r = a.call("admin.member_add", {"code": "MEMBER-0002", "name": "Dan Doe"})
     check("socket: member added", "result" in r, r)
 
@@ -673,6 +673,23 @@ def socket_session(path, db):
     e = c.event("award.committed", lambda e: e["receipt_id"] == "Q-1")
     check("socket: events reach the new client", e is not None and e["points"] == 4, e)
 
+    # Two refunds of one receipt in flight at once: both requests are sent
+    # before any event is read, and the events say which refund is which.
+    # The first reverses the whole receipt; the second then finds nothing
+    # left to refund.
+    c.send_raw(json.dumps({"id": 20, "method": "checkout.refund", "params": {
+        "refund_id": "RQ-A", "receipt_id": "Q-1", "currency": "EUR", "full": True}}) + "\n")
+    c.send_raw(json.dumps({"id": 21, "method": "checkout.refund", "params": {
+        "refund_id": "RQ-B", "receipt_id": "Q-1", "currency": "EUR", "full": True}}) + "\n")
+    ra, rb = c.reply(20), c.reply(21)
+    check("socket: both refunds are accepted", "result" in ra and "result" in rb, (ra, rb))
+    ea = c.event("refund.committed", lambda e: e["receipt_id"] == "Q-1")
+    eb = c.event("refund.failed", lambda e: e["receipt_id"] == "Q-1")
+    check("socket: the committed refund names itself (refund_id RQ-A)",
+          ea is not None and ea.get("refund_id") == "RQ-A" and ea["points"] == -4, ea)
+    check("socket: the failed refund names itself (refund_id RQ-B)",
+          eb is not None and eb.get("refund_id") == "RQ-B" and eb["status"] == "wrong_state", eb)
+
     # Complete and leave without waiting for the award: it is still committed.
     c.call("checkout.begin", {"txn": "K-2"})
     c.call("checkout.scan", {"txn": "K-2", "code": "MEMBER-0002"})
@@ -728,8 +745,9 @@ def socket_session(path, db):
     r = e2.call("admin.flush", {"timeout_ms": int(TIMEOUT * 500)})
     check("socket: flush succeeds", r.get("result") == {}, r)
     r = e2.call("admin.member_get", {"code": "MEMBER-0002"})
-    check("socket: balance counts both sales",
-          r.get("result", {}).get("member", {}).get("balance") == 11, r)
+    # Q-1's 4 points were refunded (RQ-A); Q-2's 7 remain.
+    check("socket: balance counts both sales and the refund",
+          r.get("result", {}).get("member", {}).get("balance") == 7, r)
     e2.close()
 
 
@@ -897,14 +915,14 @@ def socket_peer_run(work):
         # In the group as the primary group (SO_PEERCRED's gid) ...
         lines, err = as_peer(["runuser", "-u", "nobody", "-g", "users", "--"], path, "POS-1")
         check("peers: a client whose group is the allowed group is served",
-              len(lines) >= 2 and lines[0].get("result", {}).get("protocol") == "1.0"
+              len(lines) >= 2 and lines[0].get("result", {}).get("protocol") == "1.1"
               and "result" in lines[1], (lines, err))
         # ... and as a supplementary group (SO_PEERGROUPS).
         lines, err = as_peer(["setpriv", "--reuid=nobody", "--regid=nogroup",
                               "--groups=users", "--"], path, "POS-2")
         check("peers: a client with the allowed group among its groups is served",
               len(lines) >= 1 and isinstance(lines[0], dict)
-              and lines[0].get("result", {}).get("protocol") == "1.0", (lines, err))
+              and lines[0].get("result", {}).get("protocol") == "1.1", (lines, err))
     except (TimeoutError, OSError, subprocess.SubprocessError) as exc:
         check("socket peer checks ran to the end", False, repr(exc))
     finally:

@@ -43,12 +43,39 @@ static void plugin_refuses_a_host_of_another_major(void **state)
     dlclose(dl);
 }
 
+/* Fields appended in a minor version go at the end of the struct, after
+ * every field an older host knows (see "Compatibility" in tillpoints.h). */
+_Static_assert(offsetof(tp_event, refund_id) > offsetof(tp_event, receipt_code),
+               "tp_event.refund_id (ABI 1.2) must follow the 1.1 fields");
+_Static_assert(offsetof(tp_event, refund_id) + sizeof(const char *) == sizeof(tp_event),
+               "tp_event.refund_id is the last field");
+
 static int64_t last_points;
+static int n_refund_events;
+static char refund_seen[2][TP_RECEIPT_ID_MAX + 1];
+static tp_event_kind refund_kind[2];
 static void record(void *user, const tp_event *ev)
 {
     (void)user;
     if (ev->kind == TP_EVENT_AWARD_COMMITTED)
         last_points = ev->points;
+    if ((ev->kind == TP_EVENT_REFUND_COMMITTED || ev->kind == TP_EVENT_REFUND_FAILED) &&
+        n_refund_events < 2) {
+        snprintf(refund_seen[n_refund_events], sizeof refund_seen[0], "%s", ev->refund_id);
+        refund_kind[n_refund_events++] = ev->kind;
+    }
+}
+
+static void plugin_says_it_speaks_abi_1_2(void **state)
+{
+    (void)state;
+    void *dl = dlopen(plugin_path(), RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(dl);
+    const tp_entry *entry = dlsym(dl, TP_ENTRY_SYMBOL);
+    assert_non_null(entry);
+    assert_int_equal(entry->abi.major, 1);
+    assert_int_equal(entry->abi.minor, 2);
+    dlclose(dl);
 }
 
 static void loaded_plugin_runs_a_checkout(void **state)
@@ -76,6 +103,19 @@ static void loaded_plugin_runs_a_checkout(void **state)
     assert_int_equal(co->complete(p, "T", &r, NULL, &msg), TP_OK);
     assert_int_equal(tp_hostlib_settle(h, 10000, &msg), TP_OK);
     assert_int_equal(last_points, 43);
+
+    /* Two refunds of the receipt in flight at once: the events name each. */
+    tp_refund a = {.refund_id = "RF-A", .receipt_id = "R", .currency = "EUR",
+                   .amount_minor = 1000};
+    tp_refund b = {.refund_id = "RF-B", .receipt_id = "R", .currency = "EUR", .full = 1};
+    assert_int_equal(co->refund(p, &a, &msg), TP_OK);
+    assert_int_equal(co->refund(p, &b, &msg), TP_OK);
+    assert_int_equal(tp_hostlib_settle(h, 10000, &msg), TP_OK);
+    assert_int_equal(n_refund_events, 2);
+    assert_string_equal(refund_seen[0], "RF-A");
+    assert_string_equal(refund_seen[1], "RF-B");
+    assert_int_equal(refund_kind[0], TP_EVENT_REFUND_COMMITTED);
+    assert_int_equal(refund_kind[1], TP_EVENT_REFUND_COMMITTED);
     tp_hostlib_close(h);
     tu_rmdir(dir);
 }
@@ -85,6 +125,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(host_of_another_major_refuses_the_plugin),
         cmocka_unit_test(plugin_refuses_a_host_of_another_major),
+        cmocka_unit_test(plugin_says_it_speaks_abi_1_2),
         cmocka_unit_test(loaded_plugin_runs_a_checkout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

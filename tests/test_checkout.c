@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include "instance.h" /* the lookup thread's connection, for the gate below */
+#include "util.h"
 #include "testutil.h"
 #include "tillpoints/ext/sync.h"
 
@@ -425,6 +426,131 @@ static void too_many_open_transactions_is_busy_not_blocking(void **state)
     tu_stop(h, 1);
 }
 
+/* A host that stops calling on_main_thread. The plugin keeps every
+ * outcome it owes (each accepted sale's award arrives exactly once when the
+ * host comes back) but bounds what it holds: once the waiting events reach
+ * the cap, checkout refuses new work as busy, with a sentence, instead of
+ * queueing more; notices of no transaction beyond the cap are dropped,
+ * counted and reported when the host calls back. */
+#define BL_SALES 4000
+static unsigned char bl_accepted[BL_SALES];
+static int bl_awards[BL_SALES];
+static int bl_free_events;
+
+static void bl_on_event(const tp_host *host, const tp_event *e)
+{
+    tu_on_event(host, e);
+    int n;
+    if (e->kind == TP_EVENT_AWARD_COMMITTED && sscanf(e->receipt_id, "BL-%d", &n) == 1 &&
+        n >= 0 && n < BL_SALES)
+        bl_awards[n]++;
+    if (e->kind == TP_EVENT_SCANNER_ONLINE)
+        bl_free_events++;
+}
+
+static tp_status bl_complete(tu_host *h, const char *rec, tp_message *msg)
+{
+    tp_line line = {.sku = "SKU-1", .amount_minor = 1000};
+    tp_receipt r = {.receipt_id = rec, .currency = "EUR", .lines = &line, .line_count = 1};
+    return h->co->complete(h->plugin, rec, &r, NULL, msg);
+}
+
+static void a_host_that_stops_collecting_events_is_refused_as_busy_and_owed_nothing(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start("[limits]\nqueue_capacity = 64\nbatch_max = 16\n");
+    h->events_ext.on_event = bl_on_event;
+    memset(bl_accepted, 0, sizeof bl_accepted);
+    memset(bl_awards, 0, sizeof bl_awards);
+    bl_free_events = 0;
+    tu_add_member(h, "M-BL", "Bea");
+    tu_settle(h);
+    tp_instance *in = tp_instance_of(h->plugin);
+    size_t cap = tp_instance_events_cap(in);
+    tp_message msg;
+    char rec[32];
+    int accepted = 0, refused_at = -1;
+    /* Sell, never calling on_main_thread, until the plugin says it waits
+     * for the till. A full write queue is another busy: the writer drains
+     * it (flush does not deliver events), then the sale completes. */
+    for (int i = 0; i < BL_SALES && refused_at < 0; i++) {
+        snprintf(rec, sizeof rec, "BL-%d", i);
+        assert_int_equal(h->co->begin(h->plugin, rec, NULL, &msg), TP_OK);
+        tp_status st = h->co->scan(h->plugin, rec, "M-BL", &msg);
+        if (st == TP_OK)
+            while ((st = bl_complete(h, rec, &msg)) == TP_ERR_BUSY &&
+                   !strstr(msg.text, "collect its messages"))
+                assert_int_equal(h->ad->flush(h->plugin, TU_SETTLE_MS, &msg), TP_OK);
+        if (st == TP_OK) {
+            bl_accepted[i] = 1;
+            accepted++;
+            continue;
+        }
+        assert_int_equal(st, TP_ERR_BUSY);
+        if (!strstr(msg.text, "collect its messages"))
+            fail_msg("sale %d: %s", i, msg.text);
+        assert_int_equal(h->co->cancel(h->plugin, rec, &msg), TP_OK);
+        refused_at = i;
+    }
+    assert_true(refused_at > 0);
+    assert_true((size_t)accepted * 2 >= cap - 2); /* a lookup and an award each */
+    assert_int_equal(h->ad->flush(h->plugin, TU_SETTLE_MS, &msg), TP_OK);
+    size_t waiting = atomic_load(&in->events_waiting);
+    assert_true(waiting >= cap);
+    assert_true(waiting < 2 * cap);
+
+    /* Still refused, at once, for every call that would queue work; the
+     * refused calls change nothing. */
+    assert_int_equal(h->co->begin(h->plugin, "BL-X", NULL, &msg), TP_OK);
+    assert_int_equal(h->co->scan(h->plugin, "BL-X", "M-BL", &msg), TP_ERR_BUSY);
+    assert_non_null(strstr(msg.text, "collect its messages"));
+    assert_int_equal(bl_complete(h, "BL-X", &msg), TP_ERR_BUSY);
+    tp_refund rf = {.refund_id = "BL-RF", .receipt_id = "BL-0", .currency = "EUR", .full = 1};
+    assert_int_equal(h->co->refund(h->plugin, &rf, &msg), TP_ERR_BUSY);
+    assert_non_null(strstr(msg.text, "collect its messages"));
+    assert_int_equal(h->co->cancel(h->plugin, "BL-X", &msg), TP_OK);
+
+    /* Notices of no transaction are dropped at the cap: counted, logged
+     * once for the episode, and the list does not grow. */
+    int logs = tu_logged(h, NULL, 0);
+    for (int i = 0; i < 5; i++) {
+        tp_outcome o;
+        memset(&o, 0, sizeof o);
+        o.kind = TP_EVENT_SCANNER_ONLINE;
+        tp_copy(o.message, sizeof o.message, "Scanner online.");
+        tp_instance_post(in, &o);
+    }
+    char last[TP_MESSAGE_MAX];
+    assert_int_equal(tu_logged(h, last, sizeof last), logs + 1);
+    assert_non_null(strstr(last, "has not collected"));
+    assert_int_equal(atomic_load(&in->events_waiting), waiting);
+    pthread_mutex_lock(&in->events_lock);
+    uint64_t dropped = in->events_dropped;
+    pthread_mutex_unlock(&in->events_lock);
+    assert_int_equal(dropped, 5);
+
+    /* The host comes back: every accepted award arrives exactly once, the
+     * refused sales have none, and the host hears how many notices went. */
+    h->plugin->on_main_thread(h->plugin);
+    assert_int_equal(atomic_load(&in->events_waiting), 0);
+    for (int i = 0; i < BL_SALES; i++)
+        if (bl_awards[i] != (bl_accepted[i] ? 1 : 0))
+            fail_msg("sale BL-%d (%s): %d award events", i,
+                     bl_accepted[i] ? "accepted" : "refused", bl_awards[i]);
+    assert_int_equal(bl_free_events, 0);
+    assert_int_equal(tu_logged(h, last, sizeof last), logs + 2);
+    assert_non_null(strstr(last, "5 scanner, sync or storage notices were dropped"));
+    assert_int_equal(db_int(h, "SELECT count(*) FROM receipts WHERE receipt LIKE 'BL-%'"),
+                     accepted);
+
+    /* And sells again. */
+    h->n_events = 0; /* tu_on_event keeps the first 256 only */
+    assert_int_equal(tu_sale(h, "BL-AFTER", "M-BL", 1000, &msg), TP_OK);
+    tu_settle(h);
+    assert_non_null(tu_find(h, TP_EVENT_AWARD_COMMITTED, "BL-AFTER"));
+    tu_stop(h, 1);
+}
+
 static void calls_before_init_are_refused(void **state)
 {
     (void)state;
@@ -657,6 +783,7 @@ int main(void)
         cmocka_unit_test(cancel_voids_the_sale_and_records_nothing),
         cmocka_unit_test(bad_input_is_refused_with_a_sentence_and_changes_nothing),
         cmocka_unit_test(too_many_open_transactions_is_busy_not_blocking),
+        cmocka_unit_test(a_host_that_stops_collecting_events_is_refused_as_busy_and_owed_nothing),
         cmocka_unit_test(calls_before_init_are_refused),
         cmocka_unit_test(host_of_another_major_version_is_refused),
         cmocka_unit_test(a_bad_config_file_stops_init_with_its_line),

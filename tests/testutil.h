@@ -107,6 +107,7 @@ typedef struct tu_event {
     int replayed;
     char message[TP_MESSAGE_MAX];
     char receipt_code[200];
+    char refund[TP_RECEIPT_ID_MAX + 1];
 } tu_event;
 
 /* The last form the plugin presented, copied. */
@@ -172,6 +173,7 @@ static inline void tu_on_event(const tp_host *host, const tp_event *e)
     d->replayed = e->replayed;
     snprintf(d->message, sizeof d->message, "%s", e->message);
     snprintf(d->receipt_code, sizeof d->receipt_code, "%s", e->receipt_code ? e->receipt_code : "");
+    snprintf(d->refund, sizeof d->refund, "%s", e->refund_id ? e->refund_id : "");
 }
 
 static inline void tu_present(const tp_host *host, const tp_form *f)

@@ -26,7 +26,12 @@
  *    a reason a person should read take a `tp_message *` (may be NULL),
  *    filled with one sentence a cashier can act on.
  *  - Compatibility: a host refuses a plugin whose ABI major differs. Minor
- *    versions only add extensions (new ids); published structs never change.
+ *    versions add extensions (new ids) and may append fields at the end of
+ *    a struct the plugin fills and hands to the host (never one the host
+ *    fills): tp_event.refund_id since 1.2. Existing fields never move. A
+ *    host built against a newer minor reads an appended field only when
+ *    the loaded plugin's tillpoints_entry.abi.minor is at least the minor
+ *    that added it; a host built against an older minor never sees it.
  */
 #ifndef TILLPOINTS_H
 #define TILLPOINTS_H
@@ -39,7 +44,7 @@ extern "C" {
 #endif
 
 #define TP_ABI_MAJOR 1
-#define TP_ABI_MINOR 1
+#define TP_ABI_MINOR 2
 #define TP_ABI_PATCH 0
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -140,7 +145,12 @@ struct tp_plugin {
     const void *(*get_extension)(const tp_plugin *plugin, const char *id);
 
     /* [main-thread] Called by the host after request_callback(); delivers
-     * pending events to the host's extensions. Never blocks. */
+     * pending events to the host's extensions. Never blocks. The events
+     * waiting for this call are bounded: a host that stops calling it
+     * gets TP_ERR_BUSY from checkout calls that would queue work until it
+     * calls again; no outcome of accepted work is dropped, while notices
+     * of no transaction beyond the bound are (and logged, with their
+     * count). docs/INTEGRATING.md, "The threading contract". */
     void (*on_main_thread)(const tp_plugin *plugin);
 };
 

@@ -103,7 +103,10 @@ typedef struct tp_checkout_ext {
     /* [main-thread] Completes the sale: journals the receipt and, when a
      * member was scanned, awards points. Closes the transaction on
      * success. `preview` (may be NULL) receives the computed points. The
-     * receipt is always journaled, with or without a member. */
+     * receipt is always journaled, with or without a member.
+     * TP_ERR_BUSY (transaction left open, nothing queued) when the write
+     * queue is full, or when the host has left too many events uncollected
+     * (on_main_thread not called); scan and refund answer the same. */
     tp_status (*complete)(const tp_plugin *plugin, const char *txn_id,
                           const tp_receipt *receipt,
                           tp_award_preview *preview, tp_message *msg);

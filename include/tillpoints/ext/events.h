@@ -84,6 +84,13 @@ typedef struct tp_event {
     const char *receipt_code; /* AWARD_COMMITTED without a member: a code to
                                  print on the receipt; scanning it later opens
                                  the retro-visit dialog filled. Else "". */
+    /* Since ABI 1.2 (appended; see "Compatibility" in tillpoints.h): a host
+     * reads the fields below only when the loaded plugin's
+     * tillpoints_entry.abi.minor >= 2; a 1.1 plugin's event ends above. */
+    const char *refund_id;    /* REFUND_COMMITTED / REFUND_FAILED: the
+                                 refund's own number (tp_refund.refund_id),
+                                 telling apart several refunds of one
+                                 receipt. Else "". */
 } tp_event;
 
 typedef struct tp_host_events_ext {
