@@ -428,13 +428,12 @@ tp_status tp_ledger_bulk_paced(tp_store *s, const tp_config *cfg, const tp_bulk_
     }
     if (progress)
         progress(user, r.done, r.total);
-    if (r.resumed)
+    if (r.resumed && r.already)
         tp_msg_set(msg, "Finished bulk adjustment %s: %llu members now, %llu adjusted by the "
                    "run that stopped.", result->batch_id, (unsigned long long)result->members,
                    (unsigned long long)r.already);
     else
-        tp_msg_set(msg, "Bulk adjustment %s: %llu members.", result->batch_id,
-                   (unsigned long long)result->members);
+        tp_msg_clear(msg); /* the result says it all */
     return TP_OK;
 }
 

@@ -1273,6 +1273,16 @@ tp_status tp_csv_import_paced(tp_store *s, const tp_config *cfg, const char *pat
     }
     check_pass(c, f, path);
     int dry = (flags & TP_IMPORT_DRY_RUN) != 0;
+    if (c->already && c->problem && !c->fatal) {
+        /* Not a problem: the summary of a resumed import, as its own
+         * sentence (line 0: the file as a whole). */
+        char note[160];
+        snprintf(note, sizeof note, "%llu row%s of this file %s imported by an earlier run; "
+                 "%s skipped, nothing is added twice.", (unsigned long long)c->already,
+                 c->already == 1 ? "" : "s", c->already == 1 ? "was" : "were",
+                 c->already == 1 ? "it is" : "they are");
+        c->problem(c->user, 0, note);
+    }
     int refused = result->invalid && !(flags & TP_IMPORT_SKIP_INVALID);
     if (!c->fatal && !dry && !refused)
         write_pass(c, f, path);

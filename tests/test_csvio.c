@@ -154,8 +154,10 @@ static void importing_the_same_file_twice_adds_nothing_twice(void **state)
     assert_int_equal(tu_balance(h, "M-0001"), 15);
     assert_int_equal(import(h, "e.csv", NULL, 0, &p, &r, &msg), TP_OK);
     assert_int_equal(r.entries, 0);
-    assert_int_equal(p.n, 2); /* both rows said "already imported" */
+    assert_int_equal(p.n, 3); /* both rows said "already imported", then the summary */
     assert_non_null(strstr(p.text[0], "Already imported"));
+    assert_int_equal(p.lines[2], 0);
+    assert_non_null(strstr(p.text[2], "2 rows of this file were imported by an earlier run"));
     assert_int_equal(tu_balance(h, "M-0001"), 15);
     tu_stop(h, 1);
 }
@@ -568,8 +570,10 @@ static void import_killed_half_way_is_finished_by_running_it_again(void **state)
     assert_int_equal(r.rows, ROWS);
     assert_int_equal(r.entries, ROWS - 2 * CHUNK_ROWS);
     assert_int_equal(r.members_created, ROWS - 2 * CHUNK_ROWS);
-    assert_int_equal(p.n, 2 * CHUNK_ROWS); /* "already imported", one per line */
+    assert_int_equal(p.n, 2 * CHUNK_ROWS + 1); /* "already imported" per line, a summary */
     assert_non_null(strstr(p.text[0], "Already imported"));
+    assert_int_equal(p.lines[2 * CHUNK_ROWS], 0);
+    assert_non_null(strstr(p.text[2 * CHUNK_ROWS], "10 rows of this file were imported"));
     assert_non_null(strstr(msg.text, "10 rows were already imported earlier"));
     /* Every row once: one entry per line, each member its own points. */
     assert_int_equal(count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'import'"), ROWS);
