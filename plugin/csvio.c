@@ -1186,6 +1186,9 @@ static void check_pass(import_ctx *c, FILE *f, const char *path)
 {
     sqlite3 *db = tp_store_db(c->s);
     c->checking = 1;
+    /* The notes of a big file go to a temporary file, not to memory (the
+     * write pass asks for memory, for its statement journals). */
+    sqlite3_exec(db, "PRAGMA temp_store = DEFAULT", NULL, NULL, NULL);
     if (sqlite3_exec(db, chk_tables, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(db, "BEGIN DEFERRED", NULL, NULL, NULL) != SQLITE_OK) {
         check_failed(c);
