@@ -175,7 +175,7 @@ static tp_status check_balance(bulk_run *r, int64_t id, const char *code, tp_mes
     if (before == 0 && balance + r->b->points < 0) {
         tp_msg_set(msg, "That would take %s from %lld to %lld points; balances cannot go below "
                    "zero here. Nothing was changed.", code, (long long)balance,
-                   (long long)(balance + r->b->points));
+                   (long long)balance + (long long)r->b->points);
         return TP_ERR_STATE;
     }
     return TP_OK;

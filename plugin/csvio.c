@@ -558,7 +558,7 @@ static int check_against_store(import_ctx *c, const csv_row *r)
             chk_label(c, key, label, sizeof label);
             problem(c, "That would take %s from %lld to %lld points; balances cannot go below "
                        "zero here.", label, (long long)balance,
-                    (long long)(balance + r->points));
+                    (long long)balance + (long long)r->points);
             return -1;
         }
     }
