@@ -954,8 +954,9 @@ static int chunk_begin(import_ctx *c)
  * came during a chunk finds the lock free only if it wakes while it is.
  * Measured with a writer retrying BEGIN IMMEDIATE through a 200,000-row
  * import: committing and going straight on let it wait up to 2 s; a rest
- * of half the hold, 0.6 s; a rest as long as the hold, under 70 ms, for
- * about 1.5 times the import's time. */
+ * of half the hold, 0.6 s; a rest as long as the hold, under 90 ms. The
+ * price: the import takes 1.5 to 3 times as long (the rests, and each
+ * commit writing its pages to the WAL again). */
 static void rest(int64_t held_ns)
 {
     if (held_ns <= 0)
