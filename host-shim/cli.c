@@ -1210,6 +1210,7 @@ static int cmd_bulk_adjust(cli *c)
     tp_bulk_result res;
     tp_message msg;
     memset(&res, 0, sizeof res);
+    memset(&msg, 0, sizeof msg);
     tp_status st = c->ad->bulk_adjust(c->p, &bulk, on_progress, c, &res, &msg);
     progress_clear(&c->bar);
     free_codes(codes, ncodes);
@@ -1220,6 +1221,8 @@ static int cmd_bulk_adjust(cli *c)
         jset(c->doc, "members", jint((int64_t)res.members));
         jset(c->doc, "points_each", jint(rq->points));
         jset(c->doc, "points_total", jint(res.points_total));
+        if (msg.text[0])
+            jset(c->doc, "message", jstr(msg.text));
         return 0;
     }
     char each[24], total[24];
@@ -1228,6 +1231,8 @@ static int cmd_bulk_adjust(cli *c)
     printf("bulk-adjust: %s %s for %llu member%s, %s %s in total (batch %s).\n", each,
            points_word(rq->points), (unsigned long long)res.members,
            res.members == 1 ? "" : "s", total, points_word(res.points_total), res.batch_id);
+    if (msg.text[0]) /* e.g. a batch an earlier, interrupted run began */
+        printf("bulk-adjust: %s\n", msg.text);
     return 0;
 }
 

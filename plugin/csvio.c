@@ -10,12 +10,37 @@
  * UTF-8, with or without a byte-order mark; CRLF or LF; fields quoted as
  * RFC 4180 says (libcsv parses them).
  *
- * Guarantees: the whole file runs inside one transaction. Every row is
- * checked; with any invalid row the transaction is rolled back (unless
- * skip-invalid), so nothing is ever half-applied. A dry run always rolls
- * back. Each row's ledger entry is keyed by the file's content hash and the
- * row's line, so importing the same file twice adds nothing the second
- * time (those rows are reported as already imported).
+ * Two passes over the file.
+ *
+ * The check pass runs in a read transaction and writes nothing to the
+ * database, so it never takes the write lock and a till keeps writing
+ * while it runs (a dry run is this pass alone). It checks every row as
+ * the write pass would apply it, in file order: the row's own fields, and
+ * what depends on the database and on the rows before it (an app id or a
+ * card already used, a debit that would overdraw). What the file itself
+ * creates (members, cards, app ids) and the points it moves are noted in
+ * two TEMP tables, which live in the connection's own temporary database.
+ * With any invalid row nothing is written (unless skip-invalid).
+ *
+ * The write pass applies the rows in chunks: each chunk is one write
+ * transaction, committed once it holds pace.chunk_rows rows or has been
+ * open pace.chunk_ms (csvio.h), with its own audit record covering
+ * exactly its ledger entries, so every commit is complete on its own and
+ * `verify` is clean after any of them. Between chunks the lock is free
+ * and a till's writer, waiting on its busy timeout, gets in.
+ *
+ * Each row's ledger entry is keyed by the file's content hash and the
+ * row's line, and a row's member, cards and entry are written in the same
+ * chunk. So an import that stopped half-way (killed, power lost, a disk
+ * error) is finished by importing the same file again: the check pass
+ * finds the lines already in the ledger, reports them as already
+ * imported, and the write pass skips them; nothing is added twice.
+ *
+ * What the check pass cannot promise: a till may change a balance between
+ * the passes (a refund taking points back), so a debit found fine can be
+ * refused when written. The write pass checks again; such a row stops
+ * the import there (or is skipped with skip-invalid), the chunks before
+ * it stay applied, and the message says so.
  */
 #include "csvio.h"
 
@@ -27,6 +52,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <csv.h>
@@ -69,6 +95,23 @@ typedef struct import_ctx {
     char file_key[24];       /* first bytes of the file's hash, hex */
     uint64_t line;           /* line being fed */
     int64_t now_ms;          /* one time for the whole import */
+    uint32_t flags;
+    const tp_import_pace *pace;
+    tp_progress_fn progress;
+    int checking;            /* 1 in the check pass, 0 in the write pass */
+    int seen_before;         /* some line of this file is in the ledger already */
+    uint64_t total_lines;
+    uint8_t *skip;           /* bit per line: invalid or already imported */
+    uint64_t already;        /* rows imported by an earlier run */
+    sqlite3_stmt *chk[7];    /* the check pass's statements, see chk_sql */
+    /* The write pass's open chunk. */
+    int in_chunk;
+    int64_t chunk_start_ns;
+    uint64_t chunk_rows, chunks, chunk_first_line, last_line_done;
+    tp_import_result before_chunk; /* the result when the chunk began */
+    int halted;              /* a row refused in the write pass stopped it */
+    uint64_t halt_line;
+    tp_message halt_msg;
     int header_done;
     int col_of[MAX_FIELDS];  /* field index -> COL_* or -1 */
     int nfields;
@@ -97,6 +140,11 @@ static void problem(import_ctx *c, const char *fmt, ...)
     c->res->invalid++;
     if (c->problem)
         c->problem(c->user, c->line, text);
+    if (!c->checking && !(c->flags & TP_IMPORT_SKIP_INVALID) && !c->halted) {
+        c->halted = 1;
+        c->halt_line = c->line;
+        tp_msg_set(&c->halt_msg, "%s", text);
+    }
 }
 
 /* The formula guard (OWASP, "CSV injection"; docs/MANAGER.md): export
@@ -164,25 +212,19 @@ static const char *col(import_ctx *c, int which)
     return "";
 }
 
+static char *next_card(char *buf, char **save);
+static int card_well_formed(import_ctx *c, const char *card);
+
 /* Cards listed for the member ("C1;C2"): a card already the member's is
  * fine; one belonging to someone else makes the row invalid. */
 static int add_cards(import_ctx *c, const tp_member_row *m, const char *list)
 {
     char buf[FIELD_MAX + 1];
     tp_copy(buf, sizeof buf, list);
-    for (char *save = NULL, *card = strtok_r(buf, ";", &save); card;
-         card = strtok_r(NULL, ";", &save)) {
-        while (*card == ' ')
-            card++;
-        size_t n = strlen(card);
-        while (n && card[n - 1] == ' ')
-            card[--n] = '\0';
-        if (n == 0)
-            continue;
-        if (n > TP_MEMBER_CODE_MAX || !tp_is_member_code(card, n, NULL)) {
-            problem(c, "The card '%.40s' is not letters, digits, '-', '_' or '.'.", card);
+    char *save = NULL;
+    for (char *card = next_card(buf, &save); card; card = next_card(NULL, &save)) {
+        if (!card_well_formed(c, card))
             return -1;
-        }
         tp_member_row other;
         tp_message why;
         tp_status st = tp_store_find_member(c->s, card, &other, &why);
@@ -288,6 +330,282 @@ static void ledger_key(const import_ctx *c, uint64_t line, char *key, size_t cap
     snprintf(key, cap, "IMPORT-%s-L%llu", c->file_key, (unsigned long long)line);
 }
 
+/* ---- the check pass -----------------------------------------------------
+ * A member is named in the TEMP tables by a key: "#<id>" for one in the
+ * database, its code for one the file creates (a code never starts with
+ * '#'). csv_names holds every name (code, app id, card) the file gives a
+ * member; csv_delta the points the file has moved so far per member. */
+
+enum { CHK_NAME, CHK_ADD_NAME, CHK_DELTA, CHK_ADD_DELTA, CHK_IMPORTED, CHK_BALANCE, CHK_CODE };
+
+static const char *const chk_sql[] = {
+    [CHK_NAME] = "SELECT member FROM temp.tp_csv_names WHERE name = ?1",
+    [CHK_ADD_NAME] = "INSERT OR IGNORE INTO temp.tp_csv_names(name, member) VALUES(?1, ?2)",
+    [CHK_DELTA] = "SELECT delta FROM temp.tp_csv_delta WHERE member = ?1",
+    [CHK_ADD_DELTA] = "INSERT INTO temp.tp_csv_delta(member, delta) VALUES(?1, ?2)"
+                      " ON CONFLICT(member) DO UPDATE SET delta = delta + excluded.delta",
+    [CHK_IMPORTED] = "SELECT 1 FROM ledger WHERE location = ?1 AND receipt = ?2"
+                     " AND kind = 'import'",
+    [CHK_BALANCE] = "SELECT COALESCE(SUM(points), 0) FROM ledger WHERE member_id = ?1",
+    [CHK_CODE] = "SELECT code FROM members WHERE id = ?1",
+};
+
+static const char chk_tables[] =
+    "CREATE TEMP TABLE IF NOT EXISTS tp_csv_names(name TEXT PRIMARY KEY, member TEXT NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TEMP TABLE IF NOT EXISTS tp_csv_delta(member TEXT PRIMARY KEY,"
+    " delta INTEGER NOT NULL) WITHOUT ROWID;"
+    "DELETE FROM temp.tp_csv_names; DELETE FROM temp.tp_csv_delta;";
+
+static void check_failed(import_ctx *c)
+{
+    c->fatal = 1;
+    tp_msg_set(&c->fatal_msg, "Cannot check the rows: %s.", tp_store_errmsg(c->s));
+}
+
+/* The statement `which`, reset, with ?1 bound to `a` (text) when given. */
+static sqlite3_stmt *chk(import_ctx *c, int which, const char *a)
+{
+    sqlite3_stmt **q = &c->chk[which];
+    if (!*q && sqlite3_prepare_v3(tp_store_db(c->s), chk_sql[which], -1,
+                                  SQLITE_PREPARE_PERSISTENT, q, NULL) != SQLITE_OK) {
+        *q = NULL;
+        check_failed(c);
+        return NULL;
+    }
+    sqlite3_reset(*q);
+    sqlite3_clear_bindings(*q);
+    if (a)
+        sqlite3_bind_text(*q, 1, a, -1, SQLITE_STATIC);
+    return *q;
+}
+
+/* Runs a statement that returns nothing: 0, or -1 (fatal). */
+static int chk_run(import_ctx *c, sqlite3_stmt *q)
+{
+    int rc = q ? sqlite3_step(q) : SQLITE_ERROR;
+    if (q)
+        sqlite3_reset(q);
+    if (rc != SQLITE_DONE) {
+        if (q)
+            check_failed(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* The member `name` names, as it would be when this row is written: in
+ * the database, or created by a row before it. 1 found (key set), 0 not,
+ * -1 fatal. */
+static int chk_member(import_ctx *c, const char *name, char *key, size_t cap)
+{
+    int64_t id = 0;
+    int found = tp_store_member_id(c->s, name, &id);
+    if (found < 0) {
+        check_failed(c);
+        return -1;
+    }
+    if (found) {
+        snprintf(key, cap, "#%lld", (long long)id);
+        return 1;
+    }
+    sqlite3_stmt *q = chk(c, CHK_NAME, name);
+    if (!q)
+        return -1;
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        tp_copy(key, cap, (const char *)sqlite3_column_text(q, 0));
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        check_failed(c);
+        return -1;
+    }
+    return rc == SQLITE_ROW;
+}
+
+/* The member code a key stands for, for a sentence. */
+static void chk_label(import_ctx *c, const char *key, char *out, size_t cap)
+{
+    tp_copy(out, cap, key);
+    if (key[0] != '#')
+        return;
+    sqlite3_stmt *q = chk(c, CHK_CODE, NULL);
+    if (!q)
+        return;
+    sqlite3_bind_int64(q, 1, strtoll(key + 1, NULL, 10));
+    if (sqlite3_step(q) == SQLITE_ROW)
+        tp_copy(out, cap, (const char *)sqlite3_column_text(q, 0));
+    sqlite3_reset(q);
+}
+
+/* The balance the member with `key` would have before this row. */
+static int chk_balance(import_ctx *c, const char *key, int64_t *balance)
+{
+    *balance = 0;
+    sqlite3_stmt *q;
+    if (key[0] == '#') {
+        if (!(q = chk(c, CHK_BALANCE, NULL)))
+            return -1;
+        sqlite3_bind_int64(q, 1, strtoll(key + 1, NULL, 10));
+        int rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW)
+            *balance = sqlite3_column_int64(q, 0);
+        sqlite3_reset(q);
+        if (rc != SQLITE_ROW) {
+            check_failed(c);
+            return -1;
+        }
+    }
+    if (!(q = chk(c, CHK_DELTA, key)))
+        return -1;
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *balance += sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        check_failed(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 when this line's entry is in the ledger (an earlier run wrote it). */
+static int chk_imported(import_ctx *c)
+{
+    char key[64];
+    ledger_key(c, c->line, key, sizeof key);
+    sqlite3_stmt *q = chk(c, CHK_IMPORTED, NULL);
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, c->cfg->location, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, key, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        check_failed(c);
+        return -1;
+    }
+    return rc == SQLITE_ROW;
+}
+
+/* The cards of a row, trimmed, one by one: the next card from *save or NULL. */
+static char *next_card(char *buf, char **save)
+{
+    for (char *card = strtok_r(buf, ";", save); card; card = strtok_r(NULL, ";", save)) {
+        while (*card == ' ')
+            card++;
+        size_t n = strlen(card);
+        while (n && card[n - 1] == ' ')
+            card[--n] = '\0';
+        if (n)
+            return card;
+    }
+    return NULL;
+}
+
+static int card_well_formed(import_ctx *c, const char *card)
+{
+    size_t n = strlen(card);
+    if (n > TP_MEMBER_CODE_MAX || !tp_is_member_code(card, n, NULL)) {
+        problem(c, "The card '%.40s' is not letters, digits, '-', '_' or '.'.", card);
+        return 0;
+    }
+    return 1;
+}
+
+/* Checks a row as apply_row would write it, without writing: 0 valid (the
+ * file's notes updated), -1 refused (reported) or fatal. */
+static int check_against_store(import_ctx *c, const csv_row *r)
+{
+    char key[TP_MEMBER_CODE_MAX + 24], other[TP_MEMBER_CODE_MAX + 24];
+    char label[TP_MEMBER_CODE_MAX + 24];
+    int found = chk_member(c, r->code, key, sizeof key);
+    if (found < 0)
+        return -1;
+    if (!found) {
+        tp_copy(key, sizeof key, r->code);
+        int used = *r->app_id ? chk_member(c, r->app_id, other, sizeof other) : 0;
+        if (used < 0)
+            return -1;
+        if (used) {
+            chk_label(c, other, label, sizeof label);
+            problem(c, "The app id %s is already used by member %s.", r->app_id, label);
+            return -1;
+        }
+    }
+    char buf[FIELD_MAX + 1], *save = NULL;
+    tp_copy(buf, sizeof buf, r->cards);
+    for (char *card = next_card(buf, &save); card; card = next_card(NULL, &save)) {
+        if (!card_well_formed(c, card))
+            return -1;
+        int owned = chk_member(c, card, other, sizeof other);
+        if (owned < 0)
+            return -1;
+        if (owned && strcmp(other, key) != 0) {
+            chk_label(c, other, label, sizeof label);
+            problem(c, "The card %s already belongs to member %s.", card, label);
+            return -1;
+        }
+    }
+    int imported = 0;
+    if (r->points != 0 && c->seen_before && (imported = chk_imported(c)) < 0)
+        return -1;
+    if (r->points < 0 && !imported && !c->cfg->allow_negative_balance) {
+        int64_t balance;
+        if (chk_balance(c, key, &balance) != 0)
+            return -1;
+        if (balance + r->points < 0) {
+            chk_label(c, key, label, sizeof label);
+            problem(c, "That would take %s from %lld to %lld points; balances cannot go below "
+                       "zero here.", label, (long long)balance,
+                    (long long)balance + (long long)r->points);
+            return -1;
+        }
+    }
+    /* Valid: note what it creates and moves, for the rows after it. */
+    sqlite3_stmt *q;
+    if (!found) {
+        c->res->members_created++;
+        const char *names[2] = {r->code, r->app_id};
+        for (int i = 0; i < 2; i++) {
+            if (!*names[i])
+                continue;
+            if (!(q = chk(c, CHK_ADD_NAME, names[i])))
+                return -1;
+            sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+            if (chk_run(c, q) != 0)
+                return -1;
+        }
+    }
+    tp_copy(buf, sizeof buf, r->cards);
+    save = NULL;
+    for (char *card = next_card(buf, &save); card; card = next_card(NULL, &save)) {
+        if (!(q = chk(c, CHK_ADD_NAME, card)))
+            return -1;
+        sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+        if (chk_run(c, q) != 0)
+            return -1;
+    }
+    if (r->points == 0)
+        return 0;
+    if (imported) {
+        c->already++;
+        if (c->problem)
+            c->problem(c->user, c->line, "Already imported from this file; skipped.");
+        return 1;
+    }
+    if (!c->cfg->allow_negative_balance) {
+        if (!(q = chk(c, CHK_ADD_DELTA, key)))
+            return -1;
+        sqlite3_bind_int64(q, 2, r->points);
+        if (chk_run(c, q) != 0)
+            return -1;
+    }
+    c->res->entries++;
+    c->res->points_total += r->points;
+    return 0;
+}
+
 /* ---- rows one at a time -------------------------------------------------
  * For the rows that can be refused after writing something (a debit, which
  * must not overdraw; cards, which may belong to someone else), rows with an
@@ -346,7 +664,8 @@ static void apply_row(import_ctx *c, const csv_row *r)
     st = tp_ledger_append_manual(c->s, c->cfg, m.id, m.code, "import", key, r->points, c->staff,
                                  r->reason, NULL, NULL, &why);
     if (st == TP_ERR_DUPLICATE) {
-        /* Same file, same line: already imported. Not an error. */
+        /* Same file, same line: imported meanwhile by another run. */
+        c->already++;
         if (c->problem)
             c->problem(c->user, c->line, "Already imported from this file; skipped.");
         return;
@@ -591,27 +910,142 @@ static void stage_row(import_ctx *c, const csv_row *r)
     c->res->points_total += r->points;
 }
 
-static void take_row(import_ctx *c)
+static int skipped(const import_ctx *c, uint64_t line)
 {
-    c->res->rows++;
-    csv_row r;
-    if (check_row(c, &r) != 0)
+    return line <= c->total_lines + 1 && (c->skip[line / 8] >> (line % 8)) & 1;
+}
+
+static void mark_skipped(import_ctx *c, uint64_t line)
+{
+    if (line <= c->total_lines + 1)
+        c->skip[line / 8] |= (uint8_t)(1u << (line % 8));
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void audit_chunk(import_ctx *c, const char *path);
+
+/* Opens the write pass's next chunk. */
+static int chunk_begin(import_ctx *c)
+{
+    tp_message why;
+    if (tp_store_begin(c->s, &why) != TP_OK) {
+        c->fatal = 1;
+        c->fatal_msg = why;
+        return -1;
+    }
+    c->in_chunk = 1;
+    c->chunk_start_ns = mono_ns();
+    c->chunk_rows = 0;
+    c->chunk_first_line = c->line;
+    c->before_chunk = *c->res;
+    c->next_id = 0; /* members may have been added since the last chunk */
+    return 0;
+}
+
+/* After a commit the import leaves the lock free as long as the chunk
+ * held it. A till's writer waiting for the lock does not queue: SQLite's
+ * busy handler sleeps and retries, at last every 100 ms, so a writer that
+ * came during a chunk finds the lock free only if it wakes while it is.
+ * Measured with a writer retrying BEGIN IMMEDIATE through a 200,000-row
+ * import: committing and going straight on let it wait up to 2 s; a rest
+ * of half the hold, 0.6 s; a rest as long as the hold, under 90 ms. The
+ * price: the import takes 1.5 to 3 times as long (the rests, and each
+ * commit writing its pages to the WAL again). */
+static void rest(int64_t held_ns)
+{
+    if (held_ns <= 0)
         return;
-    int plain = r.points >= 0 && !*r.cards && !*r.app_id;
+    struct timespec ts = {(time_t)(held_ns / 1000000000), (long)(held_ns % 1000000000)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Writes what is staged, the chunk's audit record, and commits. */
+static void chunk_commit(import_ctx *c, const char *path, int more)
+{
+    if (flush_staged(c) != 0)
+        return;
+    if (c->res->entries > c->before_chunk.entries)
+        audit_chunk(c, path);
+    if (c->fatal)
+        return;
+    tp_message why;
+    if (tp_store_commit(c->s, &why) != TP_OK) {
+        c->in_chunk = 0;
+        *c->res = c->before_chunk;
+        c->fatal = 1;
+        c->fatal_msg = why;
+        return;
+    }
+    c->in_chunk = 0;
+    c->chunks++;
+    c->last_line_done = c->line;
+    if (more)
+        rest(mono_ns() - c->chunk_start_ns);
+    if (c->pace->committed)
+        c->pace->committed(c->user, c->chunks, c->line);
+}
+
+/* Drops the open chunk; the result goes back to what was committed. */
+static void chunk_drop(import_ctx *c)
+{
+    if (!c->in_chunk)
+        return;
+    c->nsm = c->nse = 0;
+    tp_store_rollback(c->s);
+    uint64_t rows = c->res->rows, invalid = c->res->invalid, already = c->already;
+    *c->res = c->before_chunk;
+    c->res->rows = rows;
+    c->res->invalid = invalid;
+    c->already = already;
+    c->in_chunk = 0;
+}
+
+static void write_row(import_ctx *c, const csv_row *r)
+{
+    int plain = r->points >= 0 && !*r->cards && !*r->app_id;
     if (plain && !c->one_by_one && c->next_id == 0 && next_member_id(c) != 0)
         return;
     if (plain && !c->one_by_one) {
-        stage_row(c, &r);
+        stage_row(c, r);
         return;
     }
     if (flush_staged(c) != 0)
         return;
-    apply_row_atomically(c, &r);
+    apply_row_atomically(c, r);
     c->next_id = 0; /* it may have added a member: ask again */
 }
 
-/* A file imported before (fully, or partly with skip-invalid) goes one row
- * at a time, so each line already in the ledger is recognised and skipped. */
+static void take_row(import_ctx *c)
+{
+    if (!c->checking && skipped(c, c->line))
+        return; /* invalid (reported) or imported before */
+    if (c->checking)
+        c->res->rows++;
+    csv_row r;
+    if (check_row(c, &r) != 0) {
+        mark_skipped(c, c->line);
+        return;
+    }
+    if (c->checking) {
+        if (check_against_store(c, &r) != 0 && !c->fatal)
+            mark_skipped(c, c->line);
+        return;
+    }
+    if (!c->in_chunk && chunk_begin(c) != 0)
+        return;
+    write_row(c, &r);
+    c->chunk_rows++;
+}
+
+/* Has some line of this file been imported before? Then the check pass
+ * looks each line up in the ledger. */
 static int check_imported_before(import_ctx *c)
 {
     static const char sql[] = "SELECT 1 FROM ledger WHERE location = ?1 AND receipt >= ?2"
@@ -628,7 +1062,7 @@ static int check_imported_before(import_ctx *c)
     int rc = sqlite3_step(q);
     sqlite3_reset(q);
     if (rc == SQLITE_ROW)
-        c->one_by_one = 1;
+        c->seen_before = 1;
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -636,12 +1070,12 @@ static void on_row(int term, void *user)
 {
     (void)term;
     import_ctx *c = user;
-    if (!c->fatal) {
+    if (!c->fatal && !c->halted) {
         /* A row of one empty field is a blank line. */
         int blank = c->nfields == 1 && c->field[0][0] == '\0';
         if (!blank) {
             if (!c->header_done) {
-                if (c->res->invalid == 0)
+                if (c->res->invalid == 0 || !c->checking) /* checked once */
                     take_header(c);
             } else {
                 take_row(c);
@@ -652,23 +1086,26 @@ static void on_row(int term, void *user)
     c->too_many = 0;
 }
 
-/* The import's audit record, last in its transaction: it covers every
- * ledger entry the import wrote (audit.c reads them back for the digest),
- * so one record per file, not one per row, keeps the import fast and the
- * log readable. Its receipt is the prefix of the entries' keys. */
-static void audit_import(import_ctx *c, const char *path)
+/* The audit record of one chunk, last in its transaction: it covers every
+ * ledger entry the chunk wrote (audit.c reads them back for the digest),
+ * so one record per chunk, not one per row, keeps the import fast and the
+ * log readable. Its receipt is the prefix of the entries' keys, the same
+ * for every chunk of a file. */
+static void audit_chunk(import_ctx *c, const char *path)
 {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     char key[64], detail[400];
     snprintf(key, sizeof key, "IMPORT-%s", c->file_key);
-    tp_buf_set(detail, sizeof detail, "file %.200s: %llu rows, %llu entries, %llu members "
-               "created%s", base, (unsigned long long)c->res->rows,
-               (unsigned long long)c->res->entries, (unsigned long long)c->res->members_created,
-               c->res->invalid ? ", invalid rows skipped" : "");
+    const tp_import_result *b = &c->before_chunk, *r = c->res;
+    tp_buf_set(detail, sizeof detail, "file %.200s, lines %llu-%llu: %llu entries, %llu "
+               "members created%s", base, (unsigned long long)c->chunk_first_line,
+               (unsigned long long)c->line, (unsigned long long)(r->entries - b->entries),
+               (unsigned long long)(r->members_created - b->members_created),
+               r->invalid ? ", invalid rows skipped" : "");
     tp_audit_entry e = {.time_ms = c->now_ms, .action = "import", .actor = c->staff,
                         .approver = c->staff, .location = c->cfg->location, .receipt = key,
-                        .points = c->res->points_total, .reason = "CSV import",
+                        .points = r->points_total - b->points_total, .reason = "CSV import",
                         .detail = detail};
     tp_message why;
     if (tp_audit_append(c->s, &e, &why) != TP_OK) {
@@ -698,10 +1135,102 @@ static int hash_file(FILE *f, char *hex, size_t cap, uint64_t *lines)
     return 0;
 }
 
-tp_status tp_csv_import(tp_store *s, const tp_config *cfg, const char *path, uint32_t flags,
-                        const char *staff, tp_progress_fn progress, tp_problem_fn problem_fn,
-                        void *user, tp_import_result *result, tp_message *msg)
+/* One pass over the file (checking or writing, see c->checking); progress
+ * counts both passes, the check pass first. */
+static void read_pass(import_ctx *c, FILE *f, const char *path)
 {
+    struct csv_parser p;
+    if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0) {
+        c->fatal = 1;
+        tp_msg_set(&c->fatal_msg, "Out of memory reading %s.", path);
+        return;
+    }
+    rewind(f);
+    c->line = 0;
+    c->header_done = 0;
+    c->nfields = 0;
+    c->too_many = 0;
+    int dry = (c->flags & TP_IMPORT_DRY_RUN) != 0;
+    uint64_t total = dry ? c->total_lines : 2 * c->total_lines;
+    uint64_t base = c->checking ? 0 : c->total_lines;
+    uint64_t every = c->pace->progress_lines ? c->pace->progress_lines : 1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    while (!c->fatal && !c->halted && (got = getline(&line, &cap, f)) > 0) {
+        c->line++;
+        const char *data = line;
+        if (c->line == 1 && got >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+            data += 3;
+            got -= 3;
+        }
+        if (csv_parse(&p, data, (size_t)got, on_field, on_row, c) != (size_t)got) {
+            problem(c, "The CSV is malformed here (%s); check the quotes.",
+                    csv_strerror(csv_error(&p)));
+            break;
+        }
+        if (c->in_chunk && !c->fatal && !c->halted &&
+            (c->chunk_rows >= c->pace->chunk_rows ||
+             mono_ns() - c->chunk_start_ns >= (int64_t)c->pace->chunk_ms * 1000000))
+            chunk_commit(c, path, 1);
+        if (c->progress && c->line % every == 0)
+            c->progress(c->user, base + c->line, total);
+    }
+    free(line);
+    if (!c->fatal && !c->halted && csv_fini(&p, on_field, on_row, c) != 0)
+        problem(c, "The file ends inside a quoted field.");
+    csv_free(&p);
+}
+
+/* The check pass: a read transaction and the connection's TEMP tables. */
+static void check_pass(import_ctx *c, FILE *f, const char *path)
+{
+    sqlite3 *db = tp_store_db(c->s);
+    c->checking = 1;
+    /* The notes of a big file go to a temporary file, not to memory (the
+     * write pass asks for memory, for its statement journals). */
+    sqlite3_exec(db, "PRAGMA temp_store = DEFAULT", NULL, NULL, NULL);
+    if (sqlite3_exec(db, chk_tables, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(db, "BEGIN DEFERRED", NULL, NULL, NULL) != SQLITE_OK) {
+        check_failed(c);
+        return;
+    }
+    if (check_imported_before(c) != 0)
+        check_failed(c);
+    read_pass(c, f, path);
+    if (!c->fatal && !c->header_done && c->res->invalid == 0)
+        problem(c, "The file is empty; it needs a header row (code,points,...).");
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL); /* read only: nothing to lose */
+    sqlite3_exec(db, "DELETE FROM temp.tp_csv_names; DELETE FROM temp.tp_csv_delta", NULL, NULL,
+                 NULL);
+    c->checking = 0;
+}
+
+/* The write pass, in chunks. */
+static void write_pass(import_ctx *c, FILE *f, const char *path)
+{
+    tp_import_result *r = c->res;
+    r->members_created = r->entries = 0;
+    r->points_total = 0;
+    /* Room for a chunk, so SQLite does not spill dirty pages mid-way;
+     * restored by the caller. */
+    sqlite3_exec(tp_store_db(c->s), "PRAGMA cache_size = -131072", NULL, NULL, NULL);
+    sqlite3_exec(tp_store_db(c->s), "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
+    read_pass(c, f, path);
+    /* A refused row was undone on its own (apply_row_atomically): the rows
+     * before it in the chunk are kept. */
+    if (c->in_chunk && !c->fatal)
+        chunk_commit(c, path, 0);
+    chunk_drop(c); /* what a storage error left open */
+}
+
+tp_status tp_csv_import_paced(tp_store *s, const tp_config *cfg, const char *path,
+                              uint32_t flags, const char *staff, const tp_import_pace *pace,
+                              tp_progress_fn progress, tp_problem_fn problem_fn, void *user,
+                              tp_import_result *result, tp_message *msg)
+{
+    static const tp_import_pace defaults = {TP_IMPORT_CHUNK_ROWS, TP_IMPORT_CHUNK_MS,
+                                            TP_IMPORT_PROGRESS_LINES, NULL};
     memset(result, 0, sizeof *result);
     if (!path || tp_bounded_len(path, 4095) == (size_t)-1) {
         tp_msg_set(msg, "Name the CSV file to import.");
@@ -718,9 +1247,7 @@ tp_status tp_csv_import(tp_store *s, const tp_config *cfg, const char *path, uin
         return TP_ERR_NOT_FOUND;
     }
     import_ctx *c = calloc(1, sizeof *c);
-    struct csv_parser p;
-    if (!c || csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0) {
-        free(c);
+    if (!c) {
         fclose(f);
         tp_msg_set(msg, "Out of memory reading %s.", path);
         return TP_ERR_NO_MEMORY;
@@ -728,97 +1255,106 @@ tp_status tp_csv_import(tp_store *s, const tp_config *cfg, const char *path, uin
     c->s = s;
     c->cfg = cfg;
     c->staff = staff;
+    c->flags = flags;
+    c->pace = pace ? pace : &defaults;
+    if (c->pace->chunk_rows == 0 || c->pace->chunk_ms == 0)
+        c->pace = &defaults;
+    c->progress = progress;
     c->problem = problem_fn;
     c->user = user;
     c->res = result;
     c->now_ms = tp_now_ms();
-    uint64_t total_lines = 0;
     tp_status st = TP_OK;
-    if (hash_file(f, c->file_key, sizeof c->file_key, &total_lines) != 0) {
+    if (hash_file(f, c->file_key, sizeof c->file_key, &c->total_lines) != 0) {
         tp_msg_set(msg, "Cannot read %s.", path);
         st = TP_ERR_STORAGE;
         goto out;
     }
-    /* One transaction for the whole file: give it room so SQLite does not
-     * spill dirty pages mid-way; restored below. */
-    sqlite3_exec(tp_store_db(s), "PRAGMA cache_size = -131072", NULL, NULL, NULL);
-    sqlite3_exec(tp_store_db(s), "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
-    if ((st = tp_store_begin(s, msg)) != TP_OK)
+    if (!(c->skip = calloc(c->total_lines / 8 + 2, 1))) {
+        tp_msg_set(msg, "Out of memory reading %s.", path);
+        st = TP_ERR_NO_MEMORY;
         goto out;
-    if (check_imported_before(c) != 0) {
-        c->fatal = 1;
-        tp_msg_set(&c->fatal_msg, "%s", tp_store_errmsg(s));
     }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
-    while (!c->fatal && (got = getline(&line, &cap, f)) > 0) {
-        c->line++;
-        const char *data = line;
-        if (c->line == 1 && got >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
-            data += 3;
-            got -= 3;
-        }
-        if (csv_parse(&p, data, (size_t)got, on_field, on_row, c) != (size_t)got) {
-            problem(c, "The CSV is malformed here (%s); check the quotes.",
-                    csv_strerror(csv_error(&p)));
-            break;
-        }
-        if (progress && c->line % 10000 == 0)
-            progress(user, c->line, total_lines);
+    check_pass(c, f, path);
+    int dry = (flags & TP_IMPORT_DRY_RUN) != 0;
+    if (c->already && c->problem && !c->fatal) {
+        /* Not a problem: the summary of a resumed import, as its own
+         * sentence (line 0: the file as a whole). */
+        char note[160];
+        snprintf(note, sizeof note, "%llu row%s of this file %s imported by an earlier run; "
+                 "%s skipped, nothing is added twice.", (unsigned long long)c->already,
+                 c->already == 1 ? "" : "s", c->already == 1 ? "was" : "were",
+                 c->already == 1 ? "it is" : "they are");
+        c->problem(c->user, 0, note);
     }
-    free(line);
-    if (!c->fatal && csv_fini(&p, on_field, on_row, c) != 0)
-        problem(c, "The file ends inside a quoted field.");
-    if (!c->fatal)
-        flush_staged(c);
-    if (!c->fatal && !c->header_done && result->invalid == 0)
-        problem(c, "The file is empty; it needs a header row (code,points,...).");
+    int refused = result->invalid && !(flags & TP_IMPORT_SKIP_INVALID);
+    if (!c->fatal && !dry && !refused)
+        write_pass(c, f, path);
     if (progress)
-        progress(user, c->line, total_lines);
-    int applying = !c->fatal && !(flags & TP_IMPORT_DRY_RUN) &&
-                   !(result->invalid && !(flags & TP_IMPORT_SKIP_INVALID));
-    if (applying && result->entries > 0)
-        audit_import(c, path);
-    if (c->fatal) {
-        tp_store_rollback(s);
+        progress(user, dry ? c->line : 2 * c->total_lines, dry ? c->total_lines
+                                                               : 2 * c->total_lines);
+    result->applied = c->chunks > 0 || (!c->fatal && !c->halted && !dry && !refused);
+    char earlier[96] = "";
+    if (c->already)
+        snprintf(earlier, sizeof earlier, "; %llu row%s already imported earlier",
+                 (unsigned long long)c->already, c->already == 1 ? " was" : "s were");
+    if (c->fatal && c->chunks == 0) {
         tp_msg_set(msg, "Import stopped, nothing applied: %s", c->fatal_msg.text);
         st = TP_ERR_STORAGE;
-    } else if (flags & TP_IMPORT_DRY_RUN) {
-        tp_store_rollback(s);
-        tp_msg_set(msg, "Dry run of %s: %llu rows, %llu invalid; nothing was applied.", path,
-                   (unsigned long long)result->rows, (unsigned long long)result->invalid);
+    } else if (c->halted) {
+        tp_msg_set(msg, "Import of %s stopped at line %llu, which changed since the check: %s "
+                   "The lines before it are applied (%llu entries); import the same file again "
+                   "with skip-invalid to finish it without that line (nothing is added twice).",
+                   path, (unsigned long long)c->halt_line, c->halt_msg.text,
+                   (unsigned long long)result->entries);
+        st = TP_ERR_STATE;
+    } else if (c->fatal) {
+        tp_msg_set(msg, "Import of %s stopped: %s Lines 1-%llu are applied (%llu entries); "
+                   "import the same file again to finish it (nothing is added twice).",
+                   path, c->fatal_msg.text, (unsigned long long)c->last_line_done,
+                   (unsigned long long)result->entries);
+        st = TP_ERR_STORAGE;
+    } else if (dry) {
+        tp_msg_set(msg, "Dry run of %s: %llu rows, %llu invalid%s; nothing was applied.", path,
+                   (unsigned long long)result->rows, (unsigned long long)result->invalid,
+                   earlier);
         st = result->invalid ? TP_ERR_INVALID_ARGUMENT : TP_OK;
-    } else if (result->invalid && !(flags & TP_IMPORT_SKIP_INVALID)) {
-        tp_store_rollback(s);
+    } else if (refused) {
         tp_msg_set(msg, "%llu of %llu rows of %s are invalid; nothing was applied.",
                    (unsigned long long)result->invalid, (unsigned long long)result->rows, path);
         st = TP_ERR_INVALID_ARGUMENT;
-    } else if ((st = tp_store_commit(s, msg)) == TP_OK) {
-        result->applied = 1;
-        tp_msg_set(msg, "Imported %s: %llu rows, %llu members created, %llu entries, %lld points%s.",
-                   path, (unsigned long long)result->rows,
+    } else {
+        tp_msg_set(msg, "Imported %s: %llu rows, %llu members created, %llu entries, %lld "
+                   "points%s%s.", path, (unsigned long long)result->rows,
                    (unsigned long long)result->members_created,
                    (unsigned long long)result->entries, (long long)result->points_total,
-                   result->invalid ? " (invalid rows skipped)" : "");
+                   result->invalid ? " (invalid rows skipped)" : "", earlier);
     }
-    if (!result->applied) {
-        if (!(flags & TP_IMPORT_DRY_RUN)) {
-            result->members_created = 0;
-            result->entries = 0;
-            result->points_total = 0;
-        }
+    if (!result->applied && !dry) {
+        result->members_created = 0;
+        result->entries = 0;
+        result->points_total = 0;
     }
 out:
     for (int i = 0; i < 2; i++) {
         sqlite3_finalize(c->ins_members[i]);
         sqlite3_finalize(c->ins_entries[i]);
     }
+    for (size_t i = 0; i < sizeof c->chk / sizeof c->chk[0]; i++)
+        sqlite3_finalize(c->chk[i]);
     sqlite3_exec(tp_store_db(s), "PRAGMA cache_size = -2000", NULL, NULL, NULL);
-    csv_free(&p);
+    free(c->skip);
     free(c);
     fclose(f);
     return st;
+}
+
+tp_status tp_csv_import(tp_store *s, const tp_config *cfg, const char *path, uint32_t flags,
+                        const char *staff, tp_progress_fn progress, tp_problem_fn problem_fn,
+                        void *user, tp_import_result *result, tp_message *msg)
+{
+    return tp_csv_import_paced(s, cfg, path, flags, staff, NULL, progress, problem_fn, user,
+                               result, msg);
 }
 
 /* One quoted field; a text cell gets the formula guard (see formula_lead). */

@@ -1,6 +1,7 @@
 /*
  * ledger.h — manager operations on the append-only ledger: the activity
- * log, manual and bulk adjustments. Each write is one transaction.
+ * log, manual and bulk adjustments. An adjustment is one transaction; a
+ * bulk adjustment is written in chunks (bulk.c).
  */
 #ifndef TP_LEDGER_H
 #define TP_LEDGER_H
@@ -15,9 +16,31 @@ tp_status tp_ledger_activity(tp_store *s, const tp_config *cfg, const tp_activit
 tp_status tp_ledger_adjust(tp_store *s, const tp_config *cfg, const tp_adjustment *adj,
                            tp_activity_row *entry, tp_message *msg);
 
+/* A bulk adjustment (bulk.c): checked in a read transaction, then written
+ * in chunks, each with its audit record; an interrupted one is finished by
+ * running the same request again. */
 tp_status tp_ledger_bulk(tp_store *s, const tp_config *cfg, const tp_bulk_adjustment *b,
                          tp_progress_fn progress, void *user, tp_bulk_result *result,
                          tp_message *msg);
+
+/* How a bulk adjustment cuts its writes: a chunk ends at `chunk_members`
+ * entries or `chunk_ms` milliseconds open, whichever comes first.
+ * `committed` (may be NULL) hears of each committed part with the members
+ * adjusted so far by this run. */
+typedef struct tp_bulk_pace {
+    uint32_t chunk_members;
+    uint32_t chunk_ms;
+    void (*committed)(void *user, uint64_t part, uint64_t members);
+    void *user;
+} tp_bulk_pace;
+
+#define TP_BULK_CHUNK_MEMBERS 1000u
+#define TP_BULK_CHUNK_MS 50u
+
+/* tp_ledger_bulk with its own pace (NULL: the defaults). */
+tp_status tp_ledger_bulk_paced(tp_store *s, const tp_config *cfg, const tp_bulk_adjustment *b,
+                               const tp_bulk_pace *pace, tp_progress_fn progress, void *user,
+                               tp_bulk_result *result, tp_message *msg);
 
 /* Inside an open transaction: appends one manager entry (adjust, bulk,
  * import) after checking the balance rule. `key` is the entry's unique

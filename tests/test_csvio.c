@@ -2,7 +2,15 @@
  * extension, on real files. */
 #include "testutil.h"
 
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <sqlite3.h>
+
+#include "config.h"
+#include "csvio.h"
+#include "store.h"
 
 typedef struct problems {
     int n;
@@ -146,8 +154,10 @@ static void importing_the_same_file_twice_adds_nothing_twice(void **state)
     assert_int_equal(tu_balance(h, "M-0001"), 15);
     assert_int_equal(import(h, "e.csv", NULL, 0, &p, &r, &msg), TP_OK);
     assert_int_equal(r.entries, 0);
-    assert_int_equal(p.n, 2); /* both rows said "already imported" */
+    assert_int_equal(p.n, 3); /* both rows said "already imported", then the summary */
     assert_non_null(strstr(p.text[0], "Already imported"));
+    assert_int_equal(p.lines[2], 0);
+    assert_non_null(strstr(p.text[2], "2 rows of this file were imported by an earlier run"));
     assert_int_equal(tu_balance(h, "M-0001"), 15);
     tu_stop(h, 1);
 }
@@ -421,8 +431,362 @@ static void import_keeps_a_leading_quote_export_did_not_add(void **state)
     tu_stop(h, 1);
 }
 
-int main(void)
+/* ---- chunked writes, read-only checks -----------------------------------
+ * These drive tp_csv_import_paced (the admin call's work) with small
+ * chunks, on real database files, with real threads and processes. */
+
+#define CHUNK_ROWS 5
+#define ROWS 40
+
+/* A file of ROWS new members, row i (line i + 2) with i + 1 points. */
+static void write_members_file(const char *path, const char *prefix)
 {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "code,name,points\n");
+    for (int i = 0; i < ROWS; i++)
+        fprintf(f, "%s-%03d,Member %d,%d\n", prefix, i, i, i + 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+static int64_t count_sql(const char *db_path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+/* The child of import_killed_half_way_is_finished_by_running_it_again:
+ * imports argv[3] into the database of config argv[2] in chunks of
+ * CHUNK_ROWS, telling stdout of each committed chunk, and once two are
+ * committed and a row of the third is written (its transaction open),
+ * says "mid" and waits to be killed. */
+typedef struct child_pace {
+    uint64_t chunks, last_line, total_lines;
+} child_pace;
+
+static void child_committed(void *user, uint64_t chunk, uint64_t last_line)
+{
+    child_pace *cp = user;
+    cp->chunks = chunk;
+    cp->last_line = last_line;
+    printf("chunk %llu\n", (unsigned long long)chunk);
+    fflush(stdout);
+}
+
+static void child_progress(void *user, uint64_t done, uint64_t total)
+{
+    child_pace *cp = user;
+    cp->total_lines = total / 2;
+    /* done counts the check pass first; a write-pass line past the last
+     * committed one is in the open chunk. */
+    if (cp->chunks >= 2 && done > cp->total_lines + cp->last_line + 1) {
+        printf("mid\n");
+        fflush(stdout);
+        for (;;)
+            pause();
+    }
+}
+
+static int import_child(const char *config, const char *csv)
+{
+    tp_config cfg;
+    tp_message msg;
+    tp_store *s = NULL;
+    if (tp_config_load(&cfg, config, &msg) != TP_OK ||
+        tp_store_open(cfg.database, &s, &msg) != TP_OK) {
+        fprintf(stderr, "child: %s\n", msg.text);
+        return 2;
+    }
+    child_pace cp = {0, 0, 0};
+    tp_import_pace pace = {CHUNK_ROWS, 60000, 1, child_committed};
+    tp_import_result r;
+    tp_csv_import_paced(s, &cfg, csv, 0, "mgr-1", &pace, child_progress, NULL, &cp, &r, &msg);
+    printf("finished\n"); /* the test fails on this */
+    fflush(stdout);
+    tp_store_close(s);
+    return 0;
+}
+
+static const char *self_path;
+
+static void import_killed_half_way_is_finished_by_running_it_again(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    char csv[400], db[400];
+    snprintf(csv, sizeof csv, "%s/kill.csv", h->dir);
+    snprintf(db, sizeof db, "%s/test.db", h->dir);
+    write_members_file(csv, "K");
+    int out[2];
+    assert_int_equal(pipe(out), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        close(out[1]);
+        execl(self_path, self_path, "--import-child", h->config, csv, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    FILE *from = fdopen(out[0], "r");
+    assert_non_null(from);
+    char line[64];
+    int chunks = 0, mid = 0;
+    while (!mid && fgets(line, sizeof line, from)) {
+        chunks += strncmp(line, "chunk ", 6) == 0;
+        mid = strcmp(line, "mid\n") == 0;
+    }
+    assert_true(mid); /* not "finished": killed inside its third chunk */
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    fclose(from);
+    assert_int_equal(chunks, 2);
+    /* Exactly the two committed chunks are in; the third left nothing. */
+    assert_int_equal(count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'import'"),
+                     2 * CHUNK_ROWS);
+    assert_int_equal(count_sql(db, "SELECT count(*) FROM members"), 2 * CHUNK_ROWS);
+    tp_verify_result vr;
+    tp_message msg;
+    assert_int_equal(h->ad->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
+    assert_int_equal(vr.problems, 0);
+    /* Running the same file again finishes it. */
+    problems p;
+    tp_import_result r;
+    memset(&p, 0, sizeof p);
+    assert_int_equal(h->ad->import_csv(h->plugin, csv, 0, "mgr-1", NULL, on_problem, &p, &r,
+                                       &msg),
+                     TP_OK);
+    assert_int_equal(r.rows, ROWS);
+    assert_int_equal(r.entries, ROWS - 2 * CHUNK_ROWS);
+    assert_int_equal(r.members_created, ROWS - 2 * CHUNK_ROWS);
+    assert_int_equal(p.n, 2 * CHUNK_ROWS + 1); /* "already imported" per line, a summary */
+    assert_non_null(strstr(p.text[0], "Already imported"));
+    assert_int_equal(p.lines[2 * CHUNK_ROWS], 0);
+    assert_non_null(strstr(p.text[2 * CHUNK_ROWS], "10 rows of this file were imported"));
+    assert_non_null(strstr(msg.text, "10 rows were already imported earlier"));
+    /* Every row once: one entry per line, each member its own points. */
+    assert_int_equal(count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'import'"), ROWS);
+    assert_int_equal(count_sql(db, "SELECT count(DISTINCT receipt) FROM ledger"
+                                   " WHERE kind = 'import'"),
+                     ROWS);
+    assert_int_equal(count_sql(db, "SELECT count(*) FROM members"), ROWS);
+    assert_int_equal(count_sql(db, "SELECT count(*) FROM members m WHERE (SELECT sum(points)"
+                                   " FROM ledger l WHERE l.member_id = m.id)"
+                                   " = CAST(substr(m.code, 3) AS INTEGER) + 1"),
+                     ROWS);
+    assert_int_equal(h->ad->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
+    assert_int_equal(vr.problems, 0);
+    /* And a third run adds nothing. */
+    assert_int_equal(h->ad->import_csv(h->plugin, csv, 0, "mgr-1", NULL, NULL, NULL, &r, &msg),
+                     TP_OK);
+    assert_int_equal(r.entries, 0);
+    assert_int_equal(count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'import'"), ROWS);
+    tu_stop(h, 1);
+}
+
+/* A store of its own for the in-process tests below. */
+typedef struct solo {
+    char dir[256], db[300], csv[300];
+    tp_config cfg;
+    tp_store *s;
+} solo;
+
+static void solo_open(solo *o)
+{
+    tu_mkdtemp(o->dir, sizeof o->dir);
+    snprintf(o->db, sizeof o->db, "%s/t.db", o->dir);
+    snprintf(o->csv, sizeof o->csv, "%s/in.csv", o->dir);
+    tp_message msg;
+    assert_int_equal(tp_config_load(&o->cfg, NULL, &msg), TP_OK);
+    assert_int_equal(tp_store_open(o->db, &o->s, &msg), TP_OK);
+}
+
+static void solo_close(solo *o)
+{
+    tp_store_close(o->s);
+    tu_rmdir(o->dir);
+}
+
+/* Another connection's write, waiting at most `busy_ms` for the lock. */
+static int other_write(const char *db_path, int busy_ms, const char *code)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_busy_timeout(db, busy_ms);
+    char sql[200];
+    snprintf(sql, sizeof sql, "BEGIN IMMEDIATE; INSERT INTO members(code, name, created_ms)"
+                              " VALUES('%s', 'other', 0); COMMIT;", code);
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+typedef struct dry_watch {
+    const char *db;
+    int calls, wrote;
+} dry_watch;
+
+static void dry_progress(void *user, uint64_t done, uint64_t total)
+{
+    dry_watch *w = user;
+    /* Mid-way through the check pass, its read transaction open: a writer
+     * that will not wait at all gets the lock. */
+    if (w->calls++ == 0 && done < total) {
+        char code[32];
+        snprintf(code, sizeof code, "W-%d", w->calls);
+        w->wrote = other_write(w->db, 0, code) == 0;
+    }
+}
+
+static void dry_run_takes_no_write_lock(void **state)
+{
+    (void)state;
+    solo o;
+    solo_open(&o);
+    write_members_file(o.csv, "D");
+    dry_watch w = {o.db, 0, 0};
+    tp_import_pace pace = {CHUNK_ROWS, 60000, ROWS / 2, NULL};
+    tp_import_result r;
+    tp_message msg;
+    assert_int_equal(tp_csv_import_paced(o.s, &o.cfg, o.csv, TP_IMPORT_DRY_RUN, "mgr-1", &pace,
+                                         dry_progress, NULL, &w, &r, &msg),
+                     TP_OK);
+    assert_true(w.calls >= 2);
+    assert_true(w.wrote);
+    assert_int_equal(r.rows, ROWS);
+    assert_int_equal(r.entries, ROWS);
+    assert_int_equal(r.members_created, ROWS);
+    assert_false(r.applied);
+    assert_int_equal(count_sql(o.db, "SELECT count(*) FROM members"), 1); /* the other's */
+    assert_int_equal(count_sql(o.db, "SELECT count(*) FROM ledger"), 0);
+    solo_close(&o);
+}
+
+/* A writer thread with a short busy timeout, starting once the import has
+ * committed its first chunk; the import does not go past its middle chunk
+ * before the writer has finished (a hang guard bounds that wait). */
+typedef struct contender {
+    const char *db;
+    atomic_int chunks, done, wrote, import_chunks_at_done;
+} contender;
+
+static void *contend(void *arg)
+{
+    contender *k = arg;
+    for (int i = 0; i < 120000 && atomic_load(&k->chunks) < 1; i++)
+        usleep(1000);
+    int ok = 1;
+    for (int i = 0; i < 5 && ok; i++) {
+        char code[32];
+        snprintf(code, sizeof code, "T-%d", i);
+        ok = other_write(k->db, 1000, code) == 0;
+    }
+    atomic_store(&k->wrote, ok);
+    atomic_store(&k->import_chunks_at_done, atomic_load(&k->chunks));
+    atomic_store(&k->done, 1);
+    return NULL;
+}
+
+static void contender_committed(void *user, uint64_t chunk, uint64_t last_line)
+{
+    (void)last_line;
+    contender *k = user;
+    atomic_store(&k->chunks, (int)chunk);
+    if (chunk == ROWS / CHUNK_ROWS / 2)
+        for (int i = 0; i < 120000 && !atomic_load(&k->done); i++)
+            usleep(1000);
+}
+
+static void a_till_writes_between_the_chunks_of_a_long_import(void **state)
+{
+    (void)state;
+    solo o;
+    solo_open(&o);
+    write_members_file(o.csv, "C");
+    contender k;
+    memset(&k, 0, sizeof k);
+    k.db = o.db;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, contend, &k), 0);
+    tp_import_pace pace = {CHUNK_ROWS, 60000, 1000, contender_committed};
+    tp_import_result r;
+    tp_message msg;
+    tp_status st = tp_csv_import_paced(o.s, &o.cfg, o.csv, 0, "mgr-1", &pace, NULL, NULL, &k,
+                                       &r, &msg);
+    pthread_join(t, NULL);
+    assert_int_equal(st, TP_OK);
+    assert_true(atomic_load(&k.wrote));
+    assert_true(atomic_load(&k.import_chunks_at_done) <= ROWS / CHUNK_ROWS / 2);
+    assert_int_equal(atomic_load(&k.chunks), ROWS / CHUNK_ROWS);
+    assert_int_equal(r.entries, ROWS);
+    assert_int_equal(count_sql(o.db, "SELECT count(*) FROM members WHERE code LIKE 'T-%'"), 5);
+    /* One audit record per chunk, each covering its own entries. */
+    assert_int_equal(count_sql(o.db, "SELECT count(*) FROM audit WHERE action = 'import'"),
+                     ROWS / CHUNK_ROWS);
+    assert_int_equal(count_sql(o.db, "SELECT sum(ledger_count) FROM audit"
+                                     " WHERE action = 'import'"),
+                     ROWS);
+    solo_close(&o);
+}
+
+/* A row found invalid only against the database, after several chunks'
+ * worth of good rows: nothing at all is written. */
+static void a_late_invalid_row_refuses_the_whole_chunked_import(void **state)
+{
+    (void)state;
+    solo o;
+    solo_open(&o);
+    write_members_file(o.csv, "L");
+    FILE *f = fopen(o.csv, "a");
+    assert_non_null(f);
+    /* L-000 has 1 point from line 2; this takes 2. */
+    fprintf(f, "L-000,,-2\n");
+    assert_int_equal(fclose(f), 0);
+    tp_import_pace pace = {CHUNK_ROWS, 60000, 1000, NULL};
+    problems p;
+    memset(&p, 0, sizeof p);
+    tp_import_result r;
+    tp_message msg;
+    assert_int_equal(tp_csv_import_paced(o.s, &o.cfg, o.csv, 0, "mgr-1", &pace, NULL,
+                                         on_problem, &p, &r, &msg),
+                     TP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(p.n, 1);
+    assert_int_equal(p.lines[0], ROWS + 2);
+    assert_non_null(strstr(p.text[0], "from 1 to -1 points"));
+    assert_false(r.applied);
+    assert_int_equal(count_sql(o.db, "SELECT count(*) FROM members"), 0);
+    assert_int_equal(count_sql(o.db, "SELECT count(*) FROM ledger"), 0);
+    assert_int_equal(count_sql(o.db, "SELECT count(*) FROM audit WHERE action = 'import'"), 0);
+    /* With skip-invalid the rest goes in, chunk by chunk. */
+    memset(&p, 0, sizeof p);
+    assert_int_equal(tp_csv_import_paced(o.s, &o.cfg, o.csv, TP_IMPORT_SKIP_INVALID, "mgr-1",
+                                         &pace, NULL, on_problem, &p, &r, &msg),
+                     TP_OK);
+    assert_int_equal(r.entries, ROWS);
+    assert_int_equal(p.n, 1);
+    assert_int_equal(count_sql(o.db, "SELECT count(*) FROM ledger"), ROWS);
+    solo_close(&o);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "--import-child") == 0)
+        return import_child(argv[2], argv[3]);
+    self_path = argv[0];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(import_creates_members_and_adds_points_with_quoting_bom_and_crlf),
         cmocka_unit_test(one_invalid_row_applies_nothing_and_names_its_line),
@@ -435,6 +799,10 @@ int main(void)
         cmocka_unit_test(export_file_is_private_whatever_the_umask),
         cmocka_unit_test(formula_cells_are_guarded_on_export_and_read_back_unchanged),
         cmocka_unit_test(import_keeps_a_leading_quote_export_did_not_add),
+        cmocka_unit_test(import_killed_half_way_is_finished_by_running_it_again),
+        cmocka_unit_test(dry_run_takes_no_write_lock),
+        cmocka_unit_test(a_till_writes_between_the_chunks_of_a_long_import),
+        cmocka_unit_test(a_late_invalid_row_refuses_the_whole_chunked_import),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

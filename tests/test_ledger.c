@@ -2,6 +2,15 @@
  * log and its paging, through the admin extension on real files. */
 #include "testutil.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <sqlite3.h>
+
+#include "config.h"
+#include "ledger.h"
+#include "store.h"
+
 static tp_status adjust(tu_host *h, const char *member, int64_t points, tp_message *msg)
 {
     tp_adjustment a = {.member = member, .points = points, .reason = "goodwill",
@@ -165,14 +174,200 @@ static void activity_filters_and_pages_newest_first(void **state)
     tu_stop(h, 1);
 }
 
-int main(void)
+/* ---- bulk adjustments in chunks -----------------------------------------
+ * The child of bulk_adjustment_killed_half_way_is_finished_by_running_it
+ * _again: +5 for all members of config argv[2]'s database, in parts of
+ * BULK_PART members; after the second part it says "mid" and waits to be
+ * killed. */
+#define BULK_PART 3
+#define BULK_MEMBERS 20
+
+static void child_part(void *user, uint64_t part, uint64_t members)
 {
+    (void)user;
+    printf("part %llu %llu\n", (unsigned long long)part, (unsigned long long)members);
+    fflush(stdout);
+    if (part == 2) {
+        printf("mid\n");
+        fflush(stdout);
+        for (;;)
+            pause();
+    }
+}
+
+static const tp_bulk_adjustment bonus = {.all_members = 1, .points = 5, .reason = "bonus",
+                                         .comment = "Thank you", .staff = "mgr-1"};
+
+static int bulk_child(const char *config)
+{
+    tp_config cfg;
+    tp_message msg;
+    tp_store *s = NULL;
+    if (tp_config_load(&cfg, config, &msg) != TP_OK ||
+        tp_store_open(cfg.database, &s, &msg) != TP_OK) {
+        fprintf(stderr, "child: %s\n", msg.text);
+        return 2;
+    }
+    tp_bulk_pace pace = {BULK_PART, 60000, child_part, NULL};
+    tp_bulk_result r;
+    tp_ledger_bulk_paced(s, &cfg, &bonus, &pace, NULL, NULL, &r, &msg);
+    printf("finished\n"); /* the test fails on this */
+    fflush(stdout);
+    tp_store_close(s);
+    return 0;
+}
+
+static const char *self_path;
+
+static int64_t count_sql(const char *db_path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+static void bulk_adjustment_killed_half_way_is_finished_by_running_it_again(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    for (int i = 0; i < BULK_MEMBERS; i++) {
+        char code[16];
+        snprintf(code, sizeof code, "B-%03d", i);
+        tu_add_member(h, code, "Member");
+    }
+    char db[400];
+    snprintf(db, sizeof db, "%s/test.db", h->dir);
+    int out[2];
+    assert_int_equal(pipe(out), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        close(out[1]);
+        execl(self_path, self_path, "--bulk-child", h->config, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    FILE *from = fdopen(out[0], "r");
+    assert_non_null(from);
+    char line[64];
+    int mid = 0;
+    while (!mid && fgets(line, sizeof line, from))
+        mid = strcmp(line, "mid\n") == 0;
+    assert_true(mid);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    fclose(from);
+    assert_int_equal(count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'bulk'"),
+                     2 * BULK_PART);
+    tp_verify_result vr;
+    tp_message msg;
+    assert_int_equal(h->ad->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
+    assert_int_equal(vr.problems, 0);
+    /* The same request again takes up the batch: everyone once. */
+    tp_bulk_result r;
+    assert_int_equal(h->ad->bulk_adjust(h->plugin, &bonus, NULL, NULL, &r, &msg), TP_OK);
+    assert_int_equal(r.members, BULK_MEMBERS - 2 * BULK_PART);
+    assert_int_equal(r.points_total, 5 * (BULK_MEMBERS - 2 * BULK_PART));
+    assert_non_null(strstr(msg.text, "6 adjusted by the run that stopped"));
+    assert_int_equal(count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'bulk'"),
+                     BULK_MEMBERS);
+    assert_int_equal(count_sql(db, "SELECT count(DISTINCT member_id) FROM ledger"
+                                   " WHERE kind = 'bulk'"),
+                     BULK_MEMBERS);
+    assert_int_equal(count_sql(db, "SELECT count(DISTINCT substr(receipt, 1, instr(receipt,"
+                                   " '/'))) FROM ledger WHERE kind = 'bulk'"),
+                     1);
+    for (int i = 0; i < BULK_MEMBERS; i += 7) {
+        char code[16];
+        snprintf(code, sizeof code, "B-%03d", i);
+        assert_int_equal(tu_balance(h, code), 5);
+    }
+    assert_int_equal(h->ad->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
+    assert_int_equal(vr.problems, 0);
+    /* Finished, the same request is a new batch: a second bonus. */
+    assert_int_equal(h->ad->bulk_adjust(h->plugin, &bonus, NULL, NULL, &r, &msg), TP_OK);
+    assert_int_equal(r.members, BULK_MEMBERS);
+    assert_int_equal(tu_balance(h, "B-000"), 10);
+    tu_stop(h, 1);
+}
+
+/* A writer with a short busy timeout gets in between the parts. */
+typedef struct part_gate {
+    const char *db;
+    int wrote;
+} part_gate;
+
+static void write_between_parts(void *user, uint64_t part, uint64_t members)
+{
+    (void)members;
+    part_gate *g = user;
+    if (part != 1)
+        return;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(g->db, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 0);
+        g->wrote = sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT INTO members(code, name,"
+                                    " created_ms) VALUES('T-1', 'till', 0); COMMIT;",
+                                NULL, NULL, NULL) == SQLITE_OK;
+    }
+    sqlite3_close(db);
+}
+
+static void bulk_adjustment_leaves_the_lock_free_between_parts(void **state)
+{
+    (void)state;
+    char dir[256], db[300];
+    tu_mkdtemp(dir, sizeof dir);
+    snprintf(db, sizeof db, "%s/t.db", dir);
+    tp_config cfg;
+    tp_message msg;
+    tp_store *s = NULL;
+    assert_int_equal(tp_config_load(&cfg, NULL, &msg), TP_OK);
+    assert_int_equal(tp_store_open(db, &s, &msg), TP_OK);
+    for (int i = 0; i < 10; i++) {
+        char code[16];
+        snprintf(code, sizeof code, "P-%03d", i);
+        assert_int_equal(tp_store_add_member(s, code, "Member", NULL, NULL, NULL, 0, &msg),
+                         TP_OK);
+    }
+    part_gate g = {db, 0};
+    tp_bulk_pace pace = {4, 60000, write_between_parts, &g};
+    tp_bulk_result r;
+    assert_int_equal(tp_ledger_bulk_paced(s, &cfg, &bonus, &pace, NULL, NULL, &r, &msg), TP_OK);
+    assert_true(g.wrote);
+    /* All members: T-1, added meanwhile, is among them (ids in order). */
+    assert_int_equal(r.members, 11);
+    assert_int_equal(count_sql(db, "SELECT count(*) FROM audit WHERE action = 'bulk'"), 3);
+    assert_int_equal(count_sql(db, "SELECT count(*) FROM audit WHERE action = 'bulk'"
+                                   " AND detail LIKE '%last part%'"),
+                     1);
+    tp_store_close(s);
+    tu_rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--bulk-child") == 0)
+        return bulk_child(argv[2]);
+    self_path = argv[0];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(adjustment_records_reason_comment_and_staff),
         cmocka_unit_test(adjustment_never_overdraws_unless_configured),
         cmocka_unit_test(bad_adjustments_are_refused_and_change_nothing),
         cmocka_unit_test(bulk_adjustment_is_all_or_nothing),
         cmocka_unit_test(activity_filters_and_pages_newest_first),
+        cmocka_unit_test(bulk_adjustment_killed_half_way_is_finished_by_running_it_again),
+        cmocka_unit_test(bulk_adjustment_leaves_the_lock_free_between_parts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

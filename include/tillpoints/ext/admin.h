@@ -241,17 +241,27 @@ typedef struct tp_admin_ext {
     tp_status (*adjust)(const tp_plugin *plugin, const tp_adjustment *adj,
                         tp_activity_row *entry, tp_message *msg);
 
-    /* One adjustment for many members, in one transaction: all or none,
-     * with one audit record ("bulk") covering every entry of the batch. */
+    /* One adjustment for many members. Everything is checked first
+     * (reading only): with an unknown member, one listed twice or a
+     * balance that would go below zero, nothing is written. Then the
+     * entries are written in short transactions (chunks), each with an
+     * audit record ("bulk") covering its entries, so tills are never held
+     * up for long. An interrupted batch is finished by the same request
+     * again (same points, reason, comment and members): members it had
+     * adjusted are skipped, and `msg` then says so; otherwise `msg` is
+     * empty on success. */
     tp_status (*bulk_adjust)(const tp_plugin *plugin, const tp_bulk_adjustment *bulk,
                              tp_progress_fn progress, void *user,
                              tp_bulk_result *result, tp_message *msg);
 
     /* Imports a CSV file (header: code,name,phone,email,points,reason —
-     * see the README). Every row is checked first; with any invalid row
-     * nothing is applied unless TP_IMPORT_SKIP_INVALID. Re-importing the
-     * same file adds nothing twice. An applied import that moved points
-     * has one audit record ("import", by `staff`) covering its entries. */
+     * see the README). Every row is checked first, reading only (a dry
+     * run is that check); with any invalid row nothing is applied unless
+     * TP_IMPORT_SKIP_INVALID. The rows are then written in short
+     * transactions (chunks), each with an audit record ("import", by
+     * `staff`) covering its entries. Re-importing the same file adds
+     * nothing twice, which also finishes an interrupted import; `problem`
+     * then hears, with line 0, how many rows an earlier run had written. */
     tp_status (*import_csv)(const tp_plugin *plugin, const char *path, uint32_t flags,
                             const char *staff, tp_progress_fn progress,
                             tp_problem_fn problem, void *user,
