@@ -26,7 +26,6 @@
  */
 #include "ledger.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,22 +60,6 @@ typedef struct bulk_run {
     uint64_t chunk_members, parts;
     int64_t chunk_points;
 } bulk_run;
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void rest(int64_t ns)
-{
-    if (ns <= 0)
-        return;
-    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
 
 /* The operation's name: what a re-run must repeat to take up the batch. */
 static void name_operation(bulk_run *r)
@@ -300,7 +283,7 @@ static tp_status part_begin(bulk_run *r, tp_message *msg)
     tp_status st = tp_store_begin(r->s, msg);
     if (st != TP_OK)
         return st;
-    r->start_ns = mono_ns();
+    r->start_ns = tp_mono_ns();
     r->chunk_members = 0;
     r->chunk_points = 0;
     if (!r->res->batch_id[0])
@@ -328,7 +311,7 @@ static tp_status part_commit(bulk_run *r, int last, tp_message *msg)
     if (r->pace->committed)
         r->pace->committed(r->pace->user, r->parts, r->res->members);
     if (!last)
-        rest(mono_ns() - r->start_ns);
+        tp_store_step_aside(tp_mono_ns() - r->start_ns);
     return TP_OK;
 }
 
@@ -369,7 +352,7 @@ static tp_status write_batch(bulk_run *r, tp_progress_fn progress, void *user, t
         if (progress && r->done % 1000 == 0)
             progress(user, r->done, r->total);
         if (r->chunk_members >= r->pace->chunk_members ||
-            mono_ns() - r->start_ns >= (int64_t)r->pace->chunk_ms * 1000000) {
+            tp_mono_ns() - r->start_ns >= (int64_t)r->pace->chunk_ms * 1000000) {
             if ((st = part_commit(r, 0, msg)) == TP_OK)
                 st = part_begin(r, msg);
         }

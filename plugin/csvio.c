@@ -921,13 +921,6 @@ static void mark_skipped(import_ctx *c, uint64_t line)
         c->skip[line / 8] |= (uint8_t)(1u << (line % 8));
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void audit_chunk(import_ctx *c, const char *path);
 
 /* Opens the write pass's next chunk. */
@@ -940,30 +933,12 @@ static int chunk_begin(import_ctx *c)
         return -1;
     }
     c->in_chunk = 1;
-    c->chunk_start_ns = mono_ns();
+    c->chunk_start_ns = tp_mono_ns();
     c->chunk_rows = 0;
     c->chunk_first_line = c->line;
     c->before_chunk = *c->res;
     c->next_id = 0; /* members may have been added since the last chunk */
     return 0;
-}
-
-/* After a commit the import leaves the lock free as long as the chunk
- * held it. A till's writer waiting for the lock does not queue: SQLite's
- * busy handler sleeps and retries, at last every 100 ms, so a writer that
- * came during a chunk finds the lock free only if it wakes while it is.
- * Measured with a writer retrying BEGIN IMMEDIATE through a 200,000-row
- * import: committing and going straight on let it wait up to 2 s; a rest
- * of half the hold, 0.6 s; a rest as long as the hold, under 90 ms. The
- * price: the import takes 1.5 to 3 times as long (the rests, and each
- * commit writing its pages to the WAL again). */
-static void rest(int64_t held_ns)
-{
-    if (held_ns <= 0)
-        return;
-    struct timespec ts = {(time_t)(held_ns / 1000000000), (long)(held_ns % 1000000000)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
 }
 
 /* Writes what is staged, the chunk's audit record, and commits. */
@@ -987,7 +962,7 @@ static void chunk_commit(import_ctx *c, const char *path, int more)
     c->chunks++;
     c->last_line_done = c->line;
     if (more)
-        rest(mono_ns() - c->chunk_start_ns);
+        tp_store_step_aside(tp_mono_ns() - c->chunk_start_ns);
     if (c->pace->committed)
         c->pace->committed(c->user, c->chunks, c->line);
 }
@@ -1171,7 +1146,7 @@ static void read_pass(import_ctx *c, FILE *f, const char *path)
         }
         if (c->in_chunk && !c->fatal && !c->halted &&
             (c->chunk_rows >= c->pace->chunk_rows ||
-             mono_ns() - c->chunk_start_ns >= (int64_t)c->pace->chunk_ms * 1000000))
+             tp_mono_ns() - c->chunk_start_ns >= (int64_t)c->pace->chunk_ms * 1000000))
             chunk_commit(c, path, 1);
         if (c->progress && c->line % every == 0)
             c->progress(c->user, base + c->line, total);

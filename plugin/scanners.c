@@ -73,13 +73,6 @@ struct tp_scanners {
 static const tp_driver_ops *const drivers[] = {&tp_serial_driver, &tp_wedge_driver,
                                                &tp_camera_driver};
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void post(device *d, tp_event_kind kind, tp_status status, const char *code,
                  const char *text)
 {
@@ -223,7 +216,7 @@ static void *scanner_main(void *arg)
     struct pollfd fds[TP_SCANNERS_MAX + 1];
     int owner[TP_SCANNERS_MAX + 1];
     while (!atomic_load(&s->stop)) {
-        int64_t now = mono_ms();
+        int64_t now = tp_mono_ms();
         int64_t next = now + 1000;
         int n = 0;
         fds[n] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
@@ -260,7 +253,7 @@ static void *scanner_main(void *arg)
             while (read(s->wake[0], buf, sizeof buf) > 0)
                 ;
         }
-        now = mono_ms();
+        now = tp_mono_ms();
         for (int k = 1; k < n; k++) {
             device *d = &s->dev[owner[k]];
             if (!fds[k].revents || !d->open)

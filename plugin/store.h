@@ -35,6 +35,11 @@ tp_status tp_store_begin(tp_store *s, tp_message *msg);
  * connection held the write lock past the busy timeout (SQLITE_BUSY or
  * SQLITE_LOCKED): contention, not a disk fault. The connection is fine. */
 int tp_store_contended(const tp_store *s);
+
+/* Called by a long job between two of its write transactions (chunks):
+ * leaves the write lock free long enough for a waiting writer to take it,
+ * at most a few milliseconds. `held_ns`: how long the last chunk held it. */
+void tp_store_step_aside(int64_t held_ns);
 tp_status tp_store_commit(tp_store *s, tp_message *msg);
 void tp_store_rollback(tp_store *s);
 

@@ -251,13 +251,6 @@ static uint64_t rng_next(tp_sync *s)
     return z ^ (z >> 31);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int stopping(tp_sync *s)
 {
     return atomic_load(&s->stop);
@@ -324,7 +317,7 @@ static int wait_fd(tp_sync *s, int fd, short events, int64_t deadline)
         struct pollfd p[2] = {{.fd = s->wake_fd, .events = POLLIN}, {.fd = fd, .events = events}};
         int timeout = -1;
         if (deadline) {
-            int64_t left = deadline - mono_ms();
+            int64_t left = deadline - tp_mono_ms();
             if (left <= 0)
                 return 0;
             timeout = left > 1000 ? 1000 : (int)left;
@@ -388,7 +381,7 @@ static PGresult *pg_run(tp_sync *s, const char *sql, int nparams, const char *co
         tp_copy(why, why_cap, "not connected.");
         return NULL;
     }
-    int64_t deadline = mono_ms() + s->cfg->statement_timeout_ms + 2000;
+    int64_t deadline = tp_mono_ms() + s->cfg->statement_timeout_ms + 2000;
     int ok = nparams >= 0 ? PQsendQueryParams(s->pg, sql, nparams, NULL, params, NULL, NULL, 0)
                           : PQsendQuery(s->pg, sql);
     if (!ok) {
@@ -550,7 +543,7 @@ static int connect_central(tp_sync *s, char *why, size_t cap)
         tp_copy(why, cap, "out of memory connecting.");
         return -1;
     }
-    int64_t deadline = mono_ms() + (int64_t)s->cfg->connect_timeout_s * 1000;
+    int64_t deadline = tp_mono_ms() + (int64_t)s->cfg->connect_timeout_s * 1000;
     PostgresPollingStatusType p = PGRES_POLLING_WRITING;
     while (PQstatus(s->pg) != CONNECTION_BAD && p != PGRES_POLLING_OK &&
            p != PGRES_POLLING_FAILED) {
@@ -886,7 +879,7 @@ static pg_fail pull_all(tp_sync *s, char *why, size_t cap)
         }
     }
     s->pushed_since_pull = 0;
-    s->last_pull_ms = mono_ms();
+    s->last_pull_ms = tp_mono_ms();
     return PG_OK;
 }
 
@@ -905,12 +898,12 @@ static void backoff_wait(tp_sync *s)
     pthread_mutex_lock(&s->lock);
     s->snap.next_attempt_ms = tp_now_ms() + delay;
     pthread_mutex_unlock(&s->lock);
-    int64_t end = mono_ms() + delay;
-    while (!stopping(s) && mono_ms() < end) {
-        int64_t slice = end - mono_ms();
+    int64_t end = tp_mono_ms() + delay;
+    while (!stopping(s) && tp_mono_ms() < end) {
+        int64_t slice = end - tp_mono_ms();
         if (slice > 250)
             slice = 250;
-        wait_fd(s, -1, 0, mono_ms() + slice);
+        wait_fd(s, -1, 0, tp_mono_ms() + slice);
         int64_t retry = 0;
         if (tp_sync_state_get(s->db, "retry_ms", &retry) == TP_OK && retry != s->retry_seen) {
             s->retry_seen = retry;
@@ -954,7 +947,7 @@ static void *sync_main(void *arg)
             flush_mark(s);
             continue;
         } else if (s->pushed_since_pull ||
-                   mono_ms() - s->last_pull_ms >= s->cfg->pull_interval_ms) {
+                   tp_mono_ms() - s->last_pull_ms >= s->cfg->pull_interval_ms) {
             f = pull_all(s, why, sizeof why);
         }
         if (f == PG_STOPPED)
@@ -970,7 +963,7 @@ static void *sync_main(void *arg)
         s->backoff_ms = 0;
         set_state(s, TP_SYNC_ONLINE, NULL);
         if (s->batch.n == 0)
-            wait_fd(s, -1, 0, mono_ms() + s->cfg->push_interval_ms);
+            wait_fd(s, -1, 0, tp_mono_ms() + s->cfg->push_interval_ms);
     }
     flush_mark(s);
     disconnect(s);

@@ -49,6 +49,14 @@ void tp_format_utc(char *buf, size_t cap, int64_t ms);
 /* Current UTC time in milliseconds. */
 int64_t tp_now_ms(void);
 
+/* Monotonic clock, for durations only (never stored): nanoseconds and
+ * milliseconds since an arbitrary start. */
+int64_t tp_mono_ns(void);
+int64_t tp_mono_ms(void);
+
+/* Sleeps `ns` nanoseconds (nothing when <= 0), resuming after signals. */
+void tp_sleep_ns(int64_t ns);
+
 /* Formats `minor` units of a 2-decimal currency as "12.34" / "-0.05". */
 void tp_format_money(char *buf, size_t cap, int64_t minor);
 

@@ -171,13 +171,6 @@ typedef struct run {
     int64_t started_ns;
 } run;
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void say(run *u, const char *text)
 {
     u->r->problems++;
@@ -190,7 +183,7 @@ static void say(run *u, const char *text)
  * transaction open while the caller's callback runs. */
 static int step_begin(run *u)
 {
-    u->started_ns = mono_ns();
+    u->started_ns = tp_mono_ns();
     if (sqlite3_exec(tp_store_db(u->s), "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
         u->failed = 1;
         return -1;
@@ -201,7 +194,7 @@ static int step_begin(run *u)
 static void step_end(run *u, uint64_t advance)
 {
     sqlite3_exec(tp_store_db(u->s), "COMMIT", NULL, NULL, NULL);
-    int64_t ms = (mono_ns() - u->started_ns) / 1000000;
+    int64_t ms = (tp_mono_ns() - u->started_ns) / 1000000;
     if (u->steps) {
         u->steps->steps++;
         if (ms > u->steps->longest_ms)
