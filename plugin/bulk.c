@@ -9,8 +9,8 @@
  * each chunk is one write transaction, committed once it holds
  * pace.chunk_members entries or has been open pace.chunk_ms, with its own
  * audit record ("bulk") covering exactly its entries; after each commit
- * the lock stays free as long as the chunk held it, so tills waiting on
- * their busy timeout get in (the measurement is in csvio.c).
+ * the job steps aside for a moment (tp_store_step_aside), so a till
+ * waiting for the lock gets in.
  *
  * The batch and its resumption. Every entry's key is "<batch>/<member
  * code>", and a batch's audit records name the operation: a hash of the

@@ -26,8 +26,9 @@
  * transaction, committed once it holds pace.chunk_rows rows or has been
  * open pace.chunk_ms (csvio.h), with its own audit record covering
  * exactly its ledger entries, so every commit is complete on its own and
- * `verify` is clean after any of them. Between chunks the lock is free
- * and a till's writer, waiting on its busy timeout, gets in.
+ * `verify` is clean after any of them. Between chunks the import steps
+ * aside for a moment (tp_store_step_aside), so a till's writer waiting
+ * for the lock gets in.
  *
  * Each row's ledger entry is keyed by the file's content hash and the
  * row's line, and a row's member, cards and entry are written in the same
