@@ -108,6 +108,7 @@ typedef struct tp_config {
     int queue_capacity;        /* pending durable jobs */
     int batch_max;             /* jobs per group commit */
     int max_open_transactions;
+    int shutdown_deadline_ms;  /* longest destroy() waits for the writer */
     tp_sync_config sync; /* sync: [sync] */
 } tp_config;
 
