@@ -360,7 +360,7 @@ static const char *const event_names[] = {
     "member.identified", "member.unknown", "award.committed", "award.failed",
     "refund.committed", "refund.failed", "plugin.disabled", "storage.error",
     "storage.recovered", "scan", "scan.rejected", "scanner.online", "scanner.offline",
-    "scanner.error", "sync.state", "sync.parked",
+    "scanner.error", "sync.state", "sync.parked", "award.deferred", "refund.deferred",
 };
 
 /* Form events are not tp_event kinds; hello lists them with the others. */
