@@ -139,6 +139,7 @@ typedef struct tp_instance {
     tp_write_job *replay;
     size_t n_replay, replay_next;
     int replay_unlink;      /* remove the journal once they committed */
+    int replaying;          /* journal jobs not yet committed */
     char pending_path[TP_CFG_PATH_MAX + 16];
 } tp_instance;
 
@@ -182,6 +183,10 @@ void *tp_reader_main(void *arg);
  * corrupt journal is moved aside and logged; its good records still count.
  * Fails only when the journal exists but cannot be read (msg says why). */
 tp_status tp_writer_prepare(tp_instance *in, tp_message *msg);
+
+/* [thread-safe] Non-zero while jobs of the side journal wait to commit
+ * (admin flush waits for them as for the queue). */
+int tp_writer_replaying(tp_instance *in);
 
 /* [main-thread] destroy(): closes the write queue, waits for the writer
  * until `deadline_ms` (tp_mono_ms clock). 0: the writer finished and is

@@ -149,11 +149,12 @@ static int batch_done(tp_instance *in, size_t n, int from_replay)
     int stop = in->abandoned;
     /* Every job of the side journal committed: remove the file, unless
      * destroy() has rewritten it meanwhile (abandoned). */
-    if (!stop && from_replay && in->replay_next == in->n_replay && in->replay_unlink) {
+    if (!stop && from_replay && in->replay_next == in->n_replay) {
         tp_message msg;
-        if (tp_sidejournal_write(in->pending_path, NULL, 0, &msg) != TP_OK)
+        if (in->replay_unlink && tp_sidejournal_write(in->pending_path, NULL, 0, &msg) != TP_OK)
             tp_instance_log(in, TP_LOG_ERROR, "%s", msg.text);
         in->replay_unlink = 0;
+        in->replaying = 0;
     }
     pthread_mutex_unlock(&in->w_lock);
     if (!from_replay)
@@ -330,13 +331,26 @@ tp_status tp_writer_prepare(tp_instance *in, tp_message *msg)
                         "are not saved; the file is kept as %s. %zu good records are saved "
                         "now.", msg->text, aside, in->n_replay);
         tp_msg_clear(msg);
-    } else if (in->n_replay > 0 || access(in->pending_path, F_OK) == 0) {
+    } else if (in->n_replay > 0) {
         in->replay_unlink = 1;
         tp_instance_log(in, TP_LOG_INFO,
                         "saving %zu checkouts kept at the last shutdown (%s)", in->n_replay,
                         in->pending_path);
+    } else if (access(in->pending_path, F_OK) == 0) {
+        /* A journal of no jobs, or with only a torn record: nothing to save. */
+        (void)tp_sidejournal_write(in->pending_path, NULL, 0, msg);
+        tp_msg_clear(msg);
     }
+    in->replaying = in->n_replay > 0;
     return TP_OK;
+}
+
+int tp_writer_replaying(tp_instance *in)
+{
+    pthread_mutex_lock(&in->w_lock);
+    int r = in->replaying;
+    pthread_mutex_unlock(&in->w_lock);
+    return r;
 }
 
 /* Keeps this plugin's code mapped for as long as the process lives, so a
@@ -394,8 +408,9 @@ int tp_writer_stop(tp_instance *in, int64_t deadline_ms, tp_write_job **unsaved,
         if (in->w_n) /* the batch in flight (read only by the writer too) */
             memcpy(out, in->w_jobs, in->w_n * sizeof *out);
         k = in->w_n;
-        memcpy(out + k, in->replay + in->replay_next,
-               (in->n_replay - in->replay_next) * sizeof *out);
+        if (in->replay_next < in->n_replay)
+            memcpy(out + k, in->replay + in->replay_next,
+                   (in->n_replay - in->replay_next) * sizeof *out);
         k += in->n_replay - in->replay_next;
         in->replay_next = in->n_replay;
         /* The writer pops no more once abandoned: what is queued is ours. */
