@@ -1105,7 +1105,7 @@ tp_proto *tp_proto_new(const tp_proto_config *cfg)
     return p;
 }
 
-size_t tp_proto_end_session(tp_proto *p)
+size_t tp_proto_cancel_open(tp_proto *p)
 {
     size_t n = p->ntxns;
     for (size_t i = 0; i < n; i++) {
@@ -1126,6 +1126,12 @@ size_t tp_proto_end_session(tp_proto *p)
         }
         p->forms[i] = 0;
     }
+    return n;
+}
+
+size_t tp_proto_end_session(tp_proto *p)
+{
+    size_t n = tp_proto_cancel_open(p);
     p->hello = 0;
     p->buf_len = 0;
     p->discarding = 0;
