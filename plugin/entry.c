@@ -326,13 +326,14 @@ static void stop_threads(tp_instance *in)
                                : TP_ERR_NO_MEMORY;
         if (st == TP_OK)
             tp_instance_log(in, TP_LOG_ERROR,
-                            "shutdown deadline of %d ms passed with the disk not answering: "
-                            "%zu checkouts are kept in %s and saved at the next start",
+                            "shutdown deadline of %d ms passed with the database not answering "
+                            "(a hung disk, or another task holding it): %zu checkouts are kept "
+                            "in %s and saved at the next start",
                             in->cfg.shutdown_deadline_ms, n_unsaved, in->pending_path);
         else
             tp_instance_log(in, TP_LOG_ERROR,
-                            "shutdown deadline of %d ms passed with the disk not answering, and "
-                            "%zu checkouts could not be kept either: %s",
+                            "shutdown deadline of %d ms passed with the database not answering, "
+                            "and %zu checkouts could not be kept either: %s",
                             in->cfg.shutdown_deadline_ms, n_unsaved,
                             unsaved ? why.text : "out of memory");
         deliver_unsaved(in, unsaved, unsaved ? n_unsaved : 0, st == TP_OK);
