@@ -294,7 +294,10 @@ static void deliver_unsaved(tp_instance *in, const tp_write_job *jobs, size_t n,
  * pending and one for each receipt that could not be saved in time. */
 static void stop_threads(tp_instance *in)
 {
+    /* A quarter of the deadline is kept for writing the side journal, which
+     * may stall on the same disk as the database. */
     int64_t deadline = tp_mono_ms() + in->cfg.shutdown_deadline_ms;
+    int64_t writer_deadline = deadline - in->cfg.shutdown_deadline_ms / 4;
     tp_ui_stop(in);
     tp_scanners_stop(in->scanners);
     in->scanners = NULL;
@@ -309,7 +312,7 @@ static void stop_threads(tp_instance *in)
     size_t n_unsaved = 0;
     int abandoned = 0;
     if (in->writer_started)
-        abandoned = tp_writer_stop(in, deadline, &unsaved, &n_unsaved);
+        abandoned = tp_writer_stop(in, writer_deadline, &unsaved, &n_unsaved);
     else if (in->write_q.ring)
         tp_queue_close(&in->write_q);
     in->writer_started = in->reader_started = 0;
@@ -322,7 +325,8 @@ static void stop_threads(tp_instance *in)
     if (abandoned) {
         tp_message why;
         tp_msg_clear(&why);
-        tp_status st = unsaved ? tp_sidejournal_write(in->pending_path, unsaved, n_unsaved, &why)
+        tp_status st = unsaved ? tp_sidejournal_write_by(in->pending_path, unsaved, n_unsaved,
+                                                         deadline, &why)
                                : TP_ERR_NO_MEMORY;
         if (st == TP_OK)
             tp_instance_log(in, TP_LOG_ERROR,

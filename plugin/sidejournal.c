@@ -7,10 +7,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -268,6 +270,94 @@ tp_status tp_sidejournal_write(const char *path, const tp_write_job *jobs, size_
         return TP_ERR_STORAGE;
     }
     return TP_OK;
+}
+
+/* A journal write handed to its own thread; freed by the last of the
+ * thread and the waiter (refs). */
+typedef struct write_task {
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* CLOCK_MONOTONIC */
+    int refs;
+    int done;
+    tp_status st;
+    tp_message msg;
+    tp_write_job *jobs;
+    size_t n;
+    char path[TP_CFG_PATH_MAX + 16];
+} write_task;
+
+static void task_unref(write_task *t)
+{
+    pthread_mutex_lock(&t->lock);
+    int last = --t->refs == 0;
+    pthread_mutex_unlock(&t->lock);
+    if (!last)
+        return;
+    pthread_mutex_destroy(&t->lock);
+    pthread_cond_destroy(&t->cond);
+    free(t->jobs);
+    free(t);
+}
+
+static void *write_task_main(void *arg)
+{
+    write_task *t = arg;
+    tp_message msg;
+    tp_msg_clear(&msg);
+    tp_status st = tp_sidejournal_write(t->path, t->jobs, t->n, &msg);
+    pthread_mutex_lock(&t->lock);
+    t->st = st;
+    t->msg = msg;
+    t->done = 1;
+    pthread_cond_broadcast(&t->cond);
+    pthread_mutex_unlock(&t->lock);
+    task_unref(t);
+    return NULL;
+}
+
+tp_status tp_sidejournal_write_by(const char *path, const tp_write_job *jobs, size_t n,
+                                  int64_t deadline_ms, tp_message *msg)
+{
+    write_task *t = calloc(1, sizeof *t);
+    if (!t || tp_copy(t->path, sizeof t->path, path) != 0 ||
+        (n && !(t->jobs = malloc(n * sizeof *jobs)))) {
+        free(t);
+        tp_msg_set(msg, "Out of memory writing %s.", path);
+        return TP_ERR_NO_MEMORY;
+    }
+    if (n)
+        memcpy(t->jobs, jobs, n * sizeof *jobs);
+    t->n = n;
+    t->refs = 2;
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&t->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_t th;
+    if (pthread_create(&th, NULL, write_task_main, t) != 0) {
+        /* No thread: write here, unbounded, rather than lose the jobs. */
+        t->refs = 1;
+        tp_status st = tp_sidejournal_write(path, jobs, n, msg);
+        task_unref(t);
+        return st;
+    }
+    pthread_detach(th);
+    pthread_mutex_lock(&t->lock);
+    while (!t->done) {
+        struct timespec ts = {(time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000L};
+        if (pthread_cond_timedwait(&t->cond, &t->lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    tp_status st = t->done ? t->st : TP_ERR_BUSY;
+    if (t->done && st != TP_OK)
+        *msg = t->msg;
+    else if (!t->done)
+        tp_msg_set(msg, "Writing %s did not finish in time: the disk does not answer.", path);
+    pthread_mutex_unlock(&t->lock);
+    task_unref(t);
+    return st;
 }
 
 static tp_status read_file(const char *path, unsigned char **data, size_t *len, tp_message *msg)

@@ -2,9 +2,10 @@
  * sidejournal.h — the file that keeps checkouts a bounded shutdown could
  * not wait for, `<database>.pending`, until the next init() saves them.
  *
- * destroy() waits for the writer at most [limits] shutdown_deadline_ms.
- * Whatever is not known to be in the database by then (the writer's batch
- * in flight and everything still queued) is written here with plain POSIX
+ * destroy() waits for the writer for three quarters of [limits]
+ * shutdown_deadline_ms. Whatever is not known to be in the database by then
+ * (the writer's batch in flight and everything still queued) is written
+ * here, within the last quarter (tp_sidejournal_write_by), with plain POSIX
  * I/O: a new file beside the database (mode 0600), fsync'd, renamed over
  * the old one, directory fsync'd. init() reads it back, the writer applies
  * the jobs like any others and removes the file only after they committed.
@@ -38,6 +39,15 @@ int tp_sidejournal_path(char *out, size_t cap, const char *database);
  * partial file is left under `path`. n == 0 removes the file. */
 tp_status tp_sidejournal_write(const char *path, const tp_write_job *jobs, size_t n,
                                tp_message *msg);
+
+/* The same as tp_sidejournal_write, on a thread of its own that this call
+ * waits for only until `deadline_ms` (tp_mono_ms clock): the disk that
+ * stalled SQLite may stall this file too, and destroy() must return. The
+ * jobs are copied. TP_ERR_BUSY when the deadline came first: the thread
+ * goes on alone (it only writes the file and frees its copy) and the file
+ * may still appear. */
+tp_status tp_sidejournal_write_by(const char *path, const tp_write_job *jobs, size_t n,
+                                  int64_t deadline_ms, tp_message *msg);
 
 /* Reads `path`. TP_OK with the jobs in *jobs (malloc'd, caller frees; NULL
  * when none) and their count in *n, also when the file does not exist

@@ -286,6 +286,7 @@ typedef struct fault_run {
     int committed[MAX_SALES];  /* AWARD_COMMITTED events per sale */
     int replayed[MAX_SALES];
     int deferred[MAX_SALES];   /* AWARD_DEFERRED events per sale (destroy) */
+    int failed[MAX_SALES];     /* AWARD_FAILED events per sale */
     int n_accepted, n_committed, n_failed, n_deferred;
     int storage_errors, storage_recovered;
     int busy;
@@ -329,6 +330,8 @@ static void fr_on_event(const tp_host *host, const tp_event *e)
             r->committed_not_visible++;
         break;
     case TP_EVENT_AWARD_FAILED:
+        if (i >= 0 && i < r->n_sales)
+            r->failed[i]++;
         r->n_failed++;
         break;
     case TP_EVENT_AWARD_DEFERRED:
@@ -709,6 +712,25 @@ static fault_run *fr_reopen(const char *dir, const char *config, int n_sales)
     return r;
 }
 
+/* Sells until the writer is inside a sync that does not return, then 30
+ * more sales that queue behind it. */
+static void stall_and_sell(fault_run *r, const char *dir)
+{
+    fault_arm(FAULT_OFF, 0, 0, 0, dir);
+    atomic_store(&fault.stall_gave_up, 0);
+    atomic_store(&fault.stall_release, 0);
+    atomic_store(&fault.stall_armed, 1);
+    double deadline = mono_ms() + WAIT_MS;
+    while (!atomic_load(&fault.stalled)) {
+        if (mono_ms() > deadline)
+            fail_msg("the writer never reached a sync in %.0f s", WAIT_MS / 1000.0);
+        fr_sale(r);
+        nap_ms(1);
+    }
+    for (int i = 0; i < 30; i++)
+        fr_sale(r);
+}
+
 /* The disk hangs in the middle of a commit and the till shuts down.
  * destroy() must return while the sync is still held (so it did not wait
  * for the disk), having told the host of every accepted receipt exactly
@@ -733,20 +755,9 @@ static void a_hung_disk_at_shutdown_defers_what_it_holds_and_the_next_start_save
     tu_settle(r->h);
     assert_int_equal(r->n_committed, 8);
 
-    fault_arm(FAULT_OFF, 0, 0, 0, dir);
-    atomic_store(&fault.stall_gave_up, 0);
-    atomic_store(&fault.stall_release, 0);
-    atomic_store(&fault.stall_armed, 1);
-    double deadline = mono_ms() + WAIT_MS;
-    while (!atomic_load(&fault.stalled)) {
-        if (mono_ms() > deadline)
-            fail_msg("the writer never reached a sync in %.0f s", WAIT_MS / 1000.0);
-        fr_sale(r);
-        nap_ms(1);
-    }
-    for (int i = 0; i < 30; i++) /* queued behind the stalled commit */
-        fr_sale(r);
+    stall_and_sell(r, dir);
     int n_sales = r->n_sales, n_accepted = r->n_accepted;
+    double deadline;
     assert_int_equal(n_accepted, n_sales);
 
     r->h->plugin->destroy(r->h->plugin);
@@ -834,6 +845,60 @@ static void a_hung_disk_at_shutdown_defers_what_it_holds_and_the_next_start_save
                   "deferred (%d of them saved after all by the abandoned commit), all saved "
                   "once after restart\n", n_accepted, n_accepted - deferred, deferred, late);
     fr_stop(r);
+}
+
+/* The whole disk hangs: not only SQLite's sync but also the side journal
+ * (its file is a FIFO nobody reads, so opening it blocks, as a write to a
+ * hung disk would). destroy() still returns within its deadline, while
+ * both are held, and tells the host that the receipts it could not save
+ * must be credited again; nothing is written later behind its back. */
+static void when_the_side_journal_hangs_too_destroy_returns_and_says_credit_again(void **state)
+{
+    (void)state;
+    int threads0 = thread_count();
+    fault_run *r = fr_start("[limits]\nqueue_capacity = 64\nbatch_max = 4\n"
+                            "shutdown_deadline_ms = 200\n", NULL);
+    char dir[256], tmp[420], pending[400];
+    snprintf(dir, sizeof dir, "%s", r->h->dir);
+    snprintf(pending, sizeof pending, "%s/test.db.pending", dir);
+    snprintf(tmp, sizeof tmp, "%s/test.db.pending.tmp", dir);
+    assert_int_equal(mkfifo(tmp, 0600), 0);
+    stall_and_sell(r, dir);
+    int n_sales = r->n_sales;
+    r->h->plugin->destroy(r->h->plugin);
+    r->h->plugin = NULL;
+    if (!atomic_load(&fault.stalled))
+        fail_msg("destroy() returned only after the stalled sync was let go: it waited");
+    for (int i = 0; i < n_sales; i++)
+        if (r->committed[i] + r->failed[i] != 1)
+            fail_msg("receipt F-%d: %d commit and %d failure events at shutdown", i,
+                     r->committed[i], r->failed[i]);
+    assert_int_equal(r->n_deferred, 0);
+    assert_true(r->n_failed >= 30); /* at least what was queued behind the stall */
+    tu_stop(r->h, 0);
+    sqlite3_close(r->check);
+    free(r);
+    cur = NULL;
+
+    /* Let the journal's open through (read the FIFO to its end: its fsync
+     * fails, so no file is left) and the disk answer; both threads go. */
+    int fd = open(tmp, O_RDONLY);
+    assert_true(fd >= 0);
+    char buf[4096];
+    while (read(fd, buf, sizeof buf) > 0)
+        ;
+    close(fd);
+    atomic_store(&fault.stall_release, 1);
+    double deadline = mono_ms() + WAIT_MS;
+    while (thread_count() > threads0) {
+        if (mono_ms() > deadline)
+            fail_msg("the abandoned threads did not exit within %.0f s", WAIT_MS / 1000.0);
+        nap_ms(2);
+    }
+    fault_clear();
+    assert_int_equal(access(pending, F_OK), -1);
+    assert_int_equal(access(tmp, F_OK), -1);
+    tu_rmdir(dir);
 }
 
 /* The disk stalls in the middle of a commit (a sync that does not return
@@ -980,6 +1045,7 @@ int main(void)
         cmocka_unit_test(a_stalled_disk_never_blocks_checkout_and_loses_nothing),
         cmocka_unit_test(
             a_hung_disk_at_shutdown_defers_what_it_holds_and_the_next_start_saves_it_once),
+        cmocka_unit_test(when_the_side_journal_hangs_too_destroy_returns_and_says_credit_again),
         cmocka_unit_test(a_full_filesystem_is_reported_and_recovers_when_space_returns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
