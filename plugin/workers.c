@@ -15,7 +15,8 @@
  * scan never waits behind a group commit.
  *
  * Shutdown is bounded. destroy() closes the write queue and waits for the
- * writer at most [limits] shutdown_deadline_ms; the writer's backoff between
+ * writer for three quarters of [limits] shutdown_deadline_ms (the last
+ * quarter is for writing the side journal); the writer's backoff between
  * retries is a timed wait that wakes when the queue is closed (it then
  * retries at the shortest interval) and when destroy() gives up. A writer
  * still inside a commit at the deadline (an fsync that does not return)
