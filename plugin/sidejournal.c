@@ -147,6 +147,27 @@ static void get_str(rbuf *b, char *dst, size_t cap)
     b->at += n;
 }
 
+static int text_ok(const char *s, int required)
+{
+    size_t n = strlen(s);
+    return n == 0 ? !required : tp_is_printable(s, n);
+}
+
+/* What checkout would have accepted: a record that passes its checksum but
+ * not this was not written by this plugin. */
+static int plausible(const tp_write_job *j)
+{
+    if (j->kind == TP_JOB_AWARD) {
+        const tp_award_job *a = &j->u.award;
+        return text_ok(a->txn, 1) && text_ok(a->receipt, 1) && text_ok(a->code, 0) &&
+               text_ok(a->staff, 0) && strlen(a->currency) == 3 && a->total_minor >= 0 &&
+               a->eligible_minor >= 0 && a->points >= 0 && a->line_count >= 0;
+    }
+    const tp_refund_job *r = &j->u.refund;
+    return text_ok(r->refund, 1) && text_ok(r->receipt, 1) && strlen(r->currency) == 3 &&
+           r->amount_minor >= 0;
+}
+
 static int get_job(rbuf *b, tp_write_job *j)
 {
     memset(j, 0, sizeof *j);
@@ -175,7 +196,7 @@ static int get_job(rbuf *b, tp_write_job *j)
     } else {
         b->bad = 1;
     }
-    return b->bad || b->at != b->len || j->u.award.receipt[0] == '\0' ? -1 : 0;
+    return b->bad || b->at != b->len || !plausible(j) ? -1 : 0;
 }
 
 /* ---- files ---- */

@@ -142,6 +142,15 @@ static void a_damaged_record_before_the_end_or_a_foreign_header_is_corrupt(void 
     assert_string_equal(out[0].u.award.receipt, "J-1");
     free(out);
 
+    /* A record whose checksum holds but whose content checkout would never
+     * have accepted (negative points) was not written by this plugin. */
+    in[1].u.award.points = -500;
+    assert_int_equal(tp_sidejournal_write(path, in, 3, &msg), TP_OK);
+    read_back(path, &out, &n, &corrupt);
+    assert_int_equal(corrupt, 1);
+    assert_int_equal(n, 1);
+    free(out);
+
     tu_write_file(path, "not a journal at all\n");
     read_back(path, &out, &n, &corrupt);
     assert_int_equal(corrupt, 1);
