@@ -426,22 +426,16 @@ static tp_status read_file(const char *path, unsigned char **data, size_t *len, 
     return TP_OK;
 }
 
-tp_status tp_sidejournal_read(const char *path, tp_write_job **jobs, size_t *n, int *corrupt,
-                              tp_message *msg)
+tp_status tp_sidejournal_parse(const unsigned char *data, size_t len, const char *path,
+                               tp_write_job **jobs, size_t *n, int *corrupt, tp_message *msg)
 {
     *jobs = NULL;
     *n = 0;
     *corrupt = 0;
-    unsigned char *data;
-    size_t len;
-    tp_status st = read_file(path, &data, &len, msg);
-    if (st != TP_OK || !data)
-        return st;
     rbuf h = {data, len, 0, 0};
     if (len < MAGIC_LEN + 2 || memcmp(data, MAGIC, MAGIC_LEN) != 0) {
         tp_msg_set(msg, "%s is not a tillpoints pending-work file.", path);
         *corrupt = 1;
-        free(data);
         return TP_OK;
     }
     h.at = MAGIC_LEN;
@@ -450,14 +444,12 @@ tp_status tp_sidejournal_read(const char *path, tp_write_job **jobs, size_t *n, 
         tp_msg_set(msg, "%s has format version %llu; this plugin reads version %d.", path,
                    (unsigned long long)version, FORMAT_VERSION);
         *corrupt = 1;
-        free(data);
         return TP_OK;
     }
     /* At most one job per minimal record; never more than the file holds. */
     size_t cap = len / (4 + 1 + HASH_LEN) + 1;
     tp_write_job *out = malloc(cap * sizeof *out);
     if (!out) {
-        free(data);
         tp_msg_set(msg, "Out of memory reading %s.", path);
         return TP_ERR_NO_MEMORY;
     }
@@ -492,7 +484,6 @@ tp_status tp_sidejournal_read(const char *path, tp_write_job **jobs, size_t *n, 
         count++;
         h.at += plen + HASH_LEN;
     }
-    free(data);
     if (count == 0) {
         free(out);
         out = NULL;
@@ -500,6 +491,22 @@ tp_status tp_sidejournal_read(const char *path, tp_write_job **jobs, size_t *n, 
     *jobs = out;
     *n = count;
     return TP_OK;
+}
+
+tp_status tp_sidejournal_read(const char *path, tp_write_job **jobs, size_t *n, int *corrupt,
+                              tp_message *msg)
+{
+    *jobs = NULL;
+    *n = 0;
+    *corrupt = 0;
+    unsigned char *data;
+    size_t len;
+    tp_status st = read_file(path, &data, &len, msg);
+    if (st != TP_OK || !data)
+        return st;
+    st = tp_sidejournal_parse(data, len, path, jobs, n, corrupt, msg);
+    free(data);
+    return st;
 }
 
 int tp_sidejournal_set_aside(const char *path, char *aside, size_t cap)

@@ -58,6 +58,11 @@ tp_status tp_sidejournal_write_by(const char *path, const tp_write_job *jobs, si
 tp_status tp_sidejournal_read(const char *path, tp_write_job **jobs, size_t *n, int *corrupt,
                               tp_message *msg);
 
+/* The same for a journal already in memory (`path` only names it in
+ * messages); the parser the fuzz target drives. */
+tp_status tp_sidejournal_parse(const unsigned char *data, size_t len, const char *path,
+                               tp_write_job **jobs, size_t *n, int *corrupt, tp_message *msg);
+
 /* Moves a corrupt journal aside as `<path>.corrupt-<ms>` so that the next
  * init() does not read it again and a person can inspect it. The new name
  * into `aside`. 0 or -1. */
