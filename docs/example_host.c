@@ -78,6 +78,8 @@ static const char *event_name(tp_event_kind kind)
     case TP_EVENT_SCANNER_ERROR: return "scanner error";
     case TP_EVENT_SYNC_STATE: return "central link";
     case TP_EVENT_SYNC_PARKED: return "central refused";
+    case TP_EVENT_AWARD_DEFERRED: return "award kept for the next start";
+    case TP_EVENT_REFUND_DEFERRED: return "refund kept for the next start";
     default: break; /* a kind of a later minor version: keep compiling */
     }
     return "event";

@@ -183,14 +183,19 @@ fail:
     return NULL;
 }
 
+void tp_hostlib_stop(tp_hostlib *h)
+{
+    if (h && h->plugin) {
+        h->plugin->destroy(h->plugin);
+        h->plugin = NULL;
+    }
+}
+
 void tp_hostlib_close(tp_hostlib *h)
 {
     if (!h)
         return;
-    if (h->plugin) {
-        h->plugin->destroy(h->plugin);
-        h->plugin = NULL;
-    }
+    tp_hostlib_stop(h);
     if (h->entry_inited && h->entry)
         h->entry->deinit();
     /* Under AddressSanitizer the plugin stays mapped: LeakSanitizer's exit

@@ -54,7 +54,12 @@ typedef struct tp_hostlib_options {
  * writes a sentence to `err`. */
 tp_hostlib *tp_hostlib_open(const tp_hostlib_options *opt, char *err, size_t err_cap);
 
-/* Destroys the plugin instance (joining its threads), unloads it. */
+/* Destroys the plugin instance; its destroy() delivers the events still
+ * pending (through the host's callbacks) before it returns. Waits for the
+ * plugin's writer at most its [limits] shutdown_deadline_ms. */
+void tp_hostlib_stop(tp_hostlib *h);
+
+/* Destroys the plugin instance if tp_hostlib_stop did not, unloads it. */
 void tp_hostlib_close(tp_hostlib *h);
 
 const tp_plugin *tp_hostlib_plugin(tp_hostlib *h);

@@ -360,7 +360,7 @@ static const char *const event_names[] = {
     "member.identified", "member.unknown", "award.committed", "award.failed",
     "refund.committed", "refund.failed", "plugin.disabled", "storage.error",
     "storage.recovered", "scan", "scan.rejected", "scanner.online", "scanner.offline",
-    "scanner.error", "sync.state", "sync.parked",
+    "scanner.error", "sync.state", "sync.parked", "award.deferred", "refund.deferred",
 };
 
 /* Form events are not tp_event kinds; hello lists them with the others. */
@@ -1114,7 +1114,7 @@ tp_proto *tp_proto_new(const tp_proto_config *cfg)
     return p;
 }
 
-size_t tp_proto_end_session(tp_proto *p)
+size_t tp_proto_cancel_open(tp_proto *p)
 {
     size_t n = p->ntxns;
     for (size_t i = 0; i < n; i++) {
@@ -1135,6 +1135,12 @@ size_t tp_proto_end_session(tp_proto *p)
         }
         p->forms[i] = 0;
     }
+    return n;
+}
+
+size_t tp_proto_end_session(tp_proto *p)
+{
+    size_t n = tp_proto_cancel_open(p);
     p->hello = 0;
     p->buf_len = 0;
     p->discarding = 0;

@@ -95,8 +95,14 @@ int tp_proto_present(tp_proto *p, const tp_form *form, tp_proto_out_fn out, void
 int tp_proto_dismiss(tp_proto *p, uint64_t form_id, int done, const char *result,
                      tp_proto_out_fn out, void *user);
 
-/* Ends the client's session: cancels every transaction it began and did
- * not complete or cancel, forgets its hello and any partial input line.
+/* Cancels every transaction the client began and did not complete or
+ * cancel, and every form it left open; the session itself goes on, so the
+ * events of what it completed still reach it. Returns how many
+ * transactions were cancelled. */
+size_t tp_proto_cancel_open(tp_proto *p);
+
+/* Ends the client's session: cancels what tp_proto_cancel_open does,
+ * forgets its hello and any partial input line.
  * Returns how many transactions were cancelled. The state is ready for
  * the next client. */
 size_t tp_proto_end_session(tp_proto *p);

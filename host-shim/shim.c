@@ -17,6 +17,17 @@
  * cancelled, the next client accepted; stdio mode: the shim exits with
  * status 1). Committed awards are never lost by dropping a client: every
  * complete() already handed the award to the plugin's writer.
+ *
+ * Shutdown (a signal, or end of input): no new request is read and no new
+ * client accepted; the client's open transactions are cancelled; then the
+ * plugin is destroyed while the client is still attached. destroy() waits
+ * for the plugin's writer at most its [limits] shutdown_deadline_ms and
+ * delivers every event still pending, including one for each receipt it
+ * could not save in time (award.deferred: kept and saved at the next
+ * start). So every request the client had an answer to also has its
+ * outcome event written before the connection closes (docs/PROTOCOL.md,
+ * "Shutdown"); while that happens a full output buffer is drained into the
+ * client instead of dropping it.
  */
 #define _GNU_SOURCE /* accept4, dladdr, struct ucred */
 #include <dlfcn.h>
@@ -42,7 +53,6 @@
 
 #define OUT_MAX ((size_t)1024 * 1024) /* bytes of unwritten output per client */
 #define READ_CHUNK 65536
-#define SETTLE_MS 10000       /* at exit: wait this long for pending work */
 #define DRAIN_MS 5000         /* at exit: wait this long for a slow reader */
 
 typedef struct shim {
@@ -55,6 +65,7 @@ typedef struct shim {
     int is_socket;
     int overflow;            /* output exceeded OUT_MAX: drop the client */
     int broken;              /* writing failed: the client is gone */
+    int stopping;            /* shutting down: drain output, never drop it */
     char *out;               /* pending output; owned */
     size_t out_off, out_len; /* pending bytes are out[out_off, out_len) */
     /* socket mode */
@@ -87,12 +98,20 @@ static int64_t now_ms(void)
 
 /* ---- output ---------------------------------------------------------- */
 
+static void out_drain(shim *s);
+
 static void out_line(void *user, const char *line, size_t len)
 {
     shim *s = user;
     if (s->out_fd < 0 || s->overflow || s->broken)
         return;
     size_t pending = s->out_len - s->out_off;
+    if (s->stopping && pending + len + 1 > OUT_MAX) {
+        /* The outcomes of answered requests are what shutdown is for:
+         * wait (bounded) for the client to take what is queued. */
+        out_drain(s);
+        pending = s->out_len - s->out_off;
+    }
     if (pending + len + 1 > OUT_MAX) {
         s->overflow = 1;
         return;
@@ -599,12 +618,23 @@ int main(int argc, char **argv)
 
     status = serve(&s);
 
-    /* Let the plugin finish accepted work and tell a still-listening
-     * client about it, then close its open transactions. */
-    if (status == 0) {
-        tp_message msg;
-        if (tp_hostlib_settle(s.h, SETTLE_MS, &msg) != TP_OK)
-            note("%s", msg.text);
+    /* Shutdown: accept nothing new, cancel what the client left open, then
+     * destroy the plugin with the client attached, so that every answered
+     * checkout's outcome (committed, failed, or deferred to the next
+     * start) reaches it; see the top of this file. */
+    if (s.listen_fd >= 0) {
+        close(s.listen_fd);
+        unlink(s.socket_path);
+        s.listen_fd = -1;
+    }
+    if (status == 0 && s.in_fd >= 0) {
+        s.stopping = 1;
+        size_t cancelled = tp_proto_cancel_open(s.proto);
+        if (s.verbose && cancelled)
+            note("%zu open transactions cancelled at shutdown", cancelled);
+        tp_hostlib_dispatch(s.h);
+        out_flush(&s);
+        tp_hostlib_stop(s.h);
         out_drain(&s);
     }
     if (s.in_fd >= 0)
@@ -612,7 +642,7 @@ int main(int argc, char **argv)
 out:
     tp_proto_free(s.proto);
     tp_hostlib_close(s.h);
-    if (s.listen_fd >= 0) {
+    if (s.listen_fd >= 0) { /* only when serving never started */
         close(s.listen_fd);
         unlink(s.socket_path);
     }

@@ -99,6 +99,8 @@ static void on_event(void *user, const tp_event *ev)
     case TP_EVENT_SCANNER_ERROR: tag = "scanner"; break;
     case TP_EVENT_SYNC_STATE: tag = "central"; break;
     case TP_EVENT_SYNC_PARKED: tag = "central refused"; break;
+    case TP_EVENT_AWARD_DEFERRED: tag = "award kept for later"; break;
+    case TP_EVENT_REFUND_DEFERRED: tag = "refund kept for later"; break;
     }
     say("  [%s] %s", tag, ev->message);
     /* A sale without a member: the code to print on the receipt, which

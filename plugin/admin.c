@@ -250,7 +250,7 @@ static tp_status admin_flush(const tp_plugin *plugin, int64_t timeout_ms, tp_mes
     int64_t deadline = tp_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         if (tp_queue_pending(&in->write_q) == 0 && tp_queue_pending(&in->lookup_q) == 0 &&
-            (!in->ui_started || tp_queue_pending(&in->ui_q) == 0))
+            !tp_writer_replaying(in) && (!in->ui_started || tp_queue_pending(&in->ui_q) == 0))
             return TP_OK;
         if (tp_now_ms() >= deadline) {
             tp_msg_set(msg, "Loyalty still has work waiting for the disk after %lld ms.",

@@ -80,6 +80,8 @@ const char tp_config_defaults_ini[] =
     "; Ledger rows verify reads per read transaction: smaller steps let the\n"
     "; database checkpoint more often while verify runs beside the tills.\n"
     "verify_step_rows = 20000\n"
+    "; Longest destroy() waits for the disk (ms); later work goes to <database>.pending.\n"
+    "shutdown_deadline_ms = 3000\n"
     "\n"
     "[retro]\n"
     "; Retroactive visits: receipts at most this many days old can be credited.\n"
@@ -588,6 +590,10 @@ static int on_key(void *user, const char *section, const char *key,
         if (parse_int(value, 1, 10000000, &n))
             return fail(c, section, key, "must be from 1 to 10000000.");
         cfg->verify_step_rows = n;
+    } else if (IS("limits", "shutdown_deadline_ms")) {
+        if (parse_int(value, 100, 60000, &n))
+            return fail(c, section, key, "must be a number of milliseconds from 100 to 60000.");
+        cfg->shutdown_deadline_ms = (int)n;
     } else if (IS("retro", "window_days")) {
         if (parse_int(value, 1, 3660, &n))
             return fail(c, section, key, "must be a number of days from 1 to 3660.");

@@ -109,6 +109,7 @@ typedef struct tp_config {
     int batch_max;             /* jobs per group commit */
     int max_open_transactions;
     int64_t verify_step_rows;  /* rows per verify read transaction */
+    int shutdown_deadline_ms;  /* longest destroy() waits for the writer */
     tp_sync_config sync; /* sync: [sync] */
 } tp_config;
 

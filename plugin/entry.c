@@ -2,9 +2,12 @@
  * entry.c — the one exported symbol and the instance lifecycle.
  *
  * create() only checks the host and allocates; init() reads the config,
- * opens three connections (writer, lookup, admin) and starts two threads;
- * destroy() closes the queues, lets the writer flush what was acknowledged,
- * joins both threads and frees everything. Nothing here exits, aborts,
+ * reads back the side journal of an earlier bounded shutdown, opens three
+ * connections (writer, lookup, admin) and starts two threads; destroy()
+ * closes the queues, lets the writer flush what was acknowledged for at
+ * most [limits] shutdown_deadline_ms (see workers.c for what happens to a
+ * writer stuck in the disk after that), delivers every event still pending
+ * through the host's on_event, and frees everything. Nothing here exits, aborts,
  * forks or installs signal handlers: whatever goes wrong becomes a status
  * and a sentence for the host.
  */
@@ -12,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -19,6 +23,7 @@
 #include "instance.h"
 #include "outbox.h"
 #include "scanners.h"
+#include "sidejournal.h"
 #include "sync.h" /* sync: */
 #include "tillpoints/ext/about.h"
 #include "tillpoints/ext/admin.h"
@@ -27,9 +32,23 @@
 #include "tillpoints/ext/ui.h"
 #include "util.h"
 
+/* Every call into the host from a plugin thread goes through this gate:
+ * a writer abandoned by destroy() (workers.c) must not call a host that
+ * may be gone. Taken for reading around the call, so destroy() taking it
+ * for writing waits for a call under way and none starts after. */
+static int host_enter(tp_instance *in)
+{
+    pthread_rwlock_rdlock(&in->host_gate);
+    if (in->host_gone && pthread_equal(pthread_self(), in->writer)) {
+        pthread_rwlock_unlock(&in->host_gate);
+        return 0;
+    }
+    return 1;
+}
+
 void tp_instance_log(tp_instance *in, tp_log_level level, const char *fmt, ...)
 {
-    if (!in->host->log)
+    if (!in->host->log || !host_enter(in))
         return;
     char line[1024];
     va_list ap;
@@ -37,6 +56,7 @@ void tp_instance_log(tp_instance *in, tp_log_level level, const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     in->host->log(in->host, level, line);
+    pthread_rwlock_unlock(&in->host_gate);
 }
 
 /*
@@ -55,7 +75,7 @@ void tp_instance_log(tp_instance *in, tp_log_level level, const char *fmt, ...)
  *    always kept.
  * docs/INTEGRATING.md states this contract for integrators.
  */
-void tp_instance_post_ordered(tp_instance *in, const tp_outcome *o, const tp_order *ord)
+static void post_ordered(tp_instance *in, const tp_outcome *o, const tp_order *ord)
 {
     int lookup = ord && ord->lane == TP_LANE_LOOKUP;
     int droppable = (!ord || ord->lane == TP_LANE_FREE) && o->kind != TP_EVENT_PLUGIN_DISABLED;
@@ -105,6 +125,14 @@ void tp_instance_post_ordered(tp_instance *in, const tp_outcome *o, const tp_ord
     pthread_mutex_unlock(&in->events_lock);
     if (wake)
         in->host->request_callback(in->host);
+}
+
+void tp_instance_post_ordered(tp_instance *in, const tp_outcome *o, const tp_order *ord)
+{
+    if (!host_enter(in))
+        return; /* abandoned writer: destroy() has told the host already */
+    post_ordered(in, o, ord);
+    pthread_rwlock_unlock(&in->host_gate);
 }
 
 void tp_instance_post(tp_instance *in, const tp_outcome *o)
@@ -212,11 +240,8 @@ static void release_held(tp_instance *in)
  * list taken below has been delivered, every lookup up to lookups_posted
  * is settled. Holding is only deferral: no waiting, no allocation here.
  */
-static void on_main_thread(const tp_plugin *plugin)
+static void deliver_events(tp_instance *in)
 {
-    tp_instance *in = tp_instance_of(plugin);
-    if (!in)
-        return;
     pthread_mutex_lock(&in->events_lock);
     tp_event_node *node = in->events_head;
     in->events_head = in->events_tail = NULL;
@@ -251,6 +276,14 @@ static void on_main_thread(const tp_plugin *plugin)
     if (posted > in->lookups_settled)
         in->lookups_settled = posted;
     release_held(in);
+}
+
+static void on_main_thread(const tp_plugin *plugin)
+{
+    tp_instance *in = tp_instance_of(plugin);
+    if (!in)
+        return;
+    deliver_events(in);
     tp_ui_deliver(in);
 }
 
@@ -275,22 +308,92 @@ static const void *get_extension(const tp_plugin *plugin, const char *id)
     return NULL;
 }
 
+/* Tells the host, for each job destroy() could not wait for, that its
+ * receipt was deferred to the next start (journaled) or not saved at all. */
+static void deliver_unsaved(tp_instance *in, const tp_write_job *jobs, size_t n, int journaled)
+{
+    for (size_t i = 0; i < n; i++) {
+        int award = jobs[i].kind == TP_JOB_AWARD;
+        tp_event_node *node = calloc(1, sizeof *node);
+        if (!node)
+            continue;
+        tp_outcome *o = &node->o;
+        o->kind = journaled ? (award ? TP_EVENT_AWARD_DEFERRED : TP_EVENT_REFUND_DEFERRED)
+                            : (award ? TP_EVENT_AWARD_FAILED : TP_EVENT_REFUND_FAILED);
+        o->status = TP_ERR_STORAGE;
+        o->time_ms = tp_now_ms();
+        if (award)
+            tp_copy(o->txn, sizeof o->txn, jobs[i].u.award.txn);
+        tp_copy(o->receipt, sizeof o->receipt,
+                award ? jobs[i].u.award.receipt : jobs[i].u.refund.receipt);
+        if (!award)
+            tp_copy(o->refund, sizeof o->refund, jobs[i].u.refund.refund);
+        if (journaled)
+            tp_buf_set(o->message, sizeof o->message,
+                       "Receipt %s was not saved before shutdown; it is kept and saved when "
+                       "loyalty next starts.", o->receipt);
+        else
+            tp_buf_set(o->message, sizeof o->message,
+                       "Receipt %s could not be saved before shutdown; credit it again later.",
+                       o->receipt);
+        deliver(in, node);
+    }
+}
+
+/* Stops every thread; the writer within the shutdown deadline (workers.c).
+ * Then, on this (the host's main) thread, delivers every event still
+ * pending and one for each receipt that could not be saved in time. */
 static void stop_threads(tp_instance *in)
 {
+    /* A quarter of the deadline is kept for writing the side journal, which
+     * may stall on the same disk as the database. */
+    int64_t deadline = tp_mono_ms() + in->cfg.shutdown_deadline_ms;
+    int64_t writer_deadline = deadline - in->cfg.shutdown_deadline_ms / 4;
     tp_ui_stop(in);
     tp_scanners_stop(in->scanners);
     in->scanners = NULL;
     tp_sync_stop(in->sync); /* sync: before the stores it reads close */
     in->sync = NULL;
-    if (in->write_q.ring)
-        tp_queue_close(&in->write_q);
     if (in->lookup_q.ring)
         tp_queue_close(&in->lookup_q);
-    if (in->writer_started)
-        pthread_join(in->writer, NULL);
+    /* Lookups first: their events go before the awards held for them. */
     if (in->reader_started)
         pthread_join(in->reader, NULL);
+    tp_write_job *unsaved = NULL;
+    size_t n_unsaved = 0;
+    int abandoned = 0;
+    if (in->writer_started)
+        abandoned = tp_writer_stop(in, writer_deadline, &unsaved, &n_unsaved);
+    else if (in->write_q.ring)
+        tp_queue_close(&in->write_q);
     in->writer_started = in->reader_started = 0;
+    in->initialised = 0; /* an on_event that calls the plugin gets TP_ERR_STATE */
+
+    /* Every thread that posts is stopped or gated off: the lists are ours. */
+    deliver_events(in);
+    in->lookups_settled = UINT64_MAX;
+    release_held(in);
+    if (abandoned) {
+        tp_message why;
+        tp_msg_clear(&why);
+        tp_status st = unsaved ? tp_sidejournal_write_by(in->pending_path, unsaved, n_unsaved,
+                                                         deadline, &why)
+                               : TP_ERR_NO_MEMORY;
+        if (st == TP_OK)
+            tp_instance_log(in, TP_LOG_ERROR,
+                            "shutdown deadline of %d ms passed with the database not answering "
+                            "(a hung disk, or another task holding it): %zu checkouts are kept "
+                            "in %s and saved at the next start",
+                            in->cfg.shutdown_deadline_ms, n_unsaved, in->pending_path);
+        else
+            tp_instance_log(in, TP_LOG_ERROR,
+                            "shutdown deadline of %d ms passed with the database not answering, "
+                            "and %zu checkouts could not be kept either: %s",
+                            in->cfg.shutdown_deadline_ms, n_unsaved,
+                            unsaved ? why.text : "out of memory");
+        deliver_unsaved(in, unsaved, unsaved ? n_unsaved : 0, st == TP_OK);
+        free(unsaved);
+    }
 }
 
 static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
@@ -318,7 +421,9 @@ static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
         tp_msg_set(msg, "Out of memory starting loyalty.");
         return TP_ERR_NO_MEMORY;
     }
-    st = tp_store_open(in->cfg.database, &in->writer_store, msg);
+    st = tp_writer_prepare(in, msg); /* the side journal of a bounded shutdown */
+    if (st == TP_OK)
+        st = tp_store_open(in->cfg.database, &in->writer_store, msg);
     if (st == TP_OK)
         st = tp_store_open(in->cfg.database, &in->reader_store, msg);
     if (st == TP_OK)
@@ -328,7 +433,9 @@ static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
         st = tp_outbox_enable(in->admin_store, in->cfg.sync.postgres[0] != '\0', msg);
     if (st != TP_OK)
         return st;
+    in->refs++; /* the writer's, dropped when it exits (workers.c) */
     if (pthread_create(&in->writer, NULL, tp_writer_main, in) != 0) {
+        in->refs--;
         tp_msg_set(msg, "Cannot start the loyalty writer thread.");
         return TP_ERR_INTERNAL;
     }
@@ -351,32 +458,33 @@ static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
     return TP_OK;
 }
 
+/* What the writer may still use after destroy() gave up on it: freed by
+ * whoever of the two finishes last (tp_instance_unref). */
+void tp_instance_free_shared(tp_instance *in)
+{
+    tp_store_close(in->writer_store);
+    tp_queue_destroy(&in->write_q);
+    free(in->replay);
+    pthread_mutex_destroy(&in->events_lock);
+    pthread_mutex_destroy(&in->w_lock);
+    pthread_cond_destroy(&in->w_cond);
+    pthread_rwlock_destroy(&in->host_gate);
+    free(in);
+}
+
 static void plugin_destroy(const tp_plugin *plugin)
 {
     tp_instance *in = tp_instance_of(plugin);
     if (!in)
         return;
     stop_threads(in);
-    tp_store_close(in->writer_store);
     tp_store_close(in->reader_store);
     tp_store_close(in->admin_store);
-    tp_queue_destroy(&in->write_q);
     tp_queue_destroy(&in->lookup_q);
-    /* Undelivered events go with the instance, as before; held ones too. */
-    tp_event_node *lists[] = {in->events_head, in->held_head};
-    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
-        tp_event_node *node = lists[i];
-        while (node) {
-            tp_event_node *next = node->next;
-            free(node);
-            node = next;
-        }
-    }
-    pthread_mutex_destroy(&in->events_lock);
     pthread_mutex_destroy(&in->admin_lock);
     free(in->txns);
     free(in->config_path);
-    free(in);
+    tp_instance_unref(in);
 }
 
 static const tp_plugin *entry_create(const tp_host *host, const char *config_path,
@@ -411,6 +519,14 @@ static const tp_plugin *entry_create(const tp_host *host, const char *config_pat
     atomic_init(&in->events_waiting, 0);
     pthread_mutex_init(&in->events_lock, NULL);
     pthread_mutex_init(&in->admin_lock, NULL);
+    pthread_rwlock_init(&in->host_gate, NULL);
+    pthread_mutex_init(&in->w_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines ignore clock changes */
+    pthread_cond_init(&in->w_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    in->refs = 1;
     in->plugin.plugin_data = in;
     in->plugin.init = plugin_init;
     in->plugin.destroy = plugin_destroy;

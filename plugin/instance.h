@@ -7,6 +7,16 @@
  * owns `writer_store`, the lookup thread `reader_store`; `admin_store` is
  * shared under `admin_lock`. The event list and `lookups_posted` are shared
  * under `events_lock`.
+ *
+ * Bounded shutdown (workers.c tp_writer_stop): destroy() waits for the
+ * writer at most [limits] shutdown_deadline_ms. If the writer is still
+ * inside a commit then (a disk that does not return), destroy() takes the
+ * jobs not known to be durable, writes them to `<database>.pending`
+ * (sidejournal.h), tells the host which receipts were deferred, and
+ * abandons the writer. From then on the writer never calls the host
+ * (`host_gone`, checked under `host_gate` by every post and log) and the
+ * memory it uses (this struct, `write_q`, `writer_store`) is freed by
+ * whichever of destroy() and the writer finishes last (`refs`).
  */
 #ifndef TP_INSTANCE_H
 #define TP_INSTANCE_H
@@ -116,6 +126,26 @@ typedef struct tp_instance {
      * event; write-lane events held back until their lookup is. */
     uint64_t lookups_settled;
     tp_event_node *held_head, *held_tail;
+
+    /* Bounded shutdown; everything below but host_gone under w_lock. */
+    pthread_rwlock_t host_gate; /* read: a host call; write: host_gone */
+    int host_gone;              /* set once: no more host calls */
+    pthread_mutex_t w_lock;
+    pthread_cond_t w_cond;  /* CLOCK_MONOTONIC; writer state changes */
+    int w_closing;          /* destroy() has closed the write queue */
+    int w_popping;          /* writer inside tp_queue_pop_batch */
+    const tp_write_job *w_jobs; /* the writer's batch in flight ... */
+    size_t w_n;                 /* ... of this many jobs, 0 when none */
+    int w_exited;
+    int abandoned;          /* destroy() gave up waiting; writer must stop */
+    int refs;               /* owners of this struct: destroy(), writer */
+    /* Jobs read back from the side journal at init, applied first by the
+     * writer; replay_next: the first not yet taken into a batch. */
+    tp_write_job *replay;
+    size_t n_replay, replay_next;
+    int replay_unlink;      /* remove the journal once they committed */
+    int replaying;          /* journal jobs not yet committed */
+    char pending_path[TP_CFG_PATH_MAX + 16];
 } tp_instance;
 
 static inline tp_instance *tp_instance_of(const tp_plugin *p)
@@ -170,6 +200,28 @@ void tp_ui_deliver(tp_instance *in); /* main thread, from on_main_thread */
 /* Worker threads (workers.c). */
 void *tp_writer_main(void *arg);
 void *tp_reader_main(void *arg);
+
+/* [main-thread] init(), before the writer starts: sets up the shutdown
+ * state and reads `<database>.pending` for the writer to apply first. A
+ * corrupt journal is moved aside and logged; its good records still count.
+ * Fails only when the journal exists but cannot be read (msg says why). */
+tp_status tp_writer_prepare(tp_instance *in, tp_message *msg);
+
+/* [thread-safe] Non-zero while jobs of the side journal wait to commit
+ * (admin flush waits for them as for the queue). */
+int tp_writer_replaying(tp_instance *in);
+
+/* [main-thread] destroy(): closes the write queue, waits for the writer
+ * until `deadline_ms` (tp_mono_ms clock). 0: the writer finished and is
+ * joined. 1: it did not; it is abandoned (detached, the host gated off),
+ * and *unsaved (malloc'd, caller frees; may be NULL if out of memory) holds
+ * the *n jobs not known to be durable, which the caller journals. */
+int tp_writer_stop(tp_instance *in, int64_t deadline_ms, tp_write_job **unsaved, size_t *n);
+
+/* Drops one owner of `in`; the last one frees the writer's share of it
+ * (entry.c tp_instance_free_shared). */
+void tp_instance_unref(tp_instance *in);
+void tp_instance_free_shared(tp_instance *in);
 
 extern const tp_checkout_ext tp_checkout_extension;
 extern const struct tp_admin_ext tp_admin_extension;

@@ -13,32 +13,58 @@
  *
  * The lookup thread answers member scans from its own connection, so a
  * scan never waits behind a group commit.
+ *
+ * Shutdown is bounded. destroy() closes the write queue and waits for the
+ * writer for three quarters of [limits] shutdown_deadline_ms (the last
+ * quarter is for writing the side journal); the writer's backoff between
+ * retries is a timed wait that wakes when the queue is closed (it then
+ * retries at the shortest interval) and when destroy() gives up. A writer
+ * still inside a commit at the deadline (an fsync that does not return)
+ * cannot be stopped: tp_writer_stop takes its batch and the queued jobs for
+ * the side journal (sidejournal.h) and abandons it. The abandoned writer
+ * stops after the call it is in, posts nothing (the host may be gone) and
+ * frees the memory it shares with destroy() if it is the last to hold it;
+ * the plugin's code is pinned in memory so that a host's dlclose() cannot
+ * unmap it under that thread. If its commit completes after all, those rows
+ * are in the database and in the side journal; replay finds them by their
+ * (location, receipt) key and does not double them.
  */
+#define _GNU_SOURCE /* dladdr, RTLD_NODELETE: pinning the code (pin_code) */
+#include <dlfcn.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "instance.h"
+#include "sidejournal.h"
 #include "util.h"
 
-/* Retries of a failing batch once the plugin is shutting down, before the
- * remaining work is reported lost. While running, retries never stop. */
-#define SHUTDOWN_RETRIES 3
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 5000
 
-static void sleep_ms(int64_t ms)
+static struct timespec mono_abs(int64_t ms)
 {
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    return (struct timespec){(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
 }
 
-static int queue_closed(tp_queue *q)
+/* The backoff between retries: until `ms` pass, destroy() closes the queue
+ * (close_seen tells whether that was already known), or gives up. Returns
+ * 1 when the writer is abandoned and must stop. */
+static int backoff_wait(tp_instance *in, int64_t ms, int *close_seen)
 {
-    pthread_mutex_lock(&q->lock);
-    int c = q->closed;
-    pthread_mutex_unlock(&q->lock);
-    return c;
+    int64_t until = tp_mono_ms() + ms;
+    pthread_mutex_lock(&in->w_lock);
+    while (!in->abandoned && !(in->w_closing && !*close_seen)) {
+        struct timespec ts = mono_abs(until);
+        if (pthread_cond_timedwait(&in->w_cond, &in->w_lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    *close_seen = in->w_closing;
+    int stop = in->abandoned;
+    pthread_mutex_unlock(&in->w_lock);
+    return stop;
 }
 
 /* Applies the batch in one transaction. TP_OK: committed, outcomes filled. */
@@ -75,6 +101,71 @@ static void post_storage(tp_instance *in, tp_event_kind kind, const char *text)
     tp_instance_post(in, &o);
 }
 
+/* Pops the next batch: the side journal's jobs first, then the queue.
+ * Returns the number of jobs in `jobs` (published as the batch in flight),
+ * 0 when there is no more work or the writer is abandoned. */
+static size_t next_batch(tp_instance *in, tp_write_job *jobs, size_t max, int *from_replay)
+{
+    pthread_mutex_lock(&in->w_lock);
+    if (in->abandoned) {
+        pthread_mutex_unlock(&in->w_lock);
+        return 0;
+    }
+    if (in->replay_next < in->n_replay) {
+        size_t n = in->n_replay - in->replay_next;
+        n = n < max ? n : max;
+        memcpy(jobs, in->replay + in->replay_next, n * sizeof *jobs);
+        in->replay_next += n;
+        in->w_jobs = jobs;
+        in->w_n = n;
+        *from_replay = 1;
+        pthread_mutex_unlock(&in->w_lock);
+        return n;
+    }
+    *from_replay = 0;
+    in->w_popping = 1;
+    pthread_mutex_unlock(&in->w_lock);
+    size_t n = tp_queue_pop_batch(&in->write_q, jobs, max);
+    pthread_mutex_lock(&in->w_lock);
+    in->w_popping = 0;
+    in->w_jobs = jobs;
+    in->w_n = n;
+    pthread_cond_broadcast(&in->w_cond);
+    pthread_mutex_unlock(&in->w_lock);
+    return n;
+}
+
+/* The batch is decided (committed, or taken by destroy()). 1: abandoned. */
+static int batch_done(tp_instance *in, size_t n, int from_replay)
+{
+    pthread_mutex_lock(&in->w_lock);
+    in->w_n = 0;
+    int stop = in->abandoned;
+    /* Every job of the side journal committed: remove the file, unless
+     * destroy() has rewritten it meanwhile (abandoned). */
+    if (!stop && from_replay && in->replay_next == in->n_replay) {
+        tp_message msg;
+        if (in->replay_unlink && tp_sidejournal_write(in->pending_path, NULL, 0, &msg) != TP_OK)
+            tp_instance_log(in, TP_LOG_ERROR, "%s", msg.text);
+        in->replay_unlink = 0;
+        in->replaying = 0;
+    }
+    pthread_mutex_unlock(&in->w_lock);
+    if (!from_replay)
+        tp_queue_done(&in->write_q, n);
+    return stop;
+}
+
+static void writer_exit(tp_instance *in)
+{
+    pthread_mutex_lock(&in->w_lock);
+    in->w_exited = 1;
+    in->w_jobs = NULL;
+    pthread_cond_broadcast(&in->w_cond);
+    pthread_mutex_unlock(&in->w_lock);
+    tp_instance_unref(in);
+}
+
 void *tp_writer_main(void *arg)
 {
     tp_instance *in = arg;
@@ -90,13 +181,14 @@ void *tp_writer_main(void *arg)
             tp_queue_done(&in->write_q, n);
         free(jobs);
         free(outs);
+        writer_exit(in);
         return NULL;
     }
-    int failing = 0;
+    int failing = 0, close_seen = 0;
     size_t n;
-    while ((n = tp_queue_pop_batch(&in->write_q, jobs, max)) > 0) {
+    int from_replay;
+    while ((n = next_batch(in, jobs, max, &from_replay)) > 0) {
         int64_t backoff = BACKOFF_MIN_MS;
-        int retries = 0;
         for (;;) {
             tp_message why;
             tp_msg_clear(&why);
@@ -107,8 +199,10 @@ void *tp_writer_main(void *arg)
                     tp_instance_log(in, TP_LOG_INFO, "database writable again");
                     failing = 0;
                 }
+                /* Replayed jobs belong to no call of this instance: their
+                 * events are of no lane and never wait. */
                 for (size_t i = 0; i < n; i++)
-                    tp_instance_post_ordered(in, &outs[i], &(tp_order){
+                    tp_instance_post_ordered(in, &outs[i], from_replay ? NULL : &(tp_order){
                         TP_LANE_WRITE, jobs[i].seq, jobs[i].after});
                 break;
             }
@@ -147,35 +241,18 @@ void *tp_writer_main(void *arg)
                 tp_instance_log(in, TP_LOG_ERROR, "%s", why.text);
                 failing = 1;
             }
-            if (queue_closed(&in->write_q) && ++retries > SHUTDOWN_RETRIES) {
-                tp_instance_log(in, TP_LOG_ERROR,
-                                "shutting down with %zu unsaved checkouts: %s", n, why.text);
-                for (size_t i = 0; i < n; i++) {
-                    tp_outcome o;
-                    memset(&o, 0, sizeof o);
-                    o.kind = jobs[i].kind == TP_JOB_AWARD ? TP_EVENT_AWARD_FAILED
-                                                          : TP_EVENT_REFUND_FAILED;
-                    o.status = TP_ERR_STORAGE;
-                    tp_copy(o.receipt, sizeof o.receipt,
-                            jobs[i].kind == TP_JOB_AWARD ? jobs[i].u.award.receipt
-                                                         : jobs[i].u.refund.receipt);
-                    if (jobs[i].kind == TP_JOB_REFUND)
-                        tp_copy(o.refund, sizeof o.refund, jobs[i].u.refund.refund);
-                    tp_buf_set(o.message, sizeof o.message,
-                               "Receipt %s could not be saved before shutdown; "
-                               "credit it again later.", o.receipt);
-                    tp_instance_post_ordered(in, &o, &(tp_order){
-                        TP_LANE_WRITE, jobs[i].seq, jobs[i].after});
-                }
+            /* Retries never stop on their own: at shutdown destroy() takes
+             * this batch for the side journal when its deadline passes. */
+            if (backoff_wait(in, close_seen ? BACKOFF_MIN_MS : backoff, &close_seen))
                 break;
-            }
-            sleep_ms(backoff);
             backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
         }
-        tp_queue_done(&in->write_q, n);
+        if (batch_done(in, n, from_replay))
+            break;
     }
     free(jobs);
     free(outs);
+    writer_exit(in);
     return NULL;
 }
 
@@ -222,4 +299,133 @@ void *tp_reader_main(void *arg)
         tp_queue_done(&in->lookup_q, 1);
     }
     return NULL;
+}
+
+/* ---- bounded shutdown ---- */
+
+tp_status tp_writer_prepare(tp_instance *in, tp_message *msg)
+{
+    if (tp_sidejournal_path(in->pending_path, sizeof in->pending_path, in->cfg.database) != 0) {
+        tp_msg_set(msg, "The database path is too long.");
+        return TP_ERR_CONFIG;
+    }
+    int corrupt = 0;
+    tp_status st = tp_sidejournal_read(in->pending_path, &in->replay, &in->n_replay, &corrupt, msg);
+    if (st != TP_OK)
+        return st; /* the file stays for the next start */
+    if (corrupt) {
+        char aside[TP_CFG_PATH_MAX + 64];
+        if (tp_sidejournal_set_aside(in->pending_path, aside, sizeof aside) != 0) {
+            tp_msg_set(msg, "%s; it cannot be moved aside (%s), so loyalty does not start. "
+                       "Move the file away and start again.", msg->text, strerror(errno));
+            return TP_ERR_STORAGE;
+        }
+        tp_instance_log(in, TP_LOG_ERROR,
+                        "%s Checkouts from an earlier shutdown that it held after that point "
+                        "are not saved; the file is kept as %s. %zu good records are saved "
+                        "now.", msg->text, aside, in->n_replay);
+        tp_msg_clear(msg);
+    } else if (in->n_replay > 0) {
+        in->replay_unlink = 1;
+        tp_instance_log(in, TP_LOG_INFO,
+                        "saving %zu checkouts kept at the last shutdown (%s)", in->n_replay,
+                        in->pending_path);
+    } else if (access(in->pending_path, F_OK) == 0) {
+        /* A journal of no jobs, or with only a torn record: nothing to save. */
+        (void)tp_sidejournal_write(in->pending_path, NULL, 0, msg);
+        tp_msg_clear(msg);
+    }
+    in->replaying = in->n_replay > 0;
+    return TP_OK;
+}
+
+int tp_writer_replaying(tp_instance *in)
+{
+    pthread_mutex_lock(&in->w_lock);
+    int r = in->replaying;
+    pthread_mutex_unlock(&in->w_lock);
+    return r;
+}
+
+/* Keeps this plugin's code mapped for as long as the process lives, so a
+ * thread that cannot be stopped is never left running in unmapped code
+ * after the host's dlclose(). Best effort: in a program linked with the
+ * plugin statically there is nothing to pin. */
+static void pin_code(tp_instance *in)
+{
+    static const char anchor;
+    Dl_info info;
+    if (dladdr(&anchor, &info) == 0 || !info.dli_fname)
+        return;
+    void *self = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+    if (!self)
+        tp_instance_log(in, TP_LOG_WARNING, "cannot pin the plugin in memory: %s", dlerror());
+    /* The handle is deliberately kept: RTLD_NODELETE outlives it anyway. */
+}
+
+int tp_writer_stop(tp_instance *in, int64_t deadline_ms, tp_write_job **unsaved, size_t *n)
+{
+    *unsaved = NULL;
+    *n = 0;
+    tp_queue_close(&in->write_q);
+    pthread_mutex_lock(&in->w_lock);
+    in->w_closing = 1;
+    pthread_cond_broadcast(&in->w_cond);
+    while (!in->w_exited) {
+        struct timespec ts = mono_abs(deadline_ms);
+        if (pthread_cond_timedwait(&in->w_cond, &in->w_lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    /* A writer inside pop_batch of a closed queue returns at once: wait for
+     * it to publish what it took, so that nothing is in neither place. */
+    while (!in->w_exited && in->w_popping)
+        pthread_cond_wait(&in->w_cond, &in->w_lock);
+    if (in->w_exited) {
+        pthread_mutex_unlock(&in->w_lock);
+        pthread_join(in->writer, NULL);
+        return 0;
+    }
+    /* The deadline passed with the writer inside a call to the disk. From
+     * here it must not call the host: no post or log is running (host_gate
+     * is held for writing) and none starts. */
+    pin_code(in);
+    pthread_rwlock_wrlock(&in->host_gate);
+    in->host_gone = 1;
+    pthread_rwlock_unlock(&in->host_gate);
+    in->abandoned = 1;
+    pthread_cond_broadcast(&in->w_cond);
+    size_t queued = tp_queue_pending(&in->write_q);
+    size_t cap = in->w_n + (in->n_replay - in->replay_next) + queued;
+    tp_write_job *out = cap ? malloc(cap * sizeof *out) : NULL;
+    size_t k = 0;
+    if (out) {
+        if (in->w_n) /* the batch in flight (read only by the writer too) */
+            memcpy(out, in->w_jobs, in->w_n * sizeof *out);
+        k = in->w_n;
+        if (in->replay_next < in->n_replay)
+            memcpy(out + k, in->replay + in->replay_next,
+                   (in->n_replay - in->replay_next) * sizeof *out);
+        k += in->n_replay - in->replay_next;
+        in->replay_next = in->n_replay;
+        /* The writer pops no more once abandoned: what is queued is ours. */
+        size_t got;
+        while (k < cap && (got = tp_queue_pop_batch(&in->write_q, out + k, cap - k)) > 0) {
+            k += got;
+            tp_queue_done(&in->write_q, got);
+        }
+    }
+    pthread_mutex_unlock(&in->w_lock);
+    pthread_detach(in->writer);
+    *unsaved = out;
+    *n = k;
+    return 1;
+}
+
+void tp_instance_unref(tp_instance *in)
+{
+    pthread_mutex_lock(&in->w_lock);
+    int last = --in->refs == 0;
+    pthread_mutex_unlock(&in->w_lock);
+    if (last)
+        tp_instance_free_shared(in);
 }

@@ -941,6 +941,132 @@ def socket_peer_run(work):
           members == [("POS-1",), ("POS-2",)], members)
 
 
+# ------------------------------------------------------------- shutdown --
+
+OUTCOMES = ("award.committed", "award.failed", "award.deferred")
+
+
+def shutdown_pass(work, conf, db, prefix, n, release_after_term):
+    """One shim session: n checkouts answered while another process holds
+    the database's write lock, then SIGTERM. Returns the answered receipts
+    and the outcome events the client read before end of stream."""
+    holder = sqlite3.connect(db, timeout=TIMEOUT, isolation_level=None)
+    proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    q, raw = queue.Queue(), []
+    threading.Thread(target=reader, args=(proc.stdout, q, raw), daemon=True).start()
+
+    def write(data):
+        proc.stdin.write(data)
+        proc.stdin.flush()
+
+    c = Client(write, q)
+    answered, outcomes = [], []
+    try:
+        check(f"{prefix}: hello", "result" in hello(c))
+        # The lock is taken once the shim has opened the database (hello was
+        # answered after init), and held while the checkouts stream in.
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute("CREATE TABLE IF NOT EXISTS e2e_lock_holder(x)")
+        chunk = 200
+        for start in range(0, n, chunk):
+            batch = []
+            for i in range(start, min(n, start + chunk)):
+                txn, rid = f"{prefix}-T{i}", f"{prefix}-{i}"
+                batch.append(json.dumps({"id": 2 * i + 10, "method": "checkout.begin",
+                                         "params": {"txn": txn}}))
+                batch.append(json.dumps({"id": 2 * i + 11, "method": "checkout.complete",
+                                         "params": {"txn": txn, "receipt": receipt(
+                                             rid, [{"sku": "X", "amount_minor": 500 + i}])}}))
+            c.send_raw("\n".join(batch) + "\n")
+            for i in range(start, min(n, start + chunk)):
+                c.reply(2 * i + 10)
+                r = c.reply(2 * i + 11)
+                if r and "result" in r:
+                    answered.append(f"{prefix}-{i}")
+        proc.send_signal(signal.SIGTERM)
+        if release_after_term:
+            holder.execute("ROLLBACK")
+        while True:
+            obj = c.next_line()
+            if obj is None:
+                break
+            if "event" in obj:
+                c.events.append(obj)
+    except (TimeoutError, BrokenPipeError, OSError) as exc:
+        check(f"{prefix}: session ran to the end", False, repr(exc))
+    finally:
+        if holder.in_transaction:
+            holder.execute("ROLLBACK")
+        holder.close()
+    try:
+        rc = proc.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = proc.wait()
+    err = proc.stderr.read().decode(errors="replace")
+    check(f"{prefix}: shim exits 0 on SIGTERM", rc == 0, f"rc={rc} stderr={err[-2000:]!r}")
+    outcomes = [e for e in c.events if e["event"] in OUTCOMES]
+    return answered, outcomes
+
+
+def shutdown_run(work):
+    """After SIGTERM every answered checkout's outcome is written before the
+    connection closes: committed, or deferred when the database stayed
+    locked past the plugin's shutdown deadline; the next start saves the
+    deferred ones exactly once."""
+    conf = os.path.join(work, "shutdown.conf")
+    with open(conf, "w") as f:
+        f.write("[store]\ndatabase = d.db\n[limits]\nshutdown_deadline_ms = 1000\n")
+    db = os.path.join(work, "d.db")
+    pending = db + ".pending"
+    total = 0
+    for prefix, n, release in (("HOLD", 2000, False), ("FREE", 1000, True)):
+        answered, outcomes = shutdown_pass(work, conf, db, prefix, n, release)
+        total += len(answered)
+        per = {}
+        # Outcomes of an earlier pass's deferred receipts (saved by this
+        # start) may come too; this pass is about its own.
+        for e in outcomes:
+            if e["receipt_id"].startswith(prefix + "-"):
+                per.setdefault(e["receipt_id"], []).append(e["event"])
+        check(f"{prefix}: every checkout was answered", len(answered) == n, len(answered))
+        extra = [r for r in per if r not in set(answered)]
+        missing = [r for r in answered if r not in per]
+        doubled = [r for r, evs in per.items() if len(evs) != 1]
+        check(f"{prefix}: one outcome event per answered checkout before end of stream",
+              not extra and not missing and not doubled,
+              f"missing {len(missing)} (e.g. {missing[:3]}), doubled {doubled[:3]}, "
+              f"extra {extra[:3]}")
+        kinds = {}
+        for evs in per.values():
+            kinds[evs[0]] = kinds.get(evs[0], 0) + 1
+        print(f"  {prefix}: {len(answered)} answered; outcomes before EOF: {kinds}", flush=True)
+        if not release:
+            check(f"{prefix}: with the database held throughout, every outcome is a deferral",
+                  kinds.get("award.deferred", 0) == len(answered), kinds)
+        deferred = [e for e in outcomes if e["event"] == "award.deferred"
+                    and e["receipt_id"].startswith(prefix + "-")]
+        check(f"{prefix}: a deferral says the receipt is saved at the next start",
+              all("saved when loyalty next starts" in e["message"] for e in deferred),
+              deferred[:1])
+        if deferred:
+            check(f"{prefix}: deferred receipts are kept beside the database",
+                  os.path.exists(pending))
+    # The next start saves what was deferred: a shim that only starts and
+    # ends (end of input) leaves every answered receipt saved once.
+    proc = subprocess.run([SHIM, "--plugin", PLUGIN, "--config", conf], input=b"",
+                          capture_output=True, timeout=TIMEOUT)
+    check("restart after shutdown exits 0", proc.returncode == 0, proc.stderr)
+    check("restart saved every answered checkout exactly once",
+          db_query(db, "SELECT count(*), count(DISTINCT receipt) FROM receipts")
+          == [(total, total)],
+          db_query(db, "SELECT count(*), count(DISTINCT receipt) FROM receipts"))
+    check("the side journal is gone once saved", not os.path.exists(pending))
+    check("shutdown: integrity", db_query(db, "PRAGMA integrity_check") == [("ok",)])
+
+
 def main():
     for f in (SHIM, PLUGIN):
         if not os.path.exists(f):
@@ -952,6 +1078,7 @@ def main():
         socket_run(work)
         socket_peer_run(work)
         signed_run(work)
+        shutdown_run(work)
     print(f"e2e_shim: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -18,6 +18,7 @@ static void defaults_run_without_any_file(void **state)
     assert_int_equal(c.rules.unit_minor, 100);
     assert_int_equal(c.rules.rounding, TP_ROUND_FLOOR);
     assert_int_equal(c.queue_capacity, 4096);
+    assert_int_equal(c.shutdown_deadline_ms, 3000);
 }
 
 static void file_overrides_defaults_and_resolves_database_beside_it(void **state)
@@ -56,6 +57,7 @@ static void bad_values_name_the_line_and_leave_the_config_untouched(void **state
         {"[program]\nunit_minor = 1.5\n", "unit_minor"},
         {"[program]\nrounding = up\n", "floor, nearest or ceil"},
         {"[program]\nkind = cashback\n", "spend or visits"},
+        {"[limits]\nshutdown_deadline_ms = 50\n", "from 100 to 60000"},
         {"[store]\nlocaton = x\n", "not a setting tillpoints knows"},
         {"[store]\nlocation = has space\n", "letters, digits"},
         {"[limits]\nqueue_capacity = 99999999999999999999\n", "queue_capacity"},

@@ -285,7 +285,9 @@ typedef struct fault_run {
     char accepted[MAX_SALES]; /* 1: complete() returned TP_OK */
     int committed[MAX_SALES];  /* AWARD_COMMITTED events per sale */
     int replayed[MAX_SALES];
-    int n_accepted, n_committed, n_failed;
+    int deferred[MAX_SALES];   /* AWARD_DEFERRED events per sale (destroy) */
+    int failed[MAX_SALES];     /* AWARD_FAILED events per sale */
+    int n_accepted, n_committed, n_failed, n_deferred;
     int storage_errors, storage_recovered;
     int busy;
     int committed_not_visible;
@@ -328,7 +330,16 @@ static void fr_on_event(const tp_host *host, const tp_event *e)
             r->committed_not_visible++;
         break;
     case TP_EVENT_AWARD_FAILED:
+        if (i >= 0 && i < r->n_sales)
+            r->failed[i]++;
         r->n_failed++;
+        break;
+    case TP_EVENT_AWARD_DEFERRED:
+        assert_true(i >= 0 && i < r->n_sales);
+        assert_int_equal(e->status, TP_ERR_STORAGE);
+        assert_non_null(strstr(e->message, "saved when loyalty next starts"));
+        r->deferred[i]++;
+        r->n_deferred++;
         break;
     case TP_EVENT_STORAGE_ERROR:
         assert_int_equal(r->storage_errors, r->storage_recovered);
@@ -458,8 +469,8 @@ static void fr_settle_and_check(fault_run *r, const char *what)
 static void fr_stop(fault_run *r)
 {
     fault_clear();
+    tu_stop(r->h, 1); /* destroy() delivers what is pending: r->check still open */
     sqlite3_close(r->check);
-    tu_stop(r->h, 1);
     cur = NULL;
     free(r);
 }
@@ -572,7 +583,7 @@ static void every_failed_write_or_sync_is_retried_and_no_accepted_award_is_lost(
 /* The commit reached the disk but SQLite was told it failed; the plugin
  * shuts down before it could succeed. The next instance finds the rows,
  * and the till completing those receipts again gets replays, not doubles. */
-static void a_commit_with_unknown_outcome_is_not_doubled_when_completed_again(void **state)
+static void a_commit_with_unknown_outcome_is_not_doubled_when_replayed(void **state)
 {
     (void)state;
     fault_run *r = fr_start(BATCH_CONFIG, NULL);
@@ -590,26 +601,39 @@ static void a_commit_with_unknown_outcome_is_not_doubled_when_completed_again(vo
     }
     assert_int_equal(r->storage_errors, 1);
     assert_int_equal(r->n_committed, 0); /* nothing acknowledged while failing */
-    /* Shutdown gives up after its retries, the fault still on: the WAL
-     * keeps the frames that did reach the disk. */
+    /* Shutdown with the fault still on: the writer retries until the
+     * deadline (its backoff wakes when destroy() gives up, or destroy()
+     * would never return), then every receipt goes to the side journal and
+     * the host hears it was deferred. The WAL keeps the frames that did
+     * reach the disk. */
     sqlite3_close(r->check);
     r->check = NULL;
     r->h->plugin->destroy(r->h->plugin);
     r->h->plugin = NULL;
     fault_clear();
     int n_sales = r->n_sales;
+    assert_int_equal(r->n_deferred, n_sales);
+    for (int i = 0; i < n_sales; i++)
+        assert_int_equal(r->deferred[i], 1);
+    assert_int_equal(r->n_failed, 0);
     tu_stop(r->h, 0);
     free(r);
+    char pending[400];
+    snprintf(pending, sizeof pending, "%s/test.db.pending", dir);
+    assert_int_equal(access(pending, F_OK), 0);
 
-    /* A new till session on the same file. */
+    /* A new till session on the same file replays the journal. */
     r = calloc(1, sizeof *r);
     assert_non_null(r);
     r->h = calloc(1, sizeof *r->h);
     assert_non_null(r->h);
+    r->n_sales = r->n_accepted = n_sales;
+    memset(r->accepted, 1, (size_t)n_sales);
     tu_host *h = r->h;
     snprintf(h->dir, sizeof h->dir, "%s", dir);
     snprintf(h->config, sizeof h->config, "%s", config);
     h->main_thread = pthread_self();
+    pthread_mutex_init(&h->log_lock, NULL);
     h->events_ext.on_event = fr_on_event;
     h->host.abi = (tp_version)TP_VERSION_INIT;
     h->host.host_data = h;
@@ -617,6 +641,11 @@ static void a_commit_with_unknown_outcome_is_not_doubled_when_completed_again(vo
     h->host.request_callback = tu_request_callback;
     h->host.log = tu_log;
     cur = r;
+    fr_open_check(r, NULL);
+    int64_t found = check_int(r->check, "SELECT count(*) FROM receipts", NULL);
+    print_message("  %lld of %d receipts whose commit was reported failed were on disk\n",
+                  (long long)found, n_sales);
+    assert_true(found > 0); /* the scenario happened */
     assert_true(tillpoints_entry.init("test"));
     tp_message msg;
     h->plugin = tillpoints_entry.create(&h->host, config, &msg);
@@ -624,20 +653,252 @@ static void a_commit_with_unknown_outcome_is_not_doubled_when_completed_again(vo
     assert_int_equal(h->plugin->init(h->plugin, &msg), TP_OK);
     h->co = h->plugin->get_extension(h->plugin, TP_EXT_CHECKOUT);
     h->ad = h->plugin->get_extension(h->plugin, TP_EXT_ADMIN);
-    fr_open_check(r, NULL);
-    int64_t found = check_int(r->check, "SELECT count(*) FROM receipts", NULL);
-    print_message("  %lld of %d receipts whose commit was reported failed were on disk\n",
-                  (long long)found, n_sales);
-    assert_true(found > 0); /* the scenario happened */
-    /* The till credits every unacknowledged receipt again. */
-    for (int i = 0; i < n_sales; i++)
-        fr_sale(r);
-    fr_settle_and_check(r, "completing again after an unknown commit outcome");
+    /* Every receipt once in the database, one commit event each; those
+     * already on disk are reported as replays. */
+    fr_settle_and_check(r, "replaying the side journal after an unknown commit outcome");
     int replays = 0;
     for (int i = 0; i < n_sales; i++)
         replays += r->replayed[i];
     assert_int_equal(replays, found);
+    assert_int_equal(access(pending, F_OK), -1); /* removed once committed */
     fr_stop(r);
+}
+
+/* Threads of this process, from /proc: a test waits for a thread it
+ * cannot join (a writer abandoned by destroy()) by watching it go. */
+static int thread_count(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    assert_non_null(f);
+    char line[256];
+    int n = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+/* A new instance on the files of an earlier one (a till restarted): its
+ * events are counted in a fresh run with `n_sales` sales already known. */
+static fault_run *fr_reopen(const char *dir, const char *config, int n_sales)
+{
+    fault_run *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    r->h = calloc(1, sizeof *r->h);
+    assert_non_null(r->h);
+    r->n_sales = n_sales;
+    tu_host *h = r->h;
+    snprintf(h->dir, sizeof h->dir, "%s", dir);
+    snprintf(h->config, sizeof h->config, "%s", config);
+    h->main_thread = pthread_self();
+    pthread_mutex_init(&h->log_lock, NULL);
+    h->events_ext.on_event = fr_on_event;
+    h->host.abi = (tp_version)TP_VERSION_INIT;
+    h->host.host_data = h;
+    h->host.get_extension = tu_get_extension;
+    h->host.request_callback = tu_request_callback;
+    h->host.log = tu_log;
+    cur = r;
+    fr_open_check(r, NULL);
+    assert_true(tillpoints_entry.init("test"));
+    tp_message msg;
+    h->plugin = tillpoints_entry.create(&h->host, config, &msg);
+    assert_non_null(h->plugin);
+    if (h->plugin->init(h->plugin, &msg) != TP_OK)
+        fail_msg("init after restart: %s", msg.text);
+    h->co = h->plugin->get_extension(h->plugin, TP_EXT_CHECKOUT);
+    h->ad = h->plugin->get_extension(h->plugin, TP_EXT_ADMIN);
+    return r;
+}
+
+/* Sells until the writer is inside a sync that does not return, then 30
+ * more sales that queue behind it. */
+static void stall_and_sell(fault_run *r, const char *dir)
+{
+    fault_arm(FAULT_OFF, 0, 0, 0, dir);
+    atomic_store(&fault.stall_gave_up, 0);
+    atomic_store(&fault.stall_release, 0);
+    atomic_store(&fault.stall_armed, 1);
+    double deadline = mono_ms() + WAIT_MS;
+    while (!atomic_load(&fault.stalled)) {
+        if (mono_ms() > deadline)
+            fail_msg("the writer never reached a sync in %.0f s", WAIT_MS / 1000.0);
+        fr_sale(r);
+        nap_ms(1);
+    }
+    for (int i = 0; i < 30; i++)
+        fr_sale(r);
+}
+
+/* The disk hangs in the middle of a commit and the till shuts down.
+ * destroy() must return while the sync is still held (so it did not wait
+ * for the disk), having told the host of every accepted receipt exactly
+ * once: committed, or deferred to the next start. The abandoned writer's
+ * commit then completes after destroy() returned (no crash, no freed
+ * memory touched: run this under ASan/valgrind), and a new instance
+ * replays the side journal without doubling the receipts that commit
+ * saved after all. */
+static void a_hung_disk_at_shutdown_defers_what_it_holds_and_the_next_start_saves_it_once(
+    void **state)
+{
+    (void)state;
+    int threads0 = thread_count();
+    fault_run *r = fr_start("[limits]\nqueue_capacity = 64\nbatch_max = 4\n"
+                            "shutdown_deadline_ms = 200\n", NULL);
+    char dir[256], config[300], pending[400];
+    snprintf(dir, sizeof dir, "%s", r->h->dir);
+    snprintf(config, sizeof config, "%s", r->h->config);
+    snprintf(pending, sizeof pending, "%s/test.db.pending", dir);
+    for (int i = 0; i < 8; i++)
+        fr_sale(r);
+    tu_settle(r->h);
+    assert_int_equal(r->n_committed, 8);
+
+    stall_and_sell(r, dir);
+    int n_sales = r->n_sales, n_accepted = r->n_accepted;
+    double deadline;
+    assert_int_equal(n_accepted, n_sales);
+
+    r->h->plugin->destroy(r->h->plugin);
+    r->h->plugin = NULL;
+    if (!atomic_load(&fault.stalled))
+        fail_msg("destroy() returned only after the stalled sync was let go (or it gave up "
+                 "after %.0f s): it waited for the disk", STALL_MAX_MS / 1000.0);
+    int committed1[MAX_SALES];
+    memcpy(committed1, r->committed, sizeof committed1);
+    int deferred = 0;
+    for (int i = 0; i < n_sales; i++) {
+        if (r->committed[i] + r->deferred[i] != 1)
+            fail_msg("receipt F-%d: %d commit and %d deferred events at shutdown", i,
+                     r->committed[i], r->deferred[i]);
+        deferred += r->deferred[i];
+    }
+    assert_int_equal(r->n_failed, 0);
+    assert_int_equal(r->committed_not_visible, 0);
+    assert_true(deferred >= 30); /* at least what was queued behind the stall */
+    struct stat st;
+    assert_int_equal(stat(pending, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    int deferred1[MAX_SALES];
+    memcpy(deferred1, r->deferred, sizeof deferred1);
+    tu_stop(r->h, 0); /* the host is gone; the writer still hangs in the disk */
+    sqlite3_close(r->check);
+    free(r);
+    cur = NULL;
+
+    /* The disk answers: the abandoned writer's commit completes, the
+     * writer sees it was abandoned, posts nothing and frees what it
+     * shared with the instance. Its thread going is the sign. */
+    atomic_store(&fault.stall_release, 1);
+    deadline = mono_ms() + WAIT_MS;
+    while (thread_count() > threads0) {
+        if (mono_ms() > deadline)
+            fail_msg("the abandoned writer did not exit within %.0f s of the disk answering",
+                     WAIT_MS / 1000.0);
+        nap_ms(2);
+    }
+    assert_int_equal(atomic_load(&fault.stall_gave_up), 0);
+    fault_clear();
+
+    /* The next start replays the journal. */
+    sqlite3 *db;
+    char path[300];
+    snprintf(path, sizeof path, "%s/test.db", dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, "unix"), SQLITE_OK);
+    int late = 0; /* deferred, yet saved by the abandoned writer's commit */
+    for (int i = 0; i < n_sales; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "F-%d", i);
+        if (deferred1[i])
+            late += (int)check_int(db, "SELECT count(*) FROM receipts WHERE receipt = ?1", id);
+    }
+    sqlite3_close(db);
+    r = fr_reopen(dir, config, n_sales);
+    tu_settle(r->h);
+    deadline = mono_ms() + WAIT_MS;
+    while (r->n_committed < deferred && mono_ms() < deadline) {
+        fr_pump(r);
+        nap_ms(2);
+    }
+    int replays = 0;
+    for (int i = 0; i < n_sales; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "F-%d", i);
+        int64_t rows = check_int(r->check, "SELECT count(*) FROM receipts WHERE receipt = ?1", id);
+        int64_t earn = check_int(r->check,
+                                 "SELECT count(*) FROM ledger WHERE receipt = ?1 AND kind = 'earn'",
+                                 id);
+        if (rows != 1 || earn != 1 || r->committed[i] != deferred1[i])
+            fail_msg("receipt F-%d (deferred %d): %lld journal rows, %lld earn entries, %d "
+                     "commit events after restart", i, deferred1[i], (long long)rows,
+                     (long long)earn, r->committed[i]);
+        replays += r->replayed[i];
+    }
+    assert_int_equal(replays, late);
+    assert_int_equal(access(pending, F_OK), -1);
+    tp_verify_result vr;
+    tp_message msg;
+    if (r->h->ad->verify(r->h->plugin, NULL, NULL, &vr, &msg) != TP_OK || vr.problems)
+        fail_msg("verify after replay: %s", msg.text);
+    print_message("  hung disk at shutdown: %d accepted, %d committed before destroy(), %d "
+                  "deferred (%d of them saved after all by the abandoned commit), all saved "
+                  "once after restart\n", n_accepted, n_accepted - deferred, deferred, late);
+    fr_stop(r);
+}
+
+/* The whole disk hangs: not only SQLite's sync but also the side journal
+ * (its file is a FIFO nobody reads, so opening it blocks, as a write to a
+ * hung disk would). destroy() still returns within its deadline, while
+ * both are held, and tells the host that the receipts it could not save
+ * must be credited again; nothing is written later behind its back. */
+static void when_the_side_journal_hangs_too_destroy_returns_and_says_credit_again(void **state)
+{
+    (void)state;
+    int threads0 = thread_count();
+    fault_run *r = fr_start("[limits]\nqueue_capacity = 64\nbatch_max = 4\n"
+                            "shutdown_deadline_ms = 200\n", NULL);
+    char dir[256], tmp[420], pending[400];
+    snprintf(dir, sizeof dir, "%s", r->h->dir);
+    snprintf(pending, sizeof pending, "%s/test.db.pending", dir);
+    snprintf(tmp, sizeof tmp, "%s/test.db.pending.tmp", dir);
+    assert_int_equal(mkfifo(tmp, 0600), 0);
+    stall_and_sell(r, dir);
+    int n_sales = r->n_sales;
+    r->h->plugin->destroy(r->h->plugin);
+    r->h->plugin = NULL;
+    if (!atomic_load(&fault.stalled))
+        fail_msg("destroy() returned only after the stalled sync was let go: it waited");
+    for (int i = 0; i < n_sales; i++)
+        if (r->committed[i] + r->failed[i] != 1)
+            fail_msg("receipt F-%d: %d commit and %d failure events at shutdown", i,
+                     r->committed[i], r->failed[i]);
+    assert_int_equal(r->n_deferred, 0);
+    assert_true(r->n_failed >= 30); /* at least what was queued behind the stall */
+    tu_stop(r->h, 0);
+    sqlite3_close(r->check);
+    free(r);
+    cur = NULL;
+
+    /* Let the journal's open through (read the FIFO to its end: its fsync
+     * fails, so no file is left) and the disk answer; both threads go. */
+    int fd = open(tmp, O_RDONLY);
+    assert_true(fd >= 0);
+    char buf[4096];
+    while (read(fd, buf, sizeof buf) > 0)
+        ;
+    close(fd);
+    atomic_store(&fault.stall_release, 1);
+    double deadline = mono_ms() + WAIT_MS;
+    while (thread_count() > threads0) {
+        if (mono_ms() > deadline)
+            fail_msg("the abandoned threads did not exit within %.0f s", WAIT_MS / 1000.0);
+        nap_ms(2);
+    }
+    fault_clear();
+    assert_int_equal(access(pending, F_OK), -1);
+    assert_int_equal(access(tmp, F_OK), -1);
+    tu_rmdir(dir);
 }
 
 /* The disk stalls in the middle of a commit (a sync that does not return
@@ -780,8 +1041,11 @@ int main(void)
     faulty_register();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_failed_write_or_sync_is_retried_and_no_accepted_award_is_lost),
-        cmocka_unit_test(a_commit_with_unknown_outcome_is_not_doubled_when_completed_again),
+        cmocka_unit_test(a_commit_with_unknown_outcome_is_not_doubled_when_replayed),
         cmocka_unit_test(a_stalled_disk_never_blocks_checkout_and_loses_nothing),
+        cmocka_unit_test(
+            a_hung_disk_at_shutdown_defers_what_it_holds_and_the_next_start_saves_it_once),
+        cmocka_unit_test(when_the_side_journal_hangs_too_destroy_returns_and_says_credit_again),
         cmocka_unit_test(a_full_filesystem_is_reported_and_recovers_when_space_returns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

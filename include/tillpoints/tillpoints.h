@@ -136,8 +136,15 @@ struct tp_plugin {
      * failure the instance is still valid to destroy(), and `msg` says why. */
     tp_status (*init)(const tp_plugin *plugin, tp_message *msg);
 
-    /* [main-thread] Stops and joins every thread the plugin started,
-     * flushes acknowledged work to disk, frees the instance. */
+    /* [main-thread] Stops every thread the plugin started, flushes
+     * acknowledged work to disk, frees the instance. Returns within the
+     * configured [limits] shutdown_deadline_ms even when the disk hangs:
+     * work not saved by then is kept beside the database and saved by the
+     * next init(). Before it returns, destroy() delivers every event still
+     * pending through the host's on_event (events.h), on this thread,
+     * including, since ABI 1.2, one AWARD_DEFERRED / REFUND_DEFERRED for
+     * each receipt it could not save in time. Plugin calls made from
+     * on_event during destroy() return TP_ERR_STATE. */
     void (*destroy)(const tp_plugin *plugin);
 
     /* [thread-safe] Returns the plugin-side extension with this id (e.g.

@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tp_status st = tp_config_load_string(&c, text, &msg);
     if (st == TP_OK) {
         if (c.rules.points_per_unit < 1 || c.rules.unit_minor < 1 || c.queue_capacity < 16 ||
-            c.batch_max < 1 || c.max_open_transactions < 1 || strlen(c.currency) != 3 ||
+            c.batch_max < 1 || c.max_open_transactions < 1 || c.shutdown_deadline_ms < 100 ||
+            c.shutdown_deadline_ms > 60000 || strlen(c.currency) != 3 ||
             !c.location[0] || !c.terminal[0] || !c.database[0])
             __builtin_trap();
     } else {

@@ -55,10 +55,17 @@ typedef enum tp_event_kind {
     TP_EVENT_SYNC_STATE = 15,       /* the link to the central database
                                        changed: status TP_OK when it is
                                        reachable again, else why not */
-    TP_EVENT_SYNC_PARKED = 16       /* the central database refused an
+    TP_EVENT_SYNC_PARKED = 16,      /* the central database refused an
                                        outbox entry for good (e.g. a receipt
                                        already credited at another till);
                                        member_code/points say which */
+    TP_EVENT_AWARD_DEFERRED = 17,   /* since ABI 1.2. Delivered by destroy():
+                                       the receipt was not saved before the
+                                       shutdown deadline; it is kept beside
+                                       the database and saved (an
+                                       AWARD_COMMITTED) when loyalty next
+                                       starts. status TP_ERR_STORAGE */
+    TP_EVENT_REFUND_DEFERRED = 18   /* since ABI 1.2. The same for a refund */
     /* Later minor versions add kinds; hosts ignore kinds they do not know. */
 } tp_event_kind;
 
