@@ -87,6 +87,47 @@ static inline long bench_proc_status_kib(const char *key)
     return v;
 }
 
+/* "nproc 2, AMD EPYC ..." from sysconf and /proc/cpuinfo, for the header
+ * of a table: figures mean little without the machine. */
+static inline void bench_machine(char *out, size_t cap)
+{
+    char model[128] = "unknown CPU";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f)) {
+            const char *p = strchr(line, ':');
+            if (strncmp(line, "model name", 10) == 0 && p) {
+                p++;
+                p += strspn(p, " \t");
+                snprintf(model, sizeof model, "%s", p);
+                model[strcspn(model, "\n")] = '\0';
+                break;
+            }
+        }
+        fclose(f);
+    }
+    snprintf(out, cap, "nproc %ld, %s", sysconf(_SC_NPROCESSORS_ONLN), model);
+}
+
+/* The 1-minute load average (-1 when unknown): other work on the machine
+ * skews every figure, so tables print it at start and end. */
+static inline double bench_loadavg(void)
+{
+    double v = -1.0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        char line[128], *end = NULL;
+        if (fgets(line, sizeof line, f)) {
+            v = strtod(line, &end);
+            if (end == line)
+                v = -1.0;
+        }
+        fclose(f);
+    }
+    return v;
+}
+
 /* Removes a flat scratch directory (benches create no subdirectories). */
 static inline void bench_remove_dir(const char *dir)
 {

@@ -117,49 +117,6 @@ static double secs_since(int64_t t0)
     return (double)(bench_now_ns() - t0) / 1e9;
 }
 
-/* "2 x AMD EPYC" from nproc and /proc/cpuinfo. */
-static void machine(char *out, size_t cap)
-{
-    char model[128] = "unknown CPU";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[256];
-        while (fgets(line, sizeof line, f)) {
-            if (strncmp(line, "model name", 10) == 0) {
-                const char *p = strchr(line, ':');
-                if (p) {
-                    p++;
-                    while (*p == ' ' || *p == '\t')
-                        p++;
-                    snprintf(model, sizeof model, "%s", p);
-                    model[strcspn(model, "\n")] = '\0';
-                }
-                break;
-            }
-        }
-        fclose(f);
-    }
-    snprintf(out, cap, "nproc %ld, %s", sysconf(_SC_NPROCESSORS_ONLN), model);
-}
-
-/* The 1-minute load average: other work on the machine skews every figure. */
-static double loadavg(void)
-{
-    double v = -1.0;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        char line[128];
-        if (fgets(line, sizeof line, f)) {
-            char *end = NULL;
-            v = strtod(line, &end);
-            if (end == line)
-                v = -1.0;
-        }
-        fclose(f);
-    }
-    return v;
-}
-
 static int sql_exec(sqlite3 *db, const char *sql)
 {
     char *err = NULL;
@@ -1071,7 +1028,7 @@ int main(int argc, char **argv)
     memset(&si, 0, sizeof si);
     si.index_after = index_after;
     tp_message msg;
-    double load0 = loadavg();
+    double load0 = bench_loadavg();
 
     g.members = n_members;
     g.ledger = n_ledger;
@@ -1085,7 +1042,7 @@ int main(int argc, char **argv)
         goto out;
     }
     member_code(heavy_code, sizeof heavy_code, g.heavy);
-    machine(mach, sizeof mach);
+    bench_machine(mach, sizeof mach);
 
     if (!mkdtemp(dir)) {
         fprintf(stderr, "bench: cannot create %s: %s\n", dir, strerror(errno));
@@ -1142,7 +1099,7 @@ int main(int argc, char **argv)
     if (load_only) {
         snprintf(head, sizeof head, "bench_admin --load-only: seed %" PRIu64 ", %zu members,"
                  " %zu ledger rows; %s; load average %.2f at start, %.2f at end", seed,
-                 n_members, n_ledger, mach, load0, loadavg());
+                 n_members, n_ledger, mach, load0, bench_loadavg());
         print_head(head, &si);
         status = 0;
         goto out;
@@ -1308,7 +1265,7 @@ int main(int argc, char **argv)
     /* ---- the table ---- */
     snprintf(head, sizeof head, "bench_admin: seed %" PRIu64 ", %zu members, %zu ledger rows,"
              " %zu import rows%s; %s; load average %.2f at start, %.2f at end", seed, n_members,
-             n_ledger, n_import, quick ? " (--quick)" : "", mach, load0, loadavg());
+             n_ledger, n_import, quick ? " (--quick)" : "", mach, load0, bench_loadavg());
     print_head(head, &si);
     for (int by = 0; by < BY_COUNT; by++) {
         char f[96];

@@ -109,43 +109,6 @@ static void nap_ns(int64_t ns)
     nanosleep(&ts, NULL);
 }
 
-static void machine(char *out, size_t cap)
-{
-    char model[128] = "unknown CPU";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[256];
-        while (fgets(line, sizeof line, f)) {
-            const char *p = strchr(line, ':');
-            if (strncmp(line, "model name", 10) == 0 && p) {
-                p++;
-                p += strspn(p, " \t");
-                snprintf(model, sizeof model, "%s", p);
-                model[strcspn(model, "\n")] = '\0';
-                break;
-            }
-        }
-        fclose(f);
-    }
-    snprintf(out, cap, "nproc %ld, %s", sysconf(_SC_NPROCESSORS_ONLN), model);
-}
-
-static double loadavg(void)
-{
-    double v = -1.0;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        char line[128], *end = NULL;
-        if (fgets(line, sizeof line, f)) {
-            v = strtod(line, &end);
-            if (end == line)
-                v = -1.0;
-        }
-        fclose(f);
-    }
-    return v;
-}
-
 /* ---- a disk that can stall: a VFS wrapper holding xSync ----------------- */
 
 /* Wraps the default VFS. While `held` is set, every xSync on a file whose
@@ -1078,8 +1041,8 @@ int main(int argc, char **argv)
     job ja[JOB_COUNT], jc[JOB_COUNT];
     atomic_int jobs_done = 0;
     char mach[192];
-    machine(mach, sizeof mach);
-    double load0 = loadavg();
+    bench_machine(mach, sizeof mach);
+    double load0 = bench_loadavg();
 
     /* Before anything opens a database: the wrapper must be the default VFS
      * when the plugin opens its files. The bench also keeps its own
@@ -1254,7 +1217,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: out of memory\n");
         goto out;
     }
-    double load1 = loadavg();
+    double load1 = bench_loadavg();
     char pace[48];
     if (rate)
         snprintf(pace, sizeof pace, "%ld checkouts/s", rate);

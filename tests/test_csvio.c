@@ -449,20 +449,6 @@ static void write_members_file(const char *path, const char *prefix)
     assert_int_equal(fclose(f), 0);
 }
 
-static int64_t count_sql(const char *db_path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 10000);
-    sqlite3_stmt *q = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    int64_t n = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return n;
-}
-
 /* The child of import_killed_half_way_is_finished_by_running_it_again:
  * imports argv[3] into the database of config argv[2] in chunks of
  * CHUNK_ROWS, telling stdout of each committed chunk, and once two are
@@ -553,9 +539,9 @@ static void import_killed_half_way_is_finished_by_running_it_again(void **state)
     fclose(from);
     assert_int_equal(chunks, 2);
     /* Exactly the two committed chunks are in; the third left nothing. */
-    assert_int_equal(count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'import'"),
+    assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'import'"),
                      2 * CHUNK_ROWS);
-    assert_int_equal(count_sql(db, "SELECT count(*) FROM members"), 2 * CHUNK_ROWS);
+    assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM members"), 2 * CHUNK_ROWS);
     tp_verify_result vr;
     tp_message msg;
     assert_int_equal(h->ad->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
@@ -576,12 +562,12 @@ static void import_killed_half_way_is_finished_by_running_it_again(void **state)
     assert_non_null(strstr(p.text[2 * CHUNK_ROWS], "10 rows of this file were imported"));
     assert_non_null(strstr(msg.text, "10 rows were already imported earlier"));
     /* Every row once: one entry per line, each member its own points. */
-    assert_int_equal(count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'import'"), ROWS);
-    assert_int_equal(count_sql(db, "SELECT count(DISTINCT receipt) FROM ledger"
+    assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'import'"), ROWS);
+    assert_int_equal(tu_count_sql(db, "SELECT count(DISTINCT receipt) FROM ledger"
                                    " WHERE kind = 'import'"),
                      ROWS);
-    assert_int_equal(count_sql(db, "SELECT count(*) FROM members"), ROWS);
-    assert_int_equal(count_sql(db, "SELECT count(*) FROM members m WHERE (SELECT sum(points)"
+    assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM members"), ROWS);
+    assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM members m WHERE (SELECT sum(points)"
                                    " FROM ledger l WHERE l.member_id = m.id)"
                                    " = CAST(substr(m.code, 3) AS INTEGER) + 1"),
                      ROWS);
@@ -591,7 +577,7 @@ static void import_killed_half_way_is_finished_by_running_it_again(void **state)
     assert_int_equal(h->ad->import_csv(h->plugin, csv, 0, "mgr-1", NULL, NULL, NULL, &r, &msg),
                      TP_OK);
     assert_int_equal(r.entries, 0);
-    assert_int_equal(count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'import'"), ROWS);
+    assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'import'"), ROWS);
     tu_stop(h, 1);
 }
 
@@ -671,8 +657,8 @@ static void dry_run_takes_no_write_lock(void **state)
     assert_int_equal(r.entries, ROWS);
     assert_int_equal(r.members_created, ROWS);
     assert_false(r.applied);
-    assert_int_equal(count_sql(o.db, "SELECT count(*) FROM members"), 1); /* the other's */
-    assert_int_equal(count_sql(o.db, "SELECT count(*) FROM ledger"), 0);
+    assert_int_equal(tu_count_sql(o.db, "SELECT count(*) FROM members"), 1); /* the other's */
+    assert_int_equal(tu_count_sql(o.db, "SELECT count(*) FROM ledger"), 0);
     solo_close(&o);
 }
 
@@ -733,11 +719,11 @@ static void a_till_writes_between_the_chunks_of_a_long_import(void **state)
     assert_true(atomic_load(&k.import_chunks_at_done) <= ROWS / CHUNK_ROWS / 2);
     assert_int_equal(atomic_load(&k.chunks), ROWS / CHUNK_ROWS);
     assert_int_equal(r.entries, ROWS);
-    assert_int_equal(count_sql(o.db, "SELECT count(*) FROM members WHERE code LIKE 'T-%'"), 5);
+    assert_int_equal(tu_count_sql(o.db, "SELECT count(*) FROM members WHERE code LIKE 'T-%'"), 5);
     /* One audit record per chunk, each covering its own entries. */
-    assert_int_equal(count_sql(o.db, "SELECT count(*) FROM audit WHERE action = 'import'"),
+    assert_int_equal(tu_count_sql(o.db, "SELECT count(*) FROM audit WHERE action = 'import'"),
                      ROWS / CHUNK_ROWS);
-    assert_int_equal(count_sql(o.db, "SELECT sum(ledger_count) FROM audit"
+    assert_int_equal(tu_count_sql(o.db, "SELECT sum(ledger_count) FROM audit"
                                      " WHERE action = 'import'"),
                      ROWS);
     solo_close(&o);
@@ -768,9 +754,9 @@ static void a_late_invalid_row_refuses_the_whole_chunked_import(void **state)
     assert_int_equal(p.lines[0], ROWS + 2);
     assert_non_null(strstr(p.text[0], "from 1 to -1 points"));
     assert_false(r.applied);
-    assert_int_equal(count_sql(o.db, "SELECT count(*) FROM members"), 0);
-    assert_int_equal(count_sql(o.db, "SELECT count(*) FROM ledger"), 0);
-    assert_int_equal(count_sql(o.db, "SELECT count(*) FROM audit WHERE action = 'import'"), 0);
+    assert_int_equal(tu_count_sql(o.db, "SELECT count(*) FROM members"), 0);
+    assert_int_equal(tu_count_sql(o.db, "SELECT count(*) FROM ledger"), 0);
+    assert_int_equal(tu_count_sql(o.db, "SELECT count(*) FROM audit WHERE action = 'import'"), 0);
     /* With skip-invalid the rest goes in, chunk by chunk. */
     memset(&p, 0, sizeof p);
     assert_int_equal(tp_csv_import_paced(o.s, &o.cfg, o.csv, TP_IMPORT_SKIP_INVALID, "mgr-1",
@@ -778,7 +764,7 @@ static void a_late_invalid_row_refuses_the_whole_chunked_import(void **state)
                      TP_OK);
     assert_int_equal(r.entries, ROWS);
     assert_int_equal(p.n, 1);
-    assert_int_equal(count_sql(o.db, "SELECT count(*) FROM ledger"), ROWS);
+    assert_int_equal(tu_count_sql(o.db, "SELECT count(*) FROM ledger"), ROWS);
     solo_close(&o);
 }
 

@@ -219,20 +219,6 @@ static int bulk_child(const char *config)
 
 static const char *self_path;
 
-static int64_t count_sql(const char *db_path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 10000);
-    sqlite3_stmt *q = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    int64_t n = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return n;
-}
-
 static void bulk_adjustment_killed_half_way_is_finished_by_running_it_again(void **state)
 {
     (void)state;
@@ -267,7 +253,7 @@ static void bulk_adjustment_killed_half_way_is_finished_by_running_it_again(void
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     fclose(from);
-    assert_int_equal(count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'bulk'"),
+    assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'bulk'"),
                      2 * BULK_PART);
     tp_verify_result vr;
     tp_message msg;
@@ -279,12 +265,12 @@ static void bulk_adjustment_killed_half_way_is_finished_by_running_it_again(void
     assert_int_equal(r.members, BULK_MEMBERS - 2 * BULK_PART);
     assert_int_equal(r.points_total, 5 * (BULK_MEMBERS - 2 * BULK_PART));
     assert_non_null(strstr(msg.text, "6 adjusted by the run that stopped"));
-    assert_int_equal(count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'bulk'"),
+    assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'bulk'"),
                      BULK_MEMBERS);
-    assert_int_equal(count_sql(db, "SELECT count(DISTINCT member_id) FROM ledger"
+    assert_int_equal(tu_count_sql(db, "SELECT count(DISTINCT member_id) FROM ledger"
                                    " WHERE kind = 'bulk'"),
                      BULK_MEMBERS);
-    assert_int_equal(count_sql(db, "SELECT count(DISTINCT substr(receipt, 1, instr(receipt,"
+    assert_int_equal(tu_count_sql(db, "SELECT count(DISTINCT substr(receipt, 1, instr(receipt,"
                                    " '/'))) FROM ledger WHERE kind = 'bulk'"),
                      1);
     for (int i = 0; i < BULK_MEMBERS; i += 7) {
@@ -347,8 +333,8 @@ static void bulk_adjustment_leaves_the_lock_free_between_parts(void **state)
     assert_true(g.wrote);
     /* All members: T-1, added meanwhile, is among them (ids in order). */
     assert_int_equal(r.members, 11);
-    assert_int_equal(count_sql(db, "SELECT count(*) FROM audit WHERE action = 'bulk'"), 3);
-    assert_int_equal(count_sql(db, "SELECT count(*) FROM audit WHERE action = 'bulk'"
+    assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM audit WHERE action = 'bulk'"), 3);
+    assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM audit WHERE action = 'bulk'"
                                    " AND detail LIKE '%last part%'"),
                      1);
     tp_store_close(s);
