@@ -163,7 +163,7 @@ check-run: $(PROGRAMS) $(TESTS) $(SEAM) $(BUILD)/headers.ok
 
 # The threaded suites under ThreadSanitizer (TSan and ASan cannot share a
 # build, so these are built from source separately).
-TSAN_TESTS := test_checkout test_queue test_crash test_verify test_faults test_sidejournal
+TSAN_TESTS := test_checkout test_queue test_crash test_verify test_faults test_sidejournal test_storeday
 build/tsan/tests/%: tests/%.c tests/testutil.h $(PLUGIN_SRC) host-shim/host.c \
                     $(wildcard plugin/*.h drivers/*.h host-shim/*.h) $(HEADERS)
 	@mkdir -p $(dir $@)
