@@ -613,15 +613,34 @@ static int approval_check(tp_instance *in, tp_session *s, const tp_answers *a, a
     return 0;
 }
 
+/* Ends the open write transaction after a refusal whose audit records were
+ * appended with status `st`: committed when they were written; rolled back
+ * when they were not, or the commit failed — a refusal's effects (a wrong
+ * PIN counted, a lockout) are never kept without their record — and then
+ * the form says so. */
+static void end_refusal(tp_instance *in, tp_status st, tp_message *err, tp_uform *out,
+                        const char *field, const char *why)
+{
+    if (st == TP_OK && tp_store_commit(in->admin_store, err) == TP_OK) {
+        form_error(out, field, why);
+        return;
+    }
+    tp_store_rollback(in->admin_store);
+    char text[TP_MESSAGE_MAX];
+    tp_buf_set(text, sizeof text, "%s It could not be recorded in the audit log (%s); nothing "
+               "was changed. Try again, and if this repeats, check the disk.", why, err->text);
+    form_error(out, field, text);
+}
+
 /* Phase 2, inside the write transaction: the PIN's outcome is recorded
  * against the manager's state as it is now (a failure and a lockout with
  * their audit records), or, for a host login, the manager is checked once
- * more. TP_OK: ap->approver approves. Otherwise the form shows why and
- * *commit says whether the transaction holds records to keep. */
-static tp_status approval_record(tp_instance *in, tp_session *s, approval *ap, tp_uform *out,
-                                 int *commit)
+ * more. TP_OK: ap->approver approves, the transaction still open.
+ * Otherwise the transaction is ended (end_refusal: committed with its
+ * audit records, or rolled back when they could not be written) and the
+ * form shows why. */
+static tp_status approval_record(tp_instance *in, tp_session *s, approval *ap, tp_uform *out)
 {
-    *commit = 0;
     tp_message why;
     tp_status st;
     int locked_now = 0;
@@ -637,26 +656,27 @@ static tp_status approval_record(tp_instance *in, tp_session *s, approval *ap, t
     tp_audit_entry e = {.time_ms = tp_now_ms(), .actor = s->staff, .approver = ap->approver,
                         .member = s->member_code, .location = in->cfg.location,
                         .receipt = s->receipt};
+    tp_message err;
+    tp_msg_clear(&err);
     if (st == TP_ERR_INVALID_ARGUMENT) {
         /* The audit log, for managers, tells the two apart; the form
          * does not. */
         e.action = "pin.failure";
         e.detail = ap->attempt.known ? "wrong PIN" : "no such manager";
-        tp_audit_append(in->admin_store, &e, NULL);
-        if (locked_now) {
+        tp_status ast = tp_audit_append(in->admin_store, &e, &err);
+        if (ast == TP_OK && locked_now) {
             e.action = "pin.lockout";
             e.detail = "locked after repeated wrong PINs";
-            tp_audit_append(in->admin_store, &e, NULL);
+            ast = tp_audit_append(in->admin_store, &e, &err);
         }
-        *commit = 1;
-        form_error(out, "pin", why.text);
+        end_refusal(in, ast, &err, out, "pin", why.text);
     } else if (st == TP_ERR_STATE || st == TP_ERR_NOT_FOUND) {
         e.action = "retro.denied";
         e.detail = why.text;
-        tp_audit_append(in->admin_store, &e, NULL);
-        *commit = 1;
-        form_error(out, ap->by_host_login ? NULL : "approver", why.text);
+        end_refusal(in, tp_audit_append(in->admin_store, &e, &err), &err, out,
+                    ap->by_host_login ? NULL : "approver", why.text);
     } else {
+        tp_store_rollback(in->admin_store);
         form_error(out, NULL, why.text);
     }
     return st;
@@ -680,14 +700,8 @@ static int begin_approved(tp_instance *in, tp_session *s, const tp_answers *a,
         form_error(out, NULL, why.text);
         return -1;
     }
-    int commit = 0;
-    if (approval_record(in, s, ap, out, &commit) != TP_OK) {
-        if (commit)
-            tp_store_commit(in->admin_store, &why);
-        else
-            tp_store_rollback(in->admin_store);
-        return -1;
-    }
+    if (approval_record(in, s, ap, out) != TP_OK)
+        return -1; /* the transaction is ended, its records kept or not */
     return 0;
 }
 
@@ -698,6 +712,7 @@ static const char *approval_note(const approval *ap)
                              : "";
 }
 
+/* A refusal after approval: audited, and the transaction ended. */
 static void deny(tp_instance *in, tp_session *s, const char *approver, int64_t points,
                  const char *why, tp_uform *out)
 {
@@ -705,8 +720,9 @@ static void deny(tp_instance *in, tp_session *s, const char *approver, int64_t p
                         .approver = approver, .member = s->member_code,
                         .location = in->cfg.location, .receipt = s->receipt, .points = points,
                         .detail = why};
-    tp_audit_append(in->admin_store, &e, NULL);
-    form_error(out, NULL, why);
+    tp_message err;
+    tp_msg_clear(&err);
+    end_refusal(in, tp_audit_append(in->admin_store, &e, &err), &err, out, NULL, why);
 }
 
 static int approve_retro(tp_instance *in, tp_session *s, const tp_answers *a, tp_uform *out)
@@ -732,14 +748,12 @@ static int approve_retro(tp_instance *in, tp_session *s, const tp_answers *a, tp
         const char *refusal = receipt_refusal(in, s->receipt, &j, err, sizeof err);
         if (refusal) {
             deny(in, s, approver, points, refusal, out);
-            tp_store_commit(in->admin_store, &why);
             return 1;
         }
         points = retro_points(in, &j);
     }
     if (points <= 0) {
         deny(in, s, approver, 0, "This receipt earns no points under the current rules.", out);
-        tp_store_commit(in->admin_store, &why);
         return 1;
     }
     int64_t cap = s->manual ? in->cfg.retro.manual_max_points
@@ -749,7 +763,6 @@ static int approve_retro(tp_instance *in, tp_session *s, const tp_answers *a, tp
                    "use an adjustment with a reason instead.", (long long)points,
                    s->manual ? "manual" : "retroactive", (long long)cap);
         deny(in, s, approver, points, err, out);
-        tp_store_commit(in->admin_store, &why);
         return 1;
     }
     int64_t today = approved_today(in, approver);
@@ -758,7 +771,6 @@ static int approve_retro(tp_instance *in, tp_session *s, const tp_answers *a, tp
                    "that is above the daily limit of %lld.", approver, (long long)today,
                    (long long)points, (long long)in->cfg.retro.max_points_per_manager_day);
         deny(in, s, approver, points, err, out);
-        tp_store_commit(in->admin_store, &why);
         return 1;
     }
     char key[80], full_reason[TP_REASON_MAX + 16];

@@ -284,6 +284,40 @@ static void caps_are_enforced_and_denials_audited(void **state)
     assert_int_equal(tu_balance(c->h, "M-1002"), 0);
 }
 
+/* A refusal is never kept without its audit record: when the audit log
+ * refuses the record (here a trigger stands in for a disk that fails just
+ * then), the wrong PIN is not counted, nothing is committed, and the form
+ * says the refusal could not be recorded. */
+static void a_refusal_that_cannot_be_audited_changes_nothing_and_says_so(void **state)
+{
+    ctx *c = *state;
+    tp_message msg;
+    assert_int_equal(tu_sale(c->h, "BIG", NULL, 15000, &msg), TP_OK); /* 150 > 100 */
+    settle(c);
+    raw(c, "CREATE TRIGGER refuse_refusals BEFORE INSERT ON audit"
+           " WHEN NEW.action IN ('pin.failure', 'retro.denied')"
+           " BEGIN SELECT RAISE(ABORT, 'audit log refused'); END;");
+    open_form(c, "retro-visit", "cas-7", "cashier", "BIG");
+    submit(c, "customer", "M-1002", NULL);
+    submit(c, "reason", "big basket", "approver", "mgr-1", "pin", "111111", NULL);
+    assert_non_null(strstr(field_error(c, "pin"), WRONG));
+    assert_non_null(strstr(field_error(c, "pin"), "could not be recorded in the audit log"));
+    assert_int_equal(manager(c, "mgr-1").failures, 0);
+    submit(c, "reason", "big basket", "approver", "mgr-1", "pin", PIN, NULL);
+    assert_true(c->h->form.is_error);
+    assert_non_null(strstr(c->h->form.message, "more than one retroactive credit may carry"));
+    assert_non_null(strstr(c->h->form.message, "could not be recorded in the audit log"));
+    assert_int_equal(q(c, "SELECT count(*) FROM audit WHERE action IN ('pin.failure',"
+                          " 'retro.denied')"), 0);
+    assert_int_equal(tu_balance(c->h, "M-1002"), 0);
+    raw(c, "DROP TRIGGER refuse_refusals");
+    /* The audit log writable again: the same refusal is recorded. */
+    submit(c, "reason", "big basket", "approver", "mgr-1", "pin", PIN, NULL);
+    assert_null(strstr(c->h->form.message, "could not be recorded"));
+    assert_int_equal(q(c, "SELECT count(*) FROM audit WHERE action = 'retro.denied'"), 1);
+    cancel(c);
+}
+
 static void cashier_needs_a_manager_pin_and_lockouts_grow(void **state)
 {
     ctx *c = *state;
@@ -815,6 +849,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(manager_credits_a_missed_visit_from_the_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(each_refusal_is_a_sentence_on_the_form_and_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(caps_are_enforced_and_denials_audited, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_refusal_that_cannot_be_audited_changes_nothing_and_says_so,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(cashier_needs_a_manager_pin_and_lockouts_grow, setup, teardown),
         cmocka_unit_test_setup_teardown(a_parked_claim_is_resolved_from_the_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(a_claim_can_be_dismissed_with_a_reason, setup, teardown),
