@@ -819,11 +819,16 @@ static int approve_retro(tp_instance *in, tp_session *s, const tp_answers *a, tp
         form_error(out, NULL, why.text);
         return 1;
     }
+    /* The credit is committed; the balance is only shown when it can be
+     * read back (never a value from a failed lookup). */
     tp_member_row m;
-    tp_store_member_by_id(in->admin_store, s->member_id, &m, &why);
-    dismiss(out, 1, "Credited %lld points to %s for receipt %s%s; balance %lld.",
-            (long long)points, s->member_label, s->receipt, s->manual ? " (manual)" : "",
-            (long long)m.balance);
+    if (tp_store_member_by_id(in->admin_store, s->member_id, &m, &why) == TP_OK)
+        dismiss(out, 1, "Credited %lld points to %s for receipt %s%s; balance %lld.",
+                (long long)points, s->member_label, s->receipt, s->manual ? " (manual)" : "",
+                (long long)m.balance);
+    else
+        dismiss(out, 1, "Credited %lld points to %s for receipt %s%s.", (long long)points,
+                s->member_label, s->receipt, s->manual ? " (manual)" : "");
     return 0;
 }
 
@@ -1215,9 +1220,10 @@ static int do_correct(tp_instance *in, tp_session *s, const tp_answers *a, tp_uf
     if (st != TP_OK)
         tp_msg_set(&why, "The reversal could not be written: %s.", tp_store_errmsg(in->admin_store));
     if (st == TP_OK && !in->cfg.allow_negative_balance) {
+        /* A balance that cannot be read is not taken for a good one. */
         tp_member_row wrong;
-        if (tp_store_member_by_id(in->admin_store, c.member_id, &wrong, &why) == TP_OK &&
-            wrong.balance < 0) {
+        st = tp_store_member_by_id(in->admin_store, c.member_id, &wrong, &why);
+        if (st == TP_OK && wrong.balance < 0) {
             tp_msg_set(&why, "Member %s has already spent some of these points (balance would be "
                        "%lld); adjust their balance first.", c.member_code,
                        (long long)wrong.balance);
