@@ -6,11 +6,11 @@
  * consumer loads it with acquire before reading the job, and frees the
  * slot with a release store that the next lap's producer acquires before
  * overwriting it. Sleeping is a Dekker handshake, hence sequentially
- * consistent: the consumer stores 1 in `sleeping` then looks at the next
+ * consistent: the consumer stores ASLEEP in `sleeping` then looks at the next
  * slot; a producer publishes the slot then looks at `sleeping`. At least
  * one of them sees the other's store, so either the consumer finds the job
  * or the producer clears `sleeping` and wakes it. The consumer sleeps with
- * FUTEX_WAIT on `sleeping` expecting 1: the kernel compares and sleeps in
+ * FUTEX_WAIT on `sleeping` expecting ASLEEP: the kernel compares and sleeps in
  * one step, so a producer's clear that lands between the consumer's check
  * and its sleep makes the wait return at once; no wake-up is lost, and no
  * producer ever waits for a lock the consumer holds.
@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -30,12 +31,21 @@
 
 #define CLOSED_BIT (SIZE_MAX ^ (SIZE_MAX >> 1))
 
+/* The consumer's state, in q->sleeping (the futex word). */
+enum { AWAKE = 0, ASLEEP = 1, LINGERING = 2 };
+
 /* atomic_int has the size and representation of int on Linux, which is
  * what the futex word is. Either call may return early (a signal, a
  * spurious wake-up); callers re-check. */
 static void futex_wait(atomic_int *word, int expected)
 {
     (void)syscall(SYS_futex, (void *)word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+static void futex_wait_ns(atomic_int *word, int expected, int64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+    (void)syscall(SYS_futex, (void *)word, FUTEX_WAIT_PRIVATE, expected, &ts, NULL, 0);
 }
 
 static void futex_wake(atomic_int *word, int n)
@@ -95,14 +105,22 @@ int tp_queue_push(tp_queue *q, const void *item)
                                                       memory_order_relaxed))
                 break;
         } else if (s < pos) {
-            return -1; /* the slot still holds last lap's job: full */
+            /* The slot still holds last lap's job: full. A lingering
+             * consumer is woken now (the one push that pays a system
+             * call); it would otherwise come back within LOOK_NS. */
+            int lingering = LINGERING;
+            if (atomic_compare_exchange_strong(&q->sleeping, &lingering, AWAKE))
+                futex_wake(&q->sleeping, 1);
+            return -1;
         } else {
             pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
         }
     }
     memcpy(q->ring + slot * q->item_size, item, q->item_size);
     atomic_store(&q->seq[slot], pos + 1); /* publish (seq_cst, see top) */
-    if (atomic_load(&q->sleeping) && atomic_exchange(&q->sleeping, 0))
+    int asleep = ASLEEP;
+    if (atomic_load(&q->sleeping) == ASLEEP &&
+        atomic_compare_exchange_strong(&q->sleeping, &asleep, AWAKE))
         futex_wake(&q->sleeping, 1);
     return 0;
 }
@@ -137,17 +155,22 @@ static int drained(tp_queue *q)
 #define LOOK_NS 10000000LL     /* 10 ms */
 #define LINGER_NS 2000000000LL /* 2 s */
 
-/* Waits on the timer until the head is ready or the queue is drained (1),
- * or LINGER_NS pass without either (0). */
+/* Waits, looking every LOOK_NS, until the head is ready or the queue is
+ * drained (1), or LINGER_NS pass without either (0). The wait is on the
+ * futex word with a timeout, marked LINGERING: a push does not wake it,
+ * but a push that finds the ring full, or close, does. */
 static int linger(tp_queue *q)
 {
     int64_t start = tp_mono_ns();
-    while (tp_mono_ns() - start < LINGER_NS) {
-        tp_sleep_ns(LOOK_NS);
-        if (head_ready(q) || drained(q))
-            return 1;
+    int ready = 0;
+    while (!ready && tp_mono_ns() - start < LINGER_NS) {
+        atomic_store(&q->sleeping, LINGERING);
+        if (!head_ready(q) && !drained(q))
+            futex_wait_ns(&q->sleeping, LINGERING, LOOK_NS);
+        ready = head_ready(q) || drained(q);
     }
-    return 0;
+    atomic_store(&q->sleeping, AWAKE);
+    return ready;
 }
 
 size_t tp_queue_pop_batch(tp_queue *q, void *out, size_t max)
@@ -175,12 +198,12 @@ size_t tp_queue_pop_batch(tp_queue *q, void *out, size_t max)
          * sleep. A wake-up by the producer of a later slot finds the head
          * still empty: sleep again. */
         for (;;) {
-            atomic_store(&q->sleeping, 1);
+            atomic_store(&q->sleeping, ASLEEP);
             if (head_ready(q) || drained(q))
                 break;
-            futex_wait(&q->sleeping, 1);
+            futex_wait(&q->sleeping, ASLEEP);
         }
-        atomic_store(&q->sleeping, 0);
+        atomic_store(&q->sleeping, AWAKE);
     }
 }
 

@@ -36,9 +36,12 @@ typedef struct tp_queue {
     atomic_size_t tail;     /* next position to claim; top bit: closed */
     size_t head;            /* next position to pop; the consumer's own */
     atomic_size_t finished; /* jobs marked done since init */
-    atomic_int sleeping;    /* 1: the consumer is (about to be) asleep on
-                               this word (a futex); a producer that sees 1
-                               clears it and wakes the consumer */
+    atomic_int sleeping;    /* the consumer's state and futex word:
+                               0 awake; 1 asleep (or about to be): a
+                               producer that sees 1 clears it and wakes
+                               the consumer; 2 lingering on a timer: only
+                               a push into a full ring, or close, wakes it
+                               (queue.c) */
     pthread_mutex_t lock;   /* guards `closed` only */
     int closed;             /* under lock; the same fact as tail's bit */
 } tp_queue;
