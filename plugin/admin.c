@@ -84,6 +84,8 @@ static tp_status admin_member_add(const tp_plugin *plugin, const tp_member_new *
         return TP_ERR_INVALID_ARGUMENT;
     }
     if ((st = check_code(m->code, "member code", msg)) != TP_OK ||
+        (st = tp_payload_code_scannable(&in->cfg.scan, m->code, msg->text, sizeof msg->text)) !=
+            TP_OK ||
         (m->app_id && *m->app_id && (st = check_code(m->app_id, "app id", msg)) != TP_OK) ||
         (st = check_text(m->name, TP_NAME_MAX, "name", msg)) != TP_OK)
         return st;

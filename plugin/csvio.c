@@ -284,6 +284,11 @@ static int check_row(import_ctx *c, csv_row *r)
                 r->code);
         return -1;
     }
+    char refusal[TP_MESSAGE_MAX];
+    if (tp_payload_code_scannable(&c->cfg->scan, r->code, refusal, sizeof refusal) != TP_OK) {
+        problem(c, "%s", refusal);
+        return -1;
+    }
     char *end = NULL;
     errno = 0;
     long long points = strtoll(pts, &end, 10);
@@ -509,6 +514,11 @@ static int card_well_formed(import_ctx *c, const char *card)
     size_t n = strlen(card);
     if (n > TP_MEMBER_CODE_MAX || !tp_is_member_code(card, n, NULL)) {
         problem(c, "The card '%.40s' is not letters, digits, '-', '_' or '.'.", card);
+        return 0;
+    }
+    char why[TP_MESSAGE_MAX];
+    if (tp_payload_code_scannable(&c->cfg->scan, card, why, sizeof why) != TP_OK) {
+        problem(c, "%s", why);
         return 0;
     }
     return 1;

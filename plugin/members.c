@@ -253,8 +253,11 @@ tp_status tp_members_add_card(tp_store *s, const tp_config *cfg, const char *mem
                    TP_MEMBER_CODE_MAX);
         return TP_ERR_INVALID_ARGUMENT;
     }
+    tp_status st = tp_payload_code_scannable(&cfg->scan, card, msg->text, sizeof msg->text);
+    if (st != TP_OK)
+        return st;
     tp_member_row row, other;
-    tp_status st = tp_members_resolve(s, cfg, member, &row, msg);
+    st = tp_members_resolve(s, cfg, member, &row, msg);
     if (st != TP_OK)
         return st;
     if (tp_store_begin(s, msg) != TP_OK)

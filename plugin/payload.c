@@ -365,6 +365,36 @@ static tp_status member_code(const tp_payload_config *cfg, const char *s,
     return TP_OK;
 }
 
+tp_status tp_payload_code_scannable(const tp_payload_config *cfg, const char *code, char *msg,
+                                    size_t cap)
+{
+    size_t n = strlen(code);
+    char norm[TP_PAYLOAD_CODE_MAX + 1];
+    tp_status st = n > TP_PAYLOAD_CODE_MAX ? too_long(cfg, msg, cap)
+                                           : member_code(cfg, code, n, 1, norm, msg, cap);
+    if (st == TP_OK && strcmp(norm, code) != 0) {
+        char label[64];
+        say(msg, cap, "A scan of %s reads as %s; give the code as %s.",
+            code_label(label, sizeof label, code, n), norm, norm);
+        st = TP_ERR_INVALID_ARGUMENT;
+    }
+    if (st == TP_OK)
+        return TP_OK;
+    /* The scanner's sentence, told to whoever is adding the code: drop
+     * its advice to the cashier, say why it matters here. */
+    char *tail = msg ? strstr(msg, "; " MSG_AGAIN) : NULL;
+    if (tail)
+        *tail = '\0';
+    if (msg && cap > 0) {
+        size_t used = strlen(msg);
+        if (used > 0 && msg[used - 1] == '.')
+            msg[--used] = '\0';
+        say(msg + used, cap - used, "; a member with this code could never be scanned at "
+                                    "this store (see [scan] in the configuration).");
+    }
+    return st;
+}
+
 /* Hinnant's days-to-civil: exact for any day count, no time_t or TZ. */
 static void civil_from_days(int64_t z, int64_t *year, unsigned *month,
                             unsigned *day)

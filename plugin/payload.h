@@ -187,6 +187,15 @@ tp_status tp_payload_parse(const tp_payload_config *cfg, const char *data,
                            size_t len, int64_t now_ms, tp_payload *out,
                            char *msg, size_t msg_cap);
 
+/* [thread-safe] Whether a member code or card code given by a person (a
+ * member added, a card linked, a CSV row) is one the store's scanners can
+ * read as exactly that code: the same length limits, characters and check
+ * digit as a scan, under the same `cfg`. TP_OK, or the status and sentence
+ * a scan of it would get, worded for the person adding it. `code` is a
+ * NUL-terminated string the caller has bounded. */
+tp_status tp_payload_code_scannable(const tp_payload_config *cfg, const char *code, char *msg,
+                                    size_t cap);
+
 /* [thread-safe] The require_signed rule for one member scan at checkout.
  *
  * `is_signed`: the code came from a verified signed pass (tp_payload's

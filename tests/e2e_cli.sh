@@ -237,8 +237,8 @@ fi
 
 # 7. CSV import: BOM, CRLF, quoted fields with commas; dry run; re-import.
 printf '\357\273\277code,name,phone,email,points,reason\r\n' > "$work/in.csv"
-printf 'N-1,"Smith, Jane",+4915100000010,jane@example.com,100,"migrated, old card"\r\n' >> "$work/in.csv"
-printf 'N-2,"O""Brien, Pat",,,40,"paper card"\r\n' >> "$work/in.csv"
+printf 'NEW-1,"Smith, Jane",+4915100000010,jane@example.com,100,"migrated, old card"\r\n' >> "$work/in.csv"
+printf 'NEW-2,"O""Brien, Pat",,,40,"paper card"\r\n' >> "$work/in.csv"
 printf 'M-1002,Bob Sample,,,25,"bonus, spring"\r\n' >> "$work/in.csv"
 members=$(q "SELECT count(*) FROM members"); rows=$(ledger_rows)
 tp dry import "$work/in.csv" --dry-run --staff mgr-1
@@ -250,12 +250,12 @@ m2=$(bal M-1002)
 tp imp import "$work/in.csv" --staff mgr-1
 check "import: exit 0" [ "$rc" = 0 ]
 check "import: summary" has "^import: 3 rows, 0 invalid, 2 members created, 3 entries, +165 points; applied" "$work/imp.out"
-check "import: quoted name with comma" [ "$(q "SELECT name FROM members WHERE code='N-1'")" = "Smith, Jane" ]
-check "import: doubled quote" [ "$(q "SELECT name FROM members WHERE code='N-2'")" = "O\"Brien, Pat" ]
-check "import: quoted reason with comma" [ "$(q "SELECT reason FROM ledger l JOIN members m ON m.id=l.member_id WHERE m.code='N-1'")" = "migrated, old card" ]
+check "import: quoted name with comma" [ "$(q "SELECT name FROM members WHERE code='NEW-1'")" = "Smith, Jane" ]
+check "import: doubled quote" [ "$(q "SELECT name FROM members WHERE code='NEW-2'")" = "O\"Brien, Pat" ]
+check "import: quoted reason with comma" [ "$(q "SELECT reason FROM ledger l JOIN members m ON m.id=l.member_id WHERE m.code='NEW-1'")" = "migrated, old card" ]
 check "import: no CR kept" [ "$(q "SELECT count(*) FROM ledger WHERE reason LIKE '%'||char(13)||'%'")" = 0 ]
-check "import: phone and email" [ "$(q "SELECT phone||' '||email FROM members WHERE code='N-1'")" = "+4915100000010 jane@example.com" ]
-check "import: N-1 has 100" [ "$(bal N-1)" = 100 ]
+check "import: phone and email" [ "$(q "SELECT phone||' '||email FROM members WHERE code='NEW-1'")" = "+4915100000010 jane@example.com" ]
+check "import: NEW-1 has 100" [ "$(bal NEW-1)" = 100 ]
 check "import: M-1002 credited 25" [ "$(bal M-1002)" = $((m2 + 25)) ]
 check "import: kind import, staff" [ "$(q "SELECT count(*) FROM ledger WHERE kind='import' AND staff='mgr-1'")" = 3 ]
 rows=$(ledger_rows); members=$(q "SELECT count(*) FROM members")
@@ -263,10 +263,10 @@ tp reimp import "$work/in.csv" --staff mgr-1
 check "re-import: exit 0" [ "$rc" = 0 ]
 check "re-import: nothing added twice" [ "$(ledger_rows)" = "$rows" ]
 check "re-import: no member added" [ "$(q "SELECT count(*) FROM members")" = "$members" ]
-check "re-import: balance unchanged" [ "$(bal N-1)" = 100 ]
+check "re-import: balance unchanged" [ "$(bal NEW-1)" = 100 ]
 
 # A malformed row: its line number, nothing applied.
-printf 'code,name,phone,email,points,reason\nB-1,Good Row,,,10,ok\nB-2,Bad Row,,,ten,oops\nB-3,Other,,,5,ok\n' > "$work/bad.csv"
+printf 'code,name,phone,email,points,reason\nBAD-1,Good Row,,,10,ok\nBAD-2,Bad Row,,,ten,oops\nBAD-3,Other,,,5,ok\n' > "$work/bad.csv"
 rows=$(ledger_rows); members=$(q "SELECT count(*) FROM members")
 tp bad import "$work/bad.csv" --staff mgr-1
 check "malformed row: exit 1" [ "$rc" = 1 ]
@@ -278,12 +278,24 @@ tp badskip import "$work/bad.csv" --skip-invalid --staff mgr-1
 check "--skip-invalid: exit 0" [ "$rc" = 0 ]
 check "--skip-invalid: still names line 3" has "^line 3: " "$work/badskip.out"
 check "--skip-invalid: the two good rows" [ "$(ledger_rows)" = $((rows + 2)) ]
-check "--skip-invalid: bad row left out" [ "$(q "SELECT count(*) FROM members WHERE code='B-2'")" = 0 ]
+check "--skip-invalid: bad row left out" [ "$(q "SELECT count(*) FROM members WHERE code='BAD-2'")" = 0 ]
 tp nofile import "$work/missing.csv" --staff mgr-1
 check "import missing file: exit 1" [ "$rc" = 1 ]
 
 # 8. Export, then import into a fresh database: the same balances.
 # Cells a spreadsheet would run as a formula, and a literal leading quote.
+# A code the store's scanners would refuse ([scan] code_min_length = 4 by
+# default) is refused when the member is added, with the scanner's reason:
+# such a member could never be scanned.
+tp short member add AB3 --name "Too Short"
+check "member add: a code [scan] refuses: exit 1" [ "$rc" = 1 ]
+check "member add: says the scanners would refuse it" \
+    grep -q "The code AB3 is too short (at least 4 characters); a member with this code could never be scanned at this store" "$work/short.err"
+check "member add: nothing added" [ "$(q "SELECT count(*) FROM members WHERE code='AB3'")" = 0 ]
+printf 'code,name,points\nAB4,Short Row,5\n' > "$work/short.csv"
+tp shortcsv import "$work/short.csv" --staff mgr-1
+check "import: a code [scan] refuses is an invalid row" grep -q "^line 2: The code AB4 is too short" "$work/shortcsv.out"
+
 tp fx1 member add FX-1 --name '=HYPERLINK("http://evil.example/","click")' --email "x@evil.example"
 check "formula-like name accepted as a name" [ "$rc" = 0 ]
 tp fx2 member add FX-2 --name "'Quoted name"

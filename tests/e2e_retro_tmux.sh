@@ -115,13 +115,13 @@ step "item rung up" "item COFFEE 12.50" "COFFEE"
 step "paid without a member" "pay R-200" "Receipt R-200 recorded; no member was scanned."
 check "receipt code for a later claim shown" \
     [ "$(count "Receipt code for a later claim: TPR1|shop-7|R-200|")" -ge 1 ]
-step "member added" "member add M-7 Alice Example --phone +4915100000007" "Member M-7 added"
+step "member added" "member add M-0007 Alice Example --phone +4915100000007" "Member M-0007 added"
 
 # 2. A manager credits the missed visit.
 step "manager logged in" "login mgr-1 manager" "Manager mgr-1 logged in. Approvals still take an enrolled manager's PIN."
 step "retro opens the form" "retro" "> Customer (phone, email, member code or name): "
 step "customer found by phone" "0151 00000007" "> Receipt number, or scan the receipt's code: "
-check "the customer is shown masked" [ "$(count "Customer: Alice Example (M-7) - +49*******0007")" -ge 1 ]
+check "the customer is shown masked" [ "$(count "Customer: Alice Example (M-0007) - +49*******0007")" -ge 1 ]
 step "receipt typed empty, list next" "" "> Or pick one of this store's recent receipts"
 n=$(entry_of R-200)
 check "R-200 is in the list of recent receipts" [ -n "$n" ]
@@ -131,19 +131,19 @@ check "the form shows 25 points from the journal" [ "$(count "Points it will ear
 check "the form's submit label" [ "$(count "then: Credit 25 points")" -ge 1 ]
 step "the login prefills the approver" "forgot to scan" "> Approving manager's id [mgr-1]: "
 step "the PIN is still asked" "" "> Manager PIN: "
-step "credited" "$MGR_PIN" "[done] Credited 25 points to Alice Example (M-7)"
+step "credited" "$MGR_PIN" "[done] Credited 25 points to Alice Example (M-0007)"
 check "ledger: retro credit of 25 for R-200" \
-    [ "$(q "SELECT l.points||'|'||l.staff||'|'||l.reason FROM ledger l JOIN members m ON m.id=l.member_id WHERE m.code='M-7' AND l.kind='retro' AND l.receipt='R-200'")" = "25|mgr-1|forgot to scan" ]
+    [ "$(q "SELECT l.points||'|'||l.staff||'|'||l.reason FROM ledger l JOIN members m ON m.id=l.member_id WHERE m.code='M-0007' AND l.kind='retro' AND l.receipt='R-200'")" = "25|mgr-1|forgot to scan" ]
 check "audit: approved by mgr-1 with the reason" \
     [ "$(q "SELECT approver||'|'||points||'|'||reason FROM audit WHERE action='retro.credit' AND receipt='R-200'")" = "mgr-1|25|forgot to scan" ]
-step "balance 25" "member show M-7" "M-7  Alice Example  balance 25 points"
+step "balance 25" "member show M-0007" "M-0007  Alice Example  balance 25 points"
 
 # 3. A cashier: the approval needs a manager's id and PIN.
 step "second sale" "item TEA 4.00" "TEA"
 step "paid without a member" "pay R-201" "Receipt R-201 recorded; no member was scanned."
 step "cashier logged in" "login cash-1 cashier" "Cashier cash-1 logged in."
 step "retro with the receipt number" "retro R-201" "Receipt R-201 will be credited; find the customer."
-step "customer by member code" "M-7" "> Reason (kept in the activity log): "
+step "customer by member code" "M-0007" "> Reason (kept in the activity log): "
 check "the form shows 8 points" [ "$(count "Points it will earn: 8")" -ge 1 ]
 step "reason" "customer forgot the app" "> Approving manager's id: "
 step "approver" "mgr-1" "> Manager PIN: "
@@ -154,13 +154,13 @@ check "the failure is counted" \
     [ "$(q "SELECT count(*) FROM audit WHERE action='pin.failure' AND approver='mgr-1'")" = 1 ]
 step "reason kept (Enter)" "" "> Approving manager's id [mgr-1]: "
 step "approver kept (Enter)" "" "> Manager PIN: "
-step "the right PIN credits" "$MGR_PIN" "[done] Credited 8 points to Alice Example (M-7)"
+step "the right PIN credits" "$MGR_PIN" "[done] Credited 8 points to Alice Example (M-0007)"
 check "PINs never appear on screen" [ "$(count "$MGR_PIN")" = 0 ] && [ "$(count "$WRONG_PIN")" = 0 ]
 check "ledger: retro credit of 8 by the cashier" \
     [ "$(q "SELECT l.points||'|'||l.staff||'|'||l.reason FROM ledger l WHERE l.kind='retro' AND l.receipt='R-201'")" = "8|cash-1|customer forgot the app" ]
 check "audit: approved by mgr-1" \
     [ "$(q "SELECT actor||'|'||approver FROM audit WHERE action='retro.credit' AND receipt='R-201'")" = "cash-1|mgr-1" ]
-step "balance 33" "member show M-7" "M-7  Alice Example  balance 33 points"
+step "balance 33" "member show M-0007" "M-0007  Alice Example  balance 33 points"
 
 # 4. Logging in as a manager is not enough: an id nobody enrolled is
 #    refused like a wrong PIN, and nothing is written.
@@ -168,7 +168,7 @@ step "third sale" "item WATER 2.00" "WATER"
 step "paid without a member" "pay R-202" "Receipt R-202 recorded; no member was scanned."
 step "made-up manager logged in" "login boss manager" "Manager boss logged in. Approvals still take"
 step "retro R-202" "retro R-202" "Receipt R-202 will be credited; find the customer."
-step "customer" "M-7" "> Reason (kept in the activity log): "
+step "customer" "M-0007" "> Reason (kept in the activity log): "
 step "reason" "trust me" "> Approving manager's id [boss]: "
 step "approver kept" "" "> Manager PIN: "
 step "the made-up manager is refused" "$FAKE_PIN" "! Wrong manager id or PIN"
@@ -187,7 +187,7 @@ step "paid without a member" "pay R-203" "Receipt R-203 recorded; no member was 
 q "DROP TRIGGER receipts_no_update; UPDATE receipts SET time_ms = time_ms + 600000 WHERE receipt='R-203'"
 step "a future receipt is refused at once" "retro R-203" "[not done] Receipt R-203 is dated"
 step "retro opens the form" "retro" "> Customer (phone, email, member code or name): "
-step "customer" "M-7" "> Receipt number, or scan the receipt's code: "
+step "customer" "M-0007" "> Receipt number, or scan the receipt's code: "
 step "receipt typed empty, list next" "" "> Or pick one of this store's recent receipts"
 check "R-202 is offered" [ -n "$(entry_of R-202)" ]
 check "R-203 (in the future) is not offered" [ -z "$(entry_of R-203)" ]

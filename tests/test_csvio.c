@@ -183,9 +183,9 @@ static void batched_and_single_rows_mix_in_file_order(void **state)
     /* line 154: a card for a written member, with points */
     n += (size_t)snprintf(csv + n, cap - n, "B-147,,5,C-147,\n");
     /* lines 155-156: a new member named twice while staged */
-    n += (size_t)snprintf(csv + n, cap - n, "N-1,New One,10,,\nN-1,,20,,\n");
+    n += (size_t)snprintf(csv + n, cap - n, "NEW-1,New One,10,,\nNEW-1,,20,,\n");
     /* line 157: a new member with two cards and no points */
-    n += (size_t)snprintf(csv + n, cap - n, "N-2,New Two,0,C-N2;C-N2b,\n");
+    n += (size_t)snprintf(csv + n, cap - n, "NEW-2,New Two,0,C-N2;C-N2b,\n");
     /* line 158: points by card */
     n += (size_t)snprintf(csv + n, cap - n, "C-147,,7,,\n");
     for (int i = 0; i < 70; i++) /* lines 159-228: top-ups, a full batch and some */
@@ -210,10 +210,10 @@ static void batched_and_single_rows_mix_in_file_order(void **state)
     assert_int_equal(tu_balance(h, "B-000"), 2);
     assert_int_equal(tu_balance(h, "B-069"), 71);
     assert_int_equal(tu_balance(h, "B-070"), 71);
-    assert_int_equal(tu_balance(h, "N-1"), 30);
+    assert_int_equal(tu_balance(h, "NEW-1"), 30);
     tp_member_info info;
     assert_int_equal(h->ad->member_get(h->plugin, "C-N2b", &info, &msg), TP_OK);
-    assert_string_equal(info.code, "N-2");
+    assert_string_equal(info.code, "NEW-2");
     assert_int_equal(info.balance, 0);
     assert_int_equal(h->ad->member_get(h->plugin, "B-100", &info, &msg), TP_OK);
     assert_string_equal(info.name, "Name 100");
@@ -241,7 +241,7 @@ static void batched_and_single_rows_mix_in_file_order(void **state)
     assert_int_equal(r.entries, 0);
     assert_int_equal(r.members_created, 0);
     assert_int_equal(tu_balance(h, "B-149"), 50);
-    assert_int_equal(tu_balance(h, "N-1"), 30);
+    assert_int_equal(tu_balance(h, "NEW-1"), 30);
     tu_stop(h, 1);
 }
 
@@ -360,7 +360,7 @@ static void formula_cells_are_guarded_on_export_and_read_back_unchanged(void **s
     tp_message msg;
     char codes[N][16];
     for (int i = 0; i < N; i++) {
-        snprintf(codes[i], sizeof codes[i], "F-%d", i);
+        snprintf(codes[i], sizeof codes[i], "FM-%d", i);
         tp_member_new m = {.code = codes[i], .name = names[i]};
         assert_int_equal(a->ad->member_add(a->plugin, &m, NULL, &msg), TP_OK);
     }
@@ -381,12 +381,12 @@ static void formula_cells_are_guarded_on_export_and_read_back_unchanged(void **s
     size_t n = fread(text, 1, sizeof text - 1, f);
     fclose(f);
     text[n] = '\0';
-    assert_non_null(strstr(text, "\"F-0\",\"'=HYPERLINK(\"\"http://evil.example/\"\",\"\"click\"\")\""));
-    assert_non_null(strstr(text, "\"F-2\",\"'-2+3\""));
-    assert_non_null(strstr(text, "\"F-3\",\"'@SUM(1)\""));
-    assert_non_null(strstr(text, "\"F-4\",\"''Quoted\""));
-    assert_non_null(strstr(text, "\"F-5\",\"'''Two quotes\""));
-    assert_non_null(strstr(text, "\"F-7\",\"plain 'inner' quote\""));
+    assert_non_null(strstr(text, "\"FM-0\",\"'=HYPERLINK(\"\"http://evil.example/\"\",\"\"click\"\")\""));
+    assert_non_null(strstr(text, "\"FM-2\",\"'-2+3\""));
+    assert_non_null(strstr(text, "\"FM-3\",\"'@SUM(1)\""));
+    assert_non_null(strstr(text, "\"FM-4\",\"''Quoted\""));
+    assert_non_null(strstr(text, "\"FM-5\",\"'''Two quotes\""));
+    assert_non_null(strstr(text, "\"FM-7\",\"plain 'inner' quote\""));
     assert_non_null(strstr(text, "\"'-DASH-1\",\"Dash\",\"'+4930999888\""));
     for (const char *cell = strstr(text, ",\""); cell; cell = strstr(cell + 1, ",\""))
         if (strchr("=+-@", cell[2]))
@@ -420,13 +420,13 @@ static void import_keeps_a_leading_quote_export_did_not_add(void **state)
     problems p;
     tp_import_result r;
     tp_message msg;
-    assert_int_equal(import(h, "q.csv", "code,name,points\nQ-1,'Tis Me,0\nQ-2,'=1+1,0\n", 0,
+    assert_int_equal(import(h, "q.csv", "code,name,points\nQT-1,'Tis Me,0\nQT-2,'=1+1,0\n", 0,
                             &p, &r, &msg),
                      TP_OK);
     tp_member_info info;
-    assert_int_equal(h->ad->member_get(h->plugin, "Q-1", &info, &msg), TP_OK);
+    assert_int_equal(h->ad->member_get(h->plugin, "QT-1", &info, &msg), TP_OK);
     assert_string_equal(info.name, "'Tis Me");
-    assert_int_equal(h->ad->member_get(h->plugin, "Q-2", &info, &msg), TP_OK);
+    assert_int_equal(h->ad->member_get(h->plugin, "QT-2", &info, &msg), TP_OK);
     assert_string_equal(info.name, "=1+1");
     tu_stop(h, 1);
 }
