@@ -555,6 +555,54 @@ static void run_with_fault(const fault_kind *k, int mode, long nth, long *inject
     fr_stop(r);
 }
 
+/* A new host on the files of an earlier one (a till restarted), with its
+ * check connection open but the plugin not yet loaded: its events are
+ * counted in a fresh run with `n_sales` sales already known. */
+static fault_run *fr_attach(const char *dir, const char *config, int n_sales)
+{
+    fault_run *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    r->h = calloc(1, sizeof *r->h);
+    assert_non_null(r->h);
+    r->n_sales = n_sales;
+    tu_host *h = r->h;
+    snprintf(h->dir, sizeof h->dir, "%s", dir);
+    snprintf(h->config, sizeof h->config, "%s", config);
+    h->main_thread = pthread_self();
+    pthread_mutex_init(&h->log_lock, NULL);
+    h->events_ext.on_event = fr_on_event;
+    h->host.abi = (tp_version)TP_VERSION_INIT;
+    h->host.host_data = h;
+    h->host.get_extension = tu_get_extension;
+    h->host.request_callback = tu_request_callback;
+    h->host.log = tu_log;
+    cur = r;
+    fr_open_check(r, NULL);
+    return r;
+}
+
+/* Loads and starts the plugin of an attached host. */
+static void fr_load(fault_run *r, const char *config)
+{
+    tu_host *h = r->h;
+    assert_true(tillpoints_entry.init("test"));
+    tp_message msg;
+    h->plugin = tillpoints_entry.create(&h->host, config, &msg);
+    assert_non_null(h->plugin);
+    if (h->plugin->init(h->plugin, &msg) != TP_OK)
+        fail_msg("init after restart: %s", msg.text);
+    h->co = h->plugin->get_extension(h->plugin, TP_EXT_CHECKOUT);
+    h->ad = h->plugin->get_extension(h->plugin, TP_EXT_ADMIN);
+}
+
+/* A till restarted on the files of an earlier one. */
+static fault_run *fr_reopen(const char *dir, const char *config, int n_sales)
+{
+    fault_run *r = fr_attach(dir, config, n_sales);
+    fr_load(r, config);
+    return r;
+}
+
 static void every_failed_write_or_sync_is_retried_and_no_accepted_award_is_lost(void **state)
 {
     (void)state;
@@ -623,36 +671,14 @@ static void a_commit_with_unknown_outcome_is_not_doubled_when_replayed(void **st
     assert_int_equal(access(pending, F_OK), 0);
 
     /* A new till session on the same file replays the journal. */
-    r = calloc(1, sizeof *r);
-    assert_non_null(r);
-    r->h = calloc(1, sizeof *r->h);
-    assert_non_null(r->h);
-    r->n_sales = r->n_accepted = n_sales;
+    r = fr_attach(dir, config, n_sales);
+    r->n_accepted = n_sales;
     memset(r->accepted, 1, (size_t)n_sales);
-    tu_host *h = r->h;
-    snprintf(h->dir, sizeof h->dir, "%s", dir);
-    snprintf(h->config, sizeof h->config, "%s", config);
-    h->main_thread = pthread_self();
-    pthread_mutex_init(&h->log_lock, NULL);
-    h->events_ext.on_event = fr_on_event;
-    h->host.abi = (tp_version)TP_VERSION_INIT;
-    h->host.host_data = h;
-    h->host.get_extension = tu_get_extension;
-    h->host.request_callback = tu_request_callback;
-    h->host.log = tu_log;
-    cur = r;
-    fr_open_check(r, NULL);
     int64_t found = check_int(r->check, "SELECT count(*) FROM receipts", NULL);
     print_message("  %lld of %d receipts whose commit was reported failed were on disk\n",
                   (long long)found, n_sales);
     assert_true(found > 0); /* the scenario happened */
-    assert_true(tillpoints_entry.init("test"));
-    tp_message msg;
-    h->plugin = tillpoints_entry.create(&h->host, config, &msg);
-    assert_non_null(h->plugin);
-    assert_int_equal(h->plugin->init(h->plugin, &msg), TP_OK);
-    h->co = h->plugin->get_extension(h->plugin, TP_EXT_CHECKOUT);
-    h->ad = h->plugin->get_extension(h->plugin, TP_EXT_ADMIN);
+    fr_load(r, config);
     /* Every receipt once in the database, one commit event each; those
      * already on disk are reported as replays. */
     fr_settle_and_check(r, "replaying the side journal after an unknown commit outcome");
@@ -679,38 +705,6 @@ static int thread_count(void)
     return n;
 }
 
-/* A new instance on the files of an earlier one (a till restarted): its
- * events are counted in a fresh run with `n_sales` sales already known. */
-static fault_run *fr_reopen(const char *dir, const char *config, int n_sales)
-{
-    fault_run *r = calloc(1, sizeof *r);
-    assert_non_null(r);
-    r->h = calloc(1, sizeof *r->h);
-    assert_non_null(r->h);
-    r->n_sales = n_sales;
-    tu_host *h = r->h;
-    snprintf(h->dir, sizeof h->dir, "%s", dir);
-    snprintf(h->config, sizeof h->config, "%s", config);
-    h->main_thread = pthread_self();
-    pthread_mutex_init(&h->log_lock, NULL);
-    h->events_ext.on_event = fr_on_event;
-    h->host.abi = (tp_version)TP_VERSION_INIT;
-    h->host.host_data = h;
-    h->host.get_extension = tu_get_extension;
-    h->host.request_callback = tu_request_callback;
-    h->host.log = tu_log;
-    cur = r;
-    fr_open_check(r, NULL);
-    assert_true(tillpoints_entry.init("test"));
-    tp_message msg;
-    h->plugin = tillpoints_entry.create(&h->host, config, &msg);
-    assert_non_null(h->plugin);
-    if (h->plugin->init(h->plugin, &msg) != TP_OK)
-        fail_msg("init after restart: %s", msg.text);
-    h->co = h->plugin->get_extension(h->plugin, TP_EXT_CHECKOUT);
-    h->ad = h->plugin->get_extension(h->plugin, TP_EXT_ADMIN);
-    return r;
-}
 
 /* Sells until the writer is inside a sync that does not return, then 30
  * more sales that queue behind it. */
