@@ -142,7 +142,7 @@ check: deps ## every test: unit, end-to-end, ABI; then ASan+UBSan, TSan, valgrin
 	$(MAKE) fuzz-check
 	@echo "make check: all suites passed (plain, ASan+UBSan, TSan, valgrind, fuzzers)"
 
-# PTY test seam for the serial driver (DESIGN §7): preloaded into
+# PTY test seam for the serial driver (docs/DESIGN.md §7): preloaded into
 # test_serial, test_scanners, e2e_scanner_till and bench_serial only;
 # never sanitized.
 SEAM := $(BUILD)/serial_seam.so
