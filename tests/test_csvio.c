@@ -511,33 +511,9 @@ static void import_killed_half_way_is_finished_by_running_it_again(void **state)
     snprintf(csv, sizeof csv, "%s/kill.csv", h->dir);
     snprintf(db, sizeof db, "%s/test.db", h->dir);
     write_members_file(csv, "K");
-    int out[2];
-    assert_int_equal(pipe(out), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(out[1], 1);
-        close(out[0]);
-        close(out[1]);
-        execl(self_path, self_path, "--import-child", h->config, csv, (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    FILE *from = fdopen(out[0], "r");
-    assert_non_null(from);
-    char line[64];
-    int chunks = 0, mid = 0;
-    while (!mid && fgets(line, sizeof line, from)) {
-        chunks += strncmp(line, "chunk ", 6) == 0;
-        mid = strcmp(line, "mid\n") == 0;
-    }
-    assert_true(mid); /* not "finished": killed inside its third chunk */
-    assert_int_equal(kill(pid, SIGKILL), 0);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status));
-    fclose(from);
-    assert_int_equal(chunks, 2);
+    /* Killed inside its third chunk, after two were committed. */
+    char *child[] = {(char *)self_path, "--import-child", h->config, csv, NULL};
+    assert_int_equal(tu_kill_at_mid(child, "chunk "), 2);
     /* Exactly the two committed chunks are in; the third left nothing. */
     assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'import'"),
                      2 * CHUNK_ROWS);

@@ -230,29 +230,8 @@ static void bulk_adjustment_killed_half_way_is_finished_by_running_it_again(void
     }
     char db[400];
     snprintf(db, sizeof db, "%s/test.db", h->dir);
-    int out[2];
-    assert_int_equal(pipe(out), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(out[1], 1);
-        close(out[0]);
-        close(out[1]);
-        execl(self_path, self_path, "--bulk-child", h->config, (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    FILE *from = fdopen(out[0], "r");
-    assert_non_null(from);
-    char line[64];
-    int mid = 0;
-    while (!mid && fgets(line, sizeof line, from))
-        mid = strcmp(line, "mid\n") == 0;
-    assert_true(mid);
-    assert_int_equal(kill(pid, SIGKILL), 0);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    fclose(from);
+    char *child[] = {(char *)self_path, "--bulk-child", h->config, NULL};
+    tu_kill_at_mid(child, NULL);
     assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'bulk'"),
                      2 * BULK_PART);
     tp_verify_result vr;

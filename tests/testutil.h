@@ -6,6 +6,7 @@
 #define TP_TESTUTIL_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -101,6 +103,43 @@ static inline int64_t tu_count_sql(const char *db_path, const char *sql)
     sqlite3_finalize(q);
     sqlite3_close(db);
     return n;
+}
+
+/* Runs `argv` (argv[0] the program) with its stdout on a pipe, reads its
+ * lines until it prints "mid" (it is then inside the work a test wants to
+ * interrupt), and kills it with SIGKILL. Returns how many lines before
+ * "mid" began with `count_prefix` (NULL: none counted). Fails the test when
+ * the child ends without saying "mid" or is not killed by the signal. */
+static inline int tu_kill_at_mid(char *const argv[], const char *count_prefix)
+{
+    int out[2];
+    assert_int_equal(pipe(out), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        close(out[1]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(out[1]);
+    FILE *from = fdopen(out[0], "r");
+    assert_non_null(from);
+    char line[64];
+    int counted = 0, mid = 0;
+    while (!mid && fgets(line, sizeof line, from)) {
+        if (count_prefix && strncmp(line, count_prefix, strlen(count_prefix)) == 0)
+            counted++;
+        mid = strcmp(line, "mid\n") == 0;
+    }
+    assert_true(mid); /* not "finished": the child was stopped inside its work */
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    fclose(from);
+    return counted;
 }
 
 static inline void tu_write_file(const char *path, const char *text)
