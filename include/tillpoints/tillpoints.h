@@ -25,13 +25,8 @@
  *  - Errors: every fallible call returns tp_status. Calls that can fail for
  *    a reason a person should read take a `tp_message *` (may be NULL),
  *    filled with one sentence a cashier can act on.
- *  - Compatibility: a host refuses a plugin whose ABI major differs. Minor
- *    versions add extensions (new ids) and may append fields at the end of
- *    a struct the plugin fills and hands to the host (never one the host
- *    fills): tp_event.refund_id since 1.2. Existing fields never move. A
- *    host built against a newer minor reads an appended field only when
- *    the loaded plugin's tillpoints_entry.abi.minor is at least the minor
- *    that added it; a host built against an older minor never sees it.
+ *  - Compatibility: see "The ABI contract" below and
+ *    docs/INTEGRATING.md, "Versions and compatibility".
  */
 #ifndef TILLPOINTS_H
 #define TILLPOINTS_H
@@ -39,12 +34,54 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "limits.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define TP_ABI_MAJOR 1
-#define TP_ABI_MINOR 2
+/*
+ * The ABI contract (2.0, frozen).
+ *
+ * Versions. TP_ABI_MAJOR changes only when something below is broken on
+ * purpose; a host and a plugin of different majors refuse each other with a
+ * sentence naming both versions. `abi` is the first member of tp_entry and
+ * of tp_host in every major version, so either side can read the other's
+ * version before anything else. TP_ABI_MINOR counts additions; nothing
+ * depends on comparing minors: everything a minor adds is found by size
+ * (below) or by asking for an extension id.
+ *
+ * What a minor version may add, and nothing else:
+ *  - fields at the end of a struct that starts with `struct_size`, or at
+ *    the end of an array element type that travels with a stride;
+ *  - functions at the end of an extension table (they start with
+ *    `struct_size` too);
+ *  - new extensions (new ids); an extension whose table cannot grow by
+ *    appending gets a new id ("tillpoints.name/N+1") and the plugin keeps
+ *    answering the old one for the rest of the major version;
+ *  - new status values, event kinds, field kinds and flag bits, and limits
+ *    that bound input (limits.h). A host treats a status it does not know
+ *    as a failure (the message still says why), ignores an event kind it
+ *    does not know and shows a field kind it does not know as INFO.
+ * Nothing present ever moves, changes type or size, or changes meaning.
+ *
+ * Sizes. Whoever allocates a struct that starts with `struct_size` sets it
+ * to sizeof() in its own build; whoever allocates an array sets its stride
+ * (the element's sizeof() in its own build). The other side:
+ *  - reads a field only when the size covers it (TP_HAS_FIELD,
+ *    TP_STRIDE_HAS_FIELD) and takes a field it cannot see as 0 / NULL,
+ *    which always means "not given" (so an older host's struct asks for
+ *    the default);
+ *  - writes into a caller-allocated struct or array element at most the
+ *    caller's size, and sets the struct's `struct_size` to the bytes it
+ *    filled (the smaller of the two sizes): the caller then knows which
+ *    fields were filled. Bytes beyond stay as the caller left them.
+ * A size below the 2.0 one is refused with TP_ERR_INVALID_ARGUMENT.
+ * The struct sizes of this version are pinned by tests (tests/test_abi.c)
+ * and by the ABI baseline (abi/, checked by `make abi-check`).
+ */
+#define TP_ABI_MAJOR 2
+#define TP_ABI_MINOR 0
 #define TP_ABI_PATCH 0
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -53,6 +90,7 @@ extern "C" {
 #define TP_EXPORT
 #endif
 
+/* Frozen: never grows. */
 typedef struct tp_version {
     uint32_t major;
     uint32_t minor;
@@ -68,7 +106,18 @@ static inline int tp_version_is_compatible(tp_version ours, tp_version theirs)
     return ours.major == theirs.major;
 }
 
-typedef enum tp_status {
+/* The bytes a struct must have for `field` to be in it. */
+#define TP_FIELD_END(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+/* Non-zero when the struct at `ptr` (which starts with struct_size) has
+ * `field`: the side that allocated it knew the field. */
+#define TP_HAS_FIELD(ptr, type, field) ((size_t)(ptr)->struct_size >= TP_FIELD_END(type, field))
+/* The same for an element of an array with this stride. */
+#define TP_STRIDE_HAS_FIELD(stride, type, field) ((size_t)(stride) >= TP_FIELD_END(type, field))
+
+/* Statuses: an int32_t, never an enum type (whose size a compiler picks).
+ * Later minor versions may add values. */
+typedef int32_t tp_status;
+enum {
     TP_OK = 0,
     TP_ERR_INVALID_ARGUMENT = 1, /* NULL, out of range, malformed */
     TP_ERR_TOO_LONG = 2,         /* a string beyond its stated maximum */
@@ -79,25 +128,38 @@ typedef enum tp_status {
     TP_ERR_DISABLED = 7,         /* plugin disabled after an internal fault */
     TP_ERR_STORAGE = 8,          /* database error (disk full, I/O) */
     TP_ERR_NO_MEMORY = 9,
-    TP_ERR_VERSION = 10,         /* incompatible ABI major */
+    TP_ERR_VERSION = 10,         /* incompatible ABI major, or a database
+                                    written by a newer tillpoints */
     TP_ERR_CONFIG = 11,          /* configuration file invalid */
     TP_ERR_UNSUPPORTED = 12,     /* e.g. currency not accepted */
-    TP_ERR_INTERNAL = 13
-} tp_status;
+    TP_ERR_INTERNAL = 13,
+    TP_ERR_WRONG_PIN = 14,       /* a wrong PIN, or an approver id that is
+                                    not an enrolled manager (the two are
+                                    told apart to nobody) */
+    TP_ERR_LOCKED_OUT = 15       /* too many wrong PINs: wait, or have the
+                                    manager's PIN reset */
+};
 
-#define TP_MESSAGE_MAX 256
 /* A sentence for a person. Caller-allocated; the callee always leaves it
- * NUL-terminated (empty on success unless there is something to say). */
+ * NUL-terminated (empty on success unless there is something to say).
+ * Frozen: never grows. */
 typedef struct tp_message {
-    char text[TP_MESSAGE_MAX];
+    char text[TP_MESSAGE_MAX + 1];
 } tp_message;
 
-typedef enum tp_log_level {
+typedef uint32_t tp_log_level;
+enum {
     TP_LOG_DEBUG = 0,
     TP_LOG_INFO = 1,
     TP_LOG_WARNING = 2,
     TP_LOG_ERROR = 3
-} tp_log_level;
+};
+
+/* Progress of a long call: `done` of `total` rows (total 0 = unknown). */
+typedef void (*tp_progress_fn)(void *user, uint64_t done, uint64_t total);
+
+/* One problem found in a row of an input file or in the database. */
+typedef void (*tp_problem_fn)(void *user, uint64_t line, const char *sentence);
 
 typedef struct tp_host tp_host;
 typedef struct tp_plugin tp_plugin;
@@ -105,10 +167,12 @@ typedef struct tp_plugin tp_plugin;
 /* Services the host gives the plugin. The struct is owned by the host and
  * must stay valid until the plugin instance is destroyed. */
 struct tp_host {
-    tp_version abi;          /* TP_VERSION_INIT of the host's build */
-    const char *name;        /* <= 64 bytes, e.g. "Acme POS" */
-    const char *vendor;      /* <= 64 bytes */
-    const char *version;     /* <= 32 bytes */
+    tp_version abi;          /* TP_VERSION_INIT of the host's build; first
+                                in every major version */
+    uint32_t struct_size;    /* sizeof(tp_host) */
+    const char *name;        /* <= TP_HOST_NAME_MAX bytes, e.g. "Acme POS" */
+    const char *vendor;      /* <= TP_HOST_NAME_MAX bytes */
+    const char *version;     /* <= TP_HOST_VERSION_MAX bytes */
     void *host_data;         /* for the host's own use */
 
     /* [thread-safe] Returns the host-side extension with this id (e.g.
@@ -121,7 +185,7 @@ struct tp_host {
      * into one call. */
     void (*request_callback)(const tp_host *host);
 
-    /* [thread-safe] A log line. `msg` (<= 1024 bytes) is valid for the
+    /* [thread-safe] A log line. `msg` (<= TP_LOG_LINE_MAX bytes) is valid for the
      * call only. Never contains PINs or full personal data. */
     void (*log)(const tp_host *host, tp_log_level level, const char *msg);
 };
@@ -130,7 +194,8 @@ struct tp_host {
  * plugin; the host releases it with destroy(). Several instances may
  * coexist in one process (they share no mutable state). */
 struct tp_plugin {
-    void *plugin_data; /* private to the plugin */
+    uint32_t struct_size; /* sizeof(tp_plugin) in the plugin's build */
+    void *plugin_data;    /* private to the plugin */
 
     /* [main-thread] Opens the store, starts the plugin's threads. On
      * failure the instance is still valid to destroy(), and `msg` says why. */
@@ -142,7 +207,7 @@ struct tp_plugin {
      * work not saved by then is kept beside the database and saved by the
      * next init(). Before it returns, destroy() delivers every event still
      * pending through the host's on_event (events.h), on this thread,
-     * including, since ABI 1.2, one AWARD_DEFERRED / REFUND_DEFERRED for
+     * including one AWARD_DEFERRED / REFUND_DEFERRED for
      * each receipt it could not save in time. Plugin calls made from
      * on_event during destroy() return TP_ERR_STATE. */
     void (*destroy)(const tp_plugin *plugin);
@@ -163,10 +228,11 @@ struct tp_plugin {
 
 /* The single exported symbol. */
 typedef struct tp_entry {
-    tp_version abi; /* the plugin's ABI version */
+    tp_version abi;       /* the plugin's ABI version; first in every major */
+    uint32_t struct_size; /* sizeof(tp_entry) in the plugin's build */
 
     /* [main-thread] Once per process before the first create().
-     * `plugin_path` (<= 4096 bytes) is the file the host loaded. Returns
+     * `plugin_path` (<= TP_PATH_MAX bytes) is the file the host loaded. Returns
      * non-zero on success. */
     int (*init)(const char *plugin_path);
 
@@ -174,8 +240,9 @@ typedef struct tp_entry {
     void (*deinit)(void);
 
     /* [main-thread] Creates an instance bound to `host`. `config_path`
-     * (<= 4096 bytes) may be NULL: built-in defaults are used. Returns NULL
-     * when the host's ABI major differs, with the reason in `msg`. The
+     * (<= TP_PATH_MAX bytes) may be NULL: built-in defaults are used. Returns NULL
+     * when the host's ABI major differs (or its tp_host is smaller than
+     * this major's), with a sentence naming both versions in `msg`. The
      * config is read in plugin->init(), not here. */
     const tp_plugin *(*create)(const tp_host *host, const char *config_path,
                                tp_message *msg);

@@ -8,15 +8,17 @@
 #ifndef TILLPOINTS_EXT_ABOUT_H
 #define TILLPOINTS_EXT_ABOUT_H
 
-#include "tillpoints/tillpoints.h"
+#include "../tillpoints.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define TP_EXT_ABOUT "tillpoints.about/1"
+#define TP_EXT_ABOUT "tillpoints.about/2"
 
 typedef struct tp_about_ext {
+    uint32_t struct_size; /* sizeof(tp_about_ext) in the plugin's build */
+
     /* [thread-safe] The plugin's release, e.g. "0.1.0" (<= 32 bytes).
      * Static storage: valid while the plugin is loaded. */
     const char *(*version)(const tp_plugin *plugin);

@@ -1,5 +1,5 @@
 /*
- * checkout.h — the plugin's checkout extension, "tillpoints.checkout/1".
+ * checkout.h — the plugin's checkout extension, "tillpoints.checkout/2".
  *
  * One loyalty transaction follows one sale at the till:
  *
@@ -27,22 +27,17 @@
 extern "C" {
 #endif
 
-#define TP_EXT_CHECKOUT "tillpoints.checkout/1"
+#define TP_EXT_CHECKOUT "tillpoints.checkout/2"
 
-#define TP_TXN_ID_MAX 64      /* host's transaction id, bytes */
-#define TP_RECEIPT_ID_MAX 64  /* receipt number, bytes */
-#define TP_STAFF_ID_MAX 64    /* cashier / staff id, bytes */
-#define TP_CODE_MAX 512       /* raw scanned code, bytes */
-#define TP_SKU_MAX 64
-#define TP_CATEGORY_MAX 64
-#define TP_LINES_MAX 1000     /* lines per receipt */
-#define TP_AMOUNT_MAX 100000000000LL /* 1e11 minor units per line/receipt */
+/* Limits: ../limits.h. */
 
 /* Line flags: lines that never earn points. */
 #define TP_LINE_TAX 0x1u
 #define TP_LINE_TIP 0x2u
 #define TP_LINE_GIFT_CARD 0x4u
 
+/* One line of a receipt. An array element: it travels with a stride
+ * (tp_receipt.line_stride) instead of a struct_size. */
 typedef struct tp_line {
     const char *sku;      /* <= TP_SKU_MAX bytes, may be NULL */
     const char *category; /* <= TP_CATEGORY_MAX bytes, may be NULL */
@@ -52,34 +47,40 @@ typedef struct tp_line {
 } tp_line;
 
 typedef struct tp_receipt {
+    uint32_t struct_size;   /* sizeof(tp_receipt) */
     const char *receipt_id; /* 1..TP_RECEIPT_ID_MAX bytes, printable */
     const char *currency;   /* ISO 4217 code, e.g. "EUR"; must be the
                                store's configured currency */
     int64_t time_ms;        /* sale time, UTC ms; 0 means "now" */
     const tp_line *lines;   /* line_count entries */
     size_t line_count;      /* 0..TP_LINES_MAX */
+    size_t line_stride;     /* sizeof(tp_line) */
 } tp_receipt;
 
 /* Filled by complete(): what the plugin computed on the host's thread. The
  * durable outcome follows as an award event. */
 typedef struct tp_award_preview {
-    int has_member;          /* a member code was scanned in this txn */
+    uint32_t struct_size;    /* set by the caller; see tillpoints.h */
+    int32_t has_member;      /* a member code was scanned in this txn */
     int64_t eligible_minor;  /* the amount that earns points */
     int64_t points;          /* points the award will carry (0: none) */
 } tp_award_preview;
 
 typedef struct tp_refund {
+    uint32_t struct_size;    /* sizeof(tp_refund) */
     const char *refund_id;   /* the refund's own receipt number,
                                 1..TP_RECEIPT_ID_MAX bytes */
     const char *receipt_id;  /* the original receipt */
     const char *currency;    /* as on the original receipt */
     int64_t amount_minor;    /* eligible amount refunded, > 0 */
-    int full;                /* non-zero: refund the whole receipt
+    int32_t full;            /* non-zero: refund the whole receipt
                                 (amount_minor is then ignored) */
     int64_t time_ms;         /* 0 means "now" */
 } tp_refund;
 
 typedef struct tp_checkout_ext {
+    uint32_t struct_size; /* sizeof(tp_checkout_ext) in the plugin's build */
+
     /* [main-thread] Opens loyalty transaction `txn_id` (the host's sale
      * id, 1..TP_TXN_ID_MAX bytes). `staff_id` may be NULL.
      * TP_ERR_STATE if that id is already open; TP_ERR_BUSY when too many
@@ -120,6 +121,12 @@ typedef struct tp_checkout_ext {
      * REFUND_FAILED event. */
     tp_status (*refund)(const tp_plugin *plugin, const tp_refund *refund,
                         tp_message *msg);
+
+    /* [thread-safe, blocking] Waits until every accepted begin, scan,
+     * complete and refund has been processed (its event is queued for the
+     * host), or `timeout_ms` passes (TP_ERR_BUSY). Never from the thread
+     * that runs the checkout screen: for a till's own shutdown, or a tool. */
+    tp_status (*flush)(const tp_plugin *plugin, int64_t timeout_ms, tp_message *msg);
 } tp_checkout_ext;
 
 #ifdef __cplusplus

@@ -1,5 +1,5 @@
 /*
- * events.h — the host's events extension, "tillpoints.events/1".
+ * events.h — the host's events extension, "tillpoints.events/2".
  *
  * The plugin reports outcomes of its background work to the host through
  * this extension. Events are always delivered on the host's main thread,
@@ -20,9 +20,12 @@
 extern "C" {
 #endif
 
-#define TP_HOST_EXT_EVENTS "tillpoints.events/1"
+#define TP_HOST_EXT_EVENTS "tillpoints.events/2"
 
-typedef enum tp_event_kind {
+/* An event kind: a uint32_t; later minor versions add kinds, and a host
+ * ignores kinds it does not know. */
+typedef uint32_t tp_event_kind;
+enum {
     TP_EVENT_MEMBER_IDENTIFIED = 1, /* member found for a scan */
     TP_EVENT_MEMBER_UNKNOWN = 2,    /* no member has that code, or
                                        (status TP_ERR_UNSUPPORTED) the code
@@ -59,48 +62,49 @@ typedef enum tp_event_kind {
                                        outbox entry for good (e.g. a receipt
                                        already credited at another till);
                                        member_code/points say which */
-    TP_EVENT_AWARD_DEFERRED = 17,   /* since ABI 1.2. Delivered by destroy():
+    TP_EVENT_AWARD_DEFERRED = 17,   /* delivered by destroy():
                                        the receipt was not saved before the
                                        shutdown deadline; it is kept beside
                                        the database and saved (an
                                        AWARD_COMMITTED) when loyalty next
                                        starts. status TP_ERR_STORAGE */
-    TP_EVENT_REFUND_DEFERRED = 18   /* since ABI 1.2. The same for a refund */
-    /* Later minor versions add kinds; hosts ignore kinds they do not know. */
-} tp_event_kind;
+    TP_EVENT_REFUND_DEFERRED = 18   /* the same for a refund */
+};
 
-#define TP_NAME_MAX 128
-#define TP_MEMBER_CODE_MAX 128
-
-/* Valid for the duration of the on_event call only; owned by the plugin. */
+/* Valid for the duration of the on_event call only; owned by the plugin.
+ * Grows at the end in later minor versions: read a field only when
+ * TP_HAS_FIELD(event, tp_event, field). Strings are never NULL. */
 typedef struct tp_event {
-    tp_event_kind kind;
+    uint32_t struct_size;     /* sizeof(tp_event) in the plugin's build */
+    tp_event_kind kind;       /* TP_EVENT_* */
     tp_status status;         /* TP_OK, or why it failed */
+    int32_t replayed;         /* award/refund already recorded earlier; the
+                                 figures are the original ones */
+    int64_t points;           /* points (or visits) of this award/reversal
+                                 (reversals negative), 0 otherwise */
+    int64_t balance;          /* member's balance after it, when known */
+    int64_t time_ms;          /* when it happened, UTC ms */
     const char *txn_id;       /* "" when not tied to a transaction */
     const char *receipt_id;   /* "" when none */
     const char *member_code;  /* "" when none */
     const char *member_name;  /* display name, "" when none */
-    int64_t points;           /* points of this award/reversal (reversals
-                                 negative), 0 otherwise */
-    int64_t balance;          /* member's balance after it, when known */
-    int replayed;             /* award/refund already recorded earlier; the
-                                 figures are the original ones */
-    int64_t time_ms;          /* when it happened, UTC ms */
-    const char *message;      /* a sentence for the cashier, never NULL */
+    const char *message;      /* a sentence for the cashier */
     const char *device;       /* scanner name for scanner events, else "" */
     const char *receipt_code; /* AWARD_COMMITTED without a member: a code to
                                  print on the receipt; scanning it later opens
                                  the retro-visit dialog filled. Else "". */
-    /* Since ABI 1.2 (appended; see "Compatibility" in tillpoints.h): a host
-     * reads the fields below only when the loaded plugin's
-     * tillpoints_entry.abi.minor >= 2; a 1.1 plugin's event ends above. */
-    const char *refund_id;    /* REFUND_COMMITTED / REFUND_FAILED: the
-                                 refund's own number (tp_refund.refund_id),
-                                 telling apart several refunds of one
-                                 receipt. Else "". */
+    const char *refund_id;    /* REFUND_*: the refund's own number
+                                 (tp_refund.refund_id), telling apart
+                                 several refunds of one receipt. Else "". */
+    const char *symbology;    /* SCANNED / SCAN_REJECTED: the symbology the
+                                 scanner reported (AIM id or camera decoder),
+                                 e.g. "qr", "ean13", <= TP_SYMBOLOGY_MAX
+                                 bytes; "" when it did not say */
 } tp_event;
 
 typedef struct tp_host_events_ext {
+    uint32_t struct_size; /* sizeof(tp_host_events_ext) in the host's build */
+
     /* [main-thread] One event. Must not call back into the plugin's
      * destroy(); other plugin calls are allowed. */
     void (*on_event)(const tp_host *host, const tp_event *event);

@@ -1,6 +1,6 @@
 /*
- * ui.h — forms, not windows: the plugin's ui extension "tillpoints.ui/1"
- * and the host's "tillpoints.host-ui/1".
+ * ui.h — forms, not windows: the plugin's ui extension "tillpoints.ui/2"
+ * and the host's "tillpoints.host-ui/2".
  *
  * The plugin describes a form (typed fields, a per-field error, result
  * lists to choose from); the host renders it with its own toolkit and
@@ -69,16 +69,15 @@
 extern "C" {
 #endif
 
-#define TP_EXT_UI "tillpoints.ui/1"
-#define TP_HOST_EXT_UI "tillpoints.host-ui/1"
+#define TP_EXT_UI "tillpoints.ui/2"
+#define TP_HOST_EXT_UI "tillpoints.host-ui/2"
 
-#define TP_FIELD_ID_MAX 24
-#define TP_FIELD_VALUE_MAX 256
-#define TP_FORM_FIELDS_MAX 12
-#define TP_FORM_CHOICES_MAX 20
-#define TP_FORM_ANSWERS_MAX 16
+/* Limits (TP_FIELD_*, TP_FORM_*): ../limits.h. */
 
-typedef enum tp_field_kind {
+/* A field kind; later minor versions may add kinds, which a host that does
+ * not know them shows as INFO. */
+typedef uint32_t tp_field_kind;
+enum {
     TP_FIELD_TEXT = 1,     /* free text up to max_len bytes */
     TP_FIELD_MONEY = 2,    /* an amount typed as "12.50"; the answer is the
                               text, the plugin parses it exactly */
@@ -88,37 +87,43 @@ typedef enum tp_field_kind {
     TP_FIELD_INFO = 6,     /* read-only text (value); no answer */
     TP_FIELD_RESULTS = 7   /* a list to pick one from (search results,
                               receipts, claims); the answer is a key */
-} tp_field_kind;
+};
 
+/* An array element (tp_form_field.choice_stride). */
 typedef struct tp_form_choice {
     const char *key;   /* what to answer, <= TP_FIELD_VALUE_MAX bytes */
     const char *label; /* what to show; personal data already masked */
 } tp_form_choice;
 
+/* An array element (tp_form.field_stride). */
 typedef struct tp_form_field {
     const char *id;        /* <= TP_FIELD_ID_MAX bytes, e.g. "customer" */
-    tp_field_kind kind;
+    tp_field_kind kind;    /* TP_FIELD_* */
     const char *label;     /* e.g. "Customer (phone, email, code or name)" */
     const char *value;     /* prefilled value / INFO text, "" for none */
     const char *error;     /* this field's error sentence, "" for none */
-    int required;
-    size_t max_len;        /* for TEXT, MONEY, PIN */
+    int32_t required;
+    uint32_t max_len;      /* for TEXT, MONEY, PIN: bytes */
     const tp_form_choice *choices; /* CHOICE and RESULTS */
     size_t choice_count;
+    size_t choice_stride;  /* sizeof(tp_form_choice) in the plugin's build */
 } tp_form_field;
 
 /* Valid for the duration of the present() call; owned by the plugin. */
 typedef struct tp_form {
+    uint32_t struct_size;  /* sizeof(tp_form) in the plugin's build */
     uint64_t form_id;
     const char *action;    /* the action that opened it */
     const char *title;     /* e.g. "Missed visit: pick the receipt" */
     const char *message;   /* a form-level sentence ("" for none) */
-    int is_error;          /* message is an error */
+    int32_t is_error;      /* message is an error */
     const tp_form_field *fields;
     size_t field_count;
+    size_t field_stride;   /* sizeof(tp_form_field) in the plugin's build */
     const char *submit_label; /* e.g. "Credit 27 points" */
 } tp_form;
 
+/* An array element: submit takes a stride. */
 typedef struct tp_form_answer {
     const char *field_id;  /* <= TP_FIELD_ID_MAX bytes */
     const char *value;     /* <= TP_FIELD_VALUE_MAX bytes */
@@ -128,12 +133,17 @@ typedef struct tp_form_answer {
  * and to prefill forms, never to approve (see the top of this file):
  * every approval needs an enrolled manager's id and PIN on its step. */
 typedef struct tp_staff {
-    const char *id;        /* 1..64 bytes: the actor in the audit log */
+    uint32_t struct_size;  /* sizeof(tp_staff) */
+    const char *id;        /* 1..TP_STAFF_ID_MAX bytes: the actor in the
+                              audit log */
     const char *role;      /* "manager" or "cashier" (NULL: cashier);
-                              "manager" prefills the approver's id */
+                              "manager" prefills the approver's id; any
+                              other role is refused */
 } tp_staff;
 
 typedef struct tp_ui_ext {
+    uint32_t struct_size; /* sizeof(tp_ui_ext) in the plugin's build */
+
     /* [main-thread] Opens `action` for `staff`. `prefill` may be NULL.
      * *form_id receives the new form's id; the form itself arrives through
      * the host's present(). TP_ERR_NOT_FOUND for an unknown action. */
@@ -141,10 +151,12 @@ typedef struct tp_ui_ext {
                       const char *prefill, uint64_t *form_id, tp_message *msg);
 
     /* [main-thread] The answers to the form last presented with this id
-     * (up to TP_FORM_ANSWERS_MAX). The outcome arrives through present()
-     * or dismiss(). TP_ERR_NOT_FOUND for a form that is not open. */
+     * (up to TP_FORM_ANSWERS_MAX elements of `stride` bytes,
+     * sizeof(tp_form_answer)). The outcome arrives through present() or
+     * dismiss(). TP_ERR_NOT_FOUND for a form that is not open. */
     tp_status (*submit)(const tp_plugin *plugin, uint64_t form_id,
-                        const tp_form_answer *answers, size_t count, tp_message *msg);
+                        const tp_form_answer *answers, size_t count, size_t stride,
+                        tp_message *msg);
 
     /* [main-thread] Closes the form without doing anything; the host gets
      * dismiss(). */
@@ -152,6 +164,8 @@ typedef struct tp_ui_ext {
 } tp_ui_ext;
 
 typedef struct tp_host_ui_ext {
+    uint32_t struct_size; /* sizeof(tp_host_ui_ext) in the host's build */
+
     /* [main-thread] Show `form` (a new one, or a new state of an open one
      * with the same id). */
     void (*present)(const tp_host *host, const tp_form *form);
@@ -159,7 +173,7 @@ typedef struct tp_host_ui_ext {
     /* [main-thread] The form is finished: `result` is a sentence to show
      * (what was credited, or why nothing was); `done` is non-zero when the
      * action was carried out, 0 when cancelled or refused for good. */
-    void (*dismiss)(const tp_host *host, uint64_t form_id, int done, const char *result);
+    void (*dismiss)(const tp_host *host, uint64_t form_id, int32_t done, const char *result);
 } tp_host_ui_ext;
 
 #ifdef __cplusplus
