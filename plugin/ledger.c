@@ -14,6 +14,7 @@
 
 #include <sqlite3.h>
 
+#include "abi.h"
 #include "audit.h"
 #include "members.h"
 #include "util.h"
@@ -168,11 +169,12 @@ static void row_from(sqlite3_stmt *q, tp_activity_row *r)
     "  AND a.receipt = l.receipt LIMIT 1) END, '')"
 
 tp_status tp_ledger_activity(tp_store *s, const tp_config *cfg, const tp_activity_query *qry,
-                             tp_activity_row *rows, size_t *count, tp_message *msg)
+                             tp_activity_row *rows, size_t cap, size_t stride, size_t *count,
+                             tp_message *msg)
 {
     *count = 0;
-    if (qry->limit < 1 || qry->limit > 1000) {
-        tp_msg_set(msg, "Ask for 1 to 1000 rows per page.");
+    if (cap < 1 || cap > TP_ACTIVITY_PAGE_MAX) {
+        tp_msg_set(msg, "Ask for 1 to %d rows per page.", TP_ACTIVITY_PAGE_MAX);
         return TP_ERR_INVALID_ARGUMENT;
     }
     if ((qry->staff && tp_bounded_len(qry->staff, 64) == (size_t)-1) ||
@@ -229,10 +231,13 @@ tp_status tp_ledger_activity(tp_store *s, const tp_config *cfg, const tp_activit
     sqlite3_bind_text(q, 4, qry->location ? qry->location : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 5, qry->from_ms);
     sqlite3_bind_int64(q, 6, qry->to_ms);
-    sqlite3_bind_int64(q, 7, qry->limit);
+    sqlite3_bind_int64(q, 7, (sqlite3_int64)cap);
     int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW && *count < qry->limit)
-        row_from(q, &rows[(*count)++]);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW && *count < cap) {
+        tp_activity_row row;
+        row_from(q, &row);
+        tp_abi_put(rows, stride, (*count)++, &row, sizeof row, 1);
+    }
     sqlite3_finalize(q);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         tp_msg_set(msg, "Cannot read the activity log: %s.", tp_store_errmsg(s));

@@ -15,6 +15,7 @@
 
 #include <sqlite3.h>
 
+#include "abi.h"
 #include "util.h"
 
 tp_status tp_normalise_phone(const char *in, int country_code, char *out, size_t cap,
@@ -187,7 +188,8 @@ tp_status tp_members_resolve(tp_store *s, const tp_config *cfg, const char *key,
 }
 
 tp_status tp_members_find(tp_store *s, const tp_config *cfg, const char *query,
-                          tp_member_info *out, size_t cap, size_t *count, tp_message *msg)
+                          tp_member_info *out, size_t cap, size_t stride, size_t *count,
+                          tp_message *msg)
 {
     *count = 0;
     if (!query || !*query || tp_bounded_len(query, TP_NAME_MAX) == (size_t)-1) {
@@ -234,7 +236,9 @@ tp_status tp_members_find(tp_store *s, const tp_config *cfg, const char *query,
         st = tp_store_member_by_id(s, sqlite3_column_int64(q, 0), &row, msg);
         if (st != TP_OK)
             break;
-        tp_member_info_from_row(&out[(*count)++], &row);
+        tp_member_info info;
+        tp_member_info_from_row(&info, &row);
+        tp_abi_put(out, stride, (*count)++, &info, sizeof info, 1);
     }
     if (st == TP_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) {
         tp_msg_set(msg, "Cannot search members: %s.", tp_store_errmsg(s));

@@ -26,6 +26,7 @@
 
 #include <sqlite3.h>
 
+#include "abi.h"
 #include "util.h"
 
 #define NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
@@ -493,7 +494,7 @@ static const char sql_list[] =
     " FROM outbox WHERE delivered_ms IS NULL AND (?1 = 0 OR parked = 1) ORDER BY id LIMIT ?2";
 
 tp_status tp_outbox_list(tp_store *s, int parked_only, tp_queue_entry *out, size_t cap,
-                         size_t *count, tp_message *msg)
+                         size_t stride, size_t *count, tp_message *msg)
 {
     *count = 0;
     sqlite3_stmt *q = tp_store_cached(s, sql_list);
@@ -505,7 +506,7 @@ tp_status tp_outbox_list(tp_store *s, int parked_only, tp_queue_entry *out, size
     sqlite3_bind_int64(q, 2, (sqlite3_int64)cap);
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW && *count < cap) {
-        tp_queue_entry *e = &out[(*count)++];
+        tp_queue_entry entry, *e = &entry;
         memset(e, 0, sizeof *e);
         e->id = sqlite3_column_int64(q, 0);
         tp_copy(e->event_id, sizeof e->event_id, (const char *)sqlite3_column_text(q, 1));
@@ -516,6 +517,7 @@ tp_status tp_outbox_list(tp_store *s, int parked_only, tp_queue_entry *out, size
         e->parked = sqlite3_column_int(q, 6);
         e->created_ms = sqlite3_column_int64(q, 7);
         tp_copy(e->last_error, sizeof e->last_error, (const char *)sqlite3_column_text(q, 8));
+        tp_abi_put(out, stride, (*count)++, e, sizeof *e, 0);
     }
     sqlite3_reset(q);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {

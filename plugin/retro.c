@@ -416,8 +416,8 @@ static int choose_member(tp_instance *in, tp_session *s, const tp_answers *a, tp
             n = 1;
         }
     } else if (query[0]) {
-        if (tp_members_find(in->admin_store, &in->cfg, query, found, TP_FORM_CHOICES_MAX, &n,
-                            &why) != TP_OK)
+        if (tp_members_find(in->admin_store, &in->cfg, query, found, TP_FORM_CHOICES_MAX,
+                            sizeof found[0], &n, &why) != TP_OK)
             n = 0;
     }
     if (n == 1) {

@@ -66,6 +66,7 @@
 
 #include "instance.h"
 #include "outbox.h"
+#include "abi.h"
 #include "util.h"
 
 #define PUSH_LOCK_KEY 7321000701LL /* pg_advisory_xact_lock key of pushes */
@@ -1168,6 +1169,8 @@ void tp_central_audit_head(const tp_config *cfg, tp_central_head *out)
     PQfinish(pg);
 }
 
+static void sync_status_get(const tp_instance *in, tp_sync_status *out);
+
 static tp_status sync_status(const tp_plugin *plugin, tp_sync_status *out, tp_message *msg)
 {
     tp_msg_clear(msg);
@@ -1176,10 +1179,21 @@ static tp_status sync_status(const tp_plugin *plugin, tp_sync_status *out, tp_me
         tp_msg_set(msg, "A plugin instance and a place for the answer are needed.");
         return TP_ERR_INVALID_ARGUMENT;
     }
+    tp_status st = tp_abi_check_out(out, TP_MIN_SYNC_STATUS, "tp_sync_status", msg);
+    if (st != TP_OK)
+        return st;
+    tp_sync_status local;
+    sync_status_get(in, &local);
+    tp_abi_write_out(out, &local, sizeof local);
+    return TP_OK;
+}
+
+static void sync_status_get(const tp_instance *in, tp_sync_status *out)
+{
     memset(out, 0, sizeof *out);
     out->configured = in->cfg.sync.postgres[0] != '\0';
     if (!in->sync)
-        return TP_OK; /* standalone: TP_SYNC_OFF */
+        return; /* standalone: TP_SYNC_OFF */
     tp_sync_snapshot snap;
     tp_sync_snapshot_get(in->sync, &snap);
     out->state = snap.state;
@@ -1191,7 +1205,7 @@ static tp_status sync_status(const tp_plugin *plugin, tp_sync_status *out, tp_me
     out->parked = snap.parked;
     out->pulled = snap.pulled;
     out->reconnects = snap.reconnects;
-    return TP_OK;
 }
 
-const tp_sync_ext tp_sync_extension = {.status = sync_status};
+const tp_sync_ext tp_sync_extension = {.struct_size = sizeof(tp_sync_ext),
+                                       .status = sync_status};
