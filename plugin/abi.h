@@ -1,6 +1,6 @@
 /*
  * abi.h — the plugin's side of the size and stride rules written at the
- * top of tillpoints.h (docs/DESIGN.md §10): inputs are read into the
+ * top of tillpoints.h (docs/DESIGN.md §2): inputs are read into the
  * plugin's own full-size structs (fields the host's size does not cover
  * read as 0), outputs are built in full-size structs and copied out up to
  * the caller's size.

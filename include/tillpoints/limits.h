@@ -5,7 +5,7 @@
  * that holds one is declared [TP_X_MAX + 1]. The plugin refuses a longer
  * string with TP_ERR_TOO_LONG and a sentence, and changes nothing. The
  * plugin's own checks, its database schema's CHECK constraints and its
- * `verify` all take their numbers from this file (docs/DESIGN.md §9).
+ * `verify` all take their numbers from this file (docs/DESIGN.md §2).
  *
  * Compatibility: a minor version may raise a limit that bounds what a host
  * passes in, never one that sizes an array a host allocates (those are part
