@@ -43,7 +43,10 @@ HARDEN_LDFLAGS  = $(eval HARDEN_LDFLAGS := $(call buildflags,LDFLAGS))$(HARDEN_L
 # step), and variable-length arrays (unbounded stack use in a host's thread).
 WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
         -Wmissing-prototypes -Wvla
-TP_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Iplugin -Idrivers -Ihost-shim \
+# TP_INCLUDE: the public headers. The ABI compatibility test builds the
+# plugin a second time against made-up 2.1 headers (tests/abi/compat.sh).
+TP_INCLUDE ?= include
+TP_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I$(TP_INCLUDE) -Iplugin -Idrivers -Ihost-shim \
             -DTP_INSTALLED_PLUGIN='"$(LIBDIR)/tillpoints/tillpoints.so"' -DTP_VERSION='"$(VERSION)"'
 CFLAGS   ?= -g -O2
 DEPFLAGS  = -MMD -MP -MT $@ -MF $@.d
@@ -125,6 +128,12 @@ $(BUILD)/tests/test_forms: TEST_EXTRA_OBJ := $(FORMS_OBJ)
 $(BUILD)/tillpoints-shim: $(BUILD)/obj/host-shim/shim.o $(BUILD)/obj/host-shim/protocol.o $(HOST_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -ldl
 
+# The ABI compatibility host; tests/abi/compat.sh builds it (and the
+# plugin) against the 2.0 headers and against a made-up 2.1.
+$(BUILD)/compat_host: tests/abi/compat_host.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $< $(ALL_LDFLAGS) $(TEST_LIBS) -ldl
+
 # Header contract: the public headers compile alone as strict C11 and as C++.
 $(BUILD)/headers.ok: $(HEADERS)
 	@mkdir -p $(BUILD)
@@ -154,6 +163,7 @@ check-run: $(PROGRAMS) $(TESTS) $(SEAM) $(BUILD)/headers.ok
 	@set -e; for t in $(TESTS); do echo "== $$t"; \
 	  TILLPOINTS_PLUGIN=$(BUILD)/tillpoints.so TP_SERIAL_SEAM=$(SEAM) $$t; done
 	BUILD=$(BUILD) SAN=$(SAN) sh tests/test_exports.sh
+	BUILD=$(BUILD) SAN=$(SAN) MAKE="$(MAKE)" sh tests/abi/compat.sh
 	BUILD=$(BUILD) sh tests/e2e_till.sh
 	BUILD=$(BUILD) sh tests/e2e_cli.sh
 	BUILD=$(BUILD) TP_SERIAL_SEAM=$(SEAM) sh tests/e2e_scanner_till.sh

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "abi.h"
+#include "instance.h"
 #include "util.h"
 
 uint32_t tp_abi_size_of(const void *s)
@@ -76,3 +77,24 @@ void tp_abi_get(void *local, size_t local_size, const void *base, size_t stride,
     memset(local, 0, local_size);
     memcpy(local, tp_abi_elem_const(base, stride, i), smaller(stride, local_size));
 }
+
+#ifdef TP_EXT_CODES
+static tp_status codes_length_range(const tp_plugin *plugin, uint32_t *min, uint32_t *max,
+                                    tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = tp_instance_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    if (!min || !max) {
+        tp_msg_set(msg, "No place for the answer was given.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    *min = (uint32_t)in->cfg.scan.code_min_length;
+    *max = (uint32_t)in->cfg.scan.code_max_length;
+    return TP_OK;
+}
+
+const tp_codes_ext tp_codes_extension = {.struct_size = sizeof(tp_codes_ext),
+                                         .length_range = codes_length_range};
+#endif

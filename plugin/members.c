@@ -116,6 +116,9 @@ void tp_member_info_from_row(tp_member_info *out, const tp_member_row *row)
     tp_copy(out->app_id, sizeof out->app_id, row->app_id);
     out->balance = row->balance;
     out->created_ms = row->created_ms;
+#ifdef TP_EXT_CODES /* built against the made-up 2.1 (tests/abi/next.py) */
+    out->has_app_id = row->app_id[0] != '\0';
+#endif
 }
 
 static const char by_phone_sql[] = "SELECT id FROM members WHERE phone = ?1 ORDER BY id LIMIT 2";

@@ -40,9 +40,8 @@
 
 /* Members. */
 #define TP_MEMBER_CODE_MAX 128 /* a member code, card or app id; the store's
-                                  [scan] max_length (64 by default) may be
-                                  lower, never higher */
-#define TP_MEMBER_CODE_MIN 4   /* [scan] min_length may be higher */
+                                  [scan] code_max_length (64 by default)
+                                  may be lower, never higher */
 #define TP_NAME_MAX 128        /* a display name */
 #define TP_PHONE_MAX 32        /* E.164 as stored: "+4915112345678" */
 #define TP_EMAIL_MAX 128
