@@ -71,12 +71,19 @@ END {
         if (code ~ /^[ \t]*#/)
             continue
         if (depth == 0) {
-            if (code ~ /(struct|union)[ \t]+[A-Za-z_0-9]*[ \t]*\{/ || code ~ /(struct|union)[ \t]*\{/) {
+            # "struct name {", or "struct name" with the brace on the
+            # next line.
+            if (pending != "" && code ~ /^[ \t]*\{/)
+                code = pending " " code
+            pending = ""
+            if (code ~ /(struct|union)[ \t]*[A-Za-z_0-9]*[ \t]*\{/) {
                 nstruct++
                 tag[nstruct] = code
                 sub(/^.*(struct|union)[ \t]*/, "", tag[nstruct])
                 sub(/[ \t]*\{.*$/, "", tag[nstruct])
                 depth = count(code, "{") - count(code, "}")
+            } else if (code ~ /(struct|union)[ \t]+[A-Za-z_0-9]+[ \t]*$/) {
+                pending = code
             }
             continue
         }
