@@ -35,8 +35,9 @@ die() {
 }
 
 need_abigail() {
-    command -v abidw >/dev/null 2>&1 && command -v abidiff >/dev/null 2>&1 ||
+    if ! command -v abidw >/dev/null 2>&1 || ! command -v abidiff >/dev/null 2>&1; then
         die "abidw and abidiff are not installed (Debian package abigail-tools): run \`make deps\` as root."
+    fi
 }
 
 abs_dir() {
@@ -146,21 +147,21 @@ baseline() {
     echo "abi: wrote the baseline in $3/ from the headers in $1/$([ "$2" = - ] || echo " and $2")."
 }
 
-# compare NAME BASELINE.abi CURRENT.abi: 0 when abidiff finds no difference.
+# compare BASELINE.abi CURRENT.abi: 0 when abidiff finds no difference.
 compare() {
-    [ -f "$2" ] || die "there is no baseline $2: run make abi-baseline and commit it."
+    [ -f "$1" ] || die "there is no baseline $1: run make abi-baseline and commit it."
     status=0
-    abidiff --no-architecture "$2" "$3" >"$3.diff" 2>&1 || status=$?
+    abidiff --no-architecture "$1" "$2" >"$2.diff" 2>&1 || status=$?
     [ "$status" -eq 0 ] && return 0
     # abidiff's status is a bit mask: 1 an error of its own, 2 a usage
     # error, 4 an ABI change, 8 an incompatible one.
     if [ $((status & 3)) -ne 0 ]; then
-        cat "$3.diff" >&2
-        die "abidiff could not compare $2 with $3 (status $status)."
+        cat "$2.diff" >&2
+        die "abidiff could not compare $1 with $2 (status $status)."
     fi
-    echo "The public ABI differs from $2: if this is a deliberate new minor version," \
+    echo "The public ABI differs from $1: if this is a deliberate new minor version," \
         "bump TP_ABI_MINOR, then run make abi-baseline and commit it." >&2
-    cat "$3.diff" >&2
+    cat "$2.diff" >&2
     return 1
 }
 
@@ -168,10 +169,10 @@ compare() {
 check() {
     surface "$1" "$4"
     fail=0
-    compare surface "$3/surface.abi" "$4/surface.abi" || fail=1
+    compare "$3/surface.abi" "$4/surface.abi" || fail=1
     if [ "$2" != - ]; then
         dump "$2" "$4/tillpoints.abi"
-        compare tillpoints "$3/tillpoints.abi" "$4/tillpoints.abi" || fail=1
+        compare "$3/tillpoints.abi" "$4/tillpoints.abi" || fail=1
     fi
     [ "$fail" -eq 0 ] || exit 1
     echo "abi: the public ABI matches $3/."
