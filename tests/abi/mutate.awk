@@ -15,6 +15,7 @@
 #   drop-fn    the first function pointer of the first struct holding two
 #              or more (a function table) is removed
 #   array      the first char array field grows by one
+#   rename     the first plain field is renamed (same type, same place)
 #
 # A "plain field" is one declaration on one line ("type name;" or
 # "type name[N];"), seen at the top level of a struct body; comments are
@@ -162,6 +163,16 @@ END {
                 size = substr(line[i], RSTART + 1, RLENGTH - 2)
                 line[i] = substr(line[i], 1, RSTART - 1) "[(" size ") + 1]" substr(line[i], RSTART + RLENGTH)
                 desc = sprintf("made %s char[%s + 1] in struct %s", field_name(text[i]), size, tag[sid[i]])
+                done = 1
+            }
+        }
+    } else if (change == "rename") {
+        for (i = 1; i <= NR && !done; i++) {
+            if (kind[i] == "field") {
+                name = field_name(text[i])
+                match(text[i], name "[ \t]*(\[[^]]*\])?[ \t]*;")
+                line[i] = substr(line[i], 1, RSTART - 1) name "_renamed" substr(line[i], RSTART + length(name))
+                desc = sprintf("renamed %s to %s_renamed in struct %s", name, name, tag[sid[i]])
                 done = 1
             }
         }
