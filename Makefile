@@ -75,7 +75,7 @@ PROGRAMS := $(BUILD)/tillpoints.so $(BUILD)/tillpoints-till $(BUILD)/tillpoints-
             $(BUILD)/tillpoints
 
 .PHONY: all check check-run demo deps install uninstall clean help fuzz fuzz-check bench bench-smoke deb \
-        check-tsan lint valgrind
+        check-tsan lint valgrind abi-baseline abi-check check-abi
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) ## build the plugin and the reference till
@@ -145,6 +145,7 @@ $(BUILD)/headers.ok: $(HEADERS)
 
 check: deps ## every test: unit, end-to-end, ABI; then ASan+UBSan, TSan, valgrind; fuzzers briefly
 	$(MAKE) check-run BUILD=build
+	$(MAKE) check-abi BUILD=build
 	$(MAKE) check-run BUILD=build/asan SAN=1
 	$(MAKE) check-tsan
 	$(MAKE) valgrind
@@ -170,6 +171,22 @@ check-run: $(PROGRAMS) $(TESTS) $(SEAM) $(BUILD)/headers.ok
 	BUILD=$(BUILD) python3 tests/e2e_shim.py
 	BUILD=$(BUILD) sh tests/e2e_retro_tmux.sh
 	[ "$(SAN)" = 1 ] || sh tests/package_test.sh
+
+# The ABI baseline (docs/DESIGN.md §13): abi/ holds abidw's dumps of the
+# plugin and of a surface generated from every public header. The surface
+# is built with its own fixed flags, so CFLAGS and SAN do not change it.
+ABI_TOOL = $(call need_tool,abidw,Debian package abigail-tools)sh tests/abi/abi.sh
+
+abi-baseline: $(BUILD)/tillpoints.so ## write the ABI baseline abi/ from today's headers and plugin (commit it)
+	$(ABI_TOOL) baseline include $(BUILD)/tillpoints.so abi $(BUILD)/abi
+
+abi-check: $(BUILD)/tillpoints.so ## fail when the public ABI differs from the baseline in abi/
+	$(ABI_TOOL) check include $(BUILD)/tillpoints.so abi $(BUILD)/abi
+
+check-abi: ## the ABI check, then its self-check (incompatible changes must fail it)
+	@echo "== ABI: headers and plugin against abi/, then the check's self-check"
+	@$(MAKE) --no-print-directory abi-check
+	$(call need_tool,abidw,Debian package abigail-tools)sh tests/abi/selfcheck.sh
 
 # The threaded suites under ThreadSanitizer (TSan and ASan cannot share a
 # build, so these are built from source separately).
