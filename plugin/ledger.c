@@ -59,7 +59,7 @@ static const char insert_sql[] =
 
 int64_t tp_ledger_next_id(tp_store *s)
 {
-    sqlite3_stmt *q = tp_store_cached(s, next_id_sql);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_LEDGER_NEXT_ID, next_id_sql);
     int64_t next = 1;
     if (q && sqlite3_step(q) == SQLITE_ROW)
         next = sqlite3_column_int64(q, 0);
@@ -70,7 +70,7 @@ int64_t tp_ledger_next_id(tp_store *s)
 
 static int balance_of(tp_store *s, int64_t member_id, int64_t *balance)
 {
-    sqlite3_stmt *q = tp_store_cached(s, balance_sql);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_LEDGER_BALANCE_OF, balance_sql);
     if (!q)
         return -1;
     sqlite3_bind_int64(q, 1, member_id);
@@ -100,7 +100,7 @@ tp_status tp_ledger_append_manual(tp_store *s, const tp_config *cfg, int64_t mem
             return TP_ERR_STATE;
         }
     }
-    sqlite3_stmt *q = tp_store_cached(s, insert_sql);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_LEDGER_APPEND_MANUAL_INSERT, insert_sql);
     int rc = q ? SQLITE_OK : SQLITE_ERROR;
     if (rc == SQLITE_OK) {
         int64_t now = tp_now_ms();

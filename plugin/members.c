@@ -127,8 +127,9 @@ static const char by_email_sql[] = "SELECT id FROM members WHERE email = ?1 ORDE
 /* Member ids whose `column` equals `value`: up to 2, to detect sharing. */
 static int ids_by(tp_store *s, const char *column, const char *value, int64_t ids[2])
 {
-    sqlite3_stmt *q = tp_store_cached(s, strcmp(column, "phone") == 0 ? by_phone_sql
-                                                                     : by_email_sql);
+    int phone = strcmp(column, "phone") == 0;
+    sqlite3_stmt *q = phone ? tp_store_cached(s, TP_STMT_MEMBERS_BY_PHONE, by_phone_sql)
+                            : tp_store_cached(s, TP_STMT_MEMBERS_BY_EMAIL, by_email_sql);
     if (!q)
         return -1;
     sqlite3_bind_text(q, 1, value, -1, SQLITE_STATIC);

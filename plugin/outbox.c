@@ -209,7 +209,7 @@ tp_status tp_outbox_next(tp_store *s, int64_t after_id, size_t max, tp_outbox_ba
         b->rows = r;
         b->cap = max;
     }
-    sqlite3_stmt *q = tp_store_cached(s, sql_next);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_NEXT, sql_next);
     if (!q) {
         tp_msg_set(msg, "Cannot read the outbox: %s.", tp_store_errmsg(s));
         return TP_ERR_STORAGE;
@@ -282,7 +282,7 @@ tp_status tp_outbox_delivered(tp_store *s, int64_t first_id, int64_t last_id,
 {
     if (tp_store_begin(s, msg) != TP_OK)
         return TP_ERR_STORAGE;
-    sqlite3_stmt *q = tp_store_cached(s, sql_mark);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_DELIVERED_MARK, sql_mark);
     if (q) {
         sqlite3_bind_int64(q, 1, first_id);
         sqlite3_bind_int64(q, 2, last_id);
@@ -292,7 +292,7 @@ tp_status tp_outbox_delivered(tp_store *s, int64_t first_id, int64_t last_id,
         if (rc != SQLITE_DONE)
             q = NULL;
     }
-    sqlite3_stmt *b = q ? tp_store_cached(s, sql_balance) : NULL;
+    sqlite3_stmt *b = q ? tp_store_cached(s, TP_STMT_OUTBOX_DELIVERED_BALANCE, sql_balance) : NULL;
     for (size_t i = 0; b && i < nbal; i++) {
         sqlite3_bind_text(b, 1, bal[i].code, -1, SQLITE_STATIC);
         sqlite3_bind_int64(b, 2, bal[i].balance);
@@ -322,7 +322,7 @@ tp_status tp_outbox_failed(tp_store *s, int64_t id, const char *error, int max_a
     *parked = 0;
     if (tp_store_begin(s, msg) != TP_OK)
         return TP_ERR_STORAGE;
-    sqlite3_stmt *q = tp_store_cached(s, sql_fail);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_FAILED, sql_fail);
     int rc = SQLITE_ERROR;
     if (q) {
         sqlite3_bind_int64(q, 1, id);
@@ -352,7 +352,7 @@ tp_status tp_outbox_set_parked(tp_store *s, int64_t id, int parked, tp_message *
 {
     if (tp_store_begin(s, msg) != TP_OK)
         return TP_ERR_STORAGE;
-    sqlite3_stmt *q = tp_store_cached(s, sql_park);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_SET_PARKED, sql_park);
     int rc = SQLITE_ERROR;
     if (q) {
         sqlite3_bind_int64(q, 1, id);
@@ -384,7 +384,7 @@ tp_status tp_outbox_retry(tp_store *s, int64_t now_ms, uint64_t *rows, tp_messag
 {
     if (tp_store_begin(s, msg) != TP_OK)
         return TP_ERR_STORAGE;
-    sqlite3_stmt *q = tp_store_cached(s, sql_retry);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_RETRY, sql_retry);
     int rc = q ? sqlite3_step(q) : SQLITE_ERROR;
     if (q)
         sqlite3_reset(q);
@@ -401,7 +401,7 @@ tp_status tp_outbox_retry(tp_store *s, int64_t now_ms, uint64_t *rows, tp_messag
 tp_status tp_sync_state_get(tp_store *s, const char *key, int64_t *value)
 {
     *value = 0;
-    sqlite3_stmt *q = tp_store_cached(s, sql_state_get);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_STATE_GET, sql_state_get);
     if (!q)
         return TP_ERR_STORAGE;
     sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
@@ -414,7 +414,7 @@ tp_status tp_sync_state_get(tp_store *s, const char *key, int64_t *value)
 
 tp_status tp_sync_state_set(tp_store *s, const char *key, int64_t value)
 {
-    sqlite3_stmt *q = tp_store_cached(s, sql_state_set);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_STATE_SET, sql_state_set);
     if (!q)
         return TP_ERR_STORAGE;
     sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
@@ -436,7 +436,7 @@ static const char sql_counts[] =
 tp_status tp_outbox_counts_get(tp_store *s, tp_outbox_counts *out, tp_message *msg)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *q = tp_store_cached(s, sql_counts);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_COUNTS_GET, sql_counts);
     int rc = q ? sqlite3_step(q) : SQLITE_ERROR;
     if (rc == SQLITE_ROW) {
         out->pending = (uint64_t)sqlite3_column_int64(q, 0);
@@ -469,7 +469,7 @@ tp_status tp_outbox_member_view(tp_store *s, const char *code, int64_t *confirme
 {
     *confirmed = *pending = *refused = 0;
     *has_confirmed = 0;
-    sqlite3_stmt *q = tp_store_cached(s, sql_view);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_MEMBER_VIEW, sql_view);
     int rc = SQLITE_ERROR;
     if (q) {
         sqlite3_bind_text(q, 1, code, -1, SQLITE_STATIC);
@@ -497,7 +497,7 @@ tp_status tp_outbox_list(tp_store *s, int parked_only, tp_queue_entry *out, size
                          size_t stride, size_t *count, tp_message *msg)
 {
     *count = 0;
-    sqlite3_stmt *q = tp_store_cached(s, sql_list);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_LIST, sql_list);
     if (!q) {
         tp_msg_set(msg, "Cannot read the outbox: %s.", tp_store_errmsg(s));
         return TP_ERR_STORAGE;

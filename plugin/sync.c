@@ -777,6 +777,7 @@ static const char sql_pull_balance[] =
     " pulled_ms = excluded.pulled_ms WHERE excluded.seq > central_balances.seq";
 
 typedef struct pull_def {
+    tp_stmt id;          /* the local insert's statement, and which pull this is */
     const char *cursor;  /* sync_state key */
     const char *select;  /* $1 = cursor; last column is seq */
     const char *insert;  /* binds the columns before seq, in order */
@@ -784,14 +785,14 @@ typedef struct pull_def {
 } pull_def;
 
 static const pull_def pulls[] = {
-    {"members_seq",
+    {TP_STMT_SYNC_PULL_MEMBER, "members_seq",
      "SELECT code, name, phone, email, app_id, created_ms, seq FROM members"
      " WHERE seq > $1 ORDER BY seq LIMIT 2000",
      sql_pull_member, 6},
-    {"cards_seq",
+    {TP_STMT_SYNC_PULL_CARD, "cards_seq",
      "SELECT code, member, added_ms, seq FROM member_cards WHERE seq > $1 ORDER BY seq LIMIT 2000",
      sql_pull_card, 3},
-    {"balances_seq",
+    {TP_STMT_SYNC_PULL_BALANCE, "balances_seq",
      "SELECT member, balance, seq FROM balances WHERE seq > $1 ORDER BY seq LIMIT 2000",
      sql_pull_balance, 2},
 };
@@ -805,7 +806,7 @@ static long apply_page(tp_sync *s, const pull_def *d, PGresult *r, tp_message *m
     if (tp_store_begin(s->db, msg) != TP_OK)
         return -1;
     int ok = tp_sync_state_set(s->db, "pulling", 1) == TP_OK;
-    sqlite3_stmt *q = ok ? tp_store_cached(s->db, d->insert) : NULL;
+    sqlite3_stmt *q = ok ? tp_store_cached(s->db, d->id, d->insert) : NULL;
     int64_t now = tp_now_ms();
     int64_t seq = 0;
     for (int i = 0; q && i < n; i++) {
@@ -817,11 +818,11 @@ static long apply_page(tp_sync *s, const pull_def *d, PGresult *r, tp_message *m
             else
                 sqlite3_bind_text(q, c + 1, PQgetvalue(r, i, c), -1, SQLITE_STATIC);
         }
-        if (d->insert == sql_pull_balance) {
+        if (d->id == TP_STMT_SYNC_PULL_BALANCE) {
             sqlite3_bind_int64(q, 2, strtoll(PQgetvalue(r, i, 1), NULL, 10));
             sqlite3_bind_int64(q, 3, strtoll(PQgetvalue(r, i, 2), NULL, 10));
             sqlite3_bind_int64(q, 4, now);
-        } else if (d->insert == sql_pull_member) {
+        } else if (d->id == TP_STMT_SYNC_PULL_MEMBER) {
             sqlite3_bind_text(q, 2, PQgetisnull(r, i, 1) ? "" : PQgetvalue(r, i, 1), -1,
                               SQLITE_STATIC);
             sqlite3_bind_int64(q, 6, strtoll(PQgetvalue(r, i, 5), NULL, 10));
