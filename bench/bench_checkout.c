@@ -602,7 +602,7 @@ int main(int argc, char **argv)
         snprintf(name, sizeof name, "Member %d", m + 1);
         tp_member_new nm = {.code = code, .name = name};
         tp_message msg;
-        tp_status st = h.ad->member_add(h.plugin, &nm, NULL, &msg);
+        tp_status st = h.ad->members->member_add(h.plugin, &nm, NULL, &msg);
         if (st != TP_OK) {
             fprintf(stderr, "bench: member_add %s: %s\n", code, msg.text);
             goto out;
@@ -632,7 +632,7 @@ int main(int argc, char **argv)
     long committed_before = ev.committed;
     if (run_checkouts(&h, dur, dur_n, 'D', &drs) != 0)
         goto out;
-    tp_status fst = h.ad->flush(h.plugin, 120000, &msg);
+    tp_status fst = h.ad->checkout->flush(h.plugin, 120000, &msg);
     int64_t dur_end = bench_now_ns();
     tp_hostlib_dispatch(h.lib);
     if (fst != TP_OK) {

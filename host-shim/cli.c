@@ -859,7 +859,7 @@ static int cmd_member_add(cli *c)
     tp_member_info info;
     tp_message msg;
     memset(&info, 0, sizeof info);
-    tp_status st = c->ad->member_add(c->p, &m, &info, &msg);
+    tp_status st = c->ad->members->member_add(c->p, &m, &info, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
     if (c->doc) {
@@ -874,11 +874,11 @@ static int cmd_member_add(cli *c)
 static int cmd_member_add_card(cli *c)
 {
     tp_message msg;
-    tp_status st = c->ad->member_add_card(c->p, c->rq.pos[0], c->rq.pos[1], &msg);
+    tp_status st = c->ad->members->member_add_card(c->p, c->rq.pos[0], c->rq.pos[1], &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
     tp_member_info info;
-    st = c->ad->member_get(c->p, c->rq.pos[1], &info, &msg);
+    st = c->ad->members->member_get(c->p, c->rq.pos[1], &info, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
     if (c->doc) {
@@ -895,7 +895,7 @@ static int cmd_member_show(cli *c)
 {
     tp_member_info info;
     tp_message msg;
-    tp_status st = c->ad->member_get(c->p, c->rq.pos[0], &info, &msg);
+    tp_status st = c->ad->members->member_get(c->p, c->rq.pos[0], &info, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
     if (c->doc) {
@@ -916,7 +916,7 @@ static int cmd_member_find(cli *c)
     }
     size_t n = 0;
     tp_message msg;
-    tp_status st = c->ad->member_find(c->p, c->rq.pos[0], found, FIND_MAX + 1, &n, &msg);
+    tp_status st = c->ad->members->member_find(c->p, c->rq.pos[0], found, FIND_MAX + 1, &n, &msg);
     if (st != TP_OK) {
         free(found);
         return refused(c, st, &msg);
@@ -975,7 +975,7 @@ static int cmd_balance(cli *c)
 {
     tp_member_info info;
     tp_message msg;
-    tp_status st = c->ad->member_get(c->p, c->rq.pos[0], &info, &msg);
+    tp_status st = c->ad->members->member_get(c->p, c->rq.pos[0], &info, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
     if (c->doc) {
@@ -1053,7 +1053,7 @@ static int run_activity(cli *c, const char *member)
     }
     size_t n = 0;
     tp_message msg;
-    tp_status st = c->ad->activity(c->p, &q, rows, &n, &msg);
+    tp_status st = c->ad->ledger->activity(c->p, &q, rows, &n, &msg);
     if (st != TP_OK) {
         free(rows);
         return refused(c, st, &msg);
@@ -1080,7 +1080,7 @@ static int cmd_history(cli *c)
 {
     tp_member_info info;
     tp_message msg;
-    tp_status st = c->ad->member_get(c->p, c->rq.pos[0], &info, &msg);
+    tp_status st = c->ad->members->member_get(c->p, c->rq.pos[0], &info, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
     if (c->doc)
@@ -1102,11 +1102,11 @@ static int cmd_adjust(cli *c)
     tp_activity_row entry;
     tp_message msg;
     memset(&entry, 0, sizeof entry);
-    tp_status st = c->ad->adjust(c->p, &adj, &entry, &msg);
+    tp_status st = c->ad->ledger->adjust(c->p, &adj, &entry, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
     tp_member_info info;
-    st = c->ad->member_get(c->p, entry.member_code[0] ? entry.member_code : rq->pos[0], &info,
+    st = c->ad->members->member_get(c->p, entry.member_code[0] ? entry.member_code : rq->pos[0], &info,
                            &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
@@ -1211,7 +1211,7 @@ static int cmd_bulk_adjust(cli *c)
     tp_message msg;
     memset(&res, 0, sizeof res);
     memset(&msg, 0, sizeof msg);
-    tp_status st = c->ad->bulk_adjust(c->p, &bulk, on_progress, c, &res, &msg);
+    tp_status st = c->ad->ledger->bulk_adjust(c->p, &bulk, on_progress, c, &res, &msg);
     progress_clear(&c->bar);
     free_codes(codes, ncodes);
     if (st != TP_OK)
@@ -1248,7 +1248,7 @@ static int cmd_import(cli *c)
     tp_import_result res;
     tp_message msg;
     memset(&res, 0, sizeof res);
-    tp_status st = c->ad->import_csv(c->p, rq->pos[0], flags, rq->staff, on_progress,
+    tp_status st = c->ad->transfer->import_csv(c->p, rq->pos[0], flags, rq->staff, on_progress,
                                      on_problem, c, &res, &msg);
     progress_clear(&c->bar);
     /* Refused, or invalid rows kept the file out (without --skip-invalid,
@@ -1293,7 +1293,7 @@ static int cmd_export(cli *c)
 {
     uint64_t rows = 0;
     tp_message msg;
-    tp_status st = c->ad->export_csv(c->p, c->rq.pos[0], &rows, &msg);
+    tp_status st = c->ad->transfer->export_csv(c->p, c->rq.pos[0], &rows, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
     if (c->doc) {
@@ -1391,7 +1391,7 @@ static int cmd_verify(cli *c)
     tp_status st = au2 ? au2->verify_progress(c->p, c->rq.head, on_verify_progress, on_problem,
                                               c, &res, &rep, &msg)
                    : au ? au->verify(c->p, c->rq.head, on_problem, c, &res, &rep, &msg)
-                        : c->ad->verify(c->p, on_problem, c, &res, &msg);
+                        : c->ad->audit->verify(c->p, on_problem, c, &res, &msg);
     progress_clear(&c->bar);
     if (st == TP_ERR_INVALID_ARGUMENT && res.checks == 0)
         return refused(c, st, &msg); /* a malformed head: nothing was checked */
@@ -1563,7 +1563,7 @@ static int cmd_manager_add(cli *c)
     if (rc != 0)
         return rc;
     tp_message msg;
-    tp_status st = c->ad->manager_add(c->p, c->rq.pos[0], c->rq.name, pin, c->rq.staff, &msg);
+    tp_status st = c->ad->managers->manager_add(c->p, c->rq.pos[0], c->rq.name, pin, c->rq.staff, &msg);
     explicit_bzero(pin, sizeof pin);
     if (st != TP_OK)
         return refused(c, st, &msg);
@@ -1583,7 +1583,7 @@ static int cmd_manager_reset_pin(cli *c)
     if (rc != 0)
         return rc;
     tp_message msg;
-    tp_status st = c->ad->manager_reset_pin(c->p, c->rq.pos[0], pin, c->rq.staff, &msg);
+    tp_status st = c->ad->managers->manager_reset_pin(c->p, c->rq.pos[0], pin, c->rq.staff, &msg);
     explicit_bzero(pin, sizeof pin);
     if (st != TP_OK)
         return refused(c, st, &msg);
@@ -1610,7 +1610,7 @@ static int cmd_manager_list(cli *c)
         }
         rows = grown;
         memset(rows, 0, cap * sizeof *rows);
-        tp_status st = c->ad->manager_list(c->p, rows, cap, &n, &msg);
+        tp_status st = c->ad->managers->manager_list(c->p, rows, cap, &n, &msg);
         if (st != TP_OK) {
             free(rows);
             return refused(c, st, &msg);
@@ -1756,7 +1756,7 @@ static int cmd_queue_status(cli *c)
 {
     tp_queue_status st;
     tp_message msg;
-    tp_status rc = c->ad->queue_status(c->p, &st, &msg);
+    tp_status rc = c->ad->queue->queue_status(c->p, &st, &msg);
     if (rc != TP_OK)
         return refused(c, rc, &msg);
     const char *state = (unsigned)st.state < 5 ? sync_state_names[st.state] : "?";
@@ -1767,7 +1767,7 @@ static int cmd_queue_status(cli *c)
         format_time(success, sizeof success, st.last_success_ms, c->doc != NULL);
     tp_queue_entry parked[20];
     size_t n = 0;
-    if (st.parked && (rc = c->ad->queue_list(c->p, 1, parked, 20, &n, &msg)) != TP_OK)
+    if (st.parked && (rc = c->ad->queue->queue_list(c->p, 1, parked, 20, &n, &msg)) != TP_OK)
         return refused(c, rc, &msg);
     if (n > 20)
         n = 20;
@@ -1809,7 +1809,7 @@ static int cmd_queue_retry(cli *c)
 {
     uint64_t rows = 0;
     tp_message msg;
-    tp_status rc = c->ad->queue_retry(c->p, &rows, &msg);
+    tp_status rc = c->ad->queue->queue_retry(c->p, &rows, &msg);
     if (rc != TP_OK)
         return refused(c, rc, &msg);
     if (c->doc)
@@ -1826,7 +1826,7 @@ static int cmd_queue_park(cli *c, int park)
     if (parse_int64(c->rq.pos[0], &id) != 0 || id <= 0)
         return usage_error(c->rq.cmd, "ID is the number shown by queue status.");
     tp_message msg;
-    tp_status rc = park ? c->ad->queue_park(c->p, id, &msg) : c->ad->queue_unpark(c->p, id, &msg);
+    tp_status rc = park ? c->ad->queue->queue_park(c->p, id, &msg) : c->ad->queue->queue_unpark(c->p, id, &msg);
     if (rc != TP_OK)
         return refused(c, rc, &msg);
     if (!c->doc)
@@ -1838,7 +1838,7 @@ static int cmd_central_init(cli *c)
 {
     int from = 0, to = 0;
     tp_message msg;
-    tp_status rc = c->ad->central_init(c->p, &from, &to, &msg);
+    tp_status rc = c->ad->queue->central_init(c->p, &from, &to, &msg);
     if (rc != TP_OK)
         return refused(c, rc, &msg);
     if (c->doc) {

@@ -95,7 +95,7 @@ static void loaded_plugin_runs_a_checkout(void **state)
     const tp_checkout_ext *co = tp_hostlib_checkout(h);
     tp_member_new m = {.code = "M-0001", .name = "Ann"};
     tp_message msg;
-    assert_int_equal(tp_hostlib_admin(h)->member_add(p, &m, NULL, &msg), TP_OK);
+    assert_int_equal(tp_hostlib_admin(h)->members->member_add(p, &m, NULL, &msg), TP_OK);
     assert_int_equal(co->begin(p, "T", NULL, &msg), TP_OK);
     assert_int_equal(co->scan(p, "T", "M-0001", &msg), TP_OK);
     tp_line l = {.amount_minor = 4321};

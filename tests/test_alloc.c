@@ -182,7 +182,7 @@ static int group_setup(void **state)
     assert_int_equal(p->init(p, &msg), TP_OK);
     const tp_admin_ext *ad = p->get_extension(p, TP_EXT_ADMIN);
     tp_member_new m = {.code = "M-0001", .name = "Ann"};
-    assert_int_equal(ad->member_add(p, &m, NULL, &msg), TP_OK);
+    assert_int_equal(ad->members->member_add(p, &m, NULL, &msg), TP_OK);
     p->destroy(p);
     snprintf(template_db, sizeof template_db, "%s/test.db", dir);
     return 0;
@@ -244,7 +244,7 @@ static int init_once(long nth, int seams, int fresh_db, sweep_stats *s)
         /* A failure after init returned (a worker thread's allocation)
          * must switch loyalty off cleanly, not crash. */
         const tp_admin_ext *ad = p->get_extension(p, TP_EXT_ADMIN);
-        assert_int_equal(ad->flush(p, TU_SETTLE_MS, &msg), TP_OK);
+        assert_int_equal(ad->checkout->flush(p, TU_SETTLE_MS, &msg), TP_OK);
         p->on_main_thread(p);
         s->disabled += a->disabled_events > 0;
     }
@@ -321,7 +321,7 @@ static void out_of_memory_anywhere_in_a_checkout_cycle_loses_no_accepted_award(v
                        .line_count = 1};
     assert_int_equal(co->begin(p, "WARM", NULL, &msg), TP_OK);
     assert_int_equal(co->complete(p, "WARM", &warm, NULL, &msg), TP_OK);
-    assert_int_equal(ad->flush(p, TU_SETTLE_MS, &msg), TP_OK);
+    assert_int_equal(ad->checkout->flush(p, TU_SETTLE_MS, &msg), TP_OK);
     p->on_main_thread(p);
     long accepted = 0, refused = 0, n;
     for (n = 1;; n++) {
@@ -335,7 +335,7 @@ static void out_of_memory_anywhere_in_a_checkout_cycle_loses_no_accepted_award(v
         if (st == TP_OK)
             st = co->scan(p, id, "M-0001", &msg);
         if (st == TP_OK) {
-            assert_int_equal(ad->flush(p, TU_SETTLE_MS, &msg), TP_OK);
+            assert_int_equal(ad->checkout->flush(p, TU_SETTLE_MS, &msg), TP_OK);
             p->on_main_thread(p);
             st = co->complete(p, id, &r, NULL, &msg);
         }
@@ -343,7 +343,7 @@ static void out_of_memory_anywhere_in_a_checkout_cycle_loses_no_accepted_award(v
             accepted++;
             /* One failed allocation costs the writer one retry (50 ms
              * backoff), never its ability to write. */
-            if (ad->flush(p, TU_SETTLE_MS, &msg) != TP_OK)
+            if (ad->checkout->flush(p, TU_SETTLE_MS, &msg) != TP_OK)
                 fail_msg("allocation %ld failed once, and the writer still has not saved "
                          "the award %d s later: %s", n, TU_SETTLE_MS / 1000, msg.text);
         } else {
@@ -361,14 +361,14 @@ static void out_of_memory_anywhere_in_a_checkout_cycle_loses_no_accepted_award(v
         if (st == TP_OK) {
             /* Durable whether or not its event got through. */
             tp_member_info info;
-            assert_int_equal(ad->member_get(p, "M-0001", &info, &msg), TP_OK);
+            assert_int_equal(ad->members->member_get(p, "M-0001", &info, &msg), TP_OK);
             assert_int_equal(info.balance, 5 * accepted);
         }
         if (!injected)
             break;
     }
     tp_verify_result vr;
-    assert_int_equal(ad->verify(p, NULL, NULL, &vr, &msg), TP_OK);
+    assert_int_equal(ad->audit->verify(p, NULL, NULL, &vr, &msg), TP_OK);
     assert_int_equal(vr.problems, 0);
     print_message("  checkout cycle: %ld allocations, each failed once: %ld sales accepted, "
                   "%ld refused with a sentence\n", n - 1, accepted, refused);

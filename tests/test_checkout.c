@@ -480,7 +480,7 @@ static void a_host_that_stops_collecting_events_is_refused_as_busy_and_owed_noth
         if (st == TP_OK)
             while ((st = bl_complete(h, rec, &msg)) == TP_ERR_BUSY &&
                    !strstr(msg.text, "collect its messages"))
-                assert_int_equal(h->ad->flush(h->plugin, TU_SETTLE_MS, &msg), TP_OK);
+                assert_int_equal(h->ad->checkout->flush(h->plugin, TU_SETTLE_MS, &msg), TP_OK);
         if (st == TP_OK) {
             bl_accepted[i] = 1;
             accepted++;
@@ -494,7 +494,7 @@ static void a_host_that_stops_collecting_events_is_refused_as_busy_and_owed_noth
     }
     assert_true(refused_at > 0);
     assert_true((size_t)accepted * 2 >= cap - 2); /* a lookup and an award each */
-    assert_int_equal(h->ad->flush(h->plugin, TU_SETTLE_MS, &msg), TP_OK);
+    assert_int_equal(h->ad->checkout->flush(h->plugin, TU_SETTLE_MS, &msg), TP_OK);
     size_t waiting = atomic_load(&in->events_waiting);
     assert_true(waiting >= cap);
     assert_true(waiting < 2 * cap);
@@ -520,7 +520,7 @@ static void a_host_that_stops_collecting_events_is_refused_as_busy_and_owed_noth
         tp_copy(o.message, sizeof o.message, "Scanner online.");
         tp_instance_post(in, &o);
     }
-    char last[TP_MESSAGE_MAX];
+    char last[TP_MESSAGE_MAX + 1];
     assert_int_equal(tu_logged(h, last, sizeof last), logs + 1);
     assert_non_null(strstr(last, "has not collected"));
     assert_int_equal(atomic_load(&in->events_waiting), waiting);
@@ -648,7 +648,7 @@ static void acknowledged_awards_survive_destroy_and_restart(void **state)
     assert_int_equal(p->init(p, &msg), TP_OK);
     const tp_admin_ext *ad = p->get_extension(p, TP_EXT_ADMIN);
     tp_member_info info;
-    assert_int_equal(ad->member_get(p, "M-0001", &info, &msg), TP_OK);
+    assert_int_equal(ad->members->member_get(p, "M-0001", &info, &msg), TP_OK);
     assert_int_equal(info.balance, 500);
     p->destroy(p);
     tu_rmdir(dir);
@@ -749,7 +749,7 @@ static void another_connection_holding_the_write_lock_raises_no_storage_alarm(vo
     int logs_before = tu_logged(h, NULL, 0);
     tp_message msg;
     assert_int_equal(tu_sale(h, "L-1", "GHOST-1", 500, &msg), TP_OK);
-    char last[TP_MESSAGE_MAX] = "";
+    char last[TP_MESSAGE_MAX + 1] = "";
     int waited_ms = 0;
     while (!(tu_logged(h, last, sizeof last) > logs_before && strstr(last, "locked"))) {
         struct timespec ts = {0, 10000000L};

@@ -429,7 +429,7 @@ static void check_database(crash_run *r)
         fail_msg("after kill %d: a fresh instance does not start: %s", r->life, msg.text);
     const tp_admin_ext *ad = p->get_extension(p, TP_EXT_ADMIN);
     tp_verify_result vr;
-    tp_status st = ad->verify(p, verify_problem, NULL, &vr, &msg);
+    tp_status st = ad->audit->verify(p, verify_problem, NULL, &vr, &msg);
     if (st != TP_OK || vr.problems != 0)
         fail_msg("after kill %d: verify: %s", r->life, msg.text);
     p->destroy(p);

@@ -462,7 +462,7 @@ static void fr_settle_and_check(fault_run *r, const char *what)
     }
     tp_verify_result vr;
     tp_message msg;
-    if (r->h->ad->verify(r->h->plugin, NULL, NULL, &vr, &msg) != TP_OK || vr.problems)
+    if (r->h->ad->audit->verify(r->h->plugin, NULL, NULL, &vr, &msg) != TP_OK || vr.problems)
         fail_msg("%s: verify: %s", what, msg.text);
 }
 
@@ -537,7 +537,7 @@ static void run_with_fault(const fault_kind *k, int mode, long nth, long *inject
         /* Let the writer meet the fault before it is cleared. */
         tp_message msg;
         double deadline = mono_ms() + WAIT_MS;
-        while (r->h->ad->flush(r->h->plugin, 1, &msg) != TP_OK && mono_ms() < deadline &&
+        while (r->h->ad->checkout->flush(r->h->plugin, 1, &msg) != TP_OK && mono_ms() < deadline &&
                atomic_load(&fault.injected) == 0)
             fr_pump(r);
     }
@@ -833,7 +833,7 @@ static void a_hung_disk_at_shutdown_defers_what_it_holds_and_the_next_start_save
     assert_int_equal(access(pending, F_OK), -1);
     tp_verify_result vr;
     tp_message msg;
-    if (r->h->ad->verify(r->h->plugin, NULL, NULL, &vr, &msg) != TP_OK || vr.problems)
+    if (r->h->ad->audit->verify(r->h->plugin, NULL, NULL, &vr, &msg) != TP_OK || vr.problems)
         fail_msg("verify after replay: %s", msg.text);
     print_message("  hung disk at shutdown: %d accepted, %d committed before destroy(), %d "
                   "deferred (%d of them saved after all by the abandoned commit), all saved "

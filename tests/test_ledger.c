@@ -15,7 +15,7 @@ static tp_status adjust(tu_host *h, const char *member, int64_t points, tp_messa
 {
     tp_adjustment a = {.member = member, .points = points, .reason = "goodwill",
                        .comment = "Sorry for the wait", .staff = "mgr-1"};
-    return h->ad->adjust(h->plugin, &a, NULL, msg);
+    return h->ad->ledger->adjust(h->plugin, &a, NULL, msg);
 }
 
 static void adjustment_records_reason_comment_and_staff(void **state)
@@ -27,7 +27,7 @@ static void adjustment_records_reason_comment_and_staff(void **state)
                        .comment = "A small thank-you", .staff = "mgr-1"};
     tp_activity_row e;
     tp_message msg;
-    assert_int_equal(h->ad->adjust(h->plugin, &a, &e, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->adjust(h->plugin, &a, &e, &msg), TP_OK);
     assert_int_equal(e.points, 25);
     assert_string_equal(e.kind, "adjust");
     assert_string_equal(e.reason, "broken cup");
@@ -73,7 +73,7 @@ static void bad_adjustments_are_refused_and_change_nothing(void **state)
         {.member = NULL, .points = 5, .reason = "r", .staff = "s"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        tp_status st = h->ad->adjust(h->plugin, &cases[i], NULL, &msg);
+        tp_status st = h->ad->ledger->adjust(h->plugin, &cases[i], NULL, &msg);
         if (st == TP_OK)
             fail_msg("case %zu accepted", i);
         assert_true(msg.text[0] != '\0');
@@ -94,23 +94,23 @@ static void bulk_adjustment_is_all_or_nothing(void **state)
     const char *bad_list[] = {"M-0001", "NOBODY", "M-0003"};
     tp_bulk_adjustment b = {.members = bad_list, .member_count = 3, .points = 10,
                             .reason = "launch", .staff = "mgr"};
-    assert_int_equal(h->ad->bulk_adjust(h->plugin, &b, NULL, NULL, &r, &msg), TP_ERR_NOT_FOUND);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &b, NULL, NULL, &r, &msg), TP_ERR_NOT_FOUND);
     assert_non_null(strstr(msg.text, "Member 2 of the list"));
     assert_int_equal(tu_balance(h, "M-0001"), 0);
     const char *twice[] = {"M-0001", "M-0001"};
     b.members = twice;
     b.member_count = 2;
-    assert_int_equal(h->ad->bulk_adjust(h->plugin, &b, NULL, NULL, &r, &msg), TP_ERR_DUPLICATE);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &b, NULL, NULL, &r, &msg), TP_ERR_DUPLICATE);
     assert_int_equal(tu_balance(h, "M-0001"), 0);
     tp_bulk_adjustment all = {.all_members = 1, .points = 7, .reason = "launch", .staff = "mgr"};
-    assert_int_equal(h->ad->bulk_adjust(h->plugin, &all, NULL, NULL, &r, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &all, NULL, NULL, &r, &msg), TP_OK);
     assert_int_equal(r.members, 3);
     assert_int_equal(r.points_total, 21);
     assert_int_equal(tu_balance(h, "M-0003"), 7);
     /* A negative bulk that would overdraw one member touches none. */
     assert_int_equal(adjust(h, "M-0002", 5, &msg), TP_OK);
     tp_bulk_adjustment minus = {.all_members = 1, .points = -10, .reason = "fix", .staff = "mgr"};
-    assert_int_equal(h->ad->bulk_adjust(h->plugin, &minus, NULL, NULL, &r, &msg), TP_ERR_STATE);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &minus, NULL, NULL, &r, &msg), TP_ERR_STATE);
     assert_int_equal(tu_balance(h, "M-0002"), 12);
     tu_stop(h, 1);
 }
@@ -137,7 +137,7 @@ static void activity_filters_and_pages_newest_first(void **state)
     tp_activity_row rows[10];
     size_t n = 0;
     tp_activity_query q = {.limit = 3};
-    assert_int_equal(h->ad->activity(h->plugin, &q, rows, &n, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &q, rows, &n, &msg), TP_OK);
     assert_int_equal(n, 3);
     assert_string_equal(rows[0].kind, "reversal");
     assert_int_equal(rows[0].points, -7);
@@ -147,7 +147,7 @@ static void activity_filters_and_pages_newest_first(void **state)
     int64_t before = 0, last = INT64_MAX;
     for (;;) {
         tp_activity_query p = {.limit = 4, .before_id = before};
-        assert_int_equal(h->ad->activity(h->plugin, &p, rows, &n, &msg), TP_OK);
+        assert_int_equal(h->ad->ledger->activity(h->plugin, &p, rows, &n, &msg), TP_OK);
         if (n == 0)
             break;
         for (size_t i = 0; i < n; i++) {
@@ -159,18 +159,18 @@ static void activity_filters_and_pages_newest_first(void **state)
     }
     assert_int_equal(total, 9);
     tp_activity_query by_member = {.limit = 10, .member = "M-0002", .kinds = TP_KIND_EARN};
-    assert_int_equal(h->ad->activity(h->plugin, &by_member, rows, &n, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &by_member, rows, &n, &msg), TP_OK);
     assert_int_equal(n, 3); /* */
     tp_activity_query by_staff = {.limit = 10, .staff = "mgr-1"};
-    assert_int_equal(h->ad->activity(h->plugin, &by_staff, rows, &n, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &by_staff, rows, &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     tp_activity_query future = {.limit = 10, .from_ms = tp_now_ms_for_tests() + 3600000};
-    assert_int_equal(h->ad->activity(h->plugin, &future, rows, &n, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &future, rows, &n, &msg), TP_OK);
     assert_int_equal(n, 0);
     tp_activity_query bad = {.limit = 0};
-    assert_int_equal(h->ad->activity(h->plugin, &bad, rows, &n, &msg), TP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &bad, rows, &n, &msg), TP_ERR_INVALID_ARGUMENT);
     tp_activity_query nobody = {.limit = 5, .member = "NOBODY"};
-    assert_int_equal(h->ad->activity(h->plugin, &nobody, rows, &n, &msg), TP_ERR_NOT_FOUND);
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &nobody, rows, &n, &msg), TP_ERR_NOT_FOUND);
     tu_stop(h, 1);
 }
 
@@ -236,11 +236,11 @@ static void bulk_adjustment_killed_half_way_is_finished_by_running_it_again(void
                      2 * BULK_PART);
     tp_verify_result vr;
     tp_message msg;
-    assert_int_equal(h->ad->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
     assert_int_equal(vr.problems, 0);
     /* The same request again takes up the batch: everyone once. */
     tp_bulk_result r;
-    assert_int_equal(h->ad->bulk_adjust(h->plugin, &bonus, NULL, NULL, &r, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &bonus, NULL, NULL, &r, &msg), TP_OK);
     assert_int_equal(r.members, BULK_MEMBERS - 2 * BULK_PART);
     assert_int_equal(r.points_total, 5 * (BULK_MEMBERS - 2 * BULK_PART));
     assert_non_null(strstr(msg.text, "6 adjusted by the run that stopped"));
@@ -257,10 +257,10 @@ static void bulk_adjustment_killed_half_way_is_finished_by_running_it_again(void
         snprintf(code, sizeof code, "B-%03d", i);
         assert_int_equal(tu_balance(h, code), 5);
     }
-    assert_int_equal(h->ad->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
     assert_int_equal(vr.problems, 0);
     /* Finished, the same request is a new batch: a second bonus. */
-    assert_int_equal(h->ad->bulk_adjust(h->plugin, &bonus, NULL, NULL, &r, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &bonus, NULL, NULL, &r, &msg), TP_OK);
     assert_int_equal(r.members, BULK_MEMBERS);
     assert_int_equal(tu_balance(h, "B-000"), 10);
     tu_stop(h, 1);

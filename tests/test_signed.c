@@ -41,9 +41,9 @@ static tu_host *start(const char *mode)
     tp_member_new app = {.code = "M-APP", .name = "Ann App", .app_id = "app-ann"};
     tp_member_new card = {.code = "M-CARD", .name = "Carl Card"};
     tp_message msg;
-    assert_int_equal(h->ad->member_add(h->plugin, &app, NULL, &msg), TP_OK);
-    assert_int_equal(h->ad->member_add_card(h->plugin, "M-APP", "CARD-ANN", &msg), TP_OK);
-    assert_int_equal(h->ad->member_add(h->plugin, &card, NULL, &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_add(h->plugin, &app, NULL, &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_add_card(h->plugin, "M-APP", "CARD-ANN", &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_add(h->plugin, &card, NULL, &msg), TP_OK);
     return h;
 }
 

@@ -153,7 +153,7 @@ static tp_queue_status status_of(tu_host *h)
 {
     tp_queue_status st;
     tp_message msg;
-    assert_int_equal(h->ad->queue_status(h->plugin, &st, &msg), TP_OK);
+    assert_int_equal(h->ad->queue->queue_status(h->plugin, &st, &msg), TP_OK);
     return st;
 }
 
@@ -233,7 +233,7 @@ static void wait_member(tu_host *h, const char *code)
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
     tp_member_info info;
     tp_message msg;
-    while (h->ad->member_get(h->plugin, code, &info, &msg) != TP_OK) {
+    while (h->ad->members->member_get(h->plugin, code, &info, &msg) != TP_OK) {
         if (tp_now_ms_for_tests() > end)
             fail_msg("member %s was not pulled: %s", code, msg.text);
         sleep_ms(20);
@@ -262,10 +262,10 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     t[0] = terminal("store-A", "till-1", W.good_secrets, NULL);
     tp_message msg;
     int from = -1, to = -1;
-    assert_int_equal(t[0]->ad->central_init(t[0]->plugin, &from, &to, &msg), TP_OK);
+    assert_int_equal(t[0]->ad->queue->central_init(t[0]->plugin, &from, &to, &msg), TP_OK);
     assert_int_equal(to, 2);
     /* Running it again is harmless. */
-    assert_int_equal(t[0]->ad->central_init(t[0]->plugin, &from, &to, &msg), TP_OK);
+    assert_int_equal(t[0]->ad->queue->central_init(t[0]->plugin, &from, &to, &msg), TP_OK);
     assert_int_equal(from, 2);
     t[1] = terminal("store-A", "till-2", W.good_secrets, NULL);
     t[2] = terminal("store-B", "till-3", W.good_secrets, NULL);
@@ -296,7 +296,7 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
                      st.last_error);
         sleep_ms(20);
     }
-    assert_int_equal(t[0]->ad->member_balance(t[0]->plugin, "M-0001", &v, &msg), TP_OK);
+    assert_int_equal(t[0]->ad->members->member_balance(t[0]->plugin, "M-0001", &v, &msg), TP_OK);
     assert_string_equal(v.source, "confirmed+pending");
     assert_true(v.pending > 0);
     assert_int_equal(v.balance, v.confirmed + v.pending);
@@ -328,7 +328,7 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
         if (tp_now_ms_for_tests() > end) {
             tp_queue_entry e[8];
             size_t k = 0;
-            t[1]->ad->queue_list(t[1]->plugin, 0, e, 8, &k, &msg);
+            t[1]->ad->queue->queue_list(t[1]->plugin, 0, e, 8, &k, &msg);
             for (size_t j = 0; j < k; j++)
                 fprintf(stderr, "entry %lld %s parked %d attempts %d: %s\n", (long long)e[j].id,
                         e[j].event_id, e[j].parked, e[j].attempts, e[j].last_error);
@@ -343,7 +343,7 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     }
     tp_queue_entry parked[4];
     size_t n = 0;
-    assert_int_equal(t[1]->ad->queue_list(t[1]->plugin, 1, parked, 4, &n, &msg), TP_OK);
+    assert_int_equal(t[1]->ad->queue->queue_list(t[1]->plugin, 1, parked, 4, &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_string_equal(parked[0].event_id, "ledger:store-A/till-2/T1-up-0/earn");
     assert_non_null(strstr(parked[0].last_error, "ledger_earns_once"));
@@ -381,7 +381,7 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
                      "SELECT COALESCE(sum(points), 0) FROM ledger WHERE member = '%s'", members[m]);
             int64_t central = q_int(sql);
             for (;;) {
-                assert_int_equal(t[i]->ad->member_balance(t[i]->plugin, members[m], &v, &msg),
+                assert_int_equal(t[i]->ad->members->member_balance(t[i]->plugin, members[m], &v, &msg),
                                  TP_OK);
                 if (v.balance == central && strcmp(v.source, "central") == 0)
                     break;
@@ -393,12 +393,12 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
         }
     }
     /* The refused credit is out of till-2's shown balance and said so. */
-    assert_int_equal(t[1]->ad->member_balance(t[1]->plugin, "M-0003", &v, &msg), TP_OK);
+    assert_int_equal(t[1]->ad->members->member_balance(t[1]->plugin, "M-0003", &v, &msg), TP_OK);
     assert_int_equal(v.refused, 50);
     /* Local ledgers stay intact (append-only, verify clean). */
     for (int i = 0; i < 3; i++) {
         tp_verify_result vr;
-        assert_int_equal(t[i]->ad->verify(t[i]->plugin, NULL, NULL, &vr, &msg), TP_OK);
+        assert_int_equal(t[i]->ad->audit->verify(t[i]->plugin, NULL, NULL, &vr, &msg), TP_OK);
     }
     fprintf(stderr, "test_sync: %lld awards, slowest host-thread sale %.1f ms (%.1f ms of it "
             "blocked)\n", (long long)(local_total - 1), max_sale_ms, max_sale_blocked_ms);
@@ -462,7 +462,7 @@ static void schema_version_mismatch_waits_until_fixed(void **state)
     q_int("UPDATE schema_version SET version = version - 97");
     uint64_t reset = 0;
     tp_message msg;
-    assert_int_equal(h->ad->queue_retry(h->plugin, &reset, &msg), TP_OK);
+    assert_int_equal(h->ad->queue->queue_retry(h->plugin, &reset, &msg), TP_OK);
     wait_drained(one, 1);
     assert_int_equal(q_int("SELECT count(*) FROM ledger WHERE receipt = 'D-1'"), 1);
     tu_stop(h, 1);
@@ -518,10 +518,10 @@ static void parked_entries_can_be_unparked_and_standalone_has_no_queue(void **st
     assert_int_equal(st.state, TP_SYNC_OFF);
     assert_int_equal(st.pending, 0); /* standalone journals nothing for a central */
     tp_balance_view v;
-    assert_int_equal(h->ad->member_balance(h->plugin, "M-F001", &v, &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_balance(h->plugin, "M-F001", &v, &msg), TP_OK);
     assert_string_equal(v.source, "local");
     assert_int_equal(v.balance, 7);
-    assert_int_equal(h->ad->central_init(h->plugin, NULL, NULL, &msg), TP_ERR_CONFIG);
+    assert_int_equal(h->ad->queue->central_init(h->plugin, NULL, NULL, &msg), TP_ERR_CONFIG);
     /* Pointed at a central database later (here one that is not reachable),
      * the terminal queues its whole history once. */
     char ini[512];
@@ -535,15 +535,15 @@ static void parked_entries_can_be_unparked_and_standalone_has_no_queue(void **st
     assert_int_equal(st.pending, 2);
     tp_queue_entry e[4];
     size_t n = 0;
-    assert_int_equal(h->ad->queue_list(h->plugin, 0, e, 4, &n, &msg), TP_OK);
+    assert_int_equal(h->ad->queue->queue_list(h->plugin, 0, e, 4, &n, &msg), TP_OK);
     assert_int_equal(n, 2);
     assert_string_equal(e[0].event_id, "member:M-F001");
     assert_string_equal(e[1].kind, "ledger");
-    assert_int_equal(h->ad->queue_park(h->plugin, e[1].id, &msg), TP_OK);
+    assert_int_equal(h->ad->queue->queue_park(h->plugin, e[1].id, &msg), TP_OK);
     assert_int_equal(status_of(h).parked, 1);
-    assert_int_equal(h->ad->queue_unpark(h->plugin, e[1].id, &msg), TP_OK);
+    assert_int_equal(h->ad->queue->queue_unpark(h->plugin, e[1].id, &msg), TP_OK);
     assert_int_equal(status_of(h).parked, 0);
-    assert_int_equal(h->ad->queue_park(h->plugin, 99999, &msg), TP_ERR_NOT_FOUND);
+    assert_int_equal(h->ad->queue->queue_park(h->plugin, 99999, &msg), TP_ERR_NOT_FOUND);
     /* A new sale now goes to the outbox as it happens. */
     assert_int_equal(tu_sale(h, "F-2", "M-F001", 300, &msg), TP_OK);
     tu_settle(h);
@@ -578,7 +578,7 @@ static void adjust(tu_host *h, const char *code, int64_t points)
 {
     tp_adjustment a = {.member = code, .points = points, .reason = "goodwill", .staff = "mgr-1"};
     tp_message msg;
-    if (h->ad->adjust(h->plugin, &a, NULL, &msg) != TP_OK)
+    if (h->ad->ledger->adjust(h->plugin, &a, NULL, &msg) != TP_OK)
         fail_msg("adjust: %s", msg.text);
 }
 
@@ -614,7 +614,7 @@ static tu_host *anchored_terminal(const char *terminal_id, const char *code)
     tu_host *h = terminal("store-G", terminal_id, W.good_secrets, NULL);
     tp_message msg;
     int from = 0, to = 0;
-    assert_int_equal(h->ad->central_init(h->plugin, &from, &to, &msg), TP_OK);
+    assert_int_equal(h->ad->queue->central_init(h->plugin, &from, &to, &msg), TP_OK);
     tu_add_member(h, code, "Gus");
     adjust(h, code, 10);
     adjust(h, code, 20);
@@ -667,7 +667,7 @@ static void a_rewritten_history_is_refused_centrally_and_named_by_verify(void **
     tp_queue_entry e[4];
     size_t n = 0;
     tp_message msg;
-    assert_int_equal(h->ad->queue_list(h->plugin, 1, e, 4, &n, &msg), TP_OK);
+    assert_int_equal(h->ad->queue->queue_list(h->plugin, 1, e, 4, &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_string_equal(e[0].kind, "audit");
     assert_non_null(strstr(e[0].last_error, "Audit record 4 of terminal store-G/till-rw does not "
@@ -705,7 +705,7 @@ static void deleted_newest_records_are_named_by_verify(void **state)
      * adjustment: its key, ADJ-2, would be the deleted entry's again, and
      * the outbox refuses to send an event twice.) */
     tp_message msg;
-    if (h->ad->manager_add(h->plugin, "mgr-9", "Nina", "482913", "owner", &msg) != TP_OK)
+    if (h->ad->managers->manager_add(h->plugin, "mgr-9", "Nina", "482913", "owner", &msg) != TP_OK)
         fail_msg("manager_add: %s", msg.text);
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
     while (status_of(h).parked < 1) {
@@ -753,7 +753,7 @@ static void central_schema_1_is_migrated_with_heads_from_its_events(void **state
           " DROP TABLE audit_heads; DELETE FROM schema_version WHERE version = 2; COMMIT");
     tp_message msg;
     int from = 0, to = 0;
-    assert_int_equal(h->ad->central_init(h->plugin, &from, &to, &msg), TP_OK);
+    assert_int_equal(h->ad->queue->central_init(h->plugin, &from, &to, &msg), TP_OK);
     assert_int_equal(from, 1);
     assert_int_equal(to, 2);
     char central[80], local[80];

@@ -62,7 +62,7 @@ static tp_status verify(tu_host *h, found *f, tp_verify_result *r)
 {
     memset(f, 0, sizeof *f);
     tp_message msg;
-    return h->ad->verify(h->plugin, on_problem, f, r, &msg);
+    return h->ad->audit->verify(h->plugin, on_problem, f, r, &msg);
 }
 
 static void a_clean_database_verifies(void **state)
@@ -154,7 +154,7 @@ static void adjust(tu_host *h, const char *code, int64_t points, const char *sta
 {
     tp_adjustment a = {.member = code, .points = points, .reason = "goodwill", .staff = staff};
     tp_message msg;
-    if (h->ad->adjust(h->plugin, &a, NULL, &msg) != TP_OK)
+    if (h->ad->ledger->adjust(h->plugin, &a, NULL, &msg) != TP_OK)
         fail_msg("adjust: %s", msg.text);
 }
 
@@ -435,9 +435,9 @@ static void *work_beside(void *arg)
     b->write_rc = rc;
     tp_member_info info;
     tp_message msg;
-    b->lookup = b->h->ad->member_get(b->h->plugin, "M-0001", &info, &msg);
+    b->lookup = b->h->ad->members->member_get(b->h->plugin, "M-0001", &info, &msg);
     tp_adjustment a = {.member = "M-0002", .points = 7, .reason = "goodwill", .staff = "mgr-9"};
-    b->adjustment = b->h->ad->adjust(b->h->plugin, &a, NULL, &msg);
+    b->adjustment = b->h->ad->ledger->adjust(b->h->plugin, &a, NULL, &msg);
     /* Every frame in the WAL, those written after verify began included,
      * can go into the database file: no snapshot of verify pins them. */
     if (db && sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &b->log_frames,
@@ -575,7 +575,7 @@ static void an_entry_edited_inside_a_record_spanning_steps_is_caught(void **stat
                                .reason = "opening", .staff = "mgr-1"};
     tp_bulk_result br;
     tp_message msg;
-    assert_int_equal(h->ad->bulk_adjust(h->plugin, &bulk, NULL, NULL, &br, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &bulk, NULL, NULL, &br, &msg), TP_OK);
     found f;
     tp_verify_result r;
     assert_int_equal(verify(h, &f, &r), TP_OK);
