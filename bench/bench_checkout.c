@@ -208,9 +208,10 @@ static int run_checkouts(const bench_host *h, sale *sales, size_t n, char phase,
             lines[l].discount_minor = s->discount[l];
             lines[l].flags = l == LINES - 1 ? TP_LINE_TAX : 0;
         }
-        tp_receipt r = {.receipt_id = rec, .currency = "EUR", .time_ms = s->time_ms,
+        tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line), .receipt_id = rec,
+                        .currency = "EUR", .time_ms = s->time_ms,
                         .lines = lines, .line_count = LINES};
-        tp_award_preview pv;
+        tp_award_preview pv = {.struct_size = sizeof pv};
 
         pump(h, 0); /* a real host's loop delivers events between sales */
 
@@ -600,7 +601,7 @@ int main(int argc, char **argv)
         char code[32], name[32];
         member_code(code, sizeof code, m);
         snprintf(name, sizeof name, "Member %d", m + 1);
-        tp_member_new nm = {.code = code, .name = name};
+        tp_member_new nm = {.struct_size = sizeof nm, .code = code, .name = name};
         tp_message msg;
         tp_status st = h.ad->members->member_add(h.plugin, &nm, NULL, &msg);
         if (st != TP_OK) {

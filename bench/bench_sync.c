@@ -72,6 +72,7 @@ static int start(bhost *b, const char *config)
     tp_message msg;
     memset(b, 0, sizeof *b);
     b->host.abi = (tp_version)TP_VERSION_INIT;
+    b->host.struct_size = sizeof b->host;
     b->host.name = "bench_sync";
     b->host.vendor = "tillpoints";
     b->host.version = "0";
@@ -147,7 +148,7 @@ static int make_backlog(const char *db_path, int members, long n, const char *ta
 
 static uint64_t pending(bhost *b)
 {
-    tp_queue_status st;
+    tp_queue_status st = {.struct_size = sizeof st};
     tp_message msg;
     if (b->ad->queue->queue_status(b->p, &st, &msg) != TP_OK)
         return UINT64_MAX;
@@ -168,7 +169,8 @@ static int checkouts(bhost *b, const char *tag, size_t n, int64_t *out)
         tp_line lines[5];
         for (int k = 0; k < 5; k++)
             lines[k] = (tp_line){.sku = "SKU", .amount_minor = 199 + k * 100};
-        tp_receipt r = {.receipt_id = receipt, .currency = "EUR", .lines = lines, .line_count = 5};
+        tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line),
+                        .receipt_id = receipt, .currency = "EUR", .lines = lines, .line_count = 5};
         int64_t t0 = bench_now_ns();
         tp_status st = b->co->complete(b->p, receipt, &r, NULL, &msg);
         out[i] = bench_now_ns() - t0;

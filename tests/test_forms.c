@@ -436,7 +436,7 @@ static tp_forms_end drive(fake *f, tp_forms_session *s, const char *input, io_fi
     f->s = s;
     the_fake = f;
     io_open(x, input);
-    tp_staff who = {"mgr-1", "manager"};
+    tp_staff who = {.struct_size = sizeof who, "mgr-1", "manager"};
     tp_message msg;
     assert_int_equal(fake_ui.open(NULL, "retro-visit", &who, NULL, &s->form_id, &msg), TP_OK);
     tp_forms_driver d = {.plugin = NULL, .ui = &fake_ui, .wait = fake_wait, .user = f,

@@ -46,9 +46,10 @@ static void a_member_is_found_by_code_card_app_id_phone_and_email(void **state)
 {
     (void)state;
     tu_host *h = tu_start(NULL);
-    tp_member_new m = {.code = "M-0001", .name = "Ann Example", .phone = "0151 12345678",
+    tp_member_new m = {.struct_size = sizeof m, .code = "M-0001", .name = "Ann Example",
+                       .phone = "0151 12345678",
                        .email = "Ann@Example.com", .app_id = "app-77"};
-    tp_member_info info;
+    tp_member_info info = {.struct_size = sizeof info};
     tp_message msg;
     assert_int_equal(h->ad->members->member_add(h->plugin, &m, &info, &msg), TP_OK);
     assert_string_equal(info.phone, "+4915112345678");
@@ -77,7 +78,7 @@ static void codes_cards_and_app_ids_never_collide(void **state)
     tu_add_member(h, "M-0001", "Ann");
     tp_message msg;
     assert_int_equal(h->ad->members->member_add_card(h->plugin, "M-0001", "CARD-1", &msg), TP_OK);
-    tp_member_new dup = {.code = "CARD-1"};
+    tp_member_new dup = {.struct_size = sizeof dup, .code = "CARD-1"};
     assert_int_equal(h->ad->members->member_add(h->plugin, &dup, NULL, &msg), TP_ERR_DUPLICATE);
     assert_non_null(strstr(msg.text, "already used by member M-0001"));
     tu_add_member(h, "M-0002", "Bob");
@@ -93,13 +94,15 @@ static void a_shared_phone_is_ambiguous_and_find_lists_both(void **state)
     (void)state;
     tu_host *h = tu_start(NULL);
     tp_message msg;
-    tp_member_new a = {.code = "M-0001", .name = "Anna Family", .phone = "+4930123456"};
-    tp_member_new b = {.code = "M-0002", .name = "Andreas Family", .phone = "030 123456"};
-    tp_member_new c = {.code = "M-0003", .name = "Bert Other"};
+    tp_member_new a = {.struct_size = sizeof a, .code = "M-0001", .name = "Anna Family",
+                       .phone = "+4930123456"};
+    tp_member_new b = {.struct_size = sizeof b, .code = "M-0002", .name = "Andreas Family",
+                       .phone = "030 123456"};
+    tp_member_new c = {.struct_size = sizeof c, .code = "M-0003", .name = "Bert Other"};
     assert_int_equal(h->ad->members->member_add(h->plugin, &a, NULL, &msg), TP_OK);
     assert_int_equal(h->ad->members->member_add(h->plugin, &b, NULL, &msg), TP_OK);
     assert_int_equal(h->ad->members->member_add(h->plugin, &c, NULL, &msg), TP_OK);
-    tp_member_info info;
+    tp_member_info info = {.struct_size = sizeof info};
     assert_int_equal(h->ad->members->member_get(h->plugin, "030123456", &info, &msg), TP_ERR_DUPLICATE);
     assert_non_null(strstr(msg.text, "Several members share"));
     tp_member_info found[10];

@@ -32,7 +32,7 @@ static void settle(ctx *c)
 static void open_form(ctx *c, const char *action, const char *staff, const char *role,
                       const char *prefill)
 {
-    tp_staff who = {.id = staff, .role = role};
+    tp_staff who = {.struct_size = sizeof who, .id = staff, .role = role};
     tp_message msg;
     if (c->ui->open(c->h->plugin, action, &who, prefill, &c->form, &msg) != TP_OK)
         fail_msg("open %s: %s", action, msg.text);
@@ -102,8 +102,10 @@ static ctx *start(const char *conf)
     c->h = tu_start(conf);
     c->ui = c->h->plugin->get_extension(c->h->plugin, TP_EXT_UI);
     assert_non_null(c->ui);
-    tp_member_new bob = {.code = "M-1002", .name = "Bob Sample", .phone = "0151 2345 6789"};
-    tp_member_new ann = {.code = "M-1001", .name = "Ann Other", .email = "ann@example.com"};
+    tp_member_new bob = {.struct_size = sizeof bob, .code = "M-1002", .name = "Bob Sample",
+                         .phone = "0151 2345 6789"};
+    tp_member_new ann = {.struct_size = sizeof ann, .code = "M-1001", .name = "Ann Other",
+                         .email = "ann@example.com"};
     tp_message msg;
     assert_int_equal(c->h->ad->members->member_add(c->h->plugin, &bob, NULL, &msg), TP_OK);
     assert_int_equal(c->h->ad->members->member_add(c->h->plugin, &ann, NULL, &msg), TP_OK);
@@ -378,7 +380,7 @@ static void cashier_needs_a_manager_pin_and_lockouts_grow(void **state)
     /* The activity log shows who did it and who approved it. */
     tp_activity_row rows[4];
     size_t n = 0;
-    tp_activity_query aq = {.limit = 4, .kinds = TP_KIND_RETRO};
+    tp_activity_query aq = {.struct_size = sizeof aq, .limit = 4, .kinds = TP_KIND_RETRO};
     tp_message msg;
     assert_int_equal(c->h->ad->ledger->activity(c->h->plugin, &aq, rows, &n, &msg), TP_OK);
     assert_int_equal(n, 1);
@@ -483,7 +485,8 @@ static void credited_the_wrong_customer_is_corrected_in_one_step(void **state)
     /* Both rows of the correction show who approved it (ext/admin.h). */
     tp_activity_row rows[8];
     size_t n = 0;
-    tp_activity_query aq = {.limit = 8, .kinds = TP_KIND_RETRO | TP_KIND_REVERSAL};
+    tp_activity_query aq = {.struct_size = sizeof aq, .limit = 8,
+                            .kinds = TP_KIND_RETRO | TP_KIND_REVERSAL};
     tp_message msg;
     assert_int_equal(c->h->ad->ledger->activity(c->h->plugin, &aq, rows, &n, &msg), TP_OK);
     assert_int_equal(n, 3); /* the credit, its reversal, the credit to the right member */
@@ -496,7 +499,7 @@ static void credited_the_wrong_customer_is_corrected_in_one_step(void **state)
     assert_string_equal(rows[1].approver, "mgr-1");
     assert_string_equal(rows[2].kind, "retro");
     assert_string_equal(rows[2].approver, "mgr-1");
-    tp_verify_result r;
+    tp_verify_result r = {.struct_size = sizeof r};
     assert_int_equal(c->h->ad->audit->verify(c->h->plugin, NULL, NULL, &r, &msg), TP_OK);
     /* The audit chain is intact, and a tampered record is detected. */
     raw(c, "DROP TRIGGER audit_no_update; UPDATE audit SET points = 999"

@@ -280,6 +280,7 @@ static void plugin_uses_the_key_from_the_secrets_file(void **state)
     memset(&host, 0, sizeof host);
     host.main_thread = pthread_self();
     host.host.abi = (tp_version)TP_VERSION_INIT;
+    host.host.struct_size = sizeof host.host;
     host.host.name = "cmocka";
     host.host.host_data = &host;
     host.host.get_extension = tu_get_extension;

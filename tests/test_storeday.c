@@ -33,9 +33,9 @@ typedef struct day {
     int waits;             /* reports waited for, this job (manager thread) */
     long sales_during[3];  /* sales accepted while each job ran */
     tp_status st_import, st_bulk, st_verify;
-    tp_import_result imp;
-    tp_bulk_result bulk;
-    tp_verify_result ver;
+    tp_import_result imp = {.struct_size = sizeof imp};
+    tp_bulk_result bulk = {.struct_size = sizeof bulk};
+    tp_verify_result ver = {.struct_size = sizeof ver};
     uint64_t problems;
     char msg[3][TP_MESSAGE_MAX + 1];
     char csv[400];
@@ -93,7 +93,8 @@ static void *manager(void *arg)
 
     before = atomic_load(&d->accepted);
     d->waits = 0;
-    tp_bulk_adjustment b = {.all_members = 1, .points = 2, .reason = "store day", .staff = "mgr-1"};
+    tp_bulk_adjustment b = {.struct_size = sizeof b, .all_members = 1, .points = 2,
+                            .reason = "store day", .staff = "mgr-1"};
     d->st_bulk = h->ad->ledger->bulk_adjust(h->plugin, &b, on_progress, d, &d->bulk, &msg);
     snprintf(d->msg[1], sizeof d->msg[1], "%s", msg.text);
     d->sales_during[1] = atomic_load(&d->accepted) - before;

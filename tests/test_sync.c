@@ -151,7 +151,7 @@ static void pump(tu_host *h)
 
 static tp_queue_status status_of(tu_host *h)
 {
-    tp_queue_status st;
+    tp_queue_status st = {.struct_size = sizeof st};
     tp_message msg;
     assert_int_equal(h->ad->queue->queue_status(h->plugin, &st, &msg), TP_OK);
     return st;
@@ -231,7 +231,7 @@ static int64_t local_count(tu_host *h, const char *sql)
 static void wait_member(tu_host *h, const char *code)
 {
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
-    tp_member_info info;
+    tp_member_info info = {.struct_size = sizeof info};
     tp_message msg;
     while (h->ad->members->member_get(h->plugin, code, &info, &msg) != TP_OK) {
         if (tp_now_ms_for_tests() > end)
@@ -286,10 +286,10 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     round_of_sales(t, "down", 20);
     for (int i = 0; i < 3; i++)
         tu_settle(t[i]);
-    tp_balance_view v;
+    tp_balance_view v = {.struct_size = sizeof v};
     /* Until the sync thread has met the stopped server and said so. */
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
-    tp_queue_status st;
+    tp_queue_status st = {.struct_size = sizeof st};
     while ((st = status_of(t[0])).state != TP_SYNC_OFFLINE) {
         if (tp_now_ms_for_tests() > end)
             fail_msg("the stopped server was not reported (state %d: %s)", (int)st.state,
@@ -352,7 +352,7 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     assert_true(parked_events >= 1);
     const tp_sync_ext *sx = t[1]->plugin->get_extension(t[1]->plugin, TP_EXT_SYNC);
     assert_non_null(sx);
-    tp_sync_status ss;
+    tp_sync_status ss = {.struct_size = sizeof ss};
     assert_int_equal(sx->status(t[1]->plugin, &ss, &msg), TP_OK);
     assert_true(ss.configured);
     assert_int_equal(ss.parked, 1);
@@ -397,7 +397,7 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     assert_int_equal(v.refused, 50);
     /* Local ledgers stay intact (append-only, verify clean). */
     for (int i = 0; i < 3; i++) {
-        tp_verify_result vr;
+        tp_verify_result vr = {.struct_size = sizeof vr};
         assert_int_equal(t[i]->ad->audit->verify(t[i]->plugin, NULL, NULL, &vr, &msg), TP_OK);
     }
     fprintf(stderr, "test_sync: %lld awards, slowest host-thread sale %.1f ms (%.1f ms of it "
@@ -416,7 +416,7 @@ static void wrong_credentials_are_reported_and_nothing_is_lost(void **state)
     sale(h, "C-1", "M-C001", 1000);
     tu_settle(h);
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
-    tp_queue_status st;
+    tp_queue_status st = {.struct_size = sizeof st};
     while ((st = status_of(h)).state != TP_SYNC_ERROR) {
         if (tp_now_ms_for_tests() > end)
             fail_msg("wrong credentials not reported (state %d)", (int)st.state);
@@ -450,7 +450,7 @@ static void schema_version_mismatch_waits_until_fixed(void **state)
     sale(h, "D-1", "M-D001", 1000);
     tu_settle(h);
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
-    tp_queue_status st;
+    tp_queue_status st = {.struct_size = sizeof st};
     while ((st = status_of(h)).state != TP_SYNC_ERROR || !strstr(st.last_error, "99")) {
         if (tp_now_ms_for_tests() > end)
             fail_msg("schema mismatch not reported: %s", st.last_error);
@@ -489,7 +489,7 @@ static void a_stalled_server_times_out_and_the_batch_is_sent_once_later(void **s
     }
     tu_settle(h);
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
-    tp_queue_status st;
+    tp_queue_status st = {.struct_size = sizeof st};
     while (!strstr((st = status_of(h)).last_error, "timeout")) {
         if (tp_now_ms_for_tests() > end)
             fail_msg("stall not reported: %s", st.last_error);
@@ -517,7 +517,7 @@ static void parked_entries_can_be_unparked_and_standalone_has_no_queue(void **st
     assert_int_equal(st.configured, 0);
     assert_int_equal(st.state, TP_SYNC_OFF);
     assert_int_equal(st.pending, 0); /* standalone journals nothing for a central */
-    tp_balance_view v;
+    tp_balance_view v = {.struct_size = sizeof v};
     assert_int_equal(h->ad->members->member_balance(h->plugin, "M-F001", &v, &msg), TP_OK);
     assert_string_equal(v.source, "local");
     assert_int_equal(v.balance, 7);
@@ -576,7 +576,8 @@ static void local_text(tu_host *h, const char *sql, char *out, size_t cap)
 
 static void adjust(tu_host *h, const char *code, int64_t points)
 {
-    tp_adjustment a = {.member = code, .points = points, .reason = "goodwill", .staff = "mgr-1"};
+    tp_adjustment a = {.struct_size = sizeof a, .member = code, .points = points,
+                       .reason = "goodwill", .staff = "mgr-1"};
     tp_message msg;
     if (h->ad->ledger->adjust(h->plugin, &a, NULL, &msg) != TP_OK)
         fail_msg("adjust: %s", msg.text);
@@ -601,7 +602,7 @@ static tp_status verify_with_central(tu_host *h, problems *p, tp_audit_report *r
     memset(p, 0, sizeof *p);
     const tp_audit_ext *au = h->plugin->get_extension(h->plugin, TP_EXT_AUDIT);
     assert_non_null(au);
-    tp_verify_result r;
+    tp_verify_result r = {.struct_size = sizeof r};
     tp_message msg;
     return au->verify(h->plugin, NULL, on_problem, p, &r, rep, &msg);
 }
@@ -628,7 +629,7 @@ static tu_host *anchored_terminal(const char *terminal_id, const char *code)
     local_text(h, "SELECT id || ':' || hash FROM audit WHERE id = 3", local, sizeof local);
     assert_string_equal(central, local);
     problems p;
-    tp_audit_report rep;
+    tp_audit_report rep = {.struct_size = sizeof rep, .local.struct_size = sizeof rep.local};
     assert_int_equal(verify_with_central(h, &p, &rep), TP_OK);
     assert_int_equal(rep.central, TP_AUDIT_CENTRAL_COMPARED);
     assert_int_equal(rep.central_seq, 3);
@@ -648,7 +649,7 @@ static void a_rewritten_history_is_refused_centrally_and_named_by_verify(void **
                            "UPDATE ledger SET points = 100 WHERE kind = 'adjust' AND points = 10;"
                            "UPDATE audit SET points = 100 WHERE id = 1;", 1);
     problems p;
-    tp_audit_report rep;
+    tp_audit_report rep = {.struct_size = sizeof rep, .local.struct_size = sizeof rep.local};
     assert_int_equal(verify_with_central(h, &p, &rep), TP_ERR_INTERNAL);
     assert_int_equal(p.n, 1);
     assert_non_null(strstr(p.all, "Audit record 3 is not the one the central database received"));
@@ -694,7 +695,7 @@ static void deleted_newest_records_are_named_by_verify(void **state)
                            "DELETE FROM ledger WHERE kind = 'adjust' AND points IN (20, 30);"
                            "DELETE FROM audit WHERE id IN (2, 3);", 0);
     problems p;
-    tp_audit_report rep;
+    tp_audit_report rep = {.struct_size = sizeof rep, .local.struct_size = sizeof rep.local};
     assert_int_equal(verify_with_central(h, &p, &rep), TP_ERR_INTERNAL);
     assert_int_equal(p.n, 1);
     assert_non_null(strstr(p.all, "The central database holds this terminal's audit record 3, "
@@ -733,7 +734,7 @@ static void a_replaced_trigger_is_named_by_verify_with_a_central_database(void *
                    " ON audit BEGIN SELECT 1; END;");
     sqlite3_close(db);
     problems p;
-    tp_audit_report rep;
+    tp_audit_report rep = {.struct_size = sizeof rep, .local.struct_size = sizeof rep.local};
     assert_int_equal(verify_with_central(h, &p, &rep), TP_ERR_INTERNAL);
     assert_int_equal(p.n, 1);
     assert_non_null(strstr(p.all, "trigger audit_no_delete was changed"));
@@ -779,7 +780,7 @@ static void an_unreachable_central_database_is_said_not_counted(void **state)
     tu_add_member(h, "M-0001", "Ann");
     adjust(h, "M-0001", 1);
     problems p;
-    tp_audit_report rep;
+    tp_audit_report rep = {.struct_size = sizeof rep, .local.struct_size = sizeof rep.local};
     assert_int_equal(verify_with_central(h, &p, &rep), TP_OK);
     assert_int_equal(rep.central, TP_AUDIT_CENTRAL_UNREACHABLE);
     assert_non_null(strstr(rep.central_note, "cannot connect"));
