@@ -1253,7 +1253,7 @@ int main(int argc, char **argv)
     memset(&vr, 0, sizeof vr);
     vr.struct_size = sizeof vr;
     t0 = bench_now_ns();
-    tp_status vst = h.ad->audit->verify(h.plugin, on_problem, &ver_problems, &vr, &msg);
+    tp_status vst = h.ad->audit->verify(h.plugin, NULL, NULL, on_problem, &ver_problems, &vr, NULL, &msg);
     double verify_s = secs_since(t0);
     int verify_ok = vst == TP_OK && vr.problems == 0 &&
                     vr.entries == g.ledger + ex.rows && vr.members == g.members + ex.new_members;

@@ -375,7 +375,7 @@ static void out_of_memory_anywhere_in_a_checkout_cycle_loses_no_accepted_award(v
             break;
     }
     tp_verify_result vr = {.struct_size = sizeof vr};
-    assert_int_equal(ad->audit->verify(p, NULL, NULL, &vr, &msg), TP_OK);
+    assert_int_equal(ad->audit->verify(p, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
     assert_int_equal(vr.problems, 0);
     print_message("  checkout cycle: %ld allocations, each failed once: %ld sales accepted, "
                   "%ld refused with a sentence\n", n - 1, accepted, refused);

@@ -548,9 +548,9 @@ static void activity_approvers(tu_host *h, char *out, size_t cap)
 {
     tp_activity_row rows[32];
     size_t n = 0;
-    tp_activity_query q = {.struct_size = sizeof q, .limit = 32};
+    tp_activity_query q = {.struct_size = sizeof q};
     tp_message msg;
-    assert_int_equal(h->ad->ledger->activity(h->plugin, &q, rows, &n, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &q, rows, 32, sizeof rows[0], &n, &msg), TP_OK);
     out[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(out);
@@ -623,7 +623,7 @@ static void adjust_bulk_and_import_each_write_a_record_with_actor_and_approver(v
     assert_string_equal(shown, "import:mgr-3:mgr-3 import:mgr-3:mgr-3 bulk:mgr-2:mgr-2 "
                                "bulk:mgr-2:mgr-2 adjust:mgr-1:mgr-1 earn:staff-1:");
     tp_verify_result vr = {.struct_size = sizeof vr};
-    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
     tu_stop(h, 1);
 }
 

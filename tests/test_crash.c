@@ -434,7 +434,7 @@ static void check_database(crash_run *r)
     tp_admin_set ads;
     const tp_admin_set *ad = tu_admin_set(p, &ads);
     tp_verify_result vr = {.struct_size = sizeof vr};
-    tp_status st = ad->audit->verify(p, verify_problem, NULL, &vr, &msg);
+    tp_status st = ad->audit->verify(p, NULL, NULL, verify_problem, NULL, &vr, NULL, &msg);
     if (st != TP_OK || vr.problems != 0)
         fail_msg("after kill %d: verify: %s", r->life, msg.text);
     p->destroy(p);

@@ -220,9 +220,9 @@ static void batched_and_single_rows_mix_in_file_order(void **state)
     /* Entries in file order: newest first means descending line numbers. */
     tp_activity_row *rows = calloc(300, sizeof *rows);
     assert_non_null(rows);
-    tp_activity_query q = {.struct_size = sizeof q, .kinds = TP_KIND_IMPORT, .limit = 300};
+    tp_activity_query q = {.struct_size = sizeof q, .kinds = TP_KIND_IMPORT};
     size_t count = 0;
-    assert_int_equal(h->ad->ledger->activity(h->plugin, &q, rows, &count, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &q, rows, 300, sizeof rows[0], &count, &msg), TP_OK);
     assert_int_equal(count, r.entries);
     unsigned long prev = 1000000;
     for (size_t i = 0; i < count; i++) {
@@ -234,7 +234,7 @@ static void batched_and_single_rows_mix_in_file_order(void **state)
     }
     free(rows);
     tp_verify_result vr = {.struct_size = sizeof vr};
-    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
     assert_int_equal(vr.problems, 0);
     /* The same file again goes row by row and adds nothing. */
     assert_int_equal(import(h, "mix.csv", NULL, TP_IMPORT_SKIP_INVALID, &p, &r, &msg), TP_OK);
@@ -524,7 +524,7 @@ static void import_killed_half_way_is_finished_by_running_it_again(void **state)
     assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM members"), 2 * CHUNK_ROWS);
     tp_verify_result vr = {.struct_size = sizeof vr};
     tp_message msg;
-    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
     assert_int_equal(vr.problems, 0);
     /* Running the same file again finishes it. */
     problems p;
@@ -551,7 +551,7 @@ static void import_killed_half_way_is_finished_by_running_it_again(void **state)
                                    " FROM ledger l WHERE l.member_id = m.id)"
                                    " = CAST(substr(m.code, 3) AS INTEGER) + 1"),
                      ROWS);
-    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
     assert_int_equal(vr.problems, 0);
     /* And a third run adds nothing. */
     assert_int_equal(h->ad->transfer->import_csv(h->plugin, csv, 0, "mgr-1", NULL, NULL, NULL, &r, &msg),

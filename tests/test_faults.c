@@ -463,7 +463,7 @@ static void fr_settle_and_check(fault_run *r, const char *what)
     }
     tp_verify_result vr = {.struct_size = sizeof vr};
     tp_message msg;
-    if (r->h->ad->audit->verify(r->h->plugin, NULL, NULL, &vr, &msg) != TP_OK || vr.problems)
+    if (r->h->ad->audit->verify(r->h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg) != TP_OK || vr.problems)
         fail_msg("%s: verify: %s", what, msg.text);
 }
 
@@ -594,8 +594,7 @@ static void fr_load(fault_run *r, const char *config)
     assert_non_null(h->plugin);
     if (h->plugin->init(h->plugin, &msg) != TP_OK)
         fail_msg("init after restart: %s", msg.text);
-    h->co = h->plugin->get_extension(h->plugin, TP_EXT_CHECKOUT);
-    h->ad = h->plugin->get_extension(h->plugin, TP_EXT_ADMIN);
+    tu_attach(h);
 }
 
 /* A till restarted on the files of an earlier one. */
@@ -836,7 +835,7 @@ static void a_hung_disk_at_shutdown_defers_what_it_holds_and_the_next_start_save
     assert_int_equal(access(pending, F_OK), -1);
     tp_verify_result vr = {.struct_size = sizeof vr};
     tp_message msg;
-    if (r->h->ad->audit->verify(r->h->plugin, NULL, NULL, &vr, &msg) != TP_OK || vr.problems)
+    if (r->h->ad->audit->verify(r->h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg) != TP_OK || vr.problems)
         fail_msg("verify after replay: %s", msg.text);
     print_message("  hung disk at shutdown: %d accepted, %d committed before destroy(), %d "
                   "deferred (%d of them saved after all by the abandoned commit), all saved "

@@ -56,7 +56,7 @@ static void submit(ctx *c, ...)
     }
     va_end(ap);
     tp_message msg;
-    if (c->ui->submit(c->h->plugin, c->form, a, n, &msg) != TP_OK)
+    if (c->ui->submit(c->h->plugin, c->form, a, n, sizeof(tp_form_answer), &msg) != TP_OK)
         fail_msg("submit: %s", msg.text);
     settle(c);
 }
@@ -170,7 +170,7 @@ static tp_manager_info manager(ctx *c, const char *id)
     tp_manager_info rows[4];
     size_t n = 0;
     tp_message msg;
-    assert_int_equal(c->h->ad->managers->manager_list(c->h->plugin, rows, 4, &n, &msg), TP_OK);
+    assert_int_equal(c->h->ad->managers->manager_list(c->h->plugin, rows, 4, sizeof rows[0], &n, &msg), TP_OK);
     for (size_t i = 0; i < n && i < 4; i++)
         if (strcmp(rows[i].id, id) == 0)
             return rows[i];
@@ -380,9 +380,9 @@ static void cashier_needs_a_manager_pin_and_lockouts_grow(void **state)
     /* The activity log shows who did it and who approved it. */
     tp_activity_row rows[4];
     size_t n = 0;
-    tp_activity_query aq = {.struct_size = sizeof aq, .limit = 4, .kinds = TP_KIND_RETRO};
+    tp_activity_query aq = {.struct_size = sizeof aq, .kinds = TP_KIND_RETRO};
     tp_message msg;
-    assert_int_equal(c->h->ad->ledger->activity(c->h->plugin, &aq, rows, &n, &msg), TP_OK);
+    assert_int_equal(c->h->ad->ledger->activity(c->h->plugin, &aq, rows, 4, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_string_equal(rows[0].staff, "cas-7");
     assert_string_equal(rows[0].approver, "mgr-1");
@@ -485,10 +485,10 @@ static void credited_the_wrong_customer_is_corrected_in_one_step(void **state)
     /* Both rows of the correction show who approved it (ext/admin.h). */
     tp_activity_row rows[8];
     size_t n = 0;
-    tp_activity_query aq = {.struct_size = sizeof aq, .limit = 8,
+    tp_activity_query aq = {.struct_size = sizeof aq,
                             .kinds = TP_KIND_RETRO | TP_KIND_REVERSAL};
     tp_message msg;
-    assert_int_equal(c->h->ad->ledger->activity(c->h->plugin, &aq, rows, &n, &msg), TP_OK);
+    assert_int_equal(c->h->ad->ledger->activity(c->h->plugin, &aq, rows, 8, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 3); /* the credit, its reversal, the credit to the right member */
     assert_string_equal(rows[0].kind, "retro");
     assert_string_equal(rows[0].member_code, "M-1002");
@@ -500,11 +500,11 @@ static void credited_the_wrong_customer_is_corrected_in_one_step(void **state)
     assert_string_equal(rows[2].kind, "retro");
     assert_string_equal(rows[2].approver, "mgr-1");
     tp_verify_result r = {.struct_size = sizeof r};
-    assert_int_equal(c->h->ad->audit->verify(c->h->plugin, NULL, NULL, &r, &msg), TP_OK);
+    assert_int_equal(c->h->ad->audit->verify(c->h->plugin, NULL, NULL, NULL, NULL, &r, NULL, &msg), TP_OK);
     /* The audit chain is intact, and a tampered record is detected. */
     raw(c, "DROP TRIGGER audit_no_update; UPDATE audit SET points = 999"
            " WHERE action = 'correction';");
-    assert_int_equal(c->h->ad->audit->verify(c->h->plugin, NULL, NULL, &r, &msg), TP_ERR_INTERNAL);
+    assert_int_equal(c->h->ad->audit->verify(c->h->plugin, NULL, NULL, NULL, NULL, &r, NULL, &msg), TP_ERR_INTERNAL);
     assert_true(r.problems >= 2); /* the changed record and the missing trigger */
 }
 
@@ -715,7 +715,7 @@ static void a_pin_shorter_than_the_policy_is_refused_when_set(void **state)
     assert_int_equal(c->h->ad->managers->manager_reset_pin(c->h->plugin, "mgr-1", "12345", "owner", &msg),
                      TP_ERR_INVALID_ARGUMENT);
     size_t n = 0;
-    assert_int_equal(c->h->ad->managers->manager_list(c->h->plugin, NULL, 0, &n, &msg), TP_OK);
+    assert_int_equal(c->h->ad->managers->manager_list(c->h->plugin, NULL, 0, sizeof(tp_manager_info), &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_int_equal(q(c, "SELECT count(*) FROM audit WHERE action LIKE 'manager.%'"), 1);
     /* A store may lower the minimum to 4, never below. */

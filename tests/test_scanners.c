@@ -275,7 +275,7 @@ static tp_scanner_info front_info(const sc_host *h)
     tp_message msg;
 
     memset(info, 0, sizeof info);
-    assert_int_equal(h->sx->list(h->tu.plugin, info, 2, &n, &msg), TP_OK);
+    assert_int_equal(h->sx->list(h->tu.plugin, info, 2, sizeof info[0], &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_string_equal(info[0].name, "front");
     assert_string_equal(info[0].driver, "serial");

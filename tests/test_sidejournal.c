@@ -174,8 +174,7 @@ static void restart_with_journal(tu_host *h, const tp_write_job *jobs, size_t n,
     assert_non_null(h->plugin);
     if (h->plugin->init(h->plugin, &msg) != TP_OK)
         fail_msg("init with a side journal: %s", msg.text);
-    h->co = h->plugin->get_extension(h->plugin, TP_EXT_CHECKOUT);
-    h->ad = h->plugin->get_extension(h->plugin, TP_EXT_ADMIN);
+    tu_attach(h);
 }
 
 static void init_saves_the_journal_once_and_removes_it(void **state)
@@ -209,7 +208,7 @@ static void init_saves_the_journal_once_and_removes_it(void **state)
     for (int i = events; i < h->n_events; i++)
         assert_int_not_equal(h->ev[i].kind, TP_EVENT_AWARD_COMMITTED);
     tp_verify_result vr = {.struct_size = sizeof vr};
-    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
     assert_int_equal(vr.problems, 0);
     tu_stop(h, 1);
 }

@@ -33,9 +33,9 @@ typedef struct day {
     int waits;             /* reports waited for, this job (manager thread) */
     long sales_during[3];  /* sales accepted while each job ran */
     tp_status st_import, st_bulk, st_verify;
-    tp_import_result imp = {.struct_size = sizeof imp};
-    tp_bulk_result bulk = {.struct_size = sizeof bulk};
-    tp_verify_result ver = {.struct_size = sizeof ver};
+    tp_import_result imp;
+    tp_bulk_result bulk;
+    tp_verify_result ver;
     uint64_t problems;
     char msg[3][TP_MESSAGE_MAX + 1];
     char csv[400];
@@ -86,8 +86,11 @@ static void *manager(void *arg)
     tp_message msg;
     long before = atomic_load(&d->accepted);
     d->waits = 0;
-    d->st_import = h->ad->transfer->import_csv(h->plugin, d->csv, 0, "mgr-1", on_progress, on_problem, d,
-                                     &d->imp, &msg);
+    d->imp.struct_size = sizeof d->imp;
+    d->bulk.struct_size = sizeof d->bulk;
+    d->ver.struct_size = sizeof d->ver;
+    d->st_import = h->ad->transfer->import_csv(h->plugin, d->csv, 0, "mgr-1", on_progress,
+                                               on_problem, d, &d->imp, &msg);
     snprintf(d->msg[0], sizeof d->msg[0], "%s", msg.text);
     d->sales_during[0] = atomic_load(&d->accepted) - before;
 
@@ -100,7 +103,7 @@ static void *manager(void *arg)
     d->sales_during[1] = atomic_load(&d->accepted) - before;
 
     before = atomic_load(&d->accepted);
-    d->st_verify = h->ad->audit->verify(h->plugin, on_problem, d, &d->ver, &msg);
+    d->st_verify = h->ad->audit->verify(h->plugin, NULL, NULL, on_problem, d, &d->ver, NULL, &msg);
     snprintf(d->msg[2], sizeof d->msg[2], "%s", msg.text);
     d->sales_during[2] = atomic_load(&d->accepted) - before;
     atomic_store(&d->jobs_done, 1);

@@ -328,7 +328,7 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
         if (tp_now_ms_for_tests() > end) {
             tp_queue_entry e[8];
             size_t k = 0;
-            t[1]->ad->queue->queue_list(t[1]->plugin, 0, e, 8, &k, &msg);
+            t[1]->ad->queue->queue_list(t[1]->plugin, 0, e, 8, sizeof e[0], &k, &msg);
             for (size_t j = 0; j < k; j++)
                 fprintf(stderr, "entry %lld %s parked %d attempts %d: %s\n", (long long)e[j].id,
                         e[j].event_id, e[j].parked, e[j].attempts, e[j].last_error);
@@ -343,7 +343,7 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     }
     tp_queue_entry parked[4];
     size_t n = 0;
-    assert_int_equal(t[1]->ad->queue->queue_list(t[1]->plugin, 1, parked, 4, &n, &msg), TP_OK);
+    assert_int_equal(t[1]->ad->queue->queue_list(t[1]->plugin, 1, parked, 4, sizeof parked[0], &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_string_equal(parked[0].event_id, "ledger:store-A/till-2/T1-up-0/earn");
     assert_non_null(strstr(parked[0].last_error, "ledger_earns_once"));
@@ -398,7 +398,7 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     /* Local ledgers stay intact (append-only, verify clean). */
     for (int i = 0; i < 3; i++) {
         tp_verify_result vr = {.struct_size = sizeof vr};
-        assert_int_equal(t[i]->ad->audit->verify(t[i]->plugin, NULL, NULL, &vr, &msg), TP_OK);
+        assert_int_equal(t[i]->ad->audit->verify(t[i]->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
     }
     fprintf(stderr, "test_sync: %lld awards, slowest host-thread sale %.1f ms (%.1f ms of it "
             "blocked)\n", (long long)(local_total - 1), max_sale_ms, max_sale_blocked_ms);
@@ -535,7 +535,7 @@ static void parked_entries_can_be_unparked_and_standalone_has_no_queue(void **st
     assert_int_equal(st.pending, 2);
     tp_queue_entry e[4];
     size_t n = 0;
-    assert_int_equal(h->ad->queue->queue_list(h->plugin, 0, e, 4, &n, &msg), TP_OK);
+    assert_int_equal(h->ad->queue->queue_list(h->plugin, 0, e, 4, sizeof e[0], &n, &msg), TP_OK);
     assert_int_equal(n, 2);
     assert_string_equal(e[0].event_id, "member:M-F001");
     assert_string_equal(e[1].kind, "ledger");
@@ -604,7 +604,7 @@ static tp_status verify_with_central(tu_host *h, problems *p, tp_audit_report *r
     assert_non_null(au);
     tp_verify_result r = {.struct_size = sizeof r};
     tp_message msg;
-    return au->verify(h->plugin, NULL, on_problem, p, &r, rep, &msg);
+    return au->verify(h->plugin, NULL, NULL, on_problem, p, &r, rep, &msg);
 }
 
 /* A terminal with three adjustments of its own member (`code`: each
@@ -668,7 +668,7 @@ static void a_rewritten_history_is_refused_centrally_and_named_by_verify(void **
     tp_queue_entry e[4];
     size_t n = 0;
     tp_message msg;
-    assert_int_equal(h->ad->queue->queue_list(h->plugin, 1, e, 4, &n, &msg), TP_OK);
+    assert_int_equal(h->ad->queue->queue_list(h->plugin, 1, e, 4, sizeof e[0], &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_string_equal(e[0].kind, "audit");
     assert_non_null(strstr(e[0].last_error, "Audit record 4 of terminal store-G/till-rw does not "

@@ -63,7 +63,7 @@ static tp_status verify(tu_host *h, found *f, tp_verify_result *r)
 {
     memset(f, 0, sizeof *f);
     tp_message msg;
-    return h->ad->audit->verify(h->plugin, on_problem, f, r, &msg);
+    return h->ad->audit->verify(h->plugin, NULL, NULL, on_problem, f, r, NULL, &msg);
 }
 
 static void a_clean_database_verifies(void **state)
@@ -173,7 +173,7 @@ static tp_status verify_at(tu_host *h, const char *anchor, found *f, tp_audit_re
     memset(f, 0, sizeof *f);
     tp_verify_result r = {.struct_size = sizeof r};
     tp_message msg;
-    return audit_of(h)->verify(h->plugin, anchor, on_problem, f, &r, rep, &msg);
+    return audit_of(h)->verify(h->plugin, anchor, NULL, on_problem, f, &r, rep, &msg);
 }
 
 static void head_anchor(tu_host *h, char *out, size_t cap)
@@ -353,7 +353,7 @@ static void a_malformed_anchor_is_refused_before_any_check(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(&f, 0, sizeof f);
         memset(&r, 0, sizeof r);
-        assert_int_equal(audit_of(h)->verify(h->plugin, bad[i], on_problem, &f, &r, &rep, &msg),
+        assert_int_equal(audit_of(h)->verify(h->plugin, bad[i], NULL, on_problem, &f, &r, &rep, &msg),
                          TP_ERR_INVALID_ARGUMENT);
         assert_non_null(strstr(msg.text, "An audit head is written SEQ:HASH"));
         assert_int_equal(r.checks, 0);
@@ -507,8 +507,7 @@ static tp_status verify_paced(tu_host *h, paced *p, tp_verify_result *r)
     const tp_audit_ext *au = h->plugin->get_extension(h->plugin, TP_EXT_AUDIT_2);
     assert_non_null(au);
     tp_message msg;
-    return au->verify_progress(h->plugin, NULL, on_paced_progress, on_paced_problem, p, r, NULL,
-                               &msg);
+    return au->verify(h->plugin, NULL, on_paced_progress, on_paced_problem, p, r, NULL, &msg);
 }
 
 static void admin_calls_writes_and_checkpoints_go_on_while_verify_runs(void **state)
