@@ -590,7 +590,7 @@ static int run_lookups(const bench_host *h, const store_gen *g, int by, size_t l
                        uint64_t *rng, int64_t *ns, long *wrong)
 {
     char key[64], code[32];
-    tp_member_info info;
+    tp_member_info info = {.struct_size = sizeof info};
     tp_message msg;
     *wrong = 0;
     for (size_t i = 0; i < lookups; i++) {
@@ -602,7 +602,7 @@ static int run_lookups(const bench_host *h, const store_gen *g, int by, size_t l
         else
             member_email_typed(key, sizeof key, m);
         int64_t t0 = bench_now_ns();
-        tp_status st = h->ad->member_get(h->plugin, key, &info, &msg);
+        tp_status st = h->ad->members->member_get(h->plugin, key, &info, &msg);
         ns[i] = bench_now_ns() - t0;
         if (st != TP_OK) {
             fprintf(stderr, "bench: member_get(%s): %s (%s)\n", key, tp_hostlib_status_name(st),
@@ -640,6 +640,7 @@ static double run_page(const bench_host *h, const page_spec *p, tp_activity_row 
     int64_t ns[PAGE_RUNS] = {0};
     tp_activity_query q;
     memset(&q, 0, sizeof q);
+    q.struct_size = sizeof q;
     q.kinds = p->kinds;
     q.member = p->member;
     q.before_id = p->before_id;
@@ -650,7 +651,7 @@ static double run_page(const bench_host *h, const page_spec *p, tp_activity_row 
         size_t count = 0;
         tp_message msg;
         int64_t t0 = bench_now_ns();
-        tp_status st = h->ad->activity(h->plugin, &q, rows, &count, &msg);
+        tp_status st = h->ad->ledger->activity(h->plugin, &q, rows, &count, &msg);
         ns[r] = bench_now_ns() - t0;
         if (st != TP_OK) {
             fprintf(stderr, "bench: activity (%s): %s (%s)\n", p->figure,
@@ -897,14 +898,16 @@ static int run_migration(const char *plugin_path, size_t rows, uint64_t seed, in
     problems pr = {0};
     tp_import_result ir;
     memset(&ir, 0, sizeof ir);
+    ir.struct_size = sizeof ir;
     tp_message msg;
     int64_t t0 = bench_now_ns();
-    tp_status st = h.ad->import_csv(h.plugin, csv, 0, "bench", on_progress, on_problem, &pr,
+    tp_status st = h.ad->transfer->import_csv(h.plugin, csv, 0, "bench", on_progress, on_problem, &pr,
                                     &ir, &msg);
     out->import_s = secs_since(t0);
     tp_member_info last;
     memset(&last, 0, sizeof last);
-    tp_status lst = h.ad->member_get(h.plugin, m.code, &last, &msg);
+    last.struct_size = sizeof last;
+    tp_status lst = h.ad->members->member_get(h.plugin, m.code, &last, &msg);
     out->ok = st == TP_OK && ir.applied && ir.rows == rows && ir.invalid == 0 &&
               ir.members_created == rows && ir.entries == rows && ir.points_total == points &&
               pr.n == 0 && lst == TP_OK && last.balance == m.points &&
@@ -1174,9 +1177,9 @@ int main(int argc, char **argv)
             HEAVY_ENTRIES);
     long bal_wrong = 0;
     for (int i = 0; i < BALANCE_RUNS; i++) {
-        tp_member_info info;
+        tp_member_info info = {.struct_size = sizeof info};
         int64_t b0 = bench_now_ns();
-        tp_status st = h.ad->member_get(h.plugin, heavy_code, &info, &msg);
+        tp_status st = h.ad->members->member_get(h.plugin, heavy_code, &info, &msg);
         ns[i] = bench_now_ns() - b0;
         if (st != TP_OK) {
             fprintf(stderr, "bench: member_get(%s): %s\n", heavy_code, msg.text);
@@ -1201,8 +1204,9 @@ int main(int argc, char **argv)
     problems imp_problems = {0};
     tp_import_result ir;
     memset(&ir, 0, sizeof ir);
+    ir.struct_size = sizeof ir;
     t0 = bench_now_ns();
-    tp_status ist = h.ad->import_csv(h.plugin, csv_path, 0, "bench", on_progress, on_problem,
+    tp_status ist = h.ad->transfer->import_csv(h.plugin, csv_path, 0, "bench", on_progress, on_problem,
                                      &imp_problems, &ir, &msg);
     double import_s = secs_since(t0);
     if (ist != TP_OK) {
@@ -1219,10 +1223,12 @@ int main(int argc, char **argv)
     member_code(first_new_code, sizeof first_new_code, ex.first_new);
     tp_member_info first_new;
     memset(&first_new, 0, sizeof first_new);
-    tp_status fst = h.ad->member_get(h.plugin, first_new_code, &first_new, &msg);
+    first_new.struct_size = sizeof first_new;
+    tp_status fst = h.ad->members->member_get(h.plugin, first_new_code, &first_new, &msg);
     tp_member_info heavy_after;
     memset(&heavy_after, 0, sizeof heavy_after);
-    tp_status hst = h.ad->member_get(h.plugin, heavy_code, &heavy_after, &msg);
+    heavy_after.struct_size = sizeof heavy_after;
+    tp_status hst = h.ad->members->member_get(h.plugin, heavy_code, &heavy_after, &msg);
     int import_ok = imp_rows0 == 0 && imp_rows == (int64_t)ex.rows &&
                     ledger_gain == (int64_t)ex.rows && imp_points == ex.points &&
                     members1 - members0 == (int64_t)ex.new_members &&
@@ -1245,8 +1251,9 @@ int main(int argc, char **argv)
     problems ver_problems = {0};
     tp_verify_result vr;
     memset(&vr, 0, sizeof vr);
+    vr.struct_size = sizeof vr;
     t0 = bench_now_ns();
-    tp_status vst = h.ad->verify(h.plugin, on_problem, &ver_problems, &vr, &msg);
+    tp_status vst = h.ad->audit->verify(h.plugin, NULL, NULL, on_problem, &ver_problems, &vr, NULL, &msg);
     double verify_s = secs_since(t0);
     int verify_ok = vst == TP_OK && vr.problems == 0 &&
                     vr.entries == g.ledger + ex.rows && vr.members == g.members + ex.new_members;

@@ -208,9 +208,10 @@ static int run_checkouts(const bench_host *h, sale *sales, size_t n, char phase,
             lines[l].discount_minor = s->discount[l];
             lines[l].flags = l == LINES - 1 ? TP_LINE_TAX : 0;
         }
-        tp_receipt r = {.receipt_id = rec, .currency = "EUR", .time_ms = s->time_ms,
+        tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line), .receipt_id = rec,
+                        .currency = "EUR", .time_ms = s->time_ms,
                         .lines = lines, .line_count = LINES};
-        tp_award_preview pv;
+        tp_award_preview pv = {.struct_size = sizeof pv};
 
         pump(h, 0); /* a real host's loop delivers events between sales */
 
@@ -600,9 +601,9 @@ int main(int argc, char **argv)
         char code[32], name[32];
         member_code(code, sizeof code, m);
         snprintf(name, sizeof name, "Member %d", m + 1);
-        tp_member_new nm = {.code = code, .name = name};
+        tp_member_new nm = {.struct_size = sizeof nm, .code = code, .name = name};
         tp_message msg;
-        tp_status st = h.ad->member_add(h.plugin, &nm, NULL, &msg);
+        tp_status st = h.ad->members->member_add(h.plugin, &nm, NULL, &msg);
         if (st != TP_OK) {
             fprintf(stderr, "bench: member_add %s: %s\n", code, msg.text);
             goto out;
@@ -632,7 +633,7 @@ int main(int argc, char **argv)
     long committed_before = ev.committed;
     if (run_checkouts(&h, dur, dur_n, 'D', &drs) != 0)
         goto out;
-    tp_status fst = h.ad->flush(h.plugin, 120000, &msg);
+    tp_status fst = h.ad->checkout->flush(h.plugin, 120000, &msg);
     int64_t dur_end = bench_now_ns();
     tp_hostlib_dispatch(h.lib);
     if (fst != TP_OK) {

@@ -520,11 +520,12 @@ static int checkout(till *t, till_phase *p)
             bench_rng_range(&t->rng, 0, 3) == 0 ? bench_rng_range(&t->rng, 0, amount / 5) : 0;
         lines[l].flags = l == LINES - 1 ? TP_LINE_TAX : 0;
     }
-    tp_receipt r = {.receipt_id = rec, .currency = "EUR",
+    tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line), .receipt_id = rec,
+                    .currency = "EUR",
                     .time_ms = SALE_TIME_BASE + (int64_t)i * 7000,
                     .lines = lines, .line_count = LINES};
     tp_message msg;
-    tp_award_preview pv;
+    tp_award_preview pv = {.struct_size = sizeof pv};
     tp_status st = t->co->begin(t->plugin, txn, "staff-1", &msg);
     if (st == TP_OK)
         st = t->co->scan(t->plugin, txn, code, &msg);

@@ -72,6 +72,7 @@ static int start(bhost *b, const char *config)
     tp_message msg;
     memset(b, 0, sizeof *b);
     b->host.abi = (tp_version)TP_VERSION_INIT;
+    b->host.struct_size = sizeof b->host;
     b->host.name = "bench_sync";
     b->host.vendor = "tillpoints";
     b->host.version = "0";
@@ -147,9 +148,9 @@ static int make_backlog(const char *db_path, int members, long n, const char *ta
 
 static uint64_t pending(bhost *b)
 {
-    tp_queue_status st;
+    tp_queue_status st = {.struct_size = sizeof st};
     tp_message msg;
-    if (b->ad->queue_status(b->p, &st, &msg) != TP_OK)
+    if (b->ad->queue->queue_status(b->p, &st, &msg) != TP_OK)
         return UINT64_MAX;
     return st.pending;
 }
@@ -168,7 +169,8 @@ static int checkouts(bhost *b, const char *tag, size_t n, int64_t *out)
         tp_line lines[5];
         for (int k = 0; k < 5; k++)
             lines[k] = (tp_line){.sku = "SKU", .amount_minor = 199 + k * 100};
-        tp_receipt r = {.receipt_id = receipt, .currency = "EUR", .lines = lines, .line_count = 5};
+        tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line),
+                        .receipt_id = receipt, .currency = "EUR", .lines = lines, .line_count = 5};
         int64_t t0 = bench_now_ns();
         tp_status st = b->co->complete(b->p, receipt, &r, NULL, &msg);
         out[i] = bench_now_ns() - t0;
@@ -187,7 +189,7 @@ static int checkouts(bhost *b, const char *tag, size_t n, int64_t *out)
             sleep_ms(1); /* a till, not a loop: ~1000 checkouts/s */
     }
     tp_message msg;
-    b->ad->flush(b->p, 60000, &msg);
+    b->ad->checkout->flush(b->p, 60000, &msg);
     b->p->on_main_thread(b->p);
     return 0;
 }
@@ -284,13 +286,13 @@ int main(int argc, char **argv)
         goto out;
     tp_message msg;
     int from, to;
-    if (b.ad->central_init(b.p, &from, &to, &msg) != TP_OK) {
+    if (b.ad->queue->central_init(b.p, &from, &to, &msg) != TP_OK) {
         fprintf(stderr, "bench: central init: %s\n", msg.text);
         goto out;
     }
     tp_message rmsg;
     uint64_t reset;
-    b.ad->queue_retry(b.p, &reset, &rmsg); /* skip the backoff of "no schema yet" */
+    b.ad->queue->queue_retry(b.p, &reset, &rmsg); /* skip the backoff of "no schema yet" */
     fprintf(stderr, "bench: draining\n");
     int64_t t0 = bench_now_ns();
     uint64_t left;
@@ -324,7 +326,7 @@ int main(int argc, char **argv)
     if (make_backlog(db_path, 0, n, "S") != 0)
         goto out;
     fixture("restart", pgdir);
-    b.ad->queue_retry(b.p, &reset, &rmsg);
+    b.ad->queue->queue_retry(b.p, &reset, &rmsg);
     while (pending(&b) > (uint64_t)n - 2000) /* the drain has begun */
         sleep_ms(1);
     if (checkouts(&b, "drain", lat_n, lat_drain) != 0)

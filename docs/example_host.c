@@ -218,9 +218,10 @@ int main(int argc, char **argv)
         {.sku = "CROISSANT", .category = "bakery", .amount_minor = 280},
         {.sku = "VAT", .amount_minor = 51, .flags = TP_LINE_TAX}, /* earns nothing */
     };
-    tp_receipt receipt = {.receipt_id = ex.receipt_id, .currency = "EUR",
+    tp_receipt receipt = {.struct_size = sizeof receipt, .line_stride = sizeof(tp_line),
+                          .receipt_id = ex.receipt_id, .currency = "EUR",
                           .lines = lines, .line_count = sizeof lines / sizeof lines[0]};
-    tp_award_preview preview;
+    tp_award_preview preview = {.struct_size = sizeof preview};
     st = co->complete(p, txn, &receipt, &preview, &msg);
     if (st != TP_OK) {
         fprintf(stderr, "complete refused: %s\n", msg.text);

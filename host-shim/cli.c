@@ -39,7 +39,7 @@
 
 #define DEFAULT_CONFIG TP_HOSTLIB_DEFAULT_CONFIG
 #define ACTIVITY_LIMIT_DEFAULT 20
-#define ACTIVITY_LIMIT_MAX 1000 /* the admin ABI's bound on one page */
+#define ACTIVITY_LIMIT_MAX TP_ACTIVITY_PAGE_MAX /* the ABI's bound on one page */
 #define FIND_MAX 50             /* matches shown by `member find` */
 #define FORM_WAIT_MS 30000      /* a silent plugin: the form is closed after this */
 #define EXIT_REFUSED 1
@@ -179,7 +179,7 @@ typedef struct cli {
     request rq;
     tp_hostlib *h;
     const tp_plugin *p;
-    const tp_admin_ext *ad;
+    const tp_admin_set *ad;
     json_t *doc;       /* the --json answer; owned */
     json_t *problems;  /* array inside doc, borrowed; or NULL */
     tp_forms_session forms;
@@ -376,7 +376,8 @@ static void set_value(request *rq, unsigned bit, const char *v)
     }
 }
 
-/* SEQ:HASH or HASH, HASH 16..64 hex digits (the plugin checks it again). */
+/* SEQ:HASH or HASH, HASH TP_AUDIT_ANCHOR_MIN_HEX..TP_AUDIT_HASH_MAX hex digits (the
+ * plugin checks it again). */
 static int head_shaped(const char *s)
 {
     const char *hex = strchr(s, ':');
@@ -575,8 +576,8 @@ static int parse_command_line(int argc, char **argv, request *rq)
         return usage_error(cmd, "bulk-adjust takes either --members-file FILE or --all.");
     if (rq->role && strcmp(rq->role, "manager") != 0 && strcmp(rq->role, "cashier") != 0)
         return usage_error(cmd, "--role is manager or cashier, not '%s'.", rq->role);
-    if (rq->staff && (!*rq->staff || strlen(rq->staff) > 64))
-        return usage_error(cmd, "--staff takes an id of 1 to 64 characters.");
+    if (rq->staff && (!*rq->staff || strlen(rq->staff) > TP_STAFF_ID_MAX))
+        return usage_error(cmd, "--staff takes an id of 1 to %d characters.", TP_STAFF_ID_MAX);
     if (rq->head && !head_shaped(rq->head))
         return usage_error(cmd, "--head takes SEQ:HASH as `tillpoints audit head` prints it: "
                                 "the record number, a colon and at least the first %d hex "
@@ -854,12 +855,11 @@ static void print_member(const tp_member_info *m)
 static int cmd_member_add(cli *c)
 {
     const request *rq = &c->rq;
-    tp_member_new m = {.code = rq->pos[0], .name = rq->name, .phone = rq->phone,
-                       .email = rq->email, .app_id = rq->app_id};
-    tp_member_info info;
+    tp_member_new m = {.struct_size = sizeof m, .code = rq->pos[0], .name = rq->name,
+                       .phone = rq->phone, .email = rq->email, .app_id = rq->app_id};
+    tp_member_info info = {.struct_size = sizeof info};
     tp_message msg;
-    memset(&info, 0, sizeof info);
-    tp_status st = c->ad->member_add(c->p, &m, &info, &msg);
+    tp_status st = c->ad->members->member_add(c->p, &m, &info, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
     if (c->doc) {
@@ -874,11 +874,11 @@ static int cmd_member_add(cli *c)
 static int cmd_member_add_card(cli *c)
 {
     tp_message msg;
-    tp_status st = c->ad->member_add_card(c->p, c->rq.pos[0], c->rq.pos[1], &msg);
+    tp_status st = c->ad->members->member_add_card(c->p, c->rq.pos[0], c->rq.pos[1], &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
-    tp_member_info info;
-    st = c->ad->member_get(c->p, c->rq.pos[1], &info, &msg);
+    tp_member_info info = {.struct_size = sizeof info};
+    st = c->ad->members->member_get(c->p, c->rq.pos[1], &info, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
     if (c->doc) {
@@ -893,9 +893,9 @@ static int cmd_member_add_card(cli *c)
 
 static int cmd_member_show(cli *c)
 {
-    tp_member_info info;
+    tp_member_info info = {.struct_size = sizeof info};
     tp_message msg;
-    tp_status st = c->ad->member_get(c->p, c->rq.pos[0], &info, &msg);
+    tp_status st = c->ad->members->member_get(c->p, c->rq.pos[0], &info, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
     if (c->doc) {
@@ -916,7 +916,8 @@ static int cmd_member_find(cli *c)
     }
     size_t n = 0;
     tp_message msg;
-    tp_status st = c->ad->member_find(c->p, c->rq.pos[0], found, FIND_MAX + 1, &n, &msg);
+    tp_status st = c->ad->members->member_find(c->p, c->rq.pos[0], found, FIND_MAX + 1,
+                                               sizeof *found, &n, &msg);
     if (st != TP_OK) {
         free(found);
         return refused(c, st, &msg);
@@ -973,9 +974,9 @@ static int cmd_member_find(cli *c)
 
 static int cmd_balance(cli *c)
 {
-    tp_member_info info;
+    tp_member_info info = {.struct_size = sizeof info};
     tp_message msg;
-    tp_status st = c->ad->member_get(c->p, c->rq.pos[0], &info, &msg);
+    tp_status st = c->ad->members->member_get(c->p, c->rq.pos[0], &info, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
     if (c->doc) {
@@ -1043,9 +1044,10 @@ static int run_activity(cli *c, const char *member)
     /* Ask for one more row than shown, to know whether an older page
      * exists; at the ABI's maximum, assume it may. */
     uint32_t want = rq->limit < ACTIVITY_LIMIT_MAX ? rq->limit + 1 : rq->limit;
-    tp_activity_query q = {.kinds = rq->kinds, .member = member, .staff = rq->staff,
-                           .location = rq->location, .from_ms = rq->from_ms,
-                           .to_ms = rq->to_ms, .before_id = rq->before_id, .limit = want};
+    tp_activity_query q = {.struct_size = sizeof q, .kinds = rq->kinds, .member = member,
+                           .staff = rq->staff, .location = rq->location,
+                           .from_ms = rq->from_ms, .to_ms = rq->to_ms,
+                           .before_id = rq->before_id};
     tp_activity_row *rows = calloc(want, sizeof *rows);
     if (!rows) {
         fprintf(stderr, "tillpoints: out of memory.\n");
@@ -1053,7 +1055,7 @@ static int run_activity(cli *c, const char *member)
     }
     size_t n = 0;
     tp_message msg;
-    tp_status st = c->ad->activity(c->p, &q, rows, &n, &msg);
+    tp_status st = c->ad->ledger->activity(c->p, &q, rows, want, sizeof *rows, &n, &msg);
     if (st != TP_OK) {
         free(rows);
         return refused(c, st, &msg);
@@ -1078,9 +1080,9 @@ static int run_activity(cli *c, const char *member)
 
 static int cmd_history(cli *c)
 {
-    tp_member_info info;
+    tp_member_info info = {.struct_size = sizeof info};
     tp_message msg;
-    tp_status st = c->ad->member_get(c->p, c->rq.pos[0], &info, &msg);
+    tp_status st = c->ad->members->member_get(c->p, c->rq.pos[0], &info, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
     if (c->doc)
@@ -1097,17 +1099,16 @@ static int cmd_activity(cli *c) { return run_activity(c, c->rq.member); }
 static int cmd_adjust(cli *c)
 {
     const request *rq = &c->rq;
-    tp_adjustment adj = {.member = rq->pos[0], .points = rq->points, .reason = rq->reason,
-                         .comment = rq->comment, .staff = rq->staff};
-    tp_activity_row entry;
+    tp_adjustment adj = {.struct_size = sizeof adj, .member = rq->pos[0], .points = rq->points,
+                         .reason = rq->reason, .comment = rq->comment, .staff = rq->staff};
+    tp_activity_row entry = {.struct_size = sizeof entry};
     tp_message msg;
-    memset(&entry, 0, sizeof entry);
-    tp_status st = c->ad->adjust(c->p, &adj, &entry, &msg);
+    tp_status st = c->ad->ledger->adjust(c->p, &adj, &entry, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
-    tp_member_info info;
-    st = c->ad->member_get(c->p, entry.member_code[0] ? entry.member_code : rq->pos[0], &info,
-                           &msg);
+    tp_member_info info = {.struct_size = sizeof info};
+    st = c->ad->members->member_get(c->p, entry.member_code[0] ? entry.member_code : rq->pos[0],
+                                    &info, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
     if (c->doc) {
@@ -1200,18 +1201,18 @@ static int cmd_bulk_adjust(cli *c)
         }
         return EXIT_REFUSED;
     }
-    tp_bulk_adjustment bulk = {.members = (const char *const *)codes,
+    tp_bulk_adjustment bulk = {.struct_size = sizeof bulk,
+                               .members = (const char *const *)codes,
                                .member_count = ncodes,
                                .all_members = (rq->given & O_ALL) != 0,
                                .points = rq->points,
                                .reason = rq->reason,
                                .comment = rq->comment,
                                .staff = rq->staff};
-    tp_bulk_result res;
+    tp_bulk_result res = {.struct_size = sizeof res};
     tp_message msg;
-    memset(&res, 0, sizeof res);
     memset(&msg, 0, sizeof msg);
-    tp_status st = c->ad->bulk_adjust(c->p, &bulk, on_progress, c, &res, &msg);
+    tp_status st = c->ad->ledger->bulk_adjust(c->p, &bulk, on_progress, c, &res, &msg);
     progress_clear(&c->bar);
     free_codes(codes, ncodes);
     if (st != TP_OK)
@@ -1245,11 +1246,10 @@ static int cmd_import(cli *c)
         flags |= TP_IMPORT_DRY_RUN;
     if (skip)
         flags |= TP_IMPORT_SKIP_INVALID;
-    tp_import_result res;
+    tp_import_result res = {.struct_size = sizeof res};
     tp_message msg;
-    memset(&res, 0, sizeof res);
-    tp_status st = c->ad->import_csv(c->p, rq->pos[0], flags, rq->staff, on_progress,
-                                     on_problem, c, &res, &msg);
+    tp_status st = c->ad->transfer->import_csv(c->p, rq->pos[0], flags, rq->staff, on_progress,
+                                               on_problem, c, &res, &msg);
     progress_clear(&c->bar);
     /* Refused, or invalid rows kept the file out (without --skip-invalid,
      * or when no row was valid): exit 1. */
@@ -1293,7 +1293,7 @@ static int cmd_export(cli *c)
 {
     uint64_t rows = 0;
     tp_message msg;
-    tp_status st = c->ad->export_csv(c->p, c->rq.pos[0], &rows, &msg);
+    tp_status st = c->ad->transfer->export_csv(c->p, c->rq.pos[0], &rows, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
     if (c->doc) {
@@ -1373,25 +1373,11 @@ static json_t *heads_json(const cli *c, const tp_audit_report *rep)
 
 static int cmd_verify(cli *c)
 {
-    tp_verify_result res;
+    tp_verify_result res = {.struct_size = sizeof res};
     tp_message msg;
-    memset(&res, 0, sizeof res);
-    tp_audit_report rep;
-    memset(&rep, 0, sizeof rep);
-    /* The audit extension adds the heads; a plugin without it is verified
-     * as before (and cannot take --head). */
-    const tp_audit_ext *au = c->p->get_extension(c->p, TP_EXT_AUDIT);
-    if (!au && c->rq.head) {
-        snprintf(msg.text, sizeof msg.text, "This plugin cannot check an audit head (it has no "
-                 "%s extension).", TP_EXT_AUDIT);
-        return refused(c, TP_ERR_UNSUPPORTED, &msg);
-    }
-    /* A plugin that answers tillpoints.audit/2 reports its progress. */
-    const tp_audit_ext *au2 = c->p->get_extension(c->p, TP_EXT_AUDIT_2);
-    tp_status st = au2 ? au2->verify_progress(c->p, c->rq.head, on_verify_progress, on_problem,
-                                              c, &res, &rep, &msg)
-                   : au ? au->verify(c->p, c->rq.head, on_problem, c, &res, &rep, &msg)
-                        : c->ad->verify(c->p, on_problem, c, &res, &msg);
+    tp_audit_report rep = {.struct_size = sizeof rep, .local = {.struct_size = sizeof rep.local}};
+    tp_status st = c->ad->audit->verify(c->p, c->rq.head, on_verify_progress, on_problem, c, &res,
+                                        &rep, &msg);
     progress_clear(&c->bar);
     if (st == TP_ERR_INVALID_ARGUMENT && res.checks == 0)
         return refused(c, st, &msg); /* a malformed head: nothing was checked */
@@ -1401,13 +1387,11 @@ static int cmd_verify(cli *c)
         jset(c->doc, "problem_count", jint((int64_t)problems));
         jset(c->doc, "entries", jint((int64_t)res.entries));
         jset(c->doc, "members", jint((int64_t)res.members));
-        if (au)
-            jset(c->doc, "audit", heads_json(c, &rep));
+        jset(c->doc, "audit", heads_json(c, &rep));
     } else {
         printf("verify: %llu checks, %llu problem%s\n", (unsigned long long)res.checks,
                (unsigned long long)problems, problems == 1 ? "" : "s");
-        if (au)
-            print_heads(c, &rep);
+        print_heads(c, &rep);
     }
     if (st != TP_OK)
         return refused(c, st, &msg);
@@ -1417,14 +1401,6 @@ static int cmd_verify(cli *c)
         return EXIT_REFUSED;
     }
     return 0;
-}
-
-static const tp_audit_ext *audit_ext(cli *c, tp_message *msg)
-{
-    const tp_audit_ext *au = c->p->get_extension(c->p, TP_EXT_AUDIT);
-    if (!au)
-        snprintf(msg->text, sizeof msg->text, "This plugin has no %s extension.", TP_EXT_AUDIT);
-    return au;
 }
 
 static void print_head(cli *c, const tp_audit_head *h)
@@ -1462,11 +1438,8 @@ static void print_head(cli *c, const tp_audit_head *h)
 static int cmd_audit_head(cli *c)
 {
     tp_message msg;
-    const tp_audit_ext *au = audit_ext(c, &msg);
-    if (!au)
-        return refused(c, TP_ERR_UNSUPPORTED, &msg);
-    tp_audit_head h;
-    tp_status st = au->head(c->p, &h, &msg);
+    tp_audit_head h = {.struct_size = sizeof h};
+    tp_status st = c->ad->audit->head(c->p, &h, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
     print_head(c, &h);
@@ -1476,11 +1449,8 @@ static int cmd_audit_head(cli *c)
 static int cmd_audit_seal(cli *c)
 {
     tp_message msg;
-    const tp_audit_ext *au = audit_ext(c, &msg);
-    if (!au)
-        return refused(c, TP_ERR_UNSUPPORTED, &msg);
-    tp_audit_head h;
-    tp_status st = au->seal(c->p, c->rq.staff, c->rq.reason, &h, &msg);
+    tp_audit_head h = {.struct_size = sizeof h};
+    tp_status st = c->ad->audit->seal(c->p, c->rq.staff, c->rq.reason, &h, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
     if (!c->doc)
@@ -1489,12 +1459,20 @@ static int cmd_audit_seal(cli *c)
     return 0;
 }
 
+/* A later minor may add states (tillpoints.h): shown as "unknown". */
+static const char *scanner_state_name(tp_scanner_state state)
+{
+    static const char *const names[] = {"starting", "online", "offline", "error"};
+    return state < sizeof names / sizeof names[0] ? names[state] : "unknown";
+}
+
 /* The plugin's scanners as this process sees them: a configured scanner is
  * opened by the plugin instance the command loads, so this shows whether it
  * can be opened right now (and why not), not another process's counters. */
 static int cmd_scanners(cli *c)
 {
-    const tp_scanners_ext *sc = c->p->get_extension(c->p, TP_EXT_SCANNERS);
+    const tp_scanners_ext *sc =
+        tp_hostabi_extension(c->p, TP_EXT_SCANNERS, TP_FIELD_END(tp_scanners_ext, list));
     tp_scanner_info info[8];
     size_t n = 0;
     tp_message msg;
@@ -1505,10 +1483,9 @@ static int cmd_scanners(cli *c)
     /* Give the scanner thread a moment to open the devices. */
     struct timespec ts = {0, 300000000L};
     nanosleep(&ts, NULL);
-    tp_status st = sc->list(c->p, info, 8, &n, &msg);
+    tp_status st = sc->list(c->p, info, 8, sizeof info[0], &n, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
-    static const char *const states[] = {"starting", "online", "offline", "error"};
     if (c->doc) {
         json_t *arr = json_array();
         for (size_t i = 0; i < n && i < 8; i++) {
@@ -1516,7 +1493,7 @@ static int cmd_scanners(cli *c)
             jset(o, "name", jstr(info[i].name));
             jset(o, "driver", jstr(info[i].driver));
             jset(o, "device", jstr(info[i].device));
-            jset(o, "state", jstr(states[info[i].state & 3]));
+            jset(o, "state", jstr(scanner_state_name(info[i].state)));
             jset(o, "scans", jint((int64_t)info[i].scans));
             jset(o, "rejected", jint((int64_t)info[i].rejected));
             jset(o, "errors", jint((int64_t)info[i].errors));
@@ -1532,7 +1509,7 @@ static int cmd_scanners(cli *c)
     }
     for (size_t i = 0; i < n && i < 8; i++)
         printf("%-10s %-7s %-8s %s%s%s\n", info[i].name, info[i].driver,
-               states[info[i].state & 3], info[i].device, info[i].last_error[0] ? " - " : "",
+               scanner_state_name(info[i].state), info[i].device, info[i].last_error[0] ? " - " : "",
                info[i].last_error);
     return 0;
 }
@@ -1563,7 +1540,7 @@ static int cmd_manager_add(cli *c)
     if (rc != 0)
         return rc;
     tp_message msg;
-    tp_status st = c->ad->manager_add(c->p, c->rq.pos[0], c->rq.name, pin, c->rq.staff, &msg);
+    tp_status st = c->ad->managers->manager_add(c->p, c->rq.pos[0], c->rq.name, pin, c->rq.staff, &msg);
     explicit_bzero(pin, sizeof pin);
     if (st != TP_OK)
         return refused(c, st, &msg);
@@ -1583,7 +1560,7 @@ static int cmd_manager_reset_pin(cli *c)
     if (rc != 0)
         return rc;
     tp_message msg;
-    tp_status st = c->ad->manager_reset_pin(c->p, c->rq.pos[0], pin, c->rq.staff, &msg);
+    tp_status st = c->ad->managers->manager_reset_pin(c->p, c->rq.pos[0], pin, c->rq.staff, &msg);
     explicit_bzero(pin, sizeof pin);
     if (st != TP_OK)
         return refused(c, st, &msg);
@@ -1610,7 +1587,7 @@ static int cmd_manager_list(cli *c)
         }
         rows = grown;
         memset(rows, 0, cap * sizeof *rows);
-        tp_status st = c->ad->manager_list(c->p, rows, cap, &n, &msg);
+        tp_status st = c->ad->managers->manager_list(c->p, rows, cap, sizeof *rows, &n, &msg);
         if (st != TP_OK) {
             free(rows);
             return refused(c, st, &msg);
@@ -1691,7 +1668,7 @@ static void on_present(void *user, const tp_form *form)
     tp_forms_on_present(&c->forms, form);
 }
 
-static void on_dismiss(void *user, uint64_t form_id, int done, const char *result)
+static void on_dismiss(void *user, uint64_t form_id, int32_t done, const char *result)
 {
     cli *c = user;
     tp_forms_on_dismiss(&c->forms, form_id, done, result);
@@ -1701,7 +1678,7 @@ static void on_dismiss(void *user, uint64_t form_id, int done, const char *resul
 static const char *default_staff(void)
 {
     const struct passwd *pw = getpwuid(geteuid());
-    if (pw && pw->pw_name && *pw->pw_name && strlen(pw->pw_name) <= 64)
+    if (pw && pw->pw_name && *pw->pw_name && strlen(pw->pw_name) <= TP_STAFF_ID_MAX)
         return pw->pw_name;
     return "tillpoints-cli";
 }
@@ -1716,7 +1693,8 @@ static int cmd_retro(cli *c)
                  TP_EXT_UI);
         return refused(c, TP_ERR_UNSUPPORTED, &msg);
     }
-    tp_staff who = {.id = rq->staff ? rq->staff : default_staff(),
+    tp_staff who = {.struct_size = sizeof who,
+                    .id = rq->staff ? rq->staff : default_staff(),
                     .role = rq->role ? rq->role : "cashier"};
     tp_forms_session_init(&c->forms);
     uint64_t id = 0;
@@ -1754,9 +1732,9 @@ static const char *const sync_state_names[] = {"off", "connecting", "online", "o
 
 static int cmd_queue_status(cli *c)
 {
-    tp_queue_status st;
+    tp_queue_status st = {.struct_size = sizeof st};
     tp_message msg;
-    tp_status rc = c->ad->queue_status(c->p, &st, &msg);
+    tp_status rc = c->ad->queue->queue_status(c->p, &st, &msg);
     if (rc != TP_OK)
         return refused(c, rc, &msg);
     const char *state = (unsigned)st.state < 5 ? sync_state_names[st.state] : "?";
@@ -1767,7 +1745,8 @@ static int cmd_queue_status(cli *c)
         format_time(success, sizeof success, st.last_success_ms, c->doc != NULL);
     tp_queue_entry parked[20];
     size_t n = 0;
-    if (st.parked && (rc = c->ad->queue_list(c->p, 1, parked, 20, &n, &msg)) != TP_OK)
+    if (st.parked &&
+        (rc = c->ad->queue->queue_list(c->p, 1, parked, 20, sizeof parked[0], &n, &msg)) != TP_OK)
         return refused(c, rc, &msg);
     if (n > 20)
         n = 20;
@@ -1809,7 +1788,7 @@ static int cmd_queue_retry(cli *c)
 {
     uint64_t rows = 0;
     tp_message msg;
-    tp_status rc = c->ad->queue_retry(c->p, &rows, &msg);
+    tp_status rc = c->ad->queue->queue_retry(c->p, &rows, &msg);
     if (rc != TP_OK)
         return refused(c, rc, &msg);
     if (c->doc)
@@ -1826,7 +1805,8 @@ static int cmd_queue_park(cli *c, int park)
     if (parse_int64(c->rq.pos[0], &id) != 0 || id <= 0)
         return usage_error(c->rq.cmd, "ID is the number shown by queue status.");
     tp_message msg;
-    tp_status rc = park ? c->ad->queue_park(c->p, id, &msg) : c->ad->queue_unpark(c->p, id, &msg);
+    tp_status rc = park ? c->ad->queue->queue_park(c->p, id, &msg)
+                        : c->ad->queue->queue_unpark(c->p, id, &msg);
     if (rc != TP_OK)
         return refused(c, rc, &msg);
     if (!c->doc)
@@ -1836,9 +1816,9 @@ static int cmd_queue_park(cli *c, int park)
 
 static int cmd_central_init(cli *c)
 {
-    int from = 0, to = 0;
+    int32_t from = 0, to = 0;
     tp_message msg;
-    tp_status rc = c->ad->central_init(c->p, &from, &to, &msg);
+    tp_status rc = c->ad->queue->central_init(c->p, &from, &to, &msg);
     if (rc != TP_OK)
         return refused(c, rc, &msg);
     if (c->doc) {

@@ -51,22 +51,26 @@ static const char *keep(tp_forms_copy *c, const char *s)
     return d;
 }
 
-tp_forms_copy *tp_forms_copy_new(const tp_form *form)
+/* Reads the plugin's form by its size and strides (hostabi.h); the copy
+ * has this build's. */
+tp_forms_copy *tp_forms_copy_new(const tp_form *plugin_form)
 {
     tp_forms_copy *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    const tp_form read = tp_form_read(plugin_form), *form = &read;
+    c->form.struct_size = sizeof c->form;
     c->form.form_id = form->form_id;
     c->form.action = keep(c, form->action);
     c->form.title = keep(c, form->title);
     c->form.message = keep(c, form->message);
     c->form.is_error = form->is_error;
     c->form.submit_label = keep(c, form->submit_label);
-    size_t nf = form->fields ? form->field_count : 0;
+    size_t nf = form->field_count;
     if (nf > TP_FORM_FIELDS_MAX)
         nf = TP_FORM_FIELDS_MAX;
     for (size_t i = 0; i < nf; i++) {
-        const tp_form_field *f = &form->fields[i];
+        const tp_form_field field = tp_form_field_read(form, i), *f = &field;
         tp_form_field *g = &c->fields[i];
         g->id = keep(c, f->id);
         g->kind = f->kind;
@@ -76,18 +80,21 @@ tp_forms_copy *tp_forms_copy_new(const tp_form *form)
         g->error = keep(c, f->error);
         g->required = f->required;
         g->max_len = f->max_len;
-        size_t nc = f->choices ? f->choice_count : 0;
+        size_t nc = f->choice_count;
         if (nc > TP_FORM_CHOICES_MAX)
             nc = TP_FORM_CHOICES_MAX;
         for (size_t k = 0; k < nc; k++) {
-            c->choices[i][k].key = keep(c, f->choices[k].key);
-            c->choices[i][k].label = keep(c, f->choices[k].label);
+            const tp_form_choice choice = tp_form_choice_read(f, k);
+            c->choices[i][k].key = keep(c, choice.key);
+            c->choices[i][k].label = keep(c, choice.label);
         }
         g->choices = nc ? c->choices[i] : NULL;
         g->choice_count = nc;
+        g->choice_stride = sizeof c->choices[i][0];
     }
     c->form.fields = c->fields;
     c->form.field_count = nf;
+    c->form.field_stride = sizeof c->fields[0];
     if (c->failed) {
         tp_forms_copy_free(c);
         return NULL;
@@ -164,13 +171,16 @@ static int is_list(const tp_form_field *f)
     return (f->kind == TP_FIELD_CHOICE || f->kind == TP_FIELD_RESULTS) && f->choice_count > 0;
 }
 
+/* Fields here are as tp_form_field_read gives them: their choices are read
+ * with the stride the field carries. */
+
 /* The 1-based number of the entry whose key is `key`, 0 for none. */
 static size_t entry_of(const tp_form_field *f, const char *key)
 {
     if (!key || !*key)
         return 0;
     for (size_t k = 0; k < f->choice_count; k++)
-        if (strcmp(str(f->choices[k].key), key) == 0)
+        if (strcmp(tp_form_choice_read(f, k).key, key) == 0)
             return k + 1;
     return 0;
 }
@@ -181,17 +191,18 @@ const char *tp_forms_value_shown(const tp_form_field *f)
         return "";
     size_t k = is_list(f) ? entry_of(f, f->value) : 0;
     if (k)
-        return str(f->choices[k - 1].label);
+        return tp_form_choice_read(f, k - 1).label;
     return str(f->value);
 }
 
-void tp_forms_print(FILE *out, const tp_form *form)
+void tp_forms_print(FILE *out, const tp_form *plugin_form)
 {
-    fprintf(out, "\n  == %s ==\n", *str(form->title) ? form->title : str(form->action));
-    if (*str(form->message))
+    const tp_form read = tp_form_read(plugin_form), *form = &read;
+    fprintf(out, "\n  == %s ==\n", *form->title ? form->title : form->action);
+    if (*form->message)
         fprintf(out, "  %s%s\n", form->is_error ? "! " : "", form->message);
     for (size_t i = 0; i < form->field_count; i++) {
-        const tp_form_field *f = &form->fields[i];
+        const tp_form_field field = tp_form_field_read(form, i), *f = &field;
         const char *label = *str(f->label) ? f->label : str(f->id);
         /* "(optional)" unless the label says so already */
         const char *opt =
@@ -200,13 +211,12 @@ void tp_forms_print(FILE *out, const tp_form *form)
                 : "";
         if (is_list(f)) {
             fprintf(out, "  %s%s:\n", label, opt);
-            for (size_t k = 0; k < f->choice_count; k++)
+            for (size_t k = 0; k < f->choice_count; k++) {
+                const tp_form_choice choice = tp_form_choice_read(f, k);
                 fprintf(out, "   %s%2zu) %s\n",
-                        strcmp(str(f->choices[k].key), str(f->value)) == 0 &&
-                                *str(f->value)
-                            ? "*"
-                            : " ",
-                        k + 1, str(f->choices[k].label));
+                        strcmp(choice.key, f->value) == 0 && *f->value ? "*" : " ", k + 1,
+                        choice.label);
+            }
         } else if (f->kind == TP_FIELD_RESULTS || f->kind == TP_FIELD_CHOICE) {
             fprintf(out, "  %s%s: (nothing to choose from)\n", label, opt);
         } else if (f->kind == TP_FIELD_PIN) {
@@ -219,7 +229,7 @@ void tp_forms_print(FILE *out, const tp_form *form)
             fprintf(out, "      ! %s\n", f->error);
     }
     fprintf(out, "  (Enter keeps the value in [brackets]; :cancel cancels%s%s)\n",
-            *str(form->submit_label) ? "; then: " : "", str(form->submit_label));
+            *form->submit_label ? "; then: " : "", form->submit_label);
     fflush(out);
 }
 
@@ -342,7 +352,7 @@ static tp_forms_outcome ask_field(const tp_form_field *f, const char *current, t
         errno = 0;
         unsigned long n = line[0] >= '0' && line[0] <= '9' ? strtoul(line, &end, 10) : 0;
         if (end && !*end && errno == 0 && n >= 1 && n <= f->choice_count) {
-            snprintf(out, TP_FIELD_VALUE_MAX + 1, "%s", str(f->choices[n - 1].key));
+            snprintf(out, TP_FIELD_VALUE_MAX + 1, "%s", tp_form_choice_read(f, n - 1).key);
             return TP_FORMS_ANSWERED;
         }
         if (strcmp(line, ":clear") == 0 && !f->required) {
@@ -357,14 +367,15 @@ static tp_forms_outcome ask_field(const tp_form_field *f, const char *current, t
     }
 }
 
-tp_forms_outcome tp_forms_ask(const tp_form *form, const tp_forms_answers *preset,
+tp_forms_outcome tp_forms_ask(const tp_form *plugin_form, const tp_forms_answers *preset,
                               tp_forms_io *io, tp_forms_answers *ans)
 {
+    const tp_form read = tp_form_read(plugin_form), *form = &read;
     memset(ans, 0, sizeof *ans);
     size_t asked = 0;
     char value[TP_FIELD_VALUE_MAX + 1];
     for (size_t i = 0; i < form->field_count; i++) {
-        const tp_form_field *f = &form->fields[i];
+        const tp_form_field field = tp_form_field_read(form, i), *f = &field;
         if (f->kind == TP_FIELD_INFO || !*str(f->id))
             continue;
         const char *current = answer_of(preset, f->id);
@@ -387,7 +398,7 @@ tp_forms_outcome tp_forms_ask(const tp_form *form, const tp_forms_answers *prese
     if (asked == 0) {
         /* Nothing to answer: a confirmation. */
         fprintf(io->out, "  > Enter to %s, :cancel to cancel: ",
-                *str(form->submit_label) ? form->submit_label : "go on");
+                *form->submit_label ? form->submit_label : "go on");
         fflush(io->out);
         int r = tp_forms_read_line(io, 0, value, sizeof value);
         show_answer(io, 0, r == 0 ? value : "");
@@ -415,7 +426,7 @@ void tp_forms_session_reset(tp_forms_session *s)
 
 void tp_forms_on_present(tp_forms_session *s, const tp_form *form)
 {
-    if (s->form_id && form->form_id != s->form_id)
+    if (s->form_id && tp_form_read(form).form_id != s->form_id)
         return;
     tp_forms_copy *c = tp_forms_copy_new(form);
     if (!c)
@@ -425,7 +436,7 @@ void tp_forms_on_present(tp_forms_session *s, const tp_form *form)
     s->presented++;
 }
 
-void tp_forms_on_dismiss(tp_forms_session *s, uint64_t form_id, int done, const char *result)
+void tp_forms_on_dismiss(tp_forms_session *s, uint64_t form_id, int32_t done, const char *result)
 {
     if (s->form_id && form_id != s->form_id)
         return;
@@ -505,7 +516,8 @@ tp_forms_end tp_forms_run(tp_forms_session *s, const tp_forms_driver *d, tp_form
                                        : "Cancelled.");
             return TP_FORMS_NOT_DONE;
         }
-        tp_status st = d->ui->submit(d->plugin, s->form_id, ans.a, ans.count, &msg);
+        tp_status st =
+            d->ui->submit(d->plugin, s->form_id, ans.a, ans.count, sizeof ans.a[0], &msg);
         tp_forms_answers_clear(&ans);
         if (st != TP_OK) {
             char why[sizeof s->result];

@@ -45,7 +45,8 @@ void tp_forms_io_init(tp_forms_io *io, FILE *in, FILE *out, int echo);
 
 /* ------------------------------------------------------------ owned copy */
 
-/* A deep copy of a presented form, owned by the host. */
+/* A deep copy of a presented form, owned by the host: read by the
+ * plugin's size and strides (hostabi.h), with this build's. */
 typedef struct tp_forms_copy tp_forms_copy;
 
 tp_forms_copy *tp_forms_copy_new(const tp_form *form);
@@ -81,7 +82,8 @@ int tp_forms_answers_set(tp_forms_answers *ans, const char *field_id, const char
 void tp_forms_print(FILE *out, const tp_form *form);
 
 /* The shown text of a field's current value: the label of the chosen
- * entry for RESULTS/CHOICE, "" for PINs, else the value. */
+ * entry for RESULTS/CHOICE, "" for PINs, else the value. `field` is one
+ * of a tp_forms_copy, or as tp_form_field_read gives it. */
 const char *tp_forms_value_shown(const tp_form_field *field);
 
 /* Outcome of tp_forms_ask. */
@@ -115,7 +117,7 @@ typedef struct tp_forms_session {
     tp_forms_copy *pending;  /* presented, not yet answered */
     int dismissed;
     int done;
-    char result[TP_MESSAGE_MAX * 2];
+    char result[2 * (TP_MESSAGE_MAX + 1)];
     tp_forms_answers preset; /* applied to the first presentation */
     int presented;           /* presentations so far */
 } tp_forms_session;
@@ -126,7 +128,7 @@ void tp_forms_session_reset(tp_forms_session *s);
 /* The host ui callbacks' bodies. present() of another form id than the
  * one driven is ignored (0 while nothing is driven takes any). */
 void tp_forms_on_present(tp_forms_session *s, const tp_form *form);
-void tp_forms_on_dismiss(tp_forms_session *s, uint64_t form_id, int done, const char *result);
+void tp_forms_on_dismiss(tp_forms_session *s, uint64_t form_id, int32_t done, const char *result);
 
 /* How the driver reaches the plugin. */
 typedef struct tp_forms_driver {

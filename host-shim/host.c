@@ -31,7 +31,7 @@ struct tp_hostlib {
     char path[PATH_MAX]; /* the plugin file loaded */
     const tp_plugin *plugin;
     const tp_checkout_ext *checkout;
-    const tp_admin_ext *admin;
+    tp_admin_set admin;
     const tp_ui_ext *ui;
     tp_host_events_ext events;
     tp_host_ui_ext host_ui;
@@ -67,11 +67,15 @@ static void host_log(const tp_host *host, tp_log_level level, const char *msg)
             msg);
 }
 
+/* Hosts get every event as this build's tp_event, read by the plugin's
+ * struct_size (hostabi.h). */
 static void host_on_event(const tp_host *host, const tp_event *ev)
 {
     tp_hostlib *h = host->host_data;
-    if (h->opt.on_event)
-        h->opt.on_event(h->opt.user, ev);
+    if (h->opt.on_event && ev) {
+        tp_event e = tp_event_read(ev);
+        h->opt.on_event(h->opt.user, &e);
+    }
 }
 
 static void host_present(const tp_host *host, const tp_form *form)
@@ -81,7 +85,7 @@ static void host_present(const tp_host *host, const tp_form *form)
         h->opt.on_present(h->opt.user, form);
 }
 
-static void host_dismiss(const tp_host *host, uint64_t form_id, int done, const char *result)
+static void host_dismiss(const tp_host *host, uint64_t form_id, int32_t done, const char *result)
 {
     tp_hostlib *h = host->host_data;
     if (h->opt.on_dismiss)
@@ -135,11 +139,22 @@ tp_hostlib *tp_hostlib_open(const tp_hostlib_options *opt, char *err, size_t err
         snprintf(err, err_cap, "%s is not a tillpoints plugin (no %s).", path, TP_ENTRY_SYMBOL);
         goto fail;
     }
+    /* `abi` is the first member of tp_entry in every major version: read
+     * nothing else of a plugin of another major. */
     tp_version ours = TP_VERSION_INIT;
     tp_version claimed = opt->abi.major ? opt->abi : ours;
     if (!tp_version_is_compatible(claimed, h->entry->abi)) {
-        snprintf(err, err_cap, "%s speaks ABI %u.%u; this host needs ABI %u.x.", path,
-                 h->entry->abi.major, h->entry->abi.minor, claimed.major);
+        snprintf(err, err_cap,
+                 "The loyalty plugin %s was built for tillpoints ABI %u.%u; this host needs "
+                 "ABI %u.x. Install the plugin that came with this host.",
+                 path, h->entry->abi.major, h->entry->abi.minor, claimed.major);
+        goto fail;
+    }
+    if (h->entry->struct_size < TP_FIELD_END(tp_entry, create)) {
+        snprintf(err, err_cap,
+                 "The loyalty plugin %s is damaged: its entry point is smaller than "
+                 "tillpoints ABI %u.0 defines. Install the plugin that came with this host.",
+                 path, claimed.major);
         goto fail;
     }
     if (!h->entry->init(path)) {
@@ -147,10 +162,13 @@ tp_hostlib *tp_hostlib_open(const tp_hostlib_options *opt, char *err, size_t err
         goto fail;
     }
     h->entry_inited = 1;
+    h->events.struct_size = sizeof h->events;
     h->events.on_event = host_on_event;
+    h->host_ui.struct_size = sizeof h->host_ui;
     h->host_ui.present = host_present;
     h->host_ui.dismiss = host_dismiss;
     h->host.abi = claimed;
+    h->host.struct_size = sizeof h->host;
     h->host.name = opt->host_name ? opt->host_name : "tillpoints host";
     h->host.vendor = "tillpoints";
     h->host.version = TP_VERSION;
@@ -170,13 +188,16 @@ tp_hostlib *tp_hostlib_open(const tp_hostlib_options *opt, char *err, size_t err
         snprintf(err, err_cap, "%s", msg.text);
         goto fail;
     }
-    h->checkout = h->plugin->get_extension(h->plugin, TP_EXT_CHECKOUT);
-    h->admin = h->plugin->get_extension(h->plugin, TP_EXT_ADMIN);
-    h->ui = h->plugin->get_extension(h->plugin, TP_EXT_UI);
-    if (!h->checkout || !h->admin) {
-        snprintf(err, err_cap, "The plugin lacks the checkout or admin extension.");
+    const char *missing = tp_admin_set_get(h->plugin, &h->admin);
+    if (missing) {
+        snprintf(err, err_cap,
+                 "The loyalty plugin %s lacks the %s extension this host needs. Install the "
+                 "plugin that came with this host.",
+                 path, missing);
         goto fail;
     }
+    h->checkout = h->admin.checkout;
+    h->ui = tp_hostabi_extension(h->plugin, TP_EXT_UI, TP_FIELD_END(tp_ui_ext, cancel));
     return h;
 fail:
     tp_hostlib_close(h);
@@ -214,7 +235,7 @@ void tp_hostlib_close(tp_hostlib *h)
 
 const tp_plugin *tp_hostlib_plugin(tp_hostlib *h) { return h->plugin; }
 const tp_checkout_ext *tp_hostlib_checkout(tp_hostlib *h) { return h->checkout; }
-const tp_admin_ext *tp_hostlib_admin(tp_hostlib *h) { return h->admin; }
+const tp_admin_set *tp_hostlib_admin(tp_hostlib *h) { return h->admin.members ? &h->admin : NULL; }
 const tp_ui_ext *tp_hostlib_ui(tp_hostlib *h) { return h->ui; }
 int tp_hostlib_wake_fd(tp_hostlib *h) { return h->wake[0]; }
 
@@ -228,7 +249,7 @@ void tp_hostlib_dispatch(tp_hostlib *h)
 
 tp_status tp_hostlib_settle(tp_hostlib *h, int64_t timeout_ms, tp_message *msg)
 {
-    tp_status st = h->admin->flush(h->plugin, timeout_ms, msg);
+    tp_status st = h->checkout->flush(h->plugin, timeout_ms, msg);
     tp_hostlib_dispatch(h);
     return st;
 }
@@ -257,6 +278,8 @@ const char *tp_hostlib_status_name(tp_status st)
     case TP_ERR_CONFIG: return "configuration error";
     case TP_ERR_UNSUPPORTED: return "unsupported";
     case TP_ERR_INTERNAL: return "internal error";
+    case TP_ERR_WRONG_PIN: return "wrong PIN";
+    case TP_ERR_LOCKED_OUT: return "locked out";
     }
     return "unknown status";
 }
@@ -306,7 +329,8 @@ int tp_hostlib_print_version(FILE *out, const char *program, const tp_hostlib_op
         fprintf(out, "plugin: %s\n", err);
         return 1;
     }
-    const tp_about_ext *about = h->plugin->get_extension(h->plugin, TP_EXT_ABOUT);
+    const tp_about_ext *about = tp_hostabi_extension(h->plugin, TP_EXT_ABOUT,
+                                                     TP_FIELD_END(tp_about_ext, sqlite_version));
     fprintf(out, "plugin: %s %s (ABI %u.%u.%u), SQLite %s\n", h->path,
             about ? about->version(h->plugin) : "(release not reported)", h->entry->abi.major,
             h->entry->abi.minor, h->entry->abi.patch,

@@ -8,6 +8,11 @@
  * byte to a non-blocking pipe; the host's main loop polls the pipe's read
  * end (tp_hostlib_wake_fd) and calls tp_hostlib_dispatch(), which runs the
  * plugin's on_main_thread(); events then reach `on_event`.
+ *
+ * Sizes (docs/DESIGN.md §2, "The ABI contract" in tillpoints.h): the host
+ * library reads what the plugin hands out only as far as its struct_size
+ * or stride covers (hostabi.h), so a host built against these headers also
+ * runs a plugin of a later minor version, whose structs are bigger.
  */
 #ifndef TP_HOSTLIB_H
 #define TP_HOSTLIB_H
@@ -21,6 +26,8 @@
 #include "tillpoints/ext/ui.h"
 #include "tillpoints/tillpoints.h"
 
+#include "hostabi.h"
+
 typedef struct tp_hostlib tp_hostlib;
 
 typedef void (*tp_hostlib_event_fn)(void *user, const tp_event *ev);
@@ -28,7 +35,7 @@ typedef void (*tp_hostlib_event_fn)(void *user, const tp_event *ev);
 /* The host-ui extension (ext/ui.h), on the main thread like events: the
  * form is valid for the call only (tp_forms_copy_new keeps one). */
 typedef void (*tp_hostlib_present_fn)(void *user, const tp_form *form);
-typedef void (*tp_hostlib_dismiss_fn)(void *user, uint64_t form_id, int done,
+typedef void (*tp_hostlib_dismiss_fn)(void *user, uint64_t form_id, int32_t done,
                                       const char *result);
 
 typedef struct tp_hostlib_options {
@@ -64,7 +71,8 @@ void tp_hostlib_close(tp_hostlib *h);
 
 const tp_plugin *tp_hostlib_plugin(tp_hostlib *h);
 const tp_checkout_ext *tp_hostlib_checkout(tp_hostlib *h);
-const tp_admin_ext *tp_hostlib_admin(tp_hostlib *h);
+/* The manager-side extensions (hostabi.h); every one is there. */
+const tp_admin_set *tp_hostlib_admin(tp_hostlib *h);
 /* The plugin's ui extension (forms), or NULL when the plugin lacks it. */
 const tp_ui_ext *tp_hostlib_ui(tp_hostlib *h);
 
@@ -74,7 +82,7 @@ int tp_hostlib_wake_fd(tp_hostlib *h);
 /* Drains the wake pipe and lets the plugin deliver its events. */
 void tp_hostlib_dispatch(tp_hostlib *h);
 
-/* Waits until the plugin has processed every accepted request (admin
+/* Waits until the plugin has processed every accepted request (checkout
  * flush), then delivers the resulting events. */
 tp_status tp_hostlib_settle(tp_hostlib *h, int64_t timeout_ms, tp_message *msg);
 

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostabi.h"
+
 struct tp_proto {
     tp_proto_config cfg;
     size_t line_max;
@@ -32,7 +34,7 @@ struct tp_proto {
     char *buf;      /* partial input line, line_max bytes; owned */
     size_t buf_len;
     int discarding; /* skipping the rest of an over-long line */
-    uint64_t forms[16]; /* forms the session opened and not yet dismissed */
+    uint64_t forms[TP_FORMS_OPEN_MAX]; /* forms the session opened and not yet dismissed */
 };
 
 /* An error reply under construction. */
@@ -181,6 +183,8 @@ const char *tp_proto_status_code(tp_status st)
     case TP_ERR_CONFIG: return "config_error";
     case TP_ERR_UNSUPPORTED: return "unsupported";
     case TP_ERR_INTERNAL: return "internal_error";
+    case TP_ERR_WRONG_PIN: return "wrong_pin";
+    case TP_ERR_LOCKED_OUT: return "locked_out";
     }
     return "internal_error";
 }
@@ -552,6 +556,7 @@ static json_t *m_complete(tp_proto *p, json_t *params, perr *e)
     json_t *receipt, *lines;
     tp_receipt r;
     memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
     if (get_string(params, "", "txn", 1, &txn, e) ||
         get_object(params, "", "receipt", &receipt, e) ||
         get_string(receipt, "receipt.", "id", 1, &r.receipt_id, e) ||
@@ -580,8 +585,10 @@ static json_t *m_complete(tp_proto *p, json_t *params, perr *e)
         }
     r.lines = tl;
     r.line_count = n;
+    r.line_stride = sizeof *tl;
     tp_award_preview pv;
     memset(&pv, 0, sizeof pv);
+    pv.struct_size = sizeof pv;
     tp_message msg;
     clear_msg(&msg);
     tp_status st = p->cfg.checkout->complete(p->cfg.plugin, txn, &r, &pv, &msg);
@@ -622,6 +629,7 @@ static json_t *m_refund(tp_proto *p, json_t *params, perr *e)
 {
     tp_refund rf;
     memset(&rf, 0, sizeof rf);
+    rf.struct_size = sizeof rf;
     int has_amount;
     if (get_string(params, "", "refund_id", 1, &rf.refund_id, e) ||
         get_string(params, "", "receipt_id", 1, &rf.receipt_id, e) ||
@@ -684,6 +692,7 @@ static json_t *m_member_add(tp_proto *p, json_t *params, perr *e)
 {
     tp_member_new m;
     memset(&m, 0, sizeof m);
+    m.struct_size = sizeof m;
     if (get_string(params, "", "code", 1, &m.code, e) ||
         get_string(params, "", "name", 0, &m.name, e) ||
         get_string(params, "", "phone", 0, &m.phone, e) ||
@@ -692,9 +701,10 @@ static json_t *m_member_add(tp_proto *p, json_t *params, perr *e)
         return NULL;
     tp_member_info info;
     memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
     tp_message msg;
     clear_msg(&msg);
-    tp_status st = p->cfg.admin->member_add(p->cfg.plugin, &m, &info, &msg);
+    tp_status st = p->cfg.members->member_add(p->cfg.plugin, &m, &info, &msg);
     if (st != TP_OK)
         return refused(e, st, &msg);
     return member_result(&info, e);
@@ -707,9 +717,10 @@ static json_t *m_member_get(tp_proto *p, json_t *params, perr *e)
         return NULL;
     tp_member_info info;
     memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
     tp_message msg;
     clear_msg(&msg);
-    tp_status st = p->cfg.admin->member_get(p->cfg.plugin, code, &info, &msg);
+    tp_status st = p->cfg.members->member_get(p->cfg.plugin, code, &info, &msg);
     if (st != TP_OK)
         return refused(e, st, &msg);
     return member_result(&info, e);
@@ -722,7 +733,7 @@ static json_t *m_flush(tp_proto *p, json_t *params, perr *e)
         return NULL;
     tp_message msg;
     clear_msg(&msg);
-    tp_status st = p->cfg.admin->flush(p->cfg.plugin, timeout, &msg);
+    tp_status st = p->cfg.checkout->flush(p->cfg.plugin, timeout, &msg);
     if (p->cfg.settle)
         p->cfg.settle(p->cfg.settle_user);
     if (st != TP_OK)
@@ -735,7 +746,7 @@ static json_t *m_flush(tp_proto *p, json_t *params, perr *e)
 
 static int form_slot(tp_proto *p, uint64_t id)
 {
-    for (int i = 0; i < 16; i++)
+    for (int i = 0; i < TP_FORMS_OPEN_MAX; i++)
         if (p->forms[i] == id)
             return i;
     return -1;
@@ -772,10 +783,11 @@ static json_t *m_ui_open(tp_proto *p, json_t *params, perr *e)
         return NULL;
     int slot = form_slot(p, 0);
     if (slot < 0) {
-        fail(e, "busy", "This session has 16 forms open; finish or cancel one first.");
+        fail(e, "busy", "This session has %d forms open; finish or cancel one first.",
+             TP_FORMS_OPEN_MAX);
         return NULL;
     }
-    tp_staff who = {.id = sid, .role = role ? role : "cashier"};
+    tp_staff who = {.struct_size = sizeof who, .id = sid, .role = role ? role : "cashier"};
     uint64_t id = 0;
     tp_message msg;
     clear_msg(&msg);
@@ -823,7 +835,7 @@ static json_t *m_ui_submit(tp_proto *p, json_t *params, perr *e)
     }
     tp_message msg;
     clear_msg(&msg);
-    tp_status st = p->cfg.ui->submit(p->cfg.plugin, id, a, n, &msg);
+    tp_status st = p->cfg.ui->submit(p->cfg.plugin, id, a, n, sizeof a[0], &msg);
     if (st != TP_OK)
         return refused(e, st, &msg);
     json_t *r = json_object();
@@ -862,20 +874,23 @@ static const char *field_kind_name(tp_field_kind k)
     return "text";
 }
 
-int tp_proto_present(tp_proto *p, const tp_form *f, tp_proto_out_fn out, void *user)
+/* The form is read by the plugin's size and strides (hostabi.h). */
+int tp_proto_present(tp_proto *p, const tp_form *plugin_form, tp_proto_out_fn out, void *user)
 {
-    if (!p->hello || !f)
+    if (!p->hello || !plugin_form)
         return 0;
+    const tp_form read = tp_form_read(plugin_form), *f = &read;
     json_t *fields = json_array(), *form = json_object(), *o = json_object();
     int bad = !fields || !form || !o;
     for (size_t i = 0; !bad && i < f->field_count; i++) {
-        const tp_form_field *x = &f->fields[i];
+        const tp_form_field field = tp_form_field_read(f, i), *x = &field;
         json_t *jf = json_object(), *choices = json_array();
         bad = !jf || !choices;
         for (size_t k = 0; !bad && k < x->choice_count; k++) {
+            const tp_form_choice choice = tp_form_choice_read(x, k);
             json_t *c = json_object();
-            bad = !c || put(c, "key", jstr(x->choices[k].key)) ||
-                  put(c, "label", jstr(x->choices[k].label)) || json_array_append_new(choices, c);
+            bad = !c || put(c, "key", jstr(choice.key)) || put(c, "label", jstr(choice.label)) ||
+                  json_array_append_new(choices, c);
         }
         bad = bad || put(jf, "id", jstr(x->id)) ||
               put(jf, "kind", json_string(field_kind_name(x->kind))) ||
@@ -908,7 +923,7 @@ int tp_proto_present(tp_proto *p, const tp_form *f, tp_proto_out_fn out, void *u
     return 1;
 }
 
-int tp_proto_dismiss(tp_proto *p, uint64_t form_id, int done, const char *result,
+int tp_proto_dismiss(tp_proto *p, uint64_t form_id, int32_t done, const char *result,
                      tp_proto_out_fn out, void *user)
 {
     int slot = form_slot(p, form_id);
@@ -1064,9 +1079,13 @@ void tp_proto_feed(tp_proto *p, const char *data, size_t len, tp_proto_out_fn ou
 
 /* ---- events --------------------------------------------------------------- */
 
-int tp_proto_event(tp_proto *p, const tp_event *ev, tp_proto_out_fn out, void *user)
+/* The event is read by the plugin's struct_size (hostabi.h). */
+int tp_proto_event(tp_proto *p, const tp_event *plugin_event, tp_proto_out_fn out, void *user)
 {
-    if (!p->hello || !ev || ev->kind < 1 || (size_t)ev->kind >= COUNT(event_names))
+    if (!p->hello || !plugin_event)
+        return 0;
+    const tp_event read = tp_event_read(plugin_event), *ev = &read;
+    if (ev->kind < 1 || (size_t)ev->kind >= COUNT(event_names))
         return 0;
     json_t *o = json_object();
     if (!o || put(o, "event", json_string(event_names[ev->kind])) ||
@@ -1082,11 +1101,9 @@ int tp_proto_event(tp_proto *p, const tp_event *ev, tp_proto_out_fn out, void *u
         json_decref(o);
         return 0;
     }
-    /* Protocol 1.1: refund events name the refund. tp_event.refund_id was
-     * appended in ABI 1.2; an older plugin's event does not have it. */
+    /* Protocol 1.1: refund events name the refund. */
     if (ev->kind == TP_EVENT_REFUND_COMMITTED || ev->kind == TP_EVENT_REFUND_FAILED) {
-        const char *rid = p->cfg.plugin_abi.minor >= 2 ? ev->refund_id : "";
-        if (put(o, "refund_id", jstr(rid))) {
+        if (put(o, "refund_id", jstr(ev->refund_id))) {
             json_decref(o);
             return 0;
         }
@@ -1099,7 +1116,7 @@ int tp_proto_event(tp_proto *p, const tp_event *ev, tp_proto_out_fn out, void *u
 
 tp_proto *tp_proto_new(const tp_proto_config *cfg)
 {
-    if (!cfg || !cfg->checkout || !cfg->admin)
+    if (!cfg || !cfg->checkout || !cfg->members)
         return NULL;
     tp_proto *p = calloc(1, sizeof *p);
     if (!p)
@@ -1127,7 +1144,7 @@ size_t tp_proto_cancel_open(tp_proto *p)
     }
     p->ntxns = 0;
     /* Forms the client left open are cancelled like its sales. */
-    for (int i = 0; i < 16; i++) {
+    for (int i = 0; i < TP_FORMS_OPEN_MAX; i++) {
         if (p->forms[i] && p->cfg.ui) {
             tp_message msg;
             clear_msg(&msg);

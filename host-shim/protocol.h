@@ -53,8 +53,8 @@ typedef void (*tp_proto_out_fn)(void *user, const char *line, size_t len);
 
 typedef struct tp_proto_config {
     const tp_plugin *plugin;          /* passed through to the extensions */
-    const tp_checkout_ext *checkout;  /* required */
-    const tp_admin_ext *admin;        /* required */
+    const tp_checkout_ext *checkout;  /* required (admin.flush is its flush) */
+    const tp_members_ext *members;    /* required: admin.member_* */
     const tp_ui_ext *ui;              /* forms; NULL: ui.* are refused */
     tp_version plugin_abi;            /* reported by hello */
     /* Called after a successful admin.flush, before its reply, to deliver
@@ -92,7 +92,7 @@ int tp_proto_event(tp_proto *p, const tp_event *ev, tp_proto_out_fn out, void *u
 /* A form the plugin presents (ui.present) or dismisses (ui.dismiss) as an
  * event line; nothing before hello. Returns 1 when a line was written. */
 int tp_proto_present(tp_proto *p, const tp_form *form, tp_proto_out_fn out, void *user);
-int tp_proto_dismiss(tp_proto *p, uint64_t form_id, int done, const char *result,
+int tp_proto_dismiss(tp_proto *p, uint64_t form_id, int32_t done, const char *result,
                      tp_proto_out_fn out, void *user);
 
 /* Cancels every transaction the client began and did not complete or

@@ -178,7 +178,7 @@ static void on_present(void *user, const tp_form *form)
         tp_proto_present(s->proto, form, out_line, s);
 }
 
-static void on_dismiss(void *user, uint64_t form_id, int done, const char *result)
+static void on_dismiss(void *user, uint64_t form_id, int32_t done, const char *result)
 {
     shim *s = user;
     if (s->out_fd >= 0)
@@ -592,7 +592,7 @@ int main(int argc, char **argv)
     tp_proto_config pc = {
         .plugin = tp_hostlib_plugin(s.h),
         .checkout = tp_hostlib_checkout(s.h),
-        .admin = tp_hostlib_admin(s.h),
+        .members = tp_hostlib_admin(s.h)->members,
         .ui = tp_hostlib_ui(s.h),
         .plugin_abi = loaded_abi(s.h),
         .settle = settle,

@@ -42,7 +42,7 @@ typedef struct till {
     tp_hostlib *h;
     const tp_plugin *p;
     const tp_checkout_ext *co;
-    const tp_admin_ext *ad;
+    const tp_admin_set *ad;
     int script;          /* echo commands, settle after each */
     int failures;        /* commands refused */
     char currency[4];
@@ -105,8 +105,7 @@ static void on_event(void *user, const tp_event *ev)
     say("  [%s] %s", tag, ev->message);
     /* A sale without a member: the code to print on the receipt, which
      * later opens the retro-visit form already filled (`retro CODE`). */
-    if (ev->kind == TP_EVENT_AWARD_COMMITTED && !ev->member_code[0] && ev->receipt_code &&
-        ev->receipt_code[0])
+    if (ev->kind == TP_EVENT_AWARD_COMMITTED && !ev->member_code[0] && ev->receipt_code[0])
         say("  Receipt code for a later claim: %s", ev->receipt_code);
     /* A code from a plugin-owned scanner goes to the open sale, exactly as
      * if the cashier had typed it; scanning first opens a sale. */
@@ -124,7 +123,7 @@ static void on_present(void *user, const tp_form *form)
     tp_forms_on_present(&t->forms, form);
 }
 
-static void on_dismiss(void *user, uint64_t form_id, int done, const char *result)
+static void on_dismiss(void *user, uint64_t form_id, int32_t done, const char *result)
 {
     till *t = user;
     tp_forms_on_dismiss(&t->forms, form_id, done, result);
@@ -240,13 +239,15 @@ static void cmd_pay(till *t, int argc, char **argv)
         return;
     }
     tp_receipt r = {
+        .struct_size = sizeof r,
         .receipt_id = argc > 1 ? argv[1] : t->txn,
         .currency = t->currency,
         .time_ms = 0,
         .lines = t->lines,
         .line_count = t->nlines,
+        .line_stride = sizeof t->lines[0],
     };
-    tp_award_preview pv;
+    tp_award_preview pv = {.struct_size = sizeof pv};
     tp_message msg;
     tp_status st = t->co->complete(t->p, t->txn, &r, &pv, &msg);
     if (refused(t, st, &msg))
@@ -271,7 +272,7 @@ static void cmd_refund(till *t, int argc, char **argv)
         usage_error(t, "Usage: refund RECEIPT full|AMOUNT [REFUND-ID]");
         return;
     }
-    tp_refund r = {.receipt_id = argv[1], .currency = t->currency};
+    tp_refund r = {.struct_size = sizeof r, .receipt_id = argv[1], .currency = t->currency};
     if (strcmp(argv[2], "full") == 0)
         r.full = 1;
     else if (tp_hostlib_parse_money(argv[2], &r.amount_minor) != 0) {
@@ -294,18 +295,21 @@ static void cmd_refund(till *t, int argc, char **argv)
 
 static void cmd_scanners(till *t)
 {
-    const tp_scanners_ext *sc = t->p->get_extension(t->p, TP_EXT_SCANNERS);
+    const tp_scanners_ext *sc =
+        tp_hostabi_extension(t->p, TP_EXT_SCANNERS, TP_FIELD_END(tp_scanners_ext, list));
     tp_scanner_info info[8];
     size_t n = 0;
     tp_message msg;
-    if (!sc || refused(t, sc->list(t->p, info, 8, &n, &msg), &msg))
+    if (!sc || refused(t, sc->list(t->p, info, 8, sizeof info[0], &n, &msg), &msg))
         return;
+    /* A later minor may add states: shown as "unknown". */
     static const char *const states[] = {"starting", "online", "offline", "error"};
     if (n == 0)
         say("  No scanners are configured; codes are typed or come from the POS.");
     for (size_t i = 0; i < n && i < 8; i++)
         say("  %-10s %-7s %-8s scans %llu, rejected %llu, errors %llu%s%s", info[i].name,
-            info[i].driver, states[info[i].state], (unsigned long long)info[i].scans,
+            info[i].driver, info[i].state < 4 ? states[info[i].state] : "unknown",
+            (unsigned long long)info[i].scans,
             (unsigned long long)info[i].rejected, (unsigned long long)info[i].errors,
             info[i].last_error[0] ? " - " : "", info[i].last_error);
 }
@@ -332,15 +336,16 @@ static void cmd_member(till *t, int argc, char **argv)
                 used += (size_t)n;
             }
         }
-        tp_member_new m = {.code = argv[2], .name = name, .phone = phone, .email = email};
-        tp_status st = t->ad->member_add(t->p, &m, NULL, &msg);
+        tp_member_new m = {.struct_size = sizeof m, .code = argv[2], .name = name,
+                           .phone = phone, .email = email};
+        tp_status st = t->ad->members->member_add(t->p, &m, NULL, &msg);
         if (refused(t, st, &msg) == 0)
             say("  Member %s added: %s.", argv[2], name[0] ? name : "(no name)");
         return;
     }
     if (argc == 3 && strcmp(argv[1], "show") == 0) {
-        tp_member_info info;
-        tp_status st = t->ad->member_get(t->p, argv[2], &info, &msg);
+        tp_member_info info = {.struct_size = sizeof info};
+        tp_status st = t->ad->members->member_get(t->p, argv[2], &info, &msg);
         if (refused(t, st, &msg) == 0)
             say("  %s  %s  balance %lld points", info.code, info.name, (long long)info.balance);
         return;
@@ -364,7 +369,7 @@ static void run_form(till *t, const char *action, const char *prefill,
     tp_forms_session_reset(&t->forms);
     if (preset)
         tp_forms_answers_copy(&t->forms.preset, preset);
-    tp_staff who = {.id = t->staff, .role = t->role};
+    tp_staff who = {.struct_size = sizeof who, .id = t->staff, .role = t->role};
     uint64_t id = 0;
     tp_message msg;
     tp_status st = t->ui->open(t->p, action, &who, prefill, &id, &msg);

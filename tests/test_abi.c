@@ -93,21 +93,24 @@ static void loaded_plugin_runs_a_checkout(void **state)
         fail_msg("%s", err);
     const tp_plugin *p = tp_hostlib_plugin(h);
     const tp_checkout_ext *co = tp_hostlib_checkout(h);
-    tp_member_new m = {.code = "M-0001", .name = "Ann"};
+    tp_member_new m = {.struct_size = sizeof m, .code = "M-0001", .name = "Ann"};
     tp_message msg;
-    assert_int_equal(tp_hostlib_admin(h)->member_add(p, &m, NULL, &msg), TP_OK);
+    assert_int_equal(tp_hostlib_admin(h)->members->member_add(p, &m, NULL, &msg), TP_OK);
     assert_int_equal(co->begin(p, "T", NULL, &msg), TP_OK);
     assert_int_equal(co->scan(p, "T", "M-0001", &msg), TP_OK);
     tp_line l = {.amount_minor = 4321};
-    tp_receipt r = {.receipt_id = "R", .currency = "EUR", .lines = &l, .line_count = 1};
+    tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line), .receipt_id = "R",
+                    .currency = "EUR", .lines = &l, .line_count = 1};
     assert_int_equal(co->complete(p, "T", &r, NULL, &msg), TP_OK);
     assert_int_equal(tp_hostlib_settle(h, 10000, &msg), TP_OK);
     assert_int_equal(last_points, 43);
 
     /* Two refunds of the receipt in flight at once: the events name each. */
-    tp_refund a = {.refund_id = "RF-A", .receipt_id = "R", .currency = "EUR",
+    tp_refund a = {.struct_size = sizeof a, .refund_id = "RF-A", .receipt_id = "R",
+                   .currency = "EUR",
                    .amount_minor = 1000};
-    tp_refund b = {.refund_id = "RF-B", .receipt_id = "R", .currency = "EUR", .full = 1};
+    tp_refund b = {.struct_size = sizeof b, .refund_id = "RF-B", .receipt_id = "R",
+                   .currency = "EUR", .full = 1};
     assert_int_equal(co->refund(p, &a, &msg), TP_OK);
     assert_int_equal(co->refund(p, &b, &msg), TP_OK);
     assert_int_equal(tp_hostlib_settle(h, 10000, &msg), TP_OK);

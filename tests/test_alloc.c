@@ -136,8 +136,10 @@ static void ah_init(alloc_host *a, const char *dir, const char *ini)
     snprintf(text, sizeof text, "[store]\ndatabase = test.db\n%s", ini ? ini : "");
     tu_write_file(a->h.config, text);
     a->h.main_thread = pthread_self();
+    a->h.events_ext.struct_size = sizeof a->h.events_ext;
     a->h.events_ext.on_event = ah_on_event;
     a->h.host.abi = (tp_version)TP_VERSION_INIT;
+    a->h.host.struct_size = sizeof a->h.host;
     a->h.host.name = "alloc";
     a->h.host.vendor = "tillpoints tests";
     a->h.host.version = "0";
@@ -180,9 +182,10 @@ static int group_setup(void **state)
     const tp_plugin *p = tillpoints_entry.create(&a.h.host, a.h.config, &msg);
     assert_non_null(p);
     assert_int_equal(p->init(p, &msg), TP_OK);
-    const tp_admin_ext *ad = p->get_extension(p, TP_EXT_ADMIN);
-    tp_member_new m = {.code = "M-0001", .name = "Ann"};
-    assert_int_equal(ad->member_add(p, &m, NULL, &msg), TP_OK);
+    tp_admin_set ads;
+    const tp_admin_set *ad = tu_admin_set(p, &ads);
+    tp_member_new m = {.struct_size = sizeof m, .code = "M-0001", .name = "Ann"};
+    assert_int_equal(ad->members->member_add(p, &m, NULL, &msg), TP_OK);
     p->destroy(p);
     snprintf(template_db, sizeof template_db, "%s/test.db", dir);
     return 0;
@@ -243,8 +246,9 @@ static int init_once(long nth, int seams, int fresh_db, sweep_stats *s)
         s->ok++;
         /* A failure after init returned (a worker thread's allocation)
          * must switch loyalty off cleanly, not crash. */
-        const tp_admin_ext *ad = p->get_extension(p, TP_EXT_ADMIN);
-        assert_int_equal(ad->flush(p, TU_SETTLE_MS, &msg), TP_OK);
+        tp_admin_set ads;
+        const tp_admin_set *ad = tu_admin_set(p, &ads);
+        assert_int_equal(ad->checkout->flush(p, TU_SETTLE_MS, &msg), TP_OK);
         p->on_main_thread(p);
         s->disabled += a->disabled_events > 0;
     }
@@ -313,29 +317,32 @@ static void out_of_memory_anywhere_in_a_checkout_cycle_loses_no_accepted_award(v
     assert_non_null(p);
     assert_int_equal(p->init(p, &msg), TP_OK);
     const tp_checkout_ext *co = p->get_extension(p, TP_EXT_CHECKOUT);
-    const tp_admin_ext *ad = p->get_extension(p, TP_EXT_ADMIN);
+    tp_admin_set ads;
+    const tp_admin_set *ad = tu_admin_set(p, &ads);
     /* One sale first, so the worker threads have made their start-up
      * allocations before the counting begins. */
     tp_line warm_line = {.sku = "SKU-1", .amount_minor = 500};
-    tp_receipt warm = {.receipt_id = "WARM", .currency = "EUR", .lines = &warm_line,
+    tp_receipt warm = {.struct_size = sizeof warm, .line_stride = sizeof(tp_line),
+                       .receipt_id = "WARM", .currency = "EUR", .lines = &warm_line,
                        .line_count = 1};
     assert_int_equal(co->begin(p, "WARM", NULL, &msg), TP_OK);
     assert_int_equal(co->complete(p, "WARM", &warm, NULL, &msg), TP_OK);
-    assert_int_equal(ad->flush(p, TU_SETTLE_MS, &msg), TP_OK);
+    assert_int_equal(ad->checkout->flush(p, TU_SETTLE_MS, &msg), TP_OK);
     p->on_main_thread(p);
     long accepted = 0, refused = 0, n;
     for (n = 1;; n++) {
         char id[32];
         snprintf(id, sizeof id, "A-%ld", n);
         tp_line line = {.sku = "SKU-1", .amount_minor = 500};
-        tp_receipt r = {.receipt_id = id, .currency = "EUR", .lines = &line, .line_count = 1};
+        tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line), .receipt_id = id,
+                        .currency = "EUR", .lines = &line, .line_count = 1};
         a->h.n_events = 0;
         alloc_arm(n, SEAM_PLUGIN | SEAM_SQLITE);
         tp_status st = co->begin(p, id, "staff-1", &msg);
         if (st == TP_OK)
             st = co->scan(p, id, "M-0001", &msg);
         if (st == TP_OK) {
-            assert_int_equal(ad->flush(p, TU_SETTLE_MS, &msg), TP_OK);
+            assert_int_equal(ad->checkout->flush(p, TU_SETTLE_MS, &msg), TP_OK);
             p->on_main_thread(p);
             st = co->complete(p, id, &r, NULL, &msg);
         }
@@ -343,7 +350,7 @@ static void out_of_memory_anywhere_in_a_checkout_cycle_loses_no_accepted_award(v
             accepted++;
             /* One failed allocation costs the writer one retry (50 ms
              * backoff), never its ability to write. */
-            if (ad->flush(p, TU_SETTLE_MS, &msg) != TP_OK)
+            if (ad->checkout->flush(p, TU_SETTLE_MS, &msg) != TP_OK)
                 fail_msg("allocation %ld failed once, and the writer still has not saved "
                          "the award %d s later: %s", n, TU_SETTLE_MS / 1000, msg.text);
         } else {
@@ -360,15 +367,15 @@ static void out_of_memory_anywhere_in_a_checkout_cycle_loses_no_accepted_award(v
         int injected = atomic_load(&alloc_failed) > 0;
         if (st == TP_OK) {
             /* Durable whether or not its event got through. */
-            tp_member_info info;
-            assert_int_equal(ad->member_get(p, "M-0001", &info, &msg), TP_OK);
+            tp_member_info info = {.struct_size = sizeof info};
+            assert_int_equal(ad->members->member_get(p, "M-0001", &info, &msg), TP_OK);
             assert_int_equal(info.balance, 5 * accepted);
         }
         if (!injected)
             break;
     }
-    tp_verify_result vr;
-    assert_int_equal(ad->verify(p, NULL, NULL, &vr, &msg), TP_OK);
+    tp_verify_result vr = {.struct_size = sizeof vr};
+    assert_int_equal(ad->audit->verify(p, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
     assert_int_equal(vr.problems, 0);
     print_message("  checkout cycle: %ld allocations, each failed once: %ld sales accepted, "
                   "%ld refused with a sentence\n", n - 1, accepted, refused);

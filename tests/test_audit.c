@@ -21,7 +21,7 @@ typedef struct fixture {
     tp_store *s;
     int n_problems;
     uint64_t ids[16];
-    char sentences[16][TP_MESSAGE_MAX];
+    char sentences[16][TP_MESSAGE_MAX + 1];
 } fixture;
 
 static int setup(void **state)
@@ -50,7 +50,7 @@ static void on_problem(void *user, uint64_t id, const char *sentence)
     fixture *f = user;
     if (f->n_problems < 16) {
         f->ids[f->n_problems] = id;
-        snprintf(f->sentences[f->n_problems], TP_MESSAGE_MAX, "%s", sentence);
+        snprintf(f->sentences[f->n_problems], sizeof f->sentences[0], "%s", sentence);
     }
     f->n_problems++;
 }
@@ -548,9 +548,9 @@ static void activity_approvers(tu_host *h, char *out, size_t cap)
 {
     tp_activity_row rows[32];
     size_t n = 0;
-    tp_activity_query q = {.limit = 32};
+    tp_activity_query q = {.struct_size = sizeof q};
     tp_message msg;
-    assert_int_equal(h->ad->activity(h->plugin, &q, rows, &n, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &q, rows, 32, sizeof rows[0], &n, &msg), TP_OK);
     out[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(out);
@@ -570,26 +570,28 @@ static void adjust_bulk_and_import_each_write_a_record_with_actor_and_approver(v
     if (sale != TP_OK)
         fail_msg("sale: %s", msg.text);
     tu_settle(h);
-    tp_adjustment adj = {.member = "M-0001", .points = 50, .reason = "goodwill",
+    tp_adjustment adj = {.struct_size = sizeof adj, .member = "M-0001", .points = 50,
+                         .reason = "goodwill",
                          .comment = "sorry for the wait", .staff = "mgr-1"};
-    tp_activity_row entry;
-    assert_int_equal(h->ad->adjust(h->plugin, &adj, &entry, &msg), TP_OK);
+    tp_activity_row entry = {.struct_size = sizeof entry};
+    assert_int_equal(h->ad->ledger->adjust(h->plugin, &adj, &entry, &msg), TP_OK);
     assert_string_equal(entry.approver, "mgr-1");
     const char *const list[] = {"M-0001", "M-0002"};
-    tp_bulk_adjustment bulk = {.members = list, .member_count = 2, .points = -5,
+    tp_bulk_adjustment bulk = {.struct_size = sizeof bulk, .members = list, .member_count = 2,
+                               .points = -5,
                                .reason = "expired voucher", .staff = "mgr-2"};
-    tp_bulk_result br;
-    assert_int_equal(h->ad->bulk_adjust(h->plugin, &bulk, NULL, NULL, &br, &msg), TP_ERR_STATE);
+    tp_bulk_result br = {.struct_size = sizeof br};
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &bulk, NULL, NULL, &br, &msg), TP_ERR_STATE);
     bulk.points = 5;
-    assert_int_equal(h->ad->bulk_adjust(h->plugin, &bulk, NULL, NULL, &br, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &bulk, NULL, NULL, &br, &msg), TP_OK);
     char csv[300];
     snprintf(csv, sizeof csv, "%s/in.csv", h->dir);
     tu_write_file(csv, "code,name,points\nM-0003,Cid,30\nM-0002,,7\nM-0004,Dee,0\n");
-    tp_import_result ir;
-    assert_int_equal(h->ad->import_csv(h->plugin, csv, 0, "mgr-3", NULL, NULL, NULL, &ir, &msg),
+    tp_import_result ir = {.struct_size = sizeof ir};
+    assert_int_equal(h->ad->transfer->import_csv(h->plugin, csv, 0, "mgr-3", NULL, NULL, NULL, &ir, &msg),
                      TP_OK);
     /* A dry run and a refused bulk wrote nothing. */
-    assert_int_equal(h->ad->import_csv(h->plugin, csv, TP_IMPORT_DRY_RUN, "mgr-3", NULL, NULL,
+    assert_int_equal(h->ad->transfer->import_csv(h->plugin, csv, TP_IMPORT_DRY_RUN, "mgr-3", NULL, NULL,
                                        NULL, &ir, &msg),
                      TP_OK);
 
@@ -620,8 +622,8 @@ static void adjust_bulk_and_import_each_write_a_record_with_actor_and_approver(v
     activity_approvers(h, shown, sizeof shown);
     assert_string_equal(shown, "import:mgr-3:mgr-3 import:mgr-3:mgr-3 bulk:mgr-2:mgr-2 "
                                "bulk:mgr-2:mgr-2 adjust:mgr-1:mgr-1 earn:staff-1:");
-    tp_verify_result vr;
-    assert_int_equal(h->ad->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
+    tp_verify_result vr = {.struct_size = sizeof vr};
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
     tu_stop(h, 1);
 }
 
@@ -658,7 +660,7 @@ static void activity_shows_the_approver_of_the_record_covering_each_entry(void *
     assert_int_equal(tp_store_commit(f->s, &msg), TP_OK);
     tp_activity_row rows[8];
     size_t n = 0;
-    tp_activity_query q = {.limit = 8};
+    tp_activity_query q = {.struct_size = sizeof q, .limit = 8};
     assert_int_equal(tp_ledger_activity(f->s, &cfg, &q, rows, &n, &msg), TP_OK);
     assert_int_equal(n, 3);
     assert_string_equal(rows[0].kind, "retro");

@@ -37,8 +37,9 @@ static void scan_identifies_and_complete_awards_on_the_main_thread(void **state)
     /* 3.33 at 3 points per 2.00 = 4.995 -> floor 4 */
     tp_line lines[] = {{.sku = "A", .amount_minor = 333}, {.sku = "VAT", .amount_minor = 63,
                                                            .flags = TP_LINE_TAX}};
-    tp_receipt r = {.receipt_id = "R-1", .currency = "EUR", .lines = lines, .line_count = 2};
-    tp_award_preview pv;
+    tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line), .receipt_id = "R-1",
+                    .currency = "EUR", .lines = lines, .line_count = 2};
+    tp_award_preview pv = {.struct_size = sizeof pv};
     assert_int_equal(h->co->complete(h->plugin, "T1", &r, &pv, &msg), TP_OK);
     assert_true(pv.has_member);
     assert_int_equal(pv.eligible_minor, 333);
@@ -194,7 +195,8 @@ static void events_of_one_transaction_arrive_in_call_order(void **state)
     int held = gate_wait_entered(&g);
     int before = atomic_load(&h->callbacks_requested);
     tp_line line = {.sku = "A", .amount_minor = 500};
-    tp_receipt r = {.receipt_id = "R-ORD", .currency = "EUR", .lines = &line, .line_count = 1};
+    tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line), .receipt_id = "R-ORD",
+                    .currency = "EUR", .lines = &line, .line_count = 1};
     tp_status st = h->co->complete(h->plugin, "T-ORD", &r, NULL, &msg);
     /* The award is committed and posted while the lookup is still held:
      * the host is called back now and delivers what it may. */
@@ -252,7 +254,8 @@ static void a_sale_without_a_pending_lookup_is_not_held_back(void **state)
     int before = atomic_load(&h->callbacks_requested);
     tp_status st_plain = tu_sale(h, "PLAIN", NULL, 300, &msg);
     tp_line line = {.sku = "A", .amount_minor = 300};
-    tp_receipt r = {.receipt_id = "FULL", .currency = "EUR", .lines = &line, .line_count = 1};
+    tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line), .receipt_id = "FULL",
+                    .currency = "EUR", .lines = &line, .line_count = 1};
     tp_status st_full = h->co->complete(h->plugin, "FULL", &r, NULL, &msg);
     int posted = wait_callback_after(h, before);
     /* Both awards commit in the writer's order; wait for the second. */
@@ -295,7 +298,8 @@ static void destroy_frees_events_still_held_back(void **state)
     int held = gate_wait_entered(&g);
     int before = atomic_load(&h->callbacks_requested);
     tp_line line = {.sku = "A", .amount_minor = 100};
-    tp_receipt r = {.receipt_id = "R-D", .currency = "EUR", .lines = &line, .line_count = 1};
+    tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line), .receipt_id = "R-D",
+                    .currency = "EUR", .lines = &line, .line_count = 1};
     tp_status st = h->co->complete(h->plugin, "T-D", &r, NULL, &msg);
     int posted = wait_callback_after(h, before);
     h->plugin->on_main_thread(h->plugin);
@@ -343,16 +347,24 @@ static void bad_input_is_refused_with_a_sentence_and_changes_nothing(void **stat
     tp_line ok_line = {.sku = "A", .amount_minor = 100};
     tp_line neg_line = {.sku = "A", .amount_minor = -100};
     tp_line huge[2] = {{.amount_minor = TP_AMOUNT_MAX}, {.amount_minor = TP_AMOUNT_MAX}};
-    tp_receipt usd = {.receipt_id = "R", .currency = "USD", .lines = &ok_line, .line_count = 1};
-    tp_receipt junkcur = {.receipt_id = "R", .currency = "eu", .lines = &ok_line, .line_count = 1};
-    tp_receipt neg = {.receipt_id = "R", .currency = "EUR", .lines = &neg_line, .line_count = 1};
-    tp_receipt over = {.receipt_id = "R", .currency = "EUR", .lines = huge, .line_count = 2};
-    tp_receipt future = {.receipt_id = "R", .currency = "EUR", .lines = &ok_line,
+    tp_receipt usd = {.struct_size = sizeof usd, .line_stride = sizeof(tp_line), .receipt_id = "R",
+                      .currency = "USD", .lines = &ok_line, .line_count = 1};
+    tp_receipt junkcur = {.struct_size = sizeof junkcur, .line_stride = sizeof(tp_line),
+                          .receipt_id = "R", .currency = "eu", .lines = &ok_line, .line_count = 1};
+    tp_receipt neg = {.struct_size = sizeof neg, .line_stride = sizeof(tp_line), .receipt_id = "R",
+                      .currency = "EUR", .lines = &neg_line, .line_count = 1};
+    tp_receipt over = {.struct_size = sizeof over, .line_stride = sizeof(tp_line),
+                       .receipt_id = "R", .currency = "EUR", .lines = huge, .line_count = 2};
+    tp_receipt future = {.struct_size = sizeof future, .line_stride = sizeof(tp_line),
+                         .receipt_id = "R", .currency = "EUR", .lines = &ok_line,
                          .line_count = 1, .time_ms = INT64_MAX};
-    tp_receipt noid = {.receipt_id = NULL, .currency = "EUR", .lines = &ok_line, .line_count = 1};
-    tp_refund bigref = {.refund_id = "F", .receipt_id = "R", .currency = "EUR",
+    tp_receipt noid = {.struct_size = sizeof noid, .line_stride = sizeof(tp_line),
+                       .receipt_id = NULL, .currency = "EUR", .lines = &ok_line, .line_count = 1};
+    tp_refund bigref = {.struct_size = sizeof bigref, .refund_id = "F", .receipt_id = "R",
+                        .currency = "EUR",
                         .amount_minor = TP_AMOUNT_MAX + 1};
-    tp_refund zeroref = {.refund_id = "F", .receipt_id = "R", .currency = "EUR"};
+    tp_refund zeroref = {.struct_size = sizeof zeroref, .refund_id = "F", .receipt_id = "R",
+                         .currency = "EUR"};
 
     assert_int_equal(co->begin(p, "OPEN", NULL, &msg), TP_OK);
     assert_int_equal(co->scan(p, "OPEN", "M-0001", &msg), TP_OK);
@@ -404,9 +416,10 @@ static void bad_input_is_refused_with_a_sentence_and_changes_nothing(void **stat
     assert_int_equal(db_int(h, "SELECT count(*) FROM ledger"), 0);
     /* The open transaction survived every refusal and still completes,
      * with the member scanned before the bad scans. */
-    tp_receipt good = {.receipt_id = "R-OK", .currency = "EUR", .lines = &ok_line,
+    tp_receipt good = {.struct_size = sizeof good, .line_stride = sizeof(tp_line),
+                       .receipt_id = "R-OK", .currency = "EUR", .lines = &ok_line,
                        .line_count = 1};
-    tp_award_preview pv;
+    tp_award_preview pv = {.struct_size = sizeof pv};
     assert_int_equal(co->complete(p, "OPEN", &good, &pv, &msg), TP_OK);
     assert_int_equal(pv.points, 1);
     tu_settle(h);
@@ -451,7 +464,8 @@ static void bl_on_event(const tp_host *host, const tp_event *e)
 static tp_status bl_complete(tu_host *h, const char *rec, tp_message *msg)
 {
     tp_line line = {.sku = "SKU-1", .amount_minor = 1000};
-    tp_receipt r = {.receipt_id = rec, .currency = "EUR", .lines = &line, .line_count = 1};
+    tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line), .receipt_id = rec,
+                    .currency = "EUR", .lines = &line, .line_count = 1};
     return h->co->complete(h->plugin, rec, &r, NULL, msg);
 }
 
@@ -480,7 +494,7 @@ static void a_host_that_stops_collecting_events_is_refused_as_busy_and_owed_noth
         if (st == TP_OK)
             while ((st = bl_complete(h, rec, &msg)) == TP_ERR_BUSY &&
                    !strstr(msg.text, "collect its messages"))
-                assert_int_equal(h->ad->flush(h->plugin, TU_SETTLE_MS, &msg), TP_OK);
+                assert_int_equal(h->ad->checkout->flush(h->plugin, TU_SETTLE_MS, &msg), TP_OK);
         if (st == TP_OK) {
             bl_accepted[i] = 1;
             accepted++;
@@ -494,7 +508,7 @@ static void a_host_that_stops_collecting_events_is_refused_as_busy_and_owed_noth
     }
     assert_true(refused_at > 0);
     assert_true((size_t)accepted * 2 >= cap - 2); /* a lookup and an award each */
-    assert_int_equal(h->ad->flush(h->plugin, TU_SETTLE_MS, &msg), TP_OK);
+    assert_int_equal(h->ad->checkout->flush(h->plugin, TU_SETTLE_MS, &msg), TP_OK);
     size_t waiting = atomic_load(&in->events_waiting);
     assert_true(waiting >= cap);
     assert_true(waiting < 2 * cap);
@@ -505,7 +519,8 @@ static void a_host_that_stops_collecting_events_is_refused_as_busy_and_owed_noth
     assert_int_equal(h->co->scan(h->plugin, "BL-X", "M-BL", &msg), TP_ERR_BUSY);
     assert_non_null(strstr(msg.text, "collect its messages"));
     assert_int_equal(bl_complete(h, "BL-X", &msg), TP_ERR_BUSY);
-    tp_refund rf = {.refund_id = "BL-RF", .receipt_id = "BL-0", .currency = "EUR", .full = 1};
+    tp_refund rf = {.struct_size = sizeof rf, .refund_id = "BL-RF", .receipt_id = "BL-0",
+                    .currency = "EUR", .full = 1};
     assert_int_equal(h->co->refund(h->plugin, &rf, &msg), TP_ERR_BUSY);
     assert_non_null(strstr(msg.text, "collect its messages"));
     assert_int_equal(h->co->cancel(h->plugin, "BL-X", &msg), TP_OK);
@@ -520,7 +535,7 @@ static void a_host_that_stops_collecting_events_is_refused_as_busy_and_owed_noth
         tp_copy(o.message, sizeof o.message, "Scanner online.");
         tp_instance_post(in, &o);
     }
-    char last[TP_MESSAGE_MAX];
+    char last[TP_MESSAGE_MAX + 1];
     assert_int_equal(tu_logged(h, last, sizeof last), logs + 1);
     assert_non_null(strstr(last, "has not collected"));
     assert_int_equal(atomic_load(&in->events_waiting), waiting);
@@ -556,6 +571,7 @@ static void calls_before_init_are_refused(void **state)
     (void)state;
     tu_host *h = calloc(1, sizeof *h);
     h->host.abi = (tp_version)TP_VERSION_INIT;
+    h->host.struct_size = sizeof h->host;
     h->host.host_data = h;
     h->host.request_callback = tu_request_callback;
     h->main_thread = pthread_self();
@@ -593,6 +609,7 @@ static void a_bad_config_file_stops_init_with_its_line(void **state)
     tp_host host;
     memset(&host, 0, sizeof host);
     host.abi = (tp_version)TP_VERSION_INIT;
+    host.struct_size = sizeof host;
     host.request_callback = tu_request_callback;
     tp_message msg;
     const tp_plugin *p = tillpoints_entry.create(&host, path, &msg);
@@ -643,12 +660,14 @@ static void acknowledged_awards_survive_destroy_and_restart(void **state)
     tp_host host;
     memset(&host, 0, sizeof host);
     host.abi = (tp_version)TP_VERSION_INIT;
+    host.struct_size = sizeof host;
     host.request_callback = tu_request_callback;
     const tp_plugin *p = tillpoints_entry.create(&host, config, &msg);
     assert_int_equal(p->init(p, &msg), TP_OK);
-    const tp_admin_ext *ad = p->get_extension(p, TP_EXT_ADMIN);
-    tp_member_info info;
-    assert_int_equal(ad->member_get(p, "M-0001", &info, &msg), TP_OK);
+    tp_admin_set ads;
+    const tp_admin_set *ad = tu_admin_set(p, &ads);
+    tp_member_info info = {.struct_size = sizeof info};
+    assert_int_equal(ad->members->member_get(p, "M-0001", &info, &msg), TP_OK);
     assert_int_equal(info.balance, 500);
     p->destroy(p);
     tu_rmdir(dir);
@@ -723,7 +742,7 @@ static void sync_status_is_off_when_standalone(void **state)
     tu_host *h = tu_start(NULL);
     const tp_sync_ext *sx = h->plugin->get_extension(h->plugin, TP_EXT_SYNC);
     assert_non_null(sx);
-    tp_sync_status ss;
+    tp_sync_status ss = {.struct_size = sizeof ss};
     tp_message msg;
     assert_int_equal(sx->status(h->plugin, &ss, &msg), TP_OK);
     assert_false(ss.configured);
@@ -749,7 +768,7 @@ static void another_connection_holding_the_write_lock_raises_no_storage_alarm(vo
     int logs_before = tu_logged(h, NULL, 0);
     tp_message msg;
     assert_int_equal(tu_sale(h, "L-1", "GHOST-1", 500, &msg), TP_OK);
-    char last[TP_MESSAGE_MAX] = "";
+    char last[TP_MESSAGE_MAX + 1] = "";
     int waited_ms = 0;
     while (!(tu_logged(h, last, sizeof last) > logs_before && strstr(last, "locked"))) {
         struct timespec ts = {0, 10000000L};

@@ -164,7 +164,8 @@ static void child_sale(child_host *c, const tp_plugin *p, const tp_checkout_ext 
     snprintf(id, sizeof id, "L%d-%d", life, seq);
     sale_member(seq, member, sizeof member);
     tp_line line = {.sku = "SKU-1", .amount_minor = sale_amount(life, seq)};
-    tp_receipt r = {.receipt_id = id, .currency = "EUR", .lines = &line, .line_count = 1};
+    tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line), .receipt_id = id,
+                    .currency = "EUR", .lines = &line, .line_count = 1};
     tp_message msg;
     for (;;) {
         if (co->begin(p, id, "staff-1", &msg) != TP_OK)
@@ -200,8 +201,10 @@ static void child_main(const char *config, int fd, int life, const replay_item *
     child_host c;
     memset(&c, 0, sizeof c);
     c.fd = fd;
+    c.events_ext.struct_size = sizeof c.events_ext;
     c.events_ext.on_event = child_on_event;
     c.host.abi = (tp_version)TP_VERSION_INIT;
+    c.host.struct_size = sizeof c.host;
     c.host.name = "crash-child";
     c.host.vendor = "tillpoints tests";
     c.host.version = "0";
@@ -421,15 +424,17 @@ static void check_database(crash_run *r)
     tp_host host;
     memset(&host, 0, sizeof host);
     host.abi = (tp_version)TP_VERSION_INIT;
+    host.struct_size = sizeof host;
     host.request_callback = tu_request_callback;
     tp_message msg;
     const tp_plugin *p = tillpoints_entry.create(&host, r->config, &msg);
     assert_non_null(p);
     if (p->init(p, &msg) != TP_OK)
         fail_msg("after kill %d: a fresh instance does not start: %s", r->life, msg.text);
-    const tp_admin_ext *ad = p->get_extension(p, TP_EXT_ADMIN);
-    tp_verify_result vr;
-    tp_status st = ad->verify(p, verify_problem, NULL, &vr, &msg);
+    tp_admin_set ads;
+    const tp_admin_set *ad = tu_admin_set(p, &ads);
+    tp_verify_result vr = {.struct_size = sizeof vr};
+    tp_status st = ad->audit->verify(p, NULL, NULL, verify_problem, NULL, &vr, NULL, &msg);
     if (st != TP_OK || vr.problems != 0)
         fail_msg("after kill %d: verify: %s", r->life, msg.text);
     p->destroy(p);

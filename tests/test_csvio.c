@@ -15,7 +15,7 @@
 typedef struct problems {
     int n;
     uint64_t lines[16];
-    char text[16][TP_MESSAGE_MAX];
+    char text[16][TP_MESSAGE_MAX + 1];
 } problems;
 
 static void on_problem(void *user, uint64_t line, const char *sentence)
@@ -36,7 +36,7 @@ static tp_status import(tu_host *h, const char *name, const char *text, uint32_t
     if (text)
         tu_write_file(path, text);
     memset(p, 0, sizeof *p);
-    return h->ad->import_csv(h->plugin, path, flags, "mgr-1", NULL, on_problem, p, r, msg);
+    return h->ad->transfer->import_csv(h->plugin, path, flags, "mgr-1", NULL, on_problem, p, r, msg);
 }
 
 static void import_creates_members_and_adds_points_with_quoting_bom_and_crlf(void **state)
@@ -45,7 +45,7 @@ static void import_creates_members_and_adds_points_with_quoting_bom_and_crlf(voi
     tu_host *h = tu_start(NULL);
     tu_add_member(h, "M-0001", "Existing");
     problems p;
-    tp_import_result r;
+    tp_import_result r = {.struct_size = sizeof r};
     tp_message msg;
     const char *csv = "\xEF\xBB\xBF" "code,name,phone,email,points,reason\r\n"
                       "M-0001,,,,15,\"migration, part 1\"\r\n"
@@ -60,13 +60,13 @@ static void import_creates_members_and_adds_points_with_quoting_bom_and_crlf(voi
     assert_int_equal(r.points_total, 55);
     assert_true(r.applied);
     assert_int_equal(tu_balance(h, "M-0001"), 15);
-    tp_member_info info;
-    assert_int_equal(h->ad->member_get(h->plugin, "M-0100", &info, &msg), TP_OK);
+    tp_member_info info = {.struct_size = sizeof info};
+    assert_int_equal(h->ad->members->member_get(h->plugin, "M-0100", &info, &msg), TP_OK);
     assert_string_equal(info.name, "Smith, Jane");
     assert_string_equal(info.phone, "+491517654321");
     assert_string_equal(info.email, "jane@example.com");
     assert_int_equal(info.balance, 40);
-    assert_int_equal(h->ad->member_get(h->plugin, "M-0101", &info, &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_get(h->plugin, "M-0101", &info, &msg), TP_OK);
     assert_string_equal(info.name, "Quote \"Q\" Person");
     tu_stop(h, 1);
 }
@@ -76,7 +76,7 @@ static void one_invalid_row_applies_nothing_and_names_its_line(void **state)
     (void)state;
     tu_host *h = tu_start(NULL);
     problems p;
-    tp_import_result r;
+    tp_import_result r = {.struct_size = sizeof r};
     tp_message msg;
     const char *csv = "code,points\n"
                       "M-0001,10\n"
@@ -90,8 +90,8 @@ static void one_invalid_row_applies_nothing_and_names_its_line(void **state)
     assert_int_equal(p.lines[1], 4);
     assert_non_null(strstr(msg.text, "nothing was applied"));
     assert_false(r.applied);
-    tp_member_info info;
-    assert_int_equal(h->ad->member_get(h->plugin, "M-0001", &info, &msg), TP_ERR_NOT_FOUND);
+    tp_member_info info = {.struct_size = sizeof info};
+    assert_int_equal(h->ad->members->member_get(h->plugin, "M-0001", &info, &msg), TP_ERR_NOT_FOUND);
     /* With skip-invalid the valid rows go in. */
     assert_int_equal(import(h, "b.csv", NULL, TP_IMPORT_SKIP_INVALID, &p, &r, &msg), TP_OK);
     assert_int_equal(r.invalid, 2);
@@ -105,7 +105,7 @@ static void a_row_refused_half_way_leaves_nothing_even_when_skipping(void **stat
     (void)state;
     tu_host *h = tu_start(NULL);
     problems p;
-    tp_import_result r;
+    tp_import_result r = {.struct_size = sizeof r};
     tp_message msg;
     /* M-0009 is new and its opening balance is negative: the member must
      * not be created either. */
@@ -114,8 +114,8 @@ static void a_row_refused_half_way_leaves_nothing_even_when_skipping(void **stat
                      TP_OK);
     assert_int_equal(r.invalid, 1);
     assert_int_equal(r.members_created, 1);
-    tp_member_info info;
-    assert_int_equal(h->ad->member_get(h->plugin, "M-0009", &info, &msg), TP_ERR_NOT_FOUND);
+    tp_member_info info = {.struct_size = sizeof info};
+    assert_int_equal(h->ad->members->member_get(h->plugin, "M-0009", &info, &msg), TP_ERR_NOT_FOUND);
     assert_int_equal(tu_balance(h, "M-0008"), 5);
     tu_stop(h, 1);
 }
@@ -125,7 +125,7 @@ static void dry_run_checks_everything_and_writes_nothing(void **state)
     (void)state;
     tu_host *h = tu_start(NULL);
     problems p;
-    tp_import_result r;
+    tp_import_result r = {.struct_size = sizeof r};
     tp_message msg;
     assert_int_equal(import(h, "c.csv", "code,points\nM-0001,10\nM-0002,-5\n", TP_IMPORT_DRY_RUN,
                             &p, &r, &msg),
@@ -137,8 +137,8 @@ static void dry_run_checks_everything_and_writes_nothing(void **state)
                      TP_OK);
     assert_int_equal(r.entries, 1);
     assert_false(r.applied);
-    tp_member_info info;
-    assert_int_equal(h->ad->member_get(h->plugin, "M-0001", &info, &msg), TP_ERR_NOT_FOUND);
+    tp_member_info info = {.struct_size = sizeof info};
+    assert_int_equal(h->ad->members->member_get(h->plugin, "M-0001", &info, &msg), TP_ERR_NOT_FOUND);
     tu_stop(h, 1);
 }
 
@@ -147,7 +147,7 @@ static void importing_the_same_file_twice_adds_nothing_twice(void **state)
     (void)state;
     tu_host *h = tu_start(NULL);
     problems p;
-    tp_import_result r;
+    tp_import_result r = {.struct_size = sizeof r};
     tp_message msg;
     const char *csv = "code,points\nM-0001,10\nM-0001,5\n";
     assert_int_equal(import(h, "e.csv", csv, 0, &p, &r, &msg), TP_OK);
@@ -191,7 +191,7 @@ static void batched_and_single_rows_mix_in_file_order(void **state)
     for (int i = 0; i < 70; i++) /* lines 159-228: top-ups, a full batch and some */
         n += (size_t)snprintf(csv + n, cap - n, "B-%03d,,1,,\n", i);
     problems p;
-    tp_import_result r;
+    tp_import_result r = {.struct_size = sizeof r};
     tp_message msg;
     assert_int_equal(import(h, "mix.csv", csv, TP_IMPORT_SKIP_INVALID, &p, &r, &msg), TP_OK);
     free(csv);
@@ -211,18 +211,18 @@ static void batched_and_single_rows_mix_in_file_order(void **state)
     assert_int_equal(tu_balance(h, "B-069"), 71);
     assert_int_equal(tu_balance(h, "B-070"), 71);
     assert_int_equal(tu_balance(h, "NEW-1"), 30);
-    tp_member_info info;
-    assert_int_equal(h->ad->member_get(h->plugin, "C-N2b", &info, &msg), TP_OK);
+    tp_member_info info = {.struct_size = sizeof info};
+    assert_int_equal(h->ad->members->member_get(h->plugin, "C-N2b", &info, &msg), TP_OK);
     assert_string_equal(info.code, "NEW-2");
     assert_int_equal(info.balance, 0);
-    assert_int_equal(h->ad->member_get(h->plugin, "B-100", &info, &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_get(h->plugin, "B-100", &info, &msg), TP_OK);
     assert_string_equal(info.name, "Name 100");
     /* Entries in file order: newest first means descending line numbers. */
     tp_activity_row *rows = calloc(300, sizeof *rows);
     assert_non_null(rows);
-    tp_activity_query q = {.kinds = TP_KIND_IMPORT, .limit = 300};
+    tp_activity_query q = {.struct_size = sizeof q, .kinds = TP_KIND_IMPORT};
     size_t count = 0;
-    assert_int_equal(h->ad->activity(h->plugin, &q, rows, &count, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &q, rows, 300, sizeof rows[0], &count, &msg), TP_OK);
     assert_int_equal(count, r.entries);
     unsigned long prev = 1000000;
     for (size_t i = 0; i < count; i++) {
@@ -233,8 +233,8 @@ static void batched_and_single_rows_mix_in_file_order(void **state)
         prev = line;
     }
     free(rows);
-    tp_verify_result vr;
-    assert_int_equal(h->ad->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
+    tp_verify_result vr = {.struct_size = sizeof vr};
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
     assert_int_equal(vr.problems, 0);
     /* The same file again goes row by row and adds nothing. */
     assert_int_equal(import(h, "mix.csv", NULL, TP_IMPORT_SKIP_INVALID, &p, &r, &msg), TP_OK);
@@ -250,7 +250,7 @@ static void malformed_files_are_refused_with_a_sentence(void **state)
     (void)state;
     tu_host *h = tu_start(NULL);
     problems p;
-    tp_import_result r;
+    tp_import_result r = {.struct_size = sizeof r};
     tp_message msg;
     assert_int_equal(import(h, "f.csv", "", 0, &p, &r, &msg), TP_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(p.text[0], "empty"));
@@ -260,7 +260,7 @@ static void malformed_files_are_refused_with_a_sentence(void **state)
     assert_int_equal(import(h, "h.csv", "code,points\n\"M-0001,5\n", 0, &p, &r, &msg),
                      TP_ERR_INVALID_ARGUMENT);
     assert_true(p.n >= 1);
-    assert_int_equal(h->ad->import_csv(h->plugin, "/nonexistent.csv", 0, "mgr", NULL, NULL,
+    assert_int_equal(h->ad->transfer->import_csv(h->plugin, "/nonexistent.csv", 0, "mgr", NULL, NULL,
                                        NULL, &r, &msg),
                      TP_ERR_NOT_FOUND);
     assert_non_null(strstr(msg.text, "/nonexistent.csv"));
@@ -271,38 +271,40 @@ static void export_then_import_round_trips_balances(void **state)
 {
     (void)state;
     tu_host *a = tu_start(NULL);
-    tp_member_new m = {.code = "M-0001", .name = "Lee, \"Ace\"", .phone = "+4930111222",
+    tp_member_new m = {.struct_size = sizeof m, .code = "M-0001", .name = "Lee, \"Ace\"",
+                       .phone = "+4930111222",
                        .email = "lee@example.com"};
     tp_message msg;
-    assert_int_equal(a->ad->member_add(a->plugin, &m, NULL, &msg), TP_OK);
-    tp_member_new z = {.code = "M-0002", .name = "Zed", .app_id = "app-zed"};
-    assert_int_equal(a->ad->member_add(a->plugin, &z, NULL, &msg), TP_OK);
-    assert_int_equal(a->ad->member_add_card(a->plugin, "M-0002", "CARD-B", &msg), TP_OK);
-    assert_int_equal(a->ad->member_add_card(a->plugin, "M-0002", "CARD-A", &msg), TP_OK);
+    assert_int_equal(a->ad->members->member_add(a->plugin, &m, NULL, &msg), TP_OK);
+    tp_member_new z = {.struct_size = sizeof z, .code = "M-0002", .name = "Zed",
+                       .app_id = "app-zed"};
+    assert_int_equal(a->ad->members->member_add(a->plugin, &z, NULL, &msg), TP_OK);
+    assert_int_equal(a->ad->members->member_add_card(a->plugin, "M-0002", "CARD-B", &msg), TP_OK);
+    assert_int_equal(a->ad->members->member_add_card(a->plugin, "M-0002", "CARD-A", &msg), TP_OK);
     assert_int_equal(tu_sale(a, "R-1", "M-0001", 4321, &msg), TP_OK);
     tu_settle(a);
     char path[400];
     snprintf(path, sizeof path, "%s/export.csv", a->dir);
     uint64_t rows = 0;
-    assert_int_equal(a->ad->export_csv(a->plugin, path, &rows, &msg), TP_OK);
+    assert_int_equal(a->ad->transfer->export_csv(a->plugin, path, &rows, &msg), TP_OK);
     assert_int_equal(rows, 2);
-    assert_int_equal(a->ad->export_csv(a->plugin, path, &rows, &msg), TP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(a->ad->transfer->export_csv(a->plugin, path, &rows, &msg), TP_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(msg.text, "already exists"));
     tu_host *b = tu_start(NULL);
     problems p;
-    tp_import_result r;
+    tp_import_result r = {.struct_size = sizeof r};
     memset(&p, 0, sizeof p);
-    assert_int_equal(b->ad->import_csv(b->plugin, path, 0, "mgr", NULL, on_problem, &p, &r, &msg),
+    assert_int_equal(b->ad->transfer->import_csv(b->plugin, path, 0, "mgr", NULL, on_problem, &p, &r, &msg),
                      TP_OK);
     assert_int_equal(tu_balance(b, "M-0001"), 43);
     assert_int_equal(tu_balance(b, "M-0002"), 0);
-    tp_member_info info;
-    assert_int_equal(b->ad->member_get(b->plugin, "lee@example.com", &info, &msg), TP_OK);
+    tp_member_info info = {.struct_size = sizeof info};
+    assert_int_equal(b->ad->members->member_get(b->plugin, "lee@example.com", &info, &msg), TP_OK);
     assert_string_equal(info.name, "Lee, \"Ace\"");
     /* Cards and the app id travel too. */
-    assert_int_equal(b->ad->member_get(b->plugin, "CARD-A", &info, &msg), TP_OK);
+    assert_int_equal(b->ad->members->member_get(b->plugin, "CARD-A", &info, &msg), TP_OK);
     assert_string_equal(info.code, "M-0002");
-    assert_int_equal(b->ad->member_get(b->plugin, "app-zed", &info, &msg), TP_OK);
+    assert_int_equal(b->ad->members->member_get(b->plugin, "app-zed", &info, &msg), TP_OK);
     assert_string_equal(info.code, "M-0002");
     tu_stop(a, 1);
     tu_stop(b, 1);
@@ -312,15 +314,16 @@ static void export_file_is_private_whatever_the_umask(void **state)
 {
     (void)state;
     tu_host *h = tu_start(NULL);
-    tp_member_new m = {.code = "M-0001", .name = "Private", .phone = "+4930111222",
+    tp_member_new m = {.struct_size = sizeof m, .code = "M-0001", .name = "Private",
+                       .phone = "+4930111222",
                        .email = "p@example.com"};
     tp_message msg;
-    assert_int_equal(h->ad->member_add(h->plugin, &m, NULL, &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_add(h->plugin, &m, NULL, &msg), TP_OK);
     char path[400];
     snprintf(path, sizeof path, "%s/members.csv", h->dir);
     uint64_t rows = 0;
     mode_t old = umask(0);
-    tp_status st = h->ad->export_csv(h->plugin, path, &rows, &msg);
+    tp_status st = h->ad->transfer->export_csv(h->plugin, path, &rows, &msg);
     umask(old);
     assert_int_equal(st, TP_OK);
     struct stat sb;
@@ -333,7 +336,7 @@ static void export_file_is_private_whatever_the_umask(void **state)
     snprintf(link, sizeof link, "%s/link.csv", h->dir);
     tu_write_file(target, "keep\n");
     assert_int_equal(symlink(target, link), 0);
-    assert_int_equal(h->ad->export_csv(h->plugin, link, &rows, &msg), TP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(h->ad->transfer->export_csv(h->plugin, link, &rows, &msg), TP_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(msg.text, "already exists"));
     FILE *f = fopen(target, "r");
     char line[16] = "";
@@ -361,16 +364,17 @@ static void formula_cells_are_guarded_on_export_and_read_back_unchanged(void **s
     char codes[N][16];
     for (int i = 0; i < N; i++) {
         snprintf(codes[i], sizeof codes[i], "FM-%d", i);
-        tp_member_new m = {.code = codes[i], .name = names[i]};
-        assert_int_equal(a->ad->member_add(a->plugin, &m, NULL, &msg), TP_OK);
+        tp_member_new m = {.struct_size = sizeof m, .code = codes[i], .name = names[i]};
+        assert_int_equal(a->ad->members->member_add(a->plugin, &m, NULL, &msg), TP_OK);
     }
     /* A code may start with '-' too, and a phone always starts with '+'. */
-    tp_member_new d = {.code = "-DASH-1", .name = "Dash", .phone = "+4930999888"};
-    assert_int_equal(a->ad->member_add(a->plugin, &d, NULL, &msg), TP_OK);
+    tp_member_new d = {.struct_size = sizeof d, .code = "-DASH-1", .name = "Dash",
+                       .phone = "+4930999888"};
+    assert_int_equal(a->ad->members->member_add(a->plugin, &d, NULL, &msg), TP_OK);
     char path[400];
     snprintf(path, sizeof path, "%s/f.csv", a->dir);
     uint64_t rows = 0;
-    assert_int_equal(a->ad->export_csv(a->plugin, path, &rows, &msg), TP_OK);
+    assert_int_equal(a->ad->transfer->export_csv(a->plugin, path, &rows, &msg), TP_OK);
     assert_int_equal(rows, N + 1);
 
     /* In the file: every text cell that starts with = + - @ or a quote
@@ -394,18 +398,18 @@ static void formula_cells_are_guarded_on_export_and_read_back_unchanged(void **s
 
     tu_host *b = tu_start(NULL);
     problems p;
-    tp_import_result r;
+    tp_import_result r = {.struct_size = sizeof r};
     memset(&p, 0, sizeof p);
-    assert_int_equal(b->ad->import_csv(b->plugin, path, 0, "mgr", NULL, on_problem, &p, &r, &msg),
+    assert_int_equal(b->ad->transfer->import_csv(b->plugin, path, 0, "mgr", NULL, on_problem, &p, &r, &msg),
                      TP_OK);
     assert_int_equal(p.n, 0);
     for (int i = 0; i < N; i++) {
-        tp_member_info info;
-        assert_int_equal(b->ad->member_get(b->plugin, codes[i], &info, &msg), TP_OK);
+        tp_member_info info = {.struct_size = sizeof info};
+        assert_int_equal(b->ad->members->member_get(b->plugin, codes[i], &info, &msg), TP_OK);
         assert_string_equal(info.name, names[i]);
     }
-    tp_member_info info;
-    assert_int_equal(b->ad->member_get(b->plugin, "-DASH-1", &info, &msg), TP_OK);
+    tp_member_info info = {.struct_size = sizeof info};
+    assert_int_equal(b->ad->members->member_get(b->plugin, "-DASH-1", &info, &msg), TP_OK);
     assert_string_equal(info.phone, "+4930999888");
     tu_stop(a, 1);
     tu_stop(b, 1);
@@ -418,15 +422,15 @@ static void import_keeps_a_leading_quote_export_did_not_add(void **state)
     (void)state;
     tu_host *h = tu_start(NULL);
     problems p;
-    tp_import_result r;
+    tp_import_result r = {.struct_size = sizeof r};
     tp_message msg;
     assert_int_equal(import(h, "q.csv", "code,name,points\nQT-1,'Tis Me,0\nQT-2,'=1+1,0\n", 0,
                             &p, &r, &msg),
                      TP_OK);
-    tp_member_info info;
-    assert_int_equal(h->ad->member_get(h->plugin, "QT-1", &info, &msg), TP_OK);
+    tp_member_info info = {.struct_size = sizeof info};
+    assert_int_equal(h->ad->members->member_get(h->plugin, "QT-1", &info, &msg), TP_OK);
     assert_string_equal(info.name, "'Tis Me");
-    assert_int_equal(h->ad->member_get(h->plugin, "QT-2", &info, &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_get(h->plugin, "QT-2", &info, &msg), TP_OK);
     assert_string_equal(info.name, "=1+1");
     tu_stop(h, 1);
 }
@@ -493,7 +497,7 @@ static int import_child(const char *config, const char *csv)
     }
     child_pace cp = {0, 0, 0};
     tp_import_pace pace = {CHUNK_ROWS, 60000, 1, child_committed};
-    tp_import_result r;
+    tp_import_result r = {.struct_size = sizeof r};
     tp_csv_import_paced(s, &cfg, csv, 0, "mgr-1", &pace, child_progress, NULL, &cp, &r, &msg);
     printf("finished\n"); /* the test fails on this */
     fflush(stdout);
@@ -518,15 +522,15 @@ static void import_killed_half_way_is_finished_by_running_it_again(void **state)
     assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'import'"),
                      2 * CHUNK_ROWS);
     assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM members"), 2 * CHUNK_ROWS);
-    tp_verify_result vr;
+    tp_verify_result vr = {.struct_size = sizeof vr};
     tp_message msg;
-    assert_int_equal(h->ad->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
     assert_int_equal(vr.problems, 0);
     /* Running the same file again finishes it. */
     problems p;
-    tp_import_result r;
+    tp_import_result r = {.struct_size = sizeof r};
     memset(&p, 0, sizeof p);
-    assert_int_equal(h->ad->import_csv(h->plugin, csv, 0, "mgr-1", NULL, on_problem, &p, &r,
+    assert_int_equal(h->ad->transfer->import_csv(h->plugin, csv, 0, "mgr-1", NULL, on_problem, &p, &r,
                                        &msg),
                      TP_OK);
     assert_int_equal(r.rows, ROWS);
@@ -547,10 +551,10 @@ static void import_killed_half_way_is_finished_by_running_it_again(void **state)
                                    " FROM ledger l WHERE l.member_id = m.id)"
                                    " = CAST(substr(m.code, 3) AS INTEGER) + 1"),
                      ROWS);
-    assert_int_equal(h->ad->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
     assert_int_equal(vr.problems, 0);
     /* And a third run adds nothing. */
-    assert_int_equal(h->ad->import_csv(h->plugin, csv, 0, "mgr-1", NULL, NULL, NULL, &r, &msg),
+    assert_int_equal(h->ad->transfer->import_csv(h->plugin, csv, 0, "mgr-1", NULL, NULL, NULL, &r, &msg),
                      TP_OK);
     assert_int_equal(r.entries, 0);
     assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'import'"), ROWS);
@@ -622,7 +626,7 @@ static void dry_run_takes_no_write_lock(void **state)
     write_members_file(o.csv, "D");
     dry_watch w = {o.db, 0, 0};
     tp_import_pace pace = {CHUNK_ROWS, 60000, ROWS / 2, NULL};
-    tp_import_result r;
+    tp_import_result r = {.struct_size = sizeof r};
     tp_message msg;
     assert_int_equal(tp_csv_import_paced(o.s, &o.cfg, o.csv, TP_IMPORT_DRY_RUN, "mgr-1", &pace,
                                          dry_progress, NULL, &w, &r, &msg),
@@ -685,7 +689,7 @@ static void a_till_writes_between_the_chunks_of_a_long_import(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, contend, &k), 0);
     tp_import_pace pace = {CHUNK_ROWS, 60000, 1000, contender_committed};
-    tp_import_result r;
+    tp_import_result r = {.struct_size = sizeof r};
     tp_message msg;
     tp_status st = tp_csv_import_paced(o.s, &o.cfg, o.csv, 0, "mgr-1", &pace, NULL, NULL, &k,
                                        &r, &msg);
@@ -721,7 +725,7 @@ static void a_late_invalid_row_refuses_the_whole_chunked_import(void **state)
     tp_import_pace pace = {CHUNK_ROWS, 60000, 1000, NULL};
     problems p;
     memset(&p, 0, sizeof p);
-    tp_import_result r;
+    tp_import_result r = {.struct_size = sizeof r};
     tp_message msg;
     assert_int_equal(tp_csv_import_paced(o.s, &o.cfg, o.csv, 0, "mgr-1", &pace, NULL,
                                          on_problem, &p, &r, &msg),

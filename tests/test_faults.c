@@ -402,7 +402,8 @@ static void fr_sale(fault_run *r)
     assert_int_equal(co->begin(p, id, "staff-1", &msg), TP_OK);
     assert_int_equal(co->scan(p, id, code, &msg), TP_OK);
     tp_line line = {.sku = "SKU-1", .amount_minor = 100 + 37 * (i % 50)};
-    tp_receipt rc = {.receipt_id = id, .currency = "EUR", .lines = &line, .line_count = 1};
+    tp_receipt rc = {.struct_size = sizeof rc, .line_stride = sizeof(tp_line), .receipt_id = id,
+                     .currency = "EUR", .lines = &line, .line_count = 1};
     tu_clock c0 = tu_clock_now();
     tp_status st = co->complete(p, id, &rc, NULL, &msg);
     tu_clock c1 = tu_clock_now();
@@ -460,9 +461,9 @@ static void fr_settle_and_check(fault_run *r, const char *what)
                      "%d commit events", what, id, want, (long long)rows, (long long)earn,
                      r->committed[i]);
     }
-    tp_verify_result vr;
+    tp_verify_result vr = {.struct_size = sizeof vr};
     tp_message msg;
-    if (r->h->ad->verify(r->h->plugin, NULL, NULL, &vr, &msg) != TP_OK || vr.problems)
+    if (r->h->ad->audit->verify(r->h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg) != TP_OK || vr.problems)
         fail_msg("%s: verify: %s", what, msg.text);
 }
 
@@ -537,7 +538,7 @@ static void run_with_fault(const fault_kind *k, int mode, long nth, long *inject
         /* Let the writer meet the fault before it is cleared. */
         tp_message msg;
         double deadline = mono_ms() + WAIT_MS;
-        while (r->h->ad->flush(r->h->plugin, 1, &msg) != TP_OK && mono_ms() < deadline &&
+        while (r->h->ad->checkout->flush(r->h->plugin, 1, &msg) != TP_OK && mono_ms() < deadline &&
                atomic_load(&fault.injected) == 0)
             fr_pump(r);
     }
@@ -570,8 +571,10 @@ static fault_run *fr_attach(const char *dir, const char *config, int n_sales)
     snprintf(h->config, sizeof h->config, "%s", config);
     h->main_thread = pthread_self();
     pthread_mutex_init(&h->log_lock, NULL);
+    h->events_ext.struct_size = sizeof h->events_ext;
     h->events_ext.on_event = fr_on_event;
     h->host.abi = (tp_version)TP_VERSION_INIT;
+    h->host.struct_size = sizeof h->host;
     h->host.host_data = h;
     h->host.get_extension = tu_get_extension;
     h->host.request_callback = tu_request_callback;
@@ -591,8 +594,7 @@ static void fr_load(fault_run *r, const char *config)
     assert_non_null(h->plugin);
     if (h->plugin->init(h->plugin, &msg) != TP_OK)
         fail_msg("init after restart: %s", msg.text);
-    h->co = h->plugin->get_extension(h->plugin, TP_EXT_CHECKOUT);
-    h->ad = h->plugin->get_extension(h->plugin, TP_EXT_ADMIN);
+    tu_attach(h);
 }
 
 /* A till restarted on the files of an earlier one. */
@@ -831,9 +833,9 @@ static void a_hung_disk_at_shutdown_defers_what_it_holds_and_the_next_start_save
     }
     assert_int_equal(replays, late);
     assert_int_equal(access(pending, F_OK), -1);
-    tp_verify_result vr;
+    tp_verify_result vr = {.struct_size = sizeof vr};
     tp_message msg;
-    if (r->h->ad->verify(r->h->plugin, NULL, NULL, &vr, &msg) != TP_OK || vr.problems)
+    if (r->h->ad->audit->verify(r->h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg) != TP_OK || vr.problems)
         fail_msg("verify after replay: %s", msg.text);
     print_message("  hung disk at shutdown: %d accepted, %d committed before destroy(), %d "
                   "deferred (%d of them saved after all by the abandoned commit), all saved "

@@ -18,27 +18,33 @@ static const tp_form_choice why[] = {
     {"dead-phone", "Phone was dead"},
 };
 
+/* The last three members of a tp_form_field, as a plugin sets them. */
+#define CHOICES(a) (a), sizeof(a) / sizeof((a)[0]), sizeof((a)[0])
+#define NO_CHOICES NULL, 0, sizeof(tp_form_choice)
+
 /* A form with one field of every kind. */
 static tp_form sample_form(tp_form_field *fields)
 {
     const tp_form_field f[] = {
         {"customer", TP_FIELD_TEXT, "Customer (phone, email, code or name)", "+4915100000001",
-         "", 1, 128, NULL, 0},
-        {"member", TP_FIELD_INFO, "Member", "M-1001 Alice E.", "", 0, 0, NULL, 0},
+         "", 1, 128, NO_CHOICES},
+        {"member", TP_FIELD_INFO, "Member", "M-1001 Alice E.", "", 0, 0, NO_CHOICES},
         {"receipt", TP_FIELD_RESULTS, "Receipt", "", "Pick a receipt from the list.", 1, 0,
-         receipts, 3},
-        {"amount", TP_FIELD_MONEY, "Amount", "", "", 0, 16, NULL, 0},
-        {"reason", TP_FIELD_CHOICE, "Reason", "forgot", "", 1, 0, why, 2},
-        {"pin", TP_FIELD_PIN, "Manager PIN", "", "Wrong PIN; 4 tries left.", 1, 12, NULL, 0},
+         CHOICES(receipts)},
+        {"amount", TP_FIELD_MONEY, "Amount", "", "", 0, 16, NO_CHOICES},
+        {"reason", TP_FIELD_CHOICE, "Reason", "forgot", "", 1, 0, CHOICES(why)},
+        {"pin", TP_FIELD_PIN, "Manager PIN", "", "Wrong PIN; 4 tries left.", 1, 12, NO_CHOICES},
     };
     memcpy(fields, f, sizeof f);
-    tp_form form = {.form_id = 7,
+    tp_form form = {.struct_size = sizeof form,
+                    .form_id = 7,
                     .action = "retro-visit",
                     .title = "Missed visit: pick the receipt",
                     .message = "The PIN was wrong.",
                     .is_error = 1,
                     .fields = fields,
                     .field_count = 6,
+                    .field_stride = sizeof(tp_form_field),
                     .submit_label = "Credit 25 points"};
     return form;
 }
@@ -147,8 +153,9 @@ static void answers_come_from_the_lines_numbers_keys_and_enter(void **state)
 static void a_number_shown_wins_and_a_numeric_key_still_works(void **state)
 {
     (void)state;
-    tp_form_field f = {"receipt", TP_FIELD_RESULTS, "Receipt", "", "", 1, 0, receipts, 3};
-    tp_form form = {.form_id = 1, .title = "t", .fields = &f, .field_count = 1};
+    tp_form_field f = {"receipt", TP_FIELD_RESULTS, "Receipt", "", "", 1, 0, CHOICES(receipts)};
+    tp_form form = {.struct_size = sizeof form, .field_stride = sizeof(tp_form_field), .form_id = 1,
+                    .title = "t", .fields = &f, .field_count = 1};
     io_fixture x;
     io_open(&x, "3\n");
     tp_forms_answers a;
@@ -185,8 +192,9 @@ static void cancel_at_any_prompt_and_end_of_input(void **state)
 static void too_long_answers_are_asked_again(void **state)
 {
     (void)state;
-    tp_form_field f = {"reason", TP_FIELD_TEXT, "Reason", "", "", 1, 8, NULL, 0};
-    tp_form form = {.form_id = 1, .title = "t", .fields = &f, .field_count = 1};
+    tp_form_field f = {"reason", TP_FIELD_TEXT, "Reason", "", "", 1, 8, NO_CHOICES};
+    tp_form form = {.struct_size = sizeof form, .field_stride = sizeof(tp_form_field), .form_id = 1,
+                    .title = "t", .fields = &f, .field_count = 1};
     io_fixture x;
     io_open(&x, "far too long a reason\nshort\n");
     tp_forms_answers a;
@@ -210,10 +218,11 @@ static void preset_answers_fill_the_prompt_and_clear_empties_them(void **state)
 {
     (void)state;
     tp_form_field f[2] = {
-        {"receipt", TP_FIELD_INFO, "Receipt", "R-9", "", 0, 0, NULL, 0},
-        {"phone", TP_FIELD_TEXT, "Contact phone", "", "", 0, 32, NULL, 0},
+        {"receipt", TP_FIELD_INFO, "Receipt", "R-9", "", 0, 0, NO_CHOICES},
+        {"phone", TP_FIELD_TEXT, "Contact phone", "", "", 0, 32, NO_CHOICES},
     };
-    tp_form form = {.form_id = 1, .title = "Claim", .fields = f, .field_count = 2};
+    tp_form form = {.struct_size = sizeof form, .field_stride = sizeof(tp_form_field), .form_id = 1,
+                    .title = "Claim", .fields = f, .field_count = 2};
     tp_forms_answers preset;
     memset(&preset, 0, sizeof preset);
     assert_int_equal(tp_forms_answers_set(&preset, "phone", "0151 123"), 0);
@@ -239,8 +248,9 @@ static void preset_answers_fill_the_prompt_and_clear_empties_them(void **state)
 static void a_form_without_fields_asks_to_confirm(void **state)
 {
     (void)state;
-    tp_form_field f = {"summary", TP_FIELD_INFO, "Summary", "25 points", "", 0, 0, NULL, 0};
-    tp_form form = {.form_id = 1, .title = "Confirm", .fields = &f, .field_count = 1,
+    tp_form_field f = {"summary", TP_FIELD_INFO, "Summary", "25 points", "", 0, 0, NO_CHOICES};
+    tp_form form = {.struct_size = sizeof form, .field_stride = sizeof(tp_form_field), .form_id = 1,
+                    .title = "Confirm", .fields = &f, .field_count = 1,
                     .submit_label = "Credit 25 points"};
     io_fixture x;
     io_open(&x, "\n");
@@ -279,10 +289,11 @@ static void a_copy_outlives_the_presented_form_and_drops_pins(void **state)
     char key[8] = "K1";
     tp_form_choice ch = {key, "Entry one"};
     tp_form_field f[2] = {
-        {"pick", TP_FIELD_RESULTS, "Pick", "K1", "", 1, 0, &ch, 1},
-        {"pin", TP_FIELD_PIN, "PIN", "1234", "", 1, 12, NULL, 0},
+        {"pick", TP_FIELD_RESULTS, "Pick", "K1", "", 1, 0, &ch, 1, sizeof ch},
+        {"pin", TP_FIELD_PIN, "PIN", "1234", "", 1, 12, NO_CHOICES},
     };
-    tp_form form = {.form_id = 42, .action = "retro-visit", .title = title, .fields = f,
+    tp_form form = {.struct_size = sizeof form, .field_stride = sizeof(tp_form_field),
+                    .form_id = 42, .action = "retro-visit", .title = title, .fields = f,
                     .field_count = 2, .submit_label = NULL};
     tp_forms_copy *c = tp_forms_copy_new(&form);
     assert_non_null(c);
@@ -298,6 +309,74 @@ static void a_copy_outlives_the_presented_form_and_drops_pins(void **state)
     assert_string_equal(tp_forms_value_shown(&g->fields[0]), "Entry one");
     assert_string_equal(g->fields[1].value, "");
     tp_forms_copy_free(c);
+}
+
+/* A plugin of a later minor version hands out bigger structs (fields
+ * appended at the end: "The ABI contract" in tillpoints.h) and may add
+ * field kinds. The host steps through fields and choices by the plugin's
+ * strides, reads only what it knows, and shows a kind it does not know as
+ * INFO (asked for nothing). */
+typedef struct later_choice {
+    tp_form_choice base;
+    const char *hint;
+} later_choice;
+typedef struct later_field {
+    tp_form_field base;
+    uint64_t appended[3];
+} later_field;
+typedef struct later_form {
+    tp_form base;
+    const char *footer;
+} later_form;
+
+static void a_later_minors_bigger_form_is_read_by_its_sizes_and_strides(void **state)
+{
+    (void)state;
+    later_choice ch[2] = {{{"K1", "Entry one"}, "h1"}, {{"K2", "Entry two"}, "h2"}};
+    later_field f[3];
+    memset(f, 0xa5, sizeof f); /* what this build does not know: never read */
+    f[0].base = (tp_form_field){"pick", TP_FIELD_RESULTS, "Pick", "K2", "", 1, 0, &ch[0].base, 2,
+                                sizeof ch[0]};
+    f[1].base = (tp_form_field){"later", 99, "Later kind", "shown", "", 1, 0, NO_CHOICES};
+    f[2].base = (tp_form_field){"pin", TP_FIELD_PIN, "PIN", "", "", 1, 12, NO_CHOICES};
+    later_form lf;
+    memset(&lf, 0, sizeof lf);
+    lf.base = (tp_form){.struct_size = sizeof lf, .form_id = 3, .title = "Later",
+                        .fields = &f[0].base, .field_count = 3, .field_stride = sizeof f[0],
+                        .submit_label = "Go"};
+    lf.footer = "not read";
+
+    tp_forms_copy *c = tp_forms_copy_new(&lf.base);
+    assert_non_null(c);
+    const tp_form *g = tp_forms_copy_form(c);
+    assert_int_equal(g->struct_size, sizeof(tp_form));
+    assert_int_equal(g->field_stride, sizeof(tp_form_field));
+    assert_int_equal(g->field_count, 3);
+    assert_string_equal(g->fields[0].id, "pick");
+    assert_int_equal(g->fields[0].choice_count, 2);
+    assert_string_equal(g->fields[0].choices[1].key, "K2");
+    assert_string_equal(tp_forms_value_shown(&g->fields[0]), "Entry two");
+    assert_string_equal(g->fields[1].id, "later");
+    assert_int_equal(g->fields[1].kind, TP_FIELD_INFO);
+    assert_string_equal(g->fields[2].id, "pin");
+    assert_int_equal(g->fields[2].max_len, 12);
+    assert_string_equal(g->submit_label, "Go");
+    tp_forms_copy_free(c);
+
+    /* Printed and asked straight from the plugin's form. */
+    io_fixture x;
+    io_open(&x, "1\n4711\n");
+    tp_forms_print(x.out, &lf.base);
+    tp_forms_answers a;
+    assert_int_equal(tp_forms_ask(&lf.base, NULL, &x.io, &a), TP_FORMS_ANSWERED);
+    const char *t = io_text(&x);
+    assert_non_null(strstr(t, "   * 2) Entry two\n"));
+    assert_non_null(strstr(t, "  Later kind: shown\n"));
+    assert_int_equal(a.count, 2); /* pick and pin; the unknown kind is INFO */
+    assert_string_equal(answer(&a, "pick"), "K1");
+    assert_string_equal(answer(&a, "pin"), "4711");
+    tp_forms_answers_clear(&a);
+    io_close(&x);
 }
 
 static void a_new_pin_is_read_once_from_a_pipe(void **state)
@@ -339,11 +418,12 @@ static void fake_deliver(fake *f)
 {
     if (f->queued == 1) {
         const tp_form_field one[1] = {
-            {"customer", TP_FIELD_TEXT, "Customer", "", f->error, 1, 64, NULL, 0}};
+            {"customer", TP_FIELD_TEXT, "Customer", "", f->error, 1, 64, NO_CHOICES}};
         const tp_form_field two[2] = {
-            {"receipt", TP_FIELD_RESULTS, "Receipt", "", "", 1, 0, receipts, 3},
-            {"pin", TP_FIELD_PIN, "Manager PIN", "", f->error, 1, 12, NULL, 0}};
-        tp_form form = {.form_id = 99, .action = "retro-visit"};
+            {"receipt", TP_FIELD_RESULTS, "Receipt", "", "", 1, 0, CHOICES(receipts)},
+            {"pin", TP_FIELD_PIN, "Manager PIN", "", f->error, 1, 12, NO_CHOICES}};
+        tp_form form = {.struct_size = sizeof form, .field_stride = sizeof(tp_form_field),
+                        .form_id = 99, .action = "retro-visit"};
         if (f->step == 0) {
             form.fields = one;
             form.title = "Find the customer";
@@ -388,9 +468,10 @@ static tp_status fake_open(const tp_plugin *p, const char *action, const tp_staf
 }
 
 static tp_status fake_submit(const tp_plugin *p, uint64_t id, const tp_form_answer *a,
-                             size_t n, tp_message *msg)
+                             size_t n, size_t stride, tp_message *msg)
 {
     (void)p;
+    assert_int_equal(stride, sizeof(tp_form_answer));
     msg->text[0] = '\0';
     fake *f = the_fake;
     if (id != 99)
@@ -426,7 +507,7 @@ static tp_status fake_cancel(const tp_plugin *p, uint64_t id, tp_message *msg)
     return TP_OK;
 }
 
-static const tp_ui_ext fake_ui = {fake_open, fake_submit, fake_cancel};
+static const tp_ui_ext fake_ui = {sizeof(tp_ui_ext), fake_open, fake_submit, fake_cancel};
 
 static tp_forms_end drive(fake *f, tp_forms_session *s, const char *input, io_fixture *x,
                           int timeout_ms)
@@ -436,7 +517,7 @@ static tp_forms_end drive(fake *f, tp_forms_session *s, const char *input, io_fi
     f->s = s;
     the_fake = f;
     io_open(x, input);
-    tp_staff who = {"mgr-1", "manager"};
+    tp_staff who = {.struct_size = sizeof who, .id = "mgr-1", .role = "manager"};
     tp_message msg;
     assert_int_equal(fake_ui.open(NULL, "retro-visit", &who, NULL, &s->form_id, &msg), TP_OK);
     tp_forms_driver d = {.plugin = NULL, .ui = &fake_ui, .wait = fake_wait, .user = f,
@@ -511,7 +592,8 @@ static void presentations_of_other_forms_are_ignored(void **state)
     tp_forms_session s;
     tp_forms_session_init(&s);
     s.form_id = 5;
-    tp_form other = {.form_id = 6, .title = "x"};
+    tp_form other = {.struct_size = sizeof other, .field_stride = sizeof(tp_form_field),
+                     .form_id = 6, .title = "x"};
     tp_forms_on_present(&s, &other);
     assert_null(s.pending);
     tp_forms_on_dismiss(&s, 6, 1, "no");
@@ -538,6 +620,7 @@ int main(void)
         cmocka_unit_test(a_form_without_fields_asks_to_confirm),
         cmocka_unit_test(answers_respect_the_abi_bounds),
         cmocka_unit_test(a_copy_outlives_the_presented_form_and_drops_pins),
+        cmocka_unit_test(a_later_minors_bigger_form_is_read_by_its_sizes_and_strides),
         cmocka_unit_test(a_new_pin_is_read_once_from_a_pipe),
         cmocka_unit_test(driver_represents_errors_and_ends_with_the_result),
         cmocka_unit_test(driver_cancels_on_cancel_and_at_the_end_of_input),

@@ -81,7 +81,7 @@ static int teardown(void **state)
 /* Sets `key` to `value` (must succeed) on the fixture's config. */
 static void set(fixture *fx, const char *key, const char *value)
 {
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
 
     assert_int_equal(tp_framer_config_set(&fx->cfg, key, value, msg,
                                           sizeof msg),
@@ -90,7 +90,7 @@ static void set(fixture *fx, const char *key, const char *value)
 
 static void start(fixture *fx)
 {
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
 
     memset(&fx->rec, 0, sizeof fx->rec);
     assert_int_equal(tp_framer_init(&fx->framer, &fx->cfg, record, &fx->rec,
@@ -902,7 +902,7 @@ static void config_default_is_cr_suffix_256_bytes_500_ms(void **state)
 static void config_set_accepts_every_key(void **state)
 {
     tp_framer_config cfg;
-    char msg[TP_MESSAGE_MAX] = "stale";
+    char msg[TP_MESSAGE_MAX + 1] = "stale";
 
     (void)state;
     tp_framer_config_default(&cfg);
@@ -986,7 +986,7 @@ static void config_set_rejects_bad_values_and_leaves_cfg_unchanged(
     cfg.prefix[0] = '#';
     before = cfg;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char msg[TP_MESSAGE_MAX];
+        char msg[TP_MESSAGE_MAX + 1];
 
         assert_int_equal(tp_framer_config_set(&cfg, cases[i].key,
                                               cases[i].value, msg,
@@ -1000,7 +1000,7 @@ static void config_set_rejects_bad_values_and_leaves_cfg_unchanged(
 static void config_set_hands_back_unknown_keys(void **state)
 {
     tp_framer_config cfg;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
 
     (void)state;
     tp_framer_config_default(&cfg);
@@ -1034,7 +1034,7 @@ static void config_message_is_truncated_safely(void **state)
 static void init_rejects_prefix_holding_the_suffix(void **state)
 {
     fixture *fx = *state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
 
     set(fx, "framing", "prefix");
     set(fx, "suffix", "CRLF");
@@ -1056,7 +1056,7 @@ static void init_rejects_out_of_range_config_and_null_arguments(
     void **state)
 {
     fixture *fx = *state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
 
     fx->cfg.max_length = 0;
     assert_int_equal(tp_framer_init(&fx->framer, &fx->cfg, record, NULL, msg,

@@ -13,9 +13,10 @@
 
 static tp_status adjust(tu_host *h, const char *member, int64_t points, tp_message *msg)
 {
-    tp_adjustment a = {.member = member, .points = points, .reason = "goodwill",
+    tp_adjustment a = {.struct_size = sizeof a, .member = member, .points = points,
+                       .reason = "goodwill",
                        .comment = "Sorry for the wait", .staff = "mgr-1"};
-    return h->ad->adjust(h->plugin, &a, NULL, msg);
+    return h->ad->ledger->adjust(h->plugin, &a, NULL, msg);
 }
 
 static void adjustment_records_reason_comment_and_staff(void **state)
@@ -23,11 +24,12 @@ static void adjustment_records_reason_comment_and_staff(void **state)
     (void)state;
     tu_host *h = tu_start(NULL);
     tu_add_member(h, "M-0001", "Ann");
-    tp_adjustment a = {.member = "M-0001", .points = 25, .reason = "broken cup",
+    tp_adjustment a = {.struct_size = sizeof a, .member = "M-0001", .points = 25,
+                       .reason = "broken cup",
                        .comment = "A small thank-you", .staff = "mgr-1"};
-    tp_activity_row e;
+    tp_activity_row e = {.struct_size = sizeof e};
     tp_message msg;
-    assert_int_equal(h->ad->adjust(h->plugin, &a, &e, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->adjust(h->plugin, &a, &e, &msg), TP_OK);
     assert_int_equal(e.points, 25);
     assert_string_equal(e.kind, "adjust");
     assert_string_equal(e.reason, "broken cup");
@@ -73,7 +75,7 @@ static void bad_adjustments_are_refused_and_change_nothing(void **state)
         {.member = NULL, .points = 5, .reason = "r", .staff = "s"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        tp_status st = h->ad->adjust(h->plugin, &cases[i], NULL, &msg);
+        tp_status st = h->ad->ledger->adjust(h->plugin, &cases[i], NULL, &msg);
         if (st == TP_OK)
             fail_msg("case %zu accepted", i);
         assert_true(msg.text[0] != '\0');
@@ -90,27 +92,30 @@ static void bulk_adjustment_is_all_or_nothing(void **state)
     tu_add_member(h, "M-0002", "Bob");
     tu_add_member(h, "M-0003", "Cid");
     tp_message msg;
-    tp_bulk_result r;
+    tp_bulk_result r = {.struct_size = sizeof r};
     const char *bad_list[] = {"M-0001", "NOBODY", "M-0003"};
-    tp_bulk_adjustment b = {.members = bad_list, .member_count = 3, .points = 10,
+    tp_bulk_adjustment b = {.struct_size = sizeof b, .members = bad_list, .member_count = 3,
+                            .points = 10,
                             .reason = "launch", .staff = "mgr"};
-    assert_int_equal(h->ad->bulk_adjust(h->plugin, &b, NULL, NULL, &r, &msg), TP_ERR_NOT_FOUND);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &b, NULL, NULL, &r, &msg), TP_ERR_NOT_FOUND);
     assert_non_null(strstr(msg.text, "Member 2 of the list"));
     assert_int_equal(tu_balance(h, "M-0001"), 0);
     const char *twice[] = {"M-0001", "M-0001"};
     b.members = twice;
     b.member_count = 2;
-    assert_int_equal(h->ad->bulk_adjust(h->plugin, &b, NULL, NULL, &r, &msg), TP_ERR_DUPLICATE);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &b, NULL, NULL, &r, &msg), TP_ERR_DUPLICATE);
     assert_int_equal(tu_balance(h, "M-0001"), 0);
-    tp_bulk_adjustment all = {.all_members = 1, .points = 7, .reason = "launch", .staff = "mgr"};
-    assert_int_equal(h->ad->bulk_adjust(h->plugin, &all, NULL, NULL, &r, &msg), TP_OK);
+    tp_bulk_adjustment all = {.struct_size = sizeof all, .all_members = 1, .points = 7,
+                              .reason = "launch", .staff = "mgr"};
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &all, NULL, NULL, &r, &msg), TP_OK);
     assert_int_equal(r.members, 3);
     assert_int_equal(r.points_total, 21);
     assert_int_equal(tu_balance(h, "M-0003"), 7);
     /* A negative bulk that would overdraw one member touches none. */
     assert_int_equal(adjust(h, "M-0002", 5, &msg), TP_OK);
-    tp_bulk_adjustment minus = {.all_members = 1, .points = -10, .reason = "fix", .staff = "mgr"};
-    assert_int_equal(h->ad->bulk_adjust(h->plugin, &minus, NULL, NULL, &r, &msg), TP_ERR_STATE);
+    tp_bulk_adjustment minus = {.struct_size = sizeof minus, .all_members = 1, .points = -10,
+                                .reason = "fix", .staff = "mgr"};
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &minus, NULL, NULL, &r, &msg), TP_ERR_STATE);
     assert_int_equal(tu_balance(h, "M-0002"), 12);
     tu_stop(h, 1);
 }
@@ -130,14 +135,15 @@ static void activity_filters_and_pages_newest_first(void **state)
     }
     tu_settle(h);
     assert_int_equal(adjust(h, "M-0001", 3, &msg), TP_OK);
-    tp_refund rf = {.refund_id = "F-1", .receipt_id = "R-6", .currency = "EUR", .full = 1};
+    tp_refund rf = {.struct_size = sizeof rf, .refund_id = "F-1", .receipt_id = "R-6",
+                    .currency = "EUR", .full = 1};
     assert_int_equal(h->co->refund(h->plugin, &rf, &msg), TP_OK);
     tu_settle(h);
 
     tp_activity_row rows[10];
     size_t n = 0;
-    tp_activity_query q = {.limit = 3};
-    assert_int_equal(h->ad->activity(h->plugin, &q, rows, &n, &msg), TP_OK);
+    tp_activity_query q = {.struct_size = sizeof q};
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &q, rows, 3, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 3);
     assert_string_equal(rows[0].kind, "reversal");
     assert_int_equal(rows[0].points, -7);
@@ -146,8 +152,8 @@ static void activity_filters_and_pages_newest_first(void **state)
     int total = 0;
     int64_t before = 0, last = INT64_MAX;
     for (;;) {
-        tp_activity_query p = {.limit = 4, .before_id = before};
-        assert_int_equal(h->ad->activity(h->plugin, &p, rows, &n, &msg), TP_OK);
+        tp_activity_query p = {.struct_size = sizeof p, .before_id = before};
+        assert_int_equal(h->ad->ledger->activity(h->plugin, &p, rows, 4, sizeof rows[0], &n, &msg), TP_OK);
         if (n == 0)
             break;
         for (size_t i = 0; i < n; i++) {
@@ -158,19 +164,21 @@ static void activity_filters_and_pages_newest_first(void **state)
         before = rows[n - 1].id;
     }
     assert_int_equal(total, 9);
-    tp_activity_query by_member = {.limit = 10, .member = "M-0002", .kinds = TP_KIND_EARN};
-    assert_int_equal(h->ad->activity(h->plugin, &by_member, rows, &n, &msg), TP_OK);
+    tp_activity_query by_member = {.struct_size = sizeof by_member, .member = "M-0002",
+                                   .kinds = TP_KIND_EARN};
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &by_member, rows, 10, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 3); /* */
-    tp_activity_query by_staff = {.limit = 10, .staff = "mgr-1"};
-    assert_int_equal(h->ad->activity(h->plugin, &by_staff, rows, &n, &msg), TP_OK);
+    tp_activity_query by_staff = {.struct_size = sizeof by_staff, .staff = "mgr-1"};
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &by_staff, rows, 10, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 1);
-    tp_activity_query future = {.limit = 10, .from_ms = tp_now_ms_for_tests() + 3600000};
-    assert_int_equal(h->ad->activity(h->plugin, &future, rows, &n, &msg), TP_OK);
+    tp_activity_query future = {.struct_size = sizeof future,
+                                .from_ms = tp_now_ms_for_tests() + 3600000};
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &future, rows, 10, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 0);
-    tp_activity_query bad = {.limit = 0};
-    assert_int_equal(h->ad->activity(h->plugin, &bad, rows, &n, &msg), TP_ERR_INVALID_ARGUMENT);
-    tp_activity_query nobody = {.limit = 5, .member = "NOBODY"};
-    assert_int_equal(h->ad->activity(h->plugin, &nobody, rows, &n, &msg), TP_ERR_NOT_FOUND);
+    tp_activity_query bad = {.struct_size = sizeof bad};
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &bad, rows, 0, sizeof rows[0], &n, &msg), TP_ERR_INVALID_ARGUMENT);
+    tp_activity_query nobody = {.struct_size = sizeof nobody, .member = "NOBODY"};
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &nobody, rows, 5, sizeof rows[0], &n, &msg), TP_ERR_NOT_FOUND);
     tu_stop(h, 1);
 }
 
@@ -209,7 +217,7 @@ static int bulk_child(const char *config)
         return 2;
     }
     tp_bulk_pace pace = {BULK_PART, 60000, child_part, NULL};
-    tp_bulk_result r;
+    tp_bulk_result r = {.struct_size = sizeof r};
     tp_ledger_bulk_paced(s, &cfg, &bonus, &pace, NULL, NULL, &r, &msg);
     printf("finished\n"); /* the test fails on this */
     fflush(stdout);
@@ -234,13 +242,13 @@ static void bulk_adjustment_killed_half_way_is_finished_by_running_it_again(void
     tu_kill_at_mid(child, NULL);
     assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'bulk'"),
                      2 * BULK_PART);
-    tp_verify_result vr;
+    tp_verify_result vr = {.struct_size = sizeof vr};
     tp_message msg;
-    assert_int_equal(h->ad->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
     assert_int_equal(vr.problems, 0);
     /* The same request again takes up the batch: everyone once. */
-    tp_bulk_result r;
-    assert_int_equal(h->ad->bulk_adjust(h->plugin, &bonus, NULL, NULL, &r, &msg), TP_OK);
+    tp_bulk_result r = {.struct_size = sizeof r};
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &bonus, NULL, NULL, &r, &msg), TP_OK);
     assert_int_equal(r.members, BULK_MEMBERS - 2 * BULK_PART);
     assert_int_equal(r.points_total, 5 * (BULK_MEMBERS - 2 * BULK_PART));
     assert_non_null(strstr(msg.text, "6 adjusted by the run that stopped"));
@@ -257,10 +265,10 @@ static void bulk_adjustment_killed_half_way_is_finished_by_running_it_again(void
         snprintf(code, sizeof code, "B-%03d", i);
         assert_int_equal(tu_balance(h, code), 5);
     }
-    assert_int_equal(h->ad->verify(h->plugin, NULL, NULL, &vr, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
     assert_int_equal(vr.problems, 0);
     /* Finished, the same request is a new batch: a second bonus. */
-    assert_int_equal(h->ad->bulk_adjust(h->plugin, &bonus, NULL, NULL, &r, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &bonus, NULL, NULL, &r, &msg), TP_OK);
     assert_int_equal(r.members, BULK_MEMBERS);
     assert_int_equal(tu_balance(h, "B-000"), 10);
     tu_stop(h, 1);
@@ -307,7 +315,7 @@ static void bulk_adjustment_leaves_the_lock_free_between_parts(void **state)
     }
     part_gate g = {db, 0};
     tp_bulk_pace pace = {4, 60000, write_between_parts, &g};
-    tp_bulk_result r;
+    tp_bulk_result r = {.struct_size = sizeof r};
     assert_int_equal(tp_ledger_bulk_paced(s, &cfg, &bonus, &pace, NULL, NULL, &r, &msg), TP_OK);
     assert_true(g.wrote);
     /* All members: T-1, added meanwhile, is among them (ids in order). */

@@ -46,18 +46,19 @@ static void a_member_is_found_by_code_card_app_id_phone_and_email(void **state)
 {
     (void)state;
     tu_host *h = tu_start(NULL);
-    tp_member_new m = {.code = "M-0001", .name = "Ann Example", .phone = "0151 12345678",
+    tp_member_new m = {.struct_size = sizeof m, .code = "M-0001", .name = "Ann Example",
+                       .phone = "0151 12345678",
                        .email = "Ann@Example.com", .app_id = "app-77"};
-    tp_member_info info;
+    tp_member_info info = {.struct_size = sizeof info};
     tp_message msg;
-    assert_int_equal(h->ad->member_add(h->plugin, &m, &info, &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_add(h->plugin, &m, &info, &msg), TP_OK);
     assert_string_equal(info.phone, "+4915112345678");
     assert_string_equal(info.email, "ann@example.com");
-    assert_int_equal(h->ad->member_add_card(h->plugin, "M-0001", "CARD-9", &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_add_card(h->plugin, "M-0001", "CARD-9", &msg), TP_OK);
     const char *keys[] = {"M-0001", "CARD-9", "app-77", "+49 151 12345678", "ann@EXAMPLE.com"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         memset(&info, 0, sizeof info);
-        if (h->ad->member_get(h->plugin, keys[i], &info, &msg) != TP_OK)
+        if (h->ad->members->member_get(h->plugin, keys[i], &info, &msg) != TP_OK)
             fail_msg("%s: %s", keys[i], msg.text);
         assert_string_equal(info.code, "M-0001");
     }
@@ -76,14 +77,14 @@ static void codes_cards_and_app_ids_never_collide(void **state)
     tu_host *h = tu_start(NULL);
     tu_add_member(h, "M-0001", "Ann");
     tp_message msg;
-    assert_int_equal(h->ad->member_add_card(h->plugin, "M-0001", "CARD-1", &msg), TP_OK);
-    tp_member_new dup = {.code = "CARD-1"};
-    assert_int_equal(h->ad->member_add(h->plugin, &dup, NULL, &msg), TP_ERR_DUPLICATE);
+    assert_int_equal(h->ad->members->member_add_card(h->plugin, "M-0001", "CARD-1", &msg), TP_OK);
+    tp_member_new dup = {.struct_size = sizeof dup, .code = "CARD-1"};
+    assert_int_equal(h->ad->members->member_add(h->plugin, &dup, NULL, &msg), TP_ERR_DUPLICATE);
     assert_non_null(strstr(msg.text, "already used by member M-0001"));
     tu_add_member(h, "M-0002", "Bob");
-    assert_int_equal(h->ad->member_add_card(h->plugin, "M-0002", "M-0001", &msg),
+    assert_int_equal(h->ad->members->member_add_card(h->plugin, "M-0002", "M-0001", &msg),
                      TP_ERR_DUPLICATE);
-    assert_int_equal(h->ad->member_add_card(h->plugin, "NOBODY", "CARD-2", &msg),
+    assert_int_equal(h->ad->members->member_add_card(h->plugin, "NOBODY", "CARD-2", &msg),
                      TP_ERR_NOT_FOUND);
     tu_stop(h, 1);
 }
@@ -93,24 +94,26 @@ static void a_shared_phone_is_ambiguous_and_find_lists_both(void **state)
     (void)state;
     tu_host *h = tu_start(NULL);
     tp_message msg;
-    tp_member_new a = {.code = "M-0001", .name = "Anna Family", .phone = "+4930123456"};
-    tp_member_new b = {.code = "M-0002", .name = "Andreas Family", .phone = "030 123456"};
-    tp_member_new c = {.code = "M-0003", .name = "Bert Other"};
-    assert_int_equal(h->ad->member_add(h->plugin, &a, NULL, &msg), TP_OK);
-    assert_int_equal(h->ad->member_add(h->plugin, &b, NULL, &msg), TP_OK);
-    assert_int_equal(h->ad->member_add(h->plugin, &c, NULL, &msg), TP_OK);
-    tp_member_info info;
-    assert_int_equal(h->ad->member_get(h->plugin, "030123456", &info, &msg), TP_ERR_DUPLICATE);
+    tp_member_new a = {.struct_size = sizeof a, .code = "M-0001", .name = "Anna Family",
+                       .phone = "+4930123456"};
+    tp_member_new b = {.struct_size = sizeof b, .code = "M-0002", .name = "Andreas Family",
+                       .phone = "030 123456"};
+    tp_member_new c = {.struct_size = sizeof c, .code = "M-0003", .name = "Bert Other"};
+    assert_int_equal(h->ad->members->member_add(h->plugin, &a, NULL, &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_add(h->plugin, &b, NULL, &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_add(h->plugin, &c, NULL, &msg), TP_OK);
+    tp_member_info info = {.struct_size = sizeof info};
+    assert_int_equal(h->ad->members->member_get(h->plugin, "030123456", &info, &msg), TP_ERR_DUPLICATE);
     assert_non_null(strstr(msg.text, "Several members share"));
     tp_member_info found[10];
     size_t n = 0;
-    assert_int_equal(h->ad->member_find(h->plugin, "030 123456", found, 10, &n, &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_find(h->plugin, "030 123456", found, 10, sizeof found[0], &n, &msg), TP_OK);
     assert_int_equal(n, 2);
-    assert_int_equal(h->ad->member_find(h->plugin, "an", found, 10, &n, &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_find(h->plugin, "an", found, 10, sizeof found[0], &n, &msg), TP_OK);
     assert_int_equal(n, 2); /* Anna, Andreas: prefix, case-insensitive */
-    assert_int_equal(h->ad->member_find(h->plugin, "An%", found, 10, &n, &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_find(h->plugin, "An%", found, 10, sizeof found[0], &n, &msg), TP_OK);
     assert_int_equal(n, 0); /* % is a character, not a wildcard */
-    assert_int_equal(h->ad->member_find(h->plugin, "bert", found, 1, &n, &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_find(h->plugin, "bert", found, 1, sizeof found[0], &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_string_equal(found[0].code, "M-0003");
     tu_stop(h, 1);

@@ -41,7 +41,7 @@ static int make_keys(void **state)
 
 static void set_ok(tp_payload_config *cfg, const char *key, const char *value)
 {
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_status st = tp_payload_config_set(cfg, key, value, msg, sizeof msg);
     if (st != TP_OK)
         fail_msg("setting %s=%s: %s", key, value, msg);
@@ -81,7 +81,7 @@ static void make_token(char *out, size_t cap, const char *code,
 static tp_status parse_at(const tp_payload_config *cfg, const char *s,
                           int64_t now, tp_payload *out, char *msg)
 {
-    return tp_payload_parse(cfg, s, strlen(s), now, out, msg, TP_MESSAGE_MAX);
+    return tp_payload_parse(cfg, s, strlen(s), now, out, msg, TP_MESSAGE_MAX + 1);
 }
 
 /* Parses s expecting failure with `want`; checks out is untouched and the
@@ -94,7 +94,7 @@ static void expect_refused(const tp_payload_config *cfg, const char *s,
     memset(&out, 0xa5, sizeof out);
     before = out;
     tp_status st = tp_payload_parse(cfg, s, len, now, &out, msg,
-                                    TP_MESSAGE_MAX);
+                                    TP_MESSAGE_MAX + 1);
     assert_int_equal(st, want);
     assert_memory_equal(&out, &before, sizeof out);
     assert_true(strlen(msg) > 10);
@@ -104,7 +104,7 @@ static void expect_refused(const tp_payload_config *cfg, const char *s,
 static void expect_member(const tp_payload_config *cfg, const char *s,
                           const char *want_code)
 {
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload out;
 
     memset(&out, 0xa5, sizeof out);
@@ -139,7 +139,7 @@ static void scanner_suffix_and_leading_blanks_are_trimmed(void **state)
 static void code_shorter_than_minimum_is_refused(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = tp_payload_config_default();
     expect_refused(&cfg, "AB1", 3, 0, TP_ERR_INVALID_ARGUMENT, msg);
     assert_string_equal(msg, "The code AB1 is too short (at least 4 "
@@ -150,7 +150,7 @@ static void code_shorter_than_minimum_is_refused(void **state)
 static void code_longer_than_maximum_is_refused_as_too_long(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     char code[66];
     tp_payload_config cfg = tp_payload_config_default();
 
@@ -166,7 +166,7 @@ static void code_longer_than_maximum_is_refused_as_too_long(void **state)
 static void code_with_forbidden_character_is_refused_naming_it(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = tp_payload_config_default();
 
     expect_refused(&cfg, "ABC/123", 7, 0, TP_ERR_INVALID_ARGUMENT, msg);
@@ -180,7 +180,7 @@ static void code_with_forbidden_character_is_refused_naming_it(void **state)
 static void empty_or_blank_scan_is_refused(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = tp_payload_config_default();
 
     expect_refused(&cfg, "", 0, 0, TP_ERR_INVALID_ARGUMENT, msg);
@@ -192,7 +192,7 @@ static void empty_or_blank_scan_is_refused(void **state)
 static void nul_byte_is_refused_and_result_untouched(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = tp_payload_config_default();
 
     expect_refused(&cfg, "ABCD\0EFG", 8, 0, TP_ERR_INVALID_ARGUMENT, msg);
@@ -204,7 +204,7 @@ static void nul_byte_is_refused_and_result_untouched(void **state)
 static void control_character_is_refused_pointing_at_scanner_setup(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = tp_payload_config_default();
 
     /* STX/ETX framing left in the data by a misconfigured scanner. */
@@ -218,7 +218,7 @@ static void control_character_is_refused_pointing_at_scanner_setup(void **state)
 static void invalid_utf8_is_refused_as_unreadable(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = tp_payload_config_default();
     static const char *const bad[] = {
         "ABCD\xff",         /* never valid */
@@ -239,7 +239,7 @@ static void invalid_utf8_is_refused_as_unreadable(void **state)
 static void well_formed_non_ascii_text_is_refused_as_not_a_code(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = tp_payload_config_default();
 
     expect_refused(&cfg, "Gr\xc3\xbc\xc3\x9f" "e", 7, 0,
@@ -252,7 +252,7 @@ static void well_formed_non_ascii_text_is_refused_as_not_a_code(void **state)
 static void scan_beyond_scan_max_is_refused_as_too_long(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     size_t n = TP_PAYLOAD_SCAN_MAX + 1;
     char *big = malloc(n);
     tp_payload_config cfg = tp_payload_config_default();
@@ -273,7 +273,7 @@ static void scan_beyond_scan_max_is_refused_as_too_long(void **state)
 static void parser_reads_only_len_bytes_of_unterminated_data(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload out;
     tp_payload_config cfg = tp_payload_config_default();
     /* Exactly sized heap copy with no NUL: ASan flags any read past it. */
@@ -310,7 +310,7 @@ static void message_is_truncated_but_terminated_and_may_be_null(void **state)
 static void missing_config_or_result_is_an_invalid_argument(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload out;
     tp_payload_config cfg = tp_payload_config_default();
 
@@ -335,7 +335,7 @@ static void ean13_with_valid_check_digit_is_accepted(void **state)
 static void ean13_with_wrong_check_digit_is_refused_quoting_the_code(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = config_with("check_digit", "ean13");
 
     expect_refused(&cfg, "4006381333932", 13, 0, TP_ERR_INVALID_ARGUMENT, msg);
@@ -355,7 +355,7 @@ static void ean13_accepts_the_twelve_digit_upca_spelling_with_leading_zero(void 
 static void ean13_refuses_ean8_letters_and_other_lengths(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = config_with("check_digit", "ean13");
 
     /* 96385074 is a valid EAN-8, but not this store's card series. */
@@ -370,7 +370,7 @@ static void ean13_refuses_ean8_letters_and_other_lengths(void **state)
 static void upc_accepts_twelve_digits_and_the_ean13_spelling(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = config_with("check_digit", "upc");
 
     /* 0*3+3+6*3+0+0*3+0+2*3+9+1*3+4+5*3 = 58 -> check 2 */
@@ -386,7 +386,7 @@ static void upc_accepts_twelve_digits_and_the_ean13_spelling(void **state)
 static void luhn_code_is_checked(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = config_with("check_digit", "luhn");
 
     /* 79927398713 from the right: 3 1 7 8 9 3 7 2 9 9 7, every second
@@ -413,7 +413,7 @@ static void link_matching_the_pattern_yields_its_code(void **state)
 static void link_scheme_and_host_match_any_case_but_path_exactly(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = config_with("url_pattern", EXAMPLE_PATTERN);
     const char *upper_path = "https://loyalty.example.com/M/ABC123";
 
@@ -434,7 +434,7 @@ static void link_query_string_and_fragment_are_ignored(void **state)
 static void link_to_another_site_is_refused_as_not_this_stores_link(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = config_with("url_pattern", EXAMPLE_PATTERN);
     static const char *const others[] = {
         "https://evil.example.com/m/ABC123",
@@ -463,7 +463,7 @@ static void link_to_another_site_is_refused_as_not_this_stores_link(void **state
 static void link_pattern_with_text_after_the_code_must_match_it(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg =
         config_with("url_pattern", "https://shop.example/c/{code}/card");
     const char *wrong = "https://shop.example/c/ABC123/cart";
@@ -475,7 +475,7 @@ static void link_pattern_with_text_after_the_code_must_match_it(void **state)
 static void code_inside_a_link_is_checked_like_a_plain_code(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = config_with("url_pattern", EXAMPLE_PATTERN);
     const char *bad_digit = "https://loyalty.example.com/m/4006381333932";
     const char *bad_char = "https://loyalty.example.com/m/AB%20CD";
@@ -495,7 +495,7 @@ static void code_inside_a_link_is_checked_like_a_plain_code(void **state)
 static void link_when_no_pattern_is_configured_is_refused(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = tp_payload_config_default();
     const char *url = "https://loyalty.example.com/m/ABC123";
 
@@ -508,7 +508,7 @@ static void link_when_no_pattern_is_configured_is_refused(void **state)
 static void signed_token_yields_its_member_and_expiry(void **state)
 {
     (void)state;
-    char tok[512], msg[TP_MESSAGE_MAX];
+    char tok[512], msg[TP_MESSAGE_MAX + 1];
     tp_payload out;
     tp_payload_config cfg = token_config();
 
@@ -525,7 +525,7 @@ static void signed_token_yields_its_member_and_expiry(void **state)
 static void token_expiring_exactly_now_is_still_accepted(void **state)
 {
     (void)state;
-    char tok[512], msg[TP_MESSAGE_MAX];
+    char tok[512], msg[TP_MESSAGE_MAX + 1];
     tp_payload out;
     tp_payload_config cfg = token_config();
 
@@ -537,7 +537,7 @@ static void token_expiring_exactly_now_is_still_accepted(void **state)
 static void expired_token_is_refused_with_its_expiry_time(void **state)
 {
     (void)state;
-    char tok[512], msg[TP_MESSAGE_MAX];
+    char tok[512], msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = token_config();
 
     /* 59.999 s past the minute: the time shown is truncated, not rounded. */
@@ -559,7 +559,7 @@ static void expired_token_is_refused_with_its_expiry_time(void **state)
 static void token_with_tampered_member_fails_security_check(void **state)
 {
     (void)state;
-    char tok[512], msg[TP_MESSAGE_MAX];
+    char tok[512], msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = token_config();
 
     make_token(tok, sizeof tok, "MEMBER-7", "1793527200000", pass_sk);
@@ -571,7 +571,7 @@ static void token_with_tampered_member_fails_security_check(void **state)
 static void token_with_tampered_expiry_fails_security_check(void **state)
 {
     (void)state;
-    char tok[512], msg[TP_MESSAGE_MAX];
+    char tok[512], msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = token_config();
 
     make_token(tok, sizeof tok, "MEMBER-7", "1793527200000", pass_sk);
@@ -583,7 +583,7 @@ static void token_with_tampered_expiry_fails_security_check(void **state)
 static void token_with_tampered_signature_fails_security_check(void **state)
 {
     (void)state;
-    char tok[512], msg[TP_MESSAGE_MAX];
+    char tok[512], msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = token_config();
 
     make_token(tok, sizeof tok, "MEMBER-7", "1793527200000", pass_sk);
@@ -596,7 +596,7 @@ static void token_with_tampered_signature_fails_security_check(void **state)
 static void forged_expired_token_is_refused_as_forged_not_expired(void **state)
 {
     (void)state;
-    char tok[512], msg[TP_MESSAGE_MAX];
+    char tok[512], msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = token_config();
 
     make_token(tok, sizeof tok, "MEMBER-7", "1000", other_sk);
@@ -608,7 +608,7 @@ static void forged_expired_token_is_refused_as_forged_not_expired(void **state)
 static void token_signed_with_another_key_fails_security_check(void **state)
 {
     (void)state;
-    char tok[512], msg[TP_MESSAGE_MAX];
+    char tok[512], msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = token_config();
 
     make_token(tok, sizeof tok, "MEMBER-7", "1793527200000", other_sk);
@@ -621,7 +621,7 @@ static void token_signed_with_another_key_fails_security_check(void **state)
 static void token_when_no_key_is_configured_is_refused_as_not_set_up(void **state)
 {
     (void)state;
-    char tok[512], msg[TP_MESSAGE_MAX];
+    char tok[512], msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = tp_payload_config_default();
 
     make_token(tok, sizeof tok, "MEMBER-7", "1793527200000", pass_sk);
@@ -633,7 +633,7 @@ static void token_when_no_key_is_configured_is_refused_as_not_set_up(void **stat
 static void malformed_token_is_refused_as_damaged(void **state)
 {
     (void)state;
-    char tok[512], bad[600], msg[TP_MESSAGE_MAX];
+    char tok[512], bad[600], msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = token_config();
     const char *sig;
 
@@ -676,7 +676,7 @@ static void malformed_token_is_refused_as_damaged(void **state)
 static void signed_member_code_skips_check_digit_but_not_alphabet(void **state)
 {
     (void)state;
-    char tok[512], msg[TP_MESSAGE_MAX];
+    char tok[512], msg[TP_MESSAGE_MAX + 1];
     tp_payload out;
     tp_payload_config cfg = token_config();
 
@@ -693,7 +693,7 @@ static void signed_member_code_skips_check_digit_but_not_alphabet(void **state)
 static void token_of_a_newer_format_is_refused_as_unsupported(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = token_config();
     const char *v2 = "v2|MEMBER-7|1793527200000|abc";
 
@@ -733,7 +733,7 @@ static void receipt_code_matches_the_documented_keyed_format(void **state)
 static void printed_receipt_code_scans_back_to_its_location_and_id(void **state)
 {
     (void)state;
-    char code[TP_RECEIPT_CODE_MAX + 1], msg[TP_MESSAGE_MAX];
+    char code[TP_RECEIPT_CODE_MAX + 1], msg[TP_MESSAGE_MAX + 1];
     tp_payload out;
     tp_payload_config cfg = config_with(
         "receipt_code_key",
@@ -753,7 +753,7 @@ static void printed_receipt_code_scans_back_to_its_location_and_id(void **state)
 static void receipt_code_check_is_accepted_in_upper_case(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload out;
     tp_payload_config cfg = tp_payload_config_default();
 
@@ -766,7 +766,7 @@ static void receipt_code_check_is_accepted_in_upper_case(void **state)
 static void receipt_code_with_wrong_check_is_refused(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = tp_payload_config_default();
     const char *typo = "TPR1|Store 7|R-2026-000124|41cc5590";
 
@@ -779,7 +779,7 @@ static void receipt_code_with_wrong_check_is_refused(void **state)
 static void receipt_code_under_another_key_is_refused(void **state)
 {
     (void)state;
-    char code[TP_RECEIPT_CODE_MAX + 1], msg[TP_MESSAGE_MAX];
+    char code[TP_RECEIPT_CODE_MAX + 1], msg[TP_MESSAGE_MAX + 1];
     tp_payload_config ours = config_with(
         "receipt_code_key",
         "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
@@ -795,7 +795,7 @@ static void receipt_code_under_another_key_is_refused(void **state)
 static void damaged_receipt_code_is_refused(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = tp_payload_config_default();
     static const char *const cases[] = {
         "TPR1|",
@@ -818,7 +818,7 @@ static void damaged_receipt_code_is_refused(void **state)
 static void receipt_code_with_overlong_parts_is_refused_as_too_long(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX], scan[200];
+    char msg[TP_MESSAGE_MAX + 1], scan[200];
     tp_payload_config cfg = tp_payload_config_default();
 
     snprintf(scan, sizeof scan, "TPR1|%033d|R-1|00000000", 0);
@@ -875,7 +875,7 @@ static void receipt_code_format_enforces_part_limits(void **state)
 static void defaults_are_as_documented(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = tp_payload_config_default();
 
     assert_int_equal(cfg.code_min_length, 4);
@@ -919,7 +919,7 @@ static void each_setting_is_applied(void **state)
 static void bad_setting_value_is_refused_and_changes_nothing(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     char bad_key[65];
     tp_payload_config cfg = tp_payload_config_default();
     tp_payload_config before = cfg;
@@ -960,7 +960,7 @@ static void bad_setting_value_is_refused_and_changes_nothing(void **state)
 static void key_values_are_never_echoed_in_messages(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = tp_payload_config_default();
     const char *secretish = "5ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e7"
                             "5ec2e75ec2e7zz";
@@ -974,7 +974,7 @@ static void key_values_are_never_echoed_in_messages(void **state)
 static void unknown_setting_is_reported_as_not_found(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = tp_payload_config_default();
 
     assert_int_equal(tp_payload_config_set(&cfg, "baud", "9600", msg, sizeof msg),
@@ -991,7 +991,7 @@ static void unknown_setting_is_reported_as_not_found(void **state)
 static void settings_apply_in_any_order_and_are_checked_together(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload out;
     tp_payload_config cfg = tp_payload_config_default();
 
@@ -1015,7 +1015,7 @@ static void settings_apply_in_any_order_and_are_checked_together(void **state)
 static void hand_built_config_with_bad_pattern_is_refused_by_parse(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload out;
     tp_payload_config cfg = tp_payload_config_default();
 
@@ -1033,7 +1033,7 @@ static void hand_built_config_with_bad_pattern_is_refused_by_parse(void **state)
 static void require_signed_takes_no_app_all_and_needs_the_pass_key(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = tp_payload_config_default();
     assert_int_equal(cfg.require_signed, TP_REQUIRE_SIGNED_NO);
     const struct {
@@ -1060,7 +1060,7 @@ static void require_signed_takes_no_app_all_and_needs_the_pass_key(void **state)
 static void signed_policy_refuses_plain_codes_as_configured(void **state)
 {
     (void)state;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_payload_config cfg = token_config();
     /* no: everything goes. */
     assert_int_equal(tp_payload_signed_policy(&cfg, 0, "APP-1", msg, sizeof msg), TP_OK);

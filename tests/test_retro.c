@@ -32,7 +32,7 @@ static void settle(ctx *c)
 static void open_form(ctx *c, const char *action, const char *staff, const char *role,
                       const char *prefill)
 {
-    tp_staff who = {.id = staff, .role = role};
+    tp_staff who = {.struct_size = sizeof who, .id = staff, .role = role};
     tp_message msg;
     if (c->ui->open(c->h->plugin, action, &who, prefill, &c->form, &msg) != TP_OK)
         fail_msg("open %s: %s", action, msg.text);
@@ -56,7 +56,7 @@ static void submit(ctx *c, ...)
     }
     va_end(ap);
     tp_message msg;
-    if (c->ui->submit(c->h->plugin, c->form, a, n, &msg) != TP_OK)
+    if (c->ui->submit(c->h->plugin, c->form, a, n, sizeof(tp_form_answer), &msg) != TP_OK)
         fail_msg("submit: %s", msg.text);
     settle(c);
 }
@@ -102,11 +102,13 @@ static ctx *start(const char *conf)
     c->h = tu_start(conf);
     c->ui = c->h->plugin->get_extension(c->h->plugin, TP_EXT_UI);
     assert_non_null(c->ui);
-    tp_member_new bob = {.code = "M-1002", .name = "Bob Sample", .phone = "0151 2345 6789"};
-    tp_member_new ann = {.code = "M-1001", .name = "Ann Other", .email = "ann@example.com"};
+    tp_member_new bob = {.struct_size = sizeof bob, .code = "M-1002", .name = "Bob Sample",
+                         .phone = "0151 2345 6789"};
+    tp_member_new ann = {.struct_size = sizeof ann, .code = "M-1001", .name = "Ann Other",
+                         .email = "ann@example.com"};
     tp_message msg;
-    assert_int_equal(c->h->ad->member_add(c->h->plugin, &bob, NULL, &msg), TP_OK);
-    assert_int_equal(c->h->ad->member_add(c->h->plugin, &ann, NULL, &msg), TP_OK);
+    assert_int_equal(c->h->ad->members->member_add(c->h->plugin, &bob, NULL, &msg), TP_OK);
+    assert_int_equal(c->h->ad->members->member_add(c->h->plugin, &ann, NULL, &msg), TP_OK);
     assert_int_equal(tu_sale(c->h, "S-1", NULL, 2799, &msg), TP_OK); /* 27 points */
     assert_int_equal(tu_sale(c->h, "S-2", NULL, 900, &msg), TP_OK);  /* 9 points */
     assert_int_equal(tu_sale(c->h, "S-3", "M-1001", 500, &msg), TP_OK); /* live: 5 */
@@ -117,7 +119,7 @@ static ctx *start(const char *conf)
 static void add_manager(ctx *c)
 {
     tp_message msg;
-    if (c->h->ad->manager_add(c->h->plugin, "mgr-1", "Mia Manager", PIN, "owner", &msg) != TP_OK)
+    if (c->h->ad->managers->manager_add(c->h->plugin, "mgr-1", "Mia Manager", PIN, "owner", &msg) != TP_OK)
         fail_msg("manager_add: %s", msg.text);
 }
 
@@ -168,7 +170,7 @@ static tp_manager_info manager(ctx *c, const char *id)
     tp_manager_info rows[4];
     size_t n = 0;
     tp_message msg;
-    assert_int_equal(c->h->ad->manager_list(c->h->plugin, rows, 4, &n, &msg), TP_OK);
+    assert_int_equal(c->h->ad->managers->manager_list(c->h->plugin, rows, 4, sizeof rows[0], &n, &msg), TP_OK);
     for (size_t i = 0; i < n && i < 4; i++)
         if (strcmp(rows[i].id, id) == 0)
             return rows[i];
@@ -378,9 +380,9 @@ static void cashier_needs_a_manager_pin_and_lockouts_grow(void **state)
     /* The activity log shows who did it and who approved it. */
     tp_activity_row rows[4];
     size_t n = 0;
-    tp_activity_query aq = {.limit = 4, .kinds = TP_KIND_RETRO};
+    tp_activity_query aq = {.struct_size = sizeof aq, .kinds = TP_KIND_RETRO};
     tp_message msg;
-    assert_int_equal(c->h->ad->activity(c->h->plugin, &aq, rows, &n, &msg), TP_OK);
+    assert_int_equal(c->h->ad->ledger->activity(c->h->plugin, &aq, rows, 4, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_string_equal(rows[0].staff, "cas-7");
     assert_string_equal(rows[0].approver, "mgr-1");
@@ -483,9 +485,10 @@ static void credited_the_wrong_customer_is_corrected_in_one_step(void **state)
     /* Both rows of the correction show who approved it (ext/admin.h). */
     tp_activity_row rows[8];
     size_t n = 0;
-    tp_activity_query aq = {.limit = 8, .kinds = TP_KIND_RETRO | TP_KIND_REVERSAL};
+    tp_activity_query aq = {.struct_size = sizeof aq,
+                            .kinds = TP_KIND_RETRO | TP_KIND_REVERSAL};
     tp_message msg;
-    assert_int_equal(c->h->ad->activity(c->h->plugin, &aq, rows, &n, &msg), TP_OK);
+    assert_int_equal(c->h->ad->ledger->activity(c->h->plugin, &aq, rows, 8, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 3); /* the credit, its reversal, the credit to the right member */
     assert_string_equal(rows[0].kind, "retro");
     assert_string_equal(rows[0].member_code, "M-1002");
@@ -496,12 +499,12 @@ static void credited_the_wrong_customer_is_corrected_in_one_step(void **state)
     assert_string_equal(rows[1].approver, "mgr-1");
     assert_string_equal(rows[2].kind, "retro");
     assert_string_equal(rows[2].approver, "mgr-1");
-    tp_verify_result r;
-    assert_int_equal(c->h->ad->verify(c->h->plugin, NULL, NULL, &r, &msg), TP_OK);
+    tp_verify_result r = {.struct_size = sizeof r};
+    assert_int_equal(c->h->ad->audit->verify(c->h->plugin, NULL, NULL, NULL, NULL, &r, NULL, &msg), TP_OK);
     /* The audit chain is intact, and a tampered record is detected. */
     raw(c, "DROP TRIGGER audit_no_update; UPDATE audit SET points = 999"
            " WHERE action = 'correction';");
-    assert_int_equal(c->h->ad->verify(c->h->plugin, NULL, NULL, &r, &msg), TP_ERR_INTERNAL);
+    assert_int_equal(c->h->ad->audit->verify(c->h->plugin, NULL, NULL, NULL, NULL, &r, NULL, &msg), TP_ERR_INTERNAL);
     assert_true(r.problems >= 2); /* the changed record and the missing trigger */
 }
 
@@ -632,7 +635,7 @@ static void an_unknown_id_gets_the_wrong_pin_sentence(void **state)
     open_form(c, "retro-visit", "cas-7", "cashier", "S-1");
     submit(c, "customer", "M-1002", NULL);
     submit(c, "reason", "r", "approver", "mgr-1", "pin", "111111", NULL);
-    char wrong_pin[TP_MESSAGE_MAX];
+    char wrong_pin[TP_MESSAGE_MAX + 1];
     snprintf(wrong_pin, sizeof wrong_pin, "%s", field_error(c, "pin"));
     submit(c, "reason", "r", "approver", "mgr-9", "pin", "111111", NULL);
     assert_string_equal(field_error(c, "pin"), wrong_pin);
@@ -706,21 +709,21 @@ static void a_pin_shorter_than_the_policy_is_refused_when_set(void **state)
 {
     ctx *c = *state;
     tp_message msg;
-    assert_int_equal(c->h->ad->manager_add(c->h->plugin, "mgr-2", "Max", "4711", "owner", &msg),
+    assert_int_equal(c->h->ad->managers->manager_add(c->h->plugin, "mgr-2", "Max", "4711", "owner", &msg),
                      TP_ERR_INVALID_ARGUMENT);
     assert_string_equal(msg.text, "A manager PIN is 6 to 12 digits (0-9), nothing else.");
-    assert_int_equal(c->h->ad->manager_reset_pin(c->h->plugin, "mgr-1", "12345", "owner", &msg),
+    assert_int_equal(c->h->ad->managers->manager_reset_pin(c->h->plugin, "mgr-1", "12345", "owner", &msg),
                      TP_ERR_INVALID_ARGUMENT);
     size_t n = 0;
-    assert_int_equal(c->h->ad->manager_list(c->h->plugin, NULL, 0, &n, &msg), TP_OK);
+    assert_int_equal(c->h->ad->managers->manager_list(c->h->plugin, NULL, 0, sizeof(tp_manager_info), &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_int_equal(q(c, "SELECT count(*) FROM audit WHERE action LIKE 'manager.%'"), 1);
     /* A store may lower the minimum to 4, never below. */
     tu_stop(c->h, 1);
     c->h = tu_start(CONF "pin_min_digits = 4\n");
-    assert_int_equal(c->h->ad->manager_add(c->h->plugin, "mgr-2", "Max", "4711", "owner", &msg),
+    assert_int_equal(c->h->ad->managers->manager_add(c->h->plugin, "mgr-2", "Max", "4711", "owner", &msg),
                      TP_OK);
-    assert_int_equal(c->h->ad->manager_add(c->h->plugin, "mgr-3", "Moe", "471", "owner", &msg),
+    assert_int_equal(c->h->ad->managers->manager_add(c->h->plugin, "mgr-3", "Moe", "471", "owner", &msg),
                      TP_ERR_INVALID_ARGUMENT);
 }
 

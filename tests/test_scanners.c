@@ -80,8 +80,10 @@ static tp_status try_start(const char *ini, sc_host **out, tp_message *msg)
     snprintf(text, sizeof text, "[store]\ndatabase = test.db\n%s", ini);
     tu_write_file(h->tu.config, text);
     h->tu.main_thread = pthread_self();
+    h->tu.events_ext.struct_size = sizeof h->tu.events_ext;
     h->tu.events_ext.on_event = sc_on_event;
     h->tu.host.abi = (tp_version)TP_VERSION_INIT;
+    h->tu.host.struct_size = sizeof h->tu.host;
     h->tu.host.name = "cmocka";
     h->tu.host.vendor = "tillpoints tests";
     h->tu.host.version = "0";
@@ -273,7 +275,7 @@ static tp_scanner_info front_info(const sc_host *h)
     tp_message msg;
 
     memset(info, 0, sizeof info);
-    assert_int_equal(h->sx->list(h->tu.plugin, info, 2, &n, &msg), TP_OK);
+    assert_int_equal(h->sx->list(h->tu.plugin, info, 2, sizeof info[0], &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_string_equal(info[0].name, "front");
     assert_string_equal(info[0].driver, "serial");

@@ -261,7 +261,7 @@ static void plugin_uses_the_key_from_the_secrets_file(void **state)
     const tu_event *e = tu_last(h);
     assert_int_equal(e->kind, TP_EVENT_AWARD_COMMITTED);
     tp_payload_config keyed = tp_payload_config_default(), plain = tp_payload_config_default();
-    char why[TP_MESSAGE_MAX];
+    char why[TP_MESSAGE_MAX + 1];
     assert_int_equal(tp_payload_config_set(&keyed, "receipt_code_key", KEY_HEX, why, sizeof why),
                      TP_OK);
     char want[TP_RECEIPT_CODE_MAX + 1], unkeyed[TP_RECEIPT_CODE_MAX + 1];
@@ -280,6 +280,7 @@ static void plugin_uses_the_key_from_the_secrets_file(void **state)
     memset(&host, 0, sizeof host);
     host.main_thread = pthread_self();
     host.host.abi = (tp_version)TP_VERSION_INIT;
+    host.host.struct_size = sizeof host.host;
     host.host.name = "cmocka";
     host.host.host_data = &host;
     host.host.get_extension = tu_get_extension;

@@ -38,12 +38,13 @@ static tu_host *start(const char *mode)
     snprintf(ini, sizeof ini, "[scan]\ntoken_public_key = %s\nrequire_signed = %s\n", pk_hex,
              mode);
     tu_host *h = tu_start(ini);
-    tp_member_new app = {.code = "M-APP", .name = "Ann App", .app_id = "app-ann"};
-    tp_member_new card = {.code = "M-CARD", .name = "Carl Card"};
+    tp_member_new app = {.struct_size = sizeof app, .code = "M-APP", .name = "Ann App",
+                         .app_id = "app-ann"};
+    tp_member_new card = {.struct_size = sizeof card, .code = "M-CARD", .name = "Carl Card"};
     tp_message msg;
-    assert_int_equal(h->ad->member_add(h->plugin, &app, NULL, &msg), TP_OK);
-    assert_int_equal(h->ad->member_add_card(h->plugin, "M-APP", "CARD-ANN", &msg), TP_OK);
-    assert_int_equal(h->ad->member_add(h->plugin, &card, NULL, &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_add(h->plugin, &app, NULL, &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_add_card(h->plugin, "M-APP", "CARD-ANN", &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_add(h->plugin, &card, NULL, &msg), TP_OK);
     return h;
 }
 
@@ -67,7 +68,8 @@ static void sale(tu_host *h, const char *id, const char *code, tp_status *scan_s
     assert_int_equal(h->co->begin(h->plugin, id, "staff-1", &msg), TP_OK);
     *scan_st = h->co->scan(h->plugin, id, code, scan_msg);
     tp_line line = {.sku = "SKU-1", .amount_minor = 1000};
-    tp_receipt r = {.receipt_id = id, .currency = "EUR", .lines = &line, .line_count = 1};
+    tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line), .receipt_id = id,
+                    .currency = "EUR", .lines = &line, .line_count = 1};
     assert_int_equal(h->co->complete(h->plugin, id, &r, NULL, &msg), TP_OK);
     tu_settle(h);
 }

@@ -37,7 +37,7 @@ typedef struct day {
     tp_bulk_result bulk;
     tp_verify_result ver;
     uint64_t problems;
-    char msg[3][TP_MESSAGE_MAX];
+    char msg[3][TP_MESSAGE_MAX + 1];
     char csv[400];
 } day;
 
@@ -86,20 +86,24 @@ static void *manager(void *arg)
     tp_message msg;
     long before = atomic_load(&d->accepted);
     d->waits = 0;
-    d->st_import = h->ad->import_csv(h->plugin, d->csv, 0, "mgr-1", on_progress, on_problem, d,
-                                     &d->imp, &msg);
+    d->imp.struct_size = sizeof d->imp;
+    d->bulk.struct_size = sizeof d->bulk;
+    d->ver.struct_size = sizeof d->ver;
+    d->st_import = h->ad->transfer->import_csv(h->plugin, d->csv, 0, "mgr-1", on_progress,
+                                               on_problem, d, &d->imp, &msg);
     snprintf(d->msg[0], sizeof d->msg[0], "%s", msg.text);
     d->sales_during[0] = atomic_load(&d->accepted) - before;
 
     before = atomic_load(&d->accepted);
     d->waits = 0;
-    tp_bulk_adjustment b = {.all_members = 1, .points = 2, .reason = "store day", .staff = "mgr-1"};
-    d->st_bulk = h->ad->bulk_adjust(h->plugin, &b, on_progress, d, &d->bulk, &msg);
+    tp_bulk_adjustment b = {.struct_size = sizeof b, .all_members = 1, .points = 2,
+                            .reason = "store day", .staff = "mgr-1"};
+    d->st_bulk = h->ad->ledger->bulk_adjust(h->plugin, &b, on_progress, d, &d->bulk, &msg);
     snprintf(d->msg[1], sizeof d->msg[1], "%s", msg.text);
     d->sales_during[1] = atomic_load(&d->accepted) - before;
 
     before = atomic_load(&d->accepted);
-    d->st_verify = h->ad->verify(h->plugin, on_problem, d, &d->ver, &msg);
+    d->st_verify = h->ad->audit->verify(h->plugin, NULL, NULL, on_problem, d, &d->ver, NULL, &msg);
     snprintf(d->msg[2], sizeof d->msg[2], "%s", msg.text);
     d->sales_during[2] = atomic_load(&d->accepted) - before;
     atomic_store(&d->jobs_done, 1);

@@ -151,9 +151,9 @@ static void pump(tu_host *h)
 
 static tp_queue_status status_of(tu_host *h)
 {
-    tp_queue_status st;
+    tp_queue_status st = {.struct_size = sizeof st};
     tp_message msg;
-    assert_int_equal(h->ad->queue_status(h->plugin, &st, &msg), TP_OK);
+    assert_int_equal(h->ad->queue->queue_status(h->plugin, &st, &msg), TP_OK);
     return st;
 }
 
@@ -231,9 +231,9 @@ static int64_t local_count(tu_host *h, const char *sql)
 static void wait_member(tu_host *h, const char *code)
 {
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
-    tp_member_info info;
+    tp_member_info info = {.struct_size = sizeof info};
     tp_message msg;
-    while (h->ad->member_get(h->plugin, code, &info, &msg) != TP_OK) {
+    while (h->ad->members->member_get(h->plugin, code, &info, &msg) != TP_OK) {
         if (tp_now_ms_for_tests() > end)
             fail_msg("member %s was not pulled: %s", code, msg.text);
         sleep_ms(20);
@@ -262,10 +262,10 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     t[0] = terminal("store-A", "till-1", W.good_secrets, NULL);
     tp_message msg;
     int from = -1, to = -1;
-    assert_int_equal(t[0]->ad->central_init(t[0]->plugin, &from, &to, &msg), TP_OK);
+    assert_int_equal(t[0]->ad->queue->central_init(t[0]->plugin, &from, &to, &msg), TP_OK);
     assert_int_equal(to, 2);
     /* Running it again is harmless. */
-    assert_int_equal(t[0]->ad->central_init(t[0]->plugin, &from, &to, &msg), TP_OK);
+    assert_int_equal(t[0]->ad->queue->central_init(t[0]->plugin, &from, &to, &msg), TP_OK);
     assert_int_equal(from, 2);
     t[1] = terminal("store-A", "till-2", W.good_secrets, NULL);
     t[2] = terminal("store-B", "till-3", W.good_secrets, NULL);
@@ -286,17 +286,17 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     round_of_sales(t, "down", 20);
     for (int i = 0; i < 3; i++)
         tu_settle(t[i]);
-    tp_balance_view v;
+    tp_balance_view v = {.struct_size = sizeof v};
     /* Until the sync thread has met the stopped server and said so. */
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
-    tp_queue_status st;
+    tp_queue_status st = {.struct_size = sizeof st};
     while ((st = status_of(t[0])).state != TP_SYNC_OFFLINE) {
         if (tp_now_ms_for_tests() > end)
             fail_msg("the stopped server was not reported (state %d: %s)", (int)st.state,
                      st.last_error);
         sleep_ms(20);
     }
-    assert_int_equal(t[0]->ad->member_balance(t[0]->plugin, "M-0001", &v, &msg), TP_OK);
+    assert_int_equal(t[0]->ad->members->member_balance(t[0]->plugin, "M-0001", &v, &msg), TP_OK);
     assert_string_equal(v.source, "confirmed+pending");
     assert_true(v.pending > 0);
     assert_int_equal(v.balance, v.confirmed + v.pending);
@@ -328,7 +328,7 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
         if (tp_now_ms_for_tests() > end) {
             tp_queue_entry e[8];
             size_t k = 0;
-            t[1]->ad->queue_list(t[1]->plugin, 0, e, 8, &k, &msg);
+            t[1]->ad->queue->queue_list(t[1]->plugin, 0, e, 8, sizeof e[0], &k, &msg);
             for (size_t j = 0; j < k; j++)
                 fprintf(stderr, "entry %lld %s parked %d attempts %d: %s\n", (long long)e[j].id,
                         e[j].event_id, e[j].parked, e[j].attempts, e[j].last_error);
@@ -343,7 +343,7 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     }
     tp_queue_entry parked[4];
     size_t n = 0;
-    assert_int_equal(t[1]->ad->queue_list(t[1]->plugin, 1, parked, 4, &n, &msg), TP_OK);
+    assert_int_equal(t[1]->ad->queue->queue_list(t[1]->plugin, 1, parked, 4, sizeof parked[0], &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_string_equal(parked[0].event_id, "ledger:store-A/till-2/T1-up-0/earn");
     assert_non_null(strstr(parked[0].last_error, "ledger_earns_once"));
@@ -352,7 +352,7 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     assert_true(parked_events >= 1);
     const tp_sync_ext *sx = t[1]->plugin->get_extension(t[1]->plugin, TP_EXT_SYNC);
     assert_non_null(sx);
-    tp_sync_status ss;
+    tp_sync_status ss = {.struct_size = sizeof ss};
     assert_int_equal(sx->status(t[1]->plugin, &ss, &msg), TP_OK);
     assert_true(ss.configured);
     assert_int_equal(ss.parked, 1);
@@ -381,7 +381,7 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
                      "SELECT COALESCE(sum(points), 0) FROM ledger WHERE member = '%s'", members[m]);
             int64_t central = q_int(sql);
             for (;;) {
-                assert_int_equal(t[i]->ad->member_balance(t[i]->plugin, members[m], &v, &msg),
+                assert_int_equal(t[i]->ad->members->member_balance(t[i]->plugin, members[m], &v, &msg),
                                  TP_OK);
                 if (v.balance == central && strcmp(v.source, "central") == 0)
                     break;
@@ -393,12 +393,12 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
         }
     }
     /* The refused credit is out of till-2's shown balance and said so. */
-    assert_int_equal(t[1]->ad->member_balance(t[1]->plugin, "M-0003", &v, &msg), TP_OK);
+    assert_int_equal(t[1]->ad->members->member_balance(t[1]->plugin, "M-0003", &v, &msg), TP_OK);
     assert_int_equal(v.refused, 50);
     /* Local ledgers stay intact (append-only, verify clean). */
     for (int i = 0; i < 3; i++) {
-        tp_verify_result vr;
-        assert_int_equal(t[i]->ad->verify(t[i]->plugin, NULL, NULL, &vr, &msg), TP_OK);
+        tp_verify_result vr = {.struct_size = sizeof vr};
+        assert_int_equal(t[i]->ad->audit->verify(t[i]->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
     }
     fprintf(stderr, "test_sync: %lld awards, slowest host-thread sale %.1f ms (%.1f ms of it "
             "blocked)\n", (long long)(local_total - 1), max_sale_ms, max_sale_blocked_ms);
@@ -416,7 +416,7 @@ static void wrong_credentials_are_reported_and_nothing_is_lost(void **state)
     sale(h, "C-1", "M-C001", 1000);
     tu_settle(h);
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
-    tp_queue_status st;
+    tp_queue_status st = {.struct_size = sizeof st};
     while ((st = status_of(h)).state != TP_SYNC_ERROR) {
         if (tp_now_ms_for_tests() > end)
             fail_msg("wrong credentials not reported (state %d)", (int)st.state);
@@ -450,7 +450,7 @@ static void schema_version_mismatch_waits_until_fixed(void **state)
     sale(h, "D-1", "M-D001", 1000);
     tu_settle(h);
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
-    tp_queue_status st;
+    tp_queue_status st = {.struct_size = sizeof st};
     while ((st = status_of(h)).state != TP_SYNC_ERROR || !strstr(st.last_error, "99")) {
         if (tp_now_ms_for_tests() > end)
             fail_msg("schema mismatch not reported: %s", st.last_error);
@@ -462,7 +462,7 @@ static void schema_version_mismatch_waits_until_fixed(void **state)
     q_int("UPDATE schema_version SET version = version - 97");
     uint64_t reset = 0;
     tp_message msg;
-    assert_int_equal(h->ad->queue_retry(h->plugin, &reset, &msg), TP_OK);
+    assert_int_equal(h->ad->queue->queue_retry(h->plugin, &reset, &msg), TP_OK);
     wait_drained(one, 1);
     assert_int_equal(q_int("SELECT count(*) FROM ledger WHERE receipt = 'D-1'"), 1);
     tu_stop(h, 1);
@@ -489,7 +489,7 @@ static void a_stalled_server_times_out_and_the_batch_is_sent_once_later(void **s
     }
     tu_settle(h);
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
-    tp_queue_status st;
+    tp_queue_status st = {.struct_size = sizeof st};
     while (!strstr((st = status_of(h)).last_error, "timeout")) {
         if (tp_now_ms_for_tests() > end)
             fail_msg("stall not reported: %s", st.last_error);
@@ -517,11 +517,11 @@ static void parked_entries_can_be_unparked_and_standalone_has_no_queue(void **st
     assert_int_equal(st.configured, 0);
     assert_int_equal(st.state, TP_SYNC_OFF);
     assert_int_equal(st.pending, 0); /* standalone journals nothing for a central */
-    tp_balance_view v;
-    assert_int_equal(h->ad->member_balance(h->plugin, "M-F001", &v, &msg), TP_OK);
+    tp_balance_view v = {.struct_size = sizeof v};
+    assert_int_equal(h->ad->members->member_balance(h->plugin, "M-F001", &v, &msg), TP_OK);
     assert_string_equal(v.source, "local");
     assert_int_equal(v.balance, 7);
-    assert_int_equal(h->ad->central_init(h->plugin, NULL, NULL, &msg), TP_ERR_CONFIG);
+    assert_int_equal(h->ad->queue->central_init(h->plugin, NULL, NULL, &msg), TP_ERR_CONFIG);
     /* Pointed at a central database later (here one that is not reachable),
      * the terminal queues its whole history once. */
     char ini[512];
@@ -535,15 +535,15 @@ static void parked_entries_can_be_unparked_and_standalone_has_no_queue(void **st
     assert_int_equal(st.pending, 2);
     tp_queue_entry e[4];
     size_t n = 0;
-    assert_int_equal(h->ad->queue_list(h->plugin, 0, e, 4, &n, &msg), TP_OK);
+    assert_int_equal(h->ad->queue->queue_list(h->plugin, 0, e, 4, sizeof e[0], &n, &msg), TP_OK);
     assert_int_equal(n, 2);
     assert_string_equal(e[0].event_id, "member:M-F001");
     assert_string_equal(e[1].kind, "ledger");
-    assert_int_equal(h->ad->queue_park(h->plugin, e[1].id, &msg), TP_OK);
+    assert_int_equal(h->ad->queue->queue_park(h->plugin, e[1].id, &msg), TP_OK);
     assert_int_equal(status_of(h).parked, 1);
-    assert_int_equal(h->ad->queue_unpark(h->plugin, e[1].id, &msg), TP_OK);
+    assert_int_equal(h->ad->queue->queue_unpark(h->plugin, e[1].id, &msg), TP_OK);
     assert_int_equal(status_of(h).parked, 0);
-    assert_int_equal(h->ad->queue_park(h->plugin, 99999, &msg), TP_ERR_NOT_FOUND);
+    assert_int_equal(h->ad->queue->queue_park(h->plugin, 99999, &msg), TP_ERR_NOT_FOUND);
     /* A new sale now goes to the outbox as it happens. */
     assert_int_equal(tu_sale(h, "F-2", "M-F001", 300, &msg), TP_OK);
     tu_settle(h);
@@ -576,9 +576,10 @@ static void local_text(tu_host *h, const char *sql, char *out, size_t cap)
 
 static void adjust(tu_host *h, const char *code, int64_t points)
 {
-    tp_adjustment a = {.member = code, .points = points, .reason = "goodwill", .staff = "mgr-1"};
+    tp_adjustment a = {.struct_size = sizeof a, .member = code, .points = points,
+                       .reason = "goodwill", .staff = "mgr-1"};
     tp_message msg;
-    if (h->ad->adjust(h->plugin, &a, NULL, &msg) != TP_OK)
+    if (h->ad->ledger->adjust(h->plugin, &a, NULL, &msg) != TP_OK)
         fail_msg("adjust: %s", msg.text);
 }
 
@@ -601,9 +602,9 @@ static tp_status verify_with_central(tu_host *h, problems *p, tp_audit_report *r
     memset(p, 0, sizeof *p);
     const tp_audit_ext *au = h->plugin->get_extension(h->plugin, TP_EXT_AUDIT);
     assert_non_null(au);
-    tp_verify_result r;
+    tp_verify_result r = {.struct_size = sizeof r};
     tp_message msg;
-    return au->verify(h->plugin, NULL, on_problem, p, &r, rep, &msg);
+    return au->verify(h->plugin, NULL, NULL, on_problem, p, &r, rep, &msg);
 }
 
 /* A terminal with three adjustments of its own member (`code`: each
@@ -614,7 +615,7 @@ static tu_host *anchored_terminal(const char *terminal_id, const char *code)
     tu_host *h = terminal("store-G", terminal_id, W.good_secrets, NULL);
     tp_message msg;
     int from = 0, to = 0;
-    assert_int_equal(h->ad->central_init(h->plugin, &from, &to, &msg), TP_OK);
+    assert_int_equal(h->ad->queue->central_init(h->plugin, &from, &to, &msg), TP_OK);
     tu_add_member(h, code, "Gus");
     adjust(h, code, 10);
     adjust(h, code, 20);
@@ -628,7 +629,7 @@ static tu_host *anchored_terminal(const char *terminal_id, const char *code)
     local_text(h, "SELECT id || ':' || hash FROM audit WHERE id = 3", local, sizeof local);
     assert_string_equal(central, local);
     problems p;
-    tp_audit_report rep;
+    tp_audit_report rep = {.struct_size = sizeof rep, .local.struct_size = sizeof rep.local};
     assert_int_equal(verify_with_central(h, &p, &rep), TP_OK);
     assert_int_equal(rep.central, TP_AUDIT_CENTRAL_COMPARED);
     assert_int_equal(rep.central_seq, 3);
@@ -648,7 +649,7 @@ static void a_rewritten_history_is_refused_centrally_and_named_by_verify(void **
                            "UPDATE ledger SET points = 100 WHERE kind = 'adjust' AND points = 10;"
                            "UPDATE audit SET points = 100 WHERE id = 1;", 1);
     problems p;
-    tp_audit_report rep;
+    tp_audit_report rep = {.struct_size = sizeof rep, .local.struct_size = sizeof rep.local};
     assert_int_equal(verify_with_central(h, &p, &rep), TP_ERR_INTERNAL);
     assert_int_equal(p.n, 1);
     assert_non_null(strstr(p.all, "Audit record 3 is not the one the central database received"));
@@ -667,7 +668,7 @@ static void a_rewritten_history_is_refused_centrally_and_named_by_verify(void **
     tp_queue_entry e[4];
     size_t n = 0;
     tp_message msg;
-    assert_int_equal(h->ad->queue_list(h->plugin, 1, e, 4, &n, &msg), TP_OK);
+    assert_int_equal(h->ad->queue->queue_list(h->plugin, 1, e, 4, sizeof e[0], &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_string_equal(e[0].kind, "audit");
     assert_non_null(strstr(e[0].last_error, "Audit record 4 of terminal store-G/till-rw does not "
@@ -694,7 +695,7 @@ static void deleted_newest_records_are_named_by_verify(void **state)
                            "DELETE FROM ledger WHERE kind = 'adjust' AND points IN (20, 30);"
                            "DELETE FROM audit WHERE id IN (2, 3);", 0);
     problems p;
-    tp_audit_report rep;
+    tp_audit_report rep = {.struct_size = sizeof rep, .local.struct_size = sizeof rep.local};
     assert_int_equal(verify_with_central(h, &p, &rep), TP_ERR_INTERNAL);
     assert_int_equal(p.n, 1);
     assert_non_null(strstr(p.all, "The central database holds this terminal's audit record 3, "
@@ -705,7 +706,7 @@ static void deleted_newest_records_are_named_by_verify(void **state)
      * adjustment: its key, ADJ-2, would be the deleted entry's again, and
      * the outbox refuses to send an event twice.) */
     tp_message msg;
-    if (h->ad->manager_add(h->plugin, "mgr-9", "Nina", "482913", "owner", &msg) != TP_OK)
+    if (h->ad->managers->manager_add(h->plugin, "mgr-9", "Nina", "482913", "owner", &msg) != TP_OK)
         fail_msg("manager_add: %s", msg.text);
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
     while (status_of(h).parked < 1) {
@@ -733,7 +734,7 @@ static void a_replaced_trigger_is_named_by_verify_with_a_central_database(void *
                    " ON audit BEGIN SELECT 1; END;");
     sqlite3_close(db);
     problems p;
-    tp_audit_report rep;
+    tp_audit_report rep = {.struct_size = sizeof rep, .local.struct_size = sizeof rep.local};
     assert_int_equal(verify_with_central(h, &p, &rep), TP_ERR_INTERNAL);
     assert_int_equal(p.n, 1);
     assert_non_null(strstr(p.all, "trigger audit_no_delete was changed"));
@@ -753,7 +754,7 @@ static void central_schema_1_is_migrated_with_heads_from_its_events(void **state
           " DROP TABLE audit_heads; DELETE FROM schema_version WHERE version = 2; COMMIT");
     tp_message msg;
     int from = 0, to = 0;
-    assert_int_equal(h->ad->central_init(h->plugin, &from, &to, &msg), TP_OK);
+    assert_int_equal(h->ad->queue->central_init(h->plugin, &from, &to, &msg), TP_OK);
     assert_int_equal(from, 1);
     assert_int_equal(to, 2);
     char central[80], local[80];
@@ -779,7 +780,7 @@ static void an_unreachable_central_database_is_said_not_counted(void **state)
     tu_add_member(h, "M-0001", "Ann");
     adjust(h, "M-0001", 1);
     problems p;
-    tp_audit_report rep;
+    tp_audit_report rep = {.struct_size = sizeof rep, .local.struct_size = sizeof rep.local};
     assert_int_equal(verify_with_central(h, &p, &rep), TP_OK);
     assert_int_equal(rep.central, TP_AUDIT_CENTRAL_UNREACHABLE);
     assert_non_null(strstr(rep.central_note, "cannot connect"));

@@ -39,7 +39,8 @@ static tu_host *populated(void)
     tp_message msg;
     assert_int_equal(tu_sale(h, "R-1", "M-0001", 2000, &msg), TP_OK);
     assert_int_equal(tu_sale(h, "R-2", "M-0002", 1000, &msg), TP_OK);
-    tp_refund rf = {.refund_id = "F-1", .receipt_id = "R-1", .currency = "EUR",
+    tp_refund rf = {.struct_size = sizeof rf, .refund_id = "F-1", .receipt_id = "R-1",
+                    .currency = "EUR",
                     .amount_minor = 500};
     assert_int_equal(h->co->refund(h->plugin, &rf, &msg), TP_OK);
     tu_settle(h);
@@ -62,7 +63,7 @@ static tp_status verify(tu_host *h, found *f, tp_verify_result *r)
 {
     memset(f, 0, sizeof *f);
     tp_message msg;
-    return h->ad->verify(h->plugin, on_problem, f, r, &msg);
+    return h->ad->audit->verify(h->plugin, NULL, NULL, on_problem, f, r, NULL, &msg);
 }
 
 static void a_clean_database_verifies(void **state)
@@ -70,7 +71,7 @@ static void a_clean_database_verifies(void **state)
     (void)state;
     tu_host *h = populated();
     found f;
-    tp_verify_result r;
+    tp_verify_result r = {.struct_size = sizeof r};
     assert_int_equal(verify(h, &f, &r), TP_OK);
     assert_int_equal(f.n, 0);
     assert_true(r.checks >= 12);
@@ -86,7 +87,7 @@ static void a_dropped_trigger_and_a_rewritten_entry_are_caught(void **state)
     corrupt(h, "DROP TRIGGER ledger_no_update;"
                "UPDATE ledger SET points = 500 WHERE kind = 'earn' AND receipt = 'R-2';");
     found f;
-    tp_verify_result r;
+    tp_verify_result r = {.struct_size = sizeof r};
     assert_int_equal(verify(h, &f, &r), TP_ERR_INTERNAL);
     assert_non_null(strstr(f.all, "trigger ledger_no_update is missing"));
     tu_stop(h, 1);
@@ -101,7 +102,7 @@ static void an_over_reversal_is_caught(void **state)
                " time_ms, recorded_ms) SELECT member_id, location, terminal, 'F-X', 'reversal',"
                " -100, id, 0, 0 FROM ledger WHERE receipt = 'R-1' AND kind = 'earn';");
     found f;
-    tp_verify_result r;
+    tp_verify_result r = {.struct_size = sizeof r};
     assert_int_equal(verify(h, &f, &r), TP_ERR_INTERNAL);
     assert_non_null(strstr(f.all, "were reversed"));
     assert_non_null(strstr(f.all, "negative balance"));
@@ -118,7 +119,7 @@ static void an_earn_without_its_receipt_and_a_double_earn_are_caught(void **stat
                "INSERT INTO ledger(member_id, location, terminal, receipt, kind, points,"
                " time_ms, recorded_ms) VALUES(1, 'store-1', 't', 'R-2', 'retro', 9, 0, 0);");
     found f;
-    tp_verify_result r;
+    tp_verify_result r = {.struct_size = sizeof r};
     assert_int_equal(verify(h, &f, &r), TP_ERR_INTERNAL);
     assert_non_null(strstr(f.all, "receipt GHOST has no matching journal row"));
     assert_non_null(strstr(f.all, "receipt store-1/R-2 earned 2 times"));
@@ -136,7 +137,7 @@ static void a_reference_to_a_missing_row_is_caught(void **state)
                " time_ms, recorded_ms) VALUES(99, 'store-1', 't', 'ORPHAN', 'expire', -1, 0, 0);"
                "INSERT INTO member_cards(code, member_id, added_ms) VALUES('C-LOST', 98, 0);");
     found f;
-    tp_verify_result r;
+    tp_verify_result r = {.struct_size = sizeof r};
     assert_int_equal(verify(h, &f, &r), TP_ERR_INTERNAL);
     assert_non_null(strstr(f.all, "Not true that every reference points at an existing row: "
                                   "table ledger row 4 refers to a missing members."));
@@ -152,9 +153,10 @@ static void db_path(tu_host *h, char *out, size_t cap)
 
 static void adjust(tu_host *h, const char *code, int64_t points, const char *staff)
 {
-    tp_adjustment a = {.member = code, .points = points, .reason = "goodwill", .staff = staff};
+    tp_adjustment a = {.struct_size = sizeof a, .member = code, .points = points,
+                       .reason = "goodwill", .staff = staff};
     tp_message msg;
-    if (h->ad->adjust(h->plugin, &a, NULL, &msg) != TP_OK)
+    if (h->ad->ledger->adjust(h->plugin, &a, NULL, &msg) != TP_OK)
         fail_msg("adjust: %s", msg.text);
 }
 
@@ -169,14 +171,14 @@ static const tp_audit_ext *audit_of(tu_host *h)
 static tp_status verify_at(tu_host *h, const char *anchor, found *f, tp_audit_report *rep)
 {
     memset(f, 0, sizeof *f);
-    tp_verify_result r;
+    tp_verify_result r = {.struct_size = sizeof r};
     tp_message msg;
-    return audit_of(h)->verify(h->plugin, anchor, on_problem, f, &r, rep, &msg);
+    return audit_of(h)->verify(h->plugin, anchor, NULL, on_problem, f, &r, rep, &msg);
 }
 
 static void head_anchor(tu_host *h, char *out, size_t cap)
 {
-    tp_audit_head head;
+    tp_audit_head head = {.struct_size = sizeof head};
     tp_message msg;
     assert_int_equal(audit_of(h)->head(h->plugin, &head, &msg), TP_OK);
     assert_true(head.seq > 0);
@@ -192,7 +194,7 @@ static void replacing_a_trigger_body_is_caught(void **state)
                "CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger BEGIN SELECT 1; END;"
                "UPDATE ledger SET points = 500 WHERE kind = 'earn' AND receipt = 'R-2';");
     found f;
-    tp_verify_result r;
+    tp_verify_result r = {.struct_size = sizeof r};
     assert_int_equal(verify(h, &f, &r), TP_ERR_INTERNAL);
     assert_non_null(strstr(f.all, "trigger ledger_no_update was changed: its SQL is not the "
                                   "one this version creates"));
@@ -208,7 +210,7 @@ static void a_trigger_added_by_hand_is_caught(void **state)
     corrupt(h, "CREATE TRIGGER keep_points BEFORE INSERT ON ledger WHEN NEW.kind = 'reversal'"
                " BEGIN SELECT RAISE(IGNORE); END;");
     found f;
-    tp_verify_result r;
+    tp_verify_result r = {.struct_size = sizeof r};
     assert_int_equal(verify(h, &f, &r), TP_ERR_INTERNAL);
     assert_int_equal(f.n, 1);
     assert_non_null(strstr(f.all, "trigger keep_points is not one tillpoints creates"));
@@ -225,7 +227,7 @@ static void an_adjustment_edited_with_its_triggers_put_back_is_caught(void **sta
     forge_without_triggers(path, "ledger_no_update",
                            "UPDATE ledger SET points = 500 WHERE kind = 'adjust'", 0);
     found f;
-    tp_verify_result r;
+    tp_verify_result r = {.struct_size = sizeof r};
     assert_int_equal(verify(h, &f, &r), TP_ERR_INTERNAL);
     assert_int_equal(f.n, 1);
     assert_non_null(strstr(f.all, "Audit record 1 (adjust by mgr-1) covers ledger entries 4 to "
@@ -253,13 +255,13 @@ static void an_entry_written_around_tillpoints_is_caught(void **state)
                " time_ms, recorded_ms) VALUES(2, 'store-1', 't', 'IMP-1', 'import', 100, 'x',"
                " 0, 0);");
     found f;
-    tp_verify_result r;
+    tp_verify_result r = {.struct_size = sizeof r};
     assert_int_equal(verify(h, &f, &r), TP_ERR_INTERNAL);
     assert_int_equal(f.n, 1);
     assert_non_null(strstr(f.all, "2 ledger entries from 5 to 6 (adjust, import) are in no "
                                   "audit record"));
     /* Sealing them is possible, and is itself a record by a named person. */
-    tp_audit_head head;
+    tp_audit_head head = {.struct_size = sizeof head};
     tp_message msg;
     assert_int_equal(audit_of(h)->seal(h->plugin, "mgr-2", "history from the old system", &head,
                                        &msg),
@@ -282,7 +284,7 @@ static void deleting_the_newest_records_is_caught_by_the_recorded_head(void **st
     head_anchor(h, anchor, sizeof anchor);
     assert_int_equal(strncmp(anchor, "3:", 2), 0);
     found f;
-    tp_audit_report rep;
+    tp_audit_report rep = {.struct_size = sizeof rep, .local.struct_size = sizeof rep.local};
     assert_int_equal(verify_at(h, anchor, &f, &rep), TP_OK);
     assert_int_equal(rep.anchor_seq, 3);
     /* The two newest adjustments and their records are deleted. */
@@ -325,7 +327,7 @@ static void an_entry_edited_with_every_hash_recomputed_is_caught_by_the_recorded
                            " AND points = 10; UPDATE audit SET points = 1000 WHERE id = 1;",
                            1);
     found f;
-    tp_audit_report rep;
+    tp_audit_report rep = {.struct_size = sizeof rep, .local.struct_size = sizeof rep.local};
     assert_int_equal(verify_at(h, NULL, &f, &rep), TP_OK); /* consistent on its own */
     assert_int_equal(verify_at(h, anchor, &f, &rep), TP_ERR_INTERNAL);
     assert_int_equal(f.n, 1);
@@ -343,15 +345,15 @@ static void a_malformed_anchor_is_refused_before_any_check(void **state)
     (void)state;
     tu_host *h = populated();
     found f;
-    tp_verify_result r;
-    tp_audit_report rep;
+    tp_verify_result r = {.struct_size = sizeof r};
+    tp_audit_report rep = {.struct_size = sizeof rep, .local.struct_size = sizeof rep.local};
     tp_message msg;
     const char *bad[] = {"", "12", "3:abc", "x:0123456789abcdef", "0:0123456789abcdef",
                          "3:0123456789abcdeg", ":0123456789abcdef"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(&f, 0, sizeof f);
         memset(&r, 0, sizeof r);
-        assert_int_equal(audit_of(h)->verify(h->plugin, bad[i], on_problem, &f, &r, &rep, &msg),
+        assert_int_equal(audit_of(h)->verify(h->plugin, bad[i], NULL, on_problem, &f, &r, &rep, &msg),
                          TP_ERR_INVALID_ARGUMENT);
         assert_non_null(strstr(msg.text, "An audit head is written SEQ:HASH"));
         assert_int_equal(r.checks, 0);
@@ -433,11 +435,12 @@ static void *work_beside(void *arg)
     if (rc == SQLITE_OK)
         rc = exec_rc(db, "COMMIT");
     b->write_rc = rc;
-    tp_member_info info;
+    tp_member_info info = {.struct_size = sizeof info};
     tp_message msg;
-    b->lookup = b->h->ad->member_get(b->h->plugin, "M-0001", &info, &msg);
-    tp_adjustment a = {.member = "M-0002", .points = 7, .reason = "goodwill", .staff = "mgr-9"};
-    b->adjustment = b->h->ad->adjust(b->h->plugin, &a, NULL, &msg);
+    b->lookup = b->h->ad->members->member_get(b->h->plugin, "M-0001", &info, &msg);
+    tp_adjustment a = {.struct_size = sizeof a, .member = "M-0002", .points = 7,
+                       .reason = "goodwill", .staff = "mgr-9"};
+    b->adjustment = b->h->ad->ledger->adjust(b->h->plugin, &a, NULL, &msg);
     /* Every frame in the WAL, those written after verify began included,
      * can go into the database file: no snapshot of verify pins them. */
     if (db && sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &b->log_frames,
@@ -504,8 +507,7 @@ static tp_status verify_paced(tu_host *h, paced *p, tp_verify_result *r)
     const tp_audit_ext *au = h->plugin->get_extension(h->plugin, TP_EXT_AUDIT_2);
     assert_non_null(au);
     tp_message msg;
-    return au->verify_progress(h->plugin, NULL, on_paced_progress, on_paced_problem, p, r, NULL,
-                               &msg);
+    return au->verify(h->plugin, NULL, on_paced_progress, on_paced_problem, p, r, NULL, &msg);
 }
 
 static void admin_calls_writes_and_checkpoints_go_on_while_verify_runs(void **state)
@@ -518,7 +520,7 @@ static void admin_calls_writes_and_checkpoints_go_on_while_verify_runs(void **st
     beside b = {.h = h, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
                 .write_rc = -1, .log_frames = -1, .checkpointed = -1};
     paced p = {.b = &b, .work_at = 3};
-    tp_verify_result r;
+    tp_verify_result r = {.struct_size = sizeof r};
     assert_int_equal(verify_paced(h, &p, &r), TP_OK);
     /* The work ran mid-run, and each part of it succeeded. */
     assert_int_equal(p.ran_at_call, 3);
@@ -552,7 +554,7 @@ static void progress_counts_up_to_its_total_in_many_steps(void **state)
     add_history(h);
     beside b = {.h = h, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     paced p = {.b = &b};
-    tp_verify_result r;
+    tp_verify_result r = {.struct_size = sizeof r};
     assert_int_equal(verify_paced(h, &p, &r), TP_OK);
     /* Ledger, receipts and references in 5,000-row steps: dozens of steps. */
     assert_true(p.calls >= 2 * HISTORY_ROWS / 5000);
@@ -571,13 +573,14 @@ static void an_entry_edited_inside_a_record_spanning_steps_is_caught(void **stat
     const char *codes[] = {"M-0001", "M-0002", "M-0003", "M-0004"};
     for (size_t i = 0; i < 4; i++)
         tu_add_member(h, codes[i], "X");
-    tp_bulk_adjustment bulk = {.members = codes, .member_count = 4, .points = 20,
+    tp_bulk_adjustment bulk = {.struct_size = sizeof bulk, .members = codes, .member_count = 4,
+                               .points = 20,
                                .reason = "opening", .staff = "mgr-1"};
-    tp_bulk_result br;
+    tp_bulk_result br = {.struct_size = sizeof br};
     tp_message msg;
-    assert_int_equal(h->ad->bulk_adjust(h->plugin, &bulk, NULL, NULL, &br, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &bulk, NULL, NULL, &br, &msg), TP_OK);
     found f;
-    tp_verify_result r;
+    tp_verify_result r = {.struct_size = sizeof r};
     assert_int_equal(verify(h, &f, &r), TP_OK);
     char path[300];
     db_path(h, path, sizeof path);

@@ -27,6 +27,8 @@
 #include "tillpoints/ext/ui.h"
 #include "tillpoints/tillpoints.h"
 
+#include "hostabi.h"
+
 static inline int64_t tp_now_ms_for_tests(void)
 {
     struct timespec ts;
@@ -161,22 +163,23 @@ typedef struct tu_event {
     int64_t points;
     int64_t balance;
     int replayed;
-    char message[TP_MESSAGE_MAX];
+    char message[TP_MESSAGE_MAX + 1];
     char receipt_code[200];
     char refund[TP_RECEIPT_ID_MAX + 1];
+    char symbology[TP_SYMBOLOGY_MAX + 1];
 } tu_event;
 
 /* The last form the plugin presented, copied. */
 typedef struct tu_form {
     uint64_t id;
     char title[128];
-    char message[TP_MESSAGE_MAX];
+    char message[TP_MESSAGE_MAX + 1];
     int is_error;
     int n;
     char fid[TP_FORM_FIELDS_MAX][TP_FIELD_ID_MAX + 1];
     tp_field_kind kind[TP_FORM_FIELDS_MAX];
     char value[TP_FORM_FIELDS_MAX][TP_FIELD_VALUE_MAX + 1];
-    char error[TP_FORM_FIELDS_MAX][TP_MESSAGE_MAX];
+    char error[TP_FORM_FIELDS_MAX][TP_MESSAGE_MAX + 1];
     int n_choices[TP_FORM_FIELDS_MAX];
     char ckey[TP_FORM_FIELDS_MAX][TP_FORM_CHOICES_MAX][TP_FIELD_VALUE_MAX + 1];
     char clabel[TP_FORM_FIELDS_MAX][TP_FORM_CHOICES_MAX][160];
@@ -192,7 +195,7 @@ typedef struct tu_host {
     int dismissed;         /* dismissals so far */
     uint64_t dismissed_id;
     int dismissed_done;
-    char result[TP_MESSAGE_MAX];
+    char result[TP_MESSAGE_MAX + 1];
     pthread_t main_thread;
     atomic_int callbacks_requested;
     int off_thread_events; /* events delivered off the main thread: a bug */
@@ -202,17 +205,19 @@ typedef struct tu_host {
      * kept. A test paces itself by what the plugin logs. */
     pthread_mutex_t log_lock;
     int n_logs;
-    char last_log[TP_MESSAGE_MAX];
+    char last_log[TP_MESSAGE_MAX + 1];
     const tp_plugin *plugin;
     const tp_checkout_ext *co;
-    const tp_admin_ext *ad;
+    tp_admin_set admin;    /* the manager-side extensions ... */
+    const tp_admin_set *ad; /* ... as the suites call them: &admin */
     char dir[256];
     char config[300];
 } tu_host;
 
-static inline void tu_on_event(const tp_host *host, const tp_event *e)
+static inline void tu_on_event(const tp_host *host, const tp_event *plugin_event)
 {
     tu_host *h = host->host_data;
+    const tp_event ev = tp_event_read(plugin_event), *e = &ev;
     if (!pthread_equal(pthread_self(), h->main_thread))
         h->off_thread_events++;
     if (h->n_events >= TU_MAX_EVENTS)
@@ -228,39 +233,44 @@ static inline void tu_on_event(const tp_host *host, const tp_event *e)
     d->balance = e->balance;
     d->replayed = e->replayed;
     snprintf(d->message, sizeof d->message, "%s", e->message);
-    snprintf(d->receipt_code, sizeof d->receipt_code, "%s", e->receipt_code ? e->receipt_code : "");
-    snprintf(d->refund, sizeof d->refund, "%s", e->refund_id ? e->refund_id : "");
+    snprintf(d->receipt_code, sizeof d->receipt_code, "%s", e->receipt_code);
+    snprintf(d->refund, sizeof d->refund, "%s", e->refund_id);
+    snprintf(d->symbology, sizeof d->symbology, "%s", e->symbology);
 }
 
-static inline void tu_present(const tp_host *host, const tp_form *f)
+/* Reads the form by the plugin's sizes and strides (hostabi.h). */
+static inline void tu_present(const tp_host *host, const tp_form *plugin_form)
 {
     tu_host *h = host->host_data;
     if (!pthread_equal(pthread_self(), h->main_thread))
         h->off_thread_events++;
     tu_form *c = &h->form;
     memset(c, 0, sizeof *c);
+    const tp_form form = tp_form_read(plugin_form), *f = &form;
     c->id = f->form_id;
     snprintf(c->title, sizeof c->title, "%s", f->title);
     snprintf(c->message, sizeof c->message, "%s", f->message);
     c->is_error = f->is_error;
     snprintf(c->submit, sizeof c->submit, "%s", f->submit_label);
     for (size_t i = 0; i < f->field_count && i < TP_FORM_FIELDS_MAX; i++) {
-        const tp_form_field *x = &f->fields[i];
+        const tp_form_field field = tp_form_field_read(f, i), *x = &field;
         snprintf(c->fid[i], sizeof c->fid[i], "%s", x->id);
         c->kind[i] = x->kind;
         snprintf(c->value[i], sizeof c->value[i], "%s", x->value);
         snprintf(c->error[i], sizeof c->error[i], "%s", x->error);
         for (size_t k = 0; k < x->choice_count && k < TP_FORM_CHOICES_MAX; k++) {
-            snprintf(c->ckey[i][k], sizeof c->ckey[i][k], "%s", x->choices[k].key);
-            snprintf(c->clabel[i][k], sizeof c->clabel[i][k], "%s", x->choices[k].label);
+            const tp_form_choice choice = tp_form_choice_read(x, k);
+            snprintf(c->ckey[i][k], sizeof c->ckey[i][k], "%s", choice.key);
+            snprintf(c->clabel[i][k], sizeof c->clabel[i][k], "%s", choice.label);
         }
-        c->n_choices[i] = (int)x->choice_count;
+        c->n_choices[i] = (int)(x->choice_count < TP_FORM_CHOICES_MAX ? x->choice_count
+                                                                       : TP_FORM_CHOICES_MAX);
         c->n++;
     }
     h->presented++;
 }
 
-static inline void tu_dismiss(const tp_host *host, uint64_t id, int done, const char *result)
+static inline void tu_dismiss(const tp_host *host, uint64_t id, int32_t done, const char *result)
 {
     tu_host *h = host->host_data;
     h->dismissed++;
@@ -322,6 +332,23 @@ static inline int tu_logged(tu_host *h, char *last, size_t cap)
     return n;
 }
 
+/* The manager-side extensions of `p` into `set`; fails the test when the
+ * plugin lacks one. Returns `set`. */
+static inline const tp_admin_set *tu_admin_set(const tp_plugin *p, tp_admin_set *set)
+{
+    const char *missing = tp_admin_set_get(p, set);
+    if (missing)
+        fail_msg("the plugin lacks the %s extension", missing);
+    return set;
+}
+
+/* Points co and ad at the extensions of the (new) instance h->plugin. */
+static inline void tu_attach(tu_host *h)
+{
+    h->ad = tu_admin_set(h->plugin, &h->admin);
+    h->co = h->admin.checkout;
+}
+
 /* Creates a host and a plugin instance (through tillpoints_entry, as a
  * real host would) on a fresh directory. `ini` (may be NULL) is appended
  * to a config that points the database into that directory. */
@@ -336,10 +363,13 @@ static inline tu_host *tu_start(const char *ini)
     tu_write_file(h->config, text);
     h->main_thread = pthread_self();
     pthread_mutex_init(&h->log_lock, NULL);
+    h->events_ext.struct_size = sizeof h->events_ext;
     h->events_ext.on_event = tu_on_event;
+    h->ui_ext.struct_size = sizeof h->ui_ext;
     h->ui_ext.present = tu_present;
     h->ui_ext.dismiss = tu_dismiss;
     h->host.abi = (tp_version)TP_VERSION_INIT;
+    h->host.struct_size = sizeof h->host;
     h->host.name = "cmocka";
     h->host.vendor = "tillpoints tests";
     h->host.version = "0";
@@ -354,10 +384,7 @@ static inline tu_host *tu_start(const char *ini)
     tp_status st = h->plugin->init(h->plugin, &msg);
     if (st != TP_OK)
         fail_msg("init: %s", msg.text);
-    h->co = h->plugin->get_extension(h->plugin, TP_EXT_CHECKOUT);
-    h->ad = h->plugin->get_extension(h->plugin, TP_EXT_ADMIN);
-    assert_non_null(h->co);
-    assert_non_null(h->ad);
+    tu_attach(h);
     return h;
 }
 
@@ -368,7 +395,7 @@ static inline tu_host *tu_start(const char *ini)
 static inline void tu_settle(tu_host *h)
 {
     tp_message msg;
-    tp_status st = h->ad->flush(h->plugin, TU_SETTLE_MS, &msg);
+    tp_status st = h->ad->checkout->flush(h->plugin, TU_SETTLE_MS, &msg);
     if (st != TP_OK)
         fail_msg("flush: the plugin's writer did not finish within %d s: %s",
                  TU_SETTLE_MS / 1000, msg.text);
@@ -384,8 +411,7 @@ static inline void tu_restart(tu_host *h)
     assert_non_null(h->plugin);
     if (h->plugin->init(h->plugin, &msg) != TP_OK)
         fail_msg("init after restart: %s", msg.text);
-    h->co = h->plugin->get_extension(h->plugin, TP_EXT_CHECKOUT);
-    h->ad = h->plugin->get_extension(h->plugin, TP_EXT_ADMIN);
+    tu_attach(h);
 }
 
 static inline void tu_stop(tu_host *h, int remove_dir)
@@ -421,18 +447,18 @@ static inline const tu_event *tu_find(const tu_host *h, tp_event_kind kind, cons
 
 static inline void tu_add_member(tu_host *h, const char *code, const char *name)
 {
-    tp_member_new m = {.code = code, .name = name};
+    tp_member_new m = {.struct_size = sizeof m, .code = code, .name = name};
     tp_message msg;
-    tp_status st = h->ad->member_add(h->plugin, &m, NULL, &msg);
+    tp_status st = h->ad->members->member_add(h->plugin, &m, NULL, &msg);
     if (st != TP_OK)
         fail_msg("member_add: %s", msg.text);
 }
 
 static inline int64_t tu_balance(tu_host *h, const char *code)
 {
-    tp_member_info info;
+    tp_member_info info = {.struct_size = sizeof info};
     tp_message msg;
-    assert_int_equal(h->ad->member_get(h->plugin, code, &info, &msg), TP_OK);
+    assert_int_equal(h->ad->members->member_get(h->plugin, code, &info, &msg), TP_OK);
     return info.balance;
 }
 
@@ -446,7 +472,8 @@ static inline tp_status tu_sale(tu_host *h, const char *receipt, const char *cod
     if (code && (st = h->co->scan(h->plugin, receipt, code, msg)) != TP_OK)
         return st;
     tp_line line = {.sku = "SKU-1", .amount_minor = amount};
-    tp_receipt r = {.receipt_id = receipt, .currency = "EUR", .lines = &line, .line_count = 1};
+    tp_receipt r = {.struct_size = sizeof r, .receipt_id = receipt, .currency = "EUR",
+                    .lines = &line, .line_count = 1, .line_stride = sizeof line};
     return h->co->complete(h->plugin, receipt, &r, NULL, msg);
 }
 

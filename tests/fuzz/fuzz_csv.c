@@ -75,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fwrite(data, 1, size, f);
     fclose(f);
     int64_t before = members();
-    tp_import_result r;
+    tp_import_result r = {.struct_size = sizeof r};
     tp_message msg;
     msg.text[0] = '\0';
     tp_status st = tp_csv_import(store, &cfg, csv_path, TP_IMPORT_DRY_RUN, "fuzz", NULL, NULL,

@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static tp_zbar_decoder *dec; /* one per process: creating it is slow */
     tp_image im;
-    char msg[TP_MESSAGE_MAX];
+    char msg[TP_MESSAGE_MAX + 1];
     tp_status st;
 
     memset(msg, 'x', sizeof msg);

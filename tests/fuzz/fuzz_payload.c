@@ -152,7 +152,7 @@ static void parse_checked(const tp_payload_config *cfg, const uint8_t *data,
                           size_t size)
 {
     tp_payload out, before;
-    char msg[TP_MESSAGE_MAX], tiny[7];
+    char msg[TP_MESSAGE_MAX + 1], tiny[7];
 
     memset(&out, 0x5a, sizeof out);
     before = out;
