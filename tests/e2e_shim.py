@@ -274,7 +274,19 @@ def stdio_session(c, db):
           res.get("shim", {}).get("name") == "tillpoints-shim" and res["shim"].get("version"), r)
     check("hello reports the plugin ABI", res.get("plugin", {}).get("abi", "").startswith("1."), r)
     check("hello states the line limit", res.get("limits", {}).get("line_bytes") == 65536, r)
-    check("hello lists the methods", "checkout.complete" in res.get("methods", []), r)
+    methods = res.get("methods", [])
+    check("hello lists the methods, forms included",
+          {"checkout.complete", "admin.flush", "ui.open", "ui.submit", "ui.cancel"}
+          <= set(methods), r)
+    # Every method hello lists is answered (an empty params object gets a
+    # field error or a result, never unknown_method), and a name it does
+    # not list is unknown.
+    for i, name in enumerate(m for m in methods if m != "hello"):
+        r = c.call(name, {}, rid=f"probe-{i}")
+        check(f"listed method {name} is answered", error_code(r) != "unknown_method", r)
+    for name in ("ui.present", "admin.member_find", "checkout.void", "HELLO"):
+        r = c.call(name, {})
+        check(f"unlisted method {name} is unknown_method", error_code(r) == "unknown_method", r)
 
     r = c.call("hello", {"protocol": "1.7", "client": "Newer minor"})
     check("hello with a newer minor is accepted at 1.1",
@@ -518,6 +530,62 @@ def stdio_session(c, db):
           error_code(r) == "bad_field" and r.get("id") is None, r)
     c.send_raw('[1, 2, 3]\n')
     check("a JSON array is bad_field", error_code(c.reply()) == "bad_field")
+    for text, kind in (("42", "an integer"), ('"checkout.begin"', "a string"), ("null", "null"),
+                       ("true", "a boolean")):
+        c.send_raw(text + "\n")
+        r = c.reply()
+        check(f"a JSON scalar ({text}) is bad_field, not parse_error, with a sentence",
+              error_code(r) == "bad_field" and r.get("id") is None
+              and r["error"]["message"].endswith(f"not {kind}."), r)
+    # jansson's own words never reach the cashier: each parse failure is a
+    # sentence saying what to do.
+    for name, text, says in (
+            ("a \\u0000 in a string", '{"id": 1, "method": "hello", "params": {"client": "a\\u0000b"}}',
+             "The request contains a NUL character (\\u0000), which no field may hold; "
+             "remove it and send the line again."),
+            ("a raw NUL byte", '{"id": 1, "method": "hello", "params": {"client": "a\0b"}}',
+             "The request contains a NUL character (\\u0000), which no field may hold; "
+             "remove it and send the line again."),
+            ("text after the object", '{"id": 1, "method": "hello"} x',
+             "The request line is not valid JSON (at column "),
+            ("an object cut short", '{"id": 1, "method": ',
+             "The request line ends before its JSON does (at column "),
+            ("a duplicate key", '{"id": 1, "id": 2}',
+             "The request names the same field twice in one object"),
+            ("an integer beyond 64 bits", '{"id": 99999999999999999999}',
+             "A number in the request is too big"),
+            ("invalid UTF-8", b'{"id": 1, "method": "\xff"}', "The request is not valid UTF-8")):
+        c.send_raw((text if isinstance(text, bytes) else text.encode()) + b"\n")
+        r = c.reply()
+        msg = r.get("error", {}).get("message", "") if r else ""
+        check(f"{name}: parse_error with a sentence, not jansson's text",
+              error_code(r) == "parse_error" and msg.startswith(says) and msg.endswith(".")
+              and " near " not in msg and "JSON_ALLOW_NUL" not in msg
+              and "end of file" not in msg, r)
+    # A "\r" before the "\n" does not count toward the line limit.
+    def padded(rid, size):
+        head = json.dumps({"id": rid, "method": "admin.member_get", "params": {"code": "NOBODY-7"},
+                           "pad": ""})[:-2]
+        return head + "x" * (size - len(head) - 2) + '"}'
+    line = padded(310, 65536)
+    check("the padded request is exactly the limit", len(line) == 65536, len(line))
+    c.send_raw(line + "\r\n")
+    r = c.reply()
+    check("a line of 65536 bytes ending in \\r\\n is served, the \\r not counted",
+          error_code(r) == "not_found" and r.get("id") == 310, r)
+    c.send_raw(padded(311, 65537) + "\r\n")
+    r = c.reply()
+    check("a line of 65537 bytes before its \\r\\n is line_too_long",
+          error_code(r) == "line_too_long", r)
+    # A staff role other than manager or cashier is refused, not taken for
+    # a cashier.
+    for role in ("boss", "Manager", ""):
+        r = c.call("ui.open", {"action": "retro-visit", "staff": {"id": "mgr-1", "role": role}})
+        msg = r.get("error", {}).get("message", "")
+        check(f"staff.role {role!r} is refused with a sentence naming the roles",
+              error_code(r) == "bad_field" and '"manager"' in msg and '"cashier"' in msg, r)
+    check("a refused role opened no form", not any(e["event"] == "ui.present" for e in c.events),
+          c.events)
     c.send_raw('\n   \n')  # blank lines are ignored
     c.send_raw('{"id": 200, "method": "admin.member_get", "params": {"code": "'
                + "A" * 70000 + '"}}\n')
