@@ -257,6 +257,8 @@ const char *tp_hostlib_status_name(tp_status st)
     case TP_ERR_CONFIG: return "configuration error";
     case TP_ERR_UNSUPPORTED: return "unsupported";
     case TP_ERR_INTERNAL: return "internal error";
+    case TP_ERR_WRONG_PIN: return "wrong PIN";
+    case TP_ERR_LOCKED_OUT: return "locked out";
     }
     return "unknown status";
 }

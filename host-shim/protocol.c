@@ -181,6 +181,8 @@ const char *tp_proto_status_code(tp_status st)
     case TP_ERR_CONFIG: return "config_error";
     case TP_ERR_UNSUPPORTED: return "unsupported";
     case TP_ERR_INTERNAL: return "internal_error";
+    case TP_ERR_WRONG_PIN: return "wrong_pin";
+    case TP_ERR_LOCKED_OUT: return "locked_out";
     }
     return "internal_error";
 }

@@ -31,23 +31,14 @@ static tp_status ready(const tp_plugin *plugin, tp_instance **in, tp_message *ms
     return TP_OK;
 }
 
-/* Checks an id string: present, within `max` bytes, printable. */
+/* Checks an id string: present, within `max` bytes, UTF-8, printable. */
 static tp_status check_id(const char *s, size_t max, const char *what, tp_message *msg)
 {
     if (!s || !*s) {
         tp_msg_set(msg, "The %s is missing.", what);
         return TP_ERR_INVALID_ARGUMENT;
     }
-    size_t n = tp_bounded_len(s, max);
-    if (n == (size_t)-1) {
-        tp_msg_set(msg, "The %s is longer than %zu characters.", what, max);
-        return TP_ERR_TOO_LONG;
-    }
-    if (!tp_is_printable(s, n)) {
-        tp_msg_set(msg, "The %s contains control characters.", what);
-        return TP_ERR_INVALID_ARGUMENT;
-    }
-    return TP_OK;
+    return tp_check_text(s, max, what, msg);
 }
 
 static tp_status check_currency(const tp_instance *in, const char *cur, tp_message *msg)

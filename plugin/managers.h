@@ -103,15 +103,18 @@ void tp_manager_pin_hash(tp_pin_attempt *a, const char *pin);
 
 /* Step 3, inside the caller's write transaction:
  *  TP_OK              right PIN; failures and lockout are cleared.
- *  TP_ERR_INVALID_ARGUMENT wrong PIN or no such manager (one sentence for
- *                     both); a manager's counter went up, and when it
- *                     reached a multiple of policy->max_failures the
- *                     manager is now locked (*locked_now = 1).
- *  TP_ERR_STATE       locked (the PIN was not checked), or the PIN was
- *                     reset while it was being checked: type it again.
+ *  TP_ERR_WRONG_PIN   wrong PIN or no such manager (one sentence for
+ *                     both); a manager's counter went up.
+ *  TP_ERR_LOCKED_OUT  this wrong PIN reached a multiple of
+ *                     policy->max_failures and locked the manager
+ *                     (*locked_now = 1), or the manager was already locked
+ *                     (the PIN was not checked; *locked_now = 0).
+ *  TP_ERR_STATE       a lockout ended, or the PIN was reset, while it was
+ *                     being checked: type it again.
  *  TP_ERR_STORAGE     database error.
- * The caller must COMMIT after TP_ERR_INVALID_ARGUMENT (not roll back), or
- * the failure and the lockout are lost. The sentence never has the PIN. */
+ * The caller must COMMIT after TP_ERR_WRONG_PIN and TP_ERR_LOCKED_OUT (not
+ * roll back), or the failure and the lockout are lost. The sentence never
+ * has the PIN. */
 tp_status tp_manager_pin_record(tp_store *s, const tp_manager_policy *policy,
                                 const tp_pin_attempt *a, int64_t now_ms, int *locked_now,
                                 tp_message *msg);
@@ -124,7 +127,7 @@ tp_status tp_manager_verify(tp_store *s, const tp_manager_policy *policy, const 
 
 /* For an approval that trusts the host's login ([retro]
  * trust_host_managers): TP_OK when `id` is an enrolled manager who is not
- * locked at now_ms; TP_ERR_NOT_FOUND, TP_ERR_STATE (locked, with the
+ * locked at now_ms; TP_ERR_NOT_FOUND, TP_ERR_LOCKED_OUT (with the
  * sentence) or TP_ERR_STORAGE otherwise. Reads only. */
 tp_status tp_manager_usable(tp_store *s, const char *id, int64_t now_ms, tp_message *msg);
 

@@ -658,7 +658,7 @@ static tp_status approval_record(tp_instance *in, tp_session *s, approval *ap, t
                         .receipt = s->receipt};
     tp_message err;
     tp_msg_clear(&err);
-    if (st == TP_ERR_INVALID_ARGUMENT) {
+    if (st == TP_ERR_WRONG_PIN || (st == TP_ERR_LOCKED_OUT && locked_now)) {
         /* The audit log, for managers, tells the two apart; the form
          * does not. */
         e.action = "pin.failure";
@@ -670,7 +670,7 @@ static tp_status approval_record(tp_instance *in, tp_session *s, approval *ap, t
             ast = tp_audit_append(in->admin_store, &e, &err);
         }
         end_refusal(in, ast, &err, out, "pin", why.text);
-    } else if (st == TP_ERR_STATE || st == TP_ERR_NOT_FOUND) {
+    } else if (st == TP_ERR_STATE || st == TP_ERR_NOT_FOUND || st == TP_ERR_LOCKED_OUT) {
         e.action = "retro.denied";
         e.detail = why.text;
         end_refusal(in, tp_audit_append(in->admin_store, &e, &err), &err, out,
@@ -1326,8 +1326,70 @@ int tp_retro_start(tp_instance *in, tp_session *s, const char *prefill, tp_uform
     return 0;
 }
 
+/* The current step's form again, showing the answers `a`. 0 when the step
+ * has no form to show again (the queue emptied meanwhile). */
+static int form_again(tp_instance *in, tp_session *s, const tp_answers *a, tp_uform *out)
+{
+    switch (s->step) {
+    case STEP_FIND:
+        form_find(s, out, answer(a, "customer"));
+        return 1;
+    case STEP_RECEIPT:
+        form_receipt(in, s, out, a);
+        return 1;
+    case STEP_APPROVE:
+        form_approve(in, s, out, a);
+        return 1;
+    case STEP_QUEUE:
+        return form_queue(in, out, a);
+    case STEP_Q_DISMISS:
+        form_dismiss(in, s, out, a);
+        return 1;
+    case STEP_CLAIM:
+        form_claim(s, out, a);
+        return 1;
+    case STEP_C_ENTRY:
+        form_correct(in, s, out, a);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* A text answer longer than its field's max_len is refused on that field
+ * before the step reads it: the steps copy answers into buffers of the
+ * field's size, and a reason cut to nothing would be told it is missing.
+ * 0 when every answer fits; -1 with the form presented again, the field
+ * saying so. */
+static int answers_fit(tp_instance *in, tp_session *s, const tp_answers *a, tp_uform *out)
+{
+    /* Built in `out` (a form is too big for the stack twice), and cleared
+     * again when every answer fits. */
+    memset(out, 0, sizeof *out);
+    if (!form_again(in, s, a, out)) {
+        memset(out, 0, sizeof *out);
+        return 0;
+    }
+    int fit = 1;
+    for (int i = 0; i < a->n; i++) {
+        tp_ufield *f = tp_uform_field(out, a->id[i]);
+        size_t n = strlen(a->value[i]);
+        if (!f || f->kind != TP_FIELD_TEXT || f->max_len == 0 || n <= f->max_len)
+            continue;
+        tp_buf_set(f->error, sizeof f->error, "This answer is %zu bytes long; the field takes "
+                   "at most %zu (a letter with an accent takes two). Shorten it.", n,
+                   f->max_len);
+        fit = 0;
+    }
+    if (fit)
+        memset(out, 0, sizeof *out);
+    return fit ? 0 : -1;
+}
+
 int tp_retro_submit(tp_instance *in, tp_session *s, const tp_answers *a, tp_uform *out)
 {
+    if (answers_fit(in, s, a, out) != 0)
+        return 1;
     switch (s->step) {
     case STEP_FIND:
         if (!choose_member(in, s, a, out))

@@ -268,6 +268,42 @@ static void each_refusal_is_a_sentence_on_the_form_and_changes_nothing(void **st
     assert_int_equal(q(c, "SELECT count(*) FROM ledger WHERE kind = 'retro'"), 0);
 }
 
+/* An answer longer than its field takes is refused on that field, not cut
+ * (a reason cut to nothing was told it was missing); one longer than any
+ * answer, or not UTF-8 text, is refused by submit itself. Nothing moves. */
+static void an_answer_too_long_for_its_field_says_so_on_the_field(void **state)
+{
+    ctx *c = *state;
+    open_form(c, "retro-visit", "mgr-1", "manager", NULL);
+    submit(c, "customer", "M-1002", NULL);
+    submit(c, "recent", "S-2", NULL);
+    char reason[TP_REASON_MAX + 2];
+    memset(reason, 'r', sizeof reason - 1);
+    reason[sizeof reason - 1] = '\0';
+    submit(c, "reason", reason, "approver", "mgr-1", "pin", PIN, NULL);
+    assert_string_equal(field_error(c, "reason"),
+                        "This answer is 201 bytes long; the field takes at most 200 (a letter "
+                        "with an accent takes two). Shorten it.");
+    assert_string_equal(value_of(c, "reason"), reason);
+    assert_int_equal(tu_balance(c->h, "M-1002"), 0);
+
+    char huge[TP_FIELD_VALUE_MAX + 2];
+    memset(huge, 'r', sizeof huge - 1);
+    huge[sizeof huge - 1] = '\0';
+    tp_form_answer a[] = {{.field_id = "reason", .value = huge}};
+    tp_message msg;
+    assert_int_equal(c->ui->submit(c->h->plugin, c->form, a, 1, &msg), TP_ERR_TOO_LONG);
+    assert_non_null(strstr(msg.text, "The answer to reason is longer than 256 bytes"));
+    a[0].value = "caf\xe9 receipt";
+    assert_int_equal(c->ui->submit(c->h->plugin, c->form, a, 1, &msg), TP_ERR_INVALID_ARGUMENT);
+    assert_string_equal(msg.text, "The answer to reason is not valid UTF-8 text; type it again, "
+                                  "or save the file it came from as UTF-8.");
+
+    submit(c, "reason", "caf\xc3\xa9 receipt", "approver", "mgr-1", "pin", PIN, NULL);
+    assert_true(c->h->dismissed_done);
+    assert_int_equal(tu_balance(c->h, "M-1002"), 9);
+}
+
 static void caps_are_enforced_and_denials_audited(void **state)
 {
     ctx *c = *state;
@@ -848,6 +884,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(manager_credits_a_missed_visit_from_the_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(each_refusal_is_a_sentence_on_the_form_and_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_answer_too_long_for_its_field_says_so_on_the_field, setup, teardown),
         cmocka_unit_test_setup_teardown(caps_are_enforced_and_denials_audited, setup, teardown),
         cmocka_unit_test_setup_teardown(a_refusal_that_cannot_be_audited_changes_nothing_and_says_so,
                                         setup, teardown),

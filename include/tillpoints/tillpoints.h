@@ -79,10 +79,14 @@ typedef enum tp_status {
     TP_ERR_DISABLED = 7,         /* plugin disabled after an internal fault */
     TP_ERR_STORAGE = 8,          /* database error (disk full, I/O) */
     TP_ERR_NO_MEMORY = 9,
-    TP_ERR_VERSION = 10,         /* incompatible ABI major */
+    TP_ERR_VERSION = 10,         /* incompatible ABI major, or a database
+                                    written by a newer tillpoints */
     TP_ERR_CONFIG = 11,          /* configuration file invalid */
     TP_ERR_UNSUPPORTED = 12,     /* e.g. currency not accepted */
-    TP_ERR_INTERNAL = 13
+    TP_ERR_INTERNAL = 13,
+    TP_ERR_WRONG_PIN = 14,       /* wrong PIN, or an id that is not an enrolled
+                                    manager: the two are not told apart */
+    TP_ERR_LOCKED_OUT = 15       /* too many wrong PINs; wait or reset the PIN */
 } tp_status;
 
 #define TP_MESSAGE_MAX 256
