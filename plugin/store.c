@@ -366,6 +366,7 @@ static tp_status migrate(tp_store *s, const char *path, tp_message *msg)
     const int known = (int)(sizeof migrations / sizeof migrations[0]);
     int version = schema_version(s->db);
     int in_txn = 0;
+    tp_status st = TP_ERR_STORAGE;
     for (;;) {
         if (version < 0) {
             tp_msg_set(msg, "Cannot read the schema version of %s: %s.", path,
@@ -375,6 +376,7 @@ static tp_status migrate(tp_store *s, const char *path, tp_message *msg)
         if (version > known) {
             tp_msg_set(msg, "%s was written by a newer tillpoints (schema %d; this one knows %d). "
                        "Install the newer version.", path, version, known);
+            st = TP_ERR_VERSION;
             break;
         }
         if (version == known) {
@@ -411,7 +413,7 @@ static tp_status migrate(tp_store *s, const char *path, tp_message *msg)
     }
     if (in_txn || sqlite3_get_autocommit(s->db) == 0)
         exec(s->db, "ROLLBACK");
-    return TP_ERR_STORAGE;
+    return st;
 }
 
 tp_status tp_store_open(const char *path, tp_store **out, tp_message *msg)

@@ -1093,7 +1093,7 @@ tp_status tp_central_init(const tp_config *cfg, int *from, int *to, tp_message *
         PQfinish(pg);
         tp_msg_set(msg, "The central schema is version %d, newer than this tillpoints knows "
                    "(%d). Install the newer version.", version, CENTRAL_KNOWN);
-        return TP_ERR_STATE;
+        return TP_ERR_VERSION;
     }
     while (version < CENTRAL_KNOWN) {
         r = PQexec(pg, tp_central_migrations[version]);
