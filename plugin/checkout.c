@@ -173,6 +173,23 @@ static tp_status co_scan(const tp_plugin *plugin, const char *txn_id, const char
     return TP_OK;
 }
 
+/* A sale that earns nothing says why, in the message complete() returns
+ * (the preview has only the number); empty when it earns. */
+static void say_why_none(const tp_instance *in, const tp_award_job *a, tp_message *msg)
+{
+    const char *units = tp_rules_unit(&in->cfg.rules, 2);
+    char why[TP_MESSAGE_MAX];
+    if (a->points > 0)
+        tp_msg_clear(msg);
+    else if (!a->code[0])
+        tp_msg_set(msg, "Receipt %s earns no %s: no member was scanned.", a->receipt, units);
+    else if (tp_rules_why_none(&in->cfg.rules, a->total_minor, a->eligible_minor, a->currency,
+                               why, sizeof why))
+        tp_msg_set(msg, "Receipt %s earns no %s: %s.", a->receipt, units, why);
+    else
+        tp_msg_set(msg, "Receipt %s earns no %s under the current rules.", a->receipt, units);
+}
+
 static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
                              const tp_receipt *receipt, tp_award_preview *preview,
                              tp_message *msg)
@@ -231,6 +248,7 @@ static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
         preview->eligible_minor = a->eligible_minor;
         preview->points = a->points;
     }
+    say_why_none(in, a, msg);
     memset(t, 0, sizeof *t);
     return TP_OK;
 }

@@ -24,6 +24,19 @@ tp_status tp_rules_eligible(const tp_rules_config *rules, const tp_line *lines,
  * the minimum and the per-receipt cap, before campaigns. Never negative. */
 int64_t tp_rules_points(const tp_rules_config *rules, int64_t eligible_minor);
 
+/* What the program awards, for sentences a cashier reads: "point" or
+ * "points" (n != 1), and for a visits program "stamp" or "stamps". */
+const char *tp_rules_unit(const tp_rules_config *rules, int64_t n);
+
+/* Why a receipt of `total_minor`, `eligible_minor` of it eligible, earns
+ * nothing under `rules` (tp_rules_points is 0): one clause written into
+ * `buf`, such as "none of its lines earn points (tax, tips, gift cards
+ * and excluded items never do)", the minimum for a visit, or a ratio that
+ * rounds the amount down to zero. Returns 0 and leaves `buf` empty when
+ * the receipt does earn. */
+int tp_rules_why_none(const tp_rules_config *rules, int64_t total_minor, int64_t eligible_minor,
+                      const char *currency, char *buf, size_t cap);
+
 /* Points a receipt at `time_ms` and `location` earns including campaigns:
  * the largest active multiplier applies to the base, then every active
  * fixed bonus is added; campaigns only reward a receipt that earns base

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "instance.h"
+#include "rules.h"
 #include "sidejournal.h"
 #include "util.h"
 
@@ -276,16 +277,17 @@ void *tp_reader_main(void *arg)
             tp_copy(o.member_code, sizeof o.member_code, m.code);
             tp_copy(o.member_name, sizeof o.member_name, m.name);
             o.balance = m.balance;
-            tp_buf_set(o.message, sizeof o.message, "%s (%s), balance %lld points.",
-                       m.name[0] ? m.name : "Member", m.code, (long long)m.balance);
+            tp_buf_set(o.message, sizeof o.message, "%s (%s), balance %lld %s.",
+                       m.name[0] ? m.name : "Member", m.code, (long long)m.balance,
+                       tp_rules_unit(&in->cfg.rules, m.balance));
         } else {
             o.kind = TP_EVENT_MEMBER_UNKNOWN;
             o.status = st;
             tp_copy(o.member_code, sizeof o.member_code, job.code);
             if (st == TP_ERR_NOT_FOUND)
                 tp_buf_set(o.message, sizeof o.message,
-                           "No member has the code %s; the sale can go on without points.",
-                           job.code);
+                           "No member has the code %s; the sale can go on without %s.",
+                           job.code, tp_rules_unit(&in->cfg.rules, 2));
             else if (st == TP_ERR_UNSUPPORTED)
                 tp_copy(o.message, sizeof o.message, msg.text);
             else

@@ -147,6 +147,15 @@ static int setup_trusting(void **state)
     return 0;
 }
 
+/* A stamp card: one stamp a visit, at least 5.00 spent. */
+static int setup_visits(void **state)
+{
+    ctx *c = start(CONF "[program]\nkind = visits\nmin_eligible_minor = 500\n");
+    add_manager(c);
+    *state = c;
+    return 0;
+}
+
 static int teardown(void **state)
 {
     ctx *c = *state;
@@ -302,6 +311,37 @@ static void an_answer_too_long_for_its_field_says_so_on_the_field(void **state)
     submit(c, "reason", "caf\xc3\xa9 receipt", "approver", "mgr-1", "pin", PIN, NULL);
     assert_true(c->h->dismissed_done);
     assert_int_equal(tu_balance(c->h, "M-1002"), 9);
+}
+
+/* A stamp card's forms and their results speak of stamps; a visit below
+ * the minimum is refused with the reason, not "no points". */
+static void a_visits_program_credits_stamps_in_its_own_words(void **state)
+{
+    ctx *c = *state;
+    open_form(c, "retro-visit", "mgr-1", "manager", NULL);
+    submit(c, "customer", "M-1002", NULL);
+    submit(c, "recent", "S-1", NULL);
+    assert_string_equal(value_of(c, "points"), "1");
+    assert_string_equal(c->h->form.submit, "Credit 1 stamp");
+    submit(c, "reason", "forgot her card", "approver", "mgr-1", "pin", PIN, NULL);
+    assert_true(c->h->dismissed_done);
+    assert_non_null(strstr(c->h->result, "Credited 1 stamp to Bob Sample"));
+    assert_null(strstr(c->h->result, "point"));
+    assert_int_equal(tu_balance(c->h, "M-1002"), 1);
+
+    /* S-2 (9.00) qualifies, and S-4 (4.00) is below the minimum. */
+    tp_message msg;
+    assert_int_equal(tu_sale(c->h, "S-4", NULL, 400, &msg), TP_OK);
+    settle(c);
+    open_form(c, "retro-visit", "mgr-1", "manager", "S-4");
+    submit(c, "customer", "M-1002", NULL);
+    submit(c, "reason", "small visit", "approver", "mgr-1", "pin", PIN, NULL);
+    assert_true(c->h->form.is_error);
+    assert_string_equal(c->h->form.message,
+                        "Receipt S-4 earns no stamps: its eligible amount, 4.00 EUR, is below the "
+                        "store's minimum of 5.00 EUR for a visit.");
+    assert_int_equal(tu_balance(c->h, "M-1002"), 1);
+    cancel(c);
 }
 
 static void caps_are_enforced_and_denials_audited(void **state)
@@ -885,6 +925,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(manager_credits_a_missed_visit_from_the_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(each_refusal_is_a_sentence_on_the_form_and_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(an_answer_too_long_for_its_field_says_so_on_the_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_visits_program_credits_stamps_in_its_own_words, setup_visits, teardown),
         cmocka_unit_test_setup_teardown(caps_are_enforced_and_denials_audited, setup, teardown),
         cmocka_unit_test_setup_teardown(a_refusal_that_cannot_be_audited_changes_nothing_and_says_so,
                                         setup, teardown),
