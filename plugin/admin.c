@@ -449,8 +449,11 @@ static tp_status admin_member_balance(const tp_plugin *plugin, const char *key,
     if (st == TP_OK)
         st = tp_outbox_member_view(in->admin_store, row.code, &confirmed, &has, &pending,
                                    &refused, msg);
-    if (st == TP_OK)
-        tp_sync_state_get(in->admin_store, "last_success_ms", &success);
+    if (st == TP_OK && tp_sync_state_get(in->admin_store, "last_success_ms", &success) != TP_OK) {
+        tp_msg_set(msg, "Cannot read when the central database last answered: %s.",
+                   tp_store_errmsg(in->admin_store));
+        st = TP_ERR_STORAGE;
+    }
     pthread_mutex_unlock(&in->admin_lock);
     if (st != TP_OK)
         return st;

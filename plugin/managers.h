@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "store.h"
+#include "util.h" /* TP_MUST_CHECK */
 
 #define TP_MANAGER_ID_MAX 64
 #define TP_PIN_FLOOR 4        /* no policy may allow fewer digits */
@@ -65,7 +66,7 @@ typedef struct tp_pin_attempt {
 
 /* PIN rules: min_digits (TP_PIN_FLOOR..TP_PIN_MAX; 0 = the default)
  * to TP_PIN_MAX digits. TP_OK or a sentence. */
-tp_status tp_manager_check_pin_format(const char *pin, int min_digits, tp_message *msg);
+tp_status tp_manager_check_pin_format(const char *pin, int min_digits, tp_message *msg) TP_MUST_CHECK;
 
 /* Adding a manager or changing a PIN takes two steps, so that the slow
  * Argon2id run (0.1-0.5 s) never holds the write lock the till's writer
@@ -76,16 +77,16 @@ tp_status tp_manager_check_pin_format(const char *pin, int min_digits, tp_messag
  * 2. tp_manager_add or tp_manager_reset_pin, inside the caller's write
  *    transaction, store that hash. */
 tp_status tp_manager_hash_new_pin(const char *pin, int min_digits, char out[TP_PIN_HASH_MAX],
-                                  tp_message *msg);
+                                  tp_message *msg) TP_MUST_CHECK;
 
 /* Adds a manager with the PIN hash from step 1. TP_ERR_DUPLICATE when the
  * id exists. */
 tp_status tp_manager_add(tp_store *s, const char *id, const char *name, const char *pin_hash,
-                         int64_t now_ms, tp_message *msg);
+                         int64_t now_ms, tp_message *msg) TP_MUST_CHECK;
 
 /* Replaces the PIN hash, clears failures and any lockout. */
 tp_status tp_manager_reset_pin(tp_store *s, const char *id, const char *pin_hash, int64_t now_ms,
-                               tp_message *msg);
+                               tp_message *msg) TP_MUST_CHECK;
 
 /* Step 1. TP_OK with *a filled; TP_ERR_INVALID_ARGUMENT (a sentence with
  * the policy, the same for any id) when the PIN is not policy->min_digits
@@ -94,7 +95,7 @@ tp_status tp_manager_reset_pin(tp_store *s, const char *id, const char *pin_hash
  * hash is damaged. */
 tp_status tp_manager_pin_lookup(tp_store *s, const tp_manager_policy *policy, const char *id,
                                 const char *pin, int64_t now_ms, tp_pin_attempt *a,
-                                tp_message *msg);
+                                tp_message *msg) TP_MUST_CHECK;
 
 /* Step 2: one Argon2id verification against the stored hash, or against
  * the dummy hash for an unknown id; none for a locked manager. No
@@ -117,19 +118,19 @@ void tp_manager_pin_hash(tp_pin_attempt *a, const char *pin);
  * has the PIN. */
 tp_status tp_manager_pin_record(tp_store *s, const tp_manager_policy *policy,
                                 const tp_pin_attempt *a, int64_t now_ms, int *locked_now,
-                                tp_message *msg);
+                                tp_message *msg) TP_MUST_CHECK;
 
 /* Lookup, hash and record, the record in a transaction of its own (the
  * caller must not have one open). Same answers as tp_manager_pin_record,
  * plus tp_manager_pin_lookup's. */
 tp_status tp_manager_verify(tp_store *s, const tp_manager_policy *policy, const char *id,
-                            const char *pin, int64_t now_ms, int *locked_now, tp_message *msg);
+                            const char *pin, int64_t now_ms, int *locked_now, tp_message *msg) TP_MUST_CHECK;
 
 /* For an approval that trusts the host's login ([retro]
  * trust_host_managers): TP_OK when `id` is an enrolled manager who is not
  * locked at now_ms; TP_ERR_NOT_FOUND, TP_ERR_LOCKED_OUT (with the
  * sentence) or TP_ERR_STORAGE otherwise. Reads only. */
-tp_status tp_manager_usable(tp_store *s, const char *id, int64_t now_ms, tp_message *msg);
+tp_status tp_manager_usable(tp_store *s, const char *id, int64_t now_ms, tp_message *msg) TP_MUST_CHECK;
 
 /* How many Argon2id verifications this process has run (real and dummy);
  * tests use it to see that an unknown id costs what a wrong PIN costs. */
@@ -137,6 +138,6 @@ uint64_t tp_manager_hash_runs(void);
 
 /* Up to `cap` managers ordered by id; *count receives how many exist. */
 tp_status tp_manager_list(tp_store *s, tp_manager_row *out, size_t cap, size_t *count,
-                          tp_message *msg);
+                          tp_message *msg) TP_MUST_CHECK;
 
 #endif

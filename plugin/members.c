@@ -217,10 +217,12 @@ tp_status tp_members_find(tp_store *s, const tp_config *cfg, const char *query,
         return TP_ERR_TOO_LONG;
     }
     char phone[TP_PHONE_MAX + 1] = "", email[TP_EMAIL_MAX + 1] = "";
-    if (phone_like(query))
-        tp_normalise_phone(query, cfg->default_country_code, phone, sizeof phone, NULL);
-    if (strchr(query, '@'))
-        tp_normalise_email(query, email, sizeof email, NULL);
+    /* A query that is not a phone or an email matches none by them. */
+    if (phone_like(query) &&
+        tp_normalise_phone(query, cfg->default_country_code, phone, sizeof phone, NULL) != TP_OK)
+        phone[0] = '\0';
+    if (strchr(query, '@') && tp_normalise_email(query, email, sizeof email, NULL) != TP_OK)
+        email[0] = '\0';
     /* Name prefix: LIKE is case-insensitive (ASCII) and uses the NOCASE
      * index on name; % and _ typed by the manager are escaped. */
     char pattern[2 * TP_NAME_MAX + 2];

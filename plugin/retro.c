@@ -433,8 +433,13 @@ static int choose_member(tp_instance *in, tp_session *s, const tp_answers *a, tp
             n = 0;
     }
     if (n == 1) {
+        /* Never a member id from a failed lookup. */
         tp_member_row row;
-        tp_store_find_member(in->admin_store, found[0].code, &row, &why);
+        if (tp_store_find_member(in->admin_store, found[0].code, &row, &why) != TP_OK) {
+            form_find(s, out, query);
+            form_error(out, "customer", why.text);
+            return 0;
+        }
         s->member_id = row.id;
         tp_copy(s->member_code, sizeof s->member_code, found[0].code);
         member_label(s->member_label, sizeof s->member_label, &found[0]);

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "tillpoints/ext/checkout.h"
+#include "util.h" /* TP_MUST_CHECK */
 
 /* Checks every line and sums the eligible amount: line amount minus its
  * discount, leaving out tax, tip and gift-card lines and excluded
@@ -18,7 +19,7 @@
  * over-long SKU or category, or totals beyond TP_AMOUNT_MAX. */
 tp_status tp_rules_eligible(const tp_rules_config *rules, const tp_line *lines,
                             size_t count, int64_t *total_minor,
-                            int64_t *eligible_minor, tp_message *msg);
+                            int64_t *eligible_minor, tp_message *msg) TP_MUST_CHECK;
 
 /* Base points (or stamps) that `eligible_minor` earns under `rules`, after
  * the minimum and the per-receipt cap, before campaigns. Never negative. */

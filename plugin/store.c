@@ -698,6 +698,15 @@ static void outcome_member(tp_outcome *out, const tp_member_row *m, int64_t bala
     out->balance = balance;
 }
 
+/* The code printed on a receipt without a member, for a later claim. A
+ * receipt id the code cannot carry gets none; the sale is recorded anyway. */
+static void receipt_code_of(const tp_config *cfg, const char *receipt, tp_outcome *out)
+{
+    if (tp_receipt_code_format(&cfg->scan, cfg->location, receipt, out->receipt_code,
+                               sizeof out->receipt_code) != TP_OK)
+        out->receipt_code[0] = '\0';
+}
+
 /* Why an award with a member earns nothing: the rules' reason, or, when
  * the rules would award (a campaign's or the cap's doing cannot make 0),
  * the plain fact. */
@@ -850,8 +859,7 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award
                        (long long)points, tp_rules_unit(&cfg->rules, points),
                        m.name[0] ? m.name : m.code, (long long)balance);
     } else if (job->code[0]) {
-        tp_receipt_code_format(&cfg->scan, cfg->location, job->receipt, out->receipt_code,
-                               sizeof out->receipt_code);
+        receipt_code_of(cfg, job->receipt, out);
         out->status = refused[0] ? TP_ERR_UNSUPPORTED : TP_ERR_NOT_FOUND;
         if (refused[0])
             tp_buf_set(out->message, sizeof out->message, "Receipt %s recorded without %s. %s",
@@ -863,8 +871,7 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award
     } else {
         /* No member: the receipt gets a code to print, so the customer can
          * claim the visit later and a manager's scan fills the dialog. */
-        tp_receipt_code_format(&cfg->scan, cfg->location, job->receipt, out->receipt_code,
-                               sizeof out->receipt_code);
+        receipt_code_of(cfg, job->receipt, out);
         tp_buf_set(out->message, sizeof out->message,
                    "Receipt %s recorded; no member was scanned.", job->receipt);
     }

@@ -917,7 +917,9 @@ static void *sync_main(void *arg)
 {
     tp_sync *s = arg;
     char why[768];
-    tp_sync_state_get(s->db, "retry_ms", &s->retry_seen);
+    /* Unreadable now: the first retry request seen is then taken as new. */
+    if (tp_sync_state_get(s->db, "retry_ms", &s->retry_seen) != TP_OK)
+        s->retry_seen = 0;
     while (!stopping(s)) {
         if (!s->pg) {
             int rc = connect_central(s, why, sizeof why);

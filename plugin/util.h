@@ -58,7 +58,7 @@ int tp_is_member_code(const char *s, size_t len, char *bad);
 
 /* Parses a UTC time "YYYY-MM-DD", "YYYY-MM-DDTHH:MM" or
  * "YYYY-MM-DDTHH:MM:SS", with an optional trailing Z, into ms. 0 or -1. */
-int tp_parse_utc(const char *text, int64_t *ms);
+int tp_parse_utc(const char *text, int64_t *ms) TP_MUST_CHECK;
 
 /* Formats UTC ms as "YYYY-MM-DD HH:MM". */
 void tp_format_utc(char *buf, size_t cap, int64_t ms);

@@ -334,7 +334,8 @@ tp_status tp_writer_prepare(tp_instance *in, tp_message *msg)
                         in->pending_path);
     } else if (access(in->pending_path, F_OK) == 0) {
         /* A journal of no jobs, or with only a torn record: nothing to save. */
-        (void)tp_sidejournal_write(in->pending_path, NULL, 0, msg);
+        if (tp_sidejournal_write(in->pending_path, NULL, 0, msg) != TP_OK)
+            tp_instance_log(in, TP_LOG_WARNING, "%s", msg->text); /* read again next start */
         tp_msg_clear(msg);
     }
     in->replaying = in->n_replay > 0;

@@ -494,7 +494,9 @@ static int import_child(const char *config, const char *csv)
     child_pace cp = {0, 0, 0};
     tp_import_pace pace = {CHUNK_ROWS, 60000, 1, child_committed};
     tp_import_result r;
-    tp_csv_import_paced(s, &cfg, csv, 0, "mgr-1", &pace, child_progress, NULL, &cp, &r, &msg);
+    if (tp_csv_import_paced(s, &cfg, csv, 0, "mgr-1", &pace, child_progress, NULL, &cp, &r,
+                            &msg) != TP_OK)
+        fprintf(stderr, "child: %s\n", msg.text);
     printf("finished\n"); /* the test fails on this */
     fflush(stdout);
     tp_store_close(s);

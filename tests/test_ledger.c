@@ -258,7 +258,8 @@ static int bulk_child(const char *config)
     }
     tp_bulk_pace pace = {BULK_PART, 60000, child_part, NULL};
     tp_bulk_result r;
-    tp_ledger_bulk_paced(s, &cfg, &bonus, &pace, NULL, NULL, &r, &msg);
+    if (tp_ledger_bulk_paced(s, &cfg, &bonus, &pace, NULL, NULL, &r, &msg) != TP_OK)
+        fprintf(stderr, "child: %s\n", msg.text);
     printf("finished\n"); /* the test fails on this */
     fflush(stdout);
     tp_store_close(s);
