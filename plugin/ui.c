@@ -115,7 +115,7 @@ static tp_status ui_open(const tp_plugin *plugin, const char *action, const tp_s
         return TP_ERR_INVALID_ARGUMENT;
     }
     if ((st = tp_check_text(staff->id, 64, "staff id", msg)) != TP_OK ||
-        (st = tp_check_text(prefill, TP_FIELD_VALUE_MAX, "prefilled value", msg)) != TP_OK)
+        (st = tp_check_utf8(prefill, TP_FIELD_VALUE_MAX, "prefilled value", msg)) != TP_OK)
         return st;
     int slot = form_slot(in, 0);
     if (slot < 0) {
@@ -175,13 +175,13 @@ static tp_status ui_submit(const tp_plugin *plugin, uint64_t form_id,
             free(job);
             tp_msg_set(msg, "Answer %zu has no field id, or one longer than %d characters.",
                        i + 1, TP_FIELD_ID_MAX);
-            return TP_ERR_INVALID_ARGUMENT;
+            return id ? TP_ERR_TOO_LONG : TP_ERR_INVALID_ARGUMENT;
         }
         /* Refused whole: the form stays as it was, and the host hears
          * which field (a field's own, smaller limit is the form's to say). */
         char what[TP_FIELD_ID_MAX + 16];
         tp_buf_set(what, sizeof what, "answer to %s", id);
-        if ((st = tp_check_text(v, TP_FIELD_VALUE_MAX, what, msg)) != TP_OK) {
+        if ((st = tp_check_utf8(v, TP_FIELD_VALUE_MAX, what, msg)) != TP_OK) {
             free(job);
             return st;
         }

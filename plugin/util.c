@@ -105,7 +105,7 @@ int tp_utf8_valid(const char *s, size_t len)
     return 1;
 }
 
-tp_status tp_check_text(const char *s, size_t max, const char *what, tp_message *msg)
+tp_status tp_check_utf8(const char *s, size_t max, const char *what, tp_message *msg)
 {
     if (!s)
         return TP_OK;
@@ -120,7 +120,15 @@ tp_status tp_check_text(const char *s, size_t max, const char *what, tp_message 
                    "came from as UTF-8.", what);
         return TP_ERR_INVALID_ARGUMENT;
     }
-    if (!tp_is_printable(s, n)) {
+    return TP_OK;
+}
+
+tp_status tp_check_text(const char *s, size_t max, const char *what, tp_message *msg)
+{
+    tp_status st = tp_check_utf8(s, max, what, msg);
+    if (st != TP_OK || !s)
+        return st;
+    if (!tp_is_printable(s, strlen(s))) {
         tp_msg_set(msg, "The %s contains control characters (a tab or a line break); remove "
                    "them.", what);
         return TP_ERR_INVALID_ARGUMENT;

@@ -45,11 +45,16 @@ int tp_is_printable(const char *s, size_t len);
 int tp_utf8_valid(const char *s, size_t len);
 
 /* Checks a text a person typed or a file held (a name, reason, comment,
- * staff id, form answer): at most `max` bytes, valid UTF-8, no control
- * characters. NULL passes (callers that need the text say so themselves).
- * TP_OK, TP_ERR_TOO_LONG, or TP_ERR_INVALID_ARGUMENT, with a sentence
- * naming `what` ("name", "reason") in `msg` (may be NULL). */
+ * staff id): at most `max` bytes, valid UTF-8, no control characters. NULL
+ * passes (callers that need the text say so themselves). TP_OK,
+ * TP_ERR_TOO_LONG, or TP_ERR_INVALID_ARGUMENT, with a sentence naming
+ * `what` ("name", "reason") in `msg` (may be NULL). */
 tp_status tp_check_text(const char *s, size_t max, const char *what,
+                        tp_message *msg) TP_MUST_CHECK;
+
+/* tp_check_text without the control-character rule, for what a scanner
+ * may have typed (a form answer or prefill ending in CR LF, trimmed later). */
+tp_status tp_check_utf8(const char *s, size_t max, const char *what,
                         tp_message *msg) TP_MUST_CHECK;
 
 /* Non-zero when `s` (length `len`, > 0) is a member code: letters, digits,

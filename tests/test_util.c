@@ -78,6 +78,11 @@ static void text_check_names_the_field_and_the_fault(void **state)
     assert_int_equal(tp_check_text("two\nlines", 64, "reason", &msg), TP_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(msg.text, "The reason contains control characters"));
 
+    /* What a scanner typed may end in CR LF; only the control rule differs. */
+    assert_int_equal(tp_check_utf8("R-1\r\n", 64, "answer", &msg), TP_OK);
+    assert_int_equal(tp_check_utf8("R-\xc0\xaf", 64, "answer", &msg), TP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(tp_check_utf8("R-12345", 4, "answer", &msg), TP_ERR_TOO_LONG);
+
     /* A NULL message is allowed: the status alone says what happened. */
     assert_int_equal(tp_check_text("\xed\xa0\x80", 64, "comment", NULL),
                      TP_ERR_INVALID_ARGUMENT);
