@@ -165,7 +165,7 @@ static void form_error(tp_uform *out, const char *field, const char *text)
 
 /* "points" or, for a visits program, "stamps" (n != 1), in every sentence
  * the cashier reads. */
-static const char *units(const tp_instance *in, int64_t n)
+static const char *unit_word(const tp_instance *in, int64_t n)
 {
     return tp_rules_unit(&in->cfg.rules, n);
 }
@@ -222,7 +222,7 @@ static const char *receipt_refusal(tp_instance *in, const char *receipt, const j
     tp_format_utc(when, sizeof when, j->time_ms);
     if (j->credited_entry) {
         tp_buf_set(buf, cap, "Receipt %s already earned %s (%s, entry %lld); a receipt earns "
-                   "once.", receipt, units(in, 2),
+                   "once.", receipt, unit_word(in, 2),
                    strcmp(j->credited_kind, "earn") == 0 ? "at the till" : "retroactively",
                    (long long)j->credited_entry);
         return buf;
@@ -324,7 +324,7 @@ static void form_receipt(tp_instance *in, tp_session *s, tp_uform *out, const tp
                  keep ? answer(keep, "receipt") : s->receipt, 0, 160);
     char label[96];
     tp_buf_set(label, sizeof label, "Or pick one of this store's recent receipts without %s",
-               units(in, 2));
+               unit_word(in, 2));
     tp_ufield *recent = tp_uform_add(out, "recent", TP_FIELD_RESULTS, label, "", 0, 0);
     add_recent(in, recent);
     tp_uform_add(out, "amount", TP_FIELD_MONEY,
@@ -403,7 +403,7 @@ static int64_t form_approve(tp_instance *in, tp_session *s, tp_uform *out, const
                  text, 0, 0);
     approval_fields(in, s, out, keep);
     tp_buf_set(out->submit, sizeof out->submit, "Credit %lld %s", (long long)points,
-               units(in, points));
+               unit_word(in, points));
     return points;
 }
 
@@ -775,10 +775,10 @@ static int approve_retro(tp_instance *in, tp_session *s, const tp_answers *a, tp
         if (tp_rules_why_none(&in->cfg.rules, s->manual ? s->manual_amount : j.total, eligible,
                               in->cfg.currency, none, sizeof none))
             tp_buf_set(err, sizeof err, "Receipt %s earns no %s: %s.", s->receipt,
-                       units(in, 2), none);
+                       unit_word(in, 2), none);
         else
             tp_buf_set(err, sizeof err, "Receipt %s earns no %s under the current rules.",
-                       s->receipt, units(in, 2));
+                       s->receipt, unit_word(in, 2));
         deny(in, s, approver, 0, err, out);
         return 1;
     }
@@ -786,7 +786,7 @@ static int approve_retro(tp_instance *in, tp_session *s, const tp_answers *a, tp
                             : in->cfg.retro.max_points_per_credit;
     if (points > cap) {
         tp_buf_set(err, sizeof err, "%lld %s is more than one %s credit may carry (%lld); "
-                   "use an adjustment with a reason instead.", (long long)points, units(in, points),
+                   "use an adjustment with a reason instead.", (long long)points, unit_word(in, points),
                    s->manual ? "manual" : "retroactive", (long long)cap);
         deny(in, s, approver, points, err, out);
         return 1;
@@ -795,7 +795,7 @@ static int approve_retro(tp_instance *in, tp_session *s, const tp_answers *a, tp
     if (today < 0 || today + points > in->cfg.retro.max_points_per_manager_day) {
         tp_buf_set(err, sizeof err, "Manager %s has approved %lld %s today; with %lld more "
                    "that is above the daily limit of %lld.", approver, (long long)today,
-                   units(in, today), (long long)points, (long long)in->cfg.retro.max_points_per_manager_day);
+                   unit_word(in, today), (long long)points, (long long)in->cfg.retro.max_points_per_manager_day);
         deny(in, s, approver, points, err, out);
         return 1;
     }
@@ -850,11 +850,11 @@ static int approve_retro(tp_instance *in, tp_session *s, const tp_answers *a, tp
     tp_member_row m;
     if (tp_store_member_by_id(in->admin_store, s->member_id, &m, &why) == TP_OK)
         dismiss(out, 1, "Credited %lld %s to %s for receipt %s%s; balance %lld.",
-                (long long)points, units(in, points), s->member_label, s->receipt,
+                (long long)points, unit_word(in, points), s->member_label, s->receipt,
                 s->manual ? " (manual)" : "", (long long)m.balance);
     else
         dismiss(out, 1, "Credited %lld %s to %s for receipt %s%s.", (long long)points,
-                units(in, points), s->member_label, s->receipt, s->manual ? " (manual)" : "");
+                unit_word(in, points), s->member_label, s->receipt, s->manual ? " (manual)" : "");
     return 0;
 }
 
@@ -916,7 +916,7 @@ static int park_claim(tp_instance *in, tp_session *s, const tp_answers *a, tp_uf
     if (j.credited_entry) {
         tp_store_rollback(in->admin_store);
         dismiss(out, 0, "Receipt %s already earned %s; there is nothing to claim.", s->receipt,
-                units(in, 2));
+                unit_word(in, 2));
         return 0;
     }
     static const char sql[] = "INSERT INTO claims(location, receipt, created_ms, staff,"
@@ -1153,7 +1153,7 @@ static void form_correct(tp_instance *in, tp_session *s, tp_uform *out, const tp
     tp_uform_add(out, "customer", TP_FIELD_TEXT, "The right customer (phone, email, code or name)",
                  keep ? answer(keep, "customer") : "", 1, 128);
     approval_fields(in, s, out, keep);
-    tp_buf_set(out->submit, sizeof out->submit, "Move the %s", units(in, 2));
+    tp_buf_set(out->submit, sizeof out->submit, "Move the %s", unit_word(in, 2));
 }
 
 static int do_correct(tp_instance *in, tp_session *s, const tp_answers *a, tp_uform *out)
@@ -1251,7 +1251,7 @@ static int do_correct(tp_instance *in, tp_session *s, const tp_answers *a, tp_uf
         st = tp_store_member_by_id(in->admin_store, c.member_id, &wrong, &why);
         if (st == TP_OK && wrong.balance < 0) {
             tp_msg_set(&why, "Member %s has already spent some of these %s (balance would be "
-                       "%lld); adjust their balance first.", c.member_code, units(in, 2),
+                       "%lld); adjust their balance first.", c.member_code, unit_word(in, 2),
                        (long long)wrong.balance);
             st = TP_ERR_STATE;
         }
@@ -1275,7 +1275,7 @@ static int do_correct(tp_instance *in, tp_session *s, const tp_answers *a, tp_uf
         return 1;
     }
     dismiss(out, 1, "Moved %lld %s of receipt %s from %s to %s.", (long long)moving,
-            units(in, moving), receipt, c.member_code, s->member_label);
+            unit_word(in, moving), receipt, c.member_code, s->member_label);
     return 0;
 }
 

@@ -776,7 +776,7 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award
         return job_failed(s, rc, out, TP_EVENT_AWARD_FAILED);
 
     int found = 0;
-    char refused[TP_MESSAGE_MAX] = "", why[TP_MESSAGE_MAX];
+    char refused[TP_MESSAGE_MAX] = "";
     if (job->code[0]) {
         found = load_member(s, S_FIND_MEMBER, 0, job->code, &m);
         if (found < 0)
@@ -832,6 +832,7 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award
     }
     const char *units = tp_rules_unit(&cfg->rules, 2);
     if (found) {
+        char why[TP_MESSAGE_MAX];
         if (points > 0) {
             rc = insert_ledger(s, cfg, m.id, job->receipt, "earn", points, 0, job->staff,
                                job->time_ms);
