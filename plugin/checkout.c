@@ -25,7 +25,7 @@ static tp_status ready(const tp_plugin *plugin, tp_instance **in, tp_message *ms
         return st;
     if (atomic_load(&(*in)->disabled)) {
         tp_msg_set(msg, "Loyalty is switched off after an internal error; the sale goes on "
-                   "without points.");
+                   "without %s.", tp_rules_unit(&(*in)->cfg.rules, 2));
         return TP_ERR_DISABLED;
     }
     return TP_OK;
@@ -49,8 +49,8 @@ static tp_status check_currency(const tp_instance *in, const char *cur, tp_messa
         return TP_ERR_INVALID_ARGUMENT;
     }
     if (strcmp(cur, in->cfg.currency) != 0) {
-        tp_msg_set(msg, "This till earns points in %s only; a receipt in %s earns none.",
-                   in->cfg.currency, cur);
+        tp_msg_set(msg, "This till earns %s in %s only; a receipt in %s earns none.",
+                   tp_rules_unit(&in->cfg.rules, 2), in->cfg.currency, cur);
         return TP_ERR_UNSUPPORTED;
     }
     return TP_OK;
@@ -239,8 +239,9 @@ static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
     tp_copy(a->staff, sizeof a->staff, t->staff);
     tp_copy(a->currency, sizeof a->currency, receipt->currency);
     if (tp_queue_push(&in->write_q, &job) != 0) {
-        tp_msg_set(msg, "Loyalty is behind on saving points; finish the sale and credit this "
-                   "receipt later, or complete again in a moment.");
+        tp_msg_set(msg, "Loyalty is behind on saving %s; finish the sale and credit this "
+                   "receipt later, or complete again in a moment.",
+                   tp_rules_unit(&in->cfg.rules, 2));
         return TP_ERR_BUSY;
     }
     if (preview) {

@@ -908,8 +908,8 @@ tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg, const tp_refu
         if (rc != SQLITE_DONE)
             return job_failed(s, rc, out, TP_EVENT_REFUND_FAILED);
         tp_buf_set(out->message, sizeof out->message,
-                   "Receipt %s is not in this till's journal; no points were reversed.",
-                   job->receipt);
+                   "Receipt %s is not in this till's journal; no %s were reversed.",
+                   job->receipt, tp_rules_unit(&cfg->rules, 2));
         return refund_refused(s, out, TP_ERR_NOT_FOUND);
     }
     sqlite3_int64 receipt_row = sqlite3_column_int64(q, 0);

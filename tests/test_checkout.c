@@ -136,6 +136,12 @@ static void a_visits_program_speaks_of_stamps(void **state)
     for (int i = 0; i < h->n_events; i++)
         if (strstr(h->ev[i].message, "point"))
             fail_msg("event %d speaks of points: %s", i, h->ev[i].message);
+    /* Nor does a refusal. */
+    tp_receipt usd = {.receipt_id = "V-3", .currency = "USD", .lines = small, .line_count = 1};
+    assert_int_equal(h->co->begin(h->plugin, "V-3", "cashier-7", &msg), TP_OK);
+    assert_int_equal(h->co->complete(h->plugin, "V-3", &usd, NULL, &msg), TP_ERR_UNSUPPORTED);
+    assert_string_equal(msg.text, "This till earns stamps in EUR only; a receipt in USD earns "
+                                  "none.");
     tu_stop(h, 1);
 }
 
