@@ -107,7 +107,8 @@ static void set_state(device *d, tp_scanner_state st, const char *sentence)
         d->was_online = 1;
         d->backoff_ms = BACKOFF_MIN_MS;
         /* A fresh session: a rescan right after a replug counts. */
-        tp_dedup_init(&d->dedup, d->owner->in->cfg.scan_dedup_ms);
+        if (tp_dedup_init(&d->dedup, d->dedup.window_ms) != TP_OK)
+            d->dedup.window_ms = 0; /* cannot happen: the window was accepted at start */
         post(d, TP_EVENT_SCANNER_ONLINE, TP_OK, NULL, sentence);
     } else if (st == TP_SCANNER_OFFLINE) {
         post(d, TP_EVENT_SCANNER_OFFLINE, TP_ERR_NOT_FOUND, NULL, sentence);
@@ -317,7 +318,12 @@ tp_status tp_scanners_start(tp_instance *in, tp_scanners **out, tp_message *msg)
         tp_copy(d->info.name, sizeof d->info.name, sc->name);
         tp_copy(d->info.driver, sizeof d->info.driver, sc->driver);
         d->backoff_ms = BACKOFF_MIN_MS;
-        tp_dedup_init(&d->dedup, in->cfg.scan_dedup_ms);
+        if (tp_dedup_init(&d->dedup, in->cfg.scan_dedup_ms) != TP_OK) {
+            tp_msg_set(msg, "Scanner %s: the repeat window of %lld ms is out of range.",
+                       sc->name, (long long)in->cfg.scan_dedup_ms);
+            st = TP_ERR_CONFIG;
+            break;
+        }
         if (!d->ops) {
             tp_msg_set(msg, "Scanner %s: there is no driver called %s (known: serial, wedge, camera).", sc->name,
                        sc->driver);
