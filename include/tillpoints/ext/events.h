@@ -98,6 +98,10 @@ typedef struct tp_event {
                                  refund's own number (tp_refund.refund_id),
                                  telling apart several refunds of one
                                  receipt. Else "". */
+    const char *symbology;    /* SCANNED / SCAN_REJECTED: the symbology the
+                                 scanner reported (AIM id or camera
+                                 decoder), e.g. "qr", "ean13", "code128",
+                                 "gs1-128"; "" when it did not say. Else "". */
 } tp_event;
 
 typedef struct tp_host_events_ext {
