@@ -199,6 +199,7 @@ check "one receipt journaled, 4.50 total" [ "$(q "SELECT count(*)||'/'||sum(tota
 # below are sent to a port that is open (opening flushes what came before).
 sed "s|^port = .*|port = $work/front-link|" "$work/tillpoints.conf" > "$work/shim.conf"
 mkfifo "$work/shim.in"
+: > "$work/shim.out" # there before the first look, whenever the shim starts
 exec 4<>"$work/shim.in"
 env LD_PRELOAD="$preload" "$SHIM" --plugin "$B/tillpoints.so" --config "$work/shim.conf" \
     <"$work/shim.in" >"$work/shim.out" 2>"$work/shim.err" 3>&- 4>&- &
