@@ -444,6 +444,15 @@ static void aim_ids_reach_the_host_as_the_scan_events_symbology(void **state)
     assert_string_equal(fx->h->symbology[i], "");
     assert_logged(fx->h, "(symbology not reported)");
 
+    /* A well-formed id of a symbology without a name: the event says
+     * nothing, the log keeps the raw id for whoever sets the scanner up. */
+    scan(fx, "]X0M-1003\r");
+    must_see(fx->h, TP_EVENT_SCANNED, 4, "a code with an unlisted AIM id");
+    i = nth(fx->h, TP_EVENT_SCANNED, 3);
+    assert_string_equal(fx->h->tu.ev[i].member_code, "M-1003");
+    assert_string_equal(fx->h->symbology[i], "");
+    assert_logged(fx->h, "(symbology not named, AIM id ]X0)");
+
     /* A refused code still says what it was: GS1-128 by its ]C1. */
     scan(fx, "]C1hello world\r");
     must_see(fx->h, TP_EVENT_SCAN_REJECTED, 1, "junk with an AIM id");
