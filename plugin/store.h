@@ -97,6 +97,7 @@ typedef struct tp_outcome {
     char device[32 + 1];
     char receipt_code[160];
     char refund[TP_RECEIPT_ID_MAX + 1]; /* refund jobs: the refund's number */
+    char symbology[16]; /* scans: tp_symbology_event_name(), "" when unsaid */
 } tp_outcome;
 
 /* Each apply_* runs inside a savepoint of the open transaction: a refused

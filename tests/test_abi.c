@@ -47,8 +47,10 @@ static void plugin_refuses_a_host_of_another_major(void **state)
  * every field an older host knows (see "Compatibility" in tillpoints.h). */
 _Static_assert(offsetof(tp_event, refund_id) > offsetof(tp_event, receipt_code),
                "tp_event.refund_id (ABI 1.2) must follow the 1.1 fields");
-_Static_assert(offsetof(tp_event, refund_id) + sizeof(const char *) == sizeof(tp_event),
-               "tp_event.refund_id is the last field");
+_Static_assert(offsetof(tp_event, symbology) > offsetof(tp_event, refund_id),
+               "tp_event.symbology is appended after refund_id");
+_Static_assert(offsetof(tp_event, symbology) + sizeof(const char *) == sizeof(tp_event),
+               "tp_event.symbology is the last field");
 
 static int64_t last_points;
 static int n_refund_events;
