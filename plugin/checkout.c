@@ -8,12 +8,13 @@
  */
 #include <string.h>
 
+#include "abi.h"
 #include "instance.h"
 #include "payload.h"
 #include "rules.h"
 #include "scanners.h"
-#include "abi.h"
 #include "util.h"
+#include "workers.h"
 
 /* A receipt time more than this far ahead of the till's clock is refused:
  * clocks drift, but not by a day. */

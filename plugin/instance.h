@@ -166,7 +166,7 @@ void tp_instance_post_ordered(tp_instance *in, const tp_outcome *o, const tp_ord
 
 /*
  * The bound on events waiting for the host's main thread (see the policy
- * at tp_instance_post_ordered in entry.c): room for an event of every job
+ * at tp_instance_post_ordered in instance.c): room for an event of every job
  * the two queues can hold, plus TP_EVENTS_MARGIN for events of no
  * transaction. Jobs already queued when the list reaches the bound still
  * post their events, so the list never holds more than twice this.
@@ -194,31 +194,9 @@ void tp_instance_disable(tp_instance *in, const char *why);
 void tp_instance_log(tp_instance *in, tp_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Forms (ui.c). */
-tp_status tp_ui_start(tp_instance *in, tp_message *msg) TP_MUST_CHECK;
-void tp_ui_stop(tp_instance *in);
-void tp_ui_deliver(tp_instance *in); /* main thread, from on_main_thread */
-
-/* Worker threads (workers.c). */
-void *tp_writer_main(void *arg);
-void *tp_reader_main(void *arg);
-
-/* [main-thread] init(), before the writer starts: sets up the shutdown
- * state and reads `<database>.pending` for the writer to apply first. A
- * corrupt journal is moved aside and logged; its good records still count.
- * Fails only when the journal exists but cannot be read (msg says why). */
-tp_status tp_writer_prepare(tp_instance *in, tp_message *msg) TP_MUST_CHECK;
-
-/* [thread-safe] Non-zero while jobs of the side journal wait to commit
- * (admin flush waits for them as for the queue). */
-int tp_writer_replaying(tp_instance *in);
-
-/* [main-thread] destroy(): closes the write queue, waits for the writer
- * until `deadline_ms` (tp_mono_ms clock). 0: the writer finished and is
- * joined. 1: it did not; it is abandoned (detached, the host gated off),
- * and *unsaved (malloc'd, caller frees; may be NULL if out of memory) holds
- * the *n jobs not known to be durable, which the caller journals. */
-int tp_writer_stop(tp_instance *in, int64_t deadline_ms, tp_write_job **unsaved, size_t *n);
+/* [main-thread] Hands the host every event waiting for it, in the order
+ * of the host's calls (from on_main_thread, and from destroy()). */
+void tp_instance_deliver_events(tp_instance *in);
 
 /* Drops one owner of `in`; the last one frees the writer's share of it
  * (entry.c tp_instance_free_shared). */

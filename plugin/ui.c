@@ -15,6 +15,7 @@
 #include "instance.h"
 #include "retro.h"
 #include "tillpoints/ext/ui.h"
+#include "ui.h"
 #include "uiform.h"
 #include "util.h"
 

@@ -41,6 +41,7 @@
 #include "rules.h"
 #include "sidejournal.h"
 #include "util.h"
+#include "workers.h"
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 5000
