@@ -105,7 +105,7 @@ static void deliver_unsaved(tp_instance *in, const tp_write_job *jobs, size_t n,
             tp_buf_set(o->message, sizeof o->message,
                        "Receipt %s could not be saved before shutdown; credit it again later.",
                        o->receipt);
-        deliver(in, node);
+        tp_instance_deliver_node(in, node);
     }
 }
 
@@ -139,9 +139,7 @@ static void stop_threads(tp_instance *in)
     in->initialised = 0; /* an on_event that calls the plugin gets TP_ERR_STATE */
 
     /* Every thread that posts is stopped or gated off: the lists are ours. */
-    deliver_events(in);
-    in->lookups_settled = UINT64_MAX;
-    release_held(in);
+    tp_instance_deliver_final(in);
     if (abandoned) {
         tp_message why;
         tp_msg_clear(&why);

@@ -163,7 +163,7 @@ void tp_instance_disable(tp_instance *in, const char *why)
     tp_instance_post(in, &o);
 }
 
-static void deliver(tp_instance *in, tp_event_node *node)
+void tp_instance_deliver_node(tp_instance *in, tp_event_node *node)
 {
     if (in->events && in->events->on_event) {
         const tp_outcome *o = &node->o;
@@ -199,7 +199,7 @@ static void release_held(tp_instance *in)
         in->held_head = node->next;
         if (!in->held_head)
             in->held_tail = NULL;
-        deliver(in, node);
+        tp_instance_deliver_node(in, node);
     }
 }
 
@@ -252,7 +252,7 @@ void tp_instance_deliver_events(tp_instance *in)
         } else {
             if (node->ord.lane == TP_LANE_LOOKUP && node->ord.seq > in->lookups_settled)
                 in->lookups_settled = node->ord.seq;
-            deliver(in, node);
+            tp_instance_deliver_node(in, node);
             release_held(in);
         }
         node = next;
@@ -262,3 +262,10 @@ void tp_instance_deliver_events(tp_instance *in)
     release_held(in);
 }
 
+
+void tp_instance_deliver_final(tp_instance *in)
+{
+    tp_instance_deliver_events(in);
+    in->lookups_settled = UINT64_MAX;
+    release_held(in);
+}

@@ -198,6 +198,13 @@ void tp_instance_log(tp_instance *in, tp_log_level level, const char *fmt, ...)
  * of the host's calls (from on_main_thread, and from destroy()). */
 void tp_instance_deliver_events(tp_instance *in);
 
+/* [main-thread] destroy(), once every thread that posts has stopped: every
+ * event still waiting, held ones included. */
+void tp_instance_deliver_final(tp_instance *in);
+
+/* [main-thread] One event to the host now (the node is freed). */
+void tp_instance_deliver_node(tp_instance *in, tp_event_node *node);
+
 /* Drops one owner of `in`; the last one frees the writer's share of it
  * (entry.c tp_instance_free_shared). */
 void tp_instance_unref(tp_instance *in);
