@@ -219,8 +219,8 @@ int main(int argc, char **argv)
         {.sku = "VAT", .amount_minor = 51, .flags = TP_LINE_TAX}, /* earns nothing */
     };
     tp_receipt receipt = {.struct_size = sizeof receipt, .line_stride = sizeof(tp_line),
-                          .receipt_id = ex.receipt_id, .currency = "EUR",
-                          .lines = lines, .line_count = sizeof lines / sizeof lines[0]};
+                          .receipt_id = ex.receipt_id, .currency = "EUR", .lines = lines,
+                          .line_count = sizeof lines / sizeof lines[0]};
     tp_award_preview preview = {.struct_size = sizeof preview};
     st = co->complete(p, txn, &receipt, &preview, &msg);
     if (st != TP_OK) {

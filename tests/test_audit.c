@@ -571,15 +571,13 @@ static void adjust_bulk_and_import_each_write_a_record_with_actor_and_approver(v
         fail_msg("sale: %s", msg.text);
     tu_settle(h);
     tp_adjustment adj = {.struct_size = sizeof adj, .member = "M-0001", .points = 50,
-                         .reason = "goodwill",
-                         .comment = "sorry for the wait", .staff = "mgr-1"};
+                         .reason = "goodwill", .comment = "sorry for the wait", .staff = "mgr-1"};
     tp_activity_row entry = {.struct_size = sizeof entry};
     assert_int_equal(h->ad->ledger->adjust(h->plugin, &adj, &entry, &msg), TP_OK);
     assert_string_equal(entry.approver, "mgr-1");
     const char *const list[] = {"M-0001", "M-0002"};
     tp_bulk_adjustment bulk = {.struct_size = sizeof bulk, .members = list, .member_count = 2,
-                               .points = -5,
-                               .reason = "expired voucher", .staff = "mgr-2"};
+                               .points = -5, .reason = "expired voucher", .staff = "mgr-2"};
     tp_bulk_result br = {.struct_size = sizeof br};
     assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &bulk, NULL, NULL, &br, &msg), TP_ERR_STATE);
     bulk.points = 5;

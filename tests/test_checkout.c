@@ -356,13 +356,12 @@ static void bad_input_is_refused_with_a_sentence_and_changes_nothing(void **stat
     tp_receipt over = {.struct_size = sizeof over, .line_stride = sizeof(tp_line),
                        .receipt_id = "R", .currency = "EUR", .lines = huge, .line_count = 2};
     tp_receipt future = {.struct_size = sizeof future, .line_stride = sizeof(tp_line),
-                         .receipt_id = "R", .currency = "EUR", .lines = &ok_line,
-                         .line_count = 1, .time_ms = INT64_MAX};
+                         .receipt_id = "R", .currency = "EUR", .lines = &ok_line, .line_count = 1,
+                         .time_ms = INT64_MAX};
     tp_receipt noid = {.struct_size = sizeof noid, .line_stride = sizeof(tp_line),
                        .receipt_id = NULL, .currency = "EUR", .lines = &ok_line, .line_count = 1};
     tp_refund bigref = {.struct_size = sizeof bigref, .refund_id = "F", .receipt_id = "R",
-                        .currency = "EUR",
-                        .amount_minor = TP_AMOUNT_MAX + 1};
+                        .currency = "EUR", .amount_minor = TP_AMOUNT_MAX + 1};
     tp_refund zeroref = {.struct_size = sizeof zeroref, .refund_id = "F", .receipt_id = "R",
                          .currency = "EUR"};
 
@@ -417,8 +416,7 @@ static void bad_input_is_refused_with_a_sentence_and_changes_nothing(void **stat
     /* The open transaction survived every refusal and still completes,
      * with the member scanned before the bad scans. */
     tp_receipt good = {.struct_size = sizeof good, .line_stride = sizeof(tp_line),
-                       .receipt_id = "R-OK", .currency = "EUR", .lines = &ok_line,
-                       .line_count = 1};
+                       .receipt_id = "R-OK", .currency = "EUR", .lines = &ok_line, .line_count = 1};
     tp_award_preview pv = {.struct_size = sizeof pv};
     assert_int_equal(co->complete(p, "OPEN", &good, &pv, &msg), TP_OK);
     assert_int_equal(pv.points, 1);

@@ -272,8 +272,7 @@ static void export_then_import_round_trips_balances(void **state)
     (void)state;
     tu_host *a = tu_start(NULL);
     tp_member_new m = {.struct_size = sizeof m, .code = "M-0001", .name = "Lee, \"Ace\"",
-                       .phone = "+4930111222",
-                       .email = "lee@example.com"};
+                       .phone = "+4930111222", .email = "lee@example.com"};
     tp_message msg;
     assert_int_equal(a->ad->members->member_add(a->plugin, &m, NULL, &msg), TP_OK);
     tp_member_new z = {.struct_size = sizeof z, .code = "M-0002", .name = "Zed",
@@ -315,8 +314,7 @@ static void export_file_is_private_whatever_the_umask(void **state)
     (void)state;
     tu_host *h = tu_start(NULL);
     tp_member_new m = {.struct_size = sizeof m, .code = "M-0001", .name = "Private",
-                       .phone = "+4930111222",
-                       .email = "p@example.com"};
+                       .phone = "+4930111222", .email = "p@example.com"};
     tp_message msg;
     assert_int_equal(h->ad->members->member_add(h->plugin, &m, NULL, &msg), TP_OK);
     char path[400];

@@ -14,8 +14,7 @@
 static tp_status adjust(tu_host *h, const char *member, int64_t points, tp_message *msg)
 {
     tp_adjustment a = {.struct_size = sizeof a, .member = member, .points = points,
-                       .reason = "goodwill",
-                       .comment = "Sorry for the wait", .staff = "mgr-1"};
+                       .reason = "goodwill", .comment = "Sorry for the wait", .staff = "mgr-1"};
     return h->ad->ledger->adjust(h->plugin, &a, NULL, msg);
 }
 
@@ -25,8 +24,7 @@ static void adjustment_records_reason_comment_and_staff(void **state)
     tu_host *h = tu_start(NULL);
     tu_add_member(h, "M-0001", "Ann");
     tp_adjustment a = {.struct_size = sizeof a, .member = "M-0001", .points = 25,
-                       .reason = "broken cup",
-                       .comment = "A small thank-you", .staff = "mgr-1"};
+                       .reason = "broken cup", .comment = "A small thank-you", .staff = "mgr-1"};
     tp_activity_row e = {.struct_size = sizeof e};
     tp_message msg;
     assert_int_equal(h->ad->ledger->adjust(h->plugin, &a, &e, &msg), TP_OK);
@@ -75,6 +73,7 @@ static void bad_adjustments_are_refused_and_change_nothing(void **state)
         {.member = NULL, .points = 5, .reason = "r", .staff = "s"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cases[i].struct_size = sizeof cases[i]; /* each case is wrong in one field only */
         tp_status st = h->ad->ledger->adjust(h->plugin, &cases[i], NULL, &msg);
         if (st == TP_OK)
             fail_msg("case %zu accepted", i);
@@ -95,8 +94,7 @@ static void bulk_adjustment_is_all_or_nothing(void **state)
     tp_bulk_result r = {.struct_size = sizeof r};
     const char *bad_list[] = {"M-0001", "NOBODY", "M-0003"};
     tp_bulk_adjustment b = {.struct_size = sizeof b, .members = bad_list, .member_count = 3,
-                            .points = 10,
-                            .reason = "launch", .staff = "mgr"};
+                            .points = 10, .reason = "launch", .staff = "mgr"};
     assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &b, NULL, NULL, &r, &msg), TP_ERR_NOT_FOUND);
     assert_non_null(strstr(msg.text, "Member 2 of the list"));
     assert_int_equal(tu_balance(h, "M-0001"), 0);
@@ -203,7 +201,8 @@ static void child_part(void *user, uint64_t part, uint64_t members)
     }
 }
 
-static const tp_bulk_adjustment bonus = {.all_members = 1, .points = 5, .reason = "bonus",
+static const tp_bulk_adjustment bonus = {.struct_size = sizeof(tp_bulk_adjustment),
+                                         .all_members = 1, .points = 5, .reason = "bonus",
                                          .comment = "Thank you", .staff = "mgr-1"};
 
 static int bulk_child(const char *config)

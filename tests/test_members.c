@@ -47,8 +47,7 @@ static void a_member_is_found_by_code_card_app_id_phone_and_email(void **state)
     (void)state;
     tu_host *h = tu_start(NULL);
     tp_member_new m = {.struct_size = sizeof m, .code = "M-0001", .name = "Ann Example",
-                       .phone = "0151 12345678",
-                       .email = "Ann@Example.com", .app_id = "app-77"};
+                       .phone = "0151 12345678", .email = "Ann@Example.com", .app_id = "app-77"};
     tp_member_info info = {.struct_size = sizeof info};
     tp_message msg;
     assert_int_equal(h->ad->members->member_add(h->plugin, &m, &info, &msg), TP_OK);

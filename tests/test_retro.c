@@ -485,8 +485,7 @@ static void credited_the_wrong_customer_is_corrected_in_one_step(void **state)
     /* Both rows of the correction show who approved it (ext/admin.h). */
     tp_activity_row rows[8];
     size_t n = 0;
-    tp_activity_query aq = {.struct_size = sizeof aq,
-                            .kinds = TP_KIND_RETRO | TP_KIND_REVERSAL};
+    tp_activity_query aq = {.struct_size = sizeof aq, .kinds = TP_KIND_RETRO | TP_KIND_REVERSAL};
     tp_message msg;
     assert_int_equal(c->h->ad->ledger->activity(c->h->plugin, &aq, rows, 8, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 3); /* the credit, its reversal, the credit to the right member */

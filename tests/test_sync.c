@@ -600,11 +600,9 @@ static void on_problem(void *user, uint64_t line, const char *sentence)
 static tp_status verify_with_central(tu_host *h, problems *p, tp_audit_report *rep)
 {
     memset(p, 0, sizeof *p);
-    const tp_audit_ext *au = h->plugin->get_extension(h->plugin, TP_EXT_AUDIT);
-    assert_non_null(au);
     tp_verify_result r = {.struct_size = sizeof r};
     tp_message msg;
-    return au->verify(h->plugin, NULL, NULL, on_problem, p, &r, rep, &msg);
+    return h->ad->audit->verify(h->plugin, NULL, NULL, on_problem, p, &r, rep, &msg);
 }
 
 /* A terminal with three adjustments of its own member (`code`: each
