@@ -901,8 +901,8 @@ static int run_migration(const char *plugin_path, size_t rows, uint64_t seed, in
     ir.struct_size = sizeof ir;
     tp_message msg;
     int64_t t0 = bench_now_ns();
-    tp_status st = h.ad->transfer->import_csv(h.plugin, csv, 0, "bench", on_progress, on_problem, &pr,
-                                    &ir, &msg);
+    tp_status st = h.ad->transfer->import_csv(h.plugin, csv, 0, "bench", on_progress, on_problem,
+                                              &pr, &ir, &msg);
     out->import_s = secs_since(t0);
     tp_member_info last;
     memset(&last, 0, sizeof last);
@@ -1206,8 +1206,8 @@ int main(int argc, char **argv)
     memset(&ir, 0, sizeof ir);
     ir.struct_size = sizeof ir;
     t0 = bench_now_ns();
-    tp_status ist = h.ad->transfer->import_csv(h.plugin, csv_path, 0, "bench", on_progress, on_problem,
-                                     &imp_problems, &ir, &msg);
+    tp_status ist = h.ad->transfer->import_csv(h.plugin, csv_path, 0, "bench", on_progress,
+                                               on_problem, &imp_problems, &ir, &msg);
     double import_s = secs_since(t0);
     if (ist != TP_OK) {
         fprintf(stderr, "bench: import_csv: %s (%s)\n", tp_hostlib_status_name(ist), msg.text);
@@ -1253,7 +1253,8 @@ int main(int argc, char **argv)
     memset(&vr, 0, sizeof vr);
     vr.struct_size = sizeof vr;
     t0 = bench_now_ns();
-    tp_status vst = h.ad->audit->verify(h.plugin, NULL, NULL, on_problem, &ver_problems, &vr, NULL, &msg);
+    tp_status vst =
+        h.ad->audit->verify(h.plugin, NULL, NULL, on_problem, &ver_problems, &vr, NULL, &msg);
     double verify_s = secs_since(t0);
     int verify_ok = vst == TP_OK && vr.problems == 0 &&
                     vr.entries == g.ledger + ex.rows && vr.members == g.members + ex.new_members;

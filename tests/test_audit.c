@@ -550,7 +550,8 @@ static void activity_approvers(tu_host *h, char *out, size_t cap)
     size_t n = 0;
     tp_activity_query q = {.struct_size = sizeof q};
     tp_message msg;
-    assert_int_equal(h->ad->ledger->activity(h->plugin, &q, rows, 32, sizeof rows[0], &n, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &q, rows, 32, sizeof rows[0], &n, &msg),
+                     TP_OK);
     out[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(out);
@@ -579,18 +580,20 @@ static void adjust_bulk_and_import_each_write_a_record_with_actor_and_approver(v
     tp_bulk_adjustment bulk = {.struct_size = sizeof bulk, .members = list, .member_count = 2,
                                .points = -5, .reason = "expired voucher", .staff = "mgr-2"};
     tp_bulk_result br = {.struct_size = sizeof br};
-    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &bulk, NULL, NULL, &br, &msg), TP_ERR_STATE);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &bulk, NULL, NULL, &br, &msg),
+                     TP_ERR_STATE);
     bulk.points = 5;
     assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &bulk, NULL, NULL, &br, &msg), TP_OK);
     char csv[300];
     snprintf(csv, sizeof csv, "%s/in.csv", h->dir);
     tu_write_file(csv, "code,name,points\nM-0003,Cid,30\nM-0002,,7\nM-0004,Dee,0\n");
     tp_import_result ir = {.struct_size = sizeof ir};
-    assert_int_equal(h->ad->transfer->import_csv(h->plugin, csv, 0, "mgr-3", NULL, NULL, NULL, &ir, &msg),
-                     TP_OK);
+    assert_int_equal(
+        h->ad->transfer->import_csv(h->plugin, csv, 0, "mgr-3", NULL, NULL, NULL, &ir, &msg),
+        TP_OK);
     /* A dry run and a refused bulk wrote nothing. */
-    assert_int_equal(h->ad->transfer->import_csv(h->plugin, csv, TP_IMPORT_DRY_RUN, "mgr-3", NULL, NULL,
-                                       NULL, &ir, &msg),
+    assert_int_equal(h->ad->transfer->import_csv(h->plugin, csv, TP_IMPORT_DRY_RUN, "mgr-3", NULL,
+                                                 NULL, NULL, &ir, &msg),
                      TP_OK);
 
     audit_row a[8];
@@ -621,7 +624,8 @@ static void adjust_bulk_and_import_each_write_a_record_with_actor_and_approver(v
     assert_string_equal(shown, "import:mgr-3:mgr-3 import:mgr-3:mgr-3 bulk:mgr-2:mgr-2 "
                                "bulk:mgr-2:mgr-2 adjust:mgr-1:mgr-1 earn:staff-1:");
     tp_verify_result vr = {.struct_size = sizeof vr};
-    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg),
+                     TP_OK);
     tu_stop(h, 1);
 }
 

@@ -463,7 +463,8 @@ static void fr_settle_and_check(fault_run *r, const char *what)
     }
     tp_verify_result vr = {.struct_size = sizeof vr};
     tp_message msg;
-    if (r->h->ad->audit->verify(r->h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg) != TP_OK || vr.problems)
+    if (r->h->ad->audit->verify(r->h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg) != TP_OK ||
+        vr.problems)
         fail_msg("%s: verify: %s", what, msg.text);
 }
 
@@ -835,7 +836,8 @@ static void a_hung_disk_at_shutdown_defers_what_it_holds_and_the_next_start_save
     assert_int_equal(access(pending, F_OK), -1);
     tp_verify_result vr = {.struct_size = sizeof vr};
     tp_message msg;
-    if (r->h->ad->audit->verify(r->h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg) != TP_OK || vr.problems)
+    if (r->h->ad->audit->verify(r->h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg) != TP_OK ||
+        vr.problems)
         fail_msg("verify after replay: %s", msg.text);
     print_message("  hung disk at shutdown: %d accepted, %d committed before destroy(), %d "
                   "deferred (%d of them saved after all by the abandoned commit), all saved "

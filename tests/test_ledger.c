@@ -95,13 +95,15 @@ static void bulk_adjustment_is_all_or_nothing(void **state)
     const char *bad_list[] = {"M-0001", "NOBODY", "M-0003"};
     tp_bulk_adjustment b = {.struct_size = sizeof b, .members = bad_list, .member_count = 3,
                             .points = 10, .reason = "launch", .staff = "mgr"};
-    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &b, NULL, NULL, &r, &msg), TP_ERR_NOT_FOUND);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &b, NULL, NULL, &r, &msg),
+                     TP_ERR_NOT_FOUND);
     assert_non_null(strstr(msg.text, "Member 2 of the list"));
     assert_int_equal(tu_balance(h, "M-0001"), 0);
     const char *twice[] = {"M-0001", "M-0001"};
     b.members = twice;
     b.member_count = 2;
-    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &b, NULL, NULL, &r, &msg), TP_ERR_DUPLICATE);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &b, NULL, NULL, &r, &msg),
+                     TP_ERR_DUPLICATE);
     assert_int_equal(tu_balance(h, "M-0001"), 0);
     tp_bulk_adjustment all = {.struct_size = sizeof all, .all_members = 1, .points = 7,
                               .reason = "launch", .staff = "mgr"};
@@ -113,7 +115,8 @@ static void bulk_adjustment_is_all_or_nothing(void **state)
     assert_int_equal(adjust(h, "M-0002", 5, &msg), TP_OK);
     tp_bulk_adjustment minus = {.struct_size = sizeof minus, .all_members = 1, .points = -10,
                                 .reason = "fix", .staff = "mgr"};
-    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &minus, NULL, NULL, &r, &msg), TP_ERR_STATE);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &minus, NULL, NULL, &r, &msg),
+                     TP_ERR_STATE);
     assert_int_equal(tu_balance(h, "M-0002"), 12);
     tu_stop(h, 1);
 }
@@ -141,7 +144,8 @@ static void activity_filters_and_pages_newest_first(void **state)
     tp_activity_row rows[10];
     size_t n = 0;
     tp_activity_query q = {.struct_size = sizeof q};
-    assert_int_equal(h->ad->ledger->activity(h->plugin, &q, rows, 3, sizeof rows[0], &n, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &q, rows, 3, sizeof rows[0], &n, &msg),
+                     TP_OK);
     assert_int_equal(n, 3);
     assert_string_equal(rows[0].kind, "reversal");
     assert_int_equal(rows[0].points, -7);
@@ -151,7 +155,8 @@ static void activity_filters_and_pages_newest_first(void **state)
     int64_t before = 0, last = INT64_MAX;
     for (;;) {
         tp_activity_query p = {.struct_size = sizeof p, .before_id = before};
-        assert_int_equal(h->ad->ledger->activity(h->plugin, &p, rows, 4, sizeof rows[0], &n, &msg), TP_OK);
+        assert_int_equal(h->ad->ledger->activity(h->plugin, &p, rows, 4, sizeof rows[0], &n, &msg),
+                         TP_OK);
         if (n == 0)
             break;
         for (size_t i = 0; i < n; i++) {
@@ -164,19 +169,24 @@ static void activity_filters_and_pages_newest_first(void **state)
     assert_int_equal(total, 9);
     tp_activity_query by_member = {.struct_size = sizeof by_member, .member = "M-0002",
                                    .kinds = TP_KIND_EARN};
-    assert_int_equal(h->ad->ledger->activity(h->plugin, &by_member, rows, 10, sizeof rows[0], &n, &msg), TP_OK);
+    assert_int_equal(
+        h->ad->ledger->activity(h->plugin, &by_member, rows, 10, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 3); /* */
     tp_activity_query by_staff = {.struct_size = sizeof by_staff, .staff = "mgr-1"};
-    assert_int_equal(h->ad->ledger->activity(h->plugin, &by_staff, rows, 10, sizeof rows[0], &n, &msg), TP_OK);
+    assert_int_equal(
+        h->ad->ledger->activity(h->plugin, &by_staff, rows, 10, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     tp_activity_query future = {.struct_size = sizeof future,
                                 .from_ms = tp_now_ms_for_tests() + 3600000};
-    assert_int_equal(h->ad->ledger->activity(h->plugin, &future, rows, 10, sizeof rows[0], &n, &msg), TP_OK);
+    assert_int_equal(
+        h->ad->ledger->activity(h->plugin, &future, rows, 10, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 0);
     tp_activity_query bad = {.struct_size = sizeof bad};
-    assert_int_equal(h->ad->ledger->activity(h->plugin, &bad, rows, 0, sizeof rows[0], &n, &msg), TP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &bad, rows, 0, sizeof rows[0], &n, &msg),
+                     TP_ERR_INVALID_ARGUMENT);
     tp_activity_query nobody = {.struct_size = sizeof nobody, .member = "NOBODY"};
-    assert_int_equal(h->ad->ledger->activity(h->plugin, &nobody, rows, 5, sizeof rows[0], &n, &msg), TP_ERR_NOT_FOUND);
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &nobody, rows, 5, sizeof rows[0], &n, &msg),
+                     TP_ERR_NOT_FOUND);
     tu_stop(h, 1);
 }
 
@@ -243,7 +253,8 @@ static void bulk_adjustment_killed_half_way_is_finished_by_running_it_again(void
                      2 * BULK_PART);
     tp_verify_result vr = {.struct_size = sizeof vr};
     tp_message msg;
-    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg),
+                     TP_OK);
     assert_int_equal(vr.problems, 0);
     /* The same request again takes up the batch: everyone once. */
     tp_bulk_result r = {.struct_size = sizeof r};
@@ -264,7 +275,8 @@ static void bulk_adjustment_killed_half_way_is_finished_by_running_it_again(void
         snprintf(code, sizeof code, "B-%03d", i);
         assert_int_equal(tu_balance(h, code), 5);
     }
-    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg),
+                     TP_OK);
     assert_int_equal(vr.problems, 0);
     /* Finished, the same request is a new batch: a second bonus. */
     assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &bonus, NULL, NULL, &r, &msg), TP_OK);

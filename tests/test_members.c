@@ -102,17 +102,23 @@ static void a_shared_phone_is_ambiguous_and_find_lists_both(void **state)
     assert_int_equal(h->ad->members->member_add(h->plugin, &b, NULL, &msg), TP_OK);
     assert_int_equal(h->ad->members->member_add(h->plugin, &c, NULL, &msg), TP_OK);
     tp_member_info info = {.struct_size = sizeof info};
-    assert_int_equal(h->ad->members->member_get(h->plugin, "030123456", &info, &msg), TP_ERR_DUPLICATE);
+    assert_int_equal(h->ad->members->member_get(h->plugin, "030123456", &info, &msg),
+                     TP_ERR_DUPLICATE);
     assert_non_null(strstr(msg.text, "Several members share"));
     tp_member_info found[10];
     size_t n = 0;
-    assert_int_equal(h->ad->members->member_find(h->plugin, "030 123456", found, 10, sizeof found[0], &n, &msg), TP_OK);
+    assert_int_equal(
+        h->ad->members->member_find(h->plugin, "030 123456", found, 10, sizeof found[0], &n, &msg),
+        TP_OK);
     assert_int_equal(n, 2);
-    assert_int_equal(h->ad->members->member_find(h->plugin, "an", found, 10, sizeof found[0], &n, &msg), TP_OK);
+    assert_int_equal(
+        h->ad->members->member_find(h->plugin, "an", found, 10, sizeof found[0], &n, &msg), TP_OK);
     assert_int_equal(n, 2); /* Anna, Andreas: prefix, case-insensitive */
-    assert_int_equal(h->ad->members->member_find(h->plugin, "An%", found, 10, sizeof found[0], &n, &msg), TP_OK);
+    assert_int_equal(
+        h->ad->members->member_find(h->plugin, "An%", found, 10, sizeof found[0], &n, &msg), TP_OK);
     assert_int_equal(n, 0); /* % is a character, not a wildcard */
-    assert_int_equal(h->ad->members->member_find(h->plugin, "bert", found, 1, sizeof found[0], &n, &msg), TP_OK);
+    assert_int_equal(
+        h->ad->members->member_find(h->plugin, "bert", found, 1, sizeof found[0], &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_string_equal(found[0].code, "M-0003");
     tu_stop(h, 1);

@@ -255,9 +255,8 @@ static void an_entry_written_around_tillpoints_is_caught(void **state)
     /* Sealing them is possible, and is itself a record by a named person. */
     tp_audit_head head = {.struct_size = sizeof head};
     tp_message msg;
-    assert_int_equal(h->ad->audit->seal(h->plugin, "mgr-2", "history from the old system", &head,
-                                       &msg),
-                     TP_OK);
+    assert_int_equal(
+        h->ad->audit->seal(h->plugin, "mgr-2", "history from the old system", &head, &msg), TP_OK);
     assert_int_equal(head.seq, 2);
     assert_string_equal(head.action, "ledger.seal");
     assert_int_equal(verify(h, &f, &r), TP_OK);
@@ -345,8 +344,9 @@ static void a_malformed_anchor_is_refused_before_any_check(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(&f, 0, sizeof f);
         memset(&r, 0, sizeof r);
-        assert_int_equal(h->ad->audit->verify(h->plugin, bad[i], NULL, on_problem, &f, &r, &rep, &msg),
-                         TP_ERR_INVALID_ARGUMENT);
+        assert_int_equal(
+            h->ad->audit->verify(h->plugin, bad[i], NULL, on_problem, &f, &r, &rep, &msg),
+            TP_ERR_INVALID_ARGUMENT);
         assert_non_null(strstr(msg.text, "An audit head is written SEQ:HASH"));
         assert_int_equal(r.checks, 0);
         assert_int_equal(f.n, 0);
@@ -497,7 +497,8 @@ static void on_paced_progress(void *user, uint64_t done, uint64_t total)
 static tp_status verify_paced(tu_host *h, paced *p, tp_verify_result *r)
 {
     tp_message msg;
-    return h->ad->audit->verify(h->plugin, NULL, on_paced_progress, on_paced_problem, p, r, NULL, &msg);
+    return h->ad->audit->verify(h->plugin, NULL, on_paced_progress, on_paced_problem, p, r, NULL,
+                                &msg);
 }
 
 static void admin_calls_writes_and_checkpoints_go_on_while_verify_runs(void **state)
