@@ -448,8 +448,9 @@ static unsigned char bl_accepted[BL_SALES];
 static int bl_awards[BL_SALES];
 static int bl_free_events;
 
-static void bl_on_event(const tp_host *host, const tp_event *e)
+static void bl_on_event(const tp_host *host, const tp_event *plugin_event)
 {
+    const tp_event ev = tp_event_read(plugin_event), *e = &ev;
     tu_on_event(host, e);
     int n;
     if (e->kind == TP_EVENT_AWARD_COMMITTED && sscanf(e->receipt_id, "BL-%d", &n) == 1 &&

@@ -114,8 +114,9 @@ static void child_say(child_host *c, const char *fmt, ...)
         child_die("cannot write to the parent");
 }
 
-static void child_on_event(const tp_host *host, const tp_event *e)
+static void child_on_event(const tp_host *host, const tp_event *plugin_event)
 {
+    const tp_event ev = tp_event_read(plugin_event), *e = &ev;
     child_host *c = host->host_data;
     switch (e->kind) {
     case TP_EVENT_AWARD_COMMITTED:

@@ -311,8 +311,9 @@ static int64_t check_int(sqlite3 *db, const char *sql, const char *arg)
     return v;
 }
 
-static void fr_on_event(const tp_host *host, const tp_event *e)
+static void fr_on_event(const tp_host *host, const tp_event *plugin_event)
 {
+    const tp_event ev = tp_event_read(plugin_event), *e = &ev;
     (void)host;
     fault_run *r = cur;
     int i = -1;

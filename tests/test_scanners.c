@@ -56,8 +56,9 @@ typedef struct sc_host {
     const tp_scanners_ext *sx;
 } sc_host;
 
-static void sc_on_event(const tp_host *host, const tp_event *e)
+static void sc_on_event(const tp_host *host, const tp_event *plugin_event)
 {
+    const tp_event ev = tp_event_read(plugin_event), *e = &ev;
     sc_host *h = host->host_data;
 
     /* the slot tu_on_event is about to fill, if it has room */
