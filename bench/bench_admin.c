@@ -487,7 +487,7 @@ out:
 typedef struct bench_host {
     tp_hostlib *lib;
     const tp_plugin *plugin;
-    const tp_admin_ext *ad;
+    const tp_admin_set *ad;
 } bench_host;
 
 static int plugin_open(bench_host *h, const char *plugin_path, const char *config)
@@ -644,14 +644,14 @@ static double run_page(const bench_host *h, const page_spec *p, tp_activity_row 
     q.kinds = p->kinds;
     q.member = p->member;
     q.before_id = p->before_id;
-    q.limit = PAGE_ROWS;
     *page_ok = 1;
     int runs = p->runs > PAGE_RUNS ? PAGE_RUNS : p->runs;
     for (int r = 0; r < runs; r++) {
         size_t count = 0;
         tp_message msg;
         int64_t t0 = bench_now_ns();
-        tp_status st = h->ad->ledger->activity(h->plugin, &q, rows, &count, &msg);
+        tp_status st =
+            h->ad->ledger->activity(h->plugin, &q, rows, PAGE_ROWS, sizeof rows[0], &count, &msg);
         ns[r] = bench_now_ns() - t0;
         if (st != TP_OK) {
             fprintf(stderr, "bench: activity (%s): %s (%s)\n", p->figure,

@@ -160,7 +160,7 @@ typedef struct bench_host {
     tp_hostlib *lib;
     const tp_plugin *plugin;
     const tp_checkout_ext *co;
-    const tp_admin_ext *ad;
+    const tp_admin_set *ad;
     int wake_fd;
 } bench_host;
 
