@@ -43,8 +43,20 @@ HARDEN_LDFLAGS  = $(eval HARDEN_LDFLAGS := $(call buildflags,LDFLAGS))$(HARDEN_L
 # step), and variable-length arrays (unbounded stack use in a host's thread).
 WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
         -Wmissing-prototypes -Wvla
-TP_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Iplugin -Idrivers -Ihost-shim \
+# TP_INCLUDE: the public headers. The ABI compatibility test builds the
+# plugin a second time against made-up 2.1 headers (tests/abi/compat.sh).
+TP_INCLUDE ?= include
+TP_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I$(TP_INCLUDE) \
             -DTP_INSTALLED_PLUGIN='"$(LIBDIR)/tillpoints/tillpoints.so"' -DTP_VERSION='"$(VERSION)"'
+# Include paths by directory: each directory sees the public headers, its
+# own headers and the directories listed here, so a dependency between
+# directories is written down (docs/DESIGN.md §1). Tests, benches and
+# fuzzers see everything; tests/abi/compat_host.c only the public headers.
+INC_plugin    := -Iplugin -Idrivers
+INC_drivers   := -Idrivers -Iplugin
+INC_host-shim := -Ihost-shim
+INC_ALL       := -Iplugin -Idrivers -Ihost-shim
+dir_inc = $(or $(INC_$(firstword $(subst /, ,$(1)))),$(INC_ALL))
 CFLAGS   ?= -g -O2
 DEPFLAGS  = -MMD -MP -MT $@ -MF $@.d
 # The shipped plugin must never abort its host, so assert() is compiled out
@@ -72,7 +84,7 @@ PROGRAMS := $(BUILD)/tillpoints.so $(BUILD)/tillpoints-till $(BUILD)/tillpoints-
             $(BUILD)/tillpoints
 
 .PHONY: all check check-run demo deps install uninstall clean help fuzz fuzz-check bench bench-smoke deb \
-        check-tsan lint valgrind
+        check-tsan lint valgrind abi-baseline abi-check check-abi
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) ## build the plugin and the reference till
@@ -87,7 +99,7 @@ deps: ## install the Debian packages the build and tests need (as root), or prin
 # header change rebuilds exactly what uses it.
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(call dir_inc,$<) $(DEPFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
 # The version script exports tillpoints_entry only, whatever the build.
 $(BUILD)/tillpoints.so: $(PLUGIN_OBJ) plugin/tillpoints.map
@@ -105,7 +117,7 @@ $(BUILD)/tillpoints-till: $(BUILD)/obj/host-shim/till.o $(FORMS_OBJ) $(HOST_OBJ)
 LDFLAGS_test_alloc := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
 $(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/libtillpoints-test.a $(HOST_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $< $(TEST_EXTRA_OBJ) $(HOST_OBJ) $(BUILD)/libtillpoints-test.a \
+	$(CC) $(ALL_CFLAGS) $(INC_ALL) $(DEPFLAGS) -o $@ $< $(TEST_EXTRA_OBJ) $(HOST_OBJ) $(BUILD)/libtillpoints-test.a \
 	    $(ALL_LDFLAGS) $(LDFLAGS_test_$*) $(LDLIBS_PLUGIN) $(TEST_LIBS) -ldl
 
 # The PTY harness (private mount namespace, PTY bound over /dev/ttyS*, seam
@@ -125,17 +137,27 @@ $(BUILD)/tests/test_forms: TEST_EXTRA_OBJ := $(FORMS_OBJ)
 $(BUILD)/tillpoints-shim: $(BUILD)/obj/host-shim/shim.o $(BUILD)/obj/host-shim/protocol.o $(HOST_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -ldl
 
-# Header contract: the public headers compile alone as strict C11 and as C++.
+# The ABI compatibility host; tests/abi/compat.sh builds it (and the
+# plugin) against the 2.0 headers and against a made-up 2.1.
+$(BUILD)/compat_host: tests/abi/compat_host.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $< $(ALL_LDFLAGS) $(TEST_LIBS) -ldl
+
+# Header contract: the public headers compile alone as strict C11 and as C++
+# (limits.h holds only macros, hence the one declaration after each).
 $(BUILD)/headers.ok: $(HEADERS)
 	@mkdir -p $(BUILD)
 	for h in $(HEADERS); do \
-	  echo "#include \"$${h#include/}\"" | $(CC) -std=c11 -pedantic -Wall -Wextra -Werror -Iinclude -x c -fsyntax-only - || exit 1; \
-	  echo "#include \"$${h#include/}\"" | g++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -x c++ -fsyntax-only - || exit 1; \
+	  printf '#include "%s"\ntypedef int header_check;\n' "$${h#include/}" | \
+	    $(CC) -std=c11 -pedantic -Wall -Wextra -Werror -Iinclude -x c -fsyntax-only - || exit 1; \
+	  printf '#include "%s"\ntypedef int header_check;\n' "$${h#include/}" | \
+	    g++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -x c++ -fsyntax-only - || exit 1; \
 	done
 	touch $@
 
 check: deps ## every test: unit, end-to-end, ABI; then ASan+UBSan, TSan, valgrind; fuzzers briefly
 	$(MAKE) check-run BUILD=build
+	$(MAKE) check-abi BUILD=build
 	$(MAKE) check-run BUILD=build/asan SAN=1
 	$(MAKE) check-tsan
 	$(MAKE) valgrind
@@ -148,12 +170,13 @@ check: deps ## every test: unit, end-to-end, ABI; then ASan+UBSan, TSan, valgrin
 SEAM := $(BUILD)/serial_seam.so
 $(SEAM): tests/serial_seam.c
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(TP_CPPFLAGS) $(CPPFLAGS) -g -O2 -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
+	$(CC) $(WARN) $(TP_CPPFLAGS) $(INC_ALL) $(CPPFLAGS) -g -O2 -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
 
 check-run: $(PROGRAMS) $(TESTS) $(SEAM) $(BUILD)/headers.ok
 	@set -e; for t in $(TESTS); do echo "== $$t"; \
 	  TILLPOINTS_PLUGIN=$(BUILD)/tillpoints.so TP_SERIAL_SEAM=$(SEAM) $$t; done
 	BUILD=$(BUILD) SAN=$(SAN) sh tests/test_exports.sh
+	BUILD=$(BUILD) SAN=$(SAN) MAKE="$(MAKE)" sh tests/abi/compat.sh
 	BUILD=$(BUILD) sh tests/e2e_till.sh
 	BUILD=$(BUILD) sh tests/e2e_cli.sh
 	BUILD=$(BUILD) TP_SERIAL_SEAM=$(SEAM) sh tests/e2e_scanner_till.sh
@@ -161,13 +184,29 @@ check-run: $(PROGRAMS) $(TESTS) $(SEAM) $(BUILD)/headers.ok
 	BUILD=$(BUILD) sh tests/e2e_retro_tmux.sh
 	[ "$(SAN)" = 1 ] || sh tests/package_test.sh
 
+# The ABI baseline (docs/DESIGN.md §13): abi/ holds abidw's dumps of the
+# plugin and of a surface generated from every public header. The surface
+# is built with its own fixed flags, so CFLAGS and SAN do not change it.
+ABI_TOOL = $(call need_tool,abidw,Debian package abigail-tools)sh tests/abi/abi.sh
+
+abi-baseline: $(BUILD)/tillpoints.so ## write the ABI baseline abi/ from today's headers and plugin (commit it)
+	$(ABI_TOOL) baseline include $(BUILD)/tillpoints.so abi $(BUILD)/abi
+
+abi-check: $(BUILD)/tillpoints.so ## fail when the public ABI differs from the baseline in abi/
+	$(ABI_TOOL) check include $(BUILD)/tillpoints.so abi $(BUILD)/abi
+
+check-abi: ## the ABI check, then its self-check (incompatible changes must fail it)
+	@echo "== ABI: headers and plugin against abi/, then the check's self-check"
+	@$(MAKE) --no-print-directory abi-check
+	$(call need_tool,abidw,Debian package abigail-tools)sh tests/abi/selfcheck.sh
+
 # The threaded suites under ThreadSanitizer (TSan and ASan cannot share a
 # build, so these are built from source separately).
 TSAN_TESTS := test_checkout test_queue test_crash test_verify test_faults test_sidejournal test_storeday
 build/tsan/tests/%: tests/%.c tests/testutil.h $(PLUGIN_SRC) host-shim/host.c \
                     $(wildcard plugin/*.h drivers/*.h host-shim/*.h) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(TP_CPPFLAGS) $(CPPFLAGS) -g -O1 -fsanitize=thread $(PKG_CFLAGS) -pthread $(LDFLAGS) -o $@ $< \
+	$(CC) $(WARN) $(TP_CPPFLAGS) $(INC_ALL) $(CPPFLAGS) -g -O1 -fsanitize=thread $(PKG_CFLAGS) -pthread $(LDFLAGS) -o $@ $< \
 	    $(PLUGIN_SRC) host-shim/host.c $(PKG_LIBS) $(TEST_LIBS) -ldl -pthread
 
 check-tsan: $(TSAN_TESTS:%=build/tsan/tests/%) ## the threaded suites under ThreadSanitizer
@@ -188,7 +227,7 @@ FUZZERS      := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 300
 FUZZ_EXTRA_fuzz_shim := host-shim/protocol.c -ljansson
 FUZZ_CHECK_SECONDS ?= 10
-FUZZ_CFLAGS   = $(WARN) $(TP_CPPFLAGS) $(CPPFLAGS) -g -O1 \
+FUZZ_CFLAGS   = $(WARN) $(TP_CPPFLAGS) $(INC_ALL) $(CPPFLAGS) -g -O1 \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 build/fuzz/%: tests/fuzz/%.c $(PLUGIN_SRC) $(wildcard plugin/*.h drivers/*.h host-shim/*.h) $(HEADERS)
 	@mkdir -p build/fuzz
@@ -224,7 +263,7 @@ demo: deps ## a scripted till session on a fresh demo database
 # value, the target and (where a baseline applies) the ratio to a baseline
 # measured in the same run.
 BENCH := $(BUILD)/bench/bench_checkout
-BENCH_CFLAGS = $(WARN) $(ALL_CPPFLAGS) $(HARDEN_CFLAGS) $(CFLAGS) -O2
+BENCH_CFLAGS = $(WARN) $(ALL_CPPFLAGS) $(INC_ALL) $(HARDEN_CFLAGS) $(CFLAGS) -O2
 
 $(BENCH): bench/bench_checkout.c bench/bench.h host-shim/host.c host-shim/host.h $(HEADERS)
 	@mkdir -p $(dir $@)

@@ -15,9 +15,10 @@ DEMO="sqlite3"
 # runtime (only a Recommends of clang); nm for the export check; valgrind;
 # python3 (shim test); tmux and socat (terminal tests); qrencode and zint
 # (camera test images); umockdev (wedge test); bsdutils (script); a real
-# PostgreSQL (sync tests and bench); lintian, man-db, udev (package test).
+# PostgreSQL (sync tests and bench); lintian, man-db, udev (package test);
+# abidw and abidiff (the ABI baseline check).
 CHECK="libcmocka-dev g++ clang libclang-rt-14-dev binutils valgrind python3 tmux socat \
-qrencode zint umockdev bsdutils postgresql lintian man-db udev"
+qrencode zint umockdev bsdutils postgresql lintian man-db udev abigail-tools"
 # lint: static analysers.
 LINT="cppcheck clang-tidy"
 # help: column(1) lays out `make help`.

@@ -25,6 +25,7 @@ static const char *about_sqlite_version(const tp_plugin *plugin)
 }
 
 const tp_about_ext tp_about_extension = {
+    .struct_size = sizeof(tp_about_ext),
     .version = about_version,
     .sqlite_version = about_sqlite_version,
 };

@@ -1,14 +1,16 @@
 /*
- * admin.c — the admin extension (see ext/admin.h): argument checks and the
- * admin connection's lock; the work is in members.c, ledger.c, csvio.c and
- * verify.c. Calls are blocking and serialised by admin_lock, except verify,
- * which reads on a connection of its own (verify.c).
+ * admin.c — the manager-side extensions (ext/members.h, ledger.h,
+ * transfer.h, managers.h, queue.h): sizes and strides at the boundary
+ * (abi.h), argument checks and the admin connection's lock; the work is in
+ * members.c, ledger.c, bulk.c, csvio.c, managers.c and outbox.c. Calls are
+ * blocking and serialised by admin_lock.
  */
 #include <string.h>
 #include <time.h>
 
 #include <sodium.h>
 
+#include "abi.h"
 #include "csvio.h"
 #include "audit.h"
 #include "instance.h"
@@ -72,17 +74,23 @@ static tp_status check_code(const char *code, const char *what, tp_message *msg)
     return TP_OK;
 }
 
-static tp_status admin_member_add(const tp_plugin *plugin, const tp_member_new *m,
+static tp_status admin_member_add(const tp_plugin *plugin, const tp_member_new *given,
                                   tp_member_info *out, tp_message *msg)
 {
     tp_instance *in;
     tp_status st = admin_ready(plugin, &in, msg);
     if (st != TP_OK)
         return st;
-    if (!m) {
+    if (!given) {
         tp_msg_set(msg, "No member was given.");
         return TP_ERR_INVALID_ARGUMENT;
     }
+    tp_member_new local;
+    const tp_member_new *m = &local;
+    if ((st = tp_abi_read_in(&local, sizeof local, given, TP_MIN_MEMBER_NEW, "tp_member_new",
+                             msg)) != TP_OK ||
+        (out && (st = tp_abi_check_out(out, TP_MIN_MEMBER_INFO, "tp_member_info", msg)) != TP_OK))
+        return st;
     if ((st = check_code(m->code, "member code", msg)) != TP_OK ||
         (st = tp_payload_code_scannable(&in->cfg.scan, m->code, msg->text, sizeof msg->text)) !=
             TP_OK ||
@@ -102,8 +110,11 @@ static tp_status admin_member_add(const tp_plugin *plugin, const tp_member_new *
                              email[0] ? email : NULL, m->app_id, tp_now_ms(), msg);
     tp_member_row row;
     if (st == TP_OK && out &&
-        (st = tp_store_find_member(in->admin_store, m->code, &row, msg)) == TP_OK)
-        tp_member_info_from_row(out, &row);
+        (st = tp_store_find_member(in->admin_store, m->code, &row, msg)) == TP_OK) {
+        tp_member_info info;
+        tp_member_info_from_row(&info, &row);
+        tp_abi_write_out(out, &info, sizeof info);
+    }
     pthread_mutex_unlock(&in->admin_lock);
     return st;
 }
@@ -124,18 +135,22 @@ static tp_status admin_member_get(const tp_plugin *plugin, const char *key, tp_m
 {
     tp_instance *in;
     tp_status st = admin_ready_for(plugin, &in, out, msg);
-    if (st != TP_OK)
+    if (st != TP_OK ||
+        (st = tp_abi_check_out(out, TP_MIN_MEMBER_INFO, "tp_member_info", msg)) != TP_OK)
         return st;
     tp_member_row row;
     LOCKED(in, tp_members_resolve(in->admin_store, &in->cfg, key, &row, msg));
-    if (st == TP_OK)
-        tp_member_info_from_row(out, &row);
+    if (st == TP_OK) {
+        tp_member_info info;
+        tp_member_info_from_row(&info, &row);
+        tp_abi_write_out(out, &info, sizeof info);
+    }
     return st;
 }
 
 static tp_status admin_member_find(const tp_plugin *plugin, const char *query,
-                                   tp_member_info *out, size_t cap, size_t *count,
-                                   tp_message *msg)
+                                   tp_member_info *out, size_t cap, size_t stride,
+                                   size_t *count, tp_message *msg)
 {
     tp_instance *in;
     tp_status st = admin_ready(plugin, &in, msg);
@@ -145,41 +160,60 @@ static tp_status admin_member_find(const tp_plugin *plugin, const char *query,
         tp_msg_set(msg, "No place for the answers was given.");
         return TP_ERR_INVALID_ARGUMENT;
     }
-    LOCKED(in, tp_members_find(in->admin_store, &in->cfg, query, out, cap, count, msg));
+    if ((st = tp_abi_check_stride(stride, TP_MIN_MEMBER_INFO, "tp_member_info", msg)) != TP_OK)
+        return st;
+    LOCKED(in,
+           tp_members_find(in->admin_store, &in->cfg, query, out, cap, stride, count, msg));
     return st;
 }
 
-static tp_status admin_activity(const tp_plugin *plugin, const tp_activity_query *q,
-                                tp_activity_row *rows, size_t *count, tp_message *msg)
+static tp_status admin_activity(const tp_plugin *plugin, const tp_activity_query *given,
+                                tp_activity_row *rows, size_t cap, size_t stride,
+                                size_t *count, tp_message *msg)
 {
     tp_instance *in;
     tp_status st = admin_ready(plugin, &in, msg);
     if (st != TP_OK)
         return st;
-    if (!q || !rows || !count) {
+    if (!given || !rows || !count) {
         tp_msg_set(msg, "A query and a place for the rows are needed.");
         return TP_ERR_INVALID_ARGUMENT;
     }
-    LOCKED(in, tp_ledger_activity(in->admin_store, &in->cfg, q, rows, count, msg));
+    tp_activity_query q;
+    if ((st = tp_abi_read_in(&q, sizeof q, given, TP_MIN_ACTIVITY_QUERY, "tp_activity_query",
+                             msg)) != TP_OK ||
+        (st = tp_abi_check_stride(stride, TP_MIN_ACTIVITY_ROW, "tp_activity_row", msg)) != TP_OK)
+        return st;
+    LOCKED(in,
+           tp_ledger_activity(in->admin_store, &in->cfg, &q, rows, cap, stride, count, msg));
     return st;
 }
 
-static tp_status admin_adjust(const tp_plugin *plugin, const tp_adjustment *adj,
+static tp_status admin_adjust(const tp_plugin *plugin, const tp_adjustment *given,
                               tp_activity_row *entry, tp_message *msg)
 {
     tp_instance *in;
     tp_status st = admin_ready(plugin, &in, msg);
     if (st != TP_OK)
         return st;
-    if (!adj) {
+    if (!given) {
         tp_msg_set(msg, "No adjustment was given.");
         return TP_ERR_INVALID_ARGUMENT;
     }
-    LOCKED(in, tp_ledger_adjust(in->admin_store, &in->cfg, adj, entry, msg));
+    tp_adjustment adj;
+    if ((st = tp_abi_read_in(&adj, sizeof adj, given, TP_MIN_ADJUSTMENT, "tp_adjustment",
+                             msg)) != TP_OK ||
+        (entry &&
+         (st = tp_abi_check_out(entry, TP_MIN_ACTIVITY_ROW, "tp_activity_row", msg)) != TP_OK))
+        return st;
+    tp_activity_row row;
+    LOCKED(in, tp_ledger_adjust(in->admin_store, &in->cfg, &adj, entry ? &row : NULL, msg));
+    if (st == TP_OK && entry)
+        tp_abi_write_out(entry, &row, sizeof row);
     return st;
 }
 
-static tp_status admin_bulk_adjust(const tp_plugin *plugin, const tp_bulk_adjustment *b,
+static tp_status admin_bulk_adjust(const tp_plugin *plugin, const tp_bulk_adjustment *given,
                                    tp_progress_fn progress, void *user, tp_bulk_result *result,
                                    tp_message *msg)
 {
@@ -187,11 +221,19 @@ static tp_status admin_bulk_adjust(const tp_plugin *plugin, const tp_bulk_adjust
     tp_status st = admin_ready(plugin, &in, msg);
     if (st != TP_OK)
         return st;
-    if (!b || !result) {
+    if (!given || !result) {
         tp_msg_set(msg, "No bulk adjustment was given.");
         return TP_ERR_INVALID_ARGUMENT;
     }
-    LOCKED(in, tp_ledger_bulk(in->admin_store, &in->cfg, b, progress, user, result, msg));
+    tp_bulk_adjustment b;
+    if ((st = tp_abi_read_in(&b, sizeof b, given, TP_MIN_BULK, "tp_bulk_adjustment", msg)) !=
+            TP_OK ||
+        (st = tp_abi_check_out(result, TP_MIN_BULK_RESULT, "tp_bulk_result", msg)) != TP_OK)
+        return st;
+    tp_bulk_result r;
+    memset(&r, 0, sizeof r);
+    LOCKED(in, tp_ledger_bulk(in->admin_store, &in->cfg, &b, progress, user, &r, msg));
+    tp_abi_write_out(result, &r, sizeof r);
     return st;
 }
 
@@ -208,8 +250,13 @@ static tp_status admin_import_csv(const tp_plugin *plugin, const char *path, uin
         tp_msg_set(msg, "No place for the result was given.");
         return TP_ERR_INVALID_ARGUMENT;
     }
+    if ((st = tp_abi_check_out(result, TP_MIN_IMPORT_RESULT, "tp_import_result", msg)) != TP_OK)
+        return st;
+    tp_import_result r;
+    memset(&r, 0, sizeof r);
     LOCKED(in, tp_csv_import(in->admin_store, &in->cfg, path, flags, staff, progress, problem,
-                             user, result, msg));
+                             user, &r, msg));
+    tp_abi_write_out(result, &r, sizeof r);
     return st;
 }
 
@@ -225,43 +272,6 @@ static tp_status admin_export_csv(const tp_plugin *plugin, const char *path, uin
     if (rows)
         *rows = n;
     return st;
-}
-
-static tp_status admin_verify(const tp_plugin *plugin, tp_problem_fn problem, void *user,
-                              tp_verify_result *result, tp_message *msg)
-{
-    tp_instance *in;
-    tp_status st = admin_ready(plugin, &in, msg);
-    if (st != TP_OK)
-        return st;
-    tp_verify_result local;
-    /* The central head first (anchor.c says why), then the checks on a
-     * connection of verify's own: the admin lock stays free meanwhile. */
-    tp_central_head central;
-    tp_central_audit_head(&in->cfg, &central);
-    return tp_verify_database(&in->cfg, &central, NULL, NULL, NULL, problem, user,
-                              result ? result : &local, NULL, msg);
-}
-
-static tp_status admin_flush(const tp_plugin *plugin, int64_t timeout_ms, tp_message *msg)
-{
-    tp_instance *in;
-    tp_status st = admin_ready(plugin, &in, msg);
-    if (st != TP_OK)
-        return st;
-    int64_t deadline = tp_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-    for (;;) {
-        if (tp_queue_pending(&in->write_q) == 0 && tp_queue_pending(&in->lookup_q) == 0 &&
-            !tp_writer_replaying(in) && (!in->ui_started || tp_queue_pending(&in->ui_q) == 0))
-            return TP_OK;
-        if (tp_now_ms() >= deadline) {
-            tp_msg_set(msg, "Loyalty still has work waiting for the disk after %lld ms.",
-                       (long long)timeout_ms);
-            return TP_ERR_BUSY;
-        }
-        struct timespec ts = {0, 1000000L};
-        nanosleep(&ts, NULL);
-    }
 }
 
 static tp_status manager_write(tp_instance *in, int reset, const char *id, const char *name,
@@ -315,7 +325,7 @@ static tp_status admin_manager_reset_pin(const tp_plugin *plugin, const char *id
 }
 
 static tp_status admin_manager_list(const tp_plugin *plugin, tp_manager_info *out, size_t cap,
-                                    size_t *count, tp_message *msg)
+                                    size_t stride, size_t *count, tp_message *msg)
 {
     tp_instance *in;
     tp_status st = admin_ready(plugin, &in, msg);
@@ -325,6 +335,9 @@ static tp_status admin_manager_list(const tp_plugin *plugin, tp_manager_info *ou
         tp_msg_set(msg, "No place for the answer was given.");
         return TP_ERR_INVALID_ARGUMENT;
     }
+    if (cap && (st = tp_abi_check_stride(stride, TP_MIN_MANAGER_INFO, "tp_manager_info", msg)) !=
+                   TP_OK)
+        return st;
     tp_manager_row rows[64];
     size_t n = 0;
     size_t want = cap < 64 ? cap : 64;
@@ -335,24 +348,39 @@ static tp_status admin_manager_list(const tp_plugin *plugin, tp_manager_info *ou
     if (shown > want)
         shown = want;
     for (size_t i = 0; i < shown; i++) {
-        memset(&out[i], 0, sizeof out[i]);
-        tp_copy(out[i].id, sizeof out[i].id, rows[i].id);
-        tp_copy(out[i].name, sizeof out[i].name, rows[i].name);
-        out[i].failures = rows[i].failures;
-        out[i].locked_until_ms = rows[i].locked_until_ms;
-        out[i].created_ms = rows[i].created_ms;
+        tp_manager_info info;
+        memset(&info, 0, sizeof info);
+        tp_copy(info.id, sizeof info.id, rows[i].id);
+        tp_copy(info.name, sizeof info.name, rows[i].name);
+        info.failures = rows[i].failures;
+        info.locked_until_ms = rows[i].locked_until_ms;
+        info.created_ms = rows[i].created_ms;
+        tp_abi_put(out, stride, i, &info, sizeof info, 0);
     }
     return st;
 }
 
 /* sync: the outbox and the central database (outbox.c, sync.c). */
+static tp_status queue_status_get(tp_instance *in, tp_queue_status *out, tp_message *msg);
+
 static tp_status admin_queue_status(const tp_plugin *plugin, tp_queue_status *out,
                                     tp_message *msg)
 {
     tp_instance *in;
     tp_status st = admin_ready_for(plugin, &in, out, msg);
-    if (st != TP_OK)
+    if (st != TP_OK ||
+        (st = tp_abi_check_out(out, TP_MIN_QUEUE_STATUS, "tp_queue_status", msg)) != TP_OK)
         return st;
+    tp_queue_status local;
+    st = queue_status_get(in, &local, msg);
+    if (st == TP_OK)
+        tp_abi_write_out(out, &local, sizeof local);
+    return st;
+}
+
+static tp_status queue_status_get(tp_instance *in, tp_queue_status *out, tp_message *msg)
+{
+    tp_status st;
     memset(out, 0, sizeof *out);
     tp_outbox_counts c;
     pthread_mutex_lock(&in->admin_lock);
@@ -382,8 +410,9 @@ static tp_status admin_queue_status(const tp_plugin *plugin, tp_queue_status *ou
     return TP_OK;
 }
 
-static tp_status admin_queue_list(const tp_plugin *plugin, int parked_only, tp_queue_entry *out,
-                                  size_t cap, size_t *count, tp_message *msg)
+static tp_status admin_queue_list(const tp_plugin *plugin, int32_t parked_only,
+                                  tp_queue_entry *out, size_t cap, size_t stride, size_t *count,
+                                  tp_message *msg)
 {
     tp_instance *in;
     tp_status st = admin_ready(plugin, &in, msg);
@@ -393,7 +422,10 @@ static tp_status admin_queue_list(const tp_plugin *plugin, int parked_only, tp_q
         tp_msg_set(msg, "No place for the answer was given.");
         return TP_ERR_INVALID_ARGUMENT;
     }
-    LOCKED(in, tp_outbox_list(in->admin_store, parked_only, out, cap, count, msg));
+    if (cap && (st = tp_abi_check_stride(stride, TP_MIN_QUEUE_ENTRY, "tp_queue_entry", msg)) !=
+                   TP_OK)
+        return st;
+    LOCKED(in, tp_outbox_list(in->admin_store, parked_only, out, cap, stride, count, msg));
     return st;
 }
 
@@ -431,7 +463,7 @@ static tp_status admin_queue_unpark(const tp_plugin *plugin, int64_t id, tp_mess
     return queue_park_set(plugin, id, 0, msg);
 }
 
-static tp_status admin_central_init(const tp_plugin *plugin, int *from, int *to,
+static tp_status admin_central_init(const tp_plugin *plugin, int32_t *from, int32_t *to,
                                     tp_message *msg)
 {
     tp_instance *in;
@@ -447,13 +479,28 @@ static tp_status admin_central_init(const tp_plugin *plugin, int *from, int *to,
     return st;
 }
 
+static tp_status member_balance_get(tp_instance *in, const char *key, tp_balance_view *out,
+                                    tp_message *msg);
+
 static tp_status admin_member_balance(const tp_plugin *plugin, const char *key,
                                       tp_balance_view *out, tp_message *msg)
 {
     tp_instance *in;
     tp_status st = admin_ready_for(plugin, &in, out, msg);
-    if (st != TP_OK)
+    if (st != TP_OK ||
+        (st = tp_abi_check_out(out, TP_MIN_BALANCE_VIEW, "tp_balance_view", msg)) != TP_OK)
         return st;
+    tp_balance_view local;
+    st = member_balance_get(in, key, &local, msg);
+    if (st == TP_OK)
+        tp_abi_write_out(out, &local, sizeof local);
+    return st;
+}
+
+static tp_status member_balance_get(tp_instance *in, const char *key, tp_balance_view *out,
+                                    tp_message *msg)
+{
+    tp_status st;
     memset(out, 0, sizeof *out);
     tp_member_row row;
     int64_t confirmed = 0, pending = 0, refused = 0, success = 0;
@@ -492,27 +539,41 @@ static tp_status admin_member_balance(const tp_plugin *plugin, const char *key,
     return TP_OK;
 }
 
-const tp_admin_ext tp_admin_extension = {
+const tp_members_ext tp_members_extension = {
+    .struct_size = sizeof(tp_members_ext),
     .member_add = admin_member_add,
     .member_add_card = admin_member_add_card,
     .member_get = admin_member_get,
     .member_find = admin_member_find,
+    .member_balance = admin_member_balance,
+};
+
+const tp_ledger_ext tp_ledger_extension = {
+    .struct_size = sizeof(tp_ledger_ext),
     .activity = admin_activity,
     .adjust = admin_adjust,
     .bulk_adjust = admin_bulk_adjust,
+};
+
+const tp_transfer_ext tp_transfer_extension = {
+    .struct_size = sizeof(tp_transfer_ext),
     .import_csv = admin_import_csv,
     .export_csv = admin_export_csv,
-    .verify = admin_verify,
-    .flush = admin_flush,
+};
+
+const tp_managers_ext tp_managers_extension = {
+    .struct_size = sizeof(tp_managers_ext),
     .manager_add = admin_manager_add,
     .manager_reset_pin = admin_manager_reset_pin,
     .manager_list = admin_manager_list,
-    /* sync: */
+};
+
+const tp_queue_ext tp_queue_extension = {
+    .struct_size = sizeof(tp_queue_ext),
     .queue_status = admin_queue_status,
     .queue_list = admin_queue_list,
     .queue_retry = admin_queue_retry,
     .queue_park = admin_queue_park,
     .queue_unpark = admin_queue_unpark,
     .central_init = admin_central_init,
-    .member_balance = admin_member_balance,
 };

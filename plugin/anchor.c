@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "abi.h"
 #include "instance.h"
 #include "tillpoints/ext/audit.h"
 #include "util.h"
@@ -173,46 +174,54 @@ static tp_status audit_head(const tp_plugin *plugin, tp_audit_head *out, tp_mess
         tp_msg_set(msg, "No place for the answer was given.");
         return TP_ERR_INVALID_ARGUMENT;
     }
+    if ((st = tp_abi_check_out(out, TP_MIN_AUDIT_HEAD, "tp_audit_head", msg)) != TP_OK)
+        return st;
     tp_audit_tip tip;
     pthread_mutex_lock(&in->admin_lock);
     st = tp_audit_tip_get(in->admin_store, &tip, msg);
     pthread_mutex_unlock(&in->admin_lock);
-    if (st == TP_OK)
-        head_from_tip(in, &tip, out);
+    if (st == TP_OK) {
+        tp_audit_head head;
+        head_from_tip(in, &tip, &head);
+        tp_abi_write_out(out, &head, sizeof head);
+    }
     return st;
 }
 
-static tp_status audit_verify_steps(const tp_plugin *plugin, const char *anchor,
-                                    tp_progress_fn progress, tp_problem_fn problem, void *user,
-                                    tp_verify_result *result, tp_audit_report *report,
-                                    tp_message *msg)
+static tp_status audit_verify(const tp_plugin *plugin, const char *anchor,
+                              tp_progress_fn progress, tp_problem_fn problem, void *user,
+                              tp_verify_result *result_out, tp_audit_report *report_out,
+                              tp_message *msg)
 {
     tp_instance *in;
     tp_status st = ready(plugin, &in, msg);
     if (st != TP_OK)
+        return st;
+    if ((result_out && (st = tp_abi_check_out(result_out, TP_MIN_VERIFY_RESULT,
+                                              "tp_verify_result", msg)) != TP_OK) ||
+        (report_out && (st = tp_abi_check_out(report_out, TP_MIN_AUDIT_REPORT,
+                                              "tp_audit_report", msg)) != TP_OK))
         return st;
     tp_anchor a;
     if (anchor && (st = tp_anchor_parse(anchor, &a, msg)) != TP_OK)
         return st;
     tp_central_head central;
     tp_central_audit_head(&in->cfg, &central); /* before verify reads: see above */
-    tp_verify_result local_result;
-    tp_audit_report local_report;
-    if (!report)
-        report = &local_report;
+    tp_verify_result result;
+    tp_audit_report report;
+    memset(&result, 0, sizeof result);
+    memset(&report, 0, sizeof report);
     /* A connection of verify's own: the admin lock stays free. */
-    st = tp_verify_database(&in->cfg, &central, anchor ? &a : NULL, report, progress, problem,
-                            user, result ? result : &local_result, NULL, msg);
-    tp_copy(report->local.location, sizeof report->local.location, in->cfg.location);
-    tp_copy(report->local.terminal, sizeof report->local.terminal, in->cfg.terminal);
+    st = tp_verify_database(&in->cfg, &central, anchor ? &a : NULL, &report, progress, problem,
+                            user, &result, NULL, msg);
+    tp_copy(report.local.location, sizeof report.local.location, in->cfg.location);
+    tp_copy(report.local.terminal, sizeof report.local.terminal, in->cfg.terminal);
+    report.local.struct_size = sizeof report.local;
+    if (result_out)
+        tp_abi_write_out(result_out, &result, sizeof result);
+    if (report_out)
+        tp_abi_write_out(report_out, &report, sizeof report);
     return st;
-}
-
-static tp_status audit_verify(const tp_plugin *plugin, const char *anchor, tp_problem_fn problem,
-                              void *user, tp_verify_result *result, tp_audit_report *report,
-                              tp_message *msg)
-{
-    return audit_verify_steps(plugin, anchor, NULL, problem, user, result, report, msg);
 }
 
 static tp_status audit_seal(const tp_plugin *plugin, const char *staff, const char *reason,
@@ -221,6 +230,8 @@ static tp_status audit_seal(const tp_plugin *plugin, const char *staff, const ch
     tp_instance *in;
     tp_status st = ready(plugin, &in, msg);
     if (st != TP_OK)
+        return st;
+    if (out && (st = tp_abi_check_out(out, TP_MIN_AUDIT_HEAD, "tp_audit_head", msg)) != TP_OK)
         return st;
     size_t n = staff ? tp_bounded_len(staff, 64) : 0;
     if (n == 0 || n == (size_t)-1 || !tp_is_printable(staff, n)) {
@@ -241,14 +252,17 @@ static tp_status audit_seal(const tp_plugin *plugin, const char *staff, const ch
     if (st == TP_OK && out && tp_audit_tip_get(in->admin_store, &tip, &ignored) != TP_OK)
         memset(&tip, 0, sizeof tip);
     pthread_mutex_unlock(&in->admin_lock);
-    if (st == TP_OK && out)
-        head_from_tip(in, &tip, out);
+    if (st == TP_OK && out) {
+        tp_audit_head head;
+        head_from_tip(in, &tip, &head);
+        tp_abi_write_out(out, &head, sizeof head);
+    }
     return st;
 }
 
 const tp_audit_ext tp_audit_extension = {
+    .struct_size = sizeof(tp_audit_ext),
     .head = audit_head,
     .verify = audit_verify,
     .seal = audit_seal,
-    .verify_progress = audit_verify_steps,
 };

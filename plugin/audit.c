@@ -260,7 +260,7 @@ static int summarise(tp_store *s, int64_t first, int64_t last, record *r,
 
 static int64_t ledger_max(tp_store *s, int *err)
 {
-    sqlite3_stmt *q = tp_store_cached(s, ledger_max_sql);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_AUDIT_LEDGER_MAX, ledger_max_sql);
     int rc = q ? sqlite3_step(q) : SQLITE_ERROR;
     int64_t max = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
     if (q)
@@ -299,7 +299,7 @@ static tp_status append_range(tp_store *s, const tp_audit_entry *e, int64_t firs
         return TP_ERR_STORAGE;
 
     char prev[HASH_HEX + 1];
-    sqlite3_stmt *q = tp_store_cached(s, last_sql);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_AUDIT_APPEND_RANGE_LAST, last_sql);
     int rc = q ? sqlite3_step(q) : SQLITE_ERROR;
     if (rc == SQLITE_ROW) {
         r.id = (uint64_t)sqlite3_column_int64(q, 0) + 1;
@@ -324,7 +324,7 @@ static tp_status append_range(tp_store *s, const tp_audit_entry *e, int64_t firs
     char hash[HASH_HEX + 1];
     hash_record(prev, HASH_HEX, &r, hash);
 
-    q = tp_store_cached(s, insert_sql);
+    q = tp_store_cached(s, TP_STMT_AUDIT_APPEND_RANGE_INSERT, insert_sql);
     rc = q ? SQLITE_OK : SQLITE_ERROR;
     if (q) {
         sqlite3_bind_int64(q, 1, (sqlite3_int64)r.id);

@@ -89,7 +89,7 @@ static tp_status find_unfinished(bulk_run *r, tp_message *msg)
     static const char sql[] =
         "SELECT receipt, instr(detail, 'last part') > 0 FROM audit WHERE action = 'bulk'"
         " AND location = ?1 AND reason = ?2 AND instr(detail, ?3) > 0 ORDER BY id DESC LIMIT 1";
-    sqlite3_stmt *q = tp_store_cached(r->s, sql);
+    sqlite3_stmt *q = tp_store_cached(r->s, TP_STMT_BULK_FIND_UNFINISHED, sql);
     int rc = SQLITE_ERROR;
     if (q) {
         sqlite3_bind_text(q, 1, r->cfg->location, -1, SQLITE_STATIC);
@@ -119,7 +119,7 @@ static int adjusted_before(bulk_run *r, const char *code)
         return 0;
     char key[64 + TP_MEMBER_CODE_MAX + 2];
     snprintf(key, sizeof key, "%s/%s", r->res->batch_id, code);
-    sqlite3_stmt *q = tp_store_cached(r->s, sql);
+    sqlite3_stmt *q = tp_store_cached(r->s, TP_STMT_BULK_ADJUSTED_BEFORE, sql);
     if (!q)
         return -1;
     sqlite3_bind_text(q, 1, r->cfg->location, -1, SQLITE_STATIC);
@@ -142,7 +142,7 @@ static tp_status check_balance(bulk_run *r, int64_t id, const char *code, tp_mes
     if (r->b->points >= 0 || r->cfg->allow_negative_balance)
         return TP_OK;
     int before = adjusted_before(r, code);
-    sqlite3_stmt *q = tp_store_cached(r->s, sql);
+    sqlite3_stmt *q = tp_store_cached(r->s, TP_STMT_BULK_CHECK_BALANCE, sql);
     int rc = SQLITE_ERROR;
     int64_t balance = 0;
     if (q && before >= 0) {
@@ -173,7 +173,7 @@ static tp_status check_request(bulk_run *r, tp_message *msg)
         return st;
     if (b->all_members) {
         static const char count_sql[] = "SELECT count(*) FROM members";
-        sqlite3_stmt *q = tp_store_cached(r->s, count_sql);
+        sqlite3_stmt *q = tp_store_cached(r->s, TP_STMT_BULK_CHECK_REQUEST_COUNT, count_sql);
         if (!q || sqlite3_step(q) != SQLITE_ROW) {
             if (q)
                 sqlite3_reset(q);
@@ -246,7 +246,7 @@ static int next_member(bulk_run *r, bulk_member *m)
         return 1;
     }
     static const char sql[] = "SELECT id, code FROM members WHERE id > ?1 ORDER BY id LIMIT 1";
-    sqlite3_stmt *q = tp_store_cached(r->s, sql);
+    sqlite3_stmt *q = tp_store_cached(r->s, TP_STMT_BULK_NEXT_MEMBER, sql);
     if (!q)
         return -1;
     sqlite3_bind_int64(q, 1, r->after_id);

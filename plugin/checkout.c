@@ -12,6 +12,7 @@
 #include "payload.h"
 #include "rules.h"
 #include "scanners.h"
+#include "abi.h"
 #include "util.h"
 
 /* A receipt time more than this far ahead of the till's clock is refused:
@@ -183,7 +184,7 @@ static tp_status co_scan(const tp_plugin *plugin, const char *txn_id, const char
 }
 
 static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
-                             const tp_receipt *receipt, tp_award_preview *preview,
+                             const tp_receipt *given, tp_award_preview *preview,
                              tp_message *msg)
 {
     tp_instance *in;
@@ -191,10 +192,17 @@ static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
     tp_status st = open_txn(&in, plugin, txn_id, &t, msg);
     if (st != TP_OK)
         return st;
-    if (!receipt) {
+    if (!given) {
         tp_msg_set(msg, "No receipt was given.");
         return TP_ERR_INVALID_ARGUMENT;
     }
+    tp_receipt local;
+    const tp_receipt *receipt = &local;
+    if ((st = tp_abi_read_in(&local, sizeof local, given, TP_MIN_RECEIPT, "tp_receipt", msg)) !=
+            TP_OK ||
+        (preview && (st = tp_abi_check_out(preview, TP_MIN_PREVIEW, "tp_award_preview", msg)) !=
+                        TP_OK))
+        return st;
     st = check_id(receipt->receipt_id, TP_RECEIPT_ID_MAX, "receipt number", msg);
     if (st == TP_OK)
         st = check_currency(in, receipt->currency, msg);
@@ -215,8 +223,8 @@ static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
     job.seq = ++in->next_seq;
     job.after = t->lookup_seq; /* its event must not pass the scan's */
     tp_award_job *a = &job.u.award;
-    st = tp_rules_eligible(&in->cfg.rules, receipt->lines, receipt->line_count, &a->total_minor,
-                           &a->eligible_minor, msg);
+    st = tp_rules_eligible(&in->cfg.rules, receipt->lines, receipt->line_count,
+                           receipt->line_stride, &a->total_minor, &a->eligible_minor, msg);
     if (st != TP_OK)
         return st;
     a->points = t->code[0] ? tp_rules_award(&in->cfg.rules, a->eligible_minor, when,
@@ -236,9 +244,10 @@ static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
         return TP_ERR_BUSY;
     }
     if (preview) {
-        preview->has_member = t->code[0] != '\0';
-        preview->eligible_minor = a->eligible_minor;
-        preview->points = a->points;
+        tp_award_preview p = {.has_member = t->code[0] != '\0',
+                              .eligible_minor = a->eligible_minor,
+                              .points = a->points};
+        tp_abi_write_out(preview, &p, sizeof p);
     }
     memset(t, 0, sizeof *t);
     return TP_OK;
@@ -255,16 +264,21 @@ static tp_status co_cancel(const tp_plugin *plugin, const char *txn_id, tp_messa
     return TP_OK;
 }
 
-static tp_status co_refund(const tp_plugin *plugin, const tp_refund *refund, tp_message *msg)
+static tp_status co_refund(const tp_plugin *plugin, const tp_refund *given, tp_message *msg)
 {
     tp_instance *in;
     tp_status st = ready(plugin, &in, msg);
     if (st != TP_OK)
         return st;
-    if (!refund) {
+    if (!given) {
         tp_msg_set(msg, "No refund was given.");
         return TP_ERR_INVALID_ARGUMENT;
     }
+    tp_refund local;
+    const tp_refund *refund = &local;
+    if ((st = tp_abi_read_in(&local, sizeof local, given, TP_MIN_REFUND, "tp_refund", msg)) !=
+        TP_OK)
+        return st;
     st = check_id(refund->refund_id, TP_RECEIPT_ID_MAX, "refund number", msg);
     if (st == TP_OK)
         st = check_id(refund->receipt_id, TP_RECEIPT_ID_MAX, "original receipt number", msg);
@@ -303,10 +317,33 @@ static tp_status co_refund(const tp_plugin *plugin, const tp_refund *refund, tp_
     return TP_OK;
 }
 
+static tp_status co_flush(const tp_plugin *plugin, int64_t timeout_ms, tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    int64_t deadline = tp_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    for (;;) {
+        if (tp_queue_pending(&in->write_q) == 0 && tp_queue_pending(&in->lookup_q) == 0 &&
+            !tp_writer_replaying(in) && (!in->ui_started || tp_queue_pending(&in->ui_q) == 0))
+            return TP_OK;
+        if (tp_now_ms() >= deadline) {
+            tp_msg_set(msg, "Loyalty still has work waiting for the disk after %lld ms.",
+                       (long long)timeout_ms);
+            return TP_ERR_BUSY;
+        }
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 const tp_checkout_ext tp_checkout_extension = {
+    .struct_size = sizeof(tp_checkout_ext),
     .begin = co_begin,
     .scan = co_scan,
     .complete = co_complete,
     .cancel = co_cancel,
     .refund = co_refund,
+    .flush = co_flush,
 };

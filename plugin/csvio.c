@@ -238,7 +238,7 @@ static int add_cards(import_ctx *c, const tp_member_row *m, const char *list)
         }
         static const char card_sql[] =
             "INSERT INTO member_cards(code, member_id, added_ms) VALUES(?1, ?2, ?3)";
-        sqlite3_stmt *q = tp_store_cached(c->s, card_sql);
+        sqlite3_stmt *q = tp_store_cached(c->s, TP_STMT_CSVIO_ADD_CARDS, card_sql);
         int rc = SQLITE_ERROR;
         if (q) {
             sqlite3_bind_text(q, 1, card, -1, SQLITE_STATIC);
@@ -694,9 +694,9 @@ static void apply_row(import_ctx *c, const csv_row *r)
     c->res->points_total += r->points;
 }
 
-static int step_cached(import_ctx *c, const char *sql)
+static int step_cached(import_ctx *c, tp_stmt id, const char *sql)
 {
-    sqlite3_stmt *q = tp_store_cached(c->s, sql);
+    sqlite3_stmt *q = tp_store_cached(c->s, id, sql);
     int rc = q ? sqlite3_step(q) : SQLITE_ERROR;
     if (q)
         sqlite3_reset(q);
@@ -714,7 +714,7 @@ static void apply_row_atomically(import_ctx *c, const csv_row *r)
     }
     static const char begin_sql[] = "SAVEPOINT csv_row", undo_sql[] = "ROLLBACK TO csv_row",
                       end_sql[] = "RELEASE csv_row";
-    if (step_cached(c, begin_sql) != 0) {
+    if (step_cached(c, TP_STMT_CSVIO_ROW_SAVEPOINT, begin_sql) != 0) {
         c->fatal = 1;
         tp_msg_set(&c->fatal_msg, "%s", tp_store_errmsg(c->s));
         return;
@@ -722,10 +722,10 @@ static void apply_row_atomically(import_ctx *c, const csv_row *r)
     uint64_t invalid = c->res->invalid, created = c->res->members_created;
     apply_row(c, r);
     if (c->res->invalid != invalid || c->fatal) {
-        step_cached(c, undo_sql);
+        step_cached(c, TP_STMT_CSVIO_ROW_UNDO, undo_sql);
         c->res->members_created = created;
     }
-    step_cached(c, end_sql);
+    step_cached(c, TP_STMT_CSVIO_ROW_RELEASE, end_sql);
 }
 
 /* ---- rows in batches ----------------------------------------------------
@@ -868,7 +868,7 @@ static int flush_staged(import_ctx *c)
 static int next_member_id(import_ctx *c)
 {
     static const char max_sql[] = "SELECT COALESCE(MAX(id), 0) FROM members";
-    sqlite3_stmt *q = tp_store_cached(c->s, max_sql);
+    sqlite3_stmt *q = tp_store_cached(c->s, TP_STMT_CSVIO_NEXT_MEMBER_ID_MAX, max_sql);
     if (!q || sqlite3_step(q) != SQLITE_ROW) {
         if (q)
             sqlite3_reset(q);
@@ -1039,7 +1039,7 @@ static int check_imported_before(import_ctx *c)
     char lo[64], hi[64];
     snprintf(lo, sizeof lo, "IMPORT-%s-L", c->file_key);
     snprintf(hi, sizeof hi, "IMPORT-%s-M", c->file_key);
-    sqlite3_stmt *q = tp_store_cached(c->s, sql);
+    sqlite3_stmt *q = tp_store_cached(c->s, TP_STMT_CSVIO_CHECK_IMPORTED_BEFORE, sql);
     if (!q)
         return -1;
     sqlite3_bind_text(q, 1, c->cfg->location, -1, SQLITE_STATIC);

@@ -20,6 +20,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "abi.h"
 #include "instance.h"
 #include "outbox.h"
 #include "scanners.h"
@@ -186,6 +187,7 @@ static void deliver(tp_instance *in, tp_event_node *node)
     if (in->events && in->events->on_event) {
         const tp_outcome *o = &node->o;
         tp_event ev = {
+            .struct_size = sizeof ev,
             .kind = o->kind,
             .status = o->status,
             .txn_id = o->txn,
@@ -200,6 +202,7 @@ static void deliver(tp_instance *in, tp_event_node *node)
             .device = o->device,
             .receipt_code = o->receipt_code,
             .refund_id = o->refund,
+            .symbology = "",
         };
         in->events->on_event(in->host, &ev);
     }
@@ -293,8 +296,16 @@ static const void *get_extension(const tp_plugin *plugin, const char *id)
         return NULL;
     if (strcmp(id, TP_EXT_CHECKOUT) == 0)
         return &tp_checkout_extension;
-    if (strcmp(id, TP_EXT_ADMIN) == 0)
-        return &tp_admin_extension;
+    if (strcmp(id, TP_EXT_MEMBERS) == 0)
+        return &tp_members_extension;
+    if (strcmp(id, TP_EXT_LEDGER) == 0)
+        return &tp_ledger_extension;
+    if (strcmp(id, TP_EXT_TRANSFER) == 0)
+        return &tp_transfer_extension;
+    if (strcmp(id, TP_EXT_MANAGERS) == 0)
+        return &tp_managers_extension;
+    if (strcmp(id, TP_EXT_QUEUE) == 0)
+        return &tp_queue_extension;
     if (strcmp(id, TP_EXT_SCANNERS) == 0)
         return &tp_scanners_extension;
     if (strcmp(id, TP_EXT_UI) == 0)
@@ -303,8 +314,12 @@ static const void *get_extension(const tp_plugin *plugin, const char *id)
         return &tp_sync_extension;
     if (strcmp(id, TP_EXT_ABOUT) == 0)
         return &tp_about_extension;
-    if (strcmp(id, TP_EXT_AUDIT) == 0 || strcmp(id, TP_EXT_AUDIT_2) == 0)
+    if (strcmp(id, TP_EXT_AUDIT) == 0)
         return &tp_audit_extension;
+#ifdef TP_EXT_CODES /* built against the made-up 2.1 (tests/abi/next.py) */
+    if (strcmp(id, TP_EXT_CODES) == 0)
+        return &tp_codes_extension;
+#endif
     return NULL;
 }
 
@@ -495,11 +510,23 @@ static const tp_plugin *entry_create(const tp_host *host, const char *config_pat
         tp_msg_set(msg, "The host must provide request_callback.");
         return NULL;
     }
+    /* `abi` is the first member of tp_host in every major version, so a
+     * host of another major is read that far and no further. */
     tp_version ours = TP_VERSION_INIT;
     if (!tp_version_is_compatible(ours, host->abi)) {
-        tp_msg_set(msg, "This tillpoints plugin speaks ABI %u.x; the host speaks %u.%u. "
-                   "Install a plugin built for ABI %u.",
-                   ours.major, host->abi.major, host->abi.minor, host->abi.major);
+        tp_msg_set(msg,
+                   "This loyalty plugin speaks tillpoints ABI %u.%u, and the host was built "
+                   "for ABI %u.%u: they cannot work together. Install the tillpoints plugin "
+                   "built for ABI %u, or update the host to ABI %u.",
+                   ours.major, ours.minor, host->abi.major, host->abi.minor, host->abi.major,
+                   ours.major);
+        return NULL;
+    }
+    if (host->struct_size < TP_MIN_HOST) {
+        tp_msg_set(msg,
+                   "The host's tp_host has struct_size %u; tillpoints ABI 2.0 needs at least "
+                   "%zu (set it to sizeof(tp_host)).",
+                   (unsigned)host->struct_size, (size_t)TP_MIN_HOST);
         return NULL;
     }
     if (config_path && tp_bounded_len(config_path, TP_CFG_PATH_MAX - 1) == (size_t)-1) {
@@ -515,6 +542,11 @@ static const tp_plugin *entry_create(const tp_host *host, const char *config_pat
     in->host = host;
     in->events = host->get_extension ? host->get_extension(host, TP_HOST_EXT_EVENTS) : NULL;
     in->host_ui = host->get_extension ? host->get_extension(host, TP_HOST_EXT_UI) : NULL;
+    /* A host table smaller than 2.0's is not one this plugin can call. */
+    if (in->events && in->events->struct_size < TP_MIN_HOST_EVENTS)
+        in->events = NULL;
+    if (in->host_ui && in->host_ui->struct_size < TP_MIN_HOST_UI)
+        in->host_ui = NULL;
     atomic_init(&in->disabled, 0);
     atomic_init(&in->events_waiting, 0);
     pthread_mutex_init(&in->events_lock, NULL);
@@ -527,6 +559,7 @@ static const tp_plugin *entry_create(const tp_host *host, const char *config_pat
     pthread_cond_init(&in->w_cond, &ca);
     pthread_condattr_destroy(&ca);
     in->refs = 1;
+    in->plugin.struct_size = sizeof in->plugin;
     in->plugin.plugin_data = in;
     in->plugin.init = plugin_init;
     in->plugin.destroy = plugin_destroy;
@@ -553,6 +586,7 @@ static void entry_deinit(void)
 
 TP_EXPORT const tp_entry tillpoints_entry = {
     .abi = TP_VERSION_INIT,
+    .struct_size = sizeof(tp_entry),
     .init = entry_init,
     .deinit = entry_deinit,
     .create = entry_create,

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "queue.h"
 #include "store.h"
+#include "tillpoints/ext/admin.h"
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
 #include "tillpoints/tillpoints.h"
@@ -224,7 +225,11 @@ void tp_instance_unref(tp_instance *in);
 void tp_instance_free_shared(tp_instance *in);
 
 extern const tp_checkout_ext tp_checkout_extension;
-extern const struct tp_admin_ext tp_admin_extension;
+extern const tp_members_ext tp_members_extension;
+extern const tp_ledger_ext tp_ledger_extension;
+extern const tp_transfer_ext tp_transfer_extension;
+extern const tp_managers_ext tp_managers_extension;
+extern const tp_queue_ext tp_queue_extension;
 extern const struct tp_ui_ext tp_ui_extension;
 extern const struct tp_about_ext tp_about_extension;
 extern const struct tp_audit_ext tp_audit_extension;

@@ -14,6 +14,7 @@
 
 #include <sqlite3.h>
 
+#include "abi.h"
 #include "audit.h"
 #include "members.h"
 #include "util.h"
@@ -58,7 +59,7 @@ static const char insert_sql[] =
 
 int64_t tp_ledger_next_id(tp_store *s)
 {
-    sqlite3_stmt *q = tp_store_cached(s, next_id_sql);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_LEDGER_NEXT_ID, next_id_sql);
     int64_t next = 1;
     if (q && sqlite3_step(q) == SQLITE_ROW)
         next = sqlite3_column_int64(q, 0);
@@ -69,7 +70,7 @@ int64_t tp_ledger_next_id(tp_store *s)
 
 static int balance_of(tp_store *s, int64_t member_id, int64_t *balance)
 {
-    sqlite3_stmt *q = tp_store_cached(s, balance_sql);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_LEDGER_BALANCE_OF, balance_sql);
     if (!q)
         return -1;
     sqlite3_bind_int64(q, 1, member_id);
@@ -99,7 +100,7 @@ tp_status tp_ledger_append_manual(tp_store *s, const tp_config *cfg, int64_t mem
             return TP_ERR_STATE;
         }
     }
-    sqlite3_stmt *q = tp_store_cached(s, insert_sql);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_LEDGER_APPEND_MANUAL_INSERT, insert_sql);
     int rc = q ? SQLITE_OK : SQLITE_ERROR;
     if (rc == SQLITE_OK) {
         int64_t now = tp_now_ms();
@@ -168,11 +169,12 @@ static void row_from(sqlite3_stmt *q, tp_activity_row *r)
     "  AND a.receipt = l.receipt LIMIT 1) END, '')"
 
 tp_status tp_ledger_activity(tp_store *s, const tp_config *cfg, const tp_activity_query *qry,
-                             tp_activity_row *rows, size_t *count, tp_message *msg)
+                             tp_activity_row *rows, size_t cap, size_t stride, size_t *count,
+                             tp_message *msg)
 {
     *count = 0;
-    if (qry->limit < 1 || qry->limit > 1000) {
-        tp_msg_set(msg, "Ask for 1 to 1000 rows per page.");
+    if (cap < 1 || cap > TP_ACTIVITY_PAGE_MAX) {
+        tp_msg_set(msg, "Ask for 1 to %d rows per page.", TP_ACTIVITY_PAGE_MAX);
         return TP_ERR_INVALID_ARGUMENT;
     }
     if ((qry->staff && tp_bounded_len(qry->staff, 64) == (size_t)-1) ||
@@ -229,10 +231,13 @@ tp_status tp_ledger_activity(tp_store *s, const tp_config *cfg, const tp_activit
     sqlite3_bind_text(q, 4, qry->location ? qry->location : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 5, qry->from_ms);
     sqlite3_bind_int64(q, 6, qry->to_ms);
-    sqlite3_bind_int64(q, 7, qry->limit);
+    sqlite3_bind_int64(q, 7, (sqlite3_int64)cap);
     int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW && *count < qry->limit)
-        row_from(q, &rows[(*count)++]);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW && *count < cap) {
+        tp_activity_row row;
+        row_from(q, &row);
+        tp_abi_put(rows, stride, (*count)++, &row, sizeof row, 1);
+    }
     sqlite3_finalize(q);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         tp_msg_set(msg, "Cannot read the activity log: %s.", tp_store_errmsg(s));

@@ -11,7 +11,8 @@
 #include "tillpoints/ext/admin.h"
 
 tp_status tp_ledger_activity(tp_store *s, const tp_config *cfg, const tp_activity_query *q,
-                             tp_activity_row *rows, size_t *count, tp_message *msg);
+                             tp_activity_row *rows, size_t cap, size_t stride, size_t *count,
+                             tp_message *msg);
 
 tp_status tp_ledger_adjust(tp_store *s, const tp_config *cfg, const tp_adjustment *adj,
                            tp_activity_row *entry, tp_message *msg);

@@ -278,7 +278,7 @@ static void format_until(char *buf, size_t cap, int64_t until, int64_t now)
 static tp_status store_failures(tp_store *s, const char *id, int failures, int64_t until,
                                 int64_t now_ms, tp_message *msg)
 {
-    sqlite3_stmt *q = tp_store_cached(s, failures_sql);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_MANAGERS_STORE_FAILURES, failures_sql);
     int rc = q ? SQLITE_OK : SQLITE_ERROR;
     if (q) {
         sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
@@ -306,7 +306,7 @@ typedef struct row_state {
 static tp_status read_row(tp_store *s, const char *id, row_state *r, tp_message *msg)
 {
     memset(r, 0, sizeof *r);
-    sqlite3_stmt *q = tp_store_cached(s, select_sql);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_MANAGERS_READ_ROW_SELECT, select_sql);
     if (!q) {
         tp_msg_set(msg, "Cannot read managers: %s.", tp_store_errmsg(s));
         return TP_ERR_STORAGE;

@@ -26,11 +26,10 @@
 #include <stdint.h>
 
 #include "store.h"
+#include "tillpoints/limits.h" /* TP_MANAGER_ID_MAX, TP_PIN_MIN, TP_PIN_MAX */
 
-#define TP_MANAGER_ID_MAX 64
-#define TP_PIN_FLOOR 4        /* no policy may allow fewer digits */
-#define TP_PIN_MIN_DEFAULT 6  /* [retro] pin_min_digits */
-#define TP_PIN_MAX 12
+#define TP_PIN_FLOOR TP_PIN_MIN /* no policy may allow fewer digits */
+#define TP_PIN_MIN_DEFAULT 6    /* [retro] pin_min_digits */
 #define TP_PIN_HASH_MAX 128   /* >= crypto_pwhash_STRBYTES */
 #define TP_LOCKOUT_CAP_MS (24LL * 3600 * 1000)
 

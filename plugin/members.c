@@ -15,6 +15,7 @@
 
 #include <sqlite3.h>
 
+#include "abi.h"
 #include "util.h"
 
 tp_status tp_normalise_phone(const char *in, int country_code, char *out, size_t cap,
@@ -115,6 +116,9 @@ void tp_member_info_from_row(tp_member_info *out, const tp_member_row *row)
     tp_copy(out->app_id, sizeof out->app_id, row->app_id);
     out->balance = row->balance;
     out->created_ms = row->created_ms;
+#ifdef TP_EXT_CODES /* built against the made-up 2.1 (tests/abi/next.py) */
+    out->has_app_id = row->app_id[0] != '\0';
+#endif
 }
 
 static const char by_phone_sql[] = "SELECT id FROM members WHERE phone = ?1 ORDER BY id LIMIT 2";
@@ -123,8 +127,9 @@ static const char by_email_sql[] = "SELECT id FROM members WHERE email = ?1 ORDE
 /* Member ids whose `column` equals `value`: up to 2, to detect sharing. */
 static int ids_by(tp_store *s, const char *column, const char *value, int64_t ids[2])
 {
-    sqlite3_stmt *q = tp_store_cached(s, strcmp(column, "phone") == 0 ? by_phone_sql
-                                                                     : by_email_sql);
+    int phone = strcmp(column, "phone") == 0;
+    sqlite3_stmt *q = phone ? tp_store_cached(s, TP_STMT_MEMBERS_BY_PHONE, by_phone_sql)
+                            : tp_store_cached(s, TP_STMT_MEMBERS_BY_EMAIL, by_email_sql);
     if (!q)
         return -1;
     sqlite3_bind_text(q, 1, value, -1, SQLITE_STATIC);
@@ -187,7 +192,8 @@ tp_status tp_members_resolve(tp_store *s, const tp_config *cfg, const char *key,
 }
 
 tp_status tp_members_find(tp_store *s, const tp_config *cfg, const char *query,
-                          tp_member_info *out, size_t cap, size_t *count, tp_message *msg)
+                          tp_member_info *out, size_t cap, size_t stride, size_t *count,
+                          tp_message *msg)
 {
     *count = 0;
     if (!query || !*query || tp_bounded_len(query, TP_NAME_MAX) == (size_t)-1) {
@@ -234,7 +240,9 @@ tp_status tp_members_find(tp_store *s, const tp_config *cfg, const char *query,
         st = tp_store_member_by_id(s, sqlite3_column_int64(q, 0), &row, msg);
         if (st != TP_OK)
             break;
-        tp_member_info_from_row(&out[(*count)++], &row);
+        tp_member_info info;
+        tp_member_info_from_row(&info, &row);
+        tp_abi_put(out, stride, (*count)++, &info, sizeof info, 1);
     }
     if (st == TP_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) {
         tp_msg_set(msg, "Cannot search members: %s.", tp_store_errmsg(s));

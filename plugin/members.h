@@ -24,7 +24,8 @@ tp_status tp_members_resolve(tp_store *s, const tp_config *cfg, const char *key,
                              tp_member_row *row, tp_message *msg);
 
 tp_status tp_members_find(tp_store *s, const tp_config *cfg, const char *query,
-                          tp_member_info *out, size_t cap, size_t *count, tp_message *msg);
+                          tp_member_info *out, size_t cap, size_t stride, size_t *count,
+                          tp_message *msg);
 
 tp_status tp_members_add_card(tp_store *s, const tp_config *cfg, const char *member,
                               const char *card, tp_message *msg);

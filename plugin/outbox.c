@@ -26,6 +26,7 @@
 
 #include <sqlite3.h>
 
+#include "abi.h"
 #include "util.h"
 
 #define NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
@@ -208,7 +209,7 @@ tp_status tp_outbox_next(tp_store *s, int64_t after_id, size_t max, tp_outbox_ba
         b->rows = r;
         b->cap = max;
     }
-    sqlite3_stmt *q = tp_store_cached(s, sql_next);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_NEXT, sql_next);
     if (!q) {
         tp_msg_set(msg, "Cannot read the outbox: %s.", tp_store_errmsg(s));
         return TP_ERR_STORAGE;
@@ -281,7 +282,7 @@ tp_status tp_outbox_delivered(tp_store *s, int64_t first_id, int64_t last_id,
 {
     if (tp_store_begin(s, msg) != TP_OK)
         return TP_ERR_STORAGE;
-    sqlite3_stmt *q = tp_store_cached(s, sql_mark);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_DELIVERED_MARK, sql_mark);
     if (q) {
         sqlite3_bind_int64(q, 1, first_id);
         sqlite3_bind_int64(q, 2, last_id);
@@ -291,7 +292,7 @@ tp_status tp_outbox_delivered(tp_store *s, int64_t first_id, int64_t last_id,
         if (rc != SQLITE_DONE)
             q = NULL;
     }
-    sqlite3_stmt *b = q ? tp_store_cached(s, sql_balance) : NULL;
+    sqlite3_stmt *b = q ? tp_store_cached(s, TP_STMT_OUTBOX_DELIVERED_BALANCE, sql_balance) : NULL;
     for (size_t i = 0; b && i < nbal; i++) {
         sqlite3_bind_text(b, 1, bal[i].code, -1, SQLITE_STATIC);
         sqlite3_bind_int64(b, 2, bal[i].balance);
@@ -321,7 +322,7 @@ tp_status tp_outbox_failed(tp_store *s, int64_t id, const char *error, int max_a
     *parked = 0;
     if (tp_store_begin(s, msg) != TP_OK)
         return TP_ERR_STORAGE;
-    sqlite3_stmt *q = tp_store_cached(s, sql_fail);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_FAILED, sql_fail);
     int rc = SQLITE_ERROR;
     if (q) {
         sqlite3_bind_int64(q, 1, id);
@@ -351,7 +352,7 @@ tp_status tp_outbox_set_parked(tp_store *s, int64_t id, int parked, tp_message *
 {
     if (tp_store_begin(s, msg) != TP_OK)
         return TP_ERR_STORAGE;
-    sqlite3_stmt *q = tp_store_cached(s, sql_park);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_SET_PARKED, sql_park);
     int rc = SQLITE_ERROR;
     if (q) {
         sqlite3_bind_int64(q, 1, id);
@@ -383,7 +384,7 @@ tp_status tp_outbox_retry(tp_store *s, int64_t now_ms, uint64_t *rows, tp_messag
 {
     if (tp_store_begin(s, msg) != TP_OK)
         return TP_ERR_STORAGE;
-    sqlite3_stmt *q = tp_store_cached(s, sql_retry);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_RETRY, sql_retry);
     int rc = q ? sqlite3_step(q) : SQLITE_ERROR;
     if (q)
         sqlite3_reset(q);
@@ -400,7 +401,7 @@ tp_status tp_outbox_retry(tp_store *s, int64_t now_ms, uint64_t *rows, tp_messag
 tp_status tp_sync_state_get(tp_store *s, const char *key, int64_t *value)
 {
     *value = 0;
-    sqlite3_stmt *q = tp_store_cached(s, sql_state_get);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_STATE_GET, sql_state_get);
     if (!q)
         return TP_ERR_STORAGE;
     sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
@@ -413,7 +414,7 @@ tp_status tp_sync_state_get(tp_store *s, const char *key, int64_t *value)
 
 tp_status tp_sync_state_set(tp_store *s, const char *key, int64_t value)
 {
-    sqlite3_stmt *q = tp_store_cached(s, sql_state_set);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_STATE_SET, sql_state_set);
     if (!q)
         return TP_ERR_STORAGE;
     sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
@@ -435,7 +436,7 @@ static const char sql_counts[] =
 tp_status tp_outbox_counts_get(tp_store *s, tp_outbox_counts *out, tp_message *msg)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *q = tp_store_cached(s, sql_counts);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_COUNTS_GET, sql_counts);
     int rc = q ? sqlite3_step(q) : SQLITE_ERROR;
     if (rc == SQLITE_ROW) {
         out->pending = (uint64_t)sqlite3_column_int64(q, 0);
@@ -468,7 +469,7 @@ tp_status tp_outbox_member_view(tp_store *s, const char *code, int64_t *confirme
 {
     *confirmed = *pending = *refused = 0;
     *has_confirmed = 0;
-    sqlite3_stmt *q = tp_store_cached(s, sql_view);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_MEMBER_VIEW, sql_view);
     int rc = SQLITE_ERROR;
     if (q) {
         sqlite3_bind_text(q, 1, code, -1, SQLITE_STATIC);
@@ -493,10 +494,10 @@ static const char sql_list[] =
     " FROM outbox WHERE delivered_ms IS NULL AND (?1 = 0 OR parked = 1) ORDER BY id LIMIT ?2";
 
 tp_status tp_outbox_list(tp_store *s, int parked_only, tp_queue_entry *out, size_t cap,
-                         size_t *count, tp_message *msg)
+                         size_t stride, size_t *count, tp_message *msg)
 {
     *count = 0;
-    sqlite3_stmt *q = tp_store_cached(s, sql_list);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_LIST, sql_list);
     if (!q) {
         tp_msg_set(msg, "Cannot read the outbox: %s.", tp_store_errmsg(s));
         return TP_ERR_STORAGE;
@@ -505,7 +506,7 @@ tp_status tp_outbox_list(tp_store *s, int parked_only, tp_queue_entry *out, size
     sqlite3_bind_int64(q, 2, (sqlite3_int64)cap);
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW && *count < cap) {
-        tp_queue_entry *e = &out[(*count)++];
+        tp_queue_entry entry, *e = &entry;
         memset(e, 0, sizeof *e);
         e->id = sqlite3_column_int64(q, 0);
         tp_copy(e->event_id, sizeof e->event_id, (const char *)sqlite3_column_text(q, 1));
@@ -516,6 +517,7 @@ tp_status tp_outbox_list(tp_store *s, int parked_only, tp_queue_entry *out, size
         e->parked = sqlite3_column_int(q, 6);
         e->created_ms = sqlite3_column_int64(q, 7);
         tp_copy(e->last_error, sizeof e->last_error, (const char *)sqlite3_column_text(q, 8));
+        tp_abi_put(out, stride, (*count)++, e, sizeof *e, 0);
     }
     sqlite3_reset(q);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {

@@ -107,6 +107,6 @@ tp_status tp_outbox_member_view(tp_store *s, const char *code, int64_t *confirme
 
 /* Undelivered rows, oldest first (all, or parked only), up to cap. */
 tp_status tp_outbox_list(tp_store *s, int parked_only, tp_queue_entry *out, size_t cap,
-                         size_t *count, tp_message *msg);
+                         size_t stride, size_t *count, tp_message *msg);
 
 #endif

@@ -187,7 +187,7 @@ static int read_journal(tp_instance *in, const char *location, const char *recei
         " FROM receipts r WHERE r.location = ?1 AND r.receipt = ?2";
     memset(j, 0, sizeof *j);
     tp_copy(j->location, sizeof j->location, location);
-    sqlite3_stmt *q = tp_store_cached(in->admin_store, sql);
+    sqlite3_stmt *q = tp_store_cached(in->admin_store, TP_STMT_RETRO_READ_JOURNAL, sql);
     if (!q)
         return -1;
     sqlite3_bind_text(q, 1, location, -1, SQLITE_STATIC);
@@ -288,7 +288,7 @@ static int add_recent(tp_instance *in, tp_ufield *list)
         " AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.location = r.location"
         "  AND l.receipt = r.receipt AND l.kind IN ('earn', 'retro'))"
         " ORDER BY r.time_ms DESC LIMIT ?3";
-    sqlite3_stmt *q = tp_store_cached(in->admin_store, sql);
+    sqlite3_stmt *q = tp_store_cached(in->admin_store, TP_STMT_RETRO_ADD_RECENT, sql);
     if (!q)
         return -1;
     int64_t now = tp_now_ms();
@@ -416,8 +416,8 @@ static int choose_member(tp_instance *in, tp_session *s, const tp_answers *a, tp
             n = 1;
         }
     } else if (query[0]) {
-        if (tp_members_find(in->admin_store, &in->cfg, query, found, TP_FORM_CHOICES_MAX, &n,
-                            &why) != TP_OK)
+        if (tp_members_find(in->admin_store, &in->cfg, query, found, TP_FORM_CHOICES_MAX,
+                            sizeof found[0], &n, &why) != TP_OK)
             n = 0;
     }
     if (n == 1) {
@@ -547,7 +547,7 @@ static int64_t approved_today(tp_instance *in, const char *approver)
 {
     static const char sql[] = "SELECT COALESCE(SUM(points), 0) FROM audit WHERE approver = ?1"
                               " AND action IN ('retro.credit', 'correction') AND time_ms >= ?2";
-    sqlite3_stmt *q = tp_store_cached(in->admin_store, sql);
+    sqlite3_stmt *q = tp_store_cached(in->admin_store, TP_STMT_RETRO_APPROVED_TODAY, sql);
     int64_t sum = 0;
     if (!q)
         return -1;
@@ -797,7 +797,7 @@ static int approve_retro(tp_instance *in, tp_session *s, const tp_answers *a, tp
     if (st == TP_OK && s->claim_id) {
         static const char sql[] = "INSERT INTO claim_resolutions(claim_id, resolved_ms, outcome,"
                                   " staff, reason, ledger_id) VALUES(?1, ?2, 'credited', ?3, ?4, ?5)";
-        sqlite3_stmt *q = tp_store_cached(in->admin_store, sql);
+        sqlite3_stmt *q = tp_store_cached(in->admin_store, TP_STMT_RETRO_APPROVE_RETRO, sql);
         int rc = SQLITE_ERROR;
         if (q) {
             sqlite3_bind_int64(q, 1, s->claim_id);
@@ -895,7 +895,7 @@ static int park_claim(tp_instance *in, tp_session *s, const tp_answers *a, tp_uf
     }
     static const char sql[] = "INSERT INTO claims(location, receipt, created_ms, staff,"
                               " contact_phone, contact_email, note) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-    sqlite3_stmt *q = tp_store_cached(in->admin_store, sql);
+    sqlite3_stmt *q = tp_store_cached(in->admin_store, TP_STMT_RETRO_PARK_CLAIM, sql);
     int rc = SQLITE_ERROR;
     if (q) {
         sqlite3_bind_text(q, 1, in->cfg.location, -1, SQLITE_STATIC);
@@ -940,7 +940,7 @@ static int form_queue(tp_instance *in, tp_uform *out, const tp_answers *keep)
         " ORDER BY c.id LIMIT 20";
     tp_copy(out->title, sizeof out->title, "Missed-scan queue: open claims, oldest first");
     tp_ufield *list = tp_uform_add(out, "claim", TP_FIELD_RESULTS, "Claim", "", 1, 0);
-    sqlite3_stmt *q = tp_store_cached(in->admin_store, sql);
+    sqlite3_stmt *q = tp_store_cached(in->admin_store, TP_STMT_RETRO_FORM_QUEUE, sql);
     while (q && sqlite3_step(q) == SQLITE_ROW) {
         char key[32], label[160], money[32], when[32], phone[40], email[140];
         tp_buf_set(key, sizeof key, "%lld", (long long)sqlite3_column_int64(q, 0));
@@ -986,7 +986,7 @@ static int do_dismiss(tp_instance *in, tp_session *s, const tp_answers *a, tp_uf
      * claim, so a claim resolved meanwhile fails the insert. */
     static const char ins[] = "INSERT INTO claim_resolutions(claim_id, resolved_ms, outcome,"
                               " staff, reason) VALUES(?1, ?2, 'dismissed', ?3, ?4)";
-    sqlite3_stmt *w = tp_store_cached(in->admin_store, ins);
+    sqlite3_stmt *w = tp_store_cached(in->admin_store, TP_STMT_RETRO_DO_DISMISS_INS, ins);
     int rc = SQLITE_ERROR;
     if (w) {
         sqlite3_bind_int64(w, 1, s->claim_id);
@@ -1028,7 +1028,7 @@ static int resolve_queue(tp_instance *in, tp_session *s, const tp_answers *a, tp
         "SELECT c.receipt, COALESCE(c.contact_phone, ''), COALESCE(c.contact_email, '')"
         " FROM claims c WHERE c.id = ?1"
         " AND NOT EXISTS (SELECT 1 FROM claim_resolutions x WHERE x.claim_id = c.id)";
-    sqlite3_stmt *q = tp_store_cached(in->admin_store, sql);
+    sqlite3_stmt *q = tp_store_cached(in->admin_store, TP_STMT_RETRO_RESOLVE_QUEUE, sql);
     int found = 0;
     char contact[TP_FIELD_VALUE_MAX + 1] = "";
     if (q && *pick && !*end) {
@@ -1101,7 +1101,7 @@ static int find_credit(tp_instance *in, const char *receipt, credit_entry *c)
         " FROM ledger l JOIN members m ON m.id = l.member_id"
         " WHERE l.location = ?1 AND l.receipt = ?2 AND l.kind IN ('earn', 'retro')";
     memset(c, 0, sizeof *c);
-    sqlite3_stmt *q = tp_store_cached(in->admin_store, sql);
+    sqlite3_stmt *q = tp_store_cached(in->admin_store, TP_STMT_RETRO_FIND_CREDIT, sql);
     if (!q)
         return -1;
     sqlite3_bind_text(q, 1, in->cfg.location, -1, SQLITE_STATIC);
@@ -1201,7 +1201,7 @@ static int do_correct(tp_instance *in, tp_session *s, const tp_answers *a, tp_uf
         "INSERT INTO ledger(member_id, location, terminal, receipt, kind, points, reverses,"
         " staff, reason, time_ms, recorded_ms) VALUES(?1, ?2, ?3, ?4, 'reversal', ?5, ?6, ?7, ?8,"
         " ?9, ?9)";
-    sqlite3_stmt *q = tp_store_cached(in->admin_store, rev_sql);
+    sqlite3_stmt *q = tp_store_cached(in->admin_store, TP_STMT_RETRO_DO_CORRECT_REV, rev_sql);
     int rc = SQLITE_ERROR;
     if (q) {
         sqlite3_bind_int64(q, 1, c.member_id);

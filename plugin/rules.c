@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "abi.h"
 #include "util.h"
 
 static int listed(const char list[][64 + 1], int n, const char *s)
@@ -22,7 +23,7 @@ static int listed(const char list[][64 + 1], int n, const char *s)
 }
 
 tp_status tp_rules_eligible(const tp_rules_config *rules, const tp_line *lines,
-                            size_t count, int64_t *total_minor,
+                            size_t count, size_t stride, int64_t *total_minor,
                             int64_t *eligible_minor, tp_message *msg)
 {
     if (count > 0 && !lines) {
@@ -34,9 +35,16 @@ tp_status tp_rules_eligible(const tp_rules_config *rules, const tp_line *lines,
                    TP_LINES_MAX, count);
         return TP_ERR_INVALID_ARGUMENT;
     }
+    if (count > 0 && stride < TP_MIN_LINE) {
+        tp_msg_set(msg, "The receipt's line_stride is %zu; tillpoints ABI 2.0 needs at least %zu "
+                   "(set it to sizeof(tp_line)).", stride, (size_t)TP_MIN_LINE);
+        return TP_ERR_INVALID_ARGUMENT;
+    }
     int64_t total = 0, eligible = 0;
     for (size_t i = 0; i < count; i++) {
-        const tp_line *l = &lines[i];
+        tp_line line;
+        const tp_line *l = &line;
+        tp_abi_get(&line, sizeof line, lines, stride, i);
         if (l->sku && tp_bounded_len(l->sku, TP_SKU_MAX) == (size_t)-1) {
             tp_msg_set(msg, "Line %zu: the SKU is longer than %d characters.", i + 1, TP_SKU_MAX);
             return TP_ERR_TOO_LONG;

@@ -16,9 +16,10 @@
  * all lines) and `eligible_minor`. Returns TP_ERR_INVALID_ARGUMENT (with a
  * sentence) for a negative amount, a discount larger than its line, an
  * over-long SKU or category, or totals beyond TP_AMOUNT_MAX. */
-tp_status tp_rules_eligible(const tp_rules_config *rules, const tp_line *lines,
-                            size_t count, int64_t *total_minor,
-                            int64_t *eligible_minor, tp_message *msg);
+/* `lines`: `count` elements of `stride` bytes (tp_receipt.line_stride). */
+tp_status tp_rules_eligible(const tp_rules_config *rules, const tp_line *lines, size_t count,
+                            size_t stride, int64_t *total_minor, int64_t *eligible_minor,
+                            tp_message *msg);
 
 /* Base points (or stamps) that `eligible_minor` earns under `rules`, after
  * the minimum and the per-receipt cap, before campaigns. Never negative. */

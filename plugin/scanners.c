@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "abi.h"
 #include "dedup.h"
 #include "driver.h"
 #include "instance.h"
@@ -413,8 +414,8 @@ int tp_scanners_vouched(tp_scanners *s, const char *code)
     return found;
 }
 
-static tp_status list(const tp_plugin *plugin, tp_scanner_info *out, size_t cap, size_t *count,
-                      tp_message *msg)
+static tp_status list(const tp_plugin *plugin, tp_scanner_info *out, size_t cap, size_t stride,
+                      size_t *count, tp_message *msg)
 {
     tp_msg_clear(msg);
     tp_instance *in = tp_instance_of(plugin);
@@ -422,15 +423,20 @@ static tp_status list(const tp_plugin *plugin, tp_scanner_info *out, size_t cap,
         tp_msg_set(msg, "A plugin instance and a place for the answer are needed.");
         return TP_ERR_INVALID_ARGUMENT;
     }
+    tp_status st;
+    if (cap && (st = tp_abi_check_stride(stride, TP_MIN_SCANNER_INFO, "tp_scanner_info", msg)) !=
+                   TP_OK)
+        return st;
     tp_scanners *s = in->scanners;
     *count = s ? (size_t)s->n : 0;
     if (!s)
         return TP_OK;
     pthread_mutex_lock(&s->lock);
     for (int i = 0; i < s->n && (size_t)i < cap; i++)
-        out[i] = s->dev[i].info;
+        tp_abi_put(out, stride, (size_t)i, &s->dev[i].info, sizeof s->dev[i].info, 0);
     pthread_mutex_unlock(&s->lock);
     return TP_OK;
 }
 
-const tp_scanners_ext tp_scanners_extension = {.list = list};
+const tp_scanners_ext tp_scanners_extension = {.struct_size = sizeof(tp_scanners_ext),
+                                                 .list = list};

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <assert.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -225,8 +226,6 @@ static const char *const sql[S_COUNT] = {
     [S_LEDGER_MAX] = "SELECT COALESCE(MAX(id), 0) FROM ledger",
 };
 
-#define CACHE_MAX 64
-
 struct tp_store {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
@@ -237,11 +236,8 @@ struct tp_store {
     int64_t ledger_mark;
     int contended; /* the last begin or commit failed on another writer's lock */
     int64_t busy_since_ns; /* when the current wait for a lock began */
-    /* Statements of the admin modules, prepared once per connection and
-     * keyed by the address of their SQL text (always a string literal). */
-    const char *cache_sql[CACHE_MAX];
-    sqlite3_stmt *cache_st[CACHE_MAX];
-    int cache_n;
+    /* Statements of the other modules, prepared once per connection. */
+    sqlite3_stmt *cache[TP_STMT_COUNT];
 };
 
 const char *tp_store_errmsg(tp_store *s)
@@ -464,8 +460,8 @@ void tp_store_close(tp_store *s)
         return;
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(s->st[i]);
-    for (int i = 0; i < s->cache_n; i++)
-        sqlite3_finalize(s->cache_st[i]);
+    for (int i = 0; i < TP_STMT_COUNT; i++)
+        sqlite3_finalize(s->cache[i]);
     sqlite3_close(s->db);
     free(s);
 }
@@ -1104,28 +1100,19 @@ tp_status tp_store_member_by_id(tp_store *s, int64_t id, tp_member_row *row, tp_
     return TP_ERR_STORAGE;
 }
 
-sqlite3_stmt *tp_store_cached(tp_store *s, const char *text)
+sqlite3_stmt *tp_store_cached(tp_store *s, tp_stmt id, const char *text)
 {
-    for (int i = 0; i < s->cache_n; i++) {
-        if (s->cache_sql[i] == text) {
-            sqlite3_reset(s->cache_st[i]);
-            sqlite3_clear_bindings(s->cache_st[i]);
-            return s->cache_st[i];
-        }
-    }
-    sqlite3_stmt *q = NULL;
-    int persistent = s->cache_n < CACHE_MAX;
-    if (sqlite3_prepare_v3(s->db, text, -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0, &q,
-                           NULL) != SQLITE_OK)
+    if ((unsigned)id >= TP_STMT_COUNT)
         return NULL;
-    if (!persistent) {
-        /* Full: should not happen with a fixed set of statements; leak
-         * nothing by finalizing the oldest-but-one would be wrong while it
-         * may be in use, so refuse instead. */
-        sqlite3_finalize(q);
-        return NULL;
+    sqlite3_stmt *q = s->cache[id];
+    if (q) {
+        assert(strcmp(sqlite3_sql(q), text) == 0); /* one id, one statement */
+        sqlite3_reset(q);
+        sqlite3_clear_bindings(q);
+        return q;
     }
-    s->cache_sql[s->cache_n] = text;
-    s->cache_st[s->cache_n++] = q;
+    if (sqlite3_prepare_v3(s->db, text, -1, SQLITE_PREPARE_PERSISTENT, &q, NULL) != SQLITE_OK)
+        return NULL;
+    s->cache[id] = q;
     return q;
 }

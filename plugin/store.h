@@ -148,11 +148,63 @@ tp_status tp_store_insert_member(tp_store *s, const char *code, const char *name
 /* Member by row id, with balance. */
 tp_status tp_store_member_by_id(tp_store *s, int64_t id, tp_member_row *row, tp_message *msg);
 
-/* A cached prepared statement for `text`, which must be a string literal
- * (cached by address), reset and unbound; NULL on error. The caller resets
- * it after use so no read stays open. At most 64 distinct statements. */
+/* The statements the modules keep prepared on a connection, by name: the
+ * cache is an array indexed by this enum (docs/DESIGN.md §4). */
+typedef enum tp_stmt {
+    TP_STMT_AUDIT_APPEND_RANGE_INSERT,
+    TP_STMT_AUDIT_APPEND_RANGE_LAST,
+    TP_STMT_AUDIT_LEDGER_MAX,
+    TP_STMT_BULK_ADJUSTED_BEFORE,
+    TP_STMT_BULK_CHECK_BALANCE,
+    TP_STMT_BULK_CHECK_REQUEST_COUNT,
+    TP_STMT_BULK_FIND_UNFINISHED,
+    TP_STMT_BULK_NEXT_MEMBER,
+    TP_STMT_CSVIO_ADD_CARDS,
+    TP_STMT_CSVIO_CHECK_IMPORTED_BEFORE,
+    TP_STMT_CSVIO_NEXT_MEMBER_ID_MAX,
+    TP_STMT_CSVIO_ROW_RELEASE,
+    TP_STMT_CSVIO_ROW_SAVEPOINT,
+    TP_STMT_CSVIO_ROW_UNDO,
+    TP_STMT_LEDGER_APPEND_MANUAL_INSERT,
+    TP_STMT_LEDGER_BALANCE_OF,
+    TP_STMT_LEDGER_NEXT_ID,
+    TP_STMT_MANAGERS_READ_ROW_SELECT,
+    TP_STMT_MANAGERS_STORE_FAILURES,
+    TP_STMT_MEMBERS_BY_EMAIL,
+    TP_STMT_MEMBERS_BY_PHONE,
+    TP_STMT_OUTBOX_COUNTS_GET,
+    TP_STMT_OUTBOX_DELIVERED_BALANCE,
+    TP_STMT_OUTBOX_DELIVERED_MARK,
+    TP_STMT_OUTBOX_FAILED,
+    TP_STMT_OUTBOX_LIST,
+    TP_STMT_OUTBOX_MEMBER_VIEW,
+    TP_STMT_OUTBOX_NEXT,
+    TP_STMT_OUTBOX_RETRY,
+    TP_STMT_OUTBOX_SET_PARKED,
+    TP_STMT_OUTBOX_STATE_GET,
+    TP_STMT_OUTBOX_STATE_SET,
+    TP_STMT_RETRO_ADD_RECENT,
+    TP_STMT_RETRO_APPROVED_TODAY,
+    TP_STMT_RETRO_APPROVE_RETRO,
+    TP_STMT_RETRO_DO_CORRECT_REV,
+    TP_STMT_RETRO_DO_DISMISS_INS,
+    TP_STMT_RETRO_FIND_CREDIT,
+    TP_STMT_RETRO_FORM_QUEUE,
+    TP_STMT_RETRO_PARK_CLAIM,
+    TP_STMT_RETRO_READ_JOURNAL,
+    TP_STMT_RETRO_RESOLVE_QUEUE,
+    TP_STMT_SYNC_PULL_BALANCE,
+    TP_STMT_SYNC_PULL_CARD,
+    TP_STMT_SYNC_PULL_MEMBER,
+    TP_STMT_COUNT
+} tp_stmt;
+
+/* Statement `id`, prepared from `sql` on first use and kept until the
+ * store closes; reset and unbound; NULL on error. One id always comes with
+ * the same SQL text (checked in sanitizer builds). The caller resets it
+ * after use so no read stays open. */
 struct sqlite3_stmt;
-struct sqlite3_stmt *tp_store_cached(tp_store *s, const char *text);
+struct sqlite3_stmt *tp_store_cached(tp_store *s, tp_stmt id, const char *sql);
 
 /* The connection, for the admin modules' own queries (same thread rules). */
 struct sqlite3 *tp_store_db(tp_store *s);

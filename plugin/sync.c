@@ -66,6 +66,7 @@
 
 #include "instance.h"
 #include "outbox.h"
+#include "abi.h"
 #include "util.h"
 
 #define PUSH_LOCK_KEY 7321000701LL /* pg_advisory_xact_lock key of pushes */
@@ -776,6 +777,7 @@ static const char sql_pull_balance[] =
     " pulled_ms = excluded.pulled_ms WHERE excluded.seq > central_balances.seq";
 
 typedef struct pull_def {
+    tp_stmt id;          /* the local insert's statement, and which pull this is */
     const char *cursor;  /* sync_state key */
     const char *select;  /* $1 = cursor; last column is seq */
     const char *insert;  /* binds the columns before seq, in order */
@@ -783,14 +785,14 @@ typedef struct pull_def {
 } pull_def;
 
 static const pull_def pulls[] = {
-    {"members_seq",
+    {TP_STMT_SYNC_PULL_MEMBER, "members_seq",
      "SELECT code, name, phone, email, app_id, created_ms, seq FROM members"
      " WHERE seq > $1 ORDER BY seq LIMIT 2000",
      sql_pull_member, 6},
-    {"cards_seq",
+    {TP_STMT_SYNC_PULL_CARD, "cards_seq",
      "SELECT code, member, added_ms, seq FROM member_cards WHERE seq > $1 ORDER BY seq LIMIT 2000",
      sql_pull_card, 3},
-    {"balances_seq",
+    {TP_STMT_SYNC_PULL_BALANCE, "balances_seq",
      "SELECT member, balance, seq FROM balances WHERE seq > $1 ORDER BY seq LIMIT 2000",
      sql_pull_balance, 2},
 };
@@ -804,7 +806,7 @@ static long apply_page(tp_sync *s, const pull_def *d, PGresult *r, tp_message *m
     if (tp_store_begin(s->db, msg) != TP_OK)
         return -1;
     int ok = tp_sync_state_set(s->db, "pulling", 1) == TP_OK;
-    sqlite3_stmt *q = ok ? tp_store_cached(s->db, d->insert) : NULL;
+    sqlite3_stmt *q = ok ? tp_store_cached(s->db, d->id, d->insert) : NULL;
     int64_t now = tp_now_ms();
     int64_t seq = 0;
     for (int i = 0; q && i < n; i++) {
@@ -816,11 +818,11 @@ static long apply_page(tp_sync *s, const pull_def *d, PGresult *r, tp_message *m
             else
                 sqlite3_bind_text(q, c + 1, PQgetvalue(r, i, c), -1, SQLITE_STATIC);
         }
-        if (d->insert == sql_pull_balance) {
+        if (d->id == TP_STMT_SYNC_PULL_BALANCE) {
             sqlite3_bind_int64(q, 2, strtoll(PQgetvalue(r, i, 1), NULL, 10));
             sqlite3_bind_int64(q, 3, strtoll(PQgetvalue(r, i, 2), NULL, 10));
             sqlite3_bind_int64(q, 4, now);
-        } else if (d->insert == sql_pull_member) {
+        } else if (d->id == TP_STMT_SYNC_PULL_MEMBER) {
             sqlite3_bind_text(q, 2, PQgetisnull(r, i, 1) ? "" : PQgetvalue(r, i, 1), -1,
                               SQLITE_STATIC);
             sqlite3_bind_int64(q, 6, strtoll(PQgetvalue(r, i, 5), NULL, 10));
@@ -1168,6 +1170,8 @@ void tp_central_audit_head(const tp_config *cfg, tp_central_head *out)
     PQfinish(pg);
 }
 
+static void sync_status_get(const tp_instance *in, tp_sync_status *out);
+
 static tp_status sync_status(const tp_plugin *plugin, tp_sync_status *out, tp_message *msg)
 {
     tp_msg_clear(msg);
@@ -1176,10 +1180,21 @@ static tp_status sync_status(const tp_plugin *plugin, tp_sync_status *out, tp_me
         tp_msg_set(msg, "A plugin instance and a place for the answer are needed.");
         return TP_ERR_INVALID_ARGUMENT;
     }
+    tp_status st = tp_abi_check_out(out, TP_MIN_SYNC_STATUS, "tp_sync_status", msg);
+    if (st != TP_OK)
+        return st;
+    tp_sync_status local;
+    sync_status_get(in, &local);
+    tp_abi_write_out(out, &local, sizeof local);
+    return TP_OK;
+}
+
+static void sync_status_get(const tp_instance *in, tp_sync_status *out)
+{
     memset(out, 0, sizeof *out);
     out->configured = in->cfg.sync.postgres[0] != '\0';
     if (!in->sync)
-        return TP_OK; /* standalone: TP_SYNC_OFF */
+        return; /* standalone: TP_SYNC_OFF */
     tp_sync_snapshot snap;
     tp_sync_snapshot_get(in->sync, &snap);
     out->state = snap.state;
@@ -1191,7 +1206,7 @@ static tp_status sync_status(const tp_plugin *plugin, tp_sync_status *out, tp_me
     out->parked = snap.parked;
     out->pulled = snap.pulled;
     out->reconnects = snap.reconnects;
-    return TP_OK;
 }
 
-const tp_sync_ext tp_sync_extension = {.status = sync_status};
+const tp_sync_ext tp_sync_extension = {.struct_size = sizeof(tp_sync_ext),
+                                       .status = sync_status};

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abi.h"
 #include "instance.h"
 #include "retro.h"
 #include "tillpoints/ext/ui.h"
@@ -89,15 +90,25 @@ static tp_status ui_ready(const tp_plugin *plugin, tp_instance **in, tp_message 
     return st;
 }
 
-static tp_status ui_open(const tp_plugin *plugin, const char *action, const tp_staff *staff,
+static tp_status ui_open(const tp_plugin *plugin, const char *action, const tp_staff *given,
                          const char *prefill, uint64_t *form_id, tp_message *msg)
 {
     tp_instance *in;
     tp_status st = ui_ready(plugin, &in, msg);
     if (st != TP_OK)
         return st;
-    if (!action || !form_id || !staff) {
+    if (!action || !form_id || !given) {
         tp_msg_set(msg, "An action, the staff member and a place for the form id are needed.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    tp_staff local;
+    const tp_staff *staff = &local;
+    if ((st = tp_abi_read_in(&local, sizeof local, given, TP_MIN_STAFF, "tp_staff", msg)) != TP_OK)
+        return st;
+    if (staff->role && staff->role[0] && strcmp(staff->role, "manager") != 0 &&
+        strcmp(staff->role, "cashier") != 0) {
+        tp_msg_set(msg, "The staff role must be \"manager\" or \"cashier\" (or none, for a "
+                   "cashier); \"%.32s\" is not one.", staff->role);
         return TP_ERR_INVALID_ARGUMENT;
     }
     static const char *const actions[] = {"retro-visit", "missed-scan-queue", "missed-scan-claim",
@@ -150,7 +161,8 @@ static tp_status ui_open(const tp_plugin *plugin, const char *action, const tp_s
 }
 
 static tp_status ui_submit(const tp_plugin *plugin, uint64_t form_id,
-                           const tp_form_answer *answers, size_t count, tp_message *msg)
+                           const tp_form_answer *answers, size_t count, size_t stride,
+                           tp_message *msg)
 {
     tp_instance *in;
     tp_status st = ui_ready(plugin, &in, msg);
@@ -164,6 +176,8 @@ static tp_status ui_submit(const tp_plugin *plugin, uint64_t form_id,
         tp_msg_set(msg, "A form takes at most %d answers.", TP_FORM_ANSWERS_MAX);
         return TP_ERR_INVALID_ARGUMENT;
     }
+    if (count && (st = tp_abi_check_stride(stride, TP_MIN_ANSWER, "tp_form_answer", msg)) != TP_OK)
+        return st;
     ui_job *job = calloc(1, sizeof *job);
     if (!job) {
         tp_msg_set(msg, "Out of memory submitting the form.");
@@ -172,7 +186,9 @@ static tp_status ui_submit(const tp_plugin *plugin, uint64_t form_id,
     job->kind = UI_SUBMIT;
     job->form_id = form_id;
     for (size_t i = 0; i < count; i++) {
-        const char *id = answers[i].field_id, *v = answers[i].value ? answers[i].value : "";
+        tp_form_answer a;
+        tp_abi_get(&a, sizeof a, answers, stride, i);
+        const char *id = a.field_id, *v = a.value ? a.value : "";
         if (!id || tp_copy(job->answers.id[i], sizeof job->answers.id[i], id) != 0 ||
             tp_copy(job->answers.value[i], sizeof job->answers.value[i], v) != 0) {
             free(job);
@@ -212,7 +228,10 @@ static tp_status ui_cancel(const tp_plugin *plugin, uint64_t form_id, tp_message
     return TP_OK;
 }
 
-const tp_ui_ext tp_ui_extension = {.open = ui_open, .submit = ui_submit, .cancel = ui_cancel};
+const tp_ui_ext tp_ui_extension = {.struct_size = sizeof(tp_ui_ext),
+                                   .open = ui_open,
+                                   .submit = ui_submit,
+                                   .cancel = ui_cancel};
 
 void tp_ui_deliver(tp_instance *in)
 {
@@ -240,11 +259,13 @@ void tp_ui_deliver(tp_instance *in)
                                             .value = x->value, .error = x->error,
                                             .required = x->required, .max_len = x->max_len,
                                             .choices = choices[i],
-                                            .choice_count = (size_t)x->n_choices};
+                                            .choice_count = (size_t)x->n_choices,
+                                            .choice_stride = sizeof(tp_form_choice)};
             }
-            tp_form form = {.form_id = u->id, .action = u->action, .title = u->title,
-                            .message = u->message, .is_error = u->is_error, .fields = fields,
-                            .field_count = (size_t)u->n_fields, .submit_label = u->submit};
+            tp_form form = {.struct_size = sizeof form, .form_id = u->id, .action = u->action,
+                            .title = u->title, .message = u->message, .is_error = u->is_error,
+                            .fields = fields, .field_count = (size_t)u->n_fields,
+                            .field_stride = sizeof(tp_form_field), .submit_label = u->submit};
             in->host_ui->present(in->host, &form);
         }
         free(node);

@@ -5,7 +5,7 @@
  * that holds one is declared [TP_X_MAX + 1]. The plugin refuses a longer
  * string with TP_ERR_TOO_LONG and a sentence, and changes nothing. The
  * plugin's own checks, its database schema's CHECK constraints and its
- * `verify` all take their numbers from this file (docs/DESIGN.md §9).
+ * `verify` all take their numbers from this file (docs/DESIGN.md §2).
  *
  * Compatibility: a minor version may raise a limit that bounds what a host
  * passes in, never one that sizes an array a host allocates (those are part
@@ -40,9 +40,8 @@
 
 /* Members. */
 #define TP_MEMBER_CODE_MAX 128 /* a member code, card or app id; the store's
-                                  [scan] max_length (64 by default) may be
-                                  lower, never higher */
-#define TP_MEMBER_CODE_MIN 4   /* [scan] min_length may be higher */
+                                  [scan] code_max_length (64 by default)
+                                  may be lower, never higher */
 #define TP_NAME_MAX 128        /* a display name */
 #define TP_PHONE_MAX 32        /* E.164 as stored: "+4915112345678" */
 #define TP_EMAIL_MAX 128

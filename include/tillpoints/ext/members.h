@@ -20,9 +20,9 @@ extern "C" {
 
 typedef struct tp_member_new {
     uint32_t struct_size; /* sizeof(tp_member_new) */
-    const char *code;   /* the store's [scan] length range (within
-                           TP_MEMBER_CODE_MIN..TP_MEMBER_CODE_MAX bytes):
-                           letters, digits, -_. */
+    const char *code;   /* the store's [scan] code_min_length to
+                           code_max_length bytes (4 to 64 by default, at
+                           most TP_MEMBER_CODE_MAX): letters, digits, -_. */
     const char *name;   /* 0..TP_NAME_MAX bytes, may be NULL */
     const char *phone;  /* as typed; normalised to E.164 with the configured
                            default country; may be NULL */
