@@ -662,8 +662,8 @@ static void activity_shows_the_approver_of_the_record_covering_each_entry(void *
     assert_int_equal(tp_store_commit(f->s, &msg), TP_OK);
     tp_activity_row rows[8];
     size_t n = 0;
-    tp_activity_query q = {.struct_size = sizeof q, .limit = 8};
-    assert_int_equal(tp_ledger_activity(f->s, &cfg, &q, rows, &n, &msg), TP_OK);
+    tp_activity_query q = {.struct_size = sizeof q};
+    assert_int_equal(tp_ledger_activity(f->s, &cfg, &q, rows, 8, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 3);
     assert_string_equal(rows[0].kind, "retro");
     assert_string_equal(rows[0].approver, "max");
