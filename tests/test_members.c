@@ -56,7 +56,7 @@ static void a_member_is_found_by_code_card_app_id_phone_and_email(void **state)
     assert_int_equal(h->ad->members->member_add_card(h->plugin, "M-0001", "CARD-9", &msg), TP_OK);
     const char *keys[] = {"M-0001", "CARD-9", "app-77", "+49 151 12345678", "ann@EXAMPLE.com"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        memset(&info, 0, sizeof info);
+        info = (tp_member_info){.struct_size = sizeof info};
         if (h->ad->members->member_get(h->plugin, keys[i], &info, &msg) != TP_OK)
             fail_msg("%s: %s", keys[i], msg.text);
         assert_string_equal(info.code, "M-0001");

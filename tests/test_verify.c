@@ -343,7 +343,7 @@ static void a_malformed_anchor_is_refused_before_any_check(void **state)
                          "3:0123456789abcdeg", ":0123456789abcdef"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(&f, 0, sizeof f);
-        memset(&r, 0, sizeof r);
+        r = (tp_verify_result){.struct_size = sizeof r};
         assert_int_equal(
             h->ad->audit->verify(h->plugin, bad[i], NULL, on_problem, &f, &r, &rep, &msg),
             TP_ERR_INVALID_ARGUMENT);
