@@ -272,7 +272,7 @@ def stdio_session(c, db):
     check("hello answers protocol 1.1", res.get("protocol") == "1.1", r)
     check("hello reports the shim version",
           res.get("shim", {}).get("name") == "tillpoints-shim" and res["shim"].get("version"), r)
-    check("hello reports the plugin ABI", res.get("plugin", {}).get("abi", "").startswith("1."), r)
+    check("hello reports the plugin ABI", res.get("plugin", {}).get("abi", "").startswith("2."), r)
     check("hello states the line limit", res.get("limits", {}).get("line_bytes") == 65536, r)
     check("hello lists the methods", "checkout.complete" in res.get("methods", []), r)
 
