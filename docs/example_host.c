@@ -118,7 +118,7 @@ static const void *on_get_extension(const tp_host *host, const char *id)
     example *ex = host->host_data;
     if (id && strcmp(id, TP_HOST_EXT_EVENTS) == 0)
         return &ex->events;
-    return NULL; /* e.g. TP_HOST_EXT_UI (forms) not offered here */
+    return NULL; /* e.g. "tillpoints.host-ui/2" (forms) not offered here */
 }
 
 /* The main loop's part: drain the pipe, let the plugin deliver. */

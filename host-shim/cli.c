@@ -480,6 +480,10 @@ static int parse_command_line(int argc, char **argv, request *rq)
     }
     if (nwords == 0)
         return usage_error(NULL, "no command given.");
+    if (nwords == 1 && strcmp(words[0], "help") == 0) { /* what people type first */
+        print_usage(stdout);
+        return -1; /* exit 0 */
+    }
 
     int used = 1;
     const command_def *cmd;

@@ -31,7 +31,7 @@ struct tp_proto {
     int hello;      /* the session negotiated a protocol version */
     char **txns;    /* ids the session began; each owned, malloc'ed */
     size_t ntxns, cap_txns;
-    char *buf;      /* partial input line, line_max bytes; owned */
+    char *buf;      /* partial input line, line_max + 1 bytes ("\r"); owned */
     size_t buf_len;
     int discarding; /* skipping the rest of an over-long line */
     uint64_t forms[TP_FORMS_OPEN_MAX]; /* forms the session opened and not yet dismissed */
@@ -354,10 +354,9 @@ static void clear_msg(tp_message *msg)
 
 /* ---- methods --------------------------------------------------------------- */
 
-static const char *const method_names[] = {
-    "hello", "checkout.begin", "checkout.scan", "checkout.complete", "checkout.cancel",
-    "checkout.refund", "admin.member_add", "admin.member_get", "admin.flush",
-};
+/* hello's "methods": the names of the dispatch table below, so that the
+ * list can never differ from what is answered. */
+static json_t *method_list(void);
 
 static const char *const event_names[] = {
     NULL, /* kinds start at 1 */
@@ -459,7 +458,7 @@ static json_t *m_hello(tp_proto *p, json_t *params, perr *e)
         return oom(e, r);
     }
     if (put(r, "shim", shim) || put(r, "plugin", plugin) || put(r, "limits", limits) ||
-        put(r, "methods", string_array(method_names, COUNT(method_names))) ||
+        put(r, "methods", method_list()) ||
         put(r, "events", string_array(event_names, COUNT(event_names))) ||
         add_form_events(json_object_get(r, "events")))
         return oom(e, r);
@@ -781,6 +780,13 @@ static json_t *m_ui_open(tp_proto *p, json_t *params, perr *e)
     if (get_string(staff, "staff.", "id", 1, &sid, e) ||
         get_string(staff, "staff.", "role", 0, &role, e))
         return NULL;
+    /* A role the plugin does not know must not quietly become a cashier:
+     * the POS would believe its manager was recognised. */
+    if (role && strcmp(role, "manager") != 0 && strcmp(role, "cashier") != 0) {
+        fail(e, "bad_field", "staff.role must be \"manager\" or \"cashier\" (or left out for a "
+                             "cashier), not \"%.32s\".", role);
+        return NULL;
+    }
     int slot = form_slot(p, 0);
     if (slot < 0) {
         fail(e, "busy", "This session has %d forms open; finish or cancel one first.",
@@ -960,7 +966,63 @@ static const struct {
     {"ui.cancel", m_ui_cancel},
 };
 
+static json_t *method_list(void)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < COUNT(methods); i++)
+        if (json_array_append_new(a, json_string(methods[i].name))) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
 /* ---- requests --------------------------------------------------------------- */
+
+static const char nul_sentence[] =
+    "The request contains a NUL character (\\u0000), which no field may hold; remove it and "
+    "send the line again.";
+
+/* Why jansson refused the line, as a sentence a POS developer can act on;
+ * jansson's own text ("end of file expected near 'x'") is never passed
+ * on. Its column counts characters on the one line. */
+static void parse_failure(const json_error_t *jerr, perr *e)
+{
+    int col = jerr->column > 0 ? jerr->column : jerr->position;
+    switch (json_error_code(jerr)) {
+    case json_error_out_of_memory:
+        fail(e, "no_memory", "The shim is out of memory.");
+        return;
+    case json_error_null_character:
+    case json_error_null_byte_in_key:
+        fail(e, "parse_error", "%s", nul_sentence);
+        return;
+    case json_error_invalid_utf8:
+        fail(e, "parse_error", "The request is not valid UTF-8 (at column %d); send every "
+                               "string as UTF-8 and the line again.", col);
+        return;
+    case json_error_duplicate_key:
+        fail(e, "parse_error", "The request names the same field twice in one object (at "
+                               "column %d); send each field once.", col);
+        return;
+    case json_error_numeric_overflow:
+        fail(e, "parse_error", "A number in the request is too big (at column %d): integers "
+                               "must fit in 64 bits, and amounts are whole minor units.", col);
+        return;
+    case json_error_stack_overflow:
+        fail(e, "parse_error", "The request nests arrays or objects too deeply (at column %d); "
+                               "send one flat JSON object per line.", col);
+        return;
+    case json_error_premature_end_of_input:
+        fail(e, "parse_error", "The request line ends before its JSON does (at column %d): "
+                               "send exactly one whole JSON object per line.", col);
+        return;
+    default:
+        fail(e, "parse_error", "The request line is not valid JSON (at column %d): send exactly "
+                               "one JSON object per line.", col);
+        return;
+    }
+}
 
 static int blank(const char *s, size_t n)
 {
@@ -979,10 +1041,16 @@ void tp_proto_handle_line(tp_proto *p, const char *line, size_t len, tp_proto_ou
         return;
     perr e = {"bad_field", ""};
     json_error_t jerr;
-    json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* Any JSON text is decoded, so that a scalar is told it is not an
+     * object (bad_field) rather than that it is not JSON. */
+    json_t *req = memchr(line, '\0', len)
+                      ? NULL
+                      : json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!req) {
-        fail(&e, "parse_error", "The line is not valid JSON: %s (at character %d).", jerr.text,
-             jerr.position);
+        if (memchr(line, '\0', len))
+            fail(&e, "parse_error", "%s", nul_sentence);
+        else
+            parse_failure(&jerr, &e);
         reply_error(NULL, &e, out, user);
         return;
     }
@@ -1051,10 +1119,17 @@ void tp_proto_feed(tp_proto *p, const char *data, size_t len, tp_proto_out_fn ou
         const char *nl = memchr(data, '\n', len);
         size_t piece = nl ? (size_t)(nl - data) : len;
         size_t used = nl ? piece + 1 : len;
+        /* A "\r" that ends the line is not part of it (docs/PROTOCOL.md,
+         * Framing): a line of line_max bytes may come with one byte more
+         * when that byte is a "\r". If more bytes follow the "\r", the
+         * line is too long once they arrive. */
+        int cr_last = piece ? data[piece - 1] == '\r'
+                            : p->buf_len && p->buf[p->buf_len - 1] == '\r';
+        size_t counted = p->buf_len + piece - (cr_last ? 1 : 0);
         if (p->discarding) {
             if (nl)
                 p->discarding = 0;
-        } else if (p->buf_len + piece > p->line_max) {
+        } else if (counted > p->line_max) {
             char text[128];
             snprintf(text, sizeof text, "The line is longer than %zu bytes; it was ignored.",
                      p->line_max);
@@ -1122,8 +1197,8 @@ tp_proto *tp_proto_new(const tp_proto_config *cfg)
     if (!p)
         return NULL;
     p->cfg = *cfg;
-    p->line_max = cfg->line_max ? cfg->line_max : TP_PROTO_LINE_MAX;
-    p->buf = malloc(p->line_max);
+    p->line_max = cfg->line_max && cfg->line_max < SIZE_MAX ? cfg->line_max : TP_PROTO_LINE_MAX;
+    p->buf = malloc(p->line_max + 1); /* and a "\r" before the "\n" */
     if (!p->buf) {
         free(p);
         return NULL;

@@ -34,7 +34,7 @@
 #define TP_SHIM_NAME "tillpoints-shim"
 #define TP_SHIM_VERSION "1.0.0"
 
-/* Longest request line, in bytes, not counting its "\n". */
+/* Longest request line, in bytes, not counting its "\n" nor a "\r" before it. */
 #define TP_PROTO_LINE_MAX 65536
 /* Longest string "id" and "client" name, in bytes. */
 #define TP_PROTO_ID_MAX 128
@@ -75,7 +75,8 @@ void tp_proto_free(tp_proto *p);
 
 /* Bytes from the client, any chunking. Complete lines are handled at
  * once; a partial line is kept for the next call. A line longer than
- * line_max gets one line_too_long error and is discarded up to its "\n". */
+ * line_max (a "\r" before its "\n" not counted) gets one line_too_long
+ * error and is discarded up to its "\n". */
 void tp_proto_feed(tp_proto *p, const char *data, size_t len, tp_proto_out_fn out, void *user);
 
 /* One request line without its "\n" (a trailing "\r" is ignored). Blank

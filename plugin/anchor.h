@@ -1,7 +1,7 @@
 /*
  * anchor.h — the audit log compared with heads kept outside the terminal:
  * the central database's (sync.c keeps it) and the one a manager wrote on
- * the end-of-day report. Also the "tillpoints.audit/1" extension
+ * the end-of-day report. Also the "tillpoints.audit/3" extension
  * (ext/audit.h).
  */
 #ifndef TP_ANCHOR_H

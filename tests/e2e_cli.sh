@@ -56,6 +56,33 @@ tp u5 bulk-adjust +5 --reason r --staff s
 check "bulk-adjust needs a member source: exit 2" [ "$rc" = 2 ]
 check "usage error opened no database" [ ! -e "$work/x.db" ]
 
+# The manager's guide covers every command: each usage line `tillpoints
+# help` prints is in docs/MANAGER.md's command list, word for word, with a
+# link to a section the guide has.
+tp h1 help
+check "help: exit 0" [ "$rc" = 0 ]
+tp h2 --help
+check "help lists what --help lists" cmp -s "$work/h1.out" "$work/h2.out"
+manager_guide_covers() {
+    python3 - "$work/h1.out" docs/MANAGER.md <<'PY'
+import re, sys
+usage = open(sys.argv[1]).read().split("commands:\n", 1)[1]
+commands = [l[2:] for l in usage.splitlines() if l.startswith("  ") and not l.startswith("   ")]
+guide = open(sys.argv[2], encoding="utf-8").read()
+slugs = {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-")
+         for h in re.findall(r"^#{2,3} (.+)$", guide, re.M)}
+bad = []
+for c in commands:
+    m = re.search(r"^- `" + re.escape(c) + r"` .*\(#([a-z0-9-]+)\)$", guide, re.M)
+    if not m or m.group(1) not in slugs:
+        bad.append(c)
+if len(commands) < 20 or bad:
+    print("MANAGER.md lacks a section for: %s (%d commands listed)" % (bad, len(commands)))
+    sys.exit(1)
+PY
+}
+check "MANAGER.md has a section for every command tillpoints help lists" manager_guide_covers
+
 # --version: every program names its release, the ABI it was built for and
 # the loaded plugin's release, ABI and SQLite, without opening a database.
 ver=$(sed -n '1s/.*(\(.*\)).*/\1/p' packaging/deb/changelog)

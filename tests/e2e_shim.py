@@ -274,7 +274,19 @@ def stdio_session(c, db):
           res.get("shim", {}).get("name") == "tillpoints-shim" and res["shim"].get("version"), r)
     check("hello reports the plugin ABI", res.get("plugin", {}).get("abi", "").startswith("2."), r)
     check("hello states the line limit", res.get("limits", {}).get("line_bytes") == 65536, r)
-    check("hello lists the methods", "checkout.complete" in res.get("methods", []), r)
+    methods = res.get("methods", [])
+    check("hello lists the methods, forms included",
+          {"checkout.complete", "admin.flush", "ui.open", "ui.submit", "ui.cancel"}
+          <= set(methods), r)
+    # Every method hello lists is answered (an empty params object gets a
+    # field error or a result, never unknown_method), and a name it does
+    # not list is unknown.
+    for i, name in enumerate(m for m in methods if m != "hello"):
+        r = c.call(name, {}, rid=f"probe-{i}")
+        check(f"listed method {name} is answered", error_code(r) != "unknown_method", r)
+    for name in ("ui.present", "admin.member_find", "checkout.void", "HELLO"):
+        r = c.call(name, {})
+        check(f"unlisted method {name} is unknown_method", error_code(r) == "unknown_method", r)
 
     r = c.call("hello", {"protocol": "1.7", "client": "Newer minor"})
     check("hello with a newer minor is accepted at 1.1",
@@ -518,6 +530,62 @@ def stdio_session(c, db):
           error_code(r) == "bad_field" and r.get("id") is None, r)
     c.send_raw('[1, 2, 3]\n')
     check("a JSON array is bad_field", error_code(c.reply()) == "bad_field")
+    for text, kind in (("42", "an integer"), ('"checkout.begin"', "a string"), ("null", "null"),
+                       ("true", "a boolean")):
+        c.send_raw(text + "\n")
+        r = c.reply()
+        check(f"a JSON scalar ({text}) is bad_field, not parse_error, with a sentence",
+              error_code(r) == "bad_field" and r.get("id") is None
+              and r["error"]["message"].endswith(f"not {kind}."), r)
+    # jansson's own words never reach the cashier: each parse failure is a
+    # sentence saying what to do.
+    for name, text, says in (
+            ("a \\u0000 in a string", '{"id": 1, "method": "hello", "params": {"client": "a\\u0000b"}}',
+             "The request contains a NUL character (\\u0000), which no field may hold; "
+             "remove it and send the line again."),
+            ("a raw NUL byte", '{"id": 1, "method": "hello", "params": {"client": "a\0b"}}',
+             "The request contains a NUL character (\\u0000), which no field may hold; "
+             "remove it and send the line again."),
+            ("text after the object", '{"id": 1, "method": "hello"} x',
+             "The request line is not valid JSON (at column "),
+            ("an object cut short", '{"id": 1, "method": ',
+             "The request line ends before its JSON does (at column "),
+            ("a duplicate key", '{"id": 1, "id": 2}',
+             "The request names the same field twice in one object"),
+            ("an integer beyond 64 bits", '{"id": 99999999999999999999}',
+             "A number in the request is too big"),
+            ("invalid UTF-8", b'{"id": 1, "method": "\xff"}', "The request is not valid UTF-8")):
+        c.send_raw((text if isinstance(text, bytes) else text.encode()) + b"\n")
+        r = c.reply()
+        msg = r.get("error", {}).get("message", "") if r else ""
+        check(f"{name}: parse_error with a sentence, not jansson's text",
+              error_code(r) == "parse_error" and msg.startswith(says) and msg.endswith(".")
+              and " near " not in msg and "JSON_ALLOW_NUL" not in msg
+              and "end of file" not in msg, r)
+    # A "\r" before the "\n" does not count toward the line limit.
+    def padded(rid, size):
+        head = json.dumps({"id": rid, "method": "admin.member_get", "params": {"code": "NOBODY-7"},
+                           "pad": ""})[:-2]
+        return head + "x" * (size - len(head) - 2) + '"}'
+    line = padded(310, 65536)
+    check("the padded request is exactly the limit", len(line) == 65536, len(line))
+    c.send_raw(line + "\r\n")
+    r = c.reply()
+    check("a line of 65536 bytes ending in \\r\\n is served, the \\r not counted",
+          error_code(r) == "not_found" and r.get("id") == 310, r)
+    c.send_raw(padded(311, 65537) + "\r\n")
+    r = c.reply()
+    check("a line of 65537 bytes before its \\r\\n is line_too_long",
+          error_code(r) == "line_too_long", r)
+    # A staff role other than manager or cashier is refused, not taken for
+    # a cashier.
+    for role in ("boss", "Manager", ""):
+        r = c.call("ui.open", {"action": "retro-visit", "staff": {"id": "mgr-1", "role": role}})
+        msg = r.get("error", {}).get("message", "")
+        check(f"staff.role {role!r} is refused with a sentence naming the roles",
+              error_code(r) == "bad_field" and '"manager"' in msg and '"cashier"' in msg, r)
+    check("a refused role opened no form", not any(e["event"] == "ui.present" for e in c.events),
+          c.events)
     c.send_raw('\n   \n')  # blank lines are ignored
     c.send_raw('{"id": 200, "method": "admin.member_get", "params": {"code": "'
                + "A" * 70000 + '"}}\n')
@@ -528,6 +596,233 @@ def stdio_session(c, db):
           r.get("result", {}).get("eligible_minor") == 250, r)
     # End of input right after a complete: the shim settles before it exits.
     c.call("checkout.begin", {"txn": "S-4"})  # left open: cancelled at exit
+
+
+# ---------------------------------------------------------------- forms --
+
+PROTOCOL_MD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs",
+                           "PROTOCOL.md")
+FORM_ACTIONS = ("retro-visit", "missed-scan-claim", "missed-scan-queue", "correct-credit")
+
+
+def documented_fields():
+    """PROTOCOL.md's "Forms reference": {action: {(field id, kind, required)}}."""
+    import re
+    text = open(PROTOCOL_MD, encoding="utf-8").read()
+    start = text.find("### Forms reference")
+    end = text.find("\n## ", start)
+    if start < 0:
+        return {}
+    doc, action = {}, None
+    row = re.compile(r"^\|[^|]*\|\s*`([a-z_]+)`\s*\|\s*([a-z]+)\s*\|\s*(yes|no)\s*\|")
+    for line in text[start:end].splitlines():
+        m = re.match(r"^#### `([a-z-]+)`", line)
+        if m:
+            action = m.group(1)
+            doc[action] = set()
+            continue
+        m = row.match(line)
+        if m and action:
+            doc[action].add((m.group(1), m.group(2), m.group(3) == "yes"))
+    return doc
+
+
+class FormWalk:
+    """Opens and answers forms through the shim, recording every field of
+    every step presented, per action."""
+
+    def __init__(self, c):
+        self.c = c
+        self.seen = {a: set() for a in FORM_ACTIONS}
+
+    def _record(self, form):
+        for f in form["fields"]:
+            self.seen[form["action"]].add((f["id"], f["kind"], f["required"]))
+
+    def _next(self, form_id):
+        """The next ui.present (recorded) or ui.dismiss for the form."""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            for i, e in enumerate(self.c.events):
+                if e["event"] == "ui.present" and e["form"]["form_id"] == form_id:
+                    self.c.events.pop(i)
+                    self._record(e["form"])
+                    return e["form"], None
+                if e["event"] == "ui.dismiss" and e["form_id"] == form_id:
+                    return None, self.c.events.pop(i)
+            obj = self.c.next_line(max(0.01, deadline - time.monotonic()))
+            if obj is None:
+                raise TimeoutError("the shim closed the connection")
+            if "event" in obj:
+                self.c.events.append(obj)
+
+    def open(self, action, staff, prefill=None):
+        params = {"action": action, "staff": staff}
+        if prefill is not None:
+            params["prefill"] = prefill
+        r = self.c.call("ui.open", params)
+        form_id = r.get("result", {}).get("form_id")
+        check(f"forms: ui.open {action} answers a form id", isinstance(form_id, int), r)
+        form, gone = self._next(form_id)
+        return form_id, form, gone
+
+    def submit(self, form_id, answers):
+        r = self.c.call("ui.submit", {"form_id": form_id, "answers": answers})
+        check("forms: ui.submit answers {}", r.get("result") == {}, r)
+        return self._next(form_id)
+
+
+def forms_walk(c, w, trusted, tag):
+    """Every step of every action, once each way it can go."""
+    mgr = {"id": "mgr-1", "role": "manager"}
+    approve = {"reason": "walked"} if trusted else {
+        "reason": "walked", "approver": "mgr-1", "pin": MGR_PIN}
+    c.call("admin.member_add", {"code": "MEMBER-0001", "name": "Carla Client",
+                                "email": "carla@example.com"})
+    c.call("admin.member_add", {"code": "MEMBER-0002", "name": "Carl Other"})
+    for n in range(1, 5):
+        c.call("checkout.begin", {"txn": f"W-{n}"})
+        c.call("checkout.complete", {"txn": f"W-{n}", "receipt": receipt(
+            f"R-{n}", [{"amount_minor": 500}])})
+        c.event("award.committed", lambda e, n=n: e["receipt_id"] == f"R-{n}")
+
+    # retro-visit: customer (ambiguous, then picked), receipt, approval.
+    fid, f, _ = w.open("retro-visit", mgr)
+    f, _ = w.submit(fid, {"customer": ""})
+    check(f"{tag}: an empty customer is a field error",
+          field(f, "customer", "error") != "" and not f["is_error"], f)
+    f, _ = w.submit(fid, {"customer": "carl"})
+    check(f"{tag}: several matches are offered as results",
+          len(field(f, "member", "choices") or []) == 2, f)
+    f, _ = w.submit(fid, {"member": "MEMBER-0001"})
+    check(f"{tag}: the receipt step follows", f is not None and field(f, "who", "kind") == "info",
+          f)
+    f, _ = w.submit(fid, {"receipt": "R-1", "amount": "9.99"})
+    check(f"{tag}: an amount the journal does not have is an error on amount",
+          "The journal has 5.00" in (field(f, "amount", "error") or ""), f)
+    f, _ = w.submit(fid, {"recent": "R-1"})
+    check(f"{tag}: the approval step shows the points", field(f, "points", "value") == "5", f)
+    f, gone = w.submit(fid, approve)
+    check(f"{tag}: the credit is done", gone is not None and gone["done"] is True, gone)
+    # A prefilled receipt skips the receipt step; a credited one is
+    # dismissed at open.
+    fid, f, _ = w.open("retro-visit", mgr, "R-2")
+    f, _ = w.submit(fid, {"customer": "MEMBER-0002"})
+    check(f"{tag}: a prefilled receipt goes from the customer to the approval",
+          field(f, "points", "kind") == "info", f)
+    w.c.call("ui.cancel", {"form_id": fid})
+    _, gone = w._next(fid)
+    check(f"{tag}: ui.cancel dismisses with done false", gone and gone["done"] is False, gone)
+    fid, f, gone = w.open("retro-visit", mgr, "R-1")
+    check(f"{tag}: a credited receipt is dismissed at open",
+          f is None and gone["done"] is False and "already earned points" in gone["result"], gone)
+
+    # missed-scan-claim: parked twice (one per later resolution).
+    cashier = {"id": "cashier-7", "role": "cashier"}
+    fid, f, gone = w.open("missed-scan-claim", cashier)
+    check(f"{tag}: a claim without a receipt is dismissed at open",
+          f is None and gone["done"] is False, gone)
+    fid, f, _ = w.open("missed-scan-claim", cashier, "R-3")
+    f, _ = w.submit(fid, {"phone": "12"})
+    check(f"{tag}: a phone that cannot be one is an error on phone",
+          field(f, "phone", "error") != "", f)
+    f, gone = w.submit(fid, {"email": "carl@example.com", "note": "no phone"})
+    check(f"{tag}: the claim is parked", gone is not None and gone["done"] is True, gone)
+    fid, f, _ = w.open("missed-scan-claim", cashier, "R-4")
+    f, gone = w.submit(fid, {})
+    check(f"{tag}: a claim needs no contact", gone is not None and gone["done"] is True, gone)
+
+    # missed-scan-queue: one claim credited, one dismissed, then none left.
+    fid, f, _ = w.open("missed-scan-queue", mgr)
+    keys = [ch["key"] for ch in field(f, "claim", "choices") or []]
+    check(f"{tag}: the queue lists both claims", len(keys) == 2, f)
+    f, _ = w.submit(fid, {"claim": "no-such-claim"})
+    check(f"{tag}: an unknown claim is an error on claim", field(f, "claim", "error") != "", f)
+    f, _ = w.submit(fid, {"claim": keys[0]})
+    check(f"{tag}: crediting a claim asks for the customer, prefilled from the claim",
+          field(f, "customer", "value") == "carl@example.com", f)
+    f, _ = w.submit(fid, {"customer": "MEMBER-0002"})
+    f, gone = w.submit(fid, approve)
+    check(f"{tag}: the claim is credited", gone is not None and gone["done"] is True, gone)
+    fid, f, _ = w.open("missed-scan-queue", mgr)
+    f, _ = w.submit(fid, {"claim": keys[1], "dismiss_reason": "not a member"})
+    check(f"{tag}: dismissing asks for an approval with the reason kept",
+          field(f, "reason", "value") == "not a member", f)
+    f, gone = w.submit(fid, approve)
+    check(f"{tag}: the claim is dismissed", gone is not None and gone["done"] is True, gone)
+    fid, f, gone = w.open("missed-scan-queue", mgr)
+    check(f"{tag}: an empty queue is dismissed at open",
+          f is None and gone["result"] == "There are no open claims.", gone)
+
+    # correct-credit: no credit, several matches, done.
+    fid, f, _ = w.open("correct-credit", mgr, "R-1")
+    check(f"{tag}: the receipt is prefilled", field(f, "receipt", "value") == "R-1", f)
+    f, _ = w.submit(fid, {"receipt": "R-404", "customer": "MEMBER-0002", "reason": "r"})
+    check(f"{tag}: a receipt without a credit is an error on receipt",
+          "no credit to correct" in (field(f, "receipt", "error") or ""), f)
+    f, _ = w.submit(fid, {"receipt": "R-1", "customer": "carl", "reason": "r"})
+    check(f"{tag}: several matches are offered on the correction",
+          len(field(f, "member", "choices") or []) == 2, f)
+    f, gone = w.submit(fid, dict(approve, receipt="R-1", member="MEMBER-0002"))
+    check(f"{tag}: the credit is moved", gone is not None and gone["done"] is True, gone)
+
+
+def forms_run(work):
+    """Presents every step of every form action through the shim, with the
+    default approval (manager id and PIN) and with trust_host_managers and
+    manual credits on, and holds each field presented against PROTOCOL.md's
+    forms reference, and each documented field against what was presented."""
+    w_all = {a: set() for a in FORM_ACTIONS}
+    for tag, extra in (("forms", ""),
+                       ("forms trusted", "allow_manual = yes\ntrust_host_managers = yes\n")):
+        conf = os.path.join(work, f"{tag.replace(' ', '-')}.conf")
+        with open(conf, "w") as f:
+            f.write(f"[store]\ndatabase = {tag.replace(' ', '-')}.db\n[retro]\n{extra}")
+        mgr = subprocess.run([CLI, "--plugin", PLUGIN, "--config", conf, "manager", "add",
+                              "mgr-1", "--name", "Mia Manager", "--staff", "owner"],
+                             input=(MGR_PIN + "\n").encode(), capture_output=True,
+                             timeout=TIMEOUT)
+        check(f"{tag}: manager enrolled", mgr.returncode == 0, mgr.stderr)
+        proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        q, raw = queue.Queue(), []
+        threading.Thread(target=reader, args=(proc.stdout, q, raw), daemon=True).start()
+
+        def write(data, proc=proc):
+            proc.stdin.write(data)
+            proc.stdin.flush()
+
+        c = Client(write, q)
+        w = FormWalk(c)
+        try:
+            hello(c)
+            forms_walk(c, w, bool(extra), tag)
+        except (TimeoutError, BrokenPipeError, OSError, TypeError, KeyError) as exc:
+            check(f"{tag}: the walk ran to the end", False, repr(exc))
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        for a in FORM_ACTIONS:
+            w_all[a] |= w.seen[a]
+    doc = documented_fields()
+    check("forms: PROTOCOL.md documents every action", set(doc) == set(FORM_ACTIONS), sorted(doc))
+    for a in FORM_ACTIONS:
+        # Crediting a claim goes on with retro-visit's steps.
+        allowed = doc.get(a, set()) | (doc.get("retro-visit", set())
+                                       if a == "missed-scan-queue" else set())
+        extra = sorted(w_all[a] - allowed)
+        check(f"forms: every field {a} presents is in PROTOCOL.md with its kind and "
+              f"required flag", not extra, f"not documented: {extra}")
+        unseen = sorted(doc.get(a, set()) - w_all[a])
+        check(f"forms: every field PROTOCOL.md lists for {a} was presented", not unseen,
+              f"documented but never presented: {unseen}")
 
 
 # --------------------------------------------------------------- socket --
@@ -1075,6 +1370,7 @@ def main():
             return 1
     with tempfile.TemporaryDirectory(prefix="tillpoints-e2e-shim-") as work:
         stdio_run(work)
+        forms_run(work)
         socket_run(work)
         socket_peer_run(work)
         signed_run(work)

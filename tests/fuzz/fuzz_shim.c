@@ -355,6 +355,9 @@ static size_t expected_replies(const uint8_t *d, size_t n, size_t line_max)
         if (i < n && d[i] != '\n')
             continue;
         size_t len = i - start;
+        /* A "\r" ending the line does not count toward the limit. */
+        if (len && d[i - 1] == '\r')
+            len--;
         if (len > line_max)
             count++;
         else if (i < n) {

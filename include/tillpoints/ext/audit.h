@@ -1,5 +1,5 @@
 /*
- * audit.h — the plugin's audit extension, "tillpoints.audit/1": the head of
+ * audit.h — the plugin's audit extension, "tillpoints.audit/3": the head of
  * the terminal's audit log, and verification against heads kept outside
  * the terminal.
  *
