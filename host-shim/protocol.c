@@ -1041,6 +1041,7 @@ void tp_proto_handle_line(tp_proto *p, const char *line, size_t len, tp_proto_ou
         return;
     perr e = {"bad_field", ""};
     json_error_t jerr;
+    memset(&jerr, 0, sizeof jerr); /* json_loadb fills it; not when a NUL skips it */
     /* Any JSON text is decoded, so that a scalar is told it is not an
      * object (bad_field) rather than that it is not JSON. */
     json_t *req = memchr(line, '\0', len)
