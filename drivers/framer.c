@@ -139,6 +139,15 @@ const char *tp_symbology_name(tp_symbology sym)
     return sym_names[sym];
 }
 
+const char *tp_symbology_event_name(tp_symbology sym, const char *aim_id)
+{
+    if (sym == TP_SYM_UNKNOWN || (unsigned)sym >= TP_SYM_COUNT)
+        return "";
+    if (sym == TP_SYM_CODE128 && aim_id != NULL && strcmp(aim_id, "]C1") == 0)
+        return "gs1-128";
+    return sym_names[sym];
+}
+
 /* ]E0 covers EAN-13, UPC-A and UPC-E (ISO/IEC 15424 and the GS1 General
  * Specifications). A conforming scanner sends UPC-A as 13 digits with a
  * leading 0, which we report as EAN-13: it is the same GTIN-13. Scanners

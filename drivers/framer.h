@@ -84,6 +84,14 @@ typedef enum tp_symbology {
  * "unknown". The string is static. */
 const char *tp_symbology_name(tp_symbology sym);
 
+/* [thread-safe] The name a scan event carries for a scan of family `sym`
+ * whose AIM id (NULL or "" when none) is `aim_id`: tp_symbology_name(sym),
+ * except "gs1-128" for Code 128 carrying GS1 data (modifier 1, "]C1"),
+ * which GS1 names as a symbology of its own; and "" for TP_SYM_UNKNOWN,
+ * since then the scanner said nothing we can name. Static string, never
+ * NULL. */
+const char *tp_symbology_event_name(tp_symbology sym, const char *aim_id);
+
 /* [thread-safe] Looks for an AIM identifier at the start of `data` (which
  * is the whole frame payload, `len` bytes, no NUL needed). An identifier is
  * ']' + an ASCII letter + an ASCII letter or digit.

@@ -1184,6 +1184,13 @@ int tp_proto_event(tp_proto *p, const tp_event *plugin_event, tp_proto_out_fn ou
             return 0;
         }
     }
+    /* Scan events name the symbology the scanner reported ("" unsaid). */
+    if (ev->kind == TP_EVENT_SCANNED || ev->kind == TP_EVENT_SCAN_REJECTED) {
+        if (put(o, "symbology", jstr(ev->symbology))) {
+            json_decref(o);
+            return 0;
+        }
+    }
     emit(o, out, user);
     return 1;
 }

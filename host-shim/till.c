@@ -102,7 +102,11 @@ static void on_event(void *user, const tp_event *ev)
     case TP_EVENT_AWARD_DEFERRED: tag = "award kept for later"; break;
     case TP_EVENT_REFUND_DEFERRED: tag = "refund kept for later"; break;
     }
-    say("  [%s] %s", tag, ev->message);
+    /* A scan names its symbology when the scanner said it: [scanner qr]. */
+    const char *sym = "";
+    if ((ev->kind == TP_EVENT_SCANNED || ev->kind == TP_EVENT_SCAN_REJECTED) && ev->symbology)
+        sym = ev->symbology;
+    say("  [%s%s%s] %s", tag, *sym ? " " : "", sym, ev->message);
     /* A sale without a member: the code to print on the receipt, which
      * later opens the retro-visit form already filled (`retro CODE`). */
     if (ev->kind == TP_EVENT_AWARD_COMMITTED && !ev->member_code[0] && ev->receipt_code[0])

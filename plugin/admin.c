@@ -47,29 +47,13 @@ static tp_status admin_ready_for(const tp_plugin *plugin, tp_instance **in, cons
         pthread_mutex_unlock(&(in)->admin_lock);                                              \
     } while (0)
 
-static tp_status check_text(const char *s, size_t max, const char *what, tp_message *msg)
-{
-    if (!s)
-        return TP_OK;
-    size_t n = tp_bounded_len(s, max);
-    if (n == (size_t)-1) {
-        tp_msg_set(msg, "The %s is longer than %zu characters.", what, max);
-        return TP_ERR_TOO_LONG;
-    }
-    if (!tp_is_printable(s, n)) {
-        tp_msg_set(msg, "The %s contains control characters.", what);
-        return TP_ERR_INVALID_ARGUMENT;
-    }
-    return TP_OK;
-}
-
 static tp_status check_code(const char *code, const char *what, tp_message *msg)
 {
-    size_t n = code ? tp_bounded_len(code, TP_MEMBER_CODE_MAX) : (size_t)-1;
+    size_t n = code ? tp_bounded_len(code, TP_MEMBER_CODE_MAX) : 0;
     if (n == (size_t)-1 || !tp_is_member_code(code, n, NULL)) {
-        tp_msg_set(msg, "A %s is 1 to %d letters, digits, '-', '_' or '.'.", what,
+        tp_msg_set(msg, "The %s must be 1 to %d letters, digits, '-', '_' or '.'.", what,
                    TP_MEMBER_CODE_MAX);
-        return TP_ERR_INVALID_ARGUMENT;
+        return n == (size_t)-1 ? TP_ERR_TOO_LONG : TP_ERR_INVALID_ARGUMENT;
     }
     return TP_OK;
 }
@@ -95,7 +79,7 @@ static tp_status admin_member_add(const tp_plugin *plugin, const tp_member_new *
         (st = tp_payload_code_scannable(&in->cfg.scan, m->code, msg->text, sizeof msg->text)) !=
             TP_OK ||
         (m->app_id && *m->app_id && (st = check_code(m->app_id, "app id", msg)) != TP_OK) ||
-        (st = check_text(m->name, TP_NAME_MAX, "name", msg)) != TP_OK)
+        (st = tp_check_text(m->name, TP_NAME_MAX, "name", msg)) != TP_OK)
         return st;
     char phone[TP_PHONE_MAX + 1] = "", email[TP_EMAIL_MAX + 1] = "";
     if (m->phone && *m->phone &&
@@ -277,16 +261,18 @@ static tp_status admin_export_csv(const tp_plugin *plugin, const char *path, uin
 static tp_status manager_write(tp_instance *in, int reset, const char *id, const char *name,
                                const char *pin, const char *staff, tp_message *msg)
 {
-    size_t n = staff ? tp_bounded_len(staff, 64) : 0;
-    if (n == 0 || n == (size_t)-1) {
+    if (!staff || !*staff) {
         tp_msg_set(msg, "Say which staff member makes the change.");
         return TP_ERR_INVALID_ARGUMENT;
     }
+    tp_status st = tp_check_text(staff, 64, "staff id", msg);
+    if (st != TP_OK)
+        return st;
     /* The id, name and PIN rules live in managers.c. The PIN is checked
      * and hashed before the write transaction begins: the Argon2id run
      * never holds the lock the till's writer needs. */
     char hash[TP_PIN_HASH_MAX];
-    tp_status st = tp_manager_hash_new_pin(pin, in->cfg.retro.pin_min_digits, hash, msg);
+    st = tp_manager_hash_new_pin(pin, in->cfg.retro.pin_min_digits, hash, msg);
     if (st != TP_OK)
         return st;
     pthread_mutex_lock(&in->admin_lock);
@@ -510,8 +496,11 @@ static tp_status member_balance_get(tp_instance *in, const char *key, tp_balance
     if (st == TP_OK)
         st = tp_outbox_member_view(in->admin_store, row.code, &confirmed, &has, &pending,
                                    &refused, msg);
-    if (st == TP_OK)
-        tp_sync_state_get(in->admin_store, "last_success_ms", &success);
+    if (st == TP_OK && tp_sync_state_get(in->admin_store, "last_success_ms", &success) != TP_OK) {
+        tp_msg_set(msg, "Cannot read when the central database last answered: %s.",
+                   tp_store_errmsg(in->admin_store));
+        st = TP_ERR_STORAGE;
+    }
     pthread_mutex_unlock(&in->admin_lock);
     if (st != TP_OK)
         return st;

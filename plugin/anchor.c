@@ -233,17 +233,18 @@ static tp_status audit_seal(const tp_plugin *plugin, const char *staff, const ch
         return st;
     if (out && (st = tp_abi_check_out(out, TP_MIN_AUDIT_HEAD, "tp_audit_head", msg)) != TP_OK)
         return st;
-    size_t n = staff ? tp_bounded_len(staff, 64) : 0;
-    if (n == 0 || n == (size_t)-1 || !tp_is_printable(staff, n)) {
+    if (!staff || !*staff) {
         tp_msg_set(msg, "Say which staff member seals the entries (1 to 64 characters).");
         return TP_ERR_INVALID_ARGUMENT;
     }
-    n = reason ? tp_bounded_len(reason, TP_REASON_MAX) : 0;
-    if (n == 0 || n == (size_t)-1 || !tp_is_printable(reason, n)) {
+    if (!reason || !*reason) {
         tp_msg_set(msg, "Give a reason of 1 to %d characters: where the entries came from.",
                    TP_REASON_MAX);
         return TP_ERR_INVALID_ARGUMENT;
     }
+    if ((st = tp_check_text(staff, 64, "staff id", msg)) != TP_OK ||
+        (st = tp_check_text(reason, TP_REASON_MAX, "reason", msg)) != TP_OK)
+        return st;
     tp_audit_tip tip;
     memset(&tip, 0, sizeof tip);
     pthread_mutex_lock(&in->admin_lock);

@@ -12,6 +12,7 @@
 #include "audit.h"
 #include "store.h"
 #include "sync.h"
+#include "util.h" /* TP_MUST_CHECK */
 
 /* A head given back by a person: "SEQ:HASH" or "HASH", HASH being 16 to 64
  * hex digits (a prefix of the record's hash). */
@@ -22,7 +23,7 @@ typedef struct tp_anchor {
 } tp_anchor;
 
 /* TP_OK, or TP_ERR_INVALID_ARGUMENT with a sentence saying the format. */
-tp_status tp_anchor_parse(const char *text, tp_anchor *out, tp_message *msg);
+tp_status tp_anchor_parse(const char *text, tp_anchor *out, tp_message *msg) TP_MUST_CHECK;
 
 /* Inside verify's read transaction: the record the anchor names must still
  * exist with that hash. *found receives its number (0 when no record has

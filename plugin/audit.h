@@ -53,19 +53,19 @@ extern const char tp_schema_v5[];
  * must have been begun by tp_store_begin: the ledger entries the
  * transaction added since it began (or since its previous audit record)
  * are covered by this record. NULL strings are stored as "". */
-tp_status tp_audit_append(tp_store *s, const tp_audit_entry *e, tp_message *msg);
+tp_status tp_audit_append(tp_store *s, const tp_audit_entry *e, tp_message *msg) TP_MUST_CHECK;
 
 /* Schema v5 upgrade, inside the migration's transaction: one "ledger.seal"
  * record covering every ledger entry written before entries had records
  * of their own (nothing when the ledger is empty). */
-tp_status tp_audit_seal_history(tp_store *s, tp_message *msg);
+tp_status tp_audit_seal_history(tp_store *s, tp_message *msg) TP_MUST_CHECK;
 
 /* `tillpoints audit seal`: in its own transaction, one "ledger.seal"
  * record by `staff` covering the ledger entries after the last covered one
  * (history loaded into the file from outside tillpoints). TP_ERR_STATE
  * when none of them needs a record. *seq receives the record's number. */
 tp_status tp_audit_seal(tp_store *s, const char *location, const char *staff,
-                        const char *reason, uint64_t *seq, tp_message *msg);
+                        const char *reason, uint64_t *seq, tp_message *msg) TP_MUST_CHECK;
 
 /* Walks the chain from the first record; reports each broken link through
  * `problem` (line = the record id). Returns the number of problems, or -1
@@ -112,15 +112,15 @@ typedef struct tp_audit_tip {
     int64_t time_ms;
     char action[33];
 } tp_audit_tip;
-tp_status tp_audit_tip_get(tp_store *s, tp_audit_tip *out, tp_message *msg);
+tp_status tp_audit_tip_get(tp_store *s, tp_audit_tip *out, tp_message *msg) TP_MUST_CHECK;
 
 /* The stored hash of record `seq`: 1 found, 0 no such record, -1 error. */
-int tp_audit_hash_of(tp_store *s, uint64_t seq, char hash[TP_AUDIT_HASH_HEX + 1]);
+int tp_audit_hash_of(tp_store *s, uint64_t seq, char hash[TP_AUDIT_HASH_HEX + 1]) TP_MUST_CHECK;
 
 /* The record whose stored hash starts with `prefix` (lowercase hex):
  * 1 found (one), 0 none, 2 more than one, -1 error. */
 int tp_audit_find_hash(tp_store *s, const char *prefix, uint64_t *seq,
-                       char hash[TP_AUDIT_HASH_HEX + 1]);
+                       char hash[TP_AUDIT_HASH_HEX + 1]) TP_MUST_CHECK;
 
 /* The digest of a range of ledger entries, as the records carry it: the
  * lowercase hex of BLAKE2b-256 over str("tillpoints.ledger.v1") and, per

@@ -26,29 +26,20 @@ static tp_status ready(const tp_plugin *plugin, tp_instance **in, tp_message *ms
         return st;
     if (atomic_load(&(*in)->disabled)) {
         tp_msg_set(msg, "Loyalty is switched off after an internal error; the sale goes on "
-                   "without points.");
+                   "without %s.", tp_rules_unit(&(*in)->cfg.rules, 2));
         return TP_ERR_DISABLED;
     }
     return TP_OK;
 }
 
-/* Checks an id string: present, within `max` bytes, printable. */
+/* Checks an id string: present, within `max` bytes, UTF-8, printable. */
 static tp_status check_id(const char *s, size_t max, const char *what, tp_message *msg)
 {
     if (!s || !*s) {
         tp_msg_set(msg, "The %s is missing.", what);
         return TP_ERR_INVALID_ARGUMENT;
     }
-    size_t n = tp_bounded_len(s, max);
-    if (n == (size_t)-1) {
-        tp_msg_set(msg, "The %s is longer than %zu characters.", what, max);
-        return TP_ERR_TOO_LONG;
-    }
-    if (!tp_is_printable(s, n)) {
-        tp_msg_set(msg, "The %s contains control characters.", what);
-        return TP_ERR_INVALID_ARGUMENT;
-    }
-    return TP_OK;
+    return tp_check_text(s, max, what, msg);
 }
 
 static tp_status check_currency(const tp_instance *in, const char *cur, tp_message *msg)
@@ -59,8 +50,8 @@ static tp_status check_currency(const tp_instance *in, const char *cur, tp_messa
         return TP_ERR_INVALID_ARGUMENT;
     }
     if (strcmp(cur, in->cfg.currency) != 0) {
-        tp_msg_set(msg, "This till earns points in %s only; a receipt in %s earns none.",
-                   in->cfg.currency, cur);
+        tp_msg_set(msg, "This till earns %s in %s only; a receipt in %s earns none.",
+                   tp_rules_unit(&in->cfg.rules, 2), in->cfg.currency, cur);
         return TP_ERR_UNSUPPORTED;
     }
     return TP_OK;
@@ -183,6 +174,23 @@ static tp_status co_scan(const tp_plugin *plugin, const char *txn_id, const char
     return TP_OK;
 }
 
+/* A sale that earns nothing says why, in the message complete() returns
+ * (the preview has only the number); empty when it earns. */
+static void say_why_none(const tp_instance *in, const tp_award_job *a, tp_message *msg)
+{
+    const char *units = tp_rules_unit(&in->cfg.rules, 2);
+    char why[TP_MESSAGE_MAX];
+    if (a->points > 0)
+        tp_msg_clear(msg);
+    else if (!a->code[0])
+        tp_msg_set(msg, "Receipt %s earns no %s: no member was scanned.", a->receipt, units);
+    else if (tp_rules_why_none(&in->cfg.rules, a->total_minor, a->eligible_minor, a->currency,
+                               why, sizeof why))
+        tp_msg_set(msg, "Receipt %s earns no %s: %s.", a->receipt, units, why);
+    else
+        tp_msg_set(msg, "Receipt %s earns no %s under the current rules.", a->receipt, units);
+}
+
 static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
                              const tp_receipt *given, tp_award_preview *preview,
                              tp_message *msg)
@@ -239,8 +247,9 @@ static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
     tp_copy(a->staff, sizeof a->staff, t->staff);
     tp_copy(a->currency, sizeof a->currency, receipt->currency);
     if (tp_queue_push(&in->write_q, &job) != 0) {
-        tp_msg_set(msg, "Loyalty is behind on saving points; finish the sale and credit this "
-                   "receipt later, or complete again in a moment.");
+        tp_msg_set(msg, "Loyalty is behind on saving %s; finish the sale and credit this "
+                   "receipt later, or complete again in a moment.",
+                   tp_rules_unit(&in->cfg.rules, 2));
         return TP_ERR_BUSY;
     }
     if (preview) {
@@ -249,6 +258,7 @@ static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
                               .points = a->points};
         tp_abi_write_out(preview, &p, sizeof p);
     }
+    say_why_none(in, a, msg);
     memset(t, 0, sizeof *t);
     return TP_OK;
 }

@@ -13,6 +13,7 @@
 
 #include "payload.h"
 #include "tillpoints/tillpoints.h"
+#include "util.h" /* TP_MUST_CHECK */
 
 #define TP_CFG_PATH_MAX 4096
 #define TP_CFG_ID_MAX 32
@@ -119,9 +120,9 @@ extern const char tp_config_defaults_ini[];
 
 /* Loads defaults, then `path` if not NULL. A relative `database` in a file
  * is resolved against the file's directory. */
-tp_status tp_config_load(tp_config *out, const char *path, tp_message *msg);
+tp_status tp_config_load(tp_config *out, const char *path, tp_message *msg) TP_MUST_CHECK;
 
 /* Loads defaults, then the INI text `text` (for tests and fuzzing). */
-tp_status tp_config_load_string(tp_config *out, const char *text, tp_message *msg);
+tp_status tp_config_load_string(tp_config *out, const char *text, tp_message *msg) TP_MUST_CHECK;
 
 #endif

@@ -312,14 +312,10 @@ static int check_row(import_ctx *c, csv_row *r)
         return -1;
     }
     r->name = col(c, COL_NAME);
-    if (strlen(r->name) > TP_NAME_MAX || !tp_is_printable(r->name, strlen(r->name))) {
-        problem(c, "The name is longer than %d characters or has control characters.",
-                TP_NAME_MAX);
-        return -1;
-    }
     r->reason = *col(c, COL_REASON) ? col(c, COL_REASON) : "CSV import";
-    if (strlen(r->reason) > TP_REASON_MAX || !tp_is_printable(r->reason, strlen(r->reason))) {
-        problem(c, "The reason is longer than %d characters.", TP_REASON_MAX);
+    if (tp_check_text(r->name, TP_NAME_MAX, "name", &why) != TP_OK ||
+        tp_check_text(r->reason, TP_REASON_MAX, "reason", &why) != TP_OK) {
+        problem(c, "%s", why.text);
         return -1;
     }
     r->app_id = col(c, COL_APP_ID);
@@ -1218,15 +1214,21 @@ tp_status tp_csv_import_paced(tp_store *s, const tp_config *cfg, const char *pat
     static const tp_import_pace defaults = {TP_IMPORT_CHUNK_ROWS, TP_IMPORT_CHUNK_MS,
                                             TP_IMPORT_PROGRESS_LINES, NULL};
     memset(result, 0, sizeof *result);
-    if (!path || tp_bounded_len(path, 4095) == (size_t)-1) {
+    if (!path || !*path) {
         tp_msg_set(msg, "Name the CSV file to import.");
         return TP_ERR_INVALID_ARGUMENT;
     }
-    size_t n = staff ? tp_bounded_len(staff, 64) : 0;
-    if (!staff || n == 0 || n == (size_t)-1) {
+    if (tp_bounded_len(path, 4095) == (size_t)-1) {
+        tp_msg_set(msg, "The CSV file's name is longer than 4095 characters.");
+        return TP_ERR_TOO_LONG;
+    }
+    if (!staff || !*staff) {
         tp_msg_set(msg, "Say which staff member runs the import.");
         return TP_ERR_INVALID_ARGUMENT;
     }
+    tp_status checked = tp_check_text(staff, 64, "staff id", msg);
+    if (checked != TP_OK)
+        return checked;
     FILE *f = fopen(path, "rb");
     if (!f) {
         tp_msg_set(msg, "Cannot open %s: %s.", path, strerror(errno));
@@ -1387,9 +1389,13 @@ static FILE *create_private(const char *path)
 tp_status tp_csv_export(tp_store *s, const char *path, uint64_t *rows, tp_message *msg)
 {
     *rows = 0;
-    if (!path || tp_bounded_len(path, 4095) == (size_t)-1) {
+    if (!path || !*path) {
         tp_msg_set(msg, "Name the CSV file to write.");
         return TP_ERR_INVALID_ARGUMENT;
+    }
+    if (tp_bounded_len(path, 4095) == (size_t)-1) {
+        tp_msg_set(msg, "The CSV file's name is longer than 4095 characters.");
+        return TP_ERR_TOO_LONG;
     }
     FILE *f = create_private(path);
     if (!f) {

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "store.h"
 #include "tillpoints/ext/admin.h"
+#include "util.h" /* TP_MUST_CHECK */
 
 /* How an import cuts its writes. Every write transaction ends once it
  * holds `chunk_rows` rows or has been open `chunk_ms` milliseconds,
@@ -31,14 +32,14 @@ typedef struct tp_import_pace {
  * (a dry run stops there), then the rows are written in chunks. */
 tp_status tp_csv_import(tp_store *s, const tp_config *cfg, const char *path, uint32_t flags,
                         const char *staff, tp_progress_fn progress, tp_problem_fn problem,
-                        void *user, tp_import_result *result, tp_message *msg);
+                        void *user, tp_import_result *result, tp_message *msg) TP_MUST_CHECK;
 
 /* tp_csv_import with its own pace (NULL: the defaults). */
 tp_status tp_csv_import_paced(tp_store *s, const tp_config *cfg, const char *path,
                               uint32_t flags, const char *staff, const tp_import_pace *pace,
                               tp_progress_fn progress, tp_problem_fn problem, void *user,
-                              tp_import_result *result, tp_message *msg);
+                              tp_import_result *result, tp_message *msg) TP_MUST_CHECK;
 
-tp_status tp_csv_export(tp_store *s, const char *path, uint64_t *rows, tp_message *msg);
+tp_status tp_csv_export(tp_store *s, const char *path, uint64_t *rows, tp_message *msg) TP_MUST_CHECK;
 
 #endif

@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "tillpoints/tillpoints.h"
+#include "util.h" /* TP_MUST_CHECK */
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,7 +69,7 @@ typedef struct tp_dedup {
  * 0 turns suppression off (every scan counts). Returns TP_OK, or
  * TP_ERR_INVALID_ARGUMENT (d NULL, window out of range; d unchanged). Call
  * again to forget everything, e.g. when a scanner reconnects. */
-tp_status tp_dedup_init(tp_dedup *d, int64_t window_ms);
+tp_status tp_dedup_init(tp_dedup *d, int64_t window_ms) TP_MUST_CHECK;
 
 /* Returns 1 when `code` (len bytes, need not be NUL-terminated) already
  * counted less than window_ms ago, that is 0 <= now_ms - counted < window;

@@ -202,7 +202,7 @@ static void deliver(tp_instance *in, tp_event_node *node)
             .device = o->device,
             .receipt_code = o->receipt_code,
             .refund_id = o->refund,
-            .symbology = "",
+            .symbology = o->symbology,
         };
         in->events->on_event(in->host, &ev);
     }

@@ -31,6 +31,7 @@
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
 #include "tillpoints/tillpoints.h"
+#include "util.h" /* TP_MUST_CHECK */
 
 typedef struct tp_txn_slot {
     int used;
@@ -183,7 +184,7 @@ int tp_instance_backlogged(tp_instance *in, tp_message *msg);
 
 /* The preamble of every extension call: the instance behind `plugin`
  * into *in, TP_OK once init() succeeded, else a status and a sentence. */
-tp_status tp_instance_ready(const tp_plugin *plugin, tp_instance **in, tp_message *msg);
+tp_status tp_instance_ready(const tp_plugin *plugin, tp_instance **in, tp_message *msg) TP_MUST_CHECK;
 
 /* [thread-safe] Turns loyalty off after an internal fault and tells the
  * host; checkout calls then return TP_ERR_DISABLED. */
@@ -194,7 +195,7 @@ void tp_instance_log(tp_instance *in, tp_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Forms (ui.c). */
-tp_status tp_ui_start(tp_instance *in, tp_message *msg);
+tp_status tp_ui_start(tp_instance *in, tp_message *msg) TP_MUST_CHECK;
 void tp_ui_stop(tp_instance *in);
 void tp_ui_deliver(tp_instance *in); /* main thread, from on_main_thread */
 
@@ -206,7 +207,7 @@ void *tp_reader_main(void *arg);
  * state and reads `<database>.pending` for the writer to apply first. A
  * corrupt journal is moved aside and logged; its good records still count.
  * Fails only when the journal exists but cannot be read (msg says why). */
-tp_status tp_writer_prepare(tp_instance *in, tp_message *msg);
+tp_status tp_writer_prepare(tp_instance *in, tp_message *msg) TP_MUST_CHECK;
 
 /* [thread-safe] Non-zero while jobs of the side journal wait to commit
  * (admin flush waits for them as for the queue). */

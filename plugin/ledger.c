@@ -31,23 +31,21 @@ static const struct {
 tp_status tp_ledger_check_texts(const char *reason, const char *comment, const char *staff,
                                 tp_message *msg)
 {
-    size_t n = reason ? tp_bounded_len(reason, TP_REASON_MAX) : 0;
-    if (!reason || n == 0 || n == (size_t)-1 || !tp_is_printable(reason, n)) {
+    if (!reason || !*reason) {
         tp_msg_set(msg, "Give a reason of 1 to %d characters (it is kept in the activity log).",
                    TP_REASON_MAX);
         return TP_ERR_INVALID_ARGUMENT;
     }
-    n = comment ? tp_bounded_len(comment, TP_COMMENT_MAX) : 0;
-    if (comment && (n == (size_t)-1 || !tp_is_printable(comment, n))) {
-        tp_msg_set(msg, "The customer comment is longer than %d characters.", TP_COMMENT_MAX);
-        return TP_ERR_INVALID_ARGUMENT;
-    }
-    n = staff ? tp_bounded_len(staff, 64) : 0;
-    if (!staff || n == 0 || n == (size_t)-1 || !tp_is_printable(staff, n)) {
+    if (!staff || !*staff) {
         tp_msg_set(msg, "Say which staff member makes the change (1 to 64 characters).");
         return TP_ERR_INVALID_ARGUMENT;
     }
-    return TP_OK;
+    tp_status st = tp_check_text(reason, TP_REASON_MAX, "reason", msg);
+    if (st == TP_OK)
+        st = tp_check_text(comment, TP_COMMENT_MAX, "customer comment", msg);
+    if (st == TP_OK)
+        st = tp_check_text(staff, 64, "staff id", msg);
+    return st;
 }
 
 static const char next_id_sql[] = "SELECT COALESCE(MAX(id), 0) + 1 FROM ledger";

@@ -12,8 +12,8 @@
  *
  * The failure counter and the lockout live in the managers table, so a
  * restart changes nothing:
- *  - a locked manager (locked_until_ms > now) is refused with TP_ERR_STATE
- *    before the PIN is looked at, so guessing during a lockout costs
+ *  - a locked manager (locked_until_ms > now) is refused with
+ *    TP_ERR_LOCKED_OUT before the PIN is looked at, so guessing during a lockout costs
  *    nothing and teaches nothing;
  *  - `failures` counts the wrong PINs since the last right one and is not
  *    reset when a lockout ends; every max_failures-th wrong PIN locks the
@@ -72,6 +72,16 @@ static int id_ok(const char *id)
 {
     size_t n = id ? tp_bounded_len(id, TP_MANAGER_ID_MAX) : 0;
     return n != 0 && n != (size_t)-1 && tp_is_printable(id, n);
+}
+
+/* id_ok for an id being enrolled or changed, with the sentence. */
+static tp_status check_id(const char *id, tp_message *msg)
+{
+    if (!id || !*id) {
+        tp_msg_set(msg, "A manager id is 1 to %d printable characters.", TP_MANAGER_ID_MAX);
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    return tp_check_text(id, TP_MANAGER_ID_MAX, "manager id", msg);
 }
 
 static int min_of(int min_digits)
@@ -184,15 +194,11 @@ static int is_pin_hash(const char *h)
 tp_status tp_manager_add(tp_store *s, const char *id, const char *name, const char *pin_hash,
                          int64_t now_ms, tp_message *msg)
 {
-    if (!id_ok(id)) {
-        tp_msg_set(msg, "A manager id is 1 to %d printable characters.", TP_MANAGER_ID_MAX);
-        return TP_ERR_INVALID_ARGUMENT;
-    }
-    size_t name_n = name ? tp_bounded_len(name, NAME_MAX_LEN) : 0;
-    if (name_n == (size_t)-1 || (name && !tp_is_printable(name, name_n))) {
-        tp_msg_set(msg, "A manager's name is at most %d printable characters.", NAME_MAX_LEN);
-        return TP_ERR_INVALID_ARGUMENT;
-    }
+    tp_status st = check_id(id, msg);
+    if (st == TP_OK)
+        st = tp_check_text(name, NAME_MAX_LEN, "manager's name", msg);
+    if (st != TP_OK)
+        return st;
     if (!is_pin_hash(pin_hash)) {
         tp_msg_set(msg, "The new PIN was not hashed; nothing was changed.");
         return TP_ERR_INVALID_ARGUMENT;
@@ -227,10 +233,9 @@ tp_status tp_manager_add(tp_store *s, const char *id, const char *name, const ch
 tp_status tp_manager_reset_pin(tp_store *s, const char *id, const char *pin_hash, int64_t now_ms,
                                tp_message *msg)
 {
-    if (!id_ok(id)) {
-        tp_msg_set(msg, "A manager id is 1 to %d printable characters.", TP_MANAGER_ID_MAX);
-        return TP_ERR_INVALID_ARGUMENT;
-    }
+    tp_status st = check_id(id, msg);
+    if (st != TP_OK)
+        return st;
     if (!is_pin_hash(pin_hash)) {
         tp_msg_set(msg, "The new PIN was not hashed; nothing was changed.");
         return TP_ERR_INVALID_ARGUMENT;
@@ -457,7 +462,7 @@ tp_status tp_manager_pin_record(tp_store *s, const tp_manager_policy *policy,
         *locked_now = 0;
     if (!a->known) {
         wrong_sentence(msg, max_failures);
-        return TP_ERR_INVALID_ARGUMENT;
+        return TP_ERR_WRONG_PIN;
     }
     /* The state as it is now, under the write lock: another till may have
      * locked the manager, or a reset changed the PIN, while we hashed. */
@@ -467,11 +472,11 @@ tp_status tp_manager_pin_record(tp_store *s, const tp_manager_policy *policy,
         return st;
     if (!r.found) {
         wrong_sentence(msg, max_failures);
-        return TP_ERR_INVALID_ARGUMENT;
+        return TP_ERR_WRONG_PIN;
     }
     if (r.until > now_ms) {
         locked_sentence(msg, a->id, r.until, r.failures, now_ms);
-        return TP_ERR_STATE;
+        return TP_ERR_LOCKED_OUT;
     }
     if (!a->hashed || a->locked) {
         tp_msg_set(msg, "The lockout of manager %s has just ended; type the PIN again.", a->id);
@@ -506,13 +511,13 @@ tp_status tp_manager_pin_record(tp_store *s, const tp_manager_policy *policy,
                    "another manager can approve, or reset the PIN with tillpoints manager "
                    "reset-pin.",
                    a->id, when, failures);
-        return TP_ERR_INVALID_ARGUMENT;
+        return TP_ERR_LOCKED_OUT;
     }
     st = store_failures(s, a->id, failures, 0, now_ms, msg);
     if (st != TP_OK)
         return st;
     wrong_sentence(msg, max_failures);
-    return TP_ERR_INVALID_ARGUMENT;
+    return TP_ERR_WRONG_PIN;
 }
 
 tp_status tp_manager_verify(tp_store *s, const tp_manager_policy *policy, const char *id,
@@ -531,7 +536,7 @@ tp_status tp_manager_verify(tp_store *s, const tp_manager_policy *policy, const 
         return TP_ERR_STORAGE;
     }
     st = tp_manager_pin_record(s, policy, &a, now_ms, locked_now, msg);
-    if (st == TP_OK || st == TP_ERR_INVALID_ARGUMENT || st == TP_ERR_STATE) {
+    if (st == TP_OK || st == TP_ERR_WRONG_PIN || st == TP_ERR_LOCKED_OUT || st == TP_ERR_STATE) {
         if (tp_store_commit(s, &why) != TP_OK) {
             tp_msg_set(msg, "%s", why.text);
             return TP_ERR_STORAGE;
@@ -558,7 +563,7 @@ tp_status tp_manager_usable(tp_store *s, const char *id, int64_t now_ms, tp_mess
     }
     if (r.until > now_ms) {
         locked_sentence(msg, id, r.until, r.failures, now_ms);
-        return TP_ERR_STATE;
+        return TP_ERR_LOCKED_OUT;
     }
     tp_msg_clear(msg);
     return TP_OK;

@@ -27,6 +27,7 @@
 
 #include "store.h"
 #include "tillpoints/limits.h" /* TP_MANAGER_ID_MAX, TP_PIN_MIN, TP_PIN_MAX */
+#include "util.h" /* TP_MUST_CHECK */
 
 #define TP_PIN_FLOOR TP_PIN_MIN /* no policy may allow fewer digits */
 #define TP_PIN_MIN_DEFAULT 6    /* [retro] pin_min_digits */
@@ -64,7 +65,7 @@ typedef struct tp_pin_attempt {
 
 /* PIN rules: min_digits (TP_PIN_FLOOR..TP_PIN_MAX; 0 = the default)
  * to TP_PIN_MAX digits. TP_OK or a sentence. */
-tp_status tp_manager_check_pin_format(const char *pin, int min_digits, tp_message *msg);
+tp_status tp_manager_check_pin_format(const char *pin, int min_digits, tp_message *msg) TP_MUST_CHECK;
 
 /* Adding a manager or changing a PIN takes two steps, so that the slow
  * Argon2id run (0.1-0.5 s) never holds the write lock the till's writer
@@ -75,16 +76,16 @@ tp_status tp_manager_check_pin_format(const char *pin, int min_digits, tp_messag
  * 2. tp_manager_add or tp_manager_reset_pin, inside the caller's write
  *    transaction, store that hash. */
 tp_status tp_manager_hash_new_pin(const char *pin, int min_digits, char out[TP_PIN_HASH_MAX],
-                                  tp_message *msg);
+                                  tp_message *msg) TP_MUST_CHECK;
 
 /* Adds a manager with the PIN hash from step 1. TP_ERR_DUPLICATE when the
  * id exists. */
 tp_status tp_manager_add(tp_store *s, const char *id, const char *name, const char *pin_hash,
-                         int64_t now_ms, tp_message *msg);
+                         int64_t now_ms, tp_message *msg) TP_MUST_CHECK;
 
 /* Replaces the PIN hash, clears failures and any lockout. */
 tp_status tp_manager_reset_pin(tp_store *s, const char *id, const char *pin_hash, int64_t now_ms,
-                               tp_message *msg);
+                               tp_message *msg) TP_MUST_CHECK;
 
 /* Step 1. TP_OK with *a filled; TP_ERR_INVALID_ARGUMENT (a sentence with
  * the policy, the same for any id) when the PIN is not policy->min_digits
@@ -93,7 +94,7 @@ tp_status tp_manager_reset_pin(tp_store *s, const char *id, const char *pin_hash
  * hash is damaged. */
 tp_status tp_manager_pin_lookup(tp_store *s, const tp_manager_policy *policy, const char *id,
                                 const char *pin, int64_t now_ms, tp_pin_attempt *a,
-                                tp_message *msg);
+                                tp_message *msg) TP_MUST_CHECK;
 
 /* Step 2: one Argon2id verification against the stored hash, or against
  * the dummy hash for an unknown id; none for a locked manager. No
@@ -102,30 +103,33 @@ void tp_manager_pin_hash(tp_pin_attempt *a, const char *pin);
 
 /* Step 3, inside the caller's write transaction:
  *  TP_OK              right PIN; failures and lockout are cleared.
- *  TP_ERR_INVALID_ARGUMENT wrong PIN or no such manager (one sentence for
- *                     both); a manager's counter went up, and when it
- *                     reached a multiple of policy->max_failures the
- *                     manager is now locked (*locked_now = 1).
- *  TP_ERR_STATE       locked (the PIN was not checked), or the PIN was
- *                     reset while it was being checked: type it again.
+ *  TP_ERR_WRONG_PIN   wrong PIN or no such manager (one sentence for
+ *                     both); a manager's counter went up.
+ *  TP_ERR_LOCKED_OUT  this wrong PIN reached a multiple of
+ *                     policy->max_failures and locked the manager
+ *                     (*locked_now = 1), or the manager was already locked
+ *                     (the PIN was not checked; *locked_now = 0).
+ *  TP_ERR_STATE       a lockout ended, or the PIN was reset, while it was
+ *                     being checked: type it again.
  *  TP_ERR_STORAGE     database error.
- * The caller must COMMIT after TP_ERR_INVALID_ARGUMENT (not roll back), or
- * the failure and the lockout are lost. The sentence never has the PIN. */
+ * The caller must COMMIT after TP_ERR_WRONG_PIN and TP_ERR_LOCKED_OUT (not
+ * roll back), or the failure and the lockout are lost. The sentence never
+ * has the PIN. */
 tp_status tp_manager_pin_record(tp_store *s, const tp_manager_policy *policy,
                                 const tp_pin_attempt *a, int64_t now_ms, int *locked_now,
-                                tp_message *msg);
+                                tp_message *msg) TP_MUST_CHECK;
 
 /* Lookup, hash and record, the record in a transaction of its own (the
  * caller must not have one open). Same answers as tp_manager_pin_record,
  * plus tp_manager_pin_lookup's. */
 tp_status tp_manager_verify(tp_store *s, const tp_manager_policy *policy, const char *id,
-                            const char *pin, int64_t now_ms, int *locked_now, tp_message *msg);
+                            const char *pin, int64_t now_ms, int *locked_now, tp_message *msg) TP_MUST_CHECK;
 
 /* For an approval that trusts the host's login ([retro]
  * trust_host_managers): TP_OK when `id` is an enrolled manager who is not
- * locked at now_ms; TP_ERR_NOT_FOUND, TP_ERR_STATE (locked, with the
+ * locked at now_ms; TP_ERR_NOT_FOUND, TP_ERR_LOCKED_OUT (with the
  * sentence) or TP_ERR_STORAGE otherwise. Reads only. */
-tp_status tp_manager_usable(tp_store *s, const char *id, int64_t now_ms, tp_message *msg);
+tp_status tp_manager_usable(tp_store *s, const char *id, int64_t now_ms, tp_message *msg) TP_MUST_CHECK;
 
 /* How many Argon2id verifications this process has run (real and dummy);
  * tests use it to see that an unknown id costs what a wrong PIN costs. */
@@ -133,6 +137,6 @@ uint64_t tp_manager_hash_runs(void);
 
 /* Up to `cap` managers ordered by id; *count receives how many exist. */
 tp_status tp_manager_list(tp_store *s, tp_manager_row *out, size_t cap, size_t *count,
-                          tp_message *msg);
+                          tp_message *msg) TP_MUST_CHECK;
 
 #endif

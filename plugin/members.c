@@ -24,9 +24,13 @@ tp_status tp_normalise_phone(const char *in, int country_code, char *out, size_t
     char digits[40];
     size_t n = 0;
     int plus = 0;
-    if (!in || tp_bounded_len(in, 64) == (size_t)-1) {
-        tp_msg_set(msg, "The phone number is missing or too long.");
+    if (!in) {
+        tp_msg_set(msg, "The phone number is missing.");
         return TP_ERR_INVALID_ARGUMENT;
+    }
+    if (tp_bounded_len(in, 64) == (size_t)-1) {
+        tp_msg_set(msg, "The phone number is longer than 64 characters.");
+        return TP_ERR_TOO_LONG;
     }
     for (const char *p = in; *p; p++) {
         if (*p == '+' && n == 0 && !plus)
@@ -68,18 +72,26 @@ tp_status tp_normalise_phone(const char *in, int country_code, char *out, size_t
 
 tp_status tp_normalise_email(const char *in, char *out, size_t cap, tp_message *msg)
 {
-    if (!in || tp_bounded_len(in, 256) == (size_t)-1) {
-        tp_msg_set(msg, "The email address is missing or too long.");
+    if (!in) {
+        tp_msg_set(msg, "The email address is missing.");
         return TP_ERR_INVALID_ARGUMENT;
+    }
+    if (tp_bounded_len(in, 256) == (size_t)-1) {
+        tp_msg_set(msg, "The email address is longer than %d characters.", TP_EMAIL_MAX);
+        return TP_ERR_TOO_LONG;
     }
     while (isspace((unsigned char)*in))
         in++;
     size_t len = strlen(in);
     while (len && isspace((unsigned char)in[len - 1]))
         len--;
-    if (len == 0 || len >= cap || len > TP_EMAIL_MAX) {
-        tp_msg_set(msg, "The email address is empty or longer than %d characters.", TP_EMAIL_MAX);
+    if (len == 0) {
+        tp_msg_set(msg, "The email address is empty.");
         return TP_ERR_INVALID_ARGUMENT;
+    }
+    if (len >= cap || len > TP_EMAIL_MAX) {
+        tp_msg_set(msg, "The email address is longer than %d characters.", TP_EMAIL_MAX);
+        return TP_ERR_TOO_LONG;
     }
     int at = -1;
     for (size_t i = 0; i < len; i++) {
@@ -155,9 +167,14 @@ static int phone_like(const char *key)
 tp_status tp_members_resolve(tp_store *s, const tp_config *cfg, const char *key,
                              tp_member_row *row, tp_message *msg)
 {
-    if (!key || !*key || tp_bounded_len(key, 256) == (size_t)-1) {
+    if (!key || !*key) {
         tp_msg_set(msg, "Name a member by code, card, app id, phone or email.");
         return TP_ERR_INVALID_ARGUMENT;
+    }
+    if (tp_bounded_len(key, 256) == (size_t)-1) {
+        tp_msg_set(msg, "A member's code, card, app id, phone or email is at most 256 "
+                   "characters; this one is longer.");
+        return TP_ERR_TOO_LONG;
     }
     tp_status st = tp_store_find_member(s, key, row, msg);
     if (st != TP_ERR_NOT_FOUND)
@@ -196,15 +213,22 @@ tp_status tp_members_find(tp_store *s, const tp_config *cfg, const char *query,
                           tp_message *msg)
 {
     *count = 0;
-    if (!query || !*query || tp_bounded_len(query, TP_NAME_MAX) == (size_t)-1) {
+    if (!query || !*query) {
         tp_msg_set(msg, "Search for a name (its first letters), a code, a phone or an email.");
         return TP_ERR_INVALID_ARGUMENT;
     }
+    if (tp_bounded_len(query, TP_NAME_MAX) == (size_t)-1) {
+        tp_msg_set(msg, "The search is longer than %d characters; search for the first "
+                   "letters of the name, or a code, a phone or an email.", TP_NAME_MAX);
+        return TP_ERR_TOO_LONG;
+    }
     char phone[TP_PHONE_MAX + 1] = "", email[TP_EMAIL_MAX + 1] = "";
-    if (phone_like(query))
-        tp_normalise_phone(query, cfg->default_country_code, phone, sizeof phone, NULL);
-    if (strchr(query, '@'))
-        tp_normalise_email(query, email, sizeof email, NULL);
+    /* A query that is not a phone or an email matches none by them. */
+    if (phone_like(query) &&
+        tp_normalise_phone(query, cfg->default_country_code, phone, sizeof phone, NULL) != TP_OK)
+        phone[0] = '\0';
+    if (strchr(query, '@') && tp_normalise_email(query, email, sizeof email, NULL) != TP_OK)
+        email[0] = '\0';
     /* Name prefix: LIKE is case-insensitive (ASCII) and uses the NOCASE
      * index on name; % and _ typed by the manager are escaped. */
     char pattern[2 * TP_NAME_MAX + 2];
@@ -255,11 +279,11 @@ tp_status tp_members_find(tp_store *s, const tp_config *cfg, const char *query,
 tp_status tp_members_add_card(tp_store *s, const tp_config *cfg, const char *member,
                               const char *card, tp_message *msg)
 {
-    size_t n = card ? tp_bounded_len(card, TP_MEMBER_CODE_MAX) : (size_t)-1;
+    size_t n = card ? tp_bounded_len(card, TP_MEMBER_CODE_MAX) : 0;
     if (n == (size_t)-1 || !tp_is_member_code(card, n, NULL)) {
         tp_msg_set(msg, "A card code is 1-%d letters, digits, '-', '_' or '.'.",
                    TP_MEMBER_CODE_MAX);
-        return TP_ERR_INVALID_ARGUMENT;
+        return n == (size_t)-1 ? TP_ERR_TOO_LONG : TP_ERR_INVALID_ARGUMENT;
     }
     tp_status st = tp_payload_code_scannable(&cfg->scan, card, msg->text, sizeof msg->text);
     if (st != TP_OK)

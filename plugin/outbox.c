@@ -372,8 +372,11 @@ tp_status tp_outbox_set_parked(tp_store *s, int64_t id, int parked, tp_message *
                    "status).", (long long)id);
         return TP_ERR_NOT_FOUND;
     }
-    if (parked == 0)
-        tp_sync_state_set(s, "retry_ms", tp_now_ms());
+    if (parked == 0 && tp_sync_state_set(s, "retry_ms", tp_now_ms()) != TP_OK) {
+        tp_msg_set(msg, "Cannot record the retry: %s.", tp_store_errmsg(s));
+        tp_store_rollback(s);
+        return TP_ERR_STORAGE;
+    }
     return tp_store_commit(s, msg);
 }
 

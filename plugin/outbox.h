@@ -23,6 +23,7 @@
 #include "store.h"
 #include "tillpoints/ext/admin.h"
 #include "tillpoints/tillpoints.h"
+#include "util.h" /* TP_MUST_CHECK */
 
 /* The SQLite schema migration v3 -> v4 (outbox, triggers, sync state,
  * pulled central balances). Appended to store.c's migrations. */
@@ -48,7 +49,7 @@ void tp_outbox_batch_free(tp_outbox_batch *b);
 /* Up to `max` undelivered, unparked rows with id > after_id, in id order. TP_OK (possibly
  * empty) or TP_ERR_STORAGE / TP_ERR_NO_MEMORY with msg. */
 tp_status tp_outbox_next(tp_store *s, int64_t after_id, size_t max, tp_outbox_batch *b,
-                         tp_message *msg);
+                         tp_message *msg) TP_MUST_CHECK;
 
 /* A balance the central database reported (absolute, with its sequence). */
 typedef struct tp_central_balance {
@@ -62,31 +63,31 @@ typedef struct tp_central_balance {
  * when newer). */
 tp_status tp_outbox_delivered(tp_store *s, int64_t first_id, int64_t last_id,
                               const tp_central_balance *bal, size_t nbal, int64_t now_ms,
-                              tp_message *msg);
+                              tp_message *msg) TP_MUST_CHECK;
 
 /* A permanent failure of one row: attempts+1, last_error, parked when
  * attempts reach `max_attempts`. *parked says whether it was parked now. */
 tp_status tp_outbox_failed(tp_store *s, int64_t id, const char *error, int max_attempts,
-                           int *parked, tp_message *msg);
+                           int *parked, tp_message *msg) TP_MUST_CHECK;
 
 /* Manual operations (admin): park or unpark one row by id; retry resets
  * the attempts of every unparked row and asks the sync thread (in any
  * process using this file) to skip its backoff. */
-tp_status tp_outbox_set_parked(tp_store *s, int64_t id, int parked, tp_message *msg);
-tp_status tp_outbox_retry(tp_store *s, int64_t now_ms, uint64_t *rows, tp_message *msg);
+tp_status tp_outbox_set_parked(tp_store *s, int64_t id, int parked, tp_message *msg) TP_MUST_CHECK;
+tp_status tp_outbox_retry(tp_store *s, int64_t now_ms, uint64_t *rows, tp_message *msg) TP_MUST_CHECK;
 
 /* Sync bookkeeping kept in the database (cross-process): integer values of
  * sync_state ("members_seq", "cards_seq", "balances_seq", "retry_ms",
  * "last_success_ms", "last_pull_ms"). */
-tp_status tp_sync_state_get(tp_store *s, const char *key, int64_t *value);
+tp_status tp_sync_state_get(tp_store *s, const char *key, int64_t *value) TP_MUST_CHECK;
 
 /* Turns the outbox on (a [sync] section is configured) or off
  * (standalone: nothing is journaled for a central database, so a sale
  * costs what it did before sync existed). Turning it on for the first time
  * queues everything already in the file, so the central database still
  * receives the terminal's whole history. Its own transaction. */
-tp_status tp_outbox_enable(tp_store *s, int on, tp_message *msg);
-tp_status tp_sync_state_set(tp_store *s, const char *key, int64_t value);
+tp_status tp_outbox_enable(tp_store *s, int on, tp_message *msg) TP_MUST_CHECK;
+tp_status tp_sync_state_set(tp_store *s, const char *key, int64_t value) TP_MUST_CHECK;
 
 typedef struct tp_outbox_counts {
     uint64_t pending;        /* undelivered, unparked */
@@ -97,16 +98,16 @@ typedef struct tp_outbox_counts {
     char last_error[256];    /* of the newest failing or parked row, or "" */
 } tp_outbox_counts;
 
-tp_status tp_outbox_counts_get(tp_store *s, tp_outbox_counts *out, tp_message *msg);
+tp_status tp_outbox_counts_get(tp_store *s, tp_outbox_counts *out, tp_message *msg) TP_MUST_CHECK;
 
 /* Confirmed (pulled) balance, pending and refused (parked) points of this
  * terminal for member `code`. */
 tp_status tp_outbox_member_view(tp_store *s, const char *code, int64_t *confirmed,
                                 int *has_confirmed, int64_t *pending, int64_t *refused,
-                                tp_message *msg);
+                                tp_message *msg) TP_MUST_CHECK;
 
 /* Undelivered rows, oldest first (all, or parked only), up to cap. */
 tp_status tp_outbox_list(tp_store *s, int parked_only, tp_queue_entry *out, size_t cap,
-                         size_t stride, size_t *count, tp_message *msg);
+                         size_t stride, size_t *count, tp_message *msg) TP_MUST_CHECK;
 
 #endif

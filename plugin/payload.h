@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "tillpoints/tillpoints.h"
+#include "util.h" /* TP_MUST_CHECK */
 
 #ifdef __cplusplus
 extern "C" {
@@ -124,14 +125,14 @@ tp_payload_config tp_payload_config_default(void);
  * the check digit's length fits) are checked by tp_payload_config_check()
  * once the whole section is read, so the order in the file never matters. */
 tp_status tp_payload_config_set(tp_payload_config *cfg, const char *key,
-                                const char *value, char *msg, size_t msg_cap);
+                                const char *value, char *msg, size_t msg_cap) TP_MUST_CHECK;
 
 /* [thread-safe] Checks the settings together. TP_OK or TP_ERR_CONFIG with
  * the reason. tp_payload_parse() refuses a config that fails this.
  * require_signed other than no needs token_public_key (a pass that cannot
  * be checked could never be shown). */
 tp_status tp_payload_config_check(const tp_payload_config *cfg, char *msg,
-                                  size_t msg_cap);
+                                  size_t msg_cap) TP_MUST_CHECK;
 
 typedef enum tp_payload_kind {
     TP_PAYLOAD_MEMBER = 1,
@@ -185,7 +186,7 @@ typedef struct tp_payload {
  */
 tp_status tp_payload_parse(const tp_payload_config *cfg, const char *data,
                            size_t len, int64_t now_ms, tp_payload *out,
-                           char *msg, size_t msg_cap);
+                           char *msg, size_t msg_cap) TP_MUST_CHECK;
 
 /* [thread-safe] Whether a member code or card code given by a person (a
  * member added, a card linked, a CSV row) is one the store's scanners can
@@ -194,7 +195,7 @@ tp_status tp_payload_parse(const tp_payload_config *cfg, const char *data,
  * a scan of it would get, worded for the person adding it. `code` is a
  * NUL-terminated string the caller has bounded. */
 tp_status tp_payload_code_scannable(const tp_payload_config *cfg, const char *code, char *msg,
-                                    size_t cap);
+                                    size_t cap) TP_MUST_CHECK;
 
 /* [thread-safe] The require_signed rule for one member scan at checkout.
  *
@@ -208,7 +209,7 @@ tp_status tp_payload_code_scannable(const tp_payload_config *cfg, const char *co
  * decides whether checkout accepts it (manager forms that look a customer
  * up are not subject to it). */
 tp_status tp_payload_signed_policy(const tp_payload_config *cfg, int is_signed,
-                                   const char *app_id, char *msg, size_t msg_cap);
+                                   const char *app_id, char *msg, size_t msg_cap) TP_MUST_CHECK;
 
 /* [thread-safe] Writes the receipt code to print on a receipt:
  *
@@ -231,7 +232,7 @@ tp_status tp_payload_signed_policy(const tp_payload_config *cfg, int is_signed,
  * part too long, or out_cap too small; out is then "" if out_cap > 0). */
 tp_status tp_receipt_code_format(const tp_payload_config *cfg,
                                  const char *location, const char *receipt_id,
-                                 char *out, size_t out_cap);
+                                 char *out, size_t out_cap) TP_MUST_CHECK;
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include "util.h" /* TP_MUST_CHECK */
 
 typedef struct tp_queue {
     unsigned char *ring;    /* capacity * item_size bytes; owned */
@@ -47,12 +48,12 @@ typedef struct tp_queue {
 } tp_queue;
 
 /* 0 on success, -1 when out of memory or capacity is 0. */
-int tp_queue_init(tp_queue *q, size_t item_size, size_t capacity);
+int tp_queue_init(tp_queue *q, size_t item_size, size_t capacity) TP_MUST_CHECK;
 void tp_queue_destroy(tp_queue *q);
 
 /* [thread-safe] Copies `item` in. 0 on success, -1 when full or closed.
  * Never waits for the consumer. */
-int tp_queue_push(tp_queue *q, const void *item);
+int tp_queue_push(tp_queue *q, const void *item) TP_MUST_CHECK;
 
 /* [consumer thread] Waits for work, copies up to `max` items into `out`.
  * Returns how many; 0 only once the queue is closed and empty. One thread

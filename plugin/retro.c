@@ -163,6 +163,13 @@ static void form_error(tp_uform *out, const char *field, const char *text)
     }
 }
 
+/* "points" or, for a visits program, "stamps" (n != 1), in every sentence
+ * the cashier reads. */
+static const char *unit_word(const tp_instance *in, int64_t n)
+{
+    return tp_rules_unit(&in->cfg.rules, n);
+}
+
 /* ---- the journal -------------------------------------------------------------- */
 
 typedef struct journal_row {
@@ -214,9 +221,9 @@ static const char *receipt_refusal(tp_instance *in, const char *receipt, const j
     char when[32];
     tp_format_utc(when, sizeof when, j->time_ms);
     if (j->credited_entry) {
-        tp_buf_set(buf, cap, "Receipt %s already earned points (%s, entry %lld); a receipt earns "
-                   "once.", receipt, strcmp(j->credited_kind, "earn") == 0 ? "at the till"
-                                                                             : "retroactively",
+        tp_buf_set(buf, cap, "Receipt %s already earned %s (%s, entry %lld); a receipt earns "
+                   "once.", receipt, unit_word(in, 2),
+                   strcmp(j->credited_kind, "earn") == 0 ? "at the till" : "retroactively",
                    (long long)j->credited_entry);
         return buf;
     }
@@ -315,9 +322,10 @@ static void form_receipt(tp_instance *in, tp_session *s, tp_uform *out, const tp
     tp_uform_add(out, "who", TP_FIELD_INFO, "Customer", s->member_label, 0, 0);
     tp_uform_add(out, "receipt", TP_FIELD_TEXT, "Receipt number, or scan the receipt's code",
                  keep ? answer(keep, "receipt") : s->receipt, 0, 160);
-    tp_ufield *recent = tp_uform_add(out, "recent", TP_FIELD_RESULTS,
-                                     "Or pick one of this store's recent receipts without points",
-                                     "", 0, 0);
+    char label[96];
+    tp_buf_set(label, sizeof label, "Or pick one of this store's recent receipts without %s",
+               unit_word(in, 2));
+    tp_ufield *recent = tp_uform_add(out, "recent", TP_FIELD_RESULTS, label, "", 0, 0);
     add_recent(in, recent);
     tp_uform_add(out, "amount", TP_FIELD_MONEY,
                  "Amount on the receipt (optional; it must match the journal)",
@@ -389,9 +397,13 @@ static int64_t form_approve(tp_instance *in, tp_session *s, tp_uform *out, const
     }
     tp_uform_add(out, "receipt_info", TP_FIELD_INFO, "Receipt", text, 0, 0);
     tp_buf_set(text, sizeof text, "%lld", (long long)points);
-    tp_uform_add(out, "points", TP_FIELD_INFO, "Points it will earn", text, 0, 0);
+    tp_uform_add(out, "points", TP_FIELD_INFO,
+                 in->cfg.rules.kind == TP_PROGRAM_VISITS ? "Stamps it will earn"
+                                                         : "Points it will earn",
+                 text, 0, 0);
     approval_fields(in, s, out, keep);
-    tp_buf_set(out->submit, sizeof out->submit, "Credit %lld points", (long long)points);
+    tp_buf_set(out->submit, sizeof out->submit, "Credit %lld %s", (long long)points,
+               unit_word(in, points));
     return points;
 }
 
@@ -421,8 +433,13 @@ static int choose_member(tp_instance *in, tp_session *s, const tp_answers *a, tp
             n = 0;
     }
     if (n == 1) {
+        /* Never a member id from a failed lookup. */
         tp_member_row row;
-        tp_store_find_member(in->admin_store, found[0].code, &row, &why);
+        if (tp_store_find_member(in->admin_store, found[0].code, &row, &why) != TP_OK) {
+            form_find(s, out, query);
+            form_error(out, "customer", why.text);
+            return 0;
+        }
         s->member_id = row.id;
         tp_copy(s->member_code, sizeof s->member_code, found[0].code);
         member_label(s->member_label, sizeof s->member_label, &found[0]);
@@ -658,7 +675,7 @@ static tp_status approval_record(tp_instance *in, tp_session *s, approval *ap, t
                         .receipt = s->receipt};
     tp_message err;
     tp_msg_clear(&err);
-    if (st == TP_ERR_INVALID_ARGUMENT) {
+    if (st == TP_ERR_WRONG_PIN || (st == TP_ERR_LOCKED_OUT && locked_now)) {
         /* The audit log, for managers, tells the two apart; the form
          * does not. */
         e.action = "pin.failure";
@@ -670,7 +687,7 @@ static tp_status approval_record(tp_instance *in, tp_session *s, approval *ap, t
             ast = tp_audit_append(in->admin_store, &e, &err);
         }
         end_refusal(in, ast, &err, out, "pin", why.text);
-    } else if (st == TP_ERR_STATE || st == TP_ERR_NOT_FOUND) {
+    } else if (st == TP_ERR_STATE || st == TP_ERR_NOT_FOUND || st == TP_ERR_LOCKED_OUT) {
         e.action = "retro.denied";
         e.detail = why.text;
         end_refusal(in, tp_audit_append(in->admin_store, &e, &err), &err, out,
@@ -753,23 +770,32 @@ static int approve_retro(tp_instance *in, tp_session *s, const tp_answers *a, tp
         points = retro_points(in, &j);
     }
     if (points <= 0) {
-        deny(in, s, approver, 0, "This receipt earns no points under the current rules.", out);
+        char none[TP_MESSAGE_MAX];
+        int64_t eligible = s->manual ? s->manual_amount : j.eligible - j.refunded;
+        if (tp_rules_why_none(&in->cfg.rules, s->manual ? s->manual_amount : j.total, eligible,
+                              in->cfg.currency, none, sizeof none))
+            tp_buf_set(err, sizeof err, "Receipt %s earns no %s: %s.", s->receipt,
+                       unit_word(in, 2), none);
+        else
+            tp_buf_set(err, sizeof err, "Receipt %s earns no %s under the current rules.",
+                       s->receipt, unit_word(in, 2));
+        deny(in, s, approver, 0, err, out);
         return 1;
     }
     int64_t cap = s->manual ? in->cfg.retro.manual_max_points
                             : in->cfg.retro.max_points_per_credit;
     if (points > cap) {
-        tp_buf_set(err, sizeof err, "%lld points is more than one %s credit may carry (%lld); "
-                   "use an adjustment with a reason instead.", (long long)points,
+        tp_buf_set(err, sizeof err, "%lld %s is more than one %s credit may carry (%lld); "
+                   "use an adjustment with a reason instead.", (long long)points, unit_word(in, points),
                    s->manual ? "manual" : "retroactive", (long long)cap);
         deny(in, s, approver, points, err, out);
         return 1;
     }
     int64_t today = approved_today(in, approver);
     if (today < 0 || today + points > in->cfg.retro.max_points_per_manager_day) {
-        tp_buf_set(err, sizeof err, "Manager %s has approved %lld points today; with %lld more "
+        tp_buf_set(err, sizeof err, "Manager %s has approved %lld %s today; with %lld more "
                    "that is above the daily limit of %lld.", approver, (long long)today,
-                   (long long)points, (long long)in->cfg.retro.max_points_per_manager_day);
+                   unit_word(in, today), (long long)points, (long long)in->cfg.retro.max_points_per_manager_day);
         deny(in, s, approver, points, err, out);
         return 1;
     }
@@ -823,12 +849,12 @@ static int approve_retro(tp_instance *in, tp_session *s, const tp_answers *a, tp
      * read back (never a value from a failed lookup). */
     tp_member_row m;
     if (tp_store_member_by_id(in->admin_store, s->member_id, &m, &why) == TP_OK)
-        dismiss(out, 1, "Credited %lld points to %s for receipt %s%s; balance %lld.",
-                (long long)points, s->member_label, s->receipt, s->manual ? " (manual)" : "",
-                (long long)m.balance);
+        dismiss(out, 1, "Credited %lld %s to %s for receipt %s%s; balance %lld.",
+                (long long)points, unit_word(in, points), s->member_label, s->receipt,
+                s->manual ? " (manual)" : "", (long long)m.balance);
     else
-        dismiss(out, 1, "Credited %lld points to %s for receipt %s%s.", (long long)points,
-                s->member_label, s->receipt, s->manual ? " (manual)" : "");
+        dismiss(out, 1, "Credited %lld %s to %s for receipt %s%s.", (long long)points,
+                unit_word(in, points), s->member_label, s->receipt, s->manual ? " (manual)" : "");
     return 0;
 }
 
@@ -889,8 +915,8 @@ static int park_claim(tp_instance *in, tp_session *s, const tp_answers *a, tp_uf
     }
     if (j.credited_entry) {
         tp_store_rollback(in->admin_store);
-        dismiss(out, 0, "Receipt %s already earned points; there is nothing to claim.",
-                s->receipt);
+        dismiss(out, 0, "Receipt %s already earned %s; there is nothing to claim.", s->receipt,
+                unit_word(in, 2));
         return 0;
     }
     static const char sql[] = "INSERT INTO claims(location, receipt, created_ms, staff,"
@@ -1127,7 +1153,7 @@ static void form_correct(tp_instance *in, tp_session *s, tp_uform *out, const tp
     tp_uform_add(out, "customer", TP_FIELD_TEXT, "The right customer (phone, email, code or name)",
                  keep ? answer(keep, "customer") : "", 1, 128);
     approval_fields(in, s, out, keep);
-    tp_copy(out->submit, sizeof out->submit, "Move the points");
+    tp_buf_set(out->submit, sizeof out->submit, "Move the %s", unit_word(in, 2));
 }
 
 static int do_correct(tp_instance *in, tp_session *s, const tp_answers *a, tp_uform *out)
@@ -1224,8 +1250,8 @@ static int do_correct(tp_instance *in, tp_session *s, const tp_answers *a, tp_uf
         tp_member_row wrong;
         st = tp_store_member_by_id(in->admin_store, c.member_id, &wrong, &why);
         if (st == TP_OK && wrong.balance < 0) {
-            tp_msg_set(&why, "Member %s has already spent some of these points (balance would be "
-                       "%lld); adjust their balance first.", c.member_code,
+            tp_msg_set(&why, "Member %s has already spent some of these %s (balance would be "
+                       "%lld); adjust their balance first.", c.member_code, unit_word(in, 2),
                        (long long)wrong.balance);
             st = TP_ERR_STATE;
         }
@@ -1248,8 +1274,8 @@ static int do_correct(tp_instance *in, tp_session *s, const tp_answers *a, tp_uf
         form_error(out, NULL, why.text);
         return 1;
     }
-    dismiss(out, 1, "Moved %lld points of receipt %s from %s to %s.", (long long)moving, receipt,
-            c.member_code, s->member_label);
+    dismiss(out, 1, "Moved %lld %s of receipt %s from %s to %s.", (long long)moving,
+            unit_word(in, moving), receipt, c.member_code, s->member_label);
     return 0;
 }
 
@@ -1326,8 +1352,70 @@ int tp_retro_start(tp_instance *in, tp_session *s, const char *prefill, tp_uform
     return 0;
 }
 
+/* The current step's form again, showing the answers `a`. 0 when the step
+ * has no form to show again (the queue emptied meanwhile). */
+static int form_again(tp_instance *in, tp_session *s, const tp_answers *a, tp_uform *out)
+{
+    switch (s->step) {
+    case STEP_FIND:
+        form_find(s, out, answer(a, "customer"));
+        return 1;
+    case STEP_RECEIPT:
+        form_receipt(in, s, out, a);
+        return 1;
+    case STEP_APPROVE:
+        form_approve(in, s, out, a);
+        return 1;
+    case STEP_QUEUE:
+        return form_queue(in, out, a);
+    case STEP_Q_DISMISS:
+        form_dismiss(in, s, out, a);
+        return 1;
+    case STEP_CLAIM:
+        form_claim(s, out, a);
+        return 1;
+    case STEP_C_ENTRY:
+        form_correct(in, s, out, a);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* A text answer longer than its field's max_len is refused on that field
+ * before the step reads it: the steps copy answers into buffers of the
+ * field's size, and a reason cut to nothing would be told it is missing.
+ * 0 when every answer fits; -1 with the form presented again, the field
+ * saying so. */
+static int answers_fit(tp_instance *in, tp_session *s, const tp_answers *a, tp_uform *out)
+{
+    /* Built in `out` (a form is too big for the stack twice), and cleared
+     * again when every answer fits. */
+    memset(out, 0, sizeof *out);
+    if (!form_again(in, s, a, out)) {
+        memset(out, 0, sizeof *out);
+        return 0;
+    }
+    int fit = 1;
+    for (int i = 0; i < a->n; i++) {
+        tp_ufield *f = tp_uform_field(out, a->id[i]);
+        size_t n = strlen(a->value[i]);
+        if (!f || f->kind != TP_FIELD_TEXT || f->max_len == 0 || n <= f->max_len)
+            continue;
+        tp_buf_set(f->error, sizeof f->error, "This answer is %zu bytes long; the field takes "
+                   "at most %zu (a letter with an accent takes two). Shorten it.", n,
+                   f->max_len);
+        fit = 0;
+    }
+    if (fit)
+        memset(out, 0, sizeof *out);
+    return fit ? 0 : -1;
+}
+
 int tp_retro_submit(tp_instance *in, tp_session *s, const tp_answers *a, tp_uform *out)
 {
+    if (answers_fit(in, s, a, out) != 0)
+        return 1;
     switch (s->step) {
     case STEP_FIND:
         if (!choose_member(in, s, a, out))

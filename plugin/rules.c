@@ -114,6 +114,46 @@ int64_t tp_rules_points(const tp_rules_config *rules, int64_t eligible_minor)
     return points;
 }
 
+const char *tp_rules_unit(const tp_rules_config *rules, int64_t n)
+{
+    if (rules->kind == TP_PROGRAM_VISITS)
+        return n == 1 ? "stamp" : "stamps";
+    return n == 1 ? "point" : "points";
+}
+
+int tp_rules_why_none(const tp_rules_config *rules, int64_t total_minor, int64_t eligible_minor,
+                      const char *currency, char *buf, size_t cap)
+{
+    tp_buf_set(buf, cap, "%s", "");
+    if (tp_rules_points(rules, eligible_minor) > 0)
+        return 0;
+    const char *units = tp_rules_unit(rules, 2);
+    char amount[32], least[32];
+    tp_format_money(amount, sizeof amount, eligible_minor);
+    if (eligible_minor <= 0 && total_minor <= 0) {
+        tp_buf_set(buf, cap, "its total is %s %s", amount, currency);
+    } else if (eligible_minor <= 0) {
+        tp_buf_set(buf, cap, "none of its lines earn %s (tax, tips, gift cards and excluded "
+                   "items never do)", units);
+    } else if (eligible_minor < rules->min_eligible_minor) {
+        tp_format_money(least, sizeof least, rules->min_eligible_minor);
+        tp_buf_set(buf, cap, "its eligible amount, %s %s, is below the store's minimum of %s %s "
+                   "%s", amount, currency, least, currency,
+                   rules->kind == TP_PROGRAM_VISITS ? "for a visit" : "to earn points");
+    } else {
+        /* Only a spend program gets here: a visit at or above the minimum
+         * always earns its stamp. */
+        tp_format_money(least, sizeof least, rules->unit_minor);
+        tp_buf_set(buf, cap, "its eligible amount, %s %s, is less than one point's worth "
+                   "(%lld %s per %s %s, %s)", amount, currency,
+                   (long long)rules->points_per_unit, tp_rules_unit(rules, rules->points_per_unit),
+                   least, currency,
+                   rules->rounding == TP_ROUND_NEAREST ? "rounded to the nearest point"
+                                                       : "rounded down");
+    }
+    return 1;
+}
+
 int64_t tp_rules_award(const tp_rules_config *rules, int64_t eligible_minor, int64_t time_ms,
                        const char *location, int retro)
 {

@@ -6,6 +6,7 @@
 #define TP_SCANNERS_H
 
 #include "tillpoints/ext/scanners.h"
+#include "util.h" /* TP_MUST_CHECK */
 
 struct tp_instance;
 typedef struct tp_scanners tp_scanners;
@@ -14,7 +15,7 @@ typedef struct tp_scanners tp_scanners;
  * opened yet) and starts the thread. With no scanners configured, *out is
  * NULL and no thread runs. A driver refusing a setting fails init with the
  * sentence. */
-tp_status tp_scanners_start(struct tp_instance *in, tp_scanners **out, tp_message *msg);
+tp_status tp_scanners_start(struct tp_instance *in, tp_scanners **out, tp_message *msg) TP_MUST_CHECK;
 
 /* Stops and joins the thread, closes and frees every device. */
 void tp_scanners_stop(tp_scanners *s);

@@ -26,6 +26,7 @@
 #include <sys/types.h>
 
 #include "tillpoints/tillpoints.h"
+#include "util.h" /* TP_MUST_CHECK */
 
 /* The systemd credential that, when present in $CREDENTIALS_DIRECTORY,
  * is the secrets file (it takes the place of [store] secrets). */
@@ -43,7 +44,7 @@ void tp_secret_key_list(char *out, size_t cap);
  * process running as `euid`. TP_OK, or TP_ERR_CONFIG with a sentence that
  * names `path`, what is wrong and the command that fixes it. */
 tp_status tp_secret_file_check(const struct stat *st, const char *path, uid_t euid,
-                               tp_message *msg);
+                               tp_message *msg) TP_MUST_CHECK;
 
 /* 1 when a main configuration file with this stat can be read by users
  * other than its owner (group or other read bits). */
@@ -52,7 +53,7 @@ int tp_secret_file_is_shared(const struct stat *st);
 /* The credential file when systemd passed one: writes
  * $CREDENTIALS_DIRECTORY/tillpoints-secrets into `out` and returns 1 when
  * that file exists; 0 otherwise (out is then ""). */
-int tp_secret_credential_path(char *out, size_t cap);
+int tp_secret_credential_path(char *out, size_t cap) TP_MUST_CHECK;
 
 /* 1 when the libpq connection string (key=value or postgresql:// URI)
  * carries a non-empty password. An unparsable string carries none here;
@@ -65,6 +66,6 @@ int tp_secret_conninfo_has_password(const char *conninfo);
  * percent-encoded password query parameter. TP_OK, or TP_ERR_CONFIG when
  * the result does not fit. */
 tp_status tp_secret_conninfo_add_password(char *conninfo, size_t cap, const char *password,
-                                          tp_message *msg);
+                                          tp_message *msg) TP_MUST_CHECK;
 
 #endif

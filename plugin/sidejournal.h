@@ -28,17 +28,18 @@
 #include <stddef.h>
 
 #include "instance.h"
+#include "util.h" /* TP_MUST_CHECK */
 
 #define TP_SIDEJOURNAL_SUFFIX ".pending"
 
 /* `<database>.pending` into `out`; -1 when it does not fit. */
-int tp_sidejournal_path(char *out, size_t cap, const char *database);
+int tp_sidejournal_path(char *out, size_t cap, const char *database) TP_MUST_CHECK;
 
 /* Writes `n` jobs to `path` (replacing any file there) and makes them
  * durable. TP_OK, or TP_ERR_STORAGE with a sentence in msg; on failure no
  * partial file is left under `path`. n == 0 removes the file. */
 tp_status tp_sidejournal_write(const char *path, const tp_write_job *jobs, size_t n,
-                               tp_message *msg);
+                               tp_message *msg) TP_MUST_CHECK;
 
 /* The same as tp_sidejournal_write, on a thread of its own that this call
  * waits for only until `deadline_ms` (tp_mono_ms clock): the disk that
@@ -47,7 +48,7 @@ tp_status tp_sidejournal_write(const char *path, const tp_write_job *jobs, size_
  * goes on alone (it only writes the file and frees its copy) and the file
  * may still appear. */
 tp_status tp_sidejournal_write_by(const char *path, const tp_write_job *jobs, size_t n,
-                                  int64_t deadline_ms, tp_message *msg);
+                                  int64_t deadline_ms, tp_message *msg) TP_MUST_CHECK;
 
 /* Reads `path`. TP_OK with the jobs in *jobs (malloc'd, caller frees; NULL
  * when none) and their count in *n, also when the file does not exist
@@ -56,16 +57,16 @@ tp_status tp_sidejournal_write_by(const char *path, const tp_write_job *jobs, si
  * the good records read before it, and msg says what was wrong. TP_ERR_STORAGE/TP_ERR_NO_MEMORY: it could
  * not be read; nothing returned. */
 tp_status tp_sidejournal_read(const char *path, tp_write_job **jobs, size_t *n, int *corrupt,
-                              tp_message *msg);
+                              tp_message *msg) TP_MUST_CHECK;
 
 /* The same for a journal already in memory (`path` only names it in
  * messages); the parser the fuzz target drives. */
 tp_status tp_sidejournal_parse(const unsigned char *data, size_t len, const char *path,
-                               tp_write_job **jobs, size_t *n, int *corrupt, tp_message *msg);
+                               tp_write_job **jobs, size_t *n, int *corrupt, tp_message *msg) TP_MUST_CHECK;
 
 /* Moves a corrupt journal aside as `<path>.corrupt-<ms>` so that the next
  * init() does not read it again and a person can inspect it. The new name
  * into `aside`. 0 or -1. */
-int tp_sidejournal_set_aside(const char *path, char *aside, size_t cap);
+int tp_sidejournal_set_aside(const char *path, char *aside, size_t cap) TP_MUST_CHECK;
 
 #endif

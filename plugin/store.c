@@ -362,6 +362,7 @@ static tp_status migrate(tp_store *s, const char *path, tp_message *msg)
     const int known = (int)(sizeof migrations / sizeof migrations[0]);
     int version = schema_version(s->db);
     int in_txn = 0;
+    tp_status st = TP_ERR_STORAGE;
     for (;;) {
         if (version < 0) {
             tp_msg_set(msg, "Cannot read the schema version of %s: %s.", path,
@@ -371,6 +372,7 @@ static tp_status migrate(tp_store *s, const char *path, tp_message *msg)
         if (version > known) {
             tp_msg_set(msg, "%s was written by a newer tillpoints (schema %d; this one knows %d). "
                        "Install the newer version.", path, version, known);
+            st = TP_ERR_VERSION;
             break;
         }
         if (version == known) {
@@ -407,7 +409,7 @@ static tp_status migrate(tp_store *s, const char *path, tp_message *msg)
     }
     if (in_txn || sqlite3_get_autocommit(s->db) == 0)
         exec(s->db, "ROLLBACK");
-    return TP_ERR_STORAGE;
+    return st;
 }
 
 tp_status tp_store_open(const char *path, tp_store **out, tp_message *msg)
@@ -692,6 +694,27 @@ static void outcome_member(tp_outcome *out, const tp_member_row *m, int64_t bala
     out->balance = balance;
 }
 
+/* The code printed on a receipt without a member, for a later claim. A
+ * receipt id the code cannot carry gets none; the sale is recorded anyway. */
+static void receipt_code_of(const tp_config *cfg, const char *receipt, tp_outcome *out)
+{
+    if (tp_receipt_code_format(&cfg->scan, cfg->location, receipt, out->receipt_code,
+                               sizeof out->receipt_code) != TP_OK)
+        out->receipt_code[0] = '\0';
+}
+
+/* Why an award with a member earns nothing: the rules' reason, or, when
+ * the rules would award (a campaign's or the cap's doing cannot make 0),
+ * the plain fact. */
+static const char *zero_reason(const tp_config *cfg, const tp_award_job *job, char *buf,
+                               size_t cap)
+{
+    if (!tp_rules_why_none(&cfg->rules, job->total_minor, job->eligible_minor, job->currency, buf,
+                           cap))
+        tp_buf_set(buf, cap, "the rules award nothing for it");
+    return buf;
+}
+
 tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award_job *job,
                                tp_outcome *out)
 {
@@ -739,8 +762,8 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award
             balance_of(s, member_id, &balance) == 0)
             outcome_member(out, &m, balance);
         tp_buf_set(out->message, sizeof out->message,
-                   "Receipt %s was already recorded (%lld points); nothing was added.",
-                   job->receipt, (long long)points);
+                   "Receipt %s was already recorded (%lld %s); nothing was added.",
+                   job->receipt, (long long)points, tp_rules_unit(&cfg->rules, points));
         run(s, S_RELEASE);
         return TP_OK;
     }
@@ -803,7 +826,9 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award
         if (stamped_recently)
             points = 0;
     }
+    const char *units = tp_rules_unit(&cfg->rules, 2);
     if (found) {
+        char why[TP_MESSAGE_MAX];
         if (points > 0) {
             rc = insert_ledger(s, cfg, m.id, job->receipt, "earn", points, 0, job->staff,
                                job->time_ms);
@@ -820,26 +845,30 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award
                        "so this visit earns none. Balance %lld.", job->receipt,
                        m.name[0] ? m.name : m.code,
                        (long long)(cfg->rules.visit_period_ms / 3600000), (long long)balance);
+        else if (points == 0)
+            tp_buf_set(out->message, sizeof out->message,
+                       "Receipt %s earns no %s for %s: %s. Balance %lld.", job->receipt, units,
+                       m.name[0] ? m.name : m.code, zero_reason(cfg, job, why, sizeof why),
+                       (long long)balance);
         else
             tp_buf_set(out->message, sizeof out->message,
-                       "Receipt %s: +%lld points for %s; balance %lld.", job->receipt,
-                       (long long)points, m.name[0] ? m.name : m.code, (long long)balance);
+                       "Receipt %s: +%lld %s for %s; balance %lld.", job->receipt,
+                       (long long)points, tp_rules_unit(&cfg->rules, points),
+                       m.name[0] ? m.name : m.code, (long long)balance);
     } else if (job->code[0]) {
-        tp_receipt_code_format(&cfg->scan, cfg->location, job->receipt, out->receipt_code,
-                               sizeof out->receipt_code);
+        receipt_code_of(cfg, job->receipt, out);
         out->status = refused[0] ? TP_ERR_UNSUPPORTED : TP_ERR_NOT_FOUND;
         if (refused[0])
-            tp_buf_set(out->message, sizeof out->message, "Receipt %s recorded without points. %s",
-                       job->receipt, refused);
+            tp_buf_set(out->message, sizeof out->message, "Receipt %s recorded without %s. %s",
+                       job->receipt, units, refused);
         else
             tp_buf_set(out->message, sizeof out->message,
-                       "Receipt %s recorded without points: no member has the code %s.",
-                       job->receipt, job->code);
+                       "Receipt %s recorded without %s: no member has the code %s.",
+                       job->receipt, units, job->code);
     } else {
         /* No member: the receipt gets a code to print, so the customer can
          * claim the visit later and a manager's scan fills the dialog. */
-        tp_receipt_code_format(&cfg->scan, cfg->location, job->receipt, out->receipt_code,
-                               sizeof out->receipt_code);
+        receipt_code_of(cfg, job->receipt, out);
         tp_buf_set(out->message, sizeof out->message,
                    "Receipt %s recorded; no member was scanned.", job->receipt);
     }
@@ -875,8 +904,8 @@ tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg, const tp_refu
         if (rc != SQLITE_DONE)
             return job_failed(s, rc, out, TP_EVENT_REFUND_FAILED);
         tp_buf_set(out->message, sizeof out->message,
-                   "Receipt %s is not in this till's journal; no points were reversed.",
-                   job->receipt);
+                   "Receipt %s is not in this till's journal; no %s were reversed.",
+                   job->receipt, tp_rules_unit(&cfg->rules, 2));
         return refund_refused(s, out, TP_ERR_NOT_FOUND);
     }
     sqlite3_int64 receipt_row = sqlite3_column_int64(q, 0);
@@ -962,7 +991,8 @@ tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg, const tp_refu
         return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_REFUND_FAILED);
     if (f == 0) {
         tp_buf_set(out->message, sizeof out->message,
-                   "Refund %s recorded; receipt %s earned no points.", job->refund, job->receipt);
+                   "Refund %s recorded; receipt %s earned no %s.", job->refund, job->receipt,
+                   tp_rules_unit(&cfg->rules, 2));
     } else {
         int64_t reversed_before = -sum_of(s, S_SUM_REVERSED, earn_id, &err);
         if (err)
@@ -984,8 +1014,9 @@ tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg, const tp_refu
         outcome_member(out, &m, balance);
         out->points = -reverse;
         tp_buf_set(out->message, sizeof out->message,
-                   "Refund %s: -%lld points for %s; balance %lld.", job->refund,
-                   (long long)reverse, m.name[0] ? m.name : m.code, (long long)balance);
+                   "Refund %s: -%lld %s for %s; balance %lld.", job->refund, (long long)reverse,
+                   tp_rules_unit(&cfg->rules, reverse), m.name[0] ? m.name : m.code,
+                   (long long)balance);
     }
     if (run(s, S_RELEASE) != SQLITE_OK)
         return TP_ERR_STORAGE;

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
+#include "util.h" /* TP_MUST_CHECK */
 
 #define TP_SCHEMA_VERSION 5 /* sync: v4 adds the outbox (outbox.c); v5 links the
                                 ledger to the audit log (audit.c) */
@@ -23,13 +24,13 @@ typedef struct tp_store tp_store;
 
 /* Opens (creating when missing) and migrates the database at `path`.
  * On failure *out is NULL and `msg` says why. */
-tp_status tp_store_open(const char *path, tp_store **out, tp_message *msg);
+tp_status tp_store_open(const char *path, tp_store **out, tp_message *msg) TP_MUST_CHECK;
 void tp_store_close(tp_store *s);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK for group commit. A failed commit
  * leaves the outcome unknown to the caller: it rolls back and re-applies,
  * and the idempotency keys make the second attempt harmless. */
-tp_status tp_store_begin(tp_store *s, tp_message *msg);
+tp_status tp_store_begin(tp_store *s, tp_message *msg) TP_MUST_CHECK;
 
 /* 1 when the last tp_store_begin or tp_store_commit failed because another
  * connection held the write lock past the busy timeout (SQLITE_BUSY or
@@ -40,7 +41,7 @@ int tp_store_contended(const tp_store *s);
  * leaves the write lock free long enough for a waiting writer to take it,
  * at most a few milliseconds. `held_ns`: how long the last chunk held it. */
 void tp_store_step_aside(int64_t held_ns);
-tp_status tp_store_commit(tp_store *s, tp_message *msg);
+tp_status tp_store_commit(tp_store *s, tp_message *msg) TP_MUST_CHECK;
 void tp_store_rollback(tp_store *s);
 
 /* The largest ledger id when the open transaction began (tp_store_begin),
@@ -54,7 +55,7 @@ void tp_store_set_ledger_mark(tp_store *s, int64_t mark);
  * (every migration applied to nothing), for verify to compare a file's
  * triggers with. The caller closes it with sqlite3_close. */
 struct sqlite3;
-tp_status tp_store_reference(struct sqlite3 **out, tp_message *msg);
+tp_status tp_store_reference(struct sqlite3 **out, tp_message *msg) TP_MUST_CHECK;
 
 /* A completed checkout, as the writer thread receives it. */
 typedef struct tp_award_job {
@@ -96,6 +97,7 @@ typedef struct tp_outcome {
     char device[32 + 1];
     char receipt_code[160];
     char refund[TP_RECEIPT_ID_MAX + 1]; /* refund jobs: the refund's number */
+    char symbology[16]; /* scans: tp_symbology_event_name(), "" when unsaid */
 } tp_outcome;
 
 /* Each apply_* runs inside a savepoint of the open transaction: a refused
@@ -104,9 +106,9 @@ typedef struct tp_outcome {
  * out->status), or TP_ERR_STORAGE when the database failed and the whole
  * transaction must be rolled back and retried. */
 tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg,
-                               const tp_award_job *job, tp_outcome *out);
+                               const tp_award_job *job, tp_outcome *out) TP_MUST_CHECK;
 tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg,
-                                const tp_refund_job *job, tp_outcome *out);
+                                const tp_refund_job *job, tp_outcome *out) TP_MUST_CHECK;
 
 typedef struct tp_member_row {
     int64_t id;
@@ -121,32 +123,32 @@ typedef struct tp_member_row {
 
 /* TP_OK and *row filled, TP_ERR_NOT_FOUND, or TP_ERR_STORAGE. */
 tp_status tp_store_find_member(tp_store *s, const char *code, tp_member_row *row,
-                               tp_message *msg);
+                               tp_message *msg) TP_MUST_CHECK;
 
 /* The row id of the member whose code, card or app id is `key`, without
  * reading the row: 1 and *id set, 0 when none, -1 on a storage error. */
-int tp_store_member_id(tp_store *s, const char *key, int64_t *id);
+int tp_store_member_id(tp_store *s, const char *key, int64_t *id) TP_MUST_CHECK;
 
 /* Adds a member in its own transaction. TP_ERR_DUPLICATE when the code
  * or app id is taken (as a code, card or app id). Phone and email must be
  * normalised by the caller. */
 tp_status tp_store_add_member(tp_store *s, const char *code, const char *name,
                               const char *phone, const char *email, const char *app_id,
-                              int64_t now_ms, tp_message *msg);
+                              int64_t now_ms, tp_message *msg) TP_MUST_CHECK;
 
 /* The same inside a transaction the caller opened. */
 tp_status tp_store_add_member_in_txn(tp_store *s, const char *code, const char *name,
                                      const char *phone, const char *email, const char *app_id,
-                                     int64_t now_ms, tp_message *msg);
+                                     int64_t now_ms, tp_message *msg) TP_MUST_CHECK;
 
 /* The insert alone, for a caller that already checked the code and app id
  * against codes, cards and app ids in this transaction. */
 tp_status tp_store_insert_member(tp_store *s, const char *code, const char *name,
                                  const char *phone, const char *email, const char *app_id,
-                                 int64_t now_ms, tp_message *msg);
+                                 int64_t now_ms, tp_message *msg) TP_MUST_CHECK;
 
 /* Member by row id, with balance. */
-tp_status tp_store_member_by_id(tp_store *s, int64_t id, tp_member_row *row, tp_message *msg);
+tp_status tp_store_member_by_id(tp_store *s, int64_t id, tp_member_row *row, tp_message *msg) TP_MUST_CHECK;
 
 /* The statements the modules keep prepared on a connection, by name: the
  * cache is an array indexed by this enum (docs/DESIGN.md §4). */

@@ -919,7 +919,9 @@ static void *sync_main(void *arg)
 {
     tp_sync *s = arg;
     char why[768];
-    tp_sync_state_get(s->db, "retry_ms", &s->retry_seen);
+    /* Unreadable now: the first retry request seen is then taken as new. */
+    if (tp_sync_state_get(s->db, "retry_ms", &s->retry_seen) != TP_OK)
+        s->retry_seen = 0;
     while (!stopping(s)) {
         if (!s->pg) {
             int rc = connect_central(s, why, sizeof why);
@@ -1095,7 +1097,7 @@ tp_status tp_central_init(const tp_config *cfg, int *from, int *to, tp_message *
         PQfinish(pg);
         tp_msg_set(msg, "The central schema is version %d, newer than this tillpoints knows "
                    "(%d). Install the newer version.", version, CENTRAL_KNOWN);
-        return TP_ERR_STATE;
+        return TP_ERR_VERSION;
     }
     while (version < CENTRAL_KNOWN) {
         r = PQexec(pg, tp_central_migrations[version]);

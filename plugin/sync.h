@@ -14,6 +14,7 @@
 
 #include "tillpoints/ext/admin.h"
 #include "tillpoints/tillpoints.h"
+#include "util.h" /* TP_MUST_CHECK */
 
 struct tp_instance;
 struct tp_config;
@@ -24,7 +25,7 @@ typedef struct tp_sync tp_sync;
 
 /* Starts the thread when the config has [sync] postgres; *out stays NULL
  * (and TP_OK) without it. */
-tp_status tp_sync_start(struct tp_instance *in, tp_sync **out, tp_message *msg);
+tp_status tp_sync_start(struct tp_instance *in, tp_sync **out, tp_message *msg) TP_MUST_CHECK;
 
 /* Signals, joins and frees; NULL is fine. Pending rows stay in the outbox. */
 void tp_sync_stop(tp_sync *s);
@@ -46,7 +47,7 @@ extern const struct tp_sync_ext tp_sync_extension;
 
 /* [blocking] Creates or migrates the central schema at cfg's [sync]
  * postgres. *from / *to: the versions before and after. */
-tp_status tp_central_init(const struct tp_config *cfg, int *from, int *to, tp_message *msg);
+tp_status tp_central_init(const struct tp_config *cfg, int *from, int *to, tp_message *msg) TP_MUST_CHECK;
 
 /* [blocking] The head of this terminal's audit chain as the central
  * database holds it (audit_heads, schema v2), read on a connection of its

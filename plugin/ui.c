@@ -121,15 +121,13 @@ static tp_status ui_open(const tp_plugin *plugin, const char *action, const tp_s
                    "missed-scan-claim, correct-credit).", action);
         return TP_ERR_NOT_FOUND;
     }
-    size_t n = staff->id ? tp_bounded_len(staff->id, 64) : (size_t)-1;
-    if (n == 0 || n == (size_t)-1 || !tp_is_printable(staff->id, n)) {
+    if (!staff->id || !*staff->id) {
         tp_msg_set(msg, "Say who is at the till (a staff id of 1 to 64 characters).");
         return TP_ERR_INVALID_ARGUMENT;
     }
-    if (prefill && tp_bounded_len(prefill, TP_FIELD_VALUE_MAX) == (size_t)-1) {
-        tp_msg_set(msg, "The prefilled value is longer than %d characters.", TP_FIELD_VALUE_MAX);
-        return TP_ERR_TOO_LONG;
-    }
+    if ((st = tp_check_text(staff->id, 64, "staff id", msg)) != TP_OK ||
+        (st = tp_check_utf8(prefill, TP_FIELD_VALUE_MAX, "prefilled value", msg)) != TP_OK)
+        return st;
     int slot = form_slot(in, 0);
     if (slot < 0) {
         tp_msg_set(msg, "16 forms are already open; finish or cancel one first.");
@@ -189,13 +187,21 @@ static tp_status ui_submit(const tp_plugin *plugin, uint64_t form_id,
         tp_form_answer a;
         tp_abi_get(&a, sizeof a, answers, stride, i);
         const char *id = a.field_id, *v = a.value ? a.value : "";
-        if (!id || tp_copy(job->answers.id[i], sizeof job->answers.id[i], id) != 0 ||
-            tp_copy(job->answers.value[i], sizeof job->answers.value[i], v) != 0) {
+        if (!id || tp_copy(job->answers.id[i], sizeof job->answers.id[i], id) != 0) {
             free(job);
-            tp_msg_set(msg, "Answer %zu has no field id, or is longer than %d characters.",
-                       i + 1, TP_FIELD_VALUE_MAX);
-            return TP_ERR_INVALID_ARGUMENT;
+            tp_msg_set(msg, "Answer %zu has no field id, or one longer than %d characters.",
+                       i + 1, TP_FIELD_ID_MAX);
+            return id ? TP_ERR_TOO_LONG : TP_ERR_INVALID_ARGUMENT;
         }
+        /* Refused whole: the form stays as it was, and the host hears
+         * which field (a field's own, smaller limit is the form's to say). */
+        char what[TP_FIELD_ID_MAX + 16];
+        tp_buf_set(what, sizeof what, "answer to %s", id);
+        if ((st = tp_check_utf8(v, TP_FIELD_VALUE_MAX, what, msg)) != TP_OK) {
+            free(job);
+            return st;
+        }
+        tp_copy(job->answers.value[i], sizeof job->answers.value[i], v);
     }
     job->answers.n = (int)count;
     int rc = tp_queue_push(&in->ui_q, job);

@@ -67,6 +67,75 @@ int tp_is_printable(const char *s, size_t len)
     return 1;
 }
 
+int tp_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        /* The lead byte gives the length and the smallest code point that
+         * needs it (anything below is overlong); 0xC0, 0xC1 and 0xF5..0xFF
+         * never lead. */
+        size_t n;
+        uint32_t cp, least;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 2, cp = c & 0x1F, least = 0x80;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 3, cp = c & 0x0F, least = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 4, cp = c & 0x07, least = 0x10000;
+        } else {
+            return 0;
+        }
+        if (len - i < n)
+            return 0;
+        for (size_t k = 1; k < n; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        if (cp < least || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
+tp_status tp_check_utf8(const char *s, size_t max, const char *what, tp_message *msg)
+{
+    if (!s)
+        return TP_OK;
+    size_t n = tp_bounded_len(s, max);
+    if (n == (size_t)-1) {
+        tp_msg_set(msg, "The %s is longer than %zu bytes (a letter with an accent takes two); "
+                   "shorten it.", what, max);
+        return TP_ERR_TOO_LONG;
+    }
+    if (!tp_utf8_valid(s, n)) {
+        tp_msg_set(msg, "The %s is not valid UTF-8 text; type it again, or save the file it "
+                   "came from as UTF-8.", what);
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    return TP_OK;
+}
+
+tp_status tp_check_text(const char *s, size_t max, const char *what, tp_message *msg)
+{
+    tp_status st = tp_check_utf8(s, max, what, msg);
+    if (st != TP_OK || !s)
+        return st;
+    if (!tp_is_printable(s, strlen(s))) {
+        tp_msg_set(msg, "The %s contains control characters (a tab or a line break); remove "
+                   "them.", what);
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    return TP_OK;
+}
+
 int tp_is_member_code(const char *s, size_t len, char *bad)
 {
     for (size_t i = 0; i < len; i++) {

@@ -9,6 +9,7 @@
 #include "sync.h"
 #include "tillpoints/ext/admin.h"
 #include "tillpoints/ext/audit.h"
+#include "util.h" /* TP_MUST_CHECK */
 
 struct tp_anchor;
 
@@ -29,13 +30,13 @@ typedef struct tp_verify_steps {
 tp_status tp_verify_anchored(tp_store *s, const tp_config *cfg, const tp_central_head *central,
                              const struct tp_anchor *anchor, tp_audit_report *report,
                              tp_progress_fn progress, tp_problem_fn problem, void *user,
-                             tp_verify_result *result, tp_verify_steps *steps, tp_message *msg);
+                             tp_verify_result *result, tp_verify_steps *steps, tp_message *msg) TP_MUST_CHECK;
 
 /* The same on a read-only connection of its own to cfg->database, opened
  * for the run and closed after it: no lock of the instance is held. */
 tp_status tp_verify_database(const tp_config *cfg, const tp_central_head *central,
                              const struct tp_anchor *anchor, tp_audit_report *report,
                              tp_progress_fn progress, tp_problem_fn problem, void *user,
-                             tp_verify_result *result, tp_verify_steps *steps, tp_message *msg);
+                             tp_verify_result *result, tp_verify_steps *steps, tp_message *msg) TP_MUST_CHECK;
 
 #endif

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "instance.h"
+#include "rules.h"
 #include "sidejournal.h"
 #include "util.h"
 
@@ -88,6 +89,12 @@ static tp_status apply_batch(tp_instance *in, const tp_write_job *jobs, size_t n
         }
     }
     return tp_store_commit(s, why);
+}
+
+/* What the program awards, as the first word of a sentence. */
+static const char *units_first(const tp_instance *in)
+{
+    return in->cfg.rules.kind == TP_PROGRAM_VISITS ? "Stamps" : "Points";
 }
 
 static void post_storage(tp_instance *in, tp_event_kind kind, const char *text)
@@ -194,8 +201,10 @@ void *tp_writer_main(void *arg)
             tp_msg_clear(&why);
             if (apply_batch(in, jobs, n, outs, &why) == TP_OK) {
                 if (failing) {
-                    post_storage(in, TP_EVENT_STORAGE_RECOVERED,
-                                 "The loyalty database is writable again; pending points were saved.");
+                    char text[TP_MESSAGE_MAX];
+                    tp_buf_set(text, sizeof text, "The loyalty database is writable again; "
+                               "pending %s were saved.", tp_rules_unit(&in->cfg.rules, 2));
+                    post_storage(in, TP_EVENT_STORAGE_RECOVERED, text);
                     tp_instance_log(in, TP_LOG_INFO, "database writable again");
                     failing = 0;
                 }
@@ -218,10 +227,12 @@ void *tp_writer_main(void *arg)
                                 "to be saved (%s)", n, why.text);
                 if (!failing &&
                     tp_queue_pending(&in->write_q) * 4 >= in->write_q.capacity * 3) {
-                    post_storage(in, TP_EVENT_STORAGE_ERROR,
-                                 "Points are waiting to be saved: the loyalty database is busy "
-                                 "with another task. Sales go on; points are kept and saved "
-                                 "when it is free.");
+                    char text[TP_MESSAGE_MAX];
+                    tp_buf_set(text, sizeof text, "%s are waiting to be saved: the loyalty "
+                               "database is busy with another task. Sales go on; %s are kept "
+                               "and saved when it is free.", units_first(in),
+                               tp_rules_unit(&in->cfg.rules, 2));
+                    post_storage(in, TP_EVENT_STORAGE_ERROR, text);
                     failing = 1;
                 }
             } else {
@@ -235,8 +246,9 @@ void *tp_writer_main(void *arg)
             if (!failing && !contended) {
                 char text[TP_MESSAGE_MAX];
                 tp_buf_set(text, sizeof text,
-                           "Points cannot be saved right now (%s) Sales go on; points are "
-                           "kept and saved when the disk recovers.", why.text);
+                           "%s cannot be saved right now (%s) Sales go on; %s are kept and "
+                           "saved when the disk recovers.", units_first(in), why.text,
+                           tp_rules_unit(&in->cfg.rules, 2));
                 post_storage(in, TP_EVENT_STORAGE_ERROR, text);
                 tp_instance_log(in, TP_LOG_ERROR, "%s", why.text);
                 failing = 1;
@@ -276,16 +288,17 @@ void *tp_reader_main(void *arg)
             tp_copy(o.member_code, sizeof o.member_code, m.code);
             tp_copy(o.member_name, sizeof o.member_name, m.name);
             o.balance = m.balance;
-            tp_buf_set(o.message, sizeof o.message, "%s (%s), balance %lld points.",
-                       m.name[0] ? m.name : "Member", m.code, (long long)m.balance);
+            tp_buf_set(o.message, sizeof o.message, "%s (%s), balance %lld %s.",
+                       m.name[0] ? m.name : "Member", m.code, (long long)m.balance,
+                       tp_rules_unit(&in->cfg.rules, m.balance));
         } else {
             o.kind = TP_EVENT_MEMBER_UNKNOWN;
             o.status = st;
             tp_copy(o.member_code, sizeof o.member_code, job.code);
             if (st == TP_ERR_NOT_FOUND)
                 tp_buf_set(o.message, sizeof o.message,
-                           "No member has the code %s; the sale can go on without points.",
-                           job.code);
+                           "No member has the code %s; the sale can go on without %s.",
+                           job.code, tp_rules_unit(&in->cfg.rules, 2));
             else if (st == TP_ERR_UNSUPPORTED)
                 tp_copy(o.message, sizeof o.message, msg.text);
             else
@@ -332,7 +345,8 @@ tp_status tp_writer_prepare(tp_instance *in, tp_message *msg)
                         in->pending_path);
     } else if (access(in->pending_path, F_OK) == 0) {
         /* A journal of no jobs, or with only a torn record: nothing to save. */
-        (void)tp_sidejournal_write(in->pending_path, NULL, 0, msg);
+        if (tp_sidejournal_write(in->pending_path, NULL, 0, msg) != TP_OK)
+            tp_instance_log(in, TP_LOG_WARNING, "%s", msg->text); /* read again next start */
         tp_msg_clear(msg);
     }
     in->replaying = in->n_replay > 0;

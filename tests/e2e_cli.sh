@@ -133,6 +133,15 @@ tp dup member add M-1001 --name "Someone Else"
 check "duplicate code: exit 1" [ "$rc" = 1 ]
 check "duplicate code: plugin sentence" has "^tillpoints: " "$work/dup.err"
 check "duplicate changed nothing" [ "$(q "SELECT name FROM members WHERE code='M-1001'")" = "Alice Example" ]
+# A name that is not UTF-8 text (Latin-1 from an old export) is refused by
+# name; a code beyond its limit is too long. Neither adds anyone.
+tp latin1 member add M-1009 --name "$(printf 'J\374rgen')"
+check "non-UTF-8 name: exit 1" [ "$rc" = 1 ]
+check "non-UTF-8 name: says which field" has "^tillpoints: The name is not valid UTF-8 text" "$work/latin1.err"
+tp longcode member add "M-$(printf '%0130d' 0)" --name "Too Long"
+check "over-long code: exit 1" [ "$rc" = 1 ]
+check "over-long code: sentence" has "^tillpoints: The member code must be 1 to 128" "$work/longcode.err"
+check "neither was added" [ "$(q "SELECT count(*) FROM members WHERE code='M-1009' OR name='Too Long'")" = 0 ]
 tp card member add-card M-1001 CARD-77
 check "add-card: exit 0" [ "$rc" = 0 ]
 check "add-card: says so" has "CARD-77" "$work/card.out"

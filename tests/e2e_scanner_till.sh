@@ -6,9 +6,11 @@
 # /dev/ttyS<N> node, so the real libserialport and drivers/serial.c read
 # it (docs/DESIGN.md §7). The cashier adds a member, the member's card is scanned
 # (bytes written to the PTY master), an item is rung up and paid; the
-# screen (tmux capture-pane) must show the scan, the member and the award,
-# and the points are then checked in the SQLite file with sqlite3 — not
-# through the plugin.
+# screen (tmux capture-pane) must show the scan (with the symbology its AIM
+# id names), the member and the award, and the points are then checked in
+# the SQLite file with sqlite3 — not through the plugin. Then
+# tillpoints-shim serves the same scanner over its JSON-lines protocol, and
+# its scan events must carry the symbology as well.
 #
 # How: as root, the script re-executes itself under
 # `unshare --mount --propagation private`, so the bind mount is private and
@@ -64,7 +66,8 @@ finish() {
     if [ "$failed" -eq 0 ]; then exit 0; fi
     exit 1
 }
-for f in "$TILL" "$SEAM"; do
+SHIM="$B/tillpoints-shim"
+for f in "$TILL" "$SHIM" "$SEAM"; do
     [ -e "$f" ] || { echo "FAIL: $f is missing; run make all $SEAM"; failed=1; finish; }
 done
 for tool in tmux socat sqlite3; do
@@ -85,8 +88,11 @@ done
 work=$(mktemp -d /tmp/tillpoints-e2e-scanner-XXXXXX)
 sock="$work/tmux.sock"
 socat_pid=
+shim_pid=
 cleanup() {
     tmux -S "$sock" kill-server 2>/dev/null || true
+    if [ -n "$shim_pid" ]; then kill "$shim_pid" 2>/dev/null || true; fi
+    exec 4>&- 2>/dev/null || true
     if [ -n "$socat_pid" ]; then kill "$socat_pid" 2>/dev/null || true; fi
     exec 3>&- 2>/dev/null || true
     umount -l "$node" 2>/dev/null || true
@@ -119,6 +125,7 @@ driver = serial
 port = $node
 baud = 9600
 suffix = CR
+aim = yes
 CONF
 preload="$SEAM"
 asan=$(ldd "$TILL" 2>/dev/null | awk '/libasan\.so/ {print $3; exit}')
@@ -153,8 +160,8 @@ check "the scanner came online" shows "[scanner online] Serial scanner on $node 
 type_line "member add C-777 Carla Client"
 check "member added" shows "Member C-777 added: Carla Client."
 
-scan "C-777"
-check "till showed the scan" shows "[scanner] Scanner front read member code C-777."
+scan "]Q1C-777"
+check "till showed the scan as a QR code" shows "[scanner qr] Scanner front read member code C-777."
 check "till identified the member" shows "[member] Carla Client (C-777), balance 0 points."
 
 type_line "item COFFEE 4.50"
@@ -164,7 +171,8 @@ check "award line is +4 points on the sale's receipt" \
     screen_matches '^  \[award\] Receipt S[0-9]+-1: \+4 points for Carla Client; balance 4\.$'
 
 scan "hello world"
-check "junk scan was rejected on screen" shows "[scan rejected] The code contains a space"
+check "junk scan without an AIM id was rejected on screen, no symbology" \
+    shows "[scan rejected] The code contains a space"
 
 type_line "scanners"
 check "scanners lists front online with its counts" shows "errors 0"
@@ -184,9 +192,54 @@ check "4 points in the database for C-777" \
     [ "$(q "SELECT COALESCE(sum(l.points),0) FROM ledger l JOIN members m ON m.id=l.member_id WHERE m.code='C-777'")" = 4 ]
 check "one receipt journaled, 4.50 total" [ "$(q "SELECT count(*)||'/'||sum(total_minor) FROM receipts")" = "1/450" ]
 
+# --- the same scanner through tillpoints-shim -----------------------------
+# The shim's config names the port through a link that does not exist yet:
+# the scanner is offline until the link appears, which happens only after
+# hello, so the shim reports scanner.online to this client and the scans
+# below are sent to a port that is open (opening flushes what came before).
+sed "s|^port = .*|port = $work/front-link|" "$work/tillpoints.conf" > "$work/shim.conf"
+mkfifo "$work/shim.in"
+: > "$work/shim.out" # there before the first look, whenever the shim starts
+exec 4<>"$work/shim.in"
+env LD_PRELOAD="$preload" "$SHIM" --plugin "$B/tillpoints.so" --config "$work/shim.conf" \
+    <"$work/shim.in" >"$work/shim.out" 2>"$work/shim.err" 3>&- 4>&- &
+shim_pid=$!
+# Polls shim.out until a line has every fixed string given, up to WAIT s.
+said() {
+    i=0
+    while [ "$i" -lt $((WAIT * 20)) ]; do
+        lines=$(cat "$work/shim.out")
+        for want in "$@"; do lines=$(printf '%s\n' "$lines" | grep -F -- "$want" || true); done
+        [ -n "$lines" ] && return 0
+        sleep 0.05
+        i=$((i + 1))
+    done
+    return 1
+}
+printf '%s\n' '{"id":1,"method":"hello","params":{"protocol":"1.0","client":"e2e_scanner_till"}}' >&4
+check "shim answered hello" said '"id":1' '"result"'
+ln -s "$node" "$work/front-link"
+check "shim reported the scanner online" said '"event":"scanner.online"'
+scan "]E05901234123457"
+check "shim's scan event names ean13" \
+    said '"event":"scan"' '"member_code":"5901234123457"' '"symbology":"ean13"'
+scan "]C1hello world"
+check "shim's scan.rejected event names gs1-128" \
+    said '"event":"scan.rejected"' '"symbology":"gs1-128"'
+exec 4>&- # end of input: the shim ends
+i=0
+while kill -0 "$shim_pid" 2>/dev/null && [ $i -lt $((WAIT * 20)) ]; do sleep 0.05; i=$((i + 1)); done
+kill -0 "$shim_pid" 2>/dev/null && kill "$shim_pid" # stuck: fail below, do not hang
+shim_status=0
+wait "$shim_pid" || shim_status=$?
+shim_pid=
+check "shim ended cleanly at the end of its input (exit status 0)" [ "$shim_status" = 0 ]
+
 if [ "$failed" -ne 0 ]; then
     echo "--- till screen ---"
     screen
+    echo "--- shim output ---"
+    cat "$work/shim.out" "$work/shim.err"
     echo "---"
 fi
 finish

@@ -412,6 +412,38 @@ static void ean13_from_zint_decodes_with_its_check_digit(void **state)
     tp_image_free(&im);
 }
 
+/* What the host sees: the scan event's symbology, from zbar's symbol type
+ * (and its GS1 flag), named as a serial scanner's AIM id would be. */
+static void camera_scans_carry_the_event_symbology_names(void **state)
+{
+    static const struct {
+        const char *type, *data, *symbologies, *label, *event;
+    } cases[] = {
+        {NULL, "TP-MEMBER-000123", "qr", "TP-MEMBER-000123", "qr"}, /* qrencode */
+        {"13", "590123412345", "ean13", "5901234123457", "ean13"},
+        {"10", "9638507", "ean8", "96385074", "ean8"},
+        {"20", "LOYALTY-12345", "code128", "LOYALTY-12345", "code128"},
+        /* GS1-128: zint encodes FNC1 first; zbar flags the symbol GS1. */
+        {"16", "[01]09501101530003", "code128", "0109501101530003", "gs1-128"},
+        {"34", "03600029145", "upca,ean13", "036000291452", "upca"},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        recorder r;
+        tp_image im = cases[i].type ? zint_image(*state, cases[i].type, cases[i].data, NULL)
+                                    : qr_image(*state, cases[i].data, 4, NULL, NULL);
+
+        decode_once(&im, cases[i].symbologies, NULL, &r);
+        if (r.n != 1)
+            fail_msg("%s: expected one scan, got %d (errors %d: %s)", cases[i].data, r.n,
+                     r.errors, r.last_error);
+        assert_string_equal(r.scan[0].data, cases[i].label);
+        assert_string_equal(tp_symbology_event_name(r.scan[0].sym, r.scan[0].aim),
+                            cases[i].event);
+        tp_image_free(&im);
+    }
+}
+
 static void ean8_from_zint_decodes(void **state)
 {
     recorder r;
@@ -1126,6 +1158,7 @@ int main(void)
         cmocka_unit_test(qr_with_nul_free_8bit_bytes_keeps_its_length),
         cmocka_unit_test(code128_from_zint_decodes),
         cmocka_unit_test(ean13_from_zint_decodes_with_its_check_digit),
+        cmocka_unit_test(camera_scans_carry_the_event_symbology_names),
         cmocka_unit_test(ean8_from_zint_decodes),
         cmocka_unit_test(upca_is_ean13_with_leading_zero_unless_upca_is_enabled),
         cmocka_unit_test(upce_from_zint_decodes_as_eight_digits_when_enabled),

@@ -56,6 +56,96 @@ static void scan_identifies_and_complete_awards_on_the_main_thread(void **state)
     tu_stop(h, 1);
 }
 
+/* Completes `receipt` with `lines` for member `code` (or none) and returns
+ * complete()'s sentence; the award's event is then looked up by receipt. */
+static const char *complete_saying(tu_host *h, const char *receipt, const char *code,
+                                   const tp_line *lines, size_t n, tp_message *msg)
+{
+    assert_int_equal(h->co->begin(h->plugin, receipt, "cashier-7", msg), TP_OK);
+    if (code)
+        assert_int_equal(h->co->scan(h->plugin, receipt, code, msg), TP_OK);
+    tp_receipt r = {.receipt_id = receipt, .currency = "EUR", .lines = lines, .line_count = n};
+    tp_award_preview pv;
+    assert_int_equal(h->co->complete(h->plugin, receipt, &r, &pv, msg), TP_OK);
+    assert_int_equal(pv.points, 0);
+    tu_settle(h);
+    return msg->text;
+}
+
+/* "+0 points" is never the whole story: complete() and the award's event
+ * say why a sale earns nothing, each reason in its own words. */
+static void a_zero_award_says_why(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start("[program]\npoints_per_unit = 1\nunit_minor = 500\n"
+                          "min_eligible_minor = 300\n");
+    tu_add_member(h, "M-0001", "Ann");
+    tp_message msg;
+    tp_line tax_only[] = {{.sku = "VAT", .amount_minor = 900, .flags = TP_LINE_TAX},
+                          {.sku = "TIP", .amount_minor = 200, .flags = TP_LINE_TIP}};
+    tp_line small[] = {{.sku = "A", .amount_minor = 250}};
+    tp_line rounds[] = {{.sku = "A", .amount_minor = 450}};
+    assert_string_equal(complete_saying(h, "Z-1", NULL, small, 1, &msg),
+                        "Receipt Z-1 earns no points: no member was scanned.");
+    assert_string_equal(complete_saying(h, "Z-2", "M-0001", tax_only, 2, &msg),
+                        "Receipt Z-2 earns no points: none of its lines earn points (tax, tips, "
+                        "gift cards and excluded items never do).");
+    assert_string_equal(tu_find(h, TP_EVENT_AWARD_COMMITTED, "Z-2")->message,
+                        "Receipt Z-2 earns no points for Ann: none of its lines earn points "
+                        "(tax, tips, gift cards and excluded items never do). Balance 0.");
+    assert_string_equal(complete_saying(h, "Z-3", "M-0001", small, 1, &msg),
+                        "Receipt Z-3 earns no points: its eligible amount, 2.50 EUR, is below "
+                        "the store's minimum of 3.00 EUR to earn points.");
+    assert_string_equal(complete_saying(h, "Z-4", "M-0001", rounds, 1, &msg),
+                        "Receipt Z-4 earns no points: its eligible amount, 4.50 EUR, is less "
+                        "than one point's worth (1 point per 5.00 EUR, rounded down).");
+    assert_non_null(strstr(tu_find(h, TP_EVENT_AWARD_COMMITTED, "Z-4")->message,
+                           "less than one point's worth"));
+    /* A sale that earns says nothing extra. */
+    tp_line enough[] = {{.sku = "A", .amount_minor = 1000}};
+    tp_receipt r = {.receipt_id = "Z-5", .currency = "EUR", .lines = enough, .line_count = 1};
+    assert_int_equal(h->co->begin(h->plugin, "Z-5", "cashier-7", &msg), TP_OK);
+    assert_int_equal(h->co->scan(h->plugin, "Z-5", "M-0001", &msg), TP_OK);
+    assert_int_equal(h->co->complete(h->plugin, "Z-5", &r, NULL, &msg), TP_OK);
+    assert_string_equal(msg.text, "");
+    tu_stop(h, 1);
+}
+
+/* A visits program never speaks of points to the cashier: not in the
+ * member's balance, the award, a refund, or why a visit earns nothing. */
+static void a_visits_program_speaks_of_stamps(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start("[program]\nkind = visits\nmin_eligible_minor = 500\n");
+    tu_add_member(h, "M-0001", "Ann");
+    tp_message msg;
+    tp_line small[] = {{.sku = "A", .amount_minor = 250}};
+    assert_string_equal(complete_saying(h, "V-1", "M-0001", small, 1, &msg),
+                        "Receipt V-1 earns no stamps: its eligible amount, 2.50 EUR, is below "
+                        "the store's minimum of 5.00 EUR for a visit.");
+    assert_string_equal(tu_find(h, TP_EVENT_MEMBER_IDENTIFIED, NULL)->message,
+                        "Ann (M-0001), balance 0 stamps.");
+    assert_int_equal(tu_sale(h, "V-2", "M-0001", 900, &msg), TP_OK);
+    tu_settle(h);
+    assert_string_equal(tu_find(h, TP_EVENT_AWARD_COMMITTED, "V-2")->message,
+                        "Receipt V-2: +1 stamp for Ann; balance 1.");
+    tp_refund rf = {.refund_id = "V-2R", .receipt_id = "V-2", .currency = "EUR", .full = 1};
+    assert_int_equal(h->co->refund(h->plugin, &rf, &msg), TP_OK);
+    tu_settle(h);
+    assert_string_equal(tu_find(h, TP_EVENT_REFUND_COMMITTED, NULL)->message,
+                        "Refund V-2R: -1 stamp for Ann; balance 0.");
+    for (int i = 0; i < h->n_events; i++)
+        if (strstr(h->ev[i].message, "point"))
+            fail_msg("event %d speaks of points: %s", i, h->ev[i].message);
+    /* Nor does a refusal. */
+    tp_receipt usd = {.receipt_id = "V-3", .currency = "USD", .lines = small, .line_count = 1};
+    assert_int_equal(h->co->begin(h->plugin, "V-3", "cashier-7", &msg), TP_OK);
+    assert_int_equal(h->co->complete(h->plugin, "V-3", &usd, NULL, &msg), TP_ERR_UNSUPPORTED);
+    assert_string_equal(msg.text, "This till earns stamps in EUR only; a receipt in USD earns "
+                                  "none.");
+    tu_stop(h, 1);
+}
+
 static void replaying_complete_never_awards_twice(void **state)
 {
     (void)state;
@@ -793,6 +883,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(scan_identifies_and_complete_awards_on_the_main_thread),
+        cmocka_unit_test(a_zero_award_says_why),
+        cmocka_unit_test(a_visits_program_speaks_of_stamps),
         cmocka_unit_test(replaying_complete_never_awards_twice),
         cmocka_unit_test(unknown_code_still_completes_the_sale_without_loyalty),
         cmocka_unit_test(events_of_one_transaction_arrive_in_call_order),

@@ -743,29 +743,30 @@ static void aim_ids_map_to_symbologies(void **state)
         const char *frame;
         tp_symbology sym;
         const char *name;
+        const char *event; /* what a scan event names it */
     } cases[] = {
-        {"]E04006381333931", TP_SYM_EAN13, "ean13"},
-        {"]E496385074", TP_SYM_EAN8, "ean8"},
-        {"]E0036000291452", TP_SYM_UPCA, "upca"},
-        {"]E001234565", TP_SYM_UPCE, "upce"},
-        {"]E112", TP_SYM_EAN_ADDON, "ean-addon"},
-        {"]E252495", TP_SYM_EAN_ADDON, "ean-addon"},
-        {"]E3400638133393152495", TP_SYM_EAN13, "ean13"},
-        {"]C0ABC-123", TP_SYM_CODE128, "code128"},
-        {"]C1010400638133393110ABC", TP_SYM_CODE128, "code128"},
-        {"]A0CODE39", TP_SYM_CODE39, "code39"},
-        {"]G0CODE93", TP_SYM_CODE93, "code93"},
-        {"]Q1https://example.com/m/42", TP_SYM_QR, "qr"},
-        {"]d1MEMBER42", TP_SYM_DATAMATRIX, "datamatrix"},
-        {"]d201040063813339", TP_SYM_DATAMATRIX, "datamatrix"},
-        {"]L0PDF", TP_SYM_PDF417, "pdf417"},
-        {"]e00104006381333931", TP_SYM_DATABAR, "databar"},
-        {"]I012345670", TP_SYM_ITF, "itf"},
-        {"]F0A12345B", TP_SYM_CODABAR, "codabar"},
-        {"]z0AZTEC", TP_SYM_AZTEC, "aztec"},
-        {"]U0MAXI", TP_SYM_MAXICODE, "maxicode"},
-        {"]X0OTHER", TP_SYM_UNKNOWN, "unknown"},
-        {"]E9123", TP_SYM_UNKNOWN, "unknown"},
+        {"]E04006381333931", TP_SYM_EAN13, "ean13", "ean13"},
+        {"]E496385074", TP_SYM_EAN8, "ean8", "ean8"},
+        {"]E0036000291452", TP_SYM_UPCA, "upca", "upca"},
+        {"]E001234565", TP_SYM_UPCE, "upce", "upce"},
+        {"]E112", TP_SYM_EAN_ADDON, "ean-addon", "ean-addon"},
+        {"]E252495", TP_SYM_EAN_ADDON, "ean-addon", "ean-addon"},
+        {"]E3400638133393152495", TP_SYM_EAN13, "ean13", "ean13"},
+        {"]C0ABC-123", TP_SYM_CODE128, "code128", "code128"},
+        {"]C1010400638133393110ABC", TP_SYM_CODE128, "code128", "gs1-128"},
+        {"]A0CODE39", TP_SYM_CODE39, "code39", "code39"},
+        {"]G0CODE93", TP_SYM_CODE93, "code93", "code93"},
+        {"]Q1https://example.com/m/42", TP_SYM_QR, "qr", "qr"},
+        {"]d1MEMBER42", TP_SYM_DATAMATRIX, "datamatrix", "datamatrix"},
+        {"]d201040063813339", TP_SYM_DATAMATRIX, "datamatrix", "datamatrix"},
+        {"]L0PDF", TP_SYM_PDF417, "pdf417", "pdf417"},
+        {"]e00104006381333931", TP_SYM_DATABAR, "databar", "databar"},
+        {"]I012345670", TP_SYM_ITF, "itf", "itf"},
+        {"]F0A12345B", TP_SYM_CODABAR, "codabar", "codabar"},
+        {"]z0AZTEC", TP_SYM_AZTEC, "aztec", "aztec"},
+        {"]U0MAXI", TP_SYM_MAXICODE, "maxicode", "maxicode"},
+        {"]X0OTHER", TP_SYM_UNKNOWN, "unknown", ""},
+        {"]E9123", TP_SYM_UNKNOWN, "unknown", ""},
     };
     fixture *fx = *state;
 
@@ -786,6 +787,7 @@ static void aim_ids_map_to_symbologies(void **state)
         assert_int_equal(e->aim_id[3], '\0');
         assert_string_equal(tp_symbology_name(e->sym), cases[i].name);
         assert_int_equal(e->sym, cases[i].sym);
+        assert_string_equal(tp_symbology_event_name(e->sym, e->aim_id), cases[i].event);
     }
 }
 
@@ -866,6 +868,17 @@ static void names_are_stable_tokens(void **state)
     assert_string_equal(tp_symbology_name((tp_symbology)-1), "unknown");
     for (int s = 0; s < TP_SYM_COUNT; s++)
         assert_non_null(tp_symbology_name((tp_symbology)s));
+    /* Events say "" rather than "unknown": the scanner named nothing. */
+    assert_string_equal(tp_symbology_event_name(TP_SYM_UNKNOWN, ""), "");
+    assert_string_equal(tp_symbology_event_name(TP_SYM_UNKNOWN, "]X0"), "");
+    assert_string_equal(tp_symbology_event_name(TP_SYM_COUNT, NULL), "");
+    assert_string_equal(tp_symbology_event_name((tp_symbology)-1, NULL), "");
+    assert_string_equal(tp_symbology_event_name(TP_SYM_QR, NULL), "qr");
+    assert_string_equal(tp_symbology_event_name(TP_SYM_CODE128, NULL), "code128");
+    assert_string_equal(tp_symbology_event_name(TP_SYM_CODE128, "]C0"), "code128");
+    assert_string_equal(tp_symbology_event_name(TP_SYM_CODE128, "]C1"), "gs1-128");
+    /* GS1 data in other symbologies keeps the family name. */
+    assert_string_equal(tp_symbology_event_name(TP_SYM_QR, "]Q3"), "qr");
     assert_string_equal(tp_frame_event_kind_name(TP_FRAME_EV_FRAME), "frame");
     assert_string_equal(tp_frame_event_kind_name(TP_FRAME_EV_OVERSIZE),
                         "oversize");

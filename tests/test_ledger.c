@@ -83,6 +83,54 @@ static void bad_adjustments_are_refused_and_change_nothing(void **state)
     tu_stop(h, 1);
 }
 
+/* Each text of an adjustment: over its limit is TP_ERR_TOO_LONG, not UTF-8
+ * text is TP_ERR_INVALID_ARGUMENT, and the sentence names the field. */
+static void over_long_or_broken_texts_name_the_field(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    tu_add_member(h, "M-0001", "Ann");
+    char long_reason[TP_REASON_MAX + 2], long_comment[TP_COMMENT_MAX + 2], long_staff[66];
+    memset(long_reason, 'r', sizeof long_reason - 1);
+    long_reason[sizeof long_reason - 1] = '\0';
+    memset(long_comment, 'c', sizeof long_comment - 1);
+    long_comment[sizeof long_comment - 1] = '\0';
+    memset(long_staff, 's', sizeof long_staff - 1);
+    long_staff[sizeof long_staff - 1] = '\0';
+    struct {
+        tp_adjustment a;
+        tp_status want;
+        const char *says;
+    } cases[] = {
+        {{.reason = long_reason, .staff = "s"}, TP_ERR_TOO_LONG,
+         "The reason is longer than 200 bytes"},
+        {{.reason = "r", .comment = long_comment, .staff = "s"}, TP_ERR_TOO_LONG,
+         "The customer comment is longer than 200 bytes"},
+        {{.reason = "r", .staff = long_staff}, TP_ERR_TOO_LONG,
+         "The staff id is longer than 64 bytes"},
+        {{.reason = "caf\xe9", .staff = "s"}, TP_ERR_INVALID_ARGUMENT,
+         "The reason is not valid UTF-8 text"},
+        {{.reason = "r", .comment = "\xed\xa0\x80", .staff = "s"}, TP_ERR_INVALID_ARGUMENT,
+         "The customer comment is not valid UTF-8 text"},
+        {{.reason = "r", .staff = "\xc0\xaf"}, TP_ERR_INVALID_ARGUMENT,
+         "The staff id is not valid UTF-8 text"},
+    };
+    tp_message msg;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cases[i].a.member = "M-0001";
+        cases[i].a.points = 5;
+        assert_int_equal(h->ad->adjust(h->plugin, &cases[i].a, NULL, &msg), cases[i].want);
+        if (!strstr(msg.text, cases[i].says))
+            fail_msg("case %zu: '%s' does not say '%s'", i, msg.text, cases[i].says);
+    }
+    /* Accented text within the limit is welcome. */
+    tp_adjustment ok = {.member = "M-0001", .points = 5, .reason = "Gr\xc3\xbc\xc3\x9f" "e",
+                        .comment = "Entschuldigung f\xc3\xbcr die Wartezeit", .staff = "J\xc3\xb6rg"};
+    assert_int_equal(h->ad->adjust(h->plugin, &ok, NULL, &msg), TP_OK);
+    assert_int_equal(tu_balance(h, "M-0001"), 5);
+    tu_stop(h, 1);
+}
+
 static void bulk_adjustment_is_all_or_nothing(void **state)
 {
     (void)state;
@@ -227,7 +275,8 @@ static int bulk_child(const char *config)
     }
     tp_bulk_pace pace = {BULK_PART, 60000, child_part, NULL};
     tp_bulk_result r = {.struct_size = sizeof r};
-    tp_ledger_bulk_paced(s, &cfg, &bonus, &pace, NULL, NULL, &r, &msg);
+    if (tp_ledger_bulk_paced(s, &cfg, &bonus, &pace, NULL, NULL, &r, &msg) != TP_OK)
+        fprintf(stderr, "child: %s\n", msg.text);
     printf("finished\n"); /* the test fails on this */
     fflush(stdout);
     tp_store_close(s);
@@ -348,6 +397,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(adjustment_records_reason_comment_and_staff),
         cmocka_unit_test(adjustment_never_overdraws_unless_configured),
         cmocka_unit_test(bad_adjustments_are_refused_and_change_nothing),
+        cmocka_unit_test(over_long_or_broken_texts_name_the_field),
         cmocka_unit_test(bulk_adjustment_is_all_or_nothing),
         cmocka_unit_test(activity_filters_and_pages_newest_first),
         cmocka_unit_test(bulk_adjustment_killed_half_way_is_finished_by_running_it_again),

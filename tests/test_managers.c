@@ -132,7 +132,7 @@ static void right_pin_is_accepted_and_wrong_pin_counts_a_failure(void **state)
     assert_int_equal(verify(f, &five_in_30_min, "anna", PIN, 2000, &locked, &msg), TP_OK);
     assert_int_equal(locked, 0);
     assert_int_equal(verify(f, &five_in_30_min, "anna", OTHER_PIN, 3000, &locked, &msg),
-                     TP_ERR_INVALID_ARGUMENT);
+                     TP_ERR_WRONG_PIN);
     assert_int_equal(locked, 0);
     assert_string_equal(msg.text, WRONG_5);
     tp_manager_row r = row_of(f, "anna");
@@ -151,11 +151,11 @@ static void five_wrong_pins_lock_the_manager_across_a_restart(void **state)
     assert_int_equal(add(f, "anna", PIN, &msg), TP_OK);
     for (int i = 0; i < 4; i++) {
         assert_int_equal(verify(f, &five_in_30_min, "anna", OTHER_PIN, now + i, &locked, &msg),
-                         TP_ERR_INVALID_ARGUMENT);
+                         TP_ERR_WRONG_PIN);
         assert_int_equal(locked, 0);
     }
     assert_int_equal(verify(f, &five_in_30_min, "anna", OTHER_PIN, now, &locked, &msg),
-                     TP_ERR_INVALID_ARGUMENT);
+                     TP_ERR_LOCKED_OUT);
     assert_int_equal(locked, 1);
     assert_non_null(strstr(msg.text, "now locked until 14:35 UTC after 5 wrong PINs"));
 
@@ -166,7 +166,7 @@ static void five_wrong_pins_lock_the_manager_across_a_restart(void **state)
 
     /* Even the right PIN is refused, without being checked. */
     assert_int_equal(verify(f, &five_in_30_min, "anna", PIN, now + 60000, &locked, &msg),
-                     TP_ERR_STATE);
+                     TP_ERR_LOCKED_OUT);
     assert_int_equal(locked, 0);
     assert_string_equal(msg.text,
                         "Manager anna is locked until 14:35 UTC after 5 wrong PINs; another "
@@ -184,9 +184,9 @@ static void lockout_on_another_day_names_the_date(void **state)
     tp_manager_policy one = {1, 30 * 60 * 1000LL, 0};
     assert_int_equal(add(f, "anna", PIN, &msg), TP_OK);
     assert_int_equal(verify(f, &one, "anna", OTHER_PIN, now, &locked, &msg),
-                     TP_ERR_INVALID_ARGUMENT);
+                     TP_ERR_LOCKED_OUT);
     assert_int_equal(locked, 1);
-    assert_int_equal(verify(f, &one, "anna", PIN, now + 1, &locked, &msg), TP_ERR_STATE);
+    assert_int_equal(verify(f, &one, "anna", PIN, now + 1, &locked, &msg), TP_ERR_LOCKED_OUT);
     assert_non_null(strstr(msg.text, "locked until 2024-05-03 00:20 UTC after 1 wrong PINs"));
 }
 
@@ -200,20 +200,20 @@ static void each_further_lockout_lasts_twice_as_long(void **state)
     assert_int_equal(add(f, "anna", PIN, &msg), TP_OK);
     verify(f, &two, "anna", OTHER_PIN, now, &locked, &msg);
     assert_int_equal(verify(f, &two, "anna", OTHER_PIN, now, &locked, &msg),
-                     TP_ERR_INVALID_ARGUMENT);
+                     TP_ERR_LOCKED_OUT);
     assert_int_equal(locked, 1);
     int64_t until = row_of(f, "anna").locked_until_ms;
     assert_int_equal(until, now + 60000);
-    assert_int_equal(verify(f, &two, "anna", PIN, until - 1, &locked, &msg), TP_ERR_STATE);
+    assert_int_equal(verify(f, &two, "anna", PIN, until - 1, &locked, &msg), TP_ERR_LOCKED_OUT);
 
     /* The counter is not reset when the lockout ends: the next
      * max_failures wrong PINs lock again, for twice as long. */
     assert_int_equal(verify(f, &two, "anna", OTHER_PIN, until, &locked, &msg),
-                     TP_ERR_INVALID_ARGUMENT);
+                     TP_ERR_WRONG_PIN);
     assert_int_equal(locked, 0);
     assert_int_equal(row_of(f, "anna").failures, 3);
     assert_int_equal(verify(f, &two, "anna", OTHER_PIN, until + 1, &locked, &msg),
-                     TP_ERR_INVALID_ARGUMENT);
+                     TP_ERR_LOCKED_OUT);
     assert_int_equal(locked, 1);
     tp_manager_row r = row_of(f, "anna");
     assert_int_equal(r.failures, 4);
@@ -221,7 +221,7 @@ static void each_further_lockout_lasts_twice_as_long(void **state)
     until = r.locked_until_ms;
     verify(f, &two, "anna", OTHER_PIN, until, &locked, &msg);
     assert_int_equal(verify(f, &two, "anna", OTHER_PIN, until, &locked, &msg),
-                     TP_ERR_INVALID_ARGUMENT);
+                     TP_ERR_LOCKED_OUT);
     assert_int_equal(row_of(f, "anna").locked_until_ms, until + 240000);
     until += 240000;
 
@@ -248,7 +248,7 @@ static void growing_lockouts_stop_at_a_day(void **state)
     const int64_t hours[] = {1, 2, 4, 8, 16, 24, 24};
     for (size_t i = 0; i < sizeof hours / sizeof hours[0]; i++) {
         assert_int_equal(verify(f, &hourly, "anna", OTHER_PIN, now, &locked, &msg),
-                         TP_ERR_INVALID_ARGUMENT);
+                         TP_ERR_LOCKED_OUT);
         assert_int_equal(locked, 1);
         int64_t until = row_of(f, "anna").locked_until_ms;
         assert_int_equal(until - now, hours[i] * 3600000);
@@ -257,7 +257,7 @@ static void growing_lockouts_stop_at_a_day(void **state)
     /* A configured first lockout longer than a day is the cap itself. */
     tp_manager_policy weekly = {1, 7 * 86400000LL, 0};
     assert_int_equal(verify(f, &weekly, "anna", OTHER_PIN, now, &locked, &msg),
-                     TP_ERR_INVALID_ARGUMENT);
+                     TP_ERR_LOCKED_OUT);
     assert_int_equal(row_of(f, "anna").locked_until_ms - now, 7 * 86400000LL);
 }
 
@@ -269,7 +269,7 @@ static void reset_pin_clears_the_lockout_and_replaces_the_pin(void **state)
     tp_manager_policy one = {1, 30 * 60 * 1000LL, 0};
     assert_int_equal(add(f, "anna", PIN, &msg), TP_OK);
     assert_int_equal(verify(f, &one, "anna", OTHER_PIN, 5000, &locked, &msg),
-                     TP_ERR_INVALID_ARGUMENT);
+                     TP_ERR_LOCKED_OUT);
     assert_int_equal(locked, 1);
     assert_int_equal(reset_pin(f, "anna", OTHER_PIN, 6000, &msg), TP_OK);
     tp_manager_row r = row_of(f, "anna");
@@ -370,7 +370,7 @@ static void unknown_id_answers_like_a_wrong_pin_and_costs_one_hash(void **state)
     assert_int_equal(add(f, "anna", PIN, &wrong), TP_OK);
     uint64_t runs = tp_manager_hash_runs();
     assert_int_equal(verify(f, NULL, "anna", OTHER_PIN, 10, &locked, &wrong),
-                     TP_ERR_INVALID_ARGUMENT);
+                     TP_ERR_WRONG_PIN);
     assert_int_equal(tp_manager_hash_runs(), runs + 1);
     assert_string_equal(wrong.text, WRONG_5);
 
@@ -382,13 +382,17 @@ static void unknown_id_answers_like_a_wrong_pin_and_costs_one_hash(void **state)
         runs = tp_manager_hash_runs();
         /* Even the right PIN of another manager does not help. */
         assert_int_equal(verify(f, NULL, ids[i], i % 2 ? PIN : OTHER_PIN, 10, &locked, &unknown),
-                         TP_ERR_INVALID_ARGUMENT);
+                         TP_ERR_WRONG_PIN);
         assert_int_equal(tp_manager_hash_runs(), runs + 1);
         assert_string_equal(unknown.text, wrong.text);
         assert_int_equal(locked, 0);
     }
-    assert_int_equal(add(f, long_id, PIN, &unknown), TP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(add(f, long_id, PIN, &unknown), TP_ERR_TOO_LONG);
+    assert_non_null(strstr(unknown.text, "The manager id is longer than 64 bytes"));
     assert_int_equal(add(f, "tab\there", PIN, &unknown), TP_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(unknown.text, "control characters"));
+    assert_int_equal(add(f, "J\xfcrgen", PIN, &unknown), TP_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(unknown.text, "The manager id is not valid UTF-8 text"));
 }
 
 static void a_locked_manager_costs_no_hash(void **state)
@@ -399,9 +403,9 @@ static void a_locked_manager_costs_no_hash(void **state)
     tp_manager_policy one = {1, 60000, 0};
     assert_int_equal(add(f, "anna", PIN, &msg), TP_OK);
     assert_int_equal(verify(f, &one, "anna", OTHER_PIN, 10, &locked, &msg),
-                     TP_ERR_INVALID_ARGUMENT);
+                     TP_ERR_LOCKED_OUT);
     uint64_t runs = tp_manager_hash_runs();
-    assert_int_equal(verify(f, &one, "anna", PIN, 20, &locked, &msg), TP_ERR_STATE);
+    assert_int_equal(verify(f, &one, "anna", PIN, 20, &locked, &msg), TP_ERR_LOCKED_OUT);
     assert_int_equal(tp_manager_hash_runs(), runs);
     assert_int_equal(row_of(f, "anna").failures, 1);
 }
@@ -445,9 +449,9 @@ static void the_record_rechecks_the_lockout_and_the_pin(void **state)
     assert_true(a.right);
     /* Meanwhile, elsewhere: a wrong PIN locks anna. */
     assert_int_equal(verify(f, &one, "anna", OTHER_PIN, 11, &locked, &msg),
-                     TP_ERR_INVALID_ARGUMENT);
+                     TP_ERR_LOCKED_OUT);
     assert_int_equal(tp_store_begin(f->s, &msg), TP_OK);
-    assert_int_equal(tp_manager_pin_record(f->s, &one, &a, 12, &locked, &msg), TP_ERR_STATE);
+    assert_int_equal(tp_manager_pin_record(f->s, &one, &a, 12, &locked, &msg), TP_ERR_LOCKED_OUT);
     assert_non_null(strstr(msg.text, "Manager anna is locked until"));
     assert_int_equal(tp_store_commit(f->s, &msg), TP_OK);
 
@@ -474,7 +478,7 @@ static void usable_means_enrolled_and_not_locked(void **state)
     assert_int_equal(tp_manager_usable(f->s, "anna", 10, &msg), TP_OK);
     assert_int_equal(tp_manager_usable(f->s, "", 10, &msg), TP_ERR_NOT_FOUND);
     verify(f, &one, "anna", OTHER_PIN, 10, &locked, &msg);
-    assert_int_equal(tp_manager_usable(f->s, "anna", 20, &msg), TP_ERR_STATE);
+    assert_int_equal(tp_manager_usable(f->s, "anna", 20, &msg), TP_ERR_LOCKED_OUT);
     assert_non_null(strstr(msg.text, "locked until"));
     assert_int_equal(tp_manager_usable(f->s, "anna", 10 + 60000, &msg), TP_OK);
 }

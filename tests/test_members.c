@@ -124,6 +124,64 @@ static void a_shared_phone_is_ambiguous_and_find_lists_both(void **state)
     tu_stop(h, 1);
 }
 
+/* Over-long member strings are TP_ERR_TOO_LONG with a sentence; a name
+ * that is not UTF-8 text is refused by name. Nobody is added. */
+static void over_long_and_broken_member_texts_are_refused_by_name(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    char code[TP_MEMBER_CODE_MAX + 2], name[TP_NAME_MAX + 2], email[TP_EMAIL_MAX + 10],
+        phone[70];
+    memset(code, 'C', sizeof code - 1);
+    code[sizeof code - 1] = '\0';
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    memset(email, 'e', sizeof email - 1);
+    memcpy(email + sizeof email - 13, "@example.com", 13);
+    memset(phone, '1', sizeof phone - 1);
+    phone[sizeof phone - 1] = '\0';
+    struct {
+        tp_member_new m;
+        tp_status want;
+        const char *says;
+    } cases[] = {
+        {{.code = code}, TP_ERR_TOO_LONG, "The member code must be 1 to 128 letters"},
+        {{.code = "M-0001", .app_id = code}, TP_ERR_TOO_LONG, "The app id must be 1 to 128"},
+        {{.code = "M-0001", .name = name}, TP_ERR_TOO_LONG, "The name is longer than 128 bytes"},
+        {{.code = "M-0001", .name = "M\xfcller"}, TP_ERR_INVALID_ARGUMENT,
+         "The name is not valid UTF-8 text"},
+        {{.code = "M-0001", .name = "Ann\xf4\x90\x80\x80"}, TP_ERR_INVALID_ARGUMENT,
+         "The name is not valid UTF-8 text"},
+        {{.code = "M-0001", .phone = phone}, TP_ERR_TOO_LONG,
+         "The phone number is longer than 64 characters"},
+        {{.code = "M-0001", .email = email}, TP_ERR_TOO_LONG,
+         "The email address is longer than 128 characters"},
+    };
+    tp_message msg;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tp_status st = h->ad->member_add(h->plugin, &cases[i].m, NULL, &msg);
+        if (st != cases[i].want)
+            fail_msg("case %zu: status %d, not %d: %s", i, st, cases[i].want, msg.text);
+        if (!strstr(msg.text, cases[i].says))
+            fail_msg("case %zu: '%s' does not say '%s'", i, msg.text, cases[i].says);
+    }
+    tp_member_info info;
+    assert_int_equal(h->ad->member_get(h->plugin, "M-0001", &info, &msg), TP_ERR_NOT_FOUND);
+    tp_member_new ok = {.code = "M-0001", .name = "J\xc3\xbcrgen M\xc3\xbcller"};
+    assert_int_equal(h->ad->member_add(h->plugin, &ok, &info, &msg), TP_OK);
+    assert_string_equal(info.name, "J\xc3\xbcrgen M\xc3\xbcller");
+    /* A card, a lookup key and a search beyond their limits. */
+    assert_int_equal(h->ad->member_add_card(h->plugin, "M-0001", code, &msg), TP_ERR_TOO_LONG);
+    char key[300];
+    memset(key, 'k', sizeof key - 1);
+    key[sizeof key - 1] = '\0';
+    assert_int_equal(h->ad->member_get(h->plugin, key, &info, &msg), TP_ERR_TOO_LONG);
+    size_t n = 0;
+    assert_int_equal(h->ad->member_find(h->plugin, name, &info, 1, &n, &msg), TP_ERR_TOO_LONG);
+    assert_non_null(strstr(msg.text, "longer than 128 characters"));
+    tu_stop(h, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -132,6 +190,7 @@ int main(void)
         cmocka_unit_test(a_member_is_found_by_code_card_app_id_phone_and_email),
         cmocka_unit_test(codes_cards_and_app_ids_never_collide),
         cmocka_unit_test(a_shared_phone_is_ambiguous_and_find_lists_both),
+        cmocka_unit_test(over_long_and_broken_member_texts_are_refused_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,6 +150,15 @@ static int setup_trusting(void **state)
     return 0;
 }
 
+/* A stamp card: one stamp a visit, at least 5.00 spent. */
+static int setup_visits(void **state)
+{
+    ctx *c = start(CONF "[program]\nkind = visits\nmin_eligible_minor = 500\n");
+    add_manager(c);
+    *state = c;
+    return 0;
+}
+
 static int teardown(void **state)
 {
     ctx *c = *state;
@@ -270,6 +279,73 @@ static void each_refusal_is_a_sentence_on_the_form_and_changes_nothing(void **st
     assert_int_equal(c->h->dismissed, 1);
     assert_false(c->h->dismissed_done);
     assert_int_equal(q(c, "SELECT count(*) FROM ledger WHERE kind = 'retro'"), 0);
+}
+
+/* An answer longer than its field takes is refused on that field, not cut
+ * (a reason cut to nothing was told it was missing); one longer than any
+ * answer, or not UTF-8 text, is refused by submit itself. Nothing moves. */
+static void an_answer_too_long_for_its_field_says_so_on_the_field(void **state)
+{
+    ctx *c = *state;
+    open_form(c, "retro-visit", "mgr-1", "manager", NULL);
+    submit(c, "customer", "M-1002", NULL);
+    submit(c, "recent", "S-2", NULL);
+    char reason[TP_REASON_MAX + 2];
+    memset(reason, 'r', sizeof reason - 1);
+    reason[sizeof reason - 1] = '\0';
+    submit(c, "reason", reason, "approver", "mgr-1", "pin", PIN, NULL);
+    assert_string_equal(field_error(c, "reason"),
+                        "This answer is 201 bytes long; the field takes at most 200 (a letter "
+                        "with an accent takes two). Shorten it.");
+    assert_string_equal(value_of(c, "reason"), reason);
+    assert_int_equal(tu_balance(c->h, "M-1002"), 0);
+
+    char huge[TP_FIELD_VALUE_MAX + 2];
+    memset(huge, 'r', sizeof huge - 1);
+    huge[sizeof huge - 1] = '\0';
+    tp_form_answer a[] = {{.field_id = "reason", .value = huge}};
+    tp_message msg;
+    assert_int_equal(c->ui->submit(c->h->plugin, c->form, a, 1, &msg), TP_ERR_TOO_LONG);
+    assert_non_null(strstr(msg.text, "The answer to reason is longer than 256 bytes"));
+    a[0].value = "caf\xe9 receipt";
+    assert_int_equal(c->ui->submit(c->h->plugin, c->form, a, 1, &msg), TP_ERR_INVALID_ARGUMENT);
+    assert_string_equal(msg.text, "The answer to reason is not valid UTF-8 text; type it again, "
+                                  "or save the file it came from as UTF-8.");
+
+    submit(c, "reason", "caf\xc3\xa9 receipt", "approver", "mgr-1", "pin", PIN, NULL);
+    assert_true(c->h->dismissed_done);
+    assert_int_equal(tu_balance(c->h, "M-1002"), 9);
+}
+
+/* A stamp card's forms and their results speak of stamps; a visit below
+ * the minimum is refused with the reason, not "no points". */
+static void a_visits_program_credits_stamps_in_its_own_words(void **state)
+{
+    ctx *c = *state;
+    open_form(c, "retro-visit", "mgr-1", "manager", NULL);
+    submit(c, "customer", "M-1002", NULL);
+    submit(c, "recent", "S-1", NULL);
+    assert_string_equal(value_of(c, "points"), "1");
+    assert_string_equal(c->h->form.submit, "Credit 1 stamp");
+    submit(c, "reason", "forgot her card", "approver", "mgr-1", "pin", PIN, NULL);
+    assert_true(c->h->dismissed_done);
+    assert_non_null(strstr(c->h->result, "Credited 1 stamp to Bob Sample"));
+    assert_null(strstr(c->h->result, "point"));
+    assert_int_equal(tu_balance(c->h, "M-1002"), 1);
+
+    /* S-2 (9.00) qualifies, and S-4 (4.00) is below the minimum. */
+    tp_message msg;
+    assert_int_equal(tu_sale(c->h, "S-4", NULL, 400, &msg), TP_OK);
+    settle(c);
+    open_form(c, "retro-visit", "mgr-1", "manager", "S-4");
+    submit(c, "customer", "M-1002", NULL);
+    submit(c, "reason", "small visit", "approver", "mgr-1", "pin", PIN, NULL);
+    assert_true(c->h->form.is_error);
+    assert_string_equal(c->h->form.message,
+                        "Receipt S-4 earns no stamps: its eligible amount, 4.00 EUR, is below the "
+                        "store's minimum of 5.00 EUR for a visit.");
+    assert_int_equal(tu_balance(c->h, "M-1002"), 1);
+    cancel(c);
 }
 
 static void caps_are_enforced_and_denials_audited(void **state)
@@ -862,6 +938,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(manager_credits_a_missed_visit_from_the_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(each_refusal_is_a_sentence_on_the_form_and_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_answer_too_long_for_its_field_says_so_on_the_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_visits_program_credits_stamps_in_its_own_words, setup_visits, teardown),
         cmocka_unit_test_setup_teardown(caps_are_enforced_and_denials_audited, setup, teardown),
         cmocka_unit_test_setup_teardown(a_refusal_that_cannot_be_audited_changes_nothing_and_says_so,
                                         setup, teardown),

@@ -75,6 +75,28 @@ static void visits_program_gives_one_stamp_per_qualifying_visit(void **state)
     assert_int_equal(tp_rules_points(&c, 99999), 1);
 }
 
+static void a_receipt_that_earns_nothing_is_told_why(void **state)
+{
+    (void)state;
+    char why[TP_MESSAGE_MAX];
+    tp_rules_config c = spend(1, 100, TP_ROUND_NEAREST);
+    /* 0.49 at 1 point per 1.00, nearest: 0.49 -> 0. */
+    assert_int_equal(tp_rules_why_none(&c, 49, 49, "EUR", why, sizeof why), 1);
+    assert_string_equal(why, "its eligible amount, 0.49 EUR, is less than one point's worth "
+                             "(1 point per 1.00 EUR, rounded to the nearest point)");
+    assert_int_equal(tp_rules_why_none(&c, 0, 0, "EUR", why, sizeof why), 1);
+    assert_string_equal(why, "its total is 0.00 EUR");
+    /* 0.50 rounds up to one point: nothing to explain. */
+    assert_int_equal(tp_rules_why_none(&c, 50, 50, "EUR", why, sizeof why), 0);
+    assert_string_equal(why, "");
+    c.kind = TP_PROGRAM_VISITS;
+    assert_int_equal(tp_rules_why_none(&c, 900, 0, "EUR", why, sizeof why), 1);
+    assert_string_equal(why, "none of its lines earn stamps (tax, tips, gift cards and "
+                             "excluded items never do)");
+    assert_string_equal(tp_rules_unit(&c, 1), "stamp");
+    assert_string_equal(tp_rules_unit(&c, 0), "stamps");
+}
+
 static void tax_tips_gift_cards_and_exclusions_do_not_earn(void **state)
 {
     (void)state;
@@ -226,6 +248,7 @@ int main(void)
         cmocka_unit_test(rational_ratio_is_exact_in_integers),
         cmocka_unit_test(minimum_and_cap_bound_the_points),
         cmocka_unit_test(visits_program_gives_one_stamp_per_qualifying_visit),
+        cmocka_unit_test(a_receipt_that_earns_nothing_is_told_why),
         cmocka_unit_test(tax_tips_gift_cards_and_exclusions_do_not_earn),
         cmocka_unit_test(bad_lines_are_refused_with_the_line_number),
         cmocka_unit_test(partial_refund_reverses_in_proportion_with_the_same_rounding),

@@ -53,6 +53,7 @@ static ph_env g_env;
 typedef struct sc_host {
     tu_host tu; /* first: testutil's callbacks cast host_data to tu_host */
     char device[TU_MAX_EVENTS][40];
+    char symbology[TU_MAX_EVENTS][24];
     const tp_scanners_ext *sx;
 } sc_host;
 
@@ -62,8 +63,11 @@ static void sc_on_event(const tp_host *host, const tp_event *plugin_event)
     sc_host *h = host->host_data;
 
     /* the slot tu_on_event is about to fill, if it has room */
-    if (h->tu.n_events < TU_MAX_EVENTS)
+    if (h->tu.n_events < TU_MAX_EVENTS) {
         snprintf(h->device[h->tu.n_events], sizeof h->device[0], "%s", e->device);
+        snprintf(h->symbology[h->tu.n_events], sizeof h->symbology[0], "%s",
+                 e->symbology ? e->symbology : "(null)");
+    }
     tu_on_event(host, e);
 }
 
@@ -332,6 +336,7 @@ static void member_code_on_the_port_reaches_the_host_as_scanned_from_front(void 
     assert_int_equal(e->status, TP_OK);
     assert_string_equal(e->member_code, "M-1001");
     assert_string_equal(fx->h->device[i], "front");
+    assert_string_equal(fx->h->symbology[i], ""); /* aim = no: nothing said */
     assert_string_equal(e->txn, "");
     assert_mentions(e->message, "front");
     assert_mentions(e->message, "M-1001");
@@ -401,6 +406,67 @@ static void junk_is_rejected_with_a_sentence(void **state)
         assert_int_equal(info.rejected, 1);
         assert_int_equal(info.scans, 1);
     }
+}
+
+/* The newest INFO log line must mention `part`. Logged before the event
+ * is posted, so it is there once the event has been seen. */
+static void assert_logged(sc_host *h, const char *part)
+{
+    char last[TP_MESSAGE_MAX];
+
+    assert_true(tu_logged(&h->tu, last, sizeof last) > 0);
+    assert_mentions(last, part);
+}
+
+static void aim_ids_reach_the_host_as_the_scan_events_symbology(void **state)
+{
+    fixture *fx = *state;
+    int i;
+
+    start_online(fx, "", "aim = yes\n");
+
+    scan(fx, "]Q1M-1001\r");
+    must_see(fx->h, TP_EVENT_SCANNED, 1, "a QR code with its AIM id");
+    i = nth(fx->h, TP_EVENT_SCANNED, 0);
+    assert_string_equal(fx->h->tu.ev[i].member_code, "M-1001");
+    assert_string_equal(fx->h->symbology[i], "qr");
+    assert_logged(fx->h, "scanner front read a member code (symbology qr, AIM id ]Q1)");
+
+    scan(fx, "]E05901234123457\r");
+    must_see(fx->h, TP_EVENT_SCANNED, 2, "an EAN-13 with its AIM id");
+    i = nth(fx->h, TP_EVENT_SCANNED, 1);
+    assert_string_equal(fx->h->tu.ev[i].member_code, "5901234123457");
+    assert_string_equal(fx->h->symbology[i], "ean13");
+    assert_logged(fx->h, "symbology ean13, AIM id ]E0");
+
+    /* A scanner that sends no id for this code: the event says nothing. */
+    scan(fx, "M-1002\r");
+    must_see(fx->h, TP_EVENT_SCANNED, 3, "a code without an AIM id");
+    i = nth(fx->h, TP_EVENT_SCANNED, 2);
+    assert_string_equal(fx->h->tu.ev[i].member_code, "M-1002");
+    assert_string_equal(fx->h->symbology[i], "");
+    assert_logged(fx->h, "(symbology not reported)");
+
+    /* A well-formed id of a symbology without a name: the event says
+     * nothing, the log keeps the raw id for whoever sets the scanner up. */
+    scan(fx, "]X0M-1003\r");
+    must_see(fx->h, TP_EVENT_SCANNED, 4, "a code with an unlisted AIM id");
+    i = nth(fx->h, TP_EVENT_SCANNED, 3);
+    assert_string_equal(fx->h->tu.ev[i].member_code, "M-1003");
+    assert_string_equal(fx->h->symbology[i], "");
+    assert_logged(fx->h, "(symbology not named, AIM id ]X0)");
+
+    /* A refused code still says what it was: GS1-128 by its ]C1. */
+    scan(fx, "]C1hello world\r");
+    must_see(fx->h, TP_EVENT_SCAN_REJECTED, 1, "junk with an AIM id");
+    i = nth(fx->h, TP_EVENT_SCAN_REJECTED, 0);
+    assert_string_equal(fx->h->symbology[i], "gs1-128");
+    assert_string_equal(fx->h->tu.ev[i].member_code, "");
+    assert_logged(fx->h, "scanner front read a code that is no member code (symbology "
+                         "gs1-128, AIM id ]C1)");
+
+    /* Events of the device itself carry none. */
+    assert_string_equal(fx->h->symbology[nth(fx->h, TP_EVENT_SCANNER_ONLINE, 0)], "");
 }
 
 static void url_scan_with_url_pattern_is_scanned_as_the_embedded_code(void **state)
@@ -684,6 +750,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(
             same_code_twice_within_dedup_window_counts_once_and_again_after_it, setup, teardown),
         cmocka_unit_test_setup_teardown(junk_is_rejected_with_a_sentence, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            aim_ids_reach_the_host_as_the_scan_events_symbology, setup, teardown),
         cmocka_unit_test_setup_teardown(
             url_scan_with_url_pattern_is_scanned_as_the_embedded_code, setup, teardown),
         cmocka_unit_test_setup_teardown(

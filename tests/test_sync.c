@@ -461,9 +461,15 @@ static void schema_version_mismatch_waits_until_fixed(void **state)
     assert_non_null(strstr(st.last_error, "newer than this terminal"));
     assert_int_equal(st.pending, 1);
     assert_int_equal(q_int("SELECT count(*) FROM ledger WHERE receipt = 'D-1'"), 0);
+    /* central init will not touch a newer schema, and says it is a version
+     * problem, naming both versions. */
+    tp_message msg;
+    int from = 0, to = 0;
+    assert_int_equal(h->ad->queue->central_init(h->plugin, &from, &to, &msg), TP_ERR_VERSION);
+    assert_non_null(strstr(msg.text, "The central schema is version 99, newer than this "
+                                     "tillpoints knows (2)"));
     q_int("UPDATE schema_version SET version = version - 97");
     uint64_t reset = 0;
-    tp_message msg;
     assert_int_equal(h->ad->queue->queue_retry(h->plugin, &reset, &msg), TP_OK);
     wait_drained(one, 1);
     assert_int_equal(q_int("SELECT count(*) FROM ledger WHERE receipt = 'D-1'"), 1);

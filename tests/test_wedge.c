@@ -435,8 +435,10 @@ static void aim_prefix_is_stripped_and_mapped(void **state)
     expect_scan(fx, 0, "4006381333931");
     assert_int_equal(fx->ev[0].sym, TP_SYM_EAN13);
     assert_string_equal(fx->ev[0].aim_id, "]E0");
+    assert_string_equal(tp_symbology_event_name(fx->ev[0].sym, fx->ev[0].aim_id), "ean13");
     expect_scan(fx, 1, "m1");
     assert_int_equal(fx->ev[1].sym, TP_SYM_UNKNOWN);
+    assert_string_equal(tp_symbology_event_name(fx->ev[1].sym, fx->ev[1].aim_id), "");
 }
 
 static void aim_off_keeps_the_identifier_as_data(void **state)

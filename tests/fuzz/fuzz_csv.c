@@ -63,7 +63,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     atexit(cleanup);
     /* One existing member, so rows can also add to a balance. */
-    tp_store_add_member(store, "M-0001", "Existing", NULL, NULL, NULL, 1, &msg);
+    if (tp_store_add_member(store, "M-0001", "Existing", NULL, NULL, NULL, 1, &msg) != TP_OK)
+        abort();
     return 0;
 }
 
