@@ -64,8 +64,9 @@ static const char *complete_saying(tu_host *h, const char *receipt, const char *
     assert_int_equal(h->co->begin(h->plugin, receipt, "cashier-7", msg), TP_OK);
     if (code)
         assert_int_equal(h->co->scan(h->plugin, receipt, code, msg), TP_OK);
-    tp_receipt r = {.receipt_id = receipt, .currency = "EUR", .lines = lines, .line_count = n};
-    tp_award_preview pv;
+    tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line), .receipt_id = receipt,
+                    .currency = "EUR", .lines = lines, .line_count = n};
+    tp_award_preview pv = {.struct_size = sizeof pv};
     assert_int_equal(h->co->complete(h->plugin, receipt, &r, &pv, msg), TP_OK);
     assert_int_equal(pv.points, 0);
     tu_settle(h);
@@ -103,7 +104,8 @@ static void a_zero_award_says_why(void **state)
                            "less than one point's worth"));
     /* A sale that earns says nothing extra. */
     tp_line enough[] = {{.sku = "A", .amount_minor = 1000}};
-    tp_receipt r = {.receipt_id = "Z-5", .currency = "EUR", .lines = enough, .line_count = 1};
+    tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line), .receipt_id = "Z-5",
+                    .currency = "EUR", .lines = enough, .line_count = 1};
     assert_int_equal(h->co->begin(h->plugin, "Z-5", "cashier-7", &msg), TP_OK);
     assert_int_equal(h->co->scan(h->plugin, "Z-5", "M-0001", &msg), TP_OK);
     assert_int_equal(h->co->complete(h->plugin, "Z-5", &r, NULL, &msg), TP_OK);
@@ -129,7 +131,8 @@ static void a_visits_program_speaks_of_stamps(void **state)
     tu_settle(h);
     assert_string_equal(tu_find(h, TP_EVENT_AWARD_COMMITTED, "V-2")->message,
                         "Receipt V-2: +1 stamp for Ann; balance 1.");
-    tp_refund rf = {.refund_id = "V-2R", .receipt_id = "V-2", .currency = "EUR", .full = 1};
+    tp_refund rf = {.struct_size = sizeof rf, .refund_id = "V-2R", .receipt_id = "V-2",
+                    .currency = "EUR", .full = 1};
     assert_int_equal(h->co->refund(h->plugin, &rf, &msg), TP_OK);
     tu_settle(h);
     assert_string_equal(tu_find(h, TP_EVENT_REFUND_COMMITTED, NULL)->message,
@@ -138,7 +141,8 @@ static void a_visits_program_speaks_of_stamps(void **state)
         if (strstr(h->ev[i].message, "point"))
             fail_msg("event %d speaks of points: %s", i, h->ev[i].message);
     /* Nor does a refusal. */
-    tp_receipt usd = {.receipt_id = "V-3", .currency = "USD", .lines = small, .line_count = 1};
+    tp_receipt usd = {.struct_size = sizeof usd, .line_stride = sizeof(tp_line),
+                      .receipt_id = "V-3", .currency = "USD", .lines = small, .line_count = 1};
     assert_int_equal(h->co->begin(h->plugin, "V-3", "cashier-7", &msg), TP_OK);
     assert_int_equal(h->co->complete(h->plugin, "V-3", &usd, NULL, &msg), TP_ERR_UNSUPPORTED);
     assert_string_equal(msg.text, "This till earns stamps in EUR only; a receipt in USD earns "

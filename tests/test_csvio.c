@@ -109,7 +109,7 @@ static void a_name_or_reason_that_is_not_utf8_is_a_problem_of_its_row(void **sta
     (void)state;
     tu_host *h = tu_start(NULL);
     problems p;
-    tp_import_result r;
+    tp_import_result r = {.struct_size = sizeof r};
     tp_message msg;
     const char *csv = "code,points,name,reason\n"
                       "M-0001,10,J\xfcrgen,\n"
@@ -123,8 +123,8 @@ static void a_name_or_reason_that_is_not_utf8_is_a_problem_of_its_row(void **sta
     assert_non_null(strstr(p.text[1], "The reason is not valid UTF-8 text"));
     assert_int_equal(import(h, "latin1.csv", NULL, TP_IMPORT_SKIP_INVALID, &p, &r, &msg), TP_OK);
     assert_int_equal(r.members_created, 1);
-    tp_member_info info;
-    assert_int_equal(h->ad->member_get(h->plugin, "M-0003", &info, &msg), TP_OK);
+    tp_member_info info = {.struct_size = sizeof info};
+    assert_int_equal(h->ad->members->member_get(h->plugin, "M-0003", &info, &msg), TP_OK);
     assert_string_equal(info.name, "J\xc3\xbcrgen");
     tu_stop(h, 1);
 }

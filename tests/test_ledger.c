@@ -90,7 +90,8 @@ static void over_long_or_broken_texts_name_the_field(void **state)
     (void)state;
     tu_host *h = tu_start(NULL);
     tu_add_member(h, "M-0001", "Ann");
-    char long_reason[TP_REASON_MAX + 2], long_comment[TP_COMMENT_MAX + 2], long_staff[66];
+    char long_reason[TP_REASON_MAX + 2], long_comment[TP_COMMENT_MAX + 2];
+    char long_staff[TP_STAFF_ID_MAX + 2];
     memset(long_reason, 'r', sizeof long_reason - 1);
     long_reason[sizeof long_reason - 1] = '\0';
     memset(long_comment, 'c', sizeof long_comment - 1);
@@ -117,16 +118,22 @@ static void over_long_or_broken_texts_name_the_field(void **state)
     };
     tp_message msg;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cases[i].a.struct_size = sizeof cases[i].a;
         cases[i].a.member = "M-0001";
         cases[i].a.points = 5;
-        assert_int_equal(h->ad->adjust(h->plugin, &cases[i].a, NULL, &msg), cases[i].want);
+        assert_int_equal(h->ad->ledger->adjust(h->plugin, &cases[i].a, NULL, &msg), cases[i].want);
         if (!strstr(msg.text, cases[i].says))
             fail_msg("case %zu: '%s' does not say '%s'", i, msg.text, cases[i].says);
     }
     /* Accented text within the limit is welcome. */
-    tp_adjustment ok = {.member = "M-0001", .points = 5, .reason = "Gr\xc3\xbc\xc3\x9f" "e",
-                        .comment = "Entschuldigung f\xc3\xbcr die Wartezeit", .staff = "J\xc3\xb6rg"};
-    assert_int_equal(h->ad->adjust(h->plugin, &ok, NULL, &msg), TP_OK);
+    tp_adjustment ok = {.struct_size = sizeof ok,
+                        .member = "M-0001",
+                        .points = 5,
+                        .reason = "Gr\xc3\xbc\xc3\x9f"
+                                  "e",
+                        .comment = "Entschuldigung f\xc3\xbcr die Wartezeit",
+                        .staff = "J\xc3\xb6rg"};
+    assert_int_equal(h->ad->ledger->adjust(h->plugin, &ok, NULL, &msg), TP_OK);
     assert_int_equal(tu_balance(h, "M-0001"), 5);
     tu_stop(h, 1);
 }

@@ -159,25 +159,30 @@ static void over_long_and_broken_member_texts_are_refused_by_name(void **state)
     };
     tp_message msg;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        tp_status st = h->ad->member_add(h->plugin, &cases[i].m, NULL, &msg);
+        cases[i].m.struct_size = sizeof cases[i].m;
+        tp_status st = h->ad->members->member_add(h->plugin, &cases[i].m, NULL, &msg);
         if (st != cases[i].want)
             fail_msg("case %zu: status %d, not %d: %s", i, st, cases[i].want, msg.text);
         if (!strstr(msg.text, cases[i].says))
             fail_msg("case %zu: '%s' does not say '%s'", i, msg.text, cases[i].says);
     }
-    tp_member_info info;
-    assert_int_equal(h->ad->member_get(h->plugin, "M-0001", &info, &msg), TP_ERR_NOT_FOUND);
-    tp_member_new ok = {.code = "M-0001", .name = "J\xc3\xbcrgen M\xc3\xbcller"};
-    assert_int_equal(h->ad->member_add(h->plugin, &ok, &info, &msg), TP_OK);
+    tp_member_info info = {.struct_size = sizeof info};
+    assert_int_equal(h->ad->members->member_get(h->plugin, "M-0001", &info, &msg),
+                     TP_ERR_NOT_FOUND);
+    tp_member_new ok = {.struct_size = sizeof ok, .code = "M-0001",
+                        .name = "J\xc3\xbcrgen M\xc3\xbcller"};
+    assert_int_equal(h->ad->members->member_add(h->plugin, &ok, &info, &msg), TP_OK);
     assert_string_equal(info.name, "J\xc3\xbcrgen M\xc3\xbcller");
     /* A card, a lookup key and a search beyond their limits. */
-    assert_int_equal(h->ad->member_add_card(h->plugin, "M-0001", code, &msg), TP_ERR_TOO_LONG);
+    assert_int_equal(h->ad->members->member_add_card(h->plugin, "M-0001", code, &msg),
+                     TP_ERR_TOO_LONG);
     char key[300];
     memset(key, 'k', sizeof key - 1);
     key[sizeof key - 1] = '\0';
-    assert_int_equal(h->ad->member_get(h->plugin, key, &info, &msg), TP_ERR_TOO_LONG);
+    assert_int_equal(h->ad->members->member_get(h->plugin, key, &info, &msg), TP_ERR_TOO_LONG);
     size_t n = 0;
-    assert_int_equal(h->ad->member_find(h->plugin, name, &info, 1, &n, &msg), TP_ERR_TOO_LONG);
+    assert_int_equal(h->ad->members->member_find(h->plugin, name, &info, 1, sizeof info, &n, &msg),
+                     TP_ERR_TOO_LONG);
     assert_non_null(strstr(msg.text, "longer than 128 characters"));
     tu_stop(h, 1);
 }

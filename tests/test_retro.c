@@ -305,10 +305,12 @@ static void an_answer_too_long_for_its_field_says_so_on_the_field(void **state)
     huge[sizeof huge - 1] = '\0';
     tp_form_answer a[] = {{.field_id = "reason", .value = huge}};
     tp_message msg;
-    assert_int_equal(c->ui->submit(c->h->plugin, c->form, a, 1, &msg), TP_ERR_TOO_LONG);
+    assert_int_equal(c->ui->submit(c->h->plugin, c->form, a, 1, sizeof(tp_form_answer), &msg),
+                     TP_ERR_TOO_LONG);
     assert_non_null(strstr(msg.text, "The answer to reason is longer than 256 bytes"));
     a[0].value = "caf\xe9 receipt";
-    assert_int_equal(c->ui->submit(c->h->plugin, c->form, a, 1, &msg), TP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(c->ui->submit(c->h->plugin, c->form, a, 1, sizeof(tp_form_answer), &msg),
+                     TP_ERR_INVALID_ARGUMENT);
     assert_string_equal(msg.text, "The answer to reason is not valid UTF-8 text; type it again, "
                                   "or save the file it came from as UTF-8.");
 

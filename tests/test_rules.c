@@ -78,7 +78,7 @@ static void visits_program_gives_one_stamp_per_qualifying_visit(void **state)
 static void a_receipt_that_earns_nothing_is_told_why(void **state)
 {
     (void)state;
-    char why[TP_MESSAGE_MAX];
+    char why[TP_MESSAGE_MAX + 1];
     tp_rules_config c = spend(1, 100, TP_ROUND_NEAREST);
     /* 0.49 at 1 point per 1.00, nearest: 0.49 -> 0. */
     assert_int_equal(tp_rules_why_none(&c, 49, 49, "EUR", why, sizeof why), 1);

@@ -412,7 +412,7 @@ static void junk_is_rejected_with_a_sentence(void **state)
  * is posted, so it is there once the event has been seen. */
 static void assert_logged(sc_host *h, const char *part)
 {
-    char last[TP_MESSAGE_MAX];
+    char last[TP_MESSAGE_MAX + 1];
 
     assert_true(tu_logged(&h->tu, last, sizeof last) > 0);
     assert_mentions(last, part);
