@@ -95,12 +95,12 @@ typedef enum tp_forms_outcome {
 } tp_forms_outcome;
 
 /* Prompts for every answerable field of `plugin_form` (as presented, or a
- * copy) in order (all but INFO),
- * starting from `preset` (may be NULL): answers the host already knows,
- * e.g. the contact given on the till's command line, shown as the value
- * that Enter keeps. Bad picks and over-long answers are asked again; the
- * rest is for the plugin to judge. A form without answerable fields asks
- * once for Enter (to submit) or :cancel. */
+ * copy) in order (all but INFO), starting from `preset` (may be NULL):
+ * answers the host already knows, e.g. the contact given on the till's
+ * command line, shown as the value that Enter keeps. Bad picks and
+ * over-long answers are asked again; the rest is for the plugin to judge.
+ * A form without answerable fields asks once for Enter (to submit) or
+ * :cancel. */
 tp_forms_outcome tp_forms_ask(const tp_form *plugin_form, const tp_forms_answers *preset,
                               tp_forms_io *io, tp_forms_answers *ans);
 
