@@ -699,11 +699,7 @@ static void a_bad_config_file_stops_init_with_its_line(void **state)
     tu_mkdtemp(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/bad.conf", dir);
     tu_write_file(path, "[program]\nrounding = sideways\n");
-    tp_host host;
-    memset(&host, 0, sizeof host);
-    host.abi = (tp_version)TP_VERSION_INIT;
-    host.struct_size = sizeof host;
-    host.request_callback = tu_request_callback;
+    tp_host host = tu_bare_host();
     tp_message msg;
     const tp_plugin *p = tillpoints_entry.create(&host, path, &msg);
     assert_non_null(p);
@@ -750,11 +746,7 @@ static void acknowledged_awards_survive_destroy_and_restart(void **state)
     h->plugin->destroy(h->plugin);
     h->plugin = NULL;
     tu_stop(h, 0);
-    tp_host host;
-    memset(&host, 0, sizeof host);
-    host.abi = (tp_version)TP_VERSION_INIT;
-    host.struct_size = sizeof host;
-    host.request_callback = tu_request_callback;
+    tp_host host = tu_bare_host();
     const tp_plugin *p = tillpoints_entry.create(&host, config, &msg);
     assert_int_equal(p->init(p, &msg), TP_OK);
     tp_admin_set ads;

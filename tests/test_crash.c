@@ -422,11 +422,7 @@ static void check_database(crash_run *r)
 
     /* A fresh plugin instance on the same file: opens, and finds nothing
      * wrong. */
-    tp_host host;
-    memset(&host, 0, sizeof host);
-    host.abi = (tp_version)TP_VERSION_INIT;
-    host.struct_size = sizeof host;
-    host.request_callback = tu_request_callback;
+    tp_host host = tu_bare_host();
     tp_message msg;
     const tp_plugin *p = tillpoints_entry.create(&host, r->config, &msg);
     assert_non_null(p);
