@@ -487,7 +487,7 @@ out:
 typedef struct bench_host {
     tp_hostlib *lib;
     const tp_plugin *plugin;
-    const tp_admin_ext *ad;
+    const tp_admin_set *ad;
 } bench_host;
 
 static int plugin_open(bench_host *h, const char *plugin_path, const char *config)
@@ -644,14 +644,14 @@ static double run_page(const bench_host *h, const page_spec *p, tp_activity_row 
     q.kinds = p->kinds;
     q.member = p->member;
     q.before_id = p->before_id;
-    q.limit = PAGE_ROWS;
     *page_ok = 1;
     int runs = p->runs > PAGE_RUNS ? PAGE_RUNS : p->runs;
     for (int r = 0; r < runs; r++) {
         size_t count = 0;
         tp_message msg;
         int64_t t0 = bench_now_ns();
-        tp_status st = h->ad->ledger->activity(h->plugin, &q, rows, &count, &msg);
+        tp_status st =
+            h->ad->ledger->activity(h->plugin, &q, rows, PAGE_ROWS, sizeof rows[0], &count, &msg);
         ns[r] = bench_now_ns() - t0;
         if (st != TP_OK) {
             fprintf(stderr, "bench: activity (%s): %s (%s)\n", p->figure,
@@ -901,8 +901,8 @@ static int run_migration(const char *plugin_path, size_t rows, uint64_t seed, in
     ir.struct_size = sizeof ir;
     tp_message msg;
     int64_t t0 = bench_now_ns();
-    tp_status st = h.ad->transfer->import_csv(h.plugin, csv, 0, "bench", on_progress, on_problem, &pr,
-                                    &ir, &msg);
+    tp_status st = h.ad->transfer->import_csv(h.plugin, csv, 0, "bench", on_progress, on_problem,
+                                              &pr, &ir, &msg);
     out->import_s = secs_since(t0);
     tp_member_info last;
     memset(&last, 0, sizeof last);
@@ -1206,8 +1206,8 @@ int main(int argc, char **argv)
     memset(&ir, 0, sizeof ir);
     ir.struct_size = sizeof ir;
     t0 = bench_now_ns();
-    tp_status ist = h.ad->transfer->import_csv(h.plugin, csv_path, 0, "bench", on_progress, on_problem,
-                                     &imp_problems, &ir, &msg);
+    tp_status ist = h.ad->transfer->import_csv(h.plugin, csv_path, 0, "bench", on_progress,
+                                               on_problem, &imp_problems, &ir, &msg);
     double import_s = secs_since(t0);
     if (ist != TP_OK) {
         fprintf(stderr, "bench: import_csv: %s (%s)\n", tp_hostlib_status_name(ist), msg.text);
@@ -1253,7 +1253,8 @@ int main(int argc, char **argv)
     memset(&vr, 0, sizeof vr);
     vr.struct_size = sizeof vr;
     t0 = bench_now_ns();
-    tp_status vst = h.ad->audit->verify(h.plugin, NULL, NULL, on_problem, &ver_problems, &vr, NULL, &msg);
+    tp_status vst =
+        h.ad->audit->verify(h.plugin, NULL, NULL, on_problem, &ver_problems, &vr, NULL, &msg);
     double verify_s = secs_since(t0);
     int verify_ok = vst == TP_OK && vr.problems == 0 &&
                     vr.entries == g.ledger + ex.rows && vr.members == g.members + ex.new_members;

@@ -160,7 +160,7 @@ typedef struct bench_host {
     tp_hostlib *lib;
     const tp_plugin *plugin;
     const tp_checkout_ext *co;
-    const tp_admin_ext *ad;
+    const tp_admin_set *ad;
     int wake_fd;
 } bench_host;
 
@@ -209,8 +209,8 @@ static int run_checkouts(const bench_host *h, sale *sales, size_t n, char phase,
             lines[l].flags = l == LINES - 1 ? TP_LINE_TAX : 0;
         }
         tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line), .receipt_id = rec,
-                        .currency = "EUR", .time_ms = s->time_ms,
-                        .lines = lines, .line_count = LINES};
+                        .currency = "EUR", .time_ms = s->time_ms, .lines = lines,
+                        .line_count = LINES};
         tp_award_preview pv = {.struct_size = sizeof pv};
 
         pump(h, 0); /* a real host's loop delivers events between sales */

@@ -521,8 +521,7 @@ static int checkout(till *t, till_phase *p)
         lines[l].flags = l == LINES - 1 ? TP_LINE_TAX : 0;
     }
     tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line), .receipt_id = rec,
-                    .currency = "EUR",
-                    .time_ms = SALE_TIME_BASE + (int64_t)i * 7000,
+                    .currency = "EUR", .time_ms = SALE_TIME_BASE + (int64_t)i * 7000,
                     .lines = lines, .line_count = LINES};
     tp_message msg;
     tp_award_preview pv = {.struct_size = sizeof pv};

@@ -36,6 +36,7 @@
 #include "tillpoints/ext/events.h"
 #include "tillpoints/tillpoints.h"
 #include "bench.h"
+#include "hostabi.h"
 
 #define TARGET_EVENTS_PER_S 20000.0
 #define MEMBERS 1000
@@ -45,7 +46,8 @@ typedef struct bhost {
     atomic_int callbacks;
     const tp_plugin *p;
     const tp_checkout_ext *co;
-    const tp_admin_ext *ad;
+    tp_admin_set admin;
+    const tp_admin_set *ad; /* &admin */
 } bhost;
 
 static void b_request_callback(const tp_host *h)
@@ -86,8 +88,13 @@ static int start(bhost *b, const char *config)
         fprintf(stderr, "bench: init: %s\n", msg.text);
         return -1;
     }
-    b->co = b->p->get_extension(b->p, TP_EXT_CHECKOUT);
-    b->ad = b->p->get_extension(b->p, TP_EXT_ADMIN);
+    const char *missing = tp_admin_set_get(b->p, &b->admin);
+    if (missing) {
+        fprintf(stderr, "bench: the plugin lacks the %s extension.\n", missing);
+        return -1;
+    }
+    b->ad = &b->admin;
+    b->co = b->admin.checkout;
     return 0;
 }
 
@@ -285,7 +292,7 @@ int main(int argc, char **argv)
     if (start(&b, config) != 0)
         goto out;
     tp_message msg;
-    int from, to;
+    int32_t from, to;
     if (b.ad->queue->central_init(b.p, &from, &to, &msg) != TP_OK) {
         fprintf(stderr, "bench: central init: %s\n", msg.text);
         goto out;

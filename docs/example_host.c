@@ -35,7 +35,7 @@
 /* Everything the host keeps; reached from the callbacks via host_data. */
 typedef struct example {
     tp_host host;               /* given to the plugin; outlives it */
-    tp_host_events_ext events;  /* our "tillpoints.events/1" */
+    tp_host_events_ext events;  /* our TP_HOST_EXT_EVENTS */
     int wake[2];                /* request_callback -> main loop */
     char receipt_id[TP_RECEIPT_ID_MAX + 1];
     int done;                   /* 1: award committed, -1: failed */
@@ -86,7 +86,10 @@ static const char *event_name(tp_event_kind kind)
 }
 
 /* [main-thread] Events, delivered from inside on_main_thread(). The event
- * and its strings are valid for this call only: copy what you keep. */
+ * and its strings are valid for this call only: copy what you keep. A 2.0
+ * plugin's event has every field below; one that a later minor version
+ * appends is read only when TP_HAS_FIELD(ev, tp_event, field) says the
+ * plugin's event has it. */
 static void on_event(const tp_host *host, const tp_event *ev)
 {
     example *ex = host->host_data;
@@ -158,8 +161,11 @@ int main(int argc, char **argv)
     }
     tp_version ours = TP_VERSION_INIT;
     if (!tp_version_is_compatible(ours, entry->abi)) {
-        fprintf(stderr, "%s has ABI %u.%u; this host was built for ABI %u.x\n", plugin_path,
-                (unsigned)entry->abi.major, (unsigned)entry->abi.minor, (unsigned)ours.major);
+        fprintf(stderr,
+                "The loyalty plugin %s was built for tillpoints ABI %u.%u; this host needs "
+                "ABI %u.x.\n",
+                plugin_path, (unsigned)entry->abi.major, (unsigned)entry->abi.minor,
+                (unsigned)ours.major);
         dlclose(so);
         return 1;
     }
@@ -171,9 +177,13 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* 2. The host struct, then one plugin instance on the config. */
+    /* 2. The host struct, then one plugin instance on the config. Every
+     *    struct that starts with struct_size gets its sizeof from whoever
+     *    allocates it: here the host. */
+    ex.events.struct_size = sizeof ex.events;
     ex.events.on_event = on_event;
     ex.host.abi = ours;
+    ex.host.struct_size = sizeof ex.host;
     ex.host.name = "example host";
     ex.host.vendor = "tillpoints docs";
     ex.host.version = "1.0";
@@ -193,8 +203,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "init: %s\n", msg.text);
         goto out_plugin;
     }
+    /* An extension table starts with its size too: a function a later
+     * minor version appends is called only when TP_HAS_FIELD says the
+     * plugin's table has it. */
     const tp_checkout_ext *co = p->get_extension(p, TP_EXT_CHECKOUT);
-    if (!co) {
+    if (!co || !TP_HAS_FIELD(co, tp_checkout_ext, complete)) {
         fprintf(stderr, "the plugin has no %s\n", TP_EXT_CHECKOUT);
         goto out_plugin;
     }
@@ -219,8 +232,8 @@ int main(int argc, char **argv)
         {.sku = "VAT", .amount_minor = 51, .flags = TP_LINE_TAX}, /* earns nothing */
     };
     tp_receipt receipt = {.struct_size = sizeof receipt, .line_stride = sizeof(tp_line),
-                          .receipt_id = ex.receipt_id, .currency = "EUR",
-                          .lines = lines, .line_count = sizeof lines / sizeof lines[0]};
+                          .receipt_id = ex.receipt_id, .currency = "EUR", .lines = lines,
+                          .line_count = sizeof lines / sizeof lines[0]};
     tp_award_preview preview = {.struct_size = sizeof preview};
     st = co->complete(p, txn, &receipt, &preview, &msg);
     if (st != TP_OK) {

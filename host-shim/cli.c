@@ -1380,8 +1380,8 @@ static int cmd_verify(cli *c)
     tp_verify_result res = {.struct_size = sizeof res};
     tp_message msg;
     tp_audit_report rep = {.struct_size = sizeof rep, .local = {.struct_size = sizeof rep.local}};
-    tp_status st = c->ad->audit->verify(c->p, c->rq.head, on_verify_progress, on_problem, c, &res,
-                                        &rep, &msg);
+    tp_status st =
+        c->ad->audit->verify(c->p, c->rq.head, on_verify_progress, on_problem, c, &res, &rep, &msg);
     progress_clear(&c->bar);
     if (st == TP_ERR_INVALID_ARGUMENT && res.checks == 0)
         return refused(c, st, &msg); /* a malformed head: nothing was checked */
@@ -1513,8 +1513,8 @@ static int cmd_scanners(cli *c)
     }
     for (size_t i = 0; i < n && i < 8; i++)
         printf("%-10s %-7s %-8s %s%s%s\n", info[i].name, info[i].driver,
-               scanner_state_name(info[i].state), info[i].device, info[i].last_error[0] ? " - " : "",
-               info[i].last_error);
+               scanner_state_name(info[i].state), info[i].device,
+               info[i].last_error[0] ? " - " : "", info[i].last_error);
     return 0;
 }
 
@@ -1544,7 +1544,8 @@ static int cmd_manager_add(cli *c)
     if (rc != 0)
         return rc;
     tp_message msg;
-    tp_status st = c->ad->managers->manager_add(c->p, c->rq.pos[0], c->rq.name, pin, c->rq.staff, &msg);
+    tp_status st =
+        c->ad->managers->manager_add(c->p, c->rq.pos[0], c->rq.name, pin, c->rq.staff, &msg);
     explicit_bzero(pin, sizeof pin);
     if (st != TP_OK)
         return refused(c, st, &msg);

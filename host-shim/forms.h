@@ -49,7 +49,7 @@ void tp_forms_io_init(tp_forms_io *io, FILE *in, FILE *out, int echo);
  * plugin's size and strides (hostabi.h), with this build's. */
 typedef struct tp_forms_copy tp_forms_copy;
 
-tp_forms_copy *tp_forms_copy_new(const tp_form *form);
+tp_forms_copy *tp_forms_copy_new(const tp_form *plugin_form);
 void tp_forms_copy_free(tp_forms_copy *c);
 /* The copy as a tp_form (valid until tp_forms_copy_free). */
 const tp_form *tp_forms_copy_form(const tp_forms_copy *c);
@@ -78,8 +78,9 @@ int tp_forms_answers_set(tp_forms_answers *ans, const char *field_id, const char
 
 /* Prints the whole form: title, message, every field with its label and
  * value (INFO text; numbered entries of RESULTS and CHOICE; PINs never),
- * each field's error under it after "!", and the submit label. */
-void tp_forms_print(FILE *out, const tp_form *form);
+ * each field's error under it after "!", and the submit label.
+ * `plugin_form` is one as presented, or a copy. */
+void tp_forms_print(FILE *out, const tp_form *plugin_form);
 
 /* The shown text of a field's current value: the label of the chosen
  * entry for RESULTS/CHOICE, "" for PINs, else the value. `field` is one
@@ -93,13 +94,14 @@ typedef enum tp_forms_outcome {
     TP_FORMS_EOF = 2        /* the line source ended (or failed) */
 } tp_forms_outcome;
 
-/* Prompts for every answerable field of `form` in order (all but INFO),
- * starting from `preset` (may be NULL): answers the host already knows,
- * e.g. the contact given on the till's command line, shown as the value
- * that Enter keeps. Bad picks and over-long answers are asked again; the
- * rest is for the plugin to judge. A form without answerable fields asks
- * once for Enter (to submit) or :cancel. */
-tp_forms_outcome tp_forms_ask(const tp_form *form, const tp_forms_answers *preset,
+/* Prompts for every answerable field of `plugin_form` (as presented, or a
+ * copy) in order (all but INFO), starting from `preset` (may be NULL):
+ * answers the host already knows, e.g. the contact given on the till's
+ * command line, shown as the value that Enter keeps. Bad picks and
+ * over-long answers are asked again; the rest is for the plugin to judge.
+ * A form without answerable fields asks once for Enter (to submit) or
+ * :cancel. */
+tp_forms_outcome tp_forms_ask(const tp_form *plugin_form, const tp_forms_answers *preset,
                               tp_forms_io *io, tp_forms_answers *ans);
 
 /* Reads one line from io->in into buf (without the newline, blanks

@@ -71,7 +71,8 @@ void tp_hostlib_close(tp_hostlib *h);
 
 const tp_plugin *tp_hostlib_plugin(tp_hostlib *h);
 const tp_checkout_ext *tp_hostlib_checkout(tp_hostlib *h);
-/* The manager-side extensions (hostabi.h); every one is there. */
+/* The manager-side extensions and checkout (hostabi.h), every one of them
+ * there; NULL with create_only. */
 const tp_admin_set *tp_hostlib_admin(tp_hostlib *h);
 /* The plugin's ui extension (forms), or NULL when the plugin lacks it. */
 const tp_ui_ext *tp_hostlib_ui(tp_hostlib *h);

@@ -689,18 +689,14 @@ static json_t *member_result(tp_member_info *info, perr *e)
 
 static json_t *m_member_add(tp_proto *p, json_t *params, perr *e)
 {
-    tp_member_new m;
-    memset(&m, 0, sizeof m);
-    m.struct_size = sizeof m;
+    tp_member_new m = {.struct_size = sizeof m};
     if (get_string(params, "", "code", 1, &m.code, e) ||
         get_string(params, "", "name", 0, &m.name, e) ||
         get_string(params, "", "phone", 0, &m.phone, e) ||
         get_string(params, "", "email", 0, &m.email, e) ||
         get_string(params, "", "app_id", 0, &m.app_id, e))
         return NULL;
-    tp_member_info info;
-    memset(&info, 0, sizeof info);
-    info.struct_size = sizeof info;
+    tp_member_info info = {.struct_size = sizeof info};
     tp_message msg;
     clear_msg(&msg);
     tp_status st = p->cfg.members->member_add(p->cfg.plugin, &m, &info, &msg);
@@ -714,9 +710,7 @@ static json_t *m_member_get(tp_proto *p, json_t *params, perr *e)
     const char *code;
     if (get_string(params, "", "code", 1, &code, e))
         return NULL;
-    tp_member_info info;
-    memset(&info, 0, sizeof info);
-    info.struct_size = sizeof info;
+    tp_member_info info = {.struct_size = sizeof info};
     tp_message msg;
     clear_msg(&msg);
     tp_status st = p->cfg.members->member_get(p->cfg.plugin, code, &info, &msg);
@@ -1041,6 +1035,7 @@ void tp_proto_handle_line(tp_proto *p, const char *line, size_t len, tp_proto_ou
         return;
     perr e = {"bad_field", ""};
     json_error_t jerr;
+    memset(&jerr, 0, sizeof jerr); /* json_loadb fills it; not when a NUL skips it */
     /* Any JSON text is decoded, so that a scalar is told it is not an
      * object (bad_field) rather than that it is not JSON. */
     json_t *req = memchr(line, '\0', len)

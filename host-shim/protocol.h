@@ -88,11 +88,11 @@ void tp_proto_handle_line(tp_proto *p, const char *line, size_t len, tp_proto_ou
 /* Turns a plugin event into an event line. Nothing is written before the
  * session's hello, nor for event kinds this protocol version does not
  * name. Returns 1 when a line was written. */
-int tp_proto_event(tp_proto *p, const tp_event *ev, tp_proto_out_fn out, void *user);
+int tp_proto_event(tp_proto *p, const tp_event *plugin_event, tp_proto_out_fn out, void *user);
 
 /* A form the plugin presents (ui.present) or dismisses (ui.dismiss) as an
  * event line; nothing before hello. Returns 1 when a line was written. */
-int tp_proto_present(tp_proto *p, const tp_form *form, tp_proto_out_fn out, void *user);
+int tp_proto_present(tp_proto *p, const tp_form *plugin_form, tp_proto_out_fn out, void *user);
 int tp_proto_dismiss(tp_proto *p, uint64_t form_id, int32_t done, const char *result,
                      tp_proto_out_fn out, void *user);
 

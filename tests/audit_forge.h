@@ -46,7 +46,7 @@ static inline void forge_exec(sqlite3 *db, const char *sql)
 
 /* The digest of ledger entries first..last (audit.h's encoding). */
 static inline void forge_digest(sqlite3 *db, int64_t first, int64_t last, int64_t *count,
-                                int64_t *sum, char out[65])
+                                int64_t *sum, char out[TP_AUDIT_HASH_MAX + 1])
 {
     sqlite3_stmt *q;
     assert_int_equal(sqlite3_prepare_v2(db,
@@ -96,7 +96,7 @@ static inline void forge_rehash_from(sqlite3 *db, int64_t from)
                                         -1, &q, NULL),
                      SQLITE_OK);
     sqlite3_bind_int64(q, 1, from);
-    char prev[65] = "0000000000000000000000000000000000000000000000000000000000000000";
+    char prev[TP_AUDIT_HASH_MAX + 1] = "0000000000000000000000000000000000000000000000000000000000000000";
     if (from > 1) {
         sqlite3_stmt *p;
         assert_int_equal(sqlite3_prepare_v2(db, "SELECT hash FROM audit WHERE id = ?1", -1, &p,
@@ -124,7 +124,7 @@ static inline void forge_rehash_from(sqlite3 *db, int64_t from)
         if (sqlite3_column_type(q, 11) != SQLITE_NULL) {
             int64_t first = sqlite3_column_int64(q, 11), last = sqlite3_column_int64(q, 12);
             int64_t count, sum;
-            char digest[65];
+            char digest[TP_AUDIT_HASH_MAX + 1];
             forge_digest(db, first, last, &count, &sum, digest);
             forge_str(&st, "ledger", 6);
             forge_i64(&st, first);
@@ -139,7 +139,7 @@ static inline void forge_rehash_from(sqlite3 *db, int64_t from)
             forge_exec(db, update);
         }
         unsigned char h[32];
-        char hash[65];
+        char hash[TP_AUDIT_HASH_MAX + 1];
         crypto_generichash_final(&st, h, 32);
         sodium_bin2hex(hash, sizeof hash, h, 32);
         snprintf(update, sizeof update,

@@ -14,15 +14,28 @@ static const char *plugin_path(void)
     return p;
 }
 
+/* The host library refuses a plugin of another major before it calls
+ * anything in it, naming both versions. Here the host claims 1.x or 3.x
+ * against the 2.0 plugin. */
 static void host_of_another_major_refuses_the_plugin(void **state)
 {
     (void)state;
-    tp_hostlib_options opt = {.plugin_path = plugin_path(), .abi = {TP_ABI_MAJOR + 1, 0, 0}};
-    char err[512] = "";
-    assert_null(tp_hostlib_open(&opt, err, sizeof err));
-    assert_non_null(strstr(err, "needs ABI 2.x"));
+    const tp_version claims[] = {{1, 2, 0}, {TP_ABI_MAJOR + 1, 0, 0}};
+    for (size_t i = 0; i < sizeof claims / sizeof claims[0]; i++) {
+        tp_hostlib_options opt = {.plugin_path = plugin_path(), .abi = claims[i]};
+        char err[512] = "", want[64];
+        assert_null(tp_hostlib_open(&opt, err, sizeof err));
+        snprintf(want, sizeof want, "was built for tillpoints ABI %d.%d; this host needs ABI %u.x",
+                 TP_ABI_MAJOR, TP_ABI_MINOR, claims[i].major);
+        if (!strstr(err, want))
+            fail_msg("'%s' does not say '%s'", err, want);
+        assert_non_null(strstr(err, plugin_path()));
+    }
 }
 
+/* create() refuses a host of 1.x or 3.x with a sentence naming both
+ * versions. It reads nothing of the host but `abi` (first in every major):
+ * a 1.x tp_host has no struct_size, so none is set here. */
 static void plugin_refuses_a_host_of_another_major(void **state)
 {
     (void)state;
@@ -32,25 +45,47 @@ static void plugin_refuses_a_host_of_another_major(void **state)
     assert_non_null(entry);
     assert_int_equal(entry->abi.major, TP_ABI_MAJOR);
     assert_true(entry->init(plugin_path()));
-    tp_host host;
-    memset(&host, 0, sizeof host);
-    host.abi = (tp_version){TP_ABI_MAJOR + 1, 0, 0};
-    host.request_callback = tu_request_callback;
-    tp_message msg;
-    assert_null(entry->create(&host, NULL, &msg));
-    assert_non_null(strstr(msg.text, "Install a plugin built for ABI 2"));
+    const tp_version hosts[] = {{1, 2, 0}, {TP_ABI_MAJOR + 1, 0, 0}};
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        tp_host host;
+        memset(&host, 0, sizeof host);
+        host.abi = hosts[i];
+        tp_message msg;
+        memset(&msg, 0, sizeof msg);
+        assert_null(entry->create(&host, NULL, &msg));
+        char theirs[16], ours[16];
+        snprintf(theirs, sizeof theirs, "%u.%u", hosts[i].major, hosts[i].minor);
+        snprintf(ours, sizeof ours, "ABI %d", TP_ABI_MAJOR);
+        if (!strstr(msg.text, theirs) || !strstr(msg.text, ours))
+            fail_msg("'%s' does not name both %s and %s", msg.text, theirs, ours);
+    }
     entry->deinit();
     dlclose(dl);
 }
 
-/* Fields appended in a minor version go at the end of the struct, after
- * every field an older host knows (see "Compatibility" in tillpoints.h). */
-_Static_assert(offsetof(tp_event, refund_id) > offsetof(tp_event, receipt_code),
-               "tp_event.refund_id (ABI 1.2) must follow the 1.1 fields");
-_Static_assert(offsetof(tp_event, symbology) > offsetof(tp_event, refund_id),
-               "tp_event.symbology is appended after refund_id");
-_Static_assert(offsetof(tp_event, symbology) + sizeof(const char *) == sizeof(tp_event),
-               "tp_event.symbology is the last field");
+/* What lets either side refuse the other: `abi` comes first in tp_entry
+ * and tp_host in every major version, and every 2.0 struct that may grow
+ * starts with (after `abi`) its size. */
+_Static_assert(offsetof(tp_entry, abi) == 0, "tp_entry starts with abi");
+_Static_assert(offsetof(tp_host, abi) == 0, "tp_host starts with abi");
+_Static_assert(offsetof(tp_entry, struct_size) == sizeof(tp_version),
+               "tp_entry.struct_size follows abi");
+_Static_assert(offsetof(tp_host, struct_size) == sizeof(tp_version),
+               "tp_host.struct_size follows abi");
+_Static_assert(offsetof(tp_event, struct_size) == 0, "tp_event starts with its size");
+
+static void plugin_says_it_speaks_abi_2_0(void **state)
+{
+    (void)state;
+    void *dl = dlopen(plugin_path(), RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(dl);
+    const tp_entry *entry = dlsym(dl, TP_ENTRY_SYMBOL);
+    assert_non_null(entry);
+    assert_int_equal(entry->abi.major, 2);
+    assert_int_equal(entry->abi.minor, 0);
+    assert_int_equal(entry->struct_size, sizeof(tp_entry));
+    dlclose(dl);
+}
 
 static int64_t last_points;
 static int n_refund_events;
@@ -66,18 +101,6 @@ static void record(void *user, const tp_event *ev)
         snprintf(refund_seen[n_refund_events], sizeof refund_seen[0], "%s", ev->refund_id);
         refund_kind[n_refund_events++] = ev->kind;
     }
-}
-
-static void plugin_says_it_speaks_abi_1_2(void **state)
-{
-    (void)state;
-    void *dl = dlopen(plugin_path(), RTLD_NOW | RTLD_LOCAL);
-    assert_non_null(dl);
-    const tp_entry *entry = dlsym(dl, TP_ENTRY_SYMBOL);
-    assert_non_null(entry);
-    assert_int_equal(entry->abi.major, 1);
-    assert_int_equal(entry->abi.minor, 2);
-    dlclose(dl);
 }
 
 static void loaded_plugin_runs_a_checkout(void **state)
@@ -109,8 +132,7 @@ static void loaded_plugin_runs_a_checkout(void **state)
 
     /* Two refunds of the receipt in flight at once: the events name each. */
     tp_refund a = {.struct_size = sizeof a, .refund_id = "RF-A", .receipt_id = "R",
-                   .currency = "EUR",
-                   .amount_minor = 1000};
+                   .currency = "EUR", .amount_minor = 1000};
     tp_refund b = {.struct_size = sizeof b, .refund_id = "RF-B", .receipt_id = "R",
                    .currency = "EUR", .full = 1};
     assert_int_equal(co->refund(p, &a, &msg), TP_OK);
@@ -130,7 +152,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(host_of_another_major_refuses_the_plugin),
         cmocka_unit_test(plugin_refuses_a_host_of_another_major),
-        cmocka_unit_test(plugin_says_it_speaks_abi_1_2),
+        cmocka_unit_test(plugin_says_it_speaks_abi_2_0),
         cmocka_unit_test(loaded_plugin_runs_a_checkout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -119,8 +119,9 @@ typedef struct alloc_host {
 static char base_dir[128];
 static char template_db[200];
 
-static void ah_on_event(const tp_host *host, const tp_event *e)
+static void ah_on_event(const tp_host *host, const tp_event *plugin_event)
 {
+    const tp_event ev = tp_event_read(plugin_event), *e = &ev;
     alloc_host *a = host->host_data;
     if (e->kind == TP_EVENT_PLUGIN_DISABLED)
         a->disabled_events++;

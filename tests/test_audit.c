@@ -129,7 +129,7 @@ static void put_i64(crypto_generichash_state *st, int64_t v)
 static void expected_hash(const char *prev, int64_t id, int64_t time_ms, const char *action,
                           const char *actor, const char *approver, const char *member,
                           const char *location, const char *receipt, int64_t points,
-                          const char *reason, const char *detail, char out[65])
+                          const char *reason, const char *detail, char out[TP_AUDIT_HASH_MAX + 1])
 {
     crypto_generichash_state st;
     unsigned char h[32];
@@ -162,7 +162,7 @@ static void appended_records_chain_and_verify_clean(void **state)
     assert_int_equal(verify(f), 0);
     assert_int_equal(f->n_problems, 0);
 
-    char prev[80], hash[80], want[65];
+    char prev[80], hash[80], want[TP_AUDIT_HASH_MAX + 1];
     text_of(f, "SELECT prev_hash FROM audit WHERE id = 1", prev, sizeof prev);
     assert_string_equal(prev, zeros);
     text_of(f, "SELECT hash FROM audit WHERE id = 1", hash, sizeof hash);
@@ -184,7 +184,7 @@ static void missing_texts_are_stored_empty_and_still_verify(void **state)
     tp_audit_entry e = {.time_ms = 5, .action = "pin.failure", .actor = "anna", .points = -3};
     assert_int_equal(tp_audit_append(f->s, &e, &msg), TP_OK);
     assert_int_equal(tp_store_commit(f->s, &msg), TP_OK);
-    char v[80], want[65];
+    char v[80], want[TP_AUDIT_HASH_MAX + 1];
     text_of(f, "SELECT approver || '|' || detail FROM audit", v, sizeof v);
     assert_string_equal(v, "|");
     text_of(f, "SELECT hash FROM audit", v, sizeof v);
@@ -242,7 +242,7 @@ static void rewritten_record_with_a_fresh_hash_breaks_the_next_link(void **state
 {
     fixture *f = *state;
     append(f, 1, 4);
-    char prev[80], update[400], forged[65];
+    char prev[80], update[400], forged[TP_AUDIT_HASH_MAX + 1];
     text_of(f, "SELECT prev_hash FROM audit WHERE id = 2", prev, sizeof prev);
     expected_hash(prev, 2, 1700000000002LL, "retro.credit", "cashier-1", "anna", "M9",
                   "shop-1", "R-2", 20, "missed scan", "record number 2", forged);
@@ -282,7 +282,7 @@ static void forged_record_with_a_wrong_prev_hash_is_detected(void **state)
 {
     fixture *f = *state;
     append(f, 1, 3);
-    char prev[65], hash[65], insert[600];
+    char prev[TP_AUDIT_HASH_MAX + 1], hash[TP_AUDIT_HASH_MAX + 1], insert[600];
     memset(prev, 'a', 64);
     prev[64] = '\0';
     /* Its own hash is right for its contents; only the link is wrong. */
@@ -402,7 +402,7 @@ static void a_record_covers_exactly_the_entries_its_transaction_wrote(void **sta
     /* The digest and the hash are the published encoding, computed here
      * without audit.c: rehashing changes nothing. */
     int64_t count, sum;
-    char digest[65], stored[80], hash1[80], hash2[80];
+    char digest[TP_AUDIT_HASH_MAX + 1], stored[80], hash1[80], hash2[80];
     forge_digest(tp_store_db(f->s), 3, 5, &count, &sum, digest);
     text_of(f, "SELECT ledger_digest FROM audit WHERE id = 1", stored, sizeof stored);
     assert_string_equal(stored, digest);
@@ -509,7 +509,9 @@ static void an_empty_ledger_is_upgraded_without_a_record(void **state)
 /* ---- through the admin ABI ---------------------------------------------- */
 
 typedef struct audit_row {
-    char action[33], actor[65], approver[65], member[65], receipt[80];
+    char action[TP_AUDIT_NAME_MAX + 1], actor[TP_STAFF_ID_MAX + 1];
+    char approver[TP_MANAGER_ID_MAX + 1], member[TP_MEMBER_CODE_MAX + 1];
+    char receipt[TP_RECEIPT_ID_MAX + 1];
     int64_t points, count, sum;
 } audit_row;
 
@@ -550,7 +552,8 @@ static void activity_approvers(tu_host *h, char *out, size_t cap)
     size_t n = 0;
     tp_activity_query q = {.struct_size = sizeof q};
     tp_message msg;
-    assert_int_equal(h->ad->ledger->activity(h->plugin, &q, rows, 32, sizeof rows[0], &n, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &q, rows, 32, sizeof rows[0], &n, &msg),
+                     TP_OK);
     out[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(out);
@@ -571,28 +574,28 @@ static void adjust_bulk_and_import_each_write_a_record_with_actor_and_approver(v
         fail_msg("sale: %s", msg.text);
     tu_settle(h);
     tp_adjustment adj = {.struct_size = sizeof adj, .member = "M-0001", .points = 50,
-                         .reason = "goodwill",
-                         .comment = "sorry for the wait", .staff = "mgr-1"};
+                         .reason = "goodwill", .comment = "sorry for the wait", .staff = "mgr-1"};
     tp_activity_row entry = {.struct_size = sizeof entry};
     assert_int_equal(h->ad->ledger->adjust(h->plugin, &adj, &entry, &msg), TP_OK);
     assert_string_equal(entry.approver, "mgr-1");
     const char *const list[] = {"M-0001", "M-0002"};
     tp_bulk_adjustment bulk = {.struct_size = sizeof bulk, .members = list, .member_count = 2,
-                               .points = -5,
-                               .reason = "expired voucher", .staff = "mgr-2"};
+                               .points = -5, .reason = "expired voucher", .staff = "mgr-2"};
     tp_bulk_result br = {.struct_size = sizeof br};
-    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &bulk, NULL, NULL, &br, &msg), TP_ERR_STATE);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &bulk, NULL, NULL, &br, &msg),
+                     TP_ERR_STATE);
     bulk.points = 5;
     assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &bulk, NULL, NULL, &br, &msg), TP_OK);
     char csv[300];
     snprintf(csv, sizeof csv, "%s/in.csv", h->dir);
     tu_write_file(csv, "code,name,points\nM-0003,Cid,30\nM-0002,,7\nM-0004,Dee,0\n");
     tp_import_result ir = {.struct_size = sizeof ir};
-    assert_int_equal(h->ad->transfer->import_csv(h->plugin, csv, 0, "mgr-3", NULL, NULL, NULL, &ir, &msg),
-                     TP_OK);
+    assert_int_equal(
+        h->ad->transfer->import_csv(h->plugin, csv, 0, "mgr-3", NULL, NULL, NULL, &ir, &msg),
+        TP_OK);
     /* A dry run and a refused bulk wrote nothing. */
-    assert_int_equal(h->ad->transfer->import_csv(h->plugin, csv, TP_IMPORT_DRY_RUN, "mgr-3", NULL, NULL,
-                                       NULL, &ir, &msg),
+    assert_int_equal(h->ad->transfer->import_csv(h->plugin, csv, TP_IMPORT_DRY_RUN, "mgr-3", NULL,
+                                                 NULL, NULL, &ir, &msg),
                      TP_OK);
 
     audit_row a[8];
@@ -623,7 +626,8 @@ static void adjust_bulk_and_import_each_write_a_record_with_actor_and_approver(v
     assert_string_equal(shown, "import:mgr-3:mgr-3 import:mgr-3:mgr-3 bulk:mgr-2:mgr-2 "
                                "bulk:mgr-2:mgr-2 adjust:mgr-1:mgr-1 earn:staff-1:");
     tp_verify_result vr = {.struct_size = sizeof vr};
-    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg),
+                     TP_OK);
     tu_stop(h, 1);
 }
 
@@ -660,8 +664,8 @@ static void activity_shows_the_approver_of_the_record_covering_each_entry(void *
     assert_int_equal(tp_store_commit(f->s, &msg), TP_OK);
     tp_activity_row rows[8];
     size_t n = 0;
-    tp_activity_query q = {.struct_size = sizeof q, .limit = 8};
-    assert_int_equal(tp_ledger_activity(f->s, &cfg, &q, rows, &n, &msg), TP_OK);
+    tp_activity_query q = {.struct_size = sizeof q};
+    assert_int_equal(tp_ledger_activity(f->s, &cfg, &q, rows, 8, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 3);
     assert_string_equal(rows[0].kind, "retro");
     assert_string_equal(rows[0].approver, "max");

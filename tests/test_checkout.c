@@ -64,8 +64,9 @@ static const char *complete_saying(tu_host *h, const char *receipt, const char *
     assert_int_equal(h->co->begin(h->plugin, receipt, "cashier-7", msg), TP_OK);
     if (code)
         assert_int_equal(h->co->scan(h->plugin, receipt, code, msg), TP_OK);
-    tp_receipt r = {.receipt_id = receipt, .currency = "EUR", .lines = lines, .line_count = n};
-    tp_award_preview pv;
+    tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line), .receipt_id = receipt,
+                    .currency = "EUR", .lines = lines, .line_count = n};
+    tp_award_preview pv = {.struct_size = sizeof pv};
     assert_int_equal(h->co->complete(h->plugin, receipt, &r, &pv, msg), TP_OK);
     assert_int_equal(pv.points, 0);
     tu_settle(h);
@@ -103,7 +104,8 @@ static void a_zero_award_says_why(void **state)
                            "less than one point's worth"));
     /* A sale that earns says nothing extra. */
     tp_line enough[] = {{.sku = "A", .amount_minor = 1000}};
-    tp_receipt r = {.receipt_id = "Z-5", .currency = "EUR", .lines = enough, .line_count = 1};
+    tp_receipt r = {.struct_size = sizeof r, .line_stride = sizeof(tp_line), .receipt_id = "Z-5",
+                    .currency = "EUR", .lines = enough, .line_count = 1};
     assert_int_equal(h->co->begin(h->plugin, "Z-5", "cashier-7", &msg), TP_OK);
     assert_int_equal(h->co->scan(h->plugin, "Z-5", "M-0001", &msg), TP_OK);
     assert_int_equal(h->co->complete(h->plugin, "Z-5", &r, NULL, &msg), TP_OK);
@@ -129,7 +131,8 @@ static void a_visits_program_speaks_of_stamps(void **state)
     tu_settle(h);
     assert_string_equal(tu_find(h, TP_EVENT_AWARD_COMMITTED, "V-2")->message,
                         "Receipt V-2: +1 stamp for Ann; balance 1.");
-    tp_refund rf = {.refund_id = "V-2R", .receipt_id = "V-2", .currency = "EUR", .full = 1};
+    tp_refund rf = {.struct_size = sizeof rf, .refund_id = "V-2R", .receipt_id = "V-2",
+                    .currency = "EUR", .full = 1};
     assert_int_equal(h->co->refund(h->plugin, &rf, &msg), TP_OK);
     tu_settle(h);
     assert_string_equal(tu_find(h, TP_EVENT_REFUND_COMMITTED, NULL)->message,
@@ -138,7 +141,8 @@ static void a_visits_program_speaks_of_stamps(void **state)
         if (strstr(h->ev[i].message, "point"))
             fail_msg("event %d speaks of points: %s", i, h->ev[i].message);
     /* Nor does a refusal. */
-    tp_receipt usd = {.receipt_id = "V-3", .currency = "USD", .lines = small, .line_count = 1};
+    tp_receipt usd = {.struct_size = sizeof usd, .line_stride = sizeof(tp_line),
+                      .receipt_id = "V-3", .currency = "USD", .lines = small, .line_count = 1};
     assert_int_equal(h->co->begin(h->plugin, "V-3", "cashier-7", &msg), TP_OK);
     assert_int_equal(h->co->complete(h->plugin, "V-3", &usd, NULL, &msg), TP_ERR_UNSUPPORTED);
     assert_string_equal(msg.text, "This till earns stamps in EUR only; a receipt in USD earns "
@@ -446,13 +450,12 @@ static void bad_input_is_refused_with_a_sentence_and_changes_nothing(void **stat
     tp_receipt over = {.struct_size = sizeof over, .line_stride = sizeof(tp_line),
                        .receipt_id = "R", .currency = "EUR", .lines = huge, .line_count = 2};
     tp_receipt future = {.struct_size = sizeof future, .line_stride = sizeof(tp_line),
-                         .receipt_id = "R", .currency = "EUR", .lines = &ok_line,
-                         .line_count = 1, .time_ms = INT64_MAX};
+                         .receipt_id = "R", .currency = "EUR", .lines = &ok_line, .line_count = 1,
+                         .time_ms = INT64_MAX};
     tp_receipt noid = {.struct_size = sizeof noid, .line_stride = sizeof(tp_line),
                        .receipt_id = NULL, .currency = "EUR", .lines = &ok_line, .line_count = 1};
     tp_refund bigref = {.struct_size = sizeof bigref, .refund_id = "F", .receipt_id = "R",
-                        .currency = "EUR",
-                        .amount_minor = TP_AMOUNT_MAX + 1};
+                        .currency = "EUR", .amount_minor = TP_AMOUNT_MAX + 1};
     tp_refund zeroref = {.struct_size = sizeof zeroref, .refund_id = "F", .receipt_id = "R",
                          .currency = "EUR"};
 
@@ -507,8 +510,7 @@ static void bad_input_is_refused_with_a_sentence_and_changes_nothing(void **stat
     /* The open transaction survived every refusal and still completes,
      * with the member scanned before the bad scans. */
     tp_receipt good = {.struct_size = sizeof good, .line_stride = sizeof(tp_line),
-                       .receipt_id = "R-OK", .currency = "EUR", .lines = &ok_line,
-                       .line_count = 1};
+                       .receipt_id = "R-OK", .currency = "EUR", .lines = &ok_line, .line_count = 1};
     tp_award_preview pv = {.struct_size = sizeof pv};
     assert_int_equal(co->complete(p, "OPEN", &good, &pv, &msg), TP_OK);
     assert_int_equal(pv.points, 1);
@@ -540,8 +542,9 @@ static unsigned char bl_accepted[BL_SALES];
 static int bl_awards[BL_SALES];
 static int bl_free_events;
 
-static void bl_on_event(const tp_host *host, const tp_event *e)
+static void bl_on_event(const tp_host *host, const tp_event *plugin_event)
 {
+    const tp_event ev = tp_event_read(plugin_event), *e = &ev;
     tu_on_event(host, e);
     int n;
     if (e->kind == TP_EVENT_AWARD_COMMITTED && sscanf(e->receipt_id, "BL-%d", &n) == 1 &&
@@ -696,11 +699,7 @@ static void a_bad_config_file_stops_init_with_its_line(void **state)
     tu_mkdtemp(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/bad.conf", dir);
     tu_write_file(path, "[program]\nrounding = sideways\n");
-    tp_host host;
-    memset(&host, 0, sizeof host);
-    host.abi = (tp_version)TP_VERSION_INIT;
-    host.struct_size = sizeof host;
-    host.request_callback = tu_request_callback;
+    tp_host host = tu_bare_host();
     tp_message msg;
     const tp_plugin *p = tillpoints_entry.create(&host, path, &msg);
     assert_non_null(p);
@@ -747,11 +746,7 @@ static void acknowledged_awards_survive_destroy_and_restart(void **state)
     h->plugin->destroy(h->plugin);
     h->plugin = NULL;
     tu_stop(h, 0);
-    tp_host host;
-    memset(&host, 0, sizeof host);
-    host.abi = (tp_version)TP_VERSION_INIT;
-    host.struct_size = sizeof host;
-    host.request_callback = tu_request_callback;
+    tp_host host = tu_bare_host();
     const tp_plugin *p = tillpoints_entry.create(&host, config, &msg);
     assert_int_equal(p->init(p, &msg), TP_OK);
     tp_admin_set ads;

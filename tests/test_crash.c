@@ -114,8 +114,9 @@ static void child_say(child_host *c, const char *fmt, ...)
         child_die("cannot write to the parent");
 }
 
-static void child_on_event(const tp_host *host, const tp_event *e)
+static void child_on_event(const tp_host *host, const tp_event *plugin_event)
 {
+    const tp_event ev = tp_event_read(plugin_event), *e = &ev;
     child_host *c = host->host_data;
     switch (e->kind) {
     case TP_EVENT_AWARD_COMMITTED:
@@ -421,11 +422,7 @@ static void check_database(crash_run *r)
 
     /* A fresh plugin instance on the same file: opens, and finds nothing
      * wrong. */
-    tp_host host;
-    memset(&host, 0, sizeof host);
-    host.abi = (tp_version)TP_VERSION_INIT;
-    host.struct_size = sizeof host;
-    host.request_callback = tu_request_callback;
+    tp_host host = tu_bare_host();
     tp_message msg;
     const tp_plugin *p = tillpoints_entry.create(&host, r->config, &msg);
     assert_non_null(p);

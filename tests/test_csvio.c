@@ -36,7 +36,8 @@ static tp_status import(tu_host *h, const char *name, const char *text, uint32_t
     if (text)
         tu_write_file(path, text);
     memset(p, 0, sizeof *p);
-    return h->ad->transfer->import_csv(h->plugin, path, flags, "mgr-1", NULL, on_problem, p, r, msg);
+    return h->ad->transfer->import_csv(h->plugin, path, flags, "mgr-1", NULL, on_problem, p, r,
+                                       msg);
 }
 
 static void import_creates_members_and_adds_points_with_quoting_bom_and_crlf(void **state)
@@ -91,7 +92,8 @@ static void one_invalid_row_applies_nothing_and_names_its_line(void **state)
     assert_non_null(strstr(msg.text, "nothing was applied"));
     assert_false(r.applied);
     tp_member_info info = {.struct_size = sizeof info};
-    assert_int_equal(h->ad->members->member_get(h->plugin, "M-0001", &info, &msg), TP_ERR_NOT_FOUND);
+    assert_int_equal(h->ad->members->member_get(h->plugin, "M-0001", &info, &msg),
+                     TP_ERR_NOT_FOUND);
     /* With skip-invalid the valid rows go in. */
     assert_int_equal(import(h, "b.csv", NULL, TP_IMPORT_SKIP_INVALID, &p, &r, &msg), TP_OK);
     assert_int_equal(r.invalid, 2);
@@ -107,7 +109,7 @@ static void a_name_or_reason_that_is_not_utf8_is_a_problem_of_its_row(void **sta
     (void)state;
     tu_host *h = tu_start(NULL);
     problems p;
-    tp_import_result r;
+    tp_import_result r = {.struct_size = sizeof r};
     tp_message msg;
     const char *csv = "code,points,name,reason\n"
                       "M-0001,10,J\xfcrgen,\n"
@@ -121,8 +123,8 @@ static void a_name_or_reason_that_is_not_utf8_is_a_problem_of_its_row(void **sta
     assert_non_null(strstr(p.text[1], "The reason is not valid UTF-8 text"));
     assert_int_equal(import(h, "latin1.csv", NULL, TP_IMPORT_SKIP_INVALID, &p, &r, &msg), TP_OK);
     assert_int_equal(r.members_created, 1);
-    tp_member_info info;
-    assert_int_equal(h->ad->member_get(h->plugin, "M-0003", &info, &msg), TP_OK);
+    tp_member_info info = {.struct_size = sizeof info};
+    assert_int_equal(h->ad->members->member_get(h->plugin, "M-0003", &info, &msg), TP_OK);
     assert_string_equal(info.name, "J\xc3\xbcrgen");
     tu_stop(h, 1);
 }
@@ -142,7 +144,8 @@ static void a_row_refused_half_way_leaves_nothing_even_when_skipping(void **stat
     assert_int_equal(r.invalid, 1);
     assert_int_equal(r.members_created, 1);
     tp_member_info info = {.struct_size = sizeof info};
-    assert_int_equal(h->ad->members->member_get(h->plugin, "M-0009", &info, &msg), TP_ERR_NOT_FOUND);
+    assert_int_equal(h->ad->members->member_get(h->plugin, "M-0009", &info, &msg),
+                     TP_ERR_NOT_FOUND);
     assert_int_equal(tu_balance(h, "M-0008"), 5);
     tu_stop(h, 1);
 }
@@ -165,7 +168,8 @@ static void dry_run_checks_everything_and_writes_nothing(void **state)
     assert_int_equal(r.entries, 1);
     assert_false(r.applied);
     tp_member_info info = {.struct_size = sizeof info};
-    assert_int_equal(h->ad->members->member_get(h->plugin, "M-0001", &info, &msg), TP_ERR_NOT_FOUND);
+    assert_int_equal(h->ad->members->member_get(h->plugin, "M-0001", &info, &msg),
+                     TP_ERR_NOT_FOUND);
     tu_stop(h, 1);
 }
 
@@ -249,7 +253,8 @@ static void batched_and_single_rows_mix_in_file_order(void **state)
     assert_non_null(rows);
     tp_activity_query q = {.struct_size = sizeof q, .kinds = TP_KIND_IMPORT};
     size_t count = 0;
-    assert_int_equal(h->ad->ledger->activity(h->plugin, &q, rows, 300, sizeof rows[0], &count, &msg), TP_OK);
+    assert_int_equal(
+        h->ad->ledger->activity(h->plugin, &q, rows, 300, sizeof rows[0], &count, &msg), TP_OK);
     assert_int_equal(count, r.entries);
     unsigned long prev = 1000000;
     for (size_t i = 0; i < count; i++) {
@@ -261,7 +266,8 @@ static void batched_and_single_rows_mix_in_file_order(void **state)
     }
     free(rows);
     tp_verify_result vr = {.struct_size = sizeof vr};
-    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg),
+                     TP_OK);
     assert_int_equal(vr.problems, 0);
     /* The same file again goes row by row and adds nothing. */
     assert_int_equal(import(h, "mix.csv", NULL, TP_IMPORT_SKIP_INVALID, &p, &r, &msg), TP_OK);
@@ -287,8 +293,8 @@ static void malformed_files_are_refused_with_a_sentence(void **state)
     assert_int_equal(import(h, "h.csv", "code,points\n\"M-0001,5\n", 0, &p, &r, &msg),
                      TP_ERR_INVALID_ARGUMENT);
     assert_true(p.n >= 1);
-    assert_int_equal(h->ad->transfer->import_csv(h->plugin, "/nonexistent.csv", 0, "mgr", NULL, NULL,
-                                       NULL, &r, &msg),
+    assert_int_equal(h->ad->transfer->import_csv(h->plugin, "/nonexistent.csv", 0, "mgr", NULL,
+                                                 NULL, NULL, &r, &msg),
                      TP_ERR_NOT_FOUND);
     assert_non_null(strstr(msg.text, "/nonexistent.csv"));
     tu_stop(h, 1);
@@ -299,8 +305,7 @@ static void export_then_import_round_trips_balances(void **state)
     (void)state;
     tu_host *a = tu_start(NULL);
     tp_member_new m = {.struct_size = sizeof m, .code = "M-0001", .name = "Lee, \"Ace\"",
-                       .phone = "+4930111222",
-                       .email = "lee@example.com"};
+                       .phone = "+4930111222", .email = "lee@example.com"};
     tp_message msg;
     assert_int_equal(a->ad->members->member_add(a->plugin, &m, NULL, &msg), TP_OK);
     tp_member_new z = {.struct_size = sizeof z, .code = "M-0002", .name = "Zed",
@@ -315,14 +320,16 @@ static void export_then_import_round_trips_balances(void **state)
     uint64_t rows = 0;
     assert_int_equal(a->ad->transfer->export_csv(a->plugin, path, &rows, &msg), TP_OK);
     assert_int_equal(rows, 2);
-    assert_int_equal(a->ad->transfer->export_csv(a->plugin, path, &rows, &msg), TP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(a->ad->transfer->export_csv(a->plugin, path, &rows, &msg),
+                     TP_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(msg.text, "already exists"));
     tu_host *b = tu_start(NULL);
     problems p;
     tp_import_result r = {.struct_size = sizeof r};
     memset(&p, 0, sizeof p);
-    assert_int_equal(b->ad->transfer->import_csv(b->plugin, path, 0, "mgr", NULL, on_problem, &p, &r, &msg),
-                     TP_OK);
+    assert_int_equal(
+        b->ad->transfer->import_csv(b->plugin, path, 0, "mgr", NULL, on_problem, &p, &r, &msg),
+        TP_OK);
     assert_int_equal(tu_balance(b, "M-0001"), 43);
     assert_int_equal(tu_balance(b, "M-0002"), 0);
     tp_member_info info = {.struct_size = sizeof info};
@@ -342,8 +349,7 @@ static void export_file_is_private_whatever_the_umask(void **state)
     (void)state;
     tu_host *h = tu_start(NULL);
     tp_member_new m = {.struct_size = sizeof m, .code = "M-0001", .name = "Private",
-                       .phone = "+4930111222",
-                       .email = "p@example.com"};
+                       .phone = "+4930111222", .email = "p@example.com"};
     tp_message msg;
     assert_int_equal(h->ad->members->member_add(h->plugin, &m, NULL, &msg), TP_OK);
     char path[400];
@@ -363,7 +369,8 @@ static void export_file_is_private_whatever_the_umask(void **state)
     snprintf(link, sizeof link, "%s/link.csv", h->dir);
     tu_write_file(target, "keep\n");
     assert_int_equal(symlink(target, link), 0);
-    assert_int_equal(h->ad->transfer->export_csv(h->plugin, link, &rows, &msg), TP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(h->ad->transfer->export_csv(h->plugin, link, &rows, &msg),
+                     TP_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(msg.text, "already exists"));
     FILE *f = fopen(target, "r");
     char line[16] = "";
@@ -427,8 +434,9 @@ static void formula_cells_are_guarded_on_export_and_read_back_unchanged(void **s
     problems p;
     tp_import_result r = {.struct_size = sizeof r};
     memset(&p, 0, sizeof p);
-    assert_int_equal(b->ad->transfer->import_csv(b->plugin, path, 0, "mgr", NULL, on_problem, &p, &r, &msg),
-                     TP_OK);
+    assert_int_equal(
+        b->ad->transfer->import_csv(b->plugin, path, 0, "mgr", NULL, on_problem, &p, &r, &msg),
+        TP_OK);
     assert_int_equal(p.n, 0);
     for (int i = 0; i < N; i++) {
         tp_member_info info = {.struct_size = sizeof info};
@@ -553,15 +561,16 @@ static void import_killed_half_way_is_finished_by_running_it_again(void **state)
     assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM members"), 2 * CHUNK_ROWS);
     tp_verify_result vr = {.struct_size = sizeof vr};
     tp_message msg;
-    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg),
+                     TP_OK);
     assert_int_equal(vr.problems, 0);
     /* Running the same file again finishes it. */
     problems p;
     tp_import_result r = {.struct_size = sizeof r};
     memset(&p, 0, sizeof p);
-    assert_int_equal(h->ad->transfer->import_csv(h->plugin, csv, 0, "mgr-1", NULL, on_problem, &p, &r,
-                                       &msg),
-                     TP_OK);
+    assert_int_equal(
+        h->ad->transfer->import_csv(h->plugin, csv, 0, "mgr-1", NULL, on_problem, &p, &r, &msg),
+        TP_OK);
     assert_int_equal(r.rows, ROWS);
     assert_int_equal(r.entries, ROWS - 2 * CHUNK_ROWS);
     assert_int_equal(r.members_created, ROWS - 2 * CHUNK_ROWS);
@@ -580,11 +589,12 @@ static void import_killed_half_way_is_finished_by_running_it_again(void **state)
                                    " FROM ledger l WHERE l.member_id = m.id)"
                                    " = CAST(substr(m.code, 3) AS INTEGER) + 1"),
                      ROWS);
-    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg),
+                     TP_OK);
     assert_int_equal(vr.problems, 0);
     /* And a third run adds nothing. */
-    assert_int_equal(h->ad->transfer->import_csv(h->plugin, csv, 0, "mgr-1", NULL, NULL, NULL, &r, &msg),
-                     TP_OK);
+    assert_int_equal(
+        h->ad->transfer->import_csv(h->plugin, csv, 0, "mgr-1", NULL, NULL, NULL, &r, &msg), TP_OK);
     assert_int_equal(r.entries, 0);
     assert_int_equal(tu_count_sql(db, "SELECT count(*) FROM ledger WHERE kind = 'import'"), ROWS);
     tu_stop(h, 1);

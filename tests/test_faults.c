@@ -311,8 +311,9 @@ static int64_t check_int(sqlite3 *db, const char *sql, const char *arg)
     return v;
 }
 
-static void fr_on_event(const tp_host *host, const tp_event *e)
+static void fr_on_event(const tp_host *host, const tp_event *plugin_event)
 {
+    const tp_event ev = tp_event_read(plugin_event), *e = &ev;
     (void)host;
     fault_run *r = cur;
     int i = -1;
@@ -463,7 +464,8 @@ static void fr_settle_and_check(fault_run *r, const char *what)
     }
     tp_verify_result vr = {.struct_size = sizeof vr};
     tp_message msg;
-    if (r->h->ad->audit->verify(r->h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg) != TP_OK || vr.problems)
+    if (r->h->ad->audit->verify(r->h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg) != TP_OK ||
+        vr.problems)
         fail_msg("%s: verify: %s", what, msg.text);
 }
 
@@ -835,7 +837,8 @@ static void a_hung_disk_at_shutdown_defers_what_it_holds_and_the_next_start_save
     assert_int_equal(access(pending, F_OK), -1);
     tp_verify_result vr = {.struct_size = sizeof vr};
     tp_message msg;
-    if (r->h->ad->audit->verify(r->h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg) != TP_OK || vr.problems)
+    if (r->h->ad->audit->verify(r->h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg) != TP_OK ||
+        vr.problems)
         fail_msg("verify after replay: %s", msg.text);
     print_message("  hung disk at shutdown: %d accepted, %d committed before destroy(), %d "
                   "deferred (%d of them saved after all by the abandoned commit), all saved "

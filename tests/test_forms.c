@@ -36,16 +36,10 @@ static tp_form sample_form(tp_form_field *fields)
         {"pin", TP_FIELD_PIN, "Manager PIN", "", "Wrong PIN; 4 tries left.", 1, 12, NO_CHOICES},
     };
     memcpy(fields, f, sizeof f);
-    tp_form form = {.struct_size = sizeof form,
-                    .form_id = 7,
-                    .action = "retro-visit",
-                    .title = "Missed visit: pick the receipt",
-                    .message = "The PIN was wrong.",
-                    .is_error = 1,
-                    .fields = fields,
-                    .field_count = 6,
-                    .field_stride = sizeof(tp_form_field),
-                    .submit_label = "Credit 25 points"};
+    tp_form form = {.struct_size = sizeof form, .form_id = 7, .action = "retro-visit",
+                    .title = "Missed visit: pick the receipt", .message = "The PIN was wrong.",
+                    .is_error = 1, .fields = fields, .field_count = 6,
+                    .field_stride = sizeof(tp_form_field), .submit_label = "Credit 25 points"};
     return form;
 }
 

@@ -14,8 +14,7 @@
 static tp_status adjust(tu_host *h, const char *member, int64_t points, tp_message *msg)
 {
     tp_adjustment a = {.struct_size = sizeof a, .member = member, .points = points,
-                       .reason = "goodwill",
-                       .comment = "Sorry for the wait", .staff = "mgr-1"};
+                       .reason = "goodwill", .comment = "Sorry for the wait", .staff = "mgr-1"};
     return h->ad->ledger->adjust(h->plugin, &a, NULL, msg);
 }
 
@@ -25,8 +24,7 @@ static void adjustment_records_reason_comment_and_staff(void **state)
     tu_host *h = tu_start(NULL);
     tu_add_member(h, "M-0001", "Ann");
     tp_adjustment a = {.struct_size = sizeof a, .member = "M-0001", .points = 25,
-                       .reason = "broken cup",
-                       .comment = "A small thank-you", .staff = "mgr-1"};
+                       .reason = "broken cup", .comment = "A small thank-you", .staff = "mgr-1"};
     tp_activity_row e = {.struct_size = sizeof e};
     tp_message msg;
     assert_int_equal(h->ad->ledger->adjust(h->plugin, &a, &e, &msg), TP_OK);
@@ -75,6 +73,7 @@ static void bad_adjustments_are_refused_and_change_nothing(void **state)
         {.member = NULL, .points = 5, .reason = "r", .staff = "s"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cases[i].struct_size = sizeof cases[i]; /* each case is wrong in one field only */
         tp_status st = h->ad->ledger->adjust(h->plugin, &cases[i], NULL, &msg);
         if (st == TP_OK)
             fail_msg("case %zu accepted", i);
@@ -91,7 +90,8 @@ static void over_long_or_broken_texts_name_the_field(void **state)
     (void)state;
     tu_host *h = tu_start(NULL);
     tu_add_member(h, "M-0001", "Ann");
-    char long_reason[TP_REASON_MAX + 2], long_comment[TP_COMMENT_MAX + 2], long_staff[66];
+    char long_reason[TP_REASON_MAX + 2], long_comment[TP_COMMENT_MAX + 2];
+    char long_staff[TP_STAFF_ID_MAX + 2];
     memset(long_reason, 'r', sizeof long_reason - 1);
     long_reason[sizeof long_reason - 1] = '\0';
     memset(long_comment, 'c', sizeof long_comment - 1);
@@ -118,16 +118,22 @@ static void over_long_or_broken_texts_name_the_field(void **state)
     };
     tp_message msg;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cases[i].a.struct_size = sizeof cases[i].a;
         cases[i].a.member = "M-0001";
         cases[i].a.points = 5;
-        assert_int_equal(h->ad->adjust(h->plugin, &cases[i].a, NULL, &msg), cases[i].want);
+        assert_int_equal(h->ad->ledger->adjust(h->plugin, &cases[i].a, NULL, &msg), cases[i].want);
         if (!strstr(msg.text, cases[i].says))
             fail_msg("case %zu: '%s' does not say '%s'", i, msg.text, cases[i].says);
     }
     /* Accented text within the limit is welcome. */
-    tp_adjustment ok = {.member = "M-0001", .points = 5, .reason = "Gr\xc3\xbc\xc3\x9f" "e",
-                        .comment = "Entschuldigung f\xc3\xbcr die Wartezeit", .staff = "J\xc3\xb6rg"};
-    assert_int_equal(h->ad->adjust(h->plugin, &ok, NULL, &msg), TP_OK);
+    tp_adjustment ok = {.struct_size = sizeof ok,
+                        .member = "M-0001",
+                        .points = 5,
+                        .reason = "Gr\xc3\xbc\xc3\x9f"
+                                  "e",
+                        .comment = "Entschuldigung f\xc3\xbcr die Wartezeit",
+                        .staff = "J\xc3\xb6rg"};
+    assert_int_equal(h->ad->ledger->adjust(h->plugin, &ok, NULL, &msg), TP_OK);
     assert_int_equal(tu_balance(h, "M-0001"), 5);
     tu_stop(h, 1);
 }
@@ -143,15 +149,16 @@ static void bulk_adjustment_is_all_or_nothing(void **state)
     tp_bulk_result r = {.struct_size = sizeof r};
     const char *bad_list[] = {"M-0001", "NOBODY", "M-0003"};
     tp_bulk_adjustment b = {.struct_size = sizeof b, .members = bad_list, .member_count = 3,
-                            .points = 10,
-                            .reason = "launch", .staff = "mgr"};
-    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &b, NULL, NULL, &r, &msg), TP_ERR_NOT_FOUND);
+                            .points = 10, .reason = "launch", .staff = "mgr"};
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &b, NULL, NULL, &r, &msg),
+                     TP_ERR_NOT_FOUND);
     assert_non_null(strstr(msg.text, "Member 2 of the list"));
     assert_int_equal(tu_balance(h, "M-0001"), 0);
     const char *twice[] = {"M-0001", "M-0001"};
     b.members = twice;
     b.member_count = 2;
-    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &b, NULL, NULL, &r, &msg), TP_ERR_DUPLICATE);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &b, NULL, NULL, &r, &msg),
+                     TP_ERR_DUPLICATE);
     assert_int_equal(tu_balance(h, "M-0001"), 0);
     tp_bulk_adjustment all = {.struct_size = sizeof all, .all_members = 1, .points = 7,
                               .reason = "launch", .staff = "mgr"};
@@ -163,7 +170,8 @@ static void bulk_adjustment_is_all_or_nothing(void **state)
     assert_int_equal(adjust(h, "M-0002", 5, &msg), TP_OK);
     tp_bulk_adjustment minus = {.struct_size = sizeof minus, .all_members = 1, .points = -10,
                                 .reason = "fix", .staff = "mgr"};
-    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &minus, NULL, NULL, &r, &msg), TP_ERR_STATE);
+    assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &minus, NULL, NULL, &r, &msg),
+                     TP_ERR_STATE);
     assert_int_equal(tu_balance(h, "M-0002"), 12);
     tu_stop(h, 1);
 }
@@ -191,7 +199,8 @@ static void activity_filters_and_pages_newest_first(void **state)
     tp_activity_row rows[10];
     size_t n = 0;
     tp_activity_query q = {.struct_size = sizeof q};
-    assert_int_equal(h->ad->ledger->activity(h->plugin, &q, rows, 3, sizeof rows[0], &n, &msg), TP_OK);
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &q, rows, 3, sizeof rows[0], &n, &msg),
+                     TP_OK);
     assert_int_equal(n, 3);
     assert_string_equal(rows[0].kind, "reversal");
     assert_int_equal(rows[0].points, -7);
@@ -201,7 +210,8 @@ static void activity_filters_and_pages_newest_first(void **state)
     int64_t before = 0, last = INT64_MAX;
     for (;;) {
         tp_activity_query p = {.struct_size = sizeof p, .before_id = before};
-        assert_int_equal(h->ad->ledger->activity(h->plugin, &p, rows, 4, sizeof rows[0], &n, &msg), TP_OK);
+        assert_int_equal(h->ad->ledger->activity(h->plugin, &p, rows, 4, sizeof rows[0], &n, &msg),
+                         TP_OK);
         if (n == 0)
             break;
         for (size_t i = 0; i < n; i++) {
@@ -214,19 +224,24 @@ static void activity_filters_and_pages_newest_first(void **state)
     assert_int_equal(total, 9);
     tp_activity_query by_member = {.struct_size = sizeof by_member, .member = "M-0002",
                                    .kinds = TP_KIND_EARN};
-    assert_int_equal(h->ad->ledger->activity(h->plugin, &by_member, rows, 10, sizeof rows[0], &n, &msg), TP_OK);
+    assert_int_equal(
+        h->ad->ledger->activity(h->plugin, &by_member, rows, 10, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 3); /* */
     tp_activity_query by_staff = {.struct_size = sizeof by_staff, .staff = "mgr-1"};
-    assert_int_equal(h->ad->ledger->activity(h->plugin, &by_staff, rows, 10, sizeof rows[0], &n, &msg), TP_OK);
+    assert_int_equal(
+        h->ad->ledger->activity(h->plugin, &by_staff, rows, 10, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     tp_activity_query future = {.struct_size = sizeof future,
                                 .from_ms = tp_now_ms_for_tests() + 3600000};
-    assert_int_equal(h->ad->ledger->activity(h->plugin, &future, rows, 10, sizeof rows[0], &n, &msg), TP_OK);
+    assert_int_equal(
+        h->ad->ledger->activity(h->plugin, &future, rows, 10, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 0);
     tp_activity_query bad = {.struct_size = sizeof bad};
-    assert_int_equal(h->ad->ledger->activity(h->plugin, &bad, rows, 0, sizeof rows[0], &n, &msg), TP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &bad, rows, 0, sizeof rows[0], &n, &msg),
+                     TP_ERR_INVALID_ARGUMENT);
     tp_activity_query nobody = {.struct_size = sizeof nobody, .member = "NOBODY"};
-    assert_int_equal(h->ad->ledger->activity(h->plugin, &nobody, rows, 5, sizeof rows[0], &n, &msg), TP_ERR_NOT_FOUND);
+    assert_int_equal(h->ad->ledger->activity(h->plugin, &nobody, rows, 5, sizeof rows[0], &n, &msg),
+                     TP_ERR_NOT_FOUND);
     tu_stop(h, 1);
 }
 
@@ -251,7 +266,8 @@ static void child_part(void *user, uint64_t part, uint64_t members)
     }
 }
 
-static const tp_bulk_adjustment bonus = {.all_members = 1, .points = 5, .reason = "bonus",
+static const tp_bulk_adjustment bonus = {.struct_size = sizeof(tp_bulk_adjustment),
+                                         .all_members = 1, .points = 5, .reason = "bonus",
                                          .comment = "Thank you", .staff = "mgr-1"};
 
 static int bulk_child(const char *config)
@@ -293,7 +309,8 @@ static void bulk_adjustment_killed_half_way_is_finished_by_running_it_again(void
                      2 * BULK_PART);
     tp_verify_result vr = {.struct_size = sizeof vr};
     tp_message msg;
-    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg),
+                     TP_OK);
     assert_int_equal(vr.problems, 0);
     /* The same request again takes up the batch: everyone once. */
     tp_bulk_result r = {.struct_size = sizeof r};
@@ -314,7 +331,8 @@ static void bulk_adjustment_killed_half_way_is_finished_by_running_it_again(void
         snprintf(code, sizeof code, "B-%03d", i);
         assert_int_equal(tu_balance(h, code), 5);
     }
-    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg),
+                     TP_OK);
     assert_int_equal(vr.problems, 0);
     /* Finished, the same request is a new batch: a second bonus. */
     assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &bonus, NULL, NULL, &r, &msg), TP_OK);

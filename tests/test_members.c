@@ -47,8 +47,7 @@ static void a_member_is_found_by_code_card_app_id_phone_and_email(void **state)
     (void)state;
     tu_host *h = tu_start(NULL);
     tp_member_new m = {.struct_size = sizeof m, .code = "M-0001", .name = "Ann Example",
-                       .phone = "0151 12345678",
-                       .email = "Ann@Example.com", .app_id = "app-77"};
+                       .phone = "0151 12345678", .email = "Ann@Example.com", .app_id = "app-77"};
     tp_member_info info = {.struct_size = sizeof info};
     tp_message msg;
     assert_int_equal(h->ad->members->member_add(h->plugin, &m, &info, &msg), TP_OK);
@@ -57,7 +56,7 @@ static void a_member_is_found_by_code_card_app_id_phone_and_email(void **state)
     assert_int_equal(h->ad->members->member_add_card(h->plugin, "M-0001", "CARD-9", &msg), TP_OK);
     const char *keys[] = {"M-0001", "CARD-9", "app-77", "+49 151 12345678", "ann@EXAMPLE.com"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        memset(&info, 0, sizeof info);
+        info = (tp_member_info){.struct_size = sizeof info};
         if (h->ad->members->member_get(h->plugin, keys[i], &info, &msg) != TP_OK)
             fail_msg("%s: %s", keys[i], msg.text);
         assert_string_equal(info.code, "M-0001");
@@ -103,17 +102,23 @@ static void a_shared_phone_is_ambiguous_and_find_lists_both(void **state)
     assert_int_equal(h->ad->members->member_add(h->plugin, &b, NULL, &msg), TP_OK);
     assert_int_equal(h->ad->members->member_add(h->plugin, &c, NULL, &msg), TP_OK);
     tp_member_info info = {.struct_size = sizeof info};
-    assert_int_equal(h->ad->members->member_get(h->plugin, "030123456", &info, &msg), TP_ERR_DUPLICATE);
+    assert_int_equal(h->ad->members->member_get(h->plugin, "030123456", &info, &msg),
+                     TP_ERR_DUPLICATE);
     assert_non_null(strstr(msg.text, "Several members share"));
     tp_member_info found[10];
     size_t n = 0;
-    assert_int_equal(h->ad->members->member_find(h->plugin, "030 123456", found, 10, sizeof found[0], &n, &msg), TP_OK);
+    assert_int_equal(
+        h->ad->members->member_find(h->plugin, "030 123456", found, 10, sizeof found[0], &n, &msg),
+        TP_OK);
     assert_int_equal(n, 2);
-    assert_int_equal(h->ad->members->member_find(h->plugin, "an", found, 10, sizeof found[0], &n, &msg), TP_OK);
+    assert_int_equal(
+        h->ad->members->member_find(h->plugin, "an", found, 10, sizeof found[0], &n, &msg), TP_OK);
     assert_int_equal(n, 2); /* Anna, Andreas: prefix, case-insensitive */
-    assert_int_equal(h->ad->members->member_find(h->plugin, "An%", found, 10, sizeof found[0], &n, &msg), TP_OK);
+    assert_int_equal(
+        h->ad->members->member_find(h->plugin, "An%", found, 10, sizeof found[0], &n, &msg), TP_OK);
     assert_int_equal(n, 0); /* % is a character, not a wildcard */
-    assert_int_equal(h->ad->members->member_find(h->plugin, "bert", found, 1, sizeof found[0], &n, &msg), TP_OK);
+    assert_int_equal(
+        h->ad->members->member_find(h->plugin, "bert", found, 1, sizeof found[0], &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_string_equal(found[0].code, "M-0003");
     tu_stop(h, 1);
@@ -154,25 +159,30 @@ static void over_long_and_broken_member_texts_are_refused_by_name(void **state)
     };
     tp_message msg;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        tp_status st = h->ad->member_add(h->plugin, &cases[i].m, NULL, &msg);
+        cases[i].m.struct_size = sizeof cases[i].m;
+        tp_status st = h->ad->members->member_add(h->plugin, &cases[i].m, NULL, &msg);
         if (st != cases[i].want)
             fail_msg("case %zu: status %d, not %d: %s", i, st, cases[i].want, msg.text);
         if (!strstr(msg.text, cases[i].says))
             fail_msg("case %zu: '%s' does not say '%s'", i, msg.text, cases[i].says);
     }
-    tp_member_info info;
-    assert_int_equal(h->ad->member_get(h->plugin, "M-0001", &info, &msg), TP_ERR_NOT_FOUND);
-    tp_member_new ok = {.code = "M-0001", .name = "J\xc3\xbcrgen M\xc3\xbcller"};
-    assert_int_equal(h->ad->member_add(h->plugin, &ok, &info, &msg), TP_OK);
+    tp_member_info info = {.struct_size = sizeof info};
+    assert_int_equal(h->ad->members->member_get(h->plugin, "M-0001", &info, &msg),
+                     TP_ERR_NOT_FOUND);
+    tp_member_new ok = {.struct_size = sizeof ok, .code = "M-0001",
+                        .name = "J\xc3\xbcrgen M\xc3\xbcller"};
+    assert_int_equal(h->ad->members->member_add(h->plugin, &ok, &info, &msg), TP_OK);
     assert_string_equal(info.name, "J\xc3\xbcrgen M\xc3\xbcller");
     /* A card, a lookup key and a search beyond their limits. */
-    assert_int_equal(h->ad->member_add_card(h->plugin, "M-0001", code, &msg), TP_ERR_TOO_LONG);
+    assert_int_equal(h->ad->members->member_add_card(h->plugin, "M-0001", code, &msg),
+                     TP_ERR_TOO_LONG);
     char key[300];
     memset(key, 'k', sizeof key - 1);
     key[sizeof key - 1] = '\0';
-    assert_int_equal(h->ad->member_get(h->plugin, key, &info, &msg), TP_ERR_TOO_LONG);
+    assert_int_equal(h->ad->members->member_get(h->plugin, key, &info, &msg), TP_ERR_TOO_LONG);
     size_t n = 0;
-    assert_int_equal(h->ad->member_find(h->plugin, name, &info, 1, &n, &msg), TP_ERR_TOO_LONG);
+    assert_int_equal(h->ad->members->member_find(h->plugin, name, &info, 1, sizeof info, &n, &msg),
+                     TP_ERR_TOO_LONG);
     assert_non_null(strstr(msg.text, "longer than 128 characters"));
     tu_stop(h, 1);
 }

@@ -831,13 +831,13 @@ static void receipt_code_format_enforces_part_limits(void **state)
 {
     (void)state;
     char code[TP_RECEIPT_CODE_MAX + 1];
-    char loc[34], id[66];
+    char loc[TP_RECEIPT_LOCATION_MAX + 2], id[TP_RECEIPT_ID_MAX + 2];
     tp_payload_config cfg = tp_payload_config_default();
 
-    memset(loc, 'L', 32);
-    loc[32] = '\0';
-    memset(id, 'I', 64);
-    id[64] = '\0';
+    memset(loc, 'L', TP_RECEIPT_LOCATION_MAX);
+    loc[TP_RECEIPT_LOCATION_MAX] = '\0';
+    memset(id, 'I', TP_RECEIPT_ID_MAX);
+    id[TP_RECEIPT_ID_MAX] = '\0';
     assert_int_equal(tp_receipt_code_format(&cfg, loc, id, code, sizeof code),
                      TP_OK);
     assert_int_equal(strlen(code), TP_RECEIPT_CODE_MAX);
@@ -846,12 +846,12 @@ static void receipt_code_format_enforces_part_limits(void **state)
                                             TP_RECEIPT_CODE_MAX),
                      TP_ERR_TOO_LONG);
     assert_string_equal(code, "");
-    loc[32] = 'L';
-    loc[33] = '\0';
+    loc[TP_RECEIPT_LOCATION_MAX] = 'L';
+    loc[TP_RECEIPT_LOCATION_MAX + 1] = '\0';
     assert_int_equal(tp_receipt_code_format(&cfg, loc, "R1", code, sizeof code),
                      TP_ERR_TOO_LONG);
-    id[64] = 'I';
-    id[65] = '\0';
+    id[TP_RECEIPT_ID_MAX] = 'I';
+    id[TP_RECEIPT_ID_MAX + 1] = '\0';
     assert_int_equal(tp_receipt_code_format(&cfg, "S1", id, code, sizeof code),
                      TP_ERR_TOO_LONG);
     assert_int_equal(tp_receipt_code_format(&cfg, "", "R1", code, sizeof code),

@@ -119,7 +119,8 @@ static ctx *start(const char *conf)
 static void add_manager(ctx *c)
 {
     tp_message msg;
-    if (c->h->ad->managers->manager_add(c->h->plugin, "mgr-1", "Mia Manager", PIN, "owner", &msg) != TP_OK)
+    if (c->h->ad->managers->manager_add(c->h->plugin, "mgr-1", "Mia Manager", PIN, "owner", &msg) !=
+        TP_OK)
         fail_msg("manager_add: %s", msg.text);
 }
 
@@ -179,7 +180,8 @@ static tp_manager_info manager(ctx *c, const char *id)
     tp_manager_info rows[4];
     size_t n = 0;
     tp_message msg;
-    assert_int_equal(c->h->ad->managers->manager_list(c->h->plugin, rows, 4, sizeof rows[0], &n, &msg), TP_OK);
+    assert_int_equal(
+        c->h->ad->managers->manager_list(c->h->plugin, rows, 4, sizeof rows[0], &n, &msg), TP_OK);
     for (size_t i = 0; i < n && i < 4; i++)
         if (strcmp(rows[i].id, id) == 0)
             return rows[i];
@@ -303,10 +305,12 @@ static void an_answer_too_long_for_its_field_says_so_on_the_field(void **state)
     huge[sizeof huge - 1] = '\0';
     tp_form_answer a[] = {{.field_id = "reason", .value = huge}};
     tp_message msg;
-    assert_int_equal(c->ui->submit(c->h->plugin, c->form, a, 1, &msg), TP_ERR_TOO_LONG);
+    assert_int_equal(c->ui->submit(c->h->plugin, c->form, a, 1, sizeof(tp_form_answer), &msg),
+                     TP_ERR_TOO_LONG);
     assert_non_null(strstr(msg.text, "The answer to reason is longer than 256 bytes"));
     a[0].value = "caf\xe9 receipt";
-    assert_int_equal(c->ui->submit(c->h->plugin, c->form, a, 1, &msg), TP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(c->ui->submit(c->h->plugin, c->form, a, 1, sizeof(tp_form_answer), &msg),
+                     TP_ERR_INVALID_ARGUMENT);
     assert_string_equal(msg.text, "The answer to reason is not valid UTF-8 text; type it again, "
                                   "or save the file it came from as UTF-8.");
 
@@ -458,7 +462,8 @@ static void cashier_needs_a_manager_pin_and_lockouts_grow(void **state)
     size_t n = 0;
     tp_activity_query aq = {.struct_size = sizeof aq, .kinds = TP_KIND_RETRO};
     tp_message msg;
-    assert_int_equal(c->h->ad->ledger->activity(c->h->plugin, &aq, rows, 4, sizeof rows[0], &n, &msg), TP_OK);
+    assert_int_equal(
+        c->h->ad->ledger->activity(c->h->plugin, &aq, rows, 4, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_string_equal(rows[0].staff, "cas-7");
     assert_string_equal(rows[0].approver, "mgr-1");
@@ -561,10 +566,10 @@ static void credited_the_wrong_customer_is_corrected_in_one_step(void **state)
     /* Both rows of the correction show who approved it (ext/admin.h). */
     tp_activity_row rows[8];
     size_t n = 0;
-    tp_activity_query aq = {.struct_size = sizeof aq,
-                            .kinds = TP_KIND_RETRO | TP_KIND_REVERSAL};
+    tp_activity_query aq = {.struct_size = sizeof aq, .kinds = TP_KIND_RETRO | TP_KIND_REVERSAL};
     tp_message msg;
-    assert_int_equal(c->h->ad->ledger->activity(c->h->plugin, &aq, rows, 8, sizeof rows[0], &n, &msg), TP_OK);
+    assert_int_equal(
+        c->h->ad->ledger->activity(c->h->plugin, &aq, rows, 8, sizeof rows[0], &n, &msg), TP_OK);
     assert_int_equal(n, 3); /* the credit, its reversal, the credit to the right member */
     assert_string_equal(rows[0].kind, "retro");
     assert_string_equal(rows[0].member_code, "M-1002");
@@ -576,11 +581,13 @@ static void credited_the_wrong_customer_is_corrected_in_one_step(void **state)
     assert_string_equal(rows[2].kind, "retro");
     assert_string_equal(rows[2].approver, "mgr-1");
     tp_verify_result r = {.struct_size = sizeof r};
-    assert_int_equal(c->h->ad->audit->verify(c->h->plugin, NULL, NULL, NULL, NULL, &r, NULL, &msg), TP_OK);
+    assert_int_equal(c->h->ad->audit->verify(c->h->plugin, NULL, NULL, NULL, NULL, &r, NULL, &msg),
+                     TP_OK);
     /* The audit chain is intact, and a tampered record is detected. */
     raw(c, "DROP TRIGGER audit_no_update; UPDATE audit SET points = 999"
            " WHERE action = 'correction';");
-    assert_int_equal(c->h->ad->audit->verify(c->h->plugin, NULL, NULL, NULL, NULL, &r, NULL, &msg), TP_ERR_INTERNAL);
+    assert_int_equal(c->h->ad->audit->verify(c->h->plugin, NULL, NULL, NULL, NULL, &r, NULL, &msg),
+                     TP_ERR_INTERNAL);
     assert_true(r.problems >= 2); /* the changed record and the missing trigger */
 }
 
@@ -785,22 +792,28 @@ static void a_pin_shorter_than_the_policy_is_refused_when_set(void **state)
 {
     ctx *c = *state;
     tp_message msg;
-    assert_int_equal(c->h->ad->managers->manager_add(c->h->plugin, "mgr-2", "Max", "4711", "owner", &msg),
-                     TP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(
+        c->h->ad->managers->manager_add(c->h->plugin, "mgr-2", "Max", "4711", "owner", &msg),
+        TP_ERR_INVALID_ARGUMENT);
     assert_string_equal(msg.text, "A manager PIN is 6 to 12 digits (0-9), nothing else.");
-    assert_int_equal(c->h->ad->managers->manager_reset_pin(c->h->plugin, "mgr-1", "12345", "owner", &msg),
-                     TP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(
+        c->h->ad->managers->manager_reset_pin(c->h->plugin, "mgr-1", "12345", "owner", &msg),
+        TP_ERR_INVALID_ARGUMENT);
     size_t n = 0;
-    assert_int_equal(c->h->ad->managers->manager_list(c->h->plugin, NULL, 0, sizeof(tp_manager_info), &n, &msg), TP_OK);
+    assert_int_equal(
+        c->h->ad->managers->manager_list(c->h->plugin, NULL, 0, sizeof(tp_manager_info), &n, &msg),
+        TP_OK);
     assert_int_equal(n, 1);
     assert_int_equal(q(c, "SELECT count(*) FROM audit WHERE action LIKE 'manager.%'"), 1);
     /* A store may lower the minimum to 4, never below. */
     tu_stop(c->h, 1);
     c->h = tu_start(CONF "pin_min_digits = 4\n");
-    assert_int_equal(c->h->ad->managers->manager_add(c->h->plugin, "mgr-2", "Max", "4711", "owner", &msg),
-                     TP_OK);
-    assert_int_equal(c->h->ad->managers->manager_add(c->h->plugin, "mgr-3", "Moe", "471", "owner", &msg),
-                     TP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(
+        c->h->ad->managers->manager_add(c->h->plugin, "mgr-2", "Max", "4711", "owner", &msg),
+        TP_OK);
+    assert_int_equal(
+        c->h->ad->managers->manager_add(c->h->plugin, "mgr-3", "Moe", "471", "owner", &msg),
+        TP_ERR_INVALID_ARGUMENT);
 }
 
 static void trust_host_managers_lets_only_an_enrolled_manager_skip_the_pin(void **state)

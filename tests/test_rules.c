@@ -78,7 +78,7 @@ static void visits_program_gives_one_stamp_per_qualifying_visit(void **state)
 static void a_receipt_that_earns_nothing_is_told_why(void **state)
 {
     (void)state;
-    char why[TP_MESSAGE_MAX];
+    char why[TP_MESSAGE_MAX + 1];
     tp_rules_config c = spend(1, 100, TP_ROUND_NEAREST);
     /* 0.49 at 1 point per 1.00, nearest: 0.49 -> 0. */
     assert_int_equal(tp_rules_why_none(&c, 49, 49, "EUR", why, sizeof why), 1);
@@ -116,7 +116,8 @@ static void tax_tips_gift_cards_and_exclusions_do_not_earn(void **state)
     };
     int64_t total = 0, eligible = 0;
     tp_message msg;
-    assert_int_equal(tp_rules_eligible(&c, lines, 7, &total, &eligible, &msg), TP_OK);
+    assert_int_equal(tp_rules_eligible(&c, lines, 7, sizeof(tp_line), &total, &eligible, &msg),
+                     TP_OK);
     assert_int_equal(total, 850 + 190 + 200 + 2500 + 700 + 25 + 100);
     assert_int_equal(eligible, 950);
 }
@@ -128,27 +129,29 @@ static void bad_lines_are_refused_with_the_line_number(void **state)
     int64_t total = -1, eligible = -1;
     tp_message msg;
     tp_line neg[] = {{.amount_minor = 100}, {.amount_minor = -5}};
-    assert_int_equal(tp_rules_eligible(&c, neg, 2, &total, &eligible, &msg),
+    assert_int_equal(tp_rules_eligible(&c, neg, 2, sizeof(tp_line), &total, &eligible, &msg),
                      TP_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(msg.text, "Line 2"));
     assert_int_equal(total, -1); /* untouched */
     tp_line disc[] = {{.amount_minor = 100, .discount_minor = 101}};
-    assert_int_equal(tp_rules_eligible(&c, disc, 1, &total, &eligible, &msg),
+    assert_int_equal(tp_rules_eligible(&c, disc, 1, sizeof(tp_line), &total, &eligible, &msg),
                      TP_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(msg.text, "discount"));
     tp_line over[] = {{.amount_minor = TP_AMOUNT_MAX}, {.amount_minor = 1}};
-    assert_int_equal(tp_rules_eligible(&c, over, 2, &total, &eligible, &msg),
+    assert_int_equal(tp_rules_eligible(&c, over, 2, sizeof(tp_line), &total, &eligible, &msg),
                      TP_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(msg.text, "total"));
-    assert_int_equal(tp_rules_eligible(&c, NULL, 3, &total, &eligible, &msg),
+    assert_int_equal(tp_rules_eligible(&c, NULL, 3, sizeof(tp_line), &total, &eligible, &msg),
                      TP_ERR_INVALID_ARGUMENT);
-    assert_int_equal(tp_rules_eligible(&c, over, TP_LINES_MAX + 1, &total, &eligible, &msg),
-                     TP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(
+        tp_rules_eligible(&c, over, TP_LINES_MAX + 1, sizeof(tp_line), &total, &eligible, &msg),
+        TP_ERR_INVALID_ARGUMENT);
     char longsku[TP_SKU_MAX + 2];
     memset(longsku, 'x', sizeof longsku - 1);
     longsku[sizeof longsku - 1] = '\0';
     tp_line lsku[] = {{.sku = longsku, .amount_minor = 1}};
-    assert_int_equal(tp_rules_eligible(&c, lsku, 1, &total, &eligible, &msg), TP_ERR_TOO_LONG);
+    assert_int_equal(tp_rules_eligible(&c, lsku, 1, sizeof(tp_line), &total, &eligible, &msg),
+                     TP_ERR_TOO_LONG);
 }
 
 static void partial_refund_reverses_in_proportion_with_the_same_rounding(void **state)

@@ -57,8 +57,9 @@ typedef struct sc_host {
     const tp_scanners_ext *sx;
 } sc_host;
 
-static void sc_on_event(const tp_host *host, const tp_event *e)
+static void sc_on_event(const tp_host *host, const tp_event *plugin_event)
 {
+    const tp_event ev = tp_event_read(plugin_event), *e = &ev;
     sc_host *h = host->host_data;
 
     /* the slot tu_on_event is about to fill, if it has room */
@@ -411,7 +412,7 @@ static void junk_is_rejected_with_a_sentence(void **state)
  * is posted, so it is there once the event has been seen. */
 static void assert_logged(sc_host *h, const char *part)
 {
-    char last[TP_MESSAGE_MAX];
+    char last[TP_MESSAGE_MAX + 1];
 
     assert_true(tu_logged(&h->tu, last, sizeof last) > 0);
     assert_mentions(last, part);

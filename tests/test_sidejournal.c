@@ -208,7 +208,8 @@ static void init_saves_the_journal_once_and_removes_it(void **state)
     for (int i = events; i < h->n_events; i++)
         assert_int_not_equal(h->ev[i].kind, TP_EVENT_AWARD_COMMITTED);
     tp_verify_result vr = {.struct_size = sizeof vr};
-    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->verify(h->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg),
+                     TP_OK);
     assert_int_equal(vr.problems, 0);
     tu_stop(h, 1);
 }

@@ -43,8 +43,9 @@ typedef struct day {
 
 static atomic_long committed_events, storage_alarms;
 
-static void count_event(const tp_host *host, const tp_event *e)
+static void count_event(const tp_host *host, const tp_event *plugin_event)
 {
+    const tp_event ev = tp_event_read(plugin_event), *e = &ev;
     if (e->kind == TP_EVENT_AWARD_COMMITTED && !e->replayed)
         atomic_fetch_add(&committed_events, 1);
     if (e->kind == TP_EVENT_STORAGE_ERROR)

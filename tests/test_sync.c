@@ -343,7 +343,8 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     }
     tp_queue_entry parked[4];
     size_t n = 0;
-    assert_int_equal(t[1]->ad->queue->queue_list(t[1]->plugin, 1, parked, 4, sizeof parked[0], &n, &msg), TP_OK);
+    assert_int_equal(
+        t[1]->ad->queue->queue_list(t[1]->plugin, 1, parked, 4, sizeof parked[0], &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_string_equal(parked[0].event_id, "ledger:store-A/till-2/T1-up-0/earn");
     assert_non_null(strstr(parked[0].last_error, "ledger_earns_once"));
@@ -381,8 +382,8 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
                      "SELECT COALESCE(sum(points), 0) FROM ledger WHERE member = '%s'", members[m]);
             int64_t central = q_int(sql);
             for (;;) {
-                assert_int_equal(t[i]->ad->members->member_balance(t[i]->plugin, members[m], &v, &msg),
-                                 TP_OK);
+                assert_int_equal(
+                    t[i]->ad->members->member_balance(t[i]->plugin, members[m], &v, &msg), TP_OK);
                 if (v.balance == central && strcmp(v.source, "central") == 0)
                     break;
                 if (tp_now_ms_for_tests() > end)
@@ -398,7 +399,8 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     /* Local ledgers stay intact (append-only, verify clean). */
     for (int i = 0; i < 3; i++) {
         tp_verify_result vr = {.struct_size = sizeof vr};
-        assert_int_equal(t[i]->ad->audit->verify(t[i]->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
+        assert_int_equal(
+            t[i]->ad->audit->verify(t[i]->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg), TP_OK);
     }
     fprintf(stderr, "test_sync: %lld awards, slowest host-thread sale %.1f ms (%.1f ms of it "
             "blocked)\n", (long long)(local_total - 1), max_sale_ms, max_sale_blocked_ms);
@@ -606,11 +608,9 @@ static void on_problem(void *user, uint64_t line, const char *sentence)
 static tp_status verify_with_central(tu_host *h, problems *p, tp_audit_report *rep)
 {
     memset(p, 0, sizeof *p);
-    const tp_audit_ext *au = h->plugin->get_extension(h->plugin, TP_EXT_AUDIT);
-    assert_non_null(au);
     tp_verify_result r = {.struct_size = sizeof r};
     tp_message msg;
-    return au->verify(h->plugin, NULL, NULL, on_problem, p, &r, rep, &msg);
+    return h->ad->audit->verify(h->plugin, NULL, NULL, on_problem, p, &r, rep, &msg);
 }
 
 /* A terminal with three adjustments of its own member (`code`: each

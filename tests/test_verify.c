@@ -40,8 +40,7 @@ static tu_host *populated(void)
     assert_int_equal(tu_sale(h, "R-1", "M-0001", 2000, &msg), TP_OK);
     assert_int_equal(tu_sale(h, "R-2", "M-0002", 1000, &msg), TP_OK);
     tp_refund rf = {.struct_size = sizeof rf, .refund_id = "F-1", .receipt_id = "R-1",
-                    .currency = "EUR",
-                    .amount_minor = 500};
+                    .currency = "EUR", .amount_minor = 500};
     assert_int_equal(h->co->refund(h->plugin, &rf, &msg), TP_OK);
     tu_settle(h);
     return h;
@@ -160,27 +159,20 @@ static void adjust(tu_host *h, const char *code, int64_t points, const char *sta
         fail_msg("adjust: %s", msg.text);
 }
 
-static const tp_audit_ext *audit_of(tu_host *h)
-{
-    const tp_audit_ext *au = h->plugin->get_extension(h->plugin, TP_EXT_AUDIT);
-    assert_non_null(au);
-    return au;
-}
-
 /* verify through the audit extension, with an anchor (or NULL). */
 static tp_status verify_at(tu_host *h, const char *anchor, found *f, tp_audit_report *rep)
 {
     memset(f, 0, sizeof *f);
     tp_verify_result r = {.struct_size = sizeof r};
     tp_message msg;
-    return audit_of(h)->verify(h->plugin, anchor, NULL, on_problem, f, &r, rep, &msg);
+    return h->ad->audit->verify(h->plugin, anchor, NULL, on_problem, f, &r, rep, &msg);
 }
 
 static void head_anchor(tu_host *h, char *out, size_t cap)
 {
     tp_audit_head head = {.struct_size = sizeof head};
     tp_message msg;
-    assert_int_equal(audit_of(h)->head(h->plugin, &head, &msg), TP_OK);
+    assert_int_equal(h->ad->audit->head(h->plugin, &head, &msg), TP_OK);
     assert_true(head.seq > 0);
     snprintf(out, cap, "%llu:%s", (unsigned long long)head.seq, head.hash);
 }
@@ -263,13 +255,12 @@ static void an_entry_written_around_tillpoints_is_caught(void **state)
     /* Sealing them is possible, and is itself a record by a named person. */
     tp_audit_head head = {.struct_size = sizeof head};
     tp_message msg;
-    assert_int_equal(audit_of(h)->seal(h->plugin, "mgr-2", "history from the old system", &head,
-                                       &msg),
-                     TP_OK);
+    assert_int_equal(
+        h->ad->audit->seal(h->plugin, "mgr-2", "history from the old system", &head, &msg), TP_OK);
     assert_int_equal(head.seq, 2);
     assert_string_equal(head.action, "ledger.seal");
     assert_int_equal(verify(h, &f, &r), TP_OK);
-    assert_int_equal(audit_of(h)->seal(h->plugin, "mgr-2", "again", NULL, &msg), TP_ERR_STATE);
+    assert_int_equal(h->ad->audit->seal(h->plugin, "mgr-2", "again", NULL, &msg), TP_ERR_STATE);
     tu_stop(h, 1);
 }
 
@@ -352,9 +343,10 @@ static void a_malformed_anchor_is_refused_before_any_check(void **state)
                          "3:0123456789abcdeg", ":0123456789abcdef"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(&f, 0, sizeof f);
-        memset(&r, 0, sizeof r);
-        assert_int_equal(audit_of(h)->verify(h->plugin, bad[i], NULL, on_problem, &f, &r, &rep, &msg),
-                         TP_ERR_INVALID_ARGUMENT);
+        r = (tp_verify_result){.struct_size = sizeof r};
+        assert_int_equal(
+            h->ad->audit->verify(h->plugin, bad[i], NULL, on_problem, &f, &r, &rep, &msg),
+            TP_ERR_INVALID_ARGUMENT);
         assert_non_null(strstr(msg.text, "An audit head is written SEQ:HASH"));
         assert_int_equal(r.checks, 0);
         assert_int_equal(f.n, 0);
@@ -504,10 +496,9 @@ static void on_paced_progress(void *user, uint64_t done, uint64_t total)
 
 static tp_status verify_paced(tu_host *h, paced *p, tp_verify_result *r)
 {
-    const tp_audit_ext *au = h->plugin->get_extension(h->plugin, TP_EXT_AUDIT_2);
-    assert_non_null(au);
     tp_message msg;
-    return au->verify(h->plugin, NULL, on_paced_progress, on_paced_problem, p, r, NULL, &msg);
+    return h->ad->audit->verify(h->plugin, NULL, on_paced_progress, on_paced_problem, p, r, NULL,
+                                &msg);
 }
 
 static void admin_calls_writes_and_checkpoints_go_on_while_verify_runs(void **state)
@@ -574,8 +565,7 @@ static void an_entry_edited_inside_a_record_spanning_steps_is_caught(void **stat
     for (size_t i = 0; i < 4; i++)
         tu_add_member(h, codes[i], "X");
     tp_bulk_adjustment bulk = {.struct_size = sizeof bulk, .members = codes, .member_count = 4,
-                               .points = 20,
-                               .reason = "opening", .staff = "mgr-1"};
+                               .points = 20, .reason = "opening", .staff = "mgr-1"};
     tp_bulk_result br = {.struct_size = sizeof br};
     tp_message msg;
     assert_int_equal(h->ad->ledger->bulk_adjust(h->plugin, &bulk, NULL, NULL, &br, &msg), TP_OK);

@@ -307,6 +307,18 @@ static inline void tu_request_callback(const tp_host *host)
         atomic_fetch_add(&h->callbacks_requested, 1);
 }
 
+/* A host with its ABI version, its size and request_callback, and nothing
+ * else (no events, no forms, no log): the suites' bare hosts. */
+static inline tp_host tu_bare_host(void)
+{
+    tp_host host;
+    memset(&host, 0, sizeof host);
+    host.abi = (tp_version)TP_VERSION_INIT;
+    host.struct_size = sizeof host;
+    host.request_callback = tu_request_callback;
+    return host;
+}
+
 static inline void tu_log(const tp_host *host, tp_log_level level, const char *msg)
 {
     tu_host *h = host->host_data;

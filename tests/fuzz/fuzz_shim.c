@@ -2,7 +2,7 @@
  * fuzz_shim.c — libFuzzer target for host-shim/protocol.c, the shim's
  * JSON-lines dispatcher, driven with a fake plugin (no dlopen, no disk).
  *
- * The fake checkout/admin extensions keep a small table of open
+ * The fake checkout/members extensions keep a small table of open
  * transactions and check, on every call, the contract protocol.c promises
  * the plugin: strings present where required, amounts and line counts
  * within the ABI's limits, discount <= amount, known flags only, refund
@@ -76,6 +76,7 @@ static void queue_event(fake *f, tp_event_kind kind, const char *txn, const char
     snprintf(f->ev_text[i], sizeof f->ev_text[i], "%.*s\xff\xc3", TP_CODE_MAX, code);
     tp_event *e = &f->events[i];
     memset(e, 0, sizeof *e);
+    e->struct_size = sizeof *e;
     e->kind = kind;
     e->status = kind == TP_EVENT_MEMBER_UNKNOWN ? TP_ERR_NOT_FOUND : TP_OK;
     e->txn_id = txn ? f->txn[0] : "";
@@ -84,7 +85,7 @@ static void queue_event(fake *f, tp_event_kind kind, const char *txn, const char
     e->member_name = f->ev_text[i];
     e->points = (int64_t)strlen(code) - 3;
     e->balance = INT64_MAX;
-    e->replayed = (int)(strlen(code) & 1);
+    e->replayed = (int32_t)(strlen(code) & 1);
     e->time_ms = INT64_MIN;
     e->message = f->ev_text[i];
 }
@@ -161,6 +162,10 @@ static tp_status f_complete(const tp_plugin *pl, const char *txn, const tp_recei
 {
     fake *f = fake_of(pl);
     CHECK(txn && r && msg);
+    /* The sizes the host sets (tillpoints.h): the real plugin refuses
+     * anything below 2.0's. */
+    CHECK(r->struct_size == sizeof *r && r->line_stride == sizeof(tp_line));
+    CHECK(!pv || pv->struct_size == sizeof *pv);
     CHECK(r->receipt_id && r->currency);
     CHECK(r->line_count <= TP_LINES_MAX);
     CHECK(r->line_count == 0 || r->lines);
@@ -217,6 +222,7 @@ static tp_status f_refund(const tp_plugin *pl, const tp_refund *r, tp_message *m
 {
     fake *f = fake_of(pl);
     CHECK(r && msg && r->refund_id && r->receipt_id && r->currency);
+    CHECK(r->struct_size == sizeof *r);
     if (r->full)
         CHECK(r->amount_minor == 0);
     else
@@ -232,6 +238,7 @@ static tp_status f_member_add(const tp_plugin *pl, const tp_member_new *m, tp_me
 {
     (void)fake_of(pl);
     CHECK(m && m->code && msg);
+    CHECK(m->struct_size == sizeof *m && (!out || out->struct_size == sizeof *out));
     if (!*m->code) {
         say(msg, "A member needs a code.");
         return TP_ERR_INVALID_ARGUMENT;
@@ -241,6 +248,7 @@ static tp_status f_member_add(const tp_plugin *pl, const tp_member_new *m, tp_me
         return TP_ERR_DUPLICATE;
     if (out) {
         memset(out, 0, sizeof *out);
+        out->struct_size = sizeof *out;
         snprintf(out->code, sizeof out->code, "%s", m->code);
         snprintf(out->name, sizeof out->name, "%s", m->name ? m->name : "");
     }
@@ -252,6 +260,7 @@ static tp_status f_member_get(const tp_plugin *pl, const char *code, tp_member_i
 {
     (void)fake_of(pl);
     CHECK(code && out && msg);
+    CHECK(out->struct_size == sizeof *out);
     if (code[0] != 'M') {
         say(msg, "No member has that code.");
         return TP_ERR_NOT_FOUND;
@@ -259,6 +268,7 @@ static tp_status f_member_get(const tp_plugin *pl, const char *code, tp_member_i
     /* Fill every byte, including the terminators: the protocol must not
      * trust the plugin's arrays to be terminated. */
     memset(out, 0xC3, sizeof *out);
+    out->struct_size = sizeof *out;
     out->balance = -1;
     msg->text[0] = '\0';
     return TP_OK;
@@ -278,18 +288,20 @@ static tp_status f_flush(const tp_plugin *pl, int64_t timeout_ms, tp_message *ms
 }
 
 static const tp_checkout_ext fake_checkout = {
+    .struct_size = sizeof(tp_checkout_ext),
     .begin = f_begin,
     .scan = f_scan,
     .complete = f_complete,
     .cancel = f_cancel,
     .refund = f_refund,
+    .flush = f_flush,
 };
-/* Only what protocol 1.0 calls; the other admin entries stay NULL, and a
- * call through one of them crashes the fuzzer, as it should. */
-static const tp_admin_ext fake_admin = {
+/* Only what protocol 1.0 calls; the other members entries stay NULL, and
+ * a call through one of them crashes the fuzzer, as it should. */
+static const tp_members_ext fake_members = {
+    .struct_size = sizeof(tp_members_ext),
     .member_add = f_member_add,
     .member_get = f_member_get,
-    .flush = f_flush,
 };
 
 /* ---- output checks ----------------------------------------------------- */
@@ -379,8 +391,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tp_proto_config cfg = {
         .plugin = &plugin,
         .checkout = &fake_checkout,
-        .admin = &fake_admin,
-        .plugin_abi = {1, 0, 0},
+        .members = &fake_members,
+        .plugin_abi = TP_VERSION_INIT,
         .settle = settle,
         .settle_user = &h,
         .line_max = line_max,
