@@ -328,10 +328,12 @@ static tp_status co_refund(const tp_plugin *plugin, const tp_refund *given, tp_m
     return TP_OK;
 }
 
+/* Also when loyalty is off after a fault: what was accepted before is
+ * still finished (or failed) and reported. */
 static tp_status co_flush(const tp_plugin *plugin, int64_t timeout_ms, tp_message *msg)
 {
     tp_instance *in;
-    tp_status st = ready(plugin, &in, msg);
+    tp_status st = tp_instance_ready(plugin, &in, msg);
     if (st != TP_OK)
         return st;
     int64_t deadline = tp_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);

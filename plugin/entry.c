@@ -258,8 +258,8 @@ static const tp_plugin *entry_create(const tp_host *host, const char *config_pat
                                      tp_message *msg)
 {
     tp_msg_clear(msg);
-    if (!host || !host->request_callback) {
-        tp_msg_set(msg, "The host must provide request_callback.");
+    if (!host) {
+        tp_msg_set(msg, "No host was given.");
         return NULL;
     }
     /* `abi` is the first member of tp_host in every major version, so a
@@ -279,6 +279,10 @@ static const tp_plugin *entry_create(const tp_host *host, const char *config_pat
                    "The host's tp_host has struct_size %u; tillpoints ABI 2.0 needs at least "
                    "%zu (set it to sizeof(tp_host)).",
                    (unsigned)host->struct_size, (size_t)TP_MIN_HOST);
+        return NULL;
+    }
+    if (!host->request_callback) {
+        tp_msg_set(msg, "The host must provide request_callback.");
         return NULL;
     }
     if (config_path && tp_bounded_len(config_path, TP_CFG_PATH_MAX - 1) == (size_t)-1) {
