@@ -19,8 +19,9 @@
  *    with an anchor ("SEQ:HASH") that the log still contains that record
  *    and is intact up to it.
  *
- * Like the admin extension these calls read the database before they
- * return: [thread-safe, blocking], never from the checkout thread.
+ * Like the other manager-side extensions (admin.h) these calls read the
+ * database before they return: [thread-safe, blocking], never from the
+ * checkout thread.
  */
 #ifndef TILLPOINTS_EXT_AUDIT_H
 #define TILLPOINTS_EXT_AUDIT_H
