@@ -84,3 +84,8 @@ int tp_money_parse(const char *text, int exponent, int64_t *minor)
     *minor = units * (int64_t)power10(exponent) + fraction;
     return 0;
 }
+
+void tp_format_money(char *buf, size_t cap, int64_t minor, const char *currency)
+{
+    tp_money_format(buf, cap, minor, tp_currency_exponent(currency));
+}

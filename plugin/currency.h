@@ -18,6 +18,9 @@ int tp_currency_exponent(const char *code);
  * exponent 3; a minus sign for negative amounts. */
 void tp_money_format(char *buf, size_t cap, int64_t minor, int exponent);
 
+/* tp_money_format with the exponent of ISO 4217 `currency`. */
+void tp_format_money(char *buf, size_t cap, int64_t minor, const char *currency);
+
 /* Reads a non-negative amount typed by a person: digits, and at most
  * `exponent` decimals after a '.' (none when the exponent is 0), up to
  * 999,999,999 whole units. 0 and *minor set, or -1 when it is not such an

@@ -45,6 +45,7 @@
 #include "members.h"
 #include "payload.h"
 #include "rules.h"
+#include "currency.h"
 #include "util.h"
 
 enum {
@@ -110,34 +111,13 @@ static void member_label(char *out, size_t cap, const tp_member_info *m)
                phone[0] ? " - " : "", phone, email[0] ? " - " : "", email);
 }
 
-static int64_t parse_money_text(const char *t, int *ok)
+/* An amount a person typed, in the store currency's minor units (the
+ * currency's own number of decimals, ISO 4217); *ok 0 when it is not one. */
+static int64_t parse_money_text(const tp_instance *in, const char *t, int *ok)
 {
-    int64_t units = 0, cents = 0;
-    int digits = 0, dec = -1;
-    *ok = 0;
-    for (const char *p = t; *p; p++) {
-        if (*p == '.' && dec < 0 && digits) {
-            dec = 0;
-            continue;
-        }
-        if (*p < '0' || *p > '9')
-            return 0;
-        if (dec >= 0) {
-            if (++dec > 2)
-                return 0;
-            cents = cents * 10 + (*p - '0');
-        } else {
-            if (++digits > 9)
-                return 0;
-            units = units * 10 + (*p - '0');
-        }
-    }
-    if (!digits || dec == 0)
-        return 0;
-    if (dec == 1)
-        cents *= 10;
-    *ok = 1;
-    return units * 100 + cents;
+    int64_t minor = 0;
+    *ok = tp_money_parse(t, tp_currency_exponent(in->cfg.currency), &minor) == 0;
+    return *ok ? minor : 0;
 }
 
 static void dismiss(tp_uform *out, int done, const char *fmt, ...)
@@ -307,7 +287,7 @@ static int add_recent(tp_instance *in, tp_ufield *list)
     while (sqlite3_step(q) == SQLITE_ROW) {
         char label[160], money[32], when[32];
         const char *id = (const char *)sqlite3_column_text(q, 0);
-        tp_format_money(money, sizeof money, sqlite3_column_int64(q, 1));
+        tp_format_money(money, sizeof money, sqlite3_column_int64(q, 1), in->cfg.currency);
         tp_format_utc(when, sizeof when, sqlite3_column_int64(q, 2));
         tp_buf_set(label, sizeof label, "%s - %s %s - %s UTC", id, money, in->cfg.currency, when);
         tp_ufield_choice(list, id, label);
@@ -379,7 +359,7 @@ static int64_t form_approve(tp_instance *in, tp_session *s, tp_uform *out, const
     char text[TP_FIELD_VALUE_MAX + 1], money[32];
     int64_t points;
     if (s->manual) {
-        tp_format_money(money, sizeof money, s->manual_amount);
+        tp_format_money(money, sizeof money, s->manual_amount, in->cfg.currency);
         tp_buf_set(text, sizeof text, "%s (not in the journal: manual credit) - %s %s",
                    s->receipt, money, in->cfg.currency);
         journal_row j = {.found = 1, .time_ms = tp_now_ms(), .eligible = s->manual_amount};
@@ -389,7 +369,7 @@ static int64_t form_approve(tp_instance *in, tp_session *s, tp_uform *out, const
         journal_row j;
         char when[32];
         read_journal(in, in->cfg.location, s->receipt, &j);
-        tp_format_money(money, sizeof money, j.eligible - j.refunded);
+        tp_format_money(money, sizeof money, j.eligible - j.refunded, in->cfg.currency);
         tp_format_utc(when, sizeof when, j.time_ms);
         tp_buf_set(text, sizeof text, "%s - %s %s eligible - %s UTC - %s", s->receipt, money,
                    in->cfg.currency, when, j.location);
@@ -513,10 +493,13 @@ static int choose_receipt(tp_instance *in, tp_session *s, const tp_answers *a, t
     const char *manual = answer(a, "manual_amount");
     if (!j.found) {
         if (in->cfg.retro.allow_manual && *manual) {
-            int64_t amount = parse_money_text(manual, &ok);
+            int64_t amount = parse_money_text(in, manual, &ok);
             if (!ok || amount <= 0) {
                 form_receipt(in, s, out, a);
-                form_error(out, "manual_amount", "Type the amount like 12.50.");
+                char example[32], sentence[80];
+                tp_format_money(example, sizeof example, 1250, in->cfg.currency);
+                tp_buf_set(sentence, sizeof sentence, "Type the amount like %s.", example);
+                form_error(out, "manual_amount", sentence);
                 return 0;
             }
             s->manual = 1;
@@ -539,10 +522,10 @@ static int choose_receipt(tp_instance *in, tp_session *s, const tp_answers *a, t
     }
     const char *typed = answer(a, "amount");
     if (*typed) {
-        int64_t amount = parse_money_text(typed, &ok);
+        int64_t amount = parse_money_text(in, typed, &ok);
         if (!ok || (amount != j.total && amount != j.eligible)) {
             char money[32];
-            tp_format_money(money, sizeof money, j.total);
+            tp_format_money(money, sizeof money, j.total, in->cfg.currency);
             form_receipt(in, s, out, a);
             tp_buf_set(err, sizeof err, "The journal has %s %s for receipt %s, not %s; check the "
                        "receipt.", money, in->cfg.currency, receipt, typed);
@@ -971,7 +954,7 @@ static int form_queue(tp_instance *in, tp_uform *out, const tp_answers *keep)
         char key[32], label[160], money[32], when[32], phone[40], email[140];
         tp_buf_set(key, sizeof key, "%lld", (long long)sqlite3_column_int64(q, 0));
         tp_format_utc(when, sizeof when, sqlite3_column_int64(q, 2));
-        tp_format_money(money, sizeof money, sqlite3_column_int64(q, 5));
+        tp_format_money(money, sizeof money, sqlite3_column_int64(q, 5), in->cfg.currency);
         mask_phone(phone, sizeof phone, (const char *)sqlite3_column_text(q, 3));
         mask_email(email, sizeof email, (const char *)sqlite3_column_text(q, 4));
         tp_buf_set(label, sizeof label, "%s - %s %s - parked %s UTC%s%s%s%s",

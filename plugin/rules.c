@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "abi.h"
+#include "currency.h"
 #include "util.h"
 
 static int listed(const char list[][64 + 1], int n, const char *s)
@@ -129,21 +130,21 @@ int tp_rules_why_none(const tp_rules_config *rules, int64_t total_minor, int64_t
         return 0;
     const char *units = tp_rules_unit(rules, 2);
     char amount[32], least[32];
-    tp_format_money(amount, sizeof amount, eligible_minor);
+    tp_format_money(amount, sizeof amount, eligible_minor, currency);
     if (eligible_minor <= 0 && total_minor <= 0) {
         tp_buf_set(buf, cap, "its total is %s %s", amount, currency);
     } else if (eligible_minor <= 0) {
         tp_buf_set(buf, cap, "none of its lines earn %s (tax, tips, gift cards and excluded "
                    "items never do)", units);
     } else if (eligible_minor < rules->min_eligible_minor) {
-        tp_format_money(least, sizeof least, rules->min_eligible_minor);
+        tp_format_money(least, sizeof least, rules->min_eligible_minor, currency);
         tp_buf_set(buf, cap, "its eligible amount, %s %s, is below the store's minimum of %s %s "
                    "%s", amount, currency, least, currency,
                    rules->kind == TP_PROGRAM_VISITS ? "for a visit" : "to earn points");
     } else {
         /* Only a spend program gets here: a visit at or above the minimum
          * always earns its stamp. */
-        tp_format_money(least, sizeof least, rules->unit_minor);
+        tp_format_money(least, sizeof least, rules->unit_minor, currency);
         tp_buf_set(buf, cap, "its eligible amount, %s %s, is less than one point's worth "
                    "(%lld %s per %s %s, %s)", amount, currency,
                    (long long)rules->points_per_unit, tp_rules_unit(rules, rules->points_per_unit),

@@ -29,6 +29,7 @@
 #include "outbox.h" /* sync: tp_schema_v4 */
 #include "payload.h"
 #include "rules.h"
+#include "currency.h"
 #include "util.h"
 
 static const char *const schema_v1 =
@@ -745,7 +746,7 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award
             run(s, S_RELEASE);
             out->kind = TP_EVENT_AWARD_FAILED;
             out->status = TP_ERR_DUPLICATE;
-            tp_format_money(money, sizeof money, total);
+            tp_format_money(money, sizeof money, total, job->currency);
             tp_buf_set(out->message, sizeof out->message,
                        "Receipt %s was already recorded with a different total (%s %s) or "
                        "member; nothing changed.", job->receipt, money, job->currency);
@@ -963,7 +964,7 @@ tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg, const tp_refu
     }
     if (amount > remaining) {
         char money[32];
-        tp_format_money(money, sizeof money, remaining);
+        tp_format_money(money, sizeof money, remaining, job->currency);
         tp_buf_set(out->message, sizeof out->message,
                    "The refund is larger than what is left on receipt %s (%s %s); "
                    "nothing changed.", job->receipt, money, job->currency);

@@ -251,11 +251,3 @@ void tp_sleep_ns(int64_t ns)
         ;
 }
 
-void tp_format_money(char *buf, size_t cap, int64_t minor)
-{
-    const char *sign = minor < 0 ? "-" : "";
-    /* Avoid negating INT64_MIN: amounts are bounded far below it. */
-    uint64_t abs = minor < 0 ? (uint64_t)0 - (uint64_t)minor : (uint64_t)minor;
-    snprintf(buf, cap, "%s%llu.%02llu", sign, (unsigned long long)(abs / 100),
-             (unsigned long long)(abs % 100));
-}

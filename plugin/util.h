@@ -79,7 +79,5 @@ int64_t tp_mono_ms(void);
 /* Sleeps `ns` nanoseconds (nothing when <= 0), resuming after signals. */
 void tp_sleep_ns(int64_t ns);
 
-/* Formats `minor` units of a 2-decimal currency as "12.34" / "-0.05". */
-void tp_format_money(char *buf, size_t cap, int64_t minor);
 
 #endif

@@ -632,6 +632,27 @@ static void a_manual_credit_needs_the_config_is_capped_and_marked(void **state)
                           " AND detail LIKE 'manual credit%'"), 1);
 }
 
+/* Money is typed with the store currency's own decimals (ISO 4217): yen
+ * have none, so "12.50" is refused with a yen example and "1250" is 1250. */
+static void a_yen_store_types_amounts_without_decimals(void **state)
+{
+    ctx *c = *state;
+    tu_stop(c->h, 1);
+    c->h = tu_start("[store]\ncurrency = JPY\n" CONF "allow_manual = yes\nmanual_max_points = 50\n");
+    c->ui = c->h->plugin->get_extension(c->h->plugin, TP_EXT_UI);
+    tu_add_member(c->h, "M-1002", "Bob Sample");
+    open_form(c, "retro-visit", "mgr-1", "manager", "PAPER-9");
+    add_manager(c);
+    submit(c, "customer", "M-1002", NULL);
+    submit(c, "receipt", "PAPER-9", "manual_amount", "12.50", NULL);
+    assert_string_equal(field_error(c, "manual_amount"), "Type the amount like 1250.");
+    submit(c, "receipt", "PAPER-9", "manual_amount", "1250", NULL);
+    assert_string_equal(field_error(c, "manual_amount"), "");
+    submit(c, "reason", "paper receipt from the outage", "approver", "mgr-1", "pin", PIN, NULL);
+    assert_true(c->h->dismissed_done);
+    assert_int_equal(tu_balance(c->h, "M-1002"), 12); /* 1 point per 100 yen */
+}
+
 /* The issue's first finding: a host (or socket client) that says "manager"
  * with an id nobody enrolled, on a store with no manager at all. */
 static void the_manager_role_with_a_made_up_id_moves_nothing(void **state)
@@ -951,6 +972,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(the_printed_receipt_code_opens_the_dialog_filled, setup, teardown),
         cmocka_unit_test_setup_teardown(credited_the_wrong_customer_is_corrected_in_one_step, setup, teardown),
         cmocka_unit_test_setup_teardown(a_manual_credit_needs_the_config_is_capped_and_marked, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_yen_store_types_amounts_without_decimals, setup, teardown),
         cmocka_unit_test_setup_teardown(the_manager_role_with_a_made_up_id_moves_nothing, setup_no_manager, teardown),
         cmocka_unit_test_setup_teardown(an_enrolled_manager_still_types_the_pin, setup, teardown),
         cmocka_unit_test_setup_teardown(an_unknown_id_gets_the_wrong_pin_sentence, setup, teardown),
