@@ -201,12 +201,12 @@ typedef enum tp_stmt {
     TP_STMT_COUNT
 } tp_stmt;
 
-/* Statement `id`, prepared from `sql` on first use and kept until the
+/* Statement `id`, prepared from `text` on first use and kept until the
  * store closes; reset and unbound; NULL on error. One id always comes with
  * the same SQL text (checked in sanitizer builds). The caller resets it
  * after use so no read stays open. */
 struct sqlite3_stmt;
-struct sqlite3_stmt *tp_store_cached(tp_store *s, tp_stmt id, const char *sql);
+struct sqlite3_stmt *tp_store_cached(tp_store *s, tp_stmt id, const char *text);
 
 /* The connection, for the admin modules' own queries (same thread rules). */
 struct sqlite3 *tp_store_db(tp_store *s);
