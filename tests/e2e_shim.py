@@ -180,6 +180,20 @@ def member_points(db, code, receipt_id=None):
 
 # ---------------------------------------------------------------- stdio --
 
+def end_input(proc):
+    """Closes the shim's input (end of input: it shuts down) and returns
+    its exit status, killing it if it outlives TIMEOUT."""
+    try:
+        proc.stdin.close()
+    except OSError:
+        pass
+    try:
+        return proc.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
 def stdio_run(work):
     conf = os.path.join(work, "stdio.conf")
     with open(conf, "w") as f:
@@ -206,15 +220,7 @@ def stdio_run(work):
         stdio_session(c, db)
     except (TimeoutError, BrokenPipeError, OSError) as exc:
         check("stdio session ran to the end", False, repr(exc))
-    try:
-        proc.stdin.close()
-    except OSError:
-        pass
-    try:
-        rc = proc.wait(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        rc = proc.wait()
+    rc = end_input(proc)
     err = proc.stderr.read().decode(errors="replace")
     check("stdio shim exits 0 at end of input", rc == 0, f"rc={rc} stderr={err!r}")
     check("every output line is JSON",
@@ -800,15 +806,7 @@ def forms_run(work):
             forms_walk(c, w, bool(extra), tag)
         except (TimeoutError, BrokenPipeError, OSError, TypeError, KeyError) as exc:
             check(f"{tag}: the walk ran to the end", False, repr(exc))
-        try:
-            proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            proc.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        end_input(proc)
         for a in FORM_ACTIONS:
             w_all[a] |= w.seen[a]
     doc = documented_fields()
@@ -1096,15 +1094,7 @@ def signed_run(work):
             c.call("admin.flush", {"timeout_ms": 5000})
         except (TimeoutError, BrokenPipeError, OSError, TypeError) as exc:
             check(f"signed {mode} session ran to the end", False, repr(exc))
-        try:
-            proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            proc.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        end_input(proc)
         check(f"signed {mode}: the member's balance is unchanged",
               os.path.exists(db) and member_points(db, "APP-1") == 0)
 

@@ -418,6 +418,19 @@ static void assert_logged(sc_host *h, const char *part)
     assert_mentions(last, part);
 }
 
+/* Scans `frame` as the scanner's n-th good read (from 1) and checks what
+ * the host was told: the member code, the symbology, and the log line. */
+static void expect_scanned(fixture *fx, const char *frame, int n, const char *code,
+                           const char *symbology, const char *logged)
+{
+    scan(fx, frame);
+    must_see(fx->h, TP_EVENT_SCANNED, n, frame);
+    int i = nth(fx->h, TP_EVENT_SCANNED, n - 1);
+    assert_string_equal(fx->h->tu.ev[i].member_code, code);
+    assert_string_equal(fx->h->symbology[i], symbology);
+    assert_logged(fx->h, logged);
+}
+
 static void aim_ids_reach_the_host_as_the_scan_events_symbology(void **state)
 {
     fixture *fx = *state;
@@ -425,36 +438,15 @@ static void aim_ids_reach_the_host_as_the_scan_events_symbology(void **state)
 
     start_online(fx, "", "aim = yes\n");
 
-    scan(fx, "]Q1M-1001\r");
-    must_see(fx->h, TP_EVENT_SCANNED, 1, "a QR code with its AIM id");
-    i = nth(fx->h, TP_EVENT_SCANNED, 0);
-    assert_string_equal(fx->h->tu.ev[i].member_code, "M-1001");
-    assert_string_equal(fx->h->symbology[i], "qr");
-    assert_logged(fx->h, "scanner front read a member code (symbology qr, AIM id ]Q1)");
-
-    scan(fx, "]E05901234123457\r");
-    must_see(fx->h, TP_EVENT_SCANNED, 2, "an EAN-13 with its AIM id");
-    i = nth(fx->h, TP_EVENT_SCANNED, 1);
-    assert_string_equal(fx->h->tu.ev[i].member_code, "5901234123457");
-    assert_string_equal(fx->h->symbology[i], "ean13");
-    assert_logged(fx->h, "symbology ean13, AIM id ]E0");
-
+    expect_scanned(fx, "]Q1M-1001\r", 1, "M-1001", "qr",
+                   "scanner front read a member code (symbology qr, AIM id ]Q1)");
+    expect_scanned(fx, "]E05901234123457\r", 2, "5901234123457", "ean13",
+                   "symbology ean13, AIM id ]E0");
     /* A scanner that sends no id for this code: the event says nothing. */
-    scan(fx, "M-1002\r");
-    must_see(fx->h, TP_EVENT_SCANNED, 3, "a code without an AIM id");
-    i = nth(fx->h, TP_EVENT_SCANNED, 2);
-    assert_string_equal(fx->h->tu.ev[i].member_code, "M-1002");
-    assert_string_equal(fx->h->symbology[i], "");
-    assert_logged(fx->h, "(symbology not reported)");
-
+    expect_scanned(fx, "M-1002\r", 3, "M-1002", "", "(symbology not reported)");
     /* A well-formed id of a symbology without a name: the event says
      * nothing, the log keeps the raw id for whoever sets the scanner up. */
-    scan(fx, "]X0M-1003\r");
-    must_see(fx->h, TP_EVENT_SCANNED, 4, "a code with an unlisted AIM id");
-    i = nth(fx->h, TP_EVENT_SCANNED, 3);
-    assert_string_equal(fx->h->tu.ev[i].member_code, "M-1003");
-    assert_string_equal(fx->h->symbology[i], "");
-    assert_logged(fx->h, "(symbology not named, AIM id ]X0)");
+    expect_scanned(fx, "]X0M-1003\r", 4, "M-1003", "", "(symbology not named, AIM id ]X0)");
 
     /* A refused code still says what it was: GS1-128 by its ]C1. */
     scan(fx, "]C1hello world\r");
