@@ -82,33 +82,7 @@ static const char digest_tag[] = "tillpoints.ledger.v1";
 static const char first_prev[HASH_HEX + 1] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
-/* v5: a record's ledger range (NULL: it covers none); the index finds the
- * record covering an entry (activity's approver, verify). The outbox
- * payload gains the record number, which the central database checks
- * against the head it holds, and the ledger part, so the central copy of a
- * record can be hashed again. */
-const char tp_schema_v5[] =
-    "ALTER TABLE audit ADD COLUMN ledger_first INTEGER;"
-    "ALTER TABLE audit ADD COLUMN ledger_last INTEGER;"
-    "ALTER TABLE audit ADD COLUMN ledger_count INTEGER;"
-    "ALTER TABLE audit ADD COLUMN ledger_sum INTEGER;"
-    "ALTER TABLE audit ADD COLUMN ledger_digest TEXT;"
-    "CREATE INDEX audit_ledger_range ON audit(ledger_first, ledger_last)"
-    "  WHERE ledger_first IS NOT NULL;"
-    "DROP TRIGGER outbox_audit;"
-    "CREATE TRIGGER outbox_audit AFTER INSERT ON audit"
-    "  WHEN (SELECT value FROM sync_state WHERE key = 'outbox_on') = 1 BEGIN"
-    "  INSERT INTO outbox(event_id, kind, member, payload, created_ms)"
-    "  VALUES('audit:' || NEW.hash, 'audit', NEW.member,"
-    "    json_object('id', NEW.id, 'time_ms', NEW.time_ms, 'action', NEW.action,"
-    "      'actor', NEW.actor, 'approver', NEW.approver, 'member', NEW.member,"
-    "      'location', NEW.location, 'receipt', NEW.receipt, 'points', NEW.points,"
-    "      'reason', NEW.reason, 'detail', NEW.detail, 'ledger_first', NEW.ledger_first,"
-    "      'ledger_last', NEW.ledger_last, 'ledger_count', NEW.ledger_count,"
-    "      'ledger_sum', NEW.ledger_sum, 'ledger_digest', NEW.ledger_digest,"
-    "      'prev_hash', NEW.prev_hash, 'hash', NEW.hash),"
-    "    NEW.time_ms);"
-    "END;";
+
 
 static const char last_sql[] = "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1";
 static const char ledger_max_sql[] = "SELECT COALESCE(MAX(id), 0) FROM ledger";

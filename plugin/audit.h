@@ -45,9 +45,6 @@ typedef struct tp_audit_entry {
     const char *detail;   /* free text: what was refused and why, etc. */
 } tp_audit_entry;
 
-/* The schema migration v4 -> v5: the ledger range of a record, and the
- * outbox payload that carries it with the record number (store.c). */
-extern const char tp_schema_v5[];
 
 /* Appends one record inside the caller's open write transaction, which
  * must have been begun by tp_store_begin: the ledger entries the

@@ -2,7 +2,7 @@
  * outbox.h — the terminal's outbox: every ledger entry, member, card and
  * audit record, queued for the central database (docs/DESIGN.md §8).
  *
- * Rows are written by SQLite triggers (schema v4, tp_schema_v4) in the same
+ * Rows are written by SQLite triggers (schema v4, schema.c) in the same
  * transaction as the row they describe, so no write path in C can forget
  * one and a crash can never separate an effect from its outbox row. Each
  * row carries a deterministic idempotency key (event_id):
@@ -25,9 +25,6 @@
 #include "tillpoints/tillpoints.h"
 #include "util.h" /* TP_MUST_CHECK */
 
-/* The SQLite schema migration v3 -> v4 (outbox, triggers, sync state,
- * pulled central balances). Appended to store.c's migrations. */
-extern const char tp_schema_v4[];
 
 typedef struct tp_outbox_row {
     int64_t id;

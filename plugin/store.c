@@ -25,152 +25,14 @@
 
 #include <sqlite3.h>
 
-#include "audit.h"  /* v5: tp_schema_v5, the ledger seal of an upgrade */
-#include "outbox.h" /* sync: tp_schema_v4 */
+#include "audit.h" /* the ledger seal of an upgrade */
 #include "payload.h"
 #include "rules.h"
+#include "schema.h"
 #include "currency.h"
 #include "util.h"
 
-static const char *const schema_v1 =
-    "CREATE TABLE members("
-    "  id INTEGER PRIMARY KEY,"
-    "  code TEXT NOT NULL UNIQUE CHECK(length(code) BETWEEN 1 AND 128),"
-    "  name TEXT NOT NULL DEFAULT '' CHECK(length(name) <= 128),"
-    "  phone TEXT CHECK(phone IS NULL OR length(phone) <= 32),"
-    "  email TEXT CHECK(email IS NULL OR length(email) <= 128),"
-    "  created_ms INTEGER NOT NULL);"
-    "CREATE TABLE receipts("
-    "  id INTEGER PRIMARY KEY,"
-    "  location TEXT NOT NULL, terminal TEXT NOT NULL, receipt TEXT NOT NULL,"
-    "  txn TEXT NOT NULL, staff TEXT NOT NULL DEFAULT '',"
-    "  time_ms INTEGER NOT NULL, currency TEXT NOT NULL CHECK(length(currency) = 3),"
-    "  total_minor INTEGER NOT NULL CHECK(total_minor >= 0),"
-    "  eligible_minor INTEGER NOT NULL CHECK(eligible_minor BETWEEN 0 AND total_minor),"
-    "  line_count INTEGER NOT NULL CHECK(line_count >= 0),"
-    "  member_id INTEGER REFERENCES members(id),"
-    "  scanned_code TEXT NOT NULL DEFAULT '',"
-    "  journaled_ms INTEGER NOT NULL,"
-    "  UNIQUE(location, receipt));"
-    "CREATE TABLE refunds("
-    "  id INTEGER PRIMARY KEY,"
-    "  location TEXT NOT NULL, terminal TEXT NOT NULL, refund TEXT NOT NULL,"
-    "  receipt_id INTEGER NOT NULL REFERENCES receipts(id),"
-    "  amount_minor INTEGER NOT NULL CHECK(amount_minor > 0),"
-    "  time_ms INTEGER NOT NULL, journaled_ms INTEGER NOT NULL,"
-    "  UNIQUE(location, refund));"
-    "CREATE INDEX refunds_receipt ON refunds(receipt_id);"
-    "CREATE TABLE ledger("
-    "  id INTEGER PRIMARY KEY,"
-    "  member_id INTEGER NOT NULL REFERENCES members(id),"
-    "  location TEXT NOT NULL, terminal TEXT NOT NULL, receipt TEXT NOT NULL,"
-    "  kind TEXT NOT NULL CHECK(kind IN"
-    "    ('earn','retro','adjust','bulk','import','reversal','expire')),"
-    "  points INTEGER NOT NULL CHECK(points <> 0 AND"
-    "    points BETWEEN -1000000000000 AND 1000000000000),"
-    "  reverses INTEGER REFERENCES ledger(id),"
-    "  staff TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',"
-    "  time_ms INTEGER NOT NULL, recorded_ms INTEGER NOT NULL,"
-    "  CHECK((kind = 'reversal') = (reverses IS NOT NULL)),"
-    "  UNIQUE(location, receipt, kind));"
-    "CREATE INDEX ledger_member ON ledger(member_id, id);"
-    "CREATE INDEX ledger_reverses ON ledger(reverses) WHERE reverses IS NOT NULL;"
-    "CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger"
-    "  BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"
-    "CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger"
-    "  BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"
-    "CREATE TRIGGER receipts_no_update BEFORE UPDATE ON receipts"
-    "  BEGIN SELECT RAISE(ABORT, 'the receipt journal is append-only'); END;"
-    "CREATE TRIGGER receipts_no_delete BEFORE DELETE ON receipts"
-    "  BEGIN SELECT RAISE(ABORT, 'the receipt journal is append-only'); END;"
-    "CREATE TRIGGER refunds_no_update BEFORE UPDATE ON refunds"
-    "  BEGIN SELECT RAISE(ABORT, 'the refund journal is append-only'); END;"
-    "CREATE TRIGGER refunds_no_delete BEFORE DELETE ON refunds"
-    "  BEGIN SELECT RAISE(ABORT, 'the refund journal is append-only'); END;"
-    "CREATE TRIGGER ledger_reversal_bounded BEFORE INSERT ON ledger"
-    "  WHEN NEW.kind = 'reversal' BEGIN"
-    "  SELECT RAISE(ABORT, 'a reversal must undo part of a positive entry of the"
-    " same member, and never more than it earned')"
-    "  WHERE NEW.points >= 0"
-    "     OR NOT EXISTS (SELECT 1 FROM ledger o WHERE o.id = NEW.reverses"
-    "          AND o.member_id = NEW.member_id AND o.points > 0"
-    "          AND o.kind <> 'reversal')"
-    "     OR (SELECT o.points FROM ledger o WHERE o.id = NEW.reverses)"
-    "        + (SELECT COALESCE(SUM(r.points), 0) FROM ledger r"
-    "           WHERE r.reverses = NEW.reverses) + NEW.points < 0;"
-    "  END;";
 
-/* v2: members get an app id and alternate codes (cards); phone, email and
- * name become searchable; ledger entries carry a customer-visible comment;
- * the per-member index also covers points, so a balance is an index-only
- * sum. Phone and email are not unique: a family may share one, and the
- * retro dialog shows several matches for choice. */
-static const char *const schema_v2 =
-    "ALTER TABLE members ADD COLUMN app_id TEXT CHECK(app_id IS NULL OR"
-    "  length(app_id) BETWEEN 1 AND 128);"
-    "CREATE UNIQUE INDEX members_app_id ON members(app_id) WHERE app_id IS NOT NULL;"
-    "CREATE INDEX members_phone ON members(phone) WHERE phone IS NOT NULL;"
-    "CREATE INDEX members_email ON members(email) WHERE email IS NOT NULL;"
-    "CREATE INDEX members_name ON members(name COLLATE NOCASE);"
-    "CREATE TABLE member_cards("
-    "  code TEXT PRIMARY KEY CHECK(length(code) BETWEEN 1 AND 128),"
-    "  member_id INTEGER NOT NULL REFERENCES members(id),"
-    "  added_ms INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE INDEX member_cards_member ON member_cards(member_id);"
-    "ALTER TABLE ledger ADD COLUMN comment TEXT NOT NULL DEFAULT ''"
-    "  CHECK(length(comment) <= 200);"
-    "DROP INDEX ledger_member;"
-    "CREATE INDEX ledger_member ON ledger(member_id, id, points);"
-    "CREATE INDEX ledger_staff ON ledger(staff, id);";
-
-/* v3: retroactive visits. Managers (Argon2id PIN hashes, a failure
- * counter and a lockout that survive restarts), the hash-chained audit
- * log (append-only like the ledger), and missed-scan claims with their
- * resolutions (a claim is open while it has no resolution row). */
-static const char *const schema_v3 =
-    "CREATE TABLE managers("
-    "  id TEXT PRIMARY KEY CHECK(length(id) BETWEEN 1 AND 64),"
-    "  name TEXT NOT NULL DEFAULT '' CHECK(length(name) <= 128),"
-    "  pin_hash TEXT NOT NULL,"
-    "  failures INTEGER NOT NULL DEFAULT 0 CHECK(failures >= 0),"
-    "  locked_until_ms INTEGER NOT NULL DEFAULT 0,"
-    "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE audit("
-    "  id INTEGER PRIMARY KEY,"
-    "  time_ms INTEGER NOT NULL,"
-    "  action TEXT NOT NULL CHECK(length(action) BETWEEN 1 AND 32),"
-    "  actor TEXT NOT NULL DEFAULT '', approver TEXT NOT NULL DEFAULT '',"
-    "  member TEXT NOT NULL DEFAULT '', location TEXT NOT NULL DEFAULT '',"
-    "  receipt TEXT NOT NULL DEFAULT '', points INTEGER NOT NULL DEFAULT 0,"
-    "  reason TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '',"
-    "  prev_hash TEXT NOT NULL, hash TEXT NOT NULL UNIQUE);"
-    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
-    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
-    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
-    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
-    "CREATE INDEX audit_approver_time ON audit(approver, action, time_ms);"
-    "CREATE TABLE claims("
-    "  id INTEGER PRIMARY KEY,"
-    "  location TEXT NOT NULL, receipt TEXT NOT NULL,"
-    "  created_ms INTEGER NOT NULL, staff TEXT NOT NULL DEFAULT '',"
-    "  contact_phone TEXT, contact_email TEXT, note TEXT NOT NULL DEFAULT '',"
-    "  UNIQUE(location, receipt));"
-    "CREATE TABLE claim_resolutions("
-    "  claim_id INTEGER PRIMARY KEY REFERENCES claims(id),"
-    "  resolved_ms INTEGER NOT NULL,"
-    "  outcome TEXT NOT NULL CHECK(outcome IN ('credited', 'dismissed')),"
-    "  staff TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',"
-    "  ledger_id INTEGER REFERENCES ledger(id));"
-    "CREATE TRIGGER claims_no_delete BEFORE DELETE ON claims"
-    "  BEGIN SELECT RAISE(ABORT, 'claims are kept'); END;"
-    "CREATE TRIGGER claim_resolutions_no_update BEFORE UPDATE ON claim_resolutions"
-    "  BEGIN SELECT RAISE(ABORT, 'a claim is resolved once'); END;"
-    "CREATE INDEX receipts_location_time ON receipts(location, time_ms);";
-
-/* Forward migrations: migrations[i] takes user_version i to i+1. */
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3,
-                                          tp_schema_v4 /* sync: outbox, outbox.c */,
-                                          tp_schema_v5 /* audit: ledger ranges, audit.c */};
 
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
@@ -360,7 +222,7 @@ static int schema_version(sqlite3 *db)
  */
 static tp_status migrate(tp_store *s, const char *path, tp_message *msg)
 {
-    const int known = (int)(sizeof migrations / sizeof migrations[0]);
+    const int known = TP_SCHEMA_VERSION;
     int version = schema_version(s->db);
     int in_txn = 0;
     tp_status st = TP_ERR_STORAGE;
@@ -396,7 +258,7 @@ static tp_status migrate(tp_store *s, const char *path, tp_message *msg)
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
         tp_message why;
         tp_msg_clear(&why);
-        if (exec(s->db, migrations[version]) != SQLITE_OK ||
+        if (exec(s->db, tp_schema_migrations[version]) != SQLITE_OK ||
             /* v5: the entries written before the ledger was linked to the
              * audit log get one record that covers them all (audit.c). */
             (version + 1 == 5 && tp_audit_seal_history(s, &why) != TP_OK) ||
@@ -568,8 +430,8 @@ tp_status tp_store_reference(struct sqlite3 **out, tp_message *msg)
         sqlite3_close(db);
         return TP_ERR_NO_MEMORY;
     }
-    for (size_t i = 0; i < sizeof migrations / sizeof migrations[0]; i++)
-        if (exec(db, migrations[i]) != SQLITE_OK) {
+    for (size_t i = 0; i < TP_SCHEMA_VERSION; i++)
+        if (exec(db, tp_schema_migrations[i]) != SQLITE_OK) {
             tp_msg_set(msg, "Cannot build the reference schema %zu: %s.", i + 1,
                        sqlite3_errmsg(db));
             sqlite3_close(db);

@@ -67,118 +67,14 @@
 #include "instance.h"
 #include "outbox.h"
 #include "abi.h"
+#include "schema.h"
 #include "util.h"
 
 #define PUSH_LOCK_KEY 7321000701LL /* pg_advisory_xact_lock key of pushes */
 #define INIT_LOCK_KEY 7321000702LL /* ... of central init */
 #define PULL_PAGE 2000
 
-static const char central_v1[] =
-    "CREATE TABLE schema_version(version integer PRIMARY KEY,"
-    "  applied_at timestamptz NOT NULL DEFAULT now());"
-    "CREATE SEQUENCE tp_seq;"
-    "CREATE TABLE events("
-    "  event_id text PRIMARY KEY,"
-    "  kind text NOT NULL CHECK (kind IN ('ledger', 'member', 'card', 'audit')),"
-    "  location text NOT NULL, terminal text NOT NULL,"
-    "  payload jsonb NOT NULL,"
-    "  received_at timestamptz NOT NULL DEFAULT now(),"
-    "  seq bigint NOT NULL DEFAULT nextval('tp_seq'));"
-    "CREATE TABLE ledger("
-    "  event_id text PRIMARY KEY,"
-    "  location text NOT NULL, terminal text NOT NULL, receipt text NOT NULL,"
-    "  kind text NOT NULL, member text NOT NULL, points bigint NOT NULL,"
-    "  time_ms bigint NOT NULL);"
-    /* A receipt earns at most once across the whole chain. */
-    "CREATE UNIQUE INDEX ledger_earns_once ON ledger(location, receipt)"
-    "  WHERE kind IN ('earn', 'retro');"
-    "CREATE TABLE members("
-    "  code text PRIMARY KEY, name text NOT NULL DEFAULT '', phone text, email text,"
-    "  app_id text, created_ms bigint NOT NULL,"
-    "  location text NOT NULL, terminal text NOT NULL,"
-    "  seq bigint NOT NULL DEFAULT nextval('tp_seq'));"
-    "CREATE INDEX members_seq ON members(seq);"
-    "CREATE TABLE member_cards("
-    "  code text PRIMARY KEY, member text NOT NULL, added_ms bigint NOT NULL,"
-    "  seq bigint NOT NULL DEFAULT nextval('tp_seq'));"
-    "CREATE INDEX member_cards_seq ON member_cards(seq);"
-    "CREATE TABLE balances("
-    "  member text PRIMARY KEY, balance bigint NOT NULL, seq bigint NOT NULL);"
-    "CREATE INDEX balances_seq ON balances(seq);"
-    "CREATE FUNCTION tp_append_only() RETURNS trigger LANGUAGE plpgsql AS"
-    "  $$BEGIN RAISE EXCEPTION 'tillpoints: % is append-only', TG_TABLE_NAME; END$$;"
-    "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events"
-    "  FOR EACH ROW EXECUTE FUNCTION tp_append_only();"
-    "CREATE TRIGGER ledger_append_only BEFORE UPDATE OR DELETE ON ledger"
-    "  FOR EACH ROW EXECUTE FUNCTION tp_append_only();";
 
-/* v2: each terminal's audit chain head (anchor.c, docs/DESIGN.md §8). An audit
- * event must continue the head the central holds for its terminal: its
- * prev_hash is the head's hash and its record number the next one, or it is
- * refused (SQLSTATE 23514, so the terminal parks it with the sentence).
- * A terminal whose history was rewritten — records altered and every hash
- * recomputed, the newest ones deleted, or an old copy restored — can then
- * never deliver another audit record, and `tillpoints verify` names the
- * difference. A resent event (same event_id, same hash) passes to ON
- * CONFLICT DO NOTHING untouched. Heads of terminals that synced under v1
- * start at their newest delivered record (v1 payloads had no number: the
- * count of their records is it, since a terminal sends its chain from the
- * first record, in order). */
-static const char central_v2[] =
-    "CREATE TABLE audit_heads("
-    "  location text NOT NULL, terminal text NOT NULL,"
-    "  seq bigint NOT NULL, hash text NOT NULL,"
-    "  updated_at timestamptz NOT NULL DEFAULT now(),"
-    "  PRIMARY KEY (location, terminal));"
-    "INSERT INTO audit_heads(location, terminal, seq, hash)"
-    "  SELECT location, terminal, n, hash FROM (SELECT location, terminal,"
-    "    payload->>'hash' AS hash, count(*) OVER (PARTITION BY location, terminal) AS n,"
-    "    row_number() OVER (PARTITION BY location, terminal ORDER BY seq DESC) AS r"
-    "    FROM events WHERE kind = 'audit') h WHERE r = 1;"
-    "CREATE FUNCTION tp_audit_chain() RETURNS trigger LANGUAGE plpgsql AS $$"
-    "DECLARE"
-    "  head record;"
-    "  v_prev text := NEW.payload->>'prev_hash';"
-    "  v_hash text := NEW.payload->>'hash';"
-    "  v_seq bigint := (NEW.payload->>'id')::bigint;"
-    "  v_name text := NEW.location || '/' || NEW.terminal;"
-    "BEGIN"
-    "  IF EXISTS (SELECT 1 FROM events WHERE event_id = NEW.event_id) THEN"
-    "    RETURN NEW;"
-    "  END IF;"
-    "  IF v_hash IS NULL OR v_hash !~ '^[0-9a-f]{64}$' OR NEW.event_id <> 'audit:' || v_hash THEN"
-    "    RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = format("
-    "      'The audit event %s of terminal %s has no valid hash', NEW.event_id, v_name);"
-    "  END IF;"
-    "  SELECT seq, hash INTO head FROM audit_heads"
-    "    WHERE location = NEW.location AND terminal = NEW.terminal FOR UPDATE;"
-    "  IF NOT FOUND THEN"
-    "    IF v_prev IS DISTINCT FROM repeat('0', 64) OR COALESCE(v_seq, 1) <> 1 THEN"
-    "      RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = format("
-    "        'Audit record %s of terminal %s does not start a chain, and the central database"
-    " holds none of that terminal''s records: the records before it are missing',"
-    "        COALESCE(v_seq::text, '?'), v_name);"
-    "    END IF;"
-    "    INSERT INTO audit_heads(location, terminal, seq, hash)"
-    "      VALUES (NEW.location, NEW.terminal, 1, v_hash);"
-    "    RETURN NEW;"
-    "  END IF;"
-    "  IF v_prev IS DISTINCT FROM head.hash OR COALESCE(v_seq, head.seq + 1) <> head.seq + 1 THEN"
-    "    RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = format("
-    "      'Audit record %s of terminal %s does not follow record %s, the last one the central"
-    " database holds (hash %s): the terminal''s audit log was rewritten, or restored from an"
-    " older copy', COALESCE(v_seq::text, '?'), v_name, head.seq, left(head.hash, 16));"
-    "  END IF;"
-    "  UPDATE audit_heads SET seq = head.seq + 1, hash = v_hash, updated_at = now()"
-    "    WHERE location = NEW.location AND terminal = NEW.terminal;"
-    "  RETURN NEW;"
-    "END$$;"
-    "CREATE TRIGGER events_audit_chain BEFORE INSERT ON events FOR EACH ROW"
-    "  WHEN (NEW.kind = 'audit') EXECUTE FUNCTION tp_audit_chain();";
-
-/* migrations[i] takes the central schema from version i to i+1. */
-const char *const tp_central_migrations[] = {central_v1, central_v2};
-#define CENTRAL_KNOWN ((int)(sizeof tp_central_migrations / sizeof tp_central_migrations[0]))
 
 /* The events go in in outbox order (ORDER BY n): the central's audit
  * trigger checks each record against the head the one before it set. */
@@ -1091,15 +987,15 @@ tp_status tp_central_init(const tp_config *cfg, int *from, int *to, tp_message *
         PQclear(r);
     }
     *from = *to = version;
-    if (version > CENTRAL_KNOWN) {
+    if (version > TP_CENTRAL_VERSION) {
         r = PQexec(pg, "ROLLBACK");
         PQclear(r);
         PQfinish(pg);
         tp_msg_set(msg, "The central schema is version %d, newer than this tillpoints knows "
-                   "(%d). Install the newer version.", version, CENTRAL_KNOWN);
+                   "(%d). Install the newer version.", version, TP_CENTRAL_VERSION);
         return TP_ERR_VERSION;
     }
-    while (version < CENTRAL_KNOWN) {
+    while (version < TP_CENTRAL_VERSION) {
         r = PQexec(pg, tp_central_migrations[version]);
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
             return init_fail(pg, r, "create", msg);

@@ -61,7 +61,5 @@ typedef struct tp_central_head {
 } tp_central_head;
 void tp_central_audit_head(const struct tp_config *cfg, tp_central_head *out);
 
-/* The central schema as SQL, per version (index 0 = v1), for docs/tests. */
-extern const char *const tp_central_migrations[];
 
 #endif

@@ -64,6 +64,7 @@
 #include "anchor.h"
 #include "audit.h"
 #include "auditlink.h"
+#include "schema.h"
 #include "util.h"
 
 /* A check over a range of row ids: :after < id <= :upto of the table walked;
@@ -82,7 +83,7 @@ static const ranged ledger_checks[] = {
      "SELECT 'ledger entry ' || id || ' has kind ' || quote(kind) || ' and points ' || points"
      " FROM ledger WHERE id > :after AND id <= :upto AND (kind NOT IN ('earn','retro','adjust','bulk',"
      "'import','reversal','expire') OR points = 0"
-     " OR points NOT BETWEEN -1000000000000 AND 1000000000000"
+     " OR points NOT BETWEEN -" TP_SQL_INT(TP_ENTRY_POINTS_MAX) " AND " TP_SQL_INT(TP_ENTRY_POINTS_MAX)
      " OR (kind = 'reversal') <> (reverses IS NOT NULL))"},
     {"a reversal undoes part of a positive entry of the same member",
      "SELECT 'reversal ' || r.id || ' does not undo a positive entry of its member'"

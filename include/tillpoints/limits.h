@@ -53,6 +53,7 @@
 #define TP_LOCATION_MAX 32    /* a store or terminal name */
 #define TP_BATCH_ID_MAX 64
 #define TP_ADJUST_MAX 100000000LL /* |points| of one adjustment */
+#define TP_ENTRY_POINTS_MAX 1000000000000 /* |points| of any ledger entry */
 #define TP_ACTIVITY_PAGE_MAX 1000 /* rows one activity call returns */
 
 /* Managers and their PINs. */
