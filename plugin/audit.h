@@ -107,7 +107,7 @@ typedef struct tp_audit_tip {
     uint64_t seq;
     char hash[TP_AUDIT_HASH_HEX + 1];
     int64_t time_ms;
-    char action[33];
+    char action[TP_AUDIT_NAME_MAX + 1];
 } tp_audit_tip;
 tp_status tp_audit_tip_get(tp_store *s, tp_audit_tip *out, tp_message *msg) TP_MUST_CHECK;
 

@@ -32,7 +32,7 @@
 
 typedef struct range {
     uint64_t audit_id;
-    char action[33], actor[65];
+    char action[TP_AUDIT_NAME_MAX + 1], actor[TP_STAFF_ID_MAX + 1];
     int64_t first, last, sum, seen_sum;
     uint64_t count, seen;
     char digest[TP_AUDIT_HASH_HEX + 1];

@@ -246,7 +246,7 @@ static int parse_int(const char *v, int64_t lo, int64_t hi, int64_t *out)
     return 0;
 }
 
-static int parse_list(const char *v, char list[][64 + 1], int *count)
+static int parse_list(const char *v, char list[][TP_CFG_LIST_ITEM_MAX + 1], int *count)
 {
     int n = 0;
     const char *p = v;

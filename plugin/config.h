@@ -16,7 +16,10 @@
 #include "util.h" /* TP_MUST_CHECK */
 
 #define TP_CFG_PATH_MAX 4096
-#define TP_CFG_ID_MAX 32
+#define TP_CFG_ID_MAX TP_LOCATION_MAX
+/* An excluded SKU or category: as long as either may be (limits.h). */
+#define TP_CFG_LIST_ITEM_MAX TP_SKU_MAX
+_Static_assert(TP_SKU_MAX == TP_CATEGORY_MAX, "one list item size fits both lists");
 #define TP_CFG_LIST_MAX 32 /* excluded categories / SKUs */
 
 typedef enum tp_program_kind { TP_PROGRAM_SPEND, TP_PROGRAM_VISITS } tp_program_kind;
@@ -43,9 +46,9 @@ typedef struct tp_rules_config {
     int64_t min_eligible_minor;/* below this, nothing is earned */
     int64_t cap_per_receipt;   /* 0 = no cap */
     int n_excluded_categories;
-    char excluded_categories[TP_CFG_LIST_MAX][64 + 1];
+    char excluded_categories[TP_CFG_LIST_MAX][TP_CFG_LIST_ITEM_MAX + 1];
     int n_excluded_skus;
-    char excluded_skus[TP_CFG_LIST_MAX][64 + 1];
+    char excluded_skus[TP_CFG_LIST_MAX][TP_CFG_LIST_ITEM_MAX + 1];
     int64_t visit_period_ms;   /* visits: at most one stamp per member per
                                   period; 0 = every visit */
     int n_campaigns;
@@ -59,7 +62,7 @@ typedef struct tp_rules_config {
  * `driver` validates its own keys when the scanner thread starts. */
 typedef struct tp_scanner_config {
     char name[TP_CFG_ID_MAX + 1];
-    char driver[16 + 1];
+    char driver[TP_DRIVER_NAME_MAX + 1];
     int line;                       /* where the section starts, for messages */
     int n_keys;
     char key[TP_SCANNER_KEYS_MAX][32 + 1];

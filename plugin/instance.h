@@ -112,7 +112,7 @@ typedef struct tp_instance {
     pthread_t ui_thread;
     int ui_started;
     uint64_t next_form_id;
-    uint64_t open_forms[16];
+    uint64_t open_forms[TP_FORMS_OPEN_MAX];
     struct tp_session *sessions; /* TP_UI_SESSIONS, ui thread only */
     struct tp_uform_node *ui_head, *ui_tail; /* under events_lock */
 

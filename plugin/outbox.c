@@ -29,8 +29,6 @@
 #include "abi.h"
 #include "util.h"
 
-#define NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
-
 
 
 /* The same rows the triggers write, for everything already in the file:

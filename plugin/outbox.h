@@ -50,7 +50,7 @@ tp_status tp_outbox_next(tp_store *s, int64_t after_id, size_t max, tp_outbox_ba
 
 /* A balance the central database reported (absolute, with its sequence). */
 typedef struct tp_central_balance {
-    char code[129];
+    char code[TP_MEMBER_CODE_MAX + 1];
     int64_t balance;
     int64_t seq;
 } tp_central_balance;

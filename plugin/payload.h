@@ -46,7 +46,7 @@ extern "C" {
 #endif
 
 /* Hard upper bound for code_max_length (bytes, without the NUL). */
-#define TP_PAYLOAD_CODE_MAX 128
+#define TP_PAYLOAD_CODE_MAX TP_MEMBER_CODE_MAX
 /* Longest scan accepted after trimming whitespace. Every valid payload is
  * shorter (the longest, a token with a 128-byte code, is 238 bytes); this
  * only bounds the work spent on garbage. */
@@ -54,8 +54,8 @@ extern "C" {
 /* Longest url_pattern setting, in bytes. */
 #define TP_PAYLOAD_URL_PATTERN_MAX 255
 /* Receipt code parts, in bytes: printable ASCII (0x20..0x7e) except '|'. */
-#define TP_RECEIPT_LOCATION_MAX 32
-#define TP_RECEIPT_ID_MAX 64
+#define TP_RECEIPT_LOCATION_MAX TP_LOCATION_MAX
+/* and TP_RECEIPT_ID_MAX (limits.h) */
 /* Longest receipt code: "TPR1|" + location + "|" + id + "|" + 8 hex. */
 #define TP_RECEIPT_CODE_MAX (5 + TP_RECEIPT_LOCATION_MAX + 1 + TP_RECEIPT_ID_MAX + 1 + 8)
 

@@ -154,7 +154,7 @@ static const char *unit_word(const tp_instance *in, int64_t n)
 
 typedef struct journal_row {
     int found;
-    char location[33];
+    char location[TP_CFG_ID_MAX + 1];
     int64_t time_ms;
     int64_t total, eligible, refunded;
     int64_t credited_entry;   /* earn or retro entry for this receipt, 0 none */
@@ -454,7 +454,7 @@ static int choose_receipt(tp_instance *in, tp_session *s, const tp_answers *a, t
     trim(text);
     const char *field = *answer(a, "recent") ? "recent" : "receipt";
     char receipt[TP_RECEIPT_ID_MAX + 1] = "";
-    char location[33];
+    char location[TP_CFG_ID_MAX + 1];
     tp_copy(location, sizeof location, in->cfg.location);
     if (strncmp(text, "TPR1|", 5) == 0) {
         tp_payload pl;

@@ -23,8 +23,8 @@ typedef struct tp_session {
     int used;
     uint64_t id;
     tp_flow flow;
-    char action[24];
-    char staff[64 + 1];         /* the host's staff id: audited as the actor */
+    char action[TP_FORM_ACTION_MAX + 1];
+    char staff[TP_STAFF_ID_MAX + 1];         /* the host's staff id: audited as the actor */
     int is_manager;             /* the host's role says manager: prefills the
                                    approver; never approves by itself (retro.c) */
     int step;

@@ -13,7 +13,7 @@
 #include "currency.h"
 #include "util.h"
 
-static int listed(const char list[][64 + 1], int n, const char *s)
+static int listed(const char list[][TP_CFG_LIST_ITEM_MAX + 1], int n, const char *s)
 {
     if (!s)
         return 0;

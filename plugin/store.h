@@ -94,7 +94,7 @@ typedef struct tp_outcome {
     int replayed;
     int64_t time_ms;
     char message[TP_MESSAGE_MAX];
-    char device[32 + 1];
+    char device[TP_SCANNER_NAME_MAX + 1];
     char receipt_code[160];
     char refund[TP_RECEIPT_ID_MAX + 1]; /* refund jobs: the refund's number */
     char symbology[16]; /* scans: tp_symbology_event_name(), "" when unsaid */
@@ -114,8 +114,8 @@ typedef struct tp_member_row {
     int64_t id;
     char code[TP_MEMBER_CODE_MAX + 1];
     char name[TP_NAME_MAX + 1];
-    char phone[33];
-    char email[129];
+    char phone[TP_PHONE_MAX + 1];
+    char email[TP_EMAIL_MAX + 1];
     char app_id[TP_MEMBER_CODE_MAX + 1];
     int64_t created_ms;
     int64_t balance;

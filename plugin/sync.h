@@ -56,7 +56,7 @@ tp_status tp_central_init(const struct tp_config *cfg, int *from, int *to, tp_me
 typedef struct tp_central_head {
     int state; /* TP_AUDIT_CENTRAL_* (ext/audit.h) */
     uint64_t seq;
-    char hash[65];
+    char hash[TP_AUDIT_HASH_MAX + 1];
     char note[256];
 } tp_central_head;
 void tp_central_audit_head(const struct tp_config *cfg, tp_central_head *out);

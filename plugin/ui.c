@@ -24,8 +24,8 @@ typedef enum { UI_OPEN = 1, UI_SUBMIT, UI_CANCEL } ui_kind;
 typedef struct ui_job {
     ui_kind kind;
     uint64_t form_id;
-    char action[24];
-    char staff[64 + 1];
+    char action[TP_FORM_ACTION_MAX + 1];
+    char staff[TP_STAFF_ID_MAX + 1];
     int is_manager;
     char prefill[TP_FIELD_VALUE_MAX + 1];
     tp_answers answers;
@@ -36,46 +36,11 @@ typedef struct tp_uform_node {
     tp_uform form;
 } tp_uform_node;
 
-/* ---- forms ---------------------------------------------------------------- */
-
-tp_ufield *tp_uform_add(tp_uform *f, const char *id, tp_field_kind kind, const char *label,
-                        const char *value, int required, size_t max_len)
-{
-    if (f->n_fields >= TP_FORM_FIELDS_MAX)
-        return NULL;
-    tp_ufield *x = &f->f[f->n_fields++];
-    memset(x, 0, sizeof *x);
-    tp_copy(x->id, sizeof x->id, id);
-    x->kind = kind;
-    tp_buf_set(x->label, sizeof x->label, "%s", label);
-    tp_buf_set(x->value, sizeof x->value, "%s", value ? value : "");
-    x->required = required;
-    x->max_len = max_len;
-    return x;
-}
-
-void tp_ufield_choice(tp_ufield *field, const char *key, const char *label)
-{
-    if (!field || field->n_choices >= TP_FORM_CHOICES_MAX)
-        return;
-    tp_buf_set(field->ckey[field->n_choices], sizeof field->ckey[0], "%s", key);
-    tp_buf_set(field->clabel[field->n_choices], sizeof field->clabel[0], "%s", label);
-    field->n_choices++;
-}
-
-tp_ufield *tp_uform_field(tp_uform *f, const char *id)
-{
-    for (int i = 0; i < f->n_fields; i++)
-        if (strcmp(f->f[i].id, id) == 0)
-            return &f->f[i];
-    return NULL;
-}
-
 /* ---- main thread ---------------------------------------------------------- */
 
 static int form_slot(tp_instance *in, uint64_t id)
 {
-    for (int i = 0; i < 16; i++)
+    for (int i = 0; i < TP_FORMS_OPEN_MAX; i++)
         if (in->open_forms[i] == id)
             return i;
     return -1;
@@ -131,7 +96,8 @@ static tp_status ui_open(const tp_plugin *plugin, const char *action, const tp_s
         return st;
     int slot = form_slot(in, 0);
     if (slot < 0) {
-        tp_msg_set(msg, "16 forms are already open; finish or cancel one first.");
+        tp_msg_set(msg, "%d forms are already open; finish or cancel one first.",
+                   TP_FORMS_OPEN_MAX);
         return TP_ERR_BUSY;
     }
     ui_job *job = calloc(1, sizeof *job);

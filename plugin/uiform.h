@@ -25,7 +25,7 @@ typedef struct tp_ufield {
 
 typedef struct tp_uform {
     uint64_t id;
-    char action[24];
+    char action[TP_FORM_ACTION_MAX + 1];
     char title[128];
     char message[TP_MESSAGE_MAX];
     int is_error;

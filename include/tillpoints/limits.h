@@ -84,5 +84,6 @@
 #define TP_FORM_CHOICES_MAX 20 /* choices or results in one field */
 #define TP_FORM_ANSWERS_MAX 16 /* answers in one submit */
 #define TP_FORMS_OPEN_MAX 16   /* forms open at once per instance */
+#define TP_FORM_ACTION_MAX 23  /* an action's name, e.g. "missed-scan-queue" */
 
 #endif /* TILLPOINTS_LIMITS_H */
