@@ -36,6 +36,38 @@
  *   "correct-credit"     "credited the wrong customer": reverse a credit and
  *                        credit the right member, in one transaction.
  *
+ * Steps and field ids (docs/PROTOCOL.md, "Forms reference", has every
+ * label and sentence). A step is one present() of the same form_id; answer
+ * it with submit() keyed by these ids; INFO fields are never answered.
+ * (r) marks a required field; RESULTS fields are answered with a
+ * choice's key.
+ *   "retro-visit"
+ *     1 find:     customer TEXT (r); member RESULTS (r, only when several
+ *                 members match)
+ *     2 receipt:  who INFO; receipt TEXT; recent RESULTS; amount MONEY
+ *                 (must match the journal); manual_amount MONEY (only with
+ *                 [retro] allow_manual). Skipped when prefilled.
+ *     3 approve:  who, receipt_info, points INFO; reason TEXT (r);
+ *                 approver TEXT (r); pin PIN (r) -- or approved_by INFO
+ *                 instead of approver and pin (trust_host_managers)
+ *   "missed-scan-claim"
+ *     1 park:     receipt_info INFO; phone, email, note TEXT
+ *   "missed-scan-queue"
+ *     1 pick:     claim RESULTS (r); dismiss_reason TEXT
+ *     2 credit:   the retro-visit steps from "find" on, the claim's
+ *                 receipt known; or, with a dismiss_reason:
+ *       dismiss:  receipt_info INFO; reason TEXT (r); approver, pin (r)
+ *                 (or approved_by)
+ *   "correct-credit"
+ *     1 move:     receipt TEXT (r); customer TEXT (r); member RESULTS (r,
+ *                 only when several match); reason TEXT (r); approver,
+ *                 pin (r) (or approved_by)
+ * A refusal comes back in one of three shapes: the same step presented
+ * again with a sentence in that field's `error` (field error); the same
+ * step with `is_error` set and the sentence in `message` (form error); or
+ * dismiss() with done = 0 and the reason in `result` (nothing changed).
+ * A finished action is dismiss() with done = 1 and the sentence to show.
+ *
  * What the plugin trusts from the host, and what it does not:
  *   - tp_staff.id is recorded as the actor (who was at the till) in the
  *     ledger and the audit log, and is shown back. It proves nothing.
