@@ -821,6 +821,16 @@ def forms_run(work):
         unseen = sorted(doc.get(a, set()) - w_all[a])
         check(f"forms: every field PROTOCOL.md lists for {a} was presented", not unseen,
               f"documented but never presented: {unseen}")
+    # The C header says the same for C hosts: every field id presented is
+    # in its steps list (ext/ui.h, "Steps and field ids").
+    import re
+    ui_h = open(os.path.join(os.path.dirname(PROTOCOL_MD), "..", "include", "tillpoints", "ext",
+                             "ui.h"), encoding="utf-8").read()
+    steps = ui_h[ui_h.find("Steps and field ids"):ui_h.find("A refusal comes back")]
+    for a in FORM_ACTIONS:
+        missing = sorted(f for f, _, _ in w_all[a] if not re.search(r"\b%s\b" % f, steps))
+        check(f"forms: ext/ui.h lists every field id {a} presents", not missing,
+              f"not in ui.h: {missing}")
 
 
 # --------------------------------------------------------------- socket --
