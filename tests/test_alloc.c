@@ -1,7 +1,7 @@
 /*
  * test_alloc.c — running out of memory at any allocation of plugin
  * create/init or of a checkout cycle gives a clear status, never a crash
- * and never a leak (STYLE.md: every allocation goes through one seam, so
+ * and never a leak (every allocation goes through one seam, so
  * tests can make it fail on the Nth call).
  *
  * Two seams, one counter:
