@@ -255,6 +255,36 @@ static pg_fail classify(const PGresult *r)
     return PG_TRANSIENT;
 }
 
+/* What a refusal means for a manager, in front of the server's own words
+ * (kept, for whoever looks into it): by SQLSTATE class, integrity (23:
+ * the central database already holds it, or it breaks one of its rules)
+ * and data (22: a value it does not accept) refusals are for good. */
+static void refusal_sentence(const PGresult *r, char *why, size_t cap)
+{
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+    const char *what = "the central database refused it";
+    if (state && strcmp(state, "23505") == 0)
+        what = "the central database already has it (another till recorded the same receipt, "
+               "member or card)";
+    else if (state && strncmp(state, "23", 2) == 0)
+        what = "it breaks a rule of the central database";
+    else if (state && strncmp(state, "22", 2) == 0)
+        what = "the central database does not accept a value in it";
+    size_t p = primary ? strcspn(primary, "\n") : 0;
+    size_t d = detail ? strcspn(detail, "\n") : 0;
+    tp_buf_set(why, cap, "%s; the server said: %.*s%s%.*s", what, (int)p, primary ? primary : "",
+               d ? ". " : "", (int)d, detail ? detail : "");
+    size_t n = strlen(why);
+    while (n > 0 && (why[n - 1] == '.' || why[n - 1] == ' '))
+        why[--n] = '\0';
+    if (n + 1 < cap) {
+        why[n] = '.';
+        why[n + 1] = '\0';
+    }
+}
+
 /* One sentence from a libpq error text: first line, no trailing dot. */
 static void pg_sentence(char *out, size_t cap, const char *prefix, const char *text)
 {
@@ -339,13 +369,7 @@ static PGresult *pg_run(tp_sync *s, const char *sql, int nparams, const char *co
     }
     if (PQresultStatus(last) == PGRES_FATAL_ERROR) {
         *fail = PQstatus(s->pg) == CONNECTION_BAD ? PG_TRANSIENT : classify(last);
-        const char *detail = PQresultErrorField(last, PG_DIAG_MESSAGE_DETAIL);
-        char primary[200];
-        pg_sentence(primary, sizeof primary, "", PQresultErrorField(last, PG_DIAG_MESSAGE_PRIMARY));
-        if (detail)
-            tp_buf_set(why, why_cap, "the server refused: %s %s", primary, detail);
-        else
-            tp_buf_set(why, why_cap, "the server refused: %s", primary);
+        refusal_sentence(last, why, why_cap);
         if (PQstatus(s->pg) == CONNECTION_BAD)
             disconnect(s);
         PQclear(last);
@@ -646,8 +670,9 @@ static pg_fail push_one_by_one(tp_sync *s, const tp_outbox_batch *b, char *why, 
             o.status = TP_ERR_DUPLICATE;
             o.time_ms = tp_now_ms();
             tp_buf_set(o.message, sizeof o.message,
-                       "The central database refused %s for good: %s", b->rows[i].event_id,
-                       one_why);
+                       "%s was not accepted centrally and is parked: %s A manager sees it "
+                       "with `tillpoints queue list` and unparks it once the cause is fixed.",
+                       b->rows[i].event_id, one_why);
             tp_instance_post(s->in, &o);
             tp_instance_log(s->in, TP_LOG_ERROR,
                             "outbox entry %lld (%s) parked after %d refusals: %s It no longer "

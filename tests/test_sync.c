@@ -347,6 +347,10 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
         t[1]->ad->queue->queue_list(t[1]->plugin, 1, parked, 4, sizeof parked[0], &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_string_equal(parked[0].event_id, "ledger:store-A/till-2/T1-up-0/earn");
+    /* What it means first, then the server's own words. */
+    assert_non_null(strstr(parked[0].last_error, "the central database already has it (another "
+                                                 "till recorded the same receipt"));
+    assert_non_null(strstr(parked[0].last_error, "the server said: duplicate key value"));
     assert_non_null(strstr(parked[0].last_error, "ledger_earns_once"));
     /* The host was told, and the till's status line can show it. */
     pump(t[1]);
