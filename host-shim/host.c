@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE /* pipe2 */
 #include "host.h"
+#include "tillpoints/money.h"
 
 #include "tillpoints/ext/about.h"
 
@@ -284,35 +285,9 @@ const char *tp_hostlib_status_name(tp_status st)
     return "unknown status";
 }
 
-int tp_hostlib_parse_money(const char *text, int64_t *minor)
+int tp_hostlib_parse_money(const char *text, const char *currency, int64_t *minor)
 {
-    if (!text || !*text)
-        return -1;
-    int64_t units = 0, cents = 0;
-    int digits = 0, decimals = -1;
-    for (const char *p = text; *p; p++) {
-        if (*p == '.' && decimals < 0 && digits > 0) {
-            decimals = 0;
-            continue;
-        }
-        if (*p < '0' || *p > '9')
-            return -1;
-        if (decimals >= 0) {
-            if (++decimals > 2)
-                return -1;
-            cents = cents * 10 + (*p - '0');
-        } else {
-            if (++digits > 9)
-                return -1; /* 1e9 units = 1e11 minor: the ABI's bound */
-            units = units * 10 + (*p - '0');
-        }
-    }
-    if (digits == 0 || decimals == 0)
-        return -1;
-    if (decimals == 1)
-        cents *= 10;
-    *minor = units * 100 + cents;
-    return 0;
+    return tp_money_parse(text, tp_currency_exponent(currency), minor);
 }
 
 int tp_hostlib_print_version(FILE *out, const char *program, const tp_hostlib_options *opt)

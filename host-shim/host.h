@@ -114,9 +114,9 @@ int tp_hostlib_print_version(FILE *out, const char *program, const tp_hostlib_op
 /* The human name of a status, e.g. "not found". */
 const char *tp_hostlib_status_name(tp_status st);
 
-/* Parses a decimal amount "12", "12.5", "12.50" into minor units (two
- * decimals). Returns 0 on success, -1 on anything else (negative, more
- * than two decimals, over 1e11 minor units, junk). */
-int tp_hostlib_parse_money(const char *text, int64_t *minor);
+/* An amount typed at the till ("12.50"; "1250" for yen) in minor units of
+ * ISO 4217 `currency` (its own decimals, tillpoints/money.h). 0, or -1
+ * when it is not one. */
+int tp_hostlib_parse_money(const char *text, const char *currency, int64_t *minor);
 
 #endif

@@ -31,6 +31,7 @@
 
 #include "forms.h"
 #include "host.h"
+#include "tillpoints/money.h"
 #include "tillpoints/ext/scanners.h"
 
 #define MAX_ARGS 16
@@ -151,9 +152,10 @@ static void usage_error(till *t, const char *text)
     say("  ! %s", text);
 }
 
-static void format_money(char *buf, size_t cap, int64_t minor)
+/* An amount with the till currency's own decimals (ISO 4217). */
+static void format_money(const till *t, char *buf, size_t cap, int64_t minor)
 {
-    snprintf(buf, cap, "%lld.%02lld", (long long)(minor / 100), (long long)(minor % 100));
+    tp_money_format(buf, cap, minor, tp_currency_exponent(t->currency));
 }
 
 static int begin_sale(till *t, const char *id)
@@ -181,7 +183,7 @@ static void cmd_item(till *t, int argc, char **argv)
         return;
     }
     int64_t amount;
-    if (tp_hostlib_parse_money(argv[2], &amount) != 0) {
+    if (tp_hostlib_parse_money(argv[2], t->currency, &amount) != 0) {
         usage_error(t, "The price must look like 4.50 (at most two decimals, no sign).");
         return;
     }
@@ -214,15 +216,15 @@ static void cmd_item(till *t, int argc, char **argv)
         }
     }
     t->nlines++;
-    char money[32];
-    format_money(money, sizeof money, amount);
+    char money[TP_MONEY_TEXT_SIZE];
+    format_money(t, money, sizeof money, amount);
     say("  %-20s %10s", argv[1], money);
 }
 
 static void cmd_discount(till *t, int argc, char **argv)
 {
     int64_t amount;
-    if (argc != 2 || tp_hostlib_parse_money(argv[1], &amount) != 0) {
+    if (argc != 2 || tp_hostlib_parse_money(argv[1], t->currency, &amount) != 0) {
         usage_error(t, "Usage: discount AMOUNT (applies to the last item)");
         return;
     }
@@ -231,8 +233,8 @@ static void cmd_discount(till *t, int argc, char **argv)
         return;
     }
     t->lines[t->nlines - 1].discount_minor = amount;
-    char money[32];
-    format_money(money, sizeof money, amount);
+    char money[TP_MONEY_TEXT_SIZE];
+    format_money(t, money, sizeof money, amount);
     say("  %-20s %10s-", "discount", money);
 }
 
@@ -259,9 +261,9 @@ static void cmd_pay(till *t, int argc, char **argv)
     int64_t total = 0;
     for (size_t i = 0; i < t->nlines; i++)
         total += t->lines[i].amount_minor - t->lines[i].discount_minor;
-    char money[32], elig[32];
-    format_money(money, sizeof money, total);
-    format_money(elig, sizeof elig, pv.eligible_minor);
+    char money[TP_MONEY_TEXT_SIZE], elig[TP_MONEY_TEXT_SIZE];
+    format_money(t, money, sizeof money, total);
+    format_money(t, elig, sizeof elig, pv.eligible_minor);
     if (pv.has_member)
         say("  Paid %s %s (eligible %s): %lld points pending.", money, t->currency, elig,
             (long long)pv.points);
@@ -279,7 +281,7 @@ static void cmd_refund(till *t, int argc, char **argv)
     tp_refund r = {.struct_size = sizeof r, .receipt_id = argv[1], .currency = t->currency};
     if (strcmp(argv[2], "full") == 0)
         r.full = 1;
-    else if (tp_hostlib_parse_money(argv[2], &r.amount_minor) != 0) {
+    else if (tp_hostlib_parse_money(argv[2], t->currency, &r.amount_minor) != 0) {
         usage_error(t, "The refund amount must look like 4.50, or be 'full'.");
         return;
     }

@@ -7,16 +7,22 @@ static void money_parses_exactly_without_floating_point(void **state)
 {
     (void)state;
     int64_t v = -1;
-    assert_int_equal(tp_hostlib_parse_money("4.50", &v), 0);
+    assert_int_equal(tp_hostlib_parse_money("4.50", "EUR", &v), 0);
     assert_int_equal(v, 450);
-    assert_int_equal(tp_hostlib_parse_money("4.5", &v), 0);
+    assert_int_equal(tp_hostlib_parse_money("4.5", "EUR", &v), 0);
     assert_int_equal(v, 450);
-    assert_int_equal(tp_hostlib_parse_money("12", &v), 0);
+    assert_int_equal(tp_hostlib_parse_money("12", "EUR", &v), 0);
     assert_int_equal(v, 1200);
-    assert_int_equal(tp_hostlib_parse_money("0.07", &v), 0);
+    assert_int_equal(tp_hostlib_parse_money("0.07", "EUR", &v), 0);
     assert_int_equal(v, 7);
-    assert_int_equal(tp_hostlib_parse_money("999999999.99", &v), 0);
+    assert_int_equal(tp_hostlib_parse_money("999999999.99", "EUR", &v), 0);
     assert_int_equal(v, 99999999999LL);
+    /* With the currency's own decimals: none for yen, three for dinars. */
+    assert_int_equal(tp_hostlib_parse_money("1250", "JPY", &v), 0);
+    assert_int_equal(v, 1250);
+    assert_int_equal(tp_hostlib_parse_money("12.50", "JPY", &v), -1);
+    assert_int_equal(tp_hostlib_parse_money("1.250", "KWD", &v), 0);
+    assert_int_equal(v, 1250);
 }
 
 static void money_refuses_what_a_cashier_could_mistype(void **state)
@@ -26,7 +32,7 @@ static void money_refuses_what_a_cashier_could_mistype(void **state)
                          "1..2", " 1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t v = 42;
-        if (tp_hostlib_parse_money(bad[i], &v) != -1)
+        if (tp_hostlib_parse_money(bad[i], "EUR", &v) != -1)
             fail_msg("'%s' was accepted", bad[i]);
         assert_int_equal(v, 42);
     }
