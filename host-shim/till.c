@@ -256,8 +256,10 @@ static void cmd_pay(till *t, int argc, char **argv)
     tp_award_preview pv = {.struct_size = sizeof pv};
     tp_message msg;
     tp_status st = t->co->complete(t->p, t->txn, &r, &pv, &msg);
-    if (refused(t, st, &msg))
+    if (st != TP_OK) {
+        refused(t, st, &msg);
         return;
+    }
     int64_t total = 0;
     for (size_t i = 0; i < t->nlines; i++)
         total += t->lines[i].amount_minor - t->lines[i].discount_minor;
@@ -269,6 +271,10 @@ static void cmd_pay(till *t, int argc, char **argv)
             (long long)pv.points);
     else
         say("  Paid %s %s: no member scanned.", money, t->currency);
+    /* Why a member's sale earns nothing (the line above says it when no
+     * member was scanned). */
+    if (pv.has_member && msg.text[0])
+        say("  %s", msg.text);
     t->open = 0;
 }
 
