@@ -17,6 +17,16 @@
  * configured name is realpath()'d on every open (a /dev/serial/by-id/...
  * link may point at a different ttyACMn after a replug).
  *
+ * Virtual ports. A PTY (socat, ser2net, a network scanner bridge) has no
+ * /sys/class/tty entry, and libserialport's sp_open() fails on it because
+ * the modem-line ioctls (TIOCMGET) are refused. When libserialport will
+ * not take a port, the driver opens it itself: a character device that is
+ * a tty (isatty) is configured with termios directly (raw, the configured
+ * baud, bits, parity, stop bits and flow control, which a PTY accepts and
+ * ignores); anything else is refused with a sentence. Modem lines that
+ * cannot be read are not an error there: nothing is watched, and a
+ * hang-up (the other end of the bridge closing) is still a disconnect.
+ *
  * Reading. sp_open() leaves the fd O_NONBLOCK but with VMIN=0, where an
  * empty non-blocking read() returns 0 — indistinguishable from a hang-up.
  * After configuring we set VMIN=1/VTIME=0 ourselves, so an empty read is
@@ -57,6 +67,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -86,8 +97,8 @@ struct tp_driver {
     bool checked; /* framer initialised from the current config */
 
     /* Open state. */
-    struct sp_port *sp;        /* owned; NULL when closed */
-    int fd;                    /* sp's fd, -1 when closed */
+    struct sp_port *sp;        /* owned; NULL when closed or opened plainly */
+    int fd;                    /* sp's fd or our own; -1 when closed */
     bool gone;                 /* disconnect reported; waiting for close() */
     int watched;               /* SP_SIG_DSR / SP_SIG_DCD asserted at open */
     int ever_watched;          /* lines seen asserted at any earlier open: a
@@ -284,7 +295,7 @@ static tp_status serial_configure(tp_driver *d, const char *key, const char *val
         tp_buf_set(msg, msg_cap, "Serial scanner config: missing argument.");
         return TP_ERR_INVALID_ARGUMENT;
     }
-    if (d->sp != NULL) {
+    if (d->fd >= 0) {
         tp_buf_set(msg, msg_cap,
                    "Serial scanner on %s: settings cannot change while the port is open; close it "
                    "first.",
@@ -386,7 +397,7 @@ static tp_status serial_check(tp_driver *d, char *msg, size_t msg_cap)
     tp_buf_set(msg, msg_cap, "%s", "");
     if (d == NULL)
         return TP_ERR_INVALID_ARGUMENT;
-    if (d->sp != NULL) {
+    if (d->fd >= 0) {
         tp_buf_set(msg, msg_cap,
                    "Serial scanner on %s: the port is open; close it first.",
                    d->where);
@@ -414,6 +425,8 @@ static void release_port(tp_driver *d)
     if (d->sp != NULL) {
         sp_close(d->sp);
         sp_free_port(d->sp);
+    } else if (d->fd >= 0) {
+        (void)close(d->fd);
     }
     d->sp = NULL;
     d->fd = -1;
@@ -451,7 +464,8 @@ static tp_status open_failure(tp_driver *d, int err, const char *what, char *msg
     if (err == ENOTTY) {
         tp_buf_set(msg, cap,
                    "Serial scanner on %s: the device refused serial-port control (%s); check that "
-                   "port names a real serial port, not a pseudo-terminal or a file.",
+                   "port names the scanner's tty, a pseudo-terminal or a socat/ser2net link, "
+                   "not a file.",
                    d->where, etext);
         return TP_ERR_UNSUPPORTED;
     }
@@ -538,19 +552,112 @@ static tp_status prepare_fd(tp_driver *d, char *msg, size_t cap)
     return TP_OK;
 }
 
+/* The modem lines as SP_SIG_* bits, through libserialport or (a port
+ * opened plainly) TIOCMGET; false with *err when they cannot be read. */
+static bool read_signals(tp_driver *d, int *sig, int *err)
+{
+    int m;
+
+    if (d->sp != NULL) {
+        enum sp_signal s;
+
+        if (sp_get_signals(d->sp, &s) == SP_OK) {
+            *sig = (int)s;
+            return true;
+        }
+        *err = sp_last_error_code();
+        return false;
+    }
+    if (ioctl(d->fd, TIOCMGET, &m) != 0) {
+        *err = errno;
+        return false;
+    }
+    *sig = ((m & TIOCM_DSR) ? SP_SIG_DSR : 0) | ((m & TIOCM_CD) ? SP_SIG_DCD : 0);
+    return true;
+}
+
+static speed_t baud_constant(int baud)
+{
+    switch (baud) {
+    case 1200: return B1200;
+    case 2400: return B2400;
+    case 4800: return B4800;
+    case 9600: return B9600;
+    case 19200: return B19200;
+    case 38400: return B38400;
+    case 57600: return B57600;
+    case 115200: return B115200;
+    case 230400: return B230400;
+    case 460800: return B460800;
+    case 921600: return B921600;
+    default: return B0;
+    }
+}
+
+/* A port libserialport will not take (see "Virtual ports" above): opened
+ * and configured here when it is a tty, refused with a sentence when not. */
+static tp_status open_plain(tp_driver *d, const char *resolved, char *msg, size_t cap)
+{
+    struct termios t;
+    struct stat sb;
+    speed_t speed;
+    int fd = open(resolved, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+
+    if (fd < 0)
+        return open_failure(d, errno, "opening:", msg, cap);
+    if (fstat(fd, &sb) != 0 || !S_ISCHR(sb.st_mode) || !isatty(fd) || tcgetattr(fd, &t) != 0) {
+        bool chr = fstat(fd, &sb) == 0 && S_ISCHR(sb.st_mode);
+
+        (void)close(fd);
+        tp_buf_set(msg, cap,
+                   "Serial scanner on %s: this is not a serial port (%s); set port to the "
+                   "scanner's tty (/dev/ttyUSB0, /dev/serial/by-id/...), or to a pseudo-terminal "
+                   "such as a socat or ser2net link.",
+                   d->where, chr ? "a device that is not a terminal" : "not a device at all");
+        return TP_ERR_CONFIG;
+    }
+    cfmakeraw(&t);
+    t.c_cflag |= CREAD | CLOCAL;
+    t.c_cflag &= ~(tcflag_t)(CSIZE | PARENB | PARODD | CMSPAR | CSTOPB);
+    t.c_cflag |= d->data_bits == 5 ? CS5 : d->data_bits == 6 ? CS6 : d->data_bits == 7 ? CS7 : CS8;
+    if (d->parity != SP_PARITY_NONE)
+        t.c_cflag |= PARENB;
+    if (d->parity == SP_PARITY_ODD || d->parity == SP_PARITY_MARK)
+        t.c_cflag |= PARODD;
+    if (d->parity == SP_PARITY_MARK || d->parity == SP_PARITY_SPACE)
+        t.c_cflag |= CMSPAR;
+    if (d->stop_bits == 2)
+        t.c_cflag |= CSTOPB;
+    if (d->flow == SP_FLOWCONTROL_XONXOFF)
+        t.c_iflag |= IXON | IXOFF;
+    speed = baud_constant(d->baud);
+    if (speed != B0) {
+        (void)cfsetispeed(&t, speed);
+        (void)cfsetospeed(&t, speed);
+    }
+    if (tcsetattr(fd, TCSANOW, &t) != 0) {
+        int err = errno;
+
+        (void)close(fd);
+        return open_failure(d, err, "configuring:", msg, cap);
+    }
+    d->fd = fd;
+    return TP_OK;
+}
+
 static tp_status serial_open(tp_driver *d, int64_t now_ms, char *msg, size_t msg_cap)
 {
     char resolved[PATH_MAX];
     char line[96];
     char sentence[SERIAL_SENTENCE_MAX];
-    enum sp_signal sig;
+    int sig, err;
     enum sp_return r;
     tp_status st;
 
     tp_buf_set(msg, msg_cap, "%s", "");
     if (d == NULL)
         return TP_ERR_INVALID_ARGUMENT;
-    if (d->sp != NULL) {
+    if (d->fd >= 0) {
         tp_buf_set(msg, msg_cap, "Serial scanner on %s is already open.", d->where);
         return TP_ERR_STATE;
     }
@@ -562,8 +669,7 @@ static tp_status serial_open(tp_driver *d, int64_t now_ms, char *msg, size_t msg
     snprintf(d->where, sizeof d->where, "%.150s", d->port);
 
     if (realpath(d->port, resolved) == NULL) {
-        int err = errno;
-
+        err = errno;
         if (err == ENOENT) {
             tp_buf_set(msg, msg_cap,
                        "Serial scanner port %s does not exist; check that the scanner is plugged "
@@ -591,28 +697,27 @@ static tp_status serial_open(tp_driver *d, int64_t now_ms, char *msg, size_t msg
                        d->where);
             return TP_ERR_NOT_FOUND;
         }
-        tp_buf_set(msg, msg_cap,
-                   "Serial scanner on %s: this is not a serial port the kernel knows (no "
-                   "/sys/class/tty entry); check that port names the scanner's tty device.",
-                   d->where);
-        return TP_ERR_CONFIG;
+        /* No /sys/class/tty entry: a PTY or a bridge, or not a tty. */
+        st = open_plain(d, resolved, msg, msg_cap);
+    } else {
+        r = sp_open(d->sp, SP_MODE_READ);
+        err = (r == SP_ERR_FAIL) ? sp_last_error_code() : ENOTTY;
+        if (r != SP_OK) {
+            sp_free_port(d->sp);
+            d->sp = NULL;
+            /* A tty whose modem-line ioctls are refused: open it plainly. */
+            if (err != ENOTTY && err != EINVAL)
+                return open_failure(d, err, "opening:", msg, msg_cap);
+            st = open_plain(d, resolved, msg, msg_cap);
+        } else if (sp_get_port_handle(d->sp, &d->fd) != SP_OK || d->fd < 0) {
+            release_port(d);
+            tp_buf_set(msg, msg_cap,
+                       "Serial scanner on %s: libserialport gave no file descriptor.", d->where);
+            return TP_ERR_INTERNAL;
+        } else {
+            st = apply_config(d, msg, msg_cap);
+        }
     }
-
-    r = sp_open(d->sp, SP_MODE_READ);
-    if (r != SP_OK) {
-        int err = (r == SP_ERR_FAIL) ? sp_last_error_code() : ENOTTY;
-
-        sp_free_port(d->sp);
-        d->sp = NULL;
-        return open_failure(d, err, "opening:", msg, msg_cap);
-    }
-    if (sp_get_port_handle(d->sp, &d->fd) != SP_OK || d->fd < 0) {
-        release_port(d);
-        tp_buf_set(msg, msg_cap, "Serial scanner on %s: libserialport gave no file descriptor.",
-                   d->where);
-        return TP_ERR_INTERNAL;
-    }
-    st = apply_config(d, msg, msg_cap);
     if (st == TP_OK)
         st = prepare_fd(d, msg, msg_cap);
     if (st != TP_OK) {
@@ -620,11 +725,14 @@ static tp_status serial_open(tp_driver *d, int64_t now_ms, char *msg, size_t msg
         return st;
     }
     /* Whatever the line picked up before we configured it is noise. */
-    (void)sp_flush(d->sp, SP_BUF_INPUT);
+    if (d->sp != NULL)
+        (void)sp_flush(d->sp, SP_BUF_INPUT);
+    else
+        (void)tcflush(d->fd, TCIFLUSH);
 
     d->watched = 0;
-    if (sp_get_signals(d->sp, &sig) == SP_OK)
-        d->watched = (int)sig & (SP_SIG_DSR | SP_SIG_DCD);
+    if (read_signals(d, &sig, &err))
+        d->watched = sig & (SP_SIG_DSR | SP_SIG_DCD);
     if (d->ever_watched & ~d->watched) {
         /* It had the line before and has not now: still off. Reopen later. */
         release_port(d);
@@ -670,7 +778,7 @@ static int serial_fd(const tp_driver *d, short *events)
 {
     if (events != NULL)
         *events = POLLIN;
-    if (d == NULL || d->sp == NULL)
+    if (d == NULL || d->fd < 0)
         return -1;
     return d->fd;
 }
@@ -694,13 +802,12 @@ static tp_status lost(tp_driver *d, const char *reason)
 /* NULL while the watched modem lines are up, else why the device is gone. */
 static const char *line_trouble(tp_driver *d, char *buf, size_t cap)
 {
-    enum sp_signal sig;
+    int sig, err = 0;
     int down;
 
     if (d->watched == 0)
         return NULL;
-    if (sp_get_signals(d->sp, &sig) != SP_OK) {
-        int err = sp_last_error_code();
+    if (!read_signals(d, &sig, &err)) {
         char etext[80];
 
         if (!errno_means_gone(err))
@@ -709,7 +816,7 @@ static const char *line_trouble(tp_driver *d, char *buf, size_t cap)
                  errno_text(err, etext, sizeof etext));
         return buf;
     }
-    down = d->watched & ~(int)sig;
+    down = d->watched & ~sig;
     if (down == (SP_SIG_DSR | SP_SIG_DCD))
         return "DSR and CD dropped";
     if (down == SP_SIG_DSR)
@@ -726,7 +833,7 @@ static tp_status serial_on_ready(tp_driver *d, short revents, int64_t now_ms)
     const char *trouble;
     int i;
 
-    if (d == NULL || d->sp == NULL)
+    if (d == NULL || d->fd < 0)
         return TP_ERR_STATE;
     if (d->gone)
         return TP_ERR_NOT_FOUND;
@@ -767,7 +874,7 @@ static int64_t serial_deadline(const tp_driver *d)
 {
     int64_t framer_dl;
 
-    if (d == NULL || d->sp == NULL || d->gone)
+    if (d == NULL || d->fd < 0 || d->gone)
         return -1;
     framer_dl = tp_framer_deadline(&d->framer);
     if (d->watched == 0)
@@ -779,7 +886,7 @@ static int64_t serial_deadline(const tp_driver *d)
 
 static void serial_tick(tp_driver *d, int64_t now_ms)
 {
-    if (d == NULL || d->sp == NULL || d->gone)
+    if (d == NULL || d->fd < 0 || d->gone)
         return;
     tp_framer_tick(&d->framer, now_ms);
     if (d->watched != 0 && now_ms >= d->next_line_check) {
@@ -802,7 +909,7 @@ static tp_status serial_health(tp_driver *d, char *msg, size_t msg_cap)
     tp_buf_set(msg, msg_cap, "%s", "");
     if (d == NULL)
         return TP_ERR_INVALID_ARGUMENT;
-    if (d->sp == NULL) {
+    if (d->fd < 0) {
         tp_buf_set(msg, msg_cap,
                    "Serial scanner on %s is not open; check that it is plugged in and that port is "
                    "right.",

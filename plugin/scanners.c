@@ -8,7 +8,22 @@
  * SCAN_REJECTED with the payload parser's sentence. The same code read
  * twice within the dedup window counts once. A device that is missing or
  * goes away is reported offline once and reopened with capped exponential
- * backoff; when it returns it is reported online again.
+ * backoff; when it returns it is reported online again. A device the driver
+ * refuses at open (not a tty, permission denied) is reported in error once,
+ * with the driver's sentence, and retried on the same backoff: fixing the
+ * permissions or the device brings it online without a restart.
+ *
+ * Backoff starts at BACKOFF_MIN_MS and doubles up to the scanner's
+ * reconnect_max_ms (default RECONNECT_MAX_DEFAULT_MS): a scanner replugged
+ * after a long absence is back within that bound. The key belongs to the
+ * scanner thread, not the driver, so it is taken here before the driver
+ * sees the section's keys.
+ *
+ * Error events are limited to one per device per ERROR_EVENT_GAP_MS: line
+ * noise can discard thousands of frames a second, and a host's event queue
+ * is no place for them. The discarded-frame count (tp_scanner_info.errors)
+ * still counts every one; the next event, or a summary at the end of the
+ * gap, says how many were not reported one by one.
  *
  * Time: drivers work in CLOCK_MONOTONIC ms (driver.h); events carry UTC.
  */
@@ -34,8 +49,10 @@
 #include "util.h"
 
 #define BACKOFF_MIN_MS 500
-#define BACKOFF_MAX_MS 30000
-#define ERROR_RETRY_MS 30000
+#define RECONNECT_MAX_DEFAULT_MS 2000
+#define RECONNECT_MAX_LO_MS 100     /* reconnect_max_ms bounds */
+#define RECONNECT_MAX_HI_MS 300000
+#define ERROR_EVENT_GAP_MS 1000
 
 typedef struct device {
     struct tp_scanners *owner;
@@ -45,7 +62,12 @@ typedef struct device {
     int open;
     int64_t next_open_ms;      /* monotonic */
     int64_t backoff_ms;
+    int64_t backoff_max_ms;    /* reconnect_max_ms */
     int was_online;
+    /* Error-event rate limit (scanner thread only). */
+    int64_t last_error_event_ms; /* monotonic; 0 = none yet */
+    uint64_t errors_unreported;  /* discarded since the last error event */
+    char last_error_text[TP_MESSAGE_MAX];
     tp_dedup dedup;
     tp_scanner_info info;      /* guarded by owner->lock */
 } device;
@@ -93,6 +115,11 @@ static void post(device *d, tp_event_kind kind, tp_status status, const char *co
     tp_instance_post(d->owner->in, &o);
 }
 
+static int64_t first_backoff(const device *d)
+{
+    return d->backoff_max_ms < BACKOFF_MIN_MS ? d->backoff_max_ms : BACKOFF_MIN_MS;
+}
+
 /* State changes are reported once, whoever notices them first (the driver
  * through on_status, or this thread after open/on_ready). */
 static void set_state(device *d, tp_scanner_state st, const char *sentence)
@@ -109,7 +136,7 @@ static void set_state(device *d, tp_scanner_state st, const char *sentence)
         return;
     if (st == TP_SCANNER_ONLINE) {
         d->was_online = 1;
-        d->backoff_ms = BACKOFF_MIN_MS;
+        d->backoff_ms = first_backoff(d);
         /* A fresh session: a rescan right after a replug counts. */
         if (tp_dedup_init(&d->dedup, d->owner->in->cfg.scan_dedup_ms) != TP_OK)
             d->dedup.window_ms = 0; /* cannot happen: the window was accepted at start */
@@ -178,6 +205,22 @@ static void on_data(void *user, const tp_scan_data *scan)
     post(d, TP_EVENT_SCAN_REJECTED, st == TP_OK ? TP_ERR_INVALID_ARGUMENT : st, NULL, scan, why);
 }
 
+/* The error event for `sentence`, naming how many discarded frames went
+ * unreported since the last one. */
+static void post_error(device *d, const char *sentence, int64_t now)
+{
+    char text[TP_MESSAGE_MAX];
+    if (d->errors_unreported)
+        tp_buf_set(text, sizeof text, "%s (... and %llu more discarded frames on scanner %s in "
+                   "the last second.)", sentence, (unsigned long long)d->errors_unreported,
+                   d->info.name);
+    else
+        tp_copy(text, sizeof text, sentence);
+    d->errors_unreported = 0;
+    d->last_error_event_ms = now;
+    post(d, TP_EVENT_SCANNER_ERROR, TP_ERR_INVALID_ARGUMENT, NULL, NULL, text);
+}
+
 static void on_error(void *user, const char *sentence)
 {
     device *d = user;
@@ -185,7 +228,34 @@ static void on_error(void *user, const char *sentence)
     d->info.errors++;
     tp_copy(d->info.last_error, sizeof d->info.last_error, sentence);
     pthread_mutex_unlock(&d->owner->lock);
-    post(d, TP_EVENT_SCANNER_ERROR, TP_ERR_INVALID_ARGUMENT, NULL, NULL, sentence);
+    int64_t now = tp_mono_ms();
+    if (d->last_error_event_ms && now - d->last_error_event_ms < ERROR_EVENT_GAP_MS) {
+        d->errors_unreported++;
+        tp_copy(d->last_error_text, sizeof d->last_error_text, sentence);
+        return;
+    }
+    post_error(d, sentence, now);
+}
+
+/* When errors went unreported, the summary is due at the end of the gap. */
+static int64_t error_summary_due(const device *d)
+{
+    return d->errors_unreported ? d->last_error_event_ms + ERROR_EVENT_GAP_MS : -1;
+}
+
+static void flush_errors(device *d, int64_t now)
+{
+    int64_t due = error_summary_due(d);
+    if (due < 0 || now < due)
+        return;
+    char text[TP_MESSAGE_MAX];
+    uint64_t n = d->errors_unreported;
+    tp_buf_set(text, sizeof text, "Scanner %s discarded %llu more frame%s in the last second; "
+               "the last: %s", d->info.name, (unsigned long long)n, n == 1 ? "" : "s",
+               d->last_error_text);
+    d->errors_unreported = 0;
+    d->last_error_event_ms = now;
+    post(d, TP_EVENT_SCANNER_ERROR, TP_ERR_INVALID_ARGUMENT, NULL, NULL, text);
 }
 
 static void on_status(void *user, tp_device_state state, const char *sentence)
@@ -223,15 +293,16 @@ static void try_open(device *d, int64_t now)
         set_state(d, TP_SCANNER_ONLINE, text);
         return;
     }
-    if (st == TP_ERR_NOT_FOUND || st == TP_ERR_BUSY) {
-        /* Not plugged in (yet), or held by another program: keep trying. */
+    /* Not plugged in (yet) or held by another program: offline. Refused
+     * (not a tty, no permission): error, with the driver's sentence. Both
+     * are retried: a person fixing the cause should not have to restart
+     * the till. */
+    if (st == TP_ERR_NOT_FOUND || st == TP_ERR_BUSY)
         set_state(d, TP_SCANNER_OFFLINE, why);
-        close_device(d, now, d->backoff_ms);
-        d->backoff_ms = d->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d->backoff_ms * 2;
-        return;
-    }
-    set_state(d, TP_SCANNER_ERROR, why);
-    close_device(d, now, ERROR_RETRY_MS);
+    else
+        set_state(d, TP_SCANNER_ERROR, why);
+    close_device(d, now, d->backoff_ms);
+    d->backoff_ms = d->backoff_ms * 2 > d->backoff_max_ms ? d->backoff_max_ms : d->backoff_ms * 2;
 }
 
 static void *scanner_main(void *arg)
@@ -263,6 +334,9 @@ static void *scanner_main(void *arg)
             int64_t dl = d->ops->deadline(d->drv);
             if (dl >= 0 && dl < next)
                 next = dl;
+            dl = error_summary_due(d);
+            if (dl >= 0 && dl < next)
+                next = dl;
         }
         int timeout = next > now ? (int)(next - now) : 0;
         if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR) {
@@ -287,11 +361,12 @@ static void *scanner_main(void *arg)
                 tp_buf_set(text, sizeof text, "Scanner %s went away; it is reopened when it "
                            "comes back.", d->info.name);
                 set_state(d, TP_SCANNER_OFFLINE, text);
-                close_device(d, now, BACKOFF_MIN_MS);
+                close_device(d, now, first_backoff(d));
             }
         }
         for (int i = 0; i < s->n; i++) {
             device *d = &s->dev[i];
+            flush_errors(d, now);
             if (!d->open)
                 continue;
             int64_t dl = d->ops->deadline(d->drv);
@@ -303,10 +378,28 @@ static void *scanner_main(void *arg)
             int gone = d->info.state != TP_SCANNER_ONLINE;
             pthread_mutex_unlock(&s->lock);
             if (gone)
-                close_device(d, now, BACKOFF_MIN_MS);
+                close_device(d, now, first_backoff(d));
         }
     }
     return NULL;
+}
+
+/* [scanner "name"] reconnect_max_ms: the longest wait between two attempts
+ * to reopen a scanner that is missing or refused. */
+static tp_status reconnect_max(device *d, const char *value, tp_message *msg)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = (value[0] >= '0' && value[0] <= '9') ? strtoll(value, &end, 10) : -1;
+    if (v < RECONNECT_MAX_LO_MS || v > RECONNECT_MAX_HI_MS || errno || !end || *end) {
+        tp_msg_set(msg, "Scanner %s: reconnect_max_ms must be a whole number of milliseconds "
+                   "from %d to %d (the default is %d); got '%.40s'.", d->info.name,
+                   RECONNECT_MAX_LO_MS, RECONNECT_MAX_HI_MS, RECONNECT_MAX_DEFAULT_MS, value);
+        return TP_ERR_CONFIG;
+    }
+    d->backoff_max_ms = v;
+    d->backoff_ms = first_backoff(d);
+    return TP_OK;
 }
 
 static const tp_driver_ops *driver_named(const char *name)
@@ -339,7 +432,8 @@ tp_status tp_scanners_start(tp_instance *in, tp_scanners **out, tp_message *msg)
         d->ops = driver_named(sc->driver);
         tp_copy(d->info.name, sizeof d->info.name, sc->name);
         tp_copy(d->info.driver, sizeof d->info.driver, sc->driver);
-        d->backoff_ms = BACKOFF_MIN_MS;
+        d->backoff_max_ms = RECONNECT_MAX_DEFAULT_MS;
+        d->backoff_ms = first_backoff(d);
         if (tp_dedup_init(&d->dedup, in->cfg.scan_dedup_ms) != TP_OK) {
             tp_msg_set(msg, "Scanner %s: the repeat window of %lld ms is out of range.",
                        sc->name, (long long)in->cfg.scan_dedup_ms);
@@ -363,6 +457,10 @@ tp_status tp_scanners_start(tp_instance *in, tp_scanners **out, tp_message *msg)
         s->n++;
         char why[TP_MESSAGE_MAX];
         for (int k = 0; k < sc->n_keys && st == TP_OK; k++) {
+            if (strcmp(sc->key[k], "reconnect_max_ms") == 0) {
+                st = reconnect_max(d, sc->value[k], msg);
+                continue;
+            }
             tp_status r = d->ops->configure(d->drv, sc->key[k], sc->value[k], why, sizeof why);
             if (r == TP_ERR_NOT_FOUND) {
                 tp_msg_set(msg, "Scanner %s: %s is not a setting of the %s driver.", sc->name,
