@@ -206,14 +206,15 @@ static void on_data(void *user, const tp_scan_data *scan)
 }
 
 /* The error event for `sentence`, naming how many discarded frames went
- * unreported since the last one. */
+ * unreported since the last one. The count comes first: a driver's
+ * sentence may fill TP_MESSAGE_MAX on its own. */
 static void post_error(device *d, const char *sentence, int64_t now)
 {
     char text[TP_MESSAGE_MAX];
     if (d->errors_unreported)
-        tp_buf_set(text, sizeof text, "%s (... and %llu more discarded frames on scanner %s in "
-                   "the last second.)", sentence, (unsigned long long)d->errors_unreported,
-                   d->info.name);
+        tp_buf_set(text, sizeof text, "Scanner %s: %llu more discarded frames in the last "
+                   "second were not reported one by one; the latest: %s", d->info.name,
+                   (unsigned long long)d->errors_unreported, sentence);
     else
         tp_copy(text, sizeof text, sentence);
     d->errors_unreported = 0;

@@ -27,9 +27,13 @@
  *
  * Environment: TP_SERIAL_SEAM and TP_ALLOW_SKIP, see tests/pty_harness.h.
  */
+/* posix_openpt, grantpt, unlockpt, ptsname */
+#define _XOPEN_SOURCE 700
+
 #include "testutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -655,6 +659,169 @@ static void port_that_is_not_a_serial_port_is_a_scanner_error(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* Virtual ports, refusals that get fixed, line noise                  */
+/* ------------------------------------------------------------------ */
+
+/* A pseudo-terminal of its own (not the harness's node): the slave is a
+ * /dev/pts/<n> without a /sys/class/tty entry, as a socat or ser2net link
+ * is. Returns the master; the slave's name goes to `name`. */
+static int open_pty(char *name, size_t cap)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+
+    if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0 || ptsname(m) == NULL)
+        fail_msg("opening a pseudo-terminal: %s", strerror(errno));
+    snprintf(name, cap, "%s", ptsname(m));
+    return m;
+}
+
+static void pty_without_a_sysfs_entry_scans_a_member_code(void **state)
+{
+    fixture *fx = *state;
+    char slave[64];
+    int m = open_pty(slave, sizeof slave);
+    int i;
+
+    fx->h = start(front_ini("", slave, ""));
+    must_see(fx->h, TP_EVENT_SCANNER_ONLINE, 1, "online on a PTY");
+    assert_int_equal(ph_send(m, "M-1001\r", 7), 0);
+    must_see(fx->h, TP_EVENT_SCANNED, 1, "a scan through the PTY");
+    i = nth(fx->h, TP_EVENT_SCANNED, 0);
+    assert_string_equal(fx->h->tu.ev[i].member_code, "M-1001");
+    assert_string_equal(fx->h->device[i], "front");
+    assert_int_equal(count(fx->h, TP_EVENT_SCANNER_ERROR), 0);
+    assert_int_equal(front_info(fx->h).state, TP_SCANNER_ONLINE);
+    assert_string_equal(front_info(fx->h).device, slave);
+
+    /* the bridge closes its end: offline, as a pulled cable */
+    close(m);
+    must_see(fx->h, TP_EVENT_SCANNER_OFFLINE, 1, "offline when the bridge closes");
+    stop(fx->h);
+    fx->h = NULL;
+}
+
+/* A device that is not a tty is an error with a sentence, retried; when
+ * the configured name later leads to a tty (here a symlink replaced, as a
+ * fixed udev rule or a started bridge would), it comes online by itself. */
+static void scanner_in_error_at_start_comes_back_when_fixed(void **state)
+{
+    fixture *fx = *state;
+    char link[160], tmp[176], slave[64];
+    int m = open_pty(slave, sizeof slave);
+    int i;
+
+    snprintf(link, sizeof link, "%s/bridge", g_env.tmpdir);
+    snprintf(tmp, sizeof tmp, "%s/bridge.new", g_env.tmpdir);
+    (void)unlink(link);
+    assert_int_equal(symlink("/dev/null", link), 0);
+    fx->h = start(front_ini("", link, "reconnect_max_ms = 200\n"));
+    must_see(fx->h, TP_EVENT_SCANNER_ERROR, 1, "error: /dev/null is no terminal");
+    i = nth(fx->h, TP_EVENT_SCANNER_ERROR, 0);
+    assert_mentions(fx->h->tu.ev[i].message, "bridge");
+    assert_mentions(fx->h->tu.ev[i].message, "not a serial port");
+    assert_sentence(fx->h->tu.ev[i].message);
+    assert_int_equal(front_info(fx->h).state, TP_SCANNER_ERROR);
+
+    /* it is retried (the failed opens are counted), reported once */
+    wait_errors(fx->h, 3, "three refused opens");
+    assert_int_equal(count(fx->h, TP_EVENT_SCANNER_ERROR), 1);
+
+    assert_int_equal(symlink(slave, tmp), 0);
+    assert_int_equal(rename(tmp, link), 0);
+    must_see(fx->h, TP_EVENT_SCANNER_ONLINE, 1, "online once the port is a tty");
+    assert_int_equal(ph_send(m, "M-2002\r", 7), 0);
+    must_see(fx->h, TP_EVENT_SCANNED, 1, "a scan after the fix");
+    assert_string_equal(fx->h->tu.ev[nth(fx->h, TP_EVENT_SCANNED, 0)].member_code, "M-2002");
+    assert_int_equal(front_info(fx->h).state, TP_SCANNER_ONLINE);
+    stop(fx->h);
+    fx->h = NULL;
+    close(m);
+    unlink(link);
+}
+
+static void reconnect_max_ms_out_of_range_fails_init_with_a_sentence(void **state)
+{
+    static const char *const bad[] = {"0", "99", "300001", "2s", "", "-5"};
+    (void)state;
+
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        char extra[64];
+        sc_host *h = NULL;
+        tp_message msg;
+
+        snprintf(extra, sizeof extra, "reconnect_max_ms = %s\n", bad[k]);
+        if (try_start(front_ini("", g_env.node, extra), &h, &msg) != TP_ERR_CONFIG)
+            fail_msg("reconnect_max_ms = '%s' was accepted", bad[k]);
+        assert_mentions(msg.text, "front");
+        assert_mentions(msg.text, "reconnect_max_ms");
+        assert_sentence(msg.text);
+        stop(h);
+    }
+}
+
+/* How many discarded frames one SCANNER_ERROR event stands for: itself,
+ * plus the ones it says went unreported (plugin/scanners.c's two forms). */
+static uint64_t frames_in(const char *message)
+{
+    const char *p;
+    unsigned long long n;
+
+    if ((p = strstr(message, "discarded ")) != NULL &&
+        sscanf(p, "discarded %llu more frame", &n) == 1)
+        return n; /* the summary: only the unreported ones */
+    if ((p = strstr(message, ": ")) != NULL && sscanf(p, ": %llu more discarded frames", &n) == 1)
+        return n + 1;
+    return 1;
+}
+
+/* Line noise: every frame is discarded and counted, but the host gets at
+ * most one error event a second, and the events account for every frame. */
+static void line_noise_is_counted_exactly_and_reported_at_most_once_a_second(void **state)
+{
+    enum { FRAMES = 20000 };
+    static const char frame[] = "A\x01" "B\r"; /* a control byte: BAD_DATA */
+    fixture *fx = *state;
+    char *noise = malloc(FRAMES * 4);
+    uint64_t reported = 0;
+    int64_t t0, elapsed, end;
+    int events;
+
+    assert_non_null(noise);
+    for (int k = 0; k < FRAMES; k++)
+        memcpy(noise + 4 * k, frame, 4);
+    start_online(fx, "", "");
+    t0 = mono_ms();
+    assert_int_equal(ph_send(fx->master, noise, FRAMES * 4), 0);
+    free(noise);
+    wait_errors(fx->h, FRAMES, "every noisy frame counted");
+    /* the summary for the last second's frames follows by itself */
+    end = mono_ms() + WAIT_MS;
+    for (;;) {
+        fx->h->tu.plugin->on_main_thread(fx->h->tu.plugin);
+        reported = 0;
+        for (int i = 0; i < fx->h->tu.n_events; i++)
+            if (fx->h->tu.ev[i].kind == TP_EVENT_SCANNER_ERROR)
+                reported += frames_in(fx->h->tu.ev[i].message);
+        if (reported >= FRAMES || mono_ms() >= end)
+            break;
+        nap_ms(5);
+    }
+    elapsed = mono_ms() - t0;
+    assert_int_equal(reported, FRAMES);
+    assert_int_equal(front_info(fx->h).errors, FRAMES);
+    events = count(fx->h, TP_EVENT_SCANNER_ERROR);
+    /* one a second, plus the first and the closing summary */
+    if (events > elapsed / 1000 + 2)
+        fail_msg("%d error events in %lld ms", events, (long long)elapsed);
+    assert_true(events >= 2); /* the first frame's, and a summary */
+    assert_mentions(fx->h->tu.ev[nth(fx->h, TP_EVENT_SCANNER_ERROR, 0)].message,
+                    "control characters");
+    /* a good scan still gets through */
+    scan(fx, "M-3003\r");
+    must_see(fx->h, TP_EVENT_SCANNED, 1, "a scan after the noise");
+}
+
+/* ------------------------------------------------------------------ */
 /* Config refused at init                                              */
 /* ------------------------------------------------------------------ */
 
@@ -754,6 +921,14 @@ int main(int argc, char **argv)
             port_missing_at_start_is_offline_then_online_when_it_appears, setup, teardown),
         cmocka_unit_test_setup_teardown(port_that_is_not_a_serial_port_is_a_scanner_error, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(pty_without_a_sysfs_entry_scans_a_member_code, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(scanner_in_error_at_start_comes_back_when_fixed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(reconnect_max_ms_out_of_range_fails_init_with_a_sentence,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            line_noise_is_counted_exactly_and_reported_at_most_once_a_second, setup, teardown),
         cmocka_unit_test_setup_teardown(
             bad_scanner_config_fails_init_with_a_sentence_naming_the_scanner, setup, teardown),
         cmocka_unit_test_setup_teardown(destroy_while_online_joins_the_scanner_thread_promptly,
