@@ -17,6 +17,8 @@
  * 12's libzbar0 is also built without its PDF417 decoder (zbar refuses to
  * enable it), so `pdf417` fails the driver's check() with a sentence saying
  * exactly that; a zbar built with it decodes PDF417 through the same path.
+ * Sentences that offer choices list only what the installed zbar agrees
+ * to enable, asked at run time (decodable_list).
  *
  * Trust. A symbol is reported only when its zbar type maps to a symbology
  * that is enabled, its label is 1..TP_CAMERA_MAX_LABEL bytes, and for
@@ -183,7 +185,43 @@ static const sym_entry sym_table[] = {
 };
 #define SYM_TABLE_N (sizeof sym_table / sizeof sym_table[0])
 
-#define SYM_LIST_TEXT "qr, ean13, ean8, upca, upce, code128, code39, code93, i25, pdf417, databar, codabar"
+/* Where zbar cannot even make a scanner (out of memory), the choices
+ * every zbar since 0.10 decodes. */
+#define SYM_LIST_FALLBACK "qr, ean13, ean8, upca, upce, code128, code39, code93, i25, databar, codabar"
+
+/* The symbologies the installed zbar agrees to enable, as a comma list for
+ * sentences ("choose from ..."): asked at run time, so a refusal never
+ * offers one the library then refuses (Debian 12's libzbar0 is built
+ * without PDF417). Aliases (itf for i25) are not repeated. */
+static const char *decodable_list(char *buf, size_t cap)
+{
+    zbar_image_scanner_t *sc = zbar_image_scanner_create();
+    size_t used = 0;
+
+    if (sc == NULL) {
+        tp_buf_set(buf, cap, "%s", SYM_LIST_FALLBACK);
+        return buf;
+    }
+    buf[0] = '\0';
+    for (size_t i = 0; i < SYM_TABLE_N; i++) {
+        int alias = 0;
+
+        for (size_t k = 0; k < i; k++)
+            alias |= sym_table[k].sym == sym_table[i].sym;
+        if (alias || zbar_image_scanner_set_config(sc, sym_table[i].zbar, ZBAR_CFG_ENABLE, 1) != 0 ||
+            (sym_table[i].zbar2 != ZBAR_NONE &&
+             zbar_image_scanner_set_config(sc, sym_table[i].zbar2, ZBAR_CFG_ENABLE, 1) != 0))
+            continue;
+        int n = snprintf(buf + used, cap - used, "%s%s", used ? ", " : "", sym_table[i].name);
+        if (n < 0 || (size_t)n >= cap - used)
+            break;
+        used += (size_t)n;
+    }
+    zbar_image_scanner_destroy(sc);
+    if (used == 0)
+        tp_buf_set(buf, cap, "%s", SYM_LIST_FALLBACK);
+    return buf;
+}
 
 tp_symbology tp_camera_symbology_from_name(const char *name, size_t len)
 {
@@ -291,6 +329,7 @@ static tp_status parse_symbologies(const char *value, uint32_t *out, char *msg, 
 {
     uint32_t mask = 0;
     const char *p = value;
+    char choices[160];
 
     for (;;) {
         const char *start, *end;
@@ -313,10 +352,12 @@ static tp_status parse_symbologies(const char *value, uint32_t *out, char *msg, 
                     tp_buf_set(msg, cap,
                                "symbologies: zbar cannot decode %.*s; use a serial or "
                                "keyboard scanner for it, or choose from %s.",
-                               (int)(n > 40 ? 40 : n), start, SYM_LIST_TEXT);
+                               (int)(n > 40 ? 40 : n), start,
+                               decodable_list(choices, sizeof choices));
                 else
                     tp_buf_set(msg, cap, "symbologies: unknown symbology '%.*s'; choose from %s.",
-                               (int)(n > 40 ? 40 : n), start, SYM_LIST_TEXT);
+                               (int)(n > 40 ? 40 : n), start,
+                               decodable_list(choices, sizeof choices));
                 return TP_ERR_CONFIG;
             }
             mask |= 1u << s;
@@ -330,7 +371,8 @@ static tp_status parse_symbologies(const char *value, uint32_t *out, char *msg, 
         p++;
     }
     if (mask == 0) {
-        tp_buf_set(msg, cap, "symbologies must name at least one of %s.", SYM_LIST_TEXT);
+        tp_buf_set(msg, cap, "symbologies must name at least one of %s.",
+                   decodable_list(choices, sizeof choices));
         return TP_ERR_CONFIG;
     }
     *out = mask;
@@ -391,6 +433,8 @@ tp_status tp_zbar_config_set(tp_zbar_config *cfg, const char *key, const char *v
 
 tp_status tp_zbar_config_check(const tp_zbar_config *cfg, char *msg, size_t msg_cap)
 {
+    char choices[160];
+
     tp_buf_set(msg, msg_cap, "%s", "");
     if (cfg == NULL) {
         tp_buf_set(msg, msg_cap, "camera config: missing argument.");
@@ -398,7 +442,8 @@ tp_status tp_zbar_config_check(const tp_zbar_config *cfg, char *msg, size_t msg_
     }
     if (cfg->symbologies == 0 || (cfg->symbologies & ~((1u << TP_SYM_COUNT) - 1u)) != 0 ||
         (cfg->symbologies & (1u << TP_SYM_UNKNOWN)) != 0) {
-        tp_buf_set(msg, msg_cap, "symbologies must name at least one of %s.", SYM_LIST_TEXT);
+        tp_buf_set(msg, msg_cap, "symbologies must name at least one of %s.",
+                   decodable_list(choices, sizeof choices));
         return TP_ERR_CONFIG;
     }
     for (int s = 1; s < TP_SYM_COUNT; s++) {
@@ -410,7 +455,8 @@ tp_status tp_zbar_config_check(const tp_zbar_config *cfg, char *msg, size_t msg_
             found |= sym_table[i].sym == (tp_symbology)s;
         if (!found) {
             tp_buf_set(msg, msg_cap, "symbologies: zbar cannot decode %s; choose from %s.",
-                       tp_symbology_name((tp_symbology)s), SYM_LIST_TEXT);
+                       tp_symbology_name((tp_symbology)s),
+                       decodable_list(choices, sizeof choices));
             return TP_ERR_CONFIG;
         }
     }
@@ -470,10 +516,14 @@ static int scanner_configure(zbar_image_scanner_t *sc, const tp_zbar_config *cfg
         if (zbar_image_scanner_set_config(sc, sym_table[i].zbar, ZBAR_CFG_ENABLE, 1) != 0 ||
             (sym_table[i].zbar2 != ZBAR_NONE &&
              zbar_image_scanner_set_config(sc, sym_table[i].zbar2, ZBAR_CFG_ENABLE, 1) != 0)) {
+            char choices[160];
+
             tp_buf_set(msg, cap,
                        "symbologies: the installed zbar was built without a %s decoder; remove "
-                       "%s from symbologies, or read it with a serial or keyboard scanner.",
-                       sym_table[i].name, sym_table[i].name);
+                       "%s from symbologies (it decodes %s), or read it with a serial or "
+                       "keyboard scanner.",
+                       sym_table[i].name, sym_table[i].name,
+                       decodable_list(choices, sizeof choices));
             return -1;
         }
     }

@@ -22,6 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <zbar.h>
+
 #include "camera.h"
 
 /* ------------------------------------------------------------------ */
@@ -901,6 +903,54 @@ static void bad_config_values_are_refused_with_a_sentence(void **state)
     assert_non_null(strstr(msg, "datamatrix"));
 }
 
+/* Whether the installed zbar agrees to enable `type`: asked here directly,
+ * not through the driver. */
+static int zbar_enables(zbar_symbol_type_t type)
+{
+    zbar_image_scanner_t *sc = zbar_image_scanner_create();
+    int ok;
+
+    assert_non_null(sc);
+    ok = zbar_image_scanner_set_config(sc, type, ZBAR_CFG_ENABLE, 1) == 0;
+    zbar_image_scanner_destroy(sc);
+    return ok;
+}
+
+/* A refusal that offers choices offers only what this zbar decodes: on
+ * Debian 12 (no PDF417 decoder) pdf417 is not among them. */
+static void refusal_offers_only_symbologies_the_installed_zbar_decodes(void **state)
+{
+    static const char *const refused[] = {"datamatrix", "aztec", "foo", ""};
+    tp_zbar_config cfg;
+    tp_zbar_decoder *dec = NULL;
+    char msg[256];
+    int pdf417 = zbar_enables(ZBAR_PDF417);
+
+    (void)state;
+    assert_true(zbar_enables(ZBAR_QRCODE));
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        tp_zbar_config_default(&cfg);
+        assert_int_equal(tp_zbar_config_set(&cfg, "symbologies", refused[i], msg, sizeof msg),
+                         TP_ERR_CONFIG);
+        if ((strstr(msg, "pdf417") != NULL) != pdf417)
+            fail_msg("symbologies=%s: zbar %s pdf417, but the sentence says: %s", refused[i],
+                     pdf417 ? "decodes" : "refuses", msg);
+        assert_non_null(strstr(msg, "qr, ean13"));
+        assert_non_null(strstr(msg, "codabar"));
+        assert_true(msg[strlen(msg) - 1] == '.');
+    }
+    if (!pdf417) {
+        /* asking for it anyway: the sentence names it once, as refused */
+        tp_zbar_config_default(&cfg);
+        assert_int_equal(tp_zbar_config_set(&cfg, "symbologies", "qr,pdf417", msg, sizeof msg),
+                         TP_OK);
+        assert_int_equal(tp_zbar_decoder_create(&cfg, &dec, msg, sizeof msg), TP_ERR_CONFIG);
+        assert_null(dec);
+        assert_non_null(strstr(msg, "it decodes qr, ean13"));
+        assert_null(strstr(strstr(msg, "it decodes"), "pdf417"));
+    }
+}
+
 static void decode_frame_refuses_bad_dimensions(void **state)
 {
     tp_zbar_decoder *dec = decoder("qr", NULL, NULL, NULL);
@@ -1163,6 +1213,7 @@ int main(void)
         cmocka_unit_test(upca_is_ean13_with_leading_zero_unless_upca_is_enabled),
         cmocka_unit_test(upce_from_zint_decodes_as_eight_digits_when_enabled),
         cmocka_unit_test(pdf417_is_refused_by_name_or_decoded_exactly),
+        cmocka_unit_test(refusal_offers_only_symbologies_the_installed_zbar_decodes),
         cmocka_unit_test(symbology_not_configured_is_never_reported),
         cmocka_unit_test(qr_in_a_640x480_grey_frame_decodes),
         cmocka_unit_test(qr_scaled_down_and_up_still_decodes),
