@@ -42,6 +42,10 @@
 #define QUOTE_MAX 40
 
 #define MSG_AGAIN "scan it again or type it."
+/* For a code that was read right but is something else: scanning it again
+ * gives the same answer. */
+#define MSG_NOT_LOYALTY "ask the customer for the loyalty code in the store's app or on " \
+                        "the card, or type their member code."
 #define EXAMPLE_PATTERN "https://loyalty.example.com/m/{code}"
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -332,12 +336,52 @@ static tp_status check_digit_code(const tp_payload_config *cfg, const char *s,
     return TP_ERR_INTERNAL;
 }
 
+/* What a code with a ':' is. Loyalty codes never have one, and a scanner
+ * that read it did so correctly (symbologies carry checksums), so the
+ * sentence names what the customer showed instead: a link that does not
+ * match [scan] url_pattern, or another "KIND:" QR payload (Wi-Fi, contact,
+ * phone number ...), and what to ask for. */
+static void say_colon_code(const tp_payload_config *cfg, const char *s, size_t n, char *msg,
+                           size_t cap)
+{
+    static const struct {
+        const char *prefix, *what;
+        int link;
+    } kinds[] = {
+        {"WIFI:", "a Wi-Fi network code", 0},   {"MAILTO:", "an e-mail address", 0},
+        {"TEL:", "a phone number", 0},          {"SMSTO:", "a text message code", 0},
+        {"SMS:", "a text message code", 0},     {"BEGIN:VCARD", "a contact card", 0},
+        {"MECARD:", "a contact card", 0},       {"GEO:", "a map location", 0},
+        {"BEGIN:VEVENT", "a calendar entry", 0}, {"HTTP:", "a web link", 1},
+        {"HTTPS:", "a web link", 1},
+    };
+    char label[64];
+
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        size_t len = strlen(kinds[k].prefix);
+        if (n < len || !equal_nocase(s, kinds[k].prefix, len))
+            continue;
+        if (kinds[k].link && cfg->url_pattern[0])
+            say(msg, cap, "This is a web link that is not one of this store's loyalty links "
+                          "([scan] url_pattern); " MSG_NOT_LOYALTY);
+        else
+            say(msg, cap, "This is %s, not a loyalty code; " MSG_NOT_LOYALTY, kinds[k].what);
+        return;
+    }
+    say(msg, cap, "%s contains ':', so it is not a loyalty code (they never have one); "
+                  MSG_NOT_LOYALTY, code_label(label, sizeof label, s, n));
+}
+
 /* Validates a member code and copies it into `code` (TP_PAYLOAD_CODE_MAX+1
  * bytes). `with_check_digit` is 0 for signed tokens (see payload.h). */
 static tp_status member_code(const tp_payload_config *cfg, const char *s,
                              size_t n, int with_check_digit, char *code,
                              char *msg, size_t cap)
 {
+    if (memchr(s, ':', n) != NULL) {
+        say_colon_code(cfg, s, n, msg, cap);
+        return TP_ERR_INVALID_ARGUMENT;
+    }
     if (with_check_digit && cfg->check_digit != TP_CHECK_DIGIT_NONE)
         return check_digit_code(cfg, s, n, code, msg, cap);
     if (n > cfg->code_max_length)
@@ -383,6 +427,8 @@ tp_status tp_payload_code_scannable(const tp_payload_config *cfg, const char *co
     /* The scanner's sentence, told to whoever is adding the code: drop
      * its advice to the cashier, say why it matters here. */
     char *tail = msg ? strstr(msg, "; " MSG_AGAIN) : NULL;
+    if (!tail && msg)
+        tail = strstr(msg, "; " MSG_NOT_LOYALTY);
     if (tail)
         *tail = '\0';
     if (msg && cap > 0) {

@@ -177,6 +177,47 @@ static void code_with_forbidden_character_is_refused_naming_it(void **state)
     expect_refused(&cfg, "AB|C123", 7, 0, TP_ERR_INVALID_ARGUMENT, msg);
 }
 
+/* A ':' is never misread into a code: the customer showed something else,
+ * and the sentence says what, and what to ask for instead of a rescan. */
+static void code_with_a_colon_says_what_it_is_and_asks_for_the_loyalty_code(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *scan, *says;
+    } cases[] = {
+        {"WIFI:S:Cafe;T:WPA;P:secret;;", "This is a Wi-Fi network code, not a loyalty code"},
+        {"mailto:till@example.com", "This is an e-mail address, not a loyalty code"},
+        {"TEL:+3212345678", "This is a phone number, not a loyalty code"},
+        {"https:loyalty.example.com", "This is a web link, not a loyalty code"},
+        {"M-10:01", "The code M-10:01 contains ':', so it is not a loyalty code"},
+    };
+    char msg[TP_MESSAGE_MAX + 1];
+    tp_payload_config cfg = tp_payload_config_default();
+    tp_payload_config linked = config_with("url_pattern", EXAMPLE_PATTERN);
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        expect_refused(&cfg, cases[i].scan, strlen(cases[i].scan), 0, TP_ERR_INVALID_ARGUMENT,
+                       msg);
+        if (strncmp(msg, cases[i].says, strlen(cases[i].says)) != 0)
+            fail_msg("%s: '%s' does not start '%s'", cases[i].scan, msg, cases[i].says);
+        assert_null(strstr(msg, "scan it again"));
+        assert_null(strstr(msg, "secret")); /* a Wi-Fi password is not repeated */
+        assert_non_null(strstr(msg, "ask the customer for the loyalty code"));
+    }
+    /* with loyalty links set up, a link without // is named as a foreign link */
+    expect_refused(&linked, "https:loyalty.example.com/m/M-1", 31, 0, TP_ERR_INVALID_ARGUMENT,
+                   msg);
+    assert_string_equal(msg, "This is a web link that is not one of this store's loyalty links "
+                             "([scan] url_pattern); ask the customer for the loyalty code in "
+                             "the store's app or on the card, or type their member code.");
+    /* adding such a code to a member says why it can never be scanned */
+    assert_int_equal(tp_payload_code_scannable(&cfg, "M-10:01", msg, sizeof msg),
+                     TP_ERR_INVALID_ARGUMENT);
+    assert_string_equal(msg, "The code M-10:01 contains ':', so it is not a loyalty code (they "
+                             "never have one); a member with this code could never be scanned "
+                             "at this store (see [scan] in the configuration).");
+}
+
 static void empty_or_blank_scan_is_refused(void **state)
 {
     (void)state;
@@ -1097,6 +1138,7 @@ int main(void)
         cmocka_unit_test(code_shorter_than_minimum_is_refused),
         cmocka_unit_test(code_longer_than_maximum_is_refused_as_too_long),
         cmocka_unit_test(code_with_forbidden_character_is_refused_naming_it),
+        cmocka_unit_test(code_with_a_colon_says_what_it_is_and_asks_for_the_loyalty_code),
         cmocka_unit_test(empty_or_blank_scan_is_refused),
         cmocka_unit_test(nul_byte_is_refused_and_result_untouched),
         cmocka_unit_test(control_character_is_refused_pointing_at_scanner_setup),
