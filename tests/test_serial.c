@@ -22,6 +22,9 @@
  * Expectations are written out by hand from driver.h/framer.h, never
  * computed by the code under test.
  */
+/* posix_openpt, grantpt, unlockpt, ptsname */
+#define _XOPEN_SOURCE 700
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -680,6 +683,64 @@ static void a_file_that_is_not_a_tty_is_refused_as_config(void **state)
     unlink(path);
 }
 
+/* A PTY of its own (/dev/pts/<n>: no /sys/class/tty entry, as a socat or
+ * ser2net link): libserialport refuses it, the driver opens it itself,
+ * applies the line settings with termios, reads scans and sees the other
+ * end closing as a hang-up. */
+static void pty_without_sysfs_entry_is_opened_with_termios(void **state)
+{
+    fixture *fx = *state;
+    struct termios t;
+    short ev;
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    int fd;
+
+    assert_true(m >= 0);
+    assert_int_equal(grantpt(m), 0);
+    assert_int_equal(unlockpt(m), 0);
+    assert_non_null(ptsname(m));
+    configure(fx, "port", ptsname(m));
+    configure(fx, "baud", "115200");
+    configure(fx, "stop_bits", "2");
+    configure(fx, "flow_control", "rtscts");
+    assert_int_equal(ops->check(fx->d, fx->msg, sizeof fx->msg), TP_OK);
+    if (ops->open(fx->d, now_ms(), fx->msg, sizeof fx->msg) != TP_OK)
+        fail_msg("open %s: %s", ptsname(m), fx->msg);
+    assert_int_equal(fx->rec.n_status, 1);
+    assert_int_equal(fx->rec.states[0], TP_DEVICE_ONLINE);
+    assert_mentions(fx->rec.status_text[0], "/dev/pts/");
+    fd = ops->fd(fx->d, &ev);
+    assert_true(fd >= 0);
+    assert_int_equal(tcgetattr(fd, &t), 0);
+    assert_int_equal(cfgetispeed(&t), B115200);
+    assert_true(t.c_cflag & CSTOPB);
+    assert_true(t.c_cflag & CRTSCTS);
+    assert_false(t.c_lflag & (ICANON | ECHO)); /* raw: a CR ends no line here */
+    assert_int_equal(write(m, "M-1001\r", 7), 7);
+    assert_int_equal(pump(fx, 1, 0, WAIT_MS), TP_OK);
+    assert_scan(fx, 0, "M-1001");
+    assert_int_equal(ops->health(fx->d, fx->msg, sizeof fx->msg), TP_OK);
+    close(m); /* the bridge goes away */
+    assert_int_equal(pump(fx, 2, 0, WAIT_MS), TP_ERR_NOT_FOUND);
+    assert_int_equal(fx->rec.states[fx->rec.n_status - 1], TP_DEVICE_OFFLINE);
+    ops->close(fx->d);
+    assert_int_equal(ops->fd(fx->d, NULL), -1);
+}
+
+/* A character device that is not a terminal is refused, saying so. */
+static void a_device_that_is_not_a_terminal_is_refused_as_config(void **state)
+{
+    fixture *fx = *state;
+
+    configure(fx, "port", "/dev/null");
+    assert_int_equal(ops->open(fx->d, now_ms(), fx->msg, sizeof fx->msg), TP_ERR_CONFIG);
+    assert_mentions(fx->msg, "/dev/null");
+    assert_mentions(fx->msg, "not a terminal");
+    assert_mentions(fx->msg, "pseudo-terminal");
+    assert_int_equal(ops->fd(fx->d, NULL), -1);
+    assert_int_equal(fx->rec.n_status, 0);
+}
+
 static void bad_config_values_are_refused_with_sentences(void **state)
 {
     fixture *fx = *state;
@@ -783,6 +844,10 @@ int main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(a_file_that_is_not_a_tty_is_refused_as_config, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(pty_without_sysfs_entry_is_opened_with_termios, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_device_that_is_not_a_terminal_is_refused_as_config,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(bad_config_values_are_refused_with_sentences, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(settings_cannot_change_while_open, setup, teardown),
