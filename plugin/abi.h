@@ -17,6 +17,7 @@
 #include "tillpoints/ext/admin.h"
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
+#include "tillpoints/ext/images.h"
 #include "tillpoints/ext/scanners.h"
 #include "tillpoints/ext/sync.h"
 #include "tillpoints/ext/ui.h"
@@ -47,6 +48,9 @@
 #define TP_MIN_SYNC_STATUS TP_FIELD_END(tp_sync_status, reconnects)
 #define TP_MIN_STAFF TP_FIELD_END(tp_staff, role)
 #define TP_MIN_ANSWER TP_FIELD_END(tp_form_answer, value)
+/* Since 2.1: the sizes the structs had when they appeared. */
+#define TP_MIN_GREY_FRAME TP_FIELD_END(tp_grey_frame, pixels)
+#define TP_MIN_IMAGE_RESULT TP_FIELD_END(tp_image_result, message)
 
 /* The struct_size a host-allocated struct declares (its first member). */
 uint32_t tp_abi_size_of(const void *s);

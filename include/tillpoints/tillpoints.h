@@ -81,7 +81,7 @@ extern "C" {
  * and by the ABI baseline (abi/, checked by `make abi-check`).
  */
 #define TP_ABI_MAJOR 2
-#define TP_ABI_MINOR 0
+#define TP_ABI_MINOR 1
 #define TP_ABI_PATCH 0
 
 #if defined(__GNUC__) || defined(__clang__)
