@@ -89,7 +89,7 @@ void tp_abi_put(void *base, size_t stride, size_t i, const void *local, size_t l
 void tp_abi_get(void *local, size_t local_size, const void *base, size_t stride, size_t i);
 
 #ifdef TP_EXT_CODES
-/* Only when built against the made-up 2.1 headers of tests/abi/next.py,
+/* Only when built against the made-up next minor's headers (tests/abi/next.py),
  * which the compatibility test (tests/abi/compat.sh) uses to show how a
  * plugin of a later minor meets hosts of either. */
 extern const tp_codes_ext tp_codes_extension;

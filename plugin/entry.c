@@ -73,7 +73,7 @@ static const void *get_extension(const tp_plugin *plugin, const char *id)
         return &tp_audit_extension;
     if (strcmp(id, TP_EXT_IMAGES) == 0)
         return &tp_images_extension;
-#ifdef TP_EXT_CODES /* built against the made-up 2.1 (tests/abi/next.py) */
+#ifdef TP_EXT_CODES /* built against the made-up next minor (tests/abi/next.py) */
     if (strcmp(id, TP_EXT_CODES) == 0)
         return &tp_codes_extension;
 #endif
