@@ -954,7 +954,7 @@ static json_t *m_images_decode(tp_proto *p, json_t *params, perr *e)
         return NULL;
     }
     const char *b64;
-    if (get_string(params, "", "png", 1, &b64, e))
+    if (get_string(params, "", "png", 1, &b64, e) || !b64)
         return NULL;
     size_t b64_len = strlen(b64), len = 0;
     unsigned char *png = malloc(b64_len / 4 * 3 + 3);

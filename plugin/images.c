@@ -111,12 +111,11 @@ static tp_status judge(const tp_config *cfg, const found *f, tp_payload *pl, cha
 static void verdict(const tp_config *cfg, const collect *c, tp_image_result *r)
 {
     r->codes = c->n;
-    uint32_t kept = c->n < CODES_KEPT ? c->n : CODES_KEPT;
     int member = -1, first_refused = -1;
     tp_status refusal = TP_OK;
     char why[TP_MESSAGE_MAX + 1] = "";
     tp_payload pl, chosen;
-    for (uint32_t i = 0; i < kept; i++) {
+    for (uint32_t i = 0; i < c->n && i < CODES_KEPT; i++) {
         char reason[TP_MESSAGE_MAX + 1];
         tp_status st = judge(cfg, &c->codes[i], &pl, reason, sizeof reason);
         if (st != TP_OK) {
