@@ -252,6 +252,94 @@ static void a_link_qr_reads_as_the_code_in_it_under_url_pattern(void **state)
     tu_stop(h, 1);
 }
 
+static tp_status grey_verdict(const tu_host *h, const uint8_t *px, uint32_t w, uint32_t hgt,
+                              uint32_t bpr, tp_image_result *r)
+{
+    tp_grey_frame f = {.struct_size = sizeof f, .width = w, .height = hgt, .bytes_per_row = bpr,
+                       .pixels = px};
+    memset(r, 0, sizeof *r);
+    r->struct_size = sizeof *r;
+    tp_message msg;
+    return images_of(h)->decode_grey(h->plugin, &f, r, &msg);
+}
+
+static void two_different_member_codes_in_one_picture_are_refused(void **state)
+{
+    (void)state;
+    tu_host *h = tu_start(NULL);
+    picture a = qr_png(h, "MEMBER-0001"), b = qr_png(h, "MEMBER-0002");
+    uint32_t wa, ha, ba, wb, hb, bb;
+    uint8_t *pa = grey_rows(&a, 0, &wa, &ha, &ba), *pb = grey_rows(&b, 0, &wb, &hb, &bb);
+    /* Side by side on white, as two cards on a counter. */
+    uint32_t w = wa + 40 + wb, hgt = ha > hb ? ha : hb;
+    uint8_t *both = malloc((size_t)w * hgt);
+    assert_non_null(both);
+    memset(both, 0xFF, (size_t)w * hgt);
+    for (uint32_t row = 0; row < ha; row++)
+        memcpy(both + (size_t)row * w, pa + (size_t)row * ba, wa);
+    for (uint32_t row = 0; row < hb; row++)
+        memcpy(both + (size_t)row * w + wa + 40, pb + (size_t)row * bb, wb);
+    tp_image_result r;
+    assert_int_equal(grey_verdict(h, both, w, hgt, w, &r), TP_OK);
+    assert_int_equal(r.codes, 2);
+    assert_int_equal(r.verdict, TP_IMAGE_REFUSED);
+    assert_int_equal(r.refusal, TP_ERR_INVALID_ARGUMENT);
+    assert_string_equal(r.member_code, "");
+    assert_non_null(strstr(r.message, "MEMBER-0001"));
+    assert_non_null(strstr(r.message, "MEMBER-0002"));
+    /* The same card twice is one customer. */
+    for (uint32_t row = 0; row < ha; row++)
+        memcpy(both + (size_t)row * w + wa + 40, pa + (size_t)row * ba, wa);
+    assert_int_equal(grey_verdict(h, both, w, hgt, w, &r), TP_OK);
+    assert_int_equal(r.verdict, TP_IMAGE_MEMBER);
+    assert_string_equal(r.member_code, "MEMBER-0001");
+    free(both);
+    free(pa);
+    free(pb);
+    free(a.bytes);
+    free(b.bytes);
+    tu_stop(h, 1);
+}
+
+static void the_camera_scanners_symbologies_are_the_ones_read(void **state)
+{
+    (void)state;
+    /* A store whose camera reads QR codes only: an EAN-13 card is not
+     * read from a picture either. (No such device here: the scanner is
+     * offline, which does not matter to pictures.) */
+    tu_host *h = tu_start("[scanner \"door\"]\ndriver = camera\ndevice = /dev/video-none\n"
+                          "symbologies = qr\n");
+    picture p = zint_png(h, "13", "590123412345");
+    tp_image_result r;
+    tp_message msg;
+    assert_int_equal(png_verdict(h, &p, &r, &msg), TP_OK);
+    assert_int_equal(r.verdict, TP_IMAGE_NO_CODE);
+    free(p.bytes);
+    p = qr_png(h, "MEMBER-0042");
+    assert_int_equal(png_verdict(h, &p, &r, &msg), TP_OK);
+    assert_int_equal(r.verdict, TP_IMAGE_MEMBER);
+    free(p.bytes);
+    tu_stop(h, 1);
+}
+
+static void require_signed_all_refuses_a_plain_card_as_the_till_does(void **state)
+{
+    (void)state;
+    /* RFC 8032 test 1's public key: any valid key will do. */
+    tu_host *h = tu_start("[scan]\ntoken_public_key = "
+                          "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a\n"
+                          "require_signed = all\n");
+    picture p = qr_png(h, "MEMBER-0042");
+    tp_image_result r;
+    tp_message msg;
+    assert_int_equal(png_verdict(h, &p, &r, &msg), TP_OK);
+    assert_int_equal(r.verdict, TP_IMAGE_REFUSED);
+    assert_int_equal(r.refusal, TP_ERR_UNSUPPORTED);
+    assert_non_null(strstr(r.message, "app"));
+    free(p.bytes);
+    tu_stop(h, 1);
+}
+
 /* Calls decode_grey on a bad frame and checks the status, that a sentence
  * came back and that the answer struct was not touched. */
 static void grey_refused(const tu_host *h, const tp_grey_frame *f, tp_status want,
@@ -374,6 +462,9 @@ int main(void)
         cmocka_unit_test(a_blank_frame_says_no_code_was_found),
         cmocka_unit_test(a_code_that_is_no_loyalty_code_is_refused_with_the_scanners_reason),
         cmocka_unit_test(a_link_qr_reads_as_the_code_in_it_under_url_pattern),
+        cmocka_unit_test(two_different_member_codes_in_one_picture_are_refused),
+        cmocka_unit_test(the_camera_scanners_symbologies_are_the_ones_read),
+        cmocka_unit_test(require_signed_all_refuses_a_plain_card_as_the_till_does),
         cmocka_unit_test(frames_beyond_the_limits_or_malformed_are_refused_with_a_sentence),
         cmocka_unit_test(pngs_cut_short_damaged_or_too_big_are_refused_with_a_sentence),
         cmocka_unit_test(a_call_without_an_instance_is_refused_with_a_sentence),
