@@ -948,7 +948,9 @@ int tp_proto_dismiss(tp_proto *p, uint64_t form_id, int32_t done, const char *re
  * answered as the till would judge the scan (docs/PROTOCOL.md). */
 static json_t *m_images_decode(tp_proto *p, json_t *params, perr *e)
 {
-    const tp_images_ext *x = p->cfg.plugin->get_extension(p->cfg.plugin, TP_EXT_IMAGES);
+    const tp_images_ext *x = p->cfg.plugin->get_extension
+                                 ? p->cfg.plugin->get_extension(p->cfg.plugin, TP_EXT_IMAGES)
+                                 : NULL;
     if (!x || !TP_HAS_FIELD(x, tp_images_ext, decode_png)) {
         fail(e, "unsupported", "This loyalty plugin cannot read pictures (it predates ABI 2.1).");
         return NULL;
