@@ -135,7 +135,7 @@ $(BUILD)/tests/test_forms: $(FORMS_OBJ)
 $(BUILD)/tests/test_forms: TEST_EXTRA_OBJ := $(FORMS_OBJ)
 
 $(BUILD)/tillpoints-shim: $(BUILD)/obj/host-shim/shim.o $(BUILD)/obj/host-shim/protocol.o $(HOST_OBJ)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -ldl
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lsodium -ldl
 
 # The ABI compatibility host; tests/abi/compat.sh builds it (and the
 # plugin) against the 2.0 headers and against a made-up 2.1.
@@ -225,7 +225,7 @@ valgrind: all build/tests/test_checkout ## the end-to-end till test and test_che
 FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZERS      := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 300
-FUZZ_EXTRA_fuzz_shim := host-shim/protocol.c -ljansson
+FUZZ_EXTRA_fuzz_shim := host-shim/protocol.c -ljansson -lsodium
 FUZZ_CHECK_SECONDS ?= 10
 FUZZ_CFLAGS   = $(WARN) $(TP_CPPFLAGS) $(INC_ALL) $(CPPFLAGS) -g -O1 \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all

@@ -18,12 +18,14 @@
 #include "protocol.h"
 
 #include <jansson.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hostabi.h"
+#include "tillpoints/ext/images.h"
 
 struct tp_proto {
     tp_proto_config cfg;
@@ -942,6 +944,57 @@ int tp_proto_dismiss(tp_proto *p, uint64_t form_id, int32_t done, const char *re
     return 1;
 }
 
+/* images.decode: a base64 PNG through the plugin's tillpoints.images/1,
+ * answered as the till would judge the scan (docs/PROTOCOL.md). */
+static json_t *m_images_decode(tp_proto *p, json_t *params, perr *e)
+{
+    const tp_images_ext *x = p->cfg.plugin->get_extension
+                                 ? p->cfg.plugin->get_extension(p->cfg.plugin, TP_EXT_IMAGES)
+                                 : NULL;
+    if (!x || !TP_HAS_FIELD(x, tp_images_ext, decode_png)) {
+        fail(e, "unsupported", "This loyalty plugin cannot read pictures (it predates ABI 2.1).");
+        return NULL;
+    }
+    const char *b64;
+    if (get_string(params, "", "png", 1, &b64, e) || !b64)
+        return NULL;
+    size_t b64_len = strlen(b64), len = 0;
+    unsigned char *png = malloc(b64_len / 4 * 3 + 3);
+    if (!png)
+        return oom(e, NULL);
+    if (sodium_base642bin(png, b64_len / 4 * 3 + 3, b64, b64_len, "\r\n", &len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 || len == 0) {
+        free(png);
+        fail(e, "bad_field", "params.png must be a PNG file in standard base64 (RFC 4648, "
+                             "with padding), not empty.");
+        return NULL;
+    }
+    tp_image_result r = {.struct_size = sizeof r};
+    tp_message msg;
+    clear_msg(&msg);
+    tp_status st = x->decode_png(p->cfg.plugin, png, len, &r, &msg);
+    free(png);
+    if (st != TP_OK)
+        return refused(e, st, &msg);
+    r.member_code[sizeof r.member_code - 1] = '\0';
+    r.symbology[sizeof r.symbology - 1] = '\0';
+    r.message[sizeof r.message - 1] = '\0';
+    json_t *o = json_object();
+    if (!o ||
+        put(o, "verdict", json_string(r.verdict == TP_IMAGE_MEMBER    ? "member"
+                                      : r.verdict == TP_IMAGE_NO_CODE ? "no_code"
+                                                                      : "refused")) ||
+        put(o, "member_code", jstr(r.member_code)) || put(o, "symbology", jstr(r.symbology)) ||
+        put(o, "signed", json_boolean(r.is_signed)) ||
+        put(o, "codes", json_integer((json_int_t)r.codes)) ||
+        put(o, "refusal", json_string(r.verdict == TP_IMAGE_REFUSED
+                                          ? tp_proto_status_code(r.refusal)
+                                          : "ok")) ||
+        put(o, "message", jstr(r.message)))
+        return oom(e, o);
+    return o;
+}
+
 static const struct {
     const char *name;
     method_fn fn;
@@ -958,6 +1011,7 @@ static const struct {
     {"ui.open", m_ui_open},
     {"ui.submit", m_ui_submit},
     {"ui.cancel", m_ui_cancel},
+    {"images.decode", m_images_decode},
 };
 
 static json_t *method_list(void)

@@ -20,8 +20,8 @@ static tp_status too_small(size_t got, size_t min, const char *type, const char 
                            tp_message *msg)
 {
     tp_msg_set(msg,
-               "The host passed a %s with %s %zu; tillpoints ABI 2.0 needs at least %zu "
-               "(set it to sizeof(%s) from the 2.0 headers).",
+               "The host passed a %s with %s %zu; tillpoints ABI 2 needs at least %zu "
+               "(set it to sizeof(%s) from the tillpoints headers).",
                type, what, got, min, type);
     return TP_ERR_INVALID_ARGUMENT;
 }

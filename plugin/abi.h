@@ -17,6 +17,7 @@
 #include "tillpoints/ext/admin.h"
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
+#include "tillpoints/ext/images.h"
 #include "tillpoints/ext/scanners.h"
 #include "tillpoints/ext/sync.h"
 #include "tillpoints/ext/ui.h"
@@ -47,6 +48,9 @@
 #define TP_MIN_SYNC_STATUS TP_FIELD_END(tp_sync_status, reconnects)
 #define TP_MIN_STAFF TP_FIELD_END(tp_staff, role)
 #define TP_MIN_ANSWER TP_FIELD_END(tp_form_answer, value)
+/* Since 2.1: the sizes the structs had when they appeared. */
+#define TP_MIN_GREY_FRAME TP_FIELD_END(tp_grey_frame, pixels)
+#define TP_MIN_IMAGE_RESULT TP_FIELD_END(tp_image_result, message)
 
 /* The struct_size a host-allocated struct declares (its first member). */
 uint32_t tp_abi_size_of(const void *s);
@@ -85,7 +89,7 @@ void tp_abi_put(void *base, size_t stride, size_t i, const void *local, size_t l
 void tp_abi_get(void *local, size_t local_size, const void *base, size_t stride, size_t i);
 
 #ifdef TP_EXT_CODES
-/* Only when built against the made-up 2.1 headers of tests/abi/next.py,
+/* Only when built against the made-up next minor's headers (tests/abi/next.py),
  * which the compatibility test (tests/abi/compat.sh) uses to show how a
  * plugin of a later minor meets hosts of either. */
 extern const tp_codes_ext tp_codes_extension;

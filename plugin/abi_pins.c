@@ -16,6 +16,7 @@
 #include "tillpoints/ext/admin.h"
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
+#include "tillpoints/ext/images.h"
 #include "tillpoints/ext/scanners.h"
 #include "tillpoints/ext/sync.h"
 #include "tillpoints/ext/ui.h"
@@ -33,8 +34,32 @@
 _Static_assert(sizeof(tp_status) == 4 && sizeof(tp_event_kind) == 4 &&
                    sizeof(tp_field_kind) == 4 && sizeof(tp_log_level) == 4 &&
                    sizeof(tp_sync_state) == 4 && sizeof(tp_scanner_state) == 4 &&
-                   sizeof(tp_audit_central) == 4,
+                   sizeof(tp_audit_central) == 4 &&
+                   sizeof(tp_image_verdict) == 4,
                "status and kind types are 32-bit");
+
+/* Since 2.1. */
+PIN_SIZE(tp_images_ext, 24);
+PIN(tp_images_ext, struct_size, 0);
+PIN(tp_images_ext, decode_grey, 8);
+PIN(tp_images_ext, decode_png, 16);
+
+PIN_SIZE(tp_grey_frame, 24);
+PIN(tp_grey_frame, struct_size, 0);
+PIN(tp_grey_frame, width, 4);
+PIN(tp_grey_frame, height, 8);
+PIN(tp_grey_frame, bytes_per_row, 12);
+PIN(tp_grey_frame, pixels, 16);
+
+PIN_SIZE(tp_image_result, 424);
+PIN(tp_image_result, struct_size, 0);
+PIN(tp_image_result, verdict, 4);
+PIN(tp_image_result, refusal, 8);
+PIN(tp_image_result, is_signed, 12);
+PIN(tp_image_result, codes, 16);
+PIN(tp_image_result, member_code, 20);
+PIN(tp_image_result, symbology, 149);
+PIN(tp_image_result, message, 166);
 
 PIN_SIZE(tp_about_ext, 24);
 PIN(tp_about_ext, struct_size, 0);

@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "abi.h"
+#include "images.h"
 #include "instance.h"
 #include "outbox.h"
 #include "scanners.h"
@@ -70,7 +71,9 @@ static const void *get_extension(const tp_plugin *plugin, const char *id)
         return &tp_about_extension;
     if (strcmp(id, TP_EXT_AUDIT) == 0)
         return &tp_audit_extension;
-#ifdef TP_EXT_CODES /* built against the made-up 2.1 (tests/abi/next.py) */
+    if (strcmp(id, TP_EXT_IMAGES) == 0)
+        return &tp_images_extension;
+#ifdef TP_EXT_CODES /* built against the made-up next minor (tests/abi/next.py) */
     if (strcmp(id, TP_EXT_CODES) == 0)
         return &tp_codes_extension;
 #endif

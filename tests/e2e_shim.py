@@ -7,6 +7,7 @@ plugin. Python 3 standard library only.
 Environment: BUILD (default "build") holds tillpoints-shim and tillpoints.so.
 Prints one closing line "e2e_shim: N passed, M failed"; exits 1 on failure.
 """
+import base64
 import json
 import os
 import queue
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 
 BUILD = os.environ.get("BUILD", "build")
 SHIM = os.path.join(BUILD, "tillpoints-shim")
@@ -1362,6 +1364,74 @@ def shutdown_run(work):
     check("shutdown: integrity", db_query(db, "PRAGMA integrity_check") == [("ok",)])
 
 
+def white_png(width, height):
+    """A plain white 8-bit grey PNG, written here with zlib."""
+    def chunk(kind, data):
+        body = kind + data
+        return len(data).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+    rows = b"".join(b"\x00" + b"\xff" * width for _ in range(height))
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
+def images_run(work):
+    """images.decode: a QR code made by qrencode, sent as base64 PNG, comes
+    back as the member code the till would take."""
+    conf = os.path.join(work, "images.conf")
+    with open(conf, "w") as f:
+        f.write("[store]\ndatabase = images.db\n[scan]\n"
+                "url_pattern = https://loyalty.example.com/m/{code}\n")
+    qr = os.path.join(work, "member-qr.png")
+    subprocess.run(["qrencode", "-s", "4", "-o", qr, "https://loyalty.example.com/m/IMG-0007"],
+                   check=True, timeout=TIMEOUT)
+    with open(qr, "rb") as f:
+        png = f.read()
+    proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    q, raw = queue.Queue(), []
+    threading.Thread(target=reader, args=(proc.stdout, q, raw), daemon=True).start()
+
+    def write(data):
+        proc.stdin.write(data)
+        proc.stdin.flush()
+
+    c = Client(write, q)
+    try:
+        r = hello(c)
+        check("images: hello lists images.decode",
+              "images.decode" in r.get("result", {}).get("methods", []), r)
+        r = c.call("images.decode", {"png": base64.b64encode(png).decode()})
+        res = r.get("result", {})
+        check("images: a QR link decodes to the member code in it",
+              res.get("verdict") == "member" and res.get("member_code") == "IMG-0007"
+              and res.get("symbology") == "qr" and res.get("refusal") == "ok"
+              and res.get("codes") == 1, r)
+        c.call("admin.member_add", {"code": "IMG-0007", "name": "Ida Image"})
+        c.call("checkout.begin", {"txn": "I-1"})
+        r = c.call("checkout.scan", {"txn": "I-1", "code": res.get("member_code", "")})
+        e = c.event("member.identified", lambda e: e["txn"] == "I-1")
+        check("images: the decoded code identifies the member at checkout",
+              e is not None and e["member_code"] == "IMG-0007", e)
+        c.call("checkout.cancel", {"txn": "I-1"})
+        r = c.call("images.decode", {"png": base64.b64encode(white_png(64, 48)).decode()})
+        res = r.get("result", {})
+        check("images: a blank picture says no barcode was found",
+              res.get("verdict") == "no_code" and res.get("member_code") == ""
+              and "No barcode" in res.get("message", ""), r)
+        r = c.call("images.decode", {"png": base64.b64encode(png[: len(png) // 2]).decode()})
+        check("images: a PNG cut short is invalid_argument with a sentence",
+              error_code(r) == "invalid_argument" and r["error"].get("message"), r)
+        r = c.call("images.decode", {"png": "not base64 at all!"})
+        check("images: text that is not base64 is bad_field",
+              error_code(r) == "bad_field" and "base64" in r["error"].get("message", ""), r)
+    except (TimeoutError, BrokenPipeError, OSError) as exc:
+        check("images session ran to the end", False, repr(exc))
+    rc = end_input(proc)
+    check("images: shim exits 0 at end of input", rc == 0, f"rc={rc}")
+
+
 def main():
     for f in (SHIM, PLUGIN):
         if not os.path.exists(f):
@@ -1374,6 +1444,7 @@ def main():
         socket_run(work)
         socket_peer_run(work)
         signed_run(work)
+        images_run(work)
         shutdown_run(work)
     print(f"e2e_shim: {passed} passed, {failed} failed")
     return 1 if failed else 0

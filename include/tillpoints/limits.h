@@ -77,6 +77,12 @@
 #define TP_DEVICE_MAX 256      /* a port or device path */
 #define TP_SYMBOLOGY_MAX 16    /* "qr", "ean13", "gs1-128", ... */
 
+/* Pictures handed to the decoder (ext/images.h, since 2.1). They bound the
+ * work of one call: zbar's time grows with the pixels. */
+#define TP_IMAGE_SIDE_MAX 4096       /* width or height, in pixels */
+#define TP_IMAGE_PIXELS_MAX 8388608  /* width x height: 8 Mpixel (3840 x 2160 fits) */
+#define TP_IMAGE_PNG_MAX 16777216    /* bytes of one PNG file (16 MiB) */
+
 /* Forms. */
 #define TP_FIELD_ID_MAX 24
 #define TP_FIELD_VALUE_MAX 256

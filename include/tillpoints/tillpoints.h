@@ -79,9 +79,14 @@ extern "C" {
  * A size below the 2.0 one is refused with TP_ERR_INVALID_ARGUMENT.
  * The struct sizes of this version are pinned by tests (tests/test_abi.c)
  * and by the ABI baseline (abi/, checked by `make abi-check`).
+ *
+ * Minor versions so far:
+ *  - 2.1 added the extension "tillpoints.images/1" (ext/images.h: a host's
+ *    own picture read and judged as a scan) and the limits TP_IMAGE_*.
+ *    Its structs' smallest sizes are their 2.1 sizes.
  */
 #define TP_ABI_MAJOR 2
-#define TP_ABI_MINOR 0
+#define TP_ABI_MINOR 1
 #define TP_ABI_PATCH 0
 
 #if defined(__GNUC__) || defined(__clang__)

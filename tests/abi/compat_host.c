@@ -1,7 +1,8 @@
 /*
  * compat_host.c — a host that keeps the rules of "The ABI contract"
- * (tillpoints.h), built against the 2.0 headers (include/) or against the
- * made-up 2.1 ones (tests/abi/next.py), and run by tests/abi/compat.sh
+ * (tillpoints.h), built against the headers of include/ (2.N) or against
+ * the made-up next minor's (2.N+1, tests/abi/next.py, which alone define
+ * TP_EXT_CODES), and run by tests/abi/compat.sh
  * against a plugin built against either: every pairing must work exactly
  * as the rules say. It loads the plugin with dlopen like any host and
  * uses nothing of the project but the public headers.
@@ -23,6 +24,7 @@
 #include "tillpoints/ext/admin.h"
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
+#include "tillpoints/ext/images.h"
 
 #define CANARY 0xA5
 
@@ -214,13 +216,13 @@ static void an_output_struct_is_filled_up_to_the_smaller_size(void **state)
     check_filled_size(buf.info.struct_size);
     assert_string_equal(buf.info.code, "M-0001");
     assert_string_equal(buf.info.app_id, "app-ann");
-#if TP_ABI_MINOR >= 1
-    /* A 2.1 field: filled by a 2.1 plugin; a 2.0 plugin leaves it as we
-     * set it and says so through struct_size. */
+#ifdef TP_EXT_CODES
+    /* A next-minor field: filled by a plugin of that minor; an older
+     * plugin leaves it as we set it and says so through struct_size. */
     if (TP_HAS_FIELD(&buf.info, tp_member_info, has_app_id))
         assert_int_equal(buf.info.has_app_id, 1);
     else {
-        assert_true(expected_plugin_minor() < 1);
+        assert_true(expected_plugin_minor() < TP_ABI_MINOR);
         const unsigned char *raw = (const unsigned char *)&buf.info.has_app_id;
         for (size_t i = 0; i < sizeof buf.info.has_app_id; i++)
             assert_int_equal(raw[i], CANARY);
@@ -254,7 +256,7 @@ static void an_output_array_steps_by_the_hosts_stride(void **state)
         for (size_t k = 0; k < 3; k++)
             found |= strcmp(buf.rows[i].code, codes[k]) == 0;
         assert_true(found);
-#if TP_ABI_MINOR >= 1
+#ifdef TP_EXT_CODES
         if (TP_HAS_FIELD(&buf.rows[i], tp_member_info, has_app_id))
             assert_int_equal(buf.rows[i].has_app_id, strcmp(buf.rows[i].code, "C-0002") == 0);
 #endif
@@ -265,10 +267,10 @@ static void an_extension_the_plugin_lacks_is_null(void **state)
 {
     host_fixture *f = *state;
     assert_null(f->plugin->get_extension(f->plugin, "tillpoints.nothing/1"));
-#if TP_ABI_MINOR >= 1
+#ifdef TP_EXT_CODES
     const tp_codes_ext *codes = f->plugin->get_extension(f->plugin, TP_EXT_CODES);
-    if (expected_plugin_minor() < 1) {
-        assert_null(codes); /* a 2.0 plugin: the host falls back */
+    if (expected_plugin_minor() < TP_ABI_MINOR) {
+        assert_null(codes); /* an older plugin: the host falls back */
         return;
     }
     assert_non_null(codes);
@@ -279,6 +281,26 @@ static void an_extension_the_plugin_lacks_is_null(void **state)
     assert_int_equal(lo, 4); /* [scan] defaults */
     assert_int_equal(hi, 64);
 #endif
+}
+
+/* 2.1 added tillpoints.images/1: a plugin of 2.1 or later offers it. */
+static void the_images_extension_is_there_from_2_1(void **state)
+{
+    host_fixture *f = *state;
+    const tp_images_ext *x = f->plugin->get_extension(f->plugin, TP_EXT_IMAGES);
+    if (expected_plugin_minor() < 1) {
+        assert_null(x);
+        return;
+    }
+    assert_non_null(x);
+    assert_true(TP_HAS_FIELD(x, tp_images_ext, decode_png));
+    static const uint8_t white[16 * 16] = {0};
+    tp_grey_frame fr = {.struct_size = sizeof fr, .width = 16, .height = 16,
+                        .bytes_per_row = 16, .pixels = white};
+    tp_image_result r = {.struct_size = sizeof r};
+    tp_message msg;
+    assert_int_equal(x->decode_grey(f->plugin, &fr, &r, &msg), TP_OK);
+    assert_int_equal(r.verdict, TP_IMAGE_NO_CODE);
 }
 
 static void deliver_until_award(host_fixture *f)
@@ -390,6 +412,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(an_output_array_steps_by_the_hosts_stride, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(an_extension_the_plugin_lacks_is_null, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_images_extension_is_there_from_2_1, setup, teardown),
         cmocka_unit_test_setup_teardown(bigger_inputs_are_read_as_far_as_the_plugin_knows, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(smaller_than_2_0_is_refused_with_a_sentence, setup,

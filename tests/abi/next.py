@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""Writes the made-up ABI 2.1 headers the compatibility test builds with.
+"""Writes the made-up next minor's headers the compatibility test builds with.
 
 usage: next.py INCLUDE_DIR OUT_DIR
 
-2.1 is what a real minor version may add under the rules in tillpoints.h,
-and nothing else: TP_ABI_MINOR 1, one field appended to a growable struct
+The next minor (2.N+1 on top of include/'s 2.N) is what a real minor
+version may add under the rules in tillpoints.h, and nothing else:
+TP_ABI_MINOR plus one, one field appended to a growable struct
 (tp_member_info.has_app_id) and one new extension ("tillpoints.codes/1").
-The plugin and the test host are each built against 2.0 (include/) and
-against these, and tests/abi/compat.sh runs every pairing.
+The plugin and the test host are each built against include/ and against
+these, and tests/abi/compat.sh runs every pairing.
 """
 import pathlib
+import re
 import shutil
 import sys
 
@@ -26,21 +28,26 @@ if out.exists():
 shutil.copytree(src / "tillpoints", out / "tillpoints")
 
 core = out / "tillpoints" / "tillpoints.h"
-core.write_text(replace_once(core.read_text(), "#define TP_ABI_MINOR 0",
-                             "#define TP_ABI_MINOR 1", "tillpoints.h"))
+found = re.findall(r"^#define TP_ABI_MINOR (\d+)$", core.read_text(), re.M)
+if len(found) != 1:
+    sys.exit("next.py: tillpoints.h no longer has exactly one '#define TP_ABI_MINOR N'; "
+             "update tests/abi/next.py")
+minor = int(found[0])
+core.write_text(replace_once(core.read_text(), f"#define TP_ABI_MINOR {minor}",
+                             f"#define TP_ABI_MINOR {minor + 1}", "tillpoints.h"))
 
 members = out / "tillpoints" / "ext" / "members.h"
 members.write_text(replace_once(
     members.read_text(),
     "    int64_t created_ms;\n} tp_member_info;",
     "    int64_t created_ms;\n"
-    "    /* Since 2.1 (made up for the compatibility test). */\n"
+    "    /* Since the next minor (made up for the compatibility test). */\n"
     "    int32_t has_app_id;             /* the member has an app id */\n"
     "} tp_member_info;",
     "ext/members.h"))
 
 (out / "tillpoints" / "ext" / "codes.h").write_text('''/*
- * codes.h — made up for the compatibility test: a 2.1 extension,
+ * codes.h — made up for the compatibility test: a next-minor extension,
  * "tillpoints.codes/1", telling a host which member-code lengths the
  * store's [scan] settings accept.
  */
