@@ -97,7 +97,7 @@ static tp_status judge(const tp_config *cfg, const found *f, tp_payload *pl, cha
 {
     tp_status st = tp_payload_parse(&cfg->scan, f->data, f->len, tp_now_ms(), pl, why, cap);
     if (st == TP_OK && pl->kind != TP_PAYLOAD_MEMBER) {
-        tp_buf_set(why, cap, "That is a receipt code, not a member code.");
+        tp_copy(why, cap, TP_PAYLOAD_NOT_A_MEMBER);
         return TP_ERR_INVALID_ARGUMENT;
     }
     if (st == TP_OK)

@@ -59,6 +59,10 @@ extern "C" {
 /* Longest receipt code: "TPR1|" + location + "|" + id + "|" + 8 hex. */
 #define TP_RECEIPT_CODE_MAX (5 + TP_RECEIPT_LOCATION_MAX + 1 + TP_RECEIPT_ID_MAX + 1 + 8)
 
+/* What a scan of a receipt code is told where a member code is expected
+ * (scanners.c, images.c): receipt codes belong to the retro dialog. */
+#define TP_PAYLOAD_NOT_A_MEMBER "That is a receipt code, not a member code."
+
 typedef enum tp_check_digit {
     TP_CHECK_DIGIT_NONE = 0,
     /* 13 digits, GTIN check digit. A 12-digit scan with a valid check digit

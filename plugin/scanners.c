@@ -197,7 +197,7 @@ static void on_data(void *user, const tp_scan_data *scan)
         return;
     }
     if (st == TP_OK) /* a receipt code: the retro dialog's business */
-        tp_buf_set(why, sizeof why, "That is a receipt code, not a member code.");
+        tp_copy(why, sizeof why, TP_PAYLOAD_NOT_A_MEMBER);
     pthread_mutex_lock(&d->owner->lock);
     d->info.rejected++;
     pthread_mutex_unlock(&d->owner->lock);
