@@ -1417,6 +1417,11 @@ def scanners_run(work):
               and {"last_scan_ms", "scans", "rejected", "errors", "reconnects"} <= set(lst[0]), r)
         r = c.call("scanners.list", {"unexpected": 1})
         check("scanners: scanners.list ignores params it does not take", "result" in r, r)
+        # While a POS holds the shim, the CLI gets the shim's own sentence.
+        cli = subprocess.run([CLI, "scanners", "--shim", path], capture_output=True,
+                             timeout=TIMEOUT)
+        check("scanners: the CLI says the shim is busy with its POS",
+              cli.returncode == 1 and b"Another client is connected" in cli.stderr, cli.stderr)
         c.close()
         # The manager's CLI asks the running shim; it opens no device.
         cli = subprocess.run([CLI, "scanners", "--shim", path], capture_output=True,
