@@ -47,7 +47,7 @@
 #define FIND_MAX 50             /* matches shown by `member find` */
 #define FORM_WAIT_MS 30000      /* a silent plugin: the form is closed after this */
 #define SHIM_WAIT_MS 30000      /* scanners --shim: a hang guard, never a pace */
-#define SHIM_REPLY_MAX (1024 * 1024) /* bytes read from the shim at most */
+#define SHIM_REPLY_MAX ((size_t)1024 * 1024) /* bytes read from the shim at most */
 #define EXIT_REFUSED 1
 #define EXIT_USAGE 2
 
