@@ -23,12 +23,16 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +46,8 @@
 #define ACTIVITY_LIMIT_MAX TP_ACTIVITY_PAGE_MAX /* the ABI's bound on one page */
 #define FIND_MAX 50             /* matches shown by `member find` */
 #define FORM_WAIT_MS 30000      /* a silent plugin: the form is closed after this */
+#define SHIM_WAIT_MS 30000      /* scanners --shim: a hang guard, never a pace */
+#define SHIM_REPLY_MAX ((size_t)1024 * 1024) /* bytes read from the shim at most */
 #define EXIT_REFUSED 1
 #define EXIT_USAGE 2
 
@@ -52,6 +58,7 @@ enum {
     O_STAFF = 1u << 8, O_LOCATION = 1u << 9, O_FROM = 1u << 10, O_TO = 1u << 11,
     O_REASON = 1u << 12, O_COMMENT = 1u << 13, O_MEMBERS_FILE = 1u << 14,
     O_ALL = 1u << 15, O_DRY_RUN = 1u << 16, O_SKIP_INVALID = 1u << 17, O_ROLE = 1u << 18,
+    O_SHIM = 1u << 19, /* scanners --shim SOCKET */
     O_HEAD = 1u << 21, /* audit: verify --head */
     /* global: accepted everywhere */
     O_CONFIG = 1u << 24, O_PLUGIN = 1u << 25, O_JSON = 1u << 26, O_HELP = 1u << 27,
@@ -78,7 +85,7 @@ static const option_def option_defs[] = {
     {"reason", O_REASON, 1},         {"comment", O_COMMENT, 1},
     {"members-file", O_MEMBERS_FILE, 1}, {"all", O_ALL, 0},
     {"dry-run", O_DRY_RUN, 0},       {"skip-invalid", O_SKIP_INVALID, 0},
-    {"role", O_ROLE, 1},
+    {"role", O_ROLE, 1},             {"shim", O_SHIM, 1},
     {"head", O_HEAD, 1},             /* audit: */
 };
 #define OPTION_COUNT (sizeof option_defs / sizeof option_defs[0])
@@ -127,7 +134,7 @@ static const command_def commands[] = {
      "import FILE.csv [--dry-run] [--skip-invalid] --staff S"},
     {C_EXPORT, NULL, "export", 1, 0, 0, "export FILE.csv"},
     {C_VERIFY, NULL, "verify", 0, O_HEAD, 0, "verify [--head SEQ:HASH]"},
-    {C_SCANNERS, NULL, "scanners", 0, 0, 0, "scanners"},
+    {C_SCANNERS, NULL, "scanners", 0, O_SHIM, 0, "scanners [--shim SOCKET]"},
     {C_RETRO, NULL, "retro", 1, O_STAFF | O_ROLE, 0,
      "retro [--staff S] [--role manager|cashier] [RECEIPT-CODE|RECEIPT]"},
     {C_MANAGER_ADD, "manager", "add", 1, O_NAME | O_STAFF, O_NAME | O_STAFF,
@@ -160,6 +167,7 @@ typedef struct request {
     const char *name, *phone, *email, *app_id;
     const char *member, *staff, *location, *reason, *comment, *members_file, *role;
     const char *head; /* audit: verify --head */
+    const char *shim; /* scanners --shim: a running tillpoints-shim's socket */
     uint32_t kinds;
     int64_t from_ms, to_ms, before_id, points;
     uint32_t limit;
@@ -372,6 +380,7 @@ static void set_value(request *rq, unsigned bit, const char *v)
     case O_MEMBERS_FILE: rq->members_file = v; break;
     case O_ROLE: rq->role = v; break;
     case O_HEAD: rq->head = v; break;
+    case O_SHIM: rq->shim = v; break;
     default: break;
     }
 }
@@ -1463,47 +1472,248 @@ static int cmd_audit_seal(cli *c)
     return 0;
 }
 
-/* A later minor may add states (tillpoints.h): shown as "unknown". */
-static const char *scanner_state_name(tp_scanner_state state)
+/* ------------------------------------------------------------- scanners */
+
+/* `scanners` never loads the plugin: a plugin instance with the store's
+ * configuration would open the scanner devices itself (taking a serial
+ * port from the till, or showing counters of its own, always 0). The live
+ * state and counters belong to the process that owns the scanners; with
+ * --shim SOCKET they are asked of a running tillpoints-shim
+ * (scanners.list, docs/PROTOCOL.md); without it the configured scanners
+ * are listed from the configuration, no device touched. */
+
+static const char scanners_where[] =
+    "The live state and counters of a scanner are known only to the program that owns it "
+    "(the till or tillpoints-shim); to see them, ask a running shim: tillpoints scanners "
+    "--shim SOCKET.";
+
+/* A scanner from a reply of the shim (a scanners.list element). */
+static const char *jfield(json_t *o, const char *key)
 {
-    static const char *const names[] = {"starting", "online", "offline", "error"};
-    return state < sizeof names / sizeof names[0] ? names[state] : "unknown";
+    const char *v = json_string_value(json_object_get(o, key));
+    return v ? v : "";
 }
 
-/* The plugin's scanners as this process sees them: a configured scanner is
- * opened by the plugin instance the command loads, so this shows whether it
- * can be opened right now (and why not), not another process's counters. */
-static int cmd_scanners(cli *c)
+static int64_t jfield_int(json_t *o, const char *key)
 {
-    const tp_scanners_ext *sc =
-        tp_hostabi_extension(c->p, TP_EXT_SCANNERS, TP_FIELD_END(tp_scanners_ext, list));
-    tp_scanner_info info[8];
-    size_t n = 0;
+    json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+static int shim_refused(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int shim_refused(cli *c, const char *fmt, ...)
+{
     tp_message msg;
-    if (!sc) {
-        snprintf(msg.text, sizeof msg.text, "This plugin has no scanners extension.");
-        return refused(c, TP_ERR_UNSUPPORTED, &msg);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg.text, sizeof msg.text, fmt, ap);
+    va_end(ap);
+    return refused(c, TP_ERR_NOT_FOUND, &msg);
+}
+
+/* Sends hello and scanners.list to the shim at `path` and returns the
+ * list's reply (owned by the caller), or NULL after printing why not. A
+ * shim answers at once; the wait is bounded so that a stuck one cannot
+ * hang the command. */
+static json_t *shim_scanners_list(cli *c, const char *path, int *rc)
+{
+    static const char req[] =
+        "{\"id\":1,\"method\":\"hello\",\"params\":{\"protocol\":\"1.3\",\"client\":"
+        "\"tillpoints scanners\"}}\n{\"id\":2,\"method\":\"scanners.list\"}\n";
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof addr.sun_path) {
+        *rc = shim_refused(c, "The socket path %s is too long (at most %zu bytes).", path,
+                           sizeof addr.sun_path - 1);
+        return NULL;
     }
-    /* Give the scanner thread a moment to open the devices. */
-    struct timespec ts = {0, 300000000L};
-    nanosleep(&ts, NULL);
-    tp_status st = sc->list(c->p, info, 8, sizeof info[0], &n, &msg);
-    if (st != TP_OK)
-        return refused(c, st, &msg);
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        *rc = shim_refused(c, "No tillpoints-shim answers at %s (%s); start it with --socket %s, "
+                              "or run tillpoints scanners without --shim to list the "
+                              "configured scanners.", path, strerror(err), path);
+        return NULL;
+    }
+    /* A refusing shim may close before taking the request: its one line is
+     * still read below. */
+    ssize_t w = send(fd, req, sizeof req - 1, MSG_NOSIGNAL);
+    (void)w;
+    char *buf = malloc(SHIM_REPLY_MAX + 1);
+    size_t len = 0;
+    json_t *answer = NULL;
+    const char *why = NULL;
+    char why_buf[TP_MESSAGE_MAX + 64] = "";
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (buf && !answer && !why) {
+        char *nl = memchr(buf, '\n', len);
+        if (nl) {
+            json_t *line = json_loadb(buf, (size_t)(nl - buf), 0, NULL);
+            size_t used = (size_t)(nl - buf) + 1;
+            memmove(buf, buf + used, len - used);
+            len -= used;
+            json_t *err = json_object_get(line, "error");
+            json_t *id = json_object_get(line, "id");
+            if (err) {
+                snprintf(why_buf, sizeof why_buf, "The tillpoints-shim at %s refused: %s", path,
+                         jfield(err, "message"));
+                why = why_buf;
+            } else if (json_is_integer(id) && json_integer_value(id) == 2) {
+                answer = json_incref(json_object_get(line, "result"));
+                if (!json_is_array(json_object_get(answer, "scanners"))) {
+                    json_decref(answer);
+                    answer = NULL;
+                    why = "The shim's answer to scanners.list has no scanners list.";
+                }
+            } /* hello's reply and event lines (the snapshot) are skipped */
+            json_decref(line);
+            continue;
+        }
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        int64_t waited = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 +
+                         (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int pr = waited < SHIM_WAIT_MS ? poll(&pfd, 1, (int)(SHIM_WAIT_MS - waited)) : 0;
+        if (pr < 0 && errno == EINTR)
+            continue;
+        ssize_t n = pr > 0 && len < SHIM_REPLY_MAX ? read(fd, buf + len, SHIM_REPLY_MAX - len) : -1;
+        if (n > 0)
+            len += (size_t)n;
+        else if (pr == 0)
+            why = "The tillpoints-shim did not answer within 30 seconds.";
+        else
+            why = "The tillpoints-shim closed the connection without answering scanners.list; "
+                  "is it a tillpoints-shim of protocol 1.3 or later?";
+    }
+    free(buf);
+    close(fd);
+    if (!answer)
+        *rc = shim_refused(c, "%s", why ? why : "Out of memory.");
+    return answer;
+}
+
+static int scanners_from_shim(cli *c)
+{
+    int rc = EXIT_REFUSED;
+    json_t *answer = shim_scanners_list(c, c->rq.shim, &rc);
+    if (!answer)
+        return rc;
+    json_t *list = json_object_get(answer, "scanners");
+    if (c->doc) {
+        jset(c->doc, "source", jstr("shim"));
+        jset(c->doc, "socket", jstr(c->rq.shim));
+        jset(c->doc, "scanners", json_incref(list));
+        json_decref(answer);
+        return 0;
+    }
+    if (json_array_size(list) == 0)
+        printf("No scanners are configured; codes are typed or come from the POS.\n");
+    size_t i;
+    json_t *o;
+    json_array_foreach(list, i, o) {
+        char last[32] = "never";
+        if (jfield_int(o, "last_scan_ms"))
+            format_time(last, sizeof last, jfield_int(o, "last_scan_ms"), 0);
+        printf("%-10s %-7s %-8s %s\n", jfield(o, "name"), jfield(o, "driver"),
+               jfield(o, "state"), jfield(o, "device"));
+        printf("           %lld scans, %lld rejected, %lld errors, %lld reconnects; last scan %s\n",
+               (long long)jfield_int(o, "scans"), (long long)jfield_int(o, "rejected"),
+               (long long)jfield_int(o, "errors"), (long long)jfield_int(o, "reconnects"), last);
+        if (jfield(o, "last_error")[0])
+            printf("           %s\n", jfield(o, "last_error"));
+    }
+    json_decref(answer);
+    return 0;
+}
+
+/* Sections read from the configuration (the plugin refuses a ninth). */
+#define CONF_SCANNERS_MAX 8
+
+typedef struct conf_scanner {
+    char name[TP_SCANNER_NAME_MAX + 1];
+    char driver[TP_DRIVER_NAME_MAX + 1];
+    char device[TP_DEVICE_MAX + 1];
+} conf_scanner;
+
+static char *trim(char *t)
+{
+    while (*t == ' ' || *t == '\t')
+        t++;
+    size_t n = strlen(t);
+    while (n && (t[n - 1] == ' ' || t[n - 1] == '\t' || t[n - 1] == '\r' || t[n - 1] == '\n'))
+        t[--n] = '\0';
+    return t;
+}
+
+/* The [scanner "NAME"] sections of the configuration: their names and
+ * their driver and port/device lines, as written (the plugin checks them
+ * when it starts them). Returns how many, at most `cap`; -1 when the file
+ * cannot be read. */
+static int read_configured_scanners(const char *path, conf_scanner *out, int cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[1024];
+    int n = 0;
+    conf_scanner *cur = NULL;
+    while (fgets(line, sizeof line, f)) {
+        char *t = trim(line);
+        if (*t == '[') {
+            char name[TP_SCANNER_NAME_MAX + 1];
+            cur = NULL;
+            if (sscanf(t, "[scanner \"%32[^\"]\"]", name) == 1 && n < cap) {
+                cur = &out[n++];
+                memset(cur, 0, sizeof *cur);
+                snprintf(cur->name, sizeof cur->name, "%s", name);
+            }
+            continue;
+        }
+        char *eq = strchr(t, '=');
+        if (!cur || *t == ';' || *t == '#' || !eq)
+            continue;
+        *eq = '\0';
+        char *key = trim(t), *value = trim(eq + 1);
+        char *comment = strstr(value, " ;");
+        if (comment)
+            *comment = '\0';
+        value = trim(value);
+        if (strcasecmp(key, "driver") == 0)
+            snprintf(cur->driver, sizeof cur->driver, "%s", value);
+        else if (strcasecmp(key, "port") == 0 || strcasecmp(key, "device") == 0)
+            snprintf(cur->device, sizeof cur->device, "%s", value);
+    }
+    fclose(f);
+    return n;
+}
+
+static int scanners_configured(cli *c, const char *config_path)
+{
+    conf_scanner sc[CONF_SCANNERS_MAX];
+    int n = config_path ? read_configured_scanners(config_path, sc, CONF_SCANNERS_MAX) : 0;
+    if (n < 0) {
+        tp_message msg;
+        snprintf(msg.text, sizeof msg.text, "Cannot read the configuration %s: %s.", config_path,
+                 strerror(errno));
+        return refused(c, TP_ERR_CONFIG, &msg);
+    }
     if (c->doc) {
         json_t *arr = json_array();
-        for (size_t i = 0; i < n && i < 8; i++) {
+        for (int i = 0; i < n; i++) {
             json_t *o = json_object();
-            jset(o, "name", jstr(info[i].name));
-            jset(o, "driver", jstr(info[i].driver));
-            jset(o, "device", jstr(info[i].device));
-            jset(o, "state", jstr(scanner_state_name(info[i].state)));
-            jset(o, "scans", jint((int64_t)info[i].scans));
-            jset(o, "rejected", jint((int64_t)info[i].rejected));
-            jset(o, "errors", jint((int64_t)info[i].errors));
-            jset(o, "last_error", jstr(info[i].last_error));
+            jset(o, "name", jstr(sc[i].name));
+            jset(o, "driver", jstr(sc[i].driver));
+            jset(o, "device", jstr(sc[i].device));
             json_array_append_new(arr, o);
         }
+        jset(c->doc, "source", jstr("config"));
+        jset(c->doc, "note", jstr(scanners_where));
         jset(c->doc, "scanners", arr);
         return 0;
     }
@@ -1511,10 +1721,10 @@ static int cmd_scanners(cli *c)
         printf("No scanners are configured; codes are typed or come from the POS.\n");
         return 0;
     }
-    for (size_t i = 0; i < n && i < 8; i++)
-        printf("%-10s %-7s %-8s %s%s%s\n", info[i].name, info[i].driver,
-               scanner_state_name(info[i].state), info[i].device,
-               info[i].last_error[0] ? " - " : "", info[i].last_error);
+    printf("Configured in %s (not opened by this command):\n", config_path);
+    for (int i = 0; i < n; i++)
+        printf("%-10s %-7s %s\n", sc[i].name, sc[i].driver, sc[i].device);
+    printf("%s\n", scanners_where);
     return 0;
 }
 
@@ -1850,7 +2060,7 @@ static int run(cli *c)
     case C_IMPORT: return cmd_import(c);
     case C_EXPORT: return cmd_export(c);
     case C_VERIFY: return cmd_verify(c);
-    case C_SCANNERS: return cmd_scanners(c);
+    case C_SCANNERS: break; /* main(): without the plugin */
     case C_RETRO: return cmd_retro(c);
     case C_MANAGER_ADD: return cmd_manager_add(c);
     case C_MANAGER_RESET_PIN: return cmd_manager_reset_pin(c);
@@ -1898,8 +2108,9 @@ int main(int argc, char **argv)
     c.bar.enabled = isatty(STDERR_FILENO);
 
     char err[512];
-    c.h = tp_hostlib_open(&opt, err, sizeof err);
-    if (!c.h) {
+    if (c.rq.cmd->id == C_SCANNERS) {
+        rc = c.rq.shim ? scanners_from_shim(&c) : scanners_configured(&c, opt.config_path);
+    } else if (!(c.h = tp_hostlib_open(&opt, err, sizeof err))) {
         fprintf(stderr, "tillpoints: %s\n", err);
         rc = EXIT_REFUSED;
         if (c.doc) {

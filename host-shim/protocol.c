@@ -368,8 +368,9 @@ static const char *const event_names[] = {
     "scanner.error", "sync.state", "sync.parked", "award.deferred", "refund.deferred",
 };
 
-/* Form events are not tp_event kinds; hello lists them with the others. */
-static const char *const form_event_names[] = {"ui.present", "ui.dismiss"};
+/* Form events and the scanner snapshot are not tp_event kinds; hello
+ * lists them with the others. */
+static const char *const form_event_names[] = {"ui.present", "ui.dismiss", "scanner.state"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -995,6 +996,122 @@ static json_t *m_images_decode(tp_proto *p, json_t *params, perr *e)
     return o;
 }
 
+/* ---- scanners ------------------------------------------------------------ */
+
+/* A state a later minor may add (tillpoints.h) is sent as "unknown". */
+static const char *scanner_state_name(tp_scanner_state state)
+{
+    static const char *const names[] = {"starting", "online", "offline", "error"};
+    return state < COUNT(names) ? names[state] : "unknown";
+}
+
+/* Every configured scanner, read through the plugin's list with this
+ * build's stride (the plugin writes at most that; what an older plugin
+ * leaves out stays 0). *out is owned by the caller (free); NULL when none
+ * are configured. */
+static tp_status scanner_snapshot(tp_proto *p, tp_scanner_info **out, size_t *n, tp_message *msg)
+{
+    *out = NULL;
+    *n = 0;
+    size_t count = 0, again = 0;
+    tp_status st = p->cfg.scanners->list(p->cfg.plugin, NULL, 0, sizeof(tp_scanner_info),
+                                         &count, msg);
+    if (st != TP_OK || count == 0)
+        return st;
+    if (count > TP_PROTO_SCANNERS_MAX)
+        count = TP_PROTO_SCANNERS_MAX;
+    tp_scanner_info *a = calloc(count, sizeof *a);
+    if (!a) {
+        snprintf(msg->text, sizeof msg->text, "The shim is out of memory.");
+        return TP_ERR_NO_MEMORY;
+    }
+    st = p->cfg.scanners->list(p->cfg.plugin, a, count, sizeof *a, &again, msg);
+    if (st != TP_OK) {
+        free(a);
+        return st;
+    }
+    *n = again < count ? again : count;
+    for (size_t i = 0; i < *n; i++) { /* a plugin's string never runs past its field */
+        a[i].name[sizeof a[i].name - 1] = '\0';
+        a[i].driver[sizeof a[i].driver - 1] = '\0';
+        a[i].device[sizeof a[i].device - 1] = '\0';
+        a[i].last_error[sizeof a[i].last_error - 1] = '\0';
+    }
+    *out = a;
+    return TP_OK;
+}
+
+/* One scanner as scanners.list and scanner.state send it. */
+static json_t *scanner_json(const tp_scanner_info *x)
+{
+    json_t *o = json_object();
+    if (!o || put(o, "name", jstr(x->name)) || put(o, "driver", jstr(x->driver)) ||
+        put(o, "device", jstr(x->device)) ||
+        put(o, "state", json_string(scanner_state_name(x->state))) ||
+        put(o, "last_error", jstr(x->last_error)) ||
+        put(o, "last_scan_ms", json_integer(x->last_scan_ms)) ||
+        put(o, "scans", json_integer((json_int_t)x->scans)) ||
+        put(o, "rejected", json_integer((json_int_t)x->rejected)) ||
+        put(o, "errors", json_integer((json_int_t)x->errors)) ||
+        put(o, "reconnects", json_integer((json_int_t)x->reconnects))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *m_scanners_list(tp_proto *p, json_t *params, perr *e)
+{
+    (void)params;
+    if (!p->cfg.scanners) {
+        fail(e, "unsupported", "This plugin does not report its scanners.");
+        return NULL;
+    }
+    tp_scanner_info *info;
+    size_t n;
+    tp_message msg;
+    clear_msg(&msg);
+    tp_status st = scanner_snapshot(p, &info, &n, &msg);
+    if (st != TP_OK)
+        return refused(e, st, &msg);
+    json_t *r = json_object(), *list = json_array();
+    int bad = !r || !list;
+    for (size_t i = 0; !bad && i < n; i++)
+        bad = json_array_append_new(list, scanner_json(&info[i])) != 0;
+    free(info);
+    if (bad) {
+        json_decref(list);
+        return oom(e, r);
+    }
+    if (put(r, "scanners", list)) /* takes list, also when it fails */
+        return oom(e, r);
+    return r;
+}
+
+/* Right after hello's reply: one scanner.state event per configured
+ * scanner, so that a client attaching late knows what a status change
+ * already said before it came (docs/PROTOCOL.md, "Scanner state"). A
+ * plugin that cannot answer now sends none; scanners.list says why. */
+static void scanner_state_events(tp_proto *p, tp_proto_out_fn out, void *user)
+{
+    tp_scanner_info *info;
+    size_t n;
+    tp_message msg;
+    clear_msg(&msg);
+    if (!p->cfg.scanners || scanner_snapshot(p, &info, &n, &msg) != TP_OK)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object();
+        if (!o || put(o, "event", json_string("scanner.state")) ||
+            put(o, "device", jstr(info[i].name)) || put(o, "scanner", scanner_json(&info[i]))) {
+            json_decref(o);
+            continue;
+        }
+        emit(o, out, user);
+    }
+    free(info);
+}
+
 static const struct {
     const char *name;
     method_fn fn;
@@ -1012,6 +1129,7 @@ static const struct {
     {"ui.submit", m_ui_submit},
     {"ui.cancel", m_ui_cancel},
     {"images.decode", m_images_decode},
+    {"scanners.list", m_scanners_list},
 };
 
 static json_t *method_list(void)
@@ -1154,6 +1272,8 @@ void tp_proto_handle_line(tp_proto *p, const char *line, size_t len, tp_proto_ou
     json_decref(empty);
     if (result) {
         reply_result(id, result, out, user);
+        if (methods[i].fn == m_hello)
+            scanner_state_events(p, out, user);
         json_decref(req);
         return;
     }

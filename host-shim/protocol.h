@@ -26,11 +26,12 @@
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/ui.h"
 #include "tillpoints/ext/events.h"
+#include "tillpoints/ext/scanners.h"
 #include "tillpoints/tillpoints.h"
 
 #define TP_PROTO_VERSION_MAJOR 1
 #define TP_PROTO_VERSION_MINOR 0
-#define TP_PROTO_VERSION "1.2"
+#define TP_PROTO_VERSION "1.3"
 #define TP_SHIM_NAME "tillpoints-shim"
 #define TP_SHIM_VERSION "1.0.0"
 
@@ -42,6 +43,9 @@
 /* Upper bound on admin.flush's timeout_ms: the shim's loop waits that long. */
 #define TP_PROTO_FLUSH_TIMEOUT_MAX_MS 60000
 #define TP_PROTO_FLUSH_TIMEOUT_DEFAULT_MS 5000
+/* Scanners reported by scanners.list and the hello snapshot (the plugin
+ * allows TP_SCANNERS_MAX; room for a later one allowing more). */
+#define TP_PROTO_SCANNERS_MAX 64
 /* Transactions one session may hold open (the plugin has its own limit). */
 #define TP_PROTO_SESSION_TXNS_MAX 4096
 
@@ -56,6 +60,10 @@ typedef struct tp_proto_config {
     const tp_checkout_ext *checkout;  /* required (admin.flush is its flush) */
     const tp_members_ext *members;    /* required: admin.member_* */
     const tp_ui_ext *ui;              /* forms; NULL: ui.* are refused */
+    /* The plugin's scanners (tillpoints.scanners/2): scanners.list, and
+     * one scanner.state event per scanner right after each hello. NULL:
+     * scanners.list is refused and no snapshot is sent. */
+    const tp_scanners_ext *scanners;
     tp_version plugin_abi;            /* reported by hello */
     /* Called after a successful admin.flush, before its reply, to deliver
      * the plugin's pending events (tp_hostlib_dispatch). May be NULL. The
@@ -81,7 +89,9 @@ void tp_proto_feed(tp_proto *p, const char *data, size_t len, tp_proto_out_fn ou
 
 /* One request line without its "\n" (a trailing "\r" is ignored). Blank
  * lines produce nothing; every other line produces exactly one reply,
- * possibly preceded by event lines (admin.flush). */
+ * possibly preceded by event lines (admin.flush), and a successful hello
+ * is followed by the scanner snapshot: one scanner.state event line per
+ * configured scanner (docs/PROTOCOL.md, "Scanner state"). */
 void tp_proto_handle_line(tp_proto *p, const char *line, size_t len, tp_proto_out_fn out,
                           void *user);
 

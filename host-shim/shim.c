@@ -594,6 +594,8 @@ int main(int argc, char **argv)
         .checkout = tp_hostlib_checkout(s.h),
         .members = tp_hostlib_admin(s.h)->members,
         .ui = tp_hostlib_ui(s.h),
+        .scanners = tp_hostabi_extension(tp_hostlib_plugin(s.h), TP_EXT_SCANNERS,
+                                         TP_FIELD_END(tp_scanners_ext, list)),
         .plugin_abi = loaded_abi(s.h),
         .settle = settle,
         .settle_user = &s,

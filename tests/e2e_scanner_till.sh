@@ -10,7 +10,9 @@
 # id names), the member and the award, and the points are then checked in
 # the SQLite file with sqlite3 — not through the plugin. Then
 # tillpoints-shim serves the same scanner over its JSON-lines protocol, and
-# its scan events must carry the symbology as well.
+# its scan events must carry the symbology as well, and a client saying
+# hello late learns the scanner online with its counters (scanner.state,
+# scanners.list).
 #
 # How: as root, the script re-executes itself under
 # `unshare --mount --propagation private`, so the bind mount is private and
@@ -218,6 +220,8 @@ said() {
 }
 printf '%s\n' '{"id":1,"method":"hello","params":{"protocol":"1.0","client":"e2e_scanner_till"}}' >&4
 check "shim answered hello" said '"id":1' '"result"'
+check "shim's hello is followed by the scanner's state" \
+    said '"event":"scanner.state"' '"name":"front"' '"driver":"serial"'
 ln -s "$node" "$work/front-link"
 check "shim reported the scanner online" said '"event":"scanner.online"'
 scan "]E05901234123457"
@@ -226,6 +230,14 @@ check "shim's scan event names ean13" \
 scan "]C1hello world"
 check "shim's scan.rejected event names gs1-128" \
     said '"event":"scan.rejected"' '"symbology":"gs1-128"'
+# A client attaching now (a repeated hello stands for it) learns the
+# running state and counters without having seen the events.
+printf '%s\n' '{"id":2,"method":"hello","params":{"protocol":"1.3","client":"late POS"}}' >&4
+check "a late hello is followed by the scanner online with its counters" \
+    said '"event":"scanner.state"' '"state":"online"' '"scans":1,"rejected":1,'
+printf '%s\n' '{"id":3,"method":"scanners.list"}' >&4
+check "shim's scanners.list shows the scanner online with its counters" \
+    said '"id":3' '"name":"front"' '"state":"online"' '"scans":1,"rejected":1'
 exec 4>&- # end of input: the shim ends
 i=0
 while kill -0 "$shim_pid" 2>/dev/null && [ $i -lt $((WAIT * 20)) ]; do sleep 0.05; i=$((i + 1)); done

@@ -273,11 +273,11 @@ def stdio_session(c, db):
 
     r = c.call("hello", {"protocol": "2.0", "client": "Future POS"})
     check("hello with another major is refused", error_code(r) == "version_mismatch", r)
-    check("refusal explains the versions", "1.2" in r["error"]["message"], r)
+    check("refusal explains the versions", "1.3" in r["error"]["message"], r)
 
     r = hello(c)
     res = r.get("result", {})
-    check("hello answers protocol 1.2", res.get("protocol") == "1.2", r)
+    check("hello answers protocol 1.3", res.get("protocol") == "1.3", r)
     check("hello reports the shim version",
           res.get("shim", {}).get("name") == "tillpoints-shim" and res["shim"].get("version"), r)
     check("hello reports the plugin ABI", res.get("plugin", {}).get("abi", "").startswith("2."), r)
@@ -298,7 +298,7 @@ def stdio_session(c, db):
 
     r = c.call("hello", {"protocol": "1.7", "client": "Newer minor"})
     check("hello with a newer minor is accepted at 1.1",
-          r.get("result", {}).get("protocol") == "1.2", r)
+          r.get("result", {}).get("protocol") == "1.3", r)
 
     r = c.call("admin.member_add", {"code": "MEMBER-0001", "name": "Carla Client",
                                     "phone": "+49 30 1234567", "email": "carla@example.com"})
@@ -920,7 +920,7 @@ def socket_run(work):
 def socket_session(path, db):
     a = SockClient(path)
     r = hello(a)
-    check("socket: first client says hello", r.get("result", {}).get("protocol") == "1.2", r)
+    check("socket: first client says hello", r.get("result", {}).get("protocol") == "1.3", r)
     r = a.call("admin.member_add", {"code": "MEMBER-0002", "name": "Dan Doe"})
     check("socket: member added", "result" in r, r)
 
@@ -1212,14 +1212,14 @@ def socket_peer_run(work):
         # In the group as the primary group (SO_PEERCRED's gid) ...
         lines, err = as_peer(["runuser", "-u", "nobody", "-g", "users", "--"], path, "POS-1")
         check("peers: a client whose group is the allowed group is served",
-              len(lines) >= 2 and lines[0].get("result", {}).get("protocol") == "1.2"
+              len(lines) >= 2 and lines[0].get("result", {}).get("protocol") == "1.3"
               and "result" in lines[1], (lines, err))
         # ... and as a supplementary group (SO_PEERGROUPS).
         lines, err = as_peer(["setpriv", "--reuid=nobody", "--regid=nogroup",
                               "--groups=users", "--"], path, "POS-2")
         check("peers: a client with the allowed group among its groups is served",
               len(lines) >= 1 and isinstance(lines[0], dict)
-              and lines[0].get("result", {}).get("protocol") == "1.2", (lines, err))
+              and lines[0].get("result", {}).get("protocol") == "1.3", (lines, err))
     except (TimeoutError, OSError, subprocess.SubprocessError) as exc:
         check("socket peer checks ran to the end", False, repr(exc))
     finally:
@@ -1432,6 +1432,111 @@ def images_run(work):
     check("images: shim exits 0 at end of input", rc == 0, f"rc={rc}")
 
 
+# ------------------------------------------------------------- scanners --
+
+def scanners_run(work):
+    """A configured scanner whose port does not exist: a POS that says hello
+    after the plugin reported it offline still learns its state (the
+    snapshot after hello), and scanners.list gives the same view with the
+    sentence; the CLI reads the running shim's view over its socket."""
+    missing = os.path.join(work, "no-such-scanner-port")
+    conf = os.path.join(work, "scan.conf")
+    with open(conf, "w") as f:
+        f.write(f"[store]\ndatabase = {os.path.join(work, 'sc.db')}\n"
+                f'[scanner "front"]\ndriver = serial\nport = {missing}\n')
+    path = os.path.join(work, "scan.sock")
+    errlog = open(os.path.join(work, "scan.err"), "w+")
+    proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf, "--socket", path],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog)
+    try:
+        # The socket appears once the shim listens (renamed into place).
+        deadline = time.monotonic() + TIMEOUT
+        while not os.path.exists(path) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        c, r = connect_when_free(path)
+        check("scanners: hello lists scanners.list and scanner.state",
+              "scanners.list" in r.get("result", {}).get("methods", [])
+              and "scanner.state" in r.get("result", {}).get("events", []), r)
+        e = c.event("scanner.state", lambda e: e.get("device") == "front")
+        sc = (e or {}).get("scanner", {})
+        check("scanners: hello is followed by the scanner's state",
+              sc.get("name") == "front" and sc.get("driver") == "serial"
+              and sc.get("device") == missing
+              and sc.get("state") in ("starting", "offline", "error"), e)
+        # The first client learns the change as an event (unless the
+        # snapshot already showed it); then it leaves, and a client that
+        # attaches after the change is told by the snapshot alone.
+        if sc.get("state") == "starting":
+            check("scanners: the change after the snapshot arrives as an event",
+                  c.event("scanner.offline", lambda e: e.get("device") == "front") is not None
+                  or c.event("scanner.error", lambda e: e.get("device") == "front")
+                  is not None, c.events)
+        c.close()
+        c, r = connect_when_free(path)
+        e = c.event("scanner.state", lambda e: e.get("device") == "front")
+        sc = (e or {}).get("scanner", {})
+        check("scanners: a client attaching late is told the scanner is offline, and why",
+              sc.get("state") in ("offline", "error") and missing in sc.get("last_error", "")
+              and sc.get("scans") == 0 and sc.get("errors", -1) >= 0, e)
+        r = c.call("scanners.list")
+        lst = r.get("result", {}).get("scanners", [])
+        check("scanners: scanners.list gives the same view",
+              len(lst) == 1 and lst[0].get("name") == "front"
+              and lst[0].get("state") == sc.get("state")
+              and lst[0].get("last_error") == sc.get("last_error")
+              and {"last_scan_ms", "scans", "rejected", "errors", "reconnects"} <= set(lst[0]), r)
+        r = c.call("scanners.list", {"unexpected": 1})
+        check("scanners: scanners.list ignores params it does not take", "result" in r, r)
+        # While a POS holds the shim, the CLI gets the shim's own sentence.
+        cli = subprocess.run([CLI, "scanners", "--shim", path], capture_output=True,
+                             timeout=TIMEOUT)
+        check("scanners: the CLI says the shim is busy with its POS",
+              cli.returncode == 1 and b"Another client is connected" in cli.stderr, cli.stderr)
+        c.close()
+        # The manager's CLI asks the running shim; it opens no device.
+        cli = subprocess.run([CLI, "scanners", "--shim", path], capture_output=True,
+                             timeout=TIMEOUT)
+        out = cli.stdout.decode(errors="replace")
+        check("scanners: the CLI shows the shim's view",
+              cli.returncode == 0 and "front" in out and sc.get("state", "?") in out
+              and missing in out, (cli.returncode, out, cli.stderr))
+        cli = subprocess.run([CLI, "--json", "scanners", "--shim", path], capture_output=True,
+                             timeout=TIMEOUT)
+        try:
+            doc = json.loads(cli.stdout)
+        except ValueError:
+            doc = {}
+        js = (doc.get("scanners") or [{}])[0]
+        check("scanners: the CLI's --json has the running counters",
+              cli.returncode == 0 and doc.get("source") == "shim" and js.get("name") == "front"
+              and js.get("state") == sc.get("state") and "reconnects" in js, (doc, cli.stderr))
+    except (TimeoutError, OSError) as exc:
+        check("scanners session ran to the end", False, repr(exc))
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = proc.wait()
+    errlog.seek(0)
+    check("scanners: shim exits 0", rc == 0, errlog.read())
+    errlog.close()
+    # Without a shim: the CLI says where the live view is, lists what is
+    # configured and opens nothing.
+    cli = subprocess.run([CLI, "--config", conf, "scanners"], capture_output=True,
+                         timeout=TIMEOUT)
+    out = cli.stdout.decode(errors="replace") + cli.stderr.decode(errors="replace")
+    check("scanners: without a shim the CLI lists the configured scanner and says where "
+          "the live state is",
+          cli.returncode == 0 and "front" in out and missing in out and "--shim" in out
+          and "offline" not in out, out)
+    cli = subprocess.run([CLI, "scanners", "--shim", os.path.join(work, "nobody.sock")],
+                         capture_output=True, timeout=TIMEOUT)
+    err = cli.stderr.decode(errors="replace")
+    check("scanners: a socket nobody serves is a clear refusal",
+          cli.returncode == 1 and "nobody.sock" in err and "shim" in err, err)
+
+
 def main():
     for f in (SHIM, PLUGIN):
         if not os.path.exists(f):
@@ -1442,6 +1547,7 @@ def main():
         stdio_run(work)
         forms_run(work)
         socket_run(work)
+        scanners_run(work)
         socket_peer_run(work)
         signed_run(work)
         images_run(work)
