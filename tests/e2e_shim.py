@@ -182,6 +182,22 @@ def member_points(db, code, receipt_id=None):
 
 # ---------------------------------------------------------------- stdio --
 
+def stdio_shim(conf):
+    """Starts tillpoints-shim over stdio on `conf`: (process, client, the
+    raw output lines as the reader thread keeps them)."""
+    proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    q, raw = queue.Queue(), []
+    threading.Thread(target=reader, args=(proc.stdout, q, raw), daemon=True).start()
+
+    def write(data):
+        proc.stdin.write(data)
+        proc.stdin.flush()
+
+    return proc, Client(write, q), raw
+
+
 def end_input(proc):
     """Closes the shim's input (end of input: it shuts down) and returns
     its exit status, killing it if it outlives TIMEOUT."""
@@ -207,17 +223,7 @@ def stdio_run(work):
                           "--name", "Mia Manager", "--staff", "owner"],
                          input=(MGR_PIN + "\n").encode(), capture_output=True, timeout=TIMEOUT)
     check("manager enrolled with the CLI", mgr.returncode == 0, mgr.stderr)
-    proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    q, raw = queue.Queue(), []
-    threading.Thread(target=reader, args=(proc.stdout, q, raw), daemon=True).start()
-
-    def write(data):
-        proc.stdin.write(data)
-        proc.stdin.flush()
-
-    c = Client(write, q)
+    proc, c, raw = stdio_shim(conf)
     try:
         stdio_session(c, db)
     except (TimeoutError, BrokenPipeError, OSError) as exc:
@@ -791,17 +797,7 @@ def forms_run(work):
                              input=(MGR_PIN + "\n").encode(), capture_output=True,
                              timeout=TIMEOUT)
         check(f"{tag}: manager enrolled", mgr.returncode == 0, mgr.stderr)
-        proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        q, raw = queue.Queue(), []
-        threading.Thread(target=reader, args=(proc.stdout, q, raw), daemon=True).start()
-
-        def write(data, proc=proc):
-            proc.stdin.write(data)
-            proc.stdin.flush()
-
-        c = Client(write, q)
+        proc, c, raw = stdio_shim(conf)
         w = FormWalk(c)
         try:
             hello(c)
@@ -876,19 +872,38 @@ def connect_when_free(path, timeout=TIMEOUT):
         time.sleep(0.05)
 
 
+def stop_shim(proc):
+    """SIGTERM, as systemd stops the service; its exit status (killed if it
+    outlives TIMEOUT)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+def socket_shim(conf, path, err_path):
+    """Starts tillpoints-shim serving `path` and returns (process, its
+    stderr file) once the socket is there (it is renamed into place when
+    the shim listens), or the shim has exited, or TIMEOUT passed."""
+    errlog = open(err_path, "w+")
+    proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf, "--socket", path],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog)
+    deadline = time.monotonic() + TIMEOUT
+    while not os.path.exists(path) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    return proc, errlog
+
+
 def socket_run(work):
     conf = os.path.join(work, "sock.conf")
     with open(conf, "w") as f:
         f.write("[store]\ndatabase = s.db\n")
     db = os.path.join(work, "s.db")
     path = os.path.join(work, "shim.sock")
-    errlog = open(os.path.join(work, "sock.err"), "w+")
-    proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf, "--socket", path],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog)
+    proc, errlog = socket_shim(conf, path, os.path.join(work, "sock.err"))
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while not os.path.exists(path) and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.02)
         check("socket created", os.path.exists(path))
         st = os.stat(path)
         check("socket mode is 0660", stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660,
@@ -897,12 +912,7 @@ def socket_run(work):
     except (TimeoutError, OSError) as exc:
         check("socket session ran to the end", False, repr(exc))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = proc.wait()
+        rc = stop_shim(proc)
     errlog.seek(0)
     err = errlog.read()
     check("socket shim exits 0 on SIGTERM", rc == 0, f"rc={rc} stderr={err!r}")
@@ -1071,17 +1081,7 @@ def signed_run(work):
             f.write(f"[store]\ndatabase = signed-{mode}.db\n[scan]\n"
                     f"token_public_key = {RFC8032_PK}\nrequire_signed = {mode}\n")
         db = os.path.join(work, f"signed-{mode}.db")
-        proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        q, raw = queue.Queue(), []
-        threading.Thread(target=reader, args=(proc.stdout, q, raw), daemon=True).start()
-
-        def write(data):
-            proc.stdin.write(data)
-            proc.stdin.flush()
-
-        c = Client(write, q)
+        proc, c, raw = stdio_shim(conf)
         try:
             hello(c)
             c.call("admin.member_add", {"code": "APP-1", "name": "Ann", "app_id": "app-ann"})
@@ -1248,17 +1248,7 @@ def shutdown_pass(work, conf, db, prefix, n, release_after_term):
     the database's write lock, then SIGTERM. Returns the answered receipts
     and the outcome events the client read before end of stream."""
     holder = sqlite3.connect(db, timeout=TIMEOUT, isolation_level=None)
-    proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    q, raw = queue.Queue(), []
-    threading.Thread(target=reader, args=(proc.stdout, q, raw), daemon=True).start()
-
-    def write(data):
-        proc.stdin.write(data)
-        proc.stdin.flush()
-
-    c = Client(write, q)
+    proc, c, raw = stdio_shim(conf)
     answered, outcomes = [], []
     try:
         check(f"{prefix}: hello", "result" in hello(c))
@@ -1387,17 +1377,7 @@ def images_run(work):
                    check=True, timeout=TIMEOUT)
     with open(qr, "rb") as f:
         png = f.read()
-    proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    q, raw = queue.Queue(), []
-    threading.Thread(target=reader, args=(proc.stdout, q, raw), daemon=True).start()
-
-    def write(data):
-        proc.stdin.write(data)
-        proc.stdin.flush()
-
-    c = Client(write, q)
+    proc, c, raw = stdio_shim(conf)
     try:
         r = hello(c)
         check("images: hello lists images.decode",
@@ -1445,14 +1425,8 @@ def scanners_run(work):
         f.write(f"[store]\ndatabase = {os.path.join(work, 'sc.db')}\n"
                 f'[scanner "front"]\ndriver = serial\nport = {missing}\n')
     path = os.path.join(work, "scan.sock")
-    errlog = open(os.path.join(work, "scan.err"), "w+")
-    proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf, "--socket", path],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog)
+    proc, errlog = socket_shim(conf, path, os.path.join(work, "scan.err"))
     try:
-        # The socket appears once the shim listens (renamed into place).
-        deadline = time.monotonic() + TIMEOUT
-        while not os.path.exists(path) and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.02)
         c, r = connect_when_free(path)
         check("scanners: hello lists scanners.list and scanner.state",
               "scanners.list" in r.get("result", {}).get("methods", [])
@@ -1512,12 +1486,7 @@ def scanners_run(work):
               and js.get("state") == sc.get("state") and "reconnects" in js, (doc, cli.stderr))
     except (TimeoutError, OSError) as exc:
         check("scanners session ran to the end", False, repr(exc))
-    proc.send_signal(signal.SIGTERM)
-    try:
-        rc = proc.wait(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        rc = proc.wait()
+    rc = stop_shim(proc)
     errlog.seek(0)
     check("scanners: shim exits 0", rc == 0, errlog.read())
     errlog.close()

@@ -25,6 +25,7 @@
 #include <zbar.h>
 
 #include "camera.h"
+#include "testutil.h"
 
 /* ------------------------------------------------------------------ */
 /* Recorder sink                                                       */
@@ -121,24 +122,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Runs argv (no shell) and fails the test unless it exits 0. */
-static void run(char *const argv[])
-{
-    pid_t pid = fork();
-    int status = 0;
-
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (freopen("/dev/null", "w", stdout) == NULL || freopen("/dev/null", "w", stderr) == NULL)
-            _exit(126);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail_msg("%s exited with status %d", argv[0], status);
-}
-
 static const char *next_path(fixture *fx, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%s/img%d.png", fx->dir, fx->counter++);
@@ -167,7 +150,7 @@ static tp_image qr_image(fixture *fx, const char *text, int module, const char *
         argv[n++] = (char *)extra2;
     argv[n++] = (char *)text;
     argv[n] = NULL;
-    run(argv);
+    tu_run_quiet(argv);
     if (tp_image_load(path, &img, msg, sizeof msg) != TP_OK)
         fail_msg("load %s: %s", path, msg);
     return img;
@@ -193,7 +176,7 @@ static tp_image zint_image(fixture *fx, const char *type, const char *data, cons
     if (extra)
         argv[n++] = (char *)extra;
     argv[n] = NULL;
-    run(argv);
+    tu_run_quiet(argv);
     if (tp_image_load(path, &img, msg, sizeof msg) != TP_OK)
         fail_msg("load %s: %s", path, msg);
     return img;

@@ -29,23 +29,6 @@ typedef struct picture {
     size_t len;
 } picture;
 
-/* Runs argv (no shell) and fails the test unless it exits 0. */
-static void run(char *const argv[])
-{
-    pid_t pid = fork();
-    int status = 0;
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (freopen("/dev/null", "w", stdout) == NULL || freopen("/dev/null", "w", stderr) == NULL)
-            _exit(126);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail_msg("%s exited with status %d", argv[0], status);
-}
-
 static picture read_file(const char *path)
 {
     picture p = {NULL, 0};
@@ -69,7 +52,7 @@ static picture qr_png(const tu_host *h, const char *text)
     char path[400];
     snprintf(path, sizeof path, "%s/qr.png", h->dir);
     char *argv[] = {"qrencode", "-s", "4", "-o", path, (char *)text, NULL};
-    run(argv);
+    tu_run_quiet(argv);
     return read_file(path);
 }
 
@@ -79,7 +62,7 @@ static picture zint_png(const tu_host *h, const char *type, const char *data)
     char path[400];
     snprintf(path, sizeof path, "%s/zint.png", h->dir);
     char *argv[] = {"zint", "-b", (char *)type, "--scale=2", "-d", (char *)data, "-o", path, NULL};
-    run(argv);
+    tu_run_quiet(argv);
     return read_file(path);
 }
 

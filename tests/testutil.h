@@ -78,6 +78,24 @@ static inline double tu_blocked_ms(const tu_clock *a, const tu_clock *b)
 }
 
 /* A fresh directory under /tmp; removed by tu_rmdir. */
+/* Runs argv (no shell, output discarded) and fails the test unless it
+ * exits 0: for the tools that make test inputs (qrencode, zint, socat). */
+static inline void tu_run_quiet(char *const argv[])
+{
+    pid_t pid = fork();
+    int status = 0;
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (freopen("/dev/null", "w", stdout) == NULL || freopen("/dev/null", "w", stderr) == NULL)
+            _exit(126);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("%s exited with status %d", argv[0], status);
+}
+
 static inline void tu_mkdtemp(char *out, size_t cap)
 {
     snprintf(out, cap, "/tmp/tillpoints-test-XXXXXX");
