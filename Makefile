@@ -71,6 +71,13 @@ endif
 ALL_CFLAGS = $(WARN) $(ALL_CPPFLAGS) $(HARDEN_CFLAGS) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -pthread
 ALL_LDFLAGS = $(LDSAN) $(HARDEN_LDFLAGS) $(LDFLAGS)
 LDLIBS_PLUGIN = $(PKG_LIBS) -pthread
+# The shipped plugin carries its own SQLite, linked statically and hidden
+# (--exclude-libs,ALL below): a POS that has another SQLite loaded
+# globally can never have the plugin's calls bound to its copy, nor the
+# reverse (tests/test_sqlite_isolation.c). Debian's libsqlite3.a is
+# position-independent; what it needs comes from its pkg-config --static.
+SQLITE_STATIC = -Wl,-Bstatic -lsqlite3 -Wl,-Bdynamic -lm -lz
+LDLIBS_SO     = $(filter-out -lsqlite3,$(PKG_LIBS)) $(SQLITE_STATIC) -pthread
 
 PLUGIN_SRC := $(sort $(wildcard plugin/*.c) $(wildcard drivers/*.c))
 PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(BUILD)/obj/%.o)
@@ -104,7 +111,7 @@ $(BUILD)/obj/%.o: %.c
 # The version script exports tillpoints_entry only, whatever the build.
 $(BUILD)/tillpoints.so: $(PLUGIN_OBJ) plugin/tillpoints.map
 	$(CC) $(ALL_LDFLAGS) -shared -Wl,-z,defs -Wl,--exclude-libs,ALL \
-	    -Wl,--version-script=plugin/tillpoints.map -o $@ $(PLUGIN_OBJ) $(LDLIBS_PLUGIN)
+	    -Wl,--version-script=plugin/tillpoints.map -o $@ $(PLUGIN_OBJ) $(LDLIBS_SO)
 
 $(BUILD)/libtillpoints-test.a: $(PLUGIN_OBJ)
 	@rm -f $@
@@ -115,6 +122,9 @@ $(BUILD)/tillpoints-till: $(BUILD)/obj/host-shim/till.o $(FORMS_OBJ) $(HOST_OBJ)
 
 # test_alloc fails the Nth allocation: it wraps the allocator at link time.
 LDFLAGS_test_alloc := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
+# test_sqlite_isolation exports its own SQLite functions, as a POS linked
+# with its own SQLite would.
+LDFLAGS_test_sqlite_isolation := -rdynamic
 $(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/libtillpoints-test.a $(HOST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(INC_ALL) $(DEPFLAGS) -o $@ $< $(TEST_EXTRA_OBJ) $(HOST_OBJ) $(BUILD)/libtillpoints-test.a \
