@@ -138,7 +138,7 @@ $(PTY_TESTS): $(PTY_HARNESS_OBJ)
 $(PTY_TESTS): TEST_EXTRA_OBJ := $(PTY_HARNESS_OBJ)
 
 $(BUILD)/tillpoints: $(BUILD)/obj/host-shim/cli.o $(FORMS_OBJ) $(HOST_OBJ)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -ldl
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -linih -ldl
 
 # The terminal forms driver shared by the till and the CLI.
 $(BUILD)/tests/test_forms: $(FORMS_OBJ)

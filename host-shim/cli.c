@@ -22,6 +22,7 @@
  * Numbers are integers throughout; times are printed in UTC.
  */
 #include <errno.h>
+#include <ini.h>
 #include <jansson.h>
 #include <poll.h>
 #include <pwd.h>
@@ -1641,56 +1642,41 @@ typedef struct conf_scanner {
     char device[TP_DEVICE_MAX + 1];
 } conf_scanner;
 
-static char *trim(char *t)
+typedef struct conf_scanners {
+    conf_scanner *out;
+    int cap, n;
+} conf_scanners;
+
+/* inih's handler: a [scanner "NAME"] section's name, driver and port or
+ * device, as written (the plugin checks them when it starts them). */
+static int on_scanner_key(void *user, const char *section, const char *key, const char *value)
 {
-    while (*t == ' ' || *t == '\t')
-        t++;
-    size_t n = strlen(t);
-    while (n && (t[n - 1] == ' ' || t[n - 1] == '\t' || t[n - 1] == '\r' || t[n - 1] == '\n'))
-        t[--n] = '\0';
-    return t;
+    conf_scanners *cs = user;
+    char name[TP_SCANNER_NAME_MAX + 1];
+    if (sscanf(section, "scanner \"%32[^\"]\"", name) != 1)
+        return 1;
+    conf_scanner *cur = cs->n ? &cs->out[cs->n - 1] : NULL;
+    if (!cur || strcmp(cur->name, name) != 0) {
+        if (cs->n == cs->cap)
+            return 1;
+        cur = &cs->out[cs->n++];
+        memset(cur, 0, sizeof *cur);
+        snprintf(cur->name, sizeof cur->name, "%s", name);
+    }
+    if (strcasecmp(key, "driver") == 0)
+        snprintf(cur->driver, sizeof cur->driver, "%s", value);
+    else if (strcasecmp(key, "port") == 0 || strcasecmp(key, "device") == 0)
+        snprintf(cur->device, sizeof cur->device, "%s", value);
+    return 1;
 }
 
-/* The [scanner "NAME"] sections of the configuration: their names and
- * their driver and port/device lines, as written (the plugin checks them
- * when it starts them). Returns how many, at most `cap`; -1 when the file
- * cannot be read. */
+/* The [scanner "NAME"] sections of the configuration, read with inih as
+ * the plugin reads the file. Returns how many, at most `cap`; -1 when the
+ * file cannot be read. */
 static int read_configured_scanners(const char *path, conf_scanner *out, int cap)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    char line[1024];
-    int n = 0;
-    conf_scanner *cur = NULL;
-    while (fgets(line, sizeof line, f)) {
-        char *t = trim(line);
-        if (*t == '[') {
-            char name[TP_SCANNER_NAME_MAX + 1];
-            cur = NULL;
-            if (sscanf(t, "[scanner \"%32[^\"]\"]", name) == 1 && n < cap) {
-                cur = &out[n++];
-                memset(cur, 0, sizeof *cur);
-                snprintf(cur->name, sizeof cur->name, "%s", name);
-            }
-            continue;
-        }
-        char *eq = strchr(t, '=');
-        if (!cur || *t == ';' || *t == '#' || !eq)
-            continue;
-        *eq = '\0';
-        char *key = trim(t), *value = trim(eq + 1);
-        char *comment = strstr(value, " ;");
-        if (comment)
-            *comment = '\0';
-        value = trim(value);
-        if (strcasecmp(key, "driver") == 0)
-            snprintf(cur->driver, sizeof cur->driver, "%s", value);
-        else if (strcasecmp(key, "port") == 0 || strcasecmp(key, "device") == 0)
-            snprintf(cur->device, sizeof cur->device, "%s", value);
-    }
-    fclose(f);
-    return n;
+    conf_scanners cs = {out, cap, 0};
+    return ini_parse(path, on_scanner_key, &cs) == -1 ? -1 : cs.n;
 }
 
 static int scanners_configured(cli *c, const char *config_path)
