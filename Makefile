@@ -324,6 +324,19 @@ bench-smoke: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_zbar $(BENCH_A
 	$(BENCH_ADMIN) --quick --plugin $(BUILD)/tillpoints.so
 	$(BENCH_STOREDAY) --quick --plugin $(BUILD)/tillpoints.so --cli $(BUILD)/tillpoints
 
+# What loading costs a POS (issue 17): the libraries dlopen + create + init
+# map and the RSS they add, for the default config, one serial scanner and
+# everything on, each in a fresh process. Quick, so bench-smoke runs it too.
+BENCH_FOOTPRINT := $(BUILD)/bench/bench_footprint
+$(BENCH_FOOTPRINT): bench/bench_footprint.c bench/bench.h host-shim/host.c host-shim/host.h $(HEADERS) \
+                    $(BUILD)/tillpoints.so $(MODULE_SOS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $(ALL_LDFLAGS) -o $@ bench/bench_footprint.c host-shim/host.c -pthread -ldl
+.PHONY: bench-footprint
+bench-footprint: $(BENCH_FOOTPRINT) ## libraries mapped and RSS growth of loading the plugin, per config
+	$(BENCH_FOOTPRINT) --plugin $(BUILD)/tillpoints.so
+bench bench-smoke: bench-footprint
+
 install: all ## install under $(DESTDIR)$(PREFIX)
 	install -d $(DESTDIR)$(LIBDIR)/tillpoints $(DESTDIR)$(PREFIX)/bin \
 	  $(DESTDIR)$(PREFIX)/include/tillpoints/ext
