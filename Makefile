@@ -11,7 +11,10 @@ BUILD    ?= build
 SAN      ?=
 
 # Libraries found through pkg-config, and libcsv (no .pc file in Debian).
-PKGS      := sqlite3 inih libsodium libserialport zbar libevdev libpng libpq jansson
+# CORE_PKGS are what tillpoints.so itself links; the modules' libraries are
+# their own (MOD_PKGS_* below); jansson is the shim's and the CLI's.
+CORE_PKGS := sqlite3 inih libsodium libserialport
+PKGS      := $(CORE_PKGS) zbar libevdev libpng libpq jansson
 TEST_PKGS := cmocka
 
 # pkg-config is asked when a recipe first needs the flags, not when make
@@ -25,6 +28,7 @@ csv_check = $(if $(shell printf '\043include <csv.h>\n' | $(CC) -E -x c - >/dev/
 PKG_CFLAGS  = $(eval PKG_CFLAGS := $(call pkg_query,$(PKGS),--cflags))$(PKG_CFLAGS)
 PKG_LIBS    = $(eval PKG_LIBS := $(csv_check)$(call pkg_query,$(PKGS),--libs) -lcsv)$(PKG_LIBS)
 TEST_LIBS   = $(eval TEST_LIBS := $(call pkg_query,$(TEST_PKGS),--libs))$(TEST_LIBS)
+CORE_LIBS   = $(eval CORE_LIBS := $(csv_check)$(call pkg_query,$(CORE_PKGS),--libs) -lcsv)$(CORE_LIBS)
 
 # Debian's hardening flags (dpkg-buildflags, with every hardening feature)
 # in every build, not only the package's. -g -O2 come from CFLAGS below, so
@@ -77,18 +81,36 @@ LDLIBS_PLUGIN = $(PKG_LIBS) -pthread
 # reverse (tests/test_sqlite_isolation.c). Debian's libsqlite3.a is
 # position-independent; what it needs comes from its pkg-config --static.
 SQLITE_STATIC = -Wl,-Bstatic -lsqlite3 -Wl,-Bdynamic -lm -lz
-LDLIBS_SO     = $(filter-out -lsqlite3,$(PKG_LIBS)) $(SQLITE_STATIC) -pthread
+LDLIBS_SO     = $(filter-out -lsqlite3,$(CORE_LIBS)) $(SQLITE_STATIC) -ldl -pthread
+
+# Modules (docs/DESIGN.md §14): the parts that need large libraries, each a
+# shared object installed beside tillpoints.so and loaded with dlopen only
+# when the config uses it. A driver module carries its own hidden copy of
+# the pure helpers it calls (MOD_HELPERS_*). Tests, benches and fuzzers link
+# the modules' objects statically instead (plugin/module.h).
+MODULES            := camera wedge sync
+MOD_SRC_camera     := drivers/camera.c
+MOD_SRC_wedge      := drivers/wedge.c
+MOD_SRC_sync       := plugin/pq.c
+MOD_HELPERS_camera := drivers/framer.c drivers/drvutil.c plugin/util.c
+MOD_HELPERS_wedge  := drivers/framer.c drivers/drvutil.c plugin/util.c
+MOD_PKGS_camera    := zbar libpng
+MOD_PKGS_wedge     := libevdev
+MOD_PKGS_sync      := libpq
 
 PLUGIN_SRC := $(sort $(wildcard plugin/*.c) $(wildcard drivers/*.c))
 PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(BUILD)/obj/%.o)
+MODULE_OBJ := $(foreach m,$(MODULES),$(MOD_SRC_$(m):%.c=$(BUILD)/obj/%.o))
+MODULE_SOS := $(MODULES:%=$(BUILD)/tillpoints-%.so)
+CORE_OBJ   := $(filter-out $(MODULE_OBJ),$(PLUGIN_OBJ))
 HOST_OBJ   := $(BUILD)/obj/host-shim/host.o
 FORMS_OBJ  := $(BUILD)/obj/host-shim/forms.o
 TEST_SRC   := $(sort $(wildcard tests/test_*.c))
 TESTS      := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HEADERS    := $(wildcard include/tillpoints/*.h include/tillpoints/ext/*.h)
 
-PROGRAMS := $(BUILD)/tillpoints.so $(BUILD)/tillpoints-till $(BUILD)/tillpoints-shim \
-            $(BUILD)/tillpoints
+PROGRAMS := $(BUILD)/tillpoints.so $(MODULE_SOS) $(BUILD)/tillpoints-till \
+            $(BUILD)/tillpoints-shim $(BUILD)/tillpoints
 
 .PHONY: all check check-run demo deps install uninstall clean help fuzz fuzz-check bench bench-smoke deb \
         check-tsan lint valgrind abi-baseline abi-check check-abi
@@ -109,11 +131,21 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(ALL_CFLAGS) $(call dir_inc,$<) $(DEPFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
 # The version script exports tillpoints_entry only, whatever the build.
-$(BUILD)/tillpoints.so: $(PLUGIN_OBJ) plugin/tillpoints.map
+$(BUILD)/tillpoints.so: $(CORE_OBJ) plugin/tillpoints.map
 	$(CC) $(ALL_LDFLAGS) -shared -Wl,-z,defs -Wl,--exclude-libs,ALL \
-	    -Wl,--version-script=plugin/tillpoints.map -o $@ $(PLUGIN_OBJ) $(LDLIBS_SO)
+	    -Wl,--version-script=plugin/tillpoints.map -o $@ $(CORE_OBJ) $(LDLIBS_SO)
 
-$(BUILD)/libtillpoints-test.a: $(PLUGIN_OBJ)
+# Each module exports tillpoints_module_<name> only (plugin/module.map).
+define module_rule
+$(BUILD)/tillpoints-$(1).so: $(patsubst %.c,$(BUILD)/obj/%.o,$(MOD_SRC_$(1)) $(MOD_HELPERS_$(1))) plugin/module.map
+	$$(CC) $$(ALL_LDFLAGS) -shared -Wl,-z,defs -Wl,--exclude-libs,ALL \
+	    -Wl,--version-script=plugin/module.map -o $$@ $$(filter %.o,$$^) \
+	    $$(call pkg_query,$(MOD_PKGS_$(1)),--libs) -pthread
+endef
+$(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
+
+# The core's objects; programs that link it link $(MODULE_OBJ) too.
+$(BUILD)/libtillpoints-test.a: $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -125,9 +157,9 @@ LDFLAGS_test_alloc := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strd
 # test_sqlite_isolation exports its own SQLite functions, as a POS linked
 # with its own SQLite would.
 LDFLAGS_test_sqlite_isolation := -rdynamic
-$(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/libtillpoints-test.a $(HOST_OBJ)
+$(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/libtillpoints-test.a $(MODULE_OBJ) $(HOST_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(INC_ALL) $(DEPFLAGS) -o $@ $< $(TEST_EXTRA_OBJ) $(HOST_OBJ) $(BUILD)/libtillpoints-test.a \
+	$(CC) $(ALL_CFLAGS) $(INC_ALL) $(DEPFLAGS) -o $@ $< $(TEST_EXTRA_OBJ) $(HOST_OBJ) $(MODULE_OBJ) $(BUILD)/libtillpoints-test.a \
 	    $(ALL_LDFLAGS) $(LDFLAGS_test_$*) $(LDLIBS_PLUGIN) $(TEST_LIBS) -ldl
 
 # The PTY harness (private mount namespace, PTY bound over /dev/ttyS*, seam
@@ -280,18 +312,18 @@ $(BENCH): bench/bench_checkout.c bench/bench.h host-shim/host.c host-shim/host.h
 	$(CC) $(BENCH_CFLAGS) $(ALL_LDFLAGS) -o $@ bench/bench_checkout.c host-shim/host.c \
 	    -lsqlite3 -pthread -ldl
 
-$(BUILD)/bench/bench_serial: bench/bench_serial.c bench/bench.h $(PTY_HARNESS_OBJ) $(BUILD)/libtillpoints-test.a $(SEAM)
+$(BUILD)/bench/bench_serial: bench/bench_serial.c bench/bench.h $(PTY_HARNESS_OBJ) $(BUILD)/libtillpoints-test.a $(MODULE_OBJ) $(SEAM)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) $(PKG_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(PTY_HARNESS_OBJ) \
-	    $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
+	    $(MODULE_OBJ) $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
 
 BENCH_ADMIN := $(BUILD)/bench/bench_admin
 BENCH_SYNC := $(BUILD)/bench/bench_sync
 BENCH_STOREDAY := $(BUILD)/bench/bench_storeday
 
-$(BENCH_SYNC): bench/bench_sync.c bench/bench.h $(BUILD)/libtillpoints-test.a
+$(BENCH_SYNC): bench/bench_sync.c bench/bench.h $(BUILD)/libtillpoints-test.a $(MODULE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) $(PKG_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
+	$(CC) $(BENCH_CFLAGS) $(PKG_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(MODULE_OBJ) $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
 
 $(BENCH_ADMIN): bench/bench_admin.c bench/bench.h host-shim/host.c host-shim/host.h $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -305,9 +337,9 @@ $(BENCH_STOREDAY): bench/bench_storeday.c bench/bench.h host-shim/host.c host-sh
 	$(CC) $(BENCH_CFLAGS) $(ALL_LDFLAGS) -o $@ bench/bench_storeday.c host-shim/host.c \
 	    -lsqlite3 -ldl -pthread
 
-$(BUILD)/bench/bench_zbar: bench/bench_zbar.c bench/bench.h $(BUILD)/libtillpoints-test.a
+$(BUILD)/bench/bench_zbar: bench/bench_zbar.c bench/bench.h $(BUILD)/libtillpoints-test.a $(MODULE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) $(PKG_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
+	$(CC) $(BENCH_CFLAGS) $(PKG_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(MODULE_OBJ) $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
 
 bench: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_serial $(BUILD)/bench/bench_zbar $(BENCH_ADMIN) $(BENCH_SYNC) $(BENCH_STOREDAY) $(BUILD)/tillpoints ## benchmarks: one table of figures, each against its target
 	$(BENCH) --plugin $(BUILD)/tillpoints.so
@@ -340,7 +372,7 @@ bench bench-smoke: bench-footprint
 install: all ## install under $(DESTDIR)$(PREFIX)
 	install -d $(DESTDIR)$(LIBDIR)/tillpoints $(DESTDIR)$(PREFIX)/bin \
 	  $(DESTDIR)$(PREFIX)/include/tillpoints/ext
-	install -m 0644 $(BUILD)/tillpoints.so $(DESTDIR)$(LIBDIR)/tillpoints/tillpoints.so
+	install -m 0644 $(BUILD)/tillpoints.so $(MODULE_SOS) $(DESTDIR)$(LIBDIR)/tillpoints/
 	install -m 0755 $(BUILD)/tillpoints-till $(DESTDIR)$(PREFIX)/bin/tillpoints-till
 	install -m 0755 $(BUILD)/tillpoints-shim $(DESTDIR)$(PREFIX)/bin/tillpoints-shim
 	install -m 0755 $(BUILD)/tillpoints $(DESTDIR)$(PREFIX)/bin/tillpoints
@@ -355,7 +387,8 @@ install: all ## install under $(DESTDIR)$(PREFIX)
 	install -m 0644 packaging/man/tillpoints-shim.8 $(DESTDIR)$(MANDIR)/man8/
 
 uninstall: ## remove what install put there
-	rm -f $(DESTDIR)$(LIBDIR)/tillpoints/tillpoints.so $(DESTDIR)$(PREFIX)/bin/tillpoints-till \
+	rm -f $(DESTDIR)$(LIBDIR)/tillpoints/tillpoints.so \
+	  $(MODULES:%=$(DESTDIR)$(LIBDIR)/tillpoints/tillpoints-%.so) $(DESTDIR)$(PREFIX)/bin/tillpoints-till \
 	  $(DESTDIR)$(PREFIX)/bin/tillpoints-shim $(DESTDIR)$(PREFIX)/bin/tillpoints
 	rm -rf $(DESTDIR)$(PREFIX)/include/tillpoints
 	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/tillpoints.pc $(DESTDIR)$(MANDIR)/man1/tillpoints.1 \

@@ -94,6 +94,7 @@
 #include <zbar.h>
 
 #include "drvutil.h"
+#include "module.h"
 #include "util.h"
 
 #define Y800_FOURCC zbar_fourcc('Y', '8', '0', '0')
@@ -1418,3 +1419,17 @@ const tp_driver_ops tp_camera_driver = {
     .close = cam_close,
     .destroy = cam_destroy,
 };
+
+/* The module's entry (plugin/module.h). */
+static const tp_camera_api camera_api = {
+    .driver = &tp_camera_driver,
+    .zbar_config_default = tp_zbar_config_default,
+    .zbar_config_set = tp_zbar_config_set,
+    .zbar_decoder_create = tp_zbar_decoder_create,
+    .zbar_decoder_destroy = tp_zbar_decoder_destroy,
+    .zbar_decode_frame = tp_zbar_decode_frame,
+    .image_decode = tp_image_decode,
+    .image_free = tp_image_free,
+};
+
+TP_MODULE_DEFINE(camera, &camera_api);

@@ -174,6 +174,29 @@ tp_status tp_image_load(const char *path, tp_image *out, char *msg, size_t msg_c
 /* Frees the pixels and zeroes the struct; NULL and zeroed structs are fine. */
 void tp_image_free(tp_image *img);
 
+/* ------------------------------------------------------------------ */
+/* The camera module                                                   */
+/* ------------------------------------------------------------------ */
+
+/* What the core reaches of this file, through tillpoints-camera.so
+ * (plugin/module.h, docs/DESIGN.md §14): the driver, and the decoder and
+ * image reader that tillpoints.images/1 uses. Each member is the function
+ * of the same name above. */
+typedef struct tp_camera_api {
+    const tp_driver_ops *driver;
+    void (*zbar_config_default)(tp_zbar_config *cfg);
+    tp_status (*zbar_config_set)(tp_zbar_config *cfg, const char *key, const char *value,
+                                 char *msg, size_t msg_cap);
+    tp_status (*zbar_decoder_create)(const tp_zbar_config *cfg, tp_zbar_decoder **out, char *msg,
+                                     size_t msg_cap);
+    void (*zbar_decoder_destroy)(tp_zbar_decoder *dec);
+    tp_status (*zbar_decode_frame)(tp_zbar_decoder *dec, const uint8_t *y800, int width,
+                                   int height, int64_t now_ms, const tp_driver_sink *sink);
+    tp_status (*image_decode)(const void *buf, size_t len, tp_image *out, char *msg,
+                              size_t msg_cap);
+    void (*image_free)(tp_image *img);
+} tp_camera_api;
+
 #ifdef __cplusplus
 }
 #endif

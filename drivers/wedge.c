@@ -47,6 +47,7 @@
 #include <libevdev/libevdev.h>
 
 #include "drvutil.h"
+#include "module.h"
 #include "util.h"
 
 /* ------------------------------------------------------------------ */
@@ -959,3 +960,8 @@ const tp_driver_ops tp_wedge_driver = {
     .close = wedge_close,
     .destroy = wedge_destroy,
 };
+
+/* The module's entry (plugin/module.h). */
+static const tp_wedge_api wedge_api = {.driver = &tp_wedge_driver};
+
+TP_MODULE_DEFINE(wedge, &wedge_api);

@@ -85,6 +85,12 @@ extern "C" {
  *                   scan then also lands in whatever window has focus. */
 extern const tp_driver_ops tp_wedge_driver;
 
+/* What the core reaches of this file, through tillpoints-wedge.so
+ * (plugin/module.h, docs/DESIGN.md §14). */
+typedef struct tp_wedge_api {
+    const tp_driver_ops *driver;
+} tp_wedge_api;
+
 typedef enum tp_wedge_layout {
     TP_WEDGE_LAYOUT_US = 0
 } tp_wedge_layout;

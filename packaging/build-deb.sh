@@ -54,15 +54,20 @@ rd=$work/tillpoints-dev
 libdir=/usr/lib/$triplet
 mkdir -p "$rt/DEBIAN" "$rd/DEBIAN"
 
-# tillpoints: the plugin and the programs.
+# tillpoints: the plugin, its modules (docs/DESIGN.md §14) and the programs.
+modules="tillpoints-camera.so tillpoints-wedge.so tillpoints-sync.so"
 install -d "$rt$libdir/tillpoints" "$rt/usr/bin"
-install -m 0644 "$stage$libdir/tillpoints/tillpoints.so" "$rt$libdir/tillpoints/"
+for so in tillpoints.so $modules; do
+    install -m 0644 "$stage$libdir/tillpoints/$so" "$rt$libdir/tillpoints/"
+done
 for b in tillpoints tillpoints-shim tillpoints-till; do
     install -m 0755 "$stage/usr/bin/$b" "$rt/usr/bin/"
 done
 # As dh_strip does (no -dbgsym package here).
-strip --remove-section=.comment --remove-section=.note --strip-unneeded \
-    "$rt$libdir/tillpoints/tillpoints.so"
+for so in tillpoints.so $modules; do
+    strip --remove-section=.comment --remove-section=.note --strip-unneeded \
+        "$rt$libdir/tillpoints/$so"
+done
 for b in tillpoints tillpoints-shim tillpoints-till; do
     strip --remove-section=.comment --remove-section=.note "$rt/usr/bin/$b"
 done
@@ -136,13 +141,21 @@ install -m 0644 "$deb/tillpoints.conffiles" "$rt/DEBIAN/conffiles"
 sl=$work/shlibs
 mkdir -p "$sl/debian"
 printf 'Source: tillpoints\n\nPackage: tillpoints\nArchitecture: any\n' >"$sl/debian/control"
-shlibs=$(cd "$sl" && dpkg-shlibdeps -O --warnings=7 \
+# The modules' libraries (zbar, libevdev, libpq) are Recommends: a store
+# that installs without them keeps a working till, and the module that
+# needs one says which package to install when the config asks for it.
+modpaths=$(for so in $modules; do printf '%s ' "$top/$rt$libdir/tillpoints/$so"; done)
+# shellcheck disable=SC2086 # modpaths is a list of paths without spaces
+shlibs=$(cd "$sl" && dpkg-shlibdeps -O --warnings=7 -dDepends \
     "$top/$rt$libdir/tillpoints/tillpoints.so" "$top/$rt/usr/bin/tillpoints" \
-    "$top/$rt/usr/bin/tillpoints-shim" "$top/$rt/usr/bin/tillpoints-till" 2>"$top/$work/shlibdeps.log") ||
+    "$top/$rt/usr/bin/tillpoints-shim" "$top/$rt/usr/bin/tillpoints-till" \
+    -dRecommends $modpaths 2>"$top/$work/shlibdeps.log") ||
     { cat "$work/shlibdeps.log" >&2; exit 1; }
 [ -s "$work/shlibdeps.log" ] && sed 's/^/build-deb: /' "$work/shlibdeps.log" >&2
+recommends=$(printf '%s\n' "$shlibs" | sed -n 's/^shlibs:Recommends=//p')
 shlibs=$(printf '%s\n' "$shlibs" | sed -n 's/^shlibs:Depends=//p')
 [ -n "$shlibs" ] || { echo "build-deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
+[ -n "$recommends" ] || { echo "build-deb: dpkg-shlibdeps found no module libraries" >&2; exit 1; }
 # adduser for the postinst; the shlibs line covers the libraries.
 depends="adduser, $shlibs"
 
@@ -153,7 +166,8 @@ for p in tillpoints tillpoints-dev; do
     size=$(du -k -s --apparent-size --exclude=DEBIAN "$root" | cut -f1)
     sed -e "s|@VERSION@|$version|g" -e "s|@ARCH@|$arch|g" \
         -e "s|@MAINTAINER@|$maintainer|g" -e "s|@INSTALLED_SIZE@|$size|g" \
-        -e "s|@DEPENDS@|$depends|g" "$deb/control.$p" >"$root/DEBIAN/control"
+        -e "s|@DEPENDS@|$depends|g" -e "s|@RECOMMENDS@|$recommends|g" \
+        "$deb/control.$p" >"$root/DEBIAN/control"
     (cd "$root" && find . -path ./DEBIAN -prune -o -type f -print | sed 's|^\./||' | LC_ALL=C sort |
         xargs -r md5sum) >"$root/DEBIAN/md5sums"
     chmod 0644 "$root/DEBIAN/control" "$root/DEBIAN/md5sums"

@@ -3,6 +3,11 @@
  * the camera driver's decoder (drivers/camera.h) and the scanner path's
  * payload rules (payload.h).
  *
+ * The decoder and the PNG reader are the camera module's
+ * (tillpoints-camera.so, loaded on the first picture; plugin/module.h):
+ * a till without it answers TP_ERR_UNSUPPORTED with the loader's sentence
+ * and everything else keeps working.
+ *
  * Each call builds its own zbar decoder, so calls on different threads
  * share nothing but the instance's config, which is read-only after init.
  * A fresh decoder counts every code it sees (its "still in view" memory is
@@ -21,6 +26,7 @@
 #include "abi.h"
 #include "camera.h"
 #include "instance.h"
+#include "module.h"
 #include "payload.h"
 #include "util.h"
 
@@ -64,9 +70,9 @@ static void on_dropped(void *user, const char *sentence)
 /* The decoder settings: every camera scanner's symbologies together (a
  * section whose value its driver refuses is left out: the scanner thread
  * reports it), else the camera driver's default. */
-static void decoder_config(const tp_config *cfg, tp_zbar_config *out)
+static void decoder_config(const tp_camera_api *cam, const tp_config *cfg, tp_zbar_config *out)
 {
-    tp_zbar_config_default(out);
+    cam->zbar_config_default(out);
     uint32_t syms = 0;
     int cameras = 0;
     for (int i = 0; i < cfg->n_scanners; i++) {
@@ -74,11 +80,11 @@ static void decoder_config(const tp_config *cfg, tp_zbar_config *out)
         if (strcmp(sc->driver, "camera") != 0)
             continue;
         tp_zbar_config one;
-        tp_zbar_config_default(&one);
+        cam->zbar_config_default(&one);
         int refused = 0;
         for (int k = 0; k < sc->n_keys; k++)
             if (strcmp(sc->key[k], "symbologies") == 0 || strcmp(sc->key[k], "inverted") == 0)
-                refused |= tp_zbar_config_set(&one, sc->key[k], sc->value[k], NULL, 0) != TP_OK;
+                refused |= cam->zbar_config_set(&one, sc->key[k], sc->value[k], NULL, 0) != TP_OK;
         if (refused)
             continue;
         syms |= one.symbologies;
@@ -169,27 +175,28 @@ static void verdict(const tp_config *cfg, const collect *c, tp_image_result *r)
 }
 
 /* Decodes a packed frame (rows of exactly `width` bytes) into *r. */
-static tp_status decode_packed(tp_instance *in, const uint8_t *y800, uint32_t width,
-                               uint32_t height, tp_image_result *r, tp_message *msg)
+static tp_status decode_packed(const tp_camera_api *cam, tp_instance *in, const uint8_t *y800,
+                               uint32_t width, uint32_t height, tp_image_result *r,
+                               tp_message *msg)
 {
     tp_zbar_config zc;
-    decoder_config(&in->cfg, &zc);
+    decoder_config(cam, &in->cfg, &zc);
     tp_zbar_decoder *dec = NULL;
     char why[TP_MESSAGE_MAX + 1];
-    tp_status st = tp_zbar_decoder_create(&zc, &dec, why, sizeof why);
+    tp_status st = cam->zbar_decoder_create(&zc, &dec, why, sizeof why);
     if (st != TP_OK) {
         tp_msg_set(msg, "%s", why);
         return st;
     }
     collect *c = calloc(1, sizeof *c);
     if (!c) {
-        tp_zbar_decoder_destroy(dec);
+        cam->zbar_decoder_destroy(dec);
         tp_msg_set(msg, "Out of memory while reading the picture.");
         return TP_ERR_NO_MEMORY;
     }
     tp_driver_sink sink = {.user = c, .on_data = on_code, .on_error = on_dropped};
-    st = tp_zbar_decode_frame(dec, y800, (int)width, (int)height, 0, &sink);
-    tp_zbar_decoder_destroy(dec);
+    st = cam->zbar_decode_frame(dec, y800, (int)width, (int)height, 0, &sink);
+    cam->zbar_decoder_destroy(dec);
     if (st != TP_OK) {
         free(c);
         tp_msg_set(msg, "The barcode reader failed on this picture; take it again.");
@@ -222,9 +229,10 @@ static tp_status check_size(uint64_t width, uint64_t height, const char *what, t
     return TP_OK;
 }
 
-/* The preamble both calls share: a ready instance and an answer struct. */
+/* The preamble both calls share: a ready instance, an answer struct and
+ * the camera module. */
 static tp_status begin(const tp_plugin *plugin, tp_image_result *out, tp_instance **in,
-                       tp_message *msg)
+                       const tp_camera_api **cam, tp_message *msg)
 {
     tp_status st = tp_instance_ready(plugin, in, msg);
     if (st != TP_OK)
@@ -233,14 +241,23 @@ static tp_status begin(const tp_plugin *plugin, tp_image_result *out, tp_instanc
         tp_msg_set(msg, "No place for the answer (tp_image_result) was given.");
         return TP_ERR_INVALID_ARGUMENT;
     }
-    return tp_abi_check_out(out, TP_MIN_IMAGE_RESULT, "tp_image_result", msg);
+    if ((st = tp_abi_check_out(out, TP_MIN_IMAGE_RESULT, "tp_image_result", msg)) != TP_OK)
+        return st;
+    char why[TP_MESSAGE_MAX];
+    *cam = tp_module_api(TP_MODULE_CAMERA, why, sizeof why);
+    if (!*cam) {
+        tp_msg_set(msg, "This till cannot read pictures: %s", why);
+        return TP_ERR_UNSUPPORTED;
+    }
+    return TP_OK;
 }
 
 static tp_status decode_grey(const tp_plugin *plugin, const tp_grey_frame *frame,
                              tp_image_result *out, tp_message *msg)
 {
     tp_instance *in;
-    tp_status st = begin(plugin, out, &in, msg);
+    const tp_camera_api *cam;
+    tp_status st = begin(plugin, out, &in, &cam, msg);
     if (st != TP_OK)
         return st;
     if (!frame) {
@@ -278,7 +295,7 @@ static tp_status decode_grey(const tp_plugin *plugin, const tp_grey_frame *frame
         y800 = packed;
     }
     tp_image_result r;
-    st = decode_packed(in, y800, f.width, f.height, &r, msg);
+    st = decode_packed(cam, in, y800, f.width, f.height, &r, msg);
     free(packed);
     if (st != TP_OK)
         return st;
@@ -296,7 +313,8 @@ static tp_status decode_png(const tp_plugin *plugin, const void *png, size_t len
 {
     static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     tp_instance *in;
-    tp_status st = begin(plugin, out, &in, msg);
+    const tp_camera_api *cam;
+    tp_status st = begin(plugin, out, &in, &cam, msg);
     if (st != TP_OK)
         return st;
     if (!png || len == 0) {
@@ -323,7 +341,7 @@ static tp_status decode_png(const tp_plugin *plugin, const void *png, size_t len
         return st;
     tp_image img;
     char why[TP_MESSAGE_MAX + 1];
-    st = tp_image_decode(png, len, &img, why, sizeof why);
+    st = cam->image_decode(png, len, &img, why, sizeof why);
     if (st != TP_OK) {
         tp_msg_set(msg, "%s", why);
         return st == TP_ERR_UNSUPPORTED ? TP_ERR_INVALID_ARGUMENT : st;
@@ -331,8 +349,9 @@ static tp_status decode_png(const tp_plugin *plugin, const void *png, size_t len
     tp_image_result r;
     st = check_size((uint64_t)img.width, (uint64_t)img.height, "PNG", msg);
     if (st == TP_OK)
-        st = decode_packed(in, img.y800, (uint32_t)img.width, (uint32_t)img.height, &r, msg);
-    tp_image_free(&img);
+        st = decode_packed(cam, in, img.y800, (uint32_t)img.width, (uint32_t)img.height, &r,
+                           msg);
+    cam->image_free(&img);
     if (st != TP_OK)
         return st;
     tp_abi_write_out(out, &r, sizeof r);

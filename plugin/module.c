@@ -43,18 +43,18 @@ typedef struct module_def {
     const char *name;     /* "camera" */
     const char *file;     /* "tillpoints-camera.so" */
     const char *symbol;   /* "tillpoints_module_camera" */
-    const char *what;     /* what it is for, in a sentence */
+    const char *what;     /* its name in a sentence */
     const char *packages; /* the Debian packages of the libraries it needs */
 } module_def;
 
 static const module_def defs[TP_MODULE_COUNT] = {
     [TP_MODULE_CAMERA] = {"camera", "tillpoints-camera.so", "tillpoints_module_camera",
-                          "the camera module (cameras and pictures, through zbar)",
+                          "the camera module",
                           "libzbar0 libpng16-16"},
     [TP_MODULE_WEDGE] = {"wedge", "tillpoints-wedge.so", "tillpoints_module_wedge",
-                         "the keyboard-wedge module (through libevdev)", "libevdev2"},
+                         "the keyboard-wedge module", "libevdev2"},
     [TP_MODULE_SYNC] = {"sync", "tillpoints-sync.so", "tillpoints_module_sync",
-                        "the central sync module (PostgreSQL, through libpq)", "libpq5"},
+                        "the central sync module", "libpq5"},
 };
 
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -111,16 +111,16 @@ static const tp_module *checked(const module_def *d, const tp_module *m, const c
                                 char *why, size_t cap)
 {
     if (!m) {
-        tp_buf_set(why, cap, "%s (%s) is not a tillpoints module: it has no %s. Reinstall tillpoints.",
-                   path, d->what, d->symbol);
+        tp_buf_set(why, cap, "%s is not a tillpoints module (it has no %s): reinstall tillpoints.",
+                   path, d->symbol);
         return NULL;
     }
     if (m->interface != TP_MODULE_INTERFACE || m->version == NULL ||
         strcmp(m->version, TP_VERSION) != 0 || m->name == NULL || strcmp(m->name, d->name) != 0 ||
         m->api == NULL) {
         tp_buf_set(why, cap,
-                   "%s is from tillpoints %s (module interface %u) and the plugin is tillpoints %s "
-                   "(interface %d): install the same release of both, then restart the till.",
+                   "%s is from tillpoints %s (module interface %u) and the plugin from %s "
+                   "(interface %d): install the same release of both.",
                    path, m->version ? m->version : "(unknown)", (unsigned)m->interface, TP_VERSION,
                    TP_MODULE_INTERFACE);
         return NULL;
@@ -144,18 +144,17 @@ static const tp_module *load(const module_def *d, char *why, size_t cap)
     struct stat st;
     if (stat(path, &st) != 0) {
         tp_buf_set(why, cap,
-                   "%s is needed for %s, and it is not installed: %s is missing. Install it beside "
-                   "tillpoints.so (make install, or the tillpoints package), then restart the till.",
-                   d->file, d->what, path);
+                   "%s is not installed: %s is missing; install it with the plugin (make "
+                   "install, or the tillpoints package).",
+                   d->what, path);
         return NULL;
     }
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!h) {
         const char *e = dlerror();
-        tp_buf_set(why, cap,
-                   "%s (%s) could not be loaded: %s. Install the libraries it needs (apt-get "
-                   "install %s), then restart the till.",
-                   path, d->what, e ? e : "unknown error", d->packages);
+        /* The remedy first: the loader's words (with paths) may be cut. */
+        tp_buf_set(why, cap, "%s cannot be loaded: install %s (apt-get install). The loader "
+                   "said: %s", d->what, d->packages, e ? e : "unknown error");
         return NULL;
     }
     const tp_module *m = checked(d, (const tp_module *)dlsym(h, d->symbol), path, why, cap);

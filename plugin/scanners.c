@@ -44,6 +44,7 @@
 #include "instance.h"
 #include "payload.h"
 #include "camera.h"
+#include "module.h"
 #include "serial.h"
 #include "wedge.h"
 #include "util.h"
@@ -56,7 +57,8 @@
 
 typedef struct device {
     struct tp_scanners *owner;
-    const tp_driver_ops *ops;
+    const tp_scanner_config *cfg; /* the instance's, read-only after init */
+    const tp_driver_ops *ops;     /* NULL while the driver's module is missing */
     tp_driver *drv;
     tp_driver_sink sink;
     int open;
@@ -92,9 +94,6 @@ struct tp_scanners {
     int wake[2];
     atomic_int stop;
 };
-
-static const tp_driver_ops *const drivers[] = {&tp_serial_driver, &tp_wedge_driver,
-                                               &tp_camera_driver};
 
 /* `scan` (NULL for device events) gives the event its symbology. */
 static void post(device *d, tp_event_kind kind, tp_status status, const char *code,
@@ -278,9 +277,30 @@ static void close_device(device *d, int64_t now, int64_t retry_ms)
     d->next_open_ms = now + retry_ms;
 }
 
+/* Closed until the backoff has passed; the next wait is twice as long, up
+ * to reconnect_max_ms. */
+static void retry_later(device *d, int64_t now)
+{
+    close_device(d, now, d->backoff_ms);
+    d->backoff_ms = d->backoff_ms * 2 > d->backoff_max_ms ? d->backoff_max_ms : d->backoff_ms * 2;
+}
+
+static tp_status attach_driver(device *d, tp_message *msg);
+
 static void try_open(device *d, int64_t now)
 {
     char why[TP_MESSAGE_MAX] = "";
+    if (!d->ops) { /* its module was missing: installed since? */
+        tp_message m = {0};
+        if (attach_driver(d, &m) != TP_OK) {
+            pthread_mutex_lock(&d->owner->lock);
+            d->info.errors++;
+            pthread_mutex_unlock(&d->owner->lock);
+            set_state(d, TP_SCANNER_ERROR, m.text);
+            retry_later(d, now);
+            return;
+        }
+    }
     tp_status st = d->ops->open(d->drv, now, why, sizeof why);
     if (st != TP_OK) {
         pthread_mutex_lock(&d->owner->lock);
@@ -302,8 +322,7 @@ static void try_open(device *d, int64_t now)
         set_state(d, TP_SCANNER_OFFLINE, why);
     else
         set_state(d, TP_SCANNER_ERROR, why);
-    close_device(d, now, d->backoff_ms);
-    d->backoff_ms = d->backoff_ms * 2 > d->backoff_max_ms ? d->backoff_max_ms : d->backoff_ms * 2;
+    retry_later(d, now);
 }
 
 static void *scanner_main(void *arg)
@@ -403,12 +422,77 @@ static tp_status reconnect_max(device *d, const char *value, tp_message *msg)
     return TP_OK;
 }
 
-static const tp_driver_ops *driver_named(const char *name)
+/* The driver called `name`: serial is part of the plugin; camera and wedge
+ * are in modules (plugin/module.h), loaded here. NULL with a sentence in
+ * `why` when the module cannot be loaded; *known is 0 for a name that is
+ * no driver at all. */
+static const tp_driver_ops *driver_named(const char *name, int *known, char *why, size_t cap)
 {
-    for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++)
-        if (strcmp(drivers[i]->name, name) == 0)
-            return drivers[i];
+    *known = 1;
+    if (strcmp(name, "serial") == 0)
+        return &tp_serial_driver;
+    if (strcmp(name, "camera") == 0) {
+        const tp_camera_api *cam = tp_module_api(TP_MODULE_CAMERA, why, cap);
+        return cam ? cam->driver : NULL;
+    }
+    if (strcmp(name, "wedge") == 0) {
+        const tp_wedge_api *wedge = tp_module_api(TP_MODULE_WEDGE, why, cap);
+        return wedge ? wedge->driver : NULL;
+    }
+    *known = 0;
     return NULL;
+}
+
+/* Creates the device's driver and gives it the section's keys: at start,
+ * and again on each retry of a scanner whose module was missing at start,
+ * so a module installed while the till runs is picked up without a
+ * restart. TP_ERR_NOT_FOUND while the module is still missing; on any
+ * failure the device is left without a driver and msg says why. */
+static tp_status attach_driver(device *d, tp_message *msg)
+{
+    const tp_scanner_config *sc = d->cfg;
+    char why[TP_MESSAGE_MAX] = "";
+    int known;
+    const tp_driver_ops *ops = driver_named(sc->driver, &known, why, sizeof why);
+    if (!known) {
+        tp_msg_set(msg, "Scanner %s: there is no driver called %s (known: serial, wedge, camera).",
+                   sc->name, sc->driver);
+        return TP_ERR_CONFIG;
+    }
+    if (!ops) {
+        tp_msg_set(msg, "Scanner %s cannot start: %s", sc->name, why);
+        return TP_ERR_NOT_FOUND;
+    }
+    tp_driver *drv = ops->create(&d->sink);
+    if (!drv) {
+        tp_msg_set(msg, "Out of memory creating scanner %s.", sc->name);
+        return TP_ERR_NO_MEMORY;
+    }
+    tp_status st = TP_OK;
+    for (int k = 0; k < sc->n_keys && st == TP_OK; k++) {
+        if (strcmp(sc->key[k], "reconnect_max_ms") == 0)
+            continue; /* the scanner thread's own, set by tp_scanners_start */
+        tp_status r = ops->configure(drv, sc->key[k], sc->value[k], why, sizeof why);
+        if (r == TP_ERR_NOT_FOUND) {
+            tp_msg_set(msg, "Scanner %s: %s is not a setting of the %s driver.", sc->name,
+                       sc->key[k], sc->driver);
+            st = TP_ERR_CONFIG;
+        } else if (r != TP_OK) {
+            tp_msg_set(msg, "Scanner %s: %s", sc->name, why);
+            st = TP_ERR_CONFIG;
+        }
+    }
+    if (st == TP_OK && ops->check(drv, why, sizeof why) != TP_OK) {
+        tp_msg_set(msg, "Scanner %s: %s", sc->name, why);
+        st = TP_ERR_CONFIG;
+    }
+    if (st != TP_OK) {
+        ops->destroy(drv);
+        return st;
+    }
+    d->ops = ops;
+    d->drv = drv;
+    return TP_OK;
 }
 
 tp_status tp_scanners_start(tp_instance *in, tp_scanners **out, tp_message *msg)
@@ -430,7 +514,7 @@ tp_status tp_scanners_start(tp_instance *in, tp_scanners **out, tp_message *msg)
         const tp_scanner_config *sc = &in->cfg.scanners[i];
         device *d = &s->dev[s->n];
         d->owner = s;
-        d->ops = driver_named(sc->driver);
+        d->cfg = sc;
         tp_copy(d->info.name, sizeof d->info.name, sc->name);
         tp_copy(d->info.driver, sizeof d->info.driver, sc->driver);
         d->backoff_max_ms = RECONNECT_MAX_DEFAULT_MS;
@@ -441,43 +525,27 @@ tp_status tp_scanners_start(tp_instance *in, tp_scanners **out, tp_message *msg)
             st = TP_ERR_CONFIG;
             break;
         }
-        if (!d->ops) {
-            tp_msg_set(msg, "Scanner %s: there is no driver called %s (known: serial, wedge, camera).", sc->name,
-                       sc->driver);
-            st = TP_ERR_CONFIG;
-            break;
-        }
         d->sink = (tp_driver_sink){.user = d, .on_data = on_data, .on_error = on_error,
                                    .on_status = on_status};
-        d->drv = d->ops->create(&d->sink);
-        if (!d->drv) {
-            tp_msg_set(msg, "Out of memory creating scanner %s.", sc->name);
-            st = TP_ERR_NO_MEMORY;
-            break;
-        }
-        s->n++;
-        char why[TP_MESSAGE_MAX];
         for (int k = 0; k < sc->n_keys && st == TP_OK; k++) {
-            if (strcmp(sc->key[k], "reconnect_max_ms") == 0) {
+            if (strcmp(sc->key[k], "reconnect_max_ms") == 0)
                 st = reconnect_max(d, sc->value[k], msg);
-                continue;
-            }
-            tp_status r = d->ops->configure(d->drv, sc->key[k], sc->value[k], why, sizeof why);
-            if (r == TP_ERR_NOT_FOUND) {
-                tp_msg_set(msg, "Scanner %s: %s is not a setting of the %s driver.", sc->name,
-                           sc->key[k], sc->driver);
-                st = TP_ERR_CONFIG;
-            } else if (r != TP_OK) {
-                tp_msg_set(msg, "Scanner %s: %s", sc->name, why);
-                st = TP_ERR_CONFIG;
-            }
             if (strcmp(sc->key[k], "port") == 0 || strcmp(sc->key[k], "device") == 0)
                 tp_copy(d->info.device, sizeof d->info.device, sc->value[k]);
         }
-        if (st == TP_OK && d->ops->check(d->drv, why, sizeof why) != TP_OK) {
-            tp_msg_set(msg, "Scanner %s: %s", sc->name, why);
-            st = TP_ERR_CONFIG;
+        if (st != TP_OK)
+            break;
+        /* A missing module is not a config error: the scanner thread
+         * reports it as the scanner's error and retries (try_open);
+         * checkout and the other scanners work meanwhile. */
+        tp_status a = attach_driver(d, msg);
+        if (a != TP_OK && a != TP_ERR_NOT_FOUND) {
+            st = a;
+            break;
         }
+        if (a == TP_ERR_NOT_FOUND)
+            tp_msg_clear(msg);
+        s->n++;
     }
     if (st == TP_OK && (pipe(s->wake) != 0 || fcntl(s->wake[0], F_SETFL, O_NONBLOCK) != 0 ||
                         fcntl(s->wake[1], F_SETFL, O_NONBLOCK) != 0 ||
@@ -511,6 +579,8 @@ void tp_scanners_stop(tp_scanners *s)
         pthread_join(s->thread, NULL);
     }
     for (int i = 0; i < s->n; i++) {
+        if (!s->dev[i].ops)
+            continue;
         if (s->dev[i].open)
             s->dev[i].ops->close(s->dev[i].drv);
         s->dev[i].ops->destroy(s->dev[i].drv);

@@ -41,6 +41,7 @@ check() { # check DESCRIPTION COMMAND...
     if "$@"; then ok "$d"; else bad "$d"; fi
 }
 has() { printf '%s\n' "$1" | grep -q -- "$2"; } # has TEXT PATTERN
+lacks() { ! has "$@"; }                              # lacks TEXT PATTERN
 finish() {
     echo "package_test: $passed passed, $failed failed"
     [ "$failed" -eq 0 ]
@@ -143,6 +144,20 @@ if [ -f "$deb" ] && [ -f "$devdeb" ]; then
 else
     bad "build-deb.sh built both packages"; finish; exit 1
 fi
+
+# ---- the modules: shipped, and their libraries only recommended ----------------
+fields=$(dpkg-deb -f "$deb" Depends Recommends)
+files=$(dpkg-deb -c "$deb")
+for m in camera wedge sync; do
+    check "the package ships tillpoints-$m.so beside tillpoints.so" \
+        has "$files" "/tillpoints/tillpoints-$m.so"
+done
+depends_line=$(printf '%s\n' "$fields" | sed -n 's/^Depends: //p')
+recommends_line=$(printf '%s\n' "$fields" | sed -n 's/^Recommends: //p')
+for lib in libpq5 libzbar0 libevdev2; do
+    check "$lib (a module's library) is recommended" has "$recommends_line" "$lib"
+    check "$lib is not a dependency (Depends: $depends_line)" lacks "$depends_line" "$lib"
+done
 
 # ---- lintian -------------------------------------------------------------------
 if command -v lintian >/dev/null 2>&1; then

@@ -82,8 +82,10 @@ typedef struct tp_images_ext {
      * else `out` is left as it was and `msg` says why:
      * TP_ERR_INVALID_ARGUMENT (NULL, a size of 0, bytes_per_row < width),
      * TP_ERR_TOO_LONG (beyond TP_IMAGE_SIDE_MAX or TP_IMAGE_PIXELS_MAX),
-     * TP_ERR_STATE (before init), TP_ERR_NO_MEMORY. May take tens of ms:
-     * see the top of this file. */
+     * TP_ERR_STATE (before init), TP_ERR_NO_MEMORY, TP_ERR_UNSUPPORTED
+     * when the plugin's camera module (tillpoints-camera.so, which holds
+     * the decoder) is not installed. May take tens of ms: see the top of
+     * this file. */
     tp_status (*decode_grey)(const tp_plugin *plugin, const tp_grey_frame *frame,
                              tp_image_result *out, tp_message *msg);
 
