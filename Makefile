@@ -157,6 +157,9 @@ LDFLAGS_test_alloc := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strd
 # test_sqlite_isolation exports its own SQLite functions, as a POS linked
 # with its own SQLite would.
 LDFLAGS_test_sqlite_isolation := -rdynamic
+# test_modules checks which libraries loading the plugin maps into a
+# process: it must not map the modules' libraries itself.
+$(BUILD)/tests/test_modules: private MODULE_OBJ :=
 $(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/libtillpoints-test.a $(MODULE_OBJ) $(HOST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(INC_ALL) $(DEPFLAGS) -o $@ $< $(TEST_EXTRA_OBJ) $(HOST_OBJ) $(MODULE_OBJ) $(BUILD)/libtillpoints-test.a \

@@ -282,11 +282,27 @@ static tp_queue_status queue_status(void)
 
 /* -------------------------------------------------------- the scenarios */
 
+/* A check on this program, not the plugin: were the heavy libraries
+ * mapped before the plugin is loaded, the scenarios would prove nothing. */
+static void nothing_heavy_before_the_plugin(void)
+{
+    mapped m;
+    read_maps(&m);
+    for (size_t i = 0; i < N_HEAVY; i++)
+        if (find_mapped(&m, heavy[i])) {
+            print_mapped(&m);
+            fail_msg("this test program maps %s before it loads the plugin: link it without "
+                     "the modules' objects (Makefile: test_modules: private MODULE_OBJ :=)",
+                     find_mapped(&m, heavy[i]));
+        }
+}
+
 /* a. [store] database only: none of the heavy libraries or modules is
  * mapped, the plugin is. */
 static void scenario_default(void **state)
 {
     (void)state;
+    nothing_heavy_before_the_plugin();
     child_open();
     mapped m;
     read_maps(&m);
@@ -385,6 +401,7 @@ static void scenario_sync(void **state)
 static void scenario_missing(void **state)
 {
     (void)state;
+    nothing_heavy_before_the_plugin();
     child_open();
     add_member();
     sale("MOD-MISSING-1");
