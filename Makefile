@@ -157,6 +157,9 @@ LDFLAGS_test_alloc := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strd
 # test_sqlite_isolation exports its own SQLite functions, as a POS linked
 # with its own SQLite would.
 LDFLAGS_test_sqlite_isolation := -rdynamic
+# test_modules checks which libraries loading the plugin maps into a
+# process: it must not map the modules' libraries itself.
+$(BUILD)/tests/test_modules: private MODULE_OBJ :=
 $(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/libtillpoints-test.a $(MODULE_OBJ) $(HOST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(INC_ALL) $(DEPFLAGS) -o $@ $< $(TEST_EXTRA_OBJ) $(HOST_OBJ) $(MODULE_OBJ) $(BUILD)/libtillpoints-test.a \
@@ -355,6 +358,19 @@ bench-smoke: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_zbar $(BENCH_A
 	$(BENCH_SYNC) --quick
 	$(BENCH_ADMIN) --quick --plugin $(BUILD)/tillpoints.so
 	$(BENCH_STOREDAY) --quick --plugin $(BUILD)/tillpoints.so --cli $(BUILD)/tillpoints
+
+# What loading costs a POS (issue 17): the libraries dlopen + create + init
+# map and the RSS they add, for the default config, one serial scanner and
+# everything on, each in a fresh process. Quick, so bench-smoke runs it too.
+BENCH_FOOTPRINT := $(BUILD)/bench/bench_footprint
+$(BENCH_FOOTPRINT): bench/bench_footprint.c bench/bench.h host-shim/host.c host-shim/host.h $(HEADERS) \
+                    $(BUILD)/tillpoints.so $(MODULE_SOS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $(ALL_LDFLAGS) -o $@ bench/bench_footprint.c host-shim/host.c -pthread -ldl
+.PHONY: bench-footprint
+bench-footprint: $(BENCH_FOOTPRINT) ## libraries mapped and RSS growth of loading the plugin, per config
+	$(BENCH_FOOTPRINT) --plugin $(BUILD)/tillpoints.so
+bench bench-smoke: bench-footprint
 
 install: all ## install under $(DESTDIR)$(PREFIX)
 	install -d $(DESTDIR)$(LIBDIR)/tillpoints $(DESTDIR)$(PREFIX)/bin \
