@@ -164,10 +164,14 @@ static void set_state(tp_sync *s, tp_sync_state st, const char *error)
 {
     pthread_mutex_lock(&s->lock);
     tp_sync_state was = s->snap.state;
-    int changed = was != st || (error && strcmp(error, s->snap.last_error) != 0);
+    /* A sentence longer than last_error is kept cut, not dropped (tp_copy
+     * would leave ""), and compared as kept, so a long one repeated on each
+     * retry is still one change. */
+    size_t keep = sizeof s->snap.last_error - 1;
+    int changed = was != st || (error && strncmp(error, s->snap.last_error, keep) != 0);
     s->snap.state = st;
     if (error) {
-        tp_copy(s->snap.last_error, sizeof s->snap.last_error, error);
+        tp_buf_set(s->snap.last_error, sizeof s->snap.last_error, "%s", error);
         s->snap.last_error_ms = tp_now_ms();
     } else if (st == TP_SYNC_ONLINE) {
         s->snap.last_success_ms = tp_now_ms();
