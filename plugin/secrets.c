@@ -9,8 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
-
+#include "pq.h"
 #include "util.h"
 
 /* Every secret setting, one line each. A setting listed here is accepted
@@ -92,18 +91,37 @@ int tp_secret_credential_path(char *out, size_t cap)
     return 1;
 }
 
+/* Only libpq knows every spelling of a connection string (key=value,
+ * URIs with a password in the user-info part or as a parameter, escapes),
+ * so it alone parses it; it comes from the sync module, tillpoints-sync.so
+ * (docs/DESIGN.md §14).
+ *
+ * Without the module the answer is 0, as for a string libpq cannot parse:
+ * the configuration loads and the sync thread reports the missing module
+ * (TP_SYNC_ERROR, logged and posted as a sync.state event) until it is
+ * installed. Answering 1 would refuse every configuration with [sync]
+ * postgres that its group can read — the packaged 0640 root:tillpoints
+ * file — and so stop checkout for a missing library, naming a password
+ * that may not be there. What 0 leaves open: a password already written
+ * into a shared file goes unnamed while the module is missing; this
+ * process cannot use it then (no libpq), and the first start with the
+ * module refuses the file as usual. */
 int tp_secret_conninfo_has_password(const char *conninfo)
 {
+    char why[TP_MESSAGE_MAX + 1];
+    const tp_pq_api *pq = tp_pq(why, sizeof why);
+    if (!pq)
+        return 0;
     char *err = NULL;
-    PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
-    PQfreemem(err);
+    PQconninfoOption *opts = pq->conninfoParse(conninfo, &err);
+    pq->freemem(err);
     if (!opts)
         return 0;
     int has = 0;
     for (PQconninfoOption *o = opts; o->keyword; o++)
         if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0])
             has = 1;
-    PQconninfoFree(opts);
+    pq->conninfoFree(opts);
     return has;
 }
 

@@ -16,7 +16,8 @@
  *    a secret (a non-empty secret setting, or a password inside
  *    [sync] postgres): the plugin refuses to start and says where to move it.
  *
- * Pure functions, no state; libpq parses connection strings.
+ * Pure functions, no state; libpq parses connection strings, through the
+ * sync module's table (pq.h).
  */
 #ifndef TP_SECRETS_H
 #define TP_SECRETS_H
@@ -57,7 +58,9 @@ int tp_secret_credential_path(char *out, size_t cap) TP_MUST_CHECK;
 
 /* 1 when the libpq connection string (key=value or postgresql:// URI)
  * carries a non-empty password. An unparsable string carries none here;
- * the connection reports it. */
+ * the connection reports it. So does any string while the sync module
+ * (libpq) cannot be loaded; the sync then reports that (secrets.c says
+ * why). */
 int tp_secret_conninfo_has_password(const char *conninfo);
 
 /* Adds `password` to the connection string in `conninfo` (capacity `cap`),

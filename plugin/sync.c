@@ -47,6 +47,12 @@
  * into central_balances). Balances returned by a push are stored in the
  * same SQLite transaction that marks the rows delivered, so confirmed +
  * pending never counts an entry twice or not at all.
+ *
+ * libpq. Every call goes through the table of pq.h, which the sync module
+ * tillpoints-sync.so fills (docs/DESIGN.md §14): the thread's table is
+ * s->pq, and the blocking calls (central init, the audit head) load
+ * their own. Without the module, checkouts go on and the outbox
+ * fills; see load_pq().
  */
 #include "sync.h"
 #include "tillpoints/ext/audit.h"
@@ -61,11 +67,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "instance.h"
 #include "outbox.h"
+#include "pq.h"
 #include "abi.h"
 #include "schema.h"
 #include "util.h"
@@ -113,7 +119,8 @@ struct tp_sync {
     tp_instance *in;
     const tp_sync_config *cfg;
     tp_store *db;   /* this thread's SQLite connection */
-    PGconn *pg;     /* NULL while disconnected */
+    const tp_pq_api *pq; /* libpq, from tillpoints-sync.so; NULL until loaded (load_pq) */
+    PGconn *pg;     /* NULL while disconnected; never set while pq is NULL */
     int wake_fd;    /* eventfd: stop and retry-now */
     atomic_int stop;
     pthread_t thread;
@@ -157,10 +164,14 @@ static void set_state(tp_sync *s, tp_sync_state st, const char *error)
 {
     pthread_mutex_lock(&s->lock);
     tp_sync_state was = s->snap.state;
-    int changed = was != st || (error && strcmp(error, s->snap.last_error) != 0);
+    /* A sentence longer than last_error is kept cut, not dropped (tp_copy
+     * would leave ""), and compared as kept, so a long one repeated on each
+     * retry is still one change. */
+    size_t keep = sizeof s->snap.last_error - 1;
+    int changed = was != st || (error && strncmp(error, s->snap.last_error, keep) != 0);
     s->snap.state = st;
     if (error) {
-        tp_copy(s->snap.last_error, sizeof s->snap.last_error, error);
+        tp_buf_set(s->snap.last_error, sizeof s->snap.last_error, "%s", error);
         s->snap.last_error_ms = tp_now_ms();
     } else if (st == TP_SYNC_ONLINE) {
         s->snap.last_success_ms = tp_now_ms();
@@ -239,7 +250,7 @@ static int wait_fd(tp_sync *s, int fd, short events, int64_t deadline)
 static void disconnect(tp_sync *s)
 {
     if (s->pg)
-        PQfinish(s->pg);
+        s->pq->finish(s->pg);
     s->pg = NULL;
 }
 
@@ -247,9 +258,9 @@ static void disconnect(tp_sync *s)
 
 static void flush_mark(tp_sync *s);
 
-static pg_fail classify(const PGresult *r)
+static pg_fail classify(const tp_pq_api *pq, const PGresult *r)
 {
-    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *state = r ? pq->resultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     if (state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0))
         return PG_PERMANENT;
     return PG_TRANSIENT;
@@ -259,11 +270,11 @@ static pg_fail classify(const PGresult *r)
  * (kept, for whoever looks into it): by SQLSTATE class, integrity (23:
  * the central database already holds it, or it breaks one of its rules)
  * and data (22: a value it does not accept) refusals are for good. */
-static void refusal_sentence(const PGresult *r, char *why, size_t cap)
+static void refusal_sentence(const tp_pq_api *pq, const PGresult *r, char *why, size_t cap)
 {
-    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-    const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+    const char *state = pq->resultErrorField(r, PG_DIAG_SQLSTATE);
+    const char *primary = pq->resultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    const char *detail = pq->resultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
     const char *what = "the central database refused it";
     if (state && strcmp(state, "23505") == 0)
         what = "the central database already has it (another till recorded the same receipt, "
@@ -309,19 +320,19 @@ static PGresult *pg_run(tp_sync *s, const char *sql, int nparams, const char *co
         return NULL;
     }
     int64_t deadline = tp_mono_ms() + s->cfg->statement_timeout_ms + 2000;
-    int ok = nparams >= 0 ? PQsendQueryParams(s->pg, sql, nparams, NULL, params, NULL, NULL, 0)
-                          : PQsendQuery(s->pg, sql);
+    int ok = nparams >= 0 ? s->pq->sendQueryParams(s->pg, sql, nparams, NULL, params, NULL, NULL, 0)
+                          : s->pq->sendQuery(s->pg, sql);
     if (!ok) {
-        pg_sentence(why, why_cap, "cannot send to the server: ", PQerrorMessage(s->pg));
+        pg_sentence(why, why_cap, "cannot send to the server: ", s->pq->errorMessage(s->pg));
         disconnect(s);
         return NULL;
     }
-    int sock = PQsocket(s->pg);
-    while (PQflush(s->pg) == 1) {
+    int sock = s->pq->socket(s->pg);
+    while (s->pq->flush(s->pg) == 1) {
         int w = wait_fd(s, sock, POLLOUT | POLLIN, deadline);
         if (w <= 0)
             goto timeout_or_stop;
-        if (PQconsumeInput(s->pg) == 0)
+        if (s->pq->consumeInput(s->pg) == 0)
             break;
     }
     if (s->overlap) { /* the server works; meanwhile, SQLite */
@@ -330,49 +341,49 @@ static PGresult *pg_run(tp_sync *s, const char *sql, int nparams, const char *co
     }
     PGresult *last = NULL;
     for (;;) {
-        while (PQisBusy(s->pg)) {
+        while (s->pq->isBusy(s->pg)) {
             int w = wait_fd(s, sock, POLLIN, deadline);
             if (w <= 0) {
-                PQclear(last);
+                s->pq->clear(last);
                 goto timeout_or_stop;
             }
-            if (PQconsumeInput(s->pg) == 0) {
-                pg_sentence(why, why_cap, "the connection broke: ", PQerrorMessage(s->pg));
-                PQclear(last);
+            if (s->pq->consumeInput(s->pg) == 0) {
+                pg_sentence(why, why_cap, "the connection broke: ", s->pq->errorMessage(s->pg));
+                s->pq->clear(last);
                 disconnect(s);
                 return NULL;
             }
         }
-        PGresult *r = PQgetResult(s->pg);
+        PGresult *r = s->pq->getResult(s->pg);
         if (!r)
             break;
-        ExecStatusType es = PQresultStatus(r);
+        ExecStatusType es = s->pq->resultStatus(r);
         if (es == PGRES_FATAL_ERROR || es == PGRES_BAD_RESPONSE || es == PGRES_NONFATAL_ERROR) {
             /* Keep the first error; drain the rest. */
-            if (!last || PQresultStatus(last) != PGRES_FATAL_ERROR) {
-                PQclear(last);
+            if (!last || s->pq->resultStatus(last) != PGRES_FATAL_ERROR) {
+                s->pq->clear(last);
                 last = r;
             } else {
-                PQclear(r);
+                s->pq->clear(r);
             }
-        } else if (last && PQresultStatus(last) == PGRES_FATAL_ERROR) {
-            PQclear(r);
+        } else if (last && s->pq->resultStatus(last) == PGRES_FATAL_ERROR) {
+            s->pq->clear(r);
         } else {
-            PQclear(last);
+            s->pq->clear(last);
             last = r;
         }
     }
     if (!last) {
-        pg_sentence(why, why_cap, "the connection broke: ", PQerrorMessage(s->pg));
+        pg_sentence(why, why_cap, "the connection broke: ", s->pq->errorMessage(s->pg));
         disconnect(s);
         return NULL;
     }
-    if (PQresultStatus(last) == PGRES_FATAL_ERROR) {
-        *fail = PQstatus(s->pg) == CONNECTION_BAD ? PG_TRANSIENT : classify(last);
-        refusal_sentence(last, why, why_cap);
-        if (PQstatus(s->pg) == CONNECTION_BAD)
+    if (s->pq->resultStatus(last) == PGRES_FATAL_ERROR) {
+        *fail = s->pq->status(s->pg) == CONNECTION_BAD ? PG_TRANSIENT : classify(s->pq, last);
+        refusal_sentence(s->pq, last, why, why_cap);
+        if (s->pq->status(s->pg) == CONNECTION_BAD)
             disconnect(s);
-        PQclear(last);
+        s->pq->clear(last);
         return NULL;
     }
     *fail = PG_OK;
@@ -394,11 +405,12 @@ static pg_fail pg_exec(tp_sync *s, const char *sql, char *why, size_t cap)
 {
     pg_fail f;
     PGresult *r = pg_run(s, sql, -1, NULL, &f, why, cap);
-    PQclear(r);
+    s->pq->clear(r);
     return f;
 }
 
-static PGconn *connect_start(const tp_sync_config *cfg, const char *terminal)
+static PGconn *connect_start(const tp_pq_api *pq, const tp_sync_config *cfg,
+                             const char *terminal)
 {
     char options[160], app[64];
     snprintf(options, sizeof options,
@@ -409,15 +421,15 @@ static PGconn *connect_start(const tp_sync_config *cfg, const char *terminal)
     const char *kw[] = {"dbname", "application_name", "options", "keepalives",
                         "keepalives_idle", "keepalives_interval", "keepalives_count", NULL};
     const char *val[] = {cfg->postgres, app, options, "1", "10", "5", "3", NULL};
-    return PQconnectStartParams(kw, val, 1);
+    return pq->connectStartParams(kw, val, 1);
 }
 
 static int schema_verdict(tp_sync *s, int v, char *why, size_t cap);
 
-static int version_of(const PGresult *r)
+static int version_of(const tp_pq_api *pq, const PGresult *r)
 {
-    return PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)
-               ? (int)strtol(PQgetvalue(r, 0, 0), NULL, 10)
+    return pq->ntuples(r) == 1 && !pq->getisnull(r, 0, 0)
+               ? (int)strtol(pq->getvalue(r, 0, 0), NULL, 10)
                : 0;
 }
 
@@ -434,8 +446,8 @@ static int check_schema(tp_sync *s, char *why, size_t cap)
         disconnect(s);
         return -2;
     }
-    int v = version_of(r);
-    PQclear(r);
+    int v = version_of(s->pq, r);
+    s->pq->clear(r);
     return schema_verdict(s, v, why, cap);
 }
 
@@ -459,16 +471,16 @@ static int schema_verdict(tp_sync *s, int v, char *why, size_t cap)
 static int connect_central(tp_sync *s, char *why, size_t cap)
 {
     disconnect(s);
-    s->pg = connect_start(s->cfg, s->in->cfg.terminal);
+    s->pg = connect_start(s->pq, s->cfg, s->in->cfg.terminal);
     if (!s->pg) {
         tp_copy(why, cap, "out of memory connecting.");
         return -1;
     }
     int64_t deadline = tp_mono_ms() + (int64_t)s->cfg->connect_timeout_s * 1000;
     PostgresPollingStatusType p = PGRES_POLLING_WRITING;
-    while (PQstatus(s->pg) != CONNECTION_BAD && p != PGRES_POLLING_OK &&
+    while (s->pq->status(s->pg) != CONNECTION_BAD && p != PGRES_POLLING_OK &&
            p != PGRES_POLLING_FAILED) {
-        int w = wait_fd(s, PQsocket(s->pg), p == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+        int w = wait_fd(s, s->pq->socket(s->pg), p == PGRES_POLLING_READING ? POLLIN : POLLOUT,
                         deadline);
         if (w < 0) {
             disconnect(s);
@@ -480,18 +492,18 @@ static int connect_central(tp_sync *s, char *why, size_t cap)
             disconnect(s);
             return -1;
         }
-        p = PQconnectPoll(s->pg);
+        p = s->pq->connectPoll(s->pg);
     }
-    if (PQstatus(s->pg) != CONNECTION_OK) {
-        const char *e = PQerrorMessage(s->pg);
+    if (s->pq->status(s->pg) != CONNECTION_OK) {
+        const char *e = s->pq->errorMessage(s->pg);
         int refused = strstr(e, "authentication") || strstr(e, "password") ||
                       strstr(e, "does not exist") || strstr(e, "no pg_hba.conf");
         pg_sentence(why, cap, "cannot connect: ", e);
         disconnect(s);
         return refused ? -2 : -1;
     }
-    if (PQsetnonblocking(s->pg, 1) != 0) {
-        pg_sentence(why, cap, "cannot use the connection: ", PQerrorMessage(s->pg));
+    if (s->pq->setnonblocking(s->pg, 1) != 0) {
+        pg_sentence(why, cap, "cannot use the connection: ", s->pq->errorMessage(s->pg));
         disconnect(s);
         return -1;
     }
@@ -586,8 +598,8 @@ static pg_fail push_rows(tp_sync *s, const tp_outbox_row *rows, size_t n, int de
             disconnect(s); /* aborted transaction, or a missing schema: start afresh */
         return f == PG_PERMANENT ? PG_TRANSIENT : f;
     }
-    int v = version_of(r);
-    PQclear(r);
+    int v = version_of(s->pq, r);
+    s->pq->clear(r);
     if (v != TP_CENTRAL_SCHEMA_VERSION) {
         schema_verdict(s, v, why, cap); /* disconnects */
         return PG_TRANSIENT;
@@ -603,11 +615,11 @@ static pg_fail push_rows(tp_sync *s, const tp_outbox_row *rows, size_t n, int de
         }
         return f;
     }
-    size_t nb = (size_t)PQntuples(r);
+    size_t nb = (size_t)s->pq->ntuples(r);
     if (nb > s->bal_cap) {
         tp_central_balance *b = realloc(s->bal, nb * sizeof *b);
         if (!b) {
-            PQclear(r);
+            s->pq->clear(r);
             pg_exec(s, "ROLLBACK", why, cap);
             tp_copy(why, cap, "out of memory reading balances.");
             return PG_TRANSIENT;
@@ -616,11 +628,11 @@ static pg_fail push_rows(tp_sync *s, const tp_outbox_row *rows, size_t n, int de
         s->bal_cap = nb;
     }
     for (size_t i = 0; i < nb; i++) {
-        tp_copy(s->bal[i].code, sizeof s->bal[i].code, PQgetvalue(r, (int)i, 0));
-        s->bal[i].balance = strtoll(PQgetvalue(r, (int)i, 1), NULL, 10);
-        s->bal[i].seq = strtoll(PQgetvalue(r, (int)i, 2), NULL, 10);
+        tp_copy(s->bal[i].code, sizeof s->bal[i].code, s->pq->getvalue(r, (int)i, 0));
+        s->bal[i].balance = strtoll(s->pq->getvalue(r, (int)i, 1), NULL, 10);
+        s->bal[i].seq = strtoll(s->pq->getvalue(r, (int)i, 2), NULL, 10);
     }
-    PQclear(r);
+    s->pq->clear(r);
     f = pg_exec(s, "COMMIT", why, cap);
     if (f != PG_OK)
         return f == PG_PERMANENT ? PG_TRANSIENT : f; /* unknown outcome: send again */
@@ -721,7 +733,7 @@ static const pull_def pulls[] = {
 /* Applies one page; returns rows applied, or -1. */
 static long apply_page(tp_sync *s, const pull_def *d, PGresult *r, tp_message *msg)
 {
-    int n = PQntuples(r);
+    int n = s->pq->ntuples(r);
     if (n == 0)
         return 0;
     if (tp_store_begin(s->db, msg) != TP_OK)
@@ -734,28 +746,28 @@ static long apply_page(tp_sync *s, const pull_def *d, PGresult *r, tp_message *m
         sqlite3_reset(q);
         sqlite3_clear_bindings(q);
         for (int c = 0; c < d->ncols; c++) {
-            if (PQgetisnull(r, i, c))
+            if (s->pq->getisnull(r, i, c))
                 sqlite3_bind_null(q, c + 1);
             else
-                sqlite3_bind_text(q, c + 1, PQgetvalue(r, i, c), -1, SQLITE_STATIC);
+                sqlite3_bind_text(q, c + 1, s->pq->getvalue(r, i, c), -1, SQLITE_STATIC);
         }
         if (d->id == TP_STMT_SYNC_PULL_BALANCE) {
-            sqlite3_bind_int64(q, 2, strtoll(PQgetvalue(r, i, 1), NULL, 10));
-            sqlite3_bind_int64(q, 3, strtoll(PQgetvalue(r, i, 2), NULL, 10));
+            sqlite3_bind_int64(q, 2, strtoll(s->pq->getvalue(r, i, 1), NULL, 10));
+            sqlite3_bind_int64(q, 3, strtoll(s->pq->getvalue(r, i, 2), NULL, 10));
             sqlite3_bind_int64(q, 4, now);
         } else if (d->id == TP_STMT_SYNC_PULL_MEMBER) {
-            sqlite3_bind_text(q, 2, PQgetisnull(r, i, 1) ? "" : PQgetvalue(r, i, 1), -1,
+            sqlite3_bind_text(q, 2, s->pq->getisnull(r, i, 1) ? "" : s->pq->getvalue(r, i, 1), -1,
                               SQLITE_STATIC);
-            sqlite3_bind_int64(q, 6, strtoll(PQgetvalue(r, i, 5), NULL, 10));
+            sqlite3_bind_int64(q, 6, strtoll(s->pq->getvalue(r, i, 5), NULL, 10));
         } else {
-            sqlite3_bind_int64(q, 3, strtoll(PQgetvalue(r, i, 2), NULL, 10));
+            sqlite3_bind_int64(q, 3, strtoll(s->pq->getvalue(r, i, 2), NULL, 10));
         }
         int rc = sqlite3_step(q);
         /* A pulled member whose code or app id is taken locally stays out
          * (OR IGNORE); a CHECK failure is skipped the same way. */
         if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
             q = NULL;
-        seq = strtoll(PQgetvalue(r, i, d->ncols), NULL, 10); /* seq comes last */
+        seq = strtoll(s->pq->getvalue(r, i, d->ncols), NULL, 10); /* seq comes last */
     }
     if (q)
         sqlite3_reset(q);
@@ -791,7 +803,7 @@ static pg_fail pull_all(tp_sync *s, char *why, size_t cap)
                 return f == PG_PERMANENT ? PG_TRANSIENT : f;
             tp_message msg;
             long n = apply_page(s, &pulls[k], r, &msg);
-            PQclear(r);
+            s->pq->clear(r);
             if (n < 0) {
                 tp_copy(why, cap, msg.text);
                 return PG_TRANSIENT;
@@ -836,6 +848,23 @@ static void backoff_wait(tp_sync *s)
     }
 }
 
+/* libpq comes from the sync module, tillpoints-sync.so (docs/DESIGN.md
+ * §14), loaded here on the thread rather than in tp_sync_start(): a till
+ * without the module (or without libpq5) must still start and sell. The
+ * thread runs anyway and treats the missing module like any other reason
+ * the central database cannot be used: the state is TP_SYNC_ERROR with
+ * tp_pq()'s sentence (logged and posted once, by set_state), the outbox
+ * keeps every event, and each backoff retry (or a manager's retry-now)
+ * tries the load again, so a module installed while the till runs is
+ * picked up without a restart. A retry costs one stat() of a missing
+ * file. 0 when loaded; -1 with a sentence. */
+static int load_pq(tp_sync *s, char *why, size_t cap)
+{
+    if (!s->pq)
+        s->pq = tp_pq(why, cap);
+    return s->pq ? 0 : -1;
+}
+
 static void *sync_main(void *arg)
 {
     tp_sync *s = arg;
@@ -844,6 +873,11 @@ static void *sync_main(void *arg)
     if (tp_sync_state_get(s->db, "retry_ms", &s->retry_seen) != TP_OK)
         s->retry_seen = 0;
     while (!stopping(s)) {
+        if (load_pq(s, why, sizeof why) != 0) {
+            set_state(s, TP_SYNC_ERROR, why);
+            backoff_wait(s);
+            continue;
+        }
         if (!s->pg) {
             int rc = connect_central(s, why, sizeof why);
             if (rc == -3)
@@ -960,15 +994,16 @@ void tp_sync_stop(tp_sync *s)
 
 /* ------------------------------------------------------------ central init */
 
-static tp_status init_fail(PGconn *pg, PGresult *r, const char *what, tp_message *msg)
+static tp_status init_fail(const tp_pq_api *pq, PGconn *pg, PGresult *r, const char *what,
+                           tp_message *msg)
 {
     char line[400];
-    pg_sentence(line, sizeof line, "", r ? PQresultErrorMessage(r) : PQerrorMessage(pg));
+    pg_sentence(line, sizeof line, "", r ? pq->resultErrorMessage(r) : pq->errorMessage(pg));
     tp_msg_set(msg, "Cannot %s the central schema: %s", what, line);
-    PQclear(r);
-    PGresult *rb = PQexec(pg, "ROLLBACK");
-    PQclear(rb);
-    PQfinish(pg);
+    pq->clear(r);
+    PGresult *rb = pq->exec(pg, "ROLLBACK");
+    pq->clear(rb);
+    pq->finish(pg);
     return TP_ERR_STORAGE;
 }
 
@@ -980,64 +1015,70 @@ tp_status tp_central_init(const tp_config *cfg, int *from, int *to, tp_message *
                    "configuration file.");
         return TP_ERR_CONFIG;
     }
+    char why[TP_MESSAGE_MAX + 1];
+    const tp_pq_api *pq = tp_pq(why, sizeof why);
+    if (!pq) {
+        tp_msg_set(msg, "%s", why); /* names the module and what to install */
+        return TP_ERR_UNSUPPORTED;
+    }
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%d", cfg->sync.connect_timeout_s);
     const char *kw[] = {"dbname", "connect_timeout", "application_name", NULL};
     const char *val[] = {cfg->sync.postgres, timeout, "tillpoints central init", NULL};
-    PGconn *pg = PQconnectdbParams(kw, val, 1);
-    if (!pg || PQstatus(pg) != CONNECTION_OK) {
+    PGconn *pg = pq->connectdbParams(kw, val, 1);
+    if (!pg || pq->status(pg) != CONNECTION_OK) {
         char line[400];
-        pg_sentence(line, sizeof line, "", pg ? PQerrorMessage(pg) : "out of memory");
+        pg_sentence(line, sizeof line, "", pg ? pq->errorMessage(pg) : "out of memory");
         tp_msg_set(msg, "Cannot connect to the central database: %s", line);
-        PQfinish(pg);
+        pq->finish(pg);
         return TP_ERR_STORAGE;
     }
     char lock[96];
     snprintf(lock, sizeof lock, "BEGIN; SELECT pg_advisory_xact_lock(%lld)", INIT_LOCK_KEY);
-    PGresult *r = PQexec(pg, lock);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return init_fail(pg, r, "lock", msg);
-    PQclear(r);
-    r = PQexec(pg, "SELECT to_regclass('schema_version') IS NOT NULL");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return init_fail(pg, r, "read", msg);
-    int exists = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
+    PGresult *r = pq->exec(pg, lock);
+    if (pq->resultStatus(r) != PGRES_TUPLES_OK)
+        return init_fail(pq, pg, r, "lock", msg);
+    pq->clear(r);
+    r = pq->exec(pg, "SELECT to_regclass('schema_version') IS NOT NULL");
+    if (pq->resultStatus(r) != PGRES_TUPLES_OK)
+        return init_fail(pq, pg, r, "read", msg);
+    int exists = pq->getvalue(r, 0, 0)[0] == 't';
+    pq->clear(r);
     int version = 0;
     if (exists) {
-        r = PQexec(pg, "SELECT COALESCE(max(version), 0) FROM schema_version");
-        if (PQresultStatus(r) != PGRES_TUPLES_OK)
-            return init_fail(pg, r, "read", msg);
-        version = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
-        PQclear(r);
+        r = pq->exec(pg, "SELECT COALESCE(max(version), 0) FROM schema_version");
+        if (pq->resultStatus(r) != PGRES_TUPLES_OK)
+            return init_fail(pq, pg, r, "read", msg);
+        version = (int)strtol(pq->getvalue(r, 0, 0), NULL, 10);
+        pq->clear(r);
     }
     *from = *to = version;
     if (version > TP_CENTRAL_VERSION) {
-        r = PQexec(pg, "ROLLBACK");
-        PQclear(r);
-        PQfinish(pg);
+        r = pq->exec(pg, "ROLLBACK");
+        pq->clear(r);
+        pq->finish(pg);
         tp_msg_set(msg, "The central schema is version %d, newer than this tillpoints knows "
                    "(%d). Install the newer version.", version, TP_CENTRAL_VERSION);
         return TP_ERR_VERSION;
     }
     while (version < TP_CENTRAL_VERSION) {
-        r = PQexec(pg, tp_central_migrations[version]);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            return init_fail(pg, r, "create", msg);
-        PQclear(r);
+        r = pq->exec(pg, tp_central_migrations[version]);
+        if (pq->resultStatus(r) != PGRES_COMMAND_OK)
+            return init_fail(pq, pg, r, "create", msg);
+        pq->clear(r);
         char ins[96];
         snprintf(ins, sizeof ins, "INSERT INTO schema_version(version) VALUES(%d)", version + 1);
-        r = PQexec(pg, ins);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            return init_fail(pg, r, "record", msg);
-        PQclear(r);
+        r = pq->exec(pg, ins);
+        if (pq->resultStatus(r) != PGRES_COMMAND_OK)
+            return init_fail(pq, pg, r, "record", msg);
+        pq->clear(r);
         version++;
     }
-    r = PQexec(pg, "COMMIT");
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        return init_fail(pg, r, "commit", msg);
-    PQclear(r);
-    PQfinish(pg);
+    r = pq->exec(pg, "COMMIT");
+    if (pq->resultStatus(r) != PGRES_COMMAND_OK)
+        return init_fail(pq, pg, r, "commit", msg);
+    pq->clear(r);
+    pq->finish(pg);
     *to = version;
     if (*from == *to)
         tp_msg_set(msg, "The central schema is already at version %d.", *to);
@@ -1054,43 +1095,48 @@ void tp_central_audit_head(const tp_config *cfg, tp_central_head *out)
         return;
     }
     out->state = TP_AUDIT_CENTRAL_UNREACHABLE;
+    /* Without the module the head cannot be read: unreachable, and the note
+     * says which file is missing and what to install. */
+    const tp_pq_api *pq = tp_pq(out->note, sizeof out->note);
+    if (!pq)
+        return;
     char timeout[16], options[64];
     snprintf(timeout, sizeof timeout, "%d", cfg->sync.connect_timeout_s);
     snprintf(options, sizeof options, "-c statement_timeout=%d",
              cfg->sync.statement_timeout_ms);
     const char *kw[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
     const char *val[] = {cfg->sync.postgres, timeout, "tillpoints verify", options, NULL};
-    PGconn *pg = PQconnectdbParams(kw, val, 1);
-    if (!pg || PQstatus(pg) != CONNECTION_OK) {
+    PGconn *pg = pq->connectdbParams(kw, val, 1);
+    if (!pg || pq->status(pg) != CONNECTION_OK) {
         pg_sentence(out->note, sizeof out->note, "cannot connect: ",
-                    pg ? PQerrorMessage(pg) : "out of memory");
-        PQfinish(pg);
+                    pg ? pq->errorMessage(pg) : "out of memory");
+        pq->finish(pg);
         return;
     }
-    PGresult *r = PQexec(pg, "SELECT COALESCE(max(version), 0) FROM schema_version");
-    int version = PQresultStatus(r) == PGRES_TUPLES_OK ? version_of(r) : 0;
-    PQclear(r);
+    PGresult *r = pq->exec(pg, "SELECT COALESCE(max(version), 0) FROM schema_version");
+    int version = pq->resultStatus(r) == PGRES_TUPLES_OK ? version_of(pq, r) : 0;
+    pq->clear(r);
     if (version < 2) {
         tp_buf_set(out->note, sizeof out->note, "the central schema is version %d and keeps no "
                    "audit heads; run `tillpoints central init`.", version);
-        PQfinish(pg);
+        pq->finish(pg);
         return;
     }
     const char *params[2] = {cfg->location, cfg->terminal};
-    r = PQexecParams(pg, "SELECT seq, hash FROM audit_heads WHERE location = $1"
+    r = pq->execParams(pg, "SELECT seq, hash FROM audit_heads WHERE location = $1"
                          " AND terminal = $2", 2, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    if (pq->resultStatus(r) != PGRES_TUPLES_OK) {
         pg_sentence(out->note, sizeof out->note, "cannot read the audit heads: ",
-                    PQresultErrorMessage(r));
-    } else if (PQntuples(r) == 0) {
+                    pq->resultErrorMessage(r));
+    } else if (pq->ntuples(r) == 0) {
         out->state = TP_AUDIT_CENTRAL_EMPTY;
     } else {
         out->state = TP_AUDIT_CENTRAL_COMPARED;
-        out->seq = (uint64_t)strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-        tp_copy(out->hash, sizeof out->hash, PQgetvalue(r, 0, 1));
+        out->seq = (uint64_t)strtoull(pq->getvalue(r, 0, 0), NULL, 10);
+        tp_copy(out->hash, sizeof out->hash, pq->getvalue(r, 0, 1));
     }
-    PQclear(r);
-    PQfinish(pg);
+    pq->clear(r);
+    pq->finish(pg);
 }
 
 static void sync_status_get(const tp_instance *in, tp_sync_status *out);

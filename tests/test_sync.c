@@ -12,7 +12,7 @@
  * is refused (parked and reported, counted as refused on that terminal).
  * Then: wrong credentials, a schema version mismatch, and a server that
  * stalls (the push lock held elsewhere) — reported, retried, nothing lost
- * or doubled. And the audit chain's anchor: the central database holds
+ * or doubled; a reason longer than the status holds is shown cut. And the audit chain's anchor: the central database holds
  * each terminal's head, refuses a record that does not continue it (a
  * history rewritten with every hash recomputed), and verify names records
  * deleted or altered on the terminal by comparing with that head.
@@ -797,6 +797,43 @@ static void an_unreachable_central_database_is_said_not_counted(void **state)
     tu_stop(h, 1);
 }
 
+/* The reason a sync fails may be longer than the status's last_error (a
+ * server's message, or the loader's sentence naming a missing
+ * tillpoints-sync.so by its full path): it is shown cut, never blank. */
+static void a_long_sync_error_is_shown_cut_not_blank(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PG();
+    tu_host *h = terminal("store-L", "till-3", W.good_secrets, NULL);
+    tu_add_member(h, "M-L001", "Lena");
+    tu_host *one[1] = {h};
+    wait_drained(one, 1);
+    /* A refusal of no SQLSTATE class of its own (P0001): the batch waits. */
+    q_int("CREATE FUNCTION tp_test_refuse() RETURNS trigger LANGUAGE plpgsql AS"
+          " $$BEGIN RAISE EXCEPTION 'refused: %', repeat('x', 400); END$$");
+    q_int("CREATE TRIGGER tp_test_refuse BEFORE INSERT ON events FOR EACH ROW"
+          " WHEN (NEW.location = 'store-L') EXECUTE FUNCTION tp_test_refuse()");
+    sale(h, "L-1", "M-L001", 1000);
+    tu_settle(h);
+    int64_t end = tp_now_ms_for_tests() + WAIT_MS;
+    tp_queue_status st = {.struct_size = sizeof st};
+    while ((st = status_of(h)).state != TP_SYNC_OFFLINE || !strstr(st.last_error, "xxx")) {
+        if (tp_now_ms_for_tests() > end)
+            fail_msg("the refusal was not reported: state %d, \"%s\"", (int)st.state,
+                     st.last_error);
+        pump(h);
+        sleep_ms(20);
+    }
+    assert_int_equal(strlen(st.last_error), TP_MESSAGE_MAX);
+    assert_non_null(strstr(st.last_error, "the server said: refused: xxx"));
+    assert_int_equal(st.pending, 1);
+    q_int("DROP TRIGGER tp_test_refuse ON events");
+    q_int("DROP FUNCTION tp_test_refuse()");
+    wait_drained(one, 1);
+    assert_int_equal(q_int("SELECT count(*) FROM ledger WHERE receipt = 'L-1'"), 1);
+    tu_stop(h, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -810,6 +847,7 @@ int main(void)
         cmocka_unit_test(a_replaced_trigger_is_named_by_verify_with_a_central_database),
         cmocka_unit_test(central_schema_1_is_migrated_with_heads_from_its_events),
         cmocka_unit_test(an_unreachable_central_database_is_said_not_counted),
+        cmocka_unit_test(a_long_sync_error_is_shown_cut_not_blank),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
