@@ -24,6 +24,10 @@
  * database in the POS process can cost; the ratio says how many SQLites'
  * worth of memory the plugin adds with that config.
  *
+ * Each RSS growth is split into pages of mapped files (RssFile: code and
+ * read-only data, shared with the page cache) and anonymous pages
+ * (RssAnon: heap, stacks, relocated data: the process's own).
+ *
  * Targets (issue 17): the default config maps none of the heavy families
  * (X11, dbus, Kerberos, LDAP, TLS, PostgreSQL, and zbar, V4L2, libjpeg,
  * libevdev and the modules behind them) and grows RSS by under 2 MiB.
@@ -140,6 +144,7 @@ static int child(const char *plugin, const char *config)
         return 1;
     read_maps(before);
     long rss0 = bench_proc_status_kib("VmRSS");
+    long anon0 = bench_proc_status_kib("RssAnon");
 
     int ok_settled = 1;
     tp_hostlib *lib = NULL;
@@ -175,6 +180,7 @@ static int child(const char *plugin, const char *config)
         }
     }
     long rss1 = bench_proc_status_kib("VmRSS");
+    long anon1 = bench_proc_status_kib("RssAnon");
     read_maps(after);
 
     int added = 0, n_heavy = 0;
@@ -194,8 +200,9 @@ static int child(const char *plugin, const char *config)
                 snprintf(lines[n_lines++], sizeof lines[0], "added %s", after->name[i]);
         }
     }
-    printf("before %d after %d added %d heavy %d rss_before %ld rss_after %ld settled %d\n",
-           before->n, after->n, added, n_heavy, rss0, rss1, ok_settled);
+    printf("before %d after %d added %d heavy %d rss_before %ld rss_after %ld settled %d "
+           "anon_before %ld anon_after %ld\n",
+           before->n, after->n, added, n_heavy, rss0, rss1, ok_settled, anon0, anon1);
     for (int i = 0; i < n_lines; i++)
         printf("%s\n", lines[i]);
     fflush(stdout);
@@ -211,6 +218,7 @@ static int child(const char *plugin, const char *config)
 typedef struct result {
     int before, after, added, heavy, settled;
     long rss0, rss1;
+    long anon0, anon1; /* RssAnon: heap, stacks, written private pages */
     char heavy_names[1024];
 } result;
 
@@ -241,9 +249,10 @@ static int measure(const char *plugin, const char *config, result *r)
     char line[256];
     while (f && fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = '\0';
-        if (sscanf(line, "before %d after %d added %d heavy %d rss_before %ld rss_after %ld settled %d",
+        if (sscanf(line, "before %d after %d added %d heavy %d rss_before %ld rss_after %ld "
+                   "settled %d anon_before %ld anon_after %ld",
                    &r->before, &r->after, &r->added, &r->heavy, &r->rss0, &r->rss1,
-                   &r->settled) == 7) {
+                   &r->settled, &r->anon0, &r->anon1) == 9) {
             got = 1;
         } else if (strncmp(line, "heavy ", 6) == 0) {
             size_t used = strlen(r->heavy_names);
@@ -368,6 +377,17 @@ int main(int argc, char **argv)
             snprintf(ratio, sizeof ratio, "-");
         row(figure, v, "MiB", is_default ? "< 2" : "-", ratio,
             is_default ? (kib < TARGET_DEFAULT_RSS_KIB ? "ok" : "MISSED") : "-");
+        /* The split: pages of mapped files (code and read-only data,
+         * shared with the page cache and with other processes mapping the
+         * same files) and anonymous pages (heap, stacks, relocated data),
+         * which are this process's own. */
+        long anon = r->anon1 - r->anon0;
+        snprintf(figure, sizeof figure, "  of which files (code, data)");
+        snprintf(v, sizeof v, "%.2f", (double)(kib - anon) / 1024.0);
+        row(figure, v, "MiB", "-", "-", "-");
+        snprintf(figure, sizeof figure, "  of which anonymous (heap, stacks)");
+        snprintf(v, sizeof v, "%.2f", (double)anon / 1024.0);
+        row(figure, v, "MiB", "-", "-", "-");
     }
     for (int i = 0; i < N_CONFIGS; i++) {
         if (res[i].heavy)
