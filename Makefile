@@ -363,7 +363,7 @@ bench-smoke: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_zbar $(BENCH_A
 # map and the RSS they add, for the default config, one serial scanner and
 # everything on, each in a fresh process. Quick, so bench-smoke runs it too.
 BENCH_FOOTPRINT := $(BUILD)/bench/bench_footprint
-$(BENCH_FOOTPRINT): bench/bench_footprint.c bench/bench.h host-shim/host.c host-shim/host.h $(HEADERS) \
+$(BENCH_FOOTPRINT): bench/bench_footprint.c bench/bench.h tests/procmaps.h host-shim/host.c host-shim/host.h $(HEADERS) \
                     $(BUILD)/tillpoints.so $(MODULE_SOS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) $(ALL_LDFLAGS) -o $@ bench/bench_footprint.c host-shim/host.c -pthread -ldl

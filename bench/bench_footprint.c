@@ -42,6 +42,7 @@
 #include <sys/wait.h>
 
 #include "bench.h"
+#include "../tests/procmaps.h"
 #include "host.h"
 #include "tillpoints/ext/scanners.h"
 #include "tillpoints/ext/sync.h"
@@ -51,54 +52,7 @@ extern char **environ;
 #define TARGET_DEFAULT_RSS_KIB 2048 /* < 2 MiB */
 #define SETTLE_MS 15000
 
-/* Library families a store without camera, wedge or central sync must not
- * map, matched as the start of a mapped file's name. */
-static const char *const heavy[] = {
-    "libX11", "libxcb", "libdbus", "libkrb5", "libgssapi", "libk5crypto", "libldap",
-    "liblber", "libssl", "libcrypto", "libgnutls", "libpq", "libzbar", "libv4l", "libjpeg",
-    "libevdev", "tillpoints-camera.so", "tillpoints-wedge.so", "tillpoints-sync.so",
-};
-#define N_HEAVY (sizeof heavy / sizeof heavy[0])
-
 /* ------------------------------------------------------------ the child */
-
-#define MAX_MAPPED 256
-typedef struct mapped {
-    int n;
-    char name[MAX_MAPPED][128];
-} mapped;
-
-/* The shared objects mapped now, by base name, each once. */
-static int read_maps(mapped *m)
-{
-    m->n = 0;
-    FILE *f = fopen("/proc/self/maps", "r");
-    if (!f)
-        return -1;
-    char line[1024];
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        const char *path = strchr(line, '/');
-        if (!path || !strstr(path, ".so"))
-            continue;
-        const char *base = strrchr(path, '/') + 1;
-        int seen = 0;
-        for (int i = 0; i < m->n && !seen; i++)
-            seen = strcmp(m->name[i], base) == 0;
-        if (!seen && m->n < MAX_MAPPED)
-            snprintf(m->name[m->n++], sizeof m->name[0], "%s", base);
-    }
-    fclose(f);
-    return 0;
-}
-
-static int is_heavy(const char *name)
-{
-    for (size_t i = 0; i < N_HEAVY; i++)
-        if (strncmp(name, heavy[i], strlen(heavy[i])) == 0)
-            return 1;
-    return 0;
-}
 
 static void pause_ms(int ms)
 {
@@ -135,14 +89,14 @@ static int settled(const tp_plugin *p)
  * then "heavy NAME" and "added NAME" lines. */
 static int child(const char *plugin, const char *config)
 {
-    mapped *before = calloc(1, sizeof *before), *after = calloc(1, sizeof *after);
+    tp_mapped *before = calloc(1, sizeof *before), *after = calloc(1, sizeof *after);
     if (!before || !after)
         return 1;
     /* stdio's buffers and the readers' pages exist before the first
      * reading, so they are not counted as the plugin's. */
-    if (read_maps(before) != 0 || bench_proc_status_kib("VmRSS") < 0)
+    if (tp_read_maps(before) != 0 || bench_proc_status_kib("VmRSS") < 0)
         return 1;
-    read_maps(before);
+    tp_read_maps(before);
     long rss0 = bench_proc_status_kib("VmRSS");
     long anon0 = bench_proc_status_kib("RssAnon");
 
@@ -181,22 +135,22 @@ static int child(const char *plugin, const char *config)
     }
     long rss1 = bench_proc_status_kib("VmRSS");
     long anon1 = bench_proc_status_kib("RssAnon");
-    read_maps(after);
+    tp_read_maps(after);
 
     int added = 0, n_heavy = 0;
-    char lines[MAX_MAPPED][160];
+    char lines[TP_MAPPED_MAX][160];
     int n_lines = 0;
     for (int i = 0; i < after->n; i++) {
         int was = 0;
         for (int k = 0; k < before->n && !was; k++)
             was = strcmp(before->name[k], after->name[i]) == 0;
-        if (is_heavy(after->name[i])) {
+        if (tp_is_heavy(after->name[i])) {
             n_heavy++;
             snprintf(lines[n_lines++], sizeof lines[0], "heavy %s", after->name[i]);
         }
         if (!was) {
             added++;
-            if (n_lines < MAX_MAPPED)
+            if (n_lines < TP_MAPPED_MAX)
                 snprintf(lines[n_lines++], sizeof lines[0], "added %s", after->name[i]);
         }
     }

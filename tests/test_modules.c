@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 
 #include "testutil.h"
+#include "procmaps.h"
 
 #include "host.h"
 #include "tillpoints/ext/images.h"
@@ -46,53 +47,14 @@ extern char **environ;
 
 /* ------------------------------------------------------------ the maps */
 
-/* Libraries the default config must not bring into a POS (issue 17),
- * matched as the start of a mapped file's name. */
-static const char *const heavy[] = {
-    "libX11", "libxcb", "libdbus", "libkrb5", "libgssapi", "libk5crypto", "libldap",
-    "liblber", "libssl", "libcrypto", "libgnutls", "libpq", "libzbar", "libv4l", "libjpeg",
-    "libevdev", "tillpoints-camera.so", "tillpoints-wedge.so", "tillpoints-sync.so",
-};
-#define N_HEAVY (sizeof heavy / sizeof heavy[0])
-
-#define MAX_MAPPED 256
-typedef struct mapped {
-    int n;
-    char name[MAX_MAPPED][128]; /* base names, each once */
-} mapped;
-
-/* The shared objects mapped into this process now. */
-static void read_maps(mapped *m)
+/* The mapped shared objects, and the families the default config must not
+ * bring into a POS (tp_heavy_libs), come from tests/procmaps.h. */
+static void read_maps(tp_mapped *m)
 {
-    m->n = 0;
-    FILE *f = fopen("/proc/self/maps", "r");
-    assert_non_null(f);
-    char line[1024];
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        const char *path = strchr(line, '/');
-        if (!path || !strstr(path, ".so"))
-            continue;
-        const char *base = strrchr(path, '/') + 1;
-        int seen = 0;
-        for (int i = 0; i < m->n && !seen; i++)
-            seen = strcmp(m->name[i], base) == 0;
-        if (!seen && m->n < MAX_MAPPED)
-            snprintf(m->name[m->n++], sizeof m->name[0], "%s", base);
-    }
-    fclose(f);
+    assert_int_equal(tp_read_maps(m), 0);
 }
 
-/* The mapped file whose name starts with `prefix`, or NULL. */
-static const char *find_mapped(const mapped *m, const char *prefix)
-{
-    for (int i = 0; i < m->n; i++)
-        if (strncmp(m->name[i], prefix, strlen(prefix)) == 0)
-            return m->name[i];
-    return NULL;
-}
-
-static void print_mapped(const mapped *m)
+static void print_mapped(const tp_mapped *m)
 {
     printf("mapped (%d):", m->n);
     for (int i = 0; i < m->n; i++)
@@ -100,20 +62,20 @@ static void print_mapped(const mapped *m)
     printf("\n");
 }
 
-static void must_map(const mapped *m, const char *prefix)
+static void must_map(const tp_mapped *m, const char *prefix)
 {
-    if (!find_mapped(m, prefix)) {
+    if (!tp_find_mapped(m, prefix)) {
         print_mapped(m);
         fail_msg("%s is not mapped", prefix);
     }
 }
 
 /* Fails naming every one of `names` that is mapped. */
-static void must_not_map(const mapped *m, const char *const *names, size_t n)
+static void must_not_map(const tp_mapped *m, const char *const *names, size_t n)
 {
     char found[1024] = "";
     for (size_t i = 0; i < n; i++) {
-        const char *hit = find_mapped(m, names[i]);
+        const char *hit = tp_find_mapped(m, names[i]);
         if (hit) {
             size_t used = strlen(found);
             snprintf(found + used, sizeof found - used, " %s", hit);
@@ -288,14 +250,14 @@ static tp_queue_status queue_status(void)
  * mapped before the plugin is loaded, the scenarios would prove nothing. */
 static void nothing_heavy_before_the_plugin(void)
 {
-    mapped m;
+    tp_mapped m;
     read_maps(&m);
-    for (size_t i = 0; i < N_HEAVY; i++)
-        if (find_mapped(&m, heavy[i])) {
+    for (size_t i = 0; i < TP_N_HEAVY_LIBS; i++)
+        if (tp_find_mapped(&m, tp_heavy_libs[i])) {
             print_mapped(&m);
             fail_msg("this test program maps %s before it loads the plugin: link it without "
                      "the modules' objects (Makefile: test_modules: private MODULE_OBJ :=)",
-                     find_mapped(&m, heavy[i]));
+                     tp_find_mapped(&m, tp_heavy_libs[i]));
         }
 }
 
@@ -306,10 +268,10 @@ static void scenario_default(void **state)
     (void)state;
     nothing_heavy_before_the_plugin();
     child_open();
-    mapped m;
+    tp_mapped m;
     read_maps(&m);
     must_map(&m, "tillpoints.so");
-    must_not_map(&m, heavy, N_HEAVY);
+    must_not_map(&m, tp_heavy_libs, TP_N_HEAVY_LIBS);
     child_close("passed");
 }
 
@@ -330,7 +292,7 @@ static void scenario_camera(void **state)
     printf("images: verdict %u: %s\n", (unsigned)r.verdict, r.message);
     assert_int_equal(r.verdict, TP_IMAGE_MEMBER);
     assert_string_equal(r.member_code, MEMBER);
-    mapped m;
+    tp_mapped m;
     read_maps(&m);
     must_map(&m, "tillpoints-camera.so");
     must_map(&m, "libzbar");
@@ -344,7 +306,7 @@ static void scenario_wedge(void **state)
     (void)state;
     child_open();
     drivers_own_sentence("kbd", WEDGE_DEVICE);
-    mapped m;
+    tp_mapped m;
     read_maps(&m);
     must_map(&m, "tillpoints-wedge.so");
     must_map(&m, "libevdev");
@@ -390,7 +352,7 @@ static void scenario_sync(void **state)
     printf("sync: state %u, pushed %llu, parked %llu\n", (unsigned)ss.state,
            (unsigned long long)ss.pushed, (unsigned long long)ss.parked);
     assert_int_equal(qs.parked, 0);
-    mapped m;
+    tp_mapped m;
     read_maps(&m);
     must_map(&m, "tillpoints-sync.so");
     must_map(&m, "libpq");
@@ -435,7 +397,7 @@ static void scenario_missing(void **state)
     says_not_installed("images", msg.text, "tillpoints-camera.so");
 
     /* After every part has tried its module: none of them is mapped. */
-    mapped m;
+    tp_mapped m;
     read_maps(&m);
     static const char *const none[] = {"libzbar", "libevdev", "libpq", "tillpoints-camera.so",
                                        "tillpoints-wedge.so", "tillpoints-sync.so"};
