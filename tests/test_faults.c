@@ -639,9 +639,26 @@ static void a_commit_with_unknown_outcome_is_not_doubled_when_replayed(void **st
 {
     (void)state;
     fault_run *r = fr_start(BATCH_CONFIG, NULL);
-    char dir[256], config[300];
+    char dir[256], config[300], db[320];
     snprintf(dir, sizeof dir, "%s", r->h->dir);
     snprintf(config, sizeof config, "%s", r->h->config);
+    snprintf(db, sizeof db, "%s/test.db", dir);
+    /* The frames of the failing commit must reach the WAL file. They do not
+     * when the WAL is empty or may start over (everything in it copied to
+     * the database, which depends on what the plugin's connections did
+     * before and so on the machine's speed): the commit then writes and
+     * syncs a new WAL header first, that sync fails, and no frame is ever
+     * written. So a connection of the test's own writes a row of its own
+     * (the WAL now holds frames) and keeps a read snapshot of it from
+     * before the fault until after shutdown: while it is held, the WAL can
+     * neither start over nor be deleted by the last connection to close. */
+    sqlite3 *hold = NULL;
+    assert_int_equal(sqlite3_open_v2(db, &hold, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(hold,
+                                  "CREATE TABLE test_hold(x); INSERT INTO test_hold VALUES(1);"
+                                  "BEGIN; SELECT count(*) FROM test_hold;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
     fault_arm(FAULT_PERSIST, OP_SYNC, SQLITE_IOERR_FSYNC, 1, dir);
     atomic_store(&fault.lie, 1);
     for (int i = 0; i < 6; i++)
@@ -662,6 +679,12 @@ static void a_commit_with_unknown_outcome_is_not_doubled_when_replayed(void **st
     r->check = NULL;
     r->h->plugin->destroy(r->h->plugin);
     r->h->plugin = NULL;
+    /* The holder closes last and keeps the WAL file (persistent WAL). */
+    int persist = 1;
+    assert_int_equal(sqlite3_file_control(hold, "main", SQLITE_FCNTL_PERSIST_WAL, &persist),
+                     SQLITE_OK);
+    sqlite3_exec(hold, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(hold);
     fault_clear();
     int n_sales = r->n_sales;
     assert_int_equal(r->n_deferred, n_sales);
