@@ -11,12 +11,34 @@
  * signalfd for SIGINT/SIGTERM/SIGHUP. Admin calls (member_add/get, flush)
  * are blocking by the ABI's design and hold the loop for their duration.
  *
- * Output is queued in a buffer bounded by OUT_MAX and written without
- * blocking. A client that does not read its replies while the buffer
- * overflows is dropped (socket mode: closed, its open transactions
- * cancelled, the next client accepted; stdio mode: the shim exits with
- * status 1). Committed awards are never lost by dropping a client: every
- * complete() already handed the award to the plugin's writer.
+ * Flow control (docs/PROTOCOL.md, "Flow control"). Output is queued and
+ * written without blocking, as fast as the client reads. A client that
+ * reads slower than the shim produces is slowed down, never dropped: while
+ * OUT_HIGH bytes wait unwritten the shim stops reading requests (the
+ * client's input is not polled) and stops taking events out of the plugin
+ * (tp_hostlib_dispatch is not called, so they wait in the plugin's own
+ * bounded list, docs/DESIGN.md §3 "Bounded event memory"); both resume
+ * below OUT_LOW. Requests are handed to the protocol one line at a time,
+ * so at the moment the shim pauses at most one request is between reading
+ * and replying, and its reply is always queued whole: the buffer grows past
+ * OUT_HIGH by at most what one step produced (one request's reply, with
+ * the events an admin.flush delivers, or one dispatch of the plugin's
+ * events), and both are bounded by the plugin's event cap. Nothing is
+ * ever cut or left out to stay under a limit.
+ *
+ * Only a client that takes nothing (no byte written to it) for
+ * --send-timeout (30 s) while output waits is dropped (socket mode:
+ * closed, its open transactions cancelled, the next client accepted; stdio
+ * mode: the shim exits with status 1). Committed awards are never lost by
+ * dropping a client: every complete() already handed the award to the
+ * plugin's writer.
+ *
+ * Whole lines. The kernel is only ever handed whole lines, in writes of at
+ * most PIPE_BUF bytes, which a pipe takes whole or not at all (POSIX) and
+ * a Unix stream socket takes in one buffer, so also whole or not at all. A
+ * longer line waits until the pipe or socket is empty and is then written
+ * in one go. So what a client reads, even one that is dropped or whose
+ * shim exits, ends with a whole line.
  *
  * Shutdown (a signal, or end of input): no new request is read and no new
  * client accepted; the client's open transactions are cancelled; then the
@@ -26,21 +48,23 @@
  * could not save in time (award.deferred: kept and saved at the next
  * start). So every request the client had an answer to also has its
  * outcome event written before the connection closes (docs/PROTOCOL.md,
- * "Shutdown"); while that happens a full output buffer is drained into the
- * client instead of dropping it.
+ * "Shutdown"); the shim then writes what is queued for as long as the
+ * client keeps taking it, giving up after DRAIN_MS without progress.
  */
-#define _GNU_SOURCE /* accept4, dladdr, struct ucred */
+#define _GNU_SOURCE /* accept4, dladdr, struct ucred, F_GETPIPE_SZ */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -51,23 +75,42 @@
 #include "host.h"
 #include "protocol.h"
 
-#define OUT_MAX ((size_t)1024 * 1024) /* bytes of unwritten output per client */
+/* Unwritten output at which the client is paused, and at which it goes on. */
+#define OUT_HIGH ((size_t)1024 * 1024)
+#define OUT_LOW (OUT_HIGH / 4)
+#define WRITE_ATOMIC ((size_t)PIPE_BUF) /* a write a pipe takes whole or not at all */
 #define READ_CHUNK 65536
-#define DRAIN_MS 5000         /* at exit: wait this long for a slow reader */
+#define SEND_TIMEOUT_MS 30000    /* default --send-timeout */
+#define SEND_TIMEOUT_MAX_S 86400 /* a day: longer is a typo */
+#define DRAIN_MS 5000            /* at exit: give up after this long without progress */
+#define LONG_LINE_RETRY_MS 10    /* a line > WRITE_ATOMIC waits for an empty pipe */
+
+/* What the client's output is, for knowing how much a write will take. */
+enum { SINK_OTHER, SINK_PIPE, SINK_SOCKET };
 
 typedef struct shim {
     tp_hostlib *h;
     tp_proto *proto;
     int verbose;
     int sig_fd;
+    int64_t send_timeout_ms; /* drop a client that takes nothing this long */
     /* client */
     int in_fd, out_fd;       /* -1 when no client; equal in socket mode */
     int is_socket;
-    int overflow;            /* output exceeded OUT_MAX: drop the client */
+    int sink;                /* SINK_*: the kind of out_fd */
+    int in_eof;              /* the client sent its last request */
+    int lost;                /* out of memory for its output: drop the client */
     int broken;              /* writing failed: the client is gone */
-    int stopping;            /* shutting down: drain output, never drop it */
-    char *out;               /* pending output; owned */
-    size_t out_off, out_len; /* pending bytes are out[out_off, out_len) */
+    int paused;              /* OUT_HIGH waits: no requests read, no events taken */
+    int await_empty;         /* the next line is long: wait for an empty pipe */
+    char *out;               /* pending output, out_cap bytes; owned */
+    size_t out_cap;
+    size_t out_off, out_len; /* pending bytes are out[out_off, out_len), whole lines */
+    int64_t stall_since;     /* last progress, or when output began to wait */
+    /* per client, for the log line at its end */
+    unsigned long long written;
+    size_t most_waiting;
+    unsigned long pauses;
     /* socket mode */
     const char *socket_path;
     int listen_fd;
@@ -75,6 +118,9 @@ typedef struct shim {
     char allowed_group_name[64];
     /* stdio mode */
     int stdout_flags;        /* to restore at exit; -1 when untouched */
+    /* bytes read from the client, not yet handed to the protocol:
+     * in[in_off, in_len) */
+    size_t in_off, in_len;
     char in[READ_CHUNK];
 } shim;
 
@@ -98,68 +144,159 @@ static int64_t now_ms(void)
 
 /* ---- output ---------------------------------------------------------- */
 
-static void out_drain(shim *s);
+static size_t out_pending(const shim *s) { return s->out_len - s->out_off; }
 
+/* Queues one line. Never refused for its size: the bound on what waits is
+ * kept by pausing the client (see the top of this file), so a reply or an
+ * event is never cut or left out. */
 static void out_line(void *user, const char *line, size_t len)
 {
     shim *s = user;
-    if (s->out_fd < 0 || s->overflow || s->broken)
+    if (s->out_fd < 0 || s->lost || s->broken)
         return;
-    size_t pending = s->out_len - s->out_off;
-    if (s->stopping && pending + len + 1 > OUT_MAX) {
-        /* The outcomes of answered requests are what shutdown is for:
-         * wait (bounded) for the client to take what is queued. */
-        out_drain(s);
-        pending = s->out_len - s->out_off;
+    size_t pending = out_pending(s);
+    if (pending == 0) {
+        s->out_off = s->out_len = 0;
+        s->stall_since = now_ms(); /* the client's time to take it starts now */
     }
-    if (pending + len + 1 > OUT_MAX) {
-        s->overflow = 1;
-        return;
-    }
-    if (s->out_off && s->out_len + len + 1 > OUT_MAX) {
+    if (s->out_len + len + 1 > s->out_cap && s->out_off) {
         memmove(s->out, s->out + s->out_off, pending);
         s->out_off = 0;
         s->out_len = pending;
     }
+    if (s->out_len + len + 1 > s->out_cap) {
+        size_t cap = s->out_cap * 2 >= s->out_len + len + 1 ? s->out_cap * 2
+                                                             : s->out_len + len + 1;
+        char *grown = realloc(s->out, cap);
+        if (!grown) {
+            /* Leaving the line out would be a silent gap: drop the client
+             * after the whole lines already queued instead. */
+            s->lost = 1;
+            return;
+        }
+        s->out = grown;
+        s->out_cap = cap;
+    }
     memcpy(s->out + s->out_len, line, len);
     s->out[s->out_len + len] = '\n';
     s->out_len += len + 1;
+    pending += len + 1;
+    if (pending > s->most_waiting)
+        s->most_waiting = pending;
+    if (!s->paused && pending >= OUT_HIGH) {
+        s->paused = 1;
+        s->pauses++;
+    }
 }
 
-/* Writes what the client will take now. */
+/* Bytes the kernel still holds for the client in its pipe or socket; -1
+ * for a file or a terminal, whose writes are not split this way. */
+static long sink_queued(const shim *s)
+{
+    int n = 0;
+    if (s->sink == SINK_PIPE && ioctl(s->out_fd, FIONREAD, &n) == 0)
+        return n;
+    if (s->sink == SINK_SOCKET && ioctl(s->out_fd, TIOCOUTQ, &n) == 0)
+        return n;
+    return -1;
+}
+
+/* How many bytes at out_off to write at once: whole lines, together at
+ * most WRITE_ATOMIC, which the kernel takes whole or not at all; or one
+ * longer line, when the pipe or socket is empty and so takes it whole. 0:
+ * wait (await_empty is set). */
+static size_t out_chunk(shim *s)
+{
+    const char *p = s->out + s->out_off;
+    size_t left = out_pending(s);
+    const char *nl = memchr(p, '\n', left);
+    size_t n = nl ? (size_t)(nl - p) + 1 : left;
+    if (n > WRITE_ATOMIC) {
+        if (sink_queued(s) > 0) {
+            s->await_empty = 1;
+            return 0;
+        }
+        return n;
+    }
+    while (n < left) {
+        size_t room = WRITE_ATOMIC - n;
+        nl = memchr(p + n, '\n', left - n < room ? left - n : room);
+        if (!nl)
+            break;
+        n = (size_t)(nl - p) + 1;
+    }
+    return n;
+}
+
+/* Writes what the client will take now, whole lines only. */
 static void out_flush(shim *s)
 {
+    s->await_empty = 0;
     while (s->out_fd >= 0 && !s->broken && s->out_off < s->out_len) {
-        size_t n = s->out_len - s->out_off;
+        size_t n = out_chunk(s);
+        if (n == 0)
+            break;
         ssize_t w = s->is_socket
                         ? send(s->out_fd, s->out + s->out_off, n, MSG_NOSIGNAL | MSG_DONTWAIT)
                         : write(s->out_fd, s->out + s->out_off, n);
         if (w > 0) {
             s->out_off += (size_t)w;
+            s->written += (unsigned long long)w;
+            s->stall_since = now_ms();
             continue;
         }
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
+            break;
         s->broken = 1;
     }
-    if (s->out_off == s->out_len)
+    if (s->out_off == s->out_len) {
         s->out_off = s->out_len = 0;
+        /* A flush's batch of events may have grown the buffer: give the
+         * memory back once it is written. */
+        if (s->out_cap > 2 * OUT_HIGH) {
+            char *small = realloc(s->out, OUT_HIGH);
+            if (small) {
+                s->out = small;
+                s->out_cap = OUT_HIGH;
+            }
+        }
+    }
+    if (s->paused && out_pending(s) <= OUT_LOW)
+        s->paused = 0;
 }
 
-/* Gives a slow client up to DRAIN_MS to take the rest (at exit only). */
+/* Milliseconds until the client has taken nothing for `limit` while output
+ * waits (0: it has); -1 when nothing waits. */
+static int64_t stall_left(const shim *s, int64_t limit)
+{
+    if (s->out_fd < 0 || s->out_off == s->out_len)
+        return -1;
+    int64_t left = s->stall_since + limit - now_ms();
+    return left > 0 ? left : 0;
+}
+
+/* At exit: writes the rest for as long as the client keeps taking it,
+ * giving up after DRAIN_MS (or the send timeout, if shorter) without
+ * progress. */
 static void out_drain(shim *s)
 {
-    int64_t deadline = now_ms() + DRAIN_MS;
+    int64_t limit = s->send_timeout_ms < DRAIN_MS ? s->send_timeout_ms : DRAIN_MS;
     out_flush(s);
     while (s->out_fd >= 0 && !s->broken && s->out_off < s->out_len) {
-        int64_t left = deadline - now_ms();
+        int64_t left = stall_left(s, limit);
         if (left <= 0)
             return;
-        struct pollfd pfd = {s->out_fd, POLLOUT, 0};
+        if (s->await_empty && left > LONG_LINE_RETRY_MS)
+            left = LONG_LINE_RETRY_MS;
+        struct pollfd pfd = {s->out_fd, (short)(s->await_empty ? 0 : POLLOUT), 0};
         if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
             return;
+        if (pfd.revents & (POLLERR | POLLHUP)) {
+            s->broken = 1; /* the reader is gone */
+            return;
+        }
         out_flush(s);
     }
 }
@@ -198,8 +335,18 @@ static void client_attach(shim *s, int in_fd, int out_fd, int is_socket)
     s->in_fd = in_fd;
     s->out_fd = out_fd;
     s->is_socket = is_socket;
-    s->overflow = s->broken = 0;
+    s->sink = SINK_OTHER;
+    struct stat st;
+    if (is_socket)
+        s->sink = SINK_SOCKET;
+    else if (fstat(out_fd, &st) == 0)
+        s->sink = S_ISFIFO(st.st_mode) ? SINK_PIPE : S_ISSOCK(st.st_mode) ? SINK_SOCKET : SINK_OTHER;
+    s->in_eof = s->lost = s->broken = s->paused = s->await_empty = 0;
     s->out_off = s->out_len = 0;
+    s->in_off = s->in_len = 0;
+    s->written = 0;
+    s->most_waiting = 0;
+    s->pauses = 0;
 }
 
 /* Ends the client's session: its open transactions are cancelled (nothing
@@ -213,10 +360,18 @@ static void client_detach(shim *s, const char *why)
              cancelled ? "; its open transactions were cancelled" : "");
     else if (s->verbose)
         note("client disconnected (%zu open transactions cancelled)", cancelled);
+    /* How hard the client was held back: says whether a POS reads too
+     * slowly (docs/PROTOCOL.md, "Flow control"). */
+    if (s->pauses || s->verbose)
+        note("client output: %llu bytes written, at most %zu waiting; reading its requests "
+             "paused %lu time%s",
+             s->written, s->most_waiting, s->pauses, s->pauses == 1 ? "" : "s");
     if (s->is_socket && s->in_fd >= 0)
         close(s->in_fd);
     s->in_fd = s->out_fd = -1;
     s->out_off = s->out_len = 0;
+    s->in_off = s->in_len = 0;
+    s->paused = s->await_empty = 0;
 }
 
 typedef struct line_buf {
@@ -326,7 +481,8 @@ static void accept_client(shim *s)
         note("client connected");
 }
 
-/* Reads what the client sent; returns 0 at end of input or on error. */
+/* Reads what the client sent, once the protocol has taken all that was
+ * read before; returns 0 at end of input or on error. */
 static int client_read(shim *s)
 {
     ssize_t n = read(s->in_fd, s->in, sizeof s->in);
@@ -334,8 +490,27 @@ static int client_read(shim *s)
         return 1;
     if (n <= 0)
         return 0;
-    tp_proto_feed(s->proto, s->in, (size_t)n, out_line, s);
+    s->in_off = 0;
+    s->in_len = (size_t)n;
     return 1;
+}
+
+/* Hands what was read to the protocol one line at a time, for as long as
+ * the client is not paused: a pause takes effect after the request whose
+ * output reached OUT_HIGH, and the rest waits here, unread by the
+ * protocol, until the client has taken its output down to OUT_LOW. */
+static void client_feed(shim *s)
+{
+    while (s->in_fd >= 0 && !s->paused && !s->lost && s->in_off < s->in_len) {
+        const char *p = s->in + s->in_off;
+        size_t left = s->in_len - s->in_off;
+        const char *nl = memchr(p, '\n', left);
+        size_t n = nl ? (size_t)(nl - p) + 1 : left;
+        s->in_off += n;
+        tp_proto_feed(s->proto, p, n, out_line, s);
+    }
+    if (s->in_off == s->in_len)
+        s->in_off = s->in_len = 0;
 }
 
 /* ---- socket ---------------------------------------------------------- */
@@ -430,62 +605,128 @@ fail:
 
 /* ---- main loop ------------------------------------------------------- */
 
+/* After a turn of the loop: drops or lets go the client when it is time.
+ * Returns -1 to go on serving (in socket mode also after a client left),
+ * else the exit status for serve(). */
+static int client_check(shim *s)
+{
+    if (s->in_fd < 0)
+        return -1;
+    char why[256];
+    if (s->lost) {
+        snprintf(why, sizeof why,
+                 "there was no memory for more of the client's output (%zu bytes waiting)",
+                 out_pending(s));
+        if (!s->is_socket) {
+            note("%s; stopping.", why);
+            return 1;
+        }
+        client_detach(s, why);
+        return -1;
+    }
+    if (s->broken) {
+        if (!s->is_socket)
+            return 0;
+        client_detach(s, NULL);
+        return -1;
+    }
+    if (stall_left(s, s->send_timeout_ms) == 0) {
+        snprintf(why, sizeof why,
+                 "did not read its replies: it took nothing for %g s (--send-timeout) while "
+                 "%zu bytes waited",
+                 (double)s->send_timeout_ms / 1000.0, out_pending(s));
+        if (!s->is_socket) {
+            note("the client %s; stopping.", why);
+            return 1;
+        }
+        char line[300];
+        snprintf(line, sizeof line, "dropped a client that %s", why);
+        client_detach(s, line);
+        return -1;
+    }
+    if (s->in_eof) {
+        if (!s->is_socket)
+            return 0; /* main() shuts down and writes what is owed */
+        /* A socket client that ended its requests still gets the replies
+         * queued for them, as long as it keeps reading. */
+        if (s->out_off == s->out_len)
+            client_detach(s, NULL);
+    }
+    return -1;
+}
+
 /* Returns the exit status: 0 after end of input or a signal, 1 when the
- * stdio client was dropped for not reading its replies. */
+ * stdio client was dropped (it took nothing for the send timeout while
+ * output waited). */
 static int serve(shim *s)
 {
     for (;;) {
-        struct pollfd fds[5];
-        nfds_t n = 0;
-        fds[n++] = (struct pollfd){tp_hostlib_wake_fd(s->h), POLLIN, 0};
+        struct pollfd fds[6];
+        nfds_t n = 0, wi = 0, li = 0, ci = 0, oi = 0;
+        int client = s->in_fd >= 0;
+        int pending = client && s->out_off < s->out_len;
+        /* Paused (see the top of this file), the plugin's events wait in
+         * the plugin, its wake-up pipe not polled, and the client's
+         * requests in its socket or pipe. */
+        int take_events = !(client && s->paused);
+        int want_in = client && !s->paused && !s->in_eof && s->in_off == s->in_len;
+        short want_out = pending && !s->await_empty ? POLLOUT : 0;
         fds[n++] = (struct pollfd){s->sig_fd, POLLIN, 0};
-        nfds_t li = 0, ci = 0, oi = 0;
+        if (take_events) {
+            wi = n;
+            fds[n++] = (struct pollfd){tp_hostlib_wake_fd(s->h), POLLIN, 0};
+        }
         if (s->listen_fd >= 0) {
             li = n;
             fds[n++] = (struct pollfd){s->listen_fd, POLLIN, 0};
         }
-        short want_out = s->out_off < s->out_len ? POLLOUT : 0;
-        if (s->in_fd >= 0) {
+        if (client && s->is_socket) {
             ci = n;
-            fds[n++] = (struct pollfd){s->in_fd, (short)(POLLIN | (s->is_socket ? want_out : 0)), 0};
-            if (!s->is_socket && want_out) {
+            fds[n++] = (struct pollfd){s->in_fd, (short)((want_in ? POLLIN : 0) | want_out), 0};
+        } else if (client) {
+            if (want_in) {
+                ci = n;
+                fds[n++] = (struct pollfd){s->in_fd, POLLIN, 0};
+            }
+            if (pending) { /* also without POLLOUT: POLLERR says the reader left */
                 oi = n;
-                fds[n++] = (struct pollfd){s->out_fd, POLLOUT, 0};
+                fds[n++] = (struct pollfd){s->out_fd, want_out, 0};
             }
         }
-        if (poll(fds, n, -1) < 0) {
+        int64_t timeout = -1;
+        if (client && !s->paused && s->in_off < s->in_len) {
+            timeout = 0; /* requests read before a pause: go on with them */
+        } else if (pending) {
+            timeout = stall_left(s, s->send_timeout_ms);
+            if (s->await_empty && timeout > LONG_LINE_RETRY_MS)
+                timeout = LONG_LINE_RETRY_MS;
+        }
+        if (poll(fds, n, (int)timeout) < 0) {
             if (errno == EINTR)
                 continue;
             note("poll failed: %s.", strerror(errno));
             return 1;
         }
-        if (fds[1].revents & POLLIN) {
+        if (fds[0].revents & POLLIN) {
             struct signalfd_siginfo si;
             ssize_t r = read(s->sig_fd, &si, sizeof si);
             if (r == (ssize_t)sizeof si && s->verbose)
                 note("signal %u: shutting down", si.ssi_signo);
             return 0;
         }
-        if (fds[0].revents & POLLIN)
+        if (wi && (fds[wi].revents & POLLIN))
             tp_hostlib_dispatch(s->h);
-        int eof = 0;
-        if (ci && (fds[ci].revents & (POLLIN | POLLHUP | POLLERR)))
-            eof = !client_read(s);
-        if (oi && (fds[oi].revents & (POLLERR | POLLHUP)))
-            s->broken = 1;
         out_flush(s);
-        if (s->in_fd >= 0 && s->overflow) {
-            if (!s->is_socket) {
-                note("the client did not read its replies (%d bytes waiting); stopping.",
-                     (int)OUT_MAX);
-                return 1;
-            }
-            client_detach(s, "dropped a client that did not read its replies");
-        } else if (s->in_fd >= 0 && (eof || s->broken)) {
-            if (!s->is_socket)
-                return 0;
-            client_detach(s, NULL);
-        }
+        if (ci && want_in && (fds[ci].revents & (POLLIN | POLLHUP | POLLERR)) && !client_read(s))
+            s->in_eof = 1;
+        if ((ci && !want_in && (fds[ci].revents & (POLLHUP | POLLERR))) ||
+            (oi && (fds[oi].revents & (POLLERR | POLLHUP))))
+            s->broken = 1; /* the reader is gone */
+        client_feed(s);
+        out_flush(s);
+        int status = client_check(s);
+        if (status >= 0)
+            return status;
         if (li && (fds[li].revents & POLLIN))
             accept_client(s);
     }
@@ -494,11 +735,13 @@ static int serve(shim *s)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: tillpoints-shim [--plugin PATH] [--config FILE] [--socket PATH "
-               "[--socket-group NAME]] [--verbose]\n"
+               "[--socket-group NAME]]\n"
+               "                       [--send-timeout SECONDS] [--verbose]\n"
                "       tillpoints-shim --version\n"
                "Serves the tillpoints JSON-lines protocol %s (docs/PROTOCOL.md) on stdin/stdout,\n"
-               "or on a Unix socket (mode 0660) with --socket.\n",
-               TP_PROTO_VERSION);
+               "or on a Unix socket (mode 0660) with --socket. A client that takes none of its\n"
+               "output for --send-timeout seconds (default %d) is dropped.\n",
+               TP_PROTO_VERSION, SEND_TIMEOUT_MS / 1000);
 }
 
 /* The ABI version of the loaded plugin, for hello. host.h checked its
@@ -527,6 +770,7 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"socket", required_argument, NULL, 's'},
         {"socket-group", required_argument, NULL, 'g'},
+        {"send-timeout", required_argument, NULL, 't'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -534,6 +778,7 @@ int main(int argc, char **argv)
     tp_hostlib_options opt = {.host_name = "tillpoints-shim", .on_event = on_event,
                               .on_present = on_present, .on_dismiss = on_dismiss};
     const char *socket_path = NULL, *group = NULL;
+    int64_t send_timeout_ms = SEND_TIMEOUT_MS;
     int c, version = 0;
     while ((c = getopt_long(argc, argv, "p:c:s:g:vh", longopts, NULL)) != -1) {
         switch (c) {
@@ -541,6 +786,18 @@ int main(int argc, char **argv)
         case 'c': opt.config_path = optarg; break;
         case 's': socket_path = optarg; break;
         case 'g': group = optarg; break;
+        case 't': {
+            char *end;
+            errno = 0;
+            double secs = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(secs >= 0.001 && secs <= SEND_TIMEOUT_MAX_S)) {
+                note("--send-timeout takes seconds, from 0.001 to %d (e.g. 30 or 2.5), not "
+                     "\"%s\".", SEND_TIMEOUT_MAX_S, optarg);
+                return 2;
+            }
+            send_timeout_ms = (int64_t)(secs * 1000.0 + 0.5);
+            break;
+        }
         case 'v': opt.verbose = 1; break;
         case 'h': usage(stdout); return 0;
         case 'V': version = 1; break;
@@ -559,8 +816,10 @@ int main(int argc, char **argv)
     s.in_fd = s.out_fd = s.listen_fd = s.sig_fd = -1;
     s.stdout_flags = -1;
     s.verbose = opt.verbose;
+    s.send_timeout_ms = send_timeout_ms;
     opt.user = &s;
-    s.out = malloc(OUT_MAX);
+    s.out_cap = OUT_HIGH;
+    s.out = malloc(s.out_cap);
     if (!s.out) {
         note("out of memory.");
         return 2;
@@ -630,7 +889,6 @@ int main(int argc, char **argv)
         s.listen_fd = -1;
     }
     if (status == 0 && s.in_fd >= 0) {
-        s.stopping = 1;
         size_t cancelled = tp_proto_cancel_open(s.proto);
         if (s.verbose && cancelled)
             note("%zu open transactions cancelled at shutdown", cancelled);
@@ -638,6 +896,11 @@ int main(int argc, char **argv)
         out_flush(&s);
         tp_hostlib_stop(s.h);
         out_drain(&s);
+        if (!s.broken && s.out_off < s.out_len)
+            note("the client took nothing for %g s at shutdown; %zu bytes of its output "
+                 "(whole lines) were not delivered.",
+                 (double)(s.send_timeout_ms < DRAIN_MS ? s.send_timeout_ms : DRAIN_MS) / 1000.0,
+                 s.out_len - s.out_off);
     }
     if (s.in_fd >= 0)
         client_detach(&s, NULL);

@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import sqlite3
@@ -883,12 +884,14 @@ def stop_shim(proc):
         return proc.wait()
 
 
-def socket_shim(conf, path, err_path):
-    """Starts tillpoints-shim serving `path` and returns (process, its
-    stderr file) once the socket is there (it is renamed into place when
-    the shim listens), or the shim has exited, or TIMEOUT passed."""
+def socket_shim(conf, path, err_path, extra=()):
+    """Starts tillpoints-shim serving `path` (with the options `extra`) and
+    returns (process, its stderr file) once the socket is there (it is
+    renamed into place when the shim listens), or the shim has exited, or
+    TIMEOUT passed."""
     errlog = open(err_path, "w+")
-    proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf, "--socket", path],
+    proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf, "--socket", path,
+                             *extra],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog)
     deadline = time.monotonic() + TIMEOUT
     while not os.path.exists(path) and time.monotonic() < deadline and proc.poll() is None:
@@ -902,7 +905,10 @@ def socket_run(work):
         f.write("[store]\ndatabase = s.db\n")
     db = os.path.join(work, "s.db")
     path = os.path.join(work, "shim.sock")
-    proc, errlog = socket_shim(conf, path, os.path.join(work, "sock.err"))
+    # The flooding client below is dropped after 2 s of reading nothing
+    # (the default is 30 s); every other client here reads all the time.
+    proc, errlog = socket_shim(conf, path, os.path.join(work, "sock.err"),
+                               ("--send-timeout", "2"))
     try:
         check("socket created", os.path.exists(path))
         st = os.stat(path)
@@ -917,7 +923,8 @@ def socket_run(work):
     err = errlog.read()
     check("socket shim exits 0 on SIGTERM", rc == 0, f"rc={rc} stderr={err!r}")
     check("socket removed at exit", not os.path.exists(path))
-    check("shim logged the flood drop", "did not read its replies" in err, err)
+    check("shim logged the flood drop", "did not read its replies" in err
+          and "2 s (--send-timeout)" in err, err)
     check("socket: sale of the reconnected client journaled once",
           db_query(db, "SELECT count(*) FROM receipts WHERE txn='K-1'") == [(1,)])
     check("socket: award of the client that left at once is not lost",
@@ -1016,7 +1023,9 @@ def socket_session(path, db):
         "txn": "K-3", "receipt": receipt("Q-ABANDONED", [{"amount_minor": 1}]) | {"id": "Q-ABANDONED"}}})[:-5])
     c.close()
 
-    # A flood from a client that never reads: dropped, and the shim goes on.
+    # A flood from a client that never reads: the shim stops reading its
+    # requests once 1 MiB of replies waits, drops it when it has taken
+    # nothing for --send-timeout, and goes on.
     deadline = time.monotonic() + TIMEOUT
     while True:
         d = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -1024,7 +1033,8 @@ def socket_session(path, db):
         try:
             d.connect(path)
             d.sendall(b'{"id":0,"method":"hello","params":{"protocol":"1.0"}}\n')
-            first = json.loads(d.makefile("rb").readline() or b"{}")
+            df = d.makefile("rb")
+            first = json.loads(df.readline() or b"{}")
         except (ConnectionRefusedError, BrokenPipeError, ConnectionResetError):
             first = {"error": {"code": "already_connected"}}
         if error_code(first) != "already_connected" or time.monotonic() > deadline:
@@ -1037,22 +1047,37 @@ def socket_session(path, db):
     sent = 0
     try:
         # Never read while sending: every request queues a reply, so the
-        # shim's bounded output buffer must overflow.
+        # shim pauses, then gives up on the client; sendall blocks until
+        # then (what the shim does, not a clock, ends this loop).
         while sent < (200 << 20):
             d.sendall(chunk)
             sent += len(chunk)
     except OSError:
         dropped = True  # EPIPE/ECONNRESET: the shim closed the connection
-    # Whatever was sent before the drop, the stream then ends.
+    # Whatever was sent before the drop, the stream then ends, after whole
+    # lines: what the shim had handed the kernel is read now.
+    rest = b""
     try:
-        while d.recv(1 << 16):
-            pass
+        while True:
+            data = df.read1(1 << 16)
+            if not data:
+                break
+            rest += data
         ended = True
     except ConnectionResetError:
-        ended = True
+        ended = True  # the shim closed with requests unread: a reset after the data
     except OSError:
         ended = False
     check("socket: a client that does not read is dropped", dropped and ended, f"sent {sent}")
+    *whole, cut = rest.split(b"\n")
+    def unknown_method(line):
+        try:
+            return error_code(json.loads(line)) == "unknown_method"
+        except ValueError:
+            return False
+    bad = [ln[:100] for ln in whole if not unknown_method(ln)]
+    check("socket: the dropped client's stream ends with whole lines",
+          whole and not bad and cut == b"", (len(whole), bad[:2], cut[:200]))
     d.close()
 
     e2, r = connect_when_free(path)
@@ -1506,21 +1531,284 @@ def scanners_run(work):
           cli.returncode == 1 and "nobody.sock" in err and "shim" in err, err)
 
 
+# --------------------------------------------------------- flow control --
+
+FLOW_N = 10000  # pipelined checkouts of the slow reader
+FLOW_HIGH = 1 << 20  # the shim's high-water mark (docs/PROTOCOL.md, "Flow control")
+FLOW_STATS = re.compile(rb"client output: (\d+) bytes written, at most (\d+) waiting; "
+                        rb"reading its requests paused (\d+) times?")
+
+
+def flow_requests(n, prefix, member):
+    """hello, the member, n checkouts (begin, scan, complete) and one
+    admin.flush, as request lines; ids: hello 1, member 2, flush 3,
+    checkout i: 10+3i .. 12+3i."""
+    out = [json.dumps({"id": 1, "method": "hello",
+                       "params": {"protocol": "1.0", "client": "e2e slow reader"}}),
+           json.dumps({"id": 2, "method": "admin.member_add",
+                       "params": {"code": member, "name": "Flo Flow"}})]
+    for i in range(n):
+        txn = f"{prefix}-T{i}"
+        out.append(json.dumps({"id": 10 + 3 * i, "method": "checkout.begin",
+                               "params": {"txn": txn}}))
+        out.append(json.dumps({"id": 11 + 3 * i, "method": "checkout.scan",
+                               "params": {"txn": txn, "code": member}}))
+        out.append(json.dumps({"id": 12 + 3 * i, "method": "checkout.complete", "params": {
+            "txn": txn, "receipt": receipt(f"{prefix}-{i}", [{"amount_minor": 100 + i % 900}])}}))
+    out.append(json.dumps({"id": 3, "method": "admin.flush",
+                           "params": {"timeout_ms": min(60000, int(TIMEOUT * 500))}}))
+    return [(line + "\n").encode() for line in out]
+
+
+class SlowReader:
+    """Reads the shim's output in chunks of 64 KiB with a pause after each,
+    as a POS that reads slower than the shim writes; keeps every line."""
+
+    def __init__(self, recv, pause=0.05):
+        self.recv = recv
+        self.pause = pause
+        self.buf = b""
+        self.lines = []  # raw lines, each with its "\n"
+        self.tail = b""  # bytes after the last "\n" at end of stream
+
+    def read(self, until=lambda line: False):
+        """Reads until end of stream, or until a line for which until() is
+        true. Returns False at end of stream. Each wait is for the shim's
+        next bytes, bounded by TIMEOUT only to stop a stuck run."""
+        while True:
+            data = self.recv()
+            if not data:
+                self.tail = self.buf
+                return False
+            self.buf += data
+            *whole, self.buf = self.buf.split(b"\n")
+            hit = False
+            for line in whole:
+                self.lines.append(line + b"\n")
+                hit = hit or until(line)
+            if hit:
+                return True
+            time.sleep(self.pause)
+
+
+def flow_check_lines(tag, lines, tail):
+    objs, bad = [], []
+    for line in lines:
+        try:
+            objs.append(json.loads(line))
+        except ValueError:
+            bad.append(line[:200])
+    check(f"{tag}: every line is one JSON object", not bad, bad[:3])
+    check(f"{tag}: no line is cut (the stream ends with a whole line)", tail == b"", tail[:200])
+    return objs
+
+
+def flow_check_slow(tag, objs, n, prefix, err):
+    """Every request answered exactly once; every accepted checkout's award
+    event received; the client never dropped."""
+    ids = [1, 2, 3] + [10 + k for k in range(3 * n)]
+    answers = {}
+    for o in objs:
+        if "event" not in o:
+            answers[o.get("id")] = answers.get(o.get("id"), 0) + 1
+    missing = [i for i in ids if i not in answers]
+    twice = [i for i, k in answers.items() if k != 1]
+    asked = set(ids)
+    extra = [i for i in answers if i not in asked]
+    check(f"{tag}: every request answered exactly once", not missing and not twice and not extra,
+          f"missing {len(missing)} {missing[:5]}, twice {twice[:5]}, extra {extra[:5]}")
+    replies = {o["id"]: o for o in objs if "event" not in o}
+    refused = [replies[i] for i in ids if i in replies and "result" not in replies[i]]
+    check(f"{tag}: hello, member, every checkout call and the flush succeeded", not refused,
+          f"{len(refused)} refused, e.g. {refused[:2]}")
+    completed = {f"{prefix}-{i}" for i in range(n) if "result" in replies.get(12 + 3 * i, {})}
+    awards = {}
+    for o in objs:
+        if o.get("event") in ("award.committed", "award.failed", "award.deferred"):
+            awards.setdefault(o["receipt_id"], []).append(o["event"])
+    lost = [r for r in completed if r not in awards]
+    doubled = [r for r, evs in awards.items() if len(evs) != 1]
+    committed = sum(1 for r in completed if awards.get(r) == ["award.committed"])
+    check(f"{tag}: one award event per completed checkout, every one received",
+          not lost and not doubled and set(awards) <= completed,
+          f"lost {len(lost)} {lost[:3]}, doubled {doubled[:3]}")
+    check(f"{tag}: every award committed", committed == n, f"{committed} of {n}")
+    flush = [i for i, o in enumerate(objs) if o.get("id") == 3]
+    last_award = max((i for i, o in enumerate(objs) if o.get("event") == "award.committed"),
+                     default=-1)
+    check(f"{tag}: the flush's reply comes after every award event",
+          flush and flush[0] > last_award, (flush, last_award))
+    check(f"{tag}: the slow reader was not dropped", b"did not read" not in err, err[-2000:])
+    m = FLOW_STATS.search(err)
+    check(f"{tag}: the shim reports how it held the client back", m is not None, err[-2000:])
+    if m:
+        written, most, pauses = (int(x) for x in m.groups())
+        print(f"  {tag}: {n} checkouts, {written} bytes written, at most {most} waiting, "
+              f"reading paused {pauses} times", flush=True)
+        # The test did what it is for: the backlog reached the mark, so the
+        # shim held the client back instead of dropping it.
+        check(f"{tag}: the backlog reached the high-water mark and reading was paused",
+              most >= FLOW_HIGH and pauses >= 1, m.group(0))
+
+
+def flow_writer(send, lines, done):
+    """Writes every request line as fast as the shim takes them, in large
+    writes; any error (the shim closed) ends it. done: set when finished."""
+    batch = 256 << 10
+    try:
+        pending = b""
+        for line in lines:
+            pending += line
+            if len(pending) >= batch:
+                send(pending)
+                pending = b""
+        if pending:
+            send(pending)
+    except OSError:
+        pass
+    finally:
+        done.set()
+
+
+def flow_stdio_slow(work, conf):
+    prefix, n = "FLS", FLOW_N
+    errf = open(os.path.join(work, "flow-stdio.err"), "wb+")
+    proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errf)
+    done = threading.Event()
+
+    def send(data):
+        proc.stdin.write(data)
+        proc.stdin.flush()
+
+    threading.Thread(target=flow_writer, args=(send, flow_requests(n, prefix, "FLOW-0001"), done),
+                     daemon=True).start()
+    fd = proc.stdout.fileno()
+
+    def recv():
+        import select
+        if not select.select([fd], [], [], TIMEOUT)[0]:
+            raise TimeoutError("no output from the shim")
+        return os.read(fd, 65536)
+
+    r = SlowReader(recv)
+    try:
+        # The flush is the last request: its reply says all was answered.
+        r.read(lambda line: line.startswith(b'{"id":3,'))
+        done.wait(TIMEOUT)
+        rc = end_input(proc)  # then the rest, to end of stream
+        r.read()
+    except (TimeoutError, OSError) as exc:
+        check("flow stdio: the session ran to the end", False, repr(exc))
+        proc.kill()
+        rc = proc.wait()
+    errf.seek(0)
+    err = errf.read()
+    check("flow stdio: the shim exits 0 at end of input", rc == 0, f"rc={rc} {err[-2000:]!r}")
+    objs = flow_check_lines("flow stdio", r.lines, r.tail)
+    flow_check_slow("flow stdio", objs, n, prefix, err)
+
+
+def flow_socket_slow(work, conf):
+    prefix, n = "FLK", FLOW_N
+    path = os.path.join(work, "flow.sock")
+    err_path = os.path.join(work, "flow-socket.err")
+    proc, errlog = socket_shim(conf, path, err_path)
+    r = SlowReader(None)
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        s.settimeout(TIMEOUT)
+        done = threading.Event()
+        threading.Thread(target=flow_writer,
+                         args=(s.sendall, flow_requests(n, prefix, "FLOW-0002"), done),
+                         daemon=True).start()
+        r = SlowReader(lambda: s.recv(65536))
+        r.read(lambda line: line.startswith(b'{"id":3,'))
+        done.wait(TIMEOUT)
+        # No more requests: the shim writes what is queued, then closes.
+        s.shutdown(socket.SHUT_WR)
+        r.read()
+        s.close()
+    except (TimeoutError, OSError) as exc:
+        check("flow socket: the session ran to the end", False, repr(exc))
+    finally:
+        rc = stop_shim(proc)
+    with open(err_path, "rb") as f:
+        err = f.read()
+    check("flow socket: the shim exits 0 on SIGTERM", rc == 0, f"rc={rc} {err[-2000:]!r}")
+    objs = flow_check_lines("flow socket", r.lines, r.tail)
+    flow_check_slow("flow socket", objs, n, prefix, err)
+
+
+def flow_stdio_stuck(work, conf):
+    """A client that sends and never reads: dropped after --send-timeout,
+    with a note saying so; what it then finds in its pipe is whole lines."""
+    errf = open(os.path.join(work, "flow-stuck.err"), "wb+")
+    proc = subprocess.Popen([SHIM, "--plugin", PLUGIN, "--config", conf, "--send-timeout", "1"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errf)
+    done = threading.Event()
+
+    def send(data):
+        proc.stdin.write(data)
+        proc.stdin.flush()
+
+    threading.Thread(target=flow_writer, args=(send, flow_requests(FLOW_N, "FLX", "FLOW-0003"),
+                                               done), daemon=True).start()
+    # Nothing is read until the shim has given up on the client: its exit
+    # is what the test waits for.
+    try:
+        rc = proc.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = proc.wait()
+    left = proc.stdout.read()
+    errf.seek(0)
+    err = errf.read()
+    check("flow stuck: a client that reads nothing is dropped (stdio: exit status 1)", rc == 1,
+          f"rc={rc} {err[-2000:]!r}")
+    check("flow stuck: the shim says why, naming --send-timeout",
+          b"did not read its replies" in err and b"1 s (--send-timeout)" in err, err[-2000:])
+    lines = left.split(b"\n")
+    flow_check_lines("flow stuck", [ln + b"\n" for ln in lines[:-1]], lines[-1])
+    check("flow stuck: the client was answered before it stopped reading", len(lines) > 2,
+          len(lines))
+    done.wait(TIMEOUT)
+
+
+def flow_run(work):
+    conf = os.path.join(work, "flow.conf")
+    with open(conf, "w") as f:
+        f.write("[store]\ndatabase = f.db\n")
+    db = os.path.join(work, "f.db")
+    flow_stdio_slow(work, conf)
+    flow_socket_slow(work, conf)
+    flow_stdio_stuck(work, conf)
+    check("flow: each slow reader's receipts journaled once",
+          db_query(db, "SELECT count(*), count(DISTINCT receipt) FROM receipts "
+                       "WHERE receipt LIKE 'FLS-%' OR receipt LIKE 'FLK-%'")
+          == [(2 * FLOW_N, 2 * FLOW_N)])
+    check("flow: integrity", db_query(db, "PRAGMA integrity_check") == [("ok",)])
+
+
 def main():
     for f in (SHIM, PLUGIN):
         if not os.path.exists(f):
             print(f"e2e_shim: {f} is missing; run make first.")
             print("e2e_shim: 0 passed, 1 failed")
             return 1
+    parts = {"stdio": stdio_run, "forms": forms_run, "socket": socket_run,
+             "scanners": scanners_run, "peers": socket_peer_run, "signed": signed_run,
+             "images": images_run, "shutdown": shutdown_run, "flow": flow_run}
+    # Parts named on the command line (e.g. "flow"), else all of them.
+    chosen = sys.argv[1:] or list(parts)
+    unknown = [p for p in chosen if p not in parts]
+    if unknown:
+        print(f"e2e_shim: no part {unknown}; the parts are {', '.join(parts)}")
+        return 2
     with tempfile.TemporaryDirectory(prefix="tillpoints-e2e-shim-") as work:
-        stdio_run(work)
-        forms_run(work)
-        socket_run(work)
-        scanners_run(work)
-        socket_peer_run(work)
-        signed_run(work)
-        images_run(work)
-        shutdown_run(work)
+        for name in chosen:
+            parts[name](work)
     print(f"e2e_shim: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
