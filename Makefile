@@ -136,11 +136,13 @@ $(BUILD)/tillpoints.so: $(CORE_OBJ) plugin/tillpoints.map
 	    -Wl,--version-script=plugin/tillpoints.map -o $@ $(CORE_OBJ) $(LDLIBS_SO)
 
 # Each module exports tillpoints_module_<name> only (plugin/module.map).
+# libc is named even when a module calls nothing of it (the sync module is a
+# table of libpq's functions), as Debian asks of every shared library.
 define module_rule
 $(BUILD)/tillpoints-$(1).so: $(patsubst %.c,$(BUILD)/obj/%.o,$(MOD_SRC_$(1)) $(MOD_HELPERS_$(1))) plugin/module.map
 	$$(CC) $$(ALL_LDFLAGS) -shared -Wl,-z,defs -Wl,--exclude-libs,ALL \
 	    -Wl,--version-script=plugin/module.map -o $$@ $$(filter %.o,$$^) \
-	    $$(call pkg_query,$(MOD_PKGS_$(1)),--libs) -pthread
+	    $$(call pkg_query,$(MOD_PKGS_$(1)),--libs) -pthread -Wl,--no-as-needed -lc
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 
