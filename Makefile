@@ -160,8 +160,11 @@ LDFLAGS_test_alloc := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strd
 # with its own SQLite would.
 LDFLAGS_test_sqlite_isolation := -rdynamic
 # test_modules checks which libraries loading the plugin maps into a
-# process: it must not map the modules' libraries itself.
+# process: it must not map the modules' libraries itself, neither through
+# their objects nor through their libraries on its link line (a sanitizer
+# build links every library named, --as-needed or not).
 $(BUILD)/tests/test_modules: private MODULE_OBJ :=
+$(BUILD)/tests/test_modules: private LDLIBS_PLUGIN = $(CORE_LIBS) -pthread
 $(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/libtillpoints-test.a $(MODULE_OBJ) $(HOST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(INC_ALL) $(DEPFLAGS) -o $@ $< $(TEST_EXTRA_OBJ) $(HOST_OBJ) $(MODULE_OBJ) $(BUILD)/libtillpoints-test.a \
