@@ -38,6 +38,23 @@ _Static_assert(sizeof(tp_status) == 4 && sizeof(tp_event_kind) == 4 &&
                    sizeof(tp_image_verdict) == 4,
                "status and kind types are 32-bit");
 
+/* Since 2.2. */
+PIN(tp_member_info, shown_balance, 576);
+PIN(tp_member_info, balance_as_of_ms, 584);
+PIN(tp_member_info, balance_source, 592);
+PIN_SIZE(tp_member_info, 616);
+PIN(tp_event, shown_balance, 112);
+PIN(tp_event, balance_as_of_ms, 120);
+PIN(tp_event, balance_source, 128);
+PIN_SIZE(tp_event, 136);
+PIN(tp_queue_status, last_error_ms, 328);
+PIN(tp_queue_status, next_attempt_ms, 336);
+PIN_SIZE(tp_queue_status, 344);
+PIN(tp_queue_entry, receipt, 696);
+PIN_SIZE(tp_queue_entry, 768);
+PIN(tp_queue_ext, queue_dismiss, 56);
+PIN_SIZE(tp_queue_ext, 64);
+
 /* Since 2.1. */
 PIN_SIZE(tp_images_ext, 24);
 PIN(tp_images_ext, struct_size, 0);

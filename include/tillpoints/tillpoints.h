@@ -86,7 +86,7 @@ extern "C" {
  *    Its structs' smallest sizes are their 2.1 sizes.
  */
 #define TP_ABI_MAJOR 2
-#define TP_ABI_MINOR 1
+#define TP_ABI_MINOR 2
 #define TP_ABI_PATCH 0
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -141,8 +141,11 @@ enum {
     TP_ERR_WRONG_PIN = 14,       /* a wrong PIN, or an approver id that is
                                     not an enrolled manager (the two are
                                     told apart to nobody) */
-    TP_ERR_LOCKED_OUT = 15       /* too many wrong PINs: wait, or have the
+    TP_ERR_LOCKED_OUT = 15,      /* too many wrong PINs: wait, or have the
                                     manager's PIN reset */
+    TP_ERR_UNREACHABLE = 16      /* 2.2: the central database cannot be
+                                    reached (network, server down); the
+                                    till goes on and retries */
 };
 
 /* A sentence for a person. Caller-allocated; the callee always leaves it

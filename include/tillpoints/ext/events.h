@@ -82,7 +82,9 @@ typedef struct tp_event {
                                  figures are the original ones */
     int64_t points;           /* points (or visits) of this award/reversal
                                  (reversals negative), 0 otherwise */
-    int64_t balance;          /* member's balance after it, when known */
+    int64_t balance;          /* member's balance in this terminal's
+                                 ledger after it, when known; show
+                                 shown_balance (2.2) */
     int64_t time_ms;          /* when it happened, UTC ms */
     const char *txn_id;       /* "" when not tied to a transaction */
     const char *receipt_id;   /* "" when none */
@@ -100,6 +102,13 @@ typedef struct tp_event {
                                  scanner reported (AIM id or camera decoder),
                                  e.g. "qr", "ean13", <= TP_SYMBOLOGY_MAX
                                  bytes; "" when it did not say */
+    /* 2.2, with `balance` (which stays this terminal's ledger sum): the
+     * balance to show after the event and how fresh it is, as
+     * tp_member_info's fields of the same names (ext/members.h). */
+    int64_t shown_balance;
+    int64_t balance_as_of_ms;
+    const char *balance_source; /* "local", "central", "confirmed+pending",
+                                   or "" when the event has no balance */
 } tp_event;
 
 typedef struct tp_host_events_ext {

@@ -39,8 +39,21 @@ typedef struct tp_member_info {
     char phone[TP_PHONE_MAX + 1];   /* E.164 or "" */
     char email[TP_EMAIL_MAX + 1];   /* or "" */
     char app_id[TP_MEMBER_CODE_MAX + 1];
-    int64_t balance;                /* sum of the member's ledger */
+    int64_t balance;                /* sum of this terminal's ledger for the
+                                       member; show shown_balance (2.2) */
     int64_t created_ms;
+    /* 2.2: the balance to show, by the one rule of docs/DESIGN.md §8 ("One
+     * balance"): standalone, the ledger sum (= balance); with [sync], the
+     * central balance last confirmed plus this terminal's entries not yet
+     * confirmed (a parked entry counts for nothing until a manager
+     * resolves it). */
+    int64_t shown_balance;
+    int64_t balance_as_of_ms;       /* when the central figure in it was last
+                                       confirmed (UTC ms); 0 standalone or
+                                       never confirmed */
+    char balance_source[TP_BALANCE_SOURCE_MAX + 1];
+                                    /* as tp_balance_view.source: "local",
+                                       "central" or "confirmed+pending" */
 } tp_member_info;
 
 /* A member's balance as a synced terminal shows it. */

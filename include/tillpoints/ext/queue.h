@@ -30,6 +30,10 @@ typedef struct tp_queue_status {
     int64_t last_success_ms;    /* last central commit or pull (any process); 0 never */
     int64_t last_pull_ms;
     char last_error[TP_MESSAGE_MAX + 1]; /* the link's last error, or the newest row error; "" */
+    /* 2.2: the link as the till running the sync thread last recorded it
+     * (any process on this database reads the same): */
+    int64_t last_error_ms;      /* when last_error happened, UTC ms; 0 none */
+    int64_t next_attempt_ms;    /* the next try while backing off, UTC ms; else 0 */
 } tp_queue_status;
 
 /* An array element: queue_list takes a stride. */
@@ -43,6 +47,7 @@ typedef struct tp_queue_entry {
     int32_t parked;
     int64_t created_ms;
     char last_error[TP_MESSAGE_MAX + 1];
+    char receipt[TP_RECEIPT_ID_MAX + 1]; /* 2.2: a ledger entry's receipt, else "" */
 } tp_queue_entry;
 
 typedef struct tp_queue_ext {
@@ -64,6 +69,15 @@ typedef struct tp_queue_ext {
     /* Creates or migrates the central schema; *from / *to: versions. */
     tp_status (*central_init)(const tp_plugin *plugin, int32_t *from, int32_t *to,
                               tp_message *msg);
+
+    /* 2.2: resolves a parked entry for good without sending it (e.g. a
+     * receipt the central had already credited at another terminal): it
+     * is never sent and never counts in the balance shown; the local
+     * ledger keeps it (append-only). Written with an audit record
+     * ("queue dismiss": staff, reason) in the same transaction.
+     * TP_ERR_STATE for an entry that is not parked. */
+    tp_status (*queue_dismiss)(const tp_plugin *plugin, int64_t id, const char *staff,
+                               const char *reason, tp_message *msg);
 } tp_queue_ext;
 
 #ifdef __cplusplus
