@@ -2010,7 +2010,7 @@ static int cmd_queue_status(cli *c)
     printf("central:      %s\n", st.configured ? state : "not configured (standalone)");
     printf("last error:   %s\n", st.last_error[0] ? st.last_error : "-");
     if (error_ms)
-        printf("  since:      %s UTC\n", when);
+        printf("  last seen:  %s UTC\n", when);
     if (next_ms)
         printf("next retry:   %s UTC (%s %s)\n", next, next_ms > now ? "in" : "due",
                next_ms > now ? wait : "now");
