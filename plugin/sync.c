@@ -25,7 +25,12 @@
  *
  * Errors. Connection failures, timeouts, deadlocks, a missing or different
  * schema: the whole batch waits, with capped exponential backoff and
- * jitter (a PRNG seeded per instance). A data or constraint error (SQLSTATE
+ * jitter (a PRNG seeded per instance). Each cause has a status (nothing
+ * answers: TP_ERR_UNREACHABLE; credentials or names refused: _CONFIG; no
+ * or another schema: _VERSION; too busy: _BUSY) and a sentence for people;
+ * libpq's and the server's own words go to the log only. The link's state
+ * is written to sync_link at each change and before each retry, so any
+ * process on the file (the CLI) reports what this thread met. A data or constraint error (SQLSTATE
  * class 22 or 23) is the fault of some row: the batch is then sent row by
  * row; a row refused again has its attempts counted and is parked after
  * max_attempts, while the rows around it are delivered. The central ledger's
@@ -34,12 +39,14 @@
  *
  * What a refused (parked) credit does to balances: the local ledger keeps
  * the entry (it is append-only; `tillpoints verify` stays clean), the
- * outbox row is parked with the server's sentence, and the balance a synced
+ * outbox row is parked with a sentence (for a receipt, which terminal of
+ * which store holds it: receipt_holder), and the balance a synced
  * terminal shows (admin member_balance) is the central confirmed balance
  * plus this terminal's pending entries — parked ones are not pending, so
  * the refused points disappear from what is shown and are reported
- * separately as `refused`. A manager may reverse the local entry, or unpark
- * it after fixing the central side.
+ * separately as `refused`. A manager may reverse the local entry, unpark
+ * it after fixing the central side, or dismiss it (queue_dismiss: resolved
+ * for good, counted nowhere, audited).
  *
  * Pull. When the outbox is empty (and at least every pull_interval_ms),
  * members, cards and balances with seq above the last seen are copied into
