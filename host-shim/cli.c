@@ -61,6 +61,7 @@ enum {
     O_ALL = 1u << 15, O_DRY_RUN = 1u << 16, O_SKIP_INVALID = 1u << 17, O_ROLE = 1u << 18,
     O_SHIM = 1u << 19, /* scanners --shim SOCKET */
     O_HEAD = 1u << 21, /* audit: verify --head */
+    O_PARKED = 1u << 22, /* sync: queue list --parked */
     /* global: accepted everywhere */
     O_CONFIG = 1u << 24, O_PLUGIN = 1u << 25, O_JSON = 1u << 26, O_HELP = 1u << 27,
     O_VERSION = 1u << 28,
@@ -88,6 +89,7 @@ static const option_def option_defs[] = {
     {"dry-run", O_DRY_RUN, 0},       {"skip-invalid", O_SKIP_INVALID, 0},
     {"role", O_ROLE, 1},             {"shim", O_SHIM, 1},
     {"head", O_HEAD, 1},             /* audit: */
+    {"parked", O_PARKED, 0},         /* sync: */
 };
 #define OPTION_COUNT (sizeof option_defs / sizeof option_defs[0])
 
@@ -97,6 +99,7 @@ typedef enum command_id {
     C_RETRO, C_MANAGER_ADD, C_MANAGER_RESET_PIN, C_MANAGER_LIST,
     /* sync: */
     C_QUEUE_STATUS, C_QUEUE_RETRY, C_QUEUE_PARK, C_QUEUE_UNPARK, C_CENTRAL_INIT,
+    C_QUEUE_LIST, C_QUEUE_DISMISS,
     /* audit: the head of the audit log (ext/audit.h) */
     C_AUDIT_HEAD, C_AUDIT_SEAL
 } command_id;
@@ -148,6 +151,9 @@ static const command_def commands[] = {
     {C_QUEUE_RETRY, "queue", "retry", 0, 0, 0, "queue retry"},
     {C_QUEUE_PARK, "queue", "park", 1, 0, 0, "queue park ID"},
     {C_QUEUE_UNPARK, "queue", "unpark", 1, 0, 0, "queue unpark ID"},
+    {C_QUEUE_LIST, "queue", "list", 0, O_PARKED | O_LIMIT, 0, "queue list [--parked] [--limit N]"},
+    {C_QUEUE_DISMISS, "queue", "dismiss", 1, O_REASON | O_STAFF, O_REASON | O_STAFF,
+     "queue dismiss ID --reason R --staff S"},
     {C_CENTRAL_INIT, "central", "init", 0, 0, 0, "central init"},
     /* audit: */
     {C_AUDIT_HEAD, "audit", "head", 0, 0, 0, "audit head"},
@@ -522,8 +528,8 @@ static int parse_command_line(int argc, char **argv, request *rq)
         int queue = words[0][0] == 'q';
         cmd = nwords < 2 ? NULL : find_command(words[0], words[1]);
         if (!cmd)
-            return usage_error(NULL, queue ? "queue needs a subcommand: status, retry, park ID or "
-                                             "unpark ID."
+            return usage_error(NULL, queue ? "queue needs a subcommand: status, list, retry, "
+                                             "park ID, unpark ID or dismiss ID."
                                            : "central needs a subcommand: init.");
         used = 2;
     } else {
@@ -1933,6 +1939,35 @@ static int cmd_retro(cli *c)
 static const char *const sync_state_names[] = {"off", "connecting", "online", "offline",
                                                "error"};
 
+/* "42 s", "5 min", "3 h", "2 d": how long ago (or until) for a person. */
+static void format_span(char *buf, size_t cap, int64_t ms)
+{
+    int64_t s = (ms < 0 ? -ms : ms) / 1000;
+    if (s < 120)
+        snprintf(buf, cap, "%lld s", (long long)s);
+    else if (s < 7200)
+        snprintf(buf, cap, "%lld min", (long long)(s / 60));
+    else if (s < 172800)
+        snprintf(buf, cap, "%lld h", (long long)(s / 3600));
+    else
+        snprintf(buf, cap, "%lld d", (long long)(s / 86400));
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The 2.2 fields, when the plugin filled them (an older one does not). */
+static int64_t status_field(const tp_queue_status *st, int which)
+{
+    if (which == 0)
+        return TP_HAS_FIELD(st, tp_queue_status, last_error_ms) ? st->last_error_ms : 0;
+    return TP_HAS_FIELD(st, tp_queue_status, next_attempt_ms) ? st->next_attempt_ms : 0;
+}
+
 static int cmd_queue_status(cli *c)
 {
     tp_queue_status st = {.struct_size = sizeof st};
@@ -1941,18 +1976,21 @@ static int cmd_queue_status(cli *c)
     if (rc != TP_OK)
         return refused(c, rc, &msg);
     const char *state = (unsigned)st.state < 5 ? sync_state_names[st.state] : "?";
-    char oldest[32] = "-", success[32] = "never";
-    if (st.oldest_pending_ms)
+    int64_t now = now_ms(), error_ms = status_field(&st, 0), next_ms = status_field(&st, 1);
+    char oldest[32] = "-", success[32] = "never", age[24] = "", when[32] = "", next[32] = "",
+         wait[24] = "";
+    if (st.oldest_pending_ms) {
         format_time(oldest, sizeof oldest, st.oldest_pending_ms, c->doc != NULL);
+        format_span(age, sizeof age, now - st.oldest_pending_ms);
+    }
     if (st.last_success_ms)
         format_time(success, sizeof success, st.last_success_ms, c->doc != NULL);
-    tp_queue_entry parked[20];
-    size_t n = 0;
-    if (st.parked &&
-        (rc = c->ad->queue->queue_list(c->p, 1, parked, 20, sizeof parked[0], &n, &msg)) != TP_OK)
-        return refused(c, rc, &msg);
-    if (n > 20)
-        n = 20;
+    if (error_ms)
+        format_time(when, sizeof when, error_ms, c->doc != NULL);
+    if (next_ms) {
+        format_time(next, sizeof next, next_ms, c->doc != NULL);
+        format_span(wait, sizeof wait, next_ms - now);
+    }
     if (c->doc) {
         jset(c->doc, "configured", json_boolean(st.configured));
         jset(c->doc, "state", jstr(state));
@@ -1961,30 +1999,140 @@ static int cmd_queue_status(cli *c)
         jset(c->doc, "delivered", jint((int64_t)st.delivered));
         jset(c->doc, "failing", jint((int64_t)st.failing));
         jset(c->doc, "oldest_pending", st.oldest_pending_ms ? jstr(oldest) : json_null());
+        jset(c->doc, "oldest_pending_age_s",
+             st.oldest_pending_ms ? jint((now - st.oldest_pending_ms) / 1000) : json_null());
         jset(c->doc, "last_success", st.last_success_ms ? jstr(success) : json_null());
         jset(c->doc, "last_error", jstr(st.last_error));
-        json_t *arr = json_array();
-        for (size_t i = 0; i < n; i++) {
-            json_t *o = json_object();
-            jset(o, "id", jint(parked[i].id));
-            jset(o, "event_id", jstr(parked[i].event_id));
-            jset(o, "attempts", jint(parked[i].attempts));
-            jset(o, "error", jstr(parked[i].last_error));
-            json_array_append_new(arr, o);
-        }
-        jset(c->doc, "parked_entries", arr);
+        jset(c->doc, "last_error_at", error_ms ? jstr(when) : json_null());
+        jset(c->doc, "next_attempt", next_ms ? jstr(next) : json_null());
         return 0;
     }
     printf("central:      %s\n", st.configured ? state : "not configured (standalone)");
-    printf("pending:      %llu (oldest %s)\n", (unsigned long long)st.pending, oldest);
-    printf("parked:       %llu\n", (unsigned long long)st.parked);
-    printf("delivered:    %llu\n", (unsigned long long)st.delivered);
-    printf("last success: %s\n", success);
     printf("last error:   %s\n", st.last_error[0] ? st.last_error : "-");
-    for (size_t i = 0; i < n; i++)
-        printf("  parked #%lld %s (%d attempts): %s\n", (long long)parked[i].id,
-               parked[i].event_id, parked[i].attempts, parked[i].last_error);
+    if (error_ms)
+        printf("  last seen:  %s UTC\n", when);
+    if (next_ms)
+        printf("next retry:   %s UTC (%s %s)\n", next, next_ms > now ? "in" : "due",
+               next_ms > now ? wait : "now");
+    if (st.oldest_pending_ms)
+        printf("pending:      %llu (oldest %s UTC, %s ago)\n", (unsigned long long)st.pending,
+               oldest, age);
+    else
+        printf("pending:      %llu\n", (unsigned long long)st.pending);
+    printf("parked:       %llu%s\n", (unsigned long long)st.parked,
+           st.parked ? " (tillpoints queue list --parked)" : "");
+    printf("delivered:    %llu\n", (unsigned long long)st.delivered);
+    printf("last success: %s%s\n", success, st.last_success_ms ? " UTC" : "");
     return 0;
+}
+
+/* Pending and parked entries with the ids queue park/unpark/dismiss take. */
+static int cmd_queue_list(cli *c)
+{
+    size_t cap = c->rq.limit, n = 0;
+    tp_queue_entry *e = calloc(cap, sizeof *e);
+    if (!e) {
+        tp_message oom;
+        snprintf(oom.text, sizeof oom.text, "Out of memory.");
+        return refused(c, TP_ERR_NO_MEMORY, &oom);
+    }
+    tp_message msg;
+    tp_status rc = c->ad->queue->queue_list(c->p, (c->rq.given & O_PARKED) != 0, e, cap,
+                                            sizeof e[0], &n, &msg);
+    if (rc != TP_OK) {
+        free(e);
+        return refused(c, rc, &msg);
+    }
+    if (n > cap)
+        n = cap;
+    json_t *arr = c->doc ? json_array() : NULL;
+    if (!c->doc && n == 0)
+        printf("%s\n", c->rq.given & O_PARKED ? "No parked entries." : "The outbox is empty.");
+    else if (!c->doc)
+        printf("%-7s %-8s %-7s %-16s %-12s %8s %8s  %s\n", "ID", "STATE", "KIND", "RECEIPT",
+               "MEMBER", "POINTS", "ATTEMPTS", "WRITTEN (UTC)");
+    for (size_t i = 0; i < n; i++) {
+        char created[32], points[24] = "-";
+        format_time(created, sizeof created, e[i].created_ms, c->doc != NULL);
+        if (strcmp(e[i].kind, "ledger") == 0)
+            format_points(points, sizeof points, e[i].points);
+        if (arr) {
+            json_t *o = json_object();
+            jset(o, "id", jint(e[i].id));
+            jset(o, "state", jstr(e[i].parked ? "parked" : "pending"));
+            jset(o, "kind", jstr(e[i].kind));
+            jset(o, "event_id", jstr(e[i].event_id));
+            jset(o, "receipt", jstr(e[i].receipt));
+            jset(o, "member", jstr(e[i].member));
+            jset(o, "points", jint(e[i].points));
+            jset(o, "attempts", jint(e[i].attempts));
+            jset(o, "written", jstr(created));
+            jset(o, "error", jstr(e[i].last_error));
+            json_array_append_new(arr, o);
+            continue;
+        }
+        printf("%-7lld %-8s %-7s %-16s %-12s %8s %8d  %s\n", (long long)e[i].id,
+               e[i].parked ? "parked" : "pending", e[i].kind, e[i].receipt[0] ? e[i].receipt : "-",
+               e[i].member[0] ? e[i].member : "-", points, e[i].attempts, created);
+        if (e[i].last_error[0])
+            printf("        %s\n", e[i].last_error);
+    }
+    if (arr)
+        jset(c->doc, "entries", arr);
+    free(e);
+    return 0;
+}
+
+static int cmd_queue_dismiss(cli *c)
+{
+    int64_t id = 0;
+    if (parse_int64(c->rq.pos[0], &id) != 0 || id <= 0)
+        return usage_error(c->rq.cmd, "ID is the number shown by queue list.");
+    tp_message msg;
+    if (!TP_HAS_FIELD(c->ad->queue, tp_queue_ext, queue_dismiss)) {
+        snprintf(msg.text, sizeof msg.text, "This tillpoints.so cannot dismiss entries (it "
+                 "predates ABI 2.2).");
+        return refused(c, TP_ERR_UNSUPPORTED, &msg);
+    }
+    tp_status rc = c->ad->queue->queue_dismiss(c->p, id, c->rq.staff, c->rq.reason, &msg);
+    if (rc != TP_OK)
+        return refused(c, rc, &msg);
+    if (c->doc)
+        jset(c->doc, "dismissed", jint(id));
+    else
+        printf("%s\n", msg.text);
+    return 0;
+}
+
+/* After a command: when the link, as the database records it, is down or
+ * refused, one line on stderr naming the cause, whatever the cause. (The
+ * plugin's own sync thread in this short-lived process may or may not meet
+ * the cause before the command ends, so its log lines about the link are
+ * not printed: this line replaces them.) Not after queue status, which
+ * prints the same on stdout, nor central init, which is the remedy. */
+static void warn_about_central(cli *c)
+{
+    command_id id = c->rq.cmd->id;
+    if (!c->ad || id == C_QUEUE_STATUS || id == C_CENTRAL_INIT)
+        return;
+    tp_queue_status st = {.struct_size = sizeof st};
+    tp_message msg;
+    if (c->ad->queue->queue_status(c->p, &st, &msg) != TP_OK || !st.configured ||
+        (st.state != TP_SYNC_OFFLINE && st.state != TP_SYNC_ERROR) || !st.last_error[0])
+        return;
+    fflush(stdout);
+    fprintf(stderr, "tillpoints warning: central database %s: %s\n",
+            st.state == TP_SYNC_ERROR ? "refused" : "unreachable", st.last_error);
+}
+
+static void cli_log(void *user, tp_log_level level, const char *msg)
+{
+    (void)user;
+    if (strncmp(msg, "central database: ", 18) == 0 || strncmp(msg, "central init: ", 14) == 0)
+        return; /* warn_about_central says it, or the command's own answer */
+    static const char *const names[] = {"debug", "info", "warning", "error"};
+    fprintf(stderr, "tillpoints %s: %s\n", names[level <= TP_LOG_ERROR ? level : TP_LOG_ERROR],
+            msg);
 }
 
 static int cmd_queue_retry(cli *c)
@@ -2006,7 +2154,7 @@ static int cmd_queue_park(cli *c, int park)
 {
     int64_t id = 0;
     if (parse_int64(c->rq.pos[0], &id) != 0 || id <= 0)
-        return usage_error(c->rq.cmd, "ID is the number shown by queue status.");
+        return usage_error(c->rq.cmd, "ID is the number shown by queue list.");
     tp_message msg;
     tp_status rc = park ? c->ad->queue->queue_park(c->p, id, &msg)
                         : c->ad->queue->queue_unpark(c->p, id, &msg);
@@ -2058,6 +2206,8 @@ static int run(cli *c)
     case C_QUEUE_PARK: return cmd_queue_park(c, 1);    /* sync: */
     case C_QUEUE_UNPARK: return cmd_queue_park(c, 0);  /* sync: */
     case C_CENTRAL_INIT: return cmd_central_init(c);   /* sync: */
+    case C_QUEUE_LIST: return cmd_queue_list(c);       /* sync: */
+    case C_QUEUE_DISMISS: return cmd_queue_dismiss(c); /* sync: */
     case C_AUDIT_HEAD: return cmd_audit_head(c);       /* audit: */
     case C_AUDIT_SEAL: return cmd_audit_seal(c);       /* audit: */
     case C_NONE: break;
@@ -2074,7 +2224,8 @@ int main(int argc, char **argv)
         return rc < 0 ? 0 : rc;
 
     tp_hostlib_options opt = {.host_name = "tillpoints", .plugin_path = c.rq.plugin,
-                              .on_present = on_present, .on_dismiss = on_dismiss, .user = &c};
+                              .on_present = on_present, .on_dismiss = on_dismiss, .user = &c,
+                              .on_log = cli_log};
     opt.config_path = c.rq.config;
     opt.config_path = tp_hostlib_config_path(opt.config_path);
 
@@ -2109,6 +2260,7 @@ int main(int argc, char **argv)
         c.p = tp_hostlib_plugin(c.h);
         c.ad = tp_hostlib_admin(c.h);
         rc = run(&c);
+        warn_about_central(&c); /* sync: */
         tp_hostlib_close(c.h);
     }
     if (c.doc) {

@@ -63,6 +63,10 @@ static void host_log(const tp_host *host, tp_log_level level, const char *msg)
     tp_hostlib *h = host->host_data;
     if (level < TP_LOG_WARNING && !h->opt.verbose)
         return;
+    if (h->opt.on_log) {
+        h->opt.on_log(h->opt.user, level, msg);
+        return;
+    }
     static const char *const names[] = {"debug", "info", "warning", "error"};
     fprintf(stderr, "tillpoints %s: %s\n", names[level <= TP_LOG_ERROR ? level : TP_LOG_ERROR],
             msg);
@@ -281,6 +285,7 @@ const char *tp_hostlib_status_name(tp_status st)
     case TP_ERR_INTERNAL: return "internal error";
     case TP_ERR_WRONG_PIN: return "wrong PIN";
     case TP_ERR_LOCKED_OUT: return "locked out";
+    case TP_ERR_UNREACHABLE: return "unreachable";
     }
     return "unknown status";
 }

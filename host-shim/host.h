@@ -55,6 +55,9 @@ typedef struct tp_hostlib_options {
      * database opened, no thread started (for --version). The checkout,
      * admin and ui accessors then return NULL. */
     int create_only;
+    /* When set, the plugin's log lines (those `verbose` lets through) go
+     * here instead of to stderr. */
+    void (*on_log)(void *user, tp_log_level level, const char *msg);
 } tp_hostlib_options;
 
 /* Loads, creates and initialises the plugin. On failure returns NULL and

@@ -187,6 +187,7 @@ const char *tp_proto_status_code(tp_status st)
     case TP_ERR_INTERNAL: return "internal_error";
     case TP_ERR_WRONG_PIN: return "wrong_pin";
     case TP_ERR_LOCKED_OUT: return "locked_out";
+    case TP_ERR_UNREACHABLE: return "unreachable";
     }
     return "internal_error";
 }

@@ -40,6 +40,14 @@ static tp_status admin_ready_for(const tp_plugin *plugin, tp_instance **in, cons
     return st;
 }
 
+#define LOCKED_VOID(in, call)                                                                 \
+    do {                                                                                      \
+        pthread_mutex_lock(&(in)->admin_lock);                                                \
+        if ((call) != TP_OK) { /* best effort: the caller's answer stands */                  \
+        }                                                                                     \
+        pthread_mutex_unlock(&(in)->admin_lock);                                              \
+    } while (0)
+
 #define LOCKED(in, call)                                                                      \
     do {                                                                                      \
         pthread_mutex_lock(&(in)->admin_lock);                                                \
@@ -364,16 +372,22 @@ static tp_status admin_queue_status(const tp_plugin *plugin, tp_queue_status *ou
     return st;
 }
 
+/* Counts from the outbox; the link's state as the sync thread last wrote
+ * it to the database (sync_link), so that any process on this file — the
+ * CLI beside a running till — shows what the till knows. Before any
+ * thread wrote it, this process's own thread says (connecting, at first). */
 static tp_status queue_status_get(tp_instance *in, tp_queue_status *out, tp_message *msg)
 {
     tp_status st;
     memset(out, 0, sizeof *out);
     tp_outbox_counts c;
+    tp_sync_link link;
     pthread_mutex_lock(&in->admin_lock);
     st = tp_outbox_counts_get(in->admin_store, &c, msg);
     if (st == TP_OK &&
         (tp_sync_state_get(in->admin_store, "last_success_ms", &out->last_success_ms) != TP_OK ||
-         tp_sync_state_get(in->admin_store, "last_pull_ms", &out->last_pull_ms) != TP_OK)) {
+         tp_sync_state_get(in->admin_store, "last_pull_ms", &out->last_pull_ms) != TP_OK ||
+         tp_sync_link_get(in->admin_store, &link) != TP_OK)) {
         tp_msg_set(msg, "Cannot read the sync state: %s.", tp_store_errmsg(in->admin_store));
         st = TP_ERR_STORAGE;
     }
@@ -383,7 +397,14 @@ static tp_status queue_status_get(tp_instance *in, tp_queue_status *out, tp_mess
     tp_sync_snapshot snap;
     tp_sync_snapshot_get(in->sync, &snap);
     out->configured = in->cfg.sync.postgres[0] != 0;
-    out->state = out->configured ? snap.state : TP_SYNC_OFF;
+    if (!link.updated_ms) { /* never written: this process's thread, if any */
+        link.state = in->sync ? snap.state : TP_SYNC_CONNECTING;
+        link.status = snap.status;
+        tp_buf_set(link.error, sizeof link.error, "%s", snap.last_error);
+        link.error_ms = snap.last_error_ms;
+        link.next_attempt_ms = snap.next_attempt_ms;
+    }
+    out->state = out->configured ? link.state : TP_SYNC_OFF;
     out->pending = c.pending;
     out->parked = c.parked;
     out->delivered = c.delivered;
@@ -391,8 +412,14 @@ static tp_status queue_status_get(tp_instance *in, tp_queue_status *out, tp_mess
     out->oldest_pending_ms = c.oldest_pending_ms;
     if (snap.last_success_ms > out->last_success_ms)
         out->last_success_ms = snap.last_success_ms;
-    tp_copy(out->last_error, sizeof out->last_error,
-            snap.state != TP_SYNC_ONLINE && snap.last_error[0] ? snap.last_error : c.last_error);
+    if (out->configured && out->state != TP_SYNC_ONLINE && link.error[0]) {
+        tp_buf_set(out->last_error, sizeof out->last_error, "%s", link.error);
+        out->last_error_ms = link.error_ms;
+        out->next_attempt_ms = link.next_attempt_ms;
+    } else {
+        /* Online: the newest refusal of an entry, if one waits. */
+        tp_buf_set(out->last_error, sizeof out->last_error, "%s", c.last_error);
+    }
     return TP_OK;
 }
 
@@ -439,6 +466,61 @@ static tp_status queue_park_set(const tp_plugin *plugin, int64_t id, int parked,
     return st;
 }
 
+/* Dismissal (queue.h 2.2): the row stays in the outbox, parked, with
+ * dismissed_ms set; nothing sends, unparks or counts it again (outbox.c,
+ * schema v6). The audit record, in the same transaction, says who and why;
+ * it goes to the central database like every record. */
+static tp_status admin_queue_dismiss(const tp_plugin *plugin, int64_t id, const char *staff,
+                                     const char *reason, tp_message *msg)
+{
+    tp_instance *in;
+    tp_status st = admin_ready(plugin, &in, msg);
+    if (st != TP_OK)
+        return st;
+    if (id <= 0) {
+        tp_msg_set(msg, "An outbox entry id is a positive number (see tillpoints queue list).");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    if (!staff || !*staff) {
+        tp_msg_set(msg, "Say which staff member dismisses the entry.");
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    if (!reason || !*reason) {
+        tp_msg_set(msg, "Give a reason of 1 to %d characters: why the entry is never to be "
+                   "sent.", TP_REASON_MAX);
+        return TP_ERR_INVALID_ARGUMENT;
+    }
+    if ((st = tp_check_text(staff, 64, "staff id", msg)) != TP_OK ||
+        (st = tp_check_text(reason, TP_REASON_MAX, "reason", msg)) != TP_OK)
+        return st;
+    pthread_mutex_lock(&in->admin_lock);
+    int64_t now = tp_now_ms();
+    tp_queue_entry e;
+    memset(&e, 0, sizeof e);
+    st = tp_store_begin(in->admin_store, msg);
+    if (st == TP_OK)
+        st = tp_outbox_dismiss(in->admin_store, id, now, &e, msg);
+    if (st == TP_OK) {
+        char detail[TP_MESSAGE_MAX + 1];
+        tp_buf_set(detail, sizeof detail, "outbox entry %lld (%s) dismissed; it was parked: %s",
+                   (long long)id, e.event_id, e.last_error);
+        tp_audit_entry a = {.time_ms = now, .action = "queue.dismiss", .actor = staff,
+                            .member = e.member, .location = in->cfg.location,
+                            .receipt = e.receipt, .points = e.points, .reason = reason,
+                            .detail = detail};
+        st = tp_audit_append(in->admin_store, &a, msg);
+    }
+    if (st == TP_OK)
+        st = tp_store_commit(in->admin_store, msg);
+    else
+        tp_store_rollback(in->admin_store);
+    pthread_mutex_unlock(&in->admin_lock);
+    if (st == TP_OK)
+        tp_msg_set(msg, "Outbox entry %lld is dismissed: it is never sent and no longer counts "
+                   "as refused; the local ledger keeps it.", (long long)id);
+    return st;
+}
+
 static tp_status admin_queue_park(const tp_plugin *plugin, int64_t id, tp_message *msg)
 {
     return queue_park_set(plugin, id, 1, msg);
@@ -457,7 +539,14 @@ static tp_status admin_central_init(const tp_plugin *plugin, int32_t *from, int3
     if (st != TP_OK)
         return st;
     int f = 0, t = 0;
-    st = tp_central_init(&in->cfg, &f, &t, msg);
+    st = tp_central_init(in, &f, &t, msg);
+    /* A sync thread (in any process on this file) waiting out its backoff
+     * after "no schema" tries again now, so the link's state that queue
+     * status shows catches up at once. */
+    tp_message ignored;
+    uint64_t reset = 0;
+    if (st == TP_OK)
+        LOCKED_VOID(in, tp_outbox_retry(in->admin_store, tp_now_ms(), &reset, &ignored));
     if (from)
         *from = f;
     if (to)
@@ -565,4 +654,5 @@ const tp_queue_ext tp_queue_extension = {
     .queue_park = admin_queue_park,
     .queue_unpark = admin_queue_unpark,
     .central_init = admin_central_init,
+    .queue_dismiss = admin_queue_dismiss,
 };

@@ -124,8 +124,13 @@ static long arena_put(tp_outbox_batch *b, const char *s)
     return (long)(b->text_len - n);
 }
 
+/* The receipt (a ledger entry's) comes along so that a refusal can name
+ * it; a dismissed row is always parked, so parked = 0 excludes it. */
+#define ROW_STRINGS 5
 static const char sql_next[] =
-    "SELECT id, event_id, kind, payload, attempts FROM outbox"
+    "SELECT id, attempts, points, event_id, kind, payload, member,"
+    " CASE WHEN kind = 'ledger' THEN COALESCE(json_extract(payload, '$.receipt'), '')"
+    " ELSE '' END FROM outbox"
     " WHERE delivered_ms IS NULL AND parked = 0 AND id > ?2 ORDER BY id LIMIT ?1";
 
 tp_status tp_outbox_next(tp_store *s, int64_t after_id, size_t max, tp_outbox_batch *b,
@@ -153,7 +158,7 @@ tp_status tp_outbox_next(tp_store *s, int64_t after_id, size_t max, tp_outbox_ba
     tp_status st = TP_OK;
     /* Strings go into one arena first (by offset, as it may move), then
      * the pointers are fixed up. */
-    long *offs = malloc(max * 3 * sizeof *offs);
+    long *offs = malloc(max * ROW_STRINGS * sizeof *offs);
     if (!offs) {
         sqlite3_reset(q);
         tp_msg_set(msg, "Out of memory reading the outbox.");
@@ -162,15 +167,16 @@ tp_status tp_outbox_next(tp_store *s, int64_t after_id, size_t max, tp_outbox_ba
     while ((rc = sqlite3_step(q)) == SQLITE_ROW && b->n < max) {
         tp_outbox_row *r = &b->rows[b->n];
         r->id = sqlite3_column_int64(q, 0);
-        r->attempts = sqlite3_column_int(q, 4);
-        for (int k = 0; k < 3; k++) {
-            const unsigned char *t = sqlite3_column_text(q, 1 + k);
+        r->attempts = sqlite3_column_int(q, 1);
+        r->points = sqlite3_column_int64(q, 2);
+        for (int k = 0; k < ROW_STRINGS; k++) {
+            const unsigned char *t = sqlite3_column_text(q, 3 + k);
             long o = arena_put(b, t ? (const char *)t : "");
             if (o < 0) {
                 st = TP_ERR_NO_MEMORY;
                 break;
             }
-            offs[b->n * 3 + (size_t)k] = o;
+            offs[b->n * ROW_STRINGS + (size_t)k] = o;
         }
         if (st != TP_OK)
             break;
@@ -187,9 +193,12 @@ tp_status tp_outbox_next(tp_store *s, int64_t after_id, size_t max, tp_outbox_ba
         return st;
     }
     for (size_t i = 0; i < b->n; i++) {
-        b->rows[i].event_id = b->text + offs[i * 3];
-        b->rows[i].kind = b->text + offs[i * 3 + 1];
-        b->rows[i].payload = b->text + offs[i * 3 + 2];
+        const long *o = &offs[i * ROW_STRINGS];
+        b->rows[i].event_id = b->text + o[0];
+        b->rows[i].kind = b->text + o[1];
+        b->rows[i].payload = b->text + o[2];
+        b->rows[i].member = b->text + o[3];
+        b->rows[i].receipt = b->text + o[4];
     }
     free(offs);
     return TP_OK;
@@ -247,7 +256,7 @@ tp_status tp_outbox_delivered(tp_store *s, int64_t first_id, int64_t last_id,
 static const char sql_fail[] =
     "UPDATE outbox SET attempts = attempts + 1, last_error = substr(?2, 1, 255),"
     " parked = (attempts + 1 >= ?3) WHERE id = ?1 AND delivered_ms IS NULL"
-    " RETURNING parked";
+    " AND dismissed_ms IS NULL RETURNING parked";
 
 tp_status tp_outbox_failed(tp_store *s, int64_t id, const char *error, int max_attempts,
                            int *parked, tp_message *msg)
@@ -276,10 +285,99 @@ tp_status tp_outbox_failed(tp_store *s, int64_t id, const char *error, int max_a
     return tp_store_commit(s, msg);
 }
 
+static const char sql_entry[] =
+    "SELECT id, event_id, kind, member, points, attempts, parked, created_ms, last_error,"
+    " CASE WHEN kind = 'ledger' THEN COALESCE(json_extract(payload, '$.receipt'), '')"
+    " ELSE '' END, dismissed_ms FROM outbox WHERE id = ?1 AND delivered_ms IS NULL";
+
+/* One row of sql_entry (or sql_list) as the ABI's entry. */
+static void entry_of(sqlite3_stmt *q, tp_queue_entry *e)
+{
+    memset(e, 0, sizeof *e);
+    e->id = sqlite3_column_int64(q, 0);
+    tp_copy(e->event_id, sizeof e->event_id, (const char *)sqlite3_column_text(q, 1));
+    tp_copy(e->kind, sizeof e->kind, (const char *)sqlite3_column_text(q, 2));
+    tp_copy(e->member, sizeof e->member, (const char *)sqlite3_column_text(q, 3));
+    e->points = sqlite3_column_int64(q, 4);
+    e->attempts = sqlite3_column_int(q, 5);
+    e->parked = sqlite3_column_int(q, 6);
+    e->created_ms = sqlite3_column_int64(q, 7);
+    tp_copy(e->last_error, sizeof e->last_error, (const char *)sqlite3_column_text(q, 8));
+    tp_copy(e->receipt, sizeof e->receipt, (const char *)sqlite3_column_text(q, 9));
+}
+
+/* Reads undelivered row `id`: 1 found (*dismissed set), 0 not, -1 error. */
+static int entry_get(tp_store *s, int64_t id, tp_queue_entry *e, int *dismissed)
+{
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_ENTRY, sql_entry);
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, id);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        entry_of(q, e);
+        *dismissed = sqlite3_column_type(q, 10) != SQLITE_NULL;
+    }
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Why park/unpark/dismiss found nothing to change. */
+static tp_status no_such_entry(tp_store *s, int64_t id, tp_message *msg)
+{
+    tp_queue_entry e;
+    int dismissed = 0;
+    if (entry_get(s, id, &e, &dismissed) == 1 && dismissed) {
+        tp_msg_set(msg, "Outbox entry %lld was dismissed: it is resolved for good and is never "
+                   "sent.", (long long)id);
+        return TP_ERR_STATE;
+    }
+    tp_msg_set(msg, "There is no undelivered outbox entry %lld (see `tillpoints queue list`).",
+               (long long)id);
+    return TP_ERR_NOT_FOUND;
+}
+
+static const char sql_dismiss[] = "UPDATE outbox SET dismissed_ms = ?2 WHERE id = ?1"
+                                  " AND parked = 1 AND delivered_ms IS NULL"
+                                  " AND dismissed_ms IS NULL";
+
+tp_status tp_outbox_dismiss(tp_store *s, int64_t id, int64_t now_ms, tp_queue_entry *entry,
+                            tp_message *msg)
+{
+    int dismissed = 0;
+    int found = entry_get(s, id, entry, &dismissed);
+    if (found < 0) {
+        tp_msg_set(msg, "Cannot read outbox entry %lld: %s.", (long long)id, tp_store_errmsg(s));
+        return TP_ERR_STORAGE;
+    }
+    if (found == 0 || dismissed)
+        return no_such_entry(s, id, msg);
+    if (!entry->parked) {
+        tp_msg_set(msg, "Outbox entry %lld is still waiting to be sent, not parked: only a "
+                   "parked entry can be dismissed (park it first with `tillpoints queue park "
+                   "%lld`).", (long long)id, (long long)id);
+        return TP_ERR_STATE;
+    }
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_DISMISS, sql_dismiss);
+    int rc = SQLITE_ERROR;
+    if (q) {
+        sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_int64(q, 2, now_ms);
+        rc = sqlite3_step(q);
+        sqlite3_reset(q);
+    }
+    if (rc != SQLITE_DONE || sqlite3_changes(tp_store_db(s)) != 1) {
+        tp_msg_set(msg, "Cannot dismiss outbox entry %lld: %s.", (long long)id,
+                   tp_store_errmsg(s));
+        return TP_ERR_STORAGE;
+    }
+    return TP_OK;
+}
+
 static const char sql_park[] =
     "UPDATE outbox SET parked = ?2, attempts = CASE WHEN ?2 = 0 THEN 0 ELSE attempts END,"
     " last_error = CASE WHEN ?2 = 1 AND last_error = '' THEN 'parked by hand'"
-    " ELSE last_error END WHERE id = ?1 AND delivered_ms IS NULL";
+    " ELSE last_error END WHERE id = ?1 AND delivered_ms IS NULL AND dismissed_ms IS NULL";
 
 tp_status tp_outbox_set_parked(tp_store *s, int64_t id, int parked, tp_message *msg)
 {
@@ -301,9 +399,7 @@ tp_status tp_outbox_set_parked(tp_store *s, int64_t id, int parked, tp_message *
     }
     if (sqlite3_changes(tp_store_db(s)) == 0) {
         tp_store_rollback(s);
-        tp_msg_set(msg, "There is no undelivered outbox entry %lld (see tillpoints queue "
-                   "status).", (long long)id);
-        return TP_ERR_NOT_FOUND;
+        return no_such_entry(s, id, msg);
     }
     if (parked == 0 && tp_sync_state_set(s, "retry_ms", tp_now_ms()) != TP_OK) {
         tp_msg_set(msg, "Cannot record the retry: %s.", tp_store_errmsg(s));
@@ -360,14 +456,67 @@ tp_status tp_sync_state_set(tp_store *s, const char *key, int64_t value)
     return rc == SQLITE_DONE ? TP_OK : TP_ERR_STORAGE;
 }
 
+static const char sql_link_get[] =
+    "SELECT state, status, error, error_ms, next_attempt_ms, updated_ms FROM sync_link"
+    " WHERE id = 1";
+static const char sql_link_put[] =
+    "UPDATE sync_link SET state = ?1, status = ?2, error = ?3, error_ms = ?4,"
+    " next_attempt_ms = ?5, updated_ms = ?6 WHERE id = 1";
+
+tp_status tp_sync_link_get(tp_store *s, tp_sync_link *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_SYNC_LINK_GET, sql_link_get);
+    int rc = q ? sqlite3_step(q) : SQLITE_ERROR;
+    if (rc == SQLITE_ROW) {
+        out->state = (tp_sync_state)sqlite3_column_int(q, 0);
+        out->status = sqlite3_column_int(q, 1);
+        const unsigned char *t = sqlite3_column_text(q, 2);
+        tp_copy(out->error, sizeof out->error, t ? (const char *)t : "");
+        out->error_ms = sqlite3_column_int64(q, 3);
+        out->next_attempt_ms = sqlite3_column_int64(q, 4);
+        out->updated_ms = sqlite3_column_int64(q, 5);
+    }
+    if (q)
+        sqlite3_reset(q);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? TP_OK : TP_ERR_STORAGE;
+}
+
+tp_status tp_sync_link_put(tp_store *s, const tp_sync_link *link, tp_message *msg)
+{
+    if (tp_store_begin(s, msg) != TP_OK)
+        return TP_ERR_STORAGE;
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_SYNC_LINK_PUT, sql_link_put);
+    int rc = SQLITE_ERROR;
+    if (q) {
+        sqlite3_bind_int(q, 1, (int)link->state);
+        sqlite3_bind_int(q, 2, link->status);
+        sqlite3_bind_text(q, 3, link->error, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 4, link->error_ms);
+        sqlite3_bind_int64(q, 5, link->next_attempt_ms);
+        sqlite3_bind_int64(q, 6, link->updated_ms);
+        rc = sqlite3_step(q);
+        sqlite3_reset(q);
+    }
+    if (rc != SQLITE_DONE) {
+        tp_msg_set(msg, "Cannot record the state of the link to the central database: %s.",
+                   tp_store_errmsg(s));
+        tp_store_rollback(s);
+        return TP_ERR_STORAGE;
+    }
+    return tp_store_commit(s, msg);
+}
+
 static const char sql_counts[] =
     "SELECT (SELECT count(*) FROM outbox WHERE delivered_ms IS NULL AND parked = 0),"
-    " (SELECT count(*) FROM outbox WHERE delivered_ms IS NULL AND parked = 1),"
+    " (SELECT count(*) FROM outbox WHERE delivered_ms IS NULL AND parked = 1"
+    "  AND dismissed_ms IS NULL),"
     " (SELECT count(*) FROM outbox WHERE delivered_ms IS NOT NULL),"
     " (SELECT count(*) FROM outbox WHERE delivered_ms IS NULL AND parked = 0 AND attempts > 0),"
     " (SELECT min(created_ms) FROM outbox WHERE delivered_ms IS NULL AND parked = 0),"
     " (SELECT last_error FROM outbox WHERE delivered_ms IS NULL AND last_error <> ''"
-    "  ORDER BY id DESC LIMIT 1)";
+    "  AND dismissed_ms IS NULL ORDER BY id DESC LIMIT 1),"
+    " (SELECT count(*) FROM outbox WHERE dismissed_ms IS NOT NULL)";
 
 tp_status tp_outbox_counts_get(tp_store *s, tp_outbox_counts *out, tp_message *msg)
 {
@@ -382,6 +531,7 @@ tp_status tp_outbox_counts_get(tp_store *s, tp_outbox_counts *out, tp_message *m
         out->oldest_pending_ms = sqlite3_column_int64(q, 4);
         const unsigned char *t = sqlite3_column_text(q, 5);
         tp_copy(out->last_error, sizeof out->last_error, t ? (const char *)t : "");
+        out->dismissed = (uint64_t)sqlite3_column_int64(q, 6);
     }
     if (q)
         sqlite3_reset(q);
@@ -397,7 +547,7 @@ static const char sql_view[] =
     " (SELECT COALESCE(SUM(points), 0) FROM outbox WHERE member = ?1 AND parked = 0"
     "  AND delivered_ms IS NULL AND kind = 'ledger'),"
     " (SELECT COALESCE(SUM(points), 0) FROM outbox WHERE member = ?1 AND parked = 1"
-    "  AND delivered_ms IS NULL AND kind = 'ledger')";
+    "  AND delivered_ms IS NULL AND kind = 'ledger' AND dismissed_ms IS NULL)";
 
 tp_status tp_outbox_member_view(tp_store *s, const char *code, int64_t *confirmed,
                                 int *has_confirmed, int64_t *pending, int64_t *refused,
@@ -426,8 +576,10 @@ tp_status tp_outbox_member_view(tp_store *s, const char *code, int64_t *confirme
 }
 
 static const char sql_list[] =
-    "SELECT id, event_id, kind, member, points, attempts, parked, created_ms, last_error"
-    " FROM outbox WHERE delivered_ms IS NULL AND (?1 = 0 OR parked = 1) ORDER BY id LIMIT ?2";
+    "SELECT id, event_id, kind, member, points, attempts, parked, created_ms, last_error,"
+    " CASE WHEN kind = 'ledger' THEN COALESCE(json_extract(payload, '$.receipt'), '')"
+    " ELSE '' END FROM outbox WHERE delivered_ms IS NULL AND dismissed_ms IS NULL"
+    " AND (?1 = 0 OR parked = 1) ORDER BY id LIMIT ?2";
 
 tp_status tp_outbox_list(tp_store *s, int parked_only, tp_queue_entry *out, size_t cap,
                          size_t stride, size_t *count, tp_message *msg)
@@ -442,18 +594,9 @@ tp_status tp_outbox_list(tp_store *s, int parked_only, tp_queue_entry *out, size
     sqlite3_bind_int64(q, 2, (sqlite3_int64)cap);
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW && *count < cap) {
-        tp_queue_entry entry, *e = &entry;
-        memset(e, 0, sizeof *e);
-        e->id = sqlite3_column_int64(q, 0);
-        tp_copy(e->event_id, sizeof e->event_id, (const char *)sqlite3_column_text(q, 1));
-        tp_copy(e->kind, sizeof e->kind, (const char *)sqlite3_column_text(q, 2));
-        tp_copy(e->member, sizeof e->member, (const char *)sqlite3_column_text(q, 3));
-        e->points = sqlite3_column_int64(q, 4);
-        e->attempts = sqlite3_column_int(q, 5);
-        e->parked = sqlite3_column_int(q, 6);
-        e->created_ms = sqlite3_column_int64(q, 7);
-        tp_copy(e->last_error, sizeof e->last_error, (const char *)sqlite3_column_text(q, 8));
-        tp_abi_put(out, stride, (*count)++, e, sizeof *e, 0);
+        tp_queue_entry e;
+        entry_of(q, &e);
+        tp_abi_put(out, stride, (*count)++, &e, sizeof e, 0);
     }
     sqlite3_reset(q);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {

@@ -22,6 +22,7 @@
 
 #include "store.h"
 #include "tillpoints/ext/admin.h"
+#include "tillpoints/ext/sync.h"
 #include "tillpoints/tillpoints.h"
 #include "util.h" /* TP_MUST_CHECK */
 
@@ -31,6 +32,9 @@ typedef struct tp_outbox_row {
     char *event_id; /* owned by the batch */
     char *kind;
     char *payload;
+    char *member;   /* the member it concerns, or "" */
+    char *receipt;  /* a ledger entry's receipt, else "" */
+    int64_t points; /* a ledger entry's points, else 0 */
     int attempts;
 } tp_outbox_row;
 
@@ -62,8 +66,9 @@ tp_status tp_outbox_delivered(tp_store *s, int64_t first_id, int64_t last_id,
                               const tp_central_balance *bal, size_t nbal, int64_t now_ms,
                               tp_message *msg) TP_MUST_CHECK;
 
-/* A permanent failure of one row: attempts+1, last_error, parked when
- * attempts reach `max_attempts`. *parked says whether it was parked now. */
+/* A permanent failure of one row: attempts+1, last_error (a sentence,
+ * cut at 255 bytes), parked when attempts reach `max_attempts`. *parked
+ * says whether it was parked now. A dismissed row is left alone. */
 tp_status tp_outbox_failed(tp_store *s, int64_t id, const char *error, int max_attempts,
                            int *parked, tp_message *msg) TP_MUST_CHECK;
 
@@ -71,6 +76,14 @@ tp_status tp_outbox_failed(tp_store *s, int64_t id, const char *error, int max_a
  * the attempts of every unparked row and asks the sync thread (in any
  * process using this file) to skip its backoff. */
 tp_status tp_outbox_set_parked(tp_store *s, int64_t id, int parked, tp_message *msg) TP_MUST_CHECK;
+
+/* Dismisses parked row `id` for good (schema v6): dismissed_ms = now_ms.
+ * Runs inside the caller's write transaction (the caller appends the audit
+ * record in the same one). *entry receives the row as it was, for that
+ * record. TP_ERR_NOT_FOUND: no undelivered row `id`; TP_ERR_STATE: the row
+ * is pending, not parked (park it first), or already dismissed. */
+tp_status tp_outbox_dismiss(tp_store *s, int64_t id, int64_t now_ms, tp_queue_entry *entry,
+                            tp_message *msg) TP_MUST_CHECK;
 tp_status tp_outbox_retry(tp_store *s, int64_t now_ms, uint64_t *rows, tp_message *msg) TP_MUST_CHECK;
 
 /* Sync bookkeeping kept in the database (cross-process): integer values of
@@ -86,9 +99,27 @@ tp_status tp_sync_state_get(tp_store *s, const char *key, int64_t *value) TP_MUS
 tp_status tp_outbox_enable(tp_store *s, int on, tp_message *msg) TP_MUST_CHECK;
 tp_status tp_sync_state_set(tp_store *s, const char *key, int64_t value) TP_MUST_CHECK;
 
+/* The link to the central database as the sync thread last recorded it
+ * (sync_link, schema v6): written by whichever process runs a sync thread
+ * on this file, read by any (queue status in the CLI shows what the till
+ * knows). state 0 (TP_SYNC_OFF) and updated_ms 0: never written. */
+typedef struct tp_sync_link {
+    tp_sync_state state;
+    tp_status status;          /* of the last error; TP_OK when none */
+    char error[TP_MESSAGE_MAX + 1]; /* its sentence, or "" */
+    int64_t error_ms;
+    int64_t next_attempt_ms;   /* while backing off; else 0 */
+    int64_t updated_ms;
+} tp_sync_link;
+
+tp_status tp_sync_link_get(tp_store *s, tp_sync_link *out) TP_MUST_CHECK;
+/* Its own transaction. */
+tp_status tp_sync_link_put(tp_store *s, const tp_sync_link *link, tp_message *msg) TP_MUST_CHECK;
+
 typedef struct tp_outbox_counts {
     uint64_t pending;        /* undelivered, unparked */
-    uint64_t parked;
+    uint64_t parked;         /* parked and not dismissed */
+    uint64_t dismissed;
     uint64_t delivered;
     uint64_t failing;        /* pending rows with attempts > 0 */
     int64_t oldest_pending_ms; /* created_ms of the oldest pending row; 0 none */
@@ -98,12 +129,16 @@ typedef struct tp_outbox_counts {
 tp_status tp_outbox_counts_get(tp_store *s, tp_outbox_counts *out, tp_message *msg) TP_MUST_CHECK;
 
 /* Confirmed (pulled) balance, pending and refused (parked) points of this
- * terminal for member `code`. */
+ * terminal for member `code`. A dismissed entry is resolved: neither
+ * pending nor refused, so it counts nowhere in what is shown (the local
+ * ledger still holds it). */
 tp_status tp_outbox_member_view(tp_store *s, const char *code, int64_t *confirmed,
                                 int *has_confirmed, int64_t *pending, int64_t *refused,
                                 tp_message *msg) TP_MUST_CHECK;
 
-/* Undelivered rows, oldest first (all, or parked only), up to cap. */
+/* Undelivered rows, oldest first (pending and parked, or parked only;
+ * never dismissed ones), up to cap; each with its receipt when a ledger
+ * entry. */
 tp_status tp_outbox_list(tp_store *s, int parked_only, tp_queue_entry *out, size_t cap,
                          size_t stride, size_t *count, tp_message *msg) TP_MUST_CHECK;
 

@@ -242,8 +242,30 @@ static const char schema_v5[] =
     "    NEW.time_ms);"
     "END;";
 
+/* v6 (sync): a parked outbox row can be dismissed for good (queue_dismiss:
+ * it stays parked, is never sent again, and stops counting as refused;
+ * the trigger makes that final), and the link's state as the sync thread
+ * last recorded it, in one row any process reads (queue status in the CLI
+ * shows what the till's thread knows): the state, the status and sentence
+ * of the last error and when it happened, the next attempt while backing
+ * off, and when the row was written. */
+static const char schema_v6[] =
+    "ALTER TABLE outbox ADD COLUMN dismissed_ms INTEGER;"
+    "CREATE TRIGGER outbox_dismissed_final BEFORE UPDATE ON outbox"
+    "  WHEN OLD.dismissed_ms IS NOT NULL"
+    "  BEGIN SELECT RAISE(ABORT, 'a dismissed outbox entry is resolved for good'); END;"
+    "CREATE TABLE sync_link("
+    "  id INTEGER PRIMARY KEY CHECK(id = 1),"
+    "  state INTEGER NOT NULL DEFAULT 0,"
+    "  status INTEGER NOT NULL DEFAULT 0,"
+    "  error TEXT NOT NULL DEFAULT '' CHECK(length(error) <= " TP_SQL_INT(TP_MESSAGE_MAX) "),"
+    "  error_ms INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_ms INTEGER NOT NULL DEFAULT 0,"
+    "  updated_ms INTEGER NOT NULL DEFAULT 0);"
+    "INSERT INTO sync_link(id) VALUES(1);";
+
 const char *const tp_schema_migrations[TP_SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3,
-                                                           schema_v4, schema_v5};
+                                                           schema_v4, schema_v5, schema_v6};
 
 /* ---- the central PostgreSQL database -------------------------------------- */
 

@@ -17,8 +17,9 @@
 #include "tillpoints/ext/events.h"
 #include "util.h" /* TP_MUST_CHECK */
 
-#define TP_SCHEMA_VERSION 5 /* sync: v4 adds the outbox (outbox.c); v5 links the
-                                ledger to the audit log (audit.c) */
+#define TP_SCHEMA_VERSION 6 /* sync: v4 adds the outbox (outbox.c); v5 links the
+                                ledger to the audit log (audit.c); v6 dismissed
+                                outbox rows and the link's state (outbox.c) */
 
 typedef struct tp_store tp_store;
 
@@ -177,6 +178,8 @@ typedef enum tp_stmt {
     TP_STMT_OUTBOX_COUNTS_GET,
     TP_STMT_OUTBOX_DELIVERED_BALANCE,
     TP_STMT_OUTBOX_DELIVERED_MARK,
+    TP_STMT_OUTBOX_DISMISS,
+    TP_STMT_OUTBOX_ENTRY,
     TP_STMT_OUTBOX_FAILED,
     TP_STMT_OUTBOX_LIST,
     TP_STMT_OUTBOX_MEMBER_VIEW,
@@ -195,6 +198,8 @@ typedef enum tp_stmt {
     TP_STMT_RETRO_PARK_CLAIM,
     TP_STMT_RETRO_READ_JOURNAL,
     TP_STMT_RETRO_RESOLVE_QUEUE,
+    TP_STMT_SYNC_LINK_GET,
+    TP_STMT_SYNC_LINK_PUT,
     TP_STMT_SYNC_PULL_BALANCE,
     TP_STMT_SYNC_PULL_CARD,
     TP_STMT_SYNC_PULL_MEMBER,

@@ -25,7 +25,12 @@
  *
  * Errors. Connection failures, timeouts, deadlocks, a missing or different
  * schema: the whole batch waits, with capped exponential backoff and
- * jitter (a PRNG seeded per instance). A data or constraint error (SQLSTATE
+ * jitter (a PRNG seeded per instance). Each cause has a status (nothing
+ * answers: TP_ERR_UNREACHABLE; credentials or names refused: _CONFIG; no
+ * or another schema: _VERSION; too busy: _BUSY) and a sentence for people;
+ * libpq's and the server's own words go to the log only. The link's state
+ * is written to sync_link at each change and before each retry, so any
+ * process on the file (the CLI) reports what this thread met. A data or constraint error (SQLSTATE
  * class 22 or 23) is the fault of some row: the batch is then sent row by
  * row; a row refused again has its attempts counted and is parked after
  * max_attempts, while the rows around it are delivered. The central ledger's
@@ -34,12 +39,14 @@
  *
  * What a refused (parked) credit does to balances: the local ledger keeps
  * the entry (it is append-only; `tillpoints verify` stays clean), the
- * outbox row is parked with the server's sentence, and the balance a synced
+ * outbox row is parked with a sentence (for a receipt, which terminal of
+ * which store holds it: receipt_holder), and the balance a synced
  * terminal shows (admin member_balance) is the central confirmed balance
  * plus this terminal's pending entries — parked ones are not pending, so
  * the refused points disappear from what is shown and are reported
- * separately as `refused`. A manager may reverse the local entry, or unpark
- * it after fixing the central side.
+ * separately as `refused`. A manager may reverse the local entry, unpark
+ * it after fixing the central side, or dismiss it (queue_dismiss: resolved
+ * for good, counted nowhere, audited).
  *
  * Pull. When the outbox is empty (and at least every pull_interval_ms),
  * members, cards and balances with seq above the last seen are copied into
@@ -143,6 +150,14 @@ struct tp_sync {
     tp_outbox_batch batch;
     pthread_mutex_t lock; /* guards snap */
     tp_sync_snapshot snap;
+    /* The last failure, beside the sentence in the caller's `why`: its
+     * status for the host, the driver's own words for the log, and what
+     * the server said of it (SQLSTATE, constraint, primary message). */
+    tp_status why_status;
+    char why_raw[512];
+    char err_state[6];
+    char err_constraint[64];
+    char err_primary[256];
 };
 
 /* ------------------------------------------------------------ small helpers */
@@ -160,7 +175,14 @@ static int stopping(tp_sync *s)
     return atomic_load(&s->stop);
 }
 
-static void set_state(tp_sync *s, tp_sync_state st, const char *error)
+static void persist_link(tp_sync *s);
+
+/* The state the thread is in, and (error not NULL) why: `status` for the
+ * host, `error` a sentence for people, `raw` the driver's words for the
+ * log only. Each change is logged once, posted once as SYNC_STATE and
+ * written to the database (sync_link), where any process reads it. */
+static void set_state(tp_sync *s, tp_sync_state st, tp_status status, const char *error,
+                      const char *raw)
 {
     pthread_mutex_lock(&s->lock);
     tp_sync_state was = s->snap.state;
@@ -172,17 +194,21 @@ static void set_state(tp_sync *s, tp_sync_state st, const char *error)
     s->snap.state = st;
     if (error) {
         tp_buf_set(s->snap.last_error, sizeof s->snap.last_error, "%s", error);
+        s->snap.status = status;
         s->snap.last_error_ms = tp_now_ms();
     } else if (st == TP_SYNC_ONLINE) {
         s->snap.last_success_ms = tp_now_ms();
         s->snap.next_attempt_ms = 0;
     }
     pthread_mutex_unlock(&s->lock);
+    if (changed)
+        persist_link(s);
     /* Logged once per change, not once per retry. */
     if (changed && error)
         tp_instance_log(s->in, TP_LOG_WARNING,
                         "central database: %s Checkouts go on; events wait in the outbox and "
-                        "are retried with backoff.", error);
+                        "are retried with backoff.%s%s%s", error, raw && *raw ? " (" : "",
+                        raw && *raw ? raw : "", raw && *raw ? ")" : "");
     else if (changed && st == TP_SYNC_ONLINE && was != TP_SYNC_CONNECTING)
         tp_instance_log(s->in, TP_LOG_INFO, "central database reachable again");
     /* The host hears of each change once, on its main thread. */
@@ -190,12 +216,129 @@ static void set_state(tp_sync *s, tp_sync_state st, const char *error)
         tp_outcome o;
         memset(&o, 0, sizeof o);
         o.kind = TP_EVENT_SYNC_STATE;
-        o.status = error ? TP_ERR_STORAGE : TP_OK;
+        o.status = error ? status : TP_OK;
         o.time_ms = tp_now_ms();
         tp_buf_set(o.message, sizeof o.message, "%s",
                    error ? error : "The central database is reachable again.");
         tp_instance_post(s->in, &o);
     }
+}
+
+/* Writes the snapshot's link state to sync_link on the thread's own
+ * connection. A failure is logged and otherwise ignored: the state is a
+ * report, and the next change writes it again. */
+static void persist_link(tp_sync *s)
+{
+    tp_sync_link link;
+    memset(&link, 0, sizeof link);
+    pthread_mutex_lock(&s->lock);
+    link.state = s->snap.state;
+    link.status = s->snap.state == TP_SYNC_ONLINE ? TP_OK : s->snap.status;
+    if (s->snap.state != TP_SYNC_ONLINE)
+        tp_buf_set(link.error, sizeof link.error, "%s", s->snap.last_error);
+    link.error_ms = s->snap.state == TP_SYNC_ONLINE ? 0 : s->snap.last_error_ms;
+    link.next_attempt_ms = s->snap.next_attempt_ms;
+    pthread_mutex_unlock(&s->lock);
+    link.updated_ms = tp_now_ms();
+    tp_message msg;
+    if (tp_sync_link_put(s->db, &link, &msg) != TP_OK)
+        tp_instance_log(s->in, TP_LOG_WARNING, "%s", msg.text);
+}
+
+/* First line of a driver's text, for the log. */
+static void raw_line(char *out, size_t cap, const char *text)
+{
+    if (!text)
+        text = "";
+    size_t n = strcspn(text, "\n");
+    tp_buf_set(out, cap, "%.*s", (int)n, text);
+}
+
+/* Why a connection attempt failed, from libpq's text (a failed
+ * connection has no SQLSTATE): a sentence naming the cause a manager can
+ * act on, and its status. Reachable but refused (credentials, a database
+ * or user that does not exist) is TP_ERR_CONFIG; nothing answering is
+ * TP_ERR_UNREACHABLE. */
+static tp_status connect_cause(const char *e, char *why, size_t cap)
+{
+    if (!e)
+        e = "";
+    /* Where libpq tried: 'on socket "/run/.s.PGSQL.5432"' or 'at "db", port 5432'. */
+    char where[192] = "";
+    const char *a = strstr(e, "connection to server ");
+    const char *b = a ? strstr(a, " failed") : NULL;
+    if (a && b) {
+        a += strlen("connection to server ");
+        tp_buf_set(where, sizeof where, " %.*s", (int)(b - a), a);
+    }
+    if (strstr(e, "password authentication failed") || strstr(e, "authentication failed")) {
+        tp_copy(why, cap, "The central database refused this terminal's password: set the "
+                          "right [sync] password in the secrets file.");
+        return TP_ERR_CONFIG;
+    }
+    if (strstr(e, "no password supplied")) {
+        tp_copy(why, cap, "The central database asks for a password and this terminal has "
+                          "none: set [sync] password in the secrets file.");
+        return TP_ERR_CONFIG;
+    }
+    if (strstr(e, "no pg_hba.conf entry")) {
+        tp_copy(why, cap, "The central database does not let this terminal in (no pg_hba.conf "
+                          "entry for it): its administrator must allow it.");
+        return TP_ERR_CONFIG;
+    }
+    if (strstr(e, "does not exist")) {
+        tp_buf_set(why, cap, "The %s named in [sync] postgres does not exist on the central "
+                   "server: fix the name, or create it.", strstr(e, "role") ? "user" : "database");
+        return TP_ERR_CONFIG;
+    }
+    if (strstr(e, "starting up") || strstr(e, "shutting down") || strstr(e, "recovery")) {
+        tp_buf_set(why, cap, "The central database%s is starting up or shutting down; this "
+                   "terminal tries again shortly.", where);
+        return TP_ERR_UNREACHABLE;
+    }
+    if (strstr(e, "too many clients") || strstr(e, "connection slots")) {
+        tp_buf_set(why, cap, "The central database%s has no connection free (too many "
+                   "clients); this terminal tries again shortly.", where);
+        return TP_ERR_BUSY;
+    }
+    if (strstr(e, "translate host name")) {
+        tp_copy(why, cap, "The central database's host name in [sync] postgres cannot be "
+                          "resolved: check the name and this terminal's DNS.");
+        return TP_ERR_UNREACHABLE;
+    }
+    if (strstr(e, "refused") || strstr(e, "No such file") || strstr(e, "timed out") ||
+        strstr(e, "timeout") || strstr(e, "No route") || strstr(e, "unreachable") ||
+        strstr(e, "reset by peer")) {
+        tp_buf_set(why, cap, "The central database cannot be reached: nothing answers%s (the "
+                   "server is down or the address is wrong).", where[0] ? where : "");
+        return TP_ERR_UNREACHABLE;
+    }
+    size_t n = strcspn(e, "\n");
+    while (n > 0 && (e[n - 1] == '.' || e[n - 1] == ' '))
+        n--;
+    tp_buf_set(why, cap, "This terminal cannot connect to the central database; libpq said: "
+               "%.*s.", (int)n, e);
+    return TP_ERR_UNREACHABLE;
+}
+
+/* The sync thread's state for a failure of this status: reachable but
+ * unusable until someone acts (ERROR), or waiting for the server or the
+ * network (OFFLINE). */
+static tp_sync_state state_for(tp_status st)
+{
+    return st == TP_ERR_CONFIG || st == TP_ERR_VERSION || st == TP_ERR_UNSUPPORTED
+               ? TP_SYNC_ERROR
+               : TP_SYNC_OFFLINE;
+}
+
+/* Records a failure that is not the server's refusal: `why` gets the
+ * sentence, the thread the status and the driver's words. */
+static void failed(tp_sync *s, char *why, size_t cap, tp_status st, const char *raw,
+                   const char *sentence)
+{
+    tp_buf_set(why, cap, "%s", sentence);
+    s->why_status = st;
+    raw_line(s->why_raw, sizeof s->why_raw, raw);
 }
 
 void tp_sync_snapshot_get(tp_sync *s, tp_sync_snapshot *out)
@@ -266,34 +409,104 @@ static pg_fail classify(const tp_pq_api *pq, const PGresult *r)
     return PG_TRANSIENT;
 }
 
-/* What a refusal means for a manager, in front of the server's own words
- * (kept, for whoever looks into it): by SQLSTATE class, integrity (23:
- * the central database already holds it, or it breaks one of its rules)
- * and data (22: a value it does not accept) refusals are for good. */
-static void refusal_sentence(const tp_pq_api *pq, const PGresult *r, char *why, size_t cap)
+/* What an error the server answered means, by SQLSTATE, as a sentence for
+ * the whole batch, with its status; the server's own words go to the log
+ * (why_raw), and its SQLSTATE, constraint and primary message stay for
+ * row_refusal when the batch is then sent row by row. */
+static void server_refusal(tp_sync *s, const PGresult *r, char *why, size_t cap)
 {
+    const tp_pq_api *pq = s->pq;
     const char *state = pq->resultErrorField(r, PG_DIAG_SQLSTATE);
     const char *primary = pq->resultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
     const char *detail = pq->resultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
-    const char *what = "the central database refused it";
-    if (state && strcmp(state, "23505") == 0)
-        what = "the central database already has it (another till recorded the same receipt, "
-               "member or card)";
-    else if (state && strncmp(state, "23", 2) == 0)
-        what = "it breaks a rule of the central database";
-    else if (state && strncmp(state, "22", 2) == 0)
-        what = "the central database does not accept a value in it";
-    size_t p = primary ? strcspn(primary, "\n") : 0;
+    const char *constraint = pq->resultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+    tp_buf_set(s->err_state, sizeof s->err_state, "%s", state ? state : "");
+    tp_buf_set(s->err_constraint, sizeof s->err_constraint, "%s", constraint ? constraint : "");
+    raw_line(s->err_primary, sizeof s->err_primary, primary);
     size_t d = detail ? strcspn(detail, "\n") : 0;
-    tp_buf_set(why, cap, "%s; the server said: %.*s%s%.*s", what, (int)p, primary ? primary : "",
-               d ? ". " : "", (int)d, detail ? detail : "");
-    size_t n = strlen(why);
-    while (n > 0 && (why[n - 1] == '.' || why[n - 1] == ' '))
-        why[--n] = '\0';
-    if (n + 1 < cap) {
-        why[n] = '.';
-        why[n + 1] = '\0';
+    tp_buf_set(s->why_raw, sizeof s->why_raw, "SQLSTATE %s: %s%s%.*s", state ? state : "?",
+               s->err_primary, d ? " " : "", (int)d, detail ? detail : "");
+    const char *st = s->err_state;
+    if (strcmp(st, "42P01") == 0 || strcmp(st, "42883") == 0) {
+        s->why_status = TP_ERR_VERSION;
+        tp_copy(why, cap, "The central database has no tillpoints schema, or only part of it: "
+                          "run `tillpoints central init` once.");
+    } else if (strcmp(st, "55P03") == 0 || strcmp(st, "57014") == 0) {
+        s->why_status = TP_ERR_BUSY;
+        tp_buf_set(why, cap, "The central database did not take this terminal's entries within "
+                   "%d ms (a lock or statement timeout): it is busy; they are sent again "
+                   "shortly.", s->cfg->statement_timeout_ms);
+    } else if (strcmp(st, "40P01") == 0 || strcmp(st, "40001") == 0) {
+        s->why_status = TP_ERR_BUSY;
+        tp_copy(why, cap, "The central database broke off a conflicting transaction; the "
+                          "entries are sent again.");
+    } else if (strncmp(st, "08", 2) == 0 || strncmp(st, "57P", 3) == 0) {
+        s->why_status = TP_ERR_UNREACHABLE;
+        tp_copy(why, cap, "The connection to the central database was lost (the server "
+                          "restarted or is shutting down); this terminal connects again.");
+    } else if (strncmp(st, "53", 2) == 0) {
+        s->why_status = TP_ERR_STORAGE;
+        tp_copy(why, cap, "The central database is out of disk space or memory: its "
+                          "administrator must free some. The entries wait.");
+    } else if (strcmp(st, "42501") == 0) {
+        s->why_status = TP_ERR_CONFIG;
+        tp_copy(why, cap, "The central database does not let this terminal's user write the "
+                          "tillpoints tables: grant it the rights.");
+    } else if (strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0) {
+        s->why_status = TP_ERR_INVALID_ARGUMENT;
+        tp_copy(why, cap, "The central database refused an entry of the batch; each is sent "
+                          "alone to find which.");
+    } else {
+        /* No class of its own (e.g. a trigger's exception): its words are
+         * all there is to go on, so they follow the sentence. */
+        s->why_status = TP_ERR_STORAGE;
+        size_t n = strlen(s->err_primary);
+        while (n > 0 && (s->err_primary[n - 1] == '.' || s->err_primary[n - 1] == ' '))
+            n--;
+        tp_buf_set(why, cap, "The central database refused the entries; they wait and are "
+                   "retried; the server said: %.*s.", (int)n, s->err_primary);
     }
+}
+
+/* Why the central database refused one entry for good (SQLSTATE class 22
+ * or 23, kept by server_refusal), as a sentence with the important part
+ * first, and the status the SYNC_PARKED event carries: TP_ERR_DUPLICATE
+ * when it already holds it, TP_ERR_INVALID_ARGUMENT when the entry breaks
+ * one of its rules. `holder`: for a receipt credited elsewhere, "terminal
+ * T of store L" (or ""). */
+static tp_status row_refusal(tp_sync *s, const tp_outbox_row *row, const char *holder,
+                             char *why, size_t cap)
+{
+    const char *st = s->err_state;
+    if (strcmp(st, "23505") == 0) {
+        if (row->receipt[0] && holder[0])
+            tp_buf_set(why, cap, "Receipt %s was already credited at %s; the central database "
+                       "keeps the first credit.", row->receipt, holder);
+        else if (row->receipt[0])
+            tp_buf_set(why, cap, "Receipt %s was already credited at another terminal; the "
+                       "central database keeps the first credit.", row->receipt);
+        else
+            tp_buf_set(why, cap, "The central database already holds this %s (%s).", row->kind,
+                       s->err_constraint[0] ? s->err_constraint : "a unique key");
+        return TP_ERR_DUPLICATE;
+    }
+    if (strcmp(st, "23514") == 0 && !s->err_constraint[0]) {
+        /* Raised by the central schema's own checks (the audit chain),
+         * whose message is already a sentence for people. */
+        tp_buf_set(why, cap, "%s.", s->err_primary);
+        size_t n = strlen(why);
+        if (n >= 2 && why[n - 2] == '.')
+            why[n - 1] = '\0';
+    } else if (strncmp(st, "23", 2) == 0) {
+        tp_buf_set(why, cap, "The central database refused %s%s: it breaks its rule %s.",
+                   row->receipt[0] ? "receipt " : "this ", row->receipt[0] ? row->receipt
+                   : row->kind, s->err_constraint[0] ? s->err_constraint : "(unnamed)");
+    } else {
+        tp_buf_set(why, cap, "The central database does not accept a value in %s%s.",
+                   row->receipt[0] ? "receipt " : "this ", row->receipt[0] ? row->receipt
+                   : row->kind);
+    }
+    return TP_ERR_INVALID_ARGUMENT;
 }
 
 /* One sentence from a libpq error text: first line, no trailing dot. */
@@ -316,14 +529,17 @@ static PGresult *pg_run(tp_sync *s, const char *sql, int nparams, const char *co
 {
     *fail = PG_TRANSIENT;
     if (!s->pg) {
-        tp_copy(why, why_cap, "not connected.");
+        failed(s, why, why_cap, TP_ERR_UNREACHABLE, "not connected",
+               "This terminal is not connected to the central database.");
         return NULL;
     }
     int64_t deadline = tp_mono_ms() + s->cfg->statement_timeout_ms + 2000;
     int ok = nparams >= 0 ? s->pq->sendQueryParams(s->pg, sql, nparams, NULL, params, NULL, NULL, 0)
                           : s->pq->sendQuery(s->pg, sql);
     if (!ok) {
-        pg_sentence(why, why_cap, "cannot send to the server: ", s->pq->errorMessage(s->pg));
+        failed(s, why, why_cap, TP_ERR_UNREACHABLE, s->pq->errorMessage(s->pg),
+               "The connection to the central database broke while sending; this terminal "
+               "connects again.");
         disconnect(s);
         return NULL;
     }
@@ -348,7 +564,9 @@ static PGresult *pg_run(tp_sync *s, const char *sql, int nparams, const char *co
                 goto timeout_or_stop;
             }
             if (s->pq->consumeInput(s->pg) == 0) {
-                pg_sentence(why, why_cap, "the connection broke: ", s->pq->errorMessage(s->pg));
+                failed(s, why, why_cap, TP_ERR_UNREACHABLE, s->pq->errorMessage(s->pg),
+                       "The connection to the central database broke; this terminal connects "
+                       "again.");
                 s->pq->clear(last);
                 disconnect(s);
                 return NULL;
@@ -374,15 +592,19 @@ static PGresult *pg_run(tp_sync *s, const char *sql, int nparams, const char *co
         }
     }
     if (!last) {
-        pg_sentence(why, why_cap, "the connection broke: ", s->pq->errorMessage(s->pg));
+        failed(s, why, why_cap, TP_ERR_UNREACHABLE, s->pq->errorMessage(s->pg),
+               "The connection to the central database broke; this terminal connects again.");
         disconnect(s);
         return NULL;
     }
     if (s->pq->resultStatus(last) == PGRES_FATAL_ERROR) {
         *fail = s->pq->status(s->pg) == CONNECTION_BAD ? PG_TRANSIENT : classify(s->pq, last);
-        refusal_sentence(s->pq, last, why, why_cap);
-        if (s->pq->status(s->pg) == CONNECTION_BAD)
+        server_refusal(s, last, why, why_cap);
+        if (s->pq->status(s->pg) == CONNECTION_BAD) {
+            if (*fail == PG_TRANSIENT && s->why_status != TP_ERR_VERSION)
+                s->why_status = TP_ERR_UNREACHABLE;
             disconnect(s);
+        }
         s->pq->clear(last);
         return NULL;
     }
@@ -391,10 +613,13 @@ static PGresult *pg_run(tp_sync *s, const char *sql, int nparams, const char *co
 timeout_or_stop:
     if (stopping(s)) {
         *fail = PG_STOPPED;
-        tp_copy(why, why_cap, "stopping.");
+        failed(s, why, why_cap, TP_ERR_STATE, "", "Stopping.");
     } else {
-        tp_buf_set(why, why_cap, "the server did not answer within %d ms; the connection was "
-                   "dropped.", s->cfg->statement_timeout_ms + 2000);
+        char sentence[200];
+        tp_buf_set(sentence, sizeof sentence, "The central database did not answer within %d ms "
+                   "(a timeout); the connection was dropped and is made again.",
+                   s->cfg->statement_timeout_ms + 2000);
+        failed(s, why, why_cap, TP_ERR_UNREACHABLE, "no answer", sentence);
     }
     disconnect(s); /* the server rolls back whatever was open */
     return NULL;
@@ -439,10 +664,11 @@ static int check_schema(tp_sync *s, char *why, size_t cap)
     pg_fail f;
     PGresult *r = pg_run(s, "SELECT max(version) FROM schema_version", -1, NULL, &f, why, cap);
     if (!r) {
-        if (f == PG_STOPPED || !strstr(why, "schema_version"))
+        if (f == PG_STOPPED || s->why_status != TP_ERR_VERSION)
             return -1;
-        tp_copy(why, cap, "the central database has no tillpoints schema; run "
-                          "`tillpoints central init`.");
+        /* No schema_version table at all: nothing was ever created. */
+        tp_copy(why, cap, "The central database has no tillpoints schema: run `tillpoints "
+                          "central init` once.");
         disconnect(s);
         return -2;
     }
@@ -456,11 +682,16 @@ static int schema_verdict(tp_sync *s, int v, char *why, size_t cap)
 {
     if (v == TP_CENTRAL_SCHEMA_VERSION)
         return 0;
+    s->why_status = TP_ERR_VERSION;
+    s->why_raw[0] = '\0';
     if (v > TP_CENTRAL_SCHEMA_VERSION)
-        tp_buf_set(why, cap, "the central schema is version %d, newer than this terminal's %d; "
+        tp_buf_set(why, cap, "The central schema is version %d, newer than this terminal's %d: "
                    "install the newer tillpoints on this terminal.", v, TP_CENTRAL_SCHEMA_VERSION);
+    else if (v == 0)
+        tp_copy(why, cap, "The central database has no tillpoints schema: run `tillpoints "
+                          "central init` once.");
     else
-        tp_buf_set(why, cap, "the central schema is version %d and this terminal needs %d; run "
+        tp_buf_set(why, cap, "The central schema is version %d and this terminal needs %d: run "
                    "`tillpoints central init` to migrate it.", v, TP_CENTRAL_SCHEMA_VERSION);
     disconnect(s);
     return -2;
@@ -473,7 +704,8 @@ static int connect_central(tp_sync *s, char *why, size_t cap)
     disconnect(s);
     s->pg = connect_start(s->pq, s->cfg, s->in->cfg.terminal);
     if (!s->pg) {
-        tp_copy(why, cap, "out of memory connecting.");
+        failed(s, why, cap, TP_ERR_NO_MEMORY, "", "Out of memory connecting to the central "
+               "database.");
         return -1;
     }
     int64_t deadline = tp_mono_ms() + (int64_t)s->cfg->connect_timeout_s * 1000;
@@ -487,8 +719,10 @@ static int connect_central(tp_sync *s, char *why, size_t cap)
             return -3;
         }
         if (w == 0) {
-            tp_buf_set(why, cap, "cannot connect: no answer within %d s.",
-                       s->cfg->connect_timeout_s);
+            char sentence[160];
+            tp_buf_set(sentence, sizeof sentence, "The central database cannot be reached: no "
+                       "answer within %d s (connect timeout).", s->cfg->connect_timeout_s);
+            failed(s, why, cap, TP_ERR_UNREACHABLE, "connect timeout", sentence);
             disconnect(s);
             return -1;
         }
@@ -496,14 +730,15 @@ static int connect_central(tp_sync *s, char *why, size_t cap)
     }
     if (s->pq->status(s->pg) != CONNECTION_OK) {
         const char *e = s->pq->errorMessage(s->pg);
-        int refused = strstr(e, "authentication") || strstr(e, "password") ||
-                      strstr(e, "does not exist") || strstr(e, "no pg_hba.conf");
-        pg_sentence(why, cap, "cannot connect: ", e);
+        s->why_status = connect_cause(e, why, cap);
+        raw_line(s->why_raw, sizeof s->why_raw, e);
         disconnect(s);
-        return refused ? -2 : -1;
+        return state_for(s->why_status) == TP_SYNC_ERROR ? -2 : -1;
     }
     if (s->pq->setnonblocking(s->pg, 1) != 0) {
-        pg_sentence(why, cap, "cannot use the connection: ", s->pq->errorMessage(s->pg));
+        failed(s, why, cap, TP_ERR_UNREACHABLE, s->pq->errorMessage(s->pg),
+               "This terminal cannot use its connection to the central database; it connects "
+               "again.");
         disconnect(s);
         return -1;
     }
@@ -571,14 +806,14 @@ static pg_fail push_rows(tp_sync *s, const tp_outbox_row *rows, size_t n, int de
         if (arr_put(s, 0, rows[i].event_id, i == 0) != 0 ||
             arr_put(s, 1, rows[i].kind, i == 0) != 0 ||
             arr_put(s, 2, rows[i].payload, i == 0) != 0) {
-            tp_copy(why, cap, "out of memory building a batch.");
+            failed(s, why, cap, TP_ERR_NO_MEMORY, "", "Out of memory building a batch.");
             return PG_TRANSIENT;
         }
     }
     const char *params[5] = {s->in->cfg.location, s->in->cfg.terminal, NULL, NULL, NULL};
     for (int k = 0; k < 3; k++) {
         if (arr_put(s, k, "", 0) != 0) { /* room for the closing brace */
-            tp_copy(why, cap, "out of memory building a batch.");
+            failed(s, why, cap, TP_ERR_NO_MEMORY, "", "Out of memory building a batch.");
             return PG_TRANSIENT;
         }
         s->arr_len[k] -= 3; /* drop the dummy ,"" again */
@@ -621,7 +856,7 @@ static pg_fail push_rows(tp_sync *s, const tp_outbox_row *rows, size_t n, int de
         if (!b) {
             s->pq->clear(r);
             pg_exec(s, "ROLLBACK", why, cap);
-            tp_copy(why, cap, "out of memory reading balances.");
+            failed(s, why, cap, TP_ERR_NO_MEMORY, "", "Out of memory reading balances.");
             return PG_TRANSIENT;
         }
         s->bal = b;
@@ -654,24 +889,62 @@ static pg_fail push_rows(tp_sync *s, const tp_outbox_row *rows, size_t n, int de
     return PG_OK;
 }
 
+/* Who holds a receipt in the central ledger, after the ledger's unique
+ * index on (location, receipt) refused ours: "terminal T of store L", or
+ * "" when it cannot be read. A statement of its own after the ROLLBACK,
+ * only reading: the push transaction and its guarantees are untouched, and
+ * since central ledger rows are append-only and the refusing row had
+ * committed before our push took the lock, the row found is the one that
+ * refused ours. A failure here is not the push's: the sentence then says
+ * "another terminal" and the next push meets the broken link, if any. */
+static void receipt_holder(tp_sync *s, const tp_outbox_row *row, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!s->pg || strcmp(row->kind, "ledger") != 0)
+        return;
+    const char *params[1] = {row->payload};
+    char ignored[256];
+    pg_fail f;
+    PGresult *r = pg_run(s, "SELECT terminal, location FROM ledger"
+                            " WHERE location = ($1::jsonb)->>'location'"
+                            " AND receipt = ($1::jsonb)->>'receipt'"
+                            " AND kind IN ('earn', 'retro') ORDER BY terminal LIMIT 1",
+                         1, params, &f, ignored, sizeof ignored);
+    if (r && s->pq->ntuples(r) == 1) {
+        const char *terminal = s->pq->getvalue(r, 0, 0);
+        if (strcmp(terminal, s->in->cfg.terminal) == 0)
+            tp_buf_set(out, cap, "this terminal (%s) of %s", terminal, s->pq->getvalue(r, 0, 1));
+        else
+            tp_buf_set(out, cap, "terminal %s of %s", terminal, s->pq->getvalue(r, 0, 1));
+    }
+    s->pq->clear(r);
+}
+
 /* A batch with a poison row: each row alone. PG_OK when the batch was
  * dealt with (delivered or failure counted), else the transient failure. */
 static pg_fail push_one_by_one(tp_sync *s, const tp_outbox_batch *b, char *why, size_t cap)
 {
     for (size_t i = 0; i < b->n; i++) {
+        const tp_outbox_row *row = &b->rows[i];
         char one_why[512];
-        pg_fail f = push_rows(s, &b->rows[i], 1, 0, one_why, sizeof one_why);
+        pg_fail f = push_rows(s, row, 1, 0, one_why, sizeof one_why);
         if (f == PG_OK)
             continue;
         if (f != PG_PERMANENT) {
             tp_copy(why, cap, one_why);
             return f;
         }
+        char server[sizeof s->why_raw], holder[2 * TP_LOCATION_MAX + 48] = "";
+        tp_buf_set(server, sizeof server, "%s", s->why_raw);
+        if (strcmp(s->err_state, "23505") == 0)
+            receipt_holder(s, row, holder, sizeof holder);
+        char sentence[TP_MESSAGE_MAX + 1];
+        tp_status status = row_refusal(s, row, holder, sentence, sizeof sentence);
         int parked = 0;
         tp_message msg;
-        if (tp_outbox_failed(s->db, b->rows[i].id, one_why, s->cfg->max_attempts, &parked,
-                             &msg) != TP_OK) {
-            tp_copy(why, cap, msg.text);
+        if (tp_outbox_failed(s->db, row->id, sentence, s->cfg->max_attempts, &parked, &msg) !=
+            TP_OK) {
+            failed(s, why, cap, TP_ERR_STORAGE, "", msg.text);
             return PG_TRANSIENT;
         }
         if (parked) {
@@ -679,19 +952,27 @@ static pg_fail push_one_by_one(tp_sync *s, const tp_outbox_batch *b, char *why, 
             tp_outcome o;
             memset(&o, 0, sizeof o);
             o.kind = TP_EVENT_SYNC_PARKED;
-            o.status = TP_ERR_DUPLICATE;
+            o.status = status;
             o.time_ms = tp_now_ms();
-            tp_buf_set(o.message, sizeof o.message,
-                       "%s was not accepted centrally and is parked: %s A manager sees it "
-                       "with `tillpoints queue list` and unparks it once the cause is fixed.",
-                       b->rows[i].event_id, one_why);
+            o.points = row->points;
+            tp_buf_set(o.receipt, sizeof o.receipt, "%s", row->receipt);
+            tp_buf_set(o.member_code, sizeof o.member_code, "%s", row->member);
+            /* The cause first: a message cut at its size loses the advice. */
+            if (row->receipt[0])
+                tp_buf_set(o.message, sizeof o.message, "%s Parked: %lld points of member %s "
+                           "no longer count here; see `tillpoints queue list`.", sentence,
+                           (long long)row->points, row->member);
+            else
+                tp_buf_set(o.message, sizeof o.message, "%s Parked: the %s entry %lld waits "
+                           "for a manager; see `tillpoints queue list`.", sentence, row->kind,
+                           (long long)row->id);
             tp_instance_post(s->in, &o);
-            tp_instance_log(s->in, TP_LOG_ERROR,
-                            "outbox entry %lld (%s) parked after %d refusals: %s It no longer "
-                            "counts in this terminal's synced balance; see `tillpoints queue "
-                            "status`.", (long long)b->rows[i].id, b->rows[i].event_id,
-                            s->cfg->max_attempts, one_why);
         }
+        tp_instance_log(s->in, parked ? TP_LOG_ERROR : TP_LOG_WARNING,
+                        "outbox entry %lld (%s) refused by the central database%s: %s "
+                        "(server: %s)", (long long)row->id, row->event_id,
+                        parked ? ", parked; it no longer counts in this terminal's synced "
+                                 "balance" : "", sentence, server);
     }
     return PG_OK;
 }
@@ -791,7 +1072,10 @@ static pg_fail pull_all(tp_sync *s, char *why, size_t cap)
         for (;;) {
             int64_t cursor = 0;
             if (tp_sync_state_get(s->db, pulls[k].cursor, &cursor) != TP_OK) {
-                tp_buf_set(why, cap, "cannot read the pull cursor: %s.", tp_store_errmsg(s->db));
+                char sentence[200];
+                tp_buf_set(sentence, sizeof sentence, "Cannot read the pull cursor: %s.",
+                           tp_store_errmsg(s->db));
+                failed(s, why, cap, TP_ERR_STORAGE, "", sentence);
                 return PG_TRANSIENT;
             }
             char c[32];
@@ -805,7 +1089,7 @@ static pg_fail pull_all(tp_sync *s, char *why, size_t cap)
             long n = apply_page(s, &pulls[k], r, &msg);
             s->pq->clear(r);
             if (n < 0) {
-                tp_copy(why, cap, msg.text);
+                failed(s, why, cap, TP_ERR_STORAGE, "", msg.text);
                 return PG_TRANSIENT;
             }
             count(s, &s->snap.pulled, (uint64_t)n);
@@ -833,6 +1117,7 @@ static void backoff_wait(tp_sync *s)
     pthread_mutex_lock(&s->lock);
     s->snap.next_attempt_ms = tp_now_ms() + delay;
     pthread_mutex_unlock(&s->lock);
+    persist_link(s); /* one write per retry: any process can say when the next one is */
     int64_t end = tp_mono_ms() + delay;
     while (!stopping(s) && tp_mono_ms() < end) {
         int64_t slice = end - tp_mono_ms();
@@ -874,7 +1159,7 @@ static void *sync_main(void *arg)
         s->retry_seen = 0;
     while (!stopping(s)) {
         if (load_pq(s, why, sizeof why) != 0) {
-            set_state(s, TP_SYNC_ERROR, why);
+            set_state(s, TP_SYNC_ERROR, TP_ERR_UNSUPPORTED, why, NULL);
             backoff_wait(s);
             continue;
         }
@@ -883,17 +1168,18 @@ static void *sync_main(void *arg)
             if (rc == -3)
                 break;
             if (rc != 0) {
-                set_state(s, rc == -2 ? TP_SYNC_ERROR : TP_SYNC_OFFLINE, why);
+                set_state(s, rc == -2 ? TP_SYNC_ERROR : TP_SYNC_OFFLINE, s->why_status, why,
+                          s->why_raw);
                 backoff_wait(s);
                 continue;
             }
             count(s, &s->snap.reconnects, 1);
-            set_state(s, TP_SYNC_ONLINE, NULL);
+            set_state(s, TP_SYNC_ONLINE, TP_OK, NULL, NULL);
         }
         tp_message msg;
         if (tp_outbox_next(s->db, s->mark_pending ? s->mark_last : 0, (size_t)s->cfg->batch,
                            &s->batch, &msg) != TP_OK) {
-            set_state(s, TP_SYNC_ERROR, msg.text);
+            set_state(s, TP_SYNC_ERROR, TP_ERR_STORAGE, msg.text, NULL);
             backoff_wait(s);
             continue;
         }
@@ -915,12 +1201,12 @@ static void *sync_main(void *arg)
             flush_mark(s);
             /* Start afresh: the next connection checks the schema again. */
             disconnect(s);
-            set_state(s, strstr(why, "schema") ? TP_SYNC_ERROR : TP_SYNC_OFFLINE, why);
+            set_state(s, state_for(s->why_status), s->why_status, why, s->why_raw);
             backoff_wait(s);
             continue;
         }
         s->backoff_ms = 0;
-        set_state(s, TP_SYNC_ONLINE, NULL);
+        set_state(s, TP_SYNC_ONLINE, TP_OK, NULL, NULL);
         if (s->batch.n == 0)
             wait_fd(s, -1, 0, tp_mono_ms() + s->cfg->push_interval_ms);
     }
@@ -1007,8 +1293,9 @@ static tp_status init_fail(const tp_pq_api *pq, PGconn *pg, PGresult *r, const c
     return TP_ERR_STORAGE;
 }
 
-tp_status tp_central_init(const tp_config *cfg, int *from, int *to, tp_message *msg)
+tp_status tp_central_init(tp_instance *in, int *from, int *to, tp_message *msg)
 {
+    const tp_config *cfg = &in->cfg;
     *from = *to = 0;
     if (!cfg->sync.postgres[0]) {
         tp_msg_set(msg, "No central database is configured: set [sync] postgres in the "
@@ -1027,11 +1314,15 @@ tp_status tp_central_init(const tp_config *cfg, int *from, int *to, tp_message *
     const char *val[] = {cfg->sync.postgres, timeout, "tillpoints central init", NULL};
     PGconn *pg = pq->connectdbParams(kw, val, 1);
     if (!pg || pq->status(pg) != CONNECTION_OK) {
-        char line[400];
-        pg_sentence(line, sizeof line, "", pg ? pq->errorMessage(pg) : "out of memory");
-        tp_msg_set(msg, "Cannot connect to the central database: %s", line);
+        /* The same causes and sentences as the sync thread's. */
+        const char *e = pg ? pq->errorMessage(pg) : "out of memory";
+        char line[TP_MESSAGE_MAX + 1], raw[400];
+        tp_status st = connect_cause(e, line, sizeof line);
+        raw_line(raw, sizeof raw, e);
+        tp_msg_set(msg, "%s", line);
+        tp_instance_log(in, TP_LOG_WARNING, "central init: %s (%s)", line, raw);
         pq->finish(pg);
-        return TP_ERR_STORAGE;
+        return st;
     }
     char lock[96];
     snprintf(lock, sizeof lock, "BEGIN; SELECT pg_advisory_xact_lock(%lld)", INIT_LOCK_KEY);

@@ -33,6 +33,7 @@ void tp_sync_stop(tp_sync *s);
 /* [thread-safe, non-blocking] This process's view of the link. */
 typedef struct tp_sync_snapshot {
     tp_sync_state state;
+    tp_status status; /* of last_error: TP_ERR_UNREACHABLE, _CONFIG, _VERSION, ... */
     char last_error[256];
     int64_t last_error_ms;
     int64_t last_success_ms;
@@ -46,8 +47,10 @@ void tp_sync_snapshot_get(tp_sync *s, tp_sync_snapshot *out);
 extern const struct tp_sync_ext tp_sync_extension;
 
 /* [blocking] Creates or migrates the central schema at cfg's [sync]
- * postgres. *from / *to: the versions before and after. */
-tp_status tp_central_init(const struct tp_config *cfg, int *from, int *to, tp_message *msg) TP_MUST_CHECK;
+ * postgres. *from / *to: the versions before and after. A connection
+ * refused is TP_ERR_UNREACHABLE, refused credentials TP_ERR_CONFIG, each
+ * with a sentence (the driver's own words go to in's log). */
+tp_status tp_central_init(struct tp_instance *in, int *from, int *to, tp_message *msg) TP_MUST_CHECK;
 
 /* [blocking] The head of this terminal's audit chain as the central
  * database holds it (audit_heads, schema v2), read on a connection of its

@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -347,11 +348,12 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
         t[1]->ad->queue->queue_list(t[1]->plugin, 1, parked, 4, sizeof parked[0], &n, &msg), TP_OK);
     assert_int_equal(n, 1);
     assert_string_equal(parked[0].event_id, "ledger:store-A/till-2/T1-up-0/earn");
-    /* What it means first, then the server's own words. */
-    assert_non_null(strstr(parked[0].last_error, "the central database already has it (another "
-                                                 "till recorded the same receipt"));
-    assert_non_null(strstr(parked[0].last_error, "the server said: duplicate key value"));
-    assert_non_null(strstr(parked[0].last_error, "ledger_earns_once"));
+    /* A sentence naming who holds the receipt; the server's words went to
+     * the log. */
+    assert_string_equal(parked[0].receipt, "T1-up-0");
+    assert_non_null(strstr(parked[0].last_error, "Receipt T1-up-0 was already credited at "
+                                                 "terminal till-1 of store-A"));
+    assert_null(strstr(parked[0].last_error, "duplicate key value"));
     /* The host was told, and the till's status line can show it. */
     pump(t[1]);
     assert_true(parked_events >= 1);
@@ -428,7 +430,7 @@ static void wrong_credentials_are_reported_and_nothing_is_lost(void **state)
             fail_msg("wrong credentials not reported (state %d)", (int)st.state);
         sleep_ms(20);
     }
-    assert_non_null(strstr(st.last_error, "password authentication failed"));
+    assert_non_null(strstr(st.last_error, "refused this terminal's password"));
     assert_int_equal(st.pending, 2); /* the member and the award wait */
     /* Fixed in the secrets; the restarted instance delivers both, once. */
     char ini[1024];
@@ -550,8 +552,23 @@ static void parked_entries_can_be_unparked_and_standalone_has_no_queue(void **st
     assert_int_equal(h->ad->queue->queue_list(h->plugin, 0, e, 4, sizeof e[0], &n, &msg), TP_OK);
     assert_int_equal(n, 2);
     assert_string_equal(e[0].event_id, "member:M-F001");
+    assert_string_equal(e[0].receipt, "");
     assert_string_equal(e[1].kind, "ledger");
+    assert_string_equal(e[1].receipt, "F-1");
+    assert_string_equal(e[1].member, "M-F001");
+    assert_int_equal(e[1].points, 7);
+    assert_int_equal(e[1].parked, 0);
+    assert_true(e[1].id > e[0].id);
+    /* Only a parked entry can be dismissed. */
+    assert_int_equal(h->ad->queue->queue_dismiss(h->plugin, e[1].id, "mgr-1", "test", &msg),
+                     TP_ERR_STATE);
+    assert_non_null(strstr(msg.text, "not parked"));
     assert_int_equal(h->ad->queue->queue_park(h->plugin, e[1].id, &msg), TP_OK);
+    n = 0;
+    assert_int_equal(h->ad->queue->queue_list(h->plugin, 0, e, 4, sizeof e[0], &n, &msg), TP_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(e[0].parked, 0); /* pending and parked, each with its id */
+    assert_int_equal(e[1].parked, 1);
     assert_int_equal(status_of(h).parked, 1);
     assert_int_equal(h->ad->queue->queue_unpark(h->plugin, e[1].id, &msg), TP_OK);
     assert_int_equal(status_of(h).parked, 0);
@@ -834,6 +851,264 @@ static void a_long_sync_error_is_shown_cut_not_blank(void **state)
     tu_stop(h, 1);
 }
 
+
+/* ------------------------------------------------ the queue explains itself */
+
+/* The CLI (build/tillpoints), another process on h's database: its
+ * stdout and stderr together in `out`. -1 when the CLI is not built. */
+static int cli_run(tu_host *h, const char *args, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (access("build/tillpoints", X_OK) != 0)
+        return -1;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "build/tillpoints --config %s %s 2>&1", h->config, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* Until the link state recorded in h's database is `state` with a
+ * sentence: read from the file, as any other process reads it. */
+static void wait_recorded(tu_host *h, int state, const char *words)
+{
+    int64_t end = tp_now_ms_for_tests() + WAIT_MS;
+    char text[400] = "";
+    for (;;) {
+        tu_settle(h);
+        h->plugin->on_main_thread(h->plugin);
+        local_text(h, "SELECT state || ' ' || status || ' ' || error FROM sync_link", text,
+                   sizeof text);
+        if (atoi(text) == state && strstr(text, words))
+            return;
+        if (tp_now_ms_for_tests() > end)
+            fail_msg("the link was not recorded as %d \"%s\": %s", state, words, text);
+        sleep_ms(20);
+    }
+}
+
+/* The newest event of `kind` the host received (events are kept). */
+static const tu_event *last_event(tu_host *h, tp_event_kind kind)
+{
+    for (int i = h->n_events - 1; i >= 0; i--)
+        if (h->ev[i].kind == kind)
+            return &h->ev[i];
+    return NULL;
+}
+
+static const tu_event *wait_event(tu_host *h, tp_event_kind kind)
+{
+    int64_t end = tp_now_ms_for_tests() + WAIT_MS;
+    const tu_event *e;
+    while (!(e = last_event(h, kind))) {
+        if (tp_now_ms_for_tests() > end)
+            fail_msg("no event of kind %d", (int)kind);
+        tu_settle(h);
+        h->plugin->on_main_thread(h->plugin);
+        sleep_ms(20);
+    }
+    return e;
+}
+
+/* One terminal per cause; what it records is what another process (a
+ * second instance on the same file, and the CLI) shows. */
+static void queue_status_in_another_process_names_each_cause(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PG();
+    char ini[1024], out[4096];
+    tp_message msg;
+
+    /* A wrong password. */
+    tu_host *h = terminal("store-Q", "till-q1", W.wrong_secrets, NULL);
+    tu_add_member(h, "M-Q001", "Quinn");
+    wait_recorded(h, TP_SYNC_ERROR, "refused this terminal's password");
+    /* A second instance on the same file, whose own thread has not
+     * necessarily tried yet, shows what the first recorded. */
+    tu_host *other = tu_start(NULL);
+    snprintf(ini, sizeof ini, "[store]\ndatabase = %s/test.db\nlocation = store-Q\n"
+             "terminal = till-q1\nsecrets = %s\n[sync]\npostgres = %s\n"
+             "backoff_min_ms = 60000\nbackoff_max_ms = 60000\n", h->dir, W.wrong_secrets,
+             W.public_conninfo);
+    tu_write_file(other->config, ini);
+    tu_restart(other);
+    tp_queue_status st = status_of(other);
+    assert_int_equal(st.state, TP_SYNC_ERROR);
+    assert_string_equal(st.last_error, "The central database refused this terminal's password: "
+                                       "set the right [sync] password in the secrets file.");
+    assert_true(st.last_error_ms > 0);
+    assert_true(st.next_attempt_ms > 0);
+    assert_int_equal(st.pending, 1);
+    tu_stop(other, 1);
+    if (cli_run(h, "queue status", out, sizeof out) >= 0) {
+        fprintf(stderr, "%s", out);
+        assert_non_null(strstr(out, "central:      error"));
+        assert_non_null(strstr(out, "last error:   The central database refused this "
+                                    "terminal's password"));
+        assert_non_null(strstr(out, "next retry:"));
+        /* Any other command warns on stderr, once, with the same cause. */
+        assert_int_equal(cli_run(h, "member show M-Q001", out, sizeof out), 0);
+        assert_non_null(strstr(out, "tillpoints warning: central database refused: The "
+                                    "central database refused this terminal's password"));
+        assert_null(strstr(strstr(out, "warning") + 1, "warning"));
+    }
+    tu_stop(h, 1);
+
+    /* A refused connection: nothing listens on that port. */
+    h = terminal("store-Q", "till-q2", W.good_secrets, NULL);
+    snprintf(ini, sizeof ini, "[store]\ndatabase = test.db\nlocation = store-Q\n"
+             "terminal = till-q2\n[sync]\npostgres = host=127.0.0.1 port=1 dbname=tp "
+             "user=tillpoints\nconnect_timeout_s = 2\nbackoff_min_ms = 50\n"
+             "backoff_max_ms = 400\n");
+    tu_write_file(h->config, ini);
+    tu_restart(h);
+    h->n_events = 0;
+    wait_recorded(h, TP_SYNC_OFFLINE, "cannot be reached");
+    st = status_of(h);
+    assert_int_equal(st.state, TP_SYNC_OFFLINE);
+    assert_non_null(strstr(st.last_error, "The central database cannot be reached: nothing "
+                                          "answers at \"127.0.0.1\", port 1"));
+    /* The host heard it as unreachable, not as a storage error. */
+    const tu_event *ev = wait_event(h, TP_EVENT_SYNC_STATE);
+    assert_int_equal(ev->status, TP_ERR_UNREACHABLE);
+    assert_string_equal(ev->message, st.last_error);
+    const tp_sync_ext *sx = h->plugin->get_extension(h->plugin, TP_EXT_SYNC);
+    tp_sync_status ss = {.struct_size = sizeof ss};
+    assert_int_equal(sx->status(h->plugin, &ss, &msg), TP_OK);
+    assert_string_equal(ss.last_error, st.last_error);
+    if (cli_run(h, "queue status", out, sizeof out) >= 0) {
+        fprintf(stderr, "%s", out);
+        assert_non_null(strstr(out, "central:      offline"));
+        assert_non_null(strstr(out, "nothing answers at \"127.0.0.1\", port 1"));
+        assert_int_equal(cli_run(h, "queue list", out, sizeof out), 0);
+        assert_non_null(strstr(out, "tillpoints warning: central database unreachable: The "
+                                    "central database cannot be reached"));
+    }
+    tu_stop(h, 1);
+
+    /* A database without the tillpoints schema; central init creates it
+     * and says only that. */
+    q_int("CREATE DATABASE tp_empty OWNER tillpoints");
+    h = tu_start(NULL);
+    snprintf(ini, sizeof ini, "[store]\ndatabase = test.db\nlocation = store-Q\n"
+             "terminal = till-q3\nsecrets = %s\n[sync]\npostgres = host=%s dbname=tp_empty "
+             "user=tillpoints\nbackoff_min_ms = 50\nbackoff_max_ms = 400\n", W.good_secrets,
+             W.pgdir);
+    tu_write_file(h->config, ini);
+    tu_restart(h);
+    wait_recorded(h, TP_SYNC_ERROR, "no tillpoints schema");
+    st = status_of(h);
+    assert_string_equal(st.last_error, "The central database has no tillpoints schema: run "
+                                       "`tillpoints central init` once.");
+    ev = wait_event(h, TP_EVENT_SYNC_STATE);
+    assert_int_equal(ev->status, TP_ERR_VERSION);
+    if (cli_run(h, "queue status", out, sizeof out) >= 0) {
+        fprintf(stderr, "%s", out);
+        assert_non_null(strstr(out, "last error:   The central database has no tillpoints "
+                                    "schema"));
+        assert_int_equal(cli_run(h, "central init", out, sizeof out), 0);
+        fprintf(stderr, "%s", out);
+        assert_string_equal(out, "The central schema went from version 0 to 2.\n");
+        /* The terminal's thread is asked to try again at once. */
+        wait_recorded(h, TP_SYNC_ONLINE, "");
+    }
+    tu_stop(h, 1);
+}
+
+/* Two terminals of one store credit the same receipt: the second is
+ * refused, and the event says who, what and why; dismissing it resolves
+ * it for good. */
+static void a_parked_duplicate_is_named_and_can_be_dismissed(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PG();
+    tu_host *a = terminal("store-P", "till-p1", W.good_secrets, NULL);
+    tu_host *b = terminal("store-P", "till-p2", W.good_secrets, NULL);
+    tu_add_member(a, "M-P001", "Pia");
+    tu_host *both[2] = {a, b};
+    wait_drained(both, 2);
+    wait_member(b, "M-P001");
+    sale(a, "S-5", "M-P001", 5000);
+    wait_drained(both, 2);
+    b->n_events = 0;
+    sale(b, "S-5", "M-P001", 5000);
+    const tu_event *ev = wait_event(b, TP_EVENT_SYNC_PARKED);
+    fprintf(stderr, "sync.parked: %s\n", ev->message);
+    assert_int_equal(ev->status, TP_ERR_DUPLICATE);
+    assert_string_equal(ev->receipt, "S-5");
+    assert_string_equal(ev->member_code, "M-P001");
+    assert_int_equal(ev->points, 50);
+    const char *says = "Receipt S-5 was already credited at terminal till-p1 of store-P";
+    assert_true(strncmp(ev->message, says, strlen(says)) == 0); /* the cause first */
+    tp_queue_entry e[4];
+    size_t n = 0;
+    tp_message msg;
+    assert_int_equal(b->ad->queue->queue_list(b->plugin, 1, e, 4, sizeof e[0], &n, &msg), TP_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(e[0].receipt, "S-5");
+    tp_balance_view v = {.struct_size = sizeof v};
+    assert_int_equal(b->ad->members->member_balance(b->plugin, "M-P001", &v, &msg), TP_OK);
+    assert_int_equal(v.refused, 50);
+
+    /* Dismissed: audited, no longer refused or pending, never sent. */
+    assert_int_equal(b->ad->queue->queue_dismiss(b->plugin, e[0].id, "", "x", &msg),
+                     TP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(b->ad->queue->queue_dismiss(b->plugin, e[0].id, "mgr-1",
+                                                 "credited at till-p1 already", &msg), TP_OK);
+    assert_int_equal(status_of(b).parked, 0);
+    assert_int_equal(b->ad->members->member_balance(b->plugin, "M-P001", &v, &msg), TP_OK);
+    assert_int_equal(v.refused, 0);
+    assert_int_equal(local_count(b, "SELECT count(*) FROM audit WHERE action = 'queue.dismiss'"
+                                    " AND actor = 'mgr-1' AND receipt = 'S-5' AND points = 50"
+                                    " AND reason = 'credited at till-p1 already'"), 1);
+    assert_int_equal(b->ad->queue->queue_dismiss(b->plugin, e[0].id, "mgr-1", "again", &msg),
+                     TP_ERR_STATE);
+    assert_int_equal(b->ad->queue->queue_unpark(b->plugin, e[0].id, &msg), TP_ERR_STATE);
+    uint64_t reset = 0;
+    assert_int_equal(b->ad->queue->queue_retry(b->plugin, &reset, &msg), TP_OK);
+    wait_drained(both, 2); /* the dismissal's audit record travels; the entry does not */
+    assert_int_equal(q_int("SELECT count(*) FROM events WHERE payload->>'action' ="
+                           " 'queue.dismiss'"), 1);
+    assert_int_equal(q_int("SELECT count(*) FROM ledger WHERE receipt = 'S-5'"), 1);
+    assert_int_equal(local_count(b, "SELECT count(*) FROM outbox WHERE dismissed_ms IS NOT NULL"
+                                    " AND delivered_ms IS NULL AND parked = 1"), 1);
+    assert_int_equal(local_count(b, "SELECT count(*) FROM ledger WHERE receipt = 'S-5'"), 1);
+    tp_verify_result vr = {.struct_size = sizeof vr};
+    assert_int_equal(b->ad->audit->verify(b->plugin, NULL, NULL, NULL, NULL, &vr, NULL, &msg),
+                     TP_OK);
+    tu_stop(a, 1);
+    tu_stop(b, 1);
+}
+
+/* A refusal that is not a duplicate (a CHECK of the central ledger) is
+ * parked with its own status and sentence. */
+static void a_check_constraint_refusal_is_not_called_a_duplicate(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PG();
+    q_int("ALTER TABLE ledger ADD CONSTRAINT tp_test_points_cap"
+          " CHECK (location <> 'store-K' OR points <= 100) NOT VALID");
+    tu_host *h = terminal("store-K", "till-k1", W.good_secrets, NULL);
+    tu_add_member(h, "M-K001", "Kim");
+    tu_host *one[1] = {h};
+    wait_drained(one, 1);
+    h->n_events = 0;
+    sale(h, "K-1", "M-K001", 20000);
+    const tu_event *ev = wait_event(h, TP_EVENT_SYNC_PARKED);
+    fprintf(stderr, "sync.parked: %s\n", ev->message);
+    assert_int_equal(ev->status, TP_ERR_INVALID_ARGUMENT);
+    assert_string_equal(ev->receipt, "K-1");
+    assert_int_equal(ev->points, 200);
+    assert_non_null(strstr(ev->message, "The central database refused receipt K-1: it breaks "
+                                        "its rule tp_test_points_cap."));
+    assert_null(strstr(ev->message, "already"));
+    q_int("ALTER TABLE ledger DROP CONSTRAINT tp_test_points_cap");
+    tu_stop(h, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -848,6 +1123,9 @@ int main(void)
         cmocka_unit_test(central_schema_1_is_migrated_with_heads_from_its_events),
         cmocka_unit_test(an_unreachable_central_database_is_said_not_counted),
         cmocka_unit_test(a_long_sync_error_is_shown_cut_not_blank),
+        cmocka_unit_test(queue_status_in_another_process_names_each_cause),
+        cmocka_unit_test(a_parked_duplicate_is_named_and_can_be_dismissed),
+        cmocka_unit_test(a_check_constraint_refusal_is_not_called_a_duplicate),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
