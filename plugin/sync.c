@@ -634,14 +634,35 @@ static pg_fail pg_exec(tp_sync *s, const char *sql, char *why, size_t cap)
     return f;
 }
 
+/* The server options to connect with: the store's own (an `options=` in
+ * [sync] postgres, e.g. -c search_path=tp), then ours. libpq takes one
+ * "options" value, and ours, passed as a keyword after the connection
+ * string, would replace the store's instead of adding to them. */
+static void merged_options(const tp_pq_api *pq, const char *conninfo, const char *ours,
+                           char *out, size_t cap)
+{
+    const char *theirs = NULL;
+    PQconninfoOption *opts = pq->conninfoParse(conninfo, NULL);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, "options") == 0 && o->val && o->val[0])
+            theirs = o->val;
+    if (theirs)
+        snprintf(out, cap, "%s %s", theirs, ours);
+    else
+        snprintf(out, cap, "%s", ours);
+    if (opts)
+        pq->conninfoFree(opts);
+}
+
 static PGconn *connect_start(const tp_pq_api *pq, const tp_sync_config *cfg,
                              const char *terminal)
 {
-    char options[160], app[64];
-    snprintf(options, sizeof options,
+    char ours[160], options[sizeof cfg->postgres + 200], app[64];
+    snprintf(ours, sizeof ours,
              "-c statement_timeout=%d -c lock_timeout=%d -c idle_in_transaction_session_timeout=%d",
              cfg->statement_timeout_ms, cfg->statement_timeout_ms,
              cfg->statement_timeout_ms * 2);
+    merged_options(pq, cfg->postgres, ours, options, sizeof options);
     snprintf(app, sizeof app, "tillpoints %s", terminal);
     const char *kw[] = {"dbname", "application_name", "options", "keepalives",
                         "keepalives_idle", "keepalives_interval", "keepalives_count", NULL};
@@ -1391,10 +1412,10 @@ void tp_central_audit_head(const tp_config *cfg, tp_central_head *out)
     const tp_pq_api *pq = tp_pq(out->note, sizeof out->note);
     if (!pq)
         return;
-    char timeout[16], options[64];
+    char timeout[16], ours[64], options[sizeof cfg->sync.postgres + 100];
     snprintf(timeout, sizeof timeout, "%d", cfg->sync.connect_timeout_s);
-    snprintf(options, sizeof options, "-c statement_timeout=%d",
-             cfg->sync.statement_timeout_ms);
+    snprintf(ours, sizeof ours, "-c statement_timeout=%d", cfg->sync.statement_timeout_ms);
+    merged_options(pq, cfg->sync.postgres, ours, options, sizeof options);
     const char *kw[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
     const char *val[] = {cfg->sync.postgres, timeout, "tillpoints verify", options, NULL};
     PGconn *pg = pq->connectdbParams(kw, val, 1);

@@ -1109,6 +1109,49 @@ static void a_check_constraint_refusal_is_not_called_a_duplicate(void **state)
     tu_stop(h, 1);
 }
 
+/* The store's own server options in [sync] postgres (here a search_path,
+ * for the tables in a schema of their own) are kept: the sync thread adds
+ * its timeouts to them instead of replacing them. */
+static void the_stores_own_server_options_are_kept(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PG();
+    q_int("DROP DATABASE IF EXISTS tpopt");
+    q_int("CREATE DATABASE tpopt");
+    char admin[300];
+    snprintf(admin, sizeof admin, "host=%s dbname=tpopt user=tillpoints password=secret",
+             W.pgdir);
+    PGconn *pg = PQconnectdb(admin);
+    assert_int_equal(PQstatus(pg), CONNECTION_OK);
+    PGresult *r = PQexec(pg, "CREATE SCHEMA loyalty");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+
+    char ini[2048];
+    snprintf(ini, sizeof ini,
+             "location = store-O\nterminal = till-O\nsecrets = %s\n"
+             "[sync]\npostgres = host=%s dbname=tpopt user=tillpoints "
+             "options='-c search_path=loyalty'\npush_interval_ms = 50\npull_interval_ms = 200\n"
+             "backoff_min_ms = 50\nbackoff_max_ms = 400\nconnect_timeout_s = 2\n",
+             W.good_secrets, W.pgdir);
+    tu_host *h = tu_start(ini);
+    tp_message msg;
+    int32_t from = -1, to = -1;
+    assert_int_equal(h->ad->queue->central_init(h->plugin, &from, &to, &msg), TP_OK);
+    tu_add_member(h, "M-OPT-1", "Opt");
+    sale(h, "O-1", "M-OPT-1", 1000);
+    wait_drained(&h, 1);
+    r = PQexec(pg, "SELECT count(*) FROM loyalty.ledger WHERE receipt = 'O-1'");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(r, 0, 0), "1");
+    PQclear(r);
+    r = PQexec(pg, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'");
+    assert_string_equal(PQgetvalue(r, 0, 0), "0"); /* nothing landed beside them */
+    PQclear(r);
+    PQfinish(pg);
+    tu_stop(h, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1126,6 +1169,7 @@ int main(void)
         cmocka_unit_test(queue_status_in_another_process_names_each_cause),
         cmocka_unit_test(a_parked_duplicate_is_named_and_can_be_dismissed),
         cmocka_unit_test(a_check_constraint_refusal_is_not_called_a_duplicate),
+        cmocka_unit_test(the_stores_own_server_options_are_kept),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
