@@ -97,12 +97,6 @@ typedef struct tp_outbox_counts {
 
 tp_status tp_outbox_counts_get(tp_store *s, tp_outbox_counts *out, tp_message *msg) TP_MUST_CHECK;
 
-/* Confirmed (pulled) balance, pending and refused (parked) points of this
- * terminal for member `code`. */
-tp_status tp_outbox_member_view(tp_store *s, const char *code, int64_t *confirmed,
-                                int *has_confirmed, int64_t *pending, int64_t *refused,
-                                tp_message *msg) TP_MUST_CHECK;
-
 /* Undelivered rows, oldest first (all, or parked only), up to cap. */
 tp_status tp_outbox_list(tp_store *s, int parked_only, tp_queue_entry *out, size_t cap,
                          size_t stride, size_t *count, tp_message *msg) TP_MUST_CHECK;
