@@ -231,6 +231,7 @@ check-run: $(PROGRAMS) $(TESTS) $(SEAM) $(BUILD)/headers.ok
 	BUILD=$(BUILD) sh tests/e2e_cli.sh
 	BUILD=$(BUILD) TP_SERIAL_SEAM=$(SEAM) sh tests/e2e_scanner_till.sh
 	BUILD=$(BUILD) python3 tests/e2e_shim.py
+	BUILD=$(BUILD) python3 tests/e2e_balance.py
 	BUILD=$(BUILD) sh tests/e2e_retro_tmux.sh
 	[ "$(SAN)" = 1 ] || sh tests/package_test.sh
 

@@ -706,6 +706,51 @@ static void jset(json_t *obj, const char *key, json_t *value)
     json_object_set_new(obj, key, value ? value : json_null());
 }
 
+/* What a shown balance is made of (docs/DESIGN.md §8, "One balance"), as
+ * the shim's protocol 1.4 names it: this terminal's ledger sum, the
+ * source ("" from an older plugin) and when the central part was last
+ * confirmed. */
+static void balance_parts_json(json_t *o, const tp_member_info *m)
+{
+    jset(o, "ledger_balance", jint(m->balance));
+    jset(o, "balance_source", jstr(m->balance_source));
+    jset(o, "balance_as_of_ms", jint(m->balance_as_of_ms));
+}
+
+/* On a synced terminal, one sentence on how fresh a member's balance is
+ * (from member_balance's view); "" standalone or from an older plugin. */
+static void balance_note(cli *c, const tp_member_info *m, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!m->balance_source[0] || strcmp(m->balance_source, "local") == 0 ||
+        !TP_HAS_FIELD(c->ad->members, tp_members_ext, member_balance))
+        return;
+    tp_balance_view v = {.struct_size = sizeof v};
+    tp_message msg;
+    if (c->ad->members->member_balance(c->p, m->code, &v, &msg) != TP_OK)
+        return;
+    char when[32] = "?";
+    time_t t = (time_t)(m->balance_as_of_ms / 1000);
+    struct tm tm;
+    if (m->balance_as_of_ms > 0 && gmtime_r(&t, &tm) &&
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+        snprintf(when, sizeof when, "?");
+    size_t n = 0;
+    if (strcmp(m->balance_source, "central") == 0)
+        n = (size_t)snprintf(out, cap, "the chain's balance, confirmed by the central database "
+                             "(as of %s UTC)", when);
+    else if (m->balance_as_of_ms)
+        n = (size_t)snprintf(out, cap, "%lld confirmed by the central database as of %s UTC, "
+                             "%lld from this till not yet confirmed", (long long)v.confirmed,
+                             when, (long long)v.pending);
+    else
+        n = (size_t)snprintf(out, cap, "not yet confirmed by the central database "
+                             "(%lld from this till waiting to be sent)", (long long)v.pending);
+    if (v.refused && n < cap)
+        snprintf(out + n, cap - n, "; %lld refused centrally and not counted (see tillpoints "
+                 "queue list)", (long long)v.refused);
+}
+
 static json_t *member_json(const tp_member_info *m)
 {
     char when[32];
@@ -716,9 +761,10 @@ static json_t *member_json(const tp_member_info *m)
     jset(o, "phone", jstr(m->phone));
     jset(o, "email", jstr(m->email));
     jset(o, "app_id", jstr(m->app_id));
-    jset(o, "balance", jint(m->balance));
+    jset(o, "balance", jint(TP_HOST_SHOWN_BALANCE(m)));
     jset(o, "created_ms", jint(m->created_ms));
     jset(o, "created", jstr(when));
+    balance_parts_json(o, m);
     return o;
 }
 
@@ -859,16 +905,20 @@ static int refused(cli *c, tp_status st, const tp_message *msg)
     return EXIT_REFUSED;
 }
 
-static void print_member(const tp_member_info *m)
+static void print_member(cli *c, const tp_member_info *m)
 {
-    char when[32];
+    char when[32], note[TP_MESSAGE_MAX + 160];
     format_time(when, sizeof when, m->created_ms, 0);
+    balance_note(c, m, note, sizeof note);
     printf("code:     %s\n", m->code);
     printf("name:     %s\n", m->name[0] ? m->name : "-");
     printf("phone:    %s\n", m->phone[0] ? m->phone : "-");
     printf("email:    %s\n", m->email[0] ? m->email : "-");
     printf("app id:   %s\n", m->app_id[0] ? m->app_id : "-");
-    printf("balance:  %lld %s\n", (long long)m->balance, points_word(m->balance));
+    int64_t shown = TP_HOST_SHOWN_BALANCE(m);
+    printf("balance:  %lld %s\n", (long long)shown, points_word(shown));
+    if (note[0])
+        printf("          %s\n", note);
     printf("member since %s UTC\n", when);
 }
 
@@ -887,7 +937,7 @@ static int cmd_member_add(cli *c)
         return 0;
     }
     printf("Member %s added.\n", info.code);
-    print_member(&info);
+    print_member(c, &info);
     return 0;
 }
 
@@ -922,7 +972,7 @@ static int cmd_member_show(cli *c)
         jset(c->doc, "member", member_json(&info));
         return 0;
     }
-    print_member(&info);
+    print_member(c, &info);
     return 0;
 }
 
@@ -971,7 +1021,7 @@ static int cmd_member_find(cli *c)
         return EXIT_REFUSED;
     }
     for (size_t i = 0; i < n; i++) {
-        snprintf(bal[i], sizeof bal[i], "%lld", (long long)found[i].balance);
+        snprintf(bal[i], sizeof bal[i], "%lld", (long long)TP_HOST_SHOWN_BALANCE(&found[i]));
         const char **row = &cells[i * 6];
         row[0] = found[i].code;
         row[1] = found[i].name;
@@ -999,14 +1049,20 @@ static int cmd_balance(cli *c)
     tp_status st = c->ad->members->member_get(c->p, c->rq.pos[0], &info, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
+    int64_t shown = TP_HOST_SHOWN_BALANCE(&info);
     if (c->doc) {
         jset(c->doc, "member", jstr(info.code));
         jset(c->doc, "name", jstr(info.name));
-        jset(c->doc, "balance", jint(info.balance));
+        jset(c->doc, "balance", jint(shown));
+        balance_parts_json(c->doc, &info);
         return 0;
     }
+    char note[TP_MESSAGE_MAX + 160];
+    balance_note(c, &info, note, sizeof note);
     printf("%s%s%s%s: %lld %s\n", info.code, info.name[0] ? " (" : "", info.name,
-           info.name[0] ? ")" : "", (long long)info.balance, points_word(info.balance));
+           info.name[0] ? ")" : "", (long long)shown, points_word(shown));
+    if (note[0])
+        printf("%s.\n", note);
     return 0;
 }
 
@@ -1109,8 +1165,8 @@ static int cmd_history(cli *c)
         jset(c->doc, "member", member_json(&info));
     else
         printf("%s%s%s%s, balance %lld %s\n", info.code, info.name[0] ? " (" : "",
-               info.name, info.name[0] ? ")" : "", (long long)info.balance,
-               points_word(info.balance));
+               info.name, info.name[0] ? ")" : "", (long long)TP_HOST_SHOWN_BALANCE(&info),
+               points_word(TP_HOST_SHOWN_BALANCE(&info)));
     return run_activity(c, info.code);
 }
 
@@ -1131,16 +1187,18 @@ static int cmd_adjust(cli *c)
                                     &info, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
+    int64_t shown = TP_HOST_SHOWN_BALANCE(&info);
     if (c->doc) {
         jset(c->doc, "entry", row_json(&entry));
-        jset(c->doc, "balance", jint(info.balance));
+        jset(c->doc, "balance", jint(shown));
+        balance_parts_json(c->doc, &info);
         return 0;
     }
     char pts[24];
     format_points(pts, sizeof pts, entry.points);
     printf("Entry %lld: %s %s for %s%s%s%s; balance %lld %s.\n", (long long)entry.id, pts,
            points_word(entry.points), info.code, info.name[0] ? " (" : "", info.name,
-           info.name[0] ? ")" : "", (long long)info.balance, points_word(info.balance));
+           info.name[0] ? ")" : "", (long long)shown, points_word(shown));
     return 0;
 }
 

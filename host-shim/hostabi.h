@@ -40,6 +40,13 @@
 #define TP_HOSTABI_SSTR(dst, src, stride, type, f) \
     ((dst).f = TP_STRIDE_HAS_FIELD(stride, type, f) && (src)->f ? (src)->f : "")
 
+/* The balance a host shows (docs/DESIGN.md §8, "One balance"): a 2.2
+ * plugin's shown_balance when it gave a source; else (an older plugin, or
+ * an event that carries no balance) `balance`, its ledger sum. Works on a
+ * tp_member_info the host zeroed before the call and on a tp_event_read
+ * copy. */
+#define TP_HOST_SHOWN_BALANCE(x) ((x)->balance_source[0] ? (x)->shown_balance : (x)->balance)
+
 /* Every manager-side extension (ext/admin.h lists them), and checkout for
  * its flush: what a back-office tool (the CLI, the shim's admin.* methods,
  * the till's shutdown, the tests and benchmarks) calls. Owned by the
@@ -117,6 +124,9 @@ static inline tp_event tp_event_read(const tp_event *ev)
     TP_HOSTABI_STR(e, ev, tp_event, receipt_code);
     TP_HOSTABI_STR(e, ev, tp_event, refund_id);
     TP_HOSTABI_STR(e, ev, tp_event, symbology);
+    TP_HOSTABI_NUM(e, ev, tp_event, shown_balance);
+    TP_HOSTABI_NUM(e, ev, tp_event, balance_as_of_ms);
+    TP_HOSTABI_STR(e, ev, tp_event, balance_source);
     return e;
 }
 

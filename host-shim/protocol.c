@@ -663,6 +663,16 @@ static json_t *m_refund(tp_proto *p, json_t *params, perr *e)
     return r;
 }
 
+/* Protocol 1.4: what `balance` is made of (docs/DESIGN.md §8, "One
+ * balance"): this terminal's ledger sum, where the shown figure comes from
+ * ("" when there is none) and how fresh its central part is. */
+static int put_balance_parts(json_t *o, int64_t ledger, const char *source, int64_t as_of_ms)
+{
+    return put(o, "ledger_balance", json_integer(ledger)) ||
+           put(o, "balance_source", jstr(source)) ||
+           put(o, "balance_as_of_ms", json_integer(as_of_ms));
+}
+
 /* A member as JSON. The plugin fills fixed arrays; they are terminated
  * here rather than trusted. */
 static json_t *member_json(tp_member_info *info)
@@ -672,11 +682,14 @@ static json_t *member_json(tp_member_info *info)
     info->phone[sizeof info->phone - 1] = '\0';
     info->email[sizeof info->email - 1] = '\0';
     info->app_id[sizeof info->app_id - 1] = '\0';
+    info->balance_source[sizeof info->balance_source - 1] = '\0';
     json_t *m = json_object();
     if (!m || put(m, "code", jstr(info->code)) || put(m, "name", jstr(info->name)) ||
         put(m, "phone", jstr(info->phone)) || put(m, "email", jstr(info->email)) ||
-        put(m, "app_id", jstr(info->app_id)) || put(m, "balance", json_integer(info->balance)) ||
-        put(m, "created_ms", json_integer(info->created_ms))) {
+        put(m, "app_id", jstr(info->app_id)) ||
+        put(m, "balance", json_integer(TP_HOST_SHOWN_BALANCE(info))) ||
+        put(m, "created_ms", json_integer(info->created_ms)) ||
+        put_balance_parts(m, info->balance, info->balance_source, info->balance_as_of_ms)) {
         json_decref(m);
         return NULL;
     }
@@ -1339,7 +1352,8 @@ int tp_proto_event(tp_proto *p, const tp_event *plugin_event, tp_proto_out_fn ou
         put(o, "member_code", jstr(ev->member_code)) ||
         put(o, "member_name", jstr(ev->member_name)) ||
         put(o, "points", json_integer(ev->points)) ||
-        put(o, "balance", json_integer(ev->balance)) ||
+        put(o, "balance", json_integer(TP_HOST_SHOWN_BALANCE(ev))) ||
+        put_balance_parts(o, ev->balance, ev->balance_source, ev->balance_as_of_ms) ||
         put(o, "replayed", json_boolean(ev->replayed)) ||
         put(o, "time_ms", json_integer(ev->time_ms)) || put(o, "message", jstr(ev->message)) ||
         put(o, "device", jstr(ev->device)) || put(o, "receipt_code", jstr(ev->receipt_code))) {

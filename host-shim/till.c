@@ -76,6 +76,24 @@ static void say(const char *fmt, ...)
 static int begin_sale(till *t, const char *id);
 static int refused(till *t, tp_status st, const tp_message *msg);
 
+/* A few words on a balance that is not simply the central's or the local
+ * ledger's (docs/DESIGN.md §8, "One balance"): 1 when there is something
+ * to say. Standalone and fresh central balances say nothing. */
+static int balance_note(const char *source, int64_t as_of_ms, char *out, size_t cap)
+{
+    if (!source || strcmp(source, "confirmed+pending") != 0)
+        return 0;
+    char when[16] = "";
+    time_t t = (time_t)(as_of_ms / 1000);
+    struct tm tm;
+    if (as_of_ms <= 0 || !gmtime_r(&t, &tm) || strftime(when, sizeof when, "%H:%M:%S", &tm) == 0)
+        snprintf(out, cap, "balance not yet confirmed by the central database");
+    else
+        snprintf(out, cap, "balance confirmed centrally at %s UTC, plus this till's "
+                 "unconfirmed points", when);
+    return 1;
+}
+
 static void on_event(void *user, const tp_event *ev)
 {
     till *t = user;
@@ -112,6 +130,10 @@ static void on_event(void *user, const tp_event *ev)
      * later opens the retro-visit form already filled (`retro CODE`). */
     if (ev->kind == TP_EVENT_AWARD_COMMITTED && !ev->member_code[0] && ev->receipt_code[0])
         say("  Receipt code for a later claim: %s", ev->receipt_code);
+    /* On a synced till, how fresh the balance in the sentence is. */
+    char note[96];
+    if (balance_note(ev->balance_source, ev->balance_as_of_ms, note, sizeof note))
+        say("  (%s)", note);
     /* A code from a plugin-owned scanner goes to the open sale, exactly as
      * if the cashier had typed it; scanning first opens a sale. */
     if (ev->kind == TP_EVENT_SCANNED && t->p) {
@@ -358,8 +380,13 @@ static void cmd_member(till *t, int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "show") == 0) {
         tp_member_info info = {.struct_size = sizeof info};
         tp_status st = t->ad->members->member_get(t->p, argv[2], &info, &msg);
-        if (refused(t, st, &msg) == 0)
-            say("  %s  %s  balance %lld points", info.code, info.name, (long long)info.balance);
+        if (refused(t, st, &msg) == 0) {
+            char note[96];
+            int has = balance_note(info.balance_source, info.balance_as_of_ms, note, sizeof note);
+            say("  %s  %s  balance %lld points%s%s%s", info.code, info.name,
+                (long long)TP_HOST_SHOWN_BALANCE(&info), has ? " (" : "", has ? note : "",
+                has ? ")" : "");
+        }
         return;
     }
     usage_error(t, "Usage: member add CODE NAME... [--phone P] [--email E] | member show CODE");

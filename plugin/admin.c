@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "abi.h"
+#include "balance.h"
 #include "csvio.h"
 #include "audit.h"
 #include "instance.h"
@@ -101,12 +102,11 @@ static tp_status admin_member_add(const tp_plugin *plugin, const tp_member_new *
     st = tp_store_add_member(in->admin_store, m->code, m->name, phone[0] ? phone : NULL,
                              email[0] ? email : NULL, m->app_id, tp_now_ms(), msg);
     tp_member_row row;
+    tp_member_info info;
     if (st == TP_OK && out &&
-        (st = tp_store_find_member(in->admin_store, m->code, &row, msg)) == TP_OK) {
-        tp_member_info info;
-        tp_member_info_from_row(&info, &row);
+        (st = tp_store_find_member(in->admin_store, m->code, &row, msg)) == TP_OK &&
+        (st = tp_members_info(in->admin_store, &in->cfg, in->sync, &row, &info, msg)) == TP_OK)
         tp_abi_write_out(out, &info, sizeof info);
-    }
     pthread_mutex_unlock(&in->admin_lock);
     return st;
 }
@@ -131,12 +131,14 @@ static tp_status admin_member_get(const tp_plugin *plugin, const char *key, tp_m
         (st = tp_abi_check_out(out, TP_MIN_MEMBER_INFO, "tp_member_info", msg)) != TP_OK)
         return st;
     tp_member_row row;
-    LOCKED(in, tp_members_resolve(in->admin_store, &in->cfg, key, &row, msg));
-    if (st == TP_OK) {
-        tp_member_info info;
-        tp_member_info_from_row(&info, &row);
+    tp_member_info info;
+    pthread_mutex_lock(&in->admin_lock);
+    st = tp_members_resolve(in->admin_store, &in->cfg, key, &row, msg);
+    if (st == TP_OK)
+        st = tp_members_info(in->admin_store, &in->cfg, in->sync, &row, &info, msg);
+    pthread_mutex_unlock(&in->admin_lock);
+    if (st == TP_OK)
         tp_abi_write_out(out, &info, sizeof info);
-    }
     return st;
 }
 
@@ -155,7 +157,8 @@ static tp_status admin_member_find(const tp_plugin *plugin, const char *query,
     if ((st = tp_abi_check_stride(stride, TP_MIN_MEMBER_INFO, "tp_member_info", msg)) != TP_OK)
         return st;
     LOCKED(in,
-           tp_members_find(in->admin_store, &in->cfg, query, out, cap, stride, count, msg));
+           tp_members_find(in->admin_store, &in->cfg, in->sync, query, out, cap, stride, count,
+                           msg));
     return st;
 }
 
@@ -572,48 +575,21 @@ static tp_status admin_member_balance(const tp_plugin *plugin, const char *key,
     return st;
 }
 
+/* The view is the one rule's figures (balance.c, docs/DESIGN.md §8 "One
+ * balance"), with the parts it adds up. */
 static tp_status member_balance_get(tp_instance *in, const char *key, tp_balance_view *out,
                                     tp_message *msg)
 {
-    tp_status st;
-    memset(out, 0, sizeof *out);
     tp_member_row row;
-    int64_t confirmed = 0, pending = 0, refused = 0, success = 0;
-    int has = 0;
+    tp_balance b;
     pthread_mutex_lock(&in->admin_lock);
-    st = tp_members_resolve(in->admin_store, &in->cfg, key, &row, msg);
+    tp_status st = tp_members_resolve(in->admin_store, &in->cfg, key, &row, msg);
     if (st == TP_OK)
-        st = tp_outbox_member_view(in->admin_store, row.code, &confirmed, &has, &pending,
-                                   &refused, msg);
-    if (st == TP_OK && tp_sync_state_get(in->admin_store, "last_success_ms", &success) != TP_OK) {
-        tp_msg_set(msg, "Cannot read when the central database last answered: %s.",
-                   tp_store_errmsg(in->admin_store));
-        st = TP_ERR_STORAGE;
-    }
+        st = tp_balance_get(in->admin_store, &in->cfg, in->sync, row.code, row.balance, &b, msg);
     pthread_mutex_unlock(&in->admin_lock);
     if (st != TP_OK)
         return st;
-    tp_copy(out->code, sizeof out->code, row.code);
-    out->local = row.balance;
-    out->confirmed = confirmed;
-    out->pending = pending;
-    out->refused = refused;
-    out->confirmed_ms = success;
-    if (!in->cfg.sync.postgres[0]) {
-        out->balance = row.balance;
-        tp_copy(out->source, sizeof out->source, "local");
-        return TP_OK;
-    }
-    tp_sync_snapshot snap;
-    tp_sync_snapshot_get(in->sync, &snap);
-    int64_t fresh = 2 * (int64_t)in->cfg.sync.pull_interval_ms;
-    if (fresh < 10000)
-        fresh = 10000;
-    int online = snap.state == TP_SYNC_ONLINE || (success && tp_now_ms() - success < fresh);
-    out->balance = confirmed + pending;
-    tp_copy(out->source, sizeof out->source,
-            online && pending == 0 ? "central" : "confirmed+pending");
-    (void)has;
+    tp_balance_to_view(&b, row.code, out);
     return TP_OK;
 }
 

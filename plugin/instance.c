@@ -184,6 +184,9 @@ void tp_instance_deliver_node(tp_instance *in, tp_event_node *node)
             .receipt_code = o->receipt_code,
             .refund_id = o->refund,
             .symbology = o->symbology,
+            .shown_balance = o->shown_balance,
+            .balance_as_of_ms = o->balance_as_of_ms,
+            .balance_source = o->balance_source,
         };
         in->events->on_event(in->host, &ev);
     }

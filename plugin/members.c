@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "abi.h"
+#include "balance.h"
 #include "util.h"
 
 tp_status tp_normalise_phone(const char *in, int country_code, char *out, size_t cap,
@@ -133,6 +134,17 @@ void tp_member_info_from_row(tp_member_info *out, const tp_member_row *row)
 #endif
 }
 
+tp_status tp_members_info(tp_store *s, const tp_config *cfg, struct tp_sync *sync,
+                          const tp_member_row *row, tp_member_info *out, tp_message *msg)
+{
+    tp_member_info_from_row(out, row);
+    tp_balance b;
+    tp_status st = tp_balance_get(s, cfg, sync, row->code, row->balance, &b, msg);
+    if (st == TP_OK)
+        tp_balance_to_member_info(&b, out);
+    return st;
+}
+
 static const char by_phone_sql[] = "SELECT id FROM members WHERE phone = ?1 ORDER BY id LIMIT 2";
 static const char by_email_sql[] = "SELECT id FROM members WHERE email = ?1 ORDER BY id LIMIT 2";
 
@@ -208,9 +220,9 @@ tp_status tp_members_resolve(tp_store *s, const tp_config *cfg, const char *key,
     return tp_store_member_by_id(s, ids[0], row, msg);
 }
 
-tp_status tp_members_find(tp_store *s, const tp_config *cfg, const char *query,
-                          tp_member_info *out, size_t cap, size_t stride, size_t *count,
-                          tp_message *msg)
+tp_status tp_members_find(tp_store *s, const tp_config *cfg, struct tp_sync *sync,
+                          const char *query, tp_member_info *out, size_t cap, size_t stride,
+                          size_t *count, tp_message *msg)
 {
     *count = 0;
     if (!query || !*query) {
@@ -262,10 +274,11 @@ tp_status tp_members_find(tp_store *s, const tp_config *cfg, const char *query,
     while ((rc = sqlite3_step(q)) == SQLITE_ROW && *count < cap) {
         tp_member_row row;
         st = tp_store_member_by_id(s, sqlite3_column_int64(q, 0), &row, msg);
+        tp_member_info info;
+        if (st == TP_OK)
+            st = tp_members_info(s, cfg, sync, &row, &info, msg);
         if (st != TP_OK)
             break;
-        tp_member_info info;
-        tp_member_info_from_row(&info, &row);
         tp_abi_put(out, stride, (*count)++, &info, sizeof info, 1);
     }
     if (st == TP_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) {

@@ -542,39 +542,6 @@ tp_status tp_outbox_counts_get(tp_store *s, tp_outbox_counts *out, tp_message *m
     return TP_OK;
 }
 
-static const char sql_view[] =
-    "SELECT (SELECT balance FROM central_balances WHERE code = ?1),"
-    " (SELECT COALESCE(SUM(points), 0) FROM outbox WHERE member = ?1 AND parked = 0"
-    "  AND delivered_ms IS NULL AND kind = 'ledger'),"
-    " (SELECT COALESCE(SUM(points), 0) FROM outbox WHERE member = ?1 AND parked = 1"
-    "  AND delivered_ms IS NULL AND kind = 'ledger' AND dismissed_ms IS NULL)";
-
-tp_status tp_outbox_member_view(tp_store *s, const char *code, int64_t *confirmed,
-                                int *has_confirmed, int64_t *pending, int64_t *refused,
-                                tp_message *msg)
-{
-    *confirmed = *pending = *refused = 0;
-    *has_confirmed = 0;
-    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_OUTBOX_MEMBER_VIEW, sql_view);
-    int rc = SQLITE_ERROR;
-    if (q) {
-        sqlite3_bind_text(q, 1, code, -1, SQLITE_STATIC);
-        rc = sqlite3_step(q);
-        if (rc == SQLITE_ROW) {
-            *has_confirmed = sqlite3_column_type(q, 0) != SQLITE_NULL;
-            *confirmed = sqlite3_column_int64(q, 0);
-            *pending = sqlite3_column_int64(q, 1);
-            *refused = sqlite3_column_int64(q, 2);
-        }
-        sqlite3_reset(q);
-    }
-    if (rc != SQLITE_ROW) {
-        tp_msg_set(msg, "Cannot read the outbox: %s.", tp_store_errmsg(s));
-        return TP_ERR_STORAGE;
-    }
-    return TP_OK;
-}
-
 static const char sql_list[] =
     "SELECT id, event_id, kind, member, points, attempts, parked, created_ms, last_error,"
     " CASE WHEN kind = 'ledger' THEN COALESCE(json_extract(payload, '$.receipt'), '')"

@@ -128,14 +128,6 @@ typedef struct tp_outbox_counts {
 
 tp_status tp_outbox_counts_get(tp_store *s, tp_outbox_counts *out, tp_message *msg) TP_MUST_CHECK;
 
-/* Confirmed (pulled) balance, pending and refused (parked) points of this
- * terminal for member `code`. A dismissed entry is resolved: neither
- * pending nor refused, so it counts nowhere in what is shown (the local
- * ledger still holds it). */
-tp_status tp_outbox_member_view(tp_store *s, const char *code, int64_t *confirmed,
-                                int *has_confirmed, int64_t *pending, int64_t *refused,
-                                tp_message *msg) TP_MUST_CHECK;
-
 /* Undelivered rows, oldest first (pending and parked, or parked only;
  * never dismissed ones), up to cap; each with its receipt when a ledger
  * entry. */

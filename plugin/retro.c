@@ -347,7 +347,7 @@ int tp_retro_choose_member(tp_instance *in, tp_session *s, const tp_answers *a, 
             n = 1;
         }
     } else if (query[0]) {
-        if (tp_members_find(in->admin_store, &in->cfg, query, found, TP_FORM_CHOICES_MAX,
+        if (tp_members_find(in->admin_store, &in->cfg, NULL, query, found, TP_FORM_CHOICES_MAX,
                             sizeof found[0], &n, &why) != TP_OK)
             n = 0;
     }

@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "audit.h"
+#include "balance.h"
 #include "currency.h"
 #include "ledger.h"
 #include "managers.h"
@@ -304,10 +305,12 @@ int tp_retro_approve_retro(tp_instance *in, tp_session *s, const tp_answers *a, 
     /* The credit is committed; the balance is only shown when it can be
      * read back (never a value from a failed lookup). */
     tp_member_row m;
-    if (tp_store_member_by_id(in->admin_store, s->member_id, &m, &why) == TP_OK)
+    tp_balance b; /* the balance to show (balance.h) */
+    if (tp_store_member_by_id(in->admin_store, s->member_id, &m, &why) == TP_OK &&
+        tp_balance_get(in->admin_store, &in->cfg, NULL, m.code, m.balance, &b, &why) == TP_OK)
         tp_retro_dismiss(out, 1, "Credited %lld %s to %s for receipt %s%s; balance %lld.",
                 (long long)points, tp_retro_unit_word(in, points), s->member_label, s->receipt,
-                s->manual ? " (manual)" : "", (long long)m.balance);
+                s->manual ? " (manual)" : "", (long long)b.shown);
     else
         tp_retro_dismiss(out, 1, "Credited %lld %s to %s for receipt %s%s.", (long long)points,
                          tp_retro_unit_word(in, points), s->member_label, s->receipt,

@@ -26,6 +26,7 @@
 #include <sqlite3.h>
 
 #include "audit.h" /* the ledger seal of an upgrade */
+#include "balance.h"
 #include "payload.h"
 #include "rules.h"
 #include "schema.h"
@@ -550,11 +551,22 @@ static tp_status job_failed(tp_store *s, int rc, tp_outcome *out, tp_event_kind 
     return TP_ERR_STORAGE;
 }
 
-static void outcome_member(tp_outcome *out, const tp_member_row *m, int64_t balance)
+/* The member and their balance after the job: the ledger sum `balance`
+ * and the balance to show (balance.h), read inside the job's transaction so
+ * that the entry just written counts as pending. 0, or -1 when the shown
+ * balance could not be read (the source then stays ""). */
+static int outcome_member(tp_store *s, const tp_config *cfg, struct tp_sync *sync,
+                          tp_outcome *out, const tp_member_row *m, int64_t balance)
 {
     tp_copy(out->member_code, sizeof out->member_code, m->code);
     tp_copy(out->member_name, sizeof out->member_name, m->name);
     out->balance = balance;
+    tp_balance b;
+    tp_message msg;
+    if (tp_balance_get(s, cfg, sync, m->code, balance, &b, &msg) != TP_OK)
+        return -1;
+    tp_balance_to_outcome(&b, out);
+    return 0;
 }
 
 /* The code printed on a receipt without a member, for a later claim. A
@@ -578,8 +590,8 @@ static const char *zero_reason(const tp_config *cfg, const tp_award_job *job, ch
     return buf;
 }
 
-tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award_job *job,
-                               tp_outcome *out)
+tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, struct tp_sync *sync,
+                               const tp_award_job *job, tp_outcome *out)
 {
     memset(out, 0, sizeof *out);
     tp_copy(out->txn, sizeof out->txn, job->txn);
@@ -622,8 +634,10 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award
             return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_AWARD_FAILED);
         out->points = points;
         if (member_id && load_member(s, S_MEMBER_BY_ID, member_id, NULL, &m) == 1 &&
-            balance_of(s, member_id, &balance) == 0)
-            outcome_member(out, &m, balance);
+            balance_of(s, member_id, &balance) == 0 &&
+            outcome_member(s, cfg, sync, out, &m, balance) != 0) {
+            /* the figures are the original ones; no balance to show */
+        }
         tp_buf_set(out->message, sizeof out->message,
                    "Receipt %s was already recorded (%lld %s); nothing was added.",
                    job->receipt, (long long)points, tp_rules_unit(&cfg->rules, points));
@@ -698,10 +712,11 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, const tp_award
             if (rc != SQLITE_OK)
                 return job_failed(s, rc, out, TP_EVENT_AWARD_FAILED);
         }
-        if (balance_of(s, m.id, &balance) != 0)
+        if (balance_of(s, m.id, &balance) != 0 ||
+            outcome_member(s, cfg, sync, out, &m, balance) != 0)
             return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_AWARD_FAILED);
         out->points = points;
-        outcome_member(out, &m, balance);
+        balance = out->shown_balance; /* what the sentences say */
         if (stamped_recently)
             tp_buf_set(out->message, sizeof out->message,
                        "Receipt %s recorded; %s already got a stamp within the last %lld hours, "
@@ -748,8 +763,8 @@ static tp_status refund_refused(tp_store *s, tp_outcome *out, tp_status why)
     return TP_OK;
 }
 
-tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg, const tp_refund_job *job,
-                                tp_outcome *out)
+tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg, struct tp_sync *sync,
+                                const tp_refund_job *job, tp_outcome *out)
 {
     memset(out, 0, sizeof *out);
     tp_copy(out->receipt, sizeof out->receipt, job->receipt);
@@ -803,8 +818,10 @@ tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg, const tp_refu
         tp_member_row m;
         int64_t balance = 0;
         if (f == 1 && load_member(s, S_MEMBER_BY_ID, lmember, NULL, &m) == 1 &&
-            balance_of(s, lmember, &balance) == 0)
-            outcome_member(out, &m, balance);
+            balance_of(s, lmember, &balance) == 0 &&
+            outcome_member(s, cfg, sync, out, &m, balance) != 0) {
+            /* the figures are the original ones; no balance to show */
+        }
         tp_buf_set(out->message, sizeof out->message,
                    "Refund %s was already recorded; nothing more was reversed.", job->refund);
         run(s, S_RELEASE);
@@ -872,9 +889,10 @@ tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg, const tp_refu
         tp_member_row m;
         int64_t balance = 0;
         if (load_member(s, S_MEMBER_BY_ID, member_id, NULL, &m) != 1 ||
-            balance_of(s, member_id, &balance) != 0)
+            balance_of(s, member_id, &balance) != 0 ||
+            outcome_member(s, cfg, sync, out, &m, balance) != 0)
             return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_REFUND_FAILED);
-        outcome_member(out, &m, balance);
+        balance = out->shown_balance; /* what the sentence says */
         out->points = -reverse;
         tp_buf_set(out->message, sizeof out->message,
                    "Refund %s: -%lld %s for %s; balance %lld.", job->refund, (long long)reverse,

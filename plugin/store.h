@@ -99,6 +99,11 @@ typedef struct tp_outcome {
     char receipt_code[160];
     char refund[TP_RECEIPT_ID_MAX + 1]; /* refund jobs: the refund's number */
     char symbology[16]; /* scans: tp_symbology_event_name(), "" when unsaid */
+    /* The balance to show beside `balance` (balance.h); source "" when the
+     * outcome carries no balance. */
+    int64_t shown_balance;
+    int64_t balance_as_of_ms;
+    char balance_source[TP_BALANCE_SOURCE_MAX + 1];
 } tp_outcome;
 
 /* Each apply_* runs inside a savepoint of the open transaction: a refused
@@ -106,9 +111,11 @@ typedef struct tp_outcome {
  * TP_OK when the job was decided (committed, replayed or refused — see
  * out->status), or TP_ERR_STORAGE when the database failed and the whole
  * transaction must be rolled back and retried. */
-tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg,
+/* `sync`: as for tp_balance_get (balance.h), for the balance to show. */
+struct tp_sync;
+tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, struct tp_sync *sync,
                                const tp_award_job *job, tp_outcome *out) TP_MUST_CHECK;
-tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg,
+tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg, struct tp_sync *sync,
                                 const tp_refund_job *job, tp_outcome *out) TP_MUST_CHECK;
 
 typedef struct tp_member_row {
@@ -157,6 +164,7 @@ typedef enum tp_stmt {
     TP_STMT_AUDIT_APPEND_RANGE_INSERT,
     TP_STMT_AUDIT_APPEND_RANGE_LAST,
     TP_STMT_AUDIT_LEDGER_MAX,
+    TP_STMT_BALANCE_SHOWN,
     TP_STMT_BULK_ADJUSTED_BEFORE,
     TP_STMT_BULK_CHECK_BALANCE,
     TP_STMT_BULK_CHECK_REQUEST_COUNT,
@@ -182,7 +190,6 @@ typedef enum tp_stmt {
     TP_STMT_OUTBOX_ENTRY,
     TP_STMT_OUTBOX_FAILED,
     TP_STMT_OUTBOX_LIST,
-    TP_STMT_OUTBOX_MEMBER_VIEW,
     TP_STMT_OUTBOX_NEXT,
     TP_STMT_OUTBOX_RETRY,
     TP_STMT_OUTBOX_SET_PARKED,

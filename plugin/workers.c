@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "balance.h"
 #include "instance.h"
 #include "rules.h"
 #include "sidejournal.h"
@@ -81,8 +82,9 @@ static tp_status apply_batch(tp_instance *in, const tp_write_job *jobs, size_t n
         return TP_ERR_STORAGE;
     for (size_t i = 0; i < n; i++) {
         tp_status st = jobs[i].kind == TP_JOB_AWARD
-                           ? tp_store_apply_award(s, &in->cfg, &jobs[i].u.award, &outs[i])
-                           : tp_store_apply_refund(s, &in->cfg, &jobs[i].u.refund, &outs[i]);
+                           ? tp_store_apply_award(s, &in->cfg, NULL, &jobs[i].u.award, &outs[i])
+                           : tp_store_apply_refund(s, &in->cfg, NULL, &jobs[i].u.refund,
+                                                   &outs[i]);
         if (st != TP_OK) {
             tp_msg_set(why, "The database refused a write: %s.", tp_store_errmsg(s));
             tp_store_rollback(s);
@@ -284,14 +286,20 @@ void *tp_reader_main(void *arg)
         if (st == TP_OK && tp_payload_signed_policy(&in->cfg.scan, job.is_signed, m.app_id,
                                                     msg.text, sizeof msg.text) != TP_OK)
             st = TP_ERR_UNSUPPORTED; /* [scan] require_signed; msg says what to do */
+        /* The balance to show, by the one rule (balance.h); no sync
+         * snapshot here: the sync thread stops before this one. */
+        tp_balance b;
+        if (st == TP_OK)
+            st = tp_balance_get(in->reader_store, &in->cfg, NULL, m.code, m.balance, &b, &msg);
         if (st == TP_OK) {
             o.kind = TP_EVENT_MEMBER_IDENTIFIED;
             tp_copy(o.member_code, sizeof o.member_code, m.code);
             tp_copy(o.member_name, sizeof o.member_name, m.name);
             o.balance = m.balance;
+            tp_balance_to_outcome(&b, &o);
             tp_buf_set(o.message, sizeof o.message, "%s (%s), balance %lld %s.",
-                       m.name[0] ? m.name : "Member", m.code, (long long)m.balance,
-                       tp_rules_unit(&in->cfg.rules, m.balance));
+                       m.name[0] ? m.name : "Member", m.code, (long long)b.shown,
+                       tp_rules_unit(&in->cfg.rules, b.shown));
         } else {
             o.kind = TP_EVENT_MEMBER_UNKNOWN;
             o.status = st;

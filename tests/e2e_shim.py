@@ -280,11 +280,11 @@ def stdio_session(c, db):
 
     r = c.call("hello", {"protocol": "2.0", "client": "Future POS"})
     check("hello with another major is refused", error_code(r) == "version_mismatch", r)
-    check("refusal explains the versions", "1.3" in r["error"]["message"], r)
+    check("refusal explains the versions", "1.4" in r["error"]["message"], r)
 
     r = hello(c)
     res = r.get("result", {})
-    check("hello answers protocol 1.3", res.get("protocol") == "1.3", r)
+    check("hello answers protocol 1.4", res.get("protocol") == "1.4", r)
     check("hello reports the shim version",
           res.get("shim", {}).get("name") == "tillpoints-shim" and res["shim"].get("version"), r)
     check("hello reports the plugin ABI", res.get("plugin", {}).get("abi", "").startswith("2."), r)
@@ -305,7 +305,7 @@ def stdio_session(c, db):
 
     r = c.call("hello", {"protocol": "1.7", "client": "Newer minor"})
     check("hello with a newer minor is accepted at 1.1",
-          r.get("result", {}).get("protocol") == "1.3", r)
+          r.get("result", {}).get("protocol") == "1.4", r)
 
     r = c.call("admin.member_add", {"code": "MEMBER-0001", "name": "Carla Client",
                                     "phone": "+49 30 1234567", "email": "carla@example.com"})
@@ -937,7 +937,7 @@ def socket_run(work):
 def socket_session(path, db):
     a = SockClient(path)
     r = hello(a)
-    check("socket: first client says hello", r.get("result", {}).get("protocol") == "1.3", r)
+    check("socket: first client says hello", r.get("result", {}).get("protocol") == "1.4", r)
     r = a.call("admin.member_add", {"code": "MEMBER-0002", "name": "Dan Doe"})
     check("socket: member added", "result" in r, r)
 
@@ -1237,14 +1237,14 @@ def socket_peer_run(work):
         # In the group as the primary group (SO_PEERCRED's gid) ...
         lines, err = as_peer(["runuser", "-u", "nobody", "-g", "users", "--"], path, "POS-1")
         check("peers: a client whose group is the allowed group is served",
-              len(lines) >= 2 and lines[0].get("result", {}).get("protocol") == "1.3"
+              len(lines) >= 2 and lines[0].get("result", {}).get("protocol") == "1.4"
               and "result" in lines[1], (lines, err))
         # ... and as a supplementary group (SO_PEERGROUPS).
         lines, err = as_peer(["setpriv", "--reuid=nobody", "--regid=nogroup",
                               "--groups=users", "--"], path, "POS-2")
         check("peers: a client with the allowed group among its groups is served",
               len(lines) >= 1 and isinstance(lines[0], dict)
-              and lines[0].get("result", {}).get("protocol") == "1.3", (lines, err))
+              and lines[0].get("result", {}).get("protocol") == "1.4", (lines, err))
     except (TimeoutError, OSError, subprocess.SubprocessError) as exc:
         check("socket peer checks ran to the end", False, repr(exc))
     finally:

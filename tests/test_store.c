@@ -60,7 +60,7 @@ static tp_outcome apply_award(fixture *f, tp_award_job j)
     tp_outcome o;
     tp_message msg;
     assert_int_equal(tp_store_begin(f->s, &msg), TP_OK);
-    assert_int_equal(tp_store_apply_award(f->s, &f->cfg, &j, &o), TP_OK);
+    assert_int_equal(tp_store_apply_award(f->s, &f->cfg, NULL, &j, &o), TP_OK);
     assert_int_equal(tp_store_commit(f->s, &msg), TP_OK);
     return o;
 }
@@ -79,7 +79,7 @@ static tp_outcome apply_refund(fixture *f, const char *refund, const char *recei
     tp_outcome o;
     tp_message msg;
     assert_int_equal(tp_store_begin(f->s, &msg), TP_OK);
-    assert_int_equal(tp_store_apply_refund(f->s, &f->cfg, &j, &o), TP_OK);
+    assert_int_equal(tp_store_apply_refund(f->s, &f->cfg, NULL, &j, &o), TP_OK);
     assert_int_equal(tp_store_commit(f->s, &msg), TP_OK);
     return o;
 }

@@ -185,6 +185,9 @@ typedef struct tu_event {
     char receipt_code[200];
     char refund[TP_RECEIPT_ID_MAX + 1];
     char symbology[TP_SYMBOLOGY_MAX + 1];
+    int64_t shown_balance; /* 2.2: the balance to show (docs/DESIGN.md §8) */
+    int64_t balance_as_of_ms;
+    char balance_source[TP_BALANCE_SOURCE_MAX + 1];
 } tu_event;
 
 /* The last form the plugin presented, copied. */
@@ -254,6 +257,9 @@ static inline void tu_on_event(const tp_host *host, const tp_event *plugin_event
     snprintf(d->receipt_code, sizeof d->receipt_code, "%s", e->receipt_code);
     snprintf(d->refund, sizeof d->refund, "%s", e->refund_id);
     snprintf(d->symbology, sizeof d->symbology, "%s", e->symbology);
+    d->shown_balance = e->shown_balance;
+    d->balance_as_of_ms = e->balance_as_of_ms;
+    snprintf(d->balance_source, sizeof d->balance_source, "%s", e->balance_source);
 }
 
 /* Reads the form by the plugin's sizes and strides (hostabi.h). */
