@@ -1052,6 +1052,7 @@ static void a_parked_duplicate_is_named_and_can_be_dismissed(void **state)
     tp_balance_view v = {.struct_size = sizeof v};
     assert_int_equal(b->ad->members->member_balance(b->plugin, "M-P001", &v, &msg), TP_OK);
     assert_int_equal(v.refused, 50);
+    int64_t shown_before = v.balance, local_before = v.local;
 
     /* Dismissed: audited, no longer refused or pending, never sent. */
     assert_int_equal(b->ad->queue->queue_dismiss(b->plugin, e[0].id, "", "x", &msg),
@@ -1061,6 +1062,10 @@ static void a_parked_duplicate_is_named_and_can_be_dismissed(void **state)
     assert_int_equal(status_of(b).parked, 0);
     assert_int_equal(b->ad->members->member_balance(b->plugin, "M-P001", &v, &msg), TP_OK);
     assert_int_equal(v.refused, 0);
+    /* Resolved for good: it counts in nothing shown, and the ledger keeps it. */
+    assert_int_equal(v.balance, shown_before);
+    assert_int_equal(v.pending, 0);
+    assert_int_equal(v.local, local_before);
     assert_int_equal(local_count(b, "SELECT count(*) FROM audit WHERE action = 'queue.dismiss'"
                                     " AND actor = 'mgr-1' AND receipt = 'S-5' AND points = 50"
                                     " AND reason = 'credited at till-p1 already'"), 1);
