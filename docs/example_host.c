@@ -97,9 +97,16 @@ static void on_event(const tp_host *host, const tp_event *ev)
     switch (ev->kind) {
     case TP_EVENT_AWARD_COMMITTED:
         if (strcmp(ev->receipt_id, ex->receipt_id) == 0) {
+            /* The balance to show (2.2): on a terminal of a chain, the
+             * central balance plus this terminal's entries not yet
+             * confirmed; from an older plugin, its ledger sum. */
+            int64_t shown = TP_HAS_FIELD(ev, tp_event, balance_source) && ev->balance_source &&
+                                    ev->balance_source[0]
+                                ? ev->shown_balance
+                                : ev->balance;
             printf("receipt %s recorded: %+lld points%s%s, balance %lld\n", ev->receipt_id,
                    (long long)ev->points, ev->member_code[0] ? " for " : "",
-                   ev->member_code, (long long)ev->balance);
+                   ev->member_code, (long long)shown);
             ex->done = 1;
         }
         break;

@@ -550,6 +550,21 @@ static tp_status admin_central_init(const tp_plugin *plugin, int32_t *from, int3
     uint64_t reset = 0;
     if (st == TP_OK)
         LOCKED_VOID(in, tp_outbox_retry(in->admin_store, tp_now_ms(), &reset, &ignored));
+    /* The recorded cause "no schema" (or an older one) is fixed now: until
+     * a sync thread tries again and records what it finds, queue status
+     * says it is connecting rather than repeat the old cause. */
+    if (st == TP_OK) {
+        pthread_mutex_lock(&in->admin_lock);
+        tp_sync_link link;
+        if (tp_sync_link_get(in->admin_store, &link) == TP_OK && link.status == TP_ERR_VERSION) {
+            memset(&link, 0, sizeof link);
+            link.state = TP_SYNC_CONNECTING;
+            link.updated_ms = tp_now_ms();
+            if (tp_sync_link_put(in->admin_store, &link, &ignored) != TP_OK)
+                tp_msg_clear(&ignored); /* only a display; the thread records the truth */
+        }
+        pthread_mutex_unlock(&in->admin_lock);
+    }
     if (from)
         *from = f;
     if (to)
