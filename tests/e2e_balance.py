@@ -11,6 +11,7 @@ the same. Paced by what the programs answer; the bound only stops a stuck
 run. Skipped (exit 0) when not root or PostgreSQL 15 is missing.
 """
 import json
+import re
 import os
 import subprocess
 import sys
@@ -23,6 +24,9 @@ import e2e_shim as e  # noqa: E402  (the protocol client and helpers)
 INITDB = "/usr/lib/postgresql/15/bin/initdb"
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pg_fixture.sh")
 MEMBERS = ["E-1001", "E-1002"]
+
+
+TILL = os.path.join(e.BUILD, "tillpoints-till")
 
 
 def fixture(cmd, pgdir):
@@ -130,6 +134,14 @@ def main():
                 d = json.loads(out.stdout or b"{}")
                 e.check(f"CLI on terminal {i}: balance {code} is the central sum",
                         d.get("balance") == central_sum(pgdir, code), (d, out.stderr))
+                # The reference till, on the same terminal's database.
+                till = subprocess.run([TILL, "--plugin", e.PLUGIN, "--config", confs[i],
+                                       "--script", "-"], input=f"member show {code}\n".encode(),
+                                      capture_output=True, timeout=e.TIMEOUT)
+                shown = re.search(rb"balance (-?\d+) points", till.stdout)
+                e.check(f"till on terminal {i}: member show {code} is the central sum",
+                        shown is not None and int(shown.group(1)) == central_sum(pgdir, code),
+                        (till.stdout, till.stderr))
     finally:
         for proc, _ in shims:
             e.end_input(proc)
