@@ -543,17 +543,16 @@ static tp_status admin_central_init(const tp_plugin *plugin, int32_t *from, int3
         return st;
     int f = 0, t = 0;
     st = tp_central_init(in, &f, &t, msg);
-    /* A sync thread (in any process on this file) waiting out its backoff
-     * after "no schema" tries again now, so the link's state that queue
-     * status shows catches up at once. */
-    tp_message ignored;
-    uint64_t reset = 0;
-    if (st == TP_OK)
-        LOCKED_VOID(in, tp_outbox_retry(in->admin_store, tp_now_ms(), &reset, &ignored));
-    /* The recorded cause "no schema" (or an older one) is fixed now: until
-     * a sync thread tries again and records what it finds, queue status
-     * says it is connecting rather than repeat the old cause. */
     if (st == TP_OK) {
+        /* A sync thread (in any process on this file) waiting out its
+         * backoff after "no schema" tries again now, so the link's state
+         * that queue status shows catches up at once. */
+        tp_message ignored;
+        uint64_t reset = 0;
+        LOCKED_VOID(in, tp_outbox_retry(in->admin_store, tp_now_ms(), &reset, &ignored));
+        /* The recorded cause "no schema" (or an older one) is fixed now:
+         * until a sync thread tries again and records what it finds, queue
+         * status says it is connecting rather than repeat the old cause. */
         pthread_mutex_lock(&in->admin_lock);
         tp_sync_link link;
         if (tp_sync_link_get(in->admin_store, &link) == TP_OK && link.status == TP_ERR_VERSION) {
