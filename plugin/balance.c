@@ -18,10 +18,11 @@
  *
  * Why the second branch of `confirmed`: a push stores the balances the
  * central database returned in the same SQLite transaction that marks the
- * rows delivered (sync.c), but a batch sent again after a lost answer is
- * delivered with no balance returned (the central already had the events).
- * A member whose first entries went that way has delivered entries and no
- * central_balances row until the next pull; counting confirmed as 0 would
+ * rows delivered (sync.c), and a push returns the balance of every member
+ * of its batch, also when the central database already had the events (a
+ * batch sent again after a lost answer). A member with delivered entries
+ * and no central_balances row is then one whose rows were delivered before
+ * that rule (an older terminal database); counting confirmed as 0 would
  * hide entries the central database already holds.
  *
  * Freshness: as_of_ms is when the central figure was last known current:

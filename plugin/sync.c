@@ -113,7 +113,16 @@ static const char push_sql[] =
     "  SELECT member, sum(points), nextval('tp_seq') FROM led GROUP BY member ORDER BY member"
     "  ON CONFLICT (member) DO UPDATE SET balance = balances.balance + EXCLUDED.balance,"
     "  seq = EXCLUDED.seq RETURNING member, balance, seq)"
-    " SELECT member, balance, seq FROM bal";
+    " SELECT member, balance, seq FROM bal"
+    /* And the balances of the batch's members whose entries the central
+     * already had (a batch sent again after a lost answer): without them a
+     * member's first entries could be delivered with no central figure
+     * until the next pull (docs/DESIGN.md §8, "One balance"). The main
+     * query sees the table as it was before this statement; these members
+     * are not in bal, so their rows are current. */
+    " UNION ALL SELECT b.member, b.balance, b.seq FROM balances b"
+    "  WHERE b.member IN (SELECT payload->>'member' FROM v WHERE kind = 'ledger')"
+    "  AND b.member NOT IN (SELECT member FROM bal)";
 
 typedef enum pg_fail {
     PG_OK = 0,
