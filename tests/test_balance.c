@@ -19,26 +19,17 @@
  * installed.
  */
 #include "testutil.h"
+#include "central.h"
 
 #include <errno.h>
 #include <sys/stat.h>
 
 #include <libpq-fe.h>
 
-#define PGBIN "/usr/lib/postgresql/15/bin/initdb"
 #define WAIT_MS 120000 /* only stops a stuck run */
 
 static char pgdir[128], secdir[64], secrets[128], conninfo[256], public_conninfo[256];
 static PGconn *pg;
-
-static int fixture(const char *cmd)
-{
-    const char *script = getenv("TP_PG_FIXTURE");
-    char line[512];
-    snprintf(line, sizeof line, "sh %s %s %s %ld off", script ? script : "tests/pg_fixture.sh",
-             cmd, pgdir, (long)getpid());
-    return system(line);
-}
 
 /* The central ledger's sum for a member: what every terminal must show. */
 static int64_t central_sum(const char *code)
@@ -67,7 +58,7 @@ static int64_t central_sum(const char *code)
 static int group_setup(void **state)
 {
     (void)state;
-    if (geteuid() != 0 || access(PGBIN, X_OK) != 0) {
+    if (geteuid() != 0 || access(TC_INITDB, X_OK) != 0) {
         fprintf(stderr, "test_balance: skipped (needs root and PostgreSQL 15)\n");
         return 0;
     }
@@ -77,7 +68,7 @@ static int group_setup(void **state)
         pgdir[0] = '\0';
         return -1;
     }
-    if (fixture("start") != 0)
+    if (tc_fixture("start", pgdir) != 0)
         return -1;
     snprintf(conninfo, sizeof conninfo, "host=%s dbname=tp user=tillpoints password=secret",
              pgdir);
@@ -94,16 +85,10 @@ static int group_teardown(void **state)
     (void)state;
     PQfinish(pg);
     if (pgdir[0])
-        fixture("destroy");
+        tc_fixture("destroy", pgdir);
     if (secdir[0])
         tu_rmdir(secdir);
     return 0;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 static tu_host *terminal(const char *location, const char *id)
@@ -116,14 +101,6 @@ static tu_host *terminal(const char *location, const char *id)
              "connect_timeout_s = 2\nstatement_timeout_ms = 1500\nmax_attempts = 2\n",
              location, id, secrets, public_conninfo);
     return tu_start(ini);
-}
-
-static tp_queue_status status_of(tu_host *h)
-{
-    tp_queue_status st = {.struct_size = sizeof st};
-    tp_message msg;
-    assert_int_equal(h->ad->queue->queue_status(h->plugin, &st, &msg), TP_OK);
-    return st;
 }
 
 static tp_member_info info_of(tu_host *h, const char *code)
@@ -154,25 +131,13 @@ static void wait_drained(tu_host **t, int n)
             tu_settle(t[i]);
             t[i]->plugin->on_main_thread(t[i]->plugin);
             t[i]->n_events = 0;
-            busy += status_of(t[i]).pending != 0;
+            busy += tc_status_of(t[i]).pending != 0;
         }
         if (!busy)
             return;
         if (tp_now_ms_for_tests() > end)
             fail_msg("outboxes did not drain within %d ms", WAIT_MS);
-        sleep_ms(50);
-    }
-}
-
-static void wait_member(tu_host *h, const char *code)
-{
-    int64_t end = tp_now_ms_for_tests() + WAIT_MS;
-    tp_member_info info = {.struct_size = sizeof info};
-    tp_message msg;
-    while (h->ad->members->member_get(h->plugin, code, &info, &msg) != TP_OK) {
-        if (tp_now_ms_for_tests() > end)
-            fail_msg("member %s was not pulled: %s", code, msg.text);
-        sleep_ms(20);
+        tc_sleep_ms(50);
     }
 }
 
@@ -188,7 +153,7 @@ static tp_member_info wait_shown(tu_host *h, const char *code, int64_t want)
         if (tp_now_ms_for_tests() > end)
             fail_msg("%s shows %lld (%s) for %s, central %lld", h->config,
                      (long long)info.shown_balance, info.balance_source, code, (long long)want);
-        sleep_ms(50);
+        tc_sleep_ms(50);
     }
 }
 
@@ -236,7 +201,7 @@ static void every_terminal_shows_the_central_balance_and_says_when_it_is_not_fre
         tu_add_member(t[m % 3], members[m], "Chain member");
     for (int i = 0; i < 3; i++)
         for (int m = 0; m < NM; m++)
-            wait_member(t[i], members[m]);
+            tc_wait_member(t[i], members[m], WAIT_MS);
 
     /* Sales at every terminal for every member, unequal shares. */
     for (int i = 0; i < 3; i++)
@@ -283,12 +248,12 @@ static void every_terminal_shows_the_central_balance_and_says_when_it_is_not_fre
     /* The central database stops: till-1 shows what was last confirmed
      * plus its own pending entries, and says so. */
     tp_member_info before = info_of(t[0], "M-B01");
-    assert_int_equal(fixture("stop"), 0);
+    assert_int_equal(tc_fixture("stop", pgdir), 0);
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
-    while (status_of(t[0]).state != TP_SYNC_OFFLINE) {
+    while (tc_status_of(t[0]).state != TP_SYNC_OFFLINE) {
         if (tp_now_ms_for_tests() > end)
             fail_msg("the stopped server was not reported");
-        sleep_ms(20);
+        tc_sleep_ms(20);
     }
     t[0]->n_events = 0;
     sale(t[0], "DOWN-1", "M-B01", 2500);
@@ -320,10 +285,10 @@ static void every_terminal_shows_the_central_balance_and_says_when_it_is_not_fre
     assert_int_equal(fresh.balance_as_of_ms, 0);
 
     /* Back: everything converges again. */
-    assert_int_equal(fixture("restart"), 0);
+    assert_int_equal(tc_fixture("restart", pgdir), 0);
     wait_drained(t, 3);
     for (int i = 0; i < 3; i++) {
-        wait_member(t[i], "M-B09");
+        tc_wait_member(t[i], "M-B09", WAIT_MS);
         wait_shown(t[i], "M-B01", central_sum("M-B01"));
         wait_shown(t[i], "M-B09", central_sum("M-B09"));
     }
@@ -334,11 +299,11 @@ static void every_terminal_shows_the_central_balance_and_says_when_it_is_not_fre
     tp_member_info local_before = info_of(t[1], "M-B02");
     sale(t[1], "T1-M-B02-0", "M-B02", 5000);
     end = tp_now_ms_for_tests() + WAIT_MS;
-    while (status_of(t[1]).parked != 1) {
+    while (tc_status_of(t[1]).parked != 1) {
         if (tp_now_ms_for_tests() > end)
             fail_msg("the receipt credited twice was not parked");
         tu_settle(t[1]);
-        sleep_ms(50);
+        tc_sleep_ms(50);
     }
     wait_drained(t, 3);
     assert_int_equal(central_sum("M-B02"), chain);

@@ -27,6 +27,7 @@
 
 #include "testutil.h"
 #include "procmaps.h"
+#include "central.h"
 
 #include "host.h"
 #include "tillpoints/ext/images.h"
@@ -37,7 +38,6 @@
 extern char **environ;
 
 #define WAIT_MS 120000
-#define PGBIN "/usr/lib/postgresql/15/bin/initdb"
 
 /* Missing devices: nothing to open, so each driver reports its own
  * "not there" sentence and retries. */
@@ -567,28 +567,19 @@ static void a_wedge_loads_its_module(void **state)
     tu_rmdir(dir);
 }
 
-static int fixture(const char *cmd, const char *pgdir)
-{
-    const char *script = getenv("TP_PG_FIXTURE");
-    char line[512];
-    snprintf(line, sizeof line, "sh %s %s %s %ld off", script ? script : "tests/pg_fixture.sh",
-             cmd, pgdir, (long)getpid());
-    return system(line);
-}
-
 /* d. Configured sync loads its module and pushes a sale to a real
  * PostgreSQL (tests/pg_fixture.sh). Skipped without root or PostgreSQL 15. */
 static void sync_loads_its_module_and_pushes_a_sale(void **state)
 {
     (void)state;
-    if (geteuid() != 0 || access(PGBIN, X_OK) != 0) {
+    if (geteuid() != 0 || access(TC_INITDB, X_OK) != 0) {
         printf("skipped: needs root and PostgreSQL 15 in /usr/lib/postgresql/15/bin\n");
         skip();
     }
     char pgdir[64] = "/tmp/tillpoints-pg-XXXXXX";
     assert_non_null(mkdtemp(pgdir));
-    if (fixture("start", pgdir) != 0) {
-        fixture("destroy", pgdir);
+    if (tc_fixture("start", pgdir) != 0) {
+        tc_fixture("destroy", pgdir);
         fail_msg("PostgreSQL did not start (tests/pg_fixture.sh)");
     }
     /* The terminal reads the password from a secrets file (0600) beside
@@ -608,7 +599,7 @@ static void sync_loads_its_module_and_pushes_a_sale(void **state)
     snprintf(path, sizeof path, "%s/tillpoints.conf", dir);
     tu_write_file(path, text);
     run_child("sync", plugin_path(), dir);
-    fixture("destroy", pgdir);
+    tc_fixture("destroy", pgdir);
     tu_rmdir(dir);
 }
 

@@ -20,6 +20,7 @@
  * Skipped (not failed) when not root or PostgreSQL 15 is not installed.
  */
 #include "testutil.h"
+#include "central.h"
 #include "audit_forge.h"
 #include "tillpoints/ext/audit.h"
 #include "tillpoints/ext/sync.h"
@@ -31,7 +32,6 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
-#define PGBIN "/usr/lib/postgresql/15/bin/initdb"
 /* Every wait is for a state the plugin or the server reports; the bound
  * only stops a run that is stuck, so it is generous (a busy machine, a
  * sanitizer build). */
@@ -47,15 +47,6 @@ typedef struct world {
 } world;
 
 static world W;
-
-static int fixture(const char *cmd)
-{
-    const char *script = getenv("TP_PG_FIXTURE");
-    char line[512];
-    snprintf(line, sizeof line, "sh %s %s %s %ld off", script ? script : "tests/pg_fixture.sh",
-             cmd, W.pgdir, (long)getpid());
-    return system(line);
-}
 
 static int64_t q_int(const char *sql)
 {
@@ -76,7 +67,7 @@ static int64_t q_int(const char *sql)
 static int group_setup(void **state)
 {
     (void)state;
-    if (geteuid() != 0 || access(PGBIN, X_OK) != 0) {
+    if (geteuid() != 0 || access(TC_INITDB, X_OK) != 0) {
         fprintf(stderr, "test_sync: skipped (needs root and PostgreSQL 15 in "
                         "/usr/lib/postgresql/15/bin)\n");
         return 0;
@@ -89,7 +80,7 @@ static int group_setup(void **state)
         W.pgdir[0] = '\0';
         return -1;
     }
-    if (fixture("start") != 0)
+    if (tc_fixture("start", W.pgdir) != 0)
         return -1;
     snprintf(W.conninfo, sizeof W.conninfo,
              "host=%s dbname=tp user=tillpoints password=secret", W.pgdir);
@@ -113,7 +104,7 @@ static int group_teardown(void **state)
     PQfinish(W.pg);
     W.pg = NULL;
     if (W.pgdir[0])
-        fixture("destroy");
+        tc_fixture("destroy", W.pgdir);
     if (W.secdir[0])
         tu_rmdir(W.secdir);
     return 0;
@@ -150,20 +141,6 @@ static void pump(tu_host *h)
     h->n_events = 0; /* only the state matters here; keep room */
 }
 
-static tp_queue_status status_of(tu_host *h)
-{
-    tp_queue_status st = {.struct_size = sizeof st};
-    tp_message msg;
-    assert_int_equal(h->ad->queue->queue_status(h->plugin, &st, &msg), TP_OK);
-    return st;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Waits until every terminal's outbox is empty (parked rows aside). */
 static void wait_drained(tu_host **t, int n)
 {
@@ -173,19 +150,19 @@ static void wait_drained(tu_host **t, int n)
         for (int i = 0; i < n; i++) {
             tu_settle(t[i]);
             pump(t[i]);
-            busy += status_of(t[i]).pending != 0;
+            busy += tc_status_of(t[i]).pending != 0;
         }
         if (!busy)
             return;
         if (tp_now_ms_for_tests() > end) {
             for (int i = 0; i < n; i++) {
-                tp_queue_status st = status_of(t[i]);
+                tp_queue_status st = tc_status_of(t[i]);
                 fprintf(stderr, "terminal %d: pending %llu state %d: %s\n", i,
                         (unsigned long long)st.pending, (int)st.state, st.last_error);
             }
             fail_msg("outboxes did not drain within %d ms", WAIT_MS);
         }
-        sleep_ms(50);
+        tc_sleep_ms(50);
     }
 }
 
@@ -229,18 +206,6 @@ static int64_t local_count(tu_host *h, const char *sql)
     return v;
 }
 
-static void wait_member(tu_host *h, const char *code)
-{
-    int64_t end = tp_now_ms_for_tests() + WAIT_MS;
-    tp_member_info info = {.struct_size = sizeof info};
-    tp_message msg;
-    while (h->ad->members->member_get(h->plugin, code, &info, &msg) != TP_OK) {
-        if (tp_now_ms_for_tests() > end)
-            fail_msg("member %s was not pulled: %s", code, msg.text);
-        sleep_ms(20);
-    }
-}
-
 static const char *const members[] = {"M-0001", "M-0002", "M-0003", "M-0004", "M-0005",
                                       "M-0006"};
 #define NMEMBERS 6
@@ -278,12 +243,12 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
         tu_add_member(t[2], members[m], "Store B member");
     for (int i = 0; i < 3; i++)
         for (int m = 0; m < NMEMBERS; m++)
-            wait_member(t[i], members[m]);
+            tc_wait_member(t[i], members[m], WAIT_MS);
 
     round_of_sales(t, "up", 20);
 
     /* Server stopped: checkouts go on, points show as confirmed+pending. */
-    assert_int_equal(fixture("stop"), 0);
+    assert_int_equal(tc_fixture("stop", W.pgdir), 0);
     round_of_sales(t, "down", 20);
     for (int i = 0; i < 3; i++)
         tu_settle(t[i]);
@@ -291,30 +256,30 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     /* Until the sync thread has met the stopped server and said so. */
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
     tp_queue_status st = {.struct_size = sizeof st};
-    while ((st = status_of(t[0])).state != TP_SYNC_OFFLINE) {
+    while ((st = tc_status_of(t[0])).state != TP_SYNC_OFFLINE) {
         if (tp_now_ms_for_tests() > end)
             fail_msg("the stopped server was not reported (state %d: %s)", (int)st.state,
                      st.last_error);
-        sleep_ms(20);
+        tc_sleep_ms(20);
     }
     assert_int_equal(t[0]->ad->members->member_balance(t[0]->plugin, "M-0001", &v, &msg), TP_OK);
     assert_string_equal(v.source, "confirmed+pending");
     assert_true(v.pending > 0);
     assert_int_equal(v.balance, v.confirmed + v.pending);
-    st = status_of(t[0]);
+    st = tc_status_of(t[0]);
     assert_true(st.pending > 0);
     assert_int_equal(st.state, TP_SYNC_OFFLINE);
     assert_true(st.last_error[0] != 0);
 
     /* Back: the backlog drains while new sales go on. */
-    assert_int_equal(fixture("restart"), 0);
+    assert_int_equal(tc_fixture("restart", W.pgdir), 0);
     round_of_sales(t, "back", 20);
 
     /* Killed with -9 in the middle of the traffic, then restarted. */
     round_of_sales(t, "kill1", 40);
-    assert_int_equal(fixture("kill"), 0);
+    assert_int_equal(tc_fixture("kill", W.pgdir), 0);
     round_of_sales(t, "kill2", 40);
-    assert_int_equal(fixture("restart"), 0);
+    assert_int_equal(tc_fixture("restart", W.pgdir), 0);
     round_of_sales(t, "after", 20);
 
     /* The same receipt of store-A credited again on the other till, after
@@ -325,7 +290,7 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     sale(t[1], "T1-up-0", "M-0003", 5000);
     wait_drained(t, 3);
     end = tp_now_ms_for_tests() + WAIT_MS;
-    while (status_of(t[1]).parked != 1) {
+    while (tc_status_of(t[1]).parked != 1) {
         if (tp_now_ms_for_tests() > end) {
             tp_queue_entry e[8];
             size_t k = 0;
@@ -333,14 +298,14 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
             for (size_t j = 0; j < k; j++)
                 fprintf(stderr, "entry %lld %s parked %d attempts %d: %s\n", (long long)e[j].id,
                         e[j].event_id, e[j].parked, e[j].attempts, e[j].last_error);
-            tp_queue_status qs = status_of(t[1]);
+            tp_queue_status qs = tc_status_of(t[1]);
             fprintf(stderr, "parked %llu pending %llu delivered %llu; central rows %lld\n",
                     (unsigned long long)qs.parked, (unsigned long long)qs.pending,
                     (unsigned long long)qs.delivered,
                     (long long)q_int("SELECT count(*) FROM ledger WHERE receipt = 'T1-up-0'"));
             fail_msg("the replayed receipt was not parked");
         }
-        sleep_ms(50);
+        tc_sleep_ms(50);
     }
     tp_queue_entry parked[4];
     size_t n = 0;
@@ -395,7 +360,7 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
                 if (tp_now_ms_for_tests() > end)
                     fail_msg("terminal %d member %s shows %lld (%s), central %lld", i + 1,
                              members[m], (long long)v.balance, v.source, (long long)central);
-                sleep_ms(50);
+                tc_sleep_ms(50);
             }
         }
     }
@@ -425,10 +390,10 @@ static void wrong_credentials_are_reported_and_nothing_is_lost(void **state)
     tu_settle(h);
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
     tp_queue_status st = {.struct_size = sizeof st};
-    while ((st = status_of(h)).state != TP_SYNC_ERROR) {
+    while ((st = tc_status_of(h)).state != TP_SYNC_ERROR) {
         if (tp_now_ms_for_tests() > end)
             fail_msg("wrong credentials not reported (state %d)", (int)st.state);
-        sleep_ms(20);
+        tc_sleep_ms(20);
     }
     assert_non_null(strstr(st.last_error, "refused this terminal's password"));
     assert_int_equal(st.pending, 2); /* the member and the award wait */
@@ -459,10 +424,10 @@ static void schema_version_mismatch_waits_until_fixed(void **state)
     tu_settle(h);
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
     tp_queue_status st = {.struct_size = sizeof st};
-    while ((st = status_of(h)).state != TP_SYNC_ERROR || !strstr(st.last_error, "99")) {
+    while ((st = tc_status_of(h)).state != TP_SYNC_ERROR || !strstr(st.last_error, "99")) {
         if (tp_now_ms_for_tests() > end)
             fail_msg("schema mismatch not reported: %s", st.last_error);
-        sleep_ms(20);
+        tc_sleep_ms(20);
     }
     assert_non_null(strstr(st.last_error, "newer than this terminal"));
     assert_int_equal(st.pending, 1);
@@ -504,10 +469,10 @@ static void a_stalled_server_times_out_and_the_batch_is_sent_once_later(void **s
     tu_settle(h);
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
     tp_queue_status st = {.struct_size = sizeof st};
-    while (!strstr((st = status_of(h)).last_error, "timeout")) {
+    while (!strstr((st = tc_status_of(h)).last_error, "timeout")) {
         if (tp_now_ms_for_tests() > end)
             fail_msg("stall not reported: %s", st.last_error);
-        sleep_ms(50);
+        tc_sleep_ms(50);
     }
     assert_int_equal(st.pending, 30);
     r = PQexec(holder, "COMMIT");
@@ -527,7 +492,7 @@ static void parked_entries_can_be_unparked_and_standalone_has_no_queue(void **st
     tp_message msg;
     assert_int_equal(tu_sale(h, "F-1", "M-F001", 700, &msg), TP_OK);
     tu_settle(h);
-    tp_queue_status st = status_of(h);
+    tp_queue_status st = tc_status_of(h);
     assert_int_equal(st.configured, 0);
     assert_int_equal(st.state, TP_SYNC_OFF);
     assert_int_equal(st.pending, 0); /* standalone journals nothing for a central */
@@ -544,7 +509,7 @@ static void parked_entries_can_be_unparked_and_standalone_has_no_queue(void **st
              "dbname=tp user=tillpoints connect_timeout=1\n", h->dir);
     tu_write_file(h->config, ini);
     tu_restart(h);
-    st = status_of(h);
+    st = tc_status_of(h);
     assert_int_equal(st.configured, 1);
     assert_int_equal(st.pending, 2);
     tp_queue_entry e[4];
@@ -569,14 +534,14 @@ static void parked_entries_can_be_unparked_and_standalone_has_no_queue(void **st
     assert_int_equal(n, 2);
     assert_int_equal(e[0].parked, 0); /* pending and parked, each with its id */
     assert_int_equal(e[1].parked, 1);
-    assert_int_equal(status_of(h).parked, 1);
+    assert_int_equal(tc_status_of(h).parked, 1);
     assert_int_equal(h->ad->queue->queue_unpark(h->plugin, e[1].id, &msg), TP_OK);
-    assert_int_equal(status_of(h).parked, 0);
+    assert_int_equal(tc_status_of(h).parked, 0);
     assert_int_equal(h->ad->queue->queue_park(h->plugin, 99999, &msg), TP_ERR_NOT_FOUND);
     /* A new sale now goes to the outbox as it happens. */
     assert_int_equal(tu_sale(h, "F-2", "M-F001", 300, &msg), TP_OK);
     tu_settle(h);
-    assert_int_equal(status_of(h).pending, 3);
+    assert_int_equal(tc_status_of(h).pending, 3);
     tu_stop(h, 1);
 }
 
@@ -685,12 +650,12 @@ static void a_rewritten_history_is_refused_centrally_and_named_by_verify(void **
      * and the terminal parks it with the central's sentence. */
     adjust(h, "M-G-RW", 1);
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
-    while (status_of(h).parked < 1) {
+    while (tc_status_of(h).parked < 1) {
         if (tp_now_ms_for_tests() > end)
-            fail_msg("the record after the rewrite was not refused: %s", status_of(h).last_error);
+            fail_msg("the record after the rewrite was not refused: %s", tc_status_of(h).last_error);
         tu_settle(h);
         pump(h);
-        sleep_ms(50);
+        tc_sleep_ms(50);
     }
     tp_queue_entry e[4];
     size_t n = 0;
@@ -736,13 +701,13 @@ static void deleted_newest_records_are_named_by_verify(void **state)
     if (h->ad->managers->manager_add(h->plugin, "mgr-9", "Nina", "482913", "owner", &msg) != TP_OK)
         fail_msg("manager_add: %s", msg.text);
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
-    while (status_of(h).parked < 1) {
+    while (tc_status_of(h).parked < 1) {
         if (tp_now_ms_for_tests() > end)
             fail_msg("the record after the deletion was not refused: %s",
-                     status_of(h).last_error);
+                     tc_status_of(h).last_error);
         tu_settle(h);
         pump(h);
-        sleep_ms(50);
+        tc_sleep_ms(50);
     }
     assert_int_equal(q_int("SELECT seq FROM audit_heads WHERE terminal = 'till-del'"), 3);
     tu_stop(h, 1);
@@ -792,7 +757,7 @@ static void central_schema_1_is_migrated_with_heads_from_its_events(void **state
     adjust(h, "M-G-MIG", 4);
     tu_host *one[1] = {h};
     wait_drained(one, 1);
-    assert_int_equal(status_of(h).parked, 0);
+    assert_int_equal(tc_status_of(h).parked, 0);
     assert_int_equal(q_int("SELECT seq FROM audit_heads WHERE terminal = 'till-mig'"), 4);
     tu_stop(h, 1);
 }
@@ -834,12 +799,12 @@ static void a_long_sync_error_is_shown_cut_not_blank(void **state)
     tu_settle(h);
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
     tp_queue_status st = {.struct_size = sizeof st};
-    while ((st = status_of(h)).state != TP_SYNC_OFFLINE || !strstr(st.last_error, "xxx")) {
+    while ((st = tc_status_of(h)).state != TP_SYNC_OFFLINE || !strstr(st.last_error, "xxx")) {
         if (tp_now_ms_for_tests() > end)
             fail_msg("the refusal was not reported: state %d, \"%s\"", (int)st.state,
                      st.last_error);
         pump(h);
-        sleep_ms(20);
+        tc_sleep_ms(20);
     }
     assert_int_equal(strlen(st.last_error), TP_MESSAGE_MAX);
     assert_non_null(strstr(st.last_error, "the server said: refused: xxx"));
@@ -886,7 +851,7 @@ static void wait_recorded(tu_host *h, int state, const char *words)
             return;
         if (tp_now_ms_for_tests() > end)
             fail_msg("the link was not recorded as %d \"%s\": %s", state, words, text);
-        sleep_ms(20);
+        tc_sleep_ms(20);
     }
 }
 
@@ -908,7 +873,7 @@ static const tu_event *wait_event(tu_host *h, tp_event_kind kind)
             fail_msg("no event of kind %d", (int)kind);
         tu_settle(h);
         h->plugin->on_main_thread(h->plugin);
-        sleep_ms(20);
+        tc_sleep_ms(20);
     }
     return e;
 }
@@ -935,7 +900,7 @@ static void queue_status_in_another_process_names_each_cause(void **state)
              W.public_conninfo);
     tu_write_file(other->config, ini);
     tu_restart(other);
-    tp_queue_status st = status_of(other);
+    tp_queue_status st = tc_status_of(other);
     assert_int_equal(st.state, TP_SYNC_ERROR);
     assert_string_equal(st.last_error, "The central database refused this terminal's password: "
                                        "set the right [sync] password in the secrets file.");
@@ -967,7 +932,7 @@ static void queue_status_in_another_process_names_each_cause(void **state)
     tu_restart(h);
     h->n_events = 0;
     wait_recorded(h, TP_SYNC_OFFLINE, "cannot be reached");
-    st = status_of(h);
+    st = tc_status_of(h);
     assert_int_equal(st.state, TP_SYNC_OFFLINE);
     assert_non_null(strstr(st.last_error, "The central database cannot be reached: nothing "
                                           "answers at \"127.0.0.1\", port 1"));
@@ -1000,7 +965,7 @@ static void queue_status_in_another_process_names_each_cause(void **state)
     tu_write_file(h->config, ini);
     tu_restart(h);
     wait_recorded(h, TP_SYNC_ERROR, "no tillpoints schema");
-    st = status_of(h);
+    st = tc_status_of(h);
     assert_string_equal(st.last_error, "The central database has no tillpoints schema: run "
                                        "`tillpoints central init` once.");
     ev = wait_event(h, TP_EVENT_SYNC_STATE);
@@ -1030,7 +995,7 @@ static void a_parked_duplicate_is_named_and_can_be_dismissed(void **state)
     tu_add_member(a, "M-P001", "Pia");
     tu_host *both[2] = {a, b};
     wait_drained(both, 2);
-    wait_member(b, "M-P001");
+    tc_wait_member(b, "M-P001", WAIT_MS);
     sale(a, "S-5", "M-P001", 5000);
     wait_drained(both, 2);
     b->n_events = 0;
@@ -1059,7 +1024,7 @@ static void a_parked_duplicate_is_named_and_can_be_dismissed(void **state)
                      TP_ERR_INVALID_ARGUMENT);
     assert_int_equal(b->ad->queue->queue_dismiss(b->plugin, e[0].id, "mgr-1",
                                                  "credited at till-p1 already", &msg), TP_OK);
-    assert_int_equal(status_of(b).parked, 0);
+    assert_int_equal(tc_status_of(b).parked, 0);
     assert_int_equal(b->ad->members->member_balance(b->plugin, "M-P001", &v, &msg), TP_OK);
     assert_int_equal(v.refused, 0);
     /* Resolved for good: it counts in nothing shown, and the ledger keeps it. */
