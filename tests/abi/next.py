@@ -37,11 +37,11 @@ core.write_text(replace_once(core.read_text(), f"#define TP_ABI_MINOR {minor}",
                              f"#define TP_ABI_MINOR {minor + 1}", "tillpoints.h"))
 
 members = out / "tillpoints" / "ext" / "members.h"
+# Appended after whatever field is last today: the closing line is the anchor.
 members.write_text(replace_once(
     members.read_text(),
-    "    int64_t created_ms;\n} tp_member_info;",
-    "    int64_t created_ms;\n"
-    "    /* Since the next minor (made up for the compatibility test). */\n"
+    "\n} tp_member_info;",
+    "\n    /* Since the next minor (made up for the compatibility test). */\n"
     "    int32_t has_app_id;             /* the member has an app id */\n"
     "} tp_member_info;",
     "ext/members.h"))
