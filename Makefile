@@ -365,7 +365,7 @@ bench-smoke: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_zbar $(BENCH_A
 	$(BENCH_ADMIN) --quick --plugin $(BUILD)/tillpoints.so
 	$(BENCH_STOREDAY) --quick --plugin $(BUILD)/tillpoints.so --cli $(BUILD)/tillpoints
 
-# What loading costs a POS (issue 17): the libraries dlopen + create + init
+# What loading costs a POS (docs/DESIGN.md §14): the libraries dlopen + create + init
 # map and the RSS they add, for the default config, one serial scanner and
 # everything on, each in a fresh process. Quick, so bench-smoke runs it too.
 BENCH_FOOTPRINT := $(BUILD)/bench/bench_footprint

@@ -1,6 +1,6 @@
 /*
- * bench_footprint.c — what loading the plugin costs a POS process (issue
- * 17, docs/DESIGN.md §14): the shared objects dlopen + create + init map
+ * bench_footprint.c — what loading the plugin costs a POS process
+ * (docs/DESIGN.md §14): the shared objects dlopen + create + init map
  * and the resident memory they add, for three configs:
  *
  *   default   [store] database only
@@ -28,7 +28,7 @@
  * read-only data, shared with the page cache) and anonymous pages
  * (RssAnon: heap, stacks, relocated data: the process's own).
  *
- * Targets (issue 17): the default config maps none of the heavy families
+ * Targets: the default config maps none of the heavy families
  * (X11, dbus, Kerberos, LDAP, TLS, PostgreSQL, and zbar, V4L2, libjpeg,
  * libevdev and the modules behind them) and grows RSS by under 2 MiB.
  * The other configs are reported without a target.

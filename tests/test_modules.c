@@ -1,5 +1,5 @@
 /*
- * test_modules.c — the optional modules of issue 17 (docs/DESIGN.md §14,
+ * test_modules.c — the optional modules (docs/DESIGN.md §14,
  * plugin/module.h): the camera (zbar, V4L2), keyboard-wedge (libevdev) and
  * central sync (libpq) parts live in tillpoints-camera.so,
  * tillpoints-wedge.so and tillpoints-sync.so beside tillpoints.so, and are
