@@ -821,13 +821,21 @@ static void a_long_sync_error_is_shown_cut_not_blank(void **state)
 
 /* The CLI (build/tillpoints), another process on h's database: its
  * stdout and stderr together in `out`. -1 when the CLI is not built. */
+/* Runs the manager CLI of the same build as the plugin under test (the
+ * directory of $TILLPOINTS_PLUGIN: a sanitizer build's CLI with its own
+ * plugin) on h's config; its output (stdout and stderr) in `out`. */
 static int cli_run(tu_host *h, const char *args, char *out, size_t cap)
 {
     out[0] = '\0';
-    if (access("build/tillpoints", X_OK) != 0)
-        return -1;
+    const char *plugin = getenv("TILLPOINTS_PLUGIN");
+    if (!plugin || !strrchr(plugin, '/'))
+        fail_msg("set TILLPOINTS_PLUGIN to the built tillpoints.so (its directory holds the CLI)");
+    char cli[512];
+    snprintf(cli, sizeof cli, "%.*s/tillpoints", (int)(strrchr(plugin, '/') - plugin), plugin);
+    if (access(cli, X_OK) != 0)
+        fail_msg("%s is not built: run make all first", cli);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "build/tillpoints --config %s %s 2>&1", h->config, args);
+    snprintf(cmd, sizeof cmd, "%s --plugin %s --config %s %s 2>&1", cli, plugin, h->config, args);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t n = fread(out, 1, cap - 1, p);
@@ -908,7 +916,8 @@ static void queue_status_in_another_process_names_each_cause(void **state)
     assert_true(st.next_attempt_ms > 0);
     assert_int_equal(st.pending, 1);
     tu_stop(other, 1);
-    if (cli_run(h, "queue status", out, sizeof out) >= 0) {
+    assert_true(cli_run(h, "queue status", out, sizeof out) >= 0); /* exited, not killed */
+    {
         fprintf(stderr, "%s", out);
         assert_non_null(strstr(out, "central:      error"));
         assert_non_null(strstr(out, "last error:   The central database refused this "
@@ -944,7 +953,8 @@ static void queue_status_in_another_process_names_each_cause(void **state)
     tp_sync_status ss = {.struct_size = sizeof ss};
     assert_int_equal(sx->status(h->plugin, &ss, &msg), TP_OK);
     assert_string_equal(ss.last_error, st.last_error);
-    if (cli_run(h, "queue status", out, sizeof out) >= 0) {
+    assert_true(cli_run(h, "queue status", out, sizeof out) >= 0); /* exited, not killed */
+    {
         fprintf(stderr, "%s", out);
         assert_non_null(strstr(out, "central:      offline"));
         assert_non_null(strstr(out, "nothing answers at \"127.0.0.1\", port 1"));
@@ -970,7 +980,8 @@ static void queue_status_in_another_process_names_each_cause(void **state)
                                        "`tillpoints central init` once.");
     ev = wait_event(h, TP_EVENT_SYNC_STATE);
     assert_int_equal(ev->status, TP_ERR_VERSION);
-    if (cli_run(h, "queue status", out, sizeof out) >= 0) {
+    assert_true(cli_run(h, "queue status", out, sizeof out) >= 0); /* exited, not killed */
+    {
         fprintf(stderr, "%s", out);
         assert_non_null(strstr(out, "last error:   The central database has no tillpoints "
                                     "schema"));
