@@ -1,7 +1,8 @@
 /*
  * central.h — what the tests that run a central PostgreSQL share
  * (test_sync, test_balance, test_modules): the throw-away server of
- * tests/pg_fixture.sh, and waiting on what a terminal reports. Header-only
+ * tests/pg_fixture.sh, and waiting on what a terminal reports (its queue
+ * status, a pulled member, a drained outbox). Header-only
  * (static inline), included after testutil.h.
  */
 #ifndef TP_TEST_CENTRAL_H
@@ -48,6 +49,38 @@ static inline void tc_wait_member(tu_host *h, const char *code, int wait_ms)
         if (tp_now_ms_for_tests() > end)
             fail_msg("member %s was not pulled: %s", code, msg.text);
         tc_sleep_ms(20);
+    }
+}
+
+/* Until every terminal's outbox is empty (parked entries aside), for at
+ * most `wait_ms`; each round delivers the terminals' events through `pump`
+ * (NULL: delivered and dropped). On timeout, says where each one stands. */
+static inline void tc_wait_drained(tu_host **t, int n, int wait_ms, void (*pump)(tu_host *))
+{
+    int64_t end = tp_now_ms_for_tests() + wait_ms;
+    for (;;) {
+        int busy = 0;
+        for (int i = 0; i < n; i++) {
+            tu_settle(t[i]);
+            if (pump)
+                pump(t[i]);
+            else {
+                t[i]->plugin->on_main_thread(t[i]->plugin);
+                t[i]->n_events = 0;
+            }
+            busy += tc_status_of(t[i]).pending != 0;
+        }
+        if (!busy)
+            return;
+        if (tp_now_ms_for_tests() > end) {
+            for (int i = 0; i < n; i++) {
+                tp_queue_status st = tc_status_of(t[i]);
+                fprintf(stderr, "terminal %d: pending %llu state %d: %s\n", i,
+                        (unsigned long long)st.pending, (int)st.state, st.last_error);
+            }
+            fail_msg("outboxes did not drain within %d ms", wait_ms);
+        }
+        tc_sleep_ms(50);
     }
 }
 

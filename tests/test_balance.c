@@ -121,26 +121,6 @@ static tp_balance_view view_of(tu_host *h, const char *code)
     return v;
 }
 
-/* Until every terminal's outbox is empty, parked entries aside. */
-static void wait_drained(tu_host **t, int n)
-{
-    int64_t end = tp_now_ms_for_tests() + WAIT_MS;
-    for (;;) {
-        int busy = 0;
-        for (int i = 0; i < n; i++) {
-            tu_settle(t[i]);
-            t[i]->plugin->on_main_thread(t[i]->plugin);
-            t[i]->n_events = 0;
-            busy += tc_status_of(t[i]).pending != 0;
-        }
-        if (!busy)
-            return;
-        if (tp_now_ms_for_tests() > end)
-            fail_msg("outboxes did not drain within %d ms", WAIT_MS);
-        tc_sleep_ms(50);
-    }
-}
-
 /* Until terminal `h` shows `want` for `code` as the central figure (its
  * sync thread pulls what the other terminals pushed). */
 static tp_member_info wait_shown(tu_host *h, const char *code, int64_t want)
@@ -211,7 +191,7 @@ static void every_terminal_shows_the_central_balance_and_says_when_it_is_not_fre
                 snprintf(receipt, sizeof receipt, "T%d-%s-%d", i + 1, members[m], k);
                 sale(t[i], receipt, members[m], 1000 + 700 * k + 300 * i);
             }
-    wait_drained(t, 3);
+    tc_wait_drained(t, 3, WAIT_MS, NULL);
 
     /* Every terminal, every way of asking: the central sum. */
     for (int m = 0; m < NM; m++) {
@@ -286,7 +266,7 @@ static void every_terminal_shows_the_central_balance_and_says_when_it_is_not_fre
 
     /* Back: everything converges again. */
     assert_int_equal(tc_fixture("restart", pgdir), 0);
-    wait_drained(t, 3);
+    tc_wait_drained(t, 3, WAIT_MS, NULL);
     for (int i = 0; i < 3; i++) {
         tc_wait_member(t[i], "M-B09", WAIT_MS);
         wait_shown(t[i], "M-B01", central_sum("M-B01"));
@@ -305,7 +285,7 @@ static void every_terminal_shows_the_central_balance_and_says_when_it_is_not_fre
         tu_settle(t[1]);
         tc_sleep_ms(50);
     }
-    wait_drained(t, 3);
+    tc_wait_drained(t, 3, WAIT_MS, NULL);
     assert_int_equal(central_sum("M-B02"), chain);
     tp_member_info dup = wait_shown(t[1], "M-B02", chain);
     assert_true(dup.balance > local_before.balance); /* the local ledger keeps it */

@@ -141,31 +141,6 @@ static void pump(tu_host *h)
     h->n_events = 0; /* only the state matters here; keep room */
 }
 
-/* Waits until every terminal's outbox is empty (parked rows aside). */
-static void wait_drained(tu_host **t, int n)
-{
-    int64_t end = tp_now_ms_for_tests() + WAIT_MS;
-    for (;;) {
-        int busy = 0;
-        for (int i = 0; i < n; i++) {
-            tu_settle(t[i]);
-            pump(t[i]);
-            busy += tc_status_of(t[i]).pending != 0;
-        }
-        if (!busy)
-            return;
-        if (tp_now_ms_for_tests() > end) {
-            for (int i = 0; i < n; i++) {
-                tp_queue_status st = tc_status_of(t[i]);
-                fprintf(stderr, "terminal %d: pending %llu state %d: %s\n", i,
-                        (unsigned long long)st.pending, (int)st.state, st.last_error);
-            }
-            fail_msg("outboxes did not drain within %d ms", WAIT_MS);
-        }
-        tc_sleep_ms(50);
-    }
-}
-
 static double max_sale_ms, max_sale_blocked_ms;
 
 /* One sale, timing the host thread's calls: how long they took, and how
@@ -286,9 +261,9 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
      * the first credit reached the central ledger. (Had both been offline,
      * whichever reached the central first would stand and the other be
      * parked: first to the central wins.) */
-    wait_drained(t, 3);
+    tc_wait_drained(t, 3, WAIT_MS, pump);
     sale(t[1], "T1-up-0", "M-0003", 5000);
-    wait_drained(t, 3);
+    tc_wait_drained(t, 3, WAIT_MS, pump);
     end = tp_now_ms_for_tests() + WAIT_MS;
     while (tc_status_of(t[1]).parked != 1) {
         if (tp_now_ms_for_tests() > end) {
@@ -405,7 +380,7 @@ static void wrong_credentials_are_reported_and_nothing_is_lost(void **state)
     tu_write_file(h->config, ini);
     tu_restart(h);
     tu_host *one[1] = {h};
-    wait_drained(one, 1);
+    tc_wait_drained(one, 1, WAIT_MS, pump);
     assert_int_equal(q_int("SELECT count(*) FROM ledger WHERE receipt = 'C-1'"), 1);
     assert_int_equal(q_int("SELECT count(*) FROM members WHERE code = 'M-C001'"), 1);
     tu_stop(h, 1);
@@ -418,7 +393,7 @@ static void schema_version_mismatch_waits_until_fixed(void **state)
     tu_host *h = terminal("store-D", "till-7", W.good_secrets, NULL);
     tu_add_member(h, "M-D001", "Dora");
     tu_host *one[1] = {h};
-    wait_drained(one, 1);
+    tc_wait_drained(one, 1, WAIT_MS, pump);
     q_int("UPDATE schema_version SET version = version + 97"); /* 1, 2 -> 98, 99 */
     sale(h, "D-1", "M-D001", 1000);
     tu_settle(h);
@@ -442,7 +417,7 @@ static void schema_version_mismatch_waits_until_fixed(void **state)
     q_int("UPDATE schema_version SET version = version - 97");
     uint64_t reset = 0;
     assert_int_equal(h->ad->queue->queue_retry(h->plugin, &reset, &msg), TP_OK);
-    wait_drained(one, 1);
+    tc_wait_drained(one, 1, WAIT_MS, pump);
     assert_int_equal(q_int("SELECT count(*) FROM ledger WHERE receipt = 'D-1'"), 1);
     tu_stop(h, 1);
 }
@@ -454,7 +429,7 @@ static void a_stalled_server_times_out_and_the_batch_is_sent_once_later(void **s
     tu_host *h = terminal("store-E", "till-5", W.good_secrets, NULL);
     tu_add_member(h, "M-E001", "Emil");
     tu_host *one[1] = {h};
-    wait_drained(one, 1);
+    tc_wait_drained(one, 1, WAIT_MS, pump);
     /* Another session holds the push lock: the terminal's statement waits
      * until its lock/statement timeout, gives up, and backs off. */
     PGconn *holder = PQconnectdb(W.conninfo);
@@ -478,7 +453,7 @@ static void a_stalled_server_times_out_and_the_batch_is_sent_once_later(void **s
     r = PQexec(holder, "COMMIT");
     PQclear(r);
     PQfinish(holder);
-    wait_drained(one, 1);
+    tc_wait_drained(one, 1, WAIT_MS, pump);
     assert_int_equal(q_int("SELECT count(*) FROM ledger WHERE receipt LIKE 'E-%'"), 30);
     assert_int_equal(q_int("SELECT sum(points) FROM ledger WHERE member = 'M-E001'"), 150);
     tu_stop(h, 1);
@@ -613,7 +588,7 @@ static tu_host *anchored_terminal(const char *terminal_id, const char *code)
     adjust(h, code, 20);
     adjust(h, code, 30);
     tu_host *one[1] = {h};
-    wait_drained(one, 1);
+    tc_wait_drained(one, 1, WAIT_MS, pump);
     char sql[200], central[80], local[80];
     snprintf(sql, sizeof sql, "SELECT seq || ':' || hash FROM audit_heads WHERE location ="
              " 'store-G' AND terminal = '%s'", terminal_id);
@@ -756,7 +731,7 @@ static void central_schema_1_is_migrated_with_heads_from_its_events(void **state
     assert_string_equal(central, local);
     adjust(h, "M-G-MIG", 4);
     tu_host *one[1] = {h};
-    wait_drained(one, 1);
+    tc_wait_drained(one, 1, WAIT_MS, pump);
     assert_int_equal(tc_status_of(h).parked, 0);
     assert_int_equal(q_int("SELECT seq FROM audit_heads WHERE terminal = 'till-mig'"), 4);
     tu_stop(h, 1);
@@ -789,7 +764,7 @@ static void a_long_sync_error_is_shown_cut_not_blank(void **state)
     tu_host *h = terminal("store-L", "till-3", W.good_secrets, NULL);
     tu_add_member(h, "M-L001", "Lena");
     tu_host *one[1] = {h};
-    wait_drained(one, 1);
+    tc_wait_drained(one, 1, WAIT_MS, pump);
     /* A refusal of no SQLSTATE class of its own (P0001): the batch waits. */
     q_int("CREATE FUNCTION tp_test_refuse() RETURNS trigger LANGUAGE plpgsql AS"
           " $$BEGIN RAISE EXCEPTION 'refused: %', repeat('x', 400); END$$");
@@ -811,7 +786,7 @@ static void a_long_sync_error_is_shown_cut_not_blank(void **state)
     assert_int_equal(st.pending, 1);
     q_int("DROP TRIGGER tp_test_refuse ON events");
     q_int("DROP FUNCTION tp_test_refuse()");
-    wait_drained(one, 1);
+    tc_wait_drained(one, 1, WAIT_MS, pump);
     assert_int_equal(q_int("SELECT count(*) FROM ledger WHERE receipt = 'L-1'"), 1);
     tu_stop(h, 1);
 }
@@ -1005,10 +980,10 @@ static void a_parked_duplicate_is_named_and_can_be_dismissed(void **state)
     tu_host *b = terminal("store-P", "till-p2", W.good_secrets, NULL);
     tu_add_member(a, "M-P001", "Pia");
     tu_host *both[2] = {a, b};
-    wait_drained(both, 2);
+    tc_wait_drained(both, 2, WAIT_MS, pump);
     tc_wait_member(b, "M-P001", WAIT_MS);
     sale(a, "S-5", "M-P001", 5000);
-    wait_drained(both, 2);
+    tc_wait_drained(both, 2, WAIT_MS, pump);
     b->n_events = 0;
     sale(b, "S-5", "M-P001", 5000);
     const tu_event *ev = wait_event(b, TP_EVENT_SYNC_PARKED);
@@ -1050,7 +1025,7 @@ static void a_parked_duplicate_is_named_and_can_be_dismissed(void **state)
     assert_int_equal(b->ad->queue->queue_unpark(b->plugin, e[0].id, &msg), TP_ERR_STATE);
     uint64_t reset = 0;
     assert_int_equal(b->ad->queue->queue_retry(b->plugin, &reset, &msg), TP_OK);
-    wait_drained(both, 2); /* the dismissal's audit record travels; the entry does not */
+    tc_wait_drained(both, 2, WAIT_MS, pump); /* the dismissal's audit record travels; the entry does not */
     assert_int_equal(q_int("SELECT count(*) FROM events WHERE payload->>'action' ="
                            " 'queue.dismiss'"), 1);
     assert_int_equal(q_int("SELECT count(*) FROM ledger WHERE receipt = 'S-5'"), 1);
@@ -1075,7 +1050,7 @@ static void a_check_constraint_refusal_is_not_called_a_duplicate(void **state)
     tu_host *h = terminal("store-K", "till-k1", W.good_secrets, NULL);
     tu_add_member(h, "M-K001", "Kim");
     tu_host *one[1] = {h};
-    wait_drained(one, 1);
+    tc_wait_drained(one, 1, WAIT_MS, pump);
     h->n_events = 0;
     sale(h, "K-1", "M-K001", 20000);
     const tu_event *ev = wait_event(h, TP_EVENT_SYNC_PARKED);
@@ -1121,7 +1096,7 @@ static void the_stores_own_server_options_are_kept(void **state)
     assert_int_equal(h->ad->queue->central_init(h->plugin, &from, &to, &msg), TP_OK);
     tu_add_member(h, "M-OPT-1", "Opt");
     sale(h, "O-1", "M-OPT-1", 1000);
-    wait_drained(&h, 1);
+    tc_wait_drained(&h, 1, WAIT_MS, pump);
     r = PQexec(pg, "SELECT count(*) FROM loyalty.ledger WHERE receipt = 'O-1'");
     assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
     assert_string_equal(PQgetvalue(r, 0, 0), "1");
