@@ -36,6 +36,7 @@ struct tp_hostlib {
     const tp_ui_ext *ui;
     tp_host_events_ext events;
     tp_host_ui_ext host_ui;
+    tp_host_role_ext role;
     int wake[2];
 };
 
@@ -46,6 +47,8 @@ static const void *host_get_extension(const tp_host *host, const char *id)
         return &h->events;
     if (id && strcmp(id, TP_HOST_EXT_UI) == 0 && h->opt.on_present && h->opt.on_dismiss)
         return &h->host_ui;
+    if (id && strcmp(id, TP_HOST_EXT_ROLE) == 0 && h->opt.back_office)
+        return &h->role;
     return NULL;
 }
 
@@ -172,6 +175,8 @@ tp_hostlib *tp_hostlib_open(const tp_hostlib_options *opt, char *err, size_t err
     h->host_ui.struct_size = sizeof h->host_ui;
     h->host_ui.present = host_present;
     h->host_ui.dismiss = host_dismiss;
+    h->role.struct_size = sizeof h->role;
+    h->role.flags = TP_HOST_ROLE_BACK_OFFICE;
     h->host.abi = claimed;
     h->host.struct_size = sizeof h->host;
     h->host.name = opt->host_name ? opt->host_name : "tillpoints host";

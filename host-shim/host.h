@@ -23,6 +23,8 @@
 #include "tillpoints/ext/admin.h"
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
+#include "tillpoints/ext/hostrole.h"
+#include "tillpoints/ext/stats.h"
 #include "tillpoints/ext/ui.h"
 #include "tillpoints/tillpoints.h"
 
@@ -58,6 +60,10 @@ typedef struct tp_hostlib_options {
     /* When set, the plugin's log lines (those `verbose` lets through) go
      * here instead of to stderr. */
     void (*on_log)(void *user, tp_log_level level, const char *msg);
+    /* A back-office program (tillpoints-web): the host offers
+     * TP_HOST_EXT_ROLE with TP_HOST_ROLE_BACK_OFFICE, so the plugin starts
+     * none of the till's scanners in this process. */
+    int back_office;
 } tp_hostlib_options;
 
 /* Loads, creates and initialises the plugin. On failure returns NULL and

@@ -84,9 +84,16 @@ extern "C" {
  *  - 2.1 added the extension "tillpoints.images/1" (ext/images.h: a host's
  *    own picture read and judged as a scan) and the limits TP_IMAGE_*.
  *    Its structs' smallest sizes are their 2.1 sizes.
+ *  - 2.2 added the balance to show (tp_member_info, tp_event), the queue's
+ *    last error and next try, queue_dismiss and TP_ERR_UNREACHABLE.
+ *  - 2.3 added manager_verify (ext/managers.h: a manager's sign-in to a
+ *    back office, same PIN policy and lockout as an approval), the
+ *    extension "tillpoints.stats/1" (ext/stats.h: a dashboard's figures)
+ *    and the host extension "tillpoints.host-role/1" (ext/hostrole.h: a
+ *    back-office host that owns no scanners).
  */
 #define TP_ABI_MAJOR 2
-#define TP_ABI_MINOR 2
+#define TP_ABI_MINOR 3
 #define TP_ABI_PATCH 0
 
 #if defined(__GNUC__) || defined(__clang__)

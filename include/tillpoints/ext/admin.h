@@ -8,6 +8,7 @@
  *   ext/managers.h  "tillpoints.managers/1"  approving managers and PINs
  *   ext/queue.h     "tillpoints.queue/1"     the outbox to the central database
  *   ext/audit.h     "tillpoints.audit/3"     the audit log and verify
+ *   ext/stats.h     "tillpoints.stats/1"     a dashboard's figures per day (2.3)
  *
  * Unlike checkout, these calls read and write the database before they
  * return, so they may wait on the disk. They are [thread-safe, blocking]:
@@ -25,6 +26,7 @@
 #include "managers.h"
 #include "members.h"
 #include "queue.h"
+#include "stats.h"
 #include "transfer.h"
 
 #endif /* TILLPOINTS_EXT_ADMIN_H */

@@ -43,6 +43,28 @@ typedef struct tp_managers_ext {
      * *count receives how many were written. */
     tp_status (*manager_list)(const tp_plugin *plugin, tp_manager_info *out, size_t cap,
                               size_t stride, size_t *count, tp_message *msg);
+
+    /* 2.3. A manager signing in to a back office (tillpoints-web): checks
+     * `pin` for manager `id` with the same policy as an approval step
+     * (ext/ui.h): the Argon2id check runs outside the write lock, a wrong
+     * PIN counts towards [retro] pin_max_failures and its lockout, a right
+     * one clears the failures. An unknown id costs what a wrong PIN costs
+     * and gets the same sentence. The outcome is written to the audit log
+     * ("manager.signin", or "pin.failure" and "pin.lockout"; `client` says
+     * where from, e.g. "web 192.0.2.7", <= TP_STAFF_ID_MAX bytes).
+     *   TP_OK                   the PIN is right and the manager not locked
+     *   TP_ERR_WRONG_PIN        wrong PIN, or no such manager
+     *   TP_ERR_LOCKED_OUT       locked (now, or already: then the PIN was
+     *                           not checked)
+     *   TP_ERR_INVALID_ARGUMENT the PIN cannot be right (not
+     *                           pin_min_digits..TP_PIN_MAX digits): nothing
+     *                           is counted
+     *   TP_ERR_STATE            the lockout ended or the PIN was reset while
+     *                           it was checked: type it again
+     *   TP_ERR_STORAGE          the database could not be read or written
+     * It proves the PIN once; the host keeps its own session. */
+    tp_status (*manager_verify)(const tp_plugin *plugin, const char *id, const char *pin,
+                                const char *client, tp_message *msg);
 } tp_managers_ext;
 
 #ifdef __cplusplus
