@@ -102,7 +102,10 @@ typedef struct tp_instance {
     pthread_t writer, reader;
     int writer_started, reader_started;
 
-    struct tp_scanners *scanners; /* NULL without [scanner] sections */
+    struct tp_scanners *scanners; /* NULL without [scanner] sections, and in a
+                                     back-office host */
+    int back_office;              /* the host is a back office
+                                     (ext/hostrole.h): no scanners */
     struct tp_sync *sync;         /* sync: NULL without [sync] postgres (sync.c) */
 
     /* Forms (ui.c): the main thread keeps the ids of open forms; the ui
