@@ -255,6 +255,7 @@ static void plugin_destroy(const tp_plugin *plugin)
     stop_threads(in);
     tp_store_close(in->reader_store);
     tp_store_close(in->admin_store);
+    tp_stats_cache_free(in->stats_cache);
     tp_queue_destroy(&in->lookup_q);
     pthread_mutex_destroy(&in->admin_lock);
     free(in->txns);

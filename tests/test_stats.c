@@ -167,6 +167,78 @@ static void figures_per_day_match_a_store_worked_out_by_hand(void **state)
     expect_rows(rows, n, w1, 3);
 }
 
+/* The rows of days [from, from + days) into rows (cap 64); returns n. */
+static size_t read_days(ctx *c, int64_t from, int32_t days, tp_stats_row *rows)
+{
+    tp_stats_query q = {.struct_size = sizeof q, .from_ms = from, .days = days};
+    size_t n = 0;
+    tp_message msg;
+    if (c->stats->stats(c->h->plugin, &q, rows, 64, sizeof rows[0], &n, &msg) != TP_OK)
+        fail_msg("stats: %s", msg.text);
+    assert_true(n <= 64);
+    return n;
+}
+
+/* The figures a fresh instance (nothing kept) gives for the same days. */
+static void expect_same_as_a_fresh_read(ctx *c, int64_t from, int32_t days)
+{
+    tp_stats_row kept[64], fresh[64];
+    size_t n = read_days(c, from, days, kept);
+    tu_restart(c->h);
+    c->stats = c->h->plugin->get_extension(c->h->plugin, TP_EXT_STATS);
+    size_t m = read_days(c, from, days, fresh);
+    assert_int_equal(n, m);
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&kept[i], &fresh[i], sizeof kept[i]) != 0)
+            fail_msg("row %zu: kept %s/%s day %d %lld/%lld, fresh %s/%s day %d %lld/%lld", i,
+                     kept[i].metric, kept[i].key, kept[i].day, (long long)kept[i].count,
+                     (long long)kept[i].points, fresh[i].metric, fresh[i].key, fresh[i].day,
+                     (long long)fresh[i].count, (long long)fresh[i].points);
+}
+
+static void kept_figures_follow_every_entry_written_since(void **state)
+{
+    ctx *c = *state;
+    tp_stats_row rows[64];
+    assert_int_equal(read_days(c, c->from, 3, rows), 0); /* the days are now kept, empty */
+    make_store(c); /* everything of the first test, written after */
+    /* A sale dated into day 0 (a till that was offline) after day 0 was
+     * kept, and one at the last millisecond of day 1. */
+    sale_at(c, "S-5", "M-BOB", 300, c->from + 5000);
+    sale_at(c, "S-6", NULL, 100, c->from + 2 * DAY - 1);
+    size_t n = read_days(c, c->from, 3, rows);
+    const want w[] = {
+        {"adjusted", "", 2, 1, 7},        {"corrected", "mgr-1", 2, 1, 4},
+        {"issued", "", 0, 2, 13},         {"issued", "", 1, 1, 5},
+        {"receipts", "till-9", 0, 3, 1},  {"receipts", "till-9", 1, 3, 2},
+        {"refunded", "", 1, 1, 2},        {"retro", "mgr-1", 2, 1, 9},
+        {"retro", "mgr-2", 2, 1, 4},
+    };
+    expect_rows(rows, n, w, sizeof w / sizeof w[0]);
+    expect_same_as_a_fresh_read(c, c->from, 3);
+}
+
+static void another_alignment_or_a_longer_range_reads_what_it_lacks(void **state)
+{
+    ctx *c = *state;
+    make_store(c);
+    tp_stats_row rows[64];
+    (void)read_days(c, c->from + DAY, 2, rows); /* days 1 and 2 kept */
+    /* Three days, one of them not kept: the same as read fresh. */
+    expect_same_as_a_fresh_read(c, c->from, 3);
+    (void)read_days(c, c->from, 3, rows);
+    /* Days from 01:30 (a store east of UTC): day 0 holds S-0 (30 points,
+     * 23:00 the day before) and S-1 (01:00); day 1 S-2 (02:00, no member)
+     * and S-3 (01:00 the next day). */
+    size_t n = read_days(c, c->from - DAY + 5400000, 2, rows);
+    const want w[] = {{"issued", "", 0, 2, 40},
+                      {"issued", "", 1, 1, 5},
+                      {"receipts", "till-9", 0, 2, 0},
+                      {"receipts", "till-9", 1, 2, 1}};
+    expect_rows(rows, n, w, 4);
+    expect_same_as_a_fresh_read(c, c->from - 2 * DAY + 3600000, 5);
+}
+
 static void too_little_room_writes_what_fits_and_counts_the_rest(void **state)
 {
     ctx *c = *state;
@@ -334,6 +406,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(figures_per_day_match_a_store_worked_out_by_hand, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(kept_figures_follow_every_entry_written_since, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(another_alignment_or_a_longer_range_reads_what_it_lacks,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(too_little_room_writes_what_fits_and_counts_the_rest,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(an_empty_range_has_no_rows_and_bad_queries_are_refused,
