@@ -1328,6 +1328,7 @@ static void route_signed_in(tp_web_req *r, const char *url, int post, tp_web_res
         snprintf(tok, sizeof tok, "%s", r->sess.token);
         tp_web_session_remove(&r->w->sessions, tok);
         sodium_memzero(tok, sizeof tok);
+        tp_web_forms_drop_session(r->w, r->sess.serial);
         add_cookie(out, r->w, "tp_session", "", 1);
         redirect(out, "/signin");
     } else if (!strncmp(url, "/forms/", 7)) {
