@@ -388,6 +388,26 @@ static int wait_state(tp_web *w, uint64_t id, uint64_t version, const struct tim
     return rc;
 }
 
+/* Waits until form `id` is dismissed (or gone from the table). 0, or -1 on
+ * a timeout. */
+static int wait_dismissed(tp_web *w, uint64_t id, const struct timespec *deadline)
+{
+    tp_web_formtab *t = w->forms;
+    int rc = -1;
+    pthread_mutex_lock(&t->lock);
+    for (;;) {
+        form_entry *e = find(t, id);
+        if (!e || e->dismissed) {
+            rc = 0;
+            break;
+        }
+        if (pthread_cond_timedwait(&t->cond, &t->lock, deadline) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
 static unsigned status_of(tp_status st)
 {
     switch (st) {
@@ -430,13 +450,7 @@ unsigned tp_web_form_open(tp_web *w, const tp_web_session *s, const char *action
     }
     if (j->st == TP_ERR_BUSY && j->evicted) {
         /* an abandoned form is being cancelled: once it is gone, try again */
-        uint64_t version = 0;
-        pthread_mutex_lock(&w->forms->lock);
-        form_entry *e = find(w->forms, j->evicted);
-        if (e)
-            version = e->version;
-        pthread_mutex_unlock(&w->forms->lock);
-        if (wait_state(w, j->evicted, version, &deadline) == 0) {
+        if (wait_dismissed(w, j->evicted, &deadline) == 0) {
             j->finished = 0;
             j->evicted = 0;
             j->msg[0] = '\0';
