@@ -156,14 +156,34 @@ int tp_web_csrf_ok(const char *expected, const char *given)
 }
 
 /* "scheme://host" of this server as the request names it. */
-static int self_origin(const char *host, int tls, char *out, size_t cap)
+static int self_origin_with(const char *scheme, const char *host, char *out, size_t cap)
 {
     if (!host || !*host)
         return -1;
-    size_t need = strlen(host) + 9;
-    if (need >= cap)
+    size_t ns = strlen(scheme), nh = strlen(host);
+    if (ns + nh >= cap)
         return -1;
-    snprintf(out, cap, "%s%s", tls ? "https://" : "http://", host);
+    memcpy(out, scheme, ns);
+    memcpy(out + ns, host, nh + 1);
+    return 0;
+}
+
+/* `url` is "scheme://host" or starts with "scheme://host/", for one of
+ * the schemes this server may be reached by. */
+static int names_self(const char *url, const char *host, int tls, int whole)
+{
+    static const char *const scheme[2] = {"https://", "http://"};
+    /* Under TLS only https; without it, http, or https through a TLS proxy
+     * in front (allow_plain_http): the host must match either way. */
+    for (int i = 0; i < (tls ? 1 : 2); i++) {
+        char self[512];
+        if (self_origin_with(scheme[i], host, self, sizeof self) != 0)
+            return 0;
+        size_t n = strlen(self);
+        if (whole ? strcmp(url, self) == 0
+                  : strncmp(url, self, n) == 0 && (url[n] == '/' || url[n] == '\0'))
+            return 1;
+    }
     return 0;
 }
 
@@ -172,15 +192,10 @@ int tp_web_origin_ok(const char *origin, const char *referer, const char *sec_fe
 {
     if (sec_fetch_site && strcmp(sec_fetch_site, "cross-site") == 0)
         return 0;
-    char self[512];
-    int have_self = self_origin(host, tls, self, sizeof self) == 0;
     if (origin && *origin)
-        return have_self && strcmp(origin, self) == 0;
-    if (referer && *referer) {
-        size_t n = have_self ? strlen(self) : 0;
-        return have_self && strncmp(referer, self, n) == 0 &&
-               (referer[n] == '/' || referer[n] == '\0');
-    }
+        return names_self(origin, host, tls, 1);
+    if (referer && *referer)
+        return names_self(referer, host, tls, 0);
     return 1;
 }
 

@@ -72,7 +72,8 @@ int tp_web_csrf_ok(const char *expected, const char *given);
  * exactly scheme://host of this request ("null" is refused); without one,
  * a Referer must start with scheme://host/; with neither the request is
  * allowed (the CSRF token still has to match). `host` is the request's
- * Host header; `tls` chooses https. 1 or 0. */
+ * Host header. Under TLS (`tls`) the scheme is https; without, http or
+ * https (a TLS proxy in front, allow_plain_http). 1 or 0. */
 int tp_web_origin_ok(const char *origin, const char *referer, const char *sec_fetch_site,
                      const char *host, int tls);
 
