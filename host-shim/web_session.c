@@ -164,7 +164,8 @@ static int self_origin_with(const char *scheme, const char *host, char *out, siz
     if (ns + nh >= cap)
         return -1;
     memcpy(out, scheme, ns);
-    memcpy(out + ns, host, nh + 1);
+    memcpy(out + ns, host, nh);
+    out[ns + nh] = '\0';
     return 0;
 }
 
