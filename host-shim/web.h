@@ -88,6 +88,7 @@ typedef struct tp_web {
     const tp_stats_ext *stats;
     const tp_scanners_ext *scanners; /* NULL when the plugin has none */
     tp_web_sessions sessions;
+    unsigned char pre_key[TP_WEB_PRE_KEY_LEN]; /* signs the sign-in form's tokens */
     tp_web_formtab *forms;
     tp_web_jobtab *jobs;
     char tmpdir[TP_WEB_PATH_MAX];    /* private 0700 directory for uploads */

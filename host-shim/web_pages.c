@@ -184,7 +184,7 @@ static void signin_page(tp_web_req *r, tp_web_resp *out, unsigned status, const 
                         const char *manager)
 {
     char pre[TP_WEB_TOKEN_LEN + 1];
-    tp_web_token_new(pre);
+    tp_web_pre_token_new(r->w->pre_key, pre);
     add_cookie(out, r->w, "tp_pre", pre, 0);
     out->status = status;
     tp_web_buf *b = &out->body;
@@ -1434,7 +1434,8 @@ void tp_web_route(tp_web_req *r, tp_web_resp *out)
         }
         char pre[TP_WEB_TOKEN_LEN + 8];
         int have = tp_web_cookie_get(cookies, "tp_pre", pre, sizeof pre) == 0;
-        int ok = have && tp_web_csrf_ok(pre, tp_web_field(r, "csrf"));
+        int ok = have && tp_web_pre_token_ok(w->pre_key, pre) &&
+                 tp_web_csrf_ok(pre, tp_web_field(r, "csrf"));
         sodium_memzero(pre, sizeof pre);
         if (!ok) {
             tp_web_error_page(out, 403, "Refused", csrf_sentence, NULL);

@@ -45,6 +45,37 @@ void tp_web_token_new(char *out)
     sodium_memzero(raw, sizeof raw);
 }
 
+/* crypto_auth (HMAC-SHA-512-256) of the nonce, cut to 16 bytes. */
+static void pre_mac(const unsigned char *key, const unsigned char *nonce, unsigned char *mac16)
+{
+    unsigned char full[crypto_auth_BYTES];
+    crypto_auth(full, nonce, 16, key);
+    memcpy(mac16, full, 16);
+    sodium_memzero(full, sizeof full);
+}
+
+void tp_web_pre_token_new(const unsigned char *key, char *out)
+{
+    unsigned char raw[32];
+    randombytes_buf(raw, 16);
+    pre_mac(key, raw, raw + 16);
+    sodium_bin2base64(out, TP_WEB_TOKEN_LEN + 1, raw, sizeof raw,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+int tp_web_pre_token_ok(const unsigned char *key, const char *token)
+{
+    unsigned char raw[32], mac[16];
+    size_t len = 0;
+    if (!token || strlen(token) != TP_WEB_TOKEN_LEN ||
+        sodium_base642bin(raw, sizeof raw, token, TP_WEB_TOKEN_LEN, NULL, &len, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        len != sizeof raw)
+        return 0;
+    pre_mac(key, raw, mac);
+    return sodium_memcmp(mac, raw + 16, 16) == 0;
+}
+
 static int token_equal(const char *a, const char *b)
 {
     if (strlen(b) != TP_WEB_TOKEN_LEN || strlen(a) != TP_WEB_TOKEN_LEN)
