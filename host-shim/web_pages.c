@@ -1124,9 +1124,8 @@ static void status_page(tp_web_req *r, tp_web_resp *out)
     tp_web *w = r->w;
     tp_web_buf *b = &out->body;
     tp_web_page_begin(b, "Status", r->sess.csrf, 0);
-    tp_web_buf_puts(b, "<h1>Status</h1>\n<h2>Scanners</h2>\n<p class=\"hint\">As the store's "
-                       "configuration lists them. This back office owns no scanner; the till "
-                       "does.</p>\n");
+    tp_web_buf_puts(b, "<h1>Status</h1>\n<h2>Scanners</h2>\n<p class=\"hint\">This back office "
+                       "owns no scanner; the till does. What the plugin here says of them:</p>\n");
     tp_scanner_info sc[32];
     size_t n = 0;
     tp_message msg;
@@ -1138,7 +1137,9 @@ static void status_page(tp_web_req *r, tp_web_resp *out)
         message_p(b, "error", NULL, or_sentence(&msg, "The scanners could not be listed."));
         n = 0;
     } else if (n == 0) {
-        message_p(b, "notice", NULL, "No scanners are configured.");
+        /* the plugin says why it lists none (in a back office: the till owns them) */
+        message_p(b, "notice", "scanners-note",
+                  or_sentence(&msg, "No scanners are configured."));
     }
     tp_web_buf_puts(b, "<div class=\"scroll\"><table id=\"scanners\">\n<thead><tr>"
                        "<th scope=\"col\">Name</th><th scope=\"col\">Driver</th>"
