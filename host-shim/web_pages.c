@@ -1131,6 +1131,8 @@ static int on_scanner_key(void *user, const char *section, const char *key, cons
 {
     conf_scanners *cs = user;
     char name[TP_SCANNER_NAME_MAX + 1];
+    if (!cs->out || !section || !key || !value)
+        return 0;
     if (sscanf(section, "scanner \"%32[^\"]\"", name) != 1)
         return 1;
     tp_scanner_info *cur = cs->n ? &cs->out[cs->n - 1] : NULL;
