@@ -64,9 +64,16 @@
  * a seeded PRNG (splitmix64), so two runs build the same database. The
  * database lives in a fresh directory under /tmp, removed at the end.
  *
+ * --dir DIR --end-now --load-only is the web benchmark's store
+ * (bench_web.c): the file is loaded into DIR and kept, the ledger's
+ * entries end at the present (so the dashboard's last 30 days hold about
+ * 860,000 of them), and every tenth sale has a receipt beside it that was
+ * completed without a member (the missed scans a dashboard counts), on
+ * two tills.
+ *
  * Usage: bench_admin [--quick] [--members N] [--ledger N] [--import N]
  *                    [--seed S] [--plugin PATH] [--index-before] [--load-only]
- *                    [--keep]
+ *                    [--keep] [--dir DIR] [--end-now]
  * Exit status 0 when everything ran and every correctness check passed,
  * whatever the verdicts of the targets (MISSED does not fail); 1 when the
  * bench could not run or a check failed.
@@ -167,6 +174,8 @@ typedef struct store_gen {
     int64_t *heavy_ids;    /* the heavy member's ledger ids, ascending */
     size_t heavy_n;
     size_t earn_rows, adjust_rows;
+    int64_t time_base;     /* UTC ms of the first entry */
+    int missed;            /* journal member-less receipts too (--end-now) */
 } store_gen;
 
 /* Member index i (0-based) -> its fields. Phones are a bijection of i on
@@ -291,7 +300,7 @@ static int load_members(sqlite3 *db, sqlite3_stmt *q, store_gen *g, uint64_t *rn
         sqlite3_bind_text(q, 3, name, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 4, phone, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 5, email, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 6, TIME_BASE - 86400000LL + (int64_t)i);
+        sqlite3_bind_int64(q, 6, g->time_base - 86400000LL + (int64_t)i);
         if (sqlite3_step(q) != SQLITE_DONE) {
             fprintf(stderr, "bench: loading member %s: %s\n", code, sqlite3_errmsg(db));
             return -1;
@@ -324,7 +333,7 @@ static int load_ledger(sqlite3 *db, sqlite3_stmt *const *st, store_gen *g, uint6
                 m = (size_t)(bench_rng_next(rng) % g->members);
             while (m == g->heavy);
         }
-        int64_t t = TIME_BASE + (int64_t)r * TIME_STEP;
+        int64_t t = g->time_base + (int64_t)r * TIME_STEP;
         const char *staff = staff_names[bench_rng_next(rng) % STAFF_N];
         int earn = bench_rng_next(rng) % 5 != 0;
         int64_t points;
@@ -343,11 +352,28 @@ static int load_ledger(sqlite3 *db, sqlite3_stmt *const *st, store_gen *g, uint6
             sqlite3_bind_int64(q, 7, points * 100 + bench_rng_range(rng, 0, 99));
             sqlite3_bind_int64(q, 8, (sqlite3_int64)m + 1);
             sqlite3_bind_text(q, 9, code, -1, SQLITE_STATIC);
+            sqlite3_bind_text(q, 10, "till-1", -1, SQLITE_STATIC);
             if (sqlite3_step(q) != SQLITE_DONE) {
                 fprintf(stderr, "bench: loading receipt %s: %s\n", key, sqlite3_errmsg(db));
                 return -1;
             }
             sqlite3_reset(q);
+            if (g->missed && receipt_id % 10 == 0) {
+                /* A sale beside it that nobody scanned a card for. */
+                char nkey[32];
+                snprintf(nkey, sizeof nkey, "N%09zu", r + 1);
+                sqlite3_bind_int64(q, 1, ++receipt_id);
+                sqlite3_bind_text(q, 2, nkey, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_null(q, 8);
+                sqlite3_bind_text(q, 9, "", -1, SQLITE_STATIC);
+                sqlite3_bind_text(q, 10, (r / 10) % 2 ? "till-2" : "till-1", -1, SQLITE_STATIC);
+                if (sqlite3_step(q) != SQLITE_DONE) {
+                    fprintf(stderr, "bench: loading receipt %s: %s\n", nkey,
+                            sqlite3_errmsg(db));
+                    return -1;
+                }
+                sqlite3_reset(q);
+            }
             g->earn_rows++;
         } else {
             points = bench_rng_range(rng, 1, 200);
@@ -430,7 +456,7 @@ static int bulk_load(const char *path, store_gen *g, uint64_t seed, int index_af
         sqlite3_prepare_v2(db, "INSERT INTO receipts(id, location, terminal, receipt, txn,"
                                " staff, time_ms, currency, total_minor, eligible_minor,"
                                " line_count, member_id, scanned_code, journaled_ms)"
-                               " VALUES(?1, 'store-1', 'till-1', ?2, ?3, ?4, ?5, 'EUR', ?6,"
+                               " VALUES(?1, 'store-1', ?10, ?2, ?3, ?4, ?5, 'EUR', ?6,"
                                " ?7, 3, ?8, ?9, ?5)", -1, &st[L_RECEIPT], NULL) != SQLITE_OK) {
         fprintf(stderr, "bench: prepare for the load: %s\n", sqlite3_errmsg(db));
         goto out;
@@ -949,7 +975,10 @@ static void usage(FILE *to)
             "  --index-before  load into the plugin's schema as it is, instead of\n"
             "                  dropping its indexes and triggers and recreating them\n"
             "  --load-only     stop after the setup (compare load strategies)\n"
-            "  --keep          keep the temporary directory (its path goes to stderr)\n",
+            "  --keep          keep the temporary directory (its path goes to stderr)\n"
+            "  --dir DIR       load into DIR (created; must not hold a database) and keep it\n"
+            "  --end-now       the ledger ends now, with member-less receipts (the web\n"
+            "                  benchmark's store, bench_web)\n",
             MEMBERS_QUICK, LEDGER_QUICK, MEMBERS_QUICK, MEMBERS_DEFAULT, LEDGER_DEFAULT,
             LEDGER_MIN);
 }
@@ -970,7 +999,8 @@ int main(int argc, char **argv)
     size_t n_members = MEMBERS_DEFAULT, n_ledger = LEDGER_DEFAULT, n_import = 0;
     uint64_t seed = 42;
     const char *plugin_path = "build/tillpoints.so";
-    int index_after = 1, keep = 0, quick = 0, load_only = 0;
+    int index_after = 1, keep = 0, quick = 0, load_only = 0, end_now = 0;
+    const char *dir_given = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
             quick = 1;
@@ -1000,6 +1030,11 @@ int main(int argc, char **argv)
             index_after = 0;
         } else if (strcmp(argv[i], "--keep") == 0) {
             keep = 1;
+        } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+            dir_given = argv[++i];
+            keep = 1;
+        } else if (strcmp(argv[i], "--end-now") == 0) {
+            end_now = 1;
         } else if (strcmp(argv[i], "--load-only") == 0) {
             load_only = 1;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -1018,7 +1053,7 @@ int main(int argc, char **argv)
     }
 
     int status = 1, dir_made = 0;
-    char dir[] = "/tmp/tillpoints-bench-admin-XXXXXX";
+    char dir[512] = "/tmp/tillpoints-bench-admin-XXXXXX";
     char config[512], db_path[512], csv_path[512], mach[256], heavy_code[32], head[512];
     bench_host h;
     memset(&h, 0, sizeof h);
@@ -1036,6 +1071,13 @@ int main(int argc, char **argv)
     g.members = n_members;
     g.ledger = n_ledger;
     g.heavy = n_members / 2;
+    g.time_base = TIME_BASE;
+    if (end_now) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        g.time_base = (int64_t)now.tv_sec * 1000 - (int64_t)n_ledger * TIME_STEP;
+        g.missed = 1;
+    }
     g.balance = calloc(n_members + n_import / 2 + 1, sizeof *g.balance);
     g.heavy_ids = calloc(HEAVY_ENTRIES, sizeof *g.heavy_ids);
     ns = calloc(LOOKUPS > BALANCE_RUNS ? LOOKUPS : BALANCE_RUNS, sizeof *ns);
@@ -1047,7 +1089,16 @@ int main(int argc, char **argv)
     member_code(heavy_code, sizeof heavy_code, g.heavy);
     bench_machine(mach, sizeof mach);
 
-    if (!mkdtemp(dir)) {
+    if (dir_given) {
+        snprintf(dir, sizeof dir, "%s", dir_given);
+        struct stat sb;
+        char old_db[600];
+        snprintf(old_db, sizeof old_db, "%s/admin.db", dir);
+        if ((mkdir(dir, 0700) != 0 && errno != EEXIST) || stat(old_db, &sb) == 0) {
+            fprintf(stderr, "bench: %s cannot be created, or already holds admin.db\n", dir);
+            goto out;
+        }
+    } else if (!mkdtemp(dir)) {
         fprintf(stderr, "bench: cannot create %s: %s\n", dir, strerror(errno));
         goto out;
     }

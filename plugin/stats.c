@@ -352,19 +352,22 @@ tp_status tp_stats_read(tp_store *s, tp_stats_cache **cache, int64_t from_ms, in
             tp_msg_set(msg, "Out of memory reading the dashboard's figures.");
         return rc == SQLITE_NOMEM ? TP_ERR_NO_MEMORY : TP_ERR_STORAGE;
     }
+    /* refresh() left every day of [first, last] in the cache. */
     size_t total = 0;
-    for (int64_t day = first; day <= last; day++)
-        total += find_day(c, day)->figures.n;
+    for (int64_t day = first; day <= last; day++) {
+        const cached_day *d = find_day(c, day);
+        total += d ? d->figures.n : 0;
+    }
     tp_stats_row *out = total ? malloc(total * sizeof *out) : NULL;
     if (total && !out) {
         tp_msg_set(msg, "Out of memory reading the dashboard's figures.");
         return TP_ERR_NO_MEMORY;
     }
     size_t k = 0;
-    for (int64_t day = first; day <= last; day++) {
-        const acc *a = &find_day(c, day)->figures;
-        for (size_t i = 0; i < a->n; i++) {
-            out[k] = a->rows[i];
+    for (int64_t day = first; out && day <= last; day++) {
+        const cached_day *d = find_day(c, day);
+        for (size_t i = 0; d && i < d->figures.n; i++) {
+            out[k] = d->figures.rows[i];
             out[k++].day = (int32_t)(day - first);
         }
     }
