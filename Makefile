@@ -407,6 +407,29 @@ bench-footprint: $(BENCH_FOOTPRINT) ## libraries mapped and RSS growth of loadin
 	$(BENCH_FOOTPRINT) --plugin $(BUILD)/tillpoints.so
 bench bench-smoke: bench-footprint
 
+# The back office at store scale (docs/DESIGN.md §15): bench_admin loads
+# its 1 M-member, 10 M-entry store ending now into a scratch directory,
+# then bench_web runs tillpoints-web on it with a till selling beside.
+BENCH_WEB := $(BUILD)/bench/bench_web
+BENCH_WEB_DIR := $(BUILD)/bench-web-store
+$(BENCH_WEB): bench/bench_web.c bench/bench.h host-shim/host.c host-shim/host.h $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $(ALL_LDFLAGS) -o $@ bench/bench_web.c host-shim/host.c -ldl -pthread
+.PHONY: bench-web bench-web-quick
+bench-web: $(BUILD)/tillpoints.so $(BUILD)/tillpoints-web $(BENCH_ADMIN) $(BENCH_WEB) ## the back office at 1 M members / 10 M ledger rows, a till selling beside it
+	rm -rf $(BENCH_WEB_DIR)
+	$(BENCH_ADMIN) --load-only --end-now --dir $(BENCH_WEB_DIR) --plugin $(BUILD)/tillpoints.so
+	$(BENCH_WEB) --dir $(BENCH_WEB_DIR) --plugin $(BUILD)/tillpoints.so --web $(BUILD)/tillpoints-web --assets web
+	rm -rf $(BENCH_WEB_DIR)
+bench-web-quick: $(BUILD)/tillpoints.so $(BUILD)/tillpoints-web $(BENCH_ADMIN) $(BENCH_WEB)
+	rm -rf $(BENCH_WEB_DIR)
+	$(BENCH_ADMIN) --quick --load-only --end-now --dir $(BENCH_WEB_DIR) --plugin $(BUILD)/tillpoints.so
+	$(BENCH_WEB) --quick --members 100000 --dir $(BENCH_WEB_DIR) --plugin $(BUILD)/tillpoints.so \
+	  --web $(BUILD)/tillpoints-web --assets web
+	rm -rf $(BENCH_WEB_DIR)
+bench: bench-web
+bench-smoke: bench-web-quick
+
 install: all ## install under $(DESTDIR)$(PREFIX)
 	install -d $(DESTDIR)$(LIBDIR)/tillpoints $(DESTDIR)$(PREFIX)/bin \
 	  $(DESTDIR)$(PREFIX)/include/tillpoints/ext

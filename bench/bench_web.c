@@ -24,8 +24,8 @@
  *     stats.c) is its own row. Baseline: the sign-in page, which calls
  *     nothing of the plugin.
  *  2. Requests per second of the activity page with 20 clients, each on
- *     its own keep-alive connection; baseline the sign-in page with the
- *     same clients.
+ *     its own keep-alive connection, for 20 s; baseline the sign-in page
+ *     with the same clients for as long.
  *  3. The till: complete() on the host thread (p99, max) at a steady 200
  *     checkouts a second, first alone, then during phase 2's load; every
  *     award must be committed afterwards (flush), none lost.
@@ -35,7 +35,7 @@
  *
  * Usage: bench_web --dir DIR [--quick] [--plugin PATH] [--web PATH]
  *                  [--assets DIR] [--members N] [--seed S]
- * --quick: 50 requests a figure and 500 for the load (CI); DIR is what
+ * --quick: 50 requests a figure and 3 s of load (CI); DIR is what
  * bench_admin loaded (--members must match its member count).
  */
 #include <arpa/inet.h>
@@ -64,8 +64,8 @@ extern char **environ;
 
 #define REQUESTS_DEFAULT 200
 #define REQUESTS_QUICK 50
-#define LOAD_DEFAULT 4000
-#define LOAD_QUICK 500
+#define LOAD_DEFAULT_S 20.0 /* phase 2: each load runs this long */
+#define LOAD_QUICK_S 3.0
 #define CLIENTS 20
 #define MEMBERS_DEFAULT 1000000
 #define PAGE_ROWS 50 /* the activity page's rows (tillpoints-web) */
@@ -292,7 +292,7 @@ static void row_num(const char *figure, double v, int decimals, const char *unit
 static pid_t web_pid = -1;
 
 /* Starts tillpoints-web and reads its ready line; sets `port`. */
-static int web_start(const char *web, const char *config, const char *assets)
+static int web_start(const char *web, const char *plugin, const char *config, const char *assets)
 {
     int out[2];
     if (pipe(out) != 0)
@@ -301,10 +301,9 @@ static int web_start(const char *web, const char *config, const char *assets)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_addclose(&fa, out[0]);
-    char *const argv[] = {(char *)web,      "--config",         (char *)config,
-                          "--listen",       "127.0.0.1:0",      "--assets",
-                          (char *)assets,   "--session-idle",   "86400",
-                          NULL};
+    char *const argv[] = {(char *)web,    "--plugin",     (char *)plugin, "--config",
+                          (char *)config, "--listen",     "127.0.0.1:0",  "--assets",
+                          (char *)assets, "--session-idle", "86400",      NULL};
     int rc = posix_spawn(&web_pid, web, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(out[1]);
@@ -449,13 +448,13 @@ static const char *p_dashboard_json(size_t i, char *b, size_t cap, const char **
 }
 
 /* A random member's phone as a person types it: "0151 1234 5678" (the
- * bench_admin store's numbers: 7919 * i mod 10^8, national format). */
+ * bench_admin store's numbers: 7919 * i + 12345678 mod 10^8, national format). */
 static const char *p_search(size_t i, char *b, size_t cap, const char **must)
 {
     (void)i;
     static char code[32];
     size_t m = (size_t)bench_rng_range(&rng, 0, (int64_t)n_members - 1);
-    unsigned long d = (unsigned long)((m * 7919ULL) % 100000000ULL);
+    unsigned long d = (unsigned long)((m * 7919ULL + 12345678ULL) % 100000000ULL);
     snprintf(b, cap, "/members?q=0151+%04lu+%04lu", d / 10000, d % 10000);
     snprintf(code, sizeof code, "M-%07zu", m + 1);
     *must = code;
@@ -503,10 +502,9 @@ typedef struct load {
     const char *cookie;
     const char *path;
     const char *must;
-    atomic_long next;  /* requests handed out */
-    long total;
+    atomic_int stop;   /* set when the load's time is up */
+    atomic_long answered;
     atomic_int failed;
-    atomic_int done;   /* clients finished */
 } load;
 
 static void *client(void *arg)
@@ -516,17 +514,17 @@ static void *client(void *arg)
     if (conn_open(&c) != 0) {
         atomic_fetch_add(&l->failed, 1);
     } else {
-        while (atomic_fetch_add(&l->next, 1) < l->total) {
+        while (!atomic_load(&l->stop)) {
             response r;
             if (http(&c, "GET", l->path, l->cookie, NULL, &r) != 0 || r.status != 200 ||
                 !holds(r.body, r.body_len, l->must)) {
                 atomic_fetch_add(&l->failed, 1);
                 break;
             }
+            atomic_fetch_add(&l->answered, 1);
         }
     }
     conn_close(&c);
-    atomic_fetch_add(&l->done, 1);
     return NULL;
 }
 
@@ -585,15 +583,14 @@ static int sell(till *t)
     return 0;
 }
 
-/* Sells at TILL_RATE a second until `stop` says so (or `seconds` pass
- * when stop is NULL), delivering events between sales. */
-static int till_run(till *t, double seconds, const atomic_int *stop, int stop_at)
+/* Sells at TILL_RATE a second for `seconds`, delivering events between
+ * sales. */
+static int till_run(till *t, double seconds)
 {
     t->n = 0;
     int64_t start = bench_now_ns(), step = 1000000000LL / TILL_RATE;
     for (long i = 0;; i++) {
-        if (stop ? atomic_load(stop) >= stop_at
-                 : bench_now_ns() - start >= (int64_t)(seconds * 1e9))
+        if (bench_now_ns() - start >= (int64_t)(seconds * 1e9))
             break;
         if (sell(t) != 0)
             return -1;
@@ -616,9 +613,9 @@ static void usage(FILE *to)
     fprintf(to, "usage: bench_web --dir DIR [--quick] [--plugin PATH] [--web PATH]\n"
                 "                 [--assets DIR] [--members N] [--seed S]\n"
                 "  --dir DIR      the store bench_admin --load-only --end-now --dir DIR loaded\n"
-                "  --quick        CI size: %d requests a figure, %d under load\n"
+                "  --quick        CI size: %d requests a figure, %.0f s of load\n"
                 "  --members N    the store's members (default %d; as bench_admin's)\n",
-            REQUESTS_QUICK, LOAD_QUICK, MEMBERS_DEFAULT);
+            REQUESTS_QUICK, LOAD_QUICK_S, MEMBERS_DEFAULT);
 }
 
 int main(int argc, char **argv)
@@ -626,13 +623,13 @@ int main(int argc, char **argv)
     const char *dir = NULL, *plugin = "build/tillpoints.so", *web = "build/tillpoints-web",
                *assets = "web";
     size_t runs = REQUESTS_DEFAULT;
-    long load_total = LOAD_DEFAULT;
+    double load_s = LOAD_DEFAULT_S;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
             dir = argv[++i];
         else if (strcmp(argv[i], "--quick") == 0) {
             runs = REQUESTS_QUICK;
-            load_total = LOAD_QUICK;
+            load_s = LOAD_QUICK_S;
         } else if (strcmp(argv[i], "--plugin") == 0 && i + 1 < argc)
             plugin = argv[++i];
         else if (strcmp(argv[i], "--web") == 0 && i + 1 < argc)
@@ -716,7 +713,7 @@ int main(int argc, char **argv)
         cursor_1000 = q.before_id;
     }
     fprintf(stderr, "bench: starting %s on %s\n", web, config);
-    if (web_start(web, config, assets) != 0 || sign_in(cookie, sizeof cookie) != 0)
+    if (web_start(web, plugin, config, assets) != 0 || sign_in(cookie, sizeof cookie) != 0)
         goto out;
 
     /* ---- 1. single requests ---- */
@@ -733,7 +730,7 @@ int main(int argc, char **argv)
     }
 
     /* ---- 3a. the till alone ---- */
-    if (till_run(&t, TILL_ALONE_S, NULL, 0) != 0)
+    if (till_run(&t, TILL_ALONE_S) != 0)
         goto out;
     double alone99 = bench_pct_us(t.complete_ns, t.n, 0.99);
     double alone_max = bench_pct_us(t.complete_ns, t.n, 1.0);
@@ -745,23 +742,30 @@ int main(int argc, char **argv)
     double load99 = 0, load_max = 0;
     for (int k = 0; k < 2; k++) {
         load l = {.cookie = cookie, .path = k ? "/activity" : "/signin",
-                  .must = k ? "id=\"activity\"" : "id=\"signin\"", .total = load_total};
+                  .must = k ? "id=\"activity\"" : "id=\"signin\""};
         pthread_t th[CLIENTS];
         int64_t t0 = bench_now_ns();
         int started = 0;
         for (; started < CLIENTS; started++)
             if (pthread_create(&th[started], NULL, client, &l) != 0)
                 break;
-        if (k == 1) {
-            if (till_run(&t, 0, &l.done, started) != 0)
-                goto out;
+        int till_ok = 0;
+        if (k == 1) { /* the till sells while the clients ask */
+            till_ok = till_run(&t, load_s);
             load_n = t.n;
             load99 = bench_pct_us(t.complete_ns, t.n, 0.99);
             load_max = bench_pct_us(t.complete_ns, t.n, 1.0);
+        } else {
+            struct timespec ts = {.tv_sec = (time_t)load_s,
+                                  .tv_nsec = (long)((load_s - (double)(time_t)load_s) * 1e9)};
+            nanosleep(&ts, NULL);
         }
+        atomic_store(&l.stop, 1);
         for (int i = 0; i < started; i++)
             pthread_join(th[i], NULL);
-        rps[k] = (double)load_total / ((double)(bench_now_ns() - t0) / 1e9);
+        rps[k] = (double)atomic_load(&l.answered) / ((double)(bench_now_ns() - t0) / 1e9);
+        if (till_ok != 0)
+            goto out;
         char what[128];
         snprintf(what, sizeof what, "%d clients x GET %s: every answer 200", CLIENTS, l.path);
         check(started == CLIENTS && atomic_load(&l.failed) == 0, what);

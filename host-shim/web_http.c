@@ -13,6 +13,9 @@
  *    file is removed unless a job took it over;
  *  - every response carries the Content-Security-Policy, nosniff and
  *    Referrer-Policy headers; every page Cache-Control: no-store;
+ *  - every response says how long the server took over it, from the
+ *    request's headers to its answer, in a Server-Timing header ("app;
+ *    dur=" milliseconds: what `make bench` reports as server time);
  *  - a request never outlives the daemon: MHD_stop_daemon joins the
  *    connection threads.
  */
@@ -24,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "web.h"
@@ -38,7 +42,15 @@ typedef struct conn_state {
     uint64_t body_bytes;
     int too_big;
     int answered; /* a response was queued at the first call */
+    int64_t start_ns; /* when its headers had arrived (CLOCK_MONOTONIC) */
 } conn_state;
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 const char *tp_web_arg(tp_web_req *r, const char *name)
 {
@@ -76,8 +88,9 @@ static void add_headers(struct MHD_Response *resp, const tp_web_resp *out)
         MHD_add_response_header(resp, "Content-Disposition", out->disposition);
 }
 
-/* Queues `out` (and frees what it holds). */
-static enum MHD_Result send_resp(struct MHD_Connection *c, tp_web_resp *out)
+/* Queues `out` (and frees what it holds) for a request whose headers
+ * arrived at start_ns. */
+static enum MHD_Result send_resp(struct MHD_Connection *c, tp_web_resp *out, int64_t start_ns)
 {
     struct MHD_Response *resp;
     if (out->fd >= 0) {
@@ -103,6 +116,9 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, tp_web_resp *out)
     if (!resp)
         return MHD_NO;
     add_headers(resp, out);
+    char timing[48];
+    snprintf(timing, sizeof timing, "app;dur=%.3f", (double)(mono_ns() - start_ns) / 1e6);
+    MHD_add_response_header(resp, "Server-Timing", timing);
     enum MHD_Result rc = MHD_queue_response(c, out->status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -227,13 +243,13 @@ static void client_text(struct MHD_Connection *c, char *out, size_t cap)
                   (socklen_t)cap);
 }
 
-static enum MHD_Result reject(struct MHD_Connection *c, unsigned status, const char *title,
-                              const char *sentence)
+static enum MHD_Result reject(struct MHD_Connection *c, const conn_state *st, unsigned status,
+                              const char *title, const char *sentence)
 {
     tp_web_resp out;
     resp_init(&out);
     tp_web_error_page(&out, status, title, sentence, NULL);
-    return send_resp(c, &out);
+    return send_resp(c, &out, st->start_ns);
 }
 
 static const char too_big_sentence[] =
@@ -253,6 +269,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!st)
             return MHD_NO;
         *con_cls = st;
+        st->start_ns = mono_ns();
         st->req.w = w;
         st->req.conn = c;
         st->req.method = method;
@@ -264,7 +281,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
             if (cl && strtoull(cl, NULL, 10) > (unsigned long long)w->cfg.max_upload_bytes) {
                 st->answered = 1;
-                return reject(c, 413, "Upload too large", too_big_sentence);
+                return reject(c, st, 413, "Upload too large", too_big_sentence);
             }
             const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
             if (ct && (strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0 ||
@@ -295,7 +312,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     st->answered = 1;
     if (st->too_big)
-        return reject(c, 413, "Upload too large", too_big_sentence);
+        return reject(c, st, 413, "Upload too large", too_big_sentence);
     if (st->req.upload_fd >= 0) {
         close(st->req.upload_fd);
         st->req.upload_fd = -1;
@@ -303,7 +320,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     tp_web_resp out;
     resp_init(&out);
     tp_web_route(&st->req, &out);
-    return send_resp(c, &out);
+    return send_resp(c, &out, st->start_ns);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
