@@ -289,6 +289,8 @@ FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZERS      := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 300
 FUZZ_EXTRA_fuzz_shim := host-shim/protocol.c -ljansson -lsodium
+FUZZ_EXTRA_fuzz_web := host-shim/web_session.c host-shim/web_html.c host-shim/web_config.c \
+                       -lsodium -linih
 FUZZ_CHECK_SECONDS ?= 10
 FUZZ_CFLAGS   = $(WARN) $(TP_CPPFLAGS) $(INC_ALL) $(CPPFLAGS) -g -O1 \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
