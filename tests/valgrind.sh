@@ -33,6 +33,38 @@ echo "== test_checkout under valgrind"
 # shellcheck disable=SC2086
 $VG "$B/tests/test_checkout" || status=1
 
+# The back office: a manager signs in, looks at every page that reads the
+# database, opens a missed-visit form and signs out, with curl; then the
+# server is stopped with SIGTERM (docs/DESIGN.md §15).
+echo "== tillpoints-web under valgrind"
+printf '[store]\ndatabase = %s/web.db\n' "$work" > "$work/web.conf"
+printf '246810\n' | "$B/tillpoints" --plugin "$B/tillpoints.so" --config "$work/web.conf" \
+    manager add mia --name "Mia Manager" --staff vg >/dev/null
+"$B/tillpoints" --plugin "$B/tillpoints.so" --config "$work/web.conf" \
+    member add M-1001 --name "Ann <b>" --phone "0151 2345 6789" >/dev/null
+mkfifo "$work/ready"
+$VG "$ABS_B/tillpoints-web" --plugin "$ABS_B/tillpoints.so" --config "$work/web.conf" \
+    --listen 127.0.0.1:0 --assets web > "$work/ready" &
+web_pid=$!
+read -r line < "$work/ready"
+url=${line#tillpoints-web ready: }
+url=${url%/}
+jar="$work/jar"
+get() { curl -sS -o /dev/null -w '%{http_code}' -b "$jar" -c "$jar" "$url$1"; }
+csrf=$(curl -sS -b "$jar" -c "$jar" "$url/signin" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
+code=$(curl -sS -o /dev/null -w '%{http_code}' -b "$jar" -c "$jar" -H "Origin: $url" \
+    --data-urlencode manager=mia --data-urlencode pin=246810 --data-urlencode "csrf=$csrf" "$url/signin")
+[ "$code" = 303 ] || { echo "valgrind: web sign-in answered $code"; status=1; }
+for page in / /dashboard.json "/members?q=0151%202345%206789" /members/M-1001 /activity /missed \
+    /status /audit /forms/retro-visit; do
+    code=$(get "$page")
+    case $code in 200|303) ;; *) echo "valgrind: GET $page answered $code"; status=1 ;; esac
+done
+csrf=$(curl -sS -b "$jar" "$url/" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
+curl -sS -o /dev/null -b "$jar" -H "Origin: $url" --data-urlencode "csrf=$csrf" "$url/signout"
+kill -TERM "$web_pid"
+wait "$web_pid" || { echo "valgrind: tillpoints-web exited $?"; status=1; }
+
 runs=0
 for log in "$work"/vg.*.log; do
     # A log without a summary is a forked child that exec'd an untraced
