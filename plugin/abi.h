@@ -51,6 +51,9 @@
 /* Since 2.1: the sizes the structs had when they appeared. */
 #define TP_MIN_GREY_FRAME TP_FIELD_END(tp_grey_frame, pixels)
 #define TP_MIN_IMAGE_RESULT TP_FIELD_END(tp_image_result, message)
+/* Since 2.3. */
+#define TP_MIN_STATS_QUERY TP_FIELD_END(tp_stats_query, days)
+#define TP_MIN_STATS_ROW TP_FIELD_END(tp_stats_row, points)
 
 /* The struct_size a host-allocated struct declares (its first member). */
 uint32_t tp_abi_size_of(const void *s);

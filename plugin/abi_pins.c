@@ -16,8 +16,10 @@
 #include "tillpoints/ext/admin.h"
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
+#include "tillpoints/ext/hostrole.h"
 #include "tillpoints/ext/images.h"
 #include "tillpoints/ext/scanners.h"
+#include "tillpoints/ext/stats.h"
 #include "tillpoints/ext/sync.h"
 #include "tillpoints/ext/ui.h"
 
@@ -37,6 +39,27 @@ _Static_assert(sizeof(tp_status) == 4 && sizeof(tp_event_kind) == 4 &&
                    sizeof(tp_audit_central) == 4 &&
                    sizeof(tp_image_verdict) == 4,
                "status and kind types are 32-bit");
+
+/* Since 2.3. */
+PIN(tp_managers_ext, manager_verify, 32);
+PIN_SIZE(tp_managers_ext, 40);
+PIN_SIZE(tp_stats_query, 24);
+PIN(tp_stats_query, struct_size, 0);
+PIN(tp_stats_query, from_ms, 8);
+PIN(tp_stats_query, days, 16);
+PIN_SIZE(tp_stats_row, 112);
+PIN(tp_stats_row, struct_size, 0);
+PIN(tp_stats_row, metric, 4);
+PIN(tp_stats_row, key, 21);
+PIN(tp_stats_row, day, 88);
+PIN(tp_stats_row, count, 96);
+PIN(tp_stats_row, points, 104);
+PIN_SIZE(tp_stats_ext, 16);
+PIN(tp_stats_ext, struct_size, 0);
+PIN(tp_stats_ext, stats, 8);
+PIN_SIZE(tp_host_role_ext, 8);
+PIN(tp_host_role_ext, struct_size, 0);
+PIN(tp_host_role_ext, flags, 4);
 
 /* Since 2.2. */
 PIN(tp_member_info, shown_balance, 576);

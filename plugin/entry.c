@@ -26,10 +26,13 @@
 #include "outbox.h"
 #include "scanners.h"
 #include "sidejournal.h"
+#include "stats.h"
 #include "sync.h" /* sync: */
 #include "tillpoints/ext/about.h"
 #include "tillpoints/ext/admin.h"
 #include "tillpoints/ext/audit.h"
+#include "tillpoints/ext/hostrole.h"
+#include "tillpoints/ext/stats.h"
 #include "tillpoints/ext/sync.h"
 #include "tillpoints/ext/ui.h"
 #include "ui.h"
@@ -73,6 +76,8 @@ static const void *get_extension(const tp_plugin *plugin, const char *id)
         return &tp_audit_extension;
     if (strcmp(id, TP_EXT_IMAGES) == 0)
         return &tp_images_extension;
+    if (strcmp(id, TP_EXT_STATS) == 0)
+        return &tp_stats_extension;
 #ifdef TP_EXT_CODES /* built against the made-up next minor (tests/abi/next.py) */
     if (strcmp(id, TP_EXT_CODES) == 0)
         return &tp_codes_extension;
@@ -215,7 +220,7 @@ static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
         return TP_ERR_INTERNAL;
     }
     in->reader_started = 1;
-    st = tp_scanners_start(in, &in->scanners, msg);
+    st = in->back_office ? TP_OK : tp_scanners_start(in, &in->scanners, msg);
     if (st == TP_OK)
         st = tp_ui_start(in, msg);
     if (st == TP_OK)
@@ -250,6 +255,7 @@ static void plugin_destroy(const tp_plugin *plugin)
     stop_threads(in);
     tp_store_close(in->reader_store);
     tp_store_close(in->admin_store);
+    tp_stats_cache_free(in->stats_cache);
     tp_queue_destroy(&in->lookup_q);
     pthread_mutex_destroy(&in->admin_lock);
     free(in->txns);
@@ -301,6 +307,11 @@ static const tp_plugin *entry_create(const tp_host *host, const char *config_pat
     in->host = host;
     in->events = host->get_extension ? host->get_extension(host, TP_HOST_EXT_EVENTS) : NULL;
     in->host_ui = host->get_extension ? host->get_extension(host, TP_HOST_EXT_UI) : NULL;
+    /* 2.3: a back-office host (ext/hostrole.h) owns no scanners. */
+    const tp_host_role_ext *role =
+        host->get_extension ? host->get_extension(host, TP_HOST_EXT_ROLE) : NULL;
+    in->back_office = role && role->struct_size >= TP_FIELD_END(tp_host_role_ext, flags) &&
+                      (role->flags & TP_HOST_ROLE_BACK_OFFICE);
     /* A host table smaller than 2.0's is not one this plugin can call. */
     if (in->events && in->events->struct_size < TP_MIN_HOST_EVENTS)
         in->events = NULL;

@@ -102,8 +102,13 @@ typedef struct tp_instance {
     pthread_t writer, reader;
     int writer_started, reader_started;
 
-    struct tp_scanners *scanners; /* NULL without [scanner] sections */
+    struct tp_scanners *scanners; /* NULL without [scanner] sections, and in a
+                                     back-office host */
+    int back_office;              /* the host is a back office
+                                     (ext/hostrole.h): no scanners */
     struct tp_sync *sync;         /* sync: NULL without [sync] postgres (sync.c) */
+    struct tp_stats_cache *stats_cache; /* the dashboard's days (stats.c); under
+                                           admin_lock; NULL until asked */
 
     /* Forms (ui.c): the main thread keeps the ids of open forms; the ui
      * thread owns the sessions; finished forms travel in ui_head. */

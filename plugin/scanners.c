@@ -626,6 +626,9 @@ static tp_status list(const tp_plugin *plugin, tp_scanner_info *out, size_t cap,
         return st;
     tp_scanners *s = in->scanners;
     *count = s ? (size_t)s->n : 0;
+    if (!s && in->back_office && in->cfg.n_scanners > 0)
+        tp_msg_set(msg, "This back-office program opens none of the %d configured scanners: "
+                   "the till's process owns them.", in->cfg.n_scanners);
     if (!s)
         return TP_OK;
     pthread_mutex_lock(&s->lock);

@@ -17,9 +17,10 @@
 #include "tillpoints/ext/events.h"
 #include "util.h" /* TP_MUST_CHECK */
 
-#define TP_SCHEMA_VERSION 6 /* sync: v4 adds the outbox (outbox.c); v5 links the
+#define TP_SCHEMA_VERSION 7 /* sync: v4 adds the outbox (outbox.c); v5 links the
                                 ledger to the audit log (audit.c); v6 dismissed
-                                outbox rows and the link's state (outbox.c) */
+                                outbox rows and the link's state (outbox.c); v7
+                                the dashboard's time indexes (stats.c) */
 
 typedef struct tp_store tp_store;
 

@@ -32,33 +32,16 @@ static void settle(ctx *c)
 static void open_form(ctx *c, const char *action, const char *staff, const char *role,
                       const char *prefill)
 {
-    tp_staff who = {.struct_size = sizeof who, .id = staff, .role = role};
-    tp_message msg;
-    if (c->ui->open(c->h->plugin, action, &who, prefill, &c->form, &msg) != TP_OK)
-        fail_msg("open %s: %s", action, msg.text);
-    settle(c);
+    c->form = tu_form_open(c->h, action, staff, role, prefill);
 }
 
 /* submit(c, "field", "value", ..., NULL) */
 static void submit(ctx *c, ...)
 {
-    tp_form_answer a[TP_FORM_ANSWERS_MAX];
-    size_t n = 0;
     va_list ap;
     va_start(ap, c);
-    for (;;) {
-        const char *id = va_arg(ap, const char *);
-        if (!id)
-            break;
-        a[n].field_id = id;
-        a[n].value = va_arg(ap, const char *);
-        n++;
-    }
+    tu_form_vsubmit(c->h, c->form, ap);
     va_end(ap);
-    tp_message msg;
-    if (c->ui->submit(c->h->plugin, c->form, a, n, sizeof(tp_form_answer), &msg) != TP_OK)
-        fail_msg("submit: %s", msg.text);
-    settle(c);
 }
 
 static const char *field_error(ctx *c, const char *id)

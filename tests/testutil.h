@@ -481,6 +481,52 @@ static inline const tu_event *tu_find(const tu_host *h, tp_event_kind kind, cons
     return NULL;
 }
 
+/* Opens the plugin's form `action` as `staff` with `role` (ext/ui.h) and
+ * delivers what the plugin presents; returns the form's id. */
+static inline uint64_t tu_form_open(tu_host *h, const char *action, const char *staff,
+                                    const char *role, const char *prefill)
+{
+    const tp_ui_ext *ui = h->plugin->get_extension(h->plugin, TP_EXT_UI);
+    assert_non_null(ui);
+    tp_staff who = {.struct_size = sizeof who, .id = staff, .role = role};
+    tp_message msg;
+    uint64_t form = 0;
+    if (ui->open(h->plugin, action, &who, prefill, &form, &msg) != TP_OK)
+        fail_msg("open %s: %s", action, msg.text);
+    tu_settle(h);
+    return form;
+}
+
+/* Submits the answers `ap` (field id, value, ..., NULL) to `form` and
+ * delivers the outcome. */
+static inline void tu_form_vsubmit(tu_host *h, uint64_t form, va_list ap)
+{
+    const tp_ui_ext *ui = h->plugin->get_extension(h->plugin, TP_EXT_UI);
+    assert_non_null(ui);
+    tp_form_answer a[TP_FORM_ANSWERS_MAX];
+    size_t n = 0;
+    for (;;) {
+        const char *id = va_arg(ap, const char *);
+        if (!id || n == TP_FORM_ANSWERS_MAX)
+            break;
+        a[n].field_id = id;
+        a[n].value = va_arg(ap, const char *);
+        n++;
+    }
+    tp_message msg;
+    if (ui->submit(h->plugin, form, a, n, sizeof(tp_form_answer), &msg) != TP_OK)
+        fail_msg("submit: %s", msg.text);
+    tu_settle(h);
+}
+
+static inline void tu_form_submit(tu_host *h, uint64_t form, ...)
+{
+    va_list ap;
+    va_start(ap, form);
+    tu_form_vsubmit(h, form, ap);
+    va_end(ap);
+}
+
 static inline void tu_add_member(tu_host *h, const char *code, const char *name)
 {
     tp_member_new m = {.struct_size = sizeof m, .code = code, .name = name};

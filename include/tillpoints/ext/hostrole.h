@@ -7,9 +7,9 @@
  * through the same rules. It must not take the till's scanners: a serial
  * port or an input device opened by two processes loses scans. A host that
  * offers this extension with TP_HOST_ROLE_BACK_OFFICE set gets a plugin
- * that starts no scanner (the scanners extension lists the configured ones
- * as "stopped" with a sentence saying so); everything else works as for a
- * till. A host that does not offer it is a till.
+ * that starts no scanner (its scanners extension lists none, and its
+ * message says the till's process owns them); everything else works as
+ * for a till. A host that does not offer it is a till.
  */
 #ifndef TILLPOINTS_EXT_HOSTROLE_H
 #define TILLPOINTS_EXT_HOSTROLE_H

@@ -1,0 +1,227 @@
+/*
+ * web_session.c — the session table, tokens, and the CSRF and origin
+ * checks of tillpoints-web (docs/DESIGN.md §15). See web_session.h for what
+ * it guarantees; nothing here reads the clock or the network.
+ */
+#include "web_session.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tp_web_sessions_init(tp_web_sessions *t, size_t cap, int64_t idle_ms)
+{
+    memset(t, 0, sizeof *t);
+    t->slot = calloc(cap ? cap : 1, sizeof *t->slot);
+    if (!t->slot)
+        return -1;
+    if (pthread_mutex_init(&t->lock, NULL) != 0) {
+        free(t->slot);
+        t->slot = NULL;
+        return -1;
+    }
+    t->cap = cap ? cap : 1;
+    t->idle_ms = idle_ms;
+    t->next_serial = 1;
+    return 0;
+}
+
+void tp_web_sessions_free(tp_web_sessions *t)
+{
+    if (!t->slot)
+        return;
+    sodium_memzero(t->slot, t->cap * sizeof *t->slot);
+    free(t->slot);
+    t->slot = NULL;
+    pthread_mutex_destroy(&t->lock);
+}
+
+void tp_web_token_new(char *out)
+{
+    unsigned char raw[32];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2base64(out, TP_WEB_TOKEN_LEN + 1, raw, sizeof raw,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(raw, sizeof raw);
+}
+
+static int token_equal(const char *a, const char *b)
+{
+    if (strlen(b) != TP_WEB_TOKEN_LEN || strlen(a) != TP_WEB_TOKEN_LEN)
+        return 0;
+    return sodium_memcmp(a, b, TP_WEB_TOKEN_LEN) == 0;
+}
+
+static int expired(const tp_web_sessions *t, const tp_web_session *s, int64_t now_ms)
+{
+    return now_ms - s->last_ms > t->idle_ms;
+}
+
+int tp_web_session_create(tp_web_sessions *t, const char *manager, int64_t now_ms,
+                          tp_web_session *out)
+{
+    if (!manager || strlen(manager) > TP_MANAGER_ID_MAX)
+        return -1;
+    pthread_mutex_lock(&t->lock);
+    tp_web_session *use = NULL;
+    for (size_t i = 0; i < t->cap; i++) {
+        tp_web_session *s = &t->slot[i];
+        if (s->serial && expired(t, s, now_ms))
+            sodium_memzero(s, sizeof *s);
+        if (!s->serial) {
+            if (!use)
+                use = s;
+        }
+    }
+    if (!use) { /* full: the one idle longest makes room */
+        use = &t->slot[0];
+        for (size_t i = 1; i < t->cap; i++)
+            if (t->slot[i].last_ms < use->last_ms)
+                use = &t->slot[i];
+        sodium_memzero(use, sizeof *use);
+    }
+    use->serial = t->next_serial++;
+    tp_web_token_new(use->token);
+    tp_web_token_new(use->csrf);
+    strcpy(use->manager, manager);
+    use->created_ms = now_ms;
+    use->last_ms = now_ms;
+    if (out)
+        *out = *use;
+    pthread_mutex_unlock(&t->lock);
+    return 0;
+}
+
+int tp_web_session_lookup(tp_web_sessions *t, const char *token, int64_t now_ms,
+                          tp_web_session *out)
+{
+    if (!token || strlen(token) != TP_WEB_TOKEN_LEN)
+        return -1;
+    int rc = -1;
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->cap; i++) {
+        tp_web_session *s = &t->slot[i];
+        if (!s->serial || !token_equal(s->token, token))
+            continue;
+        if (expired(t, s, now_ms)) {
+            sodium_memzero(s, sizeof *s);
+        } else {
+            s->last_ms = now_ms;
+            if (out)
+                *out = *s;
+            rc = 0;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+int tp_web_session_remove(tp_web_sessions *t, const char *token)
+{
+    if (!token || strlen(token) != TP_WEB_TOKEN_LEN)
+        return -1;
+    int rc = -1;
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->cap; i++) {
+        tp_web_session *s = &t->slot[i];
+        if (s->serial && token_equal(s->token, token)) {
+            sodium_memzero(s, sizeof *s);
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+size_t tp_web_session_count(tp_web_sessions *t)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->cap; i++)
+        n += t->slot[i].serial != 0;
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+int tp_web_csrf_ok(const char *expected, const char *given)
+{
+    if (!expected || !given || !*expected)
+        return 0;
+    size_t n = strlen(expected);
+    if (strlen(given) != n)
+        return 0;
+    return sodium_memcmp(expected, given, n) == 0;
+}
+
+/* "scheme://host" of this server as the request names it. */
+static int self_origin(const char *host, int tls, char *out, size_t cap)
+{
+    if (!host || !*host)
+        return -1;
+    size_t need = strlen(host) + 9;
+    if (need >= cap)
+        return -1;
+    strcpy(out, tls ? "https://" : "http://");
+    strcat(out, host);
+    return 0;
+}
+
+int tp_web_origin_ok(const char *origin, const char *referer, const char *sec_fetch_site,
+                     const char *host, int tls)
+{
+    if (sec_fetch_site && strcmp(sec_fetch_site, "cross-site") == 0)
+        return 0;
+    char self[512];
+    int have_self = self_origin(host, tls, self, sizeof self) == 0;
+    if (origin && *origin)
+        return have_self && strcmp(origin, self) == 0;
+    if (referer && *referer) {
+        size_t n = have_self ? strlen(self) : 0;
+        return have_self && strncmp(referer, self, n) == 0 &&
+               (referer[n] == '/' || referer[n] == '\0');
+    }
+    return 1;
+}
+
+int tp_web_cookie_get(const char *header, const char *name, char *out, size_t cap)
+{
+    if (!header || !name || cap == 0)
+        return -1;
+    size_t nl = strlen(name);
+    const char *p = header;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ';')
+            p++;
+        const char *end = strchr(p, ';');
+        if (!end)
+            end = p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        if (eq) {
+            const char *k_end = eq;
+            while (k_end > p && (k_end[-1] == ' ' || k_end[-1] == '\t'))
+                k_end--;
+            if ((size_t)(k_end - p) == nl && memcmp(p, name, nl) == 0) {
+                const char *v = eq + 1;
+                while (v < end && (*v == ' ' || *v == '\t'))
+                    v++;
+                const char *v_end = end;
+                while (v_end > v && (v_end[-1] == ' ' || v_end[-1] == '\t'))
+                    v_end--;
+                if (v_end - v >= 2 && *v == '"' && v_end[-1] == '"') {
+                    v++;
+                    v_end--;
+                }
+                size_t vl = (size_t)(v_end - v);
+                if (vl >= cap)
+                    return -1;
+                memcpy(out, v, vl);
+                out[vl] = '\0';
+                return 0;
+            }
+        }
+        p = end;
+    }
+    return -1;
+}
