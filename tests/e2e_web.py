@@ -291,7 +291,7 @@ class Page:
         page the server answers with (a new document)."""
         old = self.el("html")
         element.click()
-        self.wait(EC.staleness_of(old), "the form's answer arrives", "a new page")
+        self.wait(lambda: EC.staleness_of(old)(self.d), "the form's answer arrives", "a new page")
         self.loaded()
 
     def type(self, css, value, clear=True):
@@ -420,7 +420,7 @@ def sign_in_checks(p):
     expect(active() == "pin", "keyboard: the next Tab goes to the PIN", "#pin focused", active())
     old = p.el("html")
     ActionChains(p.d).send_keys(PIN1).send_keys(Keys.ENTER).perform()
-    p.wait(EC.staleness_of(old), "keyboard: Enter submits the sign-in", "a new page")
+    p.wait(lambda: EC.staleness_of(old)(p.d), "keyboard: Enter submits the sign-in", "a new page")
     p.loaded()
     expect(p.path() == "/" and p.has("#today-retro"),
            "keyboard alone signs in: the dashboard is shown", "/ with #today-retro", p.describe())
@@ -439,7 +439,7 @@ def find_and_open_member(p, store):
     q = p.type("#q", ALICE_PHONE_TYPED)
     old = p.el("html")
     q.send_keys(Keys.ENTER)
-    p.wait(EC.staleness_of(old), "the search is submitted", "a new page")
+    p.wait(lambda: EC.staleness_of(old)(p.d), "the search is submitted", "a new page")
     p.loaded()
     rows = p.els("#members tr a[href^='/members/']")
     codes = [a.text.strip() for a in rows]
