@@ -12,9 +12,10 @@ SAN      ?=
 
 # Libraries found through pkg-config, and libcsv (no .pc file in Debian).
 # CORE_PKGS are what tillpoints.so itself links; the modules' libraries are
-# their own (MOD_PKGS_* below); jansson is the shim's and the CLI's.
+# their own (MOD_PKGS_* below); jansson is the shim's and the CLI's;
+# libmicrohttpd is tillpoints-web's.
 CORE_PKGS := sqlite3 inih libsodium libserialport
-PKGS      := $(CORE_PKGS) zbar libevdev libpng libpq jansson
+PKGS      := $(CORE_PKGS) zbar libevdev libpng libpq jansson libmicrohttpd
 TEST_PKGS := cmocka
 
 # pkg-config is asked when a recipe first needs the flags, not when make
@@ -105,14 +106,18 @@ MODULE_SOS := $(MODULES:%=$(BUILD)/tillpoints-%.so)
 CORE_OBJ   := $(filter-out $(MODULE_OBJ),$(PLUGIN_OBJ))
 HOST_OBJ   := $(BUILD)/obj/host-shim/host.o
 FORMS_OBJ  := $(BUILD)/obj/host-shim/forms.o
+# tillpoints-web (docs/DESIGN.md §15); WEB_PURE_OBJ are the parts
+# tests/test_web.c checks without a server.
+WEB_PURE_OBJ := $(patsubst %,$(BUILD)/obj/host-shim/%.o,web_session web_html web_config)
+WEB_OBJ    := $(WEB_PURE_OBJ) $(patsubst %,$(BUILD)/obj/host-shim/%.o,web web_http web_pages web_forms web_jobs)
 TEST_SRC   := $(sort $(wildcard tests/test_*.c))
 TESTS      := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HEADERS    := $(wildcard include/tillpoints/*.h include/tillpoints/ext/*.h)
 
 PROGRAMS := $(BUILD)/tillpoints.so $(MODULE_SOS) $(BUILD)/tillpoints-till \
-            $(BUILD)/tillpoints-shim $(BUILD)/tillpoints
+            $(BUILD)/tillpoints-shim $(BUILD)/tillpoints $(BUILD)/tillpoints-web
 
-.PHONY: all check check-run demo deps install uninstall clean help fuzz fuzz-check bench bench-smoke deb \
+.PHONY: all check check-run demo demo-web deps install uninstall clean help fuzz fuzz-check bench bench-smoke deb \
         check-tsan lint valgrind abi-baseline abi-check check-abi
 .DEFAULT_GOAL := all
 
@@ -183,6 +188,13 @@ $(BUILD)/tillpoints: $(BUILD)/obj/host-shim/cli.o $(FORMS_OBJ) $(HOST_OBJ)
 # The terminal forms driver shared by the till and the CLI.
 $(BUILD)/tests/test_forms: $(FORMS_OBJ)
 $(BUILD)/tests/test_forms: TEST_EXTRA_OBJ := $(FORMS_OBJ)
+
+# The back office in a browser: one more host of the plugin.
+$(BUILD)/tillpoints-web: $(WEB_OBJ) $(FORMS_OBJ) $(HOST_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lmicrohttpd -ljansson -lsodium -linih -ldl -pthread
+
+$(BUILD)/tests/test_web: $(WEB_PURE_OBJ)
+$(BUILD)/tests/test_web: TEST_EXTRA_OBJ := $(WEB_PURE_OBJ)
 
 $(BUILD)/tillpoints-shim: $(BUILD)/obj/host-shim/shim.o $(BUILD)/obj/host-shim/protocol.o $(HOST_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lsodium -ldl
@@ -312,6 +324,23 @@ demo: deps ## a scripted till session on a fresh demo database
 	@sqlite3 -column -header $(BUILD)/demo/demo.db \
 	  "SELECT m.code, m.name, COALESCE(SUM(l.points),0) AS balance FROM members m LEFT JOIN ledger l ON l.member_id = m.id GROUP BY m.id ORDER BY m.code;"
 
+# The back office on a fresh demo database: a manager (mia, PIN 246810),
+# the demo till's members and sales, then tillpoints-web in the
+# foreground on 127.0.0.1:8080 until Ctrl-C.
+DEMO_WEB := $(BUILD)/demo-web
+demo-web: all ## the back office in a browser on a fresh demo database (127.0.0.1:8080, Ctrl-C stops)
+	@rm -rf $(DEMO_WEB) && mkdir -p $(DEMO_WEB)
+	@printf '[store]\ndatabase = demo.db\n' > $(DEMO_WEB)/tillpoints.conf
+	@printf '[web]\nlisten = 127.0.0.1:8080\nassets = %s\n' "$(CURDIR)/web" > $(DEMO_WEB)/web.conf
+	@printf '246810\n' | $(BUILD)/tillpoints --plugin $(BUILD)/tillpoints.so \
+	  --config $(DEMO_WEB)/tillpoints.conf manager add mia --name "Mia Manager" --staff demo
+	@$(BUILD)/tillpoints-till --plugin $(BUILD)/tillpoints.so --config $(DEMO_WEB)/tillpoints.conf \
+	  --script host-shim/demo.till > $(DEMO_WEB)/till.log
+	@echo "Demo data: $(DEMO_WEB)/demo.db (the till's transcript: $(DEMO_WEB)/till.log)."
+	@echo "Open http://127.0.0.1:8080/ and sign in as manager mia with PIN 246810. Ctrl-C stops it."
+	$(BUILD)/tillpoints-web --plugin $(BUILD)/tillpoints.so --config $(DEMO_WEB)/tillpoints.conf \
+	  --web-config $(DEMO_WEB)/web.conf
+
 # Benchmarks: never timed tests. Each program prints one table with the
 # value, the target and (where a baseline applies) the ratio to a baseline
 # measured in the same run.
@@ -387,6 +416,9 @@ install: all ## install under $(DESTDIR)$(PREFIX)
 	install -m 0755 $(BUILD)/tillpoints-till $(DESTDIR)$(PREFIX)/bin/tillpoints-till
 	install -m 0755 $(BUILD)/tillpoints-shim $(DESTDIR)$(PREFIX)/bin/tillpoints-shim
 	install -m 0755 $(BUILD)/tillpoints $(DESTDIR)$(PREFIX)/bin/tillpoints
+	install -m 0755 $(BUILD)/tillpoints-web $(DESTDIR)$(PREFIX)/bin/tillpoints-web
+	install -d $(DESTDIR)$(PREFIX)/share/tillpoints/web
+	install -m 0644 web/app.css web/dashboard.js $(DESTDIR)$(PREFIX)/share/tillpoints/web/
 	install -m 0644 include/tillpoints/*.h $(DESTDIR)$(PREFIX)/include/tillpoints/
 	install -m 0644 include/tillpoints/ext/*.h $(DESTDIR)$(PREFIX)/include/tillpoints/ext/
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
@@ -395,16 +427,18 @@ install: all ## install under $(DESTDIR)$(PREFIX)
 	  packaging/tillpoints.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/tillpoints.pc
 	install -m 0644 packaging/man/tillpoints.1 packaging/man/tillpoints-till.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 packaging/man/tillpoints.conf.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 0644 packaging/man/tillpoints-shim.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 packaging/man/tillpoints-shim.8 packaging/man/tillpoints-web.8 $(DESTDIR)$(MANDIR)/man8/
 
 uninstall: ## remove what install put there
 	rm -f $(DESTDIR)$(LIBDIR)/tillpoints/tillpoints.so \
 	  $(MODULES:%=$(DESTDIR)$(LIBDIR)/tillpoints/tillpoints-%.so) $(DESTDIR)$(PREFIX)/bin/tillpoints-till \
-	  $(DESTDIR)$(PREFIX)/bin/tillpoints-shim $(DESTDIR)$(PREFIX)/bin/tillpoints
-	rm -rf $(DESTDIR)$(PREFIX)/include/tillpoints
+	  $(DESTDIR)$(PREFIX)/bin/tillpoints-shim $(DESTDIR)$(PREFIX)/bin/tillpoints \
+	  $(DESTDIR)$(PREFIX)/bin/tillpoints-web
+	rm -rf $(DESTDIR)$(PREFIX)/include/tillpoints $(DESTDIR)$(PREFIX)/share/tillpoints/web
+	-rmdir $(DESTDIR)$(PREFIX)/share/tillpoints
 	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/tillpoints.pc $(DESTDIR)$(MANDIR)/man1/tillpoints.1 \
 	  $(DESTDIR)$(MANDIR)/man1/tillpoints-till.1 $(DESTDIR)$(MANDIR)/man5/tillpoints.conf.5 \
-	  $(DESTDIR)$(MANDIR)/man8/tillpoints-shim.8
+	  $(DESTDIR)$(MANDIR)/man8/tillpoints-shim.8 $(DESTDIR)$(MANDIR)/man8/tillpoints-web.8
 	-rmdir $(DESTDIR)$(LIBDIR)/tillpoints
 
 deb: ## build the Debian packages tillpoints and tillpoints-dev into build/deb

@@ -81,7 +81,7 @@ int tp_web_config_set(tp_web_config *cfg, const char *key, const char *value, ch
         return 0;
     }
     if (strcmp(key, "session_idle_seconds") == 0) {
-        if (set_number(&n, 10, 86400 * 7, key, value, err, err_cap) != 0)
+        if (set_number(&n, 10, 86400LL * 7, key, value, err, err_cap) != 0)
             return -1;
         cfg->session_idle_seconds = (long)n;
         return 0;

@@ -110,7 +110,7 @@ void tp_web_forms_free(tp_web *w)
     tp_web_formtab *t = w->forms;
     if (!t)
         return;
-    form_job *j;
+    void *j;
     while (read(t->pipe[0], &j, sizeof j) == (ssize_t)sizeof j)
         job_free(j); /* nobody waits any more: the daemon is stopped */
     for (size_t i = 0; i < FORMS_CAP; i++)
@@ -261,7 +261,7 @@ static void run_job(tp_web *w, form_job *j)
 
 void tp_web_forms_run_jobs(tp_web *w)
 {
-    form_job *j;
+    void *j;
     while (read(w->forms->pipe[0], &j, sizeof j) == (ssize_t)sizeof j)
         run_job(w, j);
 }
@@ -302,10 +302,11 @@ static int post_and_wait(tp_web *w, form_job *j, const struct timespec *deadline
 {
     tp_web_formtab *t = w->forms;
     ssize_t n;
+    void *ptr = j; /* the pointer itself crosses the pipe */
     do
-        n = write(t->pipe[1], &j, sizeof j);
+        n = write(t->pipe[1], &ptr, sizeof ptr);
     while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)sizeof j) {
+    if (n != (ssize_t)sizeof ptr) {
         job_free(j);
         return -1;
     }

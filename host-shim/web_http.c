@@ -267,7 +267,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
             if (ct && (strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0 ||
                        strncasecmp(ct, "multipart/form-data", 19) == 0))
-                st->pp = MHD_create_post_processor(c, 16 * 1024, on_post_data, &st->req);
+                st->pp = MHD_create_post_processor(c, (size_t)16 * 1024, on_post_data, &st->req);
             if (!st->pp)
                 st->req.body_bad = 1; /* no body, or not a form: the page says so */
         }

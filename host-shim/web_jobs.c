@@ -145,9 +145,21 @@ static void *job_main(void *arg)
     j->has_result = 1;
     j->running = 0;
     j->ended_ms = tp_web_now_ms();
+    /* The plugin names the file it read: the private upload, which means
+     * nothing to the manager. */
+    char shown[sizeof msg.text + 64];
+    shown[0] = '\0';
+    const char *at = j->path[0] ? strstr(msg.text, j->path) : NULL;
+    if (at)
+        snprintf(shown, sizeof shown, "%.*sthe uploaded file%s", (int)(at - msg.text), msg.text,
+                 at + strlen(j->path));
+    else
+        snprintf(shown, sizeof shown, "%s", msg.text);
     if (st == TP_OK) {
         snprintf(j->state, sizeof j->state, "done");
-        if (j->kind == TP_WEB_JOB_IMPORT)
+        if (shown[0])
+            snprintf(j->sentence, sizeof j->sentence, "%s", shown);
+        else if (j->kind == TP_WEB_JOB_IMPORT)
             snprintf(j->sentence, sizeof j->sentence, "%s",
                      imp.applied ? "The import was applied."
                      : j->dry_run ? "Dry run: everything was checked, nothing was written."
@@ -155,15 +167,12 @@ static void *job_main(void *arg)
         else
             snprintf(j->sentence, sizeof j->sentence,
                      "The database passed every check (%" PRIu64 " checks).", ver.checks);
-        if (msg.text[0])
-            snprintf(j->sentence + strlen(j->sentence), sizeof j->sentence - strlen(j->sentence),
-                     " %s", msg.text);
     } else {
         int refused = j->nproblem > 0 || st == TP_ERR_INVALID_ARGUMENT ||
                       st == TP_ERR_STATE || st == TP_ERR_NOT_FOUND || st == TP_ERR_DUPLICATE;
         snprintf(j->state, sizeof j->state, "%s", refused ? "refused" : "failed");
         snprintf(j->sentence, sizeof j->sentence, "%s",
-                 msg.text[0] ? msg.text
+                 shown[0] ? shown
                  : j->kind == TP_WEB_JOB_IMPORT ? "The import was refused; see the problems."
                                                 : "The database check found problems.");
     }

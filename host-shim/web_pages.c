@@ -135,10 +135,15 @@ static const char *or_sentence(const tp_message *m, const char *fallback)
 /* "YYYY-MM-DD" at local midnight, as UTC ms. 0, or -1. */
 static int parse_date(const char *s, int64_t *ms)
 {
-    int y, mo, d;
-    char tail;
-    if (!s || sscanf(s, "%4d-%2d-%2d%c", &y, &mo, &d, &tail) != 3 || y < 1970 || y > 9999 ||
-        mo < 1 || mo > 12 || d < 1 || d > 31)
+    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return -1;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return -1;
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    int mo = (s[5] - '0') * 10 + (s[6] - '0');
+    int d = (s[8] - '0') * 10 + (s[9] - '0');
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31)
         return -1;
     struct tm tm;
     memset(&tm, 0, sizeof tm);
@@ -329,7 +334,7 @@ static int dash_load(tp_web *w, dash *d)
             d->retro[day] += x->points;
             d->retro_n[day] += x->count;
             size_t k = 0;
-            while (k < d->nmgr && strcmp(d->mgr[k].key, x->key))
+            while (k < d->nmgr && strcmp(d->mgr[k].key, x->key) != 0)
                 k++;
             if (k == d->nmgr && d->nmgr < DASH_MANAGERS)
                 snprintf(d->mgr[d->nmgr++].key, sizeof d->mgr[0].key, "%s", x->key);
@@ -341,7 +346,7 @@ static int dash_load(tp_web *w, dash *d)
             d->receipts[day] += x->count;
             d->missed[day] += x->points;
             size_t k = 0;
-            while (k < d->nterm && strcmp(d->term[k].key, x->key))
+            while (k < d->nterm && strcmp(d->term[k].key, x->key) != 0)
                 k++;
             if (k == d->nterm && d->nterm < DASH_TERMINALS)
                 snprintf(d->term[d->nterm++].key, sizeof d->term[0].key, "%s", x->key);
@@ -365,7 +370,10 @@ static int64_t sum30(const int64_t *v)
 
 static double rate(int64_t missed, int64_t receipts)
 {
-    return receipts > 0 ? (double)(missed * 1000 / receipts) / 10.0 : 0.0;
+    if (receipts <= 0)
+        return 0.0;
+    int64_t tenths = missed * 1000 / receipts; /* one decimal, rounded down */
+    return (double)tenths / 10.0;
 }
 
 static json_t *j_series(const int64_t *v)
@@ -1324,8 +1332,8 @@ static void route_signed_in(tp_web_req *r, const char *url, int post, tp_web_res
         redirect(out, "/signin");
     } else if (!strncmp(url, "/forms/", 7)) {
         const char *action = url + 7;
-        if (strcmp(action, "retro-visit") && strcmp(action, "correct-credit") &&
-            strcmp(action, "missed-scan-queue")) {
+        if (strcmp(action, "retro-visit") != 0 && strcmp(action, "correct-credit") != 0 &&
+            strcmp(action, "missed-scan-queue") != 0) {
             tp_web_error_page(out, 404, "Not found", "There is no such form.", r->sess.csrf);
             return;
         }

@@ -83,7 +83,7 @@ int tp_web_session_create(tp_web_sessions *t, const char *manager, int64_t now_m
     use->serial = t->next_serial++;
     tp_web_token_new(use->token);
     tp_web_token_new(use->csrf);
-    strcpy(use->manager, manager);
+    memcpy(use->manager, manager, strlen(manager) + 1);
     use->created_ms = now_ms;
     use->last_ms = now_ms;
     if (out)
@@ -163,8 +163,7 @@ static int self_origin(const char *host, int tls, char *out, size_t cap)
     size_t need = strlen(host) + 9;
     if (need >= cap)
         return -1;
-    strcpy(out, tls ? "https://" : "http://");
-    strcat(out, host);
+    snprintf(out, cap, "%s%s", tls ? "https://" : "http://", host);
     return 0;
 }
 
@@ -185,43 +184,49 @@ int tp_web_origin_ok(const char *origin, const char *referer, const char *sec_fe
     return 1;
 }
 
+/* Blanks around a cookie's name or value. */
+static int blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
 int tp_web_cookie_get(const char *header, const char *name, char *out, size_t cap)
 {
     if (!header || !name || cap == 0)
         return -1;
     size_t nl = strlen(name);
-    const char *p = header;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == ';')
-            p++;
-        const char *end = strchr(p, ';');
-        if (!end)
-            end = p + strlen(p);
-        const char *eq = memchr(p, '=', (size_t)(end - p));
-        if (eq) {
-            const char *k_end = eq;
-            while (k_end > p && (k_end[-1] == ' ' || k_end[-1] == '\t'))
+    size_t i = 0, n = strlen(header);
+    while (i < n) {
+        while (i < n && (blank(header[i]) || header[i] == ';'))
+            i++;
+        size_t end = i;
+        while (end < n && header[end] != ';')
+            end++;
+        size_t eq = i;
+        while (eq < end && header[eq] != '=')
+            eq++;
+        if (eq < end) {
+            size_t k_end = eq;
+            while (k_end > i && blank(header[k_end - 1]))
                 k_end--;
-            if ((size_t)(k_end - p) == nl && memcmp(p, name, nl) == 0) {
-                const char *v = eq + 1;
-                while (v < end && (*v == ' ' || *v == '\t'))
+            if (k_end - i == nl && memcmp(header + i, name, nl) == 0) {
+                size_t v = eq + 1, v_end = end;
+                while (v < v_end && blank(header[v]))
                     v++;
-                const char *v_end = end;
-                while (v_end > v && (v_end[-1] == ' ' || v_end[-1] == '\t'))
+                while (v_end > v && blank(header[v_end - 1]))
                     v_end--;
-                if (v_end - v >= 2 && *v == '"' && v_end[-1] == '"') {
+                if (v_end >= v + 2 && header[v] == '"' && header[v_end - 1] == '"') {
                     v++;
                     v_end--;
                 }
-                size_t vl = (size_t)(v_end - v);
-                if (vl >= cap)
+                if (v_end - v >= cap)
                     return -1;
-                memcpy(out, v, vl);
-                out[vl] = '\0';
+                memcpy(out, header + v, v_end - v);
+                out[v_end - v] = '\0';
                 return 0;
             }
         }
-        p = end;
+        i = end;
     }
     return -1;
 }
