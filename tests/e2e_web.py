@@ -331,33 +331,56 @@ def screenshot(p, shots, name):
         print(f"# screenshot {path}", flush=True)
 
 
-def chart_today(p, chart_id):
-    """The sum over the datasets of chart_id at today's label (the last
-    day when the labels are not ISO dates), read from Chart.js itself."""
+def chart_data(p, chart_id):
+    """What Chart.js itself holds for the canvas chart_id: the labels and
+    each dataset's label and numbers."""
     data = p.d.execute_script(
         "const c = Chart.getChart(arguments[0]); if (!c) return null;"
         "return {labels: c.data.labels.map(String),"
-        " sets: c.data.datasets.map(s => s.data.map(v => (v !== null && typeof v === 'object')"
-        " ? Number(v.y) : Number(v)))};", chart_id)
-    if not data or not data["labels"]:
-        fail(f"Chart.getChart('{chart_id}') has data", "labels and datasets", data)
-    today = {datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
-             datetime.date.today().isoformat()}
-    idx = next((i for i, lab in enumerate(data["labels"]) if lab[:10] in today),
-               len(data["labels"]) - 1)
-    return sum((s[idx] if idx < len(s) and s[idx] == s[idx] else 0) for s in data["sets"]), data
+        " sets: c.data.datasets.map(s => ({label: String(s.label), data: s.data.map("
+        " v => (v !== null && typeof v === 'object') ? Number(v.y) : Number(v))}))};", chart_id)
+    if data is None:
+        fail(f"Chart.getChart('{chart_id}') finds the chart", "a Chart.js chart", None)
+    return data
+
+
+def by_label(data, label, dataset=0):
+    """chart data: the value at `label` in the dataset (0 when absent)."""
+    if label not in data["labels"] or dataset >= len(data["sets"]):
+        return 0
+    v = data["sets"][dataset]["data"][data["labels"].index(label)]
+    return v if v == v else 0
+
+
+def today_in(data, dataset_label):
+    """chart data: the named dataset's value on today's label (the server's
+    days start at its local midnight, docs/DESIGN.md §15)."""
+    sets = [s for s in data["sets"] if s["label"] == dataset_label]
+    if not sets or not data["labels"]:
+        fail(f"the chart has the dataset {dataset_label!r} and its days", "labels and that dataset", data)
+    today = {datetime.date.today().isoformat(),
+             datetime.datetime.now(datetime.timezone.utc).date().isoformat()}
+    idx = [i for i, lab in enumerate(data["labels"]) if lab[:10] in today]
+    if not idx:
+        fail("the daily chart has today among its days", sorted(today), data["labels"][-3:])
+    v = sets[0]["data"][idx[-1]]
+    return v if v == v else 0
 
 
 def dashboard(p):
-    """Loads the dashboard and waits until dashboard.js has drawn every chart."""
+    """Loads the dashboard and waits until dashboard.js has drawn every
+    chart; then #today-retro (credits today), and from Chart.js: the retro
+    credits by approving manager (chart-retro) and today's retro points
+    (chart-points, dataset "Retro")."""
     p.get("/")
     p.wait(lambda: p.el("body").get_attribute("data-ready") == "1",
            "the dashboard draws its charts (body[data-ready=1])", 'data-ready="1"',
            lambda: f"data-ready={p.el('body').get_attribute('data-ready')!r}; "
                    f"console: {console(p)}")
     retro = int(p.text("#today-retro"))
-    chart, data = chart_today(p, "chart-retro")
-    return retro, chart, data
+    by_manager = chart_data(p, "chart-retro")
+    pts = chart_data(p, "chart-points")
+    return retro, by_label(by_manager, MGR2), today_in(pts, "Retro"), by_manager, pts
 
 
 def console(p):
@@ -719,16 +742,20 @@ def main():
         p.size(DESKTOP, False)
 
         sign_in_checks(p)
-        retro0, chart0, _ = dashboard(p)
-        ok(f"the dashboard's charts are drawn (today: {retro0} retro credits)")
+        retro0, mgr0, pts0, _, _ = dashboard(p)
+        ok(f"the dashboard's charts are drawn (today: {retro0} retro credits, {pts0} points)")
         find_and_open_member(p, store)
         credit_missed_visit(p, store, codes["S-2"], shots)
         activity_check(p)
-        retro1, chart1, data = dashboard(p)
+        retro1, mgr1, pts1, by_manager, pts = dashboard(p)
         expect(retro1 == retro0 + 1, "the dashboard's #today-retro went up by the credit",
                retro0 + 1, retro1)
-        expect(chart1 > chart0, "the retro chart (Chart.getChart('chart-retro')) shows the credit today",
-               f"more than {chart0}", f"{chart1}: {data}")
+        expect(mgr1 == mgr0 + 1,
+               f"Chart.getChart('chart-retro'): one more credit approved by {MGR2}",
+               f"{MGR2}: {mgr0 + 1}", by_manager)
+        expect(pts1 == pts0 + 27,
+               "Chart.getChart('chart-points'): today's Retro bar has the 27 points",
+               pts0 + 27, f"{pts1}: {pts}")
         screenshot(p, shots, "dashboard-desktop.png")
         correct_credit(p, store)
         import_check(p, store)
