@@ -259,7 +259,7 @@ check "dpkg -i leaves tillpoints-web.service disabled (no $webwants)" \
 wants=/etc/systemd/system/multi-user.target.wants/tillpoints-shim.service
 check "dpkg -i leaves tillpoints-shim.service disabled (no $wants)" \
     sh -c "[ ! -e $wants ] && [ ! -L $wants ]"
-for page in "1 tillpoints" "1 tillpoints-till" "5 tillpoints.conf" "8 tillpoints-shim"; do
+for page in "1 tillpoints" "1 tillpoints-till" "5 tillpoints.conf" "8 tillpoints-shim" "8 tillpoints-web"; do
     # shellcheck disable=SC2086
     if man -w $page >/dev/null 2>&1 && [ -z "$(MANWIDTH=80 man --warnings $page 2>&1 >/dev/null)" ]; then
         ok "man $page is installed and renders without warnings"
