@@ -410,6 +410,9 @@ sentence=$(text_of imp3-job import-state)
 rows=$($PY "$work/page.py" problems "$work/imp3-job.body" | grep -c . || true)
 [ "$st" != "done" ] || [ "$rows" -gt 0 ] || fail "binary garbage gets a sentence" "a problem row or a refusal" "state $st: $(body imp3-job)"
 [ -n "$sentence" ] || fail "binary garbage: the state says what happened" "a sentence in #import-state" "$(body imp3-job)"
+if grep -q '/tmp/\|tillpoints-web-[A-Za-z0-9]\{6\}' "$work/imp3-job.body"; then
+    fail "the import page names no server-side temp file" "no /tmp/ path" "$(grep -o '[^ ]*/tmp/[^ <]*' "$work/imp3-job.body" | head -n 3)"
+fi
 applied_nothing "binary garbage" "$n0" "$m0"
 ok "binary garbage as a CSV: '$sentence' ($rows problem rows), nothing applied"
 
