@@ -466,7 +466,7 @@ if [ -n "$weburl" ]; then
     code=$(curl -sS --max-time 60 -c "$jar" -b "$jar" -o /dev/null -w '%{http_code}' \
         --data-urlencode manager=pkg-mgr --data-urlencode pin=975310 --data-urlencode "csrf=$csrf" "$weburl/signin")
     code2=$(curl -sS --max-time 60 -c "$jar" -b "$jar" -o /dev/null -w '%{http_code}' "$weburl/")
-    check "an enrolled manager signs in (303 $code) and sees the dashboard (200 $code2)" \
+    check "an enrolled manager signs in and sees the dashboard (sign-in $code, then / $code2)" \
         [ "$code $code2" = "303 200" ]
 else
     sed 's/^/     web: /' "$tmp/web.out" "$tmp/web.err"
