@@ -264,6 +264,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tillpoints-web: libsodium could not start (no random source).\n");
         return EXIT_START;
     }
+    randombytes_buf(w.pre_key, sizeof w.pre_key);
     char probe[TP_WEB_PATH_MAX + 16];
     snprintf(probe, sizeof probe, "%s/app.css", w.cfg.assets);
     if (access(probe, R_OK) != 0)
@@ -360,6 +361,7 @@ out_tables:
     tp_web_jobs_free(&w);
     tp_web_forms_free(&w);
     tp_web_sessions_free(&w.sessions);
+    sodium_memzero(w.pre_key, sizeof w.pre_key);
     remove_tmpdir(&w);
 out_pipes:
     close(sig_pipe[0]);

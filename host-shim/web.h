@@ -88,6 +88,7 @@ typedef struct tp_web {
     const tp_stats_ext *stats;
     const tp_scanners_ext *scanners; /* NULL when the plugin has none */
     tp_web_sessions sessions;
+    unsigned char pre_key[TP_WEB_PRE_KEY_LEN]; /* signs the sign-in form's tokens */
     tp_web_formtab *forms;
     tp_web_jobtab *jobs;
     char tmpdir[TP_WEB_PATH_MAX];    /* private 0700 directory for uploads */
@@ -175,6 +176,9 @@ unsigned tp_web_form_open(tp_web *w, const tp_web_session *s, const char *action
 /* GET /form/ID and POST /form/ID. */
 void tp_web_form_page(tp_web_req *r, uint64_t form_id, tp_web_resp *out);
 void tp_web_form_post(tp_web_req *r, uint64_t form_id, tp_web_resp *out);
+/* Cancels the forms of a session that signed out (from any thread; the
+ * main thread carries it out). */
+void tp_web_forms_drop_session(tp_web *w, uint64_t owner);
 /* Cancels every form still open at shutdown (main thread). */
 void tp_web_forms_cancel_all(tp_web *w);
 

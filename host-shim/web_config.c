@@ -81,19 +81,19 @@ int tp_web_config_set(tp_web_config *cfg, const char *key, const char *value, ch
         return 0;
     }
     if (strcmp(key, "session_idle_seconds") == 0) {
-        if (set_number(&n, 10, 86400LL * 7, key, value, err, err_cap) != 0)
+        if (set_number(&n, 1, 86400LL * 7, key, value, err, err_cap) != 0)
             return -1;
         cfg->session_idle_seconds = (long)n;
         return 0;
     }
     if (strcmp(key, "max_upload_bytes") == 0) {
-        if (set_number(&n, 1024, 1LL << 32, key, value, err, err_cap) != 0)
+        if (set_number(&n, 1, 1LL << 32, key, value, err, err_cap) != 0)
             return -1;
         cfg->max_upload_bytes = n;
         return 0;
     }
     if (strcmp(key, "max_connections") == 0) {
-        if (set_number(&n, 4, 10000, key, value, err, err_cap) != 0)
+        if (set_number(&n, 1, 10000, key, value, err, err_cap) != 0)
             return -1;
         cfg->max_connections = (long)n;
         return 0;

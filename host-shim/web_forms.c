@@ -35,6 +35,10 @@
 
 #define FORM_WAIT_MS 30000
 #define FORMS_CAP 256
+/* A form nobody looked at for this long is abandoned (a closed tab, a
+ * session that ended): it is cancelled when the plugin's forms are all
+ * taken (TP_FORMS_OPEN_MAX) and a manager opens a new one. */
+#define FORM_ABANDONED_MS 120000
 
 typedef struct form_entry {
     uint64_t id;          /* 0 = free */
@@ -65,6 +69,7 @@ typedef struct form_job {
     char manager[TP_MANAGER_ID_MAX + 1];
     uint64_t owner;
     uint64_t form_id;
+    uint64_t evicted;      /* OPEN refused as busy: the abandoned form cancelled */
     tp_forms_answers ans;
     /* under the table's lock: */
     int finished;
@@ -227,6 +232,23 @@ static void run_job(tp_web *w, form_job *j)
         tp_staff staff = {.struct_size = sizeof staff, .id = j->manager, .role = "manager"};
         uint64_t id = 0;
         st = w->ui->open(w->p, j->action, &staff, j->has_prefill ? j->prefill : NULL, &id, &msg);
+        if (st == TP_ERR_BUSY) {
+            /* every form of the plugin is open: cancel the one abandoned longest */
+            int64_t now = tp_web_now_ms();
+            form_entry *lru = NULL;
+            pthread_mutex_lock(&t->lock);
+            for (size_t i = 0; i < FORMS_CAP; i++) {
+                form_entry *e = &t->e[i];
+                if (e->id && !e->dismissed && now - e->touched_ms > FORM_ABANDONED_MS &&
+                    (!lru || e->touched_ms < lru->touched_ms))
+                    lru = e;
+            }
+            uint64_t victim = lru ? lru->id : 0;
+            pthread_mutex_unlock(&t->lock);
+            tp_message m2;
+            if (victim && w->ui->cancel(w->p, victim, &m2) == TP_OK)
+                j->evicted = victim;
+        }
         if (st == TP_OK) {
             uint64_t cancel_id = 0;
             pthread_mutex_lock(&t->lock);
@@ -283,6 +305,29 @@ void tp_web_forms_cancel_all(tp_web *w)
 }
 
 /* ---------------------------------------------------- connection threads */
+
+void tp_web_forms_drop_session(tp_web *w, uint64_t owner)
+{
+    tp_web_formtab *t = w->forms;
+    uint64_t ids[FORMS_CAP];
+    size_t n = 0;
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < FORMS_CAP; i++)
+        if (t->e[i].id && t->e[i].owner == owner && !t->e[i].dismissed)
+            ids[n++] = t->e[i].id;
+    pthread_mutex_unlock(&t->lock);
+    for (size_t i = 0; i < n; i++) {
+        form_job *j = calloc(1, sizeof *j);
+        if (!j)
+            return;
+        j->kind = JOB_CANCEL;
+        j->form_id = ids[i];
+        j->abandoned = 1; /* nobody waits: the main thread frees it */
+        void *ptr = j;
+        if (write(t->pipe[1], &ptr, sizeof ptr) != (ssize_t)sizeof ptr)
+            job_free(j);
+    }
+}
 
 static void deadline_in(struct timespec *ts, int ms)
 {
@@ -343,6 +388,26 @@ static int wait_state(tp_web *w, uint64_t id, uint64_t version, const struct tim
     return rc;
 }
 
+/* Waits until form `id` is dismissed (or gone from the table). 0, or -1 on
+ * a timeout. */
+static int wait_dismissed(tp_web *w, uint64_t id, const struct timespec *deadline)
+{
+    tp_web_formtab *t = w->forms;
+    int rc = -1;
+    pthread_mutex_lock(&t->lock);
+    for (;;) {
+        form_entry *e = find(t, id);
+        if (!e || e->dismissed) {
+            rc = 0;
+            break;
+        }
+        if (pthread_cond_timedwait(&t->cond, &t->lock, deadline) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
 static unsigned status_of(tp_status st)
 {
     switch (st) {
@@ -382,6 +447,18 @@ unsigned tp_web_form_open(tp_web *w, const tp_web_session *s, const char *action
     if (post_and_wait(w, j, &deadline) != 0) {
         snprintf(err, err_cap, "%s", silent_sentence);
         return 503;
+    }
+    if (j->st == TP_ERR_BUSY && j->evicted) {
+        /* an abandoned form is being cancelled: once it is gone, try again */
+        if (wait_dismissed(w, j->evicted, &deadline) == 0) {
+            j->finished = 0;
+            j->evicted = 0;
+            j->msg[0] = '\0';
+            if (post_and_wait(w, j, &deadline) != 0) {
+                snprintf(err, err_cap, "%s", silent_sentence);
+                return 503;
+            }
+        }
     }
     tp_status st = j->st;
     uint64_t id = j->form_id;

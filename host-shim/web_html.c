@@ -136,7 +136,8 @@ void tp_web_page_begin(tp_web_buf *b, const char *title, const char *csrf, int c
                        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                        "<title>");
     tp_web_buf_esc(b, title);
-    tp_web_buf_puts(b, " — tillpoints</title>\n<link rel=\"stylesheet\" href=\"/static/app.css\">\n");
+    tp_web_buf_puts(b, " — tillpoints</title>\n<link rel=\"stylesheet\" href=\"/static/app.css\">\n"
+                       "<link rel=\"icon\" href=\"data:,\">\n");
     if (charts)
         tp_web_buf_puts(b, "<script src=\"/static/chart.js\" defer></script>\n"
                            "<script src=\"/static/dashboard.js\" defer></script>\n");

@@ -128,11 +128,14 @@ static void upload_discard(tp_web_req *r)
     }
 }
 
-static int field_append(tp_web_req *r, const char *key, const char *data, size_t size)
+/* Adds field `key` (off 0) or the next piece of its value (off > 0: the
+ * post processor hands long values over in pieces). */
+static int field_append(tp_web_req *r, const char *key, uint64_t off, const char *data,
+                        size_t size)
 {
     tp_web_kv *kv = NULL;
-    if (r->nfield && strcmp(r->field[r->nfield - 1].name, key) == 0)
-        kv = &r->field[r->nfield - 1]; /* the next piece of the same value */
+    if (off > 0 && r->nfield && strcmp(r->field[r->nfield - 1].name, key) == 0)
+        kv = &r->field[r->nfield - 1];
     if (!kv) {
         if (r->nfield >= TP_WEB_FIELDS_MAX)
             return -1;
@@ -170,7 +173,6 @@ static enum MHD_Result on_post_data(void *cls, enum MHD_ValueKind kind, const ch
     (void)kind;
     (void)content_type;
     (void)transfer_encoding;
-    (void)off;
     tp_web_req *r = cls;
     if (!key)
         return MHD_YES;
@@ -202,7 +204,7 @@ static enum MHD_Result on_post_data(void *cls, enum MHD_ValueKind kind, const ch
         }
         return MHD_YES;
     }
-    if (field_append(r, key, data, size) != 0) {
+    if (field_append(r, key, off, data, size) != 0) {
         r->body_bad = 1;
         return MHD_NO;
     }

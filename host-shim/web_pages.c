@@ -184,7 +184,7 @@ static void signin_page(tp_web_req *r, tp_web_resp *out, unsigned status, const 
                         const char *manager)
 {
     char pre[TP_WEB_TOKEN_LEN + 1];
-    tp_web_token_new(pre);
+    tp_web_pre_token_new(r->w->pre_key, pre);
     add_cookie(out, r->w, "tp_pre", pre, 0);
     out->status = status;
     tp_web_buf *b = &out->body;
@@ -1124,9 +1124,8 @@ static void status_page(tp_web_req *r, tp_web_resp *out)
     tp_web *w = r->w;
     tp_web_buf *b = &out->body;
     tp_web_page_begin(b, "Status", r->sess.csrf, 0);
-    tp_web_buf_puts(b, "<h1>Status</h1>\n<h2>Scanners</h2>\n<p class=\"hint\">As the store's "
-                       "configuration lists them. This back office owns no scanner; the till "
-                       "does.</p>\n");
+    tp_web_buf_puts(b, "<h1>Status</h1>\n<h2>Scanners</h2>\n<p class=\"hint\">This back office "
+                       "owns no scanner; the till does. What the plugin here says of them:</p>\n");
     tp_scanner_info sc[32];
     size_t n = 0;
     tp_message msg;
@@ -1138,7 +1137,9 @@ static void status_page(tp_web_req *r, tp_web_resp *out)
         message_p(b, "error", NULL, or_sentence(&msg, "The scanners could not be listed."));
         n = 0;
     } else if (n == 0) {
-        message_p(b, "notice", NULL, "No scanners are configured.");
+        /* the plugin says why it lists none (in a back office: the till owns them) */
+        message_p(b, "notice", "scanners-note",
+                  or_sentence(&msg, "No scanners are configured."));
     }
     tp_web_buf_puts(b, "<div class=\"scroll\"><table id=\"scanners\">\n<thead><tr>"
                        "<th scope=\"col\">Name</th><th scope=\"col\">Driver</th>"
@@ -1328,6 +1329,7 @@ static void route_signed_in(tp_web_req *r, const char *url, int post, tp_web_res
         snprintf(tok, sizeof tok, "%s", r->sess.token);
         tp_web_session_remove(&r->w->sessions, tok);
         sodium_memzero(tok, sizeof tok);
+        tp_web_forms_drop_session(r->w, r->sess.serial);
         add_cookie(out, r->w, "tp_session", "", 1);
         redirect(out, "/signin");
     } else if (!strncmp(url, "/forms/", 7)) {
@@ -1433,7 +1435,8 @@ void tp_web_route(tp_web_req *r, tp_web_resp *out)
         }
         char pre[TP_WEB_TOKEN_LEN + 8];
         int have = tp_web_cookie_get(cookies, "tp_pre", pre, sizeof pre) == 0;
-        int ok = have && tp_web_csrf_ok(pre, tp_web_field(r, "csrf"));
+        int ok = have && tp_web_pre_token_ok(w->pre_key, pre) &&
+                 tp_web_csrf_ok(pre, tp_web_field(r, "csrf"));
         sodium_memzero(pre, sizeof pre);
         if (!ok) {
             tp_web_error_page(out, 403, "Refused", csrf_sentence, NULL);

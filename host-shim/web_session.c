@@ -45,6 +45,37 @@ void tp_web_token_new(char *out)
     sodium_memzero(raw, sizeof raw);
 }
 
+/* crypto_auth (HMAC-SHA-512-256) of the nonce, cut to 16 bytes. */
+static void pre_mac(const unsigned char *key, const unsigned char *nonce, unsigned char *mac16)
+{
+    unsigned char full[crypto_auth_BYTES];
+    crypto_auth(full, nonce, 16, key);
+    memcpy(mac16, full, 16);
+    sodium_memzero(full, sizeof full);
+}
+
+void tp_web_pre_token_new(const unsigned char *key, char *out)
+{
+    unsigned char raw[32];
+    randombytes_buf(raw, 16);
+    pre_mac(key, raw, raw + 16);
+    sodium_bin2base64(out, TP_WEB_TOKEN_LEN + 1, raw, sizeof raw,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+int tp_web_pre_token_ok(const unsigned char *key, const char *token)
+{
+    unsigned char raw[32], mac[16];
+    size_t len = 0;
+    if (!token || strlen(token) != TP_WEB_TOKEN_LEN ||
+        sodium_base642bin(raw, sizeof raw, token, TP_WEB_TOKEN_LEN, NULL, &len, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        len != sizeof raw)
+        return 0;
+    pre_mac(key, raw, mac);
+    return sodium_memcmp(mac, raw + 16, 16) == 0;
+}
+
 static int token_equal(const char *a, const char *b)
 {
     if (strlen(b) != TP_WEB_TOKEN_LEN || strlen(a) != TP_WEB_TOKEN_LEN)
@@ -156,14 +187,35 @@ int tp_web_csrf_ok(const char *expected, const char *given)
 }
 
 /* "scheme://host" of this server as the request names it. */
-static int self_origin(const char *host, int tls, char *out, size_t cap)
+static int self_origin_with(const char *scheme, const char *host, char *out, size_t cap)
 {
     if (!host || !*host)
         return -1;
-    size_t need = strlen(host) + 9;
-    if (need >= cap)
+    size_t ns = strlen(scheme), nh = strlen(host);
+    if (ns + nh >= cap)
         return -1;
-    snprintf(out, cap, "%s%s", tls ? "https://" : "http://", host);
+    memcpy(out, scheme, ns);
+    memcpy(out + ns, host, nh);
+    out[ns + nh] = '\0';
+    return 0;
+}
+
+/* `url` is "scheme://host" or starts with "scheme://host/", for one of
+ * the schemes this server may be reached by. */
+static int names_self(const char *url, const char *host, int tls, int whole)
+{
+    static const char *const scheme[2] = {"https://", "http://"};
+    /* Under TLS only https; without it, http, or https through a TLS proxy
+     * in front (allow_plain_http): the host must match either way. */
+    for (int i = 0; i < (tls ? 1 : 2); i++) {
+        char self[512];
+        if (self_origin_with(scheme[i], host, self, sizeof self) != 0)
+            return 0;
+        size_t n = strlen(self);
+        if (whole ? strcmp(url, self) == 0
+                  : strncmp(url, self, n) == 0 && (url[n] == '/' || url[n] == '\0'))
+            return 1;
+    }
     return 0;
 }
 
@@ -172,15 +224,10 @@ int tp_web_origin_ok(const char *origin, const char *referer, const char *sec_fe
 {
     if (sec_fetch_site && strcmp(sec_fetch_site, "cross-site") == 0)
         return 0;
-    char self[512];
-    int have_self = self_origin(host, tls, self, sizeof self) == 0;
     if (origin && *origin)
-        return have_self && strcmp(origin, self) == 0;
-    if (referer && *referer) {
-        size_t n = have_self ? strlen(self) : 0;
-        return have_self && strncmp(referer, self, n) == 0 &&
-               (referer[n] == '/' || referer[n] == '\0');
-    }
+        return names_self(origin, host, tls, 1);
+    if (referer && *referer)
+        return names_self(referer, host, tls, 0);
     return 1;
 }
 

@@ -63,6 +63,15 @@ size_t tp_web_session_count(tp_web_sessions *t);
 /* 32 random bytes, base64url without padding, into out[TP_WEB_TOKEN_LEN + 1]. */
 void tp_web_token_new(char *out);
 
+/* The sign-in form's pre-session token (cookie tp_pre and hidden field):
+ * 16 random bytes and their MAC under the server's `key` (32 bytes,
+ * random per process), base64url, TP_WEB_TOKEN_LEN characters. A token
+ * the server did not make (a cookie planted by someone else) fails
+ * tp_web_pre_token_ok. */
+#define TP_WEB_PRE_KEY_LEN 32
+void tp_web_pre_token_new(const unsigned char *key, char *out);
+int tp_web_pre_token_ok(const unsigned char *key, const char *token);
+
 /* The form's token equals the expected one (both non-empty, same length,
  * compared in constant time). 1 or 0. */
 int tp_web_csrf_ok(const char *expected, const char *given);
@@ -72,7 +81,8 @@ int tp_web_csrf_ok(const char *expected, const char *given);
  * exactly scheme://host of this request ("null" is refused); without one,
  * a Referer must start with scheme://host/; with neither the request is
  * allowed (the CSRF token still has to match). `host` is the request's
- * Host header; `tls` chooses https. 1 or 0. */
+ * Host header. Under TLS (`tls`) the scheme is https; without, http or
+ * https (a TLS proxy in front, allow_plain_http). 1 or 0. */
 int tp_web_origin_ok(const char *origin, const char *referer, const char *sec_fetch_site,
                      const char *host, int tls);
 

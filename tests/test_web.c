@@ -212,12 +212,34 @@ static void same_origin_posts_pass_and_cross_origin_ones_do_not(void **state)
     assert_true(tp_web_origin_ok("https://shop.example", NULL, NULL, "shop.example", 1));
     assert_false(tp_web_origin_ok("http://evil.example", NULL, NULL, host, 0));
     assert_false(tp_web_origin_ok("http://127.0.0.1:8081", NULL, NULL, host, 0));
-    assert_false(tp_web_origin_ok("https://127.0.0.1:8080", NULL, NULL, host, 0));
+    /* behind a TLS proxy the browser says https; under TLS only https */
+    assert_true(tp_web_origin_ok("https://127.0.0.1:8080", NULL, NULL, host, 0));
+    assert_false(tp_web_origin_ok("http://shop.example", NULL, NULL, "shop.example", 1));
     assert_false(tp_web_origin_ok("null", NULL, NULL, host, 0));
     assert_false(tp_web_origin_ok(NULL, "http://127.0.0.1:8080.evil.example/", NULL, host, 0));
     assert_false(tp_web_origin_ok(NULL, "http://evil.example/", NULL, host, 0));
     assert_false(tp_web_origin_ok("http://127.0.0.1:8080", NULL, "cross-site", host, 0));
     assert_false(tp_web_origin_ok("http://127.0.0.1:8080", NULL, NULL, NULL, 0));
+}
+
+static void a_pre_session_token_is_accepted_only_when_this_server_made_it(void **state)
+{
+    (void)state;
+    unsigned char key[TP_WEB_PRE_KEY_LEN], other[TP_WEB_PRE_KEY_LEN];
+    randombytes_buf(key, sizeof key);
+    randombytes_buf(other, sizeof other);
+    char tok[TP_WEB_TOKEN_LEN + 1];
+    tp_web_pre_token_new(key, tok);
+    assert_int_equal(strlen(tok), TP_WEB_TOKEN_LEN);
+    assert_true(tp_web_pre_token_ok(key, tok));
+    assert_false(tp_web_pre_token_ok(other, tok)); /* another server's, or a restart's */
+    char planted[TP_WEB_TOKEN_LEN + 1];
+    tp_web_token_new(planted); /* random, not signed */
+    assert_false(tp_web_pre_token_ok(key, planted));
+    tok[5] = tok[5] == 'A' ? 'B' : 'A';
+    assert_false(tp_web_pre_token_ok(key, tok));
+    assert_false(tp_web_pre_token_ok(key, "abc"));
+    assert_false(tp_web_pre_token_ok(key, NULL));
 }
 
 /* ------------------------------------------------------------ cookies */
@@ -371,6 +393,7 @@ int main(void)
         cmocka_unit_test(tokens_are_random_base64url),
         cmocka_unit_test(csrf_refuses_a_wrong_or_missing_token),
         cmocka_unit_test(same_origin_posts_pass_and_cross_origin_ones_do_not),
+        cmocka_unit_test(a_pre_session_token_is_accepted_only_when_this_server_made_it),
         cmocka_unit_test(cookies_are_found_among_several_with_spaces),
         cmocka_unit_test(the_config_file_sets_every_key),
         cmocka_unit_test(an_unknown_key_is_refused_with_file_and_line),
