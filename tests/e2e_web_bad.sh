@@ -330,6 +330,14 @@ http nopre2 fresh --data-urlencode manager=mgr-1 --data-urlencode "pin=$MGR_PIN"
 expect_code "POST /signin without the pre-session token" 403 nopre2
 if grep -qi '^Set-Cookie: *tp_session=' "$work/nopre2.hdr"; then fail "no session without the token" "no tp_session cookie" "$(cat "$work/nopre2.hdr")"; fi
 ok "a sign-in without its pre-session csrf token: 403, no session"
+# Login CSRF: a page elsewhere cannot sign the browser in as someone else
+# with a token of its own choosing (a planted tp_pre cookie and the same
+# value in the form).
+http planted planted -H "Cookie: tp_pre=AAAAplantedAAAA" --data-urlencode manager=mgr-1 \
+    --data-urlencode "pin=$MGR_PIN" --data-urlencode csrf=AAAAplantedAAAA "$U/signin"
+expect_code "POST /signin with a planted tp_pre cookie and the same token" 403 planted
+if grep -qi '^Set-Cookie: *tp_session=' "$work/planted.hdr"; then fail "no session from a planted token" "no tp_session cookie" "$(cat "$work/planted.hdr")"; fi
+ok "a sign-in with a planted pre-session token (cookie and form alike): 403, no session"
 
 # ---- HTML and script in the data: always escaped ----------------------------
 escaped() { # NAME RAW ESCAPED WHAT
