@@ -175,12 +175,12 @@ signin() {
     http "$1" "$1" --data-urlencode "manager=$2" --data-urlencode "pin=$3" \
         --data-urlencode "csrf=$t" "$base/signin"
 }
-# session_csrf JAR NAME: a signed-in page's csrf token (the sign-out form
-# in the navigation carries it on every page).
+# session_csrf JAR NAME: $tok becomes a signed-in page's csrf token (the
+# sign-out form in the navigation carries it on every page).
 session_csrf() {
     http "$2" "$1" "$U/adjust"
     [ "$code" = 200 ] || fail "GET /adjust signed in" "HTTP 200" "HTTP $code: $(body "$2")"
-    csrf_of "$2"
+    tok=$(csrf_of "$2")
 }
 
 # ---- servers ------------------------------------------------------------------
@@ -291,7 +291,7 @@ expect_code "PUT /signin" 405 m405b
 ok "wrong methods (DELETE /, PUT /signin): 405"
 
 # ---- CSRF and origin -----------------------------------------------------------
-tok=$(session_csrf m1 tok)
+session_csrf m1 tok
 [ -n "$tok" ] || fail "signed-in pages carry the session's csrf token" "a token" "$(body tok)"
 n0=$(entries)
 adjust() { # NAME CSRF-ARGS... : POST /adjust +5 for M-1001
