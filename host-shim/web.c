@@ -239,6 +239,7 @@ int main(int argc, char **argv)
                               .on_present = tp_web_on_present, .on_dismiss = tp_web_on_dismiss,
                               .user = &w, .verbose = a.verbose, .back_office = 1};
     opt.config_path = tp_hostlib_config_path(a.config);
+    w.config_path = opt.config_path;
     if (a.version)
         return tp_hostlib_print_version(stdout, "tillpoints-web", &opt);
 

@@ -81,6 +81,7 @@ typedef struct tp_web {
     tp_web_config cfg;
     int tls;
     int verbose;
+    const char *config_path;         /* the store's config, or NULL (defaults) */
     tp_hostlib *h;
     const tp_plugin *p;
     const tp_admin_set *ad;

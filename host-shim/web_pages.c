@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <ini.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -1099,7 +1100,7 @@ static void missed_page(tp_web_req *r, tp_web_resp *out)
 static const char *scanner_state(tp_scanner_state s)
 {
     switch (s) {
-    case TP_SCANNER_STARTING: return "not started";
+    case TP_SCANNER_STARTING: return "not started here";
     case TP_SCANNER_ONLINE: return "online";
     case TP_SCANNER_OFFLINE: return "offline";
     case TP_SCANNER_ERROR: return "error";
@@ -1117,6 +1118,36 @@ static const char *sync_state(tp_sync_state s)
     case TP_SYNC_ERROR: return "error";
     default: return "unknown";
     }
+}
+
+typedef struct conf_scanners {
+    tp_scanner_info *out;
+    size_t cap, n;
+} conf_scanners;
+
+/* inih's handler: a [scanner "NAME"] section's name, driver and port or
+ * device, as written (the plugin checks them when the till starts them). */
+static int on_scanner_key(void *user, const char *section, const char *key, const char *value)
+{
+    conf_scanners *cs = user;
+    char name[TP_SCANNER_NAME_MAX + 1];
+    if (!cs->out || !section || !key || !value)
+        return 0;
+    if (sscanf(section, "scanner \"%32[^\"]\"", name) != 1)
+        return 1;
+    tp_scanner_info *cur = cs->n ? &cs->out[cs->n - 1] : NULL;
+    if (!cur || strcmp(cur->name, name) != 0) {
+        if (cs->n == cs->cap)
+            return 1;
+        cur = &cs->out[cs->n++];
+        memset(cur, 0, sizeof *cur);
+        snprintf(cur->name, sizeof cur->name, "%s", name);
+    }
+    if (strcasecmp(key, "driver") == 0)
+        snprintf(cur->driver, sizeof cur->driver, "%s", value);
+    else if (strcasecmp(key, "port") == 0 || strcasecmp(key, "device") == 0)
+        snprintf(cur->device, sizeof cur->device, "%s", value);
+    return 1;
 }
 
 static void status_page(tp_web_req *r, tp_web_resp *out)
@@ -1137,9 +1168,21 @@ static void status_page(tp_web_req *r, tp_web_resp *out)
         message_p(b, "error", NULL, or_sentence(&msg, "The scanners could not be listed."));
         n = 0;
     } else if (n == 0) {
-        /* the plugin says why it lists none (in a back office: the till owns them) */
+        /* the plugin says why it lists none (in a back office: the till owns
+         * them); the table then shows the configured ones as the till's
+         * config lists them, not started in this process */
         message_p(b, "notice", "scanners-note",
                   or_sentence(&msg, "No scanners are configured."));
+        conf_scanners cs = {sc, 32, 0};
+        if (msg.text[0] && w->config_path &&
+            ini_parse(w->config_path, on_scanner_key, &cs) != -1) {
+            n = cs.n;
+            for (size_t i = 0; i < n; i++) {
+                sc[i].state = TP_SCANNER_STARTING;
+                snprintf(sc[i].last_error, sizeof sc[i].last_error,
+                         "Not opened here: the till's process owns it.");
+            }
+        }
     }
     tp_web_buf_puts(b, "<div class=\"scroll\"><table id=\"scanners\">\n<thead><tr>"
                        "<th scope=\"col\">Name</th><th scope=\"col\">Driver</th>"
