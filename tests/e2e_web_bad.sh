@@ -311,8 +311,15 @@ adjust evilref --data-urlencode "csrf=$tok" -H "Referer: https://evil.example/pa
 expect_code "POST /adjust with a foreign Referer and no Origin" 403 evilref
 adjust xsite --data-urlencode "csrf=$tok" -H "Sec-Fetch-Site: cross-site"
 expect_code "POST /adjust with Sec-Fetch-Site: cross-site" 403 xsite
+# A sandboxed frame sends Origin: null; another port of this host is
+# another origin (another program on the machine).
+adjust nullorigin --data-urlencode "csrf=$tok" -H "Origin: null"
+expect_code "POST /adjust with Origin: null" 403 nullorigin
+port=${U##*:}
+adjust otherport --data-urlencode "csrf=$tok" -H "Origin: http://127.0.0.1:$((port == 65535 ? 1 : port + 1))"
+expect_code "POST /adjust with an Origin on another port of this host" 403 otherport
 [ "$(entries)" = "$n0" ] || fail "the refused POSTs wrote nothing (CLI activity)" "$n0 entries" "$(entries) entries"
-ok "missing and wrong csrf token, foreign Origin, Referer and Sec-Fetch-Site: 403, nothing written (CLI)"
+ok "missing and wrong csrf token, foreign Origin (evil.example, null, another port), Referer and Sec-Fetch-Site: 403, nothing written (CLI)"
 # The same POST with the token and this site's origin is done: the 403s
 # above were the checks, not a broken form.
 adjust goodcsrf --data-urlencode "csrf=$tok" -H "Origin: $U"
