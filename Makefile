@@ -245,6 +245,8 @@ check-run: $(PROGRAMS) $(TESTS) $(SEAM) $(BUILD)/headers.ok
 	BUILD=$(BUILD) python3 tests/e2e_shim.py
 	BUILD=$(BUILD) python3 tests/e2e_balance.py
 	BUILD=$(BUILD) sh tests/e2e_retro_tmux.sh
+	BUILD=$(BUILD) /usr/bin/python3 tests/e2e_web.py
+	BUILD=$(BUILD) sh tests/e2e_web_bad.sh
 	[ "$(SAN)" = 1 ] || sh tests/package_test.sh
 
 # The ABI baseline (docs/DESIGN.md §13): abi/ holds abidw's dumps of the
@@ -472,3 +474,9 @@ clean: ## remove build outputs
 
 # The headers each object and test was built from (written by -MMD -MP).
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d)
+
+# The README's and docs' pictures of the back office (docs/DESIGN.md §15),
+# taken by the browser test on its own store: commit what it writes.
+.PHONY: screenshots
+screenshots: all ## docs/screenshots/: the dashboard and the retro-visit form at desktop and phone widths
+	BUILD=$(BUILD) /usr/bin/python3 tests/e2e_web.py --screenshots docs/screenshots

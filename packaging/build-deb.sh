@@ -60,15 +60,25 @@ install -d "$rt$libdir/tillpoints" "$rt/usr/bin"
 for so in tillpoints.so $modules; do
     install -m 0644 "$stage$libdir/tillpoints/$so" "$rt$libdir/tillpoints/"
 done
-for b in tillpoints tillpoints-shim tillpoints-till; do
+# tillpoints-web: the managers' back office (docs/DESIGN.md §15).
+programs="tillpoints tillpoints-shim tillpoints-till tillpoints-web"
+for b in $programs; do
     install -m 0755 "$stage/usr/bin/$b" "$rt/usr/bin/"
 done
+# Its pages' style and scripts, as `make install` stages them (the path
+# is the server's --assets default). Chart.js is not among them: the
+# server serves Debian's libjs-chart.js (a Depends below).
+[ -f "$stage/usr/share/tillpoints/web/dashboard.js" ] ||
+    { echo "build-deb: make install staged no /usr/share/tillpoints/web/dashboard.js" >&2; exit 1; }
+install -d "$rt/usr/share/tillpoints"
+cp -R "$stage/usr/share/tillpoints/web" "$rt/usr/share/tillpoints/"
+find "$rt/usr/share/tillpoints/web" -type f -exec chmod 0644 {} +
 # As dh_strip does (no -dbgsym package here).
 for so in tillpoints.so $modules; do
     strip --remove-section=.comment --remove-section=.note --strip-unneeded \
         "$rt$libdir/tillpoints/$so"
 done
-for b in tillpoints tillpoints-shim tillpoints-till; do
+for b in $programs; do
     strip --remove-section=.comment --remove-section=.note "$rt/usr/bin/$b"
 done
 
@@ -79,7 +89,8 @@ install -m 0644 $pk/tillpoints.conf "$rt/etc/tillpoints/tillpoints.conf"
 # does not exist when the package is built), and dpkg applies the override
 # to every later version it unpacks, before anyone writes a secret into it.
 install -m 0644 $pk/tillpoints-secrets.conf "$rt/etc/tillpoints/secrets.conf"
-install -m 0644 $pk/tillpoints-shim.service "$rt/lib/systemd/system/"
+install -m 0644 $pk/web.conf "$rt/etc/tillpoints/web.conf"
+install -m 0644 $pk/tillpoints-shim.service $pk/tillpoints-web.service "$rt/lib/systemd/system/"
 install -m 0644 $pk/60-tillpoints-scanners.rules "$rt/lib/udev/rules.d/"
 
 # Man pages, compressed as policy asks.
@@ -149,6 +160,7 @@ modpaths=$(for so in $modules; do printf '%s ' "$top/$rt$libdir/tillpoints/$so";
 shlibs=$(cd "$sl" && dpkg-shlibdeps -O --warnings=7 -dDepends \
     "$top/$rt$libdir/tillpoints/tillpoints.so" "$top/$rt/usr/bin/tillpoints" \
     "$top/$rt/usr/bin/tillpoints-shim" "$top/$rt/usr/bin/tillpoints-till" \
+    "$top/$rt/usr/bin/tillpoints-web" \
     -dRecommends $modpaths 2>"$top/$work/shlibdeps.log") ||
     { cat "$work/shlibdeps.log" >&2; exit 1; }
 [ -s "$work/shlibdeps.log" ] && sed 's/^/build-deb: /' "$work/shlibdeps.log" >&2
@@ -156,8 +168,13 @@ recommends=$(printf '%s\n' "$shlibs" | sed -n 's/^shlibs:Recommends=//p')
 shlibs=$(printf '%s\n' "$shlibs" | sed -n 's/^shlibs:Depends=//p')
 [ -n "$shlibs" ] || { echo "build-deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 [ -n "$recommends" ] || { echo "build-deb: dpkg-shlibdeps found no module libraries" >&2; exit 1; }
-# adduser for the postinst; the shlibs line covers the libraries.
-depends="adduser, $shlibs"
+# adduser for the postinst; libjs-chart.js for the dashboard's charts
+# (tillpoints-web serves its file, it links nothing of it); the shlibs line
+# covers the libraries (libmicrohttpd12 for tillpoints-web among them).
+case $shlibs in *libmicrohttpd*) ;; *)
+    echo "build-deb: dpkg-shlibdeps did not find libmicrohttpd for tillpoints-web: $shlibs" >&2; exit 1 ;;
+esac
+depends="adduser, libjs-chart.js, $shlibs"
 
 # ---- control files, md5sums, packages -------------------------------------
 for p in tillpoints tillpoints-dev; do

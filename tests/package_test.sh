@@ -16,7 +16,9 @@
 #      tillpoints-pos served, anyone else refused), the receipt key taken
 #      from the secrets file (a secret in the config refused), and the
 #      example host docs/example_host.c built against the installed header
-#      and pkg-config file;
+#      and pkg-config file; tillpoints-web, the back office, on the packaged
+#      web.conf (its pages, its assets, Debian's Chart.js, a manager's
+#      sign-in) with its unit's user;
 #   4. reinstalls over itself (a locally changed conffile is kept), removes
 #      (config and database stay), then purges, and lists what is left under
 #      /usr/lib/<triplet>/tillpoints, /etc/tillpoints, /var/lib/tillpoints and
@@ -112,6 +114,7 @@ cleanup() {
         fi
     done
     rm -f /etc/systemd/system/multi-user.target.wants/tillpoints-shim.service
+    [ -z "${web_pid:-}" ] || kill "$web_pid" 2>/dev/null
     # The purge keeps the system user (policy); take back only what we made.
     if [ "$had_user" -eq 0 ] && getent passwd tillpoints >/dev/null; then
         deluser --system --quiet tillpoints >/dev/null 2>&1 || userdel tillpoints
@@ -157,6 +160,17 @@ recommends_line=$(printf '%s\n' "$fields" | sed -n 's/^Recommends: //p')
 for lib in libpq5 libzbar0 libevdev2; do
     check "$lib (a module's library) is recommended" has "$recommends_line" "$lib"
     check "$lib is not a dependency (Depends: $depends_line)" lacks "$depends_line" "$lib"
+done
+# The back office (docs/DESIGN.md §15): its program, unit, config and
+# assets; libmicrohttpd (linked, found by dpkg-shlibdeps) and Debian's
+# Chart.js (served, so named explicitly) are dependencies.
+for f in ./usr/bin/tillpoints-web ./lib/systemd/system/tillpoints-web.service \
+    ./etc/tillpoints/web.conf ./usr/share/tillpoints/web/dashboard.js; do
+    check "the package ships ${f#.}" has "$files" " $f\$"
+done
+check "the package ships no copy of Chart.js (Debian's libjs-chart.js is used)" lacks "$files" "/[Cc]hart\\(\\.min\\)\\{0,1\\}\\.js\$"
+for lib in libmicrohttpd12 libjs-chart.js; do
+    check "$lib is a dependency (Depends: $depends_line)" has "$depends_line" "$lib"
 done
 
 # ---- lintian -------------------------------------------------------------------
@@ -224,12 +238,28 @@ check "pkg-config --cflags --libs tillpoints works ($(pkg-config --cflags --libs
     pkg-config --exists tillpoints
 check "the udev rules and the systemd unit are installed" \
     test -f /lib/udev/rules.d/60-tillpoints-scanners.rules -a -f /lib/systemd/system/tillpoints-shim.service
+webconf=/etc/tillpoints/web.conf
+webunit=/lib/systemd/system/tillpoints-web.service
+check "$webconf is 0640 root:tillpoints (dpkg-statoverride) and a dpkg conffile" \
+    sh -c "[ \"\$(stat -c '%a %U %G' $webconf)\" = '640 root tillpoints' ] &&
+           dpkg-query -W -f='\${Conffiles}' tillpoints | grep -q ' $webconf '"
+# The web server's unit: the packaged configs, the tillpoints user, no
+# restart loop on a start-up error (exit 2), and no devices (it owns no
+# scanner, unlike the shim).
+check "tillpoints-web.service runs the packaged configs as tillpoints, without devices" \
+    sh -c "grep -qx 'ExecStart=/usr/bin/tillpoints-web --config $conf --web-config $webconf' $webunit &&
+           grep -qx 'User=tillpoints' $webunit && grep -qx 'PrivateDevices=yes' $webunit &&
+           grep -qx 'RestartPreventExitStatus=2' $webunit && grep -qx 'StateDirectory=tillpoints' $webunit &&
+           ! grep -q '^DeviceAllow=' $webunit && ! grep -qx 'RuntimeDirectory=tillpoints' $webunit"
+webwants=/etc/systemd/system/multi-user.target.wants/tillpoints-web.service
+check "dpkg -i leaves tillpoints-web.service disabled (no $webwants)" \
+    sh -c "[ ! -e $webwants ] && [ ! -L $webwants ]"
 # The package never enables the shim's service: the integrator sets up the
 # socket's group first (docs/INTEGRATING.md).
 wants=/etc/systemd/system/multi-user.target.wants/tillpoints-shim.service
 check "dpkg -i leaves tillpoints-shim.service disabled (no $wants)" \
     sh -c "[ ! -e $wants ] && [ ! -L $wants ]"
-for page in "1 tillpoints" "1 tillpoints-till" "5 tillpoints.conf" "8 tillpoints-shim"; do
+for page in "1 tillpoints" "1 tillpoints-till" "5 tillpoints.conf" "8 tillpoints-shim" "8 tillpoints-web"; do
     # shellcheck disable=SC2086
     if man -w $page >/dev/null 2>&1 && [ -z "$(MANWIDTH=80 man --warnings $page 2>&1 >/dev/null)" ]; then
         ok "man $page is installed and renders without warnings"
@@ -249,12 +279,14 @@ else
     echo "note - udevadm not installed: the udev rules' syntax is not checked here"
 fi
 if command -v systemd-analyze >/dev/null 2>&1; then
-    if systemd-analyze verify /lib/systemd/system/tillpoints-shim.service >"$tmp/unit.log" 2>&1; then
-        ok "systemd-analyze verify tillpoints-shim.service"
-    else
-        sed 's/^/     /' "$tmp/unit.log"
-        bad "systemd-analyze verify tillpoints-shim.service"
-    fi
+    for u in tillpoints-shim.service tillpoints-web.service; do
+        if systemd-analyze verify "/lib/systemd/system/$u" >"$tmp/unit.log" 2>&1; then
+            ok "systemd-analyze verify $u"
+        else
+            sed 's/^/     /' "$tmp/unit.log"
+            bad "systemd-analyze verify $u"
+        fi
+    done
 fi
 
 # ---- the installed programs, as the tillpoints user -----------------------------
@@ -403,6 +435,49 @@ out=$(cd "$tmp/bin" && env -u TILLPOINTS_PLUGIN ./tillpoints --version 2>&1)
 check "a copied program loads $plugin, not the tillpoints.so beside it: $(echo "$out" | tail -n 1)" \
     has "$out" "^plugin: $plugin "
 
+# The back office as its unit runs it (user tillpoints, the packaged
+# configs), on a free port: its pages, its assets and Debian's Chart.js are
+# where the package put them, and an enrolled manager signs in with the
+# installed plugin's manager_verify. setpriv execs the server itself, so
+# SIGTERM reaches it and its exit status is its own.
+echo "== the installed back office, as tillpoints-web.service runs it"
+printf '%s\n' 975310 | as_tp tillpoints manager add pkg-mgr --name "Package Manager" --staff package_test \
+    >"$tmp/mgr.log" 2>&1 || { sed 's/^/     /' "$tmp/mgr.log"; bad "tillpoints manager add pkg-mgr"; }
+setpriv --reuid=tillpoints --regid=tillpoints --init-groups -- /usr/bin/tillpoints-web \
+    --config "$conf" --web-config "$webconf" --listen 127.0.0.1:0 >"$tmp/web.out" 2>"$tmp/web.err" </dev/null &
+web_pid=$!
+i=0
+while ! grep -q '^tillpoints-web ready: http://127.0.0.1:[0-9]*/$' "$tmp/web.out" && [ $i -lt 1200 ] &&
+    kill -0 "$web_pid" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+weburl=$(sed -n 's|^tillpoints-web ready: \(http://127.0.0.1:[0-9]*\)/$|\1|p' "$tmp/web.out")
+if [ -n "$weburl" ]; then
+    ok "the installed tillpoints-web is ready on the packaged web.conf ($weburl/)"
+    jar=$tmp/web.jar
+    code=$(curl -sS --max-time 60 -c "$jar" -b "$jar" -o "$tmp/signin.html" -w '%{http_code}' "$weburl/signin")
+    check "GET /signin: 200 ($code)" [ "$code" = 200 ]
+    code=$(curl -sS --max-time 60 -o "$tmp/chart.js" -w '%{http_code}' "$weburl/static/chart.js")
+    check "/static/chart.js is Debian's libjs-chart.js ($code)" \
+        sh -c "[ '$code' = 200 ] && cmp -s '$tmp/chart.js' /usr/share/javascript/chart.js/chart.min.js"
+    code=$(curl -sS --max-time 60 -o "$tmp/dashboard.js" -w '%{http_code}' "$weburl/static/dashboard.js")
+    check "/static/dashboard.js comes from /usr/share/tillpoints/web ($code)" \
+        sh -c "[ '$code' = 200 ] && cmp -s '$tmp/dashboard.js' /usr/share/tillpoints/web/dashboard.js"
+    csrf=$(tr '\n' ' ' <"$tmp/signin.html" | grep -o '<input[^>]*name="csrf"[^>]*>' | head -n 1 |
+        sed -n 's/.*value="\([^"]*\)".*/\1/p')
+    code=$(curl -sS --max-time 60 -c "$jar" -b "$jar" -o /dev/null -w '%{http_code}' \
+        --data-urlencode manager=pkg-mgr --data-urlencode pin=975310 --data-urlencode "csrf=$csrf" "$weburl/signin")
+    code2=$(curl -sS --max-time 60 -c "$jar" -b "$jar" -o /dev/null -w '%{http_code}' "$weburl/")
+    check "an enrolled manager signs in and sees the dashboard (sign-in $code, then / $code2)" \
+        [ "$code $code2" = "303 200" ]
+else
+    sed 's/^/     web: /' "$tmp/web.out" "$tmp/web.err"
+    bad "the installed tillpoints-web is ready on the packaged web.conf"
+fi
+kill -TERM "$web_pid" 2>/dev/null
+wait "$web_pid"
+rc=$?
+web_pid=
+check "tillpoints-web stops on SIGTERM with exit 0 ($rc)" [ "$rc" = 0 ]
+
 # ---- reinstall, remove, purge ------------------------------------------------------
 echo "== reinstall, remove, purge"
 echo "; local change by package_test" >>"$conf"
@@ -431,7 +506,8 @@ echo "     left behind after the purge:"
 left=0
 for d in /usr/lib/$triplet/tillpoints /etc/tillpoints $data /usr/include/tillpoints \
     /usr/lib/$triplet/pkgconfig/tillpoints.pc /usr/share/doc/tillpoints /usr/share/doc/tillpoints-dev \
-    /usr/bin/tillpoints /usr/bin/tillpoints-shim /usr/bin/tillpoints-till \
+    /usr/bin/tillpoints /usr/bin/tillpoints-shim /usr/bin/tillpoints-till /usr/bin/tillpoints-web \
+    /usr/share/tillpoints /lib/systemd/system/tillpoints-web.service \
     /lib/systemd/system/tillpoints-shim.service /lib/udev/rules.d/60-tillpoints-scanners.rules; do
     if [ -e "$d" ]; then
         left=1; echo "       $d:"; find "$d" | sed 's/^/         /'
@@ -442,8 +518,9 @@ done
 check "the purge leaves no file or directory of the packages" [ "$left" -eq 0 ]
 check "the purge removed the administrator's enable link $wants" \
     sh -c "[ ! -e $wants ] && [ ! -L $wants ]"
-check "the purge removed the config's and the secrets file's dpkg-statoverride" \
-    sh -c "! dpkg-statoverride --list $conf >/dev/null 2>&1 && ! dpkg-statoverride --list $secrets >/dev/null 2>&1"
+check "the purge removed the config's, the secrets file's and web.conf's dpkg-statoverride" \
+    sh -c "! dpkg-statoverride --list $conf >/dev/null 2>&1 && ! dpkg-statoverride --list $secrets >/dev/null 2>&1 &&
+           ! dpkg-statoverride --list $webconf >/dev/null 2>&1"
 if getent passwd tillpoints >/dev/null; then
     echo "     kept by policy: the system user $(getent passwd tillpoints)"
     [ "$had_user" -eq 0 ] && echo "     (this test created it and deletes it in its cleanup)"
