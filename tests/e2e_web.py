@@ -772,7 +772,12 @@ def main():
                "exit 0", v.stdout + v.stderr)
         status = 0
         print("e2e_web: all checks passed")
-    except Failure as e:
+    except (Failure, WebDriverException, subprocess.TimeoutExpired) as e:
+        # A Selenium error (an element a page should have had) is a failure
+        # too: say where the browser was.
+        if not isinstance(e, Failure):
+            where = Page(driver, "").describe() if driver else "(no browser)"
+            e = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}\n  page: {where}"
         print(f"FAIL - {e}", flush=True)
         if server:
             print("  tillpoints-web stderr (tail):\n    " +

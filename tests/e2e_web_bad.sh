@@ -7,7 +7,7 @@
 # the manager CLI, sales from the reference till, and after every request
 # that must change nothing the CLI confirms that nothing changed. Checked:
 # wrong PINs and the lockout (429 with the plugin's sentence, also for the
-# right PIN); an expired session (a second server with --session-idle 1);
+# right PIN); an expired session (a second server with --session-idle 5);
 # a missing or wrong CSRF token, a foreign Origin, Referer or
 # Sec-Fetch-Site (403); HTML and script in names, reasons and CSV cells
 # (always escaped); a 100 MB upload (413, and the server still answers);
@@ -586,16 +586,19 @@ stop "$pid" tlsany
 
 # ---- an expired session -------------------------------------------------------------
 # (last: it is the one check that waits by the clock)
-start idle --listen 127.0.0.1:0 --session-idle 1
+start idle --listen 127.0.0.1:0 --session-idle 5
 I=$url
 idle_pid=$pid
 signin idl mgr-1 "$MGR_PIN" "$I"
-expect_code "sign-in on the --session-idle 1 server" 303 idl
+expect_code "sign-in on the --session-idle 5 server" 303 idl
 http idl-home idl "$I/adjust"
 expect_code "a page right after signing in" 200 idl-home
 itok=$(csrf_of idl-home)
 n0=$(entries)
-sleep 3 # the one wait by the clock: three times the idle timeout
+# The one wait by the clock, well past the idle timeout. The timeout is
+# 5 s, not 1, so that a machine that stalls for a moment between sign-in
+# and the first page does not expire the session before it was used.
+sleep 8
 http idl-get idl "$I/members"
 expect_code "a GET after the session expired" 303 idl-get
 [ "$(hdr idl-get Location)" = /signin ] || fail "the expired session redirects to /signin" "Location: /signin" "$(hdr idl-get Location)"
@@ -605,7 +608,7 @@ expect_code "a POST after the session expired" 401 idl-post
 grep -q 'Your session has ended; sign in again.' "$work/idl-post.body" ||
     fail "the 401 page says the session ended" "Your session has ended; sign in again." "$(body idl-post)"
 [ "$(entries)" = "$n0" ] || fail "the expired session's POST wrote nothing (CLI)" "$n0 entries" "$(entries)"
-ok "an idle session (--session-idle 1, 3 s later): GET 303 to /signin, POST 401, nothing written"
+ok "an idle session (--session-idle 5, 8 s later): GET 303 to /signin, POST 401, nothing written"
 stop "$idle_pid" idle
 
 # ---- the main server: still up, stops cleanly, the database is sound ------------------
