@@ -106,6 +106,7 @@ MODULE_SOS := $(MODULES:%=$(BUILD)/tillpoints-%.so)
 CORE_OBJ   := $(filter-out $(MODULE_OBJ),$(PLUGIN_OBJ))
 HOST_OBJ   := $(BUILD)/obj/host-shim/host.o
 FORMS_OBJ  := $(BUILD)/obj/host-shim/forms.o
+HOSTCONF_OBJ := $(BUILD)/obj/host-shim/hostconf.o
 # tillpoints-web (docs/DESIGN.md §15); WEB_PURE_OBJ are the parts
 # tests/test_web.c checks without a server.
 WEB_PURE_OBJ := $(patsubst %,$(BUILD)/obj/host-shim/%.o,web_session web_html web_config)
@@ -182,7 +183,7 @@ PTY_TESTS := $(BUILD)/tests/test_serial $(BUILD)/tests/test_scanners
 $(PTY_TESTS): $(PTY_HARNESS_OBJ)
 $(PTY_TESTS): TEST_EXTRA_OBJ := $(PTY_HARNESS_OBJ)
 
-$(BUILD)/tillpoints: $(BUILD)/obj/host-shim/cli.o $(FORMS_OBJ) $(HOST_OBJ)
+$(BUILD)/tillpoints: $(BUILD)/obj/host-shim/cli.o $(FORMS_OBJ) $(HOST_OBJ) $(HOSTCONF_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -linih -ldl
 
 # The terminal forms driver shared by the till and the CLI.
@@ -190,7 +191,7 @@ $(BUILD)/tests/test_forms: $(FORMS_OBJ)
 $(BUILD)/tests/test_forms: TEST_EXTRA_OBJ := $(FORMS_OBJ)
 
 # The back office in a browser: one more host of the plugin.
-$(BUILD)/tillpoints-web: $(WEB_OBJ) $(FORMS_OBJ) $(HOST_OBJ)
+$(BUILD)/tillpoints-web: $(WEB_OBJ) $(FORMS_OBJ) $(HOST_OBJ) $(HOSTCONF_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lmicrohttpd -ljansson -lsodium -linih -ldl -pthread
 
 $(BUILD)/tests/test_web: $(WEB_PURE_OBJ)

@@ -22,7 +22,6 @@
  * Numbers are integers throughout; times are printed in UTC.
  */
 #include <errno.h>
-#include <ini.h>
 #include <jansson.h>
 #include <poll.h>
 #include <pwd.h>
@@ -39,6 +38,7 @@
 
 #include "forms.h"
 #include "host.h"
+#include "hostconf.h"
 #include "tillpoints/ext/audit.h"
 #include "tillpoints/ext/scanners.h"
 
@@ -1697,58 +1697,10 @@ static int scanners_from_shim(cli *c)
     return 0;
 }
 
-/* Sections read from the configuration (the plugin refuses a ninth). */
-#define CONF_SCANNERS_MAX 8
-
-typedef struct conf_scanner {
-    char name[TP_SCANNER_NAME_MAX + 1];
-    char driver[TP_DRIVER_NAME_MAX + 1];
-    char device[TP_DEVICE_MAX + 1];
-} conf_scanner;
-
-typedef struct conf_scanners {
-    conf_scanner *out;
-    int cap, n;
-} conf_scanners;
-
-/* inih's handler: a [scanner "NAME"] section's name, driver and port or
- * device, as written (the plugin checks them when it starts them). */
-static int on_scanner_key(void *user, const char *section, const char *key, const char *value)
-{
-    conf_scanners *cs = user;
-    char name[TP_SCANNER_NAME_MAX + 1];
-    if (!cs->out || !section || !key || !value)
-        return 0;
-    if (sscanf(section, "scanner \"%32[^\"]\"", name) != 1)
-        return 1;
-    conf_scanner *cur = cs->n ? &cs->out[cs->n - 1] : NULL;
-    if (!cur || strcmp(cur->name, name) != 0) {
-        if (cs->n == cs->cap)
-            return 1;
-        cur = &cs->out[cs->n++];
-        memset(cur, 0, sizeof *cur);
-        snprintf(cur->name, sizeof cur->name, "%s", name);
-    }
-    if (strcasecmp(key, "driver") == 0)
-        snprintf(cur->driver, sizeof cur->driver, "%s", value);
-    else if (strcasecmp(key, "port") == 0 || strcasecmp(key, "device") == 0)
-        snprintf(cur->device, sizeof cur->device, "%s", value);
-    return 1;
-}
-
-/* The [scanner "NAME"] sections of the configuration, read with inih as
- * the plugin reads the file. Returns how many, at most `cap`; -1 when the
- * file cannot be read. */
-static int read_configured_scanners(const char *path, conf_scanner *out, int cap)
-{
-    conf_scanners cs = {out, cap, 0};
-    return ini_parse(path, on_scanner_key, &cs) == -1 ? -1 : cs.n;
-}
-
 static int scanners_configured(cli *c, const char *config_path)
 {
-    conf_scanner sc[CONF_SCANNERS_MAX];
-    int n = config_path ? read_configured_scanners(config_path, sc, CONF_SCANNERS_MAX) : 0;
+    tp_hostconf_scanner sc[TP_HOSTCONF_SCANNERS_MAX];
+    int n = config_path ? tp_hostconf_scanners(config_path, sc, TP_HOSTCONF_SCANNERS_MAX) : 0;
     if (n < 0) {
         tp_message msg;
         snprintf(msg.text, sizeof msg.text, "Cannot read the configuration %s: %s.", config_path,

@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <ini.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -35,6 +34,7 @@
 #include <unistd.h>
 
 #include "hostabi.h"
+#include "hostconf.h"
 #include "web.h"
 
 #define DASH_DAYS 30
@@ -1120,36 +1120,6 @@ static const char *sync_state(tp_sync_state s)
     }
 }
 
-typedef struct conf_scanners {
-    tp_scanner_info *out;
-    size_t cap, n;
-} conf_scanners;
-
-/* inih's handler: a [scanner "NAME"] section's name, driver and port or
- * device, as written (the plugin checks them when the till starts them). */
-static int on_scanner_key(void *user, const char *section, const char *key, const char *value)
-{
-    conf_scanners *cs = user;
-    char name[TP_SCANNER_NAME_MAX + 1];
-    if (!cs->out || !section || !key || !value)
-        return 0;
-    if (sscanf(section, "scanner \"%32[^\"]\"", name) != 1)
-        return 1;
-    tp_scanner_info *cur = cs->n ? &cs->out[cs->n - 1] : NULL;
-    if (!cur || strcmp(cur->name, name) != 0) {
-        if (cs->n == cs->cap)
-            return 1;
-        cur = &cs->out[cs->n++];
-        memset(cur, 0, sizeof *cur);
-        snprintf(cur->name, sizeof cur->name, "%s", name);
-    }
-    if (strcasecmp(key, "driver") == 0)
-        snprintf(cur->driver, sizeof cur->driver, "%s", value);
-    else if (strcasecmp(key, "port") == 0 || strcasecmp(key, "device") == 0)
-        snprintf(cur->device, sizeof cur->device, "%s", value);
-    return 1;
-}
-
 static void status_page(tp_web_req *r, tp_web_resp *out)
 {
     tp_web *w = r->w;
@@ -1173,15 +1143,21 @@ static void status_page(tp_web_req *r, tp_web_resp *out)
          * config lists them, not started in this process */
         message_p(b, "notice", "scanners-note",
                   or_sentence(&msg, "No scanners are configured."));
-        conf_scanners cs = {sc, 32, 0};
-        if (msg.text[0] && w->config_path &&
-            ini_parse(w->config_path, on_scanner_key, &cs) != -1) {
-            n = cs.n;
-            for (size_t i = 0; i < n; i++) {
-                sc[i].state = TP_SCANNER_STARTING;
-                snprintf(sc[i].last_error, sizeof sc[i].last_error,
-                         "Not opened here: the till's process owns it.");
-            }
+        tp_hostconf_scanner conf[TP_HOSTCONF_SCANNERS_MAX];
+        int nc = msg.text[0] && w->config_path
+                     ? tp_hostconf_scanners(w->config_path, conf, TP_HOSTCONF_SCANNERS_MAX)
+                     : 0;
+        for (int i = 0; i < nc; i++, n++) {
+            _Static_assert(sizeof sc[0].name == sizeof conf[0].name &&
+                               sizeof sc[0].driver == sizeof conf[0].driver &&
+                               sizeof sc[0].device == sizeof conf[0].device,
+                           "a configured scanner fits a tp_scanner_info");
+            memcpy(sc[n].name, conf[i].name, sizeof sc[n].name);
+            memcpy(sc[n].driver, conf[i].driver, sizeof sc[n].driver);
+            memcpy(sc[n].device, conf[i].device, sizeof sc[n].device);
+            sc[n].state = TP_SCANNER_STARTING;
+            snprintf(sc[n].last_error, sizeof sc[n].last_error,
+                     "Not opened here: the till's process owns it.");
         }
     }
     tp_web_buf_puts(b, "<div class=\"scroll\"><table id=\"scanners\">\n<thead><tr>"
