@@ -148,4 +148,27 @@ static inline void bench_remove_dir(const char *dir)
         fprintf(stderr, "bench: cannot remove %s: %s\n", dir, strerror(errno));
 }
 
+/* One row of a benchmark's table: figure (in a column `figure_w` wide),
+ * value, unit, target, ratio to the run's baseline, verdict. */
+static inline void bench_row(int figure_w, const char *figure, const char *value,
+                             const char *unit, const char *target, const char *ratio,
+                             const char *verdict)
+{
+    printf("%-*s %12s  %-9s %-10s %-8s %s\n", figure_w, figure, value, unit, target, ratio,
+           verdict);
+}
+
+/* A row of a number with `decimals`; the ratio to `base` when base > 0;
+ * verdict 1 "ok", 0 "MISSED", -1 none (a figure without a target). */
+static inline void bench_row_num(int figure_w, const char *figure, double v, int decimals,
+                                 const char *unit, const char *target, double base, int verdict)
+{
+    char buf[32], ratio[32] = "-";
+    snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    if (base > 0)
+        snprintf(ratio, sizeof ratio, "%.2f", v / base);
+    bench_row(figure_w, figure, buf, unit, target, ratio,
+              verdict < 0 ? "-" : verdict ? "ok" : "MISSED");
+}
+
 #endif

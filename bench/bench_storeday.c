@@ -709,22 +709,9 @@ static int lat_of(const till_phase *p, lat *l)
 
 /* ---- the table ---------------------------------------------------------- */
 
-static void row(const char *figure, const char *value, const char *unit, const char *target,
-                const char *ratio, const char *verdict)
-{
-    printf("%-44s %12s  %-9s %-10s %-8s %s\n", figure, value, unit, target, ratio, verdict);
-}
-
-/* verdict: 1 ok, 0 MISSED, -1 no target */
-static void row_num(const char *figure, double v, int decimals, const char *unit,
-                    const char *target, double base, int verdict)
-{
-    char buf[32], ratio[32] = "-";
-    snprintf(buf, sizeof buf, "%.*f", decimals, v);
-    if (base > 0)
-        snprintf(ratio, sizeof ratio, "%.2f", v / base);
-    row(figure, buf, unit, target, ratio, verdict < 0 ? "-" : verdict ? "ok" : "MISSED");
-}
+#define FIGURE_W 44
+#define row(...) bench_row(FIGURE_W, __VA_ARGS__)
+#define row_num(...) bench_row_num(FIGURE_W, __VA_ARGS__)
 
 /* ---- set-up ------------------------------------------------------------- */
 

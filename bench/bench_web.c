@@ -270,22 +270,9 @@ static void check(int ok, const char *what)
     }
 }
 
-static void row(const char *figure, const char *value, const char *unit, const char *target,
-                const char *ratio, const char *verdict)
-{
-    printf("%-50s %10s  %-6s %-9s %-7s %s\n", figure, value, unit, target, ratio, verdict);
-}
-
-/* verdict: 1 ok, 0 MISSED, -1 no target; base > 0 gives the ratio. */
-static void row_num(const char *figure, double v, int decimals, const char *unit,
-                    const char *target, double base, int verdict)
-{
-    char buf[32], ratio[32] = "-";
-    snprintf(buf, sizeof buf, "%.*f", decimals, v);
-    if (base > 0)
-        snprintf(ratio, sizeof ratio, "%.2f", v / base);
-    row(figure, buf, unit, target, ratio, verdict < 0 ? "-" : verdict ? "ok" : "MISSED");
-}
+#define FIGURE_W 52
+#define row(...) bench_row(FIGURE_W, __VA_ARGS__)
+#define row_num(...) bench_row_num(FIGURE_W, __VA_ARGS__)
 
 /* ---- the server ----------------------------------------------------------- */
 
