@@ -151,8 +151,8 @@ static void *job_main(void *arg)
     shown[0] = '\0';
     const char *at = j->path[0] ? strstr(msg.text, j->path) : NULL;
     if (at)
-        snprintf(shown, sizeof shown, "%.*sthe uploaded file%s", (int)(at - msg.text), msg.text,
-                 at + strlen(j->path));
+        snprintf(shown, sizeof shown, "%.*s%s uploaded file%s", (int)(at - msg.text), msg.text,
+                 at == msg.text ? "The" : "the", at + strlen(j->path));
     else
         snprintf(shown, sizeof shown, "%s", msg.text);
     if (st == TP_OK) {

@@ -178,6 +178,15 @@ static void on_field(void *data, size_t len, void *user)
     c->field[i][n] = '\0';
 }
 
+/* Valid UTF-8 without control characters. */
+static int printable_text(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return 0;
+    return tp_utf8_valid(s, strlen(s));
+}
+
 static void take_header(import_ctx *c)
 {
     int seen[COL_N] = {0};
@@ -192,6 +201,14 @@ static void take_header(import_ctx *c)
                 seen[k] = 1;
                 c->col_of[i] = k;
             }
+        if (c->col_of[i] < 0 && !printable_text(c->field[i])) {
+            /* Not shown: bytes that are not text would reach a terminal or
+             * a page as they are. */
+            problem(c, "The first line is not a header of text: is this a CSV file? The "
+                       "columns are code, points, name, phone, email, reason, app_id, cards "
+                       "(docs/MANAGER.md, CSV import).");
+            return;
+        }
         if (c->col_of[i] < 0) {
             problem(c, "The header has an unknown column '%.40s' (known: code, points, name, "
                        "phone, email, reason, app_id, cards).", c->field[i]);
@@ -1302,6 +1319,10 @@ tp_status tp_csv_import_paced(tp_store *s, const tp_config *cfg, const char *pat
                    path, c->fatal_msg.text, (unsigned long long)c->last_line_done,
                    (unsigned long long)result->entries);
         st = TP_ERR_STORAGE;
+    } else if (!c->header_done && result->invalid) {
+        tp_msg_set(msg, "%s has no import header on its first line (see the problem on line 1); "
+                   "nothing was applied.", path);
+        st = TP_ERR_INVALID_ARGUMENT;
     } else if (dry) {
         tp_msg_set(msg, "Dry run of %s: %llu rows, %llu invalid%s; nothing was applied.", path,
                    (unsigned long long)result->rows, (unsigned long long)result->invalid,

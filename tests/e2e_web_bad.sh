@@ -425,6 +425,11 @@ sentence=$(text_of imp3-job import-state)
 rows=$($PY "$work/page.py" problems "$work/imp3-job.body" | grep -c . || true)
 [ "$st" != "done" ] || [ "$rows" -gt 0 ] || fail "binary garbage gets a sentence" "a problem row or a refusal" "state $st: $(body imp3-job)"
 [ -n "$sentence" ] || fail "binary garbage: the state says what happened" "a sentence in #import-state" "$(body imp3-job)"
+grep -q 'The first line is not a header of text: is this a CSV file?' "$work/imp3-job.body" ||
+    fail "binary garbage: line 1's problem says it is not text (and echoes none of it)" \
+        "The first line is not a header of text: is this a CSV file?" "$(body imp3-job)"
+case $sentence in "The uploaded file has no import header on its first line"*) ;;
+    *) fail "binary garbage: the state names the missing header" "The uploaded file has no import header on its first line" "$sentence" ;; esac
 if grep -q '/tmp/\|tillpoints-web-[A-Za-z0-9]\{6\}' "$work/imp3-job.body"; then
     fail "the import page names no server-side temp file" "no /tmp/ path" "$(grep -o '[^ ]*/tmp/[^ <]*' "$work/imp3-job.body" | head -n 3)"
 fi

@@ -290,6 +290,16 @@ static void malformed_files_are_refused_with_a_sentence(void **state)
     assert_int_equal(import(h, "g.csv", "code,pointz\nM-1,1\n", 0, &p, &r, &msg),
                      TP_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(p.text[0], "unknown column"));
+    assert_non_null(strstr(msg.text, "/g.csv has no import header on its first line (see the "
+                                     "problem on line 1); nothing was applied."));
+    /* A file that is not text: its bytes are never echoed. */
+    assert_int_equal(import(h, "bin.csv", "\x01\xfe\xff\x1b[31m,zz\n\x80\n", TP_IMPORT_DRY_RUN, &p, &r,
+                            &msg),
+                     TP_ERR_INVALID_ARGUMENT);
+    assert_string_equal(p.text[0], "The first line is not a header of text: is this a CSV file? "
+                                   "The columns are code, points, name, phone, email, reason, "
+                                   "app_id, cards (docs/MANAGER.md, CSV import).");
+    assert_non_null(strstr(msg.text, "has no import header"));
     assert_int_equal(import(h, "h.csv", "code,points\n\"M-0001,5\n", 0, &p, &r, &msg),
                      TP_ERR_INVALID_ARGUMENT);
     assert_true(p.n >= 1);
