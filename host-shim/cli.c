@@ -2233,9 +2233,11 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc < 0 ? 0 : rc;
 
+    /* A back office (ext/hostrole.h): the store's scanners stay the till's;
+     * a command never opens a serial port or input device. */
     tp_hostlib_options opt = {.host_name = "tillpoints", .plugin_path = c.rq.plugin,
                               .on_present = on_present, .on_dismiss = on_dismiss, .user = &c,
-                              .on_log = cli_log};
+                              .on_log = cli_log, .back_office = 1};
     opt.config_path = c.rq.config;
     opt.config_path = tp_hostlib_config_path(opt.config_path);
 
