@@ -20,6 +20,7 @@
 #include <ini.h>
 #include <sodium.h>
 
+#include "currency.h"
 #include "secrets.h"
 #include "tillpoints/ext/checkout.h"
 #include "util.h"
@@ -69,6 +70,31 @@ const char tp_config_defaults_ini[] =
     "; end = 2027-01-01          ; UTC, exclusive\n"
     "; location = store-1        ; optional: only this location\n"
     "; retro = no                ; also for retroactive credits\n"
+    "\n"
+    "; Rewards customers buy with points (at most 32 sections), e.g.:\n"
+    "; [reward \"coffee\"]\n"
+    "; cost = 500                 ; points, 1-100000000\n"
+    "; free_sku = 4006381333931   ; or: amount_off = 5.00, or: percent_off = 10\n"
+    "; percent_cap = 10.00        ; percent_off only: at most this much off\n"
+    "; min_basket = 0             ; eligible amount the receipt needs\n"
+    "; max_per_receipt = 1        ; 1-100\n"
+    "; label = Free coffee        ; shown to cashier and customer; default: the name\n"
+    "\n"
+    "[redeem]\n"
+    "; Whether points can pay part of a receipt, at points_per_unit points for\n"
+    "; every unit (an amount, e.g. 100 and 1.00: 100 points pay 1.00; both are\n"
+    "; needed with yes), at least min_points (default points_per_unit) at a\n"
+    "; time, in multiples of step_points.\n"
+    "pay_with_points = no\n"
+    "; points_per_unit = 100\n"
+    "; unit = 1.00\n"
+    "; min_points = 100\n"
+    "step_points = 1\n"
+    "; paid: a receipt that spends points earns on the eligible amount minus\n"
+    "; what the points paid for; eligible: as if no points were spent.\n"
+    "earn_on = paid\n"
+    "; back: a refund gives spent points back in proportion; kept: it does not.\n"
+    "refund = back\n"
     "\n"
     "[limits]\n"
     "; Awards waiting for the disk before checkout reports 'busy'.\n"
@@ -167,6 +193,28 @@ const char tp_config_defaults_ini[] =
 /* What is being read: the secrets file accepts secret settings only. */
 enum { PASS_DEFAULTS, PASS_MAIN, PASS_SECRETS };
 
+/* An amount typed in the store's currency ("5.00"). It is read once the
+ * whole file has been, because [store] currency, which says how many
+ * decimals it has, may come after it. */
+typedef struct pending_amount {
+    int64_t *dest;       /* a field of parse_ctx.cfg */
+    int positive;        /* must be more than 0 (else 0 or more) */
+    int line;
+    char section[64];    /* as written; libinih's sections are shorter */
+    char key[16];
+    char text[32];
+} pending_amount;
+
+#define PENDING_AMOUNTS_MAX (TP_REWARDS_MAX * 3 + 1)
+
+/* What the file said about one reward beyond its settings: which keys
+ * (a key twice is refused), where it starts and where its cap is. */
+typedef struct reward_seen {
+    unsigned keys; /* bit i: reward_keys[i] */
+    int line;      /* its first key */
+    int cap_line;  /* percent_cap, 0 when absent */
+} reward_seen;
+
 typedef struct parse_ctx {
     tp_config cfg;
     const char *source;  /* file name or "built-in defaults" */
@@ -181,6 +229,10 @@ typedef struct parse_ctx {
     char secret_what[80];
     char secrets_path[TP_CFG_PATH_MAX]; /* [store] secrets, resolved */
     char sync_password[512];            /* [sync] password */
+    int n_pending;
+    pending_amount pending[PENDING_AMOUNTS_MAX];
+    reward_seen reward_seen[TP_REWARDS_MAX];
+    int redeem_pay_line, redeem_min_line, redeem_step_line; /* 0: not in the file */
 } parse_ctx;
 
 /* libinih as packaged does not pass line numbers to the handler, so the
@@ -454,6 +506,202 @@ static int sync_key(parse_ctx *c, const char *section, const char *key, const ch
                                  "backoff_max_ms, push_interval_ms, pull_interval_ms).");
 }
 
+/* Notes an amount to read when the currency is known (pending_amount). A
+ * second value for the same field replaces the first. */
+static int defer_amount(parse_ctx *c, const char *section, const char *key, const char *value,
+                        int64_t *dest, int positive)
+{
+    pending_amount *p = NULL;
+    for (int i = 0; i < c->n_pending; i++)
+        if (c->pending[i].dest == dest)
+            p = &c->pending[i];
+    if (!p) {
+        /* Every field that takes an amount has one slot; more cannot come. */
+        if (c->n_pending >= PENDING_AMOUNTS_MAX)
+            return fail(c, section, key, "is one amount too many.");
+        p = &c->pending[c->n_pending++];
+    }
+    if (tp_copy(p->text, sizeof p->text, value) != 0)
+        return fail(c, section, key, "is too long for an amount.");
+    p->dest = dest;
+    p->positive = positive;
+    p->line = c->line;
+    tp_copy(p->section, sizeof p->section, section);
+    tp_copy(p->key, sizeof p->key, key);
+    return 1;
+}
+
+/* The settings of a [reward "NAME"] section, in the order of the bits of
+ * reward_seen.keys. */
+static const char *const reward_keys[] = {
+    "cost", "amount_off", "percent_off", "percent_cap", "free_sku", "min_basket",
+    "max_per_receipt", "label",
+};
+
+/* [reward "NAME"]: a reward customers buy with points (docs/DESIGN.md §5).
+ * Keys of one name go to one reward, created on first use; each key may
+ * be given once, so a reward never means what its last line says. */
+static int reward_key(parse_ctx *c, const char *section, const char *key, const char *value)
+{
+    const char *name = section + 6; /* after "reward" */
+    while (*name == ' ')
+        name++;
+    size_t len = strlen(name);
+    if (len >= 2 && name[0] == '"' && name[len - 1] == '"') {
+        name++;
+        len -= 2;
+    }
+    char id[TP_CFG_ID_MAX + 1];
+    if (len == 0 || len > TP_CFG_ID_MAX)
+        return fail(c, section, key, "belongs to a reward section that needs a name of 1-32 "
+                                     "letters, digits, '-', '_' or '.': [reward \"coffee\"].");
+    memcpy(id, name, len);
+    id[len] = '\0';
+    if (!valid_id(id))
+        return fail(c, section, key, "belongs to a reward whose name is not 1-32 letters, "
+                                     "digits, '-', '_' or '.'.");
+    int index = -1;
+    for (int i = 0; i < c->cfg.n_rewards; i++)
+        if (strcmp(c->cfg.rewards[i].name, id) == 0)
+            index = i;
+    if (index < 0) {
+        if (c->cfg.n_rewards >= TP_REWARDS_MAX)
+            return fail(c, section, key, "is in one reward too many (at most 32).");
+        index = c->cfg.n_rewards++;
+        tp_reward_config *fresh = &c->cfg.rewards[index];
+        memset(fresh, 0, sizeof *fresh);
+        tp_copy(fresh->name, sizeof fresh->name, id);
+        fresh->max_per_receipt = 1;
+        memset(&c->reward_seen[index], 0, sizeof c->reward_seen[index]);
+        c->reward_seen[index].line = c->line;
+    }
+    tp_reward_config *rw = &c->cfg.rewards[index];
+    reward_seen *seen = &c->reward_seen[index];
+    size_t k = 0;
+    while (k < sizeof reward_keys / sizeof reward_keys[0] && strcmp(reward_keys[k], key) != 0)
+        k++;
+    if (k == sizeof reward_keys / sizeof reward_keys[0])
+        return fail(c, section, key, "is not a reward setting (cost, amount_off, percent_off, "
+                                     "percent_cap, free_sku, min_basket, max_per_receipt, "
+                                     "label).");
+    if (seen->keys & (1u << k))
+        return fail(c, section, key, "is given twice for this reward; keep one.");
+    seen->keys |= 1u << k;
+
+    int64_t n = 0;
+    tp_reward_kind kind = strcmp(key, "amount_off") == 0    ? TP_REWARD_AMOUNT_OFF
+                          : strcmp(key, "percent_off") == 0 ? TP_REWARD_PERCENT_OFF
+                          : strcmp(key, "free_sku") == 0    ? TP_REWARD_FREE_SKU
+                                                            : (tp_reward_kind)0;
+    if (kind && rw->kind)
+        return fail(c, section, key, "is a second kind of reward: a reward is exactly one of "
+                                     "amount_off, percent_off or free_sku.");
+    if (kind)
+        rw->kind = kind;
+    if (strcmp(key, "cost") == 0) {
+        if (parse_int(value, 1, TP_ADJUST_MAX, &n)) {
+            char why[96];
+            snprintf(why, sizeof why, "must be a whole number of points from 1 to %lld.",
+                     (long long)TP_ADJUST_MAX);
+            return fail(c, section, key, why);
+        }
+        rw->cost = n;
+    } else if (kind == TP_REWARD_AMOUNT_OFF) {
+        return defer_amount(c, section, key, value, &rw->amount_off_minor, 1);
+    } else if (kind == TP_REWARD_PERCENT_OFF) {
+        if (parse_int(value, 1, 100, &n))
+            return fail(c, section, key, "must be a whole number from 1 to 100.");
+        rw->percent_off = n;
+    } else if (strcmp(key, "percent_cap") == 0) {
+        seen->cap_line = c->line;
+        return defer_amount(c, section, key, value, &rw->percent_cap_minor, 1);
+    } else if (kind == TP_REWARD_FREE_SKU) {
+        if (!*value || tp_copy(rw->free_sku, sizeof rw->free_sku, value) != 0)
+            return fail(c, section, key, "must be a SKU of 1 to 64 bytes.");
+    } else if (strcmp(key, "min_basket") == 0) {
+        return defer_amount(c, section, key, value, &rw->min_basket_minor, 0);
+    } else if (strcmp(key, "max_per_receipt") == 0) {
+        if (parse_int(value, 1, 100, &n))
+            return fail(c, section, key, "must be a whole number from 1 to 100.");
+        rw->max_per_receipt = (int)n;
+    } else { /* label */
+        size_t bytes = tp_bounded_len(value, TP_NAME_MAX);
+        if (!*value || bytes == (size_t)-1 || !tp_utf8_valid(value, bytes))
+            return fail(c, section, key, "must be 1 to 128 bytes of UTF-8 text (a letter with "
+                                         "an accent takes two).");
+        tp_copy(rw->label, sizeof rw->label, value);
+    }
+    return 1;
+}
+
+/* [redeem]: paying with points, and what earning and refunds do when a
+ * receipt spends points (docs/DESIGN.md §5). */
+static int redeem_key(parse_ctx *c, const char *section, const char *key, const char *value)
+{
+    tp_redeem_config *d = &c->cfg.redeem;
+    int main_file = c->pass == PASS_MAIN;
+    int64_t n = 0;
+    if (strcmp(key, "pay_with_points") == 0) {
+        int b = parse_bool(value);
+        if (b < 0)
+            return fail(c, section, key, "must be yes or no.");
+        d->pay_with_points = b;
+        if (main_file)
+            c->redeem_pay_line = c->line;
+    } else if (strcmp(key, "points_per_unit") == 0) {
+        if (parse_int(value, 1, 1000000, &n))
+            return fail(c, section, key, "must be a whole number of points from 1 to 1000000.");
+        d->points_per_unit = n;
+    } else if (strcmp(key, "unit") == 0) {
+        return defer_amount(c, section, key, value, &d->unit_minor, 1);
+    } else if (strcmp(key, "min_points") == 0 || strcmp(key, "step_points") == 0) {
+        if (parse_int(value, 1, TP_ADJUST_MAX, &n)) {
+            char why[96];
+            snprintf(why, sizeof why, "must be a whole number of points from 1 to %lld.",
+                     (long long)TP_ADJUST_MAX);
+            return fail(c, section, key, why);
+        }
+        if (key[0] == 'm') {
+            d->min_points = n;
+            if (main_file)
+                c->redeem_min_line = c->line;
+        } else {
+            d->step_points = n;
+            if (main_file)
+                c->redeem_step_line = c->line;
+        }
+    } else if (strcmp(key, "earn_on") == 0) {
+        if (strcmp(value, "paid") == 0)
+            d->earn_on = TP_EARN_ON_PAID;
+        else if (strcmp(value, "eligible") == 0)
+            d->earn_on = TP_EARN_ON_ELIGIBLE;
+        else
+            return fail(c, section, key, "must be paid (points are earned on the eligible "
+                                         "amount minus what points paid for) or eligible.");
+    } else if (strcmp(key, "refund") == 0) {
+        if (strcmp(value, "back") == 0)
+            d->refund = TP_POINTS_REFUND_BACK;
+        else if (strcmp(value, "kept") == 0)
+            d->refund = TP_POINTS_REFUND_KEPT;
+        else
+            return fail(c, section, key, "must be back (a refund gives spent points back in "
+                                         "proportion) or kept.");
+    } else {
+        return fail(c, section, key, "is not a [redeem] setting (pay_with_points, "
+                                     "points_per_unit, unit, min_points, step_points, earn_on, "
+                                     "refund).");
+    }
+    return 1;
+}
+
+/* A section named "NAME" or "NAME ...": [reward "x"], never [rewards]. */
+static int section_is(const char *section, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(section, name, n) == 0 &&
+           (section[n] == '\0' || section[n] == ' ' || section[n] == '"');
+}
+
 /* The secrets file holds secret settings only; the main file's first
  * secret is remembered, to be refused if others can read that file. */
 static int note_secret(parse_ctx *c, const char *section, const char *key, const char *value)
@@ -650,6 +898,10 @@ static int on_key(void *user, const char *section, const char *key,
         if (parse_int(value, 0, 60000, &n))
             return fail(c, section, key, "must be a number of milliseconds from 0 to 60000.");
         cfg->scan_dedup_ms = n;
+    } else if (section_is(section, "reward")) {
+        return reward_key(c, section, key, value);
+    } else if (strcmp(section, "redeem") == 0) {
+        return redeem_key(c, section, key, value);
     } else if (strcmp(section, "sync") == 0) { /* sync: [sync] keys */
         return sync_key(c, section, key, value);
     } else if (strncmp(section, "scanner", 7) == 0) {
@@ -765,6 +1017,100 @@ static tp_status load_secrets(parse_ctx *c, const char *named_by, tp_message *ms
     return status;
 }
 
+/* Reads the amounts noted by defer_amount with the decimals of the store's
+ * currency, exactly: "5.00" in EUR is 500, "5.001" is refused, as is
+ * "5.5" in JPY. */
+static tp_status read_amounts(parse_ctx *c)
+{
+    int exponent = tp_currency_exponent(c->cfg.currency);
+    for (int i = 0; i < c->n_pending; i++) {
+        const pending_amount *p = &c->pending[i];
+        int64_t minor = 0;
+        if (tp_money_parse(p->text, exponent, &minor) == 0 && (minor > 0 || !p->positive)) {
+            *p->dest = minor;
+            continue;
+        }
+        char example[TP_MONEY_TEXT_SIZE];
+        tp_money_format(example, sizeof example, 5 * (int64_t)tp_money_unit(exponent),
+                        exponent);
+        char decimals[48];
+        if (exponent == 0)
+            snprintf(decimals, sizeof decimals, "without decimals");
+        else
+            snprintf(decimals, sizeof decimals, "with at most %d decimal%s", exponent,
+                     exponent == 1 ? "" : "s");
+        tp_msg_set(c->msg, "%s line %d: [%s] %s must be an amount in %s %s, %s, such as %s.",
+                   c->source, p->line, p->section, p->key, c->cfg.currency, decimals,
+                   p->positive ? "more than 0" : "0 or more", example);
+        return TP_ERR_CONFIG;
+    }
+    return TP_OK;
+}
+
+/* What only the whole file can tell about [reward] and [redeem]: a
+ * reward's cost and kind, a cap without a percent, the rate that paying
+ * with points needs, and a minimum the step can reach. */
+static tp_status check_spending(parse_ctx *c)
+{
+    tp_status st = read_amounts(c);
+    if (st != TP_OK)
+        return st;
+    for (int i = 0; i < c->cfg.n_rewards; i++) {
+        tp_reward_config *rw = &c->cfg.rewards[i];
+        const reward_seen *seen = &c->reward_seen[i];
+        if (!rw->cost) {
+            tp_msg_set(c->msg, "%s line %d: [reward \"%s\"] cost is missing: the points the "
+                       "reward costs, a whole number from 1 to %lld.", c->source, seen->line,
+                       rw->name, (long long)TP_ADJUST_MAX);
+            return TP_ERR_CONFIG;
+        }
+        if (!rw->kind) {
+            tp_msg_set(c->msg, "%s line %d: [reward \"%s\"] needs what the customer gets: "
+                       "one of amount_off, percent_off or free_sku.", c->source, seen->line,
+                       rw->name);
+            return TP_ERR_CONFIG;
+        }
+        if (seen->cap_line && rw->kind != TP_REWARD_PERCENT_OFF) {
+            tp_msg_set(c->msg, "%s line %d: [reward \"%s\"] percent_cap only bounds a "
+                       "percent_off reward; this reward has no percent_off.", c->source,
+                       seen->cap_line, rw->name);
+            return TP_ERR_CONFIG;
+        }
+        if (!rw->label[0])
+            tp_copy(rw->label, sizeof rw->label, rw->name);
+    }
+    tp_redeem_config *d = &c->cfg.redeem;
+    if (d->pay_with_points && (!d->points_per_unit || !d->unit_minor)) {
+        tp_msg_set(c->msg, "%s line %d: [redeem] pay_with_points = yes needs the rate: "
+                   "points_per_unit and unit (100 and 1.00: 100 points pay 1.00).", c->source,
+                   c->redeem_pay_line);
+        return TP_ERR_CONFIG;
+    }
+    int min_given = d->min_points != 0;
+    if (!min_given)
+        d->min_points = d->points_per_unit;
+    if (d->min_points % d->step_points != 0) {
+        int64_t below = d->min_points / d->step_points * d->step_points;
+        int64_t above = below + d->step_points;
+        char such[64];
+        if (below > 0)
+            snprintf(such, sizeof such, "%lld or %lld", (long long)below, (long long)above);
+        else
+            snprintf(such, sizeof such, "%lld", (long long)above);
+        if (min_given)
+            tp_msg_set(c->msg, "%s line %d: [redeem] min_points (%lld) must be a multiple of "
+                       "step_points (%lld), such as %s.", c->source, c->redeem_min_line,
+                       (long long)d->min_points, (long long)d->step_points, such);
+        else
+            tp_msg_set(c->msg, "%s line %d: [redeem] min_points, points_per_unit (%lld) when "
+                       "not given, must be a multiple of step_points (%lld); set min_points "
+                       "to %s.", c->source, c->redeem_step_line, (long long)d->min_points,
+                       (long long)d->step_points, such);
+        return TP_ERR_CONFIG;
+    }
+    return TP_OK;
+}
+
 static tp_status finish(parse_ctx *c, tp_config *out, tp_message *msg)
 {
     for (int i = 0; i < c->cfg.n_scanners; i++) {
@@ -782,6 +1128,8 @@ static tp_status finish(parse_ctx *c, tp_config *out, tp_message *msg)
             return TP_ERR_CONFIG;
         }
     }
+    if (check_spending(c) != TP_OK)
+        return TP_ERR_CONFIG;
     if (c->cfg.sync.backoff_min_ms > c->cfg.sync.backoff_max_ms) { /* sync: */
         tp_msg_set(msg, "%s: [sync] backoff_min_ms is larger than backoff_max_ms.", c->source);
         return TP_ERR_CONFIG;

@@ -96,6 +96,52 @@ typedef struct tp_sync_config {
     int pull_interval_ms;     /* how often it pulls members and balances */
 } tp_sync_config;
 
+/* [reward "NAME"] and [redeem]: spending points at the till
+ * (docs/DESIGN.md §5, "Rewards and paying with points"). Amounts are
+ * typed in the store's currency ("5.00") and kept in its minor units. */
+#define TP_REWARDS_MAX 32
+
+typedef enum tp_reward_kind {
+    TP_REWARD_AMOUNT_OFF = 1, /* amount_off_minor off the eligible amount */
+    TP_REWARD_PERCENT_OFF,    /* percent_off of it, at most percent_cap_minor */
+    TP_REWARD_FREE_SKU        /* one line of free_sku free */
+} tp_reward_kind;
+
+typedef struct tp_reward_config {
+    char name[TP_CFG_ID_MAX + 1];
+    char label[TP_NAME_MAX + 1];  /* shown to cashier and customer; default name */
+    tp_reward_kind kind;
+    int64_t cost;                 /* points, 1..TP_ADJUST_MAX */
+    int64_t amount_off_minor;     /* AMOUNT_OFF: > 0 */
+    int64_t percent_off;          /* PERCENT_OFF: 1..100 */
+    int64_t percent_cap_minor;    /* PERCENT_OFF: 0 = no cap */
+    char free_sku[TP_SKU_MAX + 1];/* FREE_SKU: 1..TP_SKU_MAX bytes */
+    int64_t min_basket_minor;     /* eligible amount the receipt needs; 0 = none */
+    int max_per_receipt;          /* 1..100 */
+} tp_reward_config;
+
+/* What points are earned on when a receipt spends points. */
+typedef enum tp_earn_on {
+    TP_EARN_ON_PAID,     /* the eligible amount minus the discounts points paid for */
+    TP_EARN_ON_ELIGIBLE  /* the eligible amount, as if no points were spent */
+} tp_earn_on;
+
+/* What a refund does with the points a receipt spent. */
+typedef enum tp_points_refund {
+    TP_POINTS_REFUND_BACK, /* given back in proportion to what is refunded */
+    TP_POINTS_REFUND_KEPT  /* not given back */
+} tp_points_refund;
+
+typedef struct tp_redeem_config {
+    int pay_with_points;     /* points may pay part of a receipt */
+    int64_t points_per_unit; /* points that pay unit_minor; 0 = not set */
+    int64_t unit_minor;      /* 0 = not set; both are set when pay_with_points */
+    int64_t min_points;      /* fewest points one payment uses; a multiple of step */
+    int64_t step_points;     /* points are used in multiples of this (>= 1) */
+    tp_earn_on earn_on;
+    tp_points_refund refund;
+} tp_redeem_config;
+
 typedef struct tp_config {
     char location[TP_CFG_ID_MAX + 1];
     char terminal[TP_CFG_ID_MAX + 1];
@@ -115,6 +161,9 @@ typedef struct tp_config {
     int64_t verify_step_rows;  /* rows per verify read transaction */
     int shutdown_deadline_ms;  /* longest destroy() waits for the writer */
     tp_sync_config sync; /* sync: [sync] */
+    int n_rewards;       /* [reward "NAME"] sections, in the file's order */
+    tp_reward_config rewards[TP_REWARDS_MAX];
+    tp_redeem_config redeem; /* [redeem] */
 } tp_config;
 
 /* The built-in defaults, as a complete INI text (also the documentation of
