@@ -210,7 +210,7 @@ tp_status tp_rewards_points_for_amount(const tp_config *cfg, int64_t amount_mino
     const char *cur = cfg->currency;
     const int64_t per = d->points_per_unit, unit = d->unit_minor, step = d->step_points;
     const int64_t least = d->min_points > step ? d->min_points : step;
-    char least_worth[TP_MONEY_TEXT_SIZE], amount[TP_MONEY_TEXT_SIZE];
+    char least_worth[TP_MONEY_TEXT_SIZE];
     tp_format_money(least_worth, sizeof least_worth, tp_rewards_points_to_minor(cfg, least), cur);
     if (balance < least) {
         tp_msg_set(msg, "Paying with points takes at least %lld points (%s %s); this member has "
@@ -224,6 +224,7 @@ tp_status tp_rewards_points_for_amount(const tp_config *cfg, int64_t amount_mino
     int64_t use = balance < fit ? balance : fit;
     use = use / step * step;
     if (use < least) {
+        char amount[TP_MONEY_TEXT_SIZE];
         tp_format_money(amount, sizeof amount, amount_minor, cur);
         tp_msg_set(msg, "Paying with points takes at least %lld points (%s %s), more than the "
                    "%s %s left to pay.", (long long)least, least_worth, cur, amount, cur);
