@@ -231,7 +231,7 @@ typedef struct parse_ctx {
     char sync_password[512];            /* [sync] password */
     int n_pending;
     pending_amount pending[PENDING_AMOUNTS_MAX];
-    reward_seen reward_seen[TP_REWARDS_MAX];
+    reward_seen rewards_seen[TP_REWARDS_MAX];
     int redeem_pay_line, redeem_min_line, redeem_step_line; /* 0: not in the file */
 } parse_ctx;
 
@@ -572,11 +572,11 @@ static int reward_key(parse_ctx *c, const char *section, const char *key, const 
         memset(fresh, 0, sizeof *fresh);
         tp_copy(fresh->name, sizeof fresh->name, id);
         fresh->max_per_receipt = 1;
-        memset(&c->reward_seen[index], 0, sizeof c->reward_seen[index]);
-        c->reward_seen[index].line = c->line;
+        memset(&c->rewards_seen[index], 0, sizeof c->rewards_seen[index]);
+        c->rewards_seen[index].line = c->line;
     }
     tp_reward_config *rw = &c->cfg.rewards[index];
-    reward_seen *seen = &c->reward_seen[index];
+    reward_seen *seen = &c->rewards_seen[index];
     size_t k = 0;
     while (k < sizeof reward_keys / sizeof reward_keys[0] && strcmp(reward_keys[k], key) != 0)
         k++;
@@ -592,11 +592,11 @@ static int reward_key(parse_ctx *c, const char *section, const char *key, const 
     tp_reward_kind kind = strcmp(key, "amount_off") == 0    ? TP_REWARD_AMOUNT_OFF
                           : strcmp(key, "percent_off") == 0 ? TP_REWARD_PERCENT_OFF
                           : strcmp(key, "free_sku") == 0    ? TP_REWARD_FREE_SKU
-                                                            : (tp_reward_kind)0;
-    if (kind && rw->kind)
+                                                            : TP_REWARD_NONE;
+    if (kind != TP_REWARD_NONE && rw->kind != TP_REWARD_NONE)
         return fail(c, section, key, "is a second kind of reward: a reward is exactly one of "
                                      "amount_off, percent_off or free_sku.");
-    if (kind)
+    if (kind != TP_REWARD_NONE)
         rw->kind = kind;
     if (strcmp(key, "cost") == 0) {
         if (parse_int(value, 1, TP_ADJUST_MAX, &n)) {
@@ -1057,14 +1057,14 @@ static tp_status check_spending(parse_ctx *c)
         return st;
     for (int i = 0; i < c->cfg.n_rewards; i++) {
         tp_reward_config *rw = &c->cfg.rewards[i];
-        const reward_seen *seen = &c->reward_seen[i];
+        const reward_seen *seen = &c->rewards_seen[i];
         if (!rw->cost) {
             tp_msg_set(c->msg, "%s line %d: [reward \"%s\"] cost is missing: the points the "
                        "reward costs, a whole number from 1 to %lld.", c->source, seen->line,
                        rw->name, (long long)TP_ADJUST_MAX);
             return TP_ERR_CONFIG;
         }
-        if (!rw->kind) {
+        if (rw->kind == TP_REWARD_NONE) {
             tp_msg_set(c->msg, "%s line %d: [reward \"%s\"] needs what the customer gets: "
                        "one of amount_off, percent_off or free_sku.", c->source, seen->line,
                        rw->name);

@@ -102,7 +102,8 @@ typedef struct tp_sync_config {
 #define TP_REWARDS_MAX 32
 
 typedef enum tp_reward_kind {
-    TP_REWARD_AMOUNT_OFF = 1, /* amount_off_minor off the eligible amount */
+    TP_REWARD_NONE = 0,       /* not given: refused when the file is read */
+    TP_REWARD_AMOUNT_OFF,     /* amount_off_minor off the eligible amount */
     TP_REWARD_PERCENT_OFF,    /* percent_off of it, at most percent_cap_minor */
     TP_REWARD_FREE_SKU        /* one line of free_sku free */
 } tp_reward_kind;
