@@ -96,6 +96,9 @@ typedef struct tp_sync_config {
     int pull_interval_ms;     /* how often it pulls members and balances */
 } tp_sync_config;
 
+/* [expiry] months: the longest a point lives, ten years. */
+#define TP_EXPIRY_MONTHS_MAX 120
+
 typedef struct tp_config {
     char location[TP_CFG_ID_MAX + 1];
     char terminal[TP_CFG_ID_MAX + 1];
@@ -115,6 +118,8 @@ typedef struct tp_config {
     int64_t verify_step_rows;  /* rows per verify read transaction */
     int shutdown_deadline_ms;  /* longest destroy() waits for the writer */
     tp_sync_config sync; /* sync: [sync] */
+    int expiry_months;   /* [expiry] months: 0 = points never expire
+                            (docs/DESIGN.md §5, "Expiry") */
 } tp_config;
 
 /* The built-in defaults, as a complete INI text (also the documentation of
