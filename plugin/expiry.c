@@ -296,6 +296,25 @@ typedef struct run {
 
 static const char next_member_sql[] =
     "SELECT id, code FROM members WHERE id > ?1 ORDER BY id LIMIT 1";
+static const char done_today_sql[] =
+    "SELECT 1 FROM ledger WHERE location = ?1 AND receipt = ?2 AND kind = 'expire'";
+
+/* 1 when the member's entry of the run's day exists (a run earlier that
+ * day, from any process), 0 when not, -1 on error. What falls due later
+ * that day then waits for the next day's run, in a dry run too. */
+static int done_today(run *r, int64_t member_id)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%s-%lld", r->batch, (long long)member_id);
+    sqlite3_stmt *q = tp_store_cached(r->s, TP_STMT_EXPIRY_DONE_TODAY, done_today_sql);
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, r->cfg->location, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, key, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
 
 /* The read step: every member with points due, and the figures. */
 static tp_status find_due(run *r, tp_progress_fn progress, void *user, tp_message *msg)
@@ -337,6 +356,14 @@ static tp_status find_due(run *r, tp_progress_fn progress, void *user, tp_messag
         if (progress && ++seen % 1000 == 0)
             progress(user, seen, 0);
         if (due <= 0)
+            continue;
+        int done = done_today(r, m.id);
+        if (done < 0) {
+            tp_msg_set(msg, "Cannot read the ledger: %s.", tp_store_errmsg(r->s));
+            st = TP_ERR_STORAGE;
+            break;
+        }
+        if (done)
             continue;
         if (r->n == r->cap) {
             size_t cap = r->cap ? r->cap * 2 : 64;

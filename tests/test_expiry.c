@@ -287,6 +287,7 @@ static void two_runs_the_same_day_write_once(void **s)
     tu_write_file(other->config, ini);
     tu_restart(other);
     expect_run(expire(h, utc(2025, 7, 1, 12), 0), 1, 10, 1);
+    expect_run(expire(other, utc(2025, 7, 1, 22), 1), 0, 0, 0); /* a dry run agrees */
     expect_run(expire(other, utc(2025, 7, 1, 22), 0), 0, 0, 1);
     expect_run(expire(h, utc(2025, 7, 1, 23), 0), 0, 0, 1);
     assert_int_equal(sql_of(h, "SELECT count(*) FROM ledger WHERE kind = 'expire'"), 1);
