@@ -40,6 +40,7 @@
 #include "host.h"
 #include "hostconf.h"
 #include "tillpoints/ext/audit.h"
+#include "tillpoints/ext/expiry.h"
 #include "tillpoints/ext/scanners.h"
 
 #define DEFAULT_CONFIG TP_HOSTLIB_DEFAULT_CONFIG
@@ -62,6 +63,7 @@ enum {
     O_SHIM = 1u << 19, /* scanners --shim SOCKET */
     O_HEAD = 1u << 21, /* audit: verify --head */
     O_PARKED = 1u << 22, /* sync: queue list --parked */
+    O_AS_OF = 1u << 20,  /* expire --as-of DATE */
     /* global: accepted everywhere */
     O_CONFIG = 1u << 24, O_PLUGIN = 1u << 25, O_JSON = 1u << 26, O_HELP = 1u << 27,
     O_VERSION = 1u << 28,
@@ -90,6 +92,7 @@ static const option_def option_defs[] = {
     {"role", O_ROLE, 1},             {"shim", O_SHIM, 1},
     {"head", O_HEAD, 1},             /* audit: */
     {"parked", O_PARKED, 0},         /* sync: */
+    {"as-of", O_AS_OF, 1},
 };
 #define OPTION_COUNT (sizeof option_defs / sizeof option_defs[0])
 
@@ -101,7 +104,8 @@ typedef enum command_id {
     C_QUEUE_STATUS, C_QUEUE_RETRY, C_QUEUE_PARK, C_QUEUE_UNPARK, C_CENTRAL_INIT,
     C_QUEUE_LIST, C_QUEUE_DISMISS,
     /* audit: the head of the audit log (ext/audit.h) */
-    C_AUDIT_HEAD, C_AUDIT_SEAL
+    C_AUDIT_HEAD, C_AUDIT_SEAL,
+    C_EXPIRE /* points that expire (ext/expiry.h, 2.4) */
 } command_id;
 
 typedef struct command_def {
@@ -159,6 +163,8 @@ static const command_def commands[] = {
     {C_AUDIT_HEAD, "audit", "head", 0, 0, 0, "audit head"},
     {C_AUDIT_SEAL, "audit", "seal", 0, O_STAFF | O_REASON, O_STAFF | O_REASON,
      "audit seal --staff S --reason R"},
+    {C_EXPIRE, NULL, "expire", 0, O_DRY_RUN | O_AS_OF | O_STAFF, O_STAFF,
+     "expire [--dry-run] [--as-of YYYY-MM-DD] --staff S"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -177,6 +183,7 @@ typedef struct request {
     const char *shim; /* scanners --shim: a running tillpoints-shim's socket */
     uint32_t kinds;
     int64_t from_ms, to_ms, before_id, points;
+    int64_t as_of_ms; /* expire --as-of: the end of that UTC day; 0 = now */
     uint32_t limit;
     const char *pos[MAX_POSITIONALS];
     int npos;
@@ -425,6 +432,7 @@ static int parse_command_line(int argc, char **argv, request *rq)
     const char *words[MAX_POSITIONALS + 2];
     int nwords = 0, only_positionals = 0;
     const char *limit_arg = NULL, *before_arg = NULL, *from_arg = NULL, *to_arg = NULL;
+    const char *as_of_arg = NULL;
     const char *type_args[16];
     int ntypes = 0;
     memset(rq, 0, sizeof *rq);
@@ -482,6 +490,8 @@ static int parse_command_line(int argc, char **argv, request *rq)
             from_arg = value;
         else if (o->bit == O_TO)
             to_arg = value;
+        else if (o->bit == O_AS_OF)
+            as_of_arg = value;
         else if (o->takes_value && o->bit != O_TYPE)
             set_value(rq, o->bit, value);
     }
@@ -579,6 +589,11 @@ static int parse_command_line(int argc, char **argv, request *rq)
         return usage_error(cmd, "--to takes a UTC date, YYYY-MM-DD or YYYY-MM-DDTHH:MM.");
     if (from_arg && to_arg && rq->to_ms <= rq->from_ms)
         return usage_error(cmd, "--to must be later than --from.");
+    /* The points due by the end of that day: its last millisecond. */
+    if (as_of_arg && (strlen(as_of_arg) != 10 || parse_date(as_of_arg, 1, &rq->as_of_ms) != 0))
+        return usage_error(cmd, "--as-of takes a UTC date, YYYY-MM-DD.");
+    if (as_of_arg)
+        rq->as_of_ms -= 1;
     for (int i = 0; i < ntypes; i++) {
         char bad[48];
         if (parse_kinds(type_args[i], &rq->kinds, bad, sizeof bad) != 0)
@@ -751,6 +766,26 @@ static void balance_note(cli *c, const tp_member_info *m, char *out, size_t cap)
                  "queue list)", (long long)v.refused);
 }
 
+/* The member's next expiry (2.4; 0 / 0 from an older plugin, or when
+ * nothing expires): for --json. */
+static void expiry_json(json_t *o, const tp_member_info *m)
+{
+    jset(o, "expiring_points", jint(m->expiring_points));
+    jset(o, "expiring_at_ms", jint(m->expiring_at_ms));
+}
+
+/* "next expiry: 40 points on 2027-03-01 00:00 UTC", or "" when none. */
+static void expiry_line(const tp_member_info *m, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (m->expiring_points <= 0)
+        return;
+    char when[32];
+    format_time(when, sizeof when, m->expiring_at_ms, 0);
+    snprintf(out, cap, "next expiry: %lld %s on %s UTC", (long long)m->expiring_points,
+             points_word(m->expiring_points), when);
+}
+
 static json_t *member_json(const tp_member_info *m)
 {
     char when[32];
@@ -765,6 +800,7 @@ static json_t *member_json(const tp_member_info *m)
     jset(o, "created_ms", jint(m->created_ms));
     jset(o, "created", jstr(when));
     balance_parts_json(o, m);
+    expiry_json(o, m);
     return o;
 }
 
@@ -919,6 +955,10 @@ static void print_member(cli *c, const tp_member_info *m)
     printf("balance:  %lld %s\n", (long long)shown, points_word(shown));
     if (note[0])
         printf("          %s\n", note);
+    char expiry[96];
+    expiry_line(m, expiry, sizeof expiry);
+    if (expiry[0])
+        printf("          %s\n", expiry);
     printf("member since %s UTC\n", when);
 }
 
@@ -1055,14 +1095,18 @@ static int cmd_balance(cli *c)
         jset(c->doc, "name", jstr(info.name));
         jset(c->doc, "balance", jint(shown));
         balance_parts_json(c->doc, &info);
+        expiry_json(c->doc, &info);
         return 0;
     }
-    char note[TP_MESSAGE_MAX + 160];
+    char note[TP_MESSAGE_MAX + 160], expiry[96];
     balance_note(c, &info, note, sizeof note);
+    expiry_line(&info, expiry, sizeof expiry);
     printf("%s%s%s%s: %lld %s\n", info.code, info.name[0] ? " (" : "", info.name,
            info.name[0] ? ")" : "", (long long)shown, points_word(shown));
     if (note[0])
         printf("%s.\n", note);
+    if (expiry[0])
+        printf("%s\n", expiry);
     return 0;
 }
 
@@ -1312,6 +1356,49 @@ static int cmd_bulk_adjust(cli *c)
            res.members == 1 ? "" : "s", total, points_word(res.points_total), res.batch_id);
     if (msg.text[0]) /* e.g. a batch an earlier, interrupted run began */
         printf("bulk-adjust: %s\n", msg.text);
+    return 0;
+}
+
+/* Points that expire (ext/expiry.h): found with tp_hostabi_extension, so
+ * this CLI still runs every other command with a plugin older than 2.4. */
+static int cmd_expire(cli *c)
+{
+    const request *rq = &c->rq;
+    tp_message msg;
+    const tp_expiry_ext *x =
+        tp_hostabi_extension(c->p, TP_EXT_EXPIRY, TP_FIELD_END(tp_expiry_ext, member_next));
+    if (!x) {
+        snprintf(msg.text, sizeof msg.text, "This tillpoints.so has no expiry (it predates ABI "
+                 "2.4); install the plugin that came with this tillpoints.");
+        return refused(c, TP_ERR_UNSUPPORTED, &msg);
+    }
+    int dry = (rq->given & O_DRY_RUN) != 0;
+    tp_expiry_result res = {.struct_size = sizeof res};
+    tp_status st = x->expire(c->p, rq->as_of_ms, dry, rq->staff, on_progress, c, &res, &msg);
+    progress_clear(&c->bar);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    if (c->doc) {
+        jset(c->doc, "dry_run", json_boolean(dry));
+        jset(c->doc, "as_of_ms", rq->as_of_ms ? jint(rq->as_of_ms) : json_null());
+        jset(c->doc, "members", jint((int64_t)res.members));
+        jset(c->doc, "entries", jint((int64_t)res.entries));
+        jset(c->doc, "points", jint(res.points));
+        jset(c->doc, "applied", json_boolean(res.applied));
+        return 0;
+    }
+    if (res.members == 0)
+        printf(dry ? "Dry run: no points are due to expire; nothing written.\n"
+                   : "No points are due to expire; nothing written.\n");
+    else if (dry)
+        printf("Dry run: %lld %s of %llu member%s would expire; nothing written.\n",
+               (long long)res.points, points_word(res.points), (unsigned long long)res.members,
+               res.members == 1 ? "" : "s");
+    else
+        printf("Expired %lld %s of %llu member%s (%llu entr%s).\n", (long long)res.points,
+               points_word(res.points), (unsigned long long)res.members,
+               res.members == 1 ? "" : "s", (unsigned long long)res.entries,
+               res.entries == 1 ? "y" : "ies");
     return 0;
 }
 
@@ -2220,6 +2307,7 @@ static int run(cli *c)
     case C_QUEUE_DISMISS: return cmd_queue_dismiss(c); /* sync: */
     case C_AUDIT_HEAD: return cmd_audit_head(c);       /* audit: */
     case C_AUDIT_SEAL: return cmd_audit_seal(c);       /* audit: */
+    case C_EXPIRE: return cmd_expire(c);
     case C_NONE: break;
     }
     return EXIT_USAGE;

@@ -127,6 +127,8 @@ static inline tp_event tp_event_read(const tp_event *ev)
     TP_HOSTABI_NUM(e, ev, tp_event, shown_balance);
     TP_HOSTABI_NUM(e, ev, tp_event, balance_as_of_ms);
     TP_HOSTABI_STR(e, ev, tp_event, balance_source);
+    TP_HOSTABI_NUM(e, ev, tp_event, expiring_points);
+    TP_HOSTABI_NUM(e, ev, tp_event, expiring_at_ms);
     return e;
 }
 

@@ -54,6 +54,9 @@
 /* Since 2.3. */
 #define TP_MIN_STATS_QUERY TP_FIELD_END(tp_stats_query, days)
 #define TP_MIN_STATS_ROW TP_FIELD_END(tp_stats_row, points)
+/* Since 2.4. */
+#define TP_MIN_EXPIRY_RESULT TP_FIELD_END(tp_expiry_result, applied)
+#define TP_MIN_EXPIRY_NEXT TP_FIELD_END(tp_expiry_next, at_ms)
 
 /* The struct_size a host-allocated struct declares (its first member). */
 uint32_t tp_abi_size_of(const void *s);

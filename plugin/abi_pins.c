@@ -16,6 +16,7 @@
 #include "tillpoints/ext/admin.h"
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
+#include "tillpoints/ext/expiry.h"
 #include "tillpoints/ext/hostrole.h"
 #include "tillpoints/ext/images.h"
 #include "tillpoints/ext/scanners.h"
@@ -39,6 +40,28 @@ _Static_assert(sizeof(tp_status) == 4 && sizeof(tp_event_kind) == 4 &&
                    sizeof(tp_audit_central) == 4 &&
                    sizeof(tp_image_verdict) == 4,
                "status and kind types are 32-bit");
+
+/* Since 2.4. */
+PIN(tp_member_info, expiring_points, 616);
+PIN(tp_member_info, expiring_at_ms, 624);
+PIN_SIZE(tp_member_info, 632);
+PIN(tp_event, expiring_points, 136);
+PIN(tp_event, expiring_at_ms, 144);
+PIN_SIZE(tp_event, 152);
+PIN_SIZE(tp_expiry_result, 40);
+PIN(tp_expiry_result, struct_size, 0);
+PIN(tp_expiry_result, members, 8);
+PIN(tp_expiry_result, entries, 16);
+PIN(tp_expiry_result, points, 24);
+PIN(tp_expiry_result, applied, 32);
+PIN_SIZE(tp_expiry_next, 24);
+PIN(tp_expiry_next, struct_size, 0);
+PIN(tp_expiry_next, points, 8);
+PIN(tp_expiry_next, at_ms, 16);
+PIN_SIZE(tp_expiry_ext, 24);
+PIN(tp_expiry_ext, struct_size, 0);
+PIN(tp_expiry_ext, expire, 8);
+PIN(tp_expiry_ext, member_next, 16);
 
 /* Since 2.3. */
 PIN(tp_managers_ext, manager_verify, 32);

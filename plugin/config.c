@@ -137,6 +137,11 @@ const char tp_config_defaults_ini[] =
     "; Recent unclaimed receipts offered to pick from.\n"
     "recent_receipts = 20\n"
     "\n"
+    "[expiry]\n"
+    "; Points expire this many calendar months after they were earned, at the\n"
+    "; same UTC time of day (0-120; 0 = points never expire).\n"
+    "months = 0\n"
+    "\n"
     "[scan]\n"
     "; Member codes: letters, digits, '-', '_' and '.'; length limits.\n"
     "code_min_length = 4\n"
@@ -886,6 +891,11 @@ static int on_key(void *user, const char *section, const char *key,
         if (b < 0)
             return fail(c, section, key, "must be yes or no.");
         cfg->retro.trust_host_managers = b;
+    } else if (IS("expiry", "months")) {
+        if (parse_int(value, 0, TP_EXPIRY_MONTHS_MAX, &n))
+            return fail(c, section, key, "must be a whole number of months from 0 (points "
+                                         "never expire) to 120.");
+        cfg->expiry_months = (int)n;
     } else if (IS("retro", "future_skew_minutes")) {
         if (parse_int(value, 0, 60, &n))
             return fail(c, section, key, "must be a number of minutes from 0 to 60.");

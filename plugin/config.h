@@ -143,6 +143,9 @@ typedef struct tp_redeem_config {
     tp_points_refund refund;
 } tp_redeem_config;
 
+/* [expiry] months: the longest a point lives, ten years. */
+#define TP_EXPIRY_MONTHS_MAX 120
+
 typedef struct tp_config {
     char location[TP_CFG_ID_MAX + 1];
     char terminal[TP_CFG_ID_MAX + 1];
@@ -165,6 +168,9 @@ typedef struct tp_config {
     int n_rewards;       /* [reward "NAME"] sections, in the file's order */
     tp_reward_config rewards[TP_REWARDS_MAX];
     tp_redeem_config redeem; /* [redeem] */
+
+    int expiry_months;   /* [expiry] months: 0 = points never expire
+                            (docs/DESIGN.md §5, "Expiry") */
 } tp_config;
 
 /* The built-in defaults, as a complete INI text (also the documentation of

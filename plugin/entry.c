@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "abi.h"
+#include "expiry.h"
 #include "images.h"
 #include "instance.h"
 #include "outbox.h"
@@ -78,6 +79,8 @@ static const void *get_extension(const tp_plugin *plugin, const char *id)
         return &tp_images_extension;
     if (strcmp(id, TP_EXT_STATS) == 0)
         return &tp_stats_extension;
+    if (strcmp(id, TP_EXT_EXPIRY) == 0)
+        return &tp_expiry_extension;
 #ifdef TP_EXT_CODES /* built against the made-up next minor (tests/abi/next.py) */
     if (strcmp(id, TP_EXT_CODES) == 0)
         return &tp_codes_extension;
@@ -126,6 +129,7 @@ static void stop_threads(tp_instance *in)
      * may stall on the same disk as the database. */
     int64_t deadline = tp_mono_ms() + in->cfg.shutdown_deadline_ms;
     int64_t writer_deadline = deadline - in->cfg.shutdown_deadline_ms / 4;
+    tp_expiry_stop(in); /* first: it may be between two chunks of a run */
     tp_ui_stop(in);
     tp_scanners_stop(in->scanners);
     in->scanners = NULL;
@@ -225,6 +229,8 @@ static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
         st = tp_ui_start(in, msg);
     if (st == TP_OK)
         st = tp_sync_start(in, &in->sync, msg); /* sync: only with [sync] postgres */
+    if (st == TP_OK)
+        st = tp_expiry_start(in, msg); /* a till with [expiry] months > 0 */
     if (st != TP_OK)
         return st;
     in->initialised = 1;

@@ -187,6 +187,8 @@ void tp_instance_deliver_node(tp_instance *in, tp_event_node *node)
             .shown_balance = o->shown_balance,
             .balance_as_of_ms = o->balance_as_of_ms,
             .balance_source = o->balance_source,
+            .expiring_points = o->expiring_points,
+            .expiring_at_ms = o->expiring_at_ms,
         };
         in->events->on_event(in->host, &ev);
     }

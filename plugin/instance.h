@@ -109,6 +109,8 @@ typedef struct tp_instance {
     struct tp_sync *sync;         /* sync: NULL without [sync] postgres (sync.c) */
     struct tp_stats_cache *stats_cache; /* the dashboard's days (stats.c); under
                                            admin_lock; NULL until asked */
+    struct tp_expiry_sched *expiry_sched; /* the daily expiry run (expiry.c);
+                                             NULL when off or a back office */
 
     /* Forms (ui.c): the main thread keeps the ids of open forms; the ui
      * thread owns the sessions; finished forms travel in ui_head. */

@@ -17,6 +17,7 @@
 
 #include "abi.h"
 #include "balance.h"
+#include "expiry.h"
 #include "util.h"
 
 tp_status tp_normalise_phone(const char *in, int country_code, char *out, size_t cap,
@@ -142,6 +143,14 @@ tp_status tp_members_info(tp_store *s, const tp_config *cfg, struct tp_sync *syn
     tp_status st = tp_balance_get(s, cfg, sync, row->code, row->balance, &b, msg);
     if (st == TP_OK)
         tp_balance_to_member_info(&b, out);
+    /* 2.4: the next expiry, when points expire here (expiry.c). */
+    tp_expiry_next next;
+    int64_t due;
+    if (st == TP_OK &&
+        (st = tp_expiry_member(s, cfg, row->id, tp_now_ms(), &due, &next, msg)) == TP_OK) {
+        out->expiring_points = next.points;
+        out->expiring_at_ms = next.at_ms;
+    }
     return st;
 }
 

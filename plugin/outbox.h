@@ -88,7 +88,8 @@ tp_status tp_outbox_retry(tp_store *s, int64_t now_ms, uint64_t *rows, tp_messag
 
 /* Sync bookkeeping kept in the database (cross-process): integer values of
  * sync_state ("members_seq", "cards_seq", "balances_seq", "retry_ms",
- * "last_success_ms", "last_pull_ms"). */
+ * "last_success_ms", "last_pull_ms"), and the UTC day (days since 1970) of
+ * the last complete scheduled expiry run, "expiry_last_day" (expiry.c). */
 tp_status tp_sync_state_get(tp_store *s, const char *key, int64_t *value) TP_MUST_CHECK;
 
 /* Turns the outbox on (a [sync] section is configured) or off

@@ -105,6 +105,10 @@ typedef struct tp_outcome {
     int64_t shown_balance;
     int64_t balance_as_of_ms;
     char balance_source[TP_BALANCE_SOURCE_MAX + 1];
+    /* MEMBER_IDENTIFIED: the member's next expiry (expiry.h), 0 / 0 when
+     * none or expiry is off. */
+    int64_t expiring_points;
+    int64_t expiring_at_ms;
 } tp_outcome;
 
 /* Each apply_* runs inside a savepoint of the open transaction: a refused
@@ -171,6 +175,9 @@ typedef enum tp_stmt {
     TP_STMT_BULK_CHECK_REQUEST_COUNT,
     TP_STMT_BULK_FIND_UNFINISHED,
     TP_STMT_BULK_NEXT_MEMBER,
+    TP_STMT_EXPIRY_ENTRIES,
+    TP_STMT_EXPIRY_NEXT_MEMBER,
+    TP_STMT_EXPIRY_DONE_TODAY,
     TP_STMT_CSVIO_ADD_CARDS,
     TP_STMT_CSVIO_CHECK_IMPORTED_BEFORE,
     TP_STMT_CSVIO_NEXT_MEMBER_ID_MAX,

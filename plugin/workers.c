@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "balance.h"
+#include "expiry.h"
 #include "instance.h"
 #include "rules.h"
 #include "sidejournal.h"
@@ -297,6 +298,16 @@ void *tp_reader_main(void *arg)
             tp_copy(o.member_name, sizeof o.member_name, m.name);
             o.balance = m.balance;
             tp_balance_to_outcome(&b, &o);
+            /* 2.4: the next expiry, here on the lookup thread like the
+             * balance; a failure to read it only leaves it out. */
+            tp_expiry_next next;
+            int64_t due;
+            tp_message why;
+            if (tp_expiry_member(in->reader_store, &in->cfg, m.id, o.time_ms, &due, &next,
+                                 &why) == TP_OK) {
+                o.expiring_points = next.points;
+                o.expiring_at_ms = next.at_ms;
+            }
             tp_buf_set(o.message, sizeof o.message, "%s (%s), balance %lld %s.",
                        m.name[0] ? m.name : "Member", m.code, (long long)b.shown,
                        tp_rules_unit(&in->cfg.rules, b.shown));

@@ -573,6 +573,49 @@ check "scanners: claims no state it does not know" hasnt "offline" "$work/sc.out
 tp noscan scanners
 check "scanners: none configured" has "No scanners are configured" "$work/noscan.out"
 
+# 13. Points that expire: [expiry] months = 1 on a database of its own.
+# M-EX1 is credited 40 now, so they expire a month from now; --as-of two
+# months ahead finds them due. A dry run writes nothing, the run writes one
+# entry with its audit record, and a second run the same day nothing more.
+mkdir "$work/exp"
+printf '[store]\nlocation = shop-9\ndatabase = e.db\n[expiry]\nmonths = 1\n' > "$work/exp/tp.conf"
+qe() { sqlite3 "$work/exp/e.db" "$1"; }
+tpe() { # the same on the expiry database
+    n=$1; shift
+    if "$CLI" --plugin "$B/tillpoints.so" --config "$work/exp/tp.conf" "$@" \
+        > "$work/$n.out" 2> "$work/$n.err"; then rc=0; else rc=$?; fi
+}
+later=$(date -u -d '+2 months' +%Y-%m-%d)
+tpe ex0 member add M-EX1 --name "Eli Ex"
+tpe ex1 adjust M-EX1 +40 --reason "welcome" --staff mgr-1
+tpe ex2 member show M-EX1
+check "member show: next expiry line" has "^          next expiry: 40 points on $(date -u -d '+1 month' +%Y-%m-)[0-9][0-9] [0-9][0-9]:[0-9][0-9] UTC\$" "$work/ex2.out"
+tpe ex3 --json member show M-EX1
+check "member show --json: expiring points" json "$work/ex3.out" "d['member']['expiring_points'] == 40 and d['member']['expiring_at_ms'] > 0"
+tpe ex4 expire --dry-run --as-of "$later" --staff mgr-1
+check "expire --dry-run: exit 0" [ "$rc" = 0 ]
+check "expire --dry-run: the figures" has "^Dry run: 40 points of 1 member would expire; nothing written.\$" "$work/ex4.out"
+check "expire --dry-run: nothing written" [ "$(qe "SELECT count(*) FROM ledger WHERE kind='expire'")" = 0 ]
+tpe ex5 expire --as-of "$later" --staff mgr-1
+check "expire: exit 0" [ "$rc" = 0 ]
+check "expire: the figures" has "^Expired 40 points of 1 member (1 entry).\$" "$work/ex5.out"
+check "expire: one entry of -40" [ "$(qe "SELECT count(*)||' '||sum(points) FROM ledger WHERE kind='expire'")" = "1 -40" ]
+check "expire: its audit record" [ "$(qe "SELECT actor||' '||approver||' '||ledger_count FROM audit WHERE action='expire'")" = "mgr-1 mgr-1 1" ]
+tpe ex6 expire --as-of "$later" --staff mgr-1
+check "expire again the same day: nothing" has "^No points are due to expire; nothing written.\$" "$work/ex6.out"
+tpe ex7 balance M-EX1
+check "balance after expiry: 0, no next expiry" has "^M-EX1 (Eli Ex): 0 points\$" "$work/ex7.out"
+check "balance after expiry: no expiry line" hasnt "next expiry" "$work/ex7.out"
+tpe ex8 activity --type expire
+check "activity --type expire lists it" has "expire" "$work/ex8.out"
+tp ex9 expire --staff mgr-1
+check "expire with expiry off: exit 1" [ "$rc" = 1 ]
+check "expire with expiry off: says so" has "Points do not expire at this store (\[expiry\] months = 0)." "$work/ex9.err"
+tpe ex10 expire --as-of 2027-02-30 --staff mgr-1
+check "expire --as-of an impossible date: exit 2" [ "$rc" = 2 ]
+tpe exv verify
+check "expiry: verify clean" [ "$rc" = 0 ]
+
 # 12. An import is written in chunks: killed once its first chunks are in
 # (as the database shows), the same file again finishes it, each row once.
 # On a database of its own.

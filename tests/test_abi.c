@@ -74,7 +74,7 @@ _Static_assert(offsetof(tp_host, struct_size) == sizeof(tp_version),
                "tp_host.struct_size follows abi");
 _Static_assert(offsetof(tp_event, struct_size) == 0, "tp_event starts with its size");
 
-static void plugin_says_it_speaks_abi_2_3(void **state)
+static void plugin_says_it_speaks_abi_2_4(void **state)
 {
     (void)state;
     void *dl = dlopen(plugin_path(), RTLD_NOW | RTLD_LOCAL);
@@ -82,7 +82,7 @@ static void plugin_says_it_speaks_abi_2_3(void **state)
     const tp_entry *entry = dlsym(dl, TP_ENTRY_SYMBOL);
     assert_non_null(entry);
     assert_int_equal(entry->abi.major, 2);
-    assert_int_equal(entry->abi.minor, 3);
+    assert_int_equal(entry->abi.minor, 4);
     assert_int_equal(entry->struct_size, sizeof(tp_entry));
     dlclose(dl);
 }
@@ -152,7 +152,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(host_of_another_major_refuses_the_plugin),
         cmocka_unit_test(plugin_refuses_a_host_of_another_major),
-        cmocka_unit_test(plugin_says_it_speaks_abi_2_3),
+        cmocka_unit_test(plugin_says_it_speaks_abi_2_4),
         cmocka_unit_test(loaded_plugin_runs_a_checkout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

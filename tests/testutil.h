@@ -188,6 +188,8 @@ typedef struct tu_event {
     int64_t shown_balance; /* 2.2: the balance to show (docs/DESIGN.md §8) */
     int64_t balance_as_of_ms;
     char balance_source[TP_BALANCE_SOURCE_MAX + 1];
+    int64_t expiring_points; /* 2.4: the member's next expiry (ext/expiry.h) */
+    int64_t expiring_at_ms;
 } tu_event;
 
 /* The last form the plugin presented, copied. */
@@ -260,6 +262,8 @@ static inline void tu_on_event(const tp_host *host, const tp_event *plugin_event
     d->shown_balance = e->shown_balance;
     d->balance_as_of_ms = e->balance_as_of_ms;
     snprintf(d->balance_source, sizeof d->balance_source, "%s", e->balance_source);
+    d->expiring_points = e->expiring_points;
+    d->expiring_at_ms = e->expiring_at_ms;
 }
 
 /* Reads the form by the plugin's sizes and strides (hostabi.h). */

@@ -91,9 +91,13 @@ extern "C" {
  *    extension "tillpoints.stats/1" (ext/stats.h: a dashboard's figures)
  *    and the host extension "tillpoints.host-role/1" (ext/hostrole.h: a
  *    back-office host that owns no scanners).
+ *  - 2.4 added the extension "tillpoints.expiry/1" (ext/expiry.h: points
+ *    that expire [expiry] months after they were earned) and a member's
+ *    next expiry (tp_member_info, tp_event: expiring_points,
+ *    expiring_at_ms).
  */
 #define TP_ABI_MAJOR 2
-#define TP_ABI_MINOR 3
+#define TP_ABI_MINOR 4
 #define TP_ABI_PATCH 0
 
 #if defined(__GNUC__) || defined(__clang__)

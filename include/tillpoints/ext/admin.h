@@ -9,6 +9,7 @@
  *   ext/queue.h     "tillpoints.queue/1"     the outbox to the central database
  *   ext/audit.h     "tillpoints.audit/3"     the audit log and verify
  *   ext/stats.h     "tillpoints.stats/1"     a dashboard's figures per day (2.3)
+ *   ext/expiry.h    "tillpoints.expiry/1"    points that expire (2.4)
  *
  * Unlike checkout, these calls read and write the database before they
  * return, so they may wait on the disk. They are [thread-safe, blocking]:
@@ -22,6 +23,7 @@
 #define TILLPOINTS_EXT_ADMIN_H
 
 #include "audit.h"
+#include "expiry.h"
 #include "ledger.h"
 #include "managers.h"
 #include "members.h"

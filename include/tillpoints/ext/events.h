@@ -109,6 +109,10 @@ typedef struct tp_event {
     int64_t balance_as_of_ms;
     const char *balance_source; /* "local", "central", "confirmed+pending",
                                    or "" when the event has no balance */
+    /* 2.4: MEMBER_IDENTIFIED: the member's next expiry, as tp_member_info's
+     * fields of the same names (ext/members.h); 0 / 0 otherwise. */
+    int64_t expiring_points;
+    int64_t expiring_at_ms;
 } tp_event;
 
 typedef struct tp_host_events_ext {

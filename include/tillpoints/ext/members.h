@@ -54,6 +54,12 @@ typedef struct tp_member_info {
     char balance_source[TP_BALANCE_SOURCE_MAX + 1];
                                     /* as tp_balance_view.source: "local",
                                        "central" or "confirmed+pending" */
+    /* 2.4: the member's next expiry ([expiry] months, docs/DESIGN.md §5
+     * "Expiry"), as tillpoints.expiry/1's member_next: the points and
+     * their earliest expiry instant (UTC ms); 0 / 0 when nothing expires
+     * or expiry is off. */
+    int64_t expiring_points;
+    int64_t expiring_at_ms;
 } tp_member_info;
 
 /* A member's balance as a synced terminal shows it. */
