@@ -673,6 +673,15 @@ static int put_balance_parts(json_t *o, int64_t ledger, const char *source, int6
            put(o, "balance_as_of_ms", json_integer(as_of_ms));
 }
 
+/* Protocol 1.5: the member's next expiry (docs/DESIGN.md §5, "Expiry"):
+ * 0 and 0 when nothing expires, expiry is off, or the plugin predates ABI
+ * 2.4 (the fields beyond its struct_size read as 0). */
+static int put_expiry(json_t *o, int64_t points, int64_t at_ms)
+{
+    return put(o, "expiring_points", json_integer(points)) ||
+           put(o, "expiring_at_ms", json_integer(at_ms));
+}
+
 /* A member as JSON. The plugin fills fixed arrays; they are terminated
  * here rather than trusted. */
 static json_t *member_json(tp_member_info *info)
@@ -689,7 +698,8 @@ static json_t *member_json(tp_member_info *info)
         put(m, "app_id", jstr(info->app_id)) ||
         put(m, "balance", json_integer(TP_HOST_SHOWN_BALANCE(info))) ||
         put(m, "created_ms", json_integer(info->created_ms)) ||
-        put_balance_parts(m, info->balance, info->balance_source, info->balance_as_of_ms)) {
+        put_balance_parts(m, info->balance, info->balance_source, info->balance_as_of_ms) ||
+        put_expiry(m, info->expiring_points, info->expiring_at_ms)) {
         json_decref(m);
         return NULL;
     }
@@ -1354,6 +1364,7 @@ int tp_proto_event(tp_proto *p, const tp_event *plugin_event, tp_proto_out_fn ou
         put(o, "points", json_integer(ev->points)) ||
         put(o, "balance", json_integer(TP_HOST_SHOWN_BALANCE(ev))) ||
         put_balance_parts(o, ev->balance, ev->balance_source, ev->balance_as_of_ms) ||
+        put_expiry(o, ev->expiring_points, ev->expiring_at_ms) ||
         put(o, "replayed", json_boolean(ev->replayed)) ||
         put(o, "time_ms", json_integer(ev->time_ms)) || put(o, "message", jstr(ev->message)) ||
         put(o, "device", jstr(ev->device)) || put(o, "receipt_code", jstr(ev->receipt_code))) {

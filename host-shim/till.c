@@ -79,6 +79,7 @@ static int refused(till *t, tp_status st, const tp_message *msg);
 /* A few words on a balance that is not simply the central's or the local
  * ledger's (docs/DESIGN.md §8, "One balance"): 1 when there is something
  * to say. Standalone and fresh central balances say nothing. */
+static int expiry_note(int64_t points, int64_t at_ms, char *out, size_t cap);
 static int balance_note(const char *source, int64_t as_of_ms, char *out, size_t cap)
 {
     if (!source || strcmp(source, "confirmed+pending") != 0)
@@ -91,6 +92,22 @@ static int balance_note(const char *source, int64_t as_of_ms, char *out, size_t 
     else
         snprintf(out, cap, "balance confirmed centrally at %s UTC, plus this till's "
                  "unconfirmed points", when);
+    return 1;
+}
+
+/* "40 points expire on 2027-03-01 00:00 UTC" (docs/DESIGN.md §5, "Expiry";
+ * ABI 2.4: an older plugin leaves both 0): 1 when there is something to
+ * say. */
+static int expiry_note(int64_t points, int64_t at_ms, char *out, size_t cap)
+{
+    time_t t = (time_t)(at_ms / 1000);
+    struct tm tm;
+    char when[32];
+    if (points <= 0 || at_ms <= 0 || !gmtime_r(&t, &tm) ||
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm) == 0)
+        return 0;
+    snprintf(out, cap, "%lld %s on %s UTC", (long long)points,
+             points == 1 ? "point expires" : "points expire", when);
     return 1;
 }
 
@@ -133,6 +150,10 @@ static void on_event(void *user, const tp_event *ev)
     /* On a synced till, how fresh the balance in the sentence is. */
     char note[96];
     if (balance_note(ev->balance_source, ev->balance_as_of_ms, note, sizeof note))
+        say("  (%s)", note);
+    /* Points about to expire: worth telling the customer at the till. */
+    if (ev->kind == TP_EVENT_MEMBER_IDENTIFIED &&
+        expiry_note(ev->expiring_points, ev->expiring_at_ms, note, sizeof note))
         say("  (%s)", note);
     /* A code from a plugin-owned scanner goes to the open sale, exactly as
      * if the cashier had typed it; scanning first opens a sale. */
@@ -386,6 +407,8 @@ static void cmd_member(till *t, int argc, char **argv)
             say("  %s  %s  balance %lld points%s%s%s", info.code, info.name,
                 (long long)TP_HOST_SHOWN_BALANCE(&info), has ? " (" : "", has ? note : "",
                 has ? ")" : "");
+            if (expiry_note(info.expiring_points, info.expiring_at_ms, note, sizeof note))
+                say("  (%s)", note);
         }
         return;
     }

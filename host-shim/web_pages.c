@@ -667,6 +667,15 @@ static void member_page(tp_web_req *r, const char *code, tp_web_resp *out)
         tp_web_buf_esc(b, m.balance_source);
         tp_web_buf_puts(b, ")</span>");
     }
+    /* The next expiry (docs/DESIGN.md §5, "Expiry"; 0 when none, when
+     * expiry is off, or from a plugin before ABI 2.4). */
+    if (m.expiring_points > 0) {
+        char when[32];
+        tp_web_format_time(m.expiring_at_ms, when, sizeof when);
+        tp_web_buf_printf(b, "</dd>\n<dt>Next expiry</dt><dd id=\"expiry\">%" PRId64
+                             " points on ", m.expiring_points);
+        tp_web_buf_esc(b, when);
+    }
     tp_web_buf_puts(b, "</dd>\n</dl>\n<p class=\"links\"><a id=\"credit-missed\" "
                        "href=\"/forms/retro-visit?member=");
     tp_web_buf_url(b, m.code);

@@ -8,6 +8,8 @@ Environment: BUILD (default "build") holds tillpoints-shim and tillpoints.so.
 Prints one closing line "e2e_shim: N passed, M failed"; exits 1 on failure.
 """
 import base64
+import calendar
+import datetime
 import json
 import os
 import queue
@@ -280,11 +282,11 @@ def stdio_session(c, db):
 
     r = c.call("hello", {"protocol": "2.0", "client": "Future POS"})
     check("hello with another major is refused", error_code(r) == "version_mismatch", r)
-    check("refusal explains the versions", "1.4" in r["error"]["message"], r)
+    check("refusal explains the versions", "1.5" in r["error"]["message"], r)
 
     r = hello(c)
     res = r.get("result", {})
-    check("hello answers protocol 1.4", res.get("protocol") == "1.4", r)
+    check("hello answers protocol 1.5", res.get("protocol") == "1.5", r)
     check("hello reports the shim version",
           res.get("shim", {}).get("name") == "tillpoints-shim" and res["shim"].get("version"), r)
     check("hello reports the plugin ABI", res.get("plugin", {}).get("abi", "").startswith("2."), r)
@@ -305,7 +307,7 @@ def stdio_session(c, db):
 
     r = c.call("hello", {"protocol": "1.7", "client": "Newer minor"})
     check("hello with a newer minor is accepted at 1.1",
-          r.get("result", {}).get("protocol") == "1.4", r)
+          r.get("result", {}).get("protocol") == "1.5", r)
 
     r = c.call("admin.member_add", {"code": "MEMBER-0001", "name": "Carla Client",
                                     "phone": "+49 30 1234567", "email": "carla@example.com"})
@@ -937,7 +939,7 @@ def socket_run(work):
 def socket_session(path, db):
     a = SockClient(path)
     r = hello(a)
-    check("socket: first client says hello", r.get("result", {}).get("protocol") == "1.4", r)
+    check("socket: first client says hello", r.get("result", {}).get("protocol") == "1.5", r)
     r = a.call("admin.member_add", {"code": "MEMBER-0002", "name": "Dan Doe"})
     check("socket: member added", "result" in r, r)
 
@@ -1237,14 +1239,14 @@ def socket_peer_run(work):
         # In the group as the primary group (SO_PEERCRED's gid) ...
         lines, err = as_peer(["runuser", "-u", "nobody", "-g", "users", "--"], path, "POS-1")
         check("peers: a client whose group is the allowed group is served",
-              len(lines) >= 2 and lines[0].get("result", {}).get("protocol") == "1.4"
+              len(lines) >= 2 and lines[0].get("result", {}).get("protocol") == "1.5"
               and "result" in lines[1], (lines, err))
         # ... and as a supplementary group (SO_PEERGROUPS).
         lines, err = as_peer(["setpriv", "--reuid=nobody", "--regid=nogroup",
                               "--groups=users", "--"], path, "POS-2")
         check("peers: a client with the allowed group among its groups is served",
               len(lines) >= 1 and isinstance(lines[0], dict)
-              and lines[0].get("result", {}).get("protocol") == "1.4", (lines, err))
+              and lines[0].get("result", {}).get("protocol") == "1.5", (lines, err))
     except (TimeoutError, OSError, subprocess.SubprocessError) as exc:
         check("socket peer checks ran to the end", False, repr(exc))
     finally:
@@ -1377,6 +1379,58 @@ def shutdown_run(work):
           db_query(db, "SELECT count(*), count(DISTINCT receipt) FROM receipts"))
     check("the side journal is gone once saved", not os.path.exists(pending))
     check("shutdown: integrity", db_query(db, "PRAGMA integrity_check") == [("ok",)])
+
+
+def add_months_utc(ms, months):
+    """The expiry instant of docs/DESIGN.md §5, "Expiry": the same UTC time
+    of day `months` calendar months later, the day clamped to the month's
+    last."""
+    t = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.timezone.utc)
+    y, m = divmod(t.month - 1 + months, 12)
+    year, month = t.year + y, m + 1
+    day = min(t.day, calendar.monthrange(year, month)[1])
+    return int(t.replace(year=year, month=month, day=day).timestamp() * 1000)
+
+
+def expiry_run(work):
+    """Protocol 1.5: the member's next expiry in member.identified and in
+    MEMBER ([expiry] months = 1; a sale dated 2026-01-31 12:00 UTC expires
+    on 2026-02-28 12:00 UTC, the day clamped)."""
+    conf = os.path.join(work, "expiry.conf")
+    with open(conf, "w") as f:
+        f.write("[store]\ndatabase = expiry.db\n[expiry]\nmonths = 1\n")
+    proc, c, _ = stdio_shim(conf)
+    try:
+        hello(c)
+        r = c.call("admin.member_add", {"code": "MEMBER-0100", "name": "Erin Expiry"})
+        m = r.get("result", {}).get("member", {})
+        check("expiry: a new member has nothing to expire",
+              m.get("expiring_points") == 0 and m.get("expiring_at_ms") == 0, r)
+        sold = 1769860800000  # 2026-01-31 12:00:00 UTC
+        c.call("checkout.begin", {"txn": "E-1"})
+        c.call("checkout.scan", {"txn": "E-1", "code": "MEMBER-0100"})
+        rec = receipt("ER-1", [{"sku": "SKU-1", "amount_minor": 4200}])
+        rec["time_ms"] = sold
+        r = c.call("checkout.complete", {"txn": "E-1", "receipt": rec})
+        check("expiry: the dated sale is accepted", "result" in r, r)
+        ev = c.event("award.committed", lambda e: e.get("receipt_id") == "ER-1")
+        check("expiry: 42 points earned", ev.get("points") == 42, ev)
+        want_at = add_months_utc(sold, 1)
+        check("expiry: the instant is 2026-02-28 12:00 UTC", want_at == 1772280000000, want_at)
+        c.call("checkout.begin", {"txn": "E-2"})
+        c.call("checkout.scan", {"txn": "E-2", "code": "MEMBER-0100"})
+        ev = c.event("member.identified", lambda e: e.get("txn") == "E-2")
+        check("expiry: member.identified names the next expiry",
+              ev.get("expiring_points") == 42 and ev.get("expiring_at_ms") == want_at, ev)
+        c.call("checkout.cancel", {"txn": "E-2"})
+        r = c.call("admin.member_get", {"code": "MEMBER-0100"})
+        m = r.get("result", {}).get("member", {})
+        check("expiry: MEMBER names it too",
+              m.get("expiring_points") == 42 and m.get("expiring_at_ms") == want_at, r)
+    except (TimeoutError, BrokenPipeError, OSError) as exc:
+        check("expiry session ran to the end", False, repr(exc))
+    rc = end_input(proc)
+    check("expiry: the shim exits 0", rc == 0, rc)
 
 
 def white_png(width, height):
@@ -1799,7 +1853,8 @@ def main():
             return 1
     parts = {"stdio": stdio_run, "forms": forms_run, "socket": socket_run,
              "scanners": scanners_run, "peers": socket_peer_run, "signed": signed_run,
-             "images": images_run, "shutdown": shutdown_run, "flow": flow_run}
+             "images": images_run, "shutdown": shutdown_run, "flow": flow_run,
+             "expiry": expiry_run}
     # Parts named on the command line (e.g. "flow"), else all of them.
     chosen = sys.argv[1:] or list(parts)
     unknown = [p for p in chosen if p not in parts]

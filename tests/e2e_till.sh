@@ -111,5 +111,26 @@ if "$TILL" --plugin "$B/tillpoints.so" --config "$work/bad.conf" --script /dev/n
 check "bad config exit 2" [ "$status" = 2 ]
 check "bad config explained" grep -q "bad.conf line 2: \[program\] rounding must be floor, nearest or ceil." "$work/bad.err"
 
+# 5. Points that expire ([expiry] months = 1; docs/DESIGN.md §5): the
+# cashier sees the next expiry when the member is identified and in
+# `member show`. The sale's date is now, so they expire a month from now.
+printf '[store]\ndatabase = exp.db\n[expiry]\nmonths = 1\n' > "$work/exp.conf"
+cat > "$work/e.till" <<'S'
+member add E-201 Erin Expiry
+begin
+scan E-201
+item COFFEE 42.00
+pay
+begin
+scan E-201
+cancel
+member show E-201
+S
+"$TILL" --plugin "$B/tillpoints.so" --config "$work/exp.conf" --script "$work/e.till" > "$work/e.out" 2>&1 ||
+    { cat "$work/e.out"; echo "FAIL: the expiry script was refused"; exit 1; }
+check "identified: 42 points expire on a date" grep -Eq "^  \(42 points expire on [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} UTC\)$" "$work/e.out"
+check "member show: the same line" [ "$(grep -c "points expire on" "$work/e.out")" -ge 2 ]
+check "without [expiry] nothing is said of expiry" sh -c '! grep -q "expire" "$1"' sh "$work/a.out"
+
 echo "e2e_till: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
