@@ -340,12 +340,14 @@ static int parse_bool(const char *v)
 
 static int valid_id(const char *v);
 
-/* [campaign "name"]: libinih gives the section text as written. Keys of
- * one section go to the campaign with that name, created on first use. */
-static int campaign_key(parse_ctx *c, const char *section, const char *key, const char *value)
+/* The NAME of a [KIND "NAME"] section (`skip` = strlen(KIND)): quotes
+ * optional, 1..TP_CFG_ID_MAX bytes, into id. `unnamed` is the sentence for
+ * a missing or too long name; `invalid` (NULL: any text is a name) for one
+ * that is not letters, digits, '-', '_' or '.'. 1, or fail()'s answer. */
+static int section_name(parse_ctx *c, const char *section, size_t skip, const char *key,
+                        const char *unnamed, const char *invalid, char id[TP_CFG_ID_MAX + 1])
 {
-    tp_rules_config *r = &c->cfg.rules;
-    const char *name = section + 8;
+    const char *name = section + skip;
     while (*name == ' ')
         name++;
     size_t len = strlen(name);
@@ -354,11 +356,26 @@ static int campaign_key(parse_ctx *c, const char *section, const char *key, cons
         len -= 2;
     }
     if (len == 0 || len > TP_CFG_ID_MAX)
-        return fail(c, section, key, "belongs to a campaign section that needs a name: "
-                                     "[campaign \"name\"].");
-    char id[TP_CFG_ID_MAX + 1];
+        return fail(c, section, key, unnamed);
     memcpy(id, name, len);
     id[len] = '\0';
+    if (invalid && !valid_id(id))
+        return fail(c, section, key, invalid);
+    return 1;
+}
+
+/* [campaign "name"]: libinih gives the section text as written. Keys of
+ * one section go to the campaign with that name, created on first use. */
+static int campaign_key(parse_ctx *c, const char *section, const char *key, const char *value)
+{
+    tp_rules_config *r = &c->cfg.rules;
+    char id[TP_CFG_ID_MAX + 1];
+    int named = section_name(c, section, 8, key,
+                             "belongs to a campaign section that needs a name: "
+                             "[campaign \"name\"].",
+                             NULL, id);
+    if (named != 1)
+        return named;
     tp_campaign *cp = NULL;
     for (int i = 0; i < r->n_campaigns; i++)
         if (strcmp(r->campaigns[i].name, id) == 0)
@@ -409,23 +426,15 @@ static int campaign_key(parse_ctx *c, const char *section, const char *key, cons
 /* [scanner "name"]: the keys are kept as text for the driver to check. */
 static int scanner_key(parse_ctx *c, const char *section, const char *key, const char *value)
 {
-    const char *name = section + 7;
-    while (*name == ' ')
-        name++;
-    size_t len = strlen(name);
-    if (len >= 2 && name[0] == '"' && name[len - 1] == '"') {
-        name++;
-        len -= 2;
-    }
     char id[TP_CFG_ID_MAX + 1];
-    if (len == 0 || len > TP_CFG_ID_MAX)
-        return fail(c, section, key, "belongs to a scanner section that needs a name: "
-                                     "[scanner \"front\"].");
-    memcpy(id, name, len);
-    id[len] = '\0';
-    if (!valid_id(id))
-        return fail(c, section, key, "belongs to a scanner whose name is not 1-32 letters, "
-                                     "digits, '-', '_' or '.'.");
+    int named = section_name(c, section, 7, key,
+                             "belongs to a scanner section that needs a name: "
+                             "[scanner \"front\"].",
+                             "belongs to a scanner whose name is not 1-32 letters, "
+                             "digits, '-', '_' or '.'.",
+                             id);
+    if (named != 1)
+        return named;
     tp_scanner_config *sc = NULL;
     for (int i = 0; i < c->cfg.n_scanners; i++)
         if (strcmp(c->cfg.scanners[i].name, id) == 0)
@@ -548,23 +557,15 @@ static const char *const reward_keys[] = {
  * be given once, so a reward never means what its last line says. */
 static int reward_key(parse_ctx *c, const char *section, const char *key, const char *value)
 {
-    const char *name = section + 6; /* after "reward" */
-    while (*name == ' ')
-        name++;
-    size_t len = strlen(name);
-    if (len >= 2 && name[0] == '"' && name[len - 1] == '"') {
-        name++;
-        len -= 2;
-    }
     char id[TP_CFG_ID_MAX + 1];
-    if (len == 0 || len > TP_CFG_ID_MAX)
-        return fail(c, section, key, "belongs to a reward section that needs a name of 1-32 "
-                                     "letters, digits, '-', '_' or '.': [reward \"coffee\"].");
-    memcpy(id, name, len);
-    id[len] = '\0';
-    if (!valid_id(id))
-        return fail(c, section, key, "belongs to a reward whose name is not 1-32 letters, "
-                                     "digits, '-', '_' or '.'.");
+    int named = section_name(c, section, 6, key,
+                             "belongs to a reward section that needs a name of 1-32 "
+                             "letters, digits, '-', '_' or '.': [reward \"coffee\"].",
+                             "belongs to a reward whose name is not 1-32 letters, "
+                             "digits, '-', '_' or '.'.",
+                             id);
+    if (named != 1)
+        return named;
     int index = -1;
     for (int i = 0; i < c->cfg.n_rewards; i++)
         if (strcmp(c->cfg.rewards[i].name, id) == 0)
