@@ -54,7 +54,6 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 BUILD = os.environ.get("BUILD", "build")
@@ -79,6 +78,24 @@ PHONE = (390, 844)
 
 class Failure(Exception):
     pass
+
+
+# How Chromium sometimes says an element's document was replaced, instead
+# of StaleElementReferenceException.
+GONE_NODE = "does not belong to the document"
+
+
+def gone(element):
+    """Whether `element`'s document has been replaced (a new page)."""
+    try:
+        element.is_enabled()
+        return False
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as e:
+        if GONE_NODE in str(e):
+            return True
+        raise
 
 
 def ok(what):
@@ -258,6 +275,12 @@ class Page:
                 return pred()
             except (NoSuchElementException, StaleElementReferenceException):
                 return False
+            except WebDriverException as e:
+                # Chromium sometimes reports a node of the document that was
+                # just replaced this way instead of as a stale element.
+                if GONE_NODE in str(e):
+                    return False
+                raise
         try:
             return WebDriverWait(self.d, TIMEOUT, poll_frequency=0.05).until(safe)
         except TimeoutException:
@@ -291,7 +314,7 @@ class Page:
         page the server answers with (a new document)."""
         old = self.el("html")
         element.click()
-        self.wait(lambda: EC.staleness_of(old)(self.d), "the form's answer arrives", "a new page")
+        self.wait(lambda: gone(old), "the form's answer arrives", "a new page")
         self.loaded()
 
     def type(self, css, value, clear=True):
@@ -443,7 +466,7 @@ def sign_in_checks(p):
     expect(active() == "pin", "keyboard: the next Tab goes to the PIN", "#pin focused", active())
     old = p.el("html")
     ActionChains(p.d).send_keys(PIN1).send_keys(Keys.ENTER).perform()
-    p.wait(lambda: EC.staleness_of(old)(p.d), "keyboard: Enter submits the sign-in", "a new page")
+    p.wait(lambda: gone(old), "keyboard: Enter submits the sign-in", "a new page")
     p.loaded()
     expect(p.path() == "/" and p.has("#today-retro"),
            "keyboard alone signs in: the dashboard is shown", "/ with #today-retro", p.describe())
@@ -462,7 +485,7 @@ def find_and_open_member(p, store):
     q = p.type("#q", ALICE_PHONE_TYPED)
     old = p.el("html")
     q.send_keys(Keys.ENTER)
-    p.wait(lambda: EC.staleness_of(old)(p.d), "the search is submitted", "a new page")
+    p.wait(lambda: gone(old), "the search is submitted", "a new page")
     p.loaded()
     rows = p.els("#members tr a[href^='/members/']")
     codes = [a.text.strip() for a in rows]
