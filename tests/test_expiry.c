@@ -515,18 +515,6 @@ static void a_stopped_run_keeps_its_chunk_and_the_next_run_finishes_it(void **s)
     tu_stop(h, 1);
 }
 
-/* A back-office host (ext/hostrole.h). */
-static tu_host *back_office_host;
-static const void *back_office_extension(const tp_host *host, const char *id)
-{
-    static const tp_host_role_ext role = {.struct_size = sizeof role,
-                                          .flags = TP_HOST_ROLE_BACK_OFFICE};
-    (void)host;
-    if (strcmp(id, TP_HOST_EXT_ROLE) == 0)
-        return &role;
-    return tu_get_extension(&back_office_host->host, id);
-}
-
 /* A back office (the CLI, the web) starts no schedule of its own: the
  * till's process does that. The call a manager makes still works there. */
 static void a_back_office_runs_no_schedule(void **s)
@@ -537,8 +525,7 @@ static void a_back_office_runs_no_schedule(void **s)
     tu_add_member(h, "M-JO", "Jo");
     sale_at(h, "S-1", "M-JO", 1000, utc(2025, 1, 5, 10));
     h->plugin->destroy(h->plugin);
-    back_office_host = h;
-    h->host.get_extension = back_office_extension;
+    h->back_office = 1;
     tp_message msg;
     h->plugin = tillpoints_entry.create(&h->host, h->config, &msg);
     assert_non_null(h->plugin);

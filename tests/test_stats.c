@@ -349,17 +349,6 @@ static void sign_in_checks_the_pin_counts_failures_and_locks(void **state)
 }
 
 /* A back-office host (ext/hostrole.h): the till's scanners stay closed. */
-static tu_host *back_office_host;
-static const void *back_office_extension(const tp_host *host, const char *id)
-{
-    static const tp_host_role_ext role = {.struct_size = sizeof role,
-                                          .flags = TP_HOST_ROLE_BACK_OFFICE};
-    (void)host;
-    if (strcmp(id, TP_HOST_EXT_ROLE) == 0)
-        return &role;
-    return tu_get_extension(&back_office_host->host, id);
-}
-
 static void a_back_office_host_opens_no_scanner(void **state)
 {
     ctx *c = *state;
@@ -369,9 +358,8 @@ static void a_back_office_host_opens_no_scanner(void **state)
     snprintf(path, sizeof path, "%s/office.conf", c->h->dir);
     snprintf(text, sizeof text, "[store]\ndatabase = test.db\n%s%s", CONF, scanner);
     tu_write_file(path, text);
-    back_office_host = c->h;
+    c->h->back_office = 1;
     tp_host host = c->h->host;
-    host.get_extension = back_office_extension;
     tp_message msg;
     const tp_plugin *p = tillpoints_entry.create(&host, path, &msg);
     assert_non_null(p);
@@ -390,7 +378,7 @@ static void a_back_office_host_opens_no_scanner(void **state)
     assert_int_equal(set.managers->manager_verify(p, "mgr-2", PIN2, "web", &msg), TP_OK);
     p->destroy(p);
     /* The same config in a till's process: the scanner is there. */
-    host.get_extension = c->h->host.get_extension;
+    c->h->back_office = 0;
     p = tillpoints_entry.create(&host, path, &msg);
     assert_non_null(p);
     assert_int_equal(p->init(p, &msg), TP_OK);

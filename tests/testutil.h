@@ -24,6 +24,7 @@
 #include "tillpoints/ext/admin.h"
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
+#include "tillpoints/ext/hostrole.h"
 #include "tillpoints/ext/ui.h"
 #include "tillpoints/tillpoints.h"
 
@@ -213,6 +214,8 @@ typedef struct tu_host {
     tp_host host;
     tp_host_events_ext events_ext;
     tp_host_ui_ext ui_ext;
+    int back_office;           /* offer the back-office host role (ext/hostrole.h) */
+    tp_host_role_ext role_ext;
     tu_form form;          /* last presented */
     int presented;         /* forms presented so far */
     int dismissed;         /* dismissals so far */
@@ -312,6 +315,8 @@ static inline const void *tu_get_extension(const tp_host *host, const char *id)
     tu_host *h = host->host_data;
     if (strcmp(id, TP_HOST_EXT_UI) == 0)
         return &h->ui_ext;
+    if (strcmp(id, TP_HOST_EXT_ROLE) == 0)
+        return h->back_office ? &h->role_ext : NULL;
     return strcmp(id, TP_HOST_EXT_EVENTS) == 0 ? &h->events_ext : NULL;
 }
 
@@ -408,6 +413,8 @@ static inline tu_host *tu_start(const char *ini)
     h->ui_ext.struct_size = sizeof h->ui_ext;
     h->ui_ext.present = tu_present;
     h->ui_ext.dismiss = tu_dismiss;
+    h->role_ext.struct_size = sizeof h->role_ext;
+    h->role_ext.flags = TP_HOST_ROLE_BACK_OFFICE;
     h->host.abi = (tp_version)TP_VERSION_INIT;
     h->host.struct_size = sizeof h->host;
     h->host.name = "cmocka";
