@@ -95,6 +95,12 @@ const char tp_config_defaults_ini[] =
     "earn_on = paid\n"
     "; back: a refund gives spent points back in proportion; kept: it does not.\n"
     "refund = back\n"
+    "; With [sync]: how long a redemption waits for the central ledger's answer\n"
+    "; before the offline allowance decides (100-30000 ms).\n"
+    "confirm_timeout_ms = 2000\n"
+    "; Points one member may spend per UTC day at this terminal while the central\n"
+    "; database cannot be reached (0: no spending offline).\n"
+    "offline_allowance = 0\n"
     "\n"
     "[limits]\n"
     "; Awards waiting for the disk before checkout reports 'busy'.\n"
@@ -692,10 +698,23 @@ static int redeem_key(parse_ctx *c, const char *section, const char *key, const 
         else
             return fail(c, section, key, "must be back (a refund gives spent points back in "
                                          "proportion) or kept.");
+    } else if (strcmp(key, "confirm_timeout_ms") == 0) {
+        if (parse_int(value, 100, 30000, &n))
+            return fail(c, section, key, "must be a whole number of milliseconds from 100 to "
+                                         "30000.");
+        d->confirm_timeout_ms = (int)n;
+    } else if (strcmp(key, "offline_allowance") == 0) {
+        if (parse_int(value, 0, TP_ADJUST_MAX, &n)) {
+            char why[96];
+            snprintf(why, sizeof why, "must be a whole number of points from 0 to %lld.",
+                     (long long)TP_ADJUST_MAX);
+            return fail(c, section, key, why);
+        }
+        d->offline_allowance = n;
     } else {
         return fail(c, section, key, "is not a [redeem] setting (pay_with_points, "
                                      "points_per_unit, unit, min_points, step_points, earn_on, "
-                                     "refund).");
+                                     "refund, confirm_timeout_ms, offline_allowance).");
     }
     return 1;
 }

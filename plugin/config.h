@@ -141,6 +141,9 @@ typedef struct tp_redeem_config {
     int64_t step_points;     /* points are used in multiples of this (>= 1) */
     tp_earn_on earn_on;
     tp_points_refund refund;
+    int confirm_timeout_ms;     /* [sync]: the central answer's deadline */
+    int64_t offline_allowance;  /* [sync]: points per member per UTC day at
+                                   this terminal without the central answer */
 } tp_redeem_config;
 
 /* [expiry] months: the longest a point lives, ten years. */

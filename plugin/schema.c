@@ -272,8 +272,98 @@ static const char schema_v7[] =
     "CREATE INDEX ledger_time ON ledger(time_ms, kind, points);"
     "CREATE INDEX receipts_time ON receipts(time_ms, terminal, member_id);";
 
+/* v8: spending points (docs/DESIGN.md §5, "Spending points").
+ *
+ * The ledger learns two kinds: "redeem" (negative: points a receipt spent)
+ * and "unredeem" (positive: points a refund or a manager's reversal gave
+ * back from a redemption, which it references like a reversal does). A
+ * CHECK constraint cannot be altered, and copying the ledger into a new
+ * table would rewrite every entry of an append-only history; the kinds
+ * are widened in place instead, the way SQLite documents for a change
+ * that leaves every stored row valid ("Making Other Kinds Of Table Schema
+ * Changes"): the table's CREATE text is edited in sqlite_schema under
+ * writable_schema, and the migration then bumps the schema cookie
+ * (store.c), so every connection reads the new text. Both edits only
+ * accept more than before: every row already stored still satisfies them.
+ *
+ * reservations: points held by open transactions (checkout's redeem),
+ * removed when the transaction completes, is cancelled, or its till
+ * restarts; redemptions: what each redeem entry bought, for refunds and
+ * the offline allowance; overdrafts: the central database's reports,
+ * pulled. The outbox payload of a ledger entry gains its transaction, so
+ * the central side can drop the hold the redemption took. */
+static const char schema_v8[] =
+    "PRAGMA writable_schema = ON;"
+    "UPDATE sqlite_schema SET sql = replace(replace(sql,"
+    "  '(''earn'',''retro'',''adjust'',''bulk'',''import'',''reversal'',''expire'')',"
+    "  '(''earn'',''retro'',''adjust'',''bulk'',''import'',''reversal'',''expire'',"
+    "''redeem'',''unredeem'')'),"
+    "  'CHECK((kind = ''reversal'') = (reverses IS NOT NULL))',"
+    "  'CHECK((kind IN (''reversal'', ''unredeem'')) = (reverses IS NOT NULL))')"
+    "  WHERE type = 'table' AND name = 'ledger';"
+    "PRAGMA writable_schema = OFF;"
+    "CREATE TRIGGER ledger_redeem_negative BEFORE INSERT ON ledger"
+    "  WHEN NEW.kind = 'redeem' AND NEW.points >= 0 BEGIN"
+    "  SELECT RAISE(ABORT, 'a redemption spends points: its entry is negative'); END;"
+    "CREATE TRIGGER ledger_unredeem_bounded BEFORE INSERT ON ledger"
+    "  WHEN NEW.kind = 'unredeem' BEGIN"
+    "  SELECT RAISE(ABORT, 'points given back must come from a redemption of the same"
+    " member, and never more than it spent')"
+    "  WHERE NEW.points <= 0"
+    "     OR NOT EXISTS (SELECT 1 FROM ledger o WHERE o.id = NEW.reverses"
+    "          AND o.member_id = NEW.member_id AND o.kind = 'redeem')"
+    "     OR (SELECT o.points FROM ledger o WHERE o.id = NEW.reverses)"
+    "        + (SELECT COALESCE(SUM(r.points), 0) FROM ledger r"
+    "           WHERE r.reverses = NEW.reverses) + NEW.points > 0;"
+    "  END;"
+    "CREATE TABLE reservations("
+    "  location TEXT NOT NULL, terminal TEXT NOT NULL, txn TEXT NOT NULL,"
+    "  no INTEGER NOT NULL CHECK(no BETWEEN 1 AND 32),"
+    "  member_id INTEGER NOT NULL REFERENCES members(id),"
+    "  points INTEGER NOT NULL CHECK(points > 0),"
+    "  source TEXT NOT NULL DEFAULT '' CHECK(source IN ('', 'local', 'central', 'offline')),"
+    "  created_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(location, terminal, txn, no)) WITHOUT ROWID;"
+    "CREATE INDEX reservations_member ON reservations(member_id, source);"
+    "CREATE TABLE redemptions("
+    "  ledger_id INTEGER PRIMARY KEY REFERENCES ledger(id),"
+    "  receipt_id INTEGER NOT NULL UNIQUE REFERENCES receipts(id),"
+    "  discount_minor INTEGER NOT NULL CHECK(discount_minor >= 0),"
+    "  source TEXT NOT NULL CHECK(source IN ('local', 'central', 'offline')),"
+    "  offline_points INTEGER NOT NULL DEFAULT 0 CHECK(offline_points >= 0),"
+    "  day INTEGER NOT NULL);" /* the UTC day (ms / 86400000) of the sale */
+    "CREATE INDEX redemptions_offline ON redemptions(day) WHERE offline_points > 0;"
+    "CREATE TRIGGER redemptions_no_update BEFORE UPDATE ON redemptions"
+    "  BEGIN SELECT RAISE(ABORT, 'redemptions are append-only'); END;"
+    "CREATE TRIGGER redemptions_no_delete BEFORE DELETE ON redemptions"
+    "  BEGIN SELECT RAISE(ABORT, 'redemptions are append-only'); END;"
+    "CREATE TABLE overdrafts("
+    "  id INTEGER PRIMARY KEY," /* the central report's seq */
+    "  member TEXT NOT NULL, balance INTEGER NOT NULL,"
+    "  location TEXT NOT NULL DEFAULT '', terminal TEXT NOT NULL DEFAULT '',"
+    "  receipt TEXT NOT NULL DEFAULT '', detected_ms INTEGER NOT NULL,"
+    "  pulled_ms INTEGER NOT NULL);"
+    "INSERT INTO sync_state(key, value) VALUES('overdrafts_seq', 0);"
+    "DROP TRIGGER outbox_ledger;"
+    "CREATE TRIGGER outbox_ledger AFTER INSERT ON ledger"
+    "  WHEN (SELECT value FROM sync_state WHERE key = 'outbox_on') = 1 BEGIN"
+    "  INSERT INTO outbox(event_id, kind, member, points, payload, created_ms)"
+    "  SELECT 'ledger:' || NEW.location || '/' || NEW.terminal || '/' || NEW.receipt || '/'"
+    "         || NEW.kind, 'ledger', m.code, NEW.points,"
+    "    json_object('location', NEW.location, 'terminal', NEW.terminal,"
+    "      'receipt', NEW.receipt, 'kind', NEW.kind, 'member', m.code,"
+    "      'points', NEW.points, 'staff', NEW.staff, 'reason', NEW.reason,"
+    "      'comment', NEW.comment, 'time_ms', NEW.time_ms, 'recorded_ms', NEW.recorded_ms,"
+    "      'reverses', json((SELECT json_object('terminal', o.terminal, 'receipt', o.receipt,"
+    "                        'kind', o.kind) FROM ledger o WHERE o.id = NEW.reverses)),"
+    "      'txn', (SELECT r.txn FROM receipts r WHERE NEW.kind = 'redeem'"
+    "               AND r.location = NEW.location AND r.receipt = NEW.receipt)),"
+    "    NEW.recorded_ms"
+    "  FROM members m WHERE m.id = NEW.member_id;"
+    "END;";
+
 const char *const tp_schema_migrations[TP_SCHEMA_VERSION] = {
-    schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6, schema_v7};
+    schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6, schema_v7, schema_v8};
 
 /* ---- the central PostgreSQL database -------------------------------------- */
 

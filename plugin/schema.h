@@ -17,7 +17,7 @@
 /* tp_schema_migrations[i] takes the local database (PRAGMA user_version)
  * from version i to i + 1; TP_SCHEMA_VERSION is the version this build
  * creates. */
-#define TP_SCHEMA_VERSION 7
+#define TP_SCHEMA_VERSION 8
 extern const char *const tp_schema_migrations[TP_SCHEMA_VERSION];
 
 /* tp_central_migrations[i] takes the central schema (its schema_version

@@ -221,6 +221,25 @@ static int schema_version(sqlite3 *db)
  * then finds it done, instead of running it again and failing. The read
  * before any transaction only spares an up-to-date database the write lock.
  */
+/* After a migration that edited sqlite_schema (v8, schema.c): a new
+ * schema cookie, so that this connection and every other one parse the
+ * edited text before their next statement (SQLite's documented procedure
+ * for such a change). */
+static int bump_schema_cookie(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA schema_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (v < 0)
+        return SQLITE_ERROR;
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA schema_version = %d", v + 1);
+    return exec(db, pragma);
+}
+
 static tp_status migrate(tp_store *s, const char *path, tp_message *msg)
 {
     const int known = TP_SCHEMA_VERSION;
@@ -260,6 +279,7 @@ static tp_status migrate(tp_store *s, const char *path, tp_message *msg)
         tp_message why;
         tp_msg_clear(&why);
         if (exec(s->db, tp_schema_migrations[version]) != SQLITE_OK ||
+            (version + 1 == 8 && bump_schema_cookie(s->db) != SQLITE_OK) ||
             /* v5: the entries written before the ledger was linked to the
              * audit log get one record that covers them all (audit.c). */
             (version + 1 == 5 && tp_audit_seal_history(s, &why) != TP_OK) ||
@@ -432,7 +452,8 @@ tp_status tp_store_reference(struct sqlite3 **out, tp_message *msg)
         return TP_ERR_NO_MEMORY;
     }
     for (size_t i = 0; i < TP_SCHEMA_VERSION; i++)
-        if (exec(db, tp_schema_migrations[i]) != SQLITE_OK) {
+        if (exec(db, tp_schema_migrations[i]) != SQLITE_OK ||
+            (i + 1 == 8 && bump_schema_cookie(db) != SQLITE_OK)) {
             tp_msg_set(msg, "Cannot build the reference schema %zu: %s.", i + 1,
                        sqlite3_errmsg(db));
             sqlite3_close(db);

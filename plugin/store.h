@@ -17,10 +17,11 @@
 #include "tillpoints/ext/events.h"
 #include "util.h" /* TP_MUST_CHECK */
 
-#define TP_SCHEMA_VERSION 7 /* sync: v4 adds the outbox (outbox.c); v5 links the
+#define TP_SCHEMA_VERSION 8 /* sync: v4 adds the outbox (outbox.c); v5 links the
                                 ledger to the audit log (audit.c); v6 dismissed
                                 outbox rows and the link's state (outbox.c); v7
-                                the dashboard's time indexes (stats.c) */
+                                the dashboard's time indexes (stats.c); v8
+                                spending points (schema.c) */
 
 typedef struct tp_store tp_store;
 
@@ -72,7 +73,25 @@ typedef struct tp_award_job {
     int64_t points;
     int32_t line_count;
     int code_signed; /* the code came from a verified app pass */
+    /* Redemptions the receipt commits (checkout's redeem): their points
+     * and what they took off, the reservations' numbers in the
+     * transaction (a bit per number), and a summary for the entry's
+     * reason ("reward coffee; 500 points paid 5.00"). 0 / "" for none. */
+    int64_t redeem_points;
+    int64_t redeem_minor;
+    uint32_t redeem_nos;
+    char redeem_detail[TP_REASON_MAX + 1];
+    char redeem_label[TP_COMMENT_MAX + 1];
 } tp_award_job;
+
+/* A reservation of points on an open transaction (checkout's redeem),
+ * written by the writer; `no` 0 in a release means every one of txn. */
+typedef struct tp_reserve_job {
+    char txn[TP_TXN_ID_MAX + 1];
+    char code[TP_MEMBER_CODE_MAX + 1];
+    uint32_t no;
+    int64_t points;
+} tp_reserve_job;
 
 typedef struct tp_refund_job {
     char refund[TP_RECEIPT_ID_MAX + 1];
@@ -109,6 +128,12 @@ typedef struct tp_outcome {
      * none or expiry is off. */
     int64_t expiring_points;
     int64_t expiring_at_ms;
+    /* Spending points: REDEEM_* the redemption's number and who vouched
+     * ("local", "central", "offline"); AWARD/REFUND_COMMITTED the points
+     * the receipt spent / a refund gave back. */
+    uint32_t redemption_no;
+    char redeem_source[8];
+    int64_t redeemed_points;
 } tp_outcome;
 
 /* Each apply_* runs inside a savepoint of the open transaction: a refused

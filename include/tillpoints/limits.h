@@ -52,6 +52,8 @@
 #define TP_KIND_NAME_MAX 16   /* "earn", "retro", "adjust", ... */
 #define TP_LOCATION_MAX 32    /* a store or terminal name */
 #define TP_BATCH_ID_MAX 64
+#define TP_REWARD_NAME_MAX TP_LOCATION_MAX /* 2.5: a [reward "NAME"] */
+#define TP_REWARD_OFFERS_MAX 32 /* 2.5: configured rewards, at most */
 #define TP_ADJUST_MAX 100000000LL /* |points| of one adjustment */
 #define TP_ENTRY_POINTS_MAX 1000000000000 /* |points| of any ledger entry */
 #define TP_ACTIVITY_PAGE_MAX 1000 /* rows one activity call returns */

@@ -17,6 +17,19 @@
  * A receipt earns at most once: completing the same receipt id again (a
  * replay after a crash, a double click) commits nothing new and reports the
  * original award with `replayed` set.
+ *
+ * Spending points (2.5; docs/INTEGRATING.md, "Spending points at the
+ * till"), once the member is identified:
+ *
+ *   offers(txn)           the configured rewards the customer can afford
+ *   redeem(txn, request)  ->  a discount line, held as a reservation; then
+ *                             REDEEM_CONFIRMED or REDEEM_REFUSED (events.h)
+ *   unredeem(txn, no)     releases one (cancel releases all of them)
+ *   complete(txn)         commits the redemptions and the award together
+ *
+ * complete() refuses (TP_ERR_STATE) while a redemption of the transaction
+ * waits for its confirmation or was refused: the host applies the line at
+ * once and tenders after the event, as it would wait for a card terminal.
  */
 #ifndef TILLPOINTS_EXT_CHECKOUT_H
 #define TILLPOINTS_EXT_CHECKOUT_H
@@ -64,6 +77,9 @@ typedef struct tp_award_preview {
     int32_t has_member;      /* a member code was scanned in this txn */
     int64_t eligible_minor;  /* the amount that earns points */
     int64_t points;          /* points the award will carry (0: none) */
+    /* 2.5: the redemptions the receipt commits with the award. */
+    int64_t redeemed_points; /* points spent (0: none) */
+    int64_t redeemed_minor;  /* what they took off the sale */
 } tp_award_preview;
 
 typedef struct tp_refund {
@@ -77,6 +93,50 @@ typedef struct tp_refund {
                                 (amount_minor is then ignored) */
     int64_t time_ms;         /* 0 means "now" */
 } tp_refund;
+
+/* 2.5: what a redemption spends points on. */
+typedef int32_t tp_redeem_kind;
+enum {
+    TP_REDEEM_REWARD = 1, /* a configured reward */
+    TP_REDEEM_POINTS = 2  /* paying part of the basket with points */
+};
+
+/* A reward the customer can afford (offers(), MEMBER_IDENTIFIED). An
+ * array element: it travels with a stride. Strings are the plugin's and
+ * live as long as the instance. */
+typedef struct tp_reward_offer {
+    const char *name;         /* the name redeem() takes, <= TP_REWARD_NAME_MAX */
+    const char *label;        /* what the customer reads, <= TP_NAME_MAX */
+    int64_t cost_points;      /* points it costs */
+    int64_t min_basket_minor; /* eligible basket it needs; 0 = any */
+    int32_t max_per_receipt;
+} tp_reward_offer;
+
+typedef struct tp_redeem_request {
+    uint32_t struct_size;   /* sizeof(tp_redeem_request) */
+    const char *reward;     /* a configured reward's name, or NULL / "" to
+                               pay with points */
+    int64_t points;         /* paying with points: at most this many points;
+                               0 = as many as the balance and the basket
+                               allow. Ignored for a reward. */
+    const tp_line *lines;   /* the basket so far, as tp_receipt's lines */
+    size_t line_count;      /* 0..TP_LINES_MAX */
+    size_t line_stride;     /* sizeof(tp_line) */
+} tp_redeem_request;
+
+/* Filled by redeem(); set struct_size first. */
+typedef struct tp_redemption {
+    uint32_t struct_size;
+    uint32_t redemption_no;  /* 1, 2, ... within the transaction */
+    tp_redeem_kind kind;
+    int32_t reserved;        /* 1 */
+    int64_t points;          /* points it spends */
+    int64_t discount_minor;  /* the amount the host takes off the sale */
+    int64_t balance_after;   /* the balance shown less every reservation
+                                of this member at this till */
+    char label[TP_NAME_MAX + 1]; /* the line's text, e.g. "Free coffee" or
+                                    "Paid with 500 points" */
+} tp_redemption;
 
 typedef struct tp_checkout_ext {
     uint32_t struct_size; /* sizeof(tp_checkout_ext) in the plugin's build */
@@ -127,6 +187,42 @@ typedef struct tp_checkout_ext {
      * host), or `timeout_ms` passes (TP_ERR_BUSY). Never from the thread
      * that runs the checkout screen: for a till's own shutdown, or a tool. */
     tp_status (*flush)(const tp_plugin *plugin, int64_t timeout_ms, tp_message *msg);
+
+    /* 2.5: spending points. */
+
+    /* [main-thread] The configured rewards the customer of `txn` can
+     * afford now (cost <= the balance the member-identified event showed,
+     * less what open transactions of this till have reserved), in the
+     * configuration's order: up to `cap` elements of `stride` bytes
+     * (sizeof(tp_reward_offer)) into `out`, *count how many. Whether the
+     * basket qualifies (min_basket_minor) is redeem()'s check.
+     * TP_ERR_STATE with a sentence when no member is identified yet. */
+    tp_status (*offers)(const tp_plugin *plugin, const char *txn_id, tp_reward_offer *out,
+                        size_t cap, size_t stride, size_t *count, tp_message *msg);
+
+    /* [main-thread] Spends points on `txn`: a configured reward, or paying
+     * part of the basket with points ([redeem] pay_with_points). Computes
+     * the discount from the basket as it stands (its lines, before this
+     * redemption; earlier redemptions of the transaction are taken off
+     * first), fills `out` with the line the host applies, and reserves the
+     * points: the reservation is checked against the member's one balance
+     * on the plugin's threads (with [sync], against the central ledger)
+     * and the outcome comes as REDEEM_CONFIRMED or REDEEM_REFUSED with
+     * out->redemption_no. Never waits for the disk or the network.
+     * Refused at once, with a sentence and nothing reserved: no member
+     * identified (TP_ERR_STATE), a reward not configured
+     * (TP_ERR_NOT_FOUND), a basket that does not qualify or a reward
+     * already on the receipt max_per_receipt times (TP_ERR_STATE), more
+     * points than the balance (TP_ERR_STATE), bad lines
+     * (TP_ERR_INVALID_ARGUMENT). */
+    tp_status (*redeem)(const tp_plugin *plugin, const char *txn_id,
+                        const tp_redeem_request *request, tp_redemption *out,
+                        tp_message *msg);
+
+    /* [main-thread] Takes redemption `redemption_no` off the transaction
+     * and releases its reservation (the host removes its line). */
+    tp_status (*unredeem)(const tp_plugin *plugin, const char *txn_id,
+                          uint32_t redemption_no, tp_message *msg);
 } tp_checkout_ext;
 
 #ifdef __cplusplus

@@ -15,6 +15,7 @@
 #define TILLPOINTS_EXT_EVENTS_H
 
 #include "../tillpoints.h"
+#include "checkout.h" /* tp_reward_offer */
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,7 +69,21 @@ enum {
                                        the database and saved (an
                                        AWARD_COMMITTED) when loyalty next
                                        starts. status TP_ERR_STORAGE */
-    TP_EVENT_REFUND_DEFERRED = 18   /* the same for a refund */
+    TP_EVENT_REFUND_DEFERRED = 18,  /* the same for a refund */
+    /* 2.5: spending points (checkout.h). */
+    TP_EVENT_REDEEM_CONFIRMED = 19, /* the reservation of redemption_no
+                                       holds; complete() may follow.
+                                       redeem_source says who vouched */
+    TP_EVENT_REDEEM_REFUSED = 20,   /* it does not: message says why (the
+                                       balance moved, the central ledger
+                                       says no, the offline allowance is
+                                       used up); the host removes the line
+                                       and calls unredeem */
+    TP_EVENT_OVERDRAFT = 21         /* the central database reports that
+                                       redemptions of several terminals
+                                       together took member_code below
+                                       zero (points: the balance); a
+                                       manager queue item (redeem.h) */
 };
 
 /* Valid for the duration of the on_event call only; owned by the plugin.
@@ -113,6 +128,21 @@ typedef struct tp_event {
      * fields of the same names (ext/members.h); 0 / 0 otherwise. */
     int64_t expiring_points;
     int64_t expiring_at_ms;
+    /* 2.5: spending points. MEMBER_IDENTIFIED: the configured rewards the
+     * shown balance affords (offers, as checkout.offers() gives them);
+     * REDEEM_*: the redemption's number in the transaction and, when
+     * confirmed, who vouched for it: "local" (this terminal's ledger,
+     * standalone), "central" (the central ledger) or "offline" (the
+     * central database did not answer in time; within the offline
+     * allowance). AWARD_COMMITTED: points spent on the receipt;
+     * REFUND_COMMITTED: spent points given back (redeemed_points). */
+    const tp_reward_offer *offers;
+    size_t offer_count;
+    size_t offer_stride;
+    uint32_t redemption_no;
+    int32_t reserved_2_5;     /* 0 */
+    const char *redeem_source;
+    int64_t redeemed_points;
 } tp_event;
 
 typedef struct tp_host_events_ext {

@@ -18,7 +18,7 @@ extern "C" {
 
 /* Ledger entry kinds, as bits for filters and as names in rows:
  * "earn" (shown as issued), "retro", "adjust", "bulk", "import",
- * "reversal", "expire". */
+ * "reversal", "expire", and since 2.5 "redeem" and "unredeem". */
 #define TP_KIND_EARN 0x01u
 #define TP_KIND_RETRO 0x02u
 #define TP_KIND_ADJUST 0x04u
@@ -26,7 +26,11 @@ extern "C" {
 #define TP_KIND_IMPORT 0x10u
 #define TP_KIND_REVERSAL 0x20u
 #define TP_KIND_EXPIRE 0x40u
-#define TP_KIND_ALL 0x7fu
+#define TP_KIND_ALL 0x7fu /* the kinds of 2.0..2.4; 0 asks for every kind */
+/* 2.5: points spent at the till ("redeem", negative) and points a refund
+ * or a manager's reversal gave back from a redemption ("unredeem"). */
+#define TP_KIND_REDEEM 0x80u
+#define TP_KIND_UNREDEEM 0x100u
 
 typedef struct tp_activity_query {
     uint32_t struct_size;    /* sizeof(tp_activity_query) */
@@ -57,7 +61,9 @@ typedef struct tp_activity_row {
     char receipt[TP_RECEIPT_ID_MAX + 1];
     char reason[TP_REASON_MAX + 1];
     char comment[TP_COMMENT_MAX + 1];
-    int64_t reverses_id;     /* for reversals, the entry undone; else 0 */
+    int64_t reverses_id;     /* for reversals, the entry undone; for
+                                unredeem, the redemption it gives back
+                                from; else 0 */
     char approver[TP_MANAGER_ID_MAX + 1];
                              /* the approver of the audit record that covers
                                 the entry: the manager who approved a retro
