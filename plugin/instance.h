@@ -107,6 +107,9 @@ typedef struct tp_instance {
     int back_office;              /* the host is a back office
                                      (ext/hostrole.h): no scanners */
     struct tp_sync *sync;         /* sync: NULL without [sync] postgres (sync.c) */
+    struct tp_confirm *confirm;   /* redemptions confirmed centrally (confirm.c):
+                                     NULL without [sync] postgres, and in a
+                                     back office */
     struct tp_stats_cache *stats_cache; /* the dashboard's days (stats.c); under
                                            admin_lock; NULL until asked */
     struct tp_expiry_sched *expiry_sched; /* the daily expiry run (expiry.c);
