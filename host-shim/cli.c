@@ -329,6 +329,7 @@ static const struct {
     {"issued", TP_KIND_EARN}, {"earn", TP_KIND_EARN},         {"retro", TP_KIND_RETRO},
     {"adjust", TP_KIND_ADJUST}, {"bulk", TP_KIND_BULK},       {"import", TP_KIND_IMPORT},
     {"reversal", TP_KIND_REVERSAL}, {"expire", TP_KIND_EXPIRE},
+    {"redeem", TP_KIND_REDEEM},     {"unredeem", TP_KIND_UNREDEEM},
 };
 
 /* Adds the kinds of a comma list to *kinds; -1 names the bad word. */

@@ -129,7 +129,33 @@ static inline tp_event tp_event_read(const tp_event *ev)
     TP_HOSTABI_STR(e, ev, tp_event, balance_source);
     TP_HOSTABI_NUM(e, ev, tp_event, expiring_points);
     TP_HOSTABI_NUM(e, ev, tp_event, expiring_at_ms);
+    /* 2.5: the offers stay the plugin's (read them with
+     * tp_reward_offer_read); the rest by value. */
+    TP_HOSTABI_NUM(e, ev, tp_event, offers);
+    TP_HOSTABI_NUM(e, ev, tp_event, offer_count);
+    TP_HOSTABI_NUM(e, ev, tp_event, offer_stride);
+    TP_HOSTABI_NUM(e, ev, tp_event, redemption_no);
+    TP_HOSTABI_STR(e, ev, tp_event, redeem_source);
+    TP_HOSTABI_NUM(e, ev, tp_event, redeemed_points);
+    if (!e.offers)
+        e.offer_count = 0;
     return e;
+}
+
+/* Offer `i` of an event's (or offers()') array as this build's
+ * tp_reward_offer, every string non-NULL. */
+static inline tp_reward_offer tp_reward_offer_read(const tp_reward_offer *base, size_t stride,
+                                                   size_t i)
+{
+    tp_reward_offer o;
+    memset(&o, 0, sizeof o);
+    const unsigned char *p = (const unsigned char *)base + i * stride;
+    memcpy(&o, p, stride < sizeof o ? stride : sizeof o);
+    if (!o.name)
+        o.name = "";
+    if (!o.label)
+        o.label = "";
+    return o;
 }
 
 /* A presented form as this build's tp_form, every string non-NULL. Its

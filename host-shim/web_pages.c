@@ -708,7 +708,8 @@ static const struct {
 } kinds[] = {{"earn", TP_KIND_EARN},     {"retro", TP_KIND_RETRO},
              {"adjust", TP_KIND_ADJUST}, {"bulk", TP_KIND_BULK},
              {"import", TP_KIND_IMPORT}, {"reversal", TP_KIND_REVERSAL},
-             {"expire", TP_KIND_EXPIRE}};
+             {"expire", TP_KIND_EXPIRE}, {"redeem", TP_KIND_REDEEM},
+             {"unredeem", TP_KIND_UNREDEEM}};
 
 static void activity_page(tp_web_req *r, tp_web_resp *out)
 {

@@ -18,6 +18,7 @@
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
 #include "tillpoints/ext/images.h"
+#include "tillpoints/ext/redeem.h"
 #include "tillpoints/ext/scanners.h"
 #include "tillpoints/ext/sync.h"
 #include "tillpoints/ext/ui.h"
@@ -57,6 +58,12 @@
 /* Since 2.4. */
 #define TP_MIN_EXPIRY_RESULT TP_FIELD_END(tp_expiry_result, applied)
 #define TP_MIN_EXPIRY_NEXT TP_FIELD_END(tp_expiry_next, at_ms)
+/* Since 2.5. */
+#define TP_MIN_REWARD_OFFER TP_FIELD_END(tp_reward_offer, max_per_receipt)
+#define TP_MIN_REDEEM_REQUEST TP_FIELD_END(tp_redeem_request, line_stride)
+#define TP_MIN_REDEMPTION TP_FIELD_END(tp_redemption, label)
+#define TP_MIN_REDEEM_REVERSAL TP_FIELD_END(tp_redeem_reversal, pin)
+#define TP_MIN_OVERDRAFT TP_FIELD_END(tp_overdraft, receipt)
 
 /* The struct_size a host-allocated struct declares (its first member). */
 uint32_t tp_abi_size_of(const void *s);

@@ -95,11 +95,12 @@ int64_t tp_audit_verify_range(tp_store *s, tp_audit_walk *w, uint64_t after, uin
 
 /* SQL condition: ledger entry `l` (a table alias in quotes) was made by a
  * person and must lie in some record's range: adjustments, bulk, import,
- * retro credits (also a correction's), expiry, and every reversal that is
- * not a refund's (a refund's is journaled in `refunds`, keyed by its id). */
+ * retro credits (also a correction's), expiry, and every reversal or
+ * redemption given back that is not a refund's (a refund's is journaled in
+ * `refunds`, keyed by its id): a manager's reversal of a redemption. */
 #define TP_AUDIT_NEEDS_RECORD(l)                                                            \
-    "(" l ".kind IN ('adjust', 'bulk', 'import', 'retro', 'expire') OR (" l ".kind ="       \
-    " 'reversal' AND NOT EXISTS (SELECT 1 FROM refunds f WHERE f.location = " l ".location" \
+    "(" l ".kind IN ('adjust', 'bulk', 'import', 'retro', 'expire') OR (" l ".kind IN"      \
+    " ('reversal', 'unredeem') AND NOT EXISTS (SELECT 1 FROM refunds f WHERE f.location = " l ".location" \
     " AND f.refund = " l ".receipt)))"
 
 /* The newest record: seq 0 and an empty hash when the log is empty. */

@@ -46,8 +46,8 @@ typedef struct island {
     unsigned kinds; /* bits of kind_names */
 } island;
 
-static const char *const kind_names[] = {"adjust", "bulk", "import", "retro",
-                                         "expire", "reversal"};
+static const char *const kind_names[] = {"adjust", "bulk",    "import",  "retro",
+                                         "expire", "reversal", "unredeem"};
 #define N_KINDS (sizeof kind_names / sizeof kind_names[0])
 
 typedef struct walk {

@@ -12,7 +12,9 @@
 #include "instance.h"
 #include "payload.h"
 #include "rules.h"
+#include "rewards.h"
 #include "scanners.h"
+#include "spend.h"
 #include "util.h"
 #include "workers.h"
 
@@ -66,7 +68,7 @@ static tp_txn_slot *find_txn(tp_instance *in, const char *id)
     return NULL;
 }
 
-static tp_status open_txn(tp_instance **in, const tp_plugin *plugin, const char *txn_id,
+tp_status tp_checkout_txn(tp_instance **in, const tp_plugin *plugin, const char *txn_id,
                           tp_txn_slot **slot, tp_message *msg)
 {
     tp_status st = ready(plugin, in, msg);
@@ -117,7 +119,7 @@ static tp_status co_scan(const tp_plugin *plugin, const char *txn_id, const char
 {
     tp_instance *in;
     tp_txn_slot *t;
-    tp_status st = open_txn(&in, plugin, txn_id, &t, msg);
+    tp_status st = tp_checkout_txn(&in, plugin, txn_id, &t, msg);
     if (st != TP_OK)
         return st;
     if (!code) {
@@ -153,6 +155,9 @@ static tp_status co_scan(const tp_plugin *plugin, const char *txn_id, const char
         tp_msg_set(msg, "%s", why.text);
         return st;
     }
+    /* Points of the member already reserved on this sale: not another card. */
+    if ((st = tp_spend_may_rescan(t, pl.member_code, msg)) != TP_OK)
+        return st;
     /* The host has not collected the outcomes of earlier work: queue no
      * more (see tp_instance_post_ordered). The sale is left as it was. */
     if (tp_instance_backlogged(in, msg))
@@ -163,6 +168,8 @@ static tp_status co_scan(const tp_plugin *plugin, const char *txn_id, const char
     tp_copy(job.txn, sizeof job.txn, txn_id);
     job.is_signed = is_signed;
     t->code_signed = is_signed;
+    if (strcmp(t->code, job.code) != 0)
+        t->identified = 0; /* another member: spending waits for its lookup */
     tp_copy(t->code, sizeof t->code, job.code);
     job.seq = ++in->next_seq;
     /* Only a queued lookup is waited for by this sale's award: a refused
@@ -198,7 +205,7 @@ static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
 {
     tp_instance *in;
     tp_txn_slot *t;
-    tp_status st = open_txn(&in, plugin, txn_id, &t, msg);
+    tp_status st = tp_checkout_txn(&in, plugin, txn_id, &t, msg);
     if (st != TP_OK)
         return st;
     if (!given) {
@@ -224,6 +231,8 @@ static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
                    "check the till's clock.");
         return TP_ERR_INVALID_ARGUMENT;
     }
+    if ((st = tp_spend_ready_to_complete(t, msg)) != TP_OK)
+        return st;
     if (tp_instance_backlogged(in, msg))
         return TP_ERR_BUSY;
     tp_write_job job;
@@ -236,8 +245,13 @@ static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
                            receipt->line_stride, &a->total_minor, &a->eligible_minor, msg);
     if (st != TP_OK)
         return st;
-    a->points = t->code[0] ? tp_rules_award(&in->cfg.rules, a->eligible_minor, when,
-                                            in->cfg.location, 0)
+    /* Points spent on the sale go with it; it earns on what was paid
+     * ([redeem] earn_on). */
+    tp_spend_fill_award(in, t, a);
+    a->points = t->code[0] ? tp_rules_award(&in->cfg.rules,
+                                            tp_rewards_earn_base(&in->cfg, a->eligible_minor,
+                                                                 a->redeem_minor),
+                                            when, in->cfg.location, 0)
                            : 0;
     a->time_ms = when;
     a->line_count = (int32_t)receipt->line_count;
@@ -256,7 +270,9 @@ static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
     if (preview) {
         tp_award_preview p = {.has_member = t->code[0] != '\0',
                               .eligible_minor = a->eligible_minor,
-                              .points = a->points};
+                              .points = a->points,
+                              .redeemed_points = a->redeem_points,
+                              .redeemed_minor = a->redeem_minor};
         tp_abi_write_out(preview, &p, sizeof p);
     }
     say_why_none(in, a, msg);
@@ -268,8 +284,12 @@ static tp_status co_cancel(const tp_plugin *plugin, const char *txn_id, tp_messa
 {
     tp_instance *in;
     tp_txn_slot *t;
-    tp_status st = open_txn(&in, plugin, txn_id, &t, msg);
+    tp_status st = tp_checkout_txn(&in, plugin, txn_id, &t, msg);
     if (st != TP_OK)
+        return st;
+    /* Points reserved on the sale go back first; a full queue leaves the
+     * sale open, so the cancel can be tried again. */
+    if ((st = tp_spend_release_all(in, t, msg)) != TP_OK)
         return st;
     memset(t, 0, sizeof *t);
     return TP_OK;
@@ -359,4 +379,7 @@ const tp_checkout_ext tp_checkout_extension = {
     .cancel = co_cancel,
     .refund = co_refund,
     .flush = co_flush,
+    .offers = tp_spend_offers,
+    .redeem = tp_spend_redeem,
+    .unredeem = tp_spend_unredeem,
 };

@@ -99,7 +99,7 @@ typedef struct tp_sync_config {
 /* [reward "NAME"] and [redeem]: spending points at the till
  * (docs/DESIGN.md §5, "Rewards and paying with points"). Amounts are
  * typed in the store's currency ("5.00") and kept in its minor units. */
-#define TP_REWARDS_MAX 32
+#define TP_REWARDS_MAX TP_REWARD_OFFERS_MAX /* limits.h */
 
 typedef enum tp_reward_kind {
     TP_REWARD_NONE = 0,       /* not given: refused when the file is read */

@@ -24,6 +24,7 @@
 #include "expiry.h"
 #include "images.h"
 #include "instance.h"
+#include "spend.h"
 #include "outbox.h"
 #include "scanners.h"
 #include "sidejournal.h"
@@ -81,6 +82,8 @@ static const void *get_extension(const tp_plugin *plugin, const char *id)
         return &tp_stats_extension;
     if (strcmp(id, TP_EXT_EXPIRY) == 0)
         return &tp_expiry_extension;
+    if (strcmp(id, TP_EXT_REDEEM) == 0)
+        return &tp_redeem_extension;
 #ifdef TP_EXT_CODES /* built against the made-up next minor (tests/abi/next.py) */
     if (strcmp(id, TP_EXT_CODES) == 0)
         return &tp_codes_extension;
@@ -94,6 +97,8 @@ static void deliver_unsaved(tp_instance *in, const tp_write_job *jobs, size_t n,
 {
     for (size_t i = 0; i < n; i++) {
         int award = jobs[i].kind == TP_JOB_AWARD;
+        if (!award && jobs[i].kind != TP_JOB_REFUND)
+            continue; /* a reservation: its sale ends with this process */
         tp_event_node *node = calloc(1, sizeof *node);
         if (!node)
             continue;
@@ -210,6 +215,11 @@ static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
     /* sync: journal for a central database only when one is configured. */
     if (st == TP_OK)
         st = tp_outbox_enable(in->admin_store, in->cfg.sync.postgres[0] != '\0', msg);
+    /* Points reserved by sales of this terminal's last run: those sales
+     * ended with it (a crash, kill -9). A back office sells nothing and
+     * leaves the till's reservations alone. */
+    if (st == TP_OK && !in->back_office)
+        st = tp_spend_clear_reservations(in->admin_store, &in->cfg, msg);
     if (st != TP_OK)
         return st;
     in->refs++; /* the writer's, dropped when it exits (workers.c) */

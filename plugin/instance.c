@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "instance.h"
+#include "spend.h"
 #include "util.h"
 
 /* Every call into the host from a plugin thread goes through this gate:
@@ -165,7 +166,7 @@ void tp_instance_disable(tp_instance *in, const char *why)
 
 void tp_instance_deliver_node(tp_instance *in, tp_event_node *node)
 {
-    if (in->events && in->events->on_event) {
+    {
         const tp_outcome *o = &node->o;
         tp_event ev = {
             .struct_size = sizeof ev,
@@ -189,8 +190,14 @@ void tp_instance_deliver_node(tp_instance *in, tp_event_node *node)
             .balance_source = o->balance_source,
             .expiring_points = o->expiring_points,
             .expiring_at_ms = o->expiring_at_ms,
+            .redemption_no = o->redemption_no,
+            .redeem_source = o->redeem_source,
+            .redeemed_points = o->redeemed_points,
         };
-        in->events->on_event(in->host, &ev);
+        /* The sale's spending state follows its events, host or no host. */
+        tp_spend_on_event(in, node, &ev);
+        if (in->events && in->events->on_event)
+            in->events->on_event(in->host, &ev);
     }
     free(node);
 }

@@ -33,6 +33,18 @@
 #include "tillpoints/tillpoints.h"
 #include "util.h" /* TP_MUST_CHECK */
 
+/* A redemption on an open transaction (spend.c), as the main thread knows
+ * it: reserved, then confirmed or refused by an event. */
+#define TP_TXN_REDEEM_MAX 8
+typedef enum tp_red_state { TP_RED_PENDING = 1, TP_RED_CONFIRMED, TP_RED_REFUSED } tp_red_state;
+typedef struct tp_slot_redemption {
+    uint32_t no;      /* 1..; 0: this place is free */
+    tp_red_state state;
+    int reward;       /* index in cfg.rewards; -1: paid with points */
+    int64_t points;
+    int64_t discount_minor;
+} tp_slot_redemption;
+
 typedef struct tp_txn_slot {
     int used;
     char id[TP_TXN_ID_MAX + 1];
@@ -40,9 +52,22 @@ typedef struct tp_txn_slot {
     int code_signed; /* `code` came from a verified app pass */
     char code[TP_MEMBER_CODE_MAX + 1]; /* last member code scanned, or "" */
     uint64_t lookup_seq; /* stamp of this txn's last queued lookup, or 0 */
+    /* Spending points: the member the last lookup identified (the
+     * MEMBER_IDENTIFIED event of lookup_seq, delivered) and the balance it
+     * showed; the redemptions made on the transaction. */
+    int identified;
+    char member[TP_MEMBER_CODE_MAX + 1];
+    int64_t shown_balance;
+    uint32_t last_no;
+    tp_slot_redemption red[TP_TXN_REDEEM_MAX];
 } tp_txn_slot;
 
-typedef enum tp_job_kind { TP_JOB_AWARD = 1, TP_JOB_REFUND = 2 } tp_job_kind;
+typedef enum tp_job_kind {
+    TP_JOB_AWARD = 1,
+    TP_JOB_REFUND = 2,
+    TP_JOB_RESERVE = 3, /* spend.c: hold points for an open transaction */
+    TP_JOB_RELEASE = 4  /* ... and let them go */
+} tp_job_kind;
 
 /* Jobs carry the stamp the main thread gave them (next_seq) so that their
  * events can be put back in the order of the calls (entry.c). */
@@ -53,6 +78,7 @@ typedef struct tp_write_job {
     union {
         tp_award_job award;
         tp_refund_job refund;
+        tp_reserve_job reserve; /* RESERVE and RELEASE */
     } u;
 } tp_write_job;
 
@@ -91,6 +117,9 @@ typedef struct tp_instance {
     atomic_int disabled;
 
     tp_txn_slot *txns; /* cfg.max_open_transactions slots; main thread */
+    /* The offers of the MEMBER_IDENTIFIED event being delivered (spend.c);
+     * main thread. */
+    tp_reward_offer offer_buf[TP_REWARD_OFFERS_MAX];
     uint64_t next_seq; /* last stamp given to a job; main thread */
 
     tp_queue write_q; /* tp_write_job */
@@ -221,6 +250,11 @@ void tp_instance_unref(tp_instance *in);
 void tp_instance_free_shared(tp_instance *in);
 
 extern const tp_checkout_ext tp_checkout_extension;
+
+/* [main-thread] checkout's preamble (checkout.c): the instance ready and
+ * loyalty on, `txn_id` an open transaction's id, its slot into *slot. */
+tp_status tp_checkout_txn(tp_instance **in, const tp_plugin *plugin, const char *txn_id,
+                          tp_txn_slot **slot, tp_message *msg) TP_MUST_CHECK;
 extern const tp_members_ext tp_members_extension;
 extern const tp_ledger_ext tp_ledger_extension;
 extern const tp_transfer_ext tp_transfer_extension;

@@ -25,8 +25,9 @@ static const struct {
 } kinds[] = {
     {TP_KIND_EARN, "earn"},         {TP_KIND_RETRO, "retro"},     {TP_KIND_ADJUST, "adjust"},
     {TP_KIND_BULK, "bulk"},         {TP_KIND_IMPORT, "import"},   {TP_KIND_REVERSAL, "reversal"},
-    {TP_KIND_EXPIRE, "expire"},
+    {TP_KIND_EXPIRE, "expire"},     {TP_KIND_REDEEM, "redeem"},   {TP_KIND_UNREDEEM, "unredeem"},
 };
+#define KINDS_KNOWN (TP_KIND_ALL | TP_KIND_REDEEM | TP_KIND_UNREDEEM)
 
 tp_status tp_ledger_check_texts(const char *reason, const char *comment, const char *staff,
                                 tp_message *msg)
@@ -180,7 +181,7 @@ tp_status tp_ledger_activity(tp_store *s, const tp_config *cfg, const tp_activit
         tp_msg_set(msg, "A staff or location filter is too long.");
         return TP_ERR_TOO_LONG;
     }
-    if (qry->kinds & ~TP_KIND_ALL) {
+    if (qry->kinds & ~KINDS_KNOWN) {
         tp_msg_set(msg, "Unknown entry type in the filter.");
         return TP_ERR_INVALID_ARGUMENT;
     }
@@ -206,7 +207,7 @@ tp_status tp_ledger_activity(tp_store *s, const tp_config *cfg, const tp_activit
         n += snprintf(sql + n, sizeof sql - (size_t)n, " AND l.time_ms >= ?5");
     if (qry->to_ms)
         n += snprintf(sql + n, sizeof sql - (size_t)n, " AND l.time_ms < ?6");
-    if (qry->kinds && qry->kinds != TP_KIND_ALL) {
+    if (qry->kinds && qry->kinds != KINDS_KNOWN) {
         n += snprintf(sql + n, sizeof sql - (size_t)n, " AND l.kind IN (");
         int first = 1;
         for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
@@ -254,7 +255,7 @@ static tp_status check_points(int64_t points, tp_message *msg)
     return TP_OK;
 }
 
-static tp_status read_entry(tp_store *s, int64_t id, tp_activity_row *row, tp_message *msg)
+tp_status tp_ledger_read_entry(tp_store *s, int64_t id, tp_activity_row *row, tp_message *msg)
 {
     sqlite3_stmt *q = NULL;
     int rc = sqlite3_prepare_v2(tp_store_db(s),
@@ -302,7 +303,7 @@ tp_status tp_ledger_adjust(tp_store *s, const tp_config *cfg, const tp_adjustmen
     if (st == TP_OK)
         st = tp_audit_append(s, &e, msg);
     if (st == TP_OK && entry)
-        st = read_entry(s, id, entry, msg);
+        st = tp_ledger_read_entry(s, id, entry, msg);
     if (st != TP_OK) {
         tp_store_rollback(s);
         return st;

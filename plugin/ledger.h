@@ -57,6 +57,10 @@ tp_status tp_ledger_append_manual(tp_store *s, const tp_config *cfg, int64_t mem
  * meaningful inside a write transaction. */
 int64_t tp_ledger_next_id(tp_store *s);
 
+/* Entry `id` as the activity log shows it. */
+tp_status tp_ledger_read_entry(tp_store *s, int64_t id, tp_activity_row *row,
+                               tp_message *msg) TP_MUST_CHECK;
+
 /* Validates reason/comment/staff of a manager entry. */
 tp_status tp_ledger_check_texts(const char *reason, const char *comment, const char *staff,
                                 tp_message *msg) TP_MUST_CHECK;

@@ -81,9 +81,14 @@ static void put_str(wbuf *b, const char *s)
     put_bytes(b, s, n);
 }
 
+/* An award that spent points is kind AWARD_REDEEM in the file: the award's
+ * fields, then the redemption's (a file of an older plugin has none). */
+#define AWARD_REDEEM 0x81
+
 static void put_job(wbuf *b, const tp_write_job *j)
 {
-    put_u(b, (uint64_t)j->kind, 1);
+    int redeems = j->kind == TP_JOB_AWARD && j->u.award.redeem_points > 0;
+    put_u(b, redeems ? AWARD_REDEEM : (uint64_t)j->kind, 1);
     if (j->kind == TP_JOB_AWARD) {
         const tp_award_job *a = &j->u.award;
         put_str(b, a->txn);
@@ -97,6 +102,13 @@ static void put_job(wbuf *b, const tp_write_job *j)
         put_i64(b, a->points);
         put_i64(b, a->line_count);
         put_i64(b, a->code_signed);
+        if (redeems) {
+            put_i64(b, a->redeem_points);
+            put_i64(b, a->redeem_minor);
+            put_i64(b, a->redeem_nos);
+            put_str(b, a->redeem_detail);
+            put_str(b, a->redeem_label);
+        }
     } else {
         const tp_refund_job *r = &j->u.refund;
         put_str(b, r->refund);
@@ -171,7 +183,9 @@ static int plausible(const tp_write_job *j)
 static int get_job(rbuf *b, tp_write_job *j)
 {
     memset(j, 0, sizeof *j);
-    j->kind = (tp_job_kind)get_u(b, 1);
+    uint64_t kind = get_u(b, 1);
+    int redeems = kind == AWARD_REDEEM;
+    j->kind = redeems ? TP_JOB_AWARD : (tp_job_kind)kind;
     if (j->kind == TP_JOB_AWARD) {
         tp_award_job *a = &j->u.award;
         get_str(b, a->txn, sizeof a->txn);
@@ -185,6 +199,16 @@ static int get_job(rbuf *b, tp_write_job *j)
         a->points = get_i64(b);
         a->line_count = (int32_t)get_i64(b);
         a->code_signed = (int)get_i64(b);
+        if (redeems) {
+            a->redeem_points = get_i64(b);
+            a->redeem_minor = get_i64(b);
+            a->redeem_nos = (uint32_t)get_i64(b);
+            get_str(b, a->redeem_detail, sizeof a->redeem_detail);
+            get_str(b, a->redeem_label, sizeof a->redeem_label);
+            if (a->redeem_points <= 0 || a->redeem_minor < 0 || !text_ok(a->redeem_detail, 0) ||
+                !text_ok(a->redeem_label, 0))
+                b->bad = 1;
+        }
     } else if (j->kind == TP_JOB_REFUND) {
         tp_refund_job *r = &j->u.refund;
         get_str(b, r->refund, sizeof r->refund);
@@ -257,6 +281,9 @@ tp_status tp_sidejournal_write(const char *path, const tp_write_job *jobs, size_
     put_u(&b, FORMAT_VERSION, 2);
     wbuf rec = {0};
     for (size_t i = 0; i < n && !b.failed && !rec.failed; i++) {
+        /* A reservation belongs to a sale that ends with this process. */
+        if (jobs[i].kind != TP_JOB_AWARD && jobs[i].kind != TP_JOB_REFUND)
+            continue;
         rec.len = 0;
         put_job(&rec, &jobs[i]);
         if (rec.failed)

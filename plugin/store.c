@@ -12,6 +12,7 @@
  *    ledger, so no future bug in C can rewrite history.
  */
 #include "store.h"
+#include "spend.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -704,6 +705,7 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, struct tp_sync
     sqlite3_reset(q);
     if (rc != SQLITE_DONE)
         return job_failed(s, rc, out, TP_EVENT_AWARD_FAILED);
+    sqlite3_int64 receipt_row = sqlite3_last_insert_rowid(s->db);
 
     out->kind = TP_EVENT_AWARD_COMMITTED;
     int64_t points = job->points;
@@ -733,6 +735,14 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, struct tp_sync
             if (rc != SQLITE_OK)
                 return job_failed(s, rc, out, TP_EVENT_AWARD_FAILED);
         }
+        /* Points spent on the sale: with its receipt and award, or not at
+         * all (spendstore.c). */
+        if (job->redeem_points > 0) {
+            rc = tp_spend_commit(s, cfg, job, m.id, receipt_row);
+            if (rc != SQLITE_OK)
+                return job_failed(s, rc, out, TP_EVENT_AWARD_FAILED);
+            out->redeemed_points = job->redeem_points;
+        }
         if (balance_of(s, m.id, &balance) != 0 ||
             outcome_member(s, cfg, sync, out, &m, balance) != 0)
             return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_AWARD_FAILED);
@@ -749,10 +759,22 @@ tp_status tp_store_apply_award(tp_store *s, const tp_config *cfg, struct tp_sync
                        "Receipt %s earns no %s for %s: %s. Balance %lld.", job->receipt, units,
                        m.name[0] ? m.name : m.code, zero_reason(cfg, job, why, sizeof why),
                        (long long)balance);
+        else if (job->redeem_points > 0)
+            tp_buf_set(out->message, sizeof out->message,
+                       "Receipt %s: %lld %s spent, +%lld earned for %s; balance %lld.",
+                       job->receipt, (long long)job->redeem_points,
+                       tp_rules_unit(&cfg->rules, job->redeem_points), (long long)points,
+                       m.name[0] ? m.name : m.code, (long long)balance);
         else
             tp_buf_set(out->message, sizeof out->message,
                        "Receipt %s: +%lld %s for %s; balance %lld.", job->receipt,
                        (long long)points, tp_rules_unit(&cfg->rules, points),
+                       m.name[0] ? m.name : m.code, (long long)balance);
+        if (job->redeem_points > 0 && points == 0 && !stamped_recently)
+            tp_buf_set(out->message, sizeof out->message,
+                       "Receipt %s: %lld %s spent for %s; balance %lld.", job->receipt,
+                       (long long)job->redeem_points,
+                       tp_rules_unit(&cfg->rules, job->redeem_points),
                        m.name[0] ? m.name : m.code, (long long)balance);
     } else if (job->code[0]) {
         receipt_code_of(cfg, job->receipt, out);
@@ -885,12 +907,30 @@ tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg, struct tp_syn
         return job_failed(s, rc, out, TP_EVENT_REFUND_FAILED);
 
     out->kind = TP_EVENT_REFUND_COMMITTED;
+    /* Points the receipt spent come back in proportion ([redeem] refund). */
+    int64_t back = 0, spender = 0;
+    rc = tp_spend_refund_return(s, cfg, job->receipt, job->refund, eligible, refunded_before,
+                                amount, job->time_ms, &back, &spender);
+    if (rc != SQLITE_OK)
+        return job_failed(s, rc, out, TP_EVENT_REFUND_FAILED);
+    out->redeemed_points = back;
     sqlite3_int64 earn_id = 0, member_id = 0;
     int64_t earned = 0;
     int f = find_ledger(s, cfg->location, job->receipt, "earn", &earn_id, &earned, &member_id);
     if (f < 0)
         return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_REFUND_FAILED);
-    if (f == 0) {
+    if (f == 0 && back > 0) {
+        tp_member_row m;
+        int64_t balance = 0;
+        if (load_member(s, S_MEMBER_BY_ID, spender, NULL, &m) != 1 ||
+            balance_of(s, spender, &balance) != 0 ||
+            outcome_member(s, cfg, sync, out, &m, balance) != 0)
+            return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_REFUND_FAILED);
+        tp_buf_set(out->message, sizeof out->message,
+                   "Refund %s: %lld spent %s back for %s; balance %lld.", job->refund,
+                   (long long)back, tp_rules_unit(&cfg->rules, back),
+                   m.name[0] ? m.name : m.code, (long long)out->shown_balance);
+    } else if (f == 0) {
         tp_buf_set(out->message, sizeof out->message,
                    "Refund %s recorded; receipt %s earned no %s.", job->refund, job->receipt,
                    tp_rules_unit(&cfg->rules, 2));
@@ -915,10 +955,16 @@ tp_status tp_store_apply_refund(tp_store *s, const tp_config *cfg, struct tp_syn
             return job_failed(s, sqlite3_errcode(s->db), out, TP_EVENT_REFUND_FAILED);
         balance = out->shown_balance; /* what the sentence says */
         out->points = -reverse;
-        tp_buf_set(out->message, sizeof out->message,
-                   "Refund %s: -%lld %s for %s; balance %lld.", job->refund, (long long)reverse,
-                   tp_rules_unit(&cfg->rules, reverse), m.name[0] ? m.name : m.code,
-                   (long long)balance);
+        if (back > 0)
+            tp_buf_set(out->message, sizeof out->message,
+                       "Refund %s: -%lld %s for %s, %lld spent back; balance %lld.",
+                       job->refund, (long long)reverse, tp_rules_unit(&cfg->rules, reverse),
+                       m.name[0] ? m.name : m.code, (long long)back, (long long)balance);
+        else
+            tp_buf_set(out->message, sizeof out->message,
+                       "Refund %s: -%lld %s for %s; balance %lld.", job->refund,
+                       (long long)reverse, tp_rules_unit(&cfg->rules, reverse),
+                       m.name[0] ? m.name : m.code, (long long)balance);
     }
     if (run(s, S_RELEASE) != SQLITE_OK)
         return TP_ERR_STORAGE;

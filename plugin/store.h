@@ -134,6 +134,8 @@ typedef struct tp_outcome {
     uint32_t redemption_no;
     char redeem_source[8];
     int64_t redeemed_points;
+    int64_t pending; /* a reservation for the confirmation thread: this
+                        terminal's undelivered sum for the member */
 } tp_outcome;
 
 /* Each apply_* runs inside a savepoint of the open transaction: a refused
@@ -195,6 +197,18 @@ typedef enum tp_stmt {
     TP_STMT_AUDIT_APPEND_RANGE_LAST,
     TP_STMT_AUDIT_LEDGER_MAX,
     TP_STMT_BALANCE_SHOWN,
+    TP_STMT_SPEND_SAVEPOINT,
+    TP_STMT_SPEND_RELEASE_SP,
+    TP_STMT_SPEND_ROLLBACK_SP,
+    TP_STMT_SPEND_HELD_OTHERS,
+    TP_STMT_SPEND_RESERVE,
+    TP_STMT_SPEND_RELEASE,
+    TP_STMT_SPEND_OF_TXN,
+    TP_STMT_SPEND_INSERT_ENTRY,
+    TP_STMT_SPEND_INSERT_REDEMPTION,
+    TP_STMT_SPEND_FIND_REDEEM,
+    TP_STMT_SPEND_GIVEN_BACK,
+    TP_STMT_SPEND_CLEAR,
     TP_STMT_BULK_ADJUSTED_BEFORE,
     TP_STMT_BULK_CHECK_BALANCE,
     TP_STMT_BULK_CHECK_REQUEST_COUNT,

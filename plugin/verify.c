@@ -82,9 +82,20 @@ static const ranged ledger_checks[] = {
     {"entries have a valid kind and non-zero points in range",
      "SELECT 'ledger entry ' || id || ' has kind ' || quote(kind) || ' and points ' || points"
      " FROM ledger WHERE id > :after AND id <= :upto AND (kind NOT IN ('earn','retro','adjust','bulk',"
-     "'import','reversal','expire') OR points = 0"
+     "'import','reversal','expire','redeem','unredeem') OR points = 0"
      " OR points NOT BETWEEN -" TP_SQL_INT(TP_ENTRY_POINTS_MAX) " AND " TP_SQL_INT(TP_ENTRY_POINTS_MAX)
-     " OR (kind = 'reversal') <> (reverses IS NOT NULL))"},
+     " OR (kind IN ('reversal', 'unredeem')) <> (reverses IS NOT NULL)"
+     " OR (kind = 'redeem' AND points > 0))"},
+    {"points given back come from a redemption of the same member",
+     "SELECT 'entry ' || r.id || ' gives back points of no redemption of its member'"
+     " FROM ledger r LEFT JOIN ledger o ON o.id = r.reverses AND o.id <= :ledger"
+     " WHERE r.id > :after AND r.id <= :upto AND r.kind = 'unredeem'"
+     " AND (o.id IS NULL OR o.member_id <> r.member_id OR o.kind <> 'redeem' OR r.points <= 0)"},
+    {"no redemption gives back more than it spent",
+     "SELECT 'redemption ' || o.id || ' spent ' || -o.points || ' but ' || SUM(r.points)"
+     " || ' came back' FROM ledger o JOIN ledger r ON r.reverses = o.id AND r.id <= :ledger"
+     " AND r.kind = 'unredeem' WHERE o.id > :after AND o.id <= :upto AND o.kind = 'redeem'"
+     " GROUP BY o.id HAVING o.points + SUM(r.points) > 0"},
     {"a reversal undoes part of a positive entry of the same member",
      "SELECT 'reversal ' || r.id || ' does not undo a positive entry of its member'"
      " FROM ledger r LEFT JOIN ledger o ON o.id = r.reverses AND o.id <= :ledger"
@@ -94,7 +105,7 @@ static const ranged ledger_checks[] = {
     {"no entry is reversed beyond what it earned",
      "SELECT 'entry ' || o.id || ' earned ' || o.points || ' but ' || -SUM(r.points)"
      " || ' were reversed' FROM ledger o JOIN ledger r ON r.reverses = o.id AND r.id <= :ledger"
-     " WHERE o.id > :after AND o.id <= :upto GROUP BY o.id HAVING o.points + SUM(r.points) < 0"},
+     " AND r.kind = 'reversal' WHERE o.id > :after AND o.id <= :upto GROUP BY o.id HAVING o.points + SUM(r.points) < 0"},
     {"a receipt earns at most once, live or retro",
      "SELECT 'receipt ' || l.location || '/' || l.receipt || ' earned ' ||"
      " (SELECT count(*) FROM ledger d WHERE d.location = l.location AND d.receipt = l.receipt"

@@ -38,6 +38,8 @@
 #include <unistd.h>
 
 #include "balance.h"
+#include "confirm.h"
+#include "spend.h"
 #include "expiry.h"
 #include "instance.h"
 #include "rules.h"
@@ -82,10 +84,22 @@ static tp_status apply_batch(tp_instance *in, const tp_write_job *jobs, size_t n
     if (tp_store_begin(s, why) != TP_OK)
         return TP_ERR_STORAGE;
     for (size_t i = 0; i < n; i++) {
-        tp_status st = jobs[i].kind == TP_JOB_AWARD
-                           ? tp_store_apply_award(s, &in->cfg, NULL, &jobs[i].u.award, &outs[i])
-                           : tp_store_apply_refund(s, &in->cfg, NULL, &jobs[i].u.refund,
-                                                   &outs[i]);
+        tp_status st;
+        switch (jobs[i].kind) {
+        case TP_JOB_AWARD:
+            st = tp_store_apply_award(s, &in->cfg, NULL, &jobs[i].u.award, &outs[i]);
+            break;
+        case TP_JOB_REFUND:
+            st = tp_store_apply_refund(s, &in->cfg, NULL, &jobs[i].u.refund, &outs[i]);
+            break;
+        case TP_JOB_RESERVE:
+            st = tp_spend_apply_reserve(s, &in->cfg, in->confirm != NULL, &jobs[i].u.reserve,
+                                        &outs[i]);
+            break;
+        default:
+            st = tp_spend_apply_release(s, &in->cfg, &jobs[i].u.reserve, &outs[i]);
+            break;
+        }
         if (st != TP_OK) {
             tp_msg_set(why, "The database refused a write: %s.", tp_store_errmsg(s));
             tp_store_rollback(s);
@@ -93,6 +107,34 @@ static tp_status apply_batch(tp_instance *in, const tp_write_job *jobs, size_t n
         }
     }
     return tp_store_commit(s, why);
+}
+
+/* After the commit: what the confirmation thread takes over (confirm.h)
+ * instead of an event now. 1 when the outcome is not posted here: a
+ * release (no event), or with [sync] a reservation the central ledger
+ * confirms. A committed redemption lets its central hold go. */
+static int hand_over(tp_instance *in, const tp_write_job *j, const tp_outcome *o)
+{
+    if (j->kind == TP_JOB_RELEASE) {
+        if (in->confirm)
+            tp_confirm_release(in->confirm, j->u.reserve.txn, j->u.reserve.no, 0);
+        return 1;
+    }
+    if (j->kind == TP_JOB_AWARD && in->confirm && j->u.award.redeem_points > 0)
+        tp_confirm_release(in->confirm, j->u.award.txn, 0, 1);
+    if (j->kind != TP_JOB_RESERVE || !in->confirm || o->kind != TP_EVENT_REDEEM_CONFIRMED)
+        return 0;
+    if (tp_confirm_hold(in->confirm, j->u.reserve.txn, j->u.reserve.no, j->u.reserve.code,
+                        j->u.reserve.points, o->pending) == 0)
+        return 1;
+    /* The confirmation thread's queue is full: no one would answer. */
+    tp_outcome no = *o;
+    no.kind = TP_EVENT_REDEEM_REFUSED;
+    no.status = TP_ERR_BUSY;
+    tp_buf_set(no.message, sizeof no.message, "Too many redemptions wait for the central "
+               "ledger; take the line off and try again in a moment.");
+    tp_instance_post_ordered(in, &no, &(tp_order){TP_LANE_WRITE, j->seq, j->after});
+    return 1;
 }
 
 /* What the program awards, as the first word of a sentence. */
@@ -214,9 +256,12 @@ void *tp_writer_main(void *arg)
                 }
                 /* Replayed jobs belong to no call of this instance: their
                  * events are of no lane and never wait. */
-                for (size_t i = 0; i < n; i++)
+                for (size_t i = 0; i < n; i++) {
+                    if (hand_over(in, &jobs[i], &outs[i]))
+                        continue;
                     tp_instance_post_ordered(in, &outs[i], from_replay ? NULL : &(tp_order){
                         TP_LANE_WRITE, jobs[i].seq, jobs[i].after});
+                }
                 break;
             }
             int contended = in->writer_store && tp_store_contended(in->writer_store);

@@ -191,6 +191,11 @@ typedef struct tu_event {
     char balance_source[TP_BALANCE_SOURCE_MAX + 1];
     int64_t expiring_points; /* 2.4: the member's next expiry (ext/expiry.h) */
     int64_t expiring_at_ms;
+    uint32_t redemption_no; /* 2.5: spending points (ext/checkout.h) */
+    char redeem_source[16];
+    int64_t redeemed_points;
+    size_t offer_count;
+    char offers[4][TP_REWARD_NAME_MAX + 1]; /* the first offers' names */
 } tu_event;
 
 /* The last form the plugin presented, copied. */
@@ -267,6 +272,14 @@ static inline void tu_on_event(const tp_host *host, const tp_event *plugin_event
     snprintf(d->balance_source, sizeof d->balance_source, "%s", e->balance_source);
     d->expiring_points = e->expiring_points;
     d->expiring_at_ms = e->expiring_at_ms;
+    d->redemption_no = e->redemption_no;
+    snprintf(d->redeem_source, sizeof d->redeem_source, "%s", e->redeem_source);
+    d->redeemed_points = e->redeemed_points;
+    d->offer_count = e->offer_count;
+    for (size_t i = 0; i < e->offer_count && i < 4; i++) {
+        tp_reward_offer o = tp_reward_offer_read(e->offers, e->offer_stride, i);
+        snprintf(d->offers[i], sizeof d->offers[i], "%s", o.name);
+    }
 }
 
 /* Reads the form by the plugin's sizes and strides (hostabi.h). */

@@ -28,6 +28,7 @@
 #include "managers.h"
 #include "members.h"
 #include "queue.h"
+#include "redeem.h"
 #include "stats.h"
 #include "transfer.h"
 
