@@ -19,6 +19,7 @@
 #include "tillpoints/ext/expiry.h"
 #include "tillpoints/ext/hostrole.h"
 #include "tillpoints/ext/images.h"
+#include "tillpoints/ext/redeem.h"
 #include "tillpoints/ext/scanners.h"
 #include "tillpoints/ext/stats.h"
 #include "tillpoints/ext/sync.h"
@@ -40,6 +41,66 @@ _Static_assert(sizeof(tp_status) == 4 && sizeof(tp_event_kind) == 4 &&
                    sizeof(tp_audit_central) == 4 &&
                    sizeof(tp_image_verdict) == 4,
                "status and kind types are 32-bit");
+
+/* Since 2.5. */
+PIN_SIZE(tp_award_preview, 40);
+PIN(tp_award_preview, redeemed_points, 24);
+PIN(tp_award_preview, redeemed_minor, 32);
+PIN_SIZE(tp_checkout_ext, 80);
+PIN(tp_checkout_ext, offers, 56);
+PIN(tp_checkout_ext, redeem, 64);
+PIN(tp_checkout_ext, unredeem, 72);
+PIN_SIZE(tp_event, 200);
+PIN(tp_event, offers, 152);
+PIN(tp_event, offer_count, 160);
+PIN(tp_event, offer_stride, 168);
+PIN(tp_event, redemption_no, 176);
+PIN(tp_event, reserved_2_5, 180);
+PIN(tp_event, redeem_source, 184);
+PIN(tp_event, redeemed_points, 192);
+PIN_SIZE(tp_reward_offer, 40);
+PIN(tp_reward_offer, name, 0);
+PIN(tp_reward_offer, label, 8);
+PIN(tp_reward_offer, cost_points, 16);
+PIN(tp_reward_offer, min_basket_minor, 24);
+PIN(tp_reward_offer, max_per_receipt, 32);
+PIN_SIZE(tp_redeem_request, 48);
+PIN(tp_redeem_request, struct_size, 0);
+PIN(tp_redeem_request, reward, 8);
+PIN(tp_redeem_request, points, 16);
+PIN(tp_redeem_request, lines, 24);
+PIN(tp_redeem_request, line_count, 32);
+PIN(tp_redeem_request, line_stride, 40);
+PIN_SIZE(tp_redemption, 176);
+PIN(tp_redemption, struct_size, 0);
+PIN(tp_redemption, redemption_no, 4);
+PIN(tp_redemption, kind, 8);
+PIN(tp_redemption, reserved, 12);
+PIN(tp_redemption, points, 16);
+PIN(tp_redemption, discount_minor, 24);
+PIN(tp_redemption, balance_after, 32);
+PIN(tp_redemption, label, 40);
+PIN_SIZE(tp_redeem_reversal, 56);
+PIN(tp_redeem_reversal, struct_size, 0);
+PIN(tp_redeem_reversal, receipt, 8);
+PIN(tp_redeem_reversal, location, 16);
+PIN(tp_redeem_reversal, reason, 24);
+PIN(tp_redeem_reversal, staff, 32);
+PIN(tp_redeem_reversal, approver, 40);
+PIN(tp_redeem_reversal, pin, 48);
+PIN_SIZE(tp_overdraft, 296);
+PIN(tp_overdraft, struct_size, 0);
+PIN(tp_overdraft, id, 8);
+PIN(tp_overdraft, balance, 16);
+PIN(tp_overdraft, detected_ms, 24);
+PIN(tp_overdraft, member_code, 32);
+PIN(tp_overdraft, location, 161);
+PIN(tp_overdraft, terminal, 194);
+PIN(tp_overdraft, receipt, 227);
+PIN_SIZE(tp_redeem_ext, 24);
+PIN(tp_redeem_ext, struct_size, 0);
+PIN(tp_redeem_ext, reverse, 8);
+PIN(tp_redeem_ext, overdrafts, 16);
 
 /* Since 2.4. */
 PIN(tp_member_info, expiring_points, 616);

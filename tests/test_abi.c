@@ -82,7 +82,7 @@ static void plugin_says_it_speaks_abi_2_4(void **state)
     const tp_entry *entry = dlsym(dl, TP_ENTRY_SYMBOL);
     assert_non_null(entry);
     assert_int_equal(entry->abi.major, 2);
-    assert_int_equal(entry->abi.minor, 4);
+    assert_int_equal(entry->abi.minor, 5);
     assert_int_equal(entry->struct_size, sizeof(tp_entry));
     dlclose(dl);
 }

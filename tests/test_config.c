@@ -366,7 +366,7 @@ static void bad_rewards_are_refused_with_a_sentence_and_change_nothing(void **st
          "in proportion) or kept."},
         {"[redeem]\nrate = 100\n",
          "configuration line 2: [redeem] rate is not a [redeem] setting (pay_with_points, "
-         "points_per_unit, unit, min_points, step_points, earn_on, refund)."},
+         "points_per_unit, unit, min_points, step_points, earn_on, refund, confirm_timeout_ms, offline_allowance)."},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tp_config c;

@@ -12,6 +12,9 @@
 #include "testutil.h"
 #include "tillpoints/ext/redeem.h"
 
+#include "schema.h"
+#include "store.h"
+
 #define PIN "583920"
 #define REWARDS                                                                               \
     "[reward \"coffee\"]\ncost = 500\nfree_sku = COFFEE\nlabel = Free coffee\n"               \
@@ -507,6 +510,71 @@ static void a_manager_reverses_a_redemption_with_pin_and_reason(void **s)
     tu_stop(h, 1);
 }
 
+/* A database of schema 7 (before spending points) upgrades in place: the
+ * ledger's kinds are widened without copying a row, its history stays,
+ * the file is sound, and the new kinds go in — a positive "redeem" does
+ * not. */
+static void a_schema_7_database_upgrades_in_place(void **s)
+{
+    (void)s;
+    char dir[64], path[128];
+    tu_mkdtemp(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/old.db", dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(sqlite3_exec(db, tp_schema_migrations[i], NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "PRAGMA user_version = 7;"
+                                  "INSERT INTO members(code, name, created_ms) VALUES('M-OLD', "
+                                  "'Old', 1);"
+                                  "INSERT INTO ledger(member_id, location, terminal, receipt, kind,"
+                                  " points, time_ms, recorded_ms) VALUES(1, 's', 't', 'A-1', "
+                                  "'adjust', 70, 1, 1);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db,
+                                      "INSERT INTO ledger(member_id, location, terminal, receipt,"
+                                      " kind, points, time_ms, recorded_ms) VALUES(1, 's', 't',"
+                                      " 'R-1', 'redeem', -20, 1, 1)",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK); /* schema 7 knows no redemptions */
+    sqlite3_close(db);
+
+    tp_store *st = NULL;
+    tp_message msg;
+    if (tp_store_open(path, &st, &msg) != TP_OK)
+        fail_msg("upgrade: %s", msg.text);
+    tp_store_close(st);
+    assert_int_equal(tu_count_sql(path, "PRAGMA user_version"), 8);
+    assert_int_equal(tu_count_sql(path, "SELECT COUNT(*) FROM ledger WHERE points = 70"), 1);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *err = NULL;
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO ledger(member_id, location, terminal, receipt, kind,"
+                                  " points, time_ms, recorded_ms) VALUES(1, 's', 't', 'R-1', "
+                                  "'redeem', -20, 1, 1);"
+                                  "INSERT INTO ledger(member_id, location, terminal, receipt, kind,"
+                                  " points, reverses, time_ms, recorded_ms) VALUES(1, 's', 't', "
+                                  "'F-1', 'unredeem', 20, 2, 1, 1);",
+                                  NULL, NULL, &err),
+                     SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db,
+                                      "INSERT INTO ledger(member_id, location, terminal, receipt,"
+                                      " kind, points, time_ms, recorded_ms) VALUES(1, 's', 't',"
+                                      " 'R-2', 'redeem', 5, 1, 1)",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    sqlite3_free(err);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -518,6 +586,7 @@ int main(void)
         cmocka_unit_test(the_writer_refuses_what_another_till_holds),
         cmocka_unit_test(a_kill_between_redeem_and_complete_leaves_nothing_reserved),
         cmocka_unit_test(a_manager_reverses_a_redemption_with_pin_and_reason),
+        cmocka_unit_test(a_schema_7_database_upgrades_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -95,9 +95,16 @@ extern "C" {
  *    that expire [expiry] months after they were earned) and a member's
  *    next expiry (tp_member_info, tp_event: expiring_points,
  *    expiring_at_ms).
+ *  - 2.5 added spending points: checkout's offers, redeem and unredeem
+ *    (ext/checkout.h), the events REDEEM_CONFIRMED, REDEEM_REFUSED and
+ *    OVERDRAFT with their fields (ext/events.h), the award preview's
+ *    redeemed figures, the ledger kinds "redeem" and "unredeem"
+ *    (ext/ledger.h), the extension "tillpoints.redeem/1" (ext/redeem.h: a
+ *    manager's reversal, the central database's overdraft reports) and
+ *    the limits TP_REWARD_*.
  */
 #define TP_ABI_MAJOR 2
-#define TP_ABI_MINOR 4
+#define TP_ABI_MINOR 5
 #define TP_ABI_PATCH 0
 
 #if defined(__GNUC__) || defined(__clang__)
