@@ -362,9 +362,14 @@ $(BUILD)/bench/bench_serial: bench/bench_serial.c bench/bench.h $(PTY_HARNESS_OB
 
 BENCH_ADMIN := $(BUILD)/bench/bench_admin
 BENCH_SYNC := $(BUILD)/bench/bench_sync
+BENCH_REDEEM := $(BUILD)/bench/bench_redeem
 BENCH_STOREDAY := $(BUILD)/bench/bench_storeday
 
 $(BENCH_SYNC): bench/bench_sync.c bench/bench.h $(BUILD)/libtillpoints-test.a $(MODULE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $(PKG_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(MODULE_OBJ) $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
+
+$(BENCH_REDEEM): bench/bench_redeem.c bench/bench.h $(BUILD)/libtillpoints-test.a $(MODULE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) $(PKG_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(MODULE_OBJ) $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
 
@@ -384,18 +389,20 @@ $(BUILD)/bench/bench_zbar: bench/bench_zbar.c bench/bench.h $(BUILD)/libtillpoin
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) $(PKG_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(MODULE_OBJ) $(BUILD)/libtillpoints-test.a $(LDLIBS_PLUGIN)
 
-bench: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_serial $(BUILD)/bench/bench_zbar $(BENCH_ADMIN) $(BENCH_SYNC) $(BENCH_STOREDAY) $(BUILD)/tillpoints ## benchmarks: one table of figures, each against its target
+bench: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_serial $(BUILD)/bench/bench_zbar $(BENCH_ADMIN) $(BENCH_SYNC) $(BENCH_REDEEM) $(BENCH_STOREDAY) $(BUILD)/tillpoints ## benchmarks: one table of figures, each against its target
 	$(BENCH) --plugin $(BUILD)/tillpoints.so
 	TP_SERIAL_SEAM=$(SEAM) $(BUILD)/bench/bench_serial
 	$(BUILD)/bench/bench_zbar
 	$(BENCH_SYNC)
+	$(BENCH_REDEEM)
 	$(BENCH_ADMIN) --plugin $(BUILD)/tillpoints.so
 	$(BENCH_STOREDAY) --plugin $(BUILD)/tillpoints.so --cli $(BUILD)/tillpoints
 
-bench-smoke: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_zbar $(BENCH_ADMIN) $(BENCH_SYNC) $(BENCH_STOREDAY) $(BUILD)/tillpoints ## the benchmarks at CI size (--quick)
+bench-smoke: $(BUILD)/tillpoints.so $(BENCH) $(BUILD)/bench/bench_zbar $(BENCH_ADMIN) $(BENCH_SYNC) $(BENCH_REDEEM) $(BENCH_STOREDAY) $(BUILD)/tillpoints ## the benchmarks at CI size (--quick)
 	$(BENCH) --quick --plugin $(BUILD)/tillpoints.so
 	$(BUILD)/bench/bench_zbar --quick
 	$(BENCH_SYNC) --quick
+	$(BENCH_REDEEM) --quick
 	$(BENCH_ADMIN) --quick --plugin $(BUILD)/tillpoints.so
 	$(BENCH_STOREDAY) --quick --plugin $(BUILD)/tillpoints.so --cli $(BUILD)/tillpoints
 
