@@ -56,10 +56,20 @@ static void jobs_round_trip_and_the_file_is_private(void **state)
     char dir[256], path[300];
     tu_mkdtemp(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/x.db.pending", dir);
-    tp_write_job in[3] = {award(1), award(2), refund("J-1")};
+    tp_write_job in[5] = {award(1), award(2), refund("J-1"), award(4), award(5)};
     memset(in[1].u.award.code, 0, sizeof in[1].u.award.code); /* a sale without a member */
+    /* A sale that spent points keeps its redemption. */
+    in[3].u.award.redeem_points = 400;
+    in[3].u.award.redeem_minor = 500;
+    in[3].u.award.redeem_nos = 0x6;
+    snprintf(in[3].u.award.redeem_detail, sizeof in[3].u.award.redeem_detail, "fiver: 400 for 5.00");
+    snprintf(in[3].u.award.redeem_label, sizeof in[3].u.award.redeem_label, "5.00 off");
+    /* A reservation is never journaled: its sale ends with the process. */
+    memset(&in[4], 0, sizeof in[4]);
+    in[4].kind = TP_JOB_RESERVE;
+    snprintf(in[4].u.reserve.txn, sizeof in[4].u.reserve.txn, "T-9");
     tp_message msg;
-    assert_int_equal(tp_sidejournal_write(path, in, 3, &msg), TP_OK);
+    assert_int_equal(tp_sidejournal_write(path, in, 5, &msg), TP_OK);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
@@ -68,8 +78,8 @@ static void jobs_round_trip_and_the_file_is_private(void **state)
     int corrupt;
     read_back(path, &out, &n, &corrupt);
     assert_int_equal(corrupt, 0);
-    assert_int_equal(n, 3);
-    for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(n, 4);
+    for (size_t i = 0; i < 4; i++) {
         /* seq/after are of the instance that wrote it, not carried over */
         in[i].seq = out[i].seq;
         in[i].after = out[i].after;

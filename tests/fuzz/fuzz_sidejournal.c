@@ -33,7 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const tp_write_job *j = &jobs[i];
         const char *receipt = j->kind == TP_JOB_AWARD ? j->u.award.receipt : j->u.refund.receipt;
         if ((j->kind != TP_JOB_AWARD && j->kind != TP_JOB_REFUND) || !receipt[0] ||
-            (j->kind == TP_JOB_AWARD && (j->u.award.points < 0 || j->u.award.total_minor < 0)))
+            (j->kind == TP_JOB_AWARD && (j->u.award.points < 0 || j->u.award.total_minor < 0 ||
+                                         j->u.award.redeem_points < 0 ||
+                                         j->u.award.redeem_minor < 0)))
             __builtin_trap();
     }
     free(jobs);
