@@ -20,6 +20,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "confirm.h"
 #include "abi.h"
 #include "expiry.h"
 #include "images.h"
@@ -133,6 +134,8 @@ static void stop_threads(tp_instance *in)
     tp_ui_stop(in);
     tp_scanners_stop(in->scanners);
     in->scanners = NULL;
+    tp_confirm_stop(in->confirm); /* redemptions confirmed centrally */
+    in->confirm = NULL;
     tp_sync_stop(in->sync); /* sync: before the stores it reads close */
     in->sync = NULL;
     if (in->lookup_q.ring)
@@ -229,6 +232,8 @@ static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
         st = tp_ui_start(in, msg);
     if (st == TP_OK)
         st = tp_sync_start(in, &in->sync, msg); /* sync: only with [sync] postgres */
+    if (st == TP_OK) /* a till with [sync] postgres: confirms redemptions centrally */
+        st = tp_confirm_start(in, &in->confirm, msg);
     if (st == TP_OK)
         st = tp_expiry_start(in, msg); /* a till with [expiry] months > 0 */
     if (st != TP_OK)
