@@ -18,6 +18,7 @@
 #include "tillpoints/ext/checkout.h"
 #include "tillpoints/ext/events.h"
 #include "tillpoints/ext/images.h"
+#include "tillpoints/ext/redeem.h"
 #include "tillpoints/ext/scanners.h"
 #include "tillpoints/ext/sync.h"
 #include "tillpoints/ext/ui.h"
@@ -57,6 +58,8 @@
 /* Since 2.4. */
 #define TP_MIN_EXPIRY_RESULT TP_FIELD_END(tp_expiry_result, applied)
 #define TP_MIN_EXPIRY_NEXT TP_FIELD_END(tp_expiry_next, at_ms)
+/* Since 2.5. */
+#define TP_MIN_OVERDRAFT TP_FIELD_END(tp_overdraft, receipt)
 
 /* The struct_size a host-allocated struct declares (its first member). */
 uint32_t tp_abi_size_of(const void *s);

@@ -49,9 +49,10 @@
  * for good, counted nowhere, audited).
  *
  * Pull. When the outbox is empty (and at least every pull_interval_ms),
- * members, cards and balances with seq above the last seen are copied into
- * SQLite (members and cards without going back into the outbox; balances
- * into central_balances). Balances returned by a push are stored in the
+ * members, cards, balances and overdraft reports with seq above the last
+ * seen are copied into SQLite (members and cards without going back into
+ * the outbox; balances into central_balances; each overdraft report new
+ * here is also posted as an OVERDRAFT event). Balances returned by a push are stored in the
  * same SQLite transaction that marks the rows delivered, so confirmed +
  * pending never counts an entry twice or not at all.
  *
@@ -840,6 +841,10 @@ static const char sql_pull_balance[] =
     " ON CONFLICT(code) DO UPDATE SET balance = excluded.balance, seq = excluded.seq,"
     " pulled_ms = excluded.pulled_ms WHERE excluded.seq > central_balances.seq";
 
+static const char sql_pull_overdraft[] =
+    "INSERT OR IGNORE INTO overdrafts(member, balance, location, terminal, receipt, detected_ms,"
+    " id, pulled_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
 typedef struct pull_def {
     tp_stmt id;          /* the local insert's statement, and which pull this is */
     const char *cursor;  /* sync_state key */
@@ -859,7 +864,32 @@ static const pull_def pulls[] = {
     {TP_STMT_SYNC_PULL_BALANCE, "balances_seq",
      "SELECT member, balance, seq FROM balances WHERE seq > $1 ORDER BY seq LIMIT 2000",
      sql_pull_balance, 2},
+    /* Central schema v3: each new report is also an OVERDRAFT event. */
+    {TP_STMT_SYNC_PULL_OVERDRAFT, "overdrafts_seq",
+     "SELECT member, balance, location, terminal, receipt,"
+     " (extract(epoch FROM detected_at) * 1000)::bigint, seq FROM overdrafts"
+     " WHERE seq > $1 ORDER BY seq LIMIT 2000",
+     sql_pull_overdraft, 6},
 };
+
+/* One TP_EVENT_OVERDRAFT for a report pulled (row i of r), for the host's
+ * manager queue: a free-lane event, posted after the rows committed. */
+static void post_overdraft(tp_sync *s, const PGresult *r, int i)
+{
+    tp_outcome o;
+    memset(&o, 0, sizeof o);
+    o.kind = TP_EVENT_OVERDRAFT;
+    o.status = TP_OK;
+    o.time_ms = tp_now_ms();
+    tp_copy(o.member_code, sizeof o.member_code, s->pq->getvalue(r, i, 0));
+    o.points = strtoll(s->pq->getvalue(r, i, 1), NULL, 10);
+    o.balance = o.points;
+    tp_copy(o.receipt, sizeof o.receipt, s->pq->getvalue(r, i, 4));
+    tp_buf_set(o.message, sizeof o.message, "Redemptions at several tills took %s to %lld "
+               "points while the central database was out of reach; see tillpoints "
+               "overdrafts.", o.member_code, (long long)o.points);
+    tp_instance_post(s->in, &o);
+}
 
 /* Applies one page; returns rows applied, or -1. */
 static long apply_page(tp_sync *s, const pull_def *d, PGresult *r, tp_message *msg)
@@ -873,6 +903,10 @@ static long apply_page(tp_sync *s, const pull_def *d, PGresult *r, tp_message *m
     sqlite3_stmt *q = ok ? tp_store_cached(s->db, d->id, d->insert) : NULL;
     int64_t now = tp_now_ms();
     int64_t seq = 0;
+    /* Overdraft reports new to this terminal, announced after the commit. */
+    unsigned char *fresh = d->id == TP_STMT_SYNC_PULL_OVERDRAFT ? calloc((size_t)n, 1) : NULL;
+    if (d->id == TP_STMT_SYNC_PULL_OVERDRAFT && !fresh)
+        q = NULL;
     for (int i = 0; q && i < n; i++) {
         sqlite3_reset(q);
         sqlite3_clear_bindings(q);
@@ -886,6 +920,11 @@ static long apply_page(tp_sync *s, const pull_def *d, PGresult *r, tp_message *m
             sqlite3_bind_int64(q, 2, strtoll(s->pq->getvalue(r, i, 1), NULL, 10));
             sqlite3_bind_int64(q, 3, strtoll(s->pq->getvalue(r, i, 2), NULL, 10));
             sqlite3_bind_int64(q, 4, now);
+        } else if (d->id == TP_STMT_SYNC_PULL_OVERDRAFT) {
+            sqlite3_bind_int64(q, 2, strtoll(s->pq->getvalue(r, i, 1), NULL, 10));
+            sqlite3_bind_int64(q, 6, strtoll(s->pq->getvalue(r, i, 5), NULL, 10));
+            sqlite3_bind_int64(q, 7, strtoll(s->pq->getvalue(r, i, 6), NULL, 10));
+            sqlite3_bind_int64(q, 8, now);
         } else if (d->id == TP_STMT_SYNC_PULL_MEMBER) {
             sqlite3_bind_text(q, 2, s->pq->getisnull(r, i, 1) ? "" : s->pq->getvalue(r, i, 1), -1,
                               SQLITE_STATIC);
@@ -898,6 +937,8 @@ static long apply_page(tp_sync *s, const pull_def *d, PGresult *r, tp_message *m
          * (OR IGNORE); a CHECK failure is skipped the same way. */
         if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
             q = NULL;
+        else if (fresh && rc == SQLITE_DONE)
+            fresh[i] = sqlite3_changes(tp_store_db(s->db)) > 0;
         seq = strtoll(s->pq->getvalue(r, i, d->ncols), NULL, 10); /* seq comes last */
     }
     if (q)
@@ -909,10 +950,17 @@ static long apply_page(tp_sync *s, const pull_def *d, PGresult *r, tp_message *m
     if (!ok) {
         tp_msg_set(msg, "Cannot store pulled rows: %s.", tp_store_errmsg(s->db));
         tp_store_rollback(s->db);
+        free(fresh);
         return -1;
     }
-    if (tp_store_commit(s->db, msg) != TP_OK)
+    if (tp_store_commit(s->db, msg) != TP_OK) {
+        free(fresh);
         return -1;
+    }
+    for (int i = 0; fresh && i < n; i++)
+        if (fresh[i])
+            post_overdraft(s, r, i);
+    free(fresh);
     return n;
 }
 
