@@ -2,7 +2,7 @@
  * confirm.h — the confirmation thread: a redemption reserved on this
  * terminal is confirmed with the central ledger, or, when the central
  * database does not answer in time, against the offline allowance
- * (docs/DESIGN.md §5, "No double spending between terminals").
+ * (docs/DESIGN.md §8, "No double spending between terminals").
  *
  * Runs only in a till (not a back office) with [sync] postgres. It owns a
  * libpq connection of its own (not the sync thread's: a confirmation

@@ -20,6 +20,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "confirm.h"
 #include "abi.h"
 #include "expiry.h"
 #include "images.h"
@@ -153,6 +154,10 @@ static void stop_threads(tp_instance *in)
     else if (in->write_q.ring)
         tp_queue_close(&in->write_q);
     in->writer_started = in->reader_started = 0;
+    /* After the writer, which hands it reservations; a writer given up on
+     * reaches it no more (workers.c, hand_over). */
+    tp_confirm_stop(in->confirm);
+    in->confirm = NULL;
     in->initialised = 0; /* an on_event that calls the plugin gets TP_ERR_STATE */
 
     /* Every thread that posts is stopped or gated off: the lists are ours. */
@@ -239,6 +244,8 @@ static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
         st = tp_ui_start(in, msg);
     if (st == TP_OK)
         st = tp_sync_start(in, &in->sync, msg); /* sync: only with [sync] postgres */
+    if (st == TP_OK) /* a till with [sync] postgres: confirms redemptions centrally */
+        st = tp_confirm_start(in, &in->confirm, msg);
     if (st == TP_OK)
         st = tp_expiry_start(in, msg); /* a till with [expiry] months > 0 */
     if (st != TP_OK)

@@ -29,6 +29,16 @@ static int host_enter(tp_instance *in)
     return 1;
 }
 
+int tp_instance_enter(tp_instance *in)
+{
+    return host_enter(in);
+}
+
+void tp_instance_leave(tp_instance *in)
+{
+    pthread_rwlock_unlock(&in->host_gate);
+}
+
 void tp_instance_log(tp_instance *in, tp_log_level level, const char *fmt, ...)
 {
     if (!in->host->log || !host_enter(in))

@@ -225,6 +225,13 @@ int tp_instance_backlogged(tp_instance *in, tp_message *msg);
  * into *in, TP_OK once init() succeeded, else a status and a sentence. */
 tp_status tp_instance_ready(const tp_plugin *plugin, tp_instance **in, tp_message *msg) TP_MUST_CHECK;
 
+/* The gate every call out of a plugin thread takes (instance.c): 1 and
+ * held when the call may go ahead — 0 for a writer that destroy() gave up
+ * on, which must touch nothing destroy() frees (the host, the
+ * confirmation thread). tp_instance_leave after a 1. */
+int tp_instance_enter(tp_instance *in);
+void tp_instance_leave(tp_instance *in);
+
 /* [thread-safe] Turns loyalty off after an internal fault and tells the
  * host; checkout calls then return TP_ERR_DISABLED. */
 void tp_instance_disable(tp_instance *in, const char *why);

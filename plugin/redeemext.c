@@ -1,7 +1,7 @@
 /*
  * redeemext.c — the "tillpoints.redeem/1" extension (ext/redeem.h): a
- * manager's reversal of a redemption, and the overdrafts the central
- * database reported.
+ * manager's reversal of a redemption, and (overdrafts.c) the overdrafts
+ * the central database reported.
  *
  * The reversal moves points, so it takes what a retro credit takes: an
  * enrolled manager's PIN, checked with the same policy, failure counter
@@ -18,6 +18,7 @@
 #include "instance.h"
 #include "ledger.h"
 #include "managers.h"
+#include "overdrafts.h"
 #include "spend.h"
 #include "util.h"
 
@@ -135,55 +136,8 @@ static tp_status rx_reverse(const tp_plugin *plugin, const tp_redeem_reversal *g
     return st;
 }
 
-static tp_status rx_overdrafts(const tp_plugin *plugin, tp_overdraft *rows, size_t cap,
-                               size_t stride, size_t *count, tp_message *msg)
-{
-    tp_instance *in;
-    tp_status st = tp_instance_ready(plugin, &in, msg);
-    if (st != TP_OK)
-        return st;
-    if (!count || (cap && !rows)) {
-        tp_msg_set(msg, "A place for the overdrafts and their count is needed.");
-        return TP_ERR_INVALID_ARGUMENT;
-    }
-    *count = 0;
-    if (cap && (st = tp_abi_check_stride(stride, TP_MIN_OVERDRAFT, "tp_overdraft", msg)) != TP_OK)
-        return st;
-    pthread_mutex_lock(&in->admin_lock);
-    sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(tp_store_db(in->admin_store),
-                                "SELECT id, member, balance, location, terminal, receipt,"
-                                " detected_ms FROM overdrafts ORDER BY id DESC LIMIT ?1",
-                                -1, &q, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(q, 1, (sqlite3_int64)(cap < 100000 ? cap : 100000));
-        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-            tp_overdraft o;
-            memset(&o, 0, sizeof o);
-            o.struct_size = sizeof o;
-            o.id = sqlite3_column_int64(q, 0);
-#define TXT(i) (sqlite3_column_text(q, i) ? (const char *)sqlite3_column_text(q, i) : "")
-            tp_copy(o.member_code, sizeof o.member_code, TXT(1));
-            o.balance = sqlite3_column_int64(q, 2);
-            tp_copy(o.location, sizeof o.location, TXT(3));
-            tp_copy(o.terminal, sizeof o.terminal, TXT(4));
-            tp_copy(o.receipt, sizeof o.receipt, TXT(5));
-#undef TXT
-            o.detected_ms = sqlite3_column_int64(q, 6);
-            tp_abi_put(rows, stride, (*count)++, &o, sizeof o, 1);
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        tp_msg_set(msg, "Cannot read the overdrafts: %s.", tp_store_errmsg(in->admin_store));
-        st = TP_ERR_STORAGE;
-    }
-    sqlite3_finalize(q);
-    pthread_mutex_unlock(&in->admin_lock);
-    return st;
-}
-
 const tp_redeem_ext tp_redeem_extension = {
     .struct_size = sizeof(tp_redeem_ext),
     .reverse = rx_reverse,
-    .overdrafts = rx_overdrafts,
+    .overdrafts = tp_overdrafts_list,
 };

@@ -470,4 +470,100 @@ static const char central_v2[] =
     "CREATE TRIGGER events_audit_chain BEFORE INSERT ON events FOR EACH ROW"
     "  WHEN (NEW.kind = 'audit') EXECUTE FUNCTION tp_audit_chain();";
 
-const char *const tp_central_migrations[TP_CENTRAL_VERSION] = {central_v1, central_v2};
+/* v3: no double spending between terminals (docs/DESIGN.md §8, "No double
+ * spending between terminals").
+ *
+ * holds: points a terminal's open transaction reserved, taken by tp_hold()
+ * (the confirmation thread, confirm.c) and counted against every other
+ * terminal's holds of the member until they expire. tp_hold serialises
+ * the holds of one member on a transaction-scoped advisory lock in the
+ * two-key space (class 7321, the member's hashtext), which never meets the
+ * one-key locks of pushes and central init. What a terminal may spend is
+ * the central balance plus its own pending (undelivered) entries for the
+ * member, less the other live holds; balance and holds are read in one
+ * statement, so a push committing meanwhile (balance lowered and hold
+ * dropped together, below) is seen whole or not at all. A hold sent again
+ * (a lost answer) replaces itself; one refused leaves none behind.
+ *
+ * The redeem entry of a transaction drops its holds when it reaches the
+ * central events (the terminal's outbox payload names the transaction
+ * since its local schema v8): the points are then in the balance.
+ *
+ * overdrafts: a member's balance taken (or taken further) below zero by a
+ * push — redemptions of terminals that spent offline, within their
+ * allowance, delivered later — is recorded with the newest negative entry
+ * of the member (which terminal, which receipt) for every terminal to pull
+ * by seq. Balances change only inside a push, which draws its sequence
+ * numbers under the push lock held until COMMIT (sync.c); the trigger runs
+ * inside that transaction, so an overdraft's seq too is in commit order
+ * and a pull by seq never misses one. The trigger fires after the push's
+ * single WITH statement and sees the ledger rows that statement inserted
+ * (checked by tests/test_confirm.c): AFTER ROW triggers run at the end of
+ * the statement, with its effects visible. */
+static const char central_v3[] =
+    "CREATE TABLE holds("
+    "  location text NOT NULL, terminal text NOT NULL, txn text NOT NULL, no integer NOT NULL,"
+    "  member text NOT NULL, points bigint NOT NULL CHECK (points > 0),"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  expires_at timestamptz NOT NULL,"
+    "  PRIMARY KEY (location, terminal, txn, no));"
+    "CREATE INDEX holds_member ON holds(member);"
+    "CREATE FUNCTION tp_hold(p_location text, p_terminal text, p_txn text, p_no integer,"
+    "  p_member text, p_points bigint, p_pending bigint, p_ttl_ms bigint,"
+    "  OUT ok boolean, OUT available bigint) LANGUAGE plpgsql AS $$"
+    "BEGIN"
+    "  PERFORM pg_advisory_xact_lock(7321, hashtext(p_member));"
+    "  DELETE FROM holds WHERE member = p_member AND expires_at <= now();"
+    "  SELECT COALESCE((SELECT b.balance FROM balances b WHERE b.member = p_member), 0)"
+    "       + p_pending"
+    "       - COALESCE((SELECT sum(h.points) FROM holds h WHERE h.member = p_member"
+    "           AND h.expires_at > now() AND (h.location, h.terminal, h.txn, h.no)"
+    "           IS DISTINCT FROM (p_location, p_terminal, p_txn, p_no)), 0)"
+    "    INTO available;"
+    "  ok := available >= p_points;"
+    "  IF ok THEN"
+    "    INSERT INTO holds(location, terminal, txn, no, member, points, expires_at)"
+    "      VALUES (p_location, p_terminal, p_txn, p_no, p_member, p_points,"
+    "              now() + p_ttl_ms * interval '1 millisecond')"
+    "      ON CONFLICT (location, terminal, txn, no) DO UPDATE SET member = EXCLUDED.member,"
+    "        points = EXCLUDED.points, expires_at = EXCLUDED.expires_at;"
+    "  ELSE"
+    "    DELETE FROM holds WHERE location = p_location AND terminal = p_terminal"
+    "      AND txn = p_txn AND no = p_no;"
+    "  END IF;"
+    "END$$;"
+    "CREATE FUNCTION tp_hold_spent() RETURNS trigger LANGUAGE plpgsql AS $$"
+    "BEGIN"
+    "  DELETE FROM holds WHERE location = NEW.location AND terminal = NEW.terminal"
+    "    AND txn = NEW.payload->>'txn';"
+    "  RETURN NULL;"
+    "END$$;"
+    "CREATE TRIGGER events_redeem_drops_hold AFTER INSERT ON events FOR EACH ROW"
+    "  WHEN (NEW.kind = 'ledger' AND NEW.payload->>'kind' = 'redeem'"
+    "        AND NEW.payload->>'txn' IS NOT NULL)"
+    "  EXECUTE FUNCTION tp_hold_spent();"
+    "CREATE TABLE overdrafts("
+    "  seq bigint PRIMARY KEY DEFAULT nextval('tp_seq'),"
+    "  member text NOT NULL, balance bigint NOT NULL,"
+    "  location text NOT NULL DEFAULT '', terminal text NOT NULL DEFAULT '',"
+    "  receipt text NOT NULL DEFAULT '',"
+    "  detected_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE FUNCTION tp_overdraft() RETURNS trigger LANGUAGE plpgsql AS $$"
+    "DECLARE e record;"
+    "BEGIN"
+    "  IF TG_OP = 'UPDATE' AND NEW.balance >= OLD.balance THEN"
+    "    RETURN NULL;"
+    "  END IF;"
+    "  SELECT l.location, l.terminal, l.receipt INTO e FROM ledger l"
+    "    JOIN events v ON v.event_id = l.event_id"
+    "    WHERE l.member = NEW.member AND l.points < 0 ORDER BY v.seq DESC LIMIT 1;"
+    "  INSERT INTO overdrafts(member, balance, location, terminal, receipt)"
+    "    VALUES (NEW.member, NEW.balance, COALESCE(e.location, ''), COALESCE(e.terminal, ''),"
+    "            COALESCE(e.receipt, ''));"
+    "  RETURN NULL;"
+    "END$$;"
+    "CREATE TRIGGER balances_overdraft AFTER INSERT OR UPDATE ON balances FOR EACH ROW"
+    "  WHEN (NEW.balance < 0) EXECUTE FUNCTION tp_overdraft();";
+
+const char *const tp_central_migrations[TP_CENTRAL_VERSION] = {central_v1, central_v2,
+                                                               central_v3};

@@ -22,7 +22,7 @@ extern const char *const tp_schema_migrations[TP_SCHEMA_VERSION];
 
 /* tp_central_migrations[i] takes the central schema (its schema_version
  * table) from version i to i + 1. */
-#define TP_CENTRAL_VERSION 2
+#define TP_CENTRAL_VERSION 3
 extern const char *const tp_central_migrations[TP_CENTRAL_VERSION];
 
 #endif /* TP_SCHEMA_H */

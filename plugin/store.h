@@ -257,6 +257,7 @@ typedef enum tp_stmt {
     TP_STMT_SYNC_PULL_BALANCE,
     TP_STMT_SYNC_PULL_CARD,
     TP_STMT_SYNC_PULL_MEMBER,
+    TP_STMT_SYNC_PULL_OVERDRAFT,
     TP_STMT_COUNT
 } tp_stmt;
 

@@ -49,9 +49,10 @@
  * for good, counted nowhere, audited).
  *
  * Pull. When the outbox is empty (and at least every pull_interval_ms),
- * members, cards and balances with seq above the last seen are copied into
- * SQLite (members and cards without going back into the outbox; balances
- * into central_balances). Balances returned by a push are stored in the
+ * members, cards, balances and overdraft reports with seq above the last
+ * seen are copied into SQLite (members and cards without going back into
+ * the outbox; balances into central_balances; each overdraft report new
+ * here is also posted as an OVERDRAFT event). Balances returned by a push are stored in the
  * same SQLite transaction that marks the rows delivered, so confirmed +
  * pending never counts an entry twice or not at all.
  *
@@ -78,6 +79,7 @@
 
 #include "instance.h"
 #include "outbox.h"
+#include "pglink.h"
 #include "pq.h"
 #include "abi.h"
 #include "schema.h"
@@ -254,81 +256,7 @@ static void persist_link(tp_sync *s)
         tp_instance_log(s->in, TP_LOG_WARNING, "%s", msg.text);
 }
 
-/* First line of a driver's text, for the log. */
-static void raw_line(char *out, size_t cap, const char *text)
-{
-    if (!text)
-        text = "";
-    size_t n = strcspn(text, "\n");
-    tp_buf_set(out, cap, "%.*s", (int)n, text);
-}
 
-/* Why a connection attempt failed, from libpq's text (a failed
- * connection has no SQLSTATE): a sentence naming the cause a manager can
- * act on, and its status. Reachable but refused (credentials, a database
- * or user that does not exist) is TP_ERR_CONFIG; nothing answering is
- * TP_ERR_UNREACHABLE. */
-static tp_status connect_cause(const char *e, char *why, size_t cap)
-{
-    if (!e)
-        e = "";
-    /* Where libpq tried: 'on socket "/run/.s.PGSQL.5432"' or 'at "db", port 5432'. */
-    char where[192] = "";
-    const char *a = strstr(e, "connection to server ");
-    const char *b = a ? strstr(a, " failed") : NULL;
-    if (a && b) {
-        a += strlen("connection to server ");
-        tp_buf_set(where, sizeof where, " %.*s", (int)(b - a), a);
-    }
-    if (strstr(e, "password authentication failed") || strstr(e, "authentication failed")) {
-        tp_copy(why, cap, "The central database refused this terminal's password: set the "
-                          "right [sync] password in the secrets file.");
-        return TP_ERR_CONFIG;
-    }
-    if (strstr(e, "no password supplied")) {
-        tp_copy(why, cap, "The central database asks for a password and this terminal has "
-                          "none: set [sync] password in the secrets file.");
-        return TP_ERR_CONFIG;
-    }
-    if (strstr(e, "no pg_hba.conf entry")) {
-        tp_copy(why, cap, "The central database does not let this terminal in (no pg_hba.conf "
-                          "entry for it): its administrator must allow it.");
-        return TP_ERR_CONFIG;
-    }
-    if (strstr(e, "does not exist")) {
-        tp_buf_set(why, cap, "The %s named in [sync] postgres does not exist on the central "
-                   "server: fix the name, or create it.", strstr(e, "role") ? "user" : "database");
-        return TP_ERR_CONFIG;
-    }
-    if (strstr(e, "starting up") || strstr(e, "shutting down") || strstr(e, "recovery")) {
-        tp_buf_set(why, cap, "The central database%s is starting up or shutting down; this "
-                   "terminal tries again shortly.", where);
-        return TP_ERR_UNREACHABLE;
-    }
-    if (strstr(e, "too many clients") || strstr(e, "connection slots")) {
-        tp_buf_set(why, cap, "The central database%s has no connection free (too many "
-                   "clients); this terminal tries again shortly.", where);
-        return TP_ERR_BUSY;
-    }
-    if (strstr(e, "translate host name")) {
-        tp_copy(why, cap, "The central database's host name in [sync] postgres cannot be "
-                          "resolved: check the name and this terminal's DNS.");
-        return TP_ERR_UNREACHABLE;
-    }
-    if (strstr(e, "refused") || strstr(e, "No such file") || strstr(e, "timed out") ||
-        strstr(e, "timeout") || strstr(e, "No route") || strstr(e, "unreachable") ||
-        strstr(e, "reset by peer")) {
-        tp_buf_set(why, cap, "The central database cannot be reached: nothing answers%s (the "
-                   "server is down or the address is wrong).", where[0] ? where : "");
-        return TP_ERR_UNREACHABLE;
-    }
-    size_t n = strcspn(e, "\n");
-    while (n > 0 && (e[n - 1] == '.' || e[n - 1] == ' '))
-        n--;
-    tp_buf_set(why, cap, "This terminal cannot connect to the central database; libpq said: "
-               "%.*s.", (int)n, e);
-    return TP_ERR_UNREACHABLE;
-}
 
 /* The sync thread's state for a failure of this status: reachable but
  * unusable until someone acts (ERROR), or waiting for the server or the
@@ -347,7 +275,7 @@ static void failed(tp_sync *s, char *why, size_t cap, tp_status st, const char *
 {
     tp_buf_set(why, cap, "%s", sentence);
     s->why_status = st;
-    raw_line(s->why_raw, sizeof s->why_raw, raw);
+    tp_pg_raw_line(s->why_raw, sizeof s->why_raw, raw);
 }
 
 void tp_sync_snapshot_get(tp_sync *s, tp_sync_snapshot *out)
@@ -367,36 +295,10 @@ static void count(tp_sync *s, uint64_t *field, uint64_t n)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* Waits until `fd` is ready (events), the wake fd fires, or `deadline`
- * (monotonic ms; 0 = none) passes. 1 ready, 0 timeout or woken, -1 stop. */
+/* tp_pg_wait on this thread's wake-up descriptor and stop flag. */
 static int wait_fd(tp_sync *s, int fd, short events, int64_t deadline)
 {
-    for (;;) {
-        if (stopping(s))
-            return -1;
-        struct pollfd p[2] = {{.fd = s->wake_fd, .events = POLLIN}, {.fd = fd, .events = events}};
-        int timeout = -1;
-        if (deadline) {
-            int64_t left = deadline - tp_mono_ms();
-            if (left <= 0)
-                return 0;
-            timeout = left > 1000 ? 1000 : (int)left;
-        }
-        int n = poll(p, fd >= 0 ? 2 : 1, timeout);
-        if (n < 0 && errno != EINTR)
-            return 0;
-        if (n > 0 && (p[0].revents & POLLIN)) {
-            uint64_t v;
-            if (read(s->wake_fd, &v, sizeof v) < 0) { /* drained either way */
-            }
-            if (stopping(s))
-                return -1;
-            if (fd < 0)
-                return 0; /* a plain sleep ends early on a retry-now */
-        }
-        if (n > 0 && fd >= 0 && p[1].revents)
-            return 1;
-    }
+    return tp_pg_wait(s->wake_fd, &s->stop, fd, events, deadline);
 }
 
 static void disconnect(tp_sync *s)
@@ -431,7 +333,7 @@ static void server_refusal(tp_sync *s, const PGresult *r, char *why, size_t cap)
     const char *constraint = pq->resultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
     tp_buf_set(s->err_state, sizeof s->err_state, "%s", state ? state : "");
     tp_buf_set(s->err_constraint, sizeof s->err_constraint, "%s", constraint ? constraint : "");
-    raw_line(s->err_primary, sizeof s->err_primary, primary);
+    tp_pg_raw_line(s->err_primary, sizeof s->err_primary, primary);
     size_t d = detail ? strcspn(detail, "\n") : 0;
     tp_buf_set(s->why_raw, sizeof s->why_raw, "SQLSTATE %s: %s%s%.*s", state ? state : "?",
                s->err_primary, d ? " " : "", (int)d, detail ? detail : "");
@@ -518,15 +420,16 @@ static tp_status row_refusal(tp_sync *s, const tp_outbox_row *row, const char *h
     return TP_ERR_INVALID_ARGUMENT;
 }
 
-/* One sentence from a libpq error text: first line, no trailing dot. */
-static void pg_sentence(char *out, size_t cap, const char *prefix, const char *text)
+
+/* Called by tp_pg_exchange once a statement is sent: while the server
+ * works, the batch committed before it is marked delivered (`overlap`). */
+static void overlap_mark(void *arg)
 {
-    if (!text)
-        text = "";
-    size_t n = strcspn(text, "\n");
-    while (n > 0 && (text[n - 1] == '.' || text[n - 1] == ' '))
-        n--;
-    tp_buf_set(out, cap, "%s%.*s.", prefix, (int)n, text);
+    tp_sync *s = arg;
+    if (s->overlap) {
+        s->overlap = 0;
+        flush_mark(s);
+    }
 }
 
 /* Sends one statement (extended protocol when nparams >= 0, simple
@@ -543,62 +446,26 @@ static PGresult *pg_run(tp_sync *s, const char *sql, int nparams, const char *co
         return NULL;
     }
     int64_t deadline = tp_mono_ms() + s->cfg->statement_timeout_ms + 2000;
-    int ok = nparams >= 0 ? s->pq->sendQueryParams(s->pg, sql, nparams, NULL, params, NULL, NULL, 0)
-                          : s->pq->sendQuery(s->pg, sql);
-    if (!ok) {
+    PGresult *last = NULL;
+    switch (tp_pg_exchange(s->pq, s->pg, s->wake_fd, &s->stop, sql, nparams, params, deadline,
+                           overlap_mark, s, &last)) {
+    case TP_PG_DONE:
+        break;
+    case TP_PG_SEND_FAILED:
         failed(s, why, why_cap, TP_ERR_UNREACHABLE, s->pq->errorMessage(s->pg),
                "The connection to the central database broke while sending; this terminal "
                "connects again.");
         disconnect(s);
         return NULL;
-    }
-    int sock = s->pq->socket(s->pg);
-    while (s->pq->flush(s->pg) == 1) {
-        int w = wait_fd(s, sock, POLLOUT | POLLIN, deadline);
-        if (w <= 0)
-            goto timeout_or_stop;
-        if (s->pq->consumeInput(s->pg) == 0)
-            break;
-    }
-    if (s->overlap) { /* the server works; meanwhile, SQLite */
-        s->overlap = 0;
-        flush_mark(s);
-    }
-    PGresult *last = NULL;
-    for (;;) {
-        while (s->pq->isBusy(s->pg)) {
-            int w = wait_fd(s, sock, POLLIN, deadline);
-            if (w <= 0) {
-                s->pq->clear(last);
-                goto timeout_or_stop;
-            }
-            if (s->pq->consumeInput(s->pg) == 0) {
-                failed(s, why, why_cap, TP_ERR_UNREACHABLE, s->pq->errorMessage(s->pg),
-                       "The connection to the central database broke; this terminal connects "
-                       "again.");
-                s->pq->clear(last);
-                disconnect(s);
-                return NULL;
-            }
-        }
-        PGresult *r = s->pq->getResult(s->pg);
-        if (!r)
-            break;
-        ExecStatusType es = s->pq->resultStatus(r);
-        if (es == PGRES_FATAL_ERROR || es == PGRES_BAD_RESPONSE || es == PGRES_NONFATAL_ERROR) {
-            /* Keep the first error; drain the rest. */
-            if (!last || s->pq->resultStatus(last) != PGRES_FATAL_ERROR) {
-                s->pq->clear(last);
-                last = r;
-            } else {
-                s->pq->clear(r);
-            }
-        } else if (last && s->pq->resultStatus(last) == PGRES_FATAL_ERROR) {
-            s->pq->clear(r);
-        } else {
-            s->pq->clear(last);
-            last = r;
-        }
+    case TP_PG_BROKEN:
+        failed(s, why, why_cap, TP_ERR_UNREACHABLE, s->pq->errorMessage(s->pg),
+               "The connection to the central database broke; this terminal connects "
+               "again.");
+        disconnect(s);
+        return NULL;
+    case TP_PG_TIMEOUT:
+    case TP_PG_STOPPED:
+        goto timeout_or_stop;
     }
     if (!last) {
         failed(s, why, why_cap, TP_ERR_UNREACHABLE, s->pq->errorMessage(s->pg),
@@ -643,50 +510,10 @@ static pg_fail pg_exec(tp_sync *s, const char *sql, char *why, size_t cap)
     return f;
 }
 
-/* The server options to connect with: the store's own (an `options=` in
- * [sync] postgres, e.g. -c search_path=tp), then ours. libpq takes one
- * "options" value, and ours, passed as a keyword after the connection
- * string, would replace the store's instead of adding to them. */
-static void merged_options(const tp_pq_api *pq, const char *conninfo, const char *ours,
-                           char *out, size_t cap)
-{
-    const char *theirs = NULL;
-    PQconninfoOption *opts = pq->conninfoParse(conninfo, NULL);
-    for (PQconninfoOption *o = opts; o && o->keyword; o++)
-        if (strcmp(o->keyword, "options") == 0 && o->val && o->val[0])
-            theirs = o->val;
-    if (theirs)
-        snprintf(out, cap, "%s %s", theirs, ours);
-    else
-        snprintf(out, cap, "%s", ours);
-    if (opts)
-        pq->conninfoFree(opts);
-}
 
-static PGconn *connect_start(const tp_pq_api *pq, const tp_sync_config *cfg,
-                             const char *terminal)
-{
-    char ours[160], options[sizeof cfg->postgres + 200], app[64];
-    snprintf(ours, sizeof ours,
-             "-c statement_timeout=%d -c lock_timeout=%d -c idle_in_transaction_session_timeout=%d",
-             cfg->statement_timeout_ms, cfg->statement_timeout_ms,
-             cfg->statement_timeout_ms * 2);
-    merged_options(pq, cfg->postgres, ours, options, sizeof options);
-    snprintf(app, sizeof app, "tillpoints %s", terminal);
-    const char *kw[] = {"dbname", "application_name", "options", "keepalives",
-                        "keepalives_idle", "keepalives_interval", "keepalives_count", NULL};
-    const char *val[] = {cfg->postgres, app, options, "1", "10", "5", "3", NULL};
-    return pq->connectStartParams(kw, val, 1);
-}
 
 static int schema_verdict(tp_sync *s, int v, char *why, size_t cap);
 
-static int version_of(const tp_pq_api *pq, const PGresult *r)
-{
-    return pq->ntuples(r) == 1 && !pq->getisnull(r, 0, 0)
-               ? (int)strtol(pq->getvalue(r, 0, 0), NULL, 10)
-               : 0;
-}
 
 /* Checks the central schema version on a fresh connection. */
 static int check_schema(tp_sync *s, char *why, size_t cap)
@@ -702,7 +529,7 @@ static int check_schema(tp_sync *s, char *why, size_t cap)
         disconnect(s);
         return -2;
     }
-    int v = version_of(s->pq, r);
+    int v = tp_pg_version_of(s->pq, r);
     s->pq->clear(r);
     return schema_verdict(s, v, why, cap);
 }
@@ -732,36 +559,30 @@ static int schema_verdict(tp_sync *s, int v, char *why, size_t cap)
 static int connect_central(tp_sync *s, char *why, size_t cap)
 {
     disconnect(s);
-    s->pg = connect_start(s->pq, s->cfg, s->in->cfg.terminal);
+    s->pg = tp_pg_connect_start(s->pq, s->cfg, s->in->cfg.terminal);
     if (!s->pg) {
         failed(s, why, cap, TP_ERR_NO_MEMORY, "", "Out of memory connecting to the central "
                "database.");
         return -1;
     }
     int64_t deadline = tp_mono_ms() + (int64_t)s->cfg->connect_timeout_s * 1000;
-    PostgresPollingStatusType p = PGRES_POLLING_WRITING;
-    while (s->pq->status(s->pg) != CONNECTION_BAD && p != PGRES_POLLING_OK &&
-           p != PGRES_POLLING_FAILED) {
-        int w = wait_fd(s, s->pq->socket(s->pg), p == PGRES_POLLING_READING ? POLLIN : POLLOUT,
-                        deadline);
-        if (w < 0) {
-            disconnect(s);
-            return -3;
-        }
-        if (w == 0) {
-            char sentence[160];
-            tp_buf_set(sentence, sizeof sentence, "The central database cannot be reached: no "
-                       "answer within %d s (connect timeout).", s->cfg->connect_timeout_s);
-            failed(s, why, cap, TP_ERR_UNREACHABLE, "connect timeout", sentence);
-            disconnect(s);
-            return -1;
-        }
-        p = s->pq->connectPoll(s->pg);
+    int w = tp_pg_connect_poll(s->pq, s->pg, s->wake_fd, &s->stop, deadline);
+    if (w == -1) {
+        disconnect(s);
+        return -3;
+    }
+    if (w == 0) {
+        char sentence[160];
+        tp_buf_set(sentence, sizeof sentence, "The central database cannot be reached: no "
+                   "answer within %d s (connect timeout).", s->cfg->connect_timeout_s);
+        failed(s, why, cap, TP_ERR_UNREACHABLE, "connect timeout", sentence);
+        disconnect(s);
+        return -1;
     }
     if (s->pq->status(s->pg) != CONNECTION_OK) {
         const char *e = s->pq->errorMessage(s->pg);
-        s->why_status = connect_cause(e, why, cap);
-        raw_line(s->why_raw, sizeof s->why_raw, e);
+        s->why_status = tp_pg_connect_cause(e, why, cap);
+        tp_pg_raw_line(s->why_raw, sizeof s->why_raw, e);
         disconnect(s);
         return state_for(s->why_status) == TP_SYNC_ERROR ? -2 : -1;
     }
@@ -863,7 +684,7 @@ static pg_fail push_rows(tp_sync *s, const tp_outbox_row *rows, size_t n, int de
             disconnect(s); /* aborted transaction, or a missing schema: start afresh */
         return f == PG_PERMANENT ? PG_TRANSIENT : f;
     }
-    int v = version_of(s->pq, r);
+    int v = tp_pg_version_of(s->pq, r);
     s->pq->clear(r);
     if (v != TP_CENTRAL_SCHEMA_VERSION) {
         schema_verdict(s, v, why, cap); /* disconnects */
@@ -1020,6 +841,10 @@ static const char sql_pull_balance[] =
     " ON CONFLICT(code) DO UPDATE SET balance = excluded.balance, seq = excluded.seq,"
     " pulled_ms = excluded.pulled_ms WHERE excluded.seq > central_balances.seq";
 
+static const char sql_pull_overdraft[] =
+    "INSERT OR IGNORE INTO overdrafts(member, balance, location, terminal, receipt, detected_ms,"
+    " id, pulled_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
 typedef struct pull_def {
     tp_stmt id;          /* the local insert's statement, and which pull this is */
     const char *cursor;  /* sync_state key */
@@ -1039,7 +864,32 @@ static const pull_def pulls[] = {
     {TP_STMT_SYNC_PULL_BALANCE, "balances_seq",
      "SELECT member, balance, seq FROM balances WHERE seq > $1 ORDER BY seq LIMIT 2000",
      sql_pull_balance, 2},
+    /* Central schema v3: each new report is also an OVERDRAFT event. */
+    {TP_STMT_SYNC_PULL_OVERDRAFT, "overdrafts_seq",
+     "SELECT member, balance, location, terminal, receipt,"
+     " (extract(epoch FROM detected_at) * 1000)::bigint, seq FROM overdrafts"
+     " WHERE seq > $1 ORDER BY seq LIMIT 2000",
+     sql_pull_overdraft, 6},
 };
+
+/* One TP_EVENT_OVERDRAFT for a report pulled (row i of r), for the host's
+ * manager queue: a free-lane event, posted after the rows committed. */
+static void post_overdraft(tp_sync *s, const PGresult *r, int i)
+{
+    tp_outcome o;
+    memset(&o, 0, sizeof o);
+    o.kind = TP_EVENT_OVERDRAFT;
+    o.status = TP_OK;
+    o.time_ms = tp_now_ms();
+    tp_copy(o.member_code, sizeof o.member_code, s->pq->getvalue(r, i, 0));
+    o.points = strtoll(s->pq->getvalue(r, i, 1), NULL, 10);
+    o.balance = o.points;
+    tp_copy(o.receipt, sizeof o.receipt, s->pq->getvalue(r, i, 4));
+    tp_buf_set(o.message, sizeof o.message, "Redemptions at several tills took %s to %lld "
+               "points while the central database was out of reach; see tillpoints "
+               "overdrafts.", o.member_code, (long long)o.points);
+    tp_instance_post(s->in, &o);
+}
 
 /* Applies one page; returns rows applied, or -1. */
 static long apply_page(tp_sync *s, const pull_def *d, PGresult *r, tp_message *msg)
@@ -1053,6 +903,10 @@ static long apply_page(tp_sync *s, const pull_def *d, PGresult *r, tp_message *m
     sqlite3_stmt *q = ok ? tp_store_cached(s->db, d->id, d->insert) : NULL;
     int64_t now = tp_now_ms();
     int64_t seq = 0;
+    /* Overdraft reports new to this terminal, announced after the commit. */
+    unsigned char *fresh = d->id == TP_STMT_SYNC_PULL_OVERDRAFT ? calloc((size_t)n, 1) : NULL;
+    if (d->id == TP_STMT_SYNC_PULL_OVERDRAFT && !fresh)
+        q = NULL;
     for (int i = 0; q && i < n; i++) {
         sqlite3_reset(q);
         sqlite3_clear_bindings(q);
@@ -1066,6 +920,11 @@ static long apply_page(tp_sync *s, const pull_def *d, PGresult *r, tp_message *m
             sqlite3_bind_int64(q, 2, strtoll(s->pq->getvalue(r, i, 1), NULL, 10));
             sqlite3_bind_int64(q, 3, strtoll(s->pq->getvalue(r, i, 2), NULL, 10));
             sqlite3_bind_int64(q, 4, now);
+        } else if (d->id == TP_STMT_SYNC_PULL_OVERDRAFT) {
+            sqlite3_bind_int64(q, 2, strtoll(s->pq->getvalue(r, i, 1), NULL, 10));
+            sqlite3_bind_int64(q, 6, strtoll(s->pq->getvalue(r, i, 5), NULL, 10));
+            sqlite3_bind_int64(q, 7, strtoll(s->pq->getvalue(r, i, 6), NULL, 10));
+            sqlite3_bind_int64(q, 8, now);
         } else if (d->id == TP_STMT_SYNC_PULL_MEMBER) {
             sqlite3_bind_text(q, 2, s->pq->getisnull(r, i, 1) ? "" : s->pq->getvalue(r, i, 1), -1,
                               SQLITE_STATIC);
@@ -1078,6 +937,8 @@ static long apply_page(tp_sync *s, const pull_def *d, PGresult *r, tp_message *m
          * (OR IGNORE); a CHECK failure is skipped the same way. */
         if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
             q = NULL;
+        else if (fresh && rc == SQLITE_DONE)
+            fresh[i] = sqlite3_changes(tp_store_db(s->db)) > 0;
         seq = strtoll(s->pq->getvalue(r, i, d->ncols), NULL, 10); /* seq comes last */
     }
     if (q)
@@ -1089,10 +950,17 @@ static long apply_page(tp_sync *s, const pull_def *d, PGresult *r, tp_message *m
     if (!ok) {
         tp_msg_set(msg, "Cannot store pulled rows: %s.", tp_store_errmsg(s->db));
         tp_store_rollback(s->db);
+        free(fresh);
         return -1;
     }
-    if (tp_store_commit(s->db, msg) != TP_OK)
+    if (tp_store_commit(s->db, msg) != TP_OK) {
+        free(fresh);
         return -1;
+    }
+    for (int i = 0; fresh && i < n; i++)
+        if (fresh[i])
+            post_overdraft(s, r, i);
+    free(fresh);
     return n;
 }
 
@@ -1314,7 +1182,7 @@ static tp_status init_fail(const tp_pq_api *pq, PGconn *pg, PGresult *r, const c
                            tp_message *msg)
 {
     char line[400];
-    pg_sentence(line, sizeof line, "", r ? pq->resultErrorMessage(r) : pq->errorMessage(pg));
+    tp_pg_sentence(line, sizeof line, "", r ? pq->resultErrorMessage(r) : pq->errorMessage(pg));
     tp_msg_set(msg, "Cannot %s the central schema: %s", what, line);
     pq->clear(r);
     PGresult *rb = pq->exec(pg, "ROLLBACK");
@@ -1347,8 +1215,8 @@ tp_status tp_central_init(tp_instance *in, int *from, int *to, tp_message *msg)
         /* The same causes and sentences as the sync thread's. */
         const char *e = pg ? pq->errorMessage(pg) : "out of memory";
         char line[TP_MESSAGE_MAX + 1], raw[400];
-        tp_status st = connect_cause(e, line, sizeof line);
-        raw_line(raw, sizeof raw, e);
+        tp_status st = tp_pg_connect_cause(e, line, sizeof line);
+        tp_pg_raw_line(raw, sizeof raw, e);
         tp_msg_set(msg, "%s", line);
         tp_instance_log(in, TP_LOG_WARNING, "central init: %s (%s)", line, raw);
         pq->finish(pg);
@@ -1424,18 +1292,18 @@ void tp_central_audit_head(const tp_config *cfg, tp_central_head *out)
     char timeout[16], ours[64], options[sizeof cfg->sync.postgres + 100];
     snprintf(timeout, sizeof timeout, "%d", cfg->sync.connect_timeout_s);
     snprintf(ours, sizeof ours, "-c statement_timeout=%d", cfg->sync.statement_timeout_ms);
-    merged_options(pq, cfg->sync.postgres, ours, options, sizeof options);
+    tp_pg_merged_options(pq, cfg->sync.postgres, ours, options, sizeof options);
     const char *kw[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
     const char *val[] = {cfg->sync.postgres, timeout, "tillpoints verify", options, NULL};
     PGconn *pg = pq->connectdbParams(kw, val, 1);
     if (!pg || pq->status(pg) != CONNECTION_OK) {
-        pg_sentence(out->note, sizeof out->note, "cannot connect: ",
+        tp_pg_sentence(out->note, sizeof out->note, "cannot connect: ",
                     pg ? pq->errorMessage(pg) : "out of memory");
         pq->finish(pg);
         return;
     }
     PGresult *r = pq->exec(pg, "SELECT COALESCE(max(version), 0) FROM schema_version");
-    int version = pq->resultStatus(r) == PGRES_TUPLES_OK ? version_of(pq, r) : 0;
+    int version = pq->resultStatus(r) == PGRES_TUPLES_OK ? tp_pg_version_of(pq, r) : 0;
     pq->clear(r);
     if (version < 2) {
         tp_buf_set(out->note, sizeof out->note, "the central schema is version %d and keeps no "
@@ -1447,7 +1315,7 @@ void tp_central_audit_head(const tp_config *cfg, tp_central_head *out)
     r = pq->execParams(pg, "SELECT seq, hash FROM audit_heads WHERE location = $1"
                          " AND terminal = $2", 2, NULL, params, NULL, NULL, 0);
     if (pq->resultStatus(r) != PGRES_TUPLES_OK) {
-        pg_sentence(out->note, sizeof out->note, "cannot read the audit heads: ",
+        tp_pg_sentence(out->note, sizeof out->note, "cannot read the audit heads: ",
                     pq->resultErrorMessage(r));
     } else if (pq->ntuples(r) == 0) {
         out->state = TP_AUDIT_CENTRAL_EMPTY;

@@ -21,7 +21,9 @@ struct tp_config;
 typedef struct tp_sync tp_sync;
 
 /* The central schema version this build speaks. */
-#define TP_CENTRAL_SCHEMA_VERSION 2 /* v2: audit_heads, the audit chain check */
+/* v2: audit_heads, the audit chain check; v3: holds and tp_hold(),
+ * overdrafts (no double spending between terminals) */
+#define TP_CENTRAL_SCHEMA_VERSION 3
 
 /* Starts the thread when the config has [sync] postgres; *out stays NULL
  * (and TP_OK) without it. */

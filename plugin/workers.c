@@ -113,7 +113,22 @@ static tp_status apply_batch(tp_instance *in, const tp_write_job *jobs, size_t n
  * instead of an event now. 1 when the outcome is not posted here: a
  * release (no event), or with [sync] a reservation the central ledger
  * confirms. A committed redemption lets its central hold go. */
+static int hand_over_gated(tp_instance *in, const tp_write_job *j, const tp_outcome *o);
+
 static int hand_over(tp_instance *in, const tp_write_job *j, const tp_outcome *o)
+{
+    if (j->kind == TP_JOB_REFUND || (!in->confirm && j->kind != TP_JOB_RELEASE))
+        return 0;
+    /* destroy() stops the confirmation thread after this one; a writer it
+     * gave up on may not reach it any more (nor post: as tp_instance_post). */
+    if (!tp_instance_enter(in))
+        return 1;
+    int r = hand_over_gated(in, j, o);
+    tp_instance_leave(in);
+    return r;
+}
+
+static int hand_over_gated(tp_instance *in, const tp_write_job *j, const tp_outcome *o)
 {
     if (j->kind == TP_JOB_RELEASE) {
         if (in->confirm)

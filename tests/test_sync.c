@@ -204,10 +204,10 @@ static void three_terminals_converge_through_stop_kill_and_restart(void **state)
     tp_message msg;
     int from = -1, to = -1;
     assert_int_equal(t[0]->ad->queue->central_init(t[0]->plugin, &from, &to, &msg), TP_OK);
-    assert_int_equal(to, 2);
+    assert_int_equal(to, 3);
     /* Running it again is harmless. */
     assert_int_equal(t[0]->ad->queue->central_init(t[0]->plugin, &from, &to, &msg), TP_OK);
-    assert_int_equal(from, 2);
+    assert_int_equal(from, 3);
     t[1] = terminal("store-A", "till-2", W.good_secrets, NULL);
     t[2] = terminal("store-B", "till-3", W.good_secrets, NULL);
 
@@ -394,7 +394,7 @@ static void schema_version_mismatch_waits_until_fixed(void **state)
     tu_add_member(h, "M-D001", "Dora");
     tu_host *one[1] = {h};
     tc_wait_drained(one, 1, WAIT_MS, pump);
-    q_int("UPDATE schema_version SET version = version + 97"); /* 1, 2 -> 98, 99 */
+    q_int("UPDATE schema_version SET version = version + 96"); /* 1, 2, 3 -> 97, 98, 99 */
     sale(h, "D-1", "M-D001", 1000);
     tu_settle(h);
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
@@ -413,8 +413,8 @@ static void schema_version_mismatch_waits_until_fixed(void **state)
     int from = 0, to = 0;
     assert_int_equal(h->ad->queue->central_init(h->plugin, &from, &to, &msg), TP_ERR_VERSION);
     assert_non_null(strstr(msg.text, "The central schema is version 99, newer than this "
-                                     "tillpoints knows (2)"));
-    q_int("UPDATE schema_version SET version = version - 97");
+                                     "tillpoints knows (3)"));
+    q_int("UPDATE schema_version SET version = version - 96");
     uint64_t reset = 0;
     assert_int_equal(h->ad->queue->queue_retry(h->plugin, &reset, &msg), TP_OK);
     tc_wait_drained(one, 1, WAIT_MS, pump);
@@ -717,13 +717,18 @@ static void central_schema_1_is_migrated_with_heads_from_its_events(void **state
     (void)state;
     SKIP_WITHOUT_PG();
     tu_host *h = anchored_terminal("till-mig", "M-G-MIG");
-    q_int("BEGIN; DROP TRIGGER events_audit_chain ON events; DROP FUNCTION tp_audit_chain();"
-          " DROP TABLE audit_heads; DELETE FROM schema_version WHERE version = 2; COMMIT");
+    /* Back to version 1: v3's objects first (test_confirm.c migrates 2 -> 3). */
+    q_int("BEGIN; DROP TRIGGER balances_overdraft ON balances; DROP FUNCTION tp_overdraft();"
+          " DROP TABLE overdrafts; DROP TRIGGER events_redeem_drops_hold ON events;"
+          " DROP FUNCTION tp_hold_spent(); DROP FUNCTION tp_hold(text, text, text, integer,"
+          " text, bigint, bigint, bigint); DROP TABLE holds;"
+          " DROP TRIGGER events_audit_chain ON events; DROP FUNCTION tp_audit_chain();"
+          " DROP TABLE audit_heads; DELETE FROM schema_version WHERE version >= 2; COMMIT");
     tp_message msg;
     int from = 0, to = 0;
     assert_int_equal(h->ad->queue->central_init(h->plugin, &from, &to, &msg), TP_OK);
     assert_int_equal(from, 1);
-    assert_int_equal(to, 2);
+    assert_int_equal(to, 3);
     char central[80], local[80];
     central_text("SELECT seq || ':' || hash FROM audit_heads WHERE terminal = 'till-mig'",
                  central, sizeof central);
@@ -962,7 +967,7 @@ static void queue_status_in_another_process_names_each_cause(void **state)
                                     "schema"));
         assert_int_equal(cli_run(h, "central init", out, sizeof out), 0);
         fprintf(stderr, "%s", out);
-        assert_string_equal(out, "The central schema went from version 0 to 2.\n");
+        assert_string_equal(out, "The central schema went from version 0 to 3.\n");
         /* The terminal's thread is asked to try again at once. */
         wait_recorded(h, TP_SYNC_ONLINE, "");
     }

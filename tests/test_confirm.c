@@ -1,0 +1,567 @@
+/*
+ * test_confirm.c — the confirmation thread (plugin/confirm.c) and the
+ * central schema v3 behind it (holds, tp_hold, overdrafts) against a REAL
+ * PostgreSQL 15 (tests/pg_fixture.sh) and real SQLite files: plugin
+ * instances in this process are terminals sharing members.
+ *
+ * A reservation is written into the terminal's `reservations` table and
+ * handed to tp_confirm_hold, as checkout's writer does; a committed
+ * redemption is its receipt, redeem entry and redemptions row written in
+ * one SQLite transaction, as the writer commits them. Every wait is for an
+ * event the terminal posts or a row the central database or the terminal
+ * holds; the bound only stops a stuck run.
+ *
+ * Skipped (not failed) when not root or PostgreSQL 15 is not installed.
+ */
+#include "testutil.h"
+#include "central.h"
+#include "confirm.h"
+#include "instance.h"
+#include "overdrafts.h"
+#include "tillpoints/ext/redeem.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#define WAIT_MS 120000
+#define DAY_MS 86400000LL
+
+static struct {
+    char pgdir[128];
+    char conninfo[256];
+    char secdir[64];
+    char secrets[128];
+    PGconn *pg;
+} W;
+
+static int64_t q_int(const char *sql)
+{
+    if (!W.pg || PQstatus(W.pg) != CONNECTION_OK) {
+        PQfinish(W.pg);
+        W.pg = PQconnectdb(W.conninfo);
+    }
+    PGresult *r = PQexec(W.pg, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("central query %s: %s", sql, PQresultErrorMessage(r));
+    int64_t v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)
+                    ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
+                    : 0;
+    PQclear(r);
+    return v;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (geteuid() != 0 || access(TC_INITDB, X_OK) != 0) {
+        fprintf(stderr, "test_confirm: skipped (needs root and PostgreSQL 15 in "
+                        "/usr/lib/postgresql/15/bin)\n");
+        return 0;
+    }
+    snprintf(W.pgdir, sizeof W.pgdir, "/tmp/tillpoints-pg-XXXXXX");
+    if (!mkdtemp(W.pgdir)) {
+        fprintf(stderr, "test_confirm: mkdtemp: %s\n", strerror(errno));
+        W.pgdir[0] = '\0';
+        return -1;
+    }
+    if (tc_fixture("start", W.pgdir) != 0)
+        return -1;
+    snprintf(W.conninfo, sizeof W.conninfo,
+             "host=%s dbname=tp user=tillpoints password=secret", W.pgdir);
+    tu_mkdtemp(W.secdir, sizeof W.secdir);
+    snprintf(W.secrets, sizeof W.secrets, "%s/secrets.conf", W.secdir);
+    tu_write_file(W.secrets, "[sync]\npassword = secret\n");
+    return chmod(W.secrets, 0600);
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    PQfinish(W.pg);
+    W.pg = NULL;
+    if (W.pgdir[0])
+        tc_fixture("destroy", W.pgdir);
+    if (W.secdir[0])
+        tu_rmdir(W.secdir);
+    return 0;
+}
+
+#define SKIP_WITHOUT_PG()                                                                    \
+    do {                                                                                     \
+        if (!W.pgdir[0])                                                                     \
+            skip();                                                                          \
+    } while (0)
+
+static tu_host *terminal(const char *location, const char *id, int64_t allowance)
+{
+    char ini[1024];
+    snprintf(ini, sizeof ini,
+             "location = %s\nterminal = %s\nsecrets = %s\n"
+             "[sync]\npostgres = host=%s dbname=tp user=tillpoints\nbatch = 50\n"
+             "push_interval_ms = 50\npull_interval_ms = 200\nbackoff_min_ms = 50\n"
+             "backoff_max_ms = 400\nconnect_timeout_s = 2\nstatement_timeout_ms = 1500\n"
+             "[redeem]\nconfirm_timeout_ms = 3000\noffline_allowance = %lld\n",
+             location, id, W.secrets, W.pgdir, (long long)allowance);
+    return tu_start(ini);
+}
+
+static void adjust(tu_host *h, const char *code, int64_t points)
+{
+    tp_adjustment a = {.struct_size = sizeof a, .member = code, .points = points,
+                       .reason = "goodwill", .staff = "mgr-1"};
+    tp_message msg;
+    if (h->ad->ledger->adjust(h->plugin, &a, NULL, &msg) != TP_OK)
+        fail_msg("adjust: %s", msg.text);
+}
+
+static void drained(tu_host *h)
+{
+    tu_host *one[1] = {h};
+    tc_wait_drained(one, 1, WAIT_MS, NULL);
+}
+
+/* Runs `sql` (statements, with %-free text) on terminal h's database. */
+static void local_exec(tu_host *h, const char *sql)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/test.db", h->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("local %s: %s", sql, err ? err : "?");
+    sqlite3_close(db);
+}
+
+static int64_t local_int(tu_host *h, const char *sql)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/test.db", h->dir);
+    return tu_count_sql(path, sql);
+}
+
+/* A reservation of `points` for member `code` as checkout's redeem writes
+ * it (source '' = waiting), handed to the confirmation thread. */
+static void reserve(tu_host *h, const char *txn, uint32_t no, const char *code,
+                    int64_t points, int64_t pending)
+{
+    tp_instance *in = tp_instance_of(h->plugin);
+    char sql[600];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO reservations(location, terminal, txn, no, member_id, points, source,"
+             " created_ms) SELECT '%s', '%s', '%s', %u, id, %lld, '', 0 FROM members"
+             " WHERE code = '%s'", in->cfg.location, in->cfg.terminal, txn, no,
+             (long long)points, code);
+    local_exec(h, sql);
+    assert_int_equal(tp_confirm_hold(in->confirm, txn, no, code, points, pending), 0);
+}
+
+static const char *source_of(tu_host *h, const char *txn, uint32_t no, char *out, size_t cap)
+{
+    char path[400], sql[200];
+    snprintf(path, sizeof path, "%s/test.db", h->dir);
+    snprintf(sql, sizeof sql, "SELECT source FROM reservations WHERE txn = '%s' AND no = %u",
+             txn, no);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    snprintf(out, cap, "%s", sqlite3_step(q) == SQLITE_ROW
+                                 ? (const char *)sqlite3_column_text(q, 0) : "(gone)");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return out;
+}
+
+/* The REDEEM_* answer for txn, delivered on this thread. */
+static tu_event answer_for(tu_host *h, const char *txn)
+{
+    int64_t end = tp_now_ms_for_tests() + WAIT_MS;
+    for (;;) {
+        h->plugin->on_main_thread(h->plugin);
+        for (int i = 0; i < h->n_events; i++)
+            if ((h->ev[i].kind == TP_EVENT_REDEEM_CONFIRMED ||
+                 h->ev[i].kind == TP_EVENT_REDEEM_REFUSED) &&
+                strcmp(h->ev[i].txn, txn) == 0) {
+                tu_event e = h->ev[i]; /* taken out; the rest stay for later */
+                memmove(&h->ev[i], &h->ev[i + 1], (size_t)(h->n_events - i - 1) * sizeof e);
+                h->n_events--;
+                return e;
+            }
+        if (h->n_events > TU_MAX_EVENTS / 2)
+            h->n_events = 0;
+        if (tp_now_ms_for_tests() > end)
+            fail_msg("no answer for %s", txn);
+        tc_sleep_ms(10);
+    }
+}
+
+/* Until the central query `sql` yields `want`. */
+static void central_becomes(const char *sql, int64_t want)
+{
+    int64_t end = tp_now_ms_for_tests() + WAIT_MS;
+    int64_t v;
+    while ((v = q_int(sql)) != want) {
+        if (tp_now_ms_for_tests() > end)
+            fail_msg("%s stays %lld, not %lld", sql, (long long)v, (long long)want);
+        tc_sleep_ms(20);
+    }
+}
+
+/* The redemption of txn committed at terminal h, as checkout's writer
+ * commits it: receipt, redeem entry (which reaches the outbox with its
+ * txn), redemptions row (offline_points when confirmed offline), and the
+ * reservation gone. */
+static void commit_redemption(tu_host *h, const char *txn, const char *receipt,
+                              const char *code, int64_t points, int offline)
+{
+    tp_instance *in = tp_instance_of(h->plugin);
+    int64_t now = tp_now_ms_for_tests();
+    char sql[2400];
+    snprintf(sql, sizeof sql,
+             "BEGIN;"
+             "INSERT INTO receipts(location, terminal, receipt, txn, time_ms, currency,"
+             " total_minor, eligible_minor, line_count, member_id, journaled_ms)"
+             " SELECT '%s', '%s', '%s', '%s', %lld, 'EUR', 1000, 1000, 1, id, %lld FROM members"
+             " WHERE code = '%s';"
+             "INSERT INTO ledger(member_id, location, terminal, receipt, kind, points, time_ms,"
+             " recorded_ms) SELECT id, '%s', '%s', '%s', 'redeem', %lld, %lld, %lld FROM members"
+             " WHERE code = '%s';"
+             "INSERT INTO redemptions(ledger_id, receipt_id, discount_minor, source,"
+             " offline_points, day) SELECT l.id, r.id, 100, '%s', %lld, %lld FROM ledger l,"
+             " receipts r WHERE l.receipt = '%s' AND l.kind = 'redeem' AND r.receipt = '%s';"
+             "DELETE FROM reservations WHERE txn = '%s';"
+             "COMMIT;",
+             in->cfg.location, in->cfg.terminal, receipt, txn, (long long)now, (long long)now,
+             code, in->cfg.location, in->cfg.terminal, receipt, (long long)-points,
+             (long long)now, (long long)now, code, offline ? "offline" : "central",
+             (long long)(offline ? points : 0), (long long)(now / DAY_MS), receipt, receipt,
+             txn);
+    local_exec(h, sql);
+}
+
+/* The central schema at version 2 (before holds) is taken to 3 by central
+ * init, and runs then. */
+static void central_init_migrates_2_to_3(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PG();
+    tu_host *h = terminal("store-A", "till-1", 1000);
+    tp_message msg;
+    int from = -1, to = -1;
+    assert_int_equal(h->ad->queue->central_init(h->plugin, &from, &to, &msg), TP_OK);
+    assert_int_equal(to, 3);
+    q_int("BEGIN; DROP TRIGGER balances_overdraft ON balances; DROP FUNCTION tp_overdraft();"
+          " DROP TABLE overdrafts; DROP TRIGGER events_redeem_drops_hold ON events;"
+          " DROP FUNCTION tp_hold_spent(); DROP FUNCTION tp_hold(text, text, text, integer,"
+          " text, bigint, bigint, bigint); DROP TABLE holds;"
+          " DELETE FROM schema_version WHERE version = 3; COMMIT");
+    assert_int_equal(h->ad->queue->central_init(h->plugin, &from, &to, &msg), TP_OK);
+    assert_int_equal(from, 2);
+    assert_int_equal(to, 3);
+    assert_string_equal(msg.text, "The central schema went from version 2 to 3.");
+    assert_int_equal(q_int("SELECT count(*) FROM holds"), 0);
+    assert_int_equal(q_int("SELECT count(*) FROM overdrafts"), 0);
+    tu_stop(h, 1);
+}
+
+/* Two tills, one member with 1000 points: the first holds 600; the second
+ * asking 500 is refused while that hold lives (1000 - 600 = 400 left);
+ * released, the 500 are confirmed. A pending entry of the asking terminal
+ * counts: -100 pending leaves 900 - 500 = 400 for a 450 that is refused. */
+static void a_hold_blocks_the_same_points_at_another_till_until_released(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PG();
+    tu_host *a = terminal("store-A", "till-1", 1000);
+    tu_host *b = terminal("store-A", "till-2", 1000);
+    tu_add_member(a, "M-H001", "Hana");
+    adjust(a, "M-H001", 1000);
+    drained(a);
+    assert_int_equal(q_int("SELECT balance FROM balances WHERE member = 'M-H001'"), 1000);
+    tc_wait_member(b, "M-H001", WAIT_MS);
+    char src[16];
+
+    reserve(a, "A-1", 1, "M-H001", 600, 0);
+    tu_event e = answer_for(a, "A-1");
+    assert_int_equal(e.kind, TP_EVENT_REDEEM_CONFIRMED);
+    assert_int_equal(e.status, TP_OK);
+    assert_int_equal(e.points, 600);
+    assert_string_equal(e.member_code, "M-H001");
+    assert_string_equal(e.message, "600 points confirmed by the central ledger.");
+    assert_string_equal(source_of(a, "A-1", 1, src, sizeof src), "central");
+    assert_int_equal(q_int("SELECT points FROM holds WHERE terminal = 'till-1' AND txn = 'A-1'"),
+                     600);
+
+    reserve(b, "B-1", 1, "M-H001", 500, 0);
+    e = answer_for(b, "B-1");
+    assert_int_equal(e.kind, TP_EVENT_REDEEM_REFUSED);
+    assert_int_equal(e.status, TP_ERR_STATE);
+    assert_string_equal(e.message, "The central ledger shows 400 points available for M-H001 "
+                                   "(other tills hold or spent the rest); remove the 500-point "
+                                   "redemption.");
+    assert_string_equal(source_of(b, "B-1", 1, src, sizeof src), "");
+    assert_int_equal(q_int("SELECT count(*) FROM holds WHERE terminal = 'till-2'"), 0);
+
+    /* The first till's sale is cancelled: its hold goes. */
+    local_exec(a, "DELETE FROM reservations WHERE txn = 'A-1'");
+    tp_confirm_release(tp_instance_of(a->plugin)->confirm, "A-1", 0, 0);
+    central_becomes("SELECT count(*) FROM holds WHERE terminal = 'till-1'", 0);
+
+    local_exec(b, "DELETE FROM reservations WHERE txn = 'B-1'");
+    reserve(b, "B-2", 1, "M-H001", 500, 0);
+    e = answer_for(b, "B-2");
+    assert_int_equal(e.kind, TP_EVENT_REDEEM_CONFIRMED);
+    assert_string_equal(source_of(b, "B-2", 1, src, sizeof src), "central");
+
+    /* 1000 - 500 held by B-2 - 100 pending at till-1 = 400 < 450. */
+    reserve(a, "A-2", 1, "M-H001", 450, -100);
+    e = answer_for(a, "A-2");
+    assert_int_equal(e.kind, TP_EVENT_REDEEM_REFUSED);
+    assert_non_null(strstr(e.message, "shows 400 points available"));
+
+    tu_stop(a, 1);
+    tu_stop(b, 1);
+}
+
+/* A committed redemption keeps its hold (release with committed = 1) until
+ * its redeem entry reaches the central ledger, which drops it; the points
+ * are then in the balance. */
+static void the_redeem_entry_arriving_drops_the_hold(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PG();
+    tu_host *a = terminal("store-R", "till-r1", 1000);
+    tu_add_member(a, "M-R001", "Rui");
+    adjust(a, "M-R001", 800);
+    drained(a);
+    tp_confirm *c = tp_instance_of(a->plugin)->confirm;
+
+    reserve(a, "R-1", 1, "M-R001", 300, 0);
+    assert_int_equal(answer_for(a, "R-1").kind, TP_EVENT_REDEEM_CONFIRMED);
+    /* Paused: the sync thread cannot deliver until the lock is released. */
+    PGconn *lock = PQconnectdb(W.conninfo);
+    PGresult *r = PQexec(lock, "BEGIN; SELECT pg_advisory_xact_lock(7321000701)");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    commit_redemption(a, "R-1", "R-REC-1", "M-R001", 300, 0);
+    tp_confirm_release(c, "R-1", 0, 1);
+    /* A later job answered means the release before it was handled. */
+    reserve(a, "R-2", 1, "M-R001", 100, -300);
+    assert_int_equal(answer_for(a, "R-2").kind, TP_EVENT_REDEEM_CONFIRMED);
+    assert_int_equal(q_int("SELECT count(*) FROM holds WHERE txn = 'R-1'"), 1);
+
+    r = PQexec(lock, "COMMIT");
+    PQclear(r);
+    PQfinish(lock);
+    tu_host *one[1] = {a};
+    tc_wait_drained(one, 1, WAIT_MS, NULL);
+    central_becomes("SELECT count(*) FROM holds WHERE txn = 'R-1'", 0);
+    assert_int_equal(q_int("SELECT balance FROM balances WHERE member = 'M-R001'"), 500);
+    assert_int_equal(q_int("SELECT count(*) FROM holds WHERE txn = 'R-2'"), 1);
+    tu_stop(a, 1);
+}
+
+/* A till restarted (or killed) between redeem and complete leaves no hold:
+ * its next start deletes every hold of its location and terminal, and
+ * only those. */
+static void a_restart_drops_the_terminals_holds(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PG();
+    tu_host *a = terminal("store-S", "till-s1", 1000);
+    tu_host *b = terminal("store-S", "till-s2", 1000);
+    tu_add_member(a, "M-S001", "Sam");
+    adjust(a, "M-S001", 1000);
+    drained(a);
+    tc_wait_member(b, "M-S001", WAIT_MS);
+    reserve(a, "S-1", 1, "M-S001", 200, 0);
+    reserve(a, "S-1", 2, "M-S001", 300, 0);
+    assert_int_equal(answer_for(a, "S-1").kind, TP_EVENT_REDEEM_CONFIRMED);
+    assert_int_equal(answer_for(a, "S-1").kind, TP_EVENT_REDEEM_CONFIRMED);
+    reserve(b, "S-9", 1, "M-S001", 100, 0);
+    assert_int_equal(answer_for(b, "S-9").kind, TP_EVENT_REDEEM_CONFIRMED);
+    assert_int_equal(q_int("SELECT count(*) FROM holds WHERE terminal = 'till-s1'"), 2);
+
+    tu_restart(a);
+    central_becomes("SELECT count(*) FROM holds WHERE terminal = 'till-s1'", 0);
+    assert_int_equal(q_int("SELECT count(*) FROM holds WHERE terminal = 'till-s2'"), 1);
+    tu_stop(a, 1);
+    tu_stop(b, 1);
+}
+
+/* The central database stopped: a redemption is confirmed offline while
+ * the member's offline spending today at this till (committed offline
+ * redemptions and offline reservations) stays within the allowance, and
+ * refused beyond it; an allowance of 0 refuses every one. Answers come at
+ * once, not after a connect timeout each. */
+static void offline_redemptions_are_bounded_by_the_allowance(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PG();
+    tu_host *a = terminal("store-O", "till-o1", 1000);
+    tu_host *z = terminal("store-O", "till-o0", 0);
+    tu_add_member(a, "M-O001", "Olga");
+    adjust(a, "M-O001", 5000);
+    drained(a);
+    tc_wait_member(z, "M-O001", WAIT_MS);
+    assert_int_equal(tc_fixture("stop", W.pgdir), 0);
+    PQfinish(W.pg);
+    W.pg = NULL;
+
+    char src[16];
+    reserve(a, "O-1", 1, "M-O001", 300, 0);
+    tu_event e = answer_for(a, "O-1");
+    assert_int_equal(e.kind, TP_EVENT_REDEEM_CONFIRMED);
+    assert_string_equal(source_of(a, "O-1", 1, src, sizeof src), "offline");
+    assert_non_null(strstr(e.message, "300 points confirmed offline"));
+    commit_redemption(a, "O-1", "O-REC-1", "M-O001", 300, 1); /* 300 committed today */
+
+    reserve(a, "O-2", 1, "M-O001", 200, 0); /* + 200 reserved = 500 */
+    assert_int_equal(answer_for(a, "O-2").kind, TP_EVENT_REDEEM_CONFIRMED);
+    assert_string_equal(source_of(a, "O-2", 1, src, sizeof src), "offline");
+    assert_int_equal(local_int(a, "SELECT COALESCE(SUM(offline_points), 0) FROM redemptions"),
+                     300);
+
+    tu_clock t0 = tu_clock_now();
+    reserve(a, "O-3", 1, "M-O001", 400, 0); /* 900: still within 1000 */
+    assert_int_equal(answer_for(a, "O-3").kind, TP_EVENT_REDEEM_CONFIRMED);
+    reserve(a, "O-4", 1, "M-O001", 200, 0); /* 1100: beyond */
+    e = answer_for(a, "O-4");
+    tu_clock t1 = tu_clock_now();
+    assert_int_equal(e.kind, TP_EVENT_REDEEM_REFUSED);
+    assert_int_equal(e.status, TP_ERR_UNREACHABLE);
+    assert_string_equal(e.message, "The central database does not answer and M-O001 has "
+                                   "already spent 900 of the 1000 points allowed offline "
+                                   "today at this till; remove the 200-point redemption.");
+    assert_string_equal(source_of(a, "O-4", 1, src, sizeof src), "");
+    /* Two answers within one confirmation deadline: no wait per job. */
+    assert_true(tu_wall_ms(&t0, &t1) < 3000);
+
+    reserve(z, "Z-1", 1, "M-O001", 10, 0);
+    e = answer_for(z, "Z-1");
+    assert_int_equal(e.kind, TP_EVENT_REDEEM_REFUSED);
+    assert_int_equal(e.status, TP_ERR_UNREACHABLE);
+    assert_string_equal(e.message, "Spending points needs the central database, which does "
+                                   "not answer; remove the 10-point redemption and try again "
+                                   "later.");
+
+    tu_stop(a, 1);
+    tu_stop(z, 1);
+    assert_int_equal(tc_fixture("restart", W.pgdir), 0);
+}
+
+/* OVERDRAFT events the two tills of the overspend test received. */
+static tu_host *od_host[2];
+static int od_seen[2];
+static int64_t od_points;
+
+static void pump_overdrafts(tu_host *h)
+{
+    h->plugin->on_main_thread(h->plugin);
+    for (int i = 0; i < h->n_events; i++)
+        if (h->ev[i].kind == TP_EVENT_OVERDRAFT) {
+            assert_string_equal(h->ev[i].member_code, "M-V001");
+            assert_non_null(strstr(h->ev[i].message, "took M-V001 to -600 points"));
+            od_seen[h == od_host[1]]++;
+            od_points = h->ev[i].points;
+        }
+    h->n_events = 0;
+}
+
+/* Two tills spend the same member's points offline, each within its
+ * allowance; back online, both deliver, the central balance goes below
+ * zero by no more than what the allowances let them spend beyond it, and
+ * the overdraft is reported: a central row, pulled by every terminal,
+ * one OVERDRAFT event each, listed by tp_overdrafts_list. */
+static void an_offline_overspend_is_reported_and_bounded(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PG();
+    const int64_t allowance = 800;
+    tu_host *a = terminal("store-V", "till-v1", allowance);
+    tu_host *b = terminal("store-V", "till-v2", allowance);
+    tu_add_member(a, "M-V001", "Vera");
+    adjust(a, "M-V001", 1000);
+    drained(a);
+    tc_wait_member(b, "M-V001", WAIT_MS);
+    assert_int_equal(tc_fixture("stop", W.pgdir), 0);
+    PQfinish(W.pg);
+    W.pg = NULL;
+
+    reserve(a, "V-1", 1, "M-V001", 800, 0);
+    reserve(b, "V-2", 1, "M-V001", 800, 0);
+    assert_int_equal(answer_for(a, "V-1").kind, TP_EVENT_REDEEM_CONFIRMED);
+    assert_int_equal(answer_for(b, "V-2").kind, TP_EVENT_REDEEM_CONFIRMED);
+    commit_redemption(a, "V-1", "V-REC-1", "M-V001", 800, 1);
+    commit_redemption(b, "V-2", "V-REC-2", "M-V001", 800, 1);
+
+    assert_int_equal(tc_fixture("restart", W.pgdir), 0);
+    tu_host *both[2] = {a, b};
+    od_host[0] = a;
+    od_host[1] = b;
+    tc_wait_drained(both, 2, WAIT_MS, pump_overdrafts);
+    int64_t balance = q_int("SELECT balance FROM balances WHERE member = 'M-V001'");
+    assert_int_equal(balance, 1000 - 1600);
+    assert_true(-balance <= 2 * allowance);
+    /* The push that took it below zero recorded it, naming its receipt. */
+    assert_int_equal(q_int("SELECT count(*) FROM overdrafts WHERE member = 'M-V001'"), 1);
+    assert_int_equal(q_int("SELECT balance FROM overdrafts WHERE member = 'M-V001'"), -600);
+    assert_int_equal(q_int("SELECT count(*) FROM overdrafts WHERE member = 'M-V001'"
+                           " AND receipt IN ('V-REC-1', 'V-REC-2')"),
+                     1);
+
+    int64_t end = tp_now_ms_for_tests() + WAIT_MS;
+    while (od_seen[0] == 0 || od_seen[1] == 0) {
+        pump_overdrafts(a);
+        pump_overdrafts(b);
+        if (tp_now_ms_for_tests() > end)
+            fail_msg("overdraft events: %d at till-v1, %d at till-v2 (pulled: %lld, %lld)",
+                     od_seen[0], od_seen[1],
+                     (long long)local_int(a, "SELECT count(*) FROM overdrafts"),
+                     (long long)local_int(b, "SELECT count(*) FROM overdrafts"));
+        tc_sleep_ms(20);
+    }
+    /* One each: a report is announced once, not at every pull. */
+    tu_settle(a);
+    tu_settle(b);
+    pump_overdrafts(a);
+    pump_overdrafts(b);
+    assert_int_equal(od_seen[0], 1);
+    assert_int_equal(od_seen[1], 1);
+    assert_int_equal(od_points, -600);
+    assert_int_equal(local_int(a, "SELECT count(*) FROM overdrafts WHERE member = 'M-V001'"), 1);
+
+    tp_overdraft rows[4];
+    size_t n = 0;
+    tp_message msg;
+    assert_int_equal(tp_overdrafts_list(b->plugin, rows, 4, sizeof rows[0], &n, &msg), TP_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].struct_size, sizeof rows[0]);
+    assert_string_equal(rows[0].member_code, "M-V001");
+    assert_int_equal(rows[0].balance, -600);
+    assert_string_equal(rows[0].location, "store-V");
+    assert_true(rows[0].id > 0 && rows[0].detected_ms > 0);
+    /* A stride smaller than the struct is refused with a sentence. */
+    assert_int_equal(tp_overdrafts_list(b->plugin, rows, 4, 8, &n, &msg),
+                     TP_ERR_INVALID_ARGUMENT);
+    tu_stop(a, 1);
+    tu_stop(b, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(central_init_migrates_2_to_3),
+        cmocka_unit_test(a_hold_blocks_the_same_points_at_another_till_until_released),
+        cmocka_unit_test(the_redeem_entry_arriving_drops_the_hold),
+        cmocka_unit_test(a_restart_drops_the_terminals_holds),
+        cmocka_unit_test(offline_redemptions_are_bounded_by_the_allowance),
+        cmocka_unit_test(an_offline_overspend_is_reported_and_bounded),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
