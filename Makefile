@@ -268,7 +268,7 @@ check-abi: ## the ABI check, then its self-check (incompatible changes must fail
 
 # The threaded suites under ThreadSanitizer (TSan and ASan cannot share a
 # build, so these are built from source separately).
-TSAN_TESTS := test_checkout test_queue test_crash test_verify test_faults test_sidejournal test_storeday test_expiry
+TSAN_TESTS := test_checkout test_queue test_crash test_verify test_faults test_sidejournal test_storeday test_expiry test_redeem
 build/tsan/tests/%: tests/%.c tests/testutil.h $(PLUGIN_SRC) host-shim/host.c \
                     $(wildcard plugin/*.h drivers/*.h host-shim/*.h) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -281,7 +281,7 @@ check-tsan: $(TSAN_TESTS:%=build/tsan/tests/%) ## the threaded suites under Thre
 lint: ## cppcheck and clang-tidy (checked-in .clang-tidy) over plugin/, drivers/, host-shim/
 	sh tests/lint.sh
 
-valgrind: all build/tests/test_checkout ## the end-to-end till test and test_checkout under memcheck
+valgrind: all build/tests/test_checkout build/tests/test_redeem ## the end-to-end till test and test_checkout under memcheck
 	BUILD=build sh tests/valgrind.sh
 
 # libFuzzer targets: one per parser, each with a seed corpus in

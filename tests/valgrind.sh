@@ -2,14 +2,14 @@
 # tests/valgrind.sh — memcheck over a real host and a unit suite: the
 # end-to-end till test (tests/e2e_till.sh, unchanged: it runs
 # $BUILD/tillpoints-till, which here is a wrapper that starts the real till
-# under valgrind) and build/tests/test_checkout. Passes only with zero
+# under valgrind), build/tests/test_checkout and build/tests/test_redeem. Passes only with zero
 # memcheck errors and zero definitely-lost bytes in every process.
 #   BUILD=build sh tests/valgrind.sh      (after `make all build/tests/test_checkout`)
 set -eu
 cd "$(dirname "$0")/.."
 B="${BUILD:-build}"
 command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
-for f in "$B/tillpoints-till" "$B/tillpoints.so" "$B/tests/test_checkout"; do
+for f in "$B/tillpoints-till" "$B/tillpoints.so" "$B/tests/test_checkout" "$B/tests/test_redeem"; do
     [ -e "$f" ] || { echo "valgrind.sh: $f is missing; run make first" >&2; exit 2; }
 done
 case "$B" in /*) ABS_B=$B ;; *) ABS_B=$(pwd)/$B ;; esac
@@ -32,6 +32,9 @@ BUILD="$work/build" sh tests/e2e_till.sh || status=1
 echo "== test_checkout under valgrind"
 # shellcheck disable=SC2086
 $VG "$B/tests/test_checkout" || status=1
+echo "== test_redeem under valgrind"
+# shellcheck disable=SC2086
+$VG "$B/tests/test_redeem" || status=1
 
 # The back office: a manager signs in, looks at every page that reads the
 # database, opens a missed-visit form and signs out, with curl; then the
