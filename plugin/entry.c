@@ -225,6 +225,9 @@ static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
      * leaves the till's reservations alone. */
     if (st == TP_OK && !in->back_office)
         st = tp_spend_clear_reservations(in->admin_store, &in->cfg, msg);
+    /* Before the writer, which reads in->confirm to hand it reservations. */
+    if (st == TP_OK) /* a till with [sync] postgres: confirms redemptions centrally */
+        st = tp_confirm_start(in, &in->confirm, msg);
     if (st != TP_OK)
         return st;
     in->refs++; /* the writer's, dropped when it exits (workers.c) */
@@ -244,8 +247,6 @@ static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
         st = tp_ui_start(in, msg);
     if (st == TP_OK)
         st = tp_sync_start(in, &in->sync, msg); /* sync: only with [sync] postgres */
-    if (st == TP_OK) /* a till with [sync] postgres: confirms redemptions centrally */
-        st = tp_confirm_start(in, &in->confirm, msg);
     if (st == TP_OK)
         st = tp_expiry_start(in, msg); /* a till with [expiry] months > 0 */
     if (st != TP_OK)

@@ -117,10 +117,11 @@ static int hand_over_gated(tp_instance *in, const tp_write_job *j, const tp_outc
 
 static int hand_over(tp_instance *in, const tp_write_job *j, const tp_outcome *o)
 {
-    if (j->kind == TP_JOB_REFUND || (!in->confirm && j->kind != TP_JOB_RELEASE))
+    if (j->kind == TP_JOB_REFUND || (j->kind == TP_JOB_AWARD && j->u.award.redeem_points == 0))
         return 0;
     /* destroy() stops the confirmation thread after this one; a writer it
-     * gave up on may not reach it any more (nor post: as tp_instance_post). */
+     * gave up on may not reach it any more (nor post: as tp_instance_post),
+     * and reads in->confirm only inside the gate. */
     if (!tp_instance_enter(in))
         return 1;
     int r = hand_over_gated(in, j, o);
