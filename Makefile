@@ -268,7 +268,7 @@ check-abi: ## the ABI check, then its self-check (incompatible changes must fail
 
 # The threaded suites under ThreadSanitizer (TSan and ASan cannot share a
 # build, so these are built from source separately).
-TSAN_TESTS := test_checkout test_queue test_crash test_verify test_faults test_sidejournal test_storeday test_expiry test_redeem
+TSAN_TESTS := test_checkout test_queue test_crash test_verify test_faults test_sidejournal test_storeday test_expiry test_redeem test_confirm
 build/tsan/tests/%: tests/%.c tests/testutil.h $(PLUGIN_SRC) host-shim/host.c \
                     $(wildcard plugin/*.h drivers/*.h host-shim/*.h) $(HEADERS)
 	@mkdir -p $(dir $@)

@@ -103,7 +103,8 @@ static tu_host *terminal(const char *location, const char *id, int64_t allowance
              "[sync]\npostgres = host=%s dbname=tp user=tillpoints\nbatch = 50\n"
              "push_interval_ms = 50\npull_interval_ms = 200\nbackoff_min_ms = 50\n"
              "backoff_max_ms = 400\nconnect_timeout_s = 2\nstatement_timeout_ms = 1500\n"
-             "[redeem]\nconfirm_timeout_ms = 3000\noffline_allowance = %lld\n",
+             "[redeem]\nconfirm_timeout_ms = 3000\noffline_allowance = %lld\n"
+             "pay_with_points = yes\npoints_per_unit = 100\nunit = 1.00\n",
              location, id, W.secrets, W.pgdir, (long long)allowance);
     return tu_start(ini);
 }
@@ -553,6 +554,140 @@ static void an_offline_overspend_is_reported_and_bounded(void **state)
     tu_stop(b, 1);
 }
 
+/* OVERDRAFT events for M-W001 at the two tills of the checkout test. */
+static tu_host *w_host[2];
+static int w_seen[2];
+
+static void pump_w(tu_host *h)
+{
+    h->plugin->on_main_thread(h->plugin);
+    for (int i = 0; i < h->n_events; i++)
+        if (h->ev[i].kind == TP_EVENT_OVERDRAFT && strcmp(h->ev[i].member_code, "M-W001") == 0)
+            w_seen[h == w_host[1]] = 1;
+    h->n_events = 0;
+}
+
+/* The shown balance of `code` at terminal h (the one balance, §8). */
+static int64_t shown(tu_host *h, const char *code)
+{
+    tp_member_info info = {.struct_size = sizeof info};
+    tp_message msg;
+    assert_int_equal(h->ad->members->member_get(h->plugin, code, &info, &msg), TP_OK);
+    return info.shown_balance;
+}
+
+/* Begins sale `txn` at h for `code`, waits for the member, and pays
+ * `points` of a 10.00 basket with points through checkout's redeem. */
+static void sale_paying(tu_host *h, const char *txn, const char *code, int64_t points)
+{
+    tp_message msg;
+    assert_int_equal(h->co->begin(h->plugin, txn, "cas-1", &msg), TP_OK);
+    assert_int_equal(h->co->scan(h->plugin, txn, code, &msg), TP_OK);
+    tu_settle(h);
+    tp_line line = {.sku = "SKU-1", .amount_minor = 1000};
+    tp_redeem_request rq = {.struct_size = sizeof rq, .points = points, .lines = &line,
+                            .line_count = 1, .line_stride = sizeof line};
+    tp_redemption r = {.struct_size = sizeof r};
+    if (h->co->redeem(h->plugin, txn, &rq, &r, &msg) != TP_OK)
+        fail_msg("redeem on %s: %s", txn, msg.text);
+    assert_int_equal(r.points, points);
+}
+
+static tp_status complete_10(tu_host *h, const char *txn, tp_message *msg)
+{
+    tp_line line = {.sku = "SKU-1", .amount_minor = 1000};
+    tp_receipt rc = {.struct_size = sizeof rc, .receipt_id = txn, .currency = "EUR",
+                     .lines = &line, .line_count = 1, .line_stride = sizeof line};
+    return h->co->complete(h->plugin, txn, &rc, NULL, msg);
+}
+
+/* The whole rule through checkout, as tills use it. Central up: till 1
+ * spends 600 of 1000 (confirmed centrally); till 2 asks 500 of the same
+ * points and is refused with the 400 left, and cannot complete until it
+ * takes the line off. Till 1's sale earns 4 on the 4.00 paid: 404. Then
+ * the central database goes down and both tills spend 400 each, within
+ * their allowance of 500 (confirmed offline), each sale earning 6; back
+ * up, the central balance is 404 - 800 + 12 = -384, never below
+ * -(2 tills x 500), and the overdraft is reported to both tills. */
+static void two_tills_spend_through_checkout_central_then_offline(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PG();
+    tu_host *a = terminal("store-W", "till-w1", 500);
+    tu_host *b = terminal("store-W", "till-w2", 500);
+    tu_add_member(a, "M-W001", "Wim");
+    adjust(a, "M-W001", 1000);
+    drained(a);
+    tc_wait_member(b, "M-W001", WAIT_MS);
+    int64_t end = tp_now_ms_for_tests() + WAIT_MS;
+    while (shown(b, "M-W001") != 1000) {
+        if (tp_now_ms_for_tests() > end)
+            fail_msg("till 2 shows %lld, not the central 1000", (long long)shown(b, "M-W001"));
+        tc_sleep_ms(20);
+    }
+
+    sale_paying(a, "W-1", "M-W001", 600);
+    tu_event e = answer_for(a, "W-1");
+    assert_int_equal(e.kind, TP_EVENT_REDEEM_CONFIRMED);
+    assert_string_equal(e.redeem_source, "central");
+    sale_paying(b, "W-2", "M-W001", 500);
+    e = answer_for(b, "W-2");
+    assert_int_equal(e.kind, TP_EVENT_REDEEM_REFUSED);
+    assert_non_null(strstr(e.message, "400 points available"));
+    tp_message msg;
+    assert_int_equal(complete_10(b, "W-2", &msg), TP_ERR_STATE);
+    assert_int_equal(b->co->unredeem(b->plugin, "W-2", 1, &msg), TP_OK);
+    assert_int_equal(b->co->cancel(b->plugin, "W-2", &msg), TP_OK);
+    assert_int_equal(complete_10(a, "W-1", &msg), TP_OK);
+    tu_settle(a);
+    drained(a);
+    central_becomes("SELECT balance FROM balances WHERE member = 'M-W001'", 404);
+    central_becomes("SELECT count(*) FROM holds WHERE member = 'M-W001'", 0);
+    end = tp_now_ms_for_tests() + WAIT_MS;
+    while (shown(b, "M-W001") != 404) {
+        if (tp_now_ms_for_tests() > end)
+            fail_msg("till 2 shows %lld, not 404", (long long)shown(b, "M-W001"));
+        tc_sleep_ms(20);
+    }
+
+    assert_int_equal(tc_fixture("stop", W.pgdir), 0);
+    PQfinish(W.pg);
+    W.pg = NULL;
+    sale_paying(a, "W-3", "M-W001", 400);
+    sale_paying(b, "W-4", "M-W001", 400);
+    e = answer_for(a, "W-3");
+    assert_int_equal(e.kind, TP_EVENT_REDEEM_CONFIRMED);
+    assert_string_equal(e.redeem_source, "offline");
+    e = answer_for(b, "W-4");
+    assert_int_equal(e.kind, TP_EVENT_REDEEM_CONFIRMED);
+    assert_string_equal(e.redeem_source, "offline");
+    assert_int_equal(complete_10(a, "W-3", &msg), TP_OK);
+    assert_int_equal(complete_10(b, "W-4", &msg), TP_OK);
+    tu_settle(a);
+    tu_settle(b);
+    assert_int_equal(local_int(a, "SELECT SUM(offline_points) FROM redemptions"), 400);
+
+    assert_int_equal(tc_fixture("restart", W.pgdir), 0);
+    tu_host *both[2] = {a, b};
+    w_host[0] = a;
+    w_host[1] = b;
+    tc_wait_drained(both, 2, WAIT_MS, pump_w);
+    int64_t balance = q_int("SELECT balance FROM balances WHERE member = 'M-W001'");
+    assert_int_equal(balance, -384);
+    assert_true(-balance <= 2 * 500);
+    assert_true(q_int("SELECT count(*) FROM overdrafts WHERE member = 'M-W001'") >= 1);
+    end = tp_now_ms_for_tests() + WAIT_MS;
+    while (!w_seen[0] || !w_seen[1]) {
+        pump_w(a);
+        pump_w(b);
+        if (tp_now_ms_for_tests() > end)
+            fail_msg("overdraft events: till 1 %d, till 2 %d", w_seen[0], w_seen[1]);
+        tc_sleep_ms(20);
+    }
+    tu_stop(a, 1);
+    tu_stop(b, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -562,6 +697,7 @@ int main(void)
         cmocka_unit_test(a_restart_drops_the_terminals_holds),
         cmocka_unit_test(offline_redemptions_are_bounded_by_the_allowance),
         cmocka_unit_test(an_offline_overspend_is_reported_and_bounded),
+        cmocka_unit_test(two_tills_spend_through_checkout_central_then_offline),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
