@@ -308,7 +308,7 @@ printf '%s\n' \
 timeout 60 runuser -u tillpoints -- tillpoints-shim --config "$conf" <"$tmp/shim.in" >"$tmp/shim.out" 2>"$tmp/shim.err"
 rc=$?
 if [ "$rc" -eq 0 ] && grep -q '"id":1,"result":{"protocol":"1.6"' "$tmp/shim.out" &&
-    grep -q '"id":4,"result":{"txn":"PKG-S1","receipt_id":"PKG-S1","has_member":true,"eligible_minor":450,"points":4}' "$tmp/shim.out" &&
+    grep -q '"id":4,"result":{"txn":"PKG-S1","receipt_id":"PKG-S1","has_member":true,"eligible_minor":450,"points":4,"redeemed_points":0,"redeemed_minor":0}' "$tmp/shim.out" &&
     grep '"event":"award.committed"' "$tmp/shim.out" | grep -q '"receipt_id":"PKG-S1","member_code":"PKG-1001".*"points":4,"balance":4,'; then
     ok "tillpoints-shim over stdio: hello, then a checkout whose award (+4) is committed"
 else
