@@ -41,6 +41,7 @@
 #include "hostconf.h"
 #include "tillpoints/ext/audit.h"
 #include "tillpoints/ext/expiry.h"
+#include "tillpoints/ext/redeem.h"
 #include "tillpoints/ext/scanners.h"
 
 #define DEFAULT_CONFIG TP_HOSTLIB_DEFAULT_CONFIG
@@ -48,6 +49,8 @@
 #define ACTIVITY_LIMIT_MAX TP_ACTIVITY_PAGE_MAX /* the ABI's bound on one page */
 #define FIND_MAX 50             /* matches shown by `member find` */
 #define FORM_WAIT_MS 30000      /* a silent plugin: the form is closed after this */
+#define OVERDRAFTS_MAX 1000     /* overdrafts listed at once, newest first; the
+                                   text in cmd_overdrafts says the number */
 #define SHIM_WAIT_MS 30000      /* scanners --shim: a hang guard, never a pace */
 #define SHIM_REPLY_MAX ((size_t)1024 * 1024) /* bytes read from the shim at most */
 #define EXIT_REFUSED 1
@@ -64,6 +67,7 @@ enum {
     O_HEAD = 1u << 21, /* audit: verify --head */
     O_PARKED = 1u << 22, /* sync: queue list --parked */
     O_AS_OF = 1u << 20,  /* expire --as-of DATE */
+    O_APPROVER = 1u << 23, /* redeem reverse --approver ID */
     /* global: accepted everywhere */
     O_CONFIG = 1u << 24, O_PLUGIN = 1u << 25, O_JSON = 1u << 26, O_HELP = 1u << 27,
     O_VERSION = 1u << 28,
@@ -93,6 +97,7 @@ static const option_def option_defs[] = {
     {"head", O_HEAD, 1},             /* audit: */
     {"parked", O_PARKED, 0},         /* sync: */
     {"as-of", O_AS_OF, 1},
+    {"approver", O_APPROVER, 1},
 };
 #define OPTION_COUNT (sizeof option_defs / sizeof option_defs[0])
 
@@ -105,7 +110,9 @@ typedef enum command_id {
     C_QUEUE_LIST, C_QUEUE_DISMISS,
     /* audit: the head of the audit log (ext/audit.h) */
     C_AUDIT_HEAD, C_AUDIT_SEAL,
-    C_EXPIRE /* points that expire (ext/expiry.h, 2.4) */
+    C_EXPIRE, /* points that expire (ext/expiry.h, 2.4) */
+    /* points spent at the till (ext/redeem.h, 2.5) */
+    C_REDEEM_REVERSE, C_OVERDRAFTS
 } command_id;
 
 typedef struct command_def {
@@ -130,7 +137,7 @@ static const command_def commands[] = {
      "history KEY [--limit N] [--before ID]"},
     {C_ACTIVITY, NULL, "activity", 0,
      O_TYPE | O_MEMBER | O_STAFF | O_LOCATION | O_FROM | O_TO | O_LIMIT | O_BEFORE, 0,
-     "activity [--type issued|retro|adjust|bulk|import|reversal|expire[,...]] "
+     "activity [--type issued|retro|adjust|bulk|import|reversal|expire|redeem|unredeem[,...]] "
      "[--member KEY] [--staff S] [--location L] [--from DATE] [--to DATE] "
      "[--limit N] [--before ID]"},
     {C_ADJUST, NULL, "adjust", 2, O_REASON | O_COMMENT | O_STAFF, O_REASON | O_STAFF,
@@ -165,6 +172,10 @@ static const command_def commands[] = {
      "audit seal --staff S --reason R"},
     {C_EXPIRE, NULL, "expire", 0, O_DRY_RUN | O_AS_OF | O_STAFF, O_STAFF,
      "expire [--dry-run] [--as-of YYYY-MM-DD] --staff S"},
+    {C_REDEEM_REVERSE, "redeem", "reverse", 1, O_REASON | O_STAFF | O_APPROVER | O_LOCATION,
+     O_REASON | O_STAFF | O_APPROVER,
+     "redeem reverse RECEIPT --reason R --staff S --approver ID [--location L]"},
+    {C_OVERDRAFTS, NULL, "overdrafts", 0, 0, 0, "overdrafts"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -181,6 +192,7 @@ typedef struct request {
     const char *member, *staff, *location, *reason, *comment, *members_file, *role;
     const char *head; /* audit: verify --head */
     const char *shim; /* scanners --shim: a running tillpoints-shim's socket */
+    const char *approver; /* redeem reverse --approver: a manager's id */
     uint32_t kinds;
     int64_t from_ms, to_ms, before_id, points;
     int64_t as_of_ms; /* expire --as-of: the end of that UTC day; 0 = now */
@@ -226,6 +238,9 @@ static void print_usage(FILE *f)
                "(Enter keeps a value, a number picks from a list, :cancel cancels); every\n"
                "approval takes an enrolled manager's id and PIN, --role manager only fills\n"
                "in the id.\n"
+               "redeem reverse gives back the points a receipt spent at the till (what refunds\n"
+               "have not); the approver's PIN is asked with echo off on a terminal, or read\n"
+               "from one line of stdin, never taken from the command line.\n"
                "audit head prints the audit log's newest record as SEQ:HASH for the end-of-day\n"
                "report; verify --head SEQ:HASH proves the log still holds it (16 or more hex\n"
                "digits of the hash will do).\n");
@@ -396,6 +411,7 @@ static void set_value(request *rq, unsigned bit, const char *v)
     case O_ROLE: rq->role = v; break;
     case O_HEAD: rq->head = v; break;
     case O_SHIM: rq->shim = v; break;
+    case O_APPROVER: rq->approver = v; break;
     default: break;
     }
 }
@@ -530,6 +546,11 @@ static int parse_command_line(int argc, char **argv, request *rq)
             return usage_error(NULL, "unknown manager subcommand '%s' (add, reset-pin, list).",
                                words[1]);
         used = 2;
+    } else if (strcmp(words[0], "redeem") == 0) {
+        cmd = nwords < 2 ? NULL : find_command("redeem", words[1]);
+        if (!cmd)
+            return usage_error(NULL, "redeem needs a subcommand: reverse RECEIPT.");
+        used = 2;
     } else if (strcmp(words[0], "audit") == 0) { /* audit: */
         cmd = nwords < 2 ? NULL : find_command("audit", words[1]);
         if (!cmd)
@@ -599,7 +620,7 @@ static int parse_command_line(int argc, char **argv, request *rq)
         char bad[48];
         if (parse_kinds(type_args[i], &rq->kinds, bad, sizeof bad) != 0)
             return usage_error(cmd, "unknown --type '%s' (issued, retro, adjust, bulk, "
-                                    "import, reversal, expire).", bad);
+                                    "import, reversal, expire, redeem, unredeem).", bad);
     }
     if (cmd->id == C_ADJUST || cmd->id == C_BULK_ADJUST) {
         const char *n = rq->pos[cmd->id == C_ADJUST ? 1 : 0];
@@ -1967,6 +1988,174 @@ static int cmd_manager_list(cli *c)
     return 0;
 }
 
+/* --------------------------------------------------- points spent at the till */
+
+/* The plugin's redemption extension (ABI 2.5), or NULL after saying why. */
+static const tp_redeem_ext *redeem_ext(cli *c)
+{
+    const tp_redeem_ext *r =
+        tp_hostabi_extension(c->p, TP_EXT_REDEEM, TP_FIELD_END(tp_redeem_ext, overdrafts));
+    if (!r) {
+        tp_message msg;
+        snprintf(msg.text, sizeof msg.text, "This plugin has no %s extension (it predates ABI "
+                 "2.5); install a newer plugin.", TP_EXT_REDEEM);
+        refused(c, TP_ERR_UNSUPPORTED, &msg);
+    }
+    return r;
+}
+
+/* Reads the PIN of manager `id` once: echo off on a terminal, else one
+ * line of stdin. Never from the command line, where ps and the shell's
+ * history would keep it. */
+static int read_approver_pin(cli *c, const char *id, char *pin, size_t cap)
+{
+    tp_forms_io io;
+    tp_forms_io_init(&io, stdin, stderr, 0);
+    if (io.tty) {
+        fprintf(stderr, "PIN of manager %s: ", id);
+        fflush(stderr);
+    }
+    int r = tp_forms_read_line(&io, 1, pin, cap);
+    if (r == 0 && *pin)
+        return 0;
+    explicit_bzero(pin, cap);
+    const char *err = r < 0    ? "No PIN was given (the input ended)."
+                      : r == 1 ? "The PIN is too long."
+                               : "No PIN was given.";
+    fprintf(stderr, "tillpoints: %s\n", err);
+    if (c->doc) {
+        jset(c->doc, "ok", json_false());
+        jset(c->doc, "error", jstr(err));
+    }
+    return EXIT_REFUSED;
+}
+
+static int cmd_redeem_reverse(cli *c)
+{
+    const request *rq = &c->rq;
+    const tp_redeem_ext *rx = redeem_ext(c);
+    if (!rx)
+        return EXIT_REFUSED;
+    char pin[TP_FIELD_VALUE_MAX + 1];
+    int rc = read_approver_pin(c, rq->approver, pin, sizeof pin);
+    if (rc != 0)
+        return rc;
+    tp_redeem_reversal rv = {.struct_size = sizeof rv, .receipt = rq->pos[0],
+                             .location = rq->location, .reason = rq->reason,
+                             .staff = rq->staff, .approver = rq->approver, .pin = pin};
+    tp_activity_row entry = {.struct_size = sizeof entry};
+    tp_message msg;
+    tp_status st = rx->reverse(c->p, &rv, &entry, &msg);
+    explicit_bzero(pin, sizeof pin);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    tp_member_info info = {.struct_size = sizeof info};
+    st = c->ad->members->member_get(c->p, entry.member_code, &info, &msg);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    int64_t shown = TP_HOST_SHOWN_BALANCE(&info);
+    if (c->doc) {
+        jset(c->doc, "entry", row_json(&entry));
+        jset(c->doc, "balance", jint(shown));
+        balance_parts_json(c->doc, &info);
+        return 0;
+    }
+    char pts[24];
+    format_points(pts, sizeof pts, entry.points);
+    printf("Entry %lld: %s %s given back to %s%s%s%s for receipt %s; balance %lld %s.\n",
+           (long long)entry.id, pts, points_word(entry.points), info.code,
+           info.name[0] ? " (" : "", info.name, info.name[0] ? ")" : "", rq->pos[0],
+           (long long)shown, points_word(shown));
+    return 0;
+}
+
+static int cmd_overdrafts(cli *c)
+{
+    const tp_redeem_ext *rx = redeem_ext(c);
+    if (!rx)
+        return EXIT_REFUSED;
+    tp_overdraft *rows = calloc(OVERDRAFTS_MAX, sizeof *rows);
+    if (!rows) {
+        fprintf(stderr, "tillpoints: out of memory.\n");
+        return EXIT_REFUSED;
+    }
+    for (size_t i = 0; i < OVERDRAFTS_MAX; i++)
+        rows[i].struct_size = sizeof rows[i];
+    size_t n = 0;
+    tp_message msg;
+    tp_status st = rx->overdrafts(c->p, rows, OVERDRAFTS_MAX, sizeof *rows, &n, &msg);
+    if (st != TP_OK) {
+        free(rows);
+        return refused(c, st, &msg);
+    }
+    if (n > OVERDRAFTS_MAX)
+        n = OVERDRAFTS_MAX;
+    if (c->doc) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++) {
+            char when[32];
+            json_t *o = json_object();
+            format_time(when, sizeof when, rows[i].detected_ms, 1);
+            jset(o, "id", jint(rows[i].id));
+            jset(o, "member", jstr(rows[i].member_code));
+            jset(o, "balance", jint(rows[i].balance));
+            jset(o, "detected_ms", jint(rows[i].detected_ms));
+            jset(o, "detected", jstr(when));
+            jset(o, "location", jstr(rows[i].location));
+            jset(o, "terminal", jstr(rows[i].terminal));
+            jset(o, "receipt", jstr(rows[i].receipt));
+            json_array_append_new(arr, o);
+        }
+        jset(c->doc, "overdrafts", arr);
+        free(rows);
+        return 0;
+    }
+    if (n == 0) {
+        printf("No overdrafts reported.\n");
+        free(rows);
+        return 0;
+    }
+    enum { COLS = 7 };
+    static const char *const headers[COLS] = {"id", "detected", "member", "balance",
+                                              "location", "terminal", "receipt"};
+    const char **cells = calloc(n * COLS, sizeof *cells);
+    char (*ids)[24] = calloc(n, sizeof *ids);
+    char (*when)[32] = calloc(n, sizeof *when);
+    char (*bal)[24] = calloc(n, sizeof *bal);
+    if (!cells || !ids || !when || !bal) {
+        fprintf(stderr, "tillpoints: out of memory.\n");
+        free(cells);
+        free(ids);
+        free(when);
+        free(bal);
+        free(rows);
+        return EXIT_REFUSED;
+    }
+    for (size_t i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof ids[i], "%lld", (long long)rows[i].id);
+        format_time(when[i], sizeof when[i], rows[i].detected_ms, 0);
+        snprintf(bal[i], sizeof bal[i], "%lld", (long long)rows[i].balance);
+        const char **row = &cells[i * COLS];
+        row[0] = ids[i];
+        row[1] = when[i];
+        row[2] = rows[i].member_code;
+        row[3] = bal[i];
+        row[4] = rows[i].location;
+        row[5] = rows[i].terminal;
+        row[6] = rows[i].receipt;
+    }
+    print_table(headers, COLS, cells, n);
+    printf("%zu overdraft%s, newest first%s; times in UTC. Each is a member the central "
+           "database saw below zero.\n", n, n == 1 ? "" : "s",
+           n == OVERDRAFTS_MAX ? " (the newest 1000 only)" : "");
+    free(cells);
+    free(ids);
+    free(when);
+    free(bal);
+    free(rows);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- retro */
 
 static void on_present(void *user, const tp_form *form)
@@ -2309,6 +2498,8 @@ static int run(cli *c)
     case C_AUDIT_HEAD: return cmd_audit_head(c);       /* audit: */
     case C_AUDIT_SEAL: return cmd_audit_seal(c);       /* audit: */
     case C_EXPIRE: return cmd_expire(c);
+    case C_REDEEM_REVERSE: return cmd_redeem_reverse(c);
+    case C_OVERDRAFTS: return cmd_overdrafts(c);
     case C_NONE: break;
     }
     return EXIT_USAGE;

@@ -367,6 +367,7 @@ static const char *const event_names[] = {
     "refund.committed", "refund.failed", "plugin.disabled", "storage.error",
     "storage.recovered", "scan", "scan.rejected", "scanner.online", "scanner.offline",
     "scanner.error", "sync.state", "sync.parked", "award.deferred", "refund.deferred",
+    "redeem.confirmed", "redeem.refused", "overdraft", /* 1.6 */
 };
 
 /* Form events and the scanner snapshot are not tp_event kinds; hello
@@ -516,10 +517,11 @@ static const struct {
     uint32_t bit;
 } line_flags[] = {{"tax", TP_LINE_TAX}, {"tip", TP_LINE_TIP}, {"gift_card", TP_LINE_GIFT_CARD}};
 
-static int parse_line(json_t *v, size_t i, tp_line *l, perr *e)
+/* Line `i` of the array called `array` ("receipt.lines", "lines"). */
+static int parse_line(json_t *v, const char *array, size_t i, tp_line *l, perr *e)
 {
     char where[48];
-    snprintf(where, sizeof where, "receipt.lines[%zu]", i);
+    snprintf(where, sizeof where, "%s[%zu]", array, i);
     if (!json_is_object(v))
         return fail(e, "bad_field", "%s must be an object, not %s.", where, type_name(v));
     size_t wl = strlen(where);
@@ -553,6 +555,34 @@ static int parse_line(json_t *v, size_t i, tp_line *l, perr *e)
     return 0;
 }
 
+/* The array `lines` (called `name` in messages) as tp_lines: *out is
+ * malloc'ed, owned by the caller, also when it has no lines. */
+static int parse_lines(json_t *lines, const char *name, tp_line **out, size_t *count, perr *e)
+{
+    *out = NULL;
+    *count = 0;
+    if (!lines || !json_is_array(lines))
+        return fail(e, "bad_field", "%s must be an array of line objects%s%s.", name,
+                    lines ? ", not " : "", lines ? type_name(lines) : "");
+    size_t n = json_array_size(lines);
+    if (n > TP_LINES_MAX)
+        return fail(e, "bad_field", "%s has %zu lines; a receipt has at most %d.", name, n,
+                    TP_LINES_MAX);
+    tp_line *tl = calloc(n ? n : 1, sizeof *tl);
+    if (!tl) {
+        oom(e, NULL);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (parse_line(json_array_get(lines, i), name, i, &tl[i], e) != 0) {
+            free(tl);
+            return -1;
+        }
+    *out = tl;
+    *count = n;
+    return 0;
+}
+
 static json_t *m_complete(tp_proto *p, json_t *params, perr *e)
 {
     const char *txn;
@@ -567,25 +597,10 @@ static json_t *m_complete(tp_proto *p, json_t *params, perr *e)
         get_int(receipt, "receipt.", "time_ms", 0, INT64_MIN, INT64_MAX, &r.time_ms, NULL, e))
         return NULL;
     lines = json_object_get(receipt, "lines");
-    if (!lines || !json_is_array(lines)) {
-        fail(e, "bad_field", "receipt.lines must be an array of line objects%s%s.",
-             lines ? ", not " : "", lines ? type_name(lines) : "");
+    tp_line *tl;
+    size_t n;
+    if (parse_lines(lines, "receipt.lines", &tl, &n, e) != 0)
         return NULL;
-    }
-    size_t n = json_array_size(lines);
-    if (n > TP_LINES_MAX) {
-        fail(e, "bad_field", "receipt.lines has %zu lines; a receipt has at most %d.", n,
-             TP_LINES_MAX);
-        return NULL;
-    }
-    tp_line *tl = calloc(n ? n : 1, sizeof *tl);
-    if (!tl)
-        return oom(e, NULL);
-    for (size_t i = 0; i < n; i++)
-        if (parse_line(json_array_get(lines, i), i, &tl[i], e) != 0) {
-            free(tl);
-            return NULL;
-        }
     r.lines = tl;
     r.line_count = n;
     r.line_stride = sizeof *tl;
@@ -605,9 +620,152 @@ static json_t *m_complete(tp_proto *p, json_t *params, perr *e)
         put(res, "receipt_id", json_string(r.receipt_id)) ||
         put(res, "has_member", json_boolean(pv.has_member)) ||
         put(res, "eligible_minor", json_integer(pv.eligible_minor)) ||
-        put(res, "points", json_integer(pv.points)) || put_note(res, &msg))
+        put(res, "points", json_integer(pv.points)) ||
+        put(res, "redeemed_points", json_integer(pv.redeemed_points)) ||
+        put(res, "redeemed_minor", json_integer(pv.redeemed_minor)) || put_note(res, &msg))
         return oom(e, res);
     return res;
+}
+
+/* ---- spending points (protocol 1.6, ABI 2.5) ---------------------------- */
+
+/* The plugin's checkout table reaches the spending functions: 0, or -1
+ * with an error for an older plugin. */
+static int can_spend(const tp_proto *p, perr *e)
+{
+    if (TP_HAS_FIELD(p->cfg.checkout, tp_checkout_ext, unredeem))
+        return 0;
+    return fail(e, "unsupported", "The loaded loyalty plugin cannot spend points (it predates "
+                                  "ABI 2.5); install a newer plugin.");
+}
+
+static json_t *offer_json(const tp_reward_offer *o)
+{
+    json_t *x = json_object();
+    if (!x || put(x, "name", jstr(o->name)) || put(x, "label", jstr(o->label)) ||
+        put(x, "cost_points", json_integer(o->cost_points)) ||
+        put(x, "min_basket_minor", json_integer(o->min_basket_minor)) ||
+        put(x, "max_per_receipt", json_integer(o->max_per_receipt))) {
+        json_decref(x);
+        return NULL;
+    }
+    return x;
+}
+
+/* `count` offers of `stride` bytes (the plugin's) as a JSON array. */
+static json_t *offers_json(const tp_reward_offer *base, size_t stride, size_t count)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < count; i++) {
+        tp_reward_offer o = tp_reward_offer_read(base, stride, i);
+        json_t *x = offer_json(&o);
+        if (!x || json_array_append_new(a, x)) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+/* The plugin's configuration holds at most 32 rewards (docs/DESIGN.md §5);
+ * room for a later one allowing more. */
+#define TP_PROTO_OFFERS_MAX 128
+
+static json_t *m_offers(tp_proto *p, json_t *params, perr *e)
+{
+    const char *txn;
+    if (get_string(params, "", "txn", 1, &txn, e) || can_spend(p, e))
+        return NULL;
+    tp_reward_offer *buf = calloc(TP_PROTO_OFFERS_MAX, sizeof *buf);
+    if (!buf)
+        return oom(e, NULL);
+    size_t n = 0;
+    tp_message msg;
+    clear_msg(&msg);
+    tp_status st = p->cfg.checkout->offers(p->cfg.plugin, txn, buf, TP_PROTO_OFFERS_MAX,
+                                           sizeof *buf, &n, &msg);
+    json_t *offers = st == TP_OK ? offers_json(buf, sizeof *buf, n) : NULL;
+    free(buf);
+    if (st != TP_OK)
+        return refused(e, st, &msg);
+    json_t *r = json_object();
+    if (!offers || !r || put(r, "txn", json_string(txn))) {
+        json_decref(offers);
+        return oom(e, r);
+    }
+    if (put(r, "offers", offers) || put_note(r, &msg))
+        return oom(e, r);
+    return r;
+}
+
+static json_t *m_redeem(tp_proto *p, json_t *params, perr *e)
+{
+    tp_redeem_request req;
+    memset(&req, 0, sizeof req);
+    req.struct_size = sizeof req;
+    const char *txn;
+    int has_points;
+    if (get_string(params, "", "txn", 1, &txn, e) ||
+        get_string(params, "", "reward", 0, &req.reward, e) ||
+        get_int(params, "", "points", 0, 0, INT64_MAX, &req.points, &has_points, e) ||
+        can_spend(p, e))
+        return NULL;
+    if (req.reward && has_points) {
+        fail(e, "bad_field", "Give either reward (a reward's name) or points (0: as many as "
+                             "fit), not both.");
+        return NULL;
+    }
+    if (!req.reward && !has_points) {
+        fail(e, "bad_field", "reward or points is missing: give a reward's name, or the points "
+                             "to pay with (0: as many as fit).");
+        return NULL;
+    }
+    tp_line *tl;
+    size_t n;
+    if (parse_lines(json_object_get(params, "lines"), "lines", &tl, &n, e) != 0)
+        return NULL;
+    req.lines = tl;
+    req.line_count = n;
+    req.line_stride = sizeof *tl;
+    tp_redemption out;
+    memset(&out, 0, sizeof out);
+    out.struct_size = sizeof out;
+    tp_message msg;
+    clear_msg(&msg);
+    tp_status st = p->cfg.checkout->redeem(p->cfg.plugin, txn, &req, &out, &msg);
+    free(tl);
+    if (st != TP_OK)
+        return refused(e, st, &msg);
+    out.label[sizeof out.label - 1] = '\0';
+    json_t *r = json_object();
+    if (!r || put(r, "txn", json_string(txn)) ||
+        put(r, "redemption_no", json_integer(out.redemption_no)) ||
+        put(r, "kind", json_string(out.kind == TP_REDEEM_REWARD ? "reward" : "points")) ||
+        put(r, "points", json_integer(out.points)) ||
+        put(r, "discount_minor", json_integer(out.discount_minor)) ||
+        put(r, "balance_after", json_integer(out.balance_after)) ||
+        put(r, "label", jstr(out.label)) || put_note(r, &msg))
+        return oom(e, r);
+    return r;
+}
+
+static json_t *m_unredeem(tp_proto *p, json_t *params, perr *e)
+{
+    const char *txn;
+    int64_t no;
+    if (get_string(params, "", "txn", 1, &txn, e) ||
+        get_int(params, "", "redemption_no", 1, 1, UINT32_MAX, &no, NULL, e) || can_spend(p, e))
+        return NULL;
+    tp_message msg;
+    clear_msg(&msg);
+    tp_status st = p->cfg.checkout->unredeem(p->cfg.plugin, txn, (uint32_t)no, &msg);
+    if (st != TP_OK)
+        return refused(e, st, &msg);
+    json_t *r = json_object();
+    if (!r || put(r, "txn", json_string(txn)) || put(r, "redemption_no", json_integer(no)) ||
+        put_note(r, &msg))
+        return oom(e, r);
+    return r;
 }
 
 static json_t *m_cancel(tp_proto *p, json_t *params, perr *e)
@@ -1146,6 +1304,9 @@ static const struct {
     {"checkout.complete", m_complete},
     {"checkout.cancel", m_cancel},
     {"checkout.refund", m_refund},
+    {"checkout.offers", m_offers},
+    {"checkout.redeem", m_redeem},
+    {"checkout.unredeem", m_unredeem},
     {"admin.member_add", m_member_add},
     {"admin.member_get", m_member_get},
     {"admin.flush", m_flush},
@@ -1377,6 +1538,21 @@ int tp_proto_event(tp_proto *p, const tp_event *plugin_event, tp_proto_out_fn ou
             json_decref(o);
             return 0;
         }
+    }
+    /* Protocol 1.6: spending points. */
+    int bad = 0;
+    if (ev->kind == TP_EVENT_MEMBER_IDENTIFIED) {
+        json_t *offers = offers_json(ev->offers, ev->offer_stride, ev->offer_count);
+        bad = !offers || put(o, "offers", offers);
+    } else if (ev->kind == TP_EVENT_AWARD_COMMITTED || ev->kind == TP_EVENT_REFUND_COMMITTED) {
+        bad = put(o, "redeemed_points", json_integer(ev->redeemed_points));
+    } else if (ev->kind == TP_EVENT_REDEEM_CONFIRMED || ev->kind == TP_EVENT_REDEEM_REFUSED) {
+        bad = put(o, "redemption_no", json_integer(ev->redemption_no)) ||
+              put(o, "source", jstr(ev->redeem_source));
+    }
+    if (bad) {
+        json_decref(o);
+        return 0;
     }
     /* Scan events name the symbology the scanner reported ("" unsaid). */
     if (ev->kind == TP_EVENT_SCANNED || ev->kind == TP_EVENT_SCAN_REJECTED) {

@@ -31,7 +31,7 @@
 
 #define TP_PROTO_VERSION_MAJOR 1
 #define TP_PROTO_VERSION_MINOR 0
-#define TP_PROTO_VERSION "1.5"
+#define TP_PROTO_VERSION "1.6"
 #define TP_SHIM_NAME "tillpoints-shim"
 #define TP_SHIM_VERSION "1.0.0"
 

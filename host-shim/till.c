@@ -9,6 +9,12 @@
  * for the plugin to settle, so that a transcript is deterministic (the
  * demo and the end-to-end tests rely on that).
  *
+ * Spending points (ABI 2.5; docs/INTEGRATING.md, "Spending points at the
+ * till"): `redeem` applies the plugin's discount line at once and keeps it
+ * in the sale's own list; the confirmation or refusal arrives as an event
+ * and updates that list (a refused line is taken off again, as a host
+ * must). `pay` then charges what is left after the redemptions.
+ *
  * Forms (ext/ui.h): `retro`, `claims`, `claim` and `correct` open one of the
  * plugin's actions for the person logged in (`login ID manager|cashier`).
  * The role is what a POS's own login would say; the plugin only uses it to
@@ -38,6 +44,18 @@
 #define LINE_MAX_LEN 1024
 #define SETTLE_MS 10000
 #define FORM_WAIT_MS 30000 /* a silent plugin: the form is closed after this */
+#define TILL_REDEEM_MAX 16 /* redemption lines one sale keeps; the plugin may allow fewer */
+#define TILL_OFFERS_MAX 32 /* rewards listed at once (the plugin's config caps them at 32) */
+
+/* A redemption line of the open sale, as redeem() gave it. */
+enum { RED_WAITING = 1, RED_CONFIRMED, RED_REFUSED };
+typedef struct till_redemption {
+    uint32_t no; /* the plugin's number in the sale; 0: a free slot */
+    int state;   /* RED_* */
+    int64_t points;
+    int64_t discount_minor;
+    char label[TP_NAME_MAX + 1];
+} till_redemption;
 
 typedef struct till {
     tp_hostlib *h;
@@ -60,6 +78,7 @@ typedef struct till {
     tp_line *lines;      /* TP_LINES_MAX; owned */
     char (*skus)[TP_SKU_MAX + 1];
     char (*cats)[TP_CATEGORY_MAX + 1];
+    till_redemption red[TILL_REDEEM_MAX]; /* the open sale's redemptions */
 } till;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -75,6 +94,10 @@ static void say(const char *fmt, ...)
 
 static int begin_sale(till *t, const char *id);
 static int refused(till *t, tp_status st, const tp_message *msg);
+static void format_money(const till *t, char *buf, size_t cap, int64_t minor);
+static void on_redeem_event(till *t, const tp_event *ev);
+static void print_offers(const till *t, const tp_reward_offer *offers, size_t stride,
+                         size_t count);
 
 /* A few words on a balance that is not simply the central's or the local
  * ledger's (docs/DESIGN.md §8, "One balance"): 1 when there is something
@@ -137,6 +160,9 @@ static void on_event(void *user, const tp_event *ev)
     case TP_EVENT_SYNC_PARKED: tag = "central refused"; break;
     case TP_EVENT_AWARD_DEFERRED: tag = "award kept for later"; break;
     case TP_EVENT_REFUND_DEFERRED: tag = "refund kept for later"; break;
+    case TP_EVENT_REDEEM_CONFIRMED: tag = "points confirmed"; break;
+    case TP_EVENT_REDEEM_REFUSED: tag = "points refused"; break;
+    case TP_EVENT_OVERDRAFT: tag = "overdraft"; break;
     }
     /* A scan names its symbology when the scanner said it: [scanner qr]. */
     const char *sym = "";
@@ -155,6 +181,12 @@ static void on_event(void *user, const tp_event *ev)
     if (ev->kind == TP_EVENT_MEMBER_IDENTIFIED &&
         expiry_note(ev->expiring_points, ev->expiring_at_ms, note, sizeof note))
         say("  (%s)", note);
+    /* What the customer could spend the balance on now (ABI 2.5; a plugin
+     * without rewards, or an older one, gives none). */
+    if (ev->kind == TP_EVENT_MEMBER_IDENTIFIED && ev->offer_count > 0)
+        print_offers(t, ev->offers, ev->offer_stride, ev->offer_count);
+    if (ev->kind == TP_EVENT_REDEEM_CONFIRMED || ev->kind == TP_EVENT_REDEEM_REFUSED)
+        on_redeem_event(t, ev);
     /* A code from a plugin-owned scanner goes to the open sale, exactly as
      * if the cashier had typed it; scanning first opens a sale. */
     if (ev->kind == TP_EVENT_SCANNED && t->p) {
@@ -215,6 +247,7 @@ static int begin_sale(till *t, const char *id)
     snprintf(t->txn, sizeof t->txn, "%s", id);
     t->open = 1;
     t->nlines = 0;
+    memset(t->red, 0, sizeof t->red);
     say("  Sale %s open.", t->txn);
     return 0;
 }
@@ -281,6 +314,223 @@ static void cmd_discount(till *t, int argc, char **argv)
     say("  %-20s %10s-", "discount", money);
 }
 
+/* The plugin's spending functions (ABI 2.5), or NULL for an older plugin:
+ * its checkout table ends before them. */
+static int can_spend(till *t)
+{
+    if (TP_HAS_FIELD(t->co, tp_checkout_ext, unredeem))
+        return 1;
+    usage_error(t, "This plugin cannot spend points (it predates ABI 2.5).");
+    return 0;
+}
+
+static void print_offers(const till *t, const tp_reward_offer *offers, size_t stride,
+                         size_t count)
+{
+    say("  Rewards the customer can have now:");
+    for (size_t i = 0; i < count; i++) {
+        tp_reward_offer o = tp_reward_offer_read(offers, stride, i);
+        char basket[TP_MONEY_TEXT_SIZE + 48] = "";
+        if (o.min_basket_minor > 0) {
+            char money[TP_MONEY_TEXT_SIZE];
+            format_money(t, money, sizeof money, o.min_basket_minor);
+            snprintf(basket, sizeof basket, ", on a basket of %s %s or more", money,
+                     t->currency);
+        }
+        say("    redeem %-12s %s, %lld points%s", o.name, o.label, (long long)o.cost_points,
+            basket);
+    }
+}
+
+/* What the open sale's redemptions take off it, refused ones aside. */
+static int64_t redeemed_minor(const till *t)
+{
+    int64_t off = 0;
+    for (size_t i = 0; i < TILL_REDEEM_MAX; i++)
+        if (t->red[i].no && t->red[i].state != RED_REFUSED)
+            off += t->red[i].discount_minor;
+    return off;
+}
+
+static int64_t basket_minor(const till *t)
+{
+    int64_t total = 0;
+    for (size_t i = 0; i < t->nlines; i++)
+        total += t->lines[i].amount_minor - t->lines[i].discount_minor;
+    return total;
+}
+
+static till_redemption *find_redemption(till *t, uint32_t no)
+{
+    for (size_t i = 0; i < TILL_REDEEM_MAX; i++)
+        if (no && t->red[i].no == no)
+            return &t->red[i];
+    return NULL;
+}
+
+static void say_left_to_pay(const till *t)
+{
+    char money[TP_MONEY_TEXT_SIZE];
+    int64_t left = basket_minor(t) - redeemed_minor(t);
+    format_money(t, money, sizeof money, left > 0 ? left : 0);
+    say("  Left to pay: %s %s.", money, t->currency);
+}
+
+/* Takes redemption `r` off the sale: the plugin releases its points, the
+ * till drops its line. 0, or -1 (refused, said why) when the line stays. */
+static int take_off(till *t, till_redemption *r)
+{
+    tp_message msg;
+    if (refused(t, t->co->unredeem(t->p, t->txn, r->no, &msg), &msg))
+        return -1;
+    char money[TP_MONEY_TEXT_SIZE];
+    format_money(t, money, sizeof money, r->discount_minor);
+    say("  Redemption %u taken off: %s (%s %s, %lld points).", (unsigned)r->no, r->label, money,
+        t->currency, (long long)r->points);
+    memset(r, 0, sizeof *r);
+    return 0;
+}
+
+/* REDEEM_CONFIRMED / REDEEM_REFUSED: the line stays, or goes as the
+ * plugin asks (events.h), so that the sale can still be paid. */
+static void on_redeem_event(till *t, const tp_event *ev)
+{
+    if (!t->open || strcmp(ev->txn_id, t->txn) != 0)
+        return;
+    till_redemption *r = find_redemption(t, ev->redemption_no);
+    if (!r)
+        return;
+    if (ev->kind == TP_EVENT_REDEEM_CONFIRMED) {
+        r->state = RED_CONFIRMED;
+        return;
+    }
+    r->state = RED_REFUSED;
+    t->failures++;
+    if (take_off(t, r) == 0)
+        say_left_to_pay(t);
+    else
+        say("  Type unredeem %u before paying.", (unsigned)ev->redemption_no);
+}
+
+static int need_sale(till *t)
+{
+    if (t->open)
+        return 1;
+    usage_error(t, "No sale is open; scan the customer's card first.");
+    return 0;
+}
+
+static void cmd_offers(till *t)
+{
+    if (!can_spend(t) || !need_sale(t))
+        return;
+    tp_reward_offer offers[TILL_OFFERS_MAX];
+    size_t n = 0;
+    tp_message msg;
+    tp_status st = t->co->offers(t->p, t->txn, offers, TILL_OFFERS_MAX, sizeof offers[0], &n,
+                                 &msg);
+    if (st != TP_OK) {
+        refused(t, st, &msg);
+        return;
+    }
+    if (n == 0) {
+        say("  %s", msg.text[0] ? msg.text : "No reward is affordable now.");
+        return;
+    }
+    print_offers(t, offers, sizeof offers[0], n);
+}
+
+/* redeem NAME | redeem points [N]: the basket so far goes with it, so the
+ * plugin can price the discount. */
+static void cmd_redeem(till *t, int argc, char **argv)
+{
+    if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[1], "points") != 0)) {
+        usage_error(t, "Usage: redeem REWARD | redeem points [N]");
+        return;
+    }
+    if (!can_spend(t) || !need_sale(t))
+        return;
+    tp_redeem_request req = {.struct_size = sizeof req, .lines = t->lines,
+                             .line_count = t->nlines, .line_stride = sizeof t->lines[0]};
+    if (strcmp(argv[1], "points") != 0)
+        req.reward = argv[1];
+    else if (argc == 3) {
+        char *end = NULL;
+        errno = 0;
+        long long n = strtoll(argv[2], &end, 10);
+        if (errno || !end || *end || end == argv[2] || n <= 0) {
+            usage_error(t, "The points to spend must be a whole number above 0 (or leave it "
+                           "out: as many as fit).");
+            return;
+        }
+        req.points = n;
+    }
+    till_redemption *slot = NULL;
+    for (size_t i = 0; !slot && i < TILL_REDEEM_MAX; i++)
+        if (!t->red[i].no)
+            slot = &t->red[i];
+    if (!slot) {
+        usage_error(t, "This sale holds the most redemptions the till keeps; take one off "
+                       "(unredeem N) first.");
+        return;
+    }
+    tp_redemption out = {.struct_size = sizeof out};
+    tp_message msg;
+    tp_status st = t->co->redeem(t->p, t->txn, &req, &out, &msg);
+    if (st != TP_OK) {
+        refused(t, st, &msg);
+        return;
+    }
+    slot->no = out.redemption_no;
+    slot->state = RED_WAITING;
+    slot->points = out.points;
+    slot->discount_minor = out.discount_minor;
+    snprintf(slot->label, sizeof slot->label, "%s", out.label);
+    char money[TP_MONEY_TEXT_SIZE];
+    format_money(t, money, sizeof money, out.discount_minor);
+    say("  %-20s %10s-", out.label, money);
+    say("  Redemption %u: %s", (unsigned)out.redemption_no, msg.text);
+}
+
+static void cmd_unredeem(till *t, int argc, char **argv)
+{
+    char *end = NULL;
+    unsigned long no = argc == 2 ? strtoul(argv[1], &end, 10) : 0;
+    if (argc != 2 || !end || *end || no == 0 || no > UINT32_MAX) {
+        usage_error(t, "Usage: unredeem N (the redemption's number, as redeem showed it)");
+        return;
+    }
+    if (!can_spend(t) || !need_sale(t))
+        return;
+    till_redemption *r = find_redemption(t, (uint32_t)no);
+    if (!r) {
+        usage_error(t, "This sale has no redemption with that number; total lists them.");
+        return;
+    }
+    if (take_off(t, r) == 0)
+        say_left_to_pay(t);
+}
+
+/* The sale so far: its amount, each redemption and what is left to pay. */
+static void cmd_total(till *t)
+{
+    if (!need_sale(t))
+        return;
+    char money[TP_MONEY_TEXT_SIZE];
+    format_money(t, money, sizeof money, basket_minor(t));
+    say("  %-20s %10s", "Items", money);
+    static const char *const states[] = {"", "waiting", "confirmed", "refused"};
+    for (size_t i = 0; i < TILL_REDEEM_MAX; i++) {
+        const till_redemption *r = &t->red[i];
+        if (!r->no)
+            continue;
+        format_money(t, money, sizeof money, r->discount_minor);
+        say("  %-20s %10s-  #%u, %lld points, %s", r->label, money, (unsigned)r->no,
+            (long long)r->points, states[r->state]);
+    }
+    say_left_to_pay(t);
+}
+
 static void cmd_pay(till *t, int argc, char **argv)
 {
     if (!t->open || t->nlines == 0) {
@@ -303,11 +553,16 @@ static void cmd_pay(till *t, int argc, char **argv)
         refused(t, st, &msg);
         return;
     }
-    int64_t total = 0;
-    for (size_t i = 0; i < t->nlines; i++)
-        total += t->lines[i].amount_minor - t->lines[i].discount_minor;
+    /* What the points paid comes off the amount; the plugin's preview
+     * says it (an older plugin leaves it 0 and takes no redemptions). */
+    int64_t total = basket_minor(t) - pv.redeemed_minor;
     char money[TP_MONEY_TEXT_SIZE], elig[TP_MONEY_TEXT_SIZE];
-    format_money(t, money, sizeof money, total);
+    if (pv.redeemed_points > 0) {
+        format_money(t, money, sizeof money, pv.redeemed_minor);
+        say("  Points spent: %lld for %s %s off.", (long long)pv.redeemed_points, money,
+            t->currency);
+    }
+    format_money(t, money, sizeof money, total > 0 ? total : 0);
     format_money(t, elig, sizeof elig, pv.eligible_minor);
     if (pv.has_member)
         say("  Paid %s %s (eligible %s): %lld points pending.", money, t->currency, elig,
@@ -319,6 +574,7 @@ static void cmd_pay(till *t, int argc, char **argv)
     if (pv.has_member && msg.text[0])
         say("  %s", msg.text);
     t->open = 0;
+    memset(t->red, 0, sizeof t->red);
 }
 
 static void cmd_refund(till *t, int argc, char **argv)
@@ -496,7 +752,14 @@ static void help(void)
         "  scan CODE                    a member code, typed or from a scanner\n"
         "  item SKU PRICE [CATEGORY] [tax|tip|giftcard]\n"
         "  discount AMOUNT              on the last item\n"
-        "  pay [RECEIPT]                complete the sale (receipt = sale id)\n"
+        "  offers                       rewards the customer can afford now\n"
+        "  redeem REWARD                spend points on a reward (a discount line)\n"
+        "  redeem points [N]            pay part of the sale with N points (none\n"
+        "                               given: as many as the balance and sale allow)\n"
+        "  unredeem N                   take redemption N off the sale\n"
+        "  total                        the sale so far and what is left to pay\n"
+        "  pay [RECEIPT]                complete the sale (receipt = sale id); waits\n"
+        "                               for the points to be confirmed first\n"
         "  cancel                       void the open sale\n"
         "  refund RECEIPT full|AMOUNT [REFUND-ID]\n"
         "  member add CODE NAME... [--phone P] [--email E]\n"
@@ -592,12 +855,21 @@ static int run_command(till *t, char *line)
         cmd_discount(t, argc, argv);
     else if (strcmp(c, "pay") == 0)
         cmd_pay(t, argc, argv);
+    else if (strcmp(c, "total") == 0 && argc == 1)
+        cmd_total(t);
+    else if (strcmp(c, "offers") == 0 && argc == 1)
+        cmd_offers(t);
+    else if (strcmp(c, "redeem") == 0)
+        cmd_redeem(t, argc, argv);
+    else if (strcmp(c, "unredeem") == 0)
+        cmd_unredeem(t, argc, argv);
     else if (strcmp(c, "cancel") == 0) {
         if (!t->open)
             usage_error(t, "No sale is open.");
         else if (refused(t, t->co->cancel(t->p, t->txn, &msg), &msg) == 0) {
             say("  Sale %s voided; no points.", t->txn);
             t->open = 0;
+            memset(t->red, 0, sizeof t->red);
         }
     } else if (strcmp(c, "refund") == 0)
         cmd_refund(t, argc, argv);

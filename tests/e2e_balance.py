@@ -87,7 +87,7 @@ def main():
         for conf in confs:
             proc, c, _ = e.stdio_shim(conf)
             shims.append((proc, c))
-            e.check("hello at 1.5", e.hello(c).get("result", {}).get("protocol") == "1.5")
+            e.check("hello at 1.6", e.hello(c).get("result", {}).get("protocol") == "1.6")
         for code in MEMBERS:
             r = shims[0][1].call("admin.member_add", {"code": code, "name": "Chain Member"})
             e.check(f"member {code} added", "result" in r, r)

@@ -616,6 +616,100 @@ check "expire --as-of an impossible date: exit 2" [ "$rc" = 2 ]
 tpe exv verify
 check "expiry: verify clean" [ "$rc" = 0 ]
 
+# 14. Points spent at the till, on a database of its own: P-2001 earns 720
+# (10 points per 1.00), then spends 500 on a coffee (2.50) and 200 points
+# on 2.00 of the rest; 2.20 paid earns 22: 720 - 700 + 22 = 42. A manager
+# gives the 700 back with a PIN (read from stdin, never the command line).
+mkdir "$work/spend"
+cat > "$work/spend/tp.conf" <<'CONF'
+[store]
+location = shop-5
+database = s.db
+[program]
+points_per_unit = 10
+unit_minor = 100
+[reward "coffee"]
+cost = 500
+free_sku = COFFEE
+label = Free coffee
+[redeem]
+pay_with_points = yes
+points_per_unit = 100
+unit = 1.00
+min_points = 100
+step_points = 50
+CONF
+qs() { sqlite3 "$work/spend/s.db" "$1"; }
+tps() { # the same on the spending database; stdin is passed on (the PIN)
+    n=$1; shift
+    if "$CLI" --plugin "$B/tillpoints.so" --config "$work/spend/tp.conf" "$@" \
+        > "$work/$n.out" 2> "$work/$n.err"; then rc=0; else rc=$?; fi
+}
+tps sp0 member add P-2001 --name "Pat Points"
+cat > "$work/spend.till" <<'S'
+staff anna
+begin SP-1
+scan P-2001
+item WINE 60.00
+item CHEESE 12.00
+pay
+begin SP-2
+scan P-2001
+item COFFEE 2.50
+item CAKE 4.20
+redeem coffee
+redeem points 200
+pay
+S
+if "$TILL" --plugin "$B/tillpoints.so" --config "$work/spend/tp.conf" --script "$work/spend.till" \
+    > "$work/spend.out" 2>&1; then rc=0; else rc=$?; fi
+check "spending sale: exit 0" [ "$rc" = 0 ]
+check "spending sale: 42 left" [ "$(qs "SELECT sum(points) FROM ledger")" = 42 ]
+tps sp1 activity --type redeem
+check "activity --type redeem: exit 0" [ "$rc" = 0 ]
+check "activity --type redeem: the sale's entry" has "^[0-9-]* [0-9:]*  P-2001  -700    redeem  anna   shop-5    SP-2     coffee: 500 for 2.50; points: 200 for 2.00\$" "$work/sp1.out"
+check "activity --type redeem: nothing else" has "^1 entry shown; no older ones.\$" "$work/sp1.out"
+tps sp2 --json activity --type redeem,unredeem
+check "activity --json: the kind is redeem" json "$work/sp2.out" "[r['kind'] for r in d['entries']] == ['redeem'] and d['entries'][0]['points'] == -700"
+printf '583920\n' > "$work/spend/pin"
+tps sp3 manager add mgr-9 --name "Max Manager" --staff owner < "$work/spend/pin"
+check "manager for reversals: exit 0" [ "$rc" = 0 ]
+# A wrong PIN: refused, nothing written.
+printf '111111\n' > "$work/spend/wrong"
+tps sp4 redeem reverse SP-2 --reason "charged twice" --staff anna --approver mgr-9 < "$work/spend/wrong"
+check "reverse, wrong PIN: exit 1" [ "$rc" = 1 ]
+check "reverse, wrong PIN: says so" has "^tillpoints: Wrong manager id or PIN; after 5 wrong PINs in a row a manager is locked.\$" "$work/sp4.err"
+check "reverse, wrong PIN: balance unchanged" [ "$(qs "SELECT sum(points) FROM ledger")" = 42 ]
+check "reverse, wrong PIN: no unredeem entry" [ "$(qs "SELECT count(*) FROM ledger WHERE kind='unredeem'")" = 0 ]
+# No PIN at all, and no way to give one on the command line.
+tps sp5 redeem reverse SP-2 --reason "charged twice" --staff anna --approver mgr-9 < /dev/null
+check "reverse, no PIN: exit 1, says so" sh -c '[ "$1" = 1 ] && grep -q "^tillpoints: No PIN was given (the input ended).$" "$2"' sh "$rc" "$work/sp5.err"
+tps sp6 redeem reverse SP-2 --reason "charged twice" --staff anna --approver mgr-9 --pin 583920
+check "reverse, --pin is no option: exit 2" [ "$rc" = 2 ]
+tps sp7 redeem reverse SP-2 --reason "charged twice" --staff anna
+check "reverse without --approver: exit 2, says so" sh -c '[ "$1" = 2 ] && grep -q "reverse needs --approver" "$2"' sh "$rc" "$work/sp7.err"
+# The right PIN: every spent point back, with its audit record.
+tps sp8 redeem reverse SP-2 --reason "charged twice" --staff anna --approver mgr-9 < "$work/spend/pin"
+check "reverse: exit 0" [ "$rc" = 0 ]
+check "reverse: the entry and the balance" has "^Entry [0-9]*: +700 points given back to P-2001 (Pat Points) for receipt SP-2; balance 742 points.\$" "$work/sp8.out"
+check "reverse: 742 in the db" [ "$(qs "SELECT sum(points) FROM ledger")" = 742 ]
+check "reverse: one unredeem entry of 700" [ "$(qs "SELECT group_concat(points) FROM ledger WHERE kind='unredeem'")" = 700 ]
+check "reverse: the audit record names staff and approver" [ "$(qs "SELECT actor||'/'||approver FROM audit WHERE action='redeem.reverse'")" = "anna/mgr-9" ]
+tps sp9 redeem reverse SP-2 --reason "again" --staff anna --approver mgr-9 < "$work/spend/pin"
+check "reverse again: exit 1" [ "$rc" = 1 ]
+check "reverse again: all back already" has "^tillpoints: Every one of the 700 points receipt SP-2 spent is back already.\$" "$work/sp9.err"
+check "reverse again: balance unchanged" [ "$(qs "SELECT sum(points) FROM ledger")" = 742 ]
+tps sp10 redeem reverse SP-1 --reason "wrong one" --staff anna --approver mgr-9 < "$work/spend/pin"
+check "reverse of a receipt that spent nothing: exit 1, says so" sh -c '[ "$1" = 1 ] && grep -q "^tillpoints: Receipt SP-1 of shop-5 spent no points here.$" "$2"' sh "$rc" "$work/sp10.err"
+tps sp11 activity --type unredeem
+check "activity --type unredeem: the reversal, by anna for mgr-9" has "P-2001  +700    unredeem  anna (mgr-9)  shop-5" "$work/sp11.out"
+tps sp12 overdrafts
+check "overdrafts: none standalone" sh -c '[ "$1" = 0 ] && [ "$(cat "$2")" = "No overdrafts reported." ]' sh "$rc" "$work/sp12.out"
+tps sp13 --json overdrafts
+check "overdrafts --json: an empty list" json "$work/sp13.out" "d['ok'] and d['overdrafts'] == []"
+tps sp14 verify
+check "verify knows redeem and unredeem" [ "$rc" = 0 ]
+
 # 12. An import is written in chunks: killed once its first chunks are in
 # (as the database shows), the same file again finishes it, each row once.
 # On a database of its own.

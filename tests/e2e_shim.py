@@ -282,11 +282,11 @@ def stdio_session(c, db):
 
     r = c.call("hello", {"protocol": "2.0", "client": "Future POS"})
     check("hello with another major is refused", error_code(r) == "version_mismatch", r)
-    check("refusal explains the versions", "1.5" in r["error"]["message"], r)
+    check("refusal explains the versions", "1.6" in r["error"]["message"], r)
 
     r = hello(c)
     res = r.get("result", {})
-    check("hello answers protocol 1.5", res.get("protocol") == "1.5", r)
+    check("hello answers protocol 1.6", res.get("protocol") == "1.6", r)
     check("hello reports the shim version",
           res.get("shim", {}).get("name") == "tillpoints-shim" and res["shim"].get("version"), r)
     check("hello reports the plugin ABI", res.get("plugin", {}).get("abi", "").startswith("2."), r)
@@ -306,8 +306,8 @@ def stdio_session(c, db):
         check(f"unlisted method {name} is unknown_method", error_code(r) == "unknown_method", r)
 
     r = c.call("hello", {"protocol": "1.7", "client": "Newer minor"})
-    check("hello with a newer minor is accepted at 1.1",
-          r.get("result", {}).get("protocol") == "1.5", r)
+    check("hello with a newer minor is accepted at 1.6",
+          r.get("result", {}).get("protocol") == "1.6", r)
 
     r = c.call("admin.member_add", {"code": "MEMBER-0001", "name": "Carla Client",
                                     "phone": "+49 30 1234567", "email": "carla@example.com"})
@@ -939,7 +939,7 @@ def socket_run(work):
 def socket_session(path, db):
     a = SockClient(path)
     r = hello(a)
-    check("socket: first client says hello", r.get("result", {}).get("protocol") == "1.5", r)
+    check("socket: first client says hello", r.get("result", {}).get("protocol") == "1.6", r)
     r = a.call("admin.member_add", {"code": "MEMBER-0002", "name": "Dan Doe"})
     check("socket: member added", "result" in r, r)
 
@@ -1246,14 +1246,14 @@ def socket_peer_run(work):
         # In the group as the primary group (SO_PEERCRED's gid) ...
         lines, err = as_peer(["runuser", "-u", "nobody", "-g", "users", "--"], path, "POS-1")
         check("peers: a client whose group is the allowed group is served",
-              len(lines) >= 2 and lines[0].get("result", {}).get("protocol") == "1.5"
+              len(lines) >= 2 and lines[0].get("result", {}).get("protocol") == "1.6"
               and "result" in lines[1], (lines, err))
         # ... and as a supplementary group (SO_PEERGROUPS).
         lines, err = as_peer(["setpriv", "--reuid=nobody", "--regid=nogroup",
                               "--groups=users", "--"], path, "POS-2")
         check("peers: a client with the allowed group among its groups is served",
               len(lines) >= 1 and isinstance(lines[0], dict)
-              and lines[0].get("result", {}).get("protocol") == "1.5", (lines, err))
+              and lines[0].get("result", {}).get("protocol") == "1.6", (lines, err))
     except (TimeoutError, OSError, subprocess.SubprocessError) as exc:
         check("socket peer checks ran to the end", False, repr(exc))
     finally:
@@ -1852,6 +1852,193 @@ def flow_run(work):
     check("flow: integrity", db_query(db, "PRAGMA integrity_check") == [("ok",)])
 
 
+# --------------------------------------------------------------- redeem --
+
+REDEEM_CONF = """[store]
+database = redeem.db
+[program]
+points_per_unit = 10
+unit_minor = 100
+[reward "coffee"]
+cost = 500
+free_sku = COFFEE
+label = Free coffee
+[reward "fiver"]
+cost = 400
+amount_off = 5.00
+min_basket = 20.00
+[redeem]
+pay_with_points = yes
+points_per_unit = 100
+unit = 1.00
+min_points = 100
+step_points = 50
+"""
+
+
+def redeem_run(work):
+    """Protocol 1.6: spending points. 10 points per 1.00 earned; a coffee
+    for 500 points, 5.00 off a basket of 20.00 for 400; points pay 1.00 per
+    100 in steps of 50; earning on what was paid. Figures by hand."""
+    conf = os.path.join(work, "redeem.conf")
+    with open(conf, "w") as f:
+        f.write(REDEEM_CONF)
+    db = os.path.join(work, "redeem.db")
+    proc, c, _ = stdio_shim(conf)
+    try:
+        redeem_session(c, db)
+    except (TimeoutError, BrokenPipeError, OSError) as exc:
+        check("redeem session ran to the end", False, repr(exc))
+    rc = end_input(proc)
+    check("redeem: the shim exits 0", rc == 0, rc)
+
+
+def refused_with(r, code, says):
+    msg = r.get("error", {}).get("message", "") if r else ""
+    return error_code(r) == code and says in msg and msg.endswith(".")
+
+
+def redeem_session(c, db):
+    res = hello(c).get("result", {})
+    check("redeem: hello answers protocol 1.6", res.get("protocol") == "1.6", res)
+    check("redeem: hello lists the spending methods",
+          {"checkout.offers", "checkout.redeem", "checkout.unredeem"} <= set(res.get("methods", [])),
+          res)
+    check("redeem: hello lists the spending events",
+          {"redeem.confirmed", "redeem.refused", "overdraft"} <= set(res.get("events", [])), res)
+    c.call("admin.member_add", {"code": "MEMBER-0500", "name": "Rita Redeem"})
+    # RD-1: 80.00 earns 800 points; nothing spent.
+    c.call("checkout.begin", {"txn": "RD-1"})
+    c.call("checkout.scan", {"txn": "RD-1", "code": "MEMBER-0500"})
+    c.call("checkout.complete", {"txn": "RD-1", "receipt": receipt(
+        "RR-1", [{"sku": "WINE", "amount_minor": 8000}])})
+    ev = c.event("award.committed", lambda e: e.get("receipt_id") == "RR-1")
+    check("redeem: 800 earned, none spent",
+          ev and ev["points"] == 800 and ev.get("redeemed_points") == 0, ev)
+
+    # RD-2: identified with 800 points, both rewards affordable.
+    coffee = {"name": "coffee", "label": "Free coffee", "cost_points": 500,
+              "min_basket_minor": 0, "max_per_receipt": 1}
+    fiver = {"name": "fiver", "label": "fiver", "cost_points": 400,
+             "min_basket_minor": 2000, "max_per_receipt": 1}
+    c.call("checkout.begin", {"txn": "RD-2"})
+    c.call("checkout.scan", {"txn": "RD-2", "code": "MEMBER-0500"})
+    ev = c.event("member.identified", lambda e: e.get("txn") == "RD-2")
+    check("redeem: member.identified carries the offers",
+          ev and ev.get("offers") == [coffee, fiver] and ev["balance"] == 800, ev)
+    r = c.call("checkout.offers", {"txn": "RD-2"})
+    check("redeem: checkout.offers answers the same",
+          r.get("result", {}).get("offers") == [coffee, fiver], r)
+    basket = [{"sku": "COFFEE", "amount_minor": 350}, {"sku": "CAKE", "amount_minor": 450}]
+
+    # Bad input: the plugin's (or the shim's) sentence, nothing reserved.
+    r = c.call("checkout.redeem", {"txn": "RD-2", "reward": "nosuch", "lines": basket})
+    check("redeem: an unknown reward is not_found, naming the rewards",
+          refused_with(r, "not_found", "No reward is called nosuch here; the rewards are: "
+                       "coffee, fiver."), r)
+    r = c.call("checkout.redeem", {"txn": "RD-2", "points": 5000, "lines": basket})
+    check("redeem: more than the balance is wrong_state",
+          refused_with(r, "wrong_state", "Spending 5000 points needs more than the 800 "
+                       "MEMBER-0500 has available."), r)
+    r = c.call("checkout.redeem", {"txn": "RD-2", "reward": "fiver", "lines": basket})
+    check("redeem: a basket below the reward's minimum is wrong_state",
+          refused_with(r, "wrong_state", ""), r)
+    r = c.call("checkout.redeem", {"txn": "RD-2", "reward": "coffee",
+                                   "lines": [{"sku": "COFFEE", "amount_minor": "3.50"}]})
+    check("redeem: a malformed line is bad_field, naming it",
+          refused_with(r, "bad_field", "lines[0].amount_minor must be an integer in minor units"),
+          r)
+    r = c.call("checkout.redeem", {"txn": "RD-2", "reward": "coffee"})
+    check("redeem: lines missing is bad_field",
+          refused_with(r, "bad_field", "lines must be an array of line objects"), r)
+    r = c.call("checkout.redeem", {"txn": "RD-2", "reward": "coffee", "points": 100,
+                                   "lines": basket})
+    check("redeem: reward and points together is bad_field",
+          refused_with(r, "bad_field", "not both"), r)
+    r = c.call("checkout.redeem", {"txn": "RD-2", "lines": basket})
+    check("redeem: neither reward nor points is bad_field",
+          refused_with(r, "bad_field", "reward or points is missing"), r)
+    r = c.call("checkout.redeem", {"txn": "RD-2", "points": -5, "lines": basket})
+    check("redeem: negative points is bad_field", refused_with(r, "bad_field", "points"), r)
+    r = c.call("checkout.unredeem", {"txn": "RD-2", "redemption_no": 9})
+    check("redeem: unredeem of a number the sale lacks is not_found",
+          refused_with(r, "not_found", "Sale RD-2 has no redemption number 9."), r)
+    c.call("checkout.begin", {"txn": "RD-X"})
+    r = c.call("checkout.redeem", {"txn": "RD-X", "reward": "coffee", "lines": basket})
+    check("redeem: no member on the sale is wrong_state",
+          refused_with(r, "wrong_state", "No member is on sale RD-X"), r)
+    r = c.call("checkout.offers", {"txn": "RD-X"})
+    check("redeem: offers without a member is wrong_state",
+          refused_with(r, "wrong_state", "No member is on sale RD-X"), r)
+    c.call("checkout.cancel", {"txn": "RD-X"})
+    check("redeem: the refusals reserved nothing",
+          db_query(db, "SELECT COUNT(*) FROM reservations")[0][0] == 0)
+
+    # The coffee (3.50) for 500 points; confirmed; 4.50 paid earns 45.
+    r = c.call("checkout.redeem", {"txn": "RD-2", "reward": "coffee", "lines": basket})
+    check("redeem: the coffee's line", r.get("result") == {
+        "txn": "RD-2", "redemption_no": 1, "kind": "reward", "points": 500,
+        "discount_minor": 350, "balance_after": 300, "label": "Free coffee",
+        "message": "Free coffee: 3.50 EUR off for 500 points, waiting for confirmation."}, r)
+    ev = c.event("redeem.confirmed", lambda e: e.get("txn") == "RD-2")
+    check("redeem: redeem.confirmed names the redemption and who vouched",
+          ev and ev["redemption_no"] == 1 and ev["points"] == 500 and ev["source"] == "local"
+          and ev["status"] == "ok" and ev["balance"] == 300
+          and ev["message"] == "500 points of Rita Redeem are reserved for this sale; "
+                               "300 left to spend.", ev)
+    r = c.call("checkout.complete", {"txn": "RD-2", "receipt": receipt("RR-2", basket)})
+    res = r.get("result", {})
+    check("redeem: complete reports the points spent and earned",
+          res.get("redeemed_points") == 500 and res.get("redeemed_minor") == 350
+          and res.get("points") == 45 and res.get("eligible_minor") == 800, r)
+    ev = c.event("award.committed", lambda e: e.get("receipt_id") == "RR-2")
+    check("redeem: award.committed carries redeemed_points",
+          ev and ev["points"] == 45 and ev["redeemed_points"] == 500 and ev["balance"] == 345, ev)
+
+    # RD-3: as many points as fit (345 in steps of 50: 300, 3.00 off), then
+    # taken off again and the sale cancelled: nothing spent.
+    c.call("checkout.begin", {"txn": "RD-3"})
+    c.call("checkout.scan", {"txn": "RD-3", "code": "MEMBER-0500"})
+    ev = c.event("member.identified", lambda e: e.get("txn") == "RD-3")
+    check("redeem: 345 points afford no reward (the fiver costs 400)",
+          ev and ev.get("offers") == [], ev)
+    r = c.call("checkout.redeem", {"txn": "RD-3", "points": 0,
+                                   "lines": [{"sku": "WINE", "amount_minor": 1299}]})
+    res = r.get("result", {})
+    check("redeem: points 0 pays with as many as fit",
+          res.get("kind") == "points" and res.get("points") == 300
+          and res.get("discount_minor") == 300 and res.get("balance_after") == 45
+          and res.get("label") == "Paid with 300 points", r)
+    c.event("redeem.confirmed", lambda e: e.get("txn") == "RD-3")
+    r = c.call("checkout.unredeem", {"txn": "RD-3", "redemption_no": 1})
+    check("redeem: unredeem answers", r.get("result") == {"txn": "RD-3", "redemption_no": 1}, r)
+    c.call("checkout.cancel", {"txn": "RD-3"})
+    c.call("admin.flush", {})
+    check("redeem: unredeem and cancel left nothing reserved",
+          db_query(db, "SELECT COUNT(*) FROM reservations")[0][0] == 0)
+
+    # Refunds give spent points back in proportion: 4.00 of RR-2's 8.00
+    # gives back 500 * 400 / 800 = 250; the rest the other 250 and every
+    # earned point: 800 again.
+    r = c.call("checkout.refund", {"refund_id": "RF-R1", "receipt_id": "RR-2", "currency": "EUR",
+                                   "amount_minor": 400})
+    ev = c.event("refund.committed", lambda e: e.get("refund_id") == "RF-R1")
+    check("redeem: a half refund gives 250 spent points back",
+          ev and ev.get("redeemed_points") == 250, ev)
+    half_points = ev["points"] if ev else 0
+    r = c.call("checkout.refund", {"refund_id": "RF-R2", "receipt_id": "RR-2", "currency": "EUR",
+                                   "full": True})
+    ev = c.event("refund.committed", lambda e: e.get("refund_id") == "RF-R2")
+    check("redeem: the rest gives the other 250 back",
+          ev and ev.get("redeemed_points") == 250, ev)
+    check("redeem: the two refunds take back the 45 earned",
+          ev and half_points + ev["points"] == -45, (half_points, ev))
+    check("redeem: the balance is 800 again", ev and ev["balance"] == 800, ev)
+    check("redeem: the ledger agrees",
+          member_points(db, "MEMBER-0500") == 800
+          and db_query(db, "SELECT SUM(points) FROM ledger WHERE kind='unredeem'")[0][0] == 500)
+
+
 def main():
     for f in (SHIM, PLUGIN):
         if not os.path.exists(f):
@@ -1861,7 +2048,7 @@ def main():
     parts = {"stdio": stdio_run, "forms": forms_run, "socket": socket_run,
              "scanners": scanners_run, "peers": socket_peer_run, "signed": signed_run,
              "images": images_run, "shutdown": shutdown_run, "flow": flow_run,
-             "expiry": expiry_run}
+             "expiry": expiry_run, "redeem": redeem_run}
     # Parts named on the command line (e.g. "flow"), else all of them.
     chosen = sys.argv[1:] or list(parts)
     unknown = [p for p in chosen if p not in parts]

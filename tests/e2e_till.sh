@@ -132,5 +132,102 @@ check "identified: 42 points expire on a date" grep -Eq "^  \(42 points expire o
 check "member show: the same line" [ "$(grep -c "points expire on" "$work/e.out")" -ge 2 ]
 check "without [expiry] nothing is said of expiry" sh -c '! grep -q "expire" "$1"' sh "$work/a.out"
 
+# 6. Spending points at the till (docs/INTEGRATING.md, "Spending points at
+# the till"): 10 points per 1.00 earned; a coffee for 500 points, and
+# points pay 1.00 per 100, at least 100, in steps of 50. Earning is on
+# what was paid ([redeem] earn_on = paid). Balances through the CLI.
+cat > "$work/spend.conf" <<'CONF'
+[store]
+location = shop-7
+terminal = till-3
+database = spend.db
+[program]
+points_per_unit = 10
+unit_minor = 100
+[reward "coffee"]
+cost = 500
+free_sku = COFFEE
+label = Free coffee
+[reward "fiver"]
+cost = 400
+amount_off = 5.00
+min_basket = 20.00
+[redeem]
+pay_with_points = yes
+points_per_unit = 100
+unit = 1.00
+min_points = 100
+step_points = 50
+CONF
+CLI="$B/tillpoints"
+balance() { "$CLI" --plugin "$B/tillpoints.so" --config "$work/spend.conf" balance "$1"; }
+cat > "$work/s.till" <<'S'
+member add S-301 Sam Spender
+begin P-1
+scan S-301
+item WINE 60.00
+item CHEESE 12.00
+pay
+begin P-2
+scan S-301
+item COFFEE 2.50
+item CAKE 4.20
+offers
+redeem coffee
+total
+pay
+begin P-3
+scan S-301
+item WINE 12.99
+redeem points 200
+unredeem 1
+redeem points
+total
+pay
+S
+"$TILL" --plugin "$B/tillpoints.so" --config "$work/spend.conf" --script "$work/s.till" > "$work/s.out" 2>&1 ||
+    { cat "$work/s.out"; echo "FAIL: the spending script was refused"; exit 1; }
+# P-1: 72.00 -> 720 points. P-2: the coffee (2.50) for 500; 4.20 paid -> 42
+# earned: 720 - 500 + 42 = 262. P-3: 200 points taken off again; then as
+# many as fit: 262 in steps of 50 -> 250 points pay 2.50; 10.49 paid ->
+# 104 earned: 262 - 250 + 104 = 116.
+check "identified: the rewards the balance affords" grep -q "^    redeem coffee       Free coffee, 500 points$" "$work/s.out"
+check "identified: a basket minimum is said" grep -q "redeem fiver        fiver, 400 points, on a basket of 20.00 EUR or more" "$work/s.out"
+check "the reward's discount line" grep -q "^  Free coffee                2.50-$" "$work/s.out"
+check "the confirmation arrived" grep -q "\[points confirmed\] 500 points of Sam Spender are reserved for this sale; 220 left to spend." "$work/s.out"
+check "total: left to pay after the coffee" grep -q "^  Left to pay: 4.20 EUR.$" "$work/s.out"
+check "pay: points spent" grep -q "^  Points spent: 500 for 2.50 EUR off.$" "$work/s.out"
+check "pay: what is left, and earning on it" grep -q "^  Paid 4.20 EUR (eligible 6.70): 42 points pending.$" "$work/s.out"
+check "the award names both" grep -q "Receipt P-2: 500 points spent, +42 earned for Sam Spender; balance 262." "$work/s.out"
+check "unredeem takes the line off" grep -q "^  Redemption 1 taken off: Paid with 200 points (2.00 EUR, 200 points).$" "$work/s.out"
+check "redeem points: as many as fit" grep -q "^  Paid with 250 points       2.50-$" "$work/s.out"
+check "pay after paying with points" grep -q "^  Paid 10.49 EUR (eligible 12.99): 104 points pending.$" "$work/s.out"
+check "CLI: balance after spending" [ "$(balance S-301)" = "S-301 (Sam Spender): 116 points" ]
+check "ledger: two redeem entries" [ "$(sqlite3 "$work/spend.db" "SELECT group_concat(points) FROM (SELECT points FROM ledger WHERE kind='redeem' ORDER BY id)")" = "-500,-250" ]
+
+# More than the balance: refused at once with a sentence, nothing spent,
+# and the sale can still be paid without points.
+cat > "$work/r.till" <<'S'
+begin R-1
+scan S-301
+item WINE 12.99
+item COFFEE 2.50
+redeem points 5000
+redeem coffee
+redeem nosuch
+total
+pay
+S
+if "$TILL" --plugin "$B/tillpoints.so" --config "$work/spend.conf" --script "$work/r.till" > "$work/r.out" 2>&1; then
+    status=0; else status=$?; fi
+check "refused redemptions make the script fail" [ "$status" = 1 ]
+check "more points than the balance: refused" grep -q "Spending 5000 points needs more than the 116 S-301 has available. (wrong state)" "$work/r.out"
+check "a reward above the balance: refused" grep -q "Free coffee costs 500 points; S-301 has 116 available. (wrong state)" "$work/r.out"
+check "an unknown reward: the rewards are named" grep -q "No reward is called nosuch here; the rewards are: coffee, fiver. (not found)" "$work/r.out"
+check "refused: nothing taken off" grep -q "^  Left to pay: 15.49 EUR.$" "$work/r.out"
+# R-1 paid in full: 154 earned, nothing spent.
+check "CLI: balance after the refusals" [ "$(balance S-301)" = "S-301 (Sam Spender): 270 points" ]
+check "no redeem entry for R-1" [ "$(sqlite3 "$work/spend.db" "SELECT count(*) FROM ledger WHERE receipt='R-1' AND kind='redeem'")" = 0 ]
+
 echo "e2e_till: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -307,8 +307,8 @@ printf '%s\n' \
     >"$tmp/shim.in"
 timeout 60 runuser -u tillpoints -- tillpoints-shim --config "$conf" <"$tmp/shim.in" >"$tmp/shim.out" 2>"$tmp/shim.err"
 rc=$?
-if [ "$rc" -eq 0 ] && grep -q '"id":1,"result":{"protocol":"1.5"' "$tmp/shim.out" &&
-    grep -q '"id":4,"result":{"txn":"PKG-S1","receipt_id":"PKG-S1","has_member":true,"eligible_minor":450,"points":4}' "$tmp/shim.out" &&
+if [ "$rc" -eq 0 ] && grep -q '"id":1,"result":{"protocol":"1.6"' "$tmp/shim.out" &&
+    grep -q '"id":4,"result":{"txn":"PKG-S1","receipt_id":"PKG-S1","has_member":true,"eligible_minor":450,"points":4,"redeemed_points":0,"redeemed_minor":0}' "$tmp/shim.out" &&
     grep '"event":"award.committed"' "$tmp/shim.out" | grep -q '"receipt_id":"PKG-S1","member_code":"PKG-1001".*"points":4,"balance":4,'; then
     ok "tillpoints-shim over stdio: hello, then a checkout whose award (+4) is committed"
 else
@@ -389,7 +389,7 @@ PY
 chmod 0644 "$tmp/peer.py"
 out=$(timeout 30 setpriv --reuid=nobody --regid=nogroup --groups=tillpoints-pos -- /usr/bin/python3 "$tmp/peer.py" "$sock" PKG-POS-1 2>&1)
 served=0
-has "$out" '"id":1,"result":{"protocol":"1.5"' && has "$out" '"id":2,"result"' && served=1
+has "$out" '"id":1,"result":{"protocol":"1.6"' && has "$out" '"id":2,"result"' && served=1
 check "a POS user in tillpoints-pos is served (hello, member add)" [ "$served" = 1 ]
 out=$(timeout 30 setpriv --reuid=nobody --regid=nogroup --clear-groups -- /usr/bin/python3 "$tmp/peer.py" "$sock" PKG-INTRUDER 2>&1)
 check "a user outside tillpoints-pos cannot connect: $out" has "$out" '^REFUSED 13'

@@ -66,6 +66,13 @@ static void say(tp_message *msg, const char *text)
     snprintf(msg->text, sizeof msg->text, "%s", text);
 }
 
+/* Offers of MEMBER_IDENTIFIED and checkout.offers (protocol 1.6), with
+ * strings that are not UTF-8 and figures at their extremes. */
+static const tp_reward_offer fake_offers[2] = {
+    {.name = "coffee", .label = "Free \xff coffee", .cost_points = 500, .max_per_receipt = 1},
+    {.name = "fiver\xc3", .label = "", .cost_points = INT64_MAX, .min_basket_minor = -1},
+};
+
 /* Queues an event whose name is `code` followed by bytes that are not
  * UTF-8, so the protocol's output sanitising is always exercised. */
 static void queue_event(fake *f, tp_event_kind kind, const char *txn, const char *code)
@@ -88,6 +95,12 @@ static void queue_event(fake *f, tp_event_kind kind, const char *txn, const char
     e->replayed = (int32_t)(strlen(code) & 1);
     e->time_ms = INT64_MIN;
     e->message = f->ev_text[i];
+    if (kind == TP_EVENT_MEMBER_IDENTIFIED) {
+        e->offers = fake_offers;
+        e->offer_count = 2;
+        e->offer_stride = sizeof fake_offers[0];
+    }
+    e->redeem_source = e->message;
 }
 
 static int find(fake *f, const char *txn)
@@ -287,6 +300,71 @@ static tp_status f_flush(const tp_plugin *pl, int64_t timeout_ms, tp_message *ms
     return TP_OK;
 }
 
+/* Spending points (protocol 1.6): a redemption confirms or is refused by
+ * its reward's first letter. */
+static tp_status f_offers(const tp_plugin *pl, const char *txn, tp_reward_offer *out,
+                          size_t cap, size_t stride, size_t *count, tp_message *msg)
+{
+    fake *f = fake_of(pl);
+    CHECK(txn && count && msg && stride == sizeof(tp_reward_offer) && (!cap || out));
+    *count = 0;
+    if (find(f, txn) < 0) {
+        say(msg, "There is no such transaction.");
+        return TP_ERR_NOT_FOUND;
+    }
+    for (size_t i = 0; i < 2 && i < cap; i++)
+        out[(*count)++] = fake_offers[i];
+    msg->text[0] = '\0';
+    return TP_OK;
+}
+
+static tp_status f_redeem(const tp_plugin *pl, const char *txn, const tp_redeem_request *rq,
+                          tp_redemption *out, tp_message *msg)
+{
+    fake *f = fake_of(pl);
+    CHECK(txn && rq && out && msg);
+    CHECK(rq->struct_size == sizeof *rq && out->struct_size == sizeof *out);
+    CHECK(rq->line_stride == sizeof(tp_line) && rq->line_count <= TP_LINES_MAX);
+    CHECK(rq->line_count == 0 || rq->lines);
+    CHECK(!rq->reward != !rq->points || (!rq->reward && rq->points == 0));
+    CHECK(rq->points >= 0);
+    for (size_t i = 0; i < rq->line_count; i++)
+        CHECK(rq->lines[i].discount_minor >= 0 &&
+              rq->lines[i].discount_minor <= rq->lines[i].amount_minor);
+    if (find(f, txn) < 0) {
+        say(msg, "There is no such transaction.");
+        return TP_ERR_NOT_FOUND;
+    }
+    if (rq->reward && rq->reward[0] == 'N') {
+        say(msg, "No reward is called that here.");
+        return TP_ERR_NOT_FOUND;
+    }
+    out->redemption_no = 1;
+    out->kind = rq->reward ? TP_REDEEM_REWARD : TP_REDEEM_POINTS;
+    out->points = rq->points ? rq->points : 500;
+    out->discount_minor = INT64_MAX;
+    out->balance_after = -1;
+    /* Unterminated on purpose: the protocol must not trust it. */
+    memset(out->label, 0xC3, sizeof out->label);
+    queue_event(f, rq->reward && rq->reward[0] == 'R' ? TP_EVENT_REDEEM_REFUSED
+                                                      : TP_EVENT_REDEEM_CONFIRMED,
+                txn, rq->reward ? rq->reward : "points");
+    msg->text[0] = '\0';
+    return TP_OK;
+}
+
+static tp_status f_unredeem(const tp_plugin *pl, const char *txn, uint32_t no, tp_message *msg)
+{
+    fake *f = fake_of(pl);
+    CHECK(txn && msg && no >= 1);
+    if (find(f, txn) < 0 || no != 1) {
+        say(msg, "There is no such redemption.");
+        return TP_ERR_NOT_FOUND;
+    }
+    msg->text[0] = '\0';
+    return TP_OK;
+}
+
 static const tp_checkout_ext fake_checkout = {
     .struct_size = sizeof(tp_checkout_ext),
     .begin = f_begin,
@@ -295,6 +373,9 @@ static const tp_checkout_ext fake_checkout = {
     .cancel = f_cancel,
     .refund = f_refund,
     .flush = f_flush,
+    .offers = f_offers,
+    .redeem = f_redeem,
+    .unredeem = f_unredeem,
 };
 /* Only what protocol 1.0 calls; the other members entries stay NULL, and
  * a call through one of them crashes the fuzzer, as it should. */
