@@ -211,7 +211,7 @@ static int seed_members(bhost *b)
 /* `n` sales: begin, scan, (identified), redeem (timed), (confirmed, timed
  * from the call), complete (timed). -1 on any refusal or timeout. */
 static int sales(bhost *b, const char *tag, size_t n, int64_t *redeem_ns, int64_t *confirm_ns,
-                 int64_t *complete_ns)
+                 int64_t *complete_ns, int64_t *floor_ns)
 {
     static const char *const skus[LINES] = {"SKU-BREAD", "SKU-MILK", "SKU-COFFEE", "SKU-FRUIT",
                                             "SKU-JAM"};
@@ -234,6 +234,13 @@ static int sales(bhost *b, const char *tag, size_t n, int64_t *redeem_ns, int64_
             return -1;
         }
         tp_redemption out = {.struct_size = sizeof out};
+        if (floor_ns) {
+            int64_t f0 = bench_now_ns();
+            volatile int spin = 0;
+            for (int k = 0; k < 50; k++)
+                spin += k;
+            floor_ns[i] = bench_now_ns() - f0;
+        }
         int64_t t0 = bench_now_ns();
         tp_status st = b->co->redeem(b->p, txn, &rq, &out, &msg);
         int64_t t1 = bench_now_ns();
@@ -305,12 +312,13 @@ int main(int argc, char **argv)
     snprintf(config, sizeof config, "%s/tillpoints.conf", dir);
     snprintf(secrets, sizeof secrets, "%s/secrets.conf", dir);
     int64_t *rd = calloc(n, sizeof *rd), *cf = calloc(n, sizeof *cf), *cp = calloc(n, sizeof *cp);
+    int64_t *fl = calloc(n, sizeof *fl);
     int64_t *rd2 = calloc(n, sizeof *rd2), *cf2 = calloc(n, sizeof *cf2),
             *cp2 = calloc(n, sizeof *cp2);
     bhost b;
     memset(&b, 0, sizeof b);
     long other = 0;
-    if (!rd || !cf || !cp || !rd2 || !cf2 || !cp2)
+    if (!rd || !cf || !cp || !fl || !rd2 || !cf2 || !cp2)
         goto out;
 
     /* 1 and 2: standalone. */
@@ -319,11 +327,12 @@ int main(int argc, char **argv)
         seed_members(&b) != 0)
         goto out;
     fprintf(stderr, "bench: %zu sales with a redemption, standalone\n", n);
-    if (sales(&b, "L", n, rd, cf, cp) != 0)
+    if (sales(&b, "L", n, rd, cf, cp, fl) != 0)
         goto out;
     other += b.other_source;
     stop(&b);
     sort3(rd, cf, cp, n);
+    qsort(fl, n, sizeof *fl, bench_cmp_i64);
 
     /* 3: with a central database on this machine. */
     if (geteuid() == 0 && access("/usr/lib/postgresql/15/bin/initdb", X_OK) == 0) {
@@ -363,7 +372,7 @@ int main(int argc, char **argv)
             nap_us(5000);
         }
         fprintf(stderr, "bench: %zu sales with a redemption, central database local\n", n);
-        if (sales(&b, "C", n, rd2, cf2, cp2) != 0)
+        if (sales(&b, "C", n, rd2, cf2, cp2, NULL) != 0)
             goto out;
         other += b.other_source;
         stop(&b);
@@ -391,6 +400,10 @@ int main(int argc, char **argv)
         bench_row_num(w, fig, v, 2, "us", k == 1 ? "< 10" : "-", base,
                       k == 1 ? v < TARGET_REDEEM_P99_US : -1);
     }
+    bench_row_num(w, "50 additions on the host thread p50 (floor)", bench_pct_us(fl, n, 0.5), 2,
+                  "us", "-", 0, -1);
+    bench_row_num(w, "50 additions on the host thread p99 (floor)", bench_pct_us(fl, n, 0.99), 2,
+                  "us", "-", 0, -1);
     double local50 = bench_pct_ms(cf, n, 0.5), local99 = bench_pct_ms(cf, n, 0.99);
     bench_row_num(w, "redeem -> confirmed p50, standalone", local50, 2, "ms", "-", 0, -1);
     bench_row_num(w, "redeem -> confirmed p99, standalone (baseline)", local99, 2, "ms", "-", 0,
@@ -414,6 +427,7 @@ out:
         stop(&b);
     fixture("destroy", pgdir);
     bench_remove_dir(dir);
+    free(fl);
     free(rd);
     free(cf);
     free(cp);

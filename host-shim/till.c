@@ -489,7 +489,8 @@ static void cmd_redeem(till *t, int argc, char **argv)
     char money[TP_MONEY_TEXT_SIZE];
     format_money(t, money, sizeof money, out.discount_minor);
     say("  %-20s %10s-", out.label, money);
-    say("  Redemption %u: %s", (unsigned)out.redemption_no, msg.text);
+    say("  Redemption %u: %s: %s %s off for %lld points, waiting for confirmation.",
+        (unsigned)out.redemption_no, out.label, money, t->currency, (long long)out.points);
 }
 
 static void cmd_unredeem(till *t, int argc, char **argv)

@@ -60,8 +60,10 @@ static tp_status check_currency(const tp_instance *in, const char *cur, tp_messa
     return TP_OK;
 }
 
-static tp_txn_slot *find_txn(tp_instance *in, const char *id)
+tp_txn_slot *tp_checkout_find(tp_instance *in, const char *id)
 {
+    if (!in->txns || !id[0])
+        return NULL;
     for (int i = 0; i < in->cfg.max_open_transactions; i++)
         if (in->txns[i].used && strcmp(in->txns[i].id, id) == 0)
             return &in->txns[i];
@@ -76,7 +78,7 @@ tp_status tp_checkout_txn(tp_instance **in, const tp_plugin *plugin, const char 
         st = check_id(txn_id, TP_TXN_ID_MAX, "transaction id", msg);
     if (st != TP_OK)
         return st;
-    *slot = find_txn(*in, txn_id);
+    *slot = tp_checkout_find(*in, txn_id);
     if (!*slot) {
         tp_msg_set(msg, "There is no open loyalty transaction %s; begin it first.", txn_id);
         return TP_ERR_NOT_FOUND;
@@ -95,7 +97,7 @@ static tp_status co_begin(const tp_plugin *plugin, const char *txn_id, const cha
         st = check_id(staff_id, TP_STAFF_ID_MAX, "staff id", msg);
     if (st != TP_OK)
         return st;
-    if (find_txn(in, txn_id)) {
+    if (tp_checkout_find(in, txn_id)) {
         tp_msg_set(msg, "Transaction %s is already open; complete or cancel it first.", txn_id);
         return TP_ERR_STATE;
     }
@@ -276,6 +278,7 @@ static tp_status co_complete(const tp_plugin *plugin, const char *txn_id,
         tp_abi_write_out(preview, &p, sizeof p);
     }
     say_why_none(in, a, msg);
+    tp_spend_closed(in, t);
     memset(t, 0, sizeof *t);
     return TP_OK;
 }
@@ -291,6 +294,7 @@ static tp_status co_cancel(const tp_plugin *plugin, const char *txn_id, tp_messa
      * sale open, so the cancel can be tried again. */
     if ((st = tp_spend_release_all(in, t, msg)) != TP_OK)
         return st;
+    tp_spend_closed(in, t);
     memset(t, 0, sizeof *t);
     return TP_OK;
 }

@@ -550,7 +550,8 @@ int tp_confirm_hold(tp_confirm *c, const char *txn, uint32_t no, const char *mem
     j.queued_ms = tp_mono_ms();
     tp_copy(j.txn, sizeof j.txn, txn);
     tp_copy(j.member, sizeof j.member, member_code);
-    return tp_queue_push(&c->q, &j);
+    /* The cashier waits for this one: a lingering thread looks now. */
+    return tp_queue_push_prompt(&c->q, &j);
 }
 
 void tp_confirm_release(tp_confirm *c, const char *txn, uint32_t no, int committed)

@@ -204,7 +204,8 @@ static tp_status plugin_init(const tp_plugin *plugin, tp_message *msg)
     if (st != TP_OK)
         return st;
     in->txns = calloc((size_t)in->cfg.max_open_transactions, sizeof *in->txns);
-    if (!in->txns || tp_queue_init(&in->write_q, sizeof(tp_write_job),
+    in->spending = calloc((size_t)in->cfg.max_open_transactions, sizeof *in->spending);
+    if (!in->txns || !in->spending || tp_queue_init(&in->write_q, sizeof(tp_write_job),
                                    (size_t)in->cfg.queue_capacity) != 0 ||
         tp_queue_init(&in->lookup_q, sizeof(tp_lookup_job), 1024) != 0) {
         tp_msg_set(msg, "Out of memory starting loyalty.");
@@ -283,6 +284,7 @@ static void plugin_destroy(const tp_plugin *plugin)
     tp_queue_destroy(&in->lookup_q);
     pthread_mutex_destroy(&in->admin_lock);
     free(in->txns);
+    free(in->spending);
     free(in->config_path);
     tp_instance_unref(in);
 }

@@ -35,7 +35,7 @@
 
 /* A redemption on an open transaction (spend.c), as the main thread knows
  * it: reserved, then confirmed or refused by an event. */
-#define TP_TXN_REDEEM_MAX 8
+#define TP_TXN_REDEEM_MAX TP_AWARD_REDEEM_MAX /* store.h */
 typedef enum tp_red_state { TP_RED_PENDING = 1, TP_RED_CONFIRMED, TP_RED_REFUSED } tp_red_state;
 typedef struct tp_slot_redemption {
     uint32_t no;      /* 1..; 0: this place is free */
@@ -117,6 +117,11 @@ typedef struct tp_instance {
     atomic_int disabled;
 
     tp_txn_slot *txns; /* cfg.max_open_transactions slots; main thread */
+    /* The slots holding redemptions (indexes into txns), so that what this
+     * till holds for a member is found without walking every open sale
+     * (spend.c); main thread. */
+    int *spending;
+    int n_spending;
     /* The offers of the MEMBER_IDENTIFIED event being delivered (spend.c);
      * main thread. */
     tp_reward_offer offer_buf[TP_REWARD_OFFERS_MAX];
@@ -257,6 +262,9 @@ void tp_instance_unref(tp_instance *in);
 void tp_instance_free_shared(tp_instance *in);
 
 extern const tp_checkout_ext tp_checkout_extension;
+
+/* [main-thread] The open transaction `id`, or NULL (checkout.c). */
+tp_txn_slot *tp_checkout_find(tp_instance *in, const char *id);
 
 /* [main-thread] checkout's preamble (checkout.c): the instance ready and
  * loyalty on, `txn_id` an open transaction's id, its slot into *slot. */

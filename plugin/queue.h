@@ -55,6 +55,12 @@ void tp_queue_destroy(tp_queue *q);
  * Never waits for the consumer. */
 int tp_queue_push(tp_queue *q, const void *item) TP_MUST_CHECK;
 
+/* The same, and a consumer lingering on its timer looks at once: for a
+ * producer that is not the host's thread and whose job is waited for
+ * (the writer handing a redemption to the confirmation thread). Costs the
+ * producer a system call when the consumer lingers. */
+int tp_queue_push_prompt(tp_queue *q, const void *item) TP_MUST_CHECK;
+
 /* [consumer thread] Waits for work, copies up to `max` items into `out`.
  * Returns how many; 0 only once the queue is closed and empty. One thread
  * per queue consumes. */

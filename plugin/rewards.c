@@ -96,6 +96,16 @@ tp_status tp_rewards_discount(const tp_config *cfg, const tp_reward_config *r,
     tp_status st = tp_rules_eligible(&cfg->rules, lines, count, stride, &total, &eligible, msg);
     if (st != TP_OK)
         return st;
+    return tp_rewards_discount_checked(cfg, r, lines, count, stride, eligible_minor,
+                                       already_applied, discount_minor, msg);
+}
+
+tp_status tp_rewards_discount_checked(const tp_config *cfg, const tp_reward_config *r,
+                                      const tp_line *lines, size_t count, size_t stride,
+                                      int64_t eligible_minor, int already_applied,
+                                      int64_t *discount_minor, tp_message *msg)
+{
+    *discount_minor = 0;
     const char *cur = cfg->currency;
     char have[TP_MONEY_TEXT_SIZE], need[TP_MONEY_TEXT_SIZE];
     if (already_applied >= r->max_per_receipt) {

@@ -55,6 +55,14 @@ tp_status tp_rewards_discount(const tp_config *cfg, const tp_reward_config *r,
                               int64_t eligible_minor, int already_applied,
                               int64_t *discount_minor, tp_message *msg) TP_MUST_CHECK;
 
+/* The same for lines the caller has just checked with tp_rules_eligible
+ * (checkout's redeem, on the host's thread, which must not check them
+ * twice); cfg, r and discount_minor non-NULL, eligible_minor in range. */
+tp_status tp_rewards_discount_checked(const tp_config *cfg, const tp_reward_config *r,
+                                      const tp_line *lines, size_t count, size_t stride,
+                                      int64_t eligible_minor, int already_applied,
+                                      int64_t *discount_minor, tp_message *msg) TP_MUST_CHECK;
+
 /* Which rewards a balance of `balance` points can pay for (cost <=
  * balance): their indexes in cfg->rewards, in the configuration's order,
  * written to `indexes` (at most `cap`; TP_REWARDS_MAX always suffices).

@@ -87,7 +87,7 @@ static void put_str(wbuf *b, const char *s)
 
 static void put_job(wbuf *b, const tp_write_job *j)
 {
-    int redeems = j->kind == TP_JOB_AWARD && j->u.award.redeem_points > 0;
+    int redeems = j->kind == TP_JOB_AWARD && j->u.award.redeem_n > 0;
     put_u(b, redeems ? AWARD_REDEEM : (uint64_t)j->kind, 1);
     if (j->kind == TP_JOB_AWARD) {
         const tp_award_job *a = &j->u.award;
@@ -103,11 +103,12 @@ static void put_job(wbuf *b, const tp_write_job *j)
         put_i64(b, a->line_count);
         put_i64(b, a->code_signed);
         if (redeems) {
-            put_i64(b, a->redeem_points);
-            put_i64(b, a->redeem_minor);
-            put_i64(b, a->redeem_nos);
-            put_str(b, a->redeem_detail);
-            put_str(b, a->redeem_label);
+            put_i64(b, a->redeem_n);
+            for (int i = 0; i < a->redeem_n && i < TP_AWARD_REDEEM_MAX; i++) {
+                put_i64(b, a->redeem_reward[i]);
+                put_i64(b, a->redeem_points_of[i]);
+                put_i64(b, a->redeem_minor_of[i]);
+            }
         }
     } else {
         const tp_refund_job *r = &j->u.refund;
@@ -200,14 +201,20 @@ static int get_job(rbuf *b, tp_write_job *j)
         a->line_count = (int32_t)get_i64(b);
         a->code_signed = (int)get_i64(b);
         if (redeems) {
-            a->redeem_points = get_i64(b);
-            a->redeem_minor = get_i64(b);
-            a->redeem_nos = (uint32_t)get_i64(b);
-            get_str(b, a->redeem_detail, sizeof a->redeem_detail);
-            get_str(b, a->redeem_label, sizeof a->redeem_label);
-            if (a->redeem_points <= 0 || a->redeem_minor < 0 || !text_ok(a->redeem_detail, 0) ||
-                !text_ok(a->redeem_label, 0))
+            int64_t n = get_i64(b);
+            if (n < 1 || n > TP_AWARD_REDEEM_MAX)
                 b->bad = 1;
+            for (int64_t i = 0; !b->bad && i < n; i++) {
+                int64_t k = get_i64(b), pts = get_i64(b), off = get_i64(b);
+                if (k < -1 || k >= 127 || pts <= 0 || off < 0)
+                    b->bad = 1;
+                a->redeem_reward[i] = (int8_t)k;
+                a->redeem_points_of[i] = pts;
+                a->redeem_minor_of[i] = off;
+                a->redeem_points += pts;
+                a->redeem_minor += off;
+            }
+            a->redeem_n = b->bad ? 0 : (int32_t)n;
         }
     } else if (j->kind == TP_JOB_REFUND) {
         tp_refund_job *r = &j->u.refund;

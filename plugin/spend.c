@@ -29,19 +29,47 @@ static const char *units(const tp_instance *in, int64_t n)
 }
 
 /* Points every open transaction of this till holds for `member`, refused
- * redemptions aside (they hold nothing once the writer said no). */
+ * redemptions aside (they hold nothing once the writer said no). Only the
+ * sales that hold redemptions are looked at (in->spending). */
 static int64_t held_here(const tp_instance *in, const char *member)
 {
     int64_t held = 0;
-    for (int i = 0; i < in->cfg.max_open_transactions; i++) {
-        const tp_txn_slot *t = &in->txns[i];
-        if (!t->used || !t->identified || strcmp(t->member, member) != 0)
+    for (int j = 0; j < in->n_spending; j++) {
+        const tp_txn_slot *t = &in->txns[in->spending[j]];
+        if (!t->identified || strcmp(t->member, member) != 0)
             continue;
         for (int k = 0; k < TP_TXN_REDEEM_MAX; k++)
             if (t->red[k].no && t->red[k].state != TP_RED_REFUSED)
                 held += t->red[k].points;
     }
     return held;
+}
+
+static int holds_any(const tp_txn_slot *t)
+{
+    for (int k = 0; k < TP_TXN_REDEEM_MAX; k++)
+        if (t->red[k].no)
+            return 1;
+    return 0;
+}
+
+/* Keeps in->spending in step with slot `t`: listed while it holds any. */
+static void track(tp_instance *in, const tp_txn_slot *t, int holds)
+{
+    int idx = (int)(t - in->txns);
+    for (int j = 0; j < in->n_spending; j++)
+        if (in->spending[j] == idx) {
+            if (!holds)
+                in->spending[j] = in->spending[--in->n_spending];
+            return;
+        }
+    if (holds && in->n_spending < in->cfg.max_open_transactions)
+        in->spending[in->n_spending++] = idx;
+}
+
+void tp_spend_closed(tp_instance *in, const tp_txn_slot *t)
+{
+    track(in, t, 0);
 }
 
 static int64_t available_for(const tp_instance *in, const tp_txn_slot *t)
@@ -188,8 +216,9 @@ tp_status tp_spend_redeem(const tp_plugin *plugin, const char *txn_id,
         for (int k = 0; k < TP_TXN_REDEEM_MAX; k++)
             if (t->red[k].no && t->red[k].reward == r.reward)
                 applied++;
-        st = tp_rewards_discount(&in->cfg, rc, req.lines, req.line_count, req.line_stride, left,
-                                 applied, &r.discount_minor, msg);
+        /* The lines were checked just above (tp_rules_eligible). */
+        st = tp_rewards_discount_checked(&in->cfg, rc, req.lines, req.line_count,
+                                         req.line_stride, left, applied, &r.discount_minor, msg);
         if (st != TP_OK)
             return st;
         r.points = rc->cost;
@@ -240,6 +269,7 @@ tp_status tp_spend_redeem(const tp_plugin *plugin, const char *txn_id,
     }
     t->last_no = r.no;
     t->red[slot] = r;
+    track(in, t, 1);
     if (out) {
         tp_redemption o = {.redemption_no = r.no,
                            .kind = r.reward >= 0 ? TP_REDEEM_REWARD : TP_REDEEM_POINTS,
@@ -250,10 +280,8 @@ tp_status tp_spend_redeem(const tp_plugin *plugin, const char *txn_id,
         tp_copy(o.label, sizeof o.label, label);
         tp_abi_write_out(out, &o, sizeof o);
     }
-    char money[TP_MONEY_TEXT_SIZE];
-    tp_format_money(money, sizeof money, r.discount_minor, in->cfg.currency);
-    tp_msg_set(msg, "%s: %s %s off for %lld %s, waiting for confirmation.", label, money,
-               in->cfg.currency, (long long)r.points, units(in, r.points));
+    /* Nothing to say: the host writes its line from *out (the label, the
+     * amount off, the points), and the confirmation follows as an event. */
     return TP_OK;
 }
 
@@ -290,6 +318,7 @@ tp_status tp_spend_unredeem(const tp_plugin *plugin, const char *txn_id, uint32_
         if ((st = queue_release(in, t, no, msg)) != TP_OK)
             return st;
         memset(&t->red[k], 0, sizeof t->red[k]);
+        track(in, t, holds_any(t));
         return TP_OK;
     }
     tp_msg_set(msg, "Sale %s has no redemption number %u.", t->id, (unsigned)no);
@@ -316,63 +345,39 @@ tp_status tp_spend_ready_to_complete(const tp_txn_slot *t, tp_message *msg)
 
 void tp_spend_fill_award(const tp_instance *in, const tp_txn_slot *t, tp_award_job *a)
 {
-    size_t n = 0;
-    a->redeem_detail[0] = a->redeem_label[0] = '\0';
+    (void)in;
+    a->redeem_n = 0;
     for (int k = 0; k < TP_TXN_REDEEM_MAX; k++) {
         const tp_slot_redemption *r = &t->red[k];
         if (!r->no)
             continue;
+        int i = a->redeem_n++;
+        a->redeem_reward[i] = (int8_t)r->reward;
+        a->redeem_points_of[i] = r->points;
+        a->redeem_minor_of[i] = r->discount_minor;
         a->redeem_points += r->points;
         a->redeem_minor += r->discount_minor;
-        a->redeem_nos |= 1u << (r->no % 32);
-        char money[TP_MONEY_TEXT_SIZE];
-        tp_format_money(money, sizeof money, r->discount_minor, in->cfg.currency);
-        const char *what = r->reward >= 0 ? in->cfg.rewards[r->reward].name : "points";
-        int w = snprintf(a->redeem_detail + n, sizeof a->redeem_detail - n,
-                         "%s%s: %lld for %s", n ? "; " : "", what, (long long)r->points, money);
-        if (w > 0 && (size_t)w < sizeof a->redeem_detail - n)
-            n += (size_t)w;
-        const char *lab = r->reward >= 0 ? in->cfg.rewards[r->reward].label : "Paid with points";
-        size_t ln = strlen(a->redeem_label);
-        snprintf(a->redeem_label + ln, sizeof a->redeem_label - ln, "%s%s", ln ? ", " : "", lab);
     }
 }
 
 tp_status tp_spend_release_all(tp_instance *in, tp_txn_slot *t, tp_message *msg)
 {
-    for (int k = 0; k < TP_TXN_REDEEM_MAX; k++)
-        if (t->red[k].no)
-            return queue_release(in, t, 0, msg);
-    return TP_OK;
+    return holds_any(t) ? queue_release(in, t, 0, msg) : TP_OK;
 }
 
 tp_status tp_spend_may_rescan(const tp_txn_slot *t, const char *code, tp_message *msg)
 {
-    if (!t->identified || strcmp(code, t->code) == 0)
+    if (!t->identified || strcmp(code, t->code) == 0 || !holds_any(t))
         return TP_OK;
-    for (int k = 0; k < TP_TXN_REDEEM_MAX; k++)
-        if (t->red[k].no) {
-            tp_msg_set(msg, "Points of %s are spent on sale %s; take those redemptions off "
-                       "before scanning another card.", t->member, t->id);
-            return TP_ERR_STATE;
-        }
-    return TP_OK;
-}
-
-static tp_txn_slot *slot_of(tp_instance *in, const char *txn)
-{
-    if (!in->txns || !txn[0])
-        return NULL;
-    for (int i = 0; i < in->cfg.max_open_transactions; i++)
-        if (in->txns[i].used && strcmp(in->txns[i].id, txn) == 0)
-            return &in->txns[i];
-    return NULL;
+    tp_msg_set(msg, "Points of %s are spent on sale %s; take those redemptions off before "
+               "scanning another card.", t->member, t->id);
+    return TP_ERR_STATE;
 }
 
 void tp_spend_on_event(tp_instance *in, const tp_event_node *node, tp_event *ev)
 {
     const tp_outcome *o = &node->o;
-    tp_txn_slot *t = slot_of(in, o->txn);
+    tp_txn_slot *t = tp_checkout_find(in, o->txn);
     switch (o->kind) {
     case TP_EVENT_MEMBER_IDENTIFIED: {
         if (t && node->ord.lane == TP_LANE_LOOKUP && node->ord.seq == t->lookup_seq) {

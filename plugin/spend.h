@@ -36,6 +36,8 @@ void tp_spend_fill_award(const tp_instance *in, const tp_txn_slot *t, tp_award_j
 /* cancel(): queues the release of every reservation of `t`. TP_ERR_BUSY
  * (nothing changed) when the write queue is full. */
 tp_status tp_spend_release_all(tp_instance *in, tp_txn_slot *t, tp_message *msg);
+/* complete() and cancel(): the sale's slot is about to be cleared. */
+void tp_spend_closed(tp_instance *in, const tp_txn_slot *t);
 /* scan(): a new code while points are reserved for the member is refused. */
 tp_status tp_spend_may_rescan(const tp_txn_slot *t, const char *code, tp_message *msg);
 

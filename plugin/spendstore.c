@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "balance.h"
+#include "currency.h"
 #include "rewards.h"
 #include "rules.h"
 #include "spend.h"
@@ -211,6 +212,35 @@ static int insert_entry(tp_store *s, const tp_config *cfg, int64_t member_id,
     return SQLITE_OK;
 }
 
+/* Appends `text` to buf (cap bytes, NUL-terminated), as much as fits. */
+static void append(char *buf, size_t cap, const char *text)
+{
+    size_t n = strlen(buf);
+    if (n + 1 < cap)
+        tp_copy(buf + n, cap - n, text);
+}
+
+/* The redeem entry's reason (for managers: what each redemption bought,
+ * "coffee: 500 for 2.50; points: 400 for 4.00") and comment (for the
+ * customer: "Free coffee, Paid with points"). */
+static void describe(const tp_config *cfg, const tp_award_job *job, char *reason,
+                     size_t reason_cap, char *comment, size_t comment_cap)
+{
+    reason[0] = comment[0] = '\0';
+    for (int i = 0; i < job->redeem_n && i < TP_AWARD_REDEEM_MAX; i++) {
+        int k = job->redeem_reward[i];
+        const tp_reward_config *r = k >= 0 && k < cfg->n_rewards ? &cfg->rewards[k] : NULL;
+        char money[TP_MONEY_TEXT_SIZE], part[TP_REWARD_NAME_MAX + TP_MONEY_TEXT_SIZE + 48];
+        tp_format_money(money, sizeof money, job->redeem_minor_of[i], cfg->currency);
+        snprintf(part, sizeof part, "%s%s: %lld for %s", i ? "; " : "", r ? r->name : "points",
+                 (long long)job->redeem_points_of[i], money);
+        append(reason, reason_cap, part);
+        if (i)
+            append(comment, comment_cap, ", ");
+        append(comment, comment_cap, r ? r->label : "Paid with points");
+    }
+}
+
 int tp_spend_commit(tp_store *s, const tp_config *cfg, const tp_award_job *job,
                     int64_t member_id, int64_t receipt_row)
 {
@@ -244,9 +274,11 @@ int tp_spend_commit(tp_store *s, const tp_config *cfg, const tp_award_job *job,
     if (offline > job->redeem_points)
         offline = job->redeem_points;
     const char *source = offline > 0 ? "offline" : central ? "central" : "local";
+    char reason[TP_REASON_MAX + 1], comment[TP_COMMENT_MAX + 1];
+    describe(cfg, job, reason, sizeof reason, comment, sizeof comment);
     int64_t id = 0;
     rc = insert_entry(s, cfg, member_id, job->receipt, "redeem", -job->redeem_points, 0,
-                      job->staff, job->redeem_detail, job->redeem_label, job->time_ms, &id);
+                      job->staff, reason, comment, job->time_ms, &id);
     if (rc != SQLITE_OK)
         return rc;
     q = q_of(s, TP_STMT_SPEND_INSERT_REDEMPTION,

@@ -100,6 +100,7 @@ struct tp_store {
      * transaction begun by tp_store_begin. */
     int64_t ledger_mark;
     int contended; /* the last begin or commit failed on another writer's lock */
+    int sync_normal; /* PRAGMA synchronous is NORMAL now (tp_store_set_synchronous) */
     int64_t busy_since_ns; /* when the current wait for a lock began */
     /* Statements of the other modules, prepared once per connection. */
     sqlite3_stmt *cache[TP_STMT_COUNT];
@@ -387,6 +388,16 @@ static int is_contention(int rc)
 int tp_store_contended(const tp_store *s)
 {
     return s && s->contended;
+}
+
+int tp_store_set_synchronous(tp_store *s, int full)
+{
+    if (s->sync_normal == !full)
+        return SQLITE_OK;
+    int rc = exec(s->db, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+    if (rc == SQLITE_OK)
+        s->sync_normal = !full;
+    return rc;
 }
 
 tp_status tp_store_begin(tp_store *s, tp_message *msg)

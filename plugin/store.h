@@ -35,6 +35,12 @@ void tp_store_close(tp_store *s);
  * and the idempotency keys make the second attempt harmless. */
 tp_status tp_store_begin(tp_store *s, tp_message *msg) TP_MUST_CHECK;
 
+/* Outside a transaction: commits sync to disk (full, the default) or, in
+ * WAL mode, only at checkpoints (a power cut may undo the last commits,
+ * never corrupt the file): for the writer's batches of reservations only,
+ * which a restart drops anyway (spend.h). An SQLite result code. */
+int tp_store_set_synchronous(tp_store *s, int full);
+
 /* 1 when the last tp_store_begin or tp_store_commit failed because another
  * connection held the write lock past the busy timeout (SQLITE_BUSY or
  * SQLITE_LOCKED): contention, not a disk fault. The connection is fine. */
@@ -61,6 +67,8 @@ struct sqlite3;
 tp_status tp_store_reference(struct sqlite3 **out, tp_message *msg) TP_MUST_CHECK;
 
 /* A completed checkout, as the writer thread receives it. */
+#define TP_AWARD_REDEEM_MAX 8 /* redemptions on one sale (spend.c) */
+
 typedef struct tp_award_job {
     char txn[TP_TXN_ID_MAX + 1];
     char receipt[TP_RECEIPT_ID_MAX + 1];
@@ -73,15 +81,16 @@ typedef struct tp_award_job {
     int64_t points;
     int32_t line_count;
     int code_signed; /* the code came from a verified app pass */
-    /* Redemptions the receipt commits (checkout's redeem): their points
-     * and what they took off, the reservations' numbers in the
-     * transaction (a bit per number), and a summary for the entry's
-     * reason ("reward coffee; 500 points paid 5.00"). 0 / "" for none. */
-    int64_t redeem_points;
+    /* Redemptions the receipt commits (checkout's redeem): how many, and
+     * for each the reward (its index in cfg.rewards, -1 paid with points),
+     * its points and what it took off. The writer writes the entry's
+     * reason and comment from them. redeem_n 0: none. */
+    int32_t redeem_n;
+    int8_t redeem_reward[TP_AWARD_REDEEM_MAX];
+    int64_t redeem_points_of[TP_AWARD_REDEEM_MAX];
+    int64_t redeem_minor_of[TP_AWARD_REDEEM_MAX];
+    int64_t redeem_points; /* their sums */
     int64_t redeem_minor;
-    uint32_t redeem_nos;
-    char redeem_detail[TP_REASON_MAX + 1];
-    char redeem_label[TP_COMMENT_MAX + 1];
 } tp_award_job;
 
 /* A reservation of points on an open transaction (checkout's redeem),

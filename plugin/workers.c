@@ -81,6 +81,17 @@ static tp_status apply_batch(tp_instance *in, const tp_write_job *jobs, size_t n
         tp_store_open(in->cfg.database, &in->writer_store, why) != TP_OK)
         return TP_ERR_STORAGE;
     tp_store *s = in->writer_store;
+    /* A batch of reservations only need not reach the disk before its
+     * answer: a restart drops reservations anyway (spend.h), and the fsync
+     * is most of the time a cashier waits for the confirmation. Any batch
+     * with a sale or a refund in it syncs as always. */
+    int ephemeral = 1;
+    for (size_t i = 0; i < n && ephemeral; i++)
+        ephemeral = jobs[i].kind == TP_JOB_RESERVE || jobs[i].kind == TP_JOB_RELEASE;
+    if (tp_store_set_synchronous(s, !ephemeral) != 0) { /* SQLITE_OK */
+        tp_msg_set(why, "Cannot set how the database syncs: %s.", tp_store_errmsg(s));
+        return TP_ERR_STORAGE;
+    }
     if (tp_store_begin(s, why) != TP_OK)
         return TP_ERR_STORAGE;
     for (size_t i = 0; i < n; i++) {

@@ -30,6 +30,20 @@ static int64_t sql_of(tu_host *h, const char *sql)
     return tu_count_sql(db, sql);
 }
 
+static void text_of(tu_host *h, const char *sql, char *out, size_t cap)
+{
+    char db[300];
+    snprintf(db, sizeof db, "%s/test.db", h->dir);
+    sqlite3 *x = NULL;
+    assert_int_equal(sqlite3_open_v2(db, &x, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(x, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    sqlite3_close(x);
+}
+
 static void give(tu_host *h, const char *member, int64_t points)
 {
     tp_adjustment adj = {.struct_size = sizeof adj, .member = member, .points = points,
@@ -258,6 +272,12 @@ static void each_reward_kind_rounds_down(void **s)
     assert_int_equal(p.redeemed_points, 900);
     tu_settle(h);
     assert_int_equal(tu_balance(h, "M-0003"), 5000 - 900 + 46);
+    /* One entry for the sale, saying what each redemption bought. */
+    char v[300];
+    text_of(h, "SELECT reason || ' | ' || comment FROM ledger WHERE kind = 'redeem'", v,
+            sizeof v);
+    assert_string_equal(v, "tenpct: 300 for 3.00; coffee: 500 for 2.50; points: 100 for 1.00 | "
+                           "tenpct, Free coffee, Paid with points");
     tu_stop(h, 1);
 }
 

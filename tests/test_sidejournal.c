@@ -59,11 +59,16 @@ static void jobs_round_trip_and_the_file_is_private(void **state)
     tp_write_job in[5] = {award(1), award(2), refund("J-1"), award(4), award(5)};
     memset(in[1].u.award.code, 0, sizeof in[1].u.award.code); /* a sale without a member */
     /* A sale that spent points keeps its redemption. */
-    in[3].u.award.redeem_points = 400;
-    in[3].u.award.redeem_minor = 500;
-    in[3].u.award.redeem_nos = 0x6;
-    snprintf(in[3].u.award.redeem_detail, sizeof in[3].u.award.redeem_detail, "fiver: 400 for 5.00");
-    snprintf(in[3].u.award.redeem_label, sizeof in[3].u.award.redeem_label, "5.00 off");
+    tp_award_job *a3 = &in[3].u.award;
+    a3->redeem_n = 2;
+    a3->redeem_reward[0] = 1;
+    a3->redeem_points_of[0] = 400;
+    a3->redeem_minor_of[0] = 500;
+    a3->redeem_reward[1] = -1;
+    a3->redeem_points_of[1] = 150;
+    a3->redeem_minor_of[1] = 150;
+    a3->redeem_points = 550;
+    a3->redeem_minor = 650;
     /* A reservation is never journaled: its sale ends with the process. */
     memset(&in[4], 0, sizeof in[4]);
     in[4].kind = TP_JOB_RESERVE;

@@ -208,7 +208,8 @@ typedef struct tp_checkout_ext {
      * points: the reservation is checked against the member's one balance
      * on the plugin's threads (with [sync], against the central ledger)
      * and the outcome comes as REDEEM_CONFIRMED or REDEEM_REFUSED with
-     * out->redemption_no. Never waits for the disk or the network.
+     * out->redemption_no. `msg` stays empty on success: the host writes
+     * its line from *out. Never waits for the disk or the network.
      * Refused at once, with a sentence and nothing reserved: no member
      * identified (TP_ERR_STATE), a reward not configured
      * (TP_ERR_NOT_FOUND), a basket that does not qualify or a reward
