@@ -86,7 +86,7 @@ struct tp_confirm {
 
 static void disconnect(tp_confirm *c)
 {
-    if (c->pg)
+    if (c->pg && c->pq) /* pq is loaded before any connection exists */
         c->pq->finish(c->pg);
     c->pg = NULL;
 }

@@ -153,12 +153,11 @@ static int push(tp_queue *q, const void *item, int wake_lingering)
     memcpy(q->ring + slot * q->item_size, item, q->item_size);
     atomic_store(&q->seq[slot], pos + 1); /* publish (seq_cst, see top) */
     int asleep = ASLEEP;
-    if (atomic_load(&q->sleeping) == ASLEEP &&
-        atomic_compare_exchange_strong(&q->sleeping, &asleep, AWAKE))
-        futex_wake(&q->sleeping, 1);
-    else if (wake_lingering && atomic_load(&q->sleeping) == LINGERING)
-        /* The lingering consumer keeps its state; it looks now rather
-         * than at its next LOOK_NS. */
+    int wake = atomic_load(&q->sleeping) == ASLEEP &&
+               atomic_compare_exchange_strong(&q->sleeping, &asleep, AWAKE);
+    /* A prompt push also wakes a lingering consumer, which keeps its state
+     * and looks now rather than at its next LOOK_NS. */
+    if (wake || (wake_lingering && atomic_load(&q->sleeping) == LINGERING))
         futex_wake(&q->sleeping, 1);
     return 0;
 }

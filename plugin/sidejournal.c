@@ -206,9 +206,9 @@ static int get_job(rbuf *b, tp_write_job *j)
                 b->bad = 1;
             for (int64_t i = 0; !b->bad && i < n; i++) {
                 int64_t k = get_i64(b), pts = get_i64(b), off = get_i64(b);
-                if (k < -1 || k >= 127 || pts <= 0 || off < 0)
+                if (k < -1 || k >= TP_REWARD_OFFERS_MAX || pts <= 0 || off < 0)
                     b->bad = 1;
-                a->redeem_reward[i] = (int8_t)k;
+                a->redeem_reward[i] = (int16_t)k;
                 a->redeem_points_of[i] = pts;
                 a->redeem_minor_of[i] = off;
                 a->redeem_points += pts;

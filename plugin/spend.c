@@ -23,7 +23,7 @@
 #include "spend.h"
 #include "util.h"
 
-static const char *units(const tp_instance *in, int64_t n)
+static const char *unit_word(const tp_instance *in, int64_t n)
 {
     return tp_rules_unit(&in->cfg.rules, n);
 }
@@ -84,12 +84,12 @@ static tp_status need_member(const tp_instance *in, const tp_txn_slot *t, tp_mes
 {
     if (!t->code[0]) {
         tp_msg_set(msg, "No member is on sale %s; scan the customer's card or app pass before "
-                   "spending %s.", t->id, units(in, 2));
+                   "spending %s.", t->id, unit_word(in, 2));
         return TP_ERR_STATE;
     }
     if (!t->identified) {
         tp_msg_set(msg, "The customer's card is still being looked up (or is not a member's); "
-                   "spend %s once the member is shown.", units(in, 2));
+                   "spend %s once the member is shown.", unit_word(in, 2));
         return TP_ERR_STATE;
     }
     return TP_OK;
@@ -125,7 +125,7 @@ tp_status tp_spend_offers(const tp_plugin *plugin, const char *txn_id, tp_reward
     }
     if (n == 0)
         tp_msg_set(msg, "%lld %s buy none of the rewards here.",
-                   (long long)available_for(in, t), units(in, available_for(in, t)));
+                   (long long)available_for(in, t), unit_word(in, available_for(in, t)));
     return TP_OK;
 }
 
@@ -150,19 +150,19 @@ static void list_rewards(const tp_instance *in, char *buf, size_t cap)
 }
 
 tp_status tp_spend_redeem(const tp_plugin *plugin, const char *txn_id,
-                          const tp_redeem_request *given, tp_redemption *out, tp_message *msg)
+                          const tp_redeem_request *request, tp_redemption *out, tp_message *msg)
 {
     tp_instance *in;
     tp_txn_slot *t;
     tp_status st = tp_checkout_txn(&in, plugin, txn_id, &t, msg);
     if (st != TP_OK)
         return st;
-    if (!given) {
+    if (!request) {
         tp_msg_set(msg, "No redemption was asked for.");
         return TP_ERR_INVALID_ARGUMENT;
     }
     tp_redeem_request req;
-    if ((st = tp_abi_read_in(&req, sizeof req, given, TP_MIN_REDEEM_REQUEST,
+    if ((st = tp_abi_read_in(&req, sizeof req, request, TP_MIN_REDEEM_REQUEST,
                              "tp_redeem_request", msg)) != TP_OK ||
         (out && (st = tp_abi_check_out(out, TP_MIN_REDEMPTION, "tp_redemption", msg)) != TP_OK))
         return st;
@@ -189,7 +189,7 @@ tp_status tp_spend_redeem(const tp_plugin *plugin, const char *txn_id,
     int64_t left = eligible - taken_off;
     if (left <= 0) {
         tp_msg_set(msg, "Nothing is left on sale %s that %s can pay for.", t->id,
-                   units(in, 2));
+                   unit_word(in, 2));
         return TP_ERR_STATE;
     }
     int64_t available = available_for(in, t);
@@ -224,7 +224,7 @@ tp_status tp_spend_redeem(const tp_plugin *plugin, const char *txn_id,
         r.points = rc->cost;
         if (r.points > available) {
             tp_msg_set(msg, "%s costs %lld %s; %s has %lld available.", rc->label,
-                       (long long)r.points, units(in, r.points), who, (long long)available);
+                       (long long)r.points, unit_word(in, r.points), who, (long long)available);
             return TP_ERR_STATE;
         }
         tp_copy(label, sizeof label, rc->label);
@@ -237,7 +237,7 @@ tp_status tp_spend_redeem(const tp_plugin *plugin, const char *txn_id,
         if (req.points > 0) {
             if (req.points > available) {
                 tp_msg_set(msg, "Spending %lld %s needs more than the %lld %s has available.",
-                           (long long)req.points, units(in, req.points), (long long)available,
+                           (long long)req.points, unit_word(in, req.points), (long long)available,
                            who);
                 return TP_ERR_STATE;
             }
@@ -248,7 +248,7 @@ tp_status tp_spend_redeem(const tp_plugin *plugin, const char *txn_id,
         if (st != TP_OK)
             return st;
         snprintf(label, sizeof label, "Paid with %lld %s", (long long)r.points,
-                 units(in, r.points));
+                 unit_word(in, r.points));
     }
     if (tp_instance_backlogged(in, msg))
         return TP_ERR_BUSY;
@@ -298,7 +298,7 @@ static tp_status queue_release(tp_instance *in, tp_txn_slot *t, uint32_t no, tp_
     job.u.reserve.no = no;
     if (tp_queue_push(&in->write_q, &job) != 0) {
         tp_msg_set(msg, "Loyalty is busy saving; try again in a moment so the reserved %s are "
-                   "released.", units(in, 2));
+                   "released.", unit_word(in, 2));
         return TP_ERR_BUSY;
     }
     return TP_OK;
@@ -352,7 +352,7 @@ void tp_spend_fill_award(const tp_instance *in, const tp_txn_slot *t, tp_award_j
         if (!r->no)
             continue;
         int i = a->redeem_n++;
-        a->redeem_reward[i] = (int8_t)r->reward;
+        a->redeem_reward[i] = (int16_t)r->reward;
         a->redeem_points_of[i] = r->points;
         a->redeem_minor_of[i] = r->discount_minor;
         a->redeem_points += r->points;

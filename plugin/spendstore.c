@@ -61,7 +61,7 @@ static void undo(tp_store *s)
     release(s);
 }
 
-static const char *unit(const tp_config *cfg, int64_t n)
+static const char *unit_word(const tp_config *cfg, int64_t n)
 {
     return tp_rules_unit(&cfg->rules, n);
 }
@@ -117,7 +117,7 @@ tp_status tp_spend_apply_reserve(tp_store *s, const tp_config *cfg, int central,
                    "%s has %lld %s available now (%lld held by other open sales); the "
                    "redemption needs %lld. Take its line off the sale.",
                    m.name[0] ? m.name : m.code, (long long)(available > 0 ? available : 0),
-                   unit(cfg, available), (long long)held, (long long)job->points);
+                   unit_word(cfg, available), (long long)held, (long long)job->points);
         release(s);
         return TP_OK;
     }
@@ -150,7 +150,7 @@ tp_status tp_spend_apply_reserve(tp_store *s, const tp_config *cfg, int central,
         tp_copy(out->redeem_source, sizeof out->redeem_source, "local");
     tp_buf_set(out->message, sizeof out->message,
                "%lld %s of %s are reserved for this sale; %lld left to spend.",
-               (long long)job->points, unit(cfg, job->points), m.name[0] ? m.name : m.code,
+               (long long)job->points, unit_word(cfg, job->points), m.name[0] ? m.name : m.code,
                (long long)out->shown_balance);
     return TP_OK;
 storage:
@@ -390,13 +390,13 @@ tp_status tp_spend_reverse_in_txn(tp_store *s, const tp_config *cfg, const char 
     }
     if (f == 0) {
         tp_msg_set(msg, "Receipt %s of %s spent no %s here.", receipt, location,
-                   unit(cfg, 2));
+                   unit_word(cfg, 2));
         return TP_ERR_NOT_FOUND;
     }
     int64_t n = spent - given;
     if (n <= 0) {
         tp_msg_set(msg, "Every one of the %lld %s receipt %s spent is back already.",
-                   (long long)spent, unit(cfg, spent), receipt);
+                   (long long)spent, unit_word(cfg, spent), receipt);
         return TP_ERR_STATE;
     }
     tp_member_row m;

@@ -86,7 +86,7 @@ typedef struct tp_award_job {
      * its points and what it took off. The writer writes the entry's
      * reason and comment from them. redeem_n 0: none. */
     int32_t redeem_n;
-    int8_t redeem_reward[TP_AWARD_REDEEM_MAX];
+    int16_t redeem_reward[TP_AWARD_REDEEM_MAX];
     int64_t redeem_points_of[TP_AWARD_REDEEM_MAX];
     int64_t redeem_minor_of[TP_AWARD_REDEEM_MAX];
     int64_t redeem_points; /* their sums */
