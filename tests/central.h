@@ -8,6 +8,10 @@
 #ifndef TP_TEST_CENTRAL_H
 #define TP_TEST_CENTRAL_H
 
+#include <errno.h>
+
+#include <libpq-fe.h>
+
 #include "tillpoints/ext/admin.h"
 
 #define TC_INITDB "/usr/lib/postgresql/15/bin/initdb"
@@ -22,6 +26,51 @@ static inline int tc_fixture(const char *cmd, const char *pgdir)
     snprintf(line, sizeof line, "sh %s %s %s %ld off", script ? script : "tests/pg_fixture.sh",
              cmd, pgdir, (long)getpid());
     return system(line);
+}
+
+/* A suite's throw-away server: a fresh directory of its own (another
+ * run on this machine has its own server, socket and data), started;
+ * `conninfo` (cap bytes) the test's own connection string, with the
+ * password. 1 started; 0 skipped, said on stderr (not root, or no
+ * PostgreSQL 15), pgdir then ""; -1 failed. */
+static inline int tc_server_up(const char *suite, char *pgdir, size_t pgcap, char *conninfo,
+                               size_t ccap)
+{
+    pgdir[0] = '\0';
+    if (geteuid() != 0 || access(TC_INITDB, X_OK) != 0) {
+        fprintf(stderr, "%s: skipped (needs root and PostgreSQL 15 in "
+                        "/usr/lib/postgresql/15/bin)\n", suite);
+        return 0;
+    }
+    snprintf(pgdir, pgcap, "/tmp/tillpoints-pg-XXXXXX");
+    if (!mkdtemp(pgdir)) {
+        fprintf(stderr, "%s: mkdtemp: %s\n", suite, strerror(errno));
+        pgdir[0] = '\0';
+        return -1;
+    }
+    if (tc_fixture("start", pgdir) != 0)
+        return -1;
+    snprintf(conninfo, ccap, "host=%s dbname=tp user=tillpoints password=secret", pgdir);
+    return 1;
+}
+
+/* The first column of the first row `sql` yields on the central
+ * database, as an integer (0 for no row or NULL); *pg is (re)connected
+ * with `conninfo` when needed. A failing query fails the test. */
+static inline int64_t tc_query_int(PGconn **pg, const char *conninfo, const char *sql)
+{
+    if (!*pg || PQstatus(*pg) != CONNECTION_OK) {
+        PQfinish(*pg);
+        *pg = PQconnectdb(conninfo);
+    }
+    PGresult *r = PQexec(*pg, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("central query %s: %s", sql, PQresultErrorMessage(r));
+    int64_t v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)
+                    ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
+                    : 0;
+    PQclear(r);
+    return v;
 }
 
 static inline void tc_sleep_ms(int ms)

@@ -58,20 +58,9 @@ static int64_t central_sum(const char *code)
 static int group_setup(void **state)
 {
     (void)state;
-    if (geteuid() != 0 || access(TC_INITDB, X_OK) != 0) {
-        fprintf(stderr, "test_balance: skipped (needs root and PostgreSQL 15)\n");
-        return 0;
-    }
-    snprintf(pgdir, sizeof pgdir, "/tmp/tillpoints-pgbal-XXXXXX");
-    if (!mkdtemp(pgdir)) {
-        fprintf(stderr, "test_balance: mkdtemp: %s\n", strerror(errno));
-        pgdir[0] = '\0';
-        return -1;
-    }
-    if (tc_fixture("start", pgdir) != 0)
-        return -1;
-    snprintf(conninfo, sizeof conninfo, "host=%s dbname=tp user=tillpoints password=secret",
-             pgdir);
+    int up = tc_server_up("test_balance", pgdir, sizeof pgdir, conninfo, sizeof conninfo);
+    if (up <= 0)
+        return up;
     snprintf(public_conninfo, sizeof public_conninfo, "host=%s dbname=tp user=tillpoints",
              pgdir);
     tu_mkdtemp(secdir, sizeof secdir);

@@ -39,38 +39,15 @@ static struct {
 
 static int64_t q_int(const char *sql)
 {
-    if (!W.pg || PQstatus(W.pg) != CONNECTION_OK) {
-        PQfinish(W.pg);
-        W.pg = PQconnectdb(W.conninfo);
-    }
-    PGresult *r = PQexec(W.pg, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
-        fail_msg("central query %s: %s", sql, PQresultErrorMessage(r));
-    int64_t v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)
-                    ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
-                    : 0;
-    PQclear(r);
-    return v;
+    return tc_query_int(&W.pg, W.conninfo, sql);
 }
 
 static int group_setup(void **state)
 {
     (void)state;
-    if (geteuid() != 0 || access(TC_INITDB, X_OK) != 0) {
-        fprintf(stderr, "test_confirm: skipped (needs root and PostgreSQL 15 in "
-                        "/usr/lib/postgresql/15/bin)\n");
-        return 0;
-    }
-    snprintf(W.pgdir, sizeof W.pgdir, "/tmp/tillpoints-pg-XXXXXX");
-    if (!mkdtemp(W.pgdir)) {
-        fprintf(stderr, "test_confirm: mkdtemp: %s\n", strerror(errno));
-        W.pgdir[0] = '\0';
-        return -1;
-    }
-    if (tc_fixture("start", W.pgdir) != 0)
-        return -1;
-    snprintf(W.conninfo, sizeof W.conninfo,
-             "host=%s dbname=tp user=tillpoints password=secret", W.pgdir);
+    int up = tc_server_up("test_confirm", W.pgdir, sizeof W.pgdir, W.conninfo, sizeof W.conninfo);
+    if (up <= 0)
+        return up;
     tu_mkdtemp(W.secdir, sizeof W.secdir);
     snprintf(W.secrets, sizeof W.secrets, "%s/secrets.conf", W.secdir);
     tu_write_file(W.secrets, "[sync]\npassword = secret\n");

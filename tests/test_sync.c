@@ -50,40 +50,15 @@ static world W;
 
 static int64_t q_int(const char *sql)
 {
-    if (!W.pg || PQstatus(W.pg) != CONNECTION_OK) {
-        PQfinish(W.pg);
-        W.pg = PQconnectdb(W.conninfo);
-    }
-    PGresult *r = PQexec(W.pg, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
-        fail_msg("central query %s: %s", sql, PQresultErrorMessage(r));
-    int64_t v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)
-                    ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
-                    : 0;
-    PQclear(r);
-    return v;
+    return tc_query_int(&W.pg, W.conninfo, sql);
 }
 
 static int group_setup(void **state)
 {
     (void)state;
-    if (geteuid() != 0 || access(TC_INITDB, X_OK) != 0) {
-        fprintf(stderr, "test_sync: skipped (needs root and PostgreSQL 15 in "
-                        "/usr/lib/postgresql/15/bin)\n");
-        return 0;
-    }
-    /* A fresh directory of our own: another run of the suite on this
-     * machine has its own server, socket and data. */
-    snprintf(W.pgdir, sizeof W.pgdir, "/tmp/tillpoints-pg-XXXXXX");
-    if (!mkdtemp(W.pgdir)) {
-        fprintf(stderr, "test_sync: mkdtemp: %s\n", strerror(errno));
-        W.pgdir[0] = '\0';
-        return -1;
-    }
-    if (tc_fixture("start", W.pgdir) != 0)
-        return -1;
-    snprintf(W.conninfo, sizeof W.conninfo,
-             "host=%s dbname=tp user=tillpoints password=secret", W.pgdir);
+    int up = tc_server_up("test_sync", W.pgdir, sizeof W.pgdir, W.conninfo, sizeof W.conninfo);
+    if (up <= 0)
+        return up;
     /* Terminals read the password from a secrets file, as installed ones
      * do (docs/INTEGRATING.md, "Secrets"); their config holds none. */
     snprintf(W.public_conninfo, sizeof W.public_conninfo, "host=%s dbname=tp user=tillpoints",
