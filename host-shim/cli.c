@@ -1238,6 +1238,34 @@ static int cmd_history(cli *c)
 
 static int cmd_activity(cli *c) { return run_activity(c, c->rq.member); }
 
+/* After a manager's entry: the entry and the member's balance now, as
+ * JSON or as "Entry 12: +50 points for M-1 (Ann); balance 90 points."
+ * (`verb` between the points and the member; `receipt`, when not NULL,
+ * adds "for receipt R"). */
+static int said_entry(cli *c, const tp_activity_row *entry, const char *member,
+                      const char *verb, const char *receipt)
+{
+    tp_member_info info = {.struct_size = sizeof info};
+    tp_message msg;
+    tp_status st = c->ad->members->member_get(c->p, member, &info, &msg);
+    if (st != TP_OK)
+        return refused(c, st, &msg);
+    int64_t shown = TP_HOST_SHOWN_BALANCE(&info);
+    if (c->doc) {
+        jset(c->doc, "entry", row_json(entry));
+        jset(c->doc, "balance", jint(shown));
+        balance_parts_json(c->doc, &info);
+        return 0;
+    }
+    char pts[24];
+    format_points(pts, sizeof pts, entry->points);
+    printf("Entry %lld: %s %s %s %s%s%s%s%s%s; balance %lld %s.\n", (long long)entry->id, pts,
+           points_word(entry->points), verb, info.code, info.name[0] ? " (" : "", info.name,
+           info.name[0] ? ")" : "", receipt ? " for receipt " : "", receipt ? receipt : "",
+           (long long)shown, points_word(shown));
+    return 0;
+}
+
 static int cmd_adjust(cli *c)
 {
     const request *rq = &c->rq;
@@ -1248,24 +1276,8 @@ static int cmd_adjust(cli *c)
     tp_status st = c->ad->ledger->adjust(c->p, &adj, &entry, &msg);
     if (st != TP_OK)
         return refused(c, st, &msg);
-    tp_member_info info = {.struct_size = sizeof info};
-    st = c->ad->members->member_get(c->p, entry.member_code[0] ? entry.member_code : rq->pos[0],
-                                    &info, &msg);
-    if (st != TP_OK)
-        return refused(c, st, &msg);
-    int64_t shown = TP_HOST_SHOWN_BALANCE(&info);
-    if (c->doc) {
-        jset(c->doc, "entry", row_json(&entry));
-        jset(c->doc, "balance", jint(shown));
-        balance_parts_json(c->doc, &info);
-        return 0;
-    }
-    char pts[24];
-    format_points(pts, sizeof pts, entry.points);
-    printf("Entry %lld: %s %s for %s%s%s%s; balance %lld %s.\n", (long long)entry.id, pts,
-           points_word(entry.points), info.code, info.name[0] ? " (" : "", info.name,
-           info.name[0] ? ")" : "", (long long)shown, points_word(shown));
-    return 0;
+    return said_entry(c, &entry, entry.member_code[0] ? entry.member_code : rq->pos[0], "for",
+                      NULL);
 }
 
 static void free_codes(char **codes, size_t n)
@@ -2049,24 +2061,7 @@ static int cmd_redeem_reverse(cli *c)
     explicit_bzero(pin, sizeof pin);
     if (st != TP_OK)
         return refused(c, st, &msg);
-    tp_member_info info = {.struct_size = sizeof info};
-    st = c->ad->members->member_get(c->p, entry.member_code, &info, &msg);
-    if (st != TP_OK)
-        return refused(c, st, &msg);
-    int64_t shown = TP_HOST_SHOWN_BALANCE(&info);
-    if (c->doc) {
-        jset(c->doc, "entry", row_json(&entry));
-        jset(c->doc, "balance", jint(shown));
-        balance_parts_json(c->doc, &info);
-        return 0;
-    }
-    char pts[24];
-    format_points(pts, sizeof pts, entry.points);
-    printf("Entry %lld: %s %s given back to %s%s%s%s for receipt %s; balance %lld %s.\n",
-           (long long)entry.id, pts, points_word(entry.points), info.code,
-           info.name[0] ? " (" : "", info.name, info.name[0] ? ")" : "", rq->pos[0],
-           (long long)shown, points_word(shown));
-    return 0;
+    return said_entry(c, &entry, entry.member_code, "given back to", rq->pos[0]);
 }
 
 static int cmd_overdrafts(cli *c)
