@@ -40,6 +40,7 @@
 #include "tillpoints/tillpoints.h"
 #include "bench.h"
 #include "hostabi.h"
+#include "benchhost.h"
 
 #define TARGET_REDEEM_P99_US 10.0
 #define TARGET_CENTRAL_P99_MS 20.0
@@ -47,42 +48,18 @@
 #define LINES 5
 #define WAIT_NS (60LL * 1000000000)
 
+/* The host, and what the events said. */
 typedef struct bhost {
-    tp_host host;
-    tp_host_events_ext events;
-    atomic_int callbacks;
-    const tp_plugin *p;
-    const tp_checkout_ext *co;
-    tp_admin_set admin;
-    /* What the last events said. */
+    bench_host h; /* first: the events come with it */
     long identified, confirmed, refused, committed, other_source;
     int64_t confirmed_at_ns;
     char last_refusal[TP_MESSAGE_MAX + 1];
     const char *want_source;
 } bhost;
 
-static const void *b_get_extension(const tp_host *h, const char *id)
+static void b_on_event(bench_host *h, const tp_event *given)
 {
-    bhost *b = h->host_data;
-    return strcmp(id, TP_HOST_EXT_EVENTS) == 0 ? &b->events : NULL;
-}
-
-static void b_request_callback(const tp_host *h)
-{
-    bhost *b = h->host_data;
-    atomic_fetch_add(&b->callbacks, 1);
-}
-
-static void b_log(const tp_host *h, tp_log_level level, const char *msg)
-{
-    (void)h;
-    if (level >= TP_LOG_ERROR && getenv("BENCH_VERBOSE"))
-        fprintf(stderr, "plugin: %s\n", msg);
-}
-
-static void b_on_event(const tp_host *h, const tp_event *given)
-{
-    bhost *b = h->host_data;
+    bhost *b = (bhost *)h;
     const tp_event e = tp_event_read(given);
     switch (e.kind) {
     case TP_EVENT_MEMBER_IDENTIFIED:
@@ -108,8 +85,7 @@ static void b_on_event(const tp_host *h, const tp_event *given)
 
 static void pump(bhost *b)
 {
-    if (atomic_exchange(&b->callbacks, 0) > 0)
-        b->p->on_main_thread(b->p);
+    bench_host_pump(&b->h);
 }
 
 static void nap_us(long us)
@@ -134,34 +110,12 @@ static int wait_for(bhost *b, const long *counter, long want)
 
 static int start(bhost *b, const char *config, const char *source)
 {
-    tp_message msg;
     memset(b, 0, sizeof *b);
     b->want_source = source;
-    b->events.struct_size = sizeof b->events;
-    b->events.on_event = b_on_event;
-    b->host.abi = (tp_version)TP_VERSION_INIT;
-    b->host.struct_size = sizeof b->host;
-    b->host.name = "bench_redeem";
-    b->host.vendor = "tillpoints";
-    b->host.version = "0";
-    b->host.host_data = b;
-    b->host.get_extension = b_get_extension;
-    b->host.request_callback = b_request_callback;
-    b->host.log = b_log;
-    if (!tillpoints_entry.init("bench"))
+    b->h.on_event = b_on_event;
+    if (bench_host_start(&b->h, "bench_redeem", config) != 0)
         return -1;
-    b->p = tillpoints_entry.create(&b->host, config, &msg);
-    if (!b->p || b->p->init(b->p, &msg) != TP_OK) {
-        fprintf(stderr, "bench: init: %s\n", msg.text);
-        return -1;
-    }
-    const char *missing = tp_admin_set_get(b->p, &b->admin);
-    if (missing) {
-        fprintf(stderr, "bench: the plugin lacks the %s extension.\n", missing);
-        return -1;
-    }
-    b->co = b->admin.checkout;
-    if (!TP_HAS_FIELD(b->co, tp_checkout_ext, redeem)) {
+    if (!TP_HAS_FIELD(b->h.co, tp_checkout_ext, redeem)) {
         fprintf(stderr, "bench: the plugin's checkout has no redeem (ABI before 2.5).\n");
         return -1;
     }
@@ -170,9 +124,7 @@ static int start(bhost *b, const char *config, const char *source)
 
 static void stop(bhost *b)
 {
-    if (b->p)
-        b->p->destroy(b->p);
-    b->p = NULL;
+    bench_host_stop(&b->h);
     tillpoints_entry.deinit();
 }
 
@@ -193,7 +145,7 @@ static int seed_members(bhost *b)
     for (int i = 0; i < MEMBERS; i++) {
         snprintf(code, sizeof code, "M%06d", i + 1);
         tp_member_new m = {.struct_size = sizeof m, .code = code, .name = "Bench"};
-        if (b->admin.members->member_add(b->p, &m, NULL, &msg) != TP_OK) {
+        if (b->h.admin.members->member_add(b->h.p, &m, NULL, &msg) != TP_OK) {
             fprintf(stderr, "bench: member_add: %s\n", msg.text);
             return -1;
         }
@@ -201,7 +153,7 @@ static int seed_members(bhost *b)
     tp_bulk_adjustment bulk = {.struct_size = sizeof bulk, .all_members = 1, .points = 1000000,
                                .reason = "bench balance", .staff = "bench"};
     tp_bulk_result res = {.struct_size = sizeof res};
-    if (b->admin.ledger->bulk_adjust(b->p, &bulk, NULL, NULL, &res, &msg) != TP_OK) {
+    if (b->h.admin.ledger->bulk_adjust(b->h.p, &bulk, NULL, NULL, &res, &msg) != TP_OK) {
         fprintf(stderr, "bench: bulk_adjust: %s\n", msg.text);
         return -1;
     }
@@ -228,8 +180,8 @@ static int sales(bhost *b, const char *tag, size_t n, int64_t *redeem_ns, int64_
         snprintf(txn, sizeof txn, "%s-%06zu", tag, i + 1);
         snprintf(code, sizeof code, "M%06d", (int)(i % MEMBERS) + 1);
         long want_id = b->identified + 1, want_conf = b->confirmed + 1;
-        if (b->co->begin(b->p, txn, "bench", &msg) != TP_OK ||
-            b->co->scan(b->p, txn, code, &msg) != TP_OK || wait_for(b, &b->identified, want_id)) {
+        if (b->h.co->begin(b->h.p, txn, "bench", &msg) != TP_OK ||
+            b->h.co->scan(b->h.p, txn, code, &msg) != TP_OK || wait_for(b, &b->identified, want_id)) {
             fprintf(stderr, "bench: sale %s: %s\n", txn, msg.text);
             return -1;
         }
@@ -242,7 +194,7 @@ static int sales(bhost *b, const char *tag, size_t n, int64_t *redeem_ns, int64_
             floor_ns[i] = bench_now_ns() - f0;
         }
         int64_t t0 = bench_now_ns();
-        tp_status st = b->co->redeem(b->p, txn, &rq, &out, &msg);
+        tp_status st = b->h.co->redeem(b->h.p, txn, &rq, &out, &msg);
         int64_t t1 = bench_now_ns();
         if (st != TP_OK || wait_for(b, &b->confirmed, want_conf) != 0) {
             fprintf(stderr, "bench: redeem on %s: %s %s\n", txn, msg.text, b->last_refusal);
@@ -252,7 +204,7 @@ static int sales(bhost *b, const char *tag, size_t n, int64_t *redeem_ns, int64_
         confirm_ns[i] = b->confirmed_at_ns - t0;
         rc.receipt_id = txn;
         int64_t c0 = bench_now_ns();
-        st = b->co->complete(b->p, txn, &rc, NULL, &msg);
+        st = b->h.co->complete(b->h.p, txn, &rc, NULL, &msg);
         int64_t c1 = bench_now_ns();
         if (st != TP_OK) {
             fprintf(stderr, "bench: complete %s: %s\n", txn, msg.text);
@@ -261,7 +213,7 @@ static int sales(bhost *b, const char *tag, size_t n, int64_t *redeem_ns, int64_
         complete_ns[i] = c1 - c0;
         pump(b);
     }
-    if (b->admin.checkout->flush(b->p, 120000, &msg) != TP_OK) {
+    if (b->h.admin.checkout->flush(b->h.p, 120000, &msg) != TP_OK) {
         fprintf(stderr, "bench: flush: %s\n", msg.text);
         return -1;
     }
@@ -351,18 +303,18 @@ int main(int argc, char **argv)
         uint64_t reset;
         if (write_file(config, ini, 0) != 0 || start(&b, config, "central") != 0)
             goto out;
-        if (b.admin.queue->central_init(b.p, &from, &to, &msg) != TP_OK) {
+        if (b.h.admin.queue->central_init(b.h.p, &from, &to, &msg) != TP_OK) {
             fprintf(stderr, "bench: central init: %s\n", msg.text);
             goto out;
         }
-        b.admin.queue->queue_retry(b.p, &reset, &msg);
+        b.h.admin.queue->queue_retry(b.h.p, &reset, &msg);
         if (seed_members(&b) != 0)
             goto out;
         /* The members and their points reach the central ledger first. */
         int64_t end = bench_now_ns() + WAIT_NS;
         for (;;) {
             tp_queue_status qs = {.struct_size = sizeof qs};
-            if (b.admin.queue->queue_status(b.p, &qs, &msg) == TP_OK && qs.pending == 0)
+            if (b.h.admin.queue->queue_status(b.h.p, &qs, &msg) == TP_OK && qs.pending == 0)
                 break;
             if (bench_now_ns() > end) {
                 fprintf(stderr, "bench: the outbox did not drain\n");
@@ -423,7 +375,7 @@ int main(int argc, char **argv)
               other == 0 ? "ok" : "WRONG");
     status = other == 0 ? 0 : 1;
 out:
-    if (b.p)
+    if (b.h.p)
         stop(&b);
     fixture("destroy", pgdir);
     bench_remove_dir(dir);

@@ -37,31 +37,12 @@
 #include "tillpoints/tillpoints.h"
 #include "bench.h"
 #include "hostabi.h"
+#include "benchhost.h"
 
 #define TARGET_EVENTS_PER_S 20000.0
 #define MEMBERS 1000
 
-typedef struct bhost {
-    tp_host host;
-    atomic_int callbacks;
-    const tp_plugin *p;
-    const tp_checkout_ext *co;
-    tp_admin_set admin;
-    const tp_admin_set *ad; /* &admin */
-} bhost;
-
-static void b_request_callback(const tp_host *h)
-{
-    bhost *b = h->host_data;
-    atomic_fetch_add(&b->callbacks, 1);
-}
-
-static void b_log(const tp_host *h, tp_log_level level, const char *msg)
-{
-    (void)h;
-    if (level >= TP_LOG_ERROR && getenv("BENCH_VERBOSE"))
-        fprintf(stderr, "plugin: %s\n", msg);
-}
+typedef bench_host bhost;
 
 static void sleep_ms(int ms)
 {
@@ -71,38 +52,13 @@ static void sleep_ms(int ms)
 
 static int start(bhost *b, const char *config)
 {
-    tp_message msg;
-    memset(b, 0, sizeof *b);
-    b->host.abi = (tp_version)TP_VERSION_INIT;
-    b->host.struct_size = sizeof b->host;
-    b->host.name = "bench_sync";
-    b->host.vendor = "tillpoints";
-    b->host.version = "0";
-    b->host.host_data = b;
-    b->host.request_callback = b_request_callback;
-    b->host.log = b_log;
-    if (!tillpoints_entry.init("bench"))
-        return -1;
-    b->p = tillpoints_entry.create(&b->host, config, &msg);
-    if (!b->p || b->p->init(b->p, &msg) != TP_OK) {
-        fprintf(stderr, "bench: init: %s\n", msg.text);
-        return -1;
-    }
-    const char *missing = tp_admin_set_get(b->p, &b->admin);
-    if (missing) {
-        fprintf(stderr, "bench: the plugin lacks the %s extension.\n", missing);
-        return -1;
-    }
-    b->ad = &b->admin;
-    b->co = b->admin.checkout;
-    return 0;
+    b->on_event = NULL;
+    return bench_host_start(b, "bench_sync", config);
 }
 
 static void stop(bhost *b)
 {
-    if (b->p)
-        b->p->destroy(b->p);
-    b->p = NULL;
+    bench_host_stop(b);
 }
 
 static int fixture(const char *cmd, const char *dir)
@@ -190,8 +146,7 @@ static int checkouts(bhost *b, const char *tag, size_t n, int64_t *out)
             fprintf(stderr, "bench: complete: %s\n", msg.text);
             return -1;
         }
-        if (atomic_exchange(&b->callbacks, 0))
-            b->p->on_main_thread(b->p);
+        bench_host_pump(b);
         if (i % 8 == 7)
             sleep_ms(1); /* a till, not a loop: ~1000 checkouts/s */
     }
