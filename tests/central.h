@@ -54,6 +54,25 @@ static inline int tc_server_up(const char *suite, char *pgdir, size_t pgcap, cha
     return 1;
 }
 
+/* The suite's end: its connection closed, its server destroyed and the
+ * directory of its secrets removed (each when there is one). */
+static inline void tc_server_down(PGconn **pg, const char *pgdir, const char *secdir)
+{
+    PQfinish(*pg);
+    *pg = NULL;
+    if (pgdir[0])
+        tc_fixture("destroy", pgdir);
+    if (secdir[0])
+        tu_rmdir(secdir);
+}
+
+/* In a test: skipped when the suite has no server (tc_server_up said 0). */
+#define TC_SKIP_WITHOUT_SERVER(pgdir)                                                         \
+    do {                                                                                      \
+        if (!(pgdir)[0])                                                                      \
+            skip();                                                                           \
+    } while (0)
+
 /* The first column of the first row `sql` yields on the central
  * database, as an integer (0 for no row or NULL); *pg is (re)connected
  * with `conninfo` when needed. A failing query fails the test. */

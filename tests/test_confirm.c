@@ -57,20 +57,11 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    PQfinish(W.pg);
-    W.pg = NULL;
-    if (W.pgdir[0])
-        tc_fixture("destroy", W.pgdir);
-    if (W.secdir[0])
-        tu_rmdir(W.secdir);
+    tc_server_down(&W.pg, W.pgdir, W.secdir);
     return 0;
 }
 
-#define SKIP_WITHOUT_PG()                                                                    \
-    do {                                                                                     \
-        if (!W.pgdir[0])                                                                     \
-            skip();                                                                          \
-    } while (0)
+#define SKIP_WITHOUT_PG() TC_SKIP_WITHOUT_SERVER(W.pgdir)
 
 static tu_host *terminal(const char *location, const char *id, int64_t allowance)
 {
@@ -93,6 +84,22 @@ static void adjust(tu_host *h, const char *code, int64_t points)
     tp_message msg;
     if (h->ad->ledger->adjust(h->plugin, &a, NULL, &msg) != TP_OK)
         fail_msg("adjust: %s", msg.text);
+}
+
+static void drained(tu_host *h);
+
+/* Two tills of `location` with `allowance`, and member `code` with
+ * `points` at the first, delivered and known at the second. */
+static void two_tills(const char *location, const char *t1, const char *t2, int64_t allowance,
+                      const char *code, const char *name, int64_t points, tu_host **a,
+                      tu_host **b)
+{
+    *a = terminal(location, t1, allowance);
+    *b = terminal(location, t2, allowance);
+    tu_add_member(*a, code, name);
+    adjust(*a, code, points);
+    drained(*a);
+    tc_wait_member(*b, code, WAIT_MS);
 }
 
 static void drained(tu_host *h)
@@ -255,13 +262,9 @@ static void a_hold_blocks_the_same_points_at_another_till_until_released(void **
 {
     (void)state;
     SKIP_WITHOUT_PG();
-    tu_host *a = terminal("store-A", "till-1", 1000);
-    tu_host *b = terminal("store-A", "till-2", 1000);
-    tu_add_member(a, "M-H001", "Hana");
-    adjust(a, "M-H001", 1000);
-    drained(a);
+    tu_host *a, *b;
+    two_tills("store-A", "till-1", "till-2", 1000, "M-H001", "Hana", 1000, &a, &b);
     assert_int_equal(q_int("SELECT balance FROM balances WHERE member = 'M-H001'"), 1000);
-    tc_wait_member(b, "M-H001", WAIT_MS);
     char src[16];
 
     reserve(a, "A-1", 1, "M-H001", 600, 0);
@@ -351,12 +354,8 @@ static void a_restart_drops_the_terminals_holds(void **state)
 {
     (void)state;
     SKIP_WITHOUT_PG();
-    tu_host *a = terminal("store-S", "till-s1", 1000);
-    tu_host *b = terminal("store-S", "till-s2", 1000);
-    tu_add_member(a, "M-S001", "Sam");
-    adjust(a, "M-S001", 1000);
-    drained(a);
-    tc_wait_member(b, "M-S001", WAIT_MS);
+    tu_host *a, *b;
+    two_tills("store-S", "till-s1", "till-s2", 1000, "M-S001", "Sam", 1000, &a, &b);
     reserve(a, "S-1", 1, "M-S001", 200, 0);
     reserve(a, "S-1", 2, "M-S001", 300, 0);
     assert_int_equal(answer_for(a, "S-1").kind, TP_EVENT_REDEEM_CONFIRMED);
@@ -461,12 +460,8 @@ static void an_offline_overspend_is_reported_and_bounded(void **state)
     (void)state;
     SKIP_WITHOUT_PG();
     const int64_t allowance = 800;
-    tu_host *a = terminal("store-V", "till-v1", allowance);
-    tu_host *b = terminal("store-V", "till-v2", allowance);
-    tu_add_member(a, "M-V001", "Vera");
-    adjust(a, "M-V001", 1000);
-    drained(a);
-    tc_wait_member(b, "M-V001", WAIT_MS);
+    tu_host *a, *b;
+    two_tills("store-V", "till-v1", "till-v2", allowance, "M-V001", "Vera", 1000, &a, &b);
     assert_int_equal(tc_fixture("stop", W.pgdir), 0);
     PQfinish(W.pg);
     W.pg = NULL;
@@ -590,12 +585,8 @@ static void two_tills_spend_through_checkout_central_then_offline(void **state)
 {
     (void)state;
     SKIP_WITHOUT_PG();
-    tu_host *a = terminal("store-W", "till-w1", 500);
-    tu_host *b = terminal("store-W", "till-w2", 500);
-    tu_add_member(a, "M-W001", "Wim");
-    adjust(a, "M-W001", 1000);
-    drained(a);
-    tc_wait_member(b, "M-W001", WAIT_MS);
+    tu_host *a, *b;
+    two_tills("store-W", "till-w1", "till-w2", 500, "M-W001", "Wim", 1000, &a, &b);
     int64_t end = tp_now_ms_for_tests() + WAIT_MS;
     while (shown(b, "M-W001") != 1000) {
         if (tp_now_ms_for_tests() > end)

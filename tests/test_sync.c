@@ -76,20 +76,11 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    PQfinish(W.pg);
-    W.pg = NULL;
-    if (W.pgdir[0])
-        tc_fixture("destroy", W.pgdir);
-    if (W.secdir[0])
-        tu_rmdir(W.secdir);
+    tc_server_down(&W.pg, W.pgdir, W.secdir);
     return 0;
 }
 
-#define SKIP_WITHOUT_PG()                                                                    \
-    do {                                                                                     \
-        if (!W.pgdir[0])                                                                     \
-            skip();                                                                          \
-    } while (0)
+#define SKIP_WITHOUT_PG() TC_SKIP_WITHOUT_SERVER(W.pgdir)
 
 /* A terminal whose [sync] password comes from the secrets file `secrets`. */
 static tu_host *terminal(const char *location, const char *terminal_id, const char *secrets,
