@@ -20,6 +20,7 @@ VG="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=defin
 # A BUILD directory whose till is the real one under valgrind.
 mkdir -p "$work/build"
 ln -s "$ABS_B/tillpoints.so" "$work/build/tillpoints.so"
+ln -s "$ABS_B/tillpoints" "$work/build/tillpoints" # the manager's CLI checks balances
 cat > "$work/build/tillpoints-till" <<WRAP
 #!/bin/sh
 exec $VG "$ABS_B/tillpoints-till" "\$@"
