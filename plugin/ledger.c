@@ -80,22 +80,48 @@ static int balance_of(tp_store *s, int64_t member_id, int64_t *balance)
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
+/* Points open sales hold for redemptions of the member (reservations). */
+static int held_of(tp_store *s, int64_t member_id, int64_t *held)
+{
+    sqlite3_stmt *q = tp_store_cached(s, TP_STMT_LEDGER_HELD_OF,
+                                      "SELECT COALESCE(SUM(points), 0) FROM reservations"
+                                      " WHERE member_id = ?1");
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, member_id);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *held = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
 tp_status tp_ledger_append_manual(tp_store *s, const tp_config *cfg, int64_t member_id,
                                   const char *member_label, const char *kind, const char *key,
                                   int64_t points, const char *staff, const char *reason,
                                   const char *comment, int64_t *entry_id, tp_message *msg)
 {
-    /* Only a debit can break the balance rule; credits skip the sum. */
+    /* Only a debit can break the balance rule; credits skip the sum. A
+     * manager's debit also leaves what open sales hold for redemptions
+     * (spend.h), or a sale would complete below zero; expiry takes only
+     * points its lots hold, and is not held up by a sale. */
     if (points < 0 && !cfg->allow_negative_balance) {
-        int64_t balance = 0;
-        if (balance_of(s, member_id, &balance) != 0) {
+        int64_t balance = 0, held = 0;
+        if (balance_of(s, member_id, &balance) != 0 ||
+            (strcmp(kind, "expire") != 0 && held_of(s, member_id, &held) != 0)) {
             tp_msg_set(msg, "Cannot read the balance: %s.", tp_store_errmsg(s));
             return TP_ERR_STORAGE;
         }
-        if (balance + points < 0) {
-            tp_msg_set(msg, "That would take %s from %lld to %lld points; balances cannot go "
-                       "below zero here.", member_label, (long long)balance,
-                       (long long)balance + (long long)points);
+        if (balance - held + points < 0) {
+            if (held > 0)
+                tp_msg_set(msg, "That would take %s from %lld to %lld points, and open sales at "
+                           "the till hold %lld of them for redemptions; balances cannot go "
+                           "below zero here.", member_label, (long long)balance,
+                           (long long)balance + (long long)points, (long long)held);
+            else
+                tp_msg_set(msg, "That would take %s from %lld to %lld points; balances cannot "
+                           "go below zero here.", member_label, (long long)balance,
+                           (long long)balance + (long long)points);
             return TP_ERR_STATE;
         }
     }

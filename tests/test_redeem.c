@@ -530,6 +530,36 @@ static void a_manager_reverses_a_redemption_with_pin_and_reason(void **s)
     tu_stop(h, 1);
 }
 
+/* A manager's debit leaves what an open sale holds: 500 points, 400 of
+ * them reserved by a sale, so taking 200 off is refused and 100 is not;
+ * the sale then completes (earning 25 on the 25.00 paid): 500 - 100 - 400
+ * + 25 = 25, never below zero. */
+static void an_adjustment_leaves_the_points_an_open_sale_holds(void **s)
+{
+    (void)s;
+    tu_host *h = tu_start(REWARDS);
+    tu_add_member(h, "M-0009", "Ida");
+    give(h, "M-0009", 500);
+    basket b = {.lines = {{.sku = "SKU-1", .amount_minor = 3000}}, .n = 1};
+    tp_redemption r;
+    tp_message msg;
+    open_sale(h, "S-12", "M-0009");
+    assert_int_equal(redeem(h, "S-12", &b, "fiver", 0, &r, &msg), TP_OK);
+    tu_settle(h);
+    assert_int_equal(last_of(h, TP_EVENT_REDEEM_CONFIRMED)->points, 400);
+    tp_adjustment adj = {.struct_size = sizeof adj, .member = "M-0009", .points = -200,
+                         .reason = "correction", .staff = "owner"};
+    assert_int_equal(h->ad->ledger->adjust(h->plugin, &adj, NULL, &msg), TP_ERR_STATE);
+    assert_non_null(strstr(msg.text, "open sales at the till hold 400"));
+    assert_int_equal(tu_balance(h, "M-0009"), 500);
+    adj.points = -100;
+    assert_int_equal(h->ad->ledger->adjust(h->plugin, &adj, NULL, &msg), TP_OK);
+    assert_int_equal(complete(h, "S-12", &b, NULL, &msg), TP_OK);
+    tu_settle(h);
+    assert_int_equal(tu_balance(h, "M-0009"), 25);
+    tu_stop(h, 1);
+}
+
 /* A database of schema 7 (before spending points) upgrades in place: the
  * ledger's kinds are widened without copying a row, its history stays,
  * the file is sound, and the new kinds go in — a positive "redeem" does
@@ -606,6 +636,7 @@ int main(void)
         cmocka_unit_test(the_writer_refuses_what_another_till_holds),
         cmocka_unit_test(a_kill_between_redeem_and_complete_leaves_nothing_reserved),
         cmocka_unit_test(a_manager_reverses_a_redemption_with_pin_and_reason),
+        cmocka_unit_test(an_adjustment_leaves_the_points_an_open_sale_holds),
         cmocka_unit_test(a_schema_7_database_upgrades_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
