@@ -79,11 +79,7 @@ static tu_host *terminal(const char *location, const char *id, int64_t allowance
 
 static void adjust(tu_host *h, const char *code, int64_t points)
 {
-    tp_adjustment a = {.struct_size = sizeof a, .member = code, .points = points,
-                       .reason = "goodwill", .staff = "mgr-1"};
-    tp_message msg;
-    if (h->ad->ledger->adjust(h->plugin, &a, NULL, &msg) != TP_OK)
-        fail_msg("adjust: %s", msg.text);
+    tu_adjust(h, code, points, "goodwill");
 }
 
 static void drained(tu_host *h);

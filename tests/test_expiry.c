@@ -66,11 +66,7 @@ static void sale_at(tu_host *h, const char *receipt, const char *member, int64_t
 
 static void adjust(tu_host *h, const char *member, int64_t points)
 {
-    tp_adjustment adj = {.struct_size = sizeof adj, .member = member, .points = points,
-                         .reason = "correction", .staff = "mgr-1"};
-    tp_message msg;
-    if (h->ad->ledger->adjust(h->plugin, &adj, NULL, &msg) != TP_OK)
-        fail_msg("adjust: %s", msg.text);
+    tu_adjust(h, member, points, "correction");
 }
 
 static tp_expiry_result expire(tu_host *h, int64_t as_of, int dry_run)

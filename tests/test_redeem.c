@@ -34,23 +34,12 @@ static void text_of(tu_host *h, const char *sql, char *out, size_t cap)
 {
     char db[300];
     snprintf(db, sizeof db, "%s/test.db", h->dir);
-    sqlite3 *x = NULL;
-    assert_int_equal(sqlite3_open_v2(db, &x, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *q = NULL;
-    assert_int_equal(sqlite3_prepare_v2(x, sql, -1, &q, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(q, 0));
-    sqlite3_finalize(q);
-    sqlite3_close(x);
+    tu_text_sql(db, sql, out, cap);
 }
 
 static void give(tu_host *h, const char *member, int64_t points)
 {
-    tp_adjustment adj = {.struct_size = sizeof adj, .member = member, .points = points,
-                         .reason = "opening balance", .staff = "owner"};
-    tp_message msg;
-    if (h->ad->ledger->adjust(h->plugin, &adj, NULL, &msg) != TP_OK)
-        fail_msg("adjust: %s", msg.text);
+    tu_adjust(h, member, points, "opening balance");
 }
 
 /* Opens sale `txn` for `member` and delivers the lookup's answer. */

@@ -499,23 +499,12 @@ static void local_text(tu_host *h, const char *sql, char *out, size_t cap)
 {
     char path[400];
     snprintf(path, sizeof path, "%s/test.db", h->dir);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *q = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(q, 0));
-    sqlite3_finalize(q);
-    sqlite3_close(db);
+    tu_text_sql(path, sql, out, cap);
 }
 
 static void adjust(tu_host *h, const char *code, int64_t points)
 {
-    tp_adjustment a = {.struct_size = sizeof a, .member = code, .points = points,
-                       .reason = "goodwill", .staff = "mgr-1"};
-    tp_message msg;
-    if (h->ad->ledger->adjust(h->plugin, &a, NULL, &msg) != TP_OK)
-        fail_msg("adjust: %s", msg.text);
+    tu_adjust(h, code, points, "goodwill");
 }
 
 typedef struct problems {

@@ -163,6 +163,21 @@ static inline int tu_kill_at_mid(char *const argv[], const char *count_prefix)
     return counted;
 }
 
+/* The text of the first column of the first row `sql` yields on the
+ * database file at db_path, into out (cap bytes). */
+static inline void tu_text_sql(const char *db_path, const char *sql, char *out, size_t cap)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
 static inline void tu_write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -558,6 +573,17 @@ static inline void tu_add_member(tu_host *h, const char *code, const char *name)
     tp_status st = h->ad->members->member_add(h->plugin, &m, NULL, &msg);
     if (st != TP_OK)
         fail_msg("member_add: %s", msg.text);
+}
+
+/* A manager's adjustment of `points` with `reason`, by staff mgr-1; the
+ * test fails when the plugin refuses it. */
+static inline void tu_adjust(tu_host *h, const char *code, int64_t points, const char *reason)
+{
+    tp_adjustment a = {.struct_size = sizeof a, .member = code, .points = points,
+                       .reason = reason, .staff = "mgr-1"};
+    tp_message msg;
+    if (h->ad->ledger->adjust(h->plugin, &a, NULL, &msg) != TP_OK)
+        fail_msg("adjust: %s", msg.text);
 }
 
 static inline int64_t tu_balance(tu_host *h, const char *code)
